@@ -1,0 +1,5 @@
+// @berth/sys: koffi bindings to the libc calls berth's services make, with
+// errno mapped to typed errors (@berth/errors). Only what is used; one file
+// per concern. Drivers call the kernel through this lib, never koffi directly.
+export { libc, koffi, check, errnoName, lastErrno, errorFromErrno } from './libc';
+export { mount, umount, MS, MNT, UMOUNT_NOFOLLOW } from './mount';
