@@ -3,3 +3,4 @@
 // per concern. Drivers call the kernel through this lib, never koffi directly.
 export { libc, koffi, check, errnoName, lastErrno, errorFromErrno } from './libc';
 export { mount, umount, MS, MNT, UMOUNT_NOFOLLOW } from './mount';
+export { eventfd, readEventfd, writeEventfd, closeFd, epollCreate, epollAdd, epollDel, epollWait, EFD, EPOLL, type EpollReady } from './eventfd';
