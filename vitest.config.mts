@@ -6,6 +6,7 @@ export default defineConfig({
   test: {
     projects: ['libs/*/vitest.config.mts', 'apps/*/vitest.config.mts', 'test/vitest.config.mts'],
     testTimeout: 60_000,
+    env: { BERTH_LOG_LEVEL: process.env.BERTH_LOG_LEVEL ?? 'warn' },
     hookTimeout: 120_000,
   },
 });

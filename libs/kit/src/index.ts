@@ -1,0 +1,11 @@
+// @berth/kit: what every berth service and client shares — config paths,
+// the gRPC server host (health, reflection, logs, metrics, graceful drain),
+// the one error<->status mapping, and typed clients.
+export * from './config';
+export { toStatus, fromStatus, statusForCode, statusName } from './status';
+export { createLogger, type Logger } from './logger';
+export { createRegistry, createRpcMetrics, serveMetrics, type RpcMetrics } from './metrics';
+export { wrapHandlers, type AsyncHandler, type AsyncHandlers, type CallContext } from './handlers';
+export { ServiceHost, stopOnSignals, BERTH_VERSION, type ServiceHostOptions, type ServiceInfo } from './server';
+export { createClient, waitServing, type BerthClient, type CallOpts, type ClientOptions } from './client';
+export { tempPaths, checkPrometheusText, type TempPaths } from './testing';

@@ -1,0 +1,225 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import * as grpc from '@grpc/grpc-js';
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { InvalidArgumentError, NotFoundError, makeError, isNotFound, isInvalidArgument, isUnavailable, type ErrorCode } from '@berth/errors';
+import type { testingV1 } from '@berth/proto';
+import { ServiceHost, checkPrometheusText, createClient, socketPath, tempPaths, waitServing, type AsyncHandlers, type TempPaths } from './index';
+
+type EchoClient = ReturnType<typeof echoClient>;
+const SERVICE = 'berth.testing.v1.Echo';
+
+function echoHandlers(server: string): AsyncHandlers<testingV1.EchoHandlers> {
+  const maybeFail = (failWith: string) => {
+    if (failWith === 'InvalidArgument') throw new InvalidArgumentError('message: must not be empty', { field: 'message' });
+    if (failWith === 'Crash') throw new Error('a bug');
+    if (failWith) throw makeError(failWith as ErrorCode, `failing with ${failWith} as asked`);
+  };
+  const wait = (ms: number, signal?: AbortSignal) =>
+    new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, ms);
+      signal?.addEventListener('abort', () => { clearTimeout(t); resolve(); });
+    });
+  return {
+    Say: async (req, ctx) => {
+      await wait(req.delayMs, ctx.signal);
+      maybeFail(req.failWith);
+      return { message: req.message, server };
+    },
+    SayOnce: async (req) => {
+      maybeFail(req.failWith);
+      return { message: req.message, server };
+    },
+    Stream: async (req, call) => {
+      for (let i = 0; i < req.repeat; i++) call.write({ message: `${req.message}-${i}`, server });
+      maybeFail(req.failWith);
+    },
+    Collect: async (call) => {
+      let all = '';
+      for await (const m of call as AsyncIterable<testingV1.EchoRequest__Output>) all += m.message;
+      return { message: all, server };
+    },
+    Chat: async (call) => {
+      for await (const m of call as AsyncIterable<testingV1.EchoRequest__Output>) call.write({ message: m.message.toUpperCase(), server });
+    },
+  };
+}
+
+function echoClient(addrs: string[]) {
+  return createClient<testingV1.EchoDefinition, testingV1.EchoHandlers>(SERVICE, addrs, { timeoutMs: 5000 });
+}
+
+describe('service kit', () => {
+  let paths: TempPaths;
+  const hosts: ServiceHost[] = [];
+  const clients: { close(): void }[] = [];
+
+  const start = async (name = 'echo', server = 'a') => {
+    const host = await ServiceHost.start<testingV1.EchoHandlers>({
+      name, service: SERVICE, handlers: echoHandlers(server), paths, metrics: { host: '127.0.0.1', port: 0 },
+    });
+    hosts.push(host);
+    return host;
+  };
+  const client = (addrs: string[]): EchoClient => {
+    const c = echoClient(addrs);
+    clients.push(c);
+    return c;
+  };
+
+  afterEach(async () => {
+    clients.splice(0).forEach((c) => c.close());
+    await Promise.all(hosts.splice(0).map((h) => h.stop(1000)));
+    paths?.cleanup();
+  });
+
+  it('serves health and reflection on a 0660 unix socket and writes its info file', async () => {
+    paths = tempPaths();
+    const host = await start();
+    const sock = socketPath('echo', paths);
+    expect(statSync(sock).mode & 0o777).toBe(0o660);
+    expect(host.info.socket).toBe(sock);
+    expect(existsSync(join(paths.run, 'echo.json'))).toBe(true);
+    await waitServing([`unix:${sock}`], SERVICE);
+
+    const refl = createClient<Record<string, never>, Record<string, never>>('grpc.reflection.v1.ServerReflection', [`unix:${sock}`]);
+    clients.push(refl);
+    const stream = (refl as unknown as { ServerReflectionInfo(): grpc.ClientDuplexStream<unknown, { listServicesResponse?: { service: { name: string }[] } }> }).ServerReflectionInfo();
+    const reply = await new Promise<{ listServicesResponse?: { service: { name: string }[] } }>((resolve, reject) => {
+      stream.once('data', resolve);
+      stream.once('error', reject);
+      stream.write({ listServices: '' });
+    });
+    stream.end();
+    const names = reply.listServicesResponse?.service.map((s) => s.name) ?? [];
+    expect(names).toContain(SERVICE);
+    expect(names).toContain('grpc.health.v1.Health');
+  });
+
+  it('maps typed errors to status codes and back, keeping kind and field', async () => {
+    paths = tempPaths();
+    const host = await start();
+    const c = client([`unix:${host.info.socket}`]);
+    await expect(c.Say({ message: 'hi' })).resolves.toMatchObject({ message: 'hi', server: 'a' });
+    const err = await c.Say({ message: '', failWith: 'InvalidArgument' }).catch((e: unknown) => e);
+    expect(isInvalidArgument(err)).toBe(true);
+    expect(err).toMatchObject({ field: 'message', message: 'message: must not be empty' });
+    expect((err as { cause: grpc.ServiceError }).cause.code).toBe(grpc.status.INVALID_ARGUMENT);
+    for (const [kind, code] of [
+      ['NotFound', grpc.status.NOT_FOUND], ['AlreadyExists', grpc.status.ALREADY_EXISTS],
+      ['FailedPrecondition', grpc.status.FAILED_PRECONDITION], ['ResourceExhausted', grpc.status.RESOURCE_EXHAUSTED],
+      ['DataLoss', grpc.status.DATA_LOSS], ['Unavailable', grpc.status.UNAVAILABLE], ['PermissionDenied', grpc.status.PERMISSION_DENIED],
+    ] as const) {
+      const e = await c.SayOnce({ message: 'x', failWith: kind }).catch((x: unknown) => x);
+      expect(e).toMatchObject({ code: kind });
+      expect((e as { cause: grpc.ServiceError }).cause.code).toBe(code);
+    }
+    const bug = await c.SayOnce({ message: 'x', failWith: 'Crash' }).catch((x: unknown) => x);
+    expect(bug).toMatchObject({ code: 'Internal', message: 'internal error: a bug' });
+  });
+
+  it('streams in every direction and converts stream errors', async () => {
+    paths = tempPaths();
+    const host = await start();
+    const c = client([`unix:${host.info.socket}`]);
+    const got: string[] = [];
+    for await (const m of c.Stream({ message: 'm', repeat: 3 })) got.push((m as { message: string }).message);
+    expect(got).toEqual(['m-0', 'm-1', 'm-2']);
+
+    const failing = c.Stream({ message: 'm', repeat: 1, failWith: 'NotFound' });
+    const err = await (async () => { try { for await (const _ of failing) { /* drain */ } } catch (e) { return e; } })();
+    expect(isNotFound(err)).toBe(true);
+
+    const { stream, response } = c.Collect();
+    stream.write({ message: 'a' });
+    stream.write({ message: 'b' });
+    stream.end();
+    await expect(response).resolves.toMatchObject({ message: 'ab' });
+
+    const chat = c.Chat();
+    const replies: string[] = [];
+    const done = new Promise<void>((resolve) => {
+      chat.on('data', (m: { message: string }) => replies.push(m.message));
+      chat.on('end', () => resolve());
+    });
+    chat.write({ message: 'x' });
+    chat.write({ message: 'y' });
+    chat.end();
+    await done;
+    expect(replies).toEqual(['X', 'Y']);
+  });
+
+  it('drains in-flight calls on stop and refuses new ones', async () => {
+    paths = tempPaths();
+    const host = await start();
+    const c = client([`unix:${host.info.socket}`]);
+    const slow = c.Say({ message: 'slow', delayMs: 400 });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(host.inFlight).toBe(1);
+    const stopped = host.stop(5000);
+    await expect(slow).resolves.toMatchObject({ message: 'slow' });
+    await stopped;
+    const after = await c.SayOnce({ message: 'late' }).catch((e: unknown) => e);
+    expect(isUnavailable(after)).toBe(true);
+    expect(existsSync(host.info.socket)).toBe(false);
+  });
+
+  it('cancels calls still running at the drain deadline', async () => {
+    paths = tempPaths();
+    const host = await start();
+    const c = client([`unix:${host.info.socket}`]);
+    const slow = c.SayOnce({ message: 'x', delayMs: 0 }).then(() => c.Say({ message: 'slow', delayMs: 5000 }));
+    await new Promise((r) => setTimeout(r, 150));
+    const t0 = Date.now();
+    await host.stop(200);
+    expect(Date.now() - t0).toBeLessThan(2000);
+    const err = await slow.catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Error);
+  });
+
+  it('exports go-grpc-prometheus metrics that promtool accepts', async () => {
+    paths = tempPaths();
+    const host = await start();
+    const c = client([`unix:${host.info.socket}`]);
+    await c.Say({ message: 'x' });
+    await c.Say({ message: 'x', failWith: 'NotFound' }).catch(() => undefined);
+    const text = await (await fetch(host.info.metricsUrl!)).text();
+    expect(text).toMatch(/grpc_server_started_total\{[^}]*grpc_method="Say"[^}]*\} 2/);
+    expect(text).toMatch(/grpc_server_handled_total\{[^}]*grpc_method="Say"[^}]*grpc_code="NOT_FOUND"[^}]*\} 1/);
+    expect(text).toMatch(/grpc_server_handled_total\{[^}]*grpc_method="Say"[^}]*grpc_code="OK"[^}]*\} 1/);
+    expect(text).toContain('grpc_server_handling_seconds_bucket');
+    expect(text).toContain('process_resident_memory_bytes');
+    expect(() => checkPrometheusText(text)).not.toThrow();
+    expect(() => checkPrometheusText('garbage{ 1\n')).toThrow(/does not parse/);
+  });
+
+  it('reconnects to a service restarted alone, and round-robins over replicas', async () => {
+    paths = tempPaths();
+    const a = await start('echo', 'a');
+    const c = client([`unix:${a.info.socket}`]);
+    await expect(c.Say({ message: '1' })).resolves.toMatchObject({ server: 'a' });
+    await a.stop(1000);
+    hosts.splice(hosts.indexOf(a), 1);
+    const a2 = await start('echo', 'a2');
+    await expect(c.Say({ message: '2' })).resolves.toMatchObject({ server: 'a2' });
+
+    const b = await start('echo-b', 'b');
+    const rr = client([`unix:${a2.info.socket}`, `unix:${b.info.socket}`]);
+    const servers = new Set<string>();
+    for (let i = 0; i < 4; i++) servers.add((await rr.Say({ message: 'x' })).server);
+    expect([...servers].sort()).toEqual(['a2', 'b']);
+
+    // An idempotent call survives one replica going away; a non-idempotent one is not retried.
+    await b.stop(500);
+    hosts.splice(hosts.indexOf(b), 1);
+    for (let i = 0; i < 4; i++) await expect(rr.Say({ message: 'x' })).resolves.toMatchObject({ server: 'a2' });
+  });
+
+  it('refuses to start over a socket another live server holds', async () => {
+    paths = tempPaths();
+    await start();
+    await expect(start()).rejects.toThrow(/in use/);
+  });
+});
+
+void NotFoundError;

@@ -1,0 +1,5 @@
+// @berth/proto: berth's gRPC contracts. The types under ./generated are
+// produced by scripts/gen-protos.sh (proto-loader-gen-types) from protos/ and
+// never edited by hand; load.ts loads the same files at run time.
+export { loadProtos, serviceDefinition, serviceNames, protosDir, LOADER_OPTIONS } from './load';
+export type * from './generated';

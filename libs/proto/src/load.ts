@@ -1,0 +1,64 @@
+// Loads berth's contracts from protos/ at run time with @grpc/proto-loader.
+// The options here must match scripts/gen-protos.sh, which generates the
+// TypeScript types in ./generated from the same files.
+import { loadSync, type Options, type PackageDefinition } from '@grpc/proto-loader';
+import * as grpc from '@grpc/grpc-js';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join, resolve, relative } from 'node:path';
+
+export const LOADER_OPTIONS: Options = {
+  keepCase: false,
+  longs: Number,
+  enums: String,
+  defaults: true,
+  oneofs: true,
+};
+
+/** The protos/ directory of this checkout (src/ and dist/ sit at the same depth). */
+export function protosDir(): string {
+  const dir = process.env.BERTH_PROTOS ?? resolve(__dirname, '..', '..', '..', 'protos');
+  if (!existsSync(dir)) throw new Error(`protos directory not found at ${dir}; set BERTH_PROTOS`);
+  return dir;
+}
+
+function listProtos(dir: string, base = dir): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(dir).sort()) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) out.push(...listProtos(p, base));
+    else if (name.endsWith('.proto')) out.push(relative(base, p));
+  }
+  return out;
+}
+
+let cached: { pkg: PackageDefinition; grpcObject: grpc.GrpcObject } | undefined;
+
+/** Every contract in protos/, loaded once per process. */
+export function loadProtos(): { pkg: PackageDefinition; grpcObject: grpc.GrpcObject } {
+  if (!cached) {
+    const dir = protosDir();
+    const pkg = loadSync(listProtos(dir), { ...LOADER_OPTIONS, includeDirs: [dir] });
+    cached = { pkg, grpcObject: grpc.loadPackageDefinition(pkg) };
+  }
+  return cached;
+}
+
+/** The grpc-js service definition of a fully-qualified service name. */
+export function serviceDefinition(fullName: string): grpc.ServiceDefinition {
+  const { pkg } = loadProtos();
+  const def = pkg[fullName];
+  // Message and enum entries carry a `format` field; services are method maps.
+  if (!def || typeof def !== 'object' || 'format' in def) {
+    throw new Error(`service ${fullName} is not defined in protos/`);
+  }
+  return def as unknown as grpc.ServiceDefinition;
+}
+
+/** All fully-qualified service names under a package prefix (e.g. "berth."). */
+export function serviceNames(prefix = 'berth.'): string[] {
+  const { pkg } = loadProtos();
+  return Object.keys(pkg).filter((k) => {
+    const d = pkg[k];
+    return k.startsWith(prefix) && d !== undefined && typeof d === 'object' && !('format' in d);
+  });
+}
