@@ -4,3 +4,7 @@
 export { libc, koffi, check, errnoName, lastErrno, errorFromErrno } from './libc';
 export { mount, umount, MS, MNT, UMOUNT_NOFOLLOW } from './mount';
 export { eventfd, readEventfd, writeEventfd, closeFd, epollCreate, epollAdd, epollDel, epollWait, EFD, EPOLL, type EpollReady } from './eventfd';
+export { lgetxattr, llistxattr, lsetxattr, fsetxattr, lremovexattr, XATTR } from './xattr';
+export { mknod, makedev, devMajor, devMinor, S_IF } from './mknod';
+export { lutimens, futimens, UTIME_OMIT } from './utimens';
+export { renameat2, RENAME } from './rename';
