@@ -6,7 +6,7 @@
 import { libc, check, koffi } from './libc';
 
 export const EFD = { CLOEXEC: 0o2000000, NONBLOCK: 0o4000, SEMAPHORE: 1 } as const;
-export const EPOLL = { CLOEXEC: 0o2000000, CTL_ADD: 1, CTL_DEL: 2, CTL_MOD: 3, IN: 0x1, ERR: 0x8, HUP: 0x10 } as const;
+export const EPOLL = { CLOEXEC: 0o2000000, CTL_ADD: 1, CTL_DEL: 2, CTL_MOD: 3, IN: 0x1, ERR: 0x8, HUP: 0x10, ONESHOT: 0x40000000 } as const;
 
 const eventfd_ = libc.func('int eventfd(unsigned int initval, int flags)');
 const read_ = libc.func('long read(int fd, _Out_ uint8_t *buf, unsigned long count)');

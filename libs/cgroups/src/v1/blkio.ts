@@ -1,0 +1,84 @@
+// v1 blkio controller. Weights need a proportional-share I/O scheduler: CFQ
+// (blkio.weight, gone since 5.0) or BFQ (blkio.bfq.weight, present only while
+// BFQ is some device's scheduler); throttles work on any scheduler.
+// Statistics: with CFQ gone, blkio.io_service_bytes* no longer exist and the
+// throttle.* files are what the kernel fills for every bio that passes the
+// throttle layer (whether or not a limit is set); bfq.* only count I/O
+// scheduled by BFQ. So the reader tries throttle first, then CFQ, then BFQ.
+import { FailedPreconditionError } from '@berth/errors';
+import type { LinuxBlockIO, LinuxThrottleDevice } from '../resources';
+import type { BlkioDeviceStats } from '../stats';
+import { writeCgroupFile, readOptional, existsSync } from '../cgroupfs';
+import { join } from 'node:path';
+
+const THROTTLES: [keyof LinuxBlockIO, string][] = [
+  ['throttleReadBpsDevice', 'blkio.throttle.read_bps_device'],
+  ['throttleWriteBpsDevice', 'blkio.throttle.write_bps_device'],
+  ['throttleReadIOPSDevice', 'blkio.throttle.read_iops_device'],
+  ['throttleWriteIOPSDevice', 'blkio.throttle.write_iops_device'],
+];
+
+function weightFile(dir: string, base: 'weight' | 'weight_device'): string {
+  for (const f of [`blkio.${base}`, `blkio.bfq.${base}`]) if (existsSync(join(dir, f))) return f;
+  throw new FailedPreconditionError(
+    `blockIO.${base === 'weight' ? 'weight' : 'weightDevice'}: this kernel has neither blkio.${base} nor blkio.bfq.${base} (block I/O weights need the BFQ scheduler on the device); leave it unset or switch the scheduler to bfq`,
+    { field: 'blockIO.weight' },
+  );
+}
+
+export function applyBlkioV1(dir: string, bio: LinuxBlockIO): void {
+  if (bio.weight) writeCgroupFile(dir, weightFile(dir, 'weight'), String(bio.weight));
+  for (const d of bio.weightDevice ?? []) writeCgroupFile(dir, weightFile(dir, 'weight_device'), `${d.major}:${d.minor} ${d.weight}`);
+  for (const [field, file] of THROTTLES) {
+    for (const d of (bio[field] as LinuxThrottleDevice[] | undefined) ?? []) writeCgroupFile(dir, file, `${d.major}:${d.minor} ${d.rate}`);
+  }
+}
+
+/** Parses "MAJ:MIN Op value" lines (blkio *_recursive files) into per-device read/write sums. */
+export function parseBlkioRecursive(text: string): Map<string, { read: number; write: number }> {
+  const out = new Map<string, { read: number; write: number }>();
+  for (const line of text.split('\n')) {
+    const [dev, op, value] = line.trim().split(/\s+/);
+    if (!dev || !op || value === undefined || !dev.includes(':')) continue;
+    const e = out.get(dev) ?? { read: 0, write: 0 };
+    if (op === 'Read') e.read += Number(value);
+    else if (op === 'Write') e.write += Number(value);
+    out.set(dev, e);
+  }
+  return out;
+}
+
+const SOURCES: [bytes: string, ops: string][] = [
+  ['blkio.throttle.io_service_bytes_recursive', 'blkio.throttle.io_serviced_recursive'],
+  ['blkio.io_service_bytes_recursive', 'blkio.io_serviced_recursive'],
+  ['blkio.bfq.io_service_bytes_recursive', 'blkio.bfq.io_serviced_recursive'],
+];
+
+export function readBlkioV1(dir: string): BlkioDeviceStats[] {
+  for (const [bytesFile, opsFile] of SOURCES) {
+    const bytesText = readOptional(dir, bytesFile);
+    if (bytesText === undefined) continue;
+    const bytes = parseBlkioRecursive(bytesText);
+    const ops = parseBlkioRecursive(readOptional(dir, opsFile) ?? '');
+    const devices = [...new Set([...bytes.keys(), ...ops.keys()])];
+    const any = devices.some((d) => (bytes.get(d)?.read ?? 0) + (bytes.get(d)?.write ?? 0) > 0);
+    if (!any && bytesFile !== SOURCES[0]![0]) continue;
+    if (!any) {
+      // Throttle files exist but are empty: try the others before reporting nothing.
+      const other = SOURCES.slice(1).some(([f]) => readOptional(dir, f)?.match(/ (Read|Write) [1-9]/));
+      if (other) continue;
+    }
+    return devices.sort().map((dev) => {
+      const [major, minor] = dev.split(':').map(Number);
+      return {
+        major: major ?? 0,
+        minor: minor ?? 0,
+        readBytes: bytes.get(dev)?.read ?? 0,
+        writeBytes: bytes.get(dev)?.write ?? 0,
+        reads: ops.get(dev)?.read ?? 0,
+        writes: ops.get(dev)?.write ?? 0,
+      };
+    });
+  }
+  return [];
+}

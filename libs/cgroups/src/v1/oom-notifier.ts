@@ -1,0 +1,129 @@
+// cgroup v1 OOM notification (Documentation/admin-guide/cgroup-v1/memory.rst,
+// "Memory thresholds" / "OOM Control"): write "<eventfd> <fd of
+// memory.oom_control>" to the cgroup's cgroup.event_control and the kernel
+// signals the eventfd whenever the cgroup enters OOM, and once more when the
+// cgroup is removed.
+//
+// Reading an eventfd blocks, and libuv cannot poll one through net.Socket (it
+// is an anon inode, "UNKNOWN" to uv_guess_handle), while fs reads would pin a
+// thread-pool thread per container. So one worker thread blocks in
+// epoll_wait over every container's eventfd, drains the counters it sees
+// signalled, and posts the fds to the main thread. The main thread does
+// everything else (registration, reading oom_kill, callbacks).
+import { Worker } from 'node:worker_threads';
+import { openSync, closeSync, existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { eventfd, closeFd, epollCreate, epollAdd, epollDel, writeEventfd } from '@berth/sys';
+import { writeCgroupFile } from '../cgroupfs';
+
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const sys = require(workerData.sysPath);
+let running = true;
+parentPort.on('message', (m) => { if (m === 'stop') running = false; });
+function loop() {
+  // A bounded wait lets the worker notice 'stop' and process exit even if the
+  // stop eventfd write is lost; 500 ms costs nothing measurable.
+  const ready = sys.epollWait(workerData.epfd, 64, 500);
+  const fired = [];
+  for (const r of ready) {
+    if (r.data === workerData.stopFd) { running = false; continue; }
+    try { sys.readEventfd(r.data); } catch { /* closed under us: the main thread unregistered it */ }
+    fired.push(r.data);
+  }
+  if (fired.length) parentPort.postMessage(fired);
+  if (running) setImmediate(loop); else parentPort.close();
+}
+loop();
+`;
+
+function resolveSysPath(): string {
+  // Works from dist (CommonJS) and from vitest (which runs the TS sources).
+  const base = typeof __filename === 'string' ? __filename : join(process.cwd(), 'index.js');
+  return createRequire(base).resolve('@berth/sys');
+}
+
+interface Registration {
+  dir: string;
+  onEvent: () => void;
+}
+
+/** One per process: the epoll set and worker shared by every watched cgroup. */
+export class OomEventLoop {
+  private epfd = -1;
+  private stopFd = -1;
+  private worker: Worker | undefined;
+  private readonly byFd = new Map<number, Registration>();
+
+  /** Registers the memory cgroup at `dir`; onEvent runs on the main thread for each OOM notification. */
+  watch(dir: string, onEvent: () => void): { close(): void } {
+    this.start();
+    const efd = eventfd();
+    const ocfd = openSync(join(dir, 'memory.oom_control'), 'r');
+    try {
+      writeCgroupFile(dir, 'cgroup.event_control', `${efd} ${ocfd}`);
+      epollAdd(this.epfd, efd);
+    } catch (e) {
+      closeFd(efd);
+      throw e;
+    } finally {
+      // The kernel holds its own reference to the control file once registered.
+      closeSync(ocfd);
+    }
+    this.byFd.set(efd, { dir, onEvent });
+    return { close: () => this.unwatch(efd) };
+  }
+
+  private unwatch(efd: number): void {
+    if (!this.byFd.delete(efd)) return;
+    try {
+      epollDel(this.epfd, efd);
+    } catch {
+      /* already gone */
+    }
+    closeFd(efd);
+    if (this.byFd.size === 0) this.stop();
+  }
+
+  private start(): void {
+    if (this.worker) return;
+    this.epfd = epollCreate();
+    this.stopFd = eventfd();
+    epollAdd(this.epfd, this.stopFd);
+    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { epfd: this.epfd, stopFd: this.stopFd, sysPath: resolveSysPath() } });
+    // Notifications must not keep a service (or a test run) alive on their own.
+    this.worker.unref();
+    this.worker.on('message', (fds: number[]) => {
+      for (const fd of fds) {
+        const reg = this.byFd.get(fd);
+        if (!reg) continue;
+        if (!existsSync(reg.dir)) {
+          // The kernel signals every registered eventfd when the cgroup goes away.
+          this.unwatch(fd);
+          continue;
+        }
+        reg.onEvent();
+      }
+    });
+  }
+
+  private stop(): void {
+    const worker = this.worker;
+    if (!worker) return;
+    this.worker = undefined;
+    const epfd = this.epfd;
+    const stopFd = this.stopFd;
+    worker.postMessage('stop');
+    writeEventfd(stopFd);
+    // Close the epoll set only after the worker has left epoll_wait.
+    worker.once('exit', () => {
+      closeFd(stopFd);
+      closeFd(epfd);
+    });
+    worker.once('close', () => undefined);
+    void worker.terminate();
+  }
+}
+
+export const oomEventLoop = new OomEventLoop();
