@@ -64,11 +64,11 @@ write('tsconfig.json', JSON.stringify({
   references: deps.map((d) => ({ path: `../../libs/${d}` })),
 }, null, 2) + '\n');
 write('vitest.config.mts', `import { defineProject } from 'vitest/config';
-import { berthAliases } from '../../vitest.shared.mjs';
+import { berthAliases, berthTestDefaults } from '../../vitest.shared.mjs';
 
 export default defineProject({
   resolve: { alias: berthAliases },
-  test: { name: '${name}', include: ['src/**/*.test.ts'] },
+  test: { ...berthTestDefaults, name: '${name}', include: ['src/**/*.test.ts'] },
 });
 `);
 write('src/index.ts', `// @berth/${name}\nexport {};\n`);

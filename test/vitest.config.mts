@@ -1,9 +1,9 @@
 import { defineProject } from 'vitest/config';
-import { berthAliases } from '../vitest.shared.mjs';
+import { berthAliases, berthTestDefaults } from '../vitest.shared.mjs';
 
 // Cross-service and end-to-end tests: they start real services (from dist/)
 // and real kernel objects, so they run one file at a time.
 export default defineProject({
   resolve: { alias: berthAliases },
-  test: { name: 'e2e', include: ['**/*.test.ts'], fileParallelism: false },
+  test: { ...berthTestDefaults, name: 'e2e', include: ['**/*.test.ts'], fileParallelism: false },
 });
