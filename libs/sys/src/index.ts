@@ -8,3 +8,4 @@ export { lgetxattr, llistxattr, lsetxattr, fsetxattr, lremovexattr, XATTR } from
 export { mknod, makedev, devMajor, devMinor, S_IF } from './mknod';
 export { lutimens, futimens, UTIME_OMIT } from './utimens';
 export { renameat2, RENAME } from './rename';
+export { pidfdOpen, pidfdSendSignal, signalNumber, signalName, PIDFD } from './pidfd';
