@@ -1,0 +1,154 @@
+// The embedded DNS responder of one user-defined network. It listens on the
+// network's gateway address (UDP 53, in the host's namespace), answers A
+// queries for the names and aliases of the containers on that network, and
+// relays every other query to upstream resolvers.
+//
+// Why the gateway address and not Docker's 127.0.0.11: Docker needs a DNAT
+// rule inside every container's namespace (and a listener per namespace) for
+// 127.0.0.11; the gateway is already reachable from every container on the
+// bridge, so one socket per network serves all of them with no per-container
+// rules. Because the responder runs in the host's namespace, it can relay to
+// host-loopback resolvers (systemd-resolved's 127.0.0.53) that a container
+// could never reach itself.
+import { createSocket, type Socket } from 'node:dgram';
+
+export interface Upstream { host: string; port: number }
+
+const TYPE_A = 1;
+const CLASS_IN = 1;
+const TTL_SECONDS = 60;
+
+interface Question { name: string; type: number; cls: number; end: number }
+
+/** Reads the first question of a DNS message (no compression in questions, per practice). */
+export function parseQuestion(msg: Buffer): Question | undefined {
+  if (msg.length < 12 || msg.readUInt16BE(4) < 1) return undefined;
+  const labels: string[] = [];
+  let off = 12;
+  for (;;) {
+    if (off >= msg.length) return undefined;
+    const len = msg[off]!;
+    if (len === 0) { off++; break; }
+    if (len > 63 || off + 1 + len > msg.length) return undefined;
+    labels.push(msg.toString('latin1', off + 1, off + 1 + len));
+    off += 1 + len;
+  }
+  if (off + 4 > msg.length) return undefined;
+  return { name: labels.join('.').toLowerCase(), type: msg.readUInt16BE(off), cls: msg.readUInt16BE(off + 2), end: off + 4 };
+}
+
+/** Builds an authoritative answer echoing the question, with A records for `ips`. */
+export function buildAnswer(query: Buffer, q: Question, ips: string[], rcode = 0): Buffer {
+  const question = query.subarray(12, q.end);
+  const head = Buffer.alloc(12);
+  head.writeUInt16BE(query.readUInt16BE(0), 0);
+  const rd = query.readUInt16BE(2) & 0x0100;
+  head.writeUInt16BE(0x8000 | 0x0400 | rd | 0x0080 | (rcode & 0xf), 2); // QR AA RD RA rcode
+  head.writeUInt16BE(1, 4);
+  head.writeUInt16BE(ips.length, 6);
+  const answers = ips.map((ip) => {
+    const rr = Buffer.alloc(16);
+    rr.writeUInt16BE(0xc00c, 0); // pointer to the question name
+    rr.writeUInt16BE(TYPE_A, 2);
+    rr.writeUInt16BE(CLASS_IN, 4);
+    rr.writeUInt32BE(TTL_SECONDS, 6);
+    rr.writeUInt16BE(4, 10);
+    ip.split('.').forEach((o, i) => { rr[12 + i] = Number(o); });
+    return rr;
+  });
+  return Buffer.concat([head, question, ...answers]);
+}
+
+export interface DnsServerOptions {
+  /** Address to bind (the network's gateway). */
+  address: string;
+  port?: number;
+  /** Resolvers for names this network does not know. */
+  upstreams: () => Upstream[];
+  /** Per-client upstream override (a container started with --dns). */
+  upstreamsFor?: (clientIp: string) => Upstream[] | undefined;
+  timeoutMs?: number;
+}
+
+export class EmbeddedDns {
+  /** name (lowercase) -> set of IPv4 addresses */
+  private readonly records = new Map<string, Set<string>>();
+  private socket: Socket | undefined;
+
+  constructor(readonly opts: DnsServerOptions) {}
+
+  add(names: string[], ip: string): void {
+    for (const n of names) {
+      const k = n.toLowerCase();
+      if (!k) continue;
+      let s = this.records.get(k);
+      if (!s) this.records.set(k, (s = new Set()));
+      s.add(ip);
+    }
+  }
+
+  remove(names: string[], ip: string): void {
+    for (const n of names) {
+      const k = n.toLowerCase();
+      const s = this.records.get(k);
+      if (!s) continue;
+      s.delete(ip);
+      if (s.size === 0) this.records.delete(k);
+    }
+  }
+
+  lookup(name: string): string[] {
+    return [...(this.records.get(name.toLowerCase().replace(/\.$/, '')) ?? [])];
+  }
+
+  async start(): Promise<void> {
+    const sock = createSocket({ type: 'udp4', reuseAddr: true });
+    await new Promise<void>((resolve, reject) => {
+      sock.once('error', reject);
+      sock.bind(this.opts.port ?? 53, this.opts.address, () => { sock.off('error', reject); resolve(); });
+    });
+    sock.on('error', () => { /* a bad datagram must not kill the responder */ });
+    sock.on('message', (msg, rinfo) => { void this.handle(msg, rinfo.address, rinfo.port); });
+    this.socket = sock;
+  }
+
+  async stop(): Promise<void> {
+    const s = this.socket;
+    this.socket = undefined;
+    if (s) await new Promise<void>((r) => s.close(() => r()));
+  }
+
+  private reply(buf: Buffer, host: string, port: number): void {
+    this.socket?.send(buf, port, host);
+  }
+
+  private async handle(msg: Buffer, host: string, port: number): Promise<void> {
+    const q = parseQuestion(msg);
+    if (!q || (msg.readUInt16BE(2) & 0x8000)) return; // not a query
+    const local = this.records.get(q.name);
+    if (local && q.cls === CLASS_IN) {
+      // Known name: A gets the addresses, AAAA and the rest an empty NOERROR so
+      // resolvers do not go on to search domains or upstreams.
+      this.reply(buildAnswer(msg, q, q.type === TYPE_A ? [...local] : []), host, port);
+      return;
+    }
+    const ups = this.opts.upstreamsFor?.(host) ?? this.opts.upstreams();
+    for (const up of ups) {
+      const answer = await forward(msg, up, this.opts.timeoutMs ?? 2000);
+      if (answer) { this.reply(answer, host, port); return; }
+    }
+    this.reply(buildAnswer(msg, q, [], 2), host, port); // SERVFAIL
+  }
+}
+
+/** Relays one query over UDP; undefined on timeout or error. */
+function forward(msg: Buffer, up: Upstream, timeoutMs: number): Promise<Buffer | undefined> {
+  return new Promise((resolve) => {
+    const s = createSocket(up.host.includes(':') ? 'udp6' : 'udp4');
+    const done = (b: Buffer | undefined) => { clearTimeout(t); s.close(); resolve(b); };
+    const t = setTimeout(() => done(undefined), timeoutMs);
+    s.on('error', () => done(undefined));
+    s.on('message', (b) => { if (b.length >= 2 && b.readUInt16BE(0) === msg.readUInt16BE(0)) done(b); });
+    s.send(msg, up.port, up.host);
+  });
+}

@@ -1,0 +1,727 @@
+// NetworkManager: the networks service's logic, callable without gRPC. Each
+// public method maps 1:1 onto an rpc of berth.networks.v1.Networks; the
+// service kit's handler only converts wire types and errors.
+//
+// Ownership: the manager owns network objects (bridge devices, their
+// iptables chains, the embedded DNS responders), every container's
+// attachments (veth, address, port rules, DNS names) and the state dir. It
+// never owns a network namespace: the engine creates and deletes those and
+// passes their paths; the manager only opens them while a CNI plugin runs.
+import { EventEmitter } from 'node:events';
+import { existsSync } from 'node:fs';
+import { readFile, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { Registry } from 'prom-client';
+import {
+  AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError, ResourceExhaustedError,
+} from '@berth/errors';
+import { CniRuntime } from './cni/runtime';
+import type { CniConfList, CniResult, CniRuntimeConf } from './cni/types';
+import { bridgeConflist, CNI_VERSION, loadDropIns } from './conflist';
+import { deleteBridge, ensureBridge, validIfName } from './bridge';
+import { runCommand } from './command';
+import { cadvisorCollectors, readCounters, type InterfaceCounters, type LabelledCounters } from './counters';
+import { EmbeddedDns, type Upstream } from './dns';
+import { formatHosts, formatResolvConf, isLoopbackAddress, parseResolvConf } from './files';
+import { Firewall } from './firewall';
+import { ephemeralRange, hostPortFree } from './hostports';
+import {
+  contains, defaultSubnetCandidates, formatCidr, formatIp, lastAddress, overlaps, parseCidr, parseIp, pickFreeSubnet,
+} from './ipv4';
+import { formatPort, parsePortSpec, portsConflict, type PortMapping } from './ports';
+import { hostRoutes } from './routes';
+import { Store, type EndpointRecord } from './store';
+import type {
+  AttachOptions, Attachment, CreateNetworkOptions, Network, NetworkEvent, NetworkMode,
+} from './types';
+
+export interface NetworkManagerOptions {
+  /** Where networks and attachments are persisted (e.g. /var/lib/berth/networks). */
+  stateDir: string;
+  /** CNI plugin search path (CNI_PATH), first hit wins. */
+  cniPath?: string[];
+  /** libcni-compatible result cache dir; results in <dir>/results. */
+  cniCacheDir?: string;
+  /** Drop-in conflists (*.conflist), each an extra network of driver `cni`. */
+  cniConfigDir?: string;
+  /** host-local's allocation dir; default <stateDir>/ipam. */
+  ipamDataDir?: string;
+  /** The default network; bridge `berth0` and the first free candidate /16 unless set. */
+  defaultNetwork?: { name?: string; bridge?: string; subnet?: string; gateway?: string };
+  /** Prefix of bridges of user-defined networks (`berth-` + id). */
+  bridgePrefix?: string;
+  /** Prefix of the iptables chains this manager owns (BERTH). */
+  chainPrefix?: string;
+  /** Host files the container's files derive from. */
+  resolvConfPath?: string;
+  hostsPath?: string;
+  /** Where the embedded DNS relays unknown names; default the host's resolv.conf nameservers. */
+  dnsUpstreams?: Upstream[];
+  /** UDP port of the embedded DNS (53; only tests change it). */
+  dnsPort?: number;
+  /** Range ephemeral host ports come from; default net.ipv4.ip_local_port_range. */
+  ephemeralPorts?: [number, number];
+}
+
+export interface NetworkDetails {
+  network: Network;
+  /** Attachments of containers on this network. */
+  containers: Attachment[];
+}
+
+export interface ResolvConfOptions {
+  /** Nameservers (docker --dns); on embedded-DNS networks they become the upstreams instead. */
+  dns?: string[];
+  dnsSearch?: string[];
+  dnsOptions?: string[];
+}
+
+export interface ContainerCounters {
+  containerId: string;
+  name: string;
+  network: string;
+  counters: InterfaceCounters;
+}
+
+export interface ReconcileReport {
+  /** Containers whose attachments were undone because they no longer exist. */
+  detached: string[];
+  /** Attachments a crash left half-made, rolled back. */
+  rolledBack: { containerId: string; network: string }[];
+  /** Cached CNI results with no attachment, DELeted. */
+  cacheSwept: string[];
+  /** host-local allocation files with no attachment, removed. */
+  ipsReleased: string[];
+  /** Host veths on berth bridges with no attachment, deleted. */
+  vethsDeleted: string[];
+  errors: string[];
+}
+
+/** Parses `--network`: bridge|default, none, host, container:<id>, or a network name. */
+export function parseNetworkMode(text: string, defaultNetwork = 'bridge'): NetworkMode {
+  if (text === '' || text === 'bridge' || text === 'default') return { kind: 'bridge', network: defaultNetwork };
+  if (text === 'none') return { kind: 'none' };
+  if (text === 'host') return { kind: 'host' };
+  if (text.startsWith('container:')) {
+    const id = text.slice('container:'.length);
+    if (!id) throw new InvalidArgumentError('network: container: needs the id of the container to share with', { field: 'network' });
+    return { kind: 'container', containerId: id };
+  }
+  return { kind: 'bridge', network: text };
+}
+
+class Mutex {
+  private tail: Promise<unknown> = Promise.resolve();
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    const r = this.tail.then(fn);
+    this.tail = r.catch(() => undefined);
+    return r;
+  }
+}
+
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+const RESERVED = new Set(['none', 'host', 'default']);
+
+function publicView(r: EndpointRecord): Attachment {
+  const { phase: _p, conflist: _c, dns: _d, ...a } = r;
+  return { ...a, ports: a.ports.map((p) => ({ ...p })), aliases: [...a.aliases] };
+}
+
+export class NetworkManager extends EventEmitter {
+  readonly cni: CniRuntime;
+  private readonly store: Store;
+  private readonly firewall: Firewall;
+  private readonly networks = new Map<string, Network>();
+  private readonly dropIns = new Map<string, CniConfList>();
+  private readonly endpoints = new Map<string, EndpointRecord[]>();
+  private readonly dnsServers = new Map<string, EmbeddedDns>();
+  private readonly lock = new Mutex();
+  private readonly ipamDir: string;
+  private readonly defaultName: string;
+  private readonly loopbackList: CniConfList;
+  private upstreams: Upstream[] = [];
+  private started = false;
+  /** Attaches running in this process: reconcile must not take them for crash leftovers. */
+  private readonly inflight = new Set<EndpointRecord>();
+
+  constructor(readonly opts: NetworkManagerOptions) {
+    super();
+    this.store = new Store(opts.stateDir);
+    this.cni = new CniRuntime({
+      cniPath: opts.cniPath ?? ['/usr/lib/cni', '/opt/cni/bin'],
+      cacheDir: opts.cniCacheDir ?? '/var/lib/cni',
+    });
+    this.firewall = new Firewall(opts.chainPrefix ?? 'BERTH');
+    this.ipamDir = opts.ipamDataDir ?? join(opts.stateDir, 'ipam');
+    this.defaultName = opts.defaultNetwork?.name ?? 'bridge';
+    this.loopbackList = { cniVersion: CNI_VERSION, name: `${(opts.chainPrefix ?? 'BERTH').toLowerCase()}-loopback`, plugins: [{ type: 'loopback' }] };
+  }
+
+  /** Typed event subscription: network.created/removed, container.attached/detached. */
+  onEvent(fn: (e: NetworkEvent) => void): () => void {
+    this.on('event', fn);
+    return () => this.off('event', fn);
+  }
+
+  private emitEvent(e: NetworkEvent): void {
+    this.emit('event', e);
+    this.emit(e.type, e);
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  /**
+   * Loads state, creates the default network if there is none, makes every
+   * network's bridge, chains and DNS responder exist again, and, when the
+   * engine passes the ids of the containers that still exist, reconciles.
+   */
+  async start(opts: { existingContainers?: string[] } = {}): Promise<ReconcileReport | undefined> {
+    await this.store.init();
+    this.upstreams = this.opts.dnsUpstreams ?? await this.hostUpstreams();
+    for (const [, n] of await this.store.loadNetworks()) this.networks.set(n.name, n);
+    for (const [id, eps] of await this.store.loadEndpoints()) this.endpoints.set(id, eps);
+    const { lists } = await loadDropIns(this.opts.cniConfigDir ?? '/etc/berth/cni/net.d');
+    for (const l of lists) if (!this.networks.has(l.name)) this.dropIns.set(l.name, l);
+    if (![...this.networks.values()].some((n) => n.isDefault)) {
+      const d = this.opts.defaultNetwork ?? {};
+      await this.createNetworkLocked(this.defaultName, { bridge: d.bridge ?? 'berth0', subnet: d.subnet, gateway: d.gateway }, true);
+    }
+    for (const n of this.networks.values()) await ensureBridge(n.bridge, `${n.gateway}/${parseCidr(n.subnet).prefix}`, n.mtu || undefined);
+    await this.applyFirewall();
+    for (const n of this.networks.values()) if (n.dns) await this.startDns(n);
+    for (const eps of this.endpoints.values()) for (const ep of eps) if (ep.phase === 'attached') this.registerNames(ep);
+    this.started = true;
+    return opts.existingContainers ? this.reconcile(opts.existingContainers) : undefined;
+  }
+
+  /** Stops the DNS responders. Networks and attachments stay (the next start picks them up). */
+  async close(): Promise<void> {
+    for (const s of this.dnsServers.values()) await s.stop();
+    this.dnsServers.clear();
+    this.started = false;
+  }
+
+  /** Detaches every container and removes every network, the default one too (uninstall, tests). */
+  async purge(): Promise<void> {
+    for (const id of [...this.endpoints.keys()]) await this.detach(id).catch(() => undefined);
+    for (const n of [...this.networks.values()]) await this.removeNetworkLocked(n, true);
+    await this.firewall.remove();
+  }
+
+  private assertStarted(): void {
+    if (!this.started) throw new FailedPreconditionError('networks service not started: call start() first');
+  }
+
+  private async hostUpstreams(): Promise<Upstream[]> {
+    try {
+      const rc = parseResolvConf(await readFile(this.opts.resolvConfPath ?? '/etc/resolv.conf', 'utf8'));
+      return rc.nameservers.map((host) => ({ host, port: 53 }));
+    } catch {
+      return [];
+    }
+  }
+
+  // ----------------------------------------------------------------- networks
+
+  /** CreateNetwork: a user-defined bridge network with its own bridge, subnet and DNS. */
+  createNetwork(name: string, opts: CreateNetworkOptions = {}): Promise<Network> {
+    this.assertStarted();
+    return this.lock.run(() => this.createNetworkLocked(name, opts, false));
+  }
+
+  private async createNetworkLocked(name: string, opts: CreateNetworkOptions, isDefault: boolean): Promise<Network> {
+    if (!NAME_RE.test(name) || RESERVED.has(name)) {
+      throw new InvalidArgumentError(`name: "${name}" must be 1-64 letters, digits, _ . - and not none/host/default`, { field: 'name' });
+    }
+    if (this.networks.has(name) || this.dropIns.has(name)) throw new AlreadyExistsError(`network ${name} already exists`, { field: 'name' });
+    const id = randomBytes(32).toString('hex');
+    const bridgePrefix = this.opts.bridgePrefix ?? 'berth-';
+    const bridge = opts.bridge ?? `${bridgePrefix}${id.slice(0, Math.max(1, 15 - bridgePrefix.length))}`;
+    if (!validIfName(bridge)) throw new InvalidArgumentError(`bridge: "${bridge}" is not a valid interface name (1-15 chars)`, { field: 'bridge' });
+    for (const n of this.networks.values()) {
+      if (n.bridge === bridge) throw new AlreadyExistsError(`bridge ${bridge} is already used by network ${n.name}`, { field: 'bridge' });
+    }
+    const routes = (await hostRoutes()).filter((r) => r.iface !== bridge && ![...this.networks.values()].some((n) => n.bridge === r.iface));
+    const taken = [...this.networks.values()].map((n) => ({ name: `network ${n.name}`, cidr: parseCidr(n.subnet) }));
+    let subnet;
+    if (opts.subnet) {
+      subnet = parseCidr(opts.subnet, 'subnet');
+      if (subnet.prefix > 30) throw new InvalidArgumentError(`subnet: ${opts.subnet} is too small; use /30 or larger`, { field: 'subnet' });
+      const clash = taken.find((t) => overlaps(t.cidr, subnet!));
+      if (clash) throw new FailedPreconditionError(`subnet: ${opts.subnet} overlaps ${clash.name} (${formatCidr(clash.cidr)})`, { field: 'subnet' });
+      const route = routes.find((r) => overlaps(r, subnet!));
+      if (route) throw new FailedPreconditionError(`subnet: ${opts.subnet} overlaps the host route ${formatCidr(route)} on ${route.iface}`, { field: 'subnet' });
+    } else {
+      subnet = pickFreeSubnet(defaultSubnetCandidates(), [...routes, ...taken.map((t) => t.cidr)]);
+      if (!subnet) throw new ResourceExhaustedError('no free subnet left in the candidate pools; pass subnet explicitly', { field: 'subnet' });
+    }
+    const gw = opts.gateway ? parseIp(opts.gateway, 'gateway') : subnet.network + 1;
+    if (!contains(subnet, gw) || gw === subnet.network || gw === lastAddress(subnet)) {
+      throw new InvalidArgumentError(`gateway: ${formatIp(gw)} is not a host address of ${formatCidr(subnet)}`, { field: 'gateway' });
+    }
+    const net: Network = {
+      name, id, driver: 'bridge', bridge, subnet: formatCidr(subnet), gateway: formatIp(gw),
+      internal: opts.internal ?? false, isDefault, dns: !isDefault, mtu: opts.mtu ?? 0,
+      sysctls: opts.sysctls ?? {}, created: new Date().toISOString(),
+    };
+    // Record first: a crash after this leaves a record that start() completes;
+    // a crash before it leaves at most a bridge the next create reuses.
+    await this.store.saveNetwork(net);
+    this.networks.set(name, net);
+    try {
+      await ensureBridge(bridge, `${net.gateway}/${subnet.prefix}`, net.mtu || undefined);
+      await this.applyFirewall();
+      if (net.dns) await this.startDns(net);
+    } catch (e) {
+      await this.removeNetworkLocked(net, true).catch(() => undefined);
+      throw e;
+    }
+    this.emitEvent({ type: 'network.created', network: { ...net } });
+    return { ...net };
+  }
+
+  /** ListNetworks: berth's networks, then drop-in CNI networks. */
+  listNetworks(): Network[] {
+    return [...[...this.networks.values()].map((n) => ({ ...n })), ...[...this.dropIns.values()].map((l) => this.dropInView(l))];
+  }
+
+  private dropInView(l: CniConfList): Network {
+    const bridge = l.plugins.find((p) => p.type === 'bridge');
+    const ipam = bridge?.ipam as { ranges?: { subnet?: string; gateway?: string }[][]; subnet?: string } | undefined;
+    const range = ipam?.ranges?.[0]?.[0];
+    return {
+      name: l.name, id: '', driver: 'cni', bridge: typeof bridge?.bridge === 'string' ? bridge.bridge : '',
+      subnet: range?.subnet ?? ipam?.subnet ?? '', gateway: range?.gateway ?? '', internal: false,
+      isDefault: false, dns: false, mtu: 0, sysctls: {}, created: '',
+    };
+  }
+
+  /** InspectNetwork: the network and the containers attached to it. */
+  inspectNetwork(name: string): NetworkDetails {
+    const n = this.networks.get(name);
+    const d = this.dropIns.get(name);
+    if (!n && !d) throw new NotFoundError(`network ${name} not found`, { field: 'name' });
+    return { network: n ? { ...n } : this.dropInView(d!), containers: this.attachedTo(name).map(publicView) };
+  }
+
+  private attachedTo(name: string): EndpointRecord[] {
+    return [...this.endpoints.values()].flat().filter((e) => e.network === name);
+  }
+
+  /** RemoveNetwork: refused while containers are attached, and for the default network. */
+  removeNetwork(name: string): Promise<void> {
+    this.assertStarted();
+    return this.lock.run(async () => {
+      const n = this.networks.get(name);
+      if (!n) {
+        if (this.dropIns.has(name)) throw new FailedPreconditionError(`network ${name} comes from a conflist in the CNI config dir; delete the file instead`, { field: 'name' });
+        throw new NotFoundError(`network ${name} not found`, { field: 'name' });
+      }
+      if (n.isDefault) throw new FailedPreconditionError(`network ${name} is the default network and cannot be removed`, { field: 'name' });
+      const users = this.attachedTo(name);
+      if (users.length) {
+        throw new FailedPreconditionError(
+          `network ${name} has containers attached: ${users.map((u) => u.name || u.containerId).join(', ')}; detach them first`, { field: 'name' });
+      }
+      await this.removeNetworkLocked(n, false);
+    });
+  }
+
+  private async removeNetworkLocked(n: Network, quiet: boolean): Promise<void> {
+    const dns = this.dnsServers.get(n.name);
+    this.dnsServers.delete(n.name);
+    await dns?.stop();
+    this.networks.delete(n.name);
+    await this.applyFirewall();
+    await deleteBridge(n.bridge);
+    await rm(join(this.ipamDir, n.name), { recursive: true, force: true });
+    await this.store.removeNetwork(n.name);
+    if (!quiet || this.started) this.emitEvent({ type: 'network.removed', network: { ...n } });
+  }
+
+  private applyFirewall(): Promise<void> {
+    return this.firewall.apply([...this.networks.values()].map((n) => ({ bridge: n.bridge, subnet: n.subnet, internal: n.internal })));
+  }
+
+  private async startDns(n: Network): Promise<void> {
+    if (this.dnsServers.has(n.name)) return;
+    const server = new EmbeddedDns({
+      address: n.gateway,
+      port: this.opts.dnsPort ?? 53,
+      upstreams: () => this.upstreams,
+      upstreamsFor: (clientIp) => {
+        const ep = this.attachedTo(n.name).find((e) => e.ip === clientIp);
+        return ep?.dns.length ? ep.dns.map((host) => ({ host, port: 53 })) : undefined;
+      },
+    });
+    await server.start();
+    this.dnsServers.set(n.name, server);
+  }
+
+  private dnsNames(ep: EndpointRecord): string[] {
+    return [ep.name, ...ep.aliases, ep.containerId.slice(0, 12)].filter(Boolean);
+  }
+
+  private registerNames(ep: EndpointRecord): void {
+    if (ep.ip) this.dnsServers.get(ep.network)?.add(this.dnsNames(ep), ep.ip);
+  }
+
+  private unregisterNames(ep: EndpointRecord): void {
+    if (ep.ip) this.dnsServers.get(ep.network)?.remove(this.dnsNames(ep), ep.ip);
+  }
+
+  // -------------------------------------------------------------- attachments
+
+  /**
+   * Attach: connects a created (not yet started) container to a network or
+   * sets up its none/host/container mode. Returns the interface, address,
+   * gateway, MAC and the published ports with ephemeral host ports resolved.
+   */
+  async attach(containerId: string, netnsPath: string, mode: NetworkMode | string, opts: AttachOptions = {}): Promise<Attachment> {
+    this.assertStarted();
+    if (!ID_RE.test(containerId)) throw new InvalidArgumentError(`containerId: "${containerId}" must be 1-128 letters, digits, _ . -`, { field: 'containerId' });
+    const m = typeof mode === 'string' ? parseNetworkMode(mode, this.defaultName) : mode;
+    if (m.kind !== 'host' && m.kind !== 'container' && !existsSync(netnsPath)) {
+      throw new NotFoundError(`netnsPath: ${netnsPath} does not exist; create the container's network namespace first`, { field: 'netnsPath' });
+    }
+    const requested = (opts.ports ?? []).flatMap((p) => (typeof p === 'string' ? parsePortSpec(p) : [{ ...p, hostIp: p.hostIp ?? '' }]));
+    if (requested.length && m.kind !== 'bridge') {
+      throw new InvalidArgumentError(`ports: publishing ports needs a bridge or named network, not mode ${m.kind}`, { field: 'ports' });
+    }
+    const base: EndpointRecord = {
+      containerId, mode: m.kind, network: '', interface: '', ip: '', prefixLength: 0, gateway: '', mac: '',
+      hostInterface: '', ports: [], name: opts.name ?? '', hostname: opts.hostname ?? containerId.slice(0, 12),
+      aliases: [...(opts.aliases ?? [])], sharedWith: '', netnsPath, phase: 'attaching', dns: [...(opts.dns ?? [])],
+    };
+
+    // Reserve under the lock: the record (with its host ports) goes into the
+    // table and onto disk before any plugin runs, so a concurrent attach sees
+    // the ports taken and a crash leaves a record reconcile can undo.
+    const ep = await this.lock.run(async () => {
+      const mine = this.endpoints.get(containerId) ?? [];
+      if (mine.some((e) => e.mode !== 'bridge') || (mine.length && m.kind !== 'bridge')) {
+        throw new FailedPreconditionError(`container ${containerId} already has network mode ${mine[0]!.mode === 'bridge' ? mine[0]!.network : mine[0]!.mode}; detach it first`, { field: 'network' });
+      }
+      if (m.kind === 'container') {
+        const target = this.endpoints.get(m.containerId);
+        if (!target?.length) throw new NotFoundError(`container ${m.containerId} has no network attachment to share; attach it first`, { field: 'network' });
+        return { ...base, sharedWith: m.containerId, phase: 'attached' as const };
+      }
+      if (m.kind === 'host') return { ...base, phase: 'attached' as const };
+      if (m.kind === 'none') return { ...base, interface: 'lo', conflist: this.loopbackList };
+      const net = this.networks.get(m.network);
+      const dropIn = this.dropIns.get(m.network);
+      if (!net && !dropIn) throw new NotFoundError(`network ${m.network} not found`, { field: 'network' });
+      if (mine.some((e) => e.network === m.network)) {
+        throw new AlreadyExistsError(`container ${containerId} is already attached to network ${m.network}`, { field: 'network' });
+      }
+      if (!net?.dns && (opts.aliases?.length)) {
+        throw new InvalidArgumentError(`aliases: network ${m.network} has no name resolution; aliases work on user-defined networks`, { field: 'aliases' });
+      }
+      let ifIndex = 0;
+      while (mine.some((e) => e.interface === `eth${ifIndex}`)) ifIndex++;
+      const ports = await this.reservePorts(containerId, requested);
+      let conflist: CniConfList;
+      if (net) {
+        conflist = bridgeConflist(net, this.ipamDir, ports.length > 0);
+        // A second network must not add a second default route (EEXIST).
+        if (mine.length) ((conflist.plugins[0]!.ipam as { routes: unknown[] }).routes = []);
+        conflist.plugins.push({ type: 'loopback' });
+      } else {
+        conflist = dropIn!;
+        if (ports.length && !conflist.plugins.some((p) => p.capabilities?.portMappings)) {
+          throw new InvalidArgumentError(`ports: network ${m.network}'s conflist has no plugin with the portMappings capability`, { field: 'ports' });
+        }
+      }
+      return { ...base, network: m.network, interface: `eth${ifIndex}`, ports, conflist, gateway: net?.gateway ?? '' };
+    });
+
+    await this.lock.run(async () => {
+      this.endpoints.set(containerId, [...(this.endpoints.get(containerId) ?? []), ep]);
+      await this.store.saveEndpoints(containerId, this.endpoints.get(containerId)!);
+    });
+    if (ep.phase === 'attached') {
+      this.emitEvent({ type: 'container.attached', attachment: publicView(ep) });
+      return publicView(ep);
+    }
+
+    this.inflight.add(ep);
+    try {
+      try {
+        const result = await this.cni.add(ep.conflist!, this.runtimeConf(ep));
+        this.fillFromResult(ep, result);
+      } catch (e) {
+        await this.dropRecord(ep);
+        throw e;
+      }
+      ep.phase = 'attached';
+      await this.lock.run(() => this.store.saveEndpoints(containerId, this.endpoints.get(containerId) ?? []));
+    } finally {
+      this.inflight.delete(ep);
+    }
+    this.registerNames(ep);
+    this.emitEvent({ type: 'container.attached', attachment: publicView(ep) });
+    return publicView(ep);
+  }
+
+  private runtimeConf(ep: EndpointRecord, forDel = false): CniRuntimeConf {
+    return {
+      containerId: ep.containerId,
+      // After a container is gone its namespace may be too; plugins then skip
+      // the in-namespace part of DEL and still release the rest (SPEC).
+      netns: forDel && !existsSync(ep.netnsPath) ? '' : ep.netnsPath,
+      ifName: ep.interface,
+      capabilityArgs: ep.ports.length ? {
+        portMappings: ep.ports.map((p) => ({
+          hostPort: p.hostPort, containerPort: p.containerPort, protocol: p.protocol, ...(p.hostIp ? { hostIP: p.hostIp } : {}),
+        })),
+      } : undefined,
+    };
+  }
+
+  private fillFromResult(ep: EndpointRecord, r: CniResult): void {
+    const ctr = r.interfaces?.findIndex((i) => i.sandbox && i.name === ep.interface) ?? -1;
+    const ipc = r.ips?.find((i) => i.interface === undefined || i.interface === ctr) ?? r.ips?.[0];
+    if (ipc) {
+      const [ip, prefix] = ipc.address.split('/');
+      ep.ip = ip ?? '';
+      ep.prefixLength = Number(prefix ?? 0);
+      ep.gateway = ipc.gateway ?? ep.gateway;
+    }
+    if (ctr >= 0) ep.mac = r.interfaces![ctr]!.mac ?? '';
+    // The bridge plugin lists bridge, host veth, container iface; a drop-in may
+    // differ, so take the last host-side interface that is not a known bridge.
+    const bridges = new Set([...this.networks.values()].map((n) => n.bridge));
+    const host = (r.interfaces ?? []).filter((i) => !i.sandbox && !bridges.has(i.name) && i.name !== 'lo');
+    ep.hostInterface = host[host.length - 1]?.name ?? '';
+  }
+
+  private async reservePorts(containerId: string, requested: PortMapping[]): Promise<PortMapping[]> {
+    const taken = [...this.endpoints.values()].flat().flatMap((e) => e.ports.map((p) => ({ p, e })));
+    const out: PortMapping[] = [];
+    const holder = (p: PortMapping) => taken.find((t) => portsConflict(t.p, p));
+    for (const p of requested) {
+      if (p.hostPort) {
+        const h = holder(p) ?? (out.some((o) => portsConflict(o, p)) ? { e: { name: '', containerId } } : undefined);
+        if (h) {
+          throw new AlreadyExistsError(`ports: host port ${formatPort(p)} is already published by container ${h.e.name ? `${h.e.name} (${h.e.containerId})` : h.e.containerId}`, { field: 'ports' });
+        }
+        if (!(await hostPortFree(p.hostIp, p.hostPort, p.protocol))) {
+          throw new AlreadyExistsError(`ports: host port ${p.hostIp || '0.0.0.0'}:${p.hostPort}/${p.protocol} is in use by a process on the host`, { field: 'ports' });
+        }
+        out.push({ ...p });
+        continue;
+      }
+      const [lo, hi] = this.opts.ephemeralPorts ?? ephemeralRange();
+      const span = hi - lo + 1;
+      const start = Math.floor(Math.random() * span);
+      let chosen = 0;
+      for (let i = 0; i < span && !chosen; i++) {
+        const cand = { ...p, hostPort: lo + ((start + i) % span) };
+        if (holder(cand) || out.some((o) => portsConflict(o, cand))) continue;
+        if (await hostPortFree(cand.hostIp, cand.hostPort, cand.protocol)) chosen = cand.hostPort;
+      }
+      if (!chosen) throw new ResourceExhaustedError(`ports: no free host port in ${lo}-${hi} for ${p.containerPort}/${p.protocol}`, { field: 'ports' });
+      out.push({ ...p, hostPort: chosen });
+    }
+    return out;
+  }
+
+  private async dropRecord(ep: EndpointRecord): Promise<void> {
+    await this.lock.run(async () => {
+      const left = (this.endpoints.get(ep.containerId) ?? []).filter((e) => e !== ep);
+      if (left.length) this.endpoints.set(ep.containerId, left);
+      else this.endpoints.delete(ep.containerId);
+      await this.store.saveEndpoints(ep.containerId, left);
+    });
+  }
+
+  /**
+   * Detach: undoes attach (veth, address, port rules, DNS names) for one
+   * network, or all of the container's when `network` is omitted. Detaching a
+   * container with no attachments is a no-op (so the engine can always call it).
+   */
+  async detach(containerId: string, network?: string): Promise<Attachment[]> {
+    this.assertStarted();
+    const mine = this.endpoints.get(containerId) ?? [];
+    const eps = network === undefined ? [...mine].reverse() : mine.filter((e) => e.network === network);
+    if (network !== undefined && eps.length === 0) {
+      throw new NotFoundError(`container ${containerId} is not attached to network ${network}`, { field: 'network' });
+    }
+    const out: Attachment[] = [];
+    let first: unknown;
+    for (const ep of eps) {
+      this.unregisterNames(ep);
+      try {
+        if (ep.conflist) await this.cni.del(ep.conflist, this.runtimeConf(ep, true));
+      } catch (e) {
+        // Keep the record: the next detach or reconcile retries the DEL.
+        first ??= e;
+        continue;
+      }
+      await this.dropRecord(ep);
+      out.push(publicView(ep));
+      this.emitEvent({ type: 'container.detached', attachment: publicView(ep) });
+    }
+    if (first) throw first;
+    return out;
+  }
+
+  /** CheckAttachment: CNI CHECK of each of the container's attachments. */
+  async check(containerId: string): Promise<void> {
+    this.assertStarted();
+    const eps = this.endpoints.get(containerId);
+    if (!eps?.length) throw new NotFoundError(`container ${containerId} has no network attachments`, { field: 'containerId' });
+    for (const ep of eps) {
+      if (ep.phase !== 'attached') throw new FailedPreconditionError(`container ${containerId}'s attach to ${ep.network || ep.mode} did not finish`);
+      if (ep.conflist) await this.cni.check(ep.conflist.name, this.runtimeConf(ep));
+    }
+  }
+
+  /** ListAttachments: a container's attachments, or every container's. */
+  attachments(containerId?: string): Attachment[] {
+    const eps = containerId === undefined ? [...this.endpoints.values()].flat() : this.endpoints.get(containerId) ?? [];
+    return eps.filter((e) => e.phase === 'attached').map(publicView);
+  }
+
+  private ownEndpoints(containerId: string): EndpointRecord[] {
+    const eps = (this.endpoints.get(containerId) ?? []).filter((e) => e.phase === 'attached');
+    if (!eps.length) throw new NotFoundError(`container ${containerId} has no network attachment; attach it first`, { field: 'containerId' });
+    const shared = eps[0]!.sharedWith;
+    return shared ? this.ownEndpoints(shared) : eps;
+  }
+
+  // -------------------------------------------------------------------- files
+
+  /** HostsFile: /etc/hosts content for the container (its namespace owner's for container: mode). */
+  async hostsFile(containerId: string): Promise<string> {
+    const eps = this.ownEndpoints(containerId);
+    const mode = eps[0]!.mode;
+    if (mode === 'host') return readFile(this.opts.hostsPath ?? '/etc/hosts', 'utf8');
+    return formatHosts(eps.filter((e) => e.ip).map((e) => ({ ip: e.ip, names: [e.hostname, e.name] })));
+  }
+
+  /**
+   * ResolvConf: /etc/resolv.conf content. Host mode: the host's file. Default
+   * bridge and none: the host's without loopback nameservers (unreachable from
+   * another namespace), Docker's public fallback if none remain. User-defined
+   * networks: the embedded DNS on the gateway.
+   */
+  async resolvConf(containerId: string, opts: ResolvConfOptions = {}): Promise<string> {
+    const eps = this.ownEndpoints(containerId);
+    let host = { nameservers: [] as string[], search: [] as string[], options: [] as string[] };
+    try { host = parseResolvConf(await readFile(this.opts.resolvConfPath ?? '/etc/resolv.conf', 'utf8')); } catch { /* none */ }
+    const search = opts.dnsSearch ?? host.search;
+    const options = opts.dnsOptions ?? host.options;
+    if (eps[0]!.mode === 'host') {
+      return formatResolvConf({ nameservers: opts.dns ?? host.nameservers, search, options }, 'host network: the host\'s resolvers');
+    }
+    const withDns = eps.map((e) => this.networks.get(e.network)).find((n) => n?.dns);
+    if (withDns) {
+      return formatResolvConf({ nameservers: [withDns.gateway], search, options },
+        `berth embedded DNS of network ${withDns.name}`);
+    }
+    let ns = opts.dns ?? host.nameservers.filter((n) => !isLoopbackAddress(n));
+    if (ns.length === 0) ns = ['8.8.8.8', '8.8.4.4'];
+    return formatResolvConf({ nameservers: ns, search, options });
+  }
+
+  // ----------------------------------------------------------------- counters
+
+  /** Stats: rx/tx counters of the container's interfaces (every container's when omitted). */
+  async stats(containerId?: string): Promise<ContainerCounters[]> {
+    const eps = containerId === undefined
+      ? [...this.endpoints.values()].flat()
+      : this.endpoints.get(containerId) ?? [];
+    const out: ContainerCounters[] = [];
+    for (const ep of eps) {
+      if (ep.phase !== 'attached' || !ep.hostInterface) continue;
+      const c = await readCounters(ep.hostInterface, ep.interface);
+      if (c) out.push({ containerId: ep.containerId, name: ep.name, network: ep.network, counters: c });
+    }
+    return out;
+  }
+
+  /** Registers the cAdvisor-named network counters with a prom-client registry. */
+  registerMetrics(registry: Registry): void {
+    const source = async (): Promise<LabelledCounters[]> =>
+      (await this.stats()).map((s) => ({ id: s.containerId, name: s.name, counters: s.counters }));
+    for (const c of cadvisorCollectors(source)) registry.registerMetric(c as unknown as Parameters<Registry['registerMetric']>[0]);
+  }
+
+  // ---------------------------------------------------------------- reconcile
+
+  /**
+   * Reconcile: given the containers that exist, undoes everything belonging
+   * to any other container, rolls back attaches a crash interrupted, and
+   * sweeps what no record explains (cache entries, host-local allocations,
+   * veths on berth's bridges).
+   */
+  async reconcile(existingContainers: string[]): Promise<ReconcileReport> {
+    this.assertStarted();
+    const keep = new Set(existingContainers);
+    const rep: ReconcileReport = { detached: [], rolledBack: [], cacheSwept: [], ipsReleased: [], vethsDeleted: [], errors: [] };
+    for (const [id, eps] of [...this.endpoints]) {
+      if (!keep.has(id)) {
+        try {
+          await this.detach(id);
+        } catch (e) {
+          rep.errors.push(`detach ${id}: ${(e as Error).message}`);
+          for (const ep of eps) await this.dropRecord(ep);
+        }
+        rep.detached.push(id);
+        continue;
+      }
+      for (const ep of eps.filter((e) => e.phase === 'attaching' && !this.inflight.has(e))) {
+        this.unregisterNames(ep);
+        try {
+          if (ep.conflist) await this.cni.del(ep.conflist, this.runtimeConf(ep, true));
+        } catch (e) {
+          rep.errors.push(`roll back ${id} on ${ep.network || ep.mode}: ${(e as Error).message}`);
+        }
+        await this.dropRecord(ep);
+        rep.rolledBack.push({ containerId: id, network: ep.network });
+      }
+    }
+    const live = [...this.endpoints.values()].flat();
+    const ours = new Set([...this.networks.keys(), ...this.dropIns.keys(), this.loopbackList.name]);
+    for (const c of await this.cni.cache.all()) {
+      if (!ours.has(c.networkName)) continue; // another runtime's entry
+      if (live.some((e) => e.containerId === c.containerId && e.interface === c.ifName && (e.network === c.networkName || e.conflist?.name === c.networkName))) continue;
+      try {
+        const list = JSON.parse(Buffer.from(c.config, 'base64').toString('utf8')) as CniConfList;
+        await this.cni.del(list, { containerId: c.containerId, netns: '', ifName: c.ifName });
+        rep.cacheSwept.push(`${c.networkName}-${c.containerId}-${c.ifName}`);
+      } catch (e) {
+        rep.errors.push(`cache ${c.networkName}/${c.containerId}: ${(e as Error).message}`);
+      }
+    }
+    for (const net of this.networks.values()) {
+      const dir = join(this.ipamDir, net.name);
+      let files: string[] = [];
+      try { files = await readdir(dir); } catch { /* no allocations yet */ }
+      for (const f of files) {
+        if (!/^\d+\.\d+\.\d+\.\d+$/.test(f)) continue; // lock, last_reserved_ip.0
+        const owner = (await readFile(join(dir, f), 'utf8').catch(() => '')).split(/\r?\n/)[0] ?? '';
+        if (!live.some((e) => e.containerId === owner && e.network === net.name)) {
+          await rm(join(dir, f), { force: true });
+          rep.ipsReleased.push(`${net.name}/${f}`);
+        }
+      }
+      // A veth of an attach in flight is not recorded yet: sweep only when idle.
+      if (this.inflight.size) continue;
+      const links = await runCommand('ip', ['-o', 'link', 'show', 'master', net.bridge]);
+      for (const line of links.stdout.split('\n')) {
+        const m = /^\d+:\s+([^@:\s]+)/.exec(line);
+        if (!m) continue;
+        const dev = m[1]!;
+        if (live.some((e) => e.hostInterface === dev)) continue;
+        await runCommand('ip', ['link', 'del', dev]);
+        rep.vethsDeleted.push(dev);
+      }
+    }
+    return rep;
+  }
+}
