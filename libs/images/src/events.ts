@@ -1,0 +1,31 @@
+// Event names and payloads the images service emits, after the state change
+// is committed. The lead's gRPC layer forwards them to the events service.
+import { EventEmitter } from 'node:events';
+
+export const ImageEvent = {
+  Pulled: 'image.pulled',
+  Pushed: 'image.pushed',
+  Imported: 'image.imported',
+  Loaded: 'image.loaded',
+  Tagged: 'image.tagged',
+  Deleted: 'image.deleted',
+} as const;
+export type ImageEvent = (typeof ImageEvent)[keyof typeof ImageEvent];
+
+export interface ImageEventPayload {
+  /** Normalised reference (docker.io/library/busybox:latest). */
+  name: string;
+  /** Target descriptor digest (manifest or index). */
+  digest: string;
+  /** For tagged: the reference the new name was made from. */
+  source?: string;
+}
+
+export interface ImageEvents extends EventEmitter {
+  on(event: ImageEvent, listener: (payload: ImageEventPayload) => void): this;
+  emit(event: ImageEvent, payload: ImageEventPayload): boolean;
+}
+
+export function createImageEvents(): ImageEvents {
+  return new EventEmitter() as ImageEvents;
+}

@@ -1,0 +1,84 @@
+// Leases (after containerd's leases service): a lease protects content from
+// garbage collection while an operation that has not yet created an image
+// record (a pull, a load, an import) is writing it. A pull opens a lease,
+// every blob it commits is added to the lease inside the same critical
+// section as the blob's rename into place, then the pull writes the image
+// record and deletes the lease. A lease left behind by a crash expires.
+import { randomBytes } from 'node:crypto';
+import { NotFoundError } from '@berth/errors';
+import type { Db } from './metadata.js';
+
+export interface Lease {
+  id: string;
+  createdAt: Date;
+  /** When the lease stops protecting its resources; undefined never. */
+  expiresAt: Date | undefined;
+  labels: Record<string, string>;
+}
+
+export type LeaseResourceKind = 'content' | 'ingest';
+
+export interface LeaseCreateOptions {
+  id?: string;
+  /** Milliseconds until expiry. Default 24 h: long pulls must not lose content mid-way. */
+  expiresInMs?: number | null;
+  labels?: Record<string, string>;
+}
+
+export class LeaseManager {
+  constructor(private readonly db: Db) {}
+
+  create(opts: LeaseCreateOptions = {}): Lease {
+    const id = opts.id ?? `lease-${Date.now().toString(36)}-${randomBytes(6).toString('hex')}`;
+    const now = Date.now();
+    const ttl = opts.expiresInMs === undefined ? 24 * 3600_000 : opts.expiresInMs;
+    const expires = ttl === null ? null : now + ttl;
+    this.db
+      .prepare('INSERT INTO leases (id, created_at, expires_at, labels) VALUES (?, ?, ?, ?)')
+      .run(id, now, expires, JSON.stringify(opts.labels ?? {}));
+    return { id, createdAt: new Date(now), expiresAt: expires === null ? undefined : new Date(expires), labels: opts.labels ?? {} };
+  }
+
+  delete(id: string): void {
+    const r = this.db.prepare('DELETE FROM leases WHERE id = ?').run(id);
+    if (r.changes === 0) throw new NotFoundError(`lease ${id} not found`, { field: 'lease' });
+  }
+
+  list(): Lease[] {
+    const rows = this.db.prepare('SELECT id, created_at, expires_at, labels FROM leases ORDER BY created_at').all() as Array<{
+      id: string; created_at: number; expires_at: number | null; labels: string;
+    }>;
+    return rows.map((r) => ({
+      id: r.id,
+      createdAt: new Date(r.created_at),
+      expiresAt: r.expires_at === null ? undefined : new Date(r.expires_at),
+      labels: JSON.parse(r.labels) as Record<string, string>,
+    }));
+  }
+
+  /** Adds a resource; NotFound if the lease is gone (expired and collected). */
+  addResource(id: string, kind: LeaseResourceKind, key: string): void {
+    const exists = this.db.prepare('SELECT 1 FROM leases WHERE id = ?').get(id);
+    if (!exists) throw new NotFoundError(`lease ${id} not found: it expired or was deleted`, { field: 'lease' });
+    this.db.prepare('INSERT OR IGNORE INTO lease_resources (lease_id, kind, key) VALUES (?, ?, ?)').run(id, kind, key);
+  }
+
+  resources(id: string): Array<{ kind: LeaseResourceKind; key: string }> {
+    return this.db.prepare('SELECT kind, key FROM lease_resources WHERE lease_id = ?').all(id) as Array<{ kind: LeaseResourceKind; key: string }>;
+  }
+
+  /** Every resource held by a live lease (the GC roots leases contribute). */
+  liveResources(now = Date.now()): Array<{ kind: LeaseResourceKind; key: string }> {
+    return this.db
+      .prepare(
+        `SELECT DISTINCT r.kind, r.key FROM lease_resources r JOIN leases l ON l.id = r.lease_id
+         WHERE l.expires_at IS NULL OR l.expires_at > ?`,
+      )
+      .all(now) as Array<{ kind: LeaseResourceKind; key: string }>;
+  }
+
+  /** Deletes expired leases; returns how many. */
+  deleteExpired(now = Date.now()): number {
+    return this.db.prepare('DELETE FROM leases WHERE expires_at IS NOT NULL AND expires_at <= ?').run(now).changes;
+  }
+}
