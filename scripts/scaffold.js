@@ -39,8 +39,8 @@ write('package.json', JSON.stringify({
   name: pkgName,
   version: '0.1.0',
   private: true,
-  main: 'dist/index.js',
-  types: 'dist/index.d.ts',
+  main: dir.startsWith('apps/') ? 'dist/main.js' : 'dist/index.js',
+  types: dir.startsWith('apps/') ? 'dist/main.d.ts' : 'dist/index.d.ts',
   dependencies: Object.fromEntries(deps.map((d) => [`@berth/${d}`, '*'])),
 }, null, 2) + '\n');
 write('project.json', JSON.stringify({
@@ -71,5 +71,6 @@ export default defineProject({
   test: { ...berthTestDefaults, name: '${name}', include: ['src/**/*.test.ts'] },
 });
 `);
-write('src/index.ts', `// @berth/${name}\nexport {};\n`);
+if (dir.startsWith('apps/')) write('src/main.ts', `// ${pkgName}: composition root.\nexport {};\n`);
+else write('src/index.ts', `// @berth/${name}\nexport {};\n`);
 console.log(`created ${dir} (${pkgName}, type:${type})`);

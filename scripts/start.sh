@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# `npm start`: install what is missing, build, then run the whole stack in
+# the foreground (every service in one berthd process, each on its own
+# socket, plus a private nats-server when none is reachable). Ctrl-C stops
+# all of it. `berth daemon up` runs the same stack in the background.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+bash scripts/setup.sh
+exec node apps/berthd/dist/main.js --with-nats "$@"

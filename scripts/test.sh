@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# `npm test`: setup when needed, then every check CI makes. Exits non-zero on
+# any failure.
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+bash scripts/setup.sh || exit 1
+status=0
+step() { printf '\n== %s\n' "$*"; }
+
+step "generated proto types are current"
+bash scripts/gen-protos.sh --check || status=1
+
+step "C tests (native/)"
+make -s -C native test || status=1
+
+step "vitest: every project and the cross-service tests in test/"
+results=$(mktemp)
+npx vitest run --reporter=default --reporter=json --outputFile="$results" "$@" || status=1
+if [ -s "$results" ]; then
+  node -e '
+    const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+    console.log(`vitest: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + (r.numTodoTests ?? 0)} skipped`);
+  ' "$results" || true
+fi
+rm -f "$results"
+exit $status
