@@ -1,0 +1,2 @@
+// @berth/cli-kit
+export {};

@@ -1,0 +1,9 @@
+// @berth/engine: the engine's local logic (container records, state machine,
+// config merge, run saga, restart policy, recovery, events, inspect, volumes,
+// logs). The gRPC service in apps/engine wraps this; see docs/design/engine.md.
+export * from './types';
+export * from './names';
+export * from './state';
+export * from './db';
+export * from './container-store';
+export * from './record';
