@@ -43,8 +43,9 @@ write('package.json', JSON.stringify({
   types: dir.startsWith('apps/') ? 'dist/main.d.ts' : 'dist/index.d.ts',
   dependencies: Object.fromEntries(deps.map((d) => [`@berth/${d}`, '*'])),
 }, null, 2) + '\n');
+const projectName = dir.startsWith('apps/') ? `app-${name}` : name;
 write('project.json', JSON.stringify({
-  name,
+  name: projectName,
   $schema: '../../node_modules/nx/schemas/project-schema.json',
   sourceRoot: `${dir}/src`,
   projectType: dir.startsWith('apps/') ? 'application' : 'library',
@@ -68,7 +69,7 @@ import { berthAliases, berthTestDefaults } from '../../vitest.shared.mjs';
 
 export default defineProject({
   resolve: { alias: berthAliases },
-  test: { ...berthTestDefaults, name: '${name}', include: ['src/**/*.test.ts'] },
+  test: { ...berthTestDefaults, name: '${projectName}', include: ['src/**/*.test.ts'] },
 });
 `);
 if (dir.startsWith('apps/')) write('src/main.ts', `// ${pkgName}: composition root.\nexport {};\n`);

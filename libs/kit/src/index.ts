@@ -9,3 +9,4 @@ export { wrapHandlers, type AsyncHandler, type AsyncHandlers, type CallContext }
 export { ServiceHost, stopOnSignals, BERTH_VERSION, type ServiceHostOptions, type ServiceInfo } from './server';
 export { createClient, waitServing, type BerthClient, type CallOpts, type ClientOptions } from './client';
 export { tempPaths, checkPrometheusText, type TempPaths } from './testing';
+export type { ServiceModule, ServiceContext, StartedService, EventSink } from './module';

@@ -94,7 +94,7 @@ export class ServiceHost {
     const rpc = createRpcMetrics(registry);
     const definition = serviceDefinition(opts.service);
 
-    let hostRef: ServiceHost | undefined;
+    const ref: { host?: ServiceHost } = {};
     let pendingDelta = 0;
     const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
     server.addService(
@@ -104,7 +104,7 @@ export class ServiceHost {
         log,
         metrics: rpc,
         track: (d) => {
-          if (hostRef) hostRef.inflight += d;
+          if (ref.host) ref.host.inflight += d;
           else pendingDelta += d;
         },
       }),
@@ -150,7 +150,7 @@ export class ServiceHost {
     };
     const host = new ServiceHost(server, metricsServer, paths, info, log, registry, health);
     host.inflight += pendingDelta;
-    hostRef = host;
+    ref.host = host;
     writeInfo(infoPath(opts.name, paths), info);
     health.setStatus('', 'SERVING');
     health.setStatus(opts.service, 'SERVING');

@@ -1,0 +1,2 @@
+// @berth/engine
+export {};

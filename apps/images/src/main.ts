@@ -1,0 +1,2 @@
+// @berth/images
+export {};

@@ -1,0 +1,2 @@
+// @berth/layers
+export {};

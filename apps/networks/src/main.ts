@@ -1,0 +1,2 @@
+// @berth/networks
+export {};

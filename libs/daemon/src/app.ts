@@ -1,0 +1,53 @@
+// The composition root every service app shares: parse the few flags an app
+// takes, find NATS, run the modules until SIGTERM/SIGINT.
+import { berthPaths, type ServiceModule } from '@berth/kit';
+import { resolveNats, DEFAULT_NATS_PORT } from './nats';
+import { runServices } from './run';
+
+export interface AppOptions {
+  /** Start a private nats-server when none is reachable (npm start). */
+  withNats?: boolean;
+}
+
+export async function runApp(modules: ServiceModule[], opts: AppOptions = {}): Promise<void> {
+  const paths = berthPaths();
+  let natsUrl = process.env.NATS_URL ?? `nats://127.0.0.1:${DEFAULT_NATS_PORT}`;
+  let natsProc: import('node:child_process').ChildProcess | undefined;
+  if (opts.withNats) {
+    const nats = await resolveNats(paths);
+    natsUrl = nats.url;
+    natsProc = nats.process;
+  }
+  const stopNats = async () => {
+    if (!natsProc || natsProc.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      natsProc!.once('exit', () => resolve());
+      natsProc!.kill('SIGTERM');
+    });
+  };
+  try {
+    const stack = await runServices(modules, { paths, natsUrl, handleSignals: false });
+    let stopping = false;
+    const onSignal = (sig: NodeJS.Signals) => {
+      if (stopping) process.exit(130);
+      stopping = true;
+      stack.stop().then(stopNats).finally(() => process.exit(sig === 'SIGINT' ? 130 : 0));
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+    for (const h of stack.hosts) {
+      process.stderr.write(`berth ${h.info.name}: serving on ${h.info.socket}${h.info.metricsUrl ? `, metrics ${h.info.metricsUrl}` : ''}\n`);
+    }
+  } catch (e) {
+    await stopNats();
+    throw e;
+  }
+}
+
+/** Runs `main` and turns a failure into a message and exit code 1. */
+export function mainOf(fn: () => Promise<void>): void {
+  fn().catch((e: unknown) => {
+    process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(1);
+  });
+}

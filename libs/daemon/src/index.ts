@@ -1,0 +1,6 @@
+// @berth/daemon: running berth's services — in this process (apps), or as a
+// background stack (berth daemon up/down/status) — and finding NATS.
+export { runServices, type RunOptions, type RunningStack } from './run';
+export { resolveNats, portOpen, DEFAULT_NATS_PORT, type NatsChoice } from './nats';
+export { daemonUp, daemonDown, daemonStatus, readDaemonRecord, appScript, REPO_ROOT, type DaemonRecord, type UpOptions, type UpResult, type ServiceStatus } from './control';
+export { runApp, mainOf, type AppOptions } from './app';
