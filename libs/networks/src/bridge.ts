@@ -5,9 +5,15 @@
 import { existsSync } from 'node:fs';
 import { mustRun, runCommand } from './command';
 
-export async function ensureBridge(name: string, gatewayCidr: string, mtu?: number): Promise<void> {
+/**
+ * Makes the bridge exist, up, with the gateway address. `mac` is set
+ * explicitly: a bridge without one takes the lowest MAC of its ports, so it
+ * would change as containers come and go, and the CNI bridge plugin's CHECK
+ * compares the bridge MAC against the cached ADD result.
+ */
+export async function ensureBridge(name: string, gatewayCidr: string, mac: string, mtu?: number): Promise<void> {
   const cmds: string[] = [];
-  if (!existsSync(`/sys/class/net/${name}`)) cmds.push(`link add name ${name} type bridge`);
+  if (!existsSync(`/sys/class/net/${name}`)) cmds.push(`link add name ${name} address ${mac} type bridge`);
   // replace, not add: idempotent across restarts.
   cmds.push(`addr replace ${gatewayCidr} dev ${name}`);
   if (mtu) cmds.push(`link set ${name} mtu ${mtu}`);
@@ -23,4 +29,11 @@ export async function deleteBridge(name: string): Promise<void> {
 /** Interface names the kernel accepts: 1-15 bytes, no '/', ':' or whitespace. */
 export function validIfName(name: string): boolean {
   return /^[A-Za-z0-9_.-]{1,15}$/.test(name);
+}
+
+/** A stable locally administered unicast MAC derived from a hex id. */
+export function macFromId(idHex: string): string {
+  const b = Buffer.from(idHex.padEnd(12, '0').slice(0, 12), 'hex');
+  b[0] = (b[0]! & 0xfe) | 0x02;
+  return [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
 }

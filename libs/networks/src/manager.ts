@@ -19,7 +19,7 @@ import {
 import { CniRuntime } from './cni/runtime';
 import type { CniConfList, CniResult, CniRuntimeConf } from './cni/types';
 import { bridgeConflist, CNI_VERSION, loadDropIns } from './conflist';
-import { deleteBridge, ensureBridge, validIfName } from './bridge';
+import { deleteBridge, ensureBridge, macFromId, validIfName } from './bridge';
 import { runCommand } from './command';
 import { cadvisorCollectors, readCounters, type InterfaceCounters, type LabelledCounters } from './counters';
 import { EmbeddedDns, type Upstream } from './dns';
@@ -188,7 +188,7 @@ export class NetworkManager extends EventEmitter {
       const d = this.opts.defaultNetwork ?? {};
       await this.createNetworkLocked(this.defaultName, { bridge: d.bridge ?? 'berth0', subnet: d.subnet, gateway: d.gateway }, true);
     }
-    for (const n of this.networks.values()) await ensureBridge(n.bridge, `${n.gateway}/${parseCidr(n.subnet).prefix}`, n.mtu || undefined);
+    for (const n of this.networks.values()) await ensureBridge(n.bridge, `${n.gateway}/${parseCidr(n.subnet).prefix}`, macFromId(n.id), n.mtu || undefined);
     await this.applyFirewall();
     for (const n of this.networks.values()) if (n.dns) await this.startDns(n);
     for (const eps of this.endpoints.values()) for (const ep of eps) if (ep.phase === 'attached') this.registerNames(ep);
@@ -271,7 +271,7 @@ export class NetworkManager extends EventEmitter {
     await this.store.saveNetwork(net);
     this.networks.set(name, net);
     try {
-      await ensureBridge(bridge, `${net.gateway}/${subnet.prefix}`, net.mtu || undefined);
+      await ensureBridge(bridge, `${net.gateway}/${subnet.prefix}`, macFromId(net.id), net.mtu || undefined);
       await this.applyFirewall();
       if (net.dns) await this.startDns(net);
     } catch (e) {

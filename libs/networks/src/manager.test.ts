@@ -1,0 +1,235 @@
+// Integration tests with real namespaces, bridges, CNI plugins and iptables.
+// Traffic stays between the test's own namespaces, its bridges and the host's
+// loopback; DNS relays go to a fake resolver on 127.0.0.1.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { existsSync } from 'node:fs';
+import { readFile, writeFile, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Registry } from 'prom-client';
+import { isAlreadyExists, isFailedPrecondition } from '@berth/errors';
+import { Fixture, httpGet, inNs, sh } from '../test/helpers';
+import type { NetworkEvent } from './types';
+
+let fx: Fixture;
+beforeEach(async () => {
+  fx = new Fixture(10 + Math.floor(Math.random() * 80));
+  await fx.setup();
+});
+afterEach(async () => {
+  await fx.cleanup();
+});
+
+async function rejection(p: Promise<unknown>): Promise<unknown> {
+  try { await p; } catch (e) { return e; }
+  throw new Error('expected a rejection');
+}
+
+describe('NetworkManager', () => {
+  it('connects two containers on a user-defined network by IP, name and alias', async () => {
+    const m = await fx.manager();
+    const events: NetworkEvent[] = [];
+    m.onEvent((e) => events.push(e));
+    const net = await m.createNetwork('app', { subnet: fx.subnet(1) });
+    expect(net.gateway).toBe(`10.213.${fx.octetBase + 1}.1`);
+    const [n1, p1] = await fx.ns('c1');
+    const [n2, p2] = await fx.ns('c2');
+    const a1 = await m.attach('c1id', p1, 'app', { name: 'web', hostname: 'webhost' });
+    const a2 = await m.attach('c2id', p2, 'app', { name: 'db', aliases: ['database'] });
+    expect(a1.interface).toBe('eth0');
+    expect(a1.gateway).toBe(net.gateway);
+    expect(a1.mac).toMatch(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/);
+    expect(a1.ip).not.toBe(a2.ip);
+
+    expect((await inNs(n1, ['/bin/busybox', 'ping', '-c1', '-W2', a2.ip])).code).toBe(0);
+
+    const hosts = await m.hostsFile('c1id');
+    expect(hosts).toContain(`${a1.ip}\twebhost web`);
+    expect(hosts).toMatch(/^127\.0\.0\.1\tlocalhost$/m);
+    const resolv = await m.resolvConf('c1id');
+    expect(resolv).toContain(`nameserver ${net.gateway}`);
+    await fx.etc(n1, hosts, resolv);
+    const look = await inNs(n1, ['/bin/busybox', 'nslookup', 'db']);
+    expect(look.stdout).toContain(a2.ip);
+    expect((await inNs(n1, ['/bin/busybox', 'ping', '-c1', '-W2', 'database'])).code).toBe(0);
+    // Unknown names are relayed upstream (the fake resolver on loopback).
+    expect((await inNs(n1, ['/bin/busybox', 'nslookup', 'elsewhere.test'])).stdout).toContain('10.213.254.254');
+
+    // Removal refused while attached, naming the containers.
+    const err = await rejection(m.removeNetwork('app'));
+    expect(isFailedPrecondition(err)).toBe(true);
+    expect(String(err)).toMatch(/web.*db|db.*web/);
+    expect(m.inspectNetwork('app').containers.map((c) => c.name).sort()).toEqual(['db', 'web']);
+
+    await m.detach('c1id');
+    await m.detach('c2id');
+    // The name is gone with the container.
+    expect((await inNs(n1, ['/bin/busybox', 'nslookup', 'db'])).stdout).not.toContain(a2.ip);
+    await m.removeNetwork('app');
+    expect(existsSync(`/sys/class/net/${net.bridge}`)).toBe(false);
+    expect(events.map((e) => e.type)).toEqual([
+      'network.created', 'container.attached', 'container.attached', 'container.detached', 'container.detached', 'network.removed']);
+  });
+
+  it('isolates containers on different networks', async () => {
+    const m = await fx.manager();
+    await m.createNetwork('left', { subnet: fx.subnet(1) });
+    await m.createNetwork('right', { subnet: fx.subnet(2) });
+    const [nl, pl] = await fx.ns('l');
+    const [, pr] = await fx.ns('r');
+    const al = await m.attach('lid', pl, 'left');
+    const ar = await m.attach('rid', pr, 'right');
+    // Control: the left container reaches its own gateway, and the host
+    // routes between the bridges (the bridge plugin enables forwarding), so
+    // only the isolation rules stand between the two.
+    expect((await inNs(nl, ['/bin/busybox', 'ping', '-c1', '-W2', al.gateway])).code).toBe(0);
+    expect((await readFile('/proc/sys/net/ipv4/ip_forward', 'utf8')).trim()).toBe('1');
+    expect((await inNs(nl, ['/bin/busybox', 'ping', '-c1', '-W1', ar.ip])).code).not.toBe(0);
+  });
+
+  it('publishes ports on 127.0.0.1 and host addresses, with ephemeral ports and conflicts', async () => {
+    const m = await fx.manager();
+    const [n1, p1] = await fx.ns('h1');
+    const fixed = 20000 + Math.floor(Math.random() * 9000);
+    const a = await m.attach('h1id', p1, 'bridge', { name: 'site', ports: [`${fixed}:80`, '8080'] });
+    expect(a.ports[0]).toEqual({ hostIp: '', hostPort: fixed, containerPort: 80, protocol: 'tcp' });
+    const eph = a.ports[1]!;
+    expect(eph.containerPort).toBe(8080);
+    expect(eph.hostPort).toBeGreaterThanOrEqual(32768);
+    await fx.httpd(n1, 80, 'hello from 80');
+    await fx.httpd(n1, 8080, 'hello from 8080');
+    expect(await httpGet('127.0.0.1', fixed)).toBe('hello from 80');
+    expect(await httpGet('127.0.0.1', eph.hostPort)).toBe('hello from 8080');
+    // A host address other than loopback: the default bridge's gateway.
+    const gw = m.inspectNetwork('bridge').network.gateway;
+    expect(await httpGet(gw, fixed)).toBe('hello from 80');
+
+    const [, p2] = await fx.ns('h2');
+    const err = await rejection(m.attach('h2id', p2, 'bridge', { ports: [`127.0.0.1:${fixed}:81`] }));
+    expect(isAlreadyExists(err)).toBe(true);
+    expect(String(err)).toContain(String(fixed));
+    expect(String(err)).toContain('site (h1id)');
+    expect(m.attachments('h2id')).toEqual([]);
+
+    await m.detach('h1id');
+    await expect(httpGet('127.0.0.1', fixed, 1000)).rejects.toThrow();
+    expect((await sh('iptables-save', [])).stdout).not.toContain(`--dport ${fixed}`);
+  });
+
+  it('gives a none container only lo, up', async () => {
+    const m = await fx.manager();
+    const [n, p] = await fx.ns('none');
+    const a = await m.attach('noneid', p, 'none');
+    expect(a.interface).toBe('lo');
+    const links = (await inNs(n, ['ip', '-o', 'link'])).stdout.trim().split('\n');
+    expect(links).toHaveLength(1);
+    expect(links[0]).toMatch(/^1: lo: <LOOPBACK,UP,LOWER_UP>/);
+    expect(await m.hostsFile('noneid')).not.toMatch(/^10\./m);
+    expect(await m.resolvConf('noneid')).not.toMatch(/nameserver 127\./);
+    await m.detach('noneid');
+  });
+
+  it('host and container modes set nothing up and share files', async () => {
+    const m = await fx.manager();
+    const [, p] = await fx.ns('owner');
+    const owner = await m.attach('ownerid', p, 'bridge', { hostname: 'own' });
+    const host = await m.attach('hostid', '', 'host');
+    expect(host).toMatchObject({ mode: 'host', interface: '', ip: '' });
+    const shared = await m.attach('sharer', p, 'container:ownerid');
+    expect(shared.sharedWith).toBe('ownerid');
+    expect(await m.hostsFile('sharer')).toContain(`${owner.ip}\town`);
+    await m.detach('sharer');
+    await m.detach('hostid');
+    await m.detach('ownerid');
+  });
+
+  it('keeps attachments across a restart, and detach still works', async () => {
+    const m1 = await fx.manager();
+    await m1.createNetwork('persist', { subnet: fx.subnet(3) });
+    const [n1, p1] = await fx.ns('r1');
+    const [, p2] = await fx.ns('r2');
+    const a1 = await m1.attach('r1id', p1, 'persist', { name: 'one' });
+    const a2 = await m1.attach('r2id', p2, 'persist', { name: 'two' });
+    await m1.close();
+
+    const m2 = await fx.manager({}, ['r1id', 'r2id']);
+    expect(m2.attachments('r1id')).toEqual([a1]);
+    await fx.etc(n1, await m2.hostsFile('r1id'), await m2.resolvConf('r1id'));
+    expect((await inNs(n1, ['/bin/busybox', 'nslookup', 'two'])).stdout).toContain(a2.ip);
+    expect((await inNs(n1, ['/bin/busybox', 'ping', '-c1', '-W2', 'two'])).code).toBe(0);
+    await m2.check('r1id');
+    await m2.detach('r1id');
+    await m2.detach('r2id');
+    expect(existsSync(`/sys/class/net/${a1.hostInterface}`)).toBe(false);
+    expect((await inNs(n1, ['ip', '-o', 'link'])).stdout).not.toContain('eth0');
+  });
+
+  it('counts traffic per container with cAdvisor names', async () => {
+    const m = await fx.manager();
+    await m.createNetwork('cnt', { subnet: fx.subnet(4) });
+    const [n, p] = await fx.ns('cnt');
+    const a = await m.attach('cntid', p, 'cnt', { name: 'counted' });
+    const before = (await m.stats('cntid'))[0]!.counters;
+    expect((await inNs(n, ['/bin/busybox', 'ping', '-c5', '-i0.2', '-s1000', a.gateway])).code).toBe(0);
+    const after = (await m.stats('cntid'))[0]!.counters;
+    expect(after.txBytes - before.txBytes).toBeGreaterThan(5000);
+    expect(after.rxBytes - before.rxBytes).toBeGreaterThan(5000);
+    expect(after.txPackets - before.txPackets).toBeGreaterThanOrEqual(5);
+    expect(after.hostInterface).toBe(a.hostInterface);
+    const reg = new Registry();
+    m.registerMetrics(reg);
+    const text = await reg.metrics();
+    const line = new RegExp(`^container_network_transmit_bytes_total\\{id="cntid",name="counted",interface="eth0"\\} (\\d+)$`, 'm');
+    expect(Number(line.exec(text)?.[1])).toBeGreaterThanOrEqual(after.txBytes);
+    for (const name of ['receive_bytes', 'receive_packets', 'transmit_packets', 'receive_errors', 'transmit_errors',
+      'receive_packets_dropped', 'transmit_packets_dropped']) {
+      expect(text).toContain(`container_network_${name}_total{id="cntid"`);
+    }
+    await m.detach('cntid');
+  });
+
+  it('reconciles: undoes gone containers and attaches a crash interrupted', async () => {
+    const m1 = await fx.manager();
+    const [, p1] = await fx.ns('k1');
+    const [n2, p2] = await fx.ns('k2');
+    const gone = await m1.attach('goneid', p1, 'bridge', { ports: ['80'] });
+    const half = await m1.attach('halfid', p2, 'bridge');
+    await m1.close();
+    // Simulate a crash between ADD and the 'attached' write for halfid.
+    const f = join(fx.dir, 'state', 'endpoints', 'halfid.json');
+    const rec = JSON.parse(await readFile(f, 'utf8')) as { phase: string }[];
+    rec[0]!.phase = 'attaching';
+    await writeFile(f, JSON.stringify(rec));
+    // And the engine lost goneid's namespace with the container.
+    await sh('ip', ['netns', 'del', `bt-${fx.tag}-k1`]);
+
+    const m2 = new (m1.constructor as typeof import('./manager').NetworkManager)(fx.options());
+    fx.managers.push(m2);
+    const rep = (await m2.start({ existingContainers: ['halfid'] }))!;
+    expect(rep.detached).toEqual(['goneid']);
+    expect(rep.rolledBack).toEqual([{ containerId: 'halfid', network: 'bridge' }]);
+    expect(m2.attachments()).toEqual([]);
+    for (const a of [gone, half]) expect(existsSync(`/sys/class/net/${a.hostInterface}`)).toBe(false);
+    expect((await inNs(n2, ['ip', '-o', 'link'])).stdout).not.toContain('eth0');
+    const ipam = await sh('ls', [join(fx.dir, 'ipam', 'bridge')]);
+    expect(ipam.stdout).not.toMatch(/10\.213\./);
+    expect((await sh('iptables-save', [])).stdout).not.toContain(`--dport ${gone.ports[0]!.hostPort}`);
+  });
+
+  it('attaches to a drop-in conflist network', async () => {
+    const conf = join(fx.dir, 'conf');
+    await mkdir(conf, { recursive: true });
+    await writeFile(join(conf, '10-extra.conflist'), JSON.stringify({
+      cniVersion: '1.0.0', name: `extra${fx.tag}`,
+      plugins: [{ type: 'bridge', bridge: `bt-x${fx.tag}`, isGateway: true,
+        ipam: { type: 'host-local', ranges: [[{ subnet: fx.subnet(5) }]], dataDir: join(fx.dir, 'ipam-extra') } }],
+    }));
+    const m = await fx.manager();
+    expect(m.listNetworks().find((n) => n.name === `extra${fx.tag}`)).toMatchObject({ driver: 'cni', subnet: fx.subnet(5) });
+    const [n, p] = await fx.ns('x');
+    const a = await m.attach('xid', p, `extra${fx.tag}`);
+    expect(a.ip).toMatch(new RegExp(`^10\\.213\\.${fx.octetBase + 5}\\.`));
+    expect((await inNs(n, ['/bin/busybox', 'ping', '-c1', '-W2', a.gateway])).code).toBe(0);
+    await m.detach('xid');
+    await sh('ip', ['link', 'del', `bt-x${fx.tag}`]);
+  });
+});
