@@ -1,0 +1,66 @@
+// Shared helpers for berth's benchmarks: timing, percentiles, RSS, the
+// machine description, and the result format every suite writes:
+//   bench/results/<suite>.json = { suite, title, date, machine, rows: [...], notes: [...] }
+// where a row is { metric, unit, berth, peer?, peerName?, ratio?, target?, better: 'lower'|'higher' }.
+// bench/render.js turns all results into docs/benchmarks.md.
+'use strict';
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { execFileSync } = require('node:child_process');
+
+const ROOT = path.resolve(__dirname, '..');
+const RESULTS = path.join(__dirname, 'results');
+
+function percentile(values, p) {
+  if (values.length === 0) return NaN;
+  const s = [...values].sort((a, b) => a - b);
+  const idx = Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1));
+  return s[idx];
+}
+
+function stats(values) {
+  return { n: values.length, p50: percentile(values, 50), p99: percentile(values, 99), min: Math.min(...values), max: Math.max(...values), mean: values.reduce((a, b) => a + b, 0) / values.length };
+}
+
+/** Resident set size of a pid in bytes (VmRSS), or 0 when gone. */
+function rssBytes(pid) {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** All descendants of a pid (children, grandchildren...). */
+function descendants(pid) {
+  const out = [];
+  const walk = (p) => {
+    let kids = [];
+    try {
+      kids = fs.readFileSync(`/proc/${p}/task/${p}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+    } catch { /* gone */ }
+    for (const k of kids) { out.push(k); walk(k); }
+  };
+  walk(pid);
+  return out;
+}
+
+function machine() {
+  let kernel = '';
+  try { kernel = execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim(); } catch { /* */ }
+  return { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? '', memGiB: Math.round(os.totalmem() / 2 ** 30), kernel, node: process.version };
+}
+
+function writeResult(suite, title, rows, notes = []) {
+  fs.mkdirSync(RESULTS, { recursive: true });
+  const result = { suite, title, date: new Date().toISOString(), machine: machine(), rows, notes };
+  fs.writeFileSync(path.join(RESULTS, `${suite}.json`), JSON.stringify(result, null, 2) + '\n');
+  return result;
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const mib = (b) => b / 2 ** 20;
+
+module.exports = { ROOT, RESULTS, percentile, stats, rssBytes, descendants, machine, writeResult, sleep, mib };

@@ -1,0 +1,65 @@
+// Issue 2: time from `berth daemon up` to every service SERVING, and idle
+// resident memory of the whole stack, in both layouts (all-in-one berthd and
+// one process per service). Peer figure (dockerd + containerd idle RSS,
+// 116 MiB) is the issue's own measurement on this machine: Docker's engine
+// is not installable here to re-measure.
+'use strict';
+const { execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { ROOT, rssBytes, descendants, stats, writeResult, sleep, mib } = require('../lib');
+
+const berth = path.join(ROOT, 'apps', 'cli', 'bin', 'berth');
+
+function readRecord(run) {
+  return JSON.parse(fs.readFileSync(path.join(run, 'daemon.json'), 'utf8'));
+}
+
+async function measure(split, rounds) {
+  const times = [];
+  let rss = 0;
+  let rssWithNats = 0;
+  for (let i = 0; i < rounds; i++) {
+    const base = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-bench-daemon-'));
+    const env = { ...process.env, BERTH_ROOT: path.join(base, 'root'), BERTH_RUN: path.join(base, 'run'), BERTH_LOG_LEVEL: 'warn' };
+    // Metrics on free ports so the bench never collides with a running stack.
+    for (const s of ['ENGINE', 'NAMESPACES', 'CGROUPS', 'LAYERS', 'NETWORKS', 'IMAGES']) env[`BERTH_${s}_METRICS`] = '0';
+    try {
+      const t0 = process.hrtime.bigint();
+      execFileSync(berth, ['daemon', 'up', ...(split ? ['--split'] : [])], { env, stdio: 'ignore' });
+      times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      if (i === rounds - 1) {
+        await sleep(5000); // idle: let startup garbage be collected
+        const rec = readRecord(env.BERTH_RUN);
+        const pids = rec.processes.flatMap((p) => [p.pid, ...descendants(p.pid)]);
+        rss = pids.reduce((a, p) => a + rssBytes(p), 0);
+        rssWithNats = rss + (rec.natsPid ? rssBytes(rec.natsPid) : 0);
+      }
+    } finally {
+      try { execFileSync(berth, ['daemon', 'down'], { env, stdio: 'ignore' }); } catch { /* */ }
+      fs.rmSync(base, { recursive: true, force: true });
+    }
+  }
+  return { times: stats(times), rss, rssWithNats };
+}
+
+async function run() {
+  const rounds = Number(process.env.BENCH_ROUNDS || 5);
+  const one = await measure(false, rounds);
+  const split = await measure(true, rounds);
+  const dockerIdleMiB = 116;
+  writeResult('daemon', 'Stack start-up and idle memory (issue 2)', [
+    { metric: '`berth daemon up` to all SERVING, all-in-one, p50', unit: 'ms', berth: one.times.p50 },
+    { metric: '`berth daemon up` to all SERVING, split, p50', unit: 'ms', berth: split.times.p50 },
+    { metric: 'idle RSS of the stack, all-in-one (services only)', unit: 'MiB', berth: mib(one.rss), peerName: 'dockerd + containerd (issue figure)', peer: dockerIdleMiB, ratio: mib(one.rss) / dockerIdleMiB, target: '≤ 100 MiB' },
+    { metric: 'idle RSS of the stack, all-in-one, with nats-server', unit: 'MiB', berth: mib(one.rssWithNats) },
+    { metric: 'idle RSS of the stack, split (services only)', unit: 'MiB', berth: mib(split.rss), peerName: 'dockerd + containerd (issue figure)', peer: dockerIdleMiB, ratio: mib(split.rss) / dockerIdleMiB },
+    { metric: 'idle RSS of the stack, split, with nats-server', unit: 'MiB', berth: mib(split.rssWithNats) },
+  ], [
+    `${rounds} start-ups per layout; times include spawning Node, loading protos, binding sockets and each service's own start (image store, network reconcile...).`,
+    'The Docker figure is the one the issue measured on this machine; no Docker engine can be installed here to re-measure it in the same run.',
+  ]);
+}
+
+module.exports = { run };
