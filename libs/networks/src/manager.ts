@@ -25,6 +25,7 @@ import { cadvisorCollectors, readCounters, type InterfaceCounters, type Labelled
 import { EmbeddedDns, type Upstream } from './dns';
 import { formatHosts, formatResolvConf, isLoopbackAddress, parseResolvConf } from './files';
 import { Firewall } from './firewall';
+import { removeIdlePortmapChains } from './portmap-chains';
 import { ephemeralRange, hostPortFree } from './hostports';
 import {
   contains, defaultSubnetCandidates, formatCidr, formatIp, lastAddress, overlaps, parseCidr, parseIp, pickFreeSubnet,
@@ -208,6 +209,7 @@ export class NetworkManager extends EventEmitter {
     for (const id of [...this.endpoints.keys()]) await this.detach(id).catch(() => undefined);
     for (const n of [...this.networks.values()]) await this.removeNetworkLocked(n, true);
     await this.firewall.remove();
+    await this.tidyPortmap();
   }
 
   private assertStarted(): void {
@@ -454,6 +456,7 @@ export class NetworkManager extends EventEmitter {
         this.fillFromResult(ep, result);
       } catch (e) {
         await this.dropRecord(ep);
+        if (ep.ports.length) await this.tidyPortmap().catch(() => undefined);
         throw e;
       }
       ep.phase = 'attached';
@@ -565,8 +568,15 @@ export class NetworkManager extends EventEmitter {
       out.push(publicView(ep));
       this.emitEvent({ type: 'container.detached', attachment: publicView(ep) });
     }
+    if (eps.some((e) => e.ports.length)) await this.tidyPortmap();
     if (first) throw first;
     return out;
+  }
+
+  /** Drops portmap's shared chains once no berth attachment publishes ports (see portmap-chains.ts). */
+  private async tidyPortmap(): Promise<void> {
+    if ([...this.endpoints.values()].flat().some((e) => e.ports.length)) return;
+    await removeIdlePortmapChains();
   }
 
   /** CheckAttachment: CNI CHECK of each of the container's attachments. */
@@ -722,6 +732,7 @@ export class NetworkManager extends EventEmitter {
         rep.vethsDeleted.push(dev);
       }
     }
+    await this.tidyPortmap();
     return rep;
   }
 }
