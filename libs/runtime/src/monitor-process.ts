@@ -1,0 +1,64 @@
+// Starting berth-monitor and reading its create outcome (the sync channel).
+// The monitor daemonizes; the process Node spawns exits at once, and the
+// daemon keeps our stdout pipe until it knows whether `shim create` worked,
+// then writes one JSON line and closes it. So "stdout ended" == "create is
+// decided", whatever happens to the Node side afterwards.
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { FailedPreconditionError, InternalError, NotFoundError } from '@berth/errors';
+
+/** The berth-monitor binary: $BERTH_MONITOR, else native/build in this checkout. */
+export function monitorBinaryPath(): string {
+  return process.env.BERTH_MONITOR ?? resolve(__dirname, '../../../native/build/berth-monitor');
+}
+
+export interface MonitorArgs {
+  stateDir: string;
+  /** The shim's create command line, absolute binary first. */
+  shimArgv: string[];
+  terminal: boolean;
+  stdin: boolean;
+  logPath?: string;
+  logMaxSize?: number;
+  logMaxFiles?: number;
+}
+
+/** Runs berth-monitor; resolves with the init's pid once it exists and waits. */
+export async function startMonitor(args: MonitorArgs): Promise<number> {
+  const bin = monitorBinaryPath();
+  if (!existsSync(bin)) throw new NotFoundError(`berth-monitor not found at ${bin}: run \`make -C native\` or set BERTH_MONITOR`);
+  const argv = [args.stateDir];
+  if (args.logPath) argv.push('--log-path', args.logPath);
+  if (args.logMaxSize !== undefined) argv.push('--log-max-size', String(args.logMaxSize));
+  if (args.logMaxFiles !== undefined) argv.push('--log-max-files', String(args.logMaxFiles));
+  if (args.terminal) argv.push('--terminal');
+  if (args.stdin) argv.push('--stdin');
+  argv.push('--', ...args.shimArgv);
+
+  const child = spawn(bin, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+  // 'close' waits for both pipes to end: the daemon holds stdout until the
+  // outcome is written, and moved stderr to monitor.log right after forking.
+  const [code] = await new Promise<[number | null, NodeJS.Signals | null]>((res, rej) => {
+    child.once('error', rej);
+    child.once('close', (c, s) => res([c, s]));
+  });
+  const line = out.trim();
+  if (!line) {
+    throw new InternalError(`berth-monitor exited ${code} without reporting create: ${err.trim() || 'no message'}`);
+  }
+  let result: { pid?: unknown; error?: unknown };
+  try {
+    result = JSON.parse(line);
+  } catch (e) {
+    throw new InternalError(`berth-monitor reported ${JSON.stringify(line.slice(0, 200))}, not JSON`, { cause: e });
+  }
+  if (typeof result.pid === 'number') return result.pid;
+  // The shim's one-line error: it tells the user what was wrong with the
+  // spec or the host; there is nothing the caller can retry blindly.
+  throw new FailedPreconditionError(String(result.error ?? 'create failed without a message'));
+}

@@ -1,0 +1,508 @@
+// Runtime: the namespaces service's local logic (containerd's task service
+// shape): create/start/signal/wait/delete containers through berth-shim,
+// each container parented by its own berth-monitor so that the Node process
+// can die and come back (recover()) without touching running containers.
+//
+// On-disk layout, all under <root>/<id>/ (the "state dir"):
+//   config          the shim's config (ShimBinding.writeConfig)
+//   runtime.json    what create decided: pid, terminal, log path, handles
+//   pid             init's host pid (written by the shim)
+//   monitor.pid     the monitor's pid; removed when the monitor exits
+//   attach.sock     the monitor's attach socket (monitor-protocol.ts)
+//   started         present once `shim start` succeeded
+//   exit            the exit record, written atomically by the monitor
+//   exec/<execId>.config, exec/<execId>/{pid,exit}   exec'd processes
+//   monitor.log     the monitor's own diagnostics
+// plus namespace handles at <runDir>/<type>ns/<id> and the CRI log at the
+// container's log path (rotated as <path>.1 ...).
+//
+// Status is derived from those files, never cached: stopped once `exit`
+// exists; otherwise created or running (by `started`) while the monitor is
+// alive. A monitor that died without writing `exit` leaves the container
+// "stopped" with exit null (wait() then throws DataLoss).
+import { execFile } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, renameSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+import {
+  AlreadyExistsError,
+  DataLossError,
+  FailedPreconditionError,
+  InvalidArgumentError,
+  NotFoundError,
+  fromNodeError,
+  isNotFound,
+  isUnavailable,
+} from '@berth/errors';
+import { pidfdOpen, pidfdSendSignal } from '@berth/sys';
+import { Attachment } from './attach';
+import { startMonitor } from './monitor-process';
+import { EXEC_STDIN, EXEC_TERMINAL, HELLO_OUTPUT, encodeExec, encodeHello, parseExitRecord, type ExitStatus } from './monitor-protocol';
+import { persistNamespaces, removeNamespaceHandles } from './namespace-handles';
+import { pidsInNamespaceOf } from './process-namespace';
+import type { ShimBinding } from './shim-binding';
+
+const execFileP = promisify(execFile);
+
+/** Container and exec ids: what a path segment and the monitor accept. */
+const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+export interface RuntimeOptions<Spec, Process> {
+  /** State dirs live at <root>/<id> (${BERTH_RUN}/namespaces); must exist. */
+  root: string;
+  /** Namespace handles go to <runDir>/<type>ns/<id> (${BERTH_RUN}). */
+  runDir: string;
+  /** Logs default to <logDir>/<id>.log. */
+  logDir: string;
+  shim: ShimBinding<Spec, Process>;
+}
+
+export interface CreateOptions {
+  /** Run init on a new pty (attach gets one merged stream; resize works). */
+  terminal?: boolean;
+  /** Give init a stdin pipe fed by attach clients (always true with a terminal). */
+  stdin?: boolean;
+  /** CRI log file; default <logDir>/<id>.log. */
+  logPath?: string;
+  /** Rotate the log past this many bytes (default 10 MiB). */
+  logMaxSize?: number;
+  /** Keep at most this many log files, the current one included (default 5). */
+  logMaxFiles?: number;
+}
+
+export type ContainerStatus = 'created' | 'running' | 'stopped';
+
+export interface ContainerState {
+  id: string;
+  status: ContainerStatus;
+  /** Host pid of init (meaningless once stopped). */
+  pid: number;
+  /** The monitor's pid while it runs, else null. */
+  monitorPid: number | null;
+  createdAt: string;
+  startedAt: string | null;
+  terminal: boolean;
+  logPath: string;
+  /** {type: handle path} for the container's own namespaces. */
+  namespaces: Record<string, string>;
+  /** Set once stopped (null if the monitor died without recording it). */
+  exit: ExitStatus | null;
+}
+
+export interface CreateResult {
+  pid: number;
+  namespaces: Record<string, string>;
+}
+
+export interface ExecOptions {
+  terminal?: boolean;
+  stdin?: boolean;
+}
+
+export interface ExecProcess {
+  pid: number;
+  /** The exec'd process's stdio; connected before it started, so no output is missed. */
+  io: Attachment;
+}
+
+export interface RecoveredContainer {
+  id: string;
+  status: ContainerStatus;
+  pid: number;
+  /** For containers that exited while no Runtime was watching (or before). */
+  exit: ExitStatus | null;
+}
+
+interface RuntimeRecord {
+  id: string;
+  pid: number;
+  createdAt: string;
+  terminal: boolean;
+  logPath: string;
+  logMaxFiles: number;
+  namespaces: Record<string, string>;
+}
+
+const DEFAULT_LOG_MAX_SIZE = 10 * 1024 * 1024;
+const DEFAULT_LOG_MAX_FILES = 5;
+
+export class Runtime<Spec = unknown, Process = unknown> {
+  private readonly pidfds = new Map<string, number>();
+  private readonly waits = new Map<string, Promise<ExitStatus>>();
+
+  constructor(private readonly opts: RuntimeOptions<Spec, Process>) {}
+
+  /**
+   * Creates container id: writes the shim config, starts its monitor, and
+   * returns once init exists in its namespaces and waits for start(). The
+   * namespace handles exist by then, so the net namespace can be set up.
+   */
+  async create(id: string, spec: Spec, opts: CreateOptions = {}): Promise<CreateResult> {
+    checkId(id, 'id');
+    this.checkRoot();
+    const logMaxSize = opts.logMaxSize ?? DEFAULT_LOG_MAX_SIZE;
+    const logMaxFiles = opts.logMaxFiles ?? DEFAULT_LOG_MAX_FILES;
+    if (!Number.isSafeInteger(logMaxSize) || logMaxSize < 0) throw new InvalidArgumentError(`logMaxSize ${logMaxSize} must be a non-negative integer (bytes; 0 never rotates)`, { field: 'logMaxSize' });
+    if (!Number.isInteger(logMaxFiles) || logMaxFiles < 1 || logMaxFiles > 1000) throw new InvalidArgumentError(`logMaxFiles ${logMaxFiles} must be 1..1000`, { field: 'logMaxFiles' });
+    const dir = this.stateDir(id);
+    try {
+      mkdirSync(dir, { mode: 0o700 });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new AlreadyExistsError(`container ${id} already exists: delete it or pick another id`, { field: 'id' });
+      throw fromNodeError(e as NodeJS.ErrnoException, `create state dir ${dir}`);
+    }
+    const logPath = opts.logPath ?? join(this.opts.logDir, `${id}.log`);
+    const terminal = opts.terminal ?? false;
+    let pid = 0;
+    try {
+      await this.opts.shim.writeConfig(dir, spec);
+      mkdirSync(dirname(logPath), { recursive: true });
+      pid = await startMonitor({
+        stateDir: dir,
+        shimArgv: [this.opts.shim.path, 'create', dir],
+        terminal,
+        stdin: opts.stdin ?? terminal,
+        logPath,
+        logMaxSize,
+        logMaxFiles,
+      });
+      this.pidfds.set(id, pidfdOpen(pid));
+      const namespaces = persistNamespaces(pid, this.opts.runDir, id);
+      const record: RuntimeRecord = { id, pid, createdAt: new Date().toISOString(), terminal, logPath, logMaxFiles, namespaces };
+      writeJsonAtomic(join(dir, 'runtime.json'), record);
+      return { pid, namespaces };
+    } catch (e) {
+      await this.teardown(id, dir, pid !== 0, logPath, logMaxFiles);
+      throw e;
+    }
+  }
+
+  /** Lets init execve the container's process. */
+  async start(id: string): Promise<void> {
+    const st = this.state(id);
+    if (st.status !== 'created') throw new FailedPreconditionError(`container ${id} is ${st.status}, not created: only a created container can be started`);
+    try {
+      await execFileP(this.opts.shim.path, ['start', this.stateDir(id)]);
+    } catch (e) {
+      const err = e as { stderr?: string; message: string };
+      throw new FailedPreconditionError(`start ${id}: ${(err.stderr ?? '').trim() || err.message}`, { cause: e });
+    }
+    writeFileSync(join(this.stateDir(id), 'started'), new Date().toISOString());
+  }
+
+  /** Sends sig (name or number) to init by pidfd. A process that just exited is not an error. */
+  signal(id: string, sig: string | number): void {
+    const st = this.state(id);
+    if (st.status === 'stopped') throw new FailedPreconditionError(`container ${id} has exited: there is no process to signal`);
+    try {
+      pidfdSendSignal(this.pidfd(id, st), sig);
+    } catch (e) {
+      if (isNotFound(e)) return; // ESRCH: exited between state() and now
+      throw e;
+    }
+  }
+
+  /** SIGTERM, then SIGKILL if init is still there after timeoutMs. Resolves with the exit. */
+  async stop(id: string, timeoutMs = 10_000): Promise<ExitStatus> {
+    const st = this.state(id);
+    if (st.status === 'stopped' && st.exit) return st.exit;
+    const exited = this.wait(id);
+    this.signal(id, 'SIGTERM');
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([
+      exited.then(() => false),
+      new Promise<boolean>((res) => (timer = setTimeout(() => res(true), timeoutMs))),
+    ]).finally(() => clearTimeout(timer));
+    if (timedOut) this.signal(id, 'SIGKILL');
+    return exited;
+  }
+
+  /**
+   * Resolves with init's exit once it exited and its output is logged. Any
+   * number of waiters share one watch connection to the monitor; a
+   * container that exited while nobody watched resolves from the exit file.
+   */
+  wait(id: string): Promise<ExitStatus> {
+    const dir = this.existingStateDir(id);
+    let w = this.waits.get(id);
+    if (!w) {
+      w = waitForExit(join(dir, 'attach.sock'), join(dir, 'exit'), '', `wait ${id}`).finally(() => this.waits.delete(id));
+      this.waits.set(id, w);
+    }
+    return w;
+  }
+
+  state(id: string): ContainerState {
+    const dir = this.existingStateDir(id);
+    let record: RuntimeRecord;
+    try {
+      record = JSON.parse(readFileSync(join(dir, 'runtime.json'), 'utf8'));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError(`container ${id} does not exist (its create did not finish)`);
+      throw new DataLossError(`container ${id}: unreadable ${join(dir, 'runtime.json')}`, { cause: e });
+    }
+    const exit = readExitFile(join(dir, 'exit'), id);
+    const monitorPid = exit ? null : liveMonitorPid(dir);
+    const startedAt = readOptional(join(dir, 'started'));
+    const status: ContainerStatus = exit || monitorPid === null ? 'stopped' : startedAt ? 'running' : 'created';
+    return {
+      id,
+      status,
+      pid: record.pid,
+      monitorPid,
+      createdAt: record.createdAt,
+      startedAt,
+      terminal: record.terminal,
+      logPath: record.logPath,
+      namespaces: record.namespaces,
+      exit,
+    };
+  }
+
+  list(): ContainerState[] {
+    this.checkRoot();
+    const out: ContainerState[] = [];
+    for (const id of readdirSync(this.opts.root).sort()) {
+      if (!ID_RE.test(id)) continue;
+      try {
+        out.push(this.state(id));
+      } catch (e) {
+        if (!isNotFound(e)) throw e; // half-created or being deleted
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Removes a container: its monitor must be gone (a created one is killed;
+   * a running one only with force: SIGKILL), then the namespace handles, the
+   * state dir and the log files. Nothing of it is left afterwards.
+   */
+  async delete(id: string, opts: { force?: boolean } = {}): Promise<void> {
+    const st = this.state(id);
+    if (st.status === 'running' && !opts.force) throw new FailedPreconditionError(`container ${id} is running: stop it first, or delete with force`);
+    const record = JSON.parse(readFileSync(join(this.stateDir(id), 'runtime.json'), 'utf8')) as RuntimeRecord;
+    await this.teardown(id, this.stateDir(id), st.status !== 'stopped', record.logPath, record.logMaxFiles);
+  }
+
+  /**
+   * Starts process in the running container as execId. The returned io is
+   * attached before the process starts; its exit is recorded by the monitor
+   * (waitExec) whether or not anyone is attached.
+   */
+  async exec(id: string, execId: string, proc: Process, opts: ExecOptions = {}): Promise<ExecProcess> {
+    checkId(execId, 'execId');
+    const st = this.state(id);
+    if (st.status !== 'running') throw new FailedPreconditionError(`container ${id} is ${st.status}: exec needs a running container`);
+    const dir = this.stateDir(id);
+    if (existsSync(join(dir, 'exec', execId)) || existsSync(join(dir, 'exec', `${execId}.config`))) {
+      throw new AlreadyExistsError(`exec ${execId} already exists in container ${id}: exec ids are not reused`, { field: 'execId' });
+    }
+    mkdirSync(join(dir, 'exec'), { recursive: true, mode: 0o700 });
+    const configPath = join(dir, 'exec', `${execId}.config`);
+    await this.opts.shim.writeExecConfig(configPath, proc);
+    const flags = (opts.terminal ? EXEC_TERMINAL : 0) | (opts.stdin || opts.terminal ? EXEC_STDIN : 0);
+    const io = await Attachment.connect(join(dir, 'attach.sock'), encodeExec(flags, execId, configPath), `exec ${execId} in ${id}`);
+    try {
+      const pid = await io.result;
+      return { pid, io };
+    } catch (e) {
+      io.close();
+      rmSync(configPath, { force: true });
+      throw e;
+    }
+  }
+
+  /** Resolves with an exec'd process's exit (recorded by the monitor). */
+  waitExec(id: string, execId: string): Promise<ExitStatus> {
+    checkId(execId, 'execId');
+    const dir = this.existingStateDir(id);
+    const exitPath = join(dir, 'exec', execId, 'exit');
+    if (!existsSync(join(dir, 'exec', execId))) return Promise.reject(new NotFoundError(`container ${id} has no exec ${execId}`));
+    return waitForExit(join(dir, 'attach.sock'), exitPath, execId, `wait exec ${execId} in ${id}`);
+  }
+
+  /** Attaches to init's stdio (see Attachment). */
+  async attach(id: string): Promise<Attachment> {
+    const st = this.state(id);
+    if (st.status === 'stopped') throw new FailedPreconditionError(`container ${id} has exited: read its log instead`);
+    return Attachment.connect(join(this.stateDir(id), 'attach.sock'), encodeHello(HELLO_OUTPUT), `attach ${id}`);
+  }
+
+  /** Host pids of the container's processes (its pid namespace); [] once stopped. */
+  pids(id: string): number[] {
+    const st = this.state(id);
+    if (st.status === 'stopped') return [];
+    // Validate the pid through the pidfd: a recycled pid would list strangers.
+    this.pidfd(id, st);
+    return pidsInNamespaceOf(st.pid);
+  }
+
+  /**
+   * After a restart: finds every container from the state dirs, takes pidfds
+   * of those still alive, and reports those that exited meanwhile.
+   */
+  recover(): RecoveredContainer[] {
+    const out: RecoveredContainer[] = [];
+    for (const st of this.list()) {
+      if (st.status !== 'stopped') {
+        try {
+          this.pidfd(st.id, st);
+        } catch (e) {
+          if (!isNotFound(e)) throw e;
+        }
+      }
+      out.push({ id: st.id, status: st.status, pid: st.pid, exit: st.exit });
+    }
+    return out;
+  }
+
+  /** Releases the pidfds this instance holds; the containers are untouched. */
+  close(): void {
+    for (const fd of this.pidfds.values()) closeSync(fd);
+    this.pidfds.clear();
+  }
+
+  private stateDir(id: string): string {
+    return join(this.opts.root, id);
+  }
+
+  private existingStateDir(id: string): string {
+    checkId(id, 'id');
+    const dir = this.stateDir(id);
+    if (!existsSync(dir)) throw new NotFoundError(`container ${id} does not exist`);
+    return dir;
+  }
+
+  private checkRoot(): void {
+    let ok = false;
+    try {
+      ok = statSync(this.opts.root).isDirectory();
+    } catch {
+      ok = false;
+    }
+    if (!ok) throw new FailedPreconditionError(`runtime root ${this.opts.root} does not exist: create it (berth's run dir) before starting containers`);
+  }
+
+  /**
+   * The pidfd of init, opened once per Runtime. When not cached (after a
+   * restart) the pid is checked to still be the monitor's child before the
+   * handle is trusted: a pid from a file may have been recycled.
+   */
+  private pidfd(id: string, st: ContainerState): number {
+    const cached = this.pidfds.get(id);
+    if (cached !== undefined) return cached;
+    const fd = pidfdOpen(st.pid);
+    if (st.monitorPid === null || parentPid(st.pid) !== st.monitorPid) {
+      closeSync(fd);
+      throw new NotFoundError(`container ${id}: pid ${st.pid} is no longer its init`);
+    }
+    this.pidfds.set(id, fd);
+    return fd;
+  }
+
+  /** Kills (if asked), waits for the monitor to go, removes everything of id. */
+  private async teardown(id: string, dir: string, kill: boolean, logPath: string, logMaxFiles: number): Promise<void> {
+    if (kill) {
+      const fd = this.pidfds.get(id);
+      try {
+        if (fd !== undefined) pidfdSendSignal(fd, 'SIGKILL');
+        else {
+          const st = this.state(id);
+          if (st.status !== 'stopped') pidfdSendSignal(this.pidfd(id, st), 'SIGKILL');
+        }
+      } catch (e) {
+        if (!isNotFound(e)) throw e;
+      }
+      if (existsSync(join(dir, 'monitor.pid'))) {
+        await waitForExit(join(dir, 'attach.sock'), join(dir, 'exit'), '', `delete ${id}`).catch(() => {});
+      }
+    }
+    await waitMonitorGone(dir);
+    const fd = this.pidfds.get(id);
+    if (fd !== undefined) closeSync(fd);
+    this.pidfds.delete(id);
+    removeNamespaceHandles(this.opts.runDir, id);
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(logPath, { force: true });
+    for (let i = 1; i < logMaxFiles; i++) rmSync(`${logPath}.${i}`, { force: true });
+  }
+}
+
+function checkId(id: string, field: string): void {
+  if (!ID_RE.test(id)) throw new InvalidArgumentError(`${field} ${JSON.stringify(id)} must be 1-64 of [A-Za-z0-9_.-], starting with a letter or digit`, { field });
+}
+
+function readOptional(path: string): string | null {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return null;
+  }
+}
+
+function readExitFile(path: string, what: string): ExitStatus | null {
+  const text = readOptional(path);
+  return text === null ? null : parseExitRecord(text, `${what} (${path})`);
+}
+
+function writeJsonAtomic(path: string, value: unknown): void {
+  writeFileSync(`${path}.tmp`, JSON.stringify(value));
+  renameSync(`${path}.tmp`, path);
+}
+
+/** /proc/<pid>/stat fields after the comm (which may hold spaces and parens). */
+function statFields(pid: number): string[] | null {
+  const text = readOptional(`/proc/${pid}/stat`);
+  if (text === null) return null;
+  return text.slice(text.lastIndexOf(')') + 2).split(' ');
+}
+
+function parentPid(pid: number): number | null {
+  const f = statFields(pid);
+  return f ? Number(f[1]) : null;
+}
+
+/** The monitor's pid if it is alive (not a zombie, and really berth-monitor), else null. */
+function liveMonitorPid(dir: string): number | null {
+  const text = readOptional(join(dir, 'monitor.pid'));
+  if (text === null) return null;
+  const pid = Number(text.trim());
+  if (!Number.isInteger(pid) || pid <= 0) return null;
+  const f = statFields(pid);
+  if (!f || f[0] === 'Z' || f[0] === 'X') return null;
+  if (readOptional(`/proc/${pid}/comm`)?.trim() !== 'berth-monitor') return null;
+  return pid;
+}
+
+/**
+ * Waits for the monitor to exit after it recorded the exit. It removes
+ * monitor.pid and exits right after closing its clients (or within 1 s when
+ * exec'd processes are still being reaped), so this polls briefly.
+ */
+async function waitMonitorGone(dir: string): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (liveMonitorPid(dir) !== null) {
+    if (Date.now() > deadline) throw new FailedPreconditionError(`the monitor of ${dir} did not exit 5 s after its container: see ${dir}/monitor.log`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** A watch connection (HELLO without output) to target; falls back to the exit file. */
+async function waitForExit(sock: string, exitPath: string, target: string, what: string): Promise<ExitStatus> {
+  const early = readExitFile(exitPath, what);
+  if (early) return early;
+  try {
+    const conn = await Attachment.connect(sock, encodeHello(0, target), what);
+    const status = await conn.exit;
+    conn.close();
+    if (status) return status;
+  } catch (e) {
+    if (!isUnavailable(e)) throw e;
+  }
+  // The connection ended: either the monitor finished (the exit file is
+  // written before any client is closed) or it is gone without a record.
+  const late = readExitFile(exitPath, what);
+  if (late) return late;
+  throw new DataLossError(`${what}: the monitor is gone and recorded no exit (see ${dirname(sock)}/monitor.log)`);
+}
