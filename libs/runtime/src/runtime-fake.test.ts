@@ -176,11 +176,60 @@ describe('Runtime with the fake shim', () => {
     expect(() => rt.state('del')).toThrow(expect.objectContaining({ code: 'NotFound' }));
   });
 
+  it('leaks nothing over 200 create/delete cycles (fds, mounts, processes)', async () => {
+    // One cycle first so lazily opened things (koffi, sockets) are in the baseline.
+    await create('warm', { args: ['sleep', '30'] });
+    await rt.delete('warm');
+    const before = leakCounters(base);
+    for (let i = 0; i < 200; i++) {
+      await rt.create(`l${i}`, { args: ['sleep', '30'] });
+      if (i % 2) await rt.start(`l${i}`);
+      await rt.delete(`l${i}`, { force: true });
+    }
+    const after = leakCounters(base);
+    expect(after).toEqual(before);
+    expect(readdirSync(join(base, 'root'))).toEqual([]);
+  }, 120_000);
+
+  it('keeps an idle monitor small', async () => {
+    await create('rss', { args: ['sleep', '30'] }, { terminal: true });
+    await rt.start('rss');
+    const a = await rt.attach('rss'); // one attach client connected
+    await new Promise((r) => setTimeout(r, 200));
+    const m = monitorMemory(rt.state('rss').monitorPid!);
+    console.log(`berth-monitor idle memory: VmRSS ${m.vmRssKiB} KiB, Pss ${m.pssKiB} KiB, private ${m.privateKiB} KiB (1 attach client, pty)`);
+    a.close();
+    // Private pages are what each further container costs; VmRSS also counts
+    // libc pages shared with every other process (see docs/design/monitor.md).
+    expect(m.privateKiB).toBeLessThanOrEqual(1024);
+  });
+
   it('fails with FailedPrecondition when the root is missing', async () => {
     const r = new Runtime<FakeSpec, FakeSpec>({ root: join(base, 'nope'), runDir: base, logDir: base, shim: fakeShim });
     await expect(r.create('x', { args: ['true'] })).rejects.toMatchObject({ code: 'FailedPrecondition' });
   });
 });
+
+/** Things a create/delete cycle could leak, as seen from this process and the host. */
+function leakCounters(base: string) {
+  const procs = readdirSync('/proc').filter((n) => /^\d+$/.test(n) && (readOptional(`/proc/${n}/cmdline`) ?? '').includes(base)).length;
+  return {
+    fds: readdirSync('/proc/self/fd').length,
+    mounts: (readOptional('/proc/self/mountinfo') ?? '').split('\n').length,
+    procs,
+  };
+}
+
+function monitorMemory(pid: number) {
+  const status = readOptional(`/proc/${pid}/status`) ?? '';
+  const rollup = readOptional(`/proc/${pid}/smaps_rollup`) ?? '';
+  const kib = (text: string, key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN);
+  return {
+    vmRssKiB: kib(status, 'VmRSS'),
+    pssKiB: kib(rollup, 'Pss'),
+    privateKiB: kib(rollup, 'Private_Clean') + kib(rollup, 'Private_Dirty'),
+  };
+}
 
 function readOptional(p: string): string | null {
   try {
