@@ -18,10 +18,11 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 #   prometheus             promtool: tests parse /metrics with Prometheus' parser
 #   docker-registry skopeo umoci   registry tests and archive checks
 #   runc crun podman       peers measured side by side in bench/
-#   python3-grpcio python3-grpc-tools   a client generated from protos/ by another language
+#   python3-grpcio python3-protobuf protobuf-compiler(-grpc)   a client generated from protos/ by another language
 #   apache2-utils          htpasswd for registry auth tests
 packages=(nats-server busybox-static containernetworking-plugins iptables iproute2 gcc make libc6-dev
-  uidmap zstd prometheus docker-registry skopeo umoci runc crun podman python3-grpcio python3-grpc-tools
+  uidmap zstd prometheus docker-registry skopeo umoci runc crun podman
+  python3-grpcio python3-protobuf protobuf-compiler protobuf-compiler-grpc
   apache2-utils procps psmisc)
 missing=()
 for p in "${packages[@]}"; do
