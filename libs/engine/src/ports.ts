@@ -1,0 +1,135 @@
+// The engine's view of the other berth services. Each port is the slice of a
+// service's gRPC client the engine needs; the lead's composition root adapts
+// the generated clients to these interfaces. Keeping them this small is what
+// lets the engine's sagas, restart logic and recovery be tested without gRPC.
+//
+// Conventions for every port:
+//  - keys are the container id (64 hex); every call is idempotent for the same
+//    key where it creates something (a retry after a lost reply must not leak)
+//    and every remove/undo of something already gone succeeds (NotFound is
+//    swallowed by the adapter), because rollback and recovery call them blindly.
+//  - errors are @berth/errors kinds (the kit's client wrapper maps statuses).
+import type { ImageConfig } from './merge';
+import type { MountSpec, NetworkSettings, PortBinding } from './types';
+
+/** A local image ready to run. */
+export interface ResolvedImage {
+  /** Normalised reference ("docker.io/library/alpine:3.20"). */
+  ref: string;
+  /** Image (config) digest "sha256:...". */
+  digest: string;
+  config: ImageConfig;
+  /** Layer chain ids, bottom layer first: what the layers service stacks. */
+  layers: string[];
+}
+
+export type PullPolicy = 'missing' | 'always' | 'never';
+
+export interface ImagesPort {
+  /** The local image for `ref`, pulling per `pull`; NotFound when absent and not pullable. */
+  resolve(ref: string, pull: PullPolicy): Promise<ResolvedImage>;
+  /** Pins the image against `rmi` while the container exists. */
+  addContainerRef(digest: string, containerId: string): Promise<void>;
+  removeContainerRef(digest: string, containerId: string): Promise<void>;
+}
+
+export interface LayersPort {
+  /** A writable root (overlay upper on top of `layers`) keyed by container id; returns its host path. */
+  prepare(key: string, layers: string[]): Promise<{ rootfs: string }>;
+  /** Unmounts and deletes the writable root. */
+  remove(key: string): Promise<void>;
+}
+
+/** Resource limits, in the units of HostConfig (bytes, nano-CPUs, shares). */
+export interface CgroupResources {
+  memory: number;
+  memorySwap: number;
+  nanoCpus: number;
+  cpuShares: number;
+  cpusetCpus: string;
+  pidsLimit: number;
+}
+
+export interface CgroupsPort {
+  /** Creates the container's cgroup with limits; returns its path (for the namespaces service to join). */
+  create(id: string, resources: CgroupResources): Promise<{ path: string }>;
+  /** Removes the cgroup (kills stragglers first). */
+  remove(id: string): Promise<void>;
+}
+
+/** What the namespaces service needs to create the container's init, paused before exec. */
+export interface ProcessSpec {
+  rootfs: string;
+  readonlyRootfs: boolean;
+  args: string[];
+  env: string[];
+  cwd: string;
+  uid: number;
+  gid: number;
+  additionalGids: number[];
+  hostname: string;
+  terminal: boolean;
+  openStdin: boolean;
+  cgroupPath: string;
+  mounts: MountSpec[];
+  capAdd: string[];
+  capDrop: string[];
+  init: boolean;
+  /** "host" | "auto" | "". */
+  usernsMode: string;
+  /** "none"/"bridge"/name: new netns; "host": host netns; "container:<id>": join that one. */
+  networkMode: string;
+  logPath: string;
+}
+
+/** How a process ended, as the namespaces service reports it. */
+export interface ExitStatus {
+  exitCode: number;
+  /** Signal name when killed by a signal ("SIGKILL"); exitCode is then 128+n. */
+  signal: string;
+  oomKilled: boolean;
+  /** Epoch ms the monitor saw the exit. */
+  exitedAt: number;
+}
+
+export interface NamespacesPort {
+  /** Creates namespaces and the init process, stopped before exec; returns its host pid. */
+  create(id: string, spec: ProcessSpec): Promise<{ pid: number }>;
+  /** Bind-mounts host files into the paused container's mount namespace (hosts, resolv.conf). */
+  bindMounts(id: string, mounts: { source: string; target: string; readOnly: boolean }[]): Promise<void>;
+  /** Lets the paused init exec the user's process. */
+  start(id: string): Promise<void>;
+  kill(id: string, signal: string): Promise<void>;
+  /** Waits up to timeoutMs for exit; null on timeout. */
+  wait(id: string, timeoutMs: number): Promise<ExitStatus | null>;
+  /** Forgets the (dead) process and its monitor. */
+  delete(id: string): Promise<void>;
+  /**
+   * What the service knows after an engine restart: live containers with their
+   * pids, and exit statuses kept by monitors for containers that died meanwhile.
+   */
+  list(): Promise<{ id: string; pid: number; running: boolean; exit: ExitStatus | null }[]>;
+}
+
+export interface NetworksPort {
+  /** Joins the container's netns to `networkMode`, publishing `ports`. */
+  attach(id: string, req: { pid: number; networkMode: string; portBindings: PortBinding[]; hostname: string; aliases: string[] }): Promise<NetworkSettings>;
+  detach(id: string): Promise<void>;
+  /** Writes the container's hosts, resolv.conf and hostname files on the host. */
+  writeHostsFiles(id: string, req: { hostname: string; settings: NetworkSettings; networkMode: string }): Promise<{ hostsPath: string; resolvConfPath: string; hostnamePath: string }>;
+  removeHostsFiles(id: string): Promise<void>;
+}
+
+/** Reads a file inside a prepared rootfs, resolving symlinks within it; null when missing. */
+export interface RootfsReader {
+  readFile(rootfs: string, path: string): Promise<string | null>;
+}
+
+export interface EnginePorts {
+  images: ImagesPort;
+  layers: LayersPort;
+  cgroups: CgroupsPort;
+  namespaces: NamespacesPort;
+  networks: NetworksPort;
+  rootfs: RootfsReader;
+}

@@ -1,0 +1,162 @@
+// The run plan: creating and starting a container as a saga across services.
+//
+//   resolveImage -> prepareRoot -> createCgroup -> createProcess (paused)
+//     -> attachNetwork -> bindHostsResolv -> start
+//
+// Why this order: the process must exist (paused, before exec) to have a
+// network namespace for the networks service to plumb; the hosts/resolv.conf
+// files need the address the network attach assigned; only then may the
+// user's program run, so it never sees a half-configured container. Each
+// step's undo reverses exactly its own effect; runSaga undoes in reverse.
+// `create` runs the first two steps (docker create), `start` the rest.
+import type { MountSpec, NetworkSettings } from './types';
+import { mergeConfig, processFields } from './merge';
+import type { CgroupResources, EnginePorts, PullPolicy, ResolvedImage } from './ports';
+import type { SagaStep } from './saga';
+import { resolveUser } from './user';
+import type { ContainerConfig, HostConfig } from './types';
+
+/** Everything the steps read and fill in. */
+export interface RunContext {
+  id: string;
+  name: string;
+  /** The request's config before the image merge. */
+  config: ContainerConfig;
+  hostConfig: HostConfig;
+  pull: PullPolicy;
+  logPath: string;
+  /** Mounts after named/anonymous volumes were resolved to host paths by the engine. */
+  mounts: MountSpec[];
+  // Filled by the steps:
+  image?: ResolvedImage;
+  merged?: ContainerConfig;
+  args?: string[];
+  rootfs?: string;
+  cgroupPath?: string;
+  pid?: number;
+  networkSettings?: NetworkSettings;
+}
+
+const need = <T>(v: T | undefined, what: string): T => {
+  if (v === undefined) throw new Error(`run plan bug: ${what} not set by an earlier step`);
+  return v;
+};
+
+export function resourcesOf(h: HostConfig): CgroupResources {
+  return { memory: h.memory, memorySwap: h.memorySwap, nanoCpus: h.nanoCpus, cpuShares: h.cpuShares, cpusetCpus: h.cpusetCpus, pidsLimit: h.pidsLimit };
+}
+
+/** The hostname a container gets: --hostname, else the first 12 hex of its id (Docker). */
+export function hostnameOf(ctx: { id: string; config: ContainerConfig }): string {
+  return ctx.config.hostname || ctx.id.slice(0, 12);
+}
+
+export function createSteps(p: EnginePorts): SagaStep<RunContext>[] {
+  return [
+    {
+      name: 'resolveImage',
+      async run(ctx) {
+        const image = await p.images.resolve(ctx.config.image, ctx.pull);
+        ctx.image = image;
+        ctx.merged = mergeConfig(ctx.config, image.config);
+        // Validates that there is a command before anything is prepared.
+        ctx.args = processFields(ctx.merged, hostnameOf(ctx)).args;
+        await p.images.addContainerRef(image.digest, ctx.id);
+      },
+      async undo(ctx) {
+        if (ctx.image) await p.images.removeContainerRef(ctx.image.digest, ctx.id);
+      },
+    },
+    {
+      name: 'prepareRoot',
+      async run(ctx) {
+        ctx.rootfs = (await p.layers.prepare(ctx.id, need(ctx.image, 'image').layers)).rootfs;
+      },
+      async undo(ctx) {
+        await p.layers.remove(ctx.id);
+      },
+    },
+  ];
+}
+
+export function startSteps(p: EnginePorts): SagaStep<RunContext>[] {
+  return [
+    {
+      name: 'createCgroup',
+      async run(ctx) {
+        ctx.cgroupPath = (await p.cgroups.create(ctx.id, resourcesOf(ctx.hostConfig))).path;
+      },
+      async undo(ctx) {
+        await p.cgroups.remove(ctx.id);
+      },
+    },
+    {
+      name: 'createProcess',
+      async run(ctx) {
+        const merged = need(ctx.merged, 'merged config');
+        const rootfs = need(ctx.rootfs, 'rootfs');
+        const fields = processFields(merged, hostnameOf(ctx));
+        const passwd = await p.rootfs.readFile(rootfs, '/etc/passwd');
+        const group = await p.rootfs.readFile(rootfs, '/etc/group');
+        const u = resolveUser(merged.user, passwd, group);
+        // HOME comes from passwd unless the config set it (Docker does the same).
+        const env = fields.env.some((e) => e.startsWith('HOME=')) ? fields.env : [...fields.env, `HOME=${u.home}`];
+        const h = ctx.hostConfig;
+        ctx.pid = (await p.namespaces.create(ctx.id, {
+          rootfs, readonlyRootfs: h.readonlyRootfs, args: fields.args, env, cwd: fields.cwd,
+          uid: u.uid, gid: u.gid, additionalGids: u.additionalGids, hostname: hostnameOf(ctx),
+          terminal: merged.tty, openStdin: merged.openStdin, cgroupPath: need(ctx.cgroupPath, 'cgroup path'),
+          mounts: ctx.mounts, capAdd: h.capAdd, capDrop: h.capDrop, init: h.init, usernsMode: h.usernsMode,
+          networkMode: h.networkMode, logPath: ctx.logPath,
+        })).pid;
+      },
+      async undo(ctx) {
+        await p.namespaces.kill(ctx.id, 'SIGKILL');
+        await p.namespaces.delete(ctx.id);
+      },
+    },
+    {
+      name: 'attachNetwork',
+      async run(ctx) {
+        ctx.networkSettings = await p.networks.attach(ctx.id, {
+          pid: need(ctx.pid, 'pid'), networkMode: ctx.hostConfig.networkMode, portBindings: ctx.hostConfig.portBindings,
+          hostname: hostnameOf(ctx), aliases: [ctx.name],
+        });
+      },
+      async undo(ctx) {
+        await p.networks.detach(ctx.id);
+      },
+    },
+    {
+      name: 'bindHostsResolv',
+      async run(ctx) {
+        const settings = need(ctx.networkSettings, 'network settings');
+        const files = await p.networks.writeHostsFiles(ctx.id, { hostname: hostnameOf(ctx), settings, networkMode: ctx.hostConfig.networkMode });
+        ctx.networkSettings = { ...settings, ...files };
+        await p.namespaces.bindMounts(ctx.id, [
+          { source: files.hostsPath, target: '/etc/hosts', readOnly: false },
+          { source: files.resolvConfPath, target: '/etc/resolv.conf', readOnly: false },
+          { source: files.hostnamePath, target: '/etc/hostname', readOnly: false },
+        ]);
+      },
+      async undo(ctx) {
+        // The bind mounts die with the process (undone by createProcess's undo).
+        await p.networks.removeHostsFiles(ctx.id);
+      },
+    },
+    {
+      name: 'start',
+      async run(ctx) {
+        await p.namespaces.start(ctx.id);
+      },
+      async undo(ctx) {
+        await p.namespaces.kill(ctx.id, 'SIGKILL');
+      },
+    },
+  ];
+}
+
+/** docker run: create then start. */
+export function runSteps(p: EnginePorts): SagaStep<RunContext>[] {
+  return [...createSteps(p), ...startSteps(p)];
+}

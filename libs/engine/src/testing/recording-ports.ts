@@ -1,0 +1,153 @@
+// TEST DOUBLES, not implementations: in-memory stand-ins for the images,
+// layers, cgroups, namespaces and networks services, used to test the
+// engine's ordering logic (sagas, restart, recovery) without gRPC. They record
+// every call in one shared log, keep the set of live resources so a test can
+// check a rollback left nothing behind, and can be told to fail a given call.
+// The real end-to-end test runs once the lead wires the services.
+import { InternalError, NotFoundError } from '@berth/errors';
+import type { EnginePorts, ExitStatus, ProcessSpec, ResolvedImage } from '../ports';
+import { emptyImageConfig, type ImageConfig } from '../merge';
+import { emptyNetworkSettings, type NetworkSettings } from '../types';
+
+export interface Recorder {
+  /** "service.method id" for every call, in order. */
+  calls: string[];
+  /** Resources currently held: "image-ref <id>", "rootfs <id>", "cgroup <id>", "process <id>", "net <id>", "hosts <id>". */
+  live: Set<string>;
+  /** Calls ("layers.prepare") that throw the given error once (or every time with sticky). */
+  failures: Map<string, { error: Error; sticky: boolean }>;
+  failOn(call: string, error?: Error, sticky?: boolean): void;
+}
+
+export interface RecordingPorts extends EnginePorts {
+  rec: Recorder;
+  /** Images the double knows, by ref. */
+  imagesByRef: Map<string, ResolvedImage>;
+  /** Specs passed to namespaces.create, by id. */
+  specs: Map<string, ProcessSpec>;
+  /** Files visible through the rootfs reader: path -> content. */
+  rootFiles: Map<string, string>;
+  /** Simulates the container's process exiting. */
+  exitProcess(id: string, status: Partial<ExitStatus>): void;
+  /** Pids of processes the double considers running. */
+  processes: Map<string, { pid: number; running: boolean; exit: ExitStatus | null; waiters: ((s: ExitStatus) => void)[] }>;
+}
+
+export function addTestImage(p: RecordingPorts, ref: string, config: Partial<ImageConfig> = {}): ResolvedImage {
+  const img: ResolvedImage = {
+    ref, digest: 'sha256:' + Buffer.from(ref).toString('hex').padEnd(64, '0').slice(0, 64),
+    config: { ...emptyImageConfig(), ...config }, layers: ['sha256:l1', 'sha256:l2'],
+  };
+  p.imagesByRef.set(ref, img);
+  return img;
+}
+
+export function recordingPorts(now: () => number = Date.now): RecordingPorts {
+  const rec: Recorder = {
+    calls: [], live: new Set(), failures: new Map(),
+    failOn(call, error = new InternalError(`injected failure in ${call}`), sticky = false) {
+      this.failures.set(call, { error, sticky });
+    },
+  };
+  const call = (name: string, id: string): void => {
+    rec.calls.push(`${name} ${id}`);
+    const f = rec.failures.get(name);
+    if (f) {
+      if (!f.sticky) rec.failures.delete(name);
+      throw f.error;
+    }
+  };
+  const imagesByRef = new Map<string, ResolvedImage>();
+  const specs = new Map<string, ProcessSpec>();
+  const rootFiles = new Map<string, string>();
+  const processes: RecordingPorts['processes'] = new Map();
+  let nextPid = 1000;
+
+  const ports: RecordingPorts = {
+    rec, imagesByRef, specs, rootFiles, processes,
+    exitProcess(id, s) {
+      const p = processes.get(id);
+      if (!p) throw new NotFoundError(`no process for ${id}`);
+      const status: ExitStatus = { exitCode: 0, signal: '', oomKilled: false, exitedAt: now(), ...s };
+      p.running = false;
+      p.exit = status;
+      for (const w of p.waiters.splice(0)) w(status);
+    },
+    images: {
+      async resolve(ref) {
+        call('images.resolve', ref);
+        const img = imagesByRef.get(ref);
+        if (!img) throw new NotFoundError(`no such image: ${ref}`, { field: 'image' });
+        return img;
+      },
+      async addContainerRef(_d, id) { call('images.addContainerRef', id); rec.live.add(`image-ref ${id}`); },
+      async removeContainerRef(_d, id) { call('images.removeContainerRef', id); rec.live.delete(`image-ref ${id}`); },
+    },
+    layers: {
+      async prepare(key) { call('layers.prepare', key); rec.live.add(`rootfs ${key}`); return { rootfs: `/rootfs/${key}` }; },
+      async remove(key) { call('layers.remove', key); rec.live.delete(`rootfs ${key}`); },
+    },
+    cgroups: {
+      async create(id) { call('cgroups.create', id); rec.live.add(`cgroup ${id}`); return { path: `/sys/fs/cgroup/berth/${id}` }; },
+      async remove(id) { call('cgroups.remove', id); rec.live.delete(`cgroup ${id}`); },
+    },
+    namespaces: {
+      async create(id, spec) {
+        call('namespaces.create', id);
+        specs.set(id, spec);
+        rec.live.add(`process ${id}`);
+        const pid = nextPid++;
+        processes.set(id, { pid, running: true, exit: null, waiters: [] });
+        return { pid };
+      },
+      async bindMounts(id) { call('namespaces.bindMounts', id); },
+      async start(id) { call('namespaces.start', id); },
+      async kill(id, signal) {
+        call('namespaces.kill', id);
+        rec.calls[rec.calls.length - 1] += ` ${signal}`;
+        const p = processes.get(id);
+        if (p?.running && (signal === 'SIGKILL' || signal === 'SIGTERM')) {
+          ports.exitProcess(id, { exitCode: signal === 'SIGKILL' ? 137 : 143, signal });
+        }
+      },
+      async wait(id, timeoutMs) {
+        call('namespaces.wait', id);
+        const p = processes.get(id);
+        if (!p) throw new NotFoundError(`no process for ${id}`);
+        if (!p.running) return p.exit;
+        return new Promise<ExitStatus | null>((resolve) => {
+          const t = setTimeout(() => resolve(null), timeoutMs);
+          p.waiters.push((s) => { clearTimeout(t); resolve(s); });
+        });
+      },
+      async delete(id) { call('namespaces.delete', id); rec.live.delete(`process ${id}`); processes.delete(id); },
+      async list() {
+        return [...processes.entries()].map(([id, p]) => ({ id, pid: p.pid, running: p.running, exit: p.exit }));
+      },
+    },
+    networks: {
+      async attach(id, req): Promise<NetworkSettings> {
+        call('networks.attach', id);
+        rec.live.add(`net ${id}`);
+        if (req.networkMode === 'none' || req.networkMode === 'host') return emptyNetworkSettings();
+        return {
+          ...emptyNetworkSettings(), ipAddress: '172.30.0.2', ipPrefixLen: 16, gateway: '172.30.0.1', macAddress: '02:42:ac:1e:00:02',
+          ports: req.portBindings.map((b) => ({ ...b, hostPort: b.hostPort || 49153 })),
+          networks: { [req.networkMode]: { networkId: 'n'.repeat(64), ipAddress: '172.30.0.2', ipPrefixLen: 16, gateway: '172.30.0.1', macAddress: '02:42:ac:1e:00:02', aliases: req.aliases } },
+          sandboxKey: `/run/berth/netns/${id}`,
+        };
+      },
+      async detach(id) { call('networks.detach', id); rec.live.delete(`net ${id}`); },
+      async writeHostsFiles(id) {
+        call('networks.writeHostsFiles', id);
+        rec.live.add(`hosts ${id}`);
+        return { hostsPath: `/run/berth/${id}/hosts`, resolvConfPath: `/run/berth/${id}/resolv.conf`, hostnamePath: `/run/berth/${id}/hostname` };
+      },
+      async removeHostsFiles(id) { call('networks.removeHostsFiles', id); rec.live.delete(`hosts ${id}`); },
+    },
+    rootfs: {
+      async readFile(_root, path) { return rootFiles.get(path) ?? null; },
+    },
+  };
+  return ports;
+}
