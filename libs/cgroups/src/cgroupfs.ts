@@ -8,10 +8,21 @@ import { readFileSync, writeFileSync, existsSync, readdirSync, rmdirSync, mkdirS
 import { join } from 'node:path';
 import { fromNodeError, fromErrno } from '@berth/errors';
 
+/** Sees every successful control-file write (tracing, and tests against a fake tree where files do not merge writes as the kernel does). */
+export type CgroupWriteObserver = (path: string, value: string) => void;
+const observers = new Set<CgroupWriteObserver>();
+
+/** Registers an observer; returns the function that removes it. */
+export function observeCgroupWrites(fn: CgroupWriteObserver): () => void {
+  observers.add(fn);
+  return () => observers.delete(fn);
+}
+
 export function writeCgroupFile(dir: string, file: string, value: string): void {
   const p = join(dir, file);
   try {
     writeFileSync(p, value);
+    for (const fn of observers) fn(p, value);
   } catch (e) {
     const code = (e as { code?: string }).code;
     if (code && /^E[A-Z0-9]+$/.test(code)) {
@@ -23,7 +34,7 @@ export function writeCgroupFile(dir: string, file: string, value: string): void 
 
 function explain(errno: string, file: string): string | undefined {
   if (errno === 'EBUSY' && file.startsWith('memory.')) return 'usage cannot be reclaimed below the new limit';
-  if (errno === 'EINVAL' && file.startsWith('cpuset.')) return "not a subset of the parent cgroup's cpuset";
+  if ((errno === 'EINVAL' || errno === 'ERANGE') && file.startsWith('cpuset.')) return "not a subset of the parent cgroup's cpuset";
   if (errno === 'EINVAL' && file.startsWith('cpu.cfs')) return 'quota/period out of range or above the parent cgroup';
   if (errno === 'ENOENT') return 'the controller or file does not exist on this kernel';
   return undefined;

@@ -346,6 +346,8 @@ export class CgroupsManager extends EventEmitter {
     const keep = new Set(existingIds);
     const removed: string[] = [];
     const kept: string[] = [];
+    // Pod parents as the records knew them before anything is removed.
+    const podParents = new Set([...this.records.values()].map((r) => r.parent).filter((p) => p !== this.parent));
     for (const rec of [...this.records.values()]) {
       if (keep.has(rec.id)) {
         if (await this.driver.exists(this.pathOf(rec))) {
@@ -365,11 +367,10 @@ export class CgroupsManager extends EventEmitter {
     }
     // Cgroups on the host with no record (a crash between mkdir and saving
     // state): remove them unless their container exists, in which case adopt.
-    const podParents = new Set([...this.records.values()].map((r) => r.parent));
     const scan = async (parent: string): Promise<void> => {
       for (const child of await this.driver.children(parent)) {
         const path = `${parent}/${child}`;
-        if (this.records.has(child) && this.records.get(child)!.parent === parent) continue;
+        if (this.records.get(child)?.parent === parent) continue;
         if (podParents.has(path)) {
           await scan(path);
           continue;
@@ -388,8 +389,9 @@ export class CgroupsManager extends EventEmitter {
       }
     };
     if (await this.driver.exists(this.parent)) await scan(this.parent);
-    for (const p of podParents) {
-      if (p !== this.parent && !podParentInUse(p, this.records) && (await this.driver.exists(p)) && (await this.driver.children(p)).length === 0) {
+    // Pod parents nothing lives in any more go too (deepest first).
+    for (const p of [...podParents].sort((a, b) => b.length - a.length)) {
+      if (!podParentInUse(p, this.records) && (await this.driver.exists(p)) && (await this.driver.children(p)).length === 0) {
         await this.driver.remove(p);
       }
     }

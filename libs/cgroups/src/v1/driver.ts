@@ -14,7 +14,7 @@ import { readCpuUsageV1 } from './cpuacct';
 import { applyCpusetV1, inheritCpusetV1 } from './cpuset';
 import { applyMemoryV1, readMemoryLimitsV1, readMemoryStatsV1, readOomKillsV1 } from './memory';
 import { applyPids, readPidsStats } from './pids';
-import { applyBlkioV1, readBlkioV1 } from './blkio';
+import { applyBlkioV1, primeThrottleAccounting, readBlkioV1 } from './blkio';
 import { freezeV1, freezerStateV1, thawV1 } from './freezer';
 import { OomEventLoop, oomEventLoop } from './oom-notifier';
 
@@ -65,6 +65,8 @@ export class V1Driver implements CgroupDriver {
       for (let d = cpusetDir; d !== root && d.startsWith(root); d = dirname(d)) levels.unshift(d);
       for (const d of levels) inheritCpusetV1(d);
     }
+    const blkioDir = this.dir('blkio', path);
+    if (blkioDir && dirname(blkioDir) !== this.mounts.blkio) primeThrottleAccounting(dirname(blkioDir));
   }
 
   async apply(path: string, res: LinuxResources): Promise<void> {
