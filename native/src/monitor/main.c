@@ -958,6 +958,10 @@ int main(int argc, char **argv) {
   if (logfd >= 0) close(logfd);
   if (chdir("/") < 0) _exit(1);
   umask(022);
+  /* Before anything can write to the sync pipe: a caller that died must not
+   * kill the monitor with SIGPIPE (EPIPE is enough). */
+  signal(SIGPIPE, SIG_IGN);
+  signal(SIGHUP, SIG_IGN);
 
   char err[512];
   char buf[64];
@@ -977,8 +981,6 @@ int main(int argc, char **argv) {
   sigaddset(&mask, SIGCHLD);
   sigprocmask(SIG_BLOCK, &mask, NULL);
   int sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-  signal(SIGPIPE, SIG_IGN);
-  signal(SIGHUP, SIG_IGN);
   epfd = epoll_create1(EPOLL_CLOEXEC);
   if (sigfd < 0 || epfd < 0) {
     errf(err, sizeof err, "berth-monitor: signalfd/epoll: %s", strerror(errno));
