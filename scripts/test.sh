@@ -11,6 +11,9 @@ step() { printf '\n== %s\n' "$*"; }
 step "generated proto types are current"
 bash scripts/gen-protos.sh --check || status=1
 
+step "typecheck (sources and tests)"
+npx tsc -p tsconfig.tests.json || status=1
+
 step "lint (typescript-eslint + nx module boundaries)"
 npx nx run-many -t lint --outputStyle=static || status=1
 

@@ -27,20 +27,26 @@ export interface CallOpts {
 
 type AnyFn = (...a: never[]) => unknown;
 
+/* eslint-disable @typescript-eslint/no-explicit-any -- `any` is what lets the
+   conditional types below match grpc-js's generic handler types structurally. */
 /** Client method shape for one method, from the generated Definition and Handlers types. */
-export type ClientMethod<D, H> = D extends MethodDefinition<infer Rq, unknown, unknown, infer RsOut>
-  ? H extends grpc.handleBidiStreamingCall<unknown, unknown>
+export type ClientMethod<D, H> = D extends MethodDefinition<infer Rq, infer _Rs, infer _RqOut, infer RsOut>
+  ? H extends grpc.handleBidiStreamingCall<any, any>
     ? (opts?: CallOpts) => grpc.ClientDuplexStream<Rq, RsOut>
-    : H extends grpc.handleServerStreamingCall<unknown, unknown>
+    : H extends grpc.handleServerStreamingCall<any, any>
       ? (req: Rq, opts?: CallOpts) => grpc.ClientReadableStream<RsOut>
-      : H extends grpc.handleClientStreamingCall<unknown, unknown>
+      : H extends grpc.handleClientStreamingCall<any, any>
         ? (opts?: CallOpts) => { stream: grpc.ClientWritableStream<Rq>; response: Promise<RsOut> }
         : (req: Rq, opts?: CallOpts) => Promise<RsOut>
   : never;
+/* eslint-enable @typescript-eslint/no-explicit-any */
+
+/** Keys of T without index signatures (generated interfaces extend indexable grpc types). */
+export type KnownKeys<T> = keyof { [K in keyof T as string extends K ? never : number extends K ? never : K]: T[K] };
 
 /** A typed client: `BerthClient<CgroupsDefinition, CgroupsHandlers>`. */
 export type BerthClient<D, H> = {
-  [K in keyof D & keyof H & string]: ClientMethod<D[K], H[K]>;
+  [K in KnownKeys<D> & KnownKeys<H> & string]: ClientMethod<D[K], H[K]>;
 } & { close(): void; readonly addresses: readonly string[] };
 
 export interface ClientOptions {

@@ -40,7 +40,9 @@ export type AsyncHandler<H> = H extends grpc.handleBidiStreamingCall<infer Rq, i
         : never;
 
 /** Async handlers for a generated `XxxHandlers` interface. */
-export type AsyncHandlers<H> = { [K in keyof H as K extends string ? K : never]: AsyncHandler<H[K]> };
+export type AsyncHandlers<H> = {
+  [K in keyof H as string extends K ? never : K extends string ? K : never]: AsyncHandler<H[K]>;
+};
 
 // `for await (const m of call)` on a Node stream destroys the stream when the
 // loop ends, which for a gRPC call cancels it before the handler can write
