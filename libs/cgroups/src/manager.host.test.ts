@@ -2,7 +2,7 @@
 // v2 wherever that is the host layout). Root is required: CI runs as root.
 // Each test file uses its own berth-test-<random> parent and removes it.
 import { describe, it, expect, afterEach, beforeEach } from 'vitest';
-import { existsSync, readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { Registry } from 'prom-client';
@@ -35,7 +35,7 @@ describe(`CgroupsManager on this host (${layout.version})`, () => {
     expect(info.path).toBe(`${h.parent}/c1`);
     const dirs = m.driver.directories(info.path);
     for (const d of dirs) expect(existsSync(d)).toBe(true);
-    const child = h.spawn('read go; sleep 1000 & sleep 1000 & wait');
+    const child = h.spawn('read go && { sleep 1000 & sleep 1000 & wait; }');
     await m.addProcess('c1', child.pid!);
     go(child);
     await until(async () => (await m.listProcesses('c1')).length === 3, 5000, 'the shell and its two sleepers');
@@ -70,7 +70,7 @@ describe(`CgroupsManager on this host (${layout.version})`, () => {
     const events: string[] = [];
     m.on('oom', (id: string) => events.push(id));
     await m.create('hog', { resources: { memory: { limit: parseBytes('32m') } } });
-    const hog = h.spawn(`read go; exec python3 -c "
+    const hog = h.spawn(`read go && exec python3 -c "
 a = []
 while True:
     a.append(bytearray(1 << 20))
@@ -102,7 +102,7 @@ while True:
     await m.create('bomb', { resources: { pids: { limit: 20 } } });
     // A loop forking 200 sleepers; fork fails with EAGAIN once the cgroup
     // holds 20 tasks. Python reports how many forks worked and how many failed.
-    const bomb = h.spawn(`read go; exec python3 -c "
+    const bomb = h.spawn(`read go && exec python3 -c "
 import os, sys, time
 ok = failed = 0
 for i in range(200):
@@ -143,7 +143,10 @@ time.sleep(1000)
     // what is measured is the quota, not the neighbours.
     await m.create('half', { resources: { cpu: { ...cpusToQuota(0.5), shares: 262144 } } });
     await m.create('full', { resources: { cpu: { shares: 262144 } } });
-    const busy = 'read go; while :; do :; done';
+    // ...and the test parent (at the root, beside those builds) needs the same weight.
+    if (layout.version === 'v1') writeFileSync(join(layout.v1Mounts.cpu!, h.parent, 'cpu.shares'), '262144');
+    else writeFileSync(join(layout.unifiedRoot!, h.parent, 'cpu.weight'), '10000');
+    const busy = 'read go && while :; do :; done';
     const a = h.spawn(busy);
     const b = h.spawn(busy);
     await m.addProcess('half', a.pid!);
@@ -179,7 +182,7 @@ time.sleep(1000)
     const dir = mkdtempSync('/var/tmp/berth-io-');
     try {
       const file = join(dir, 'data');
-      const writer = h.spawn(`read go; dd if=/dev/zero of=${file} bs=1M count=16 conv=fsync 2>/dev/null && dd if=${file} of=/dev/null bs=1M iflag=direct 2>/dev/null`);
+      const writer = h.spawn(`read go && dd if=/dev/zero of=${file} bs=1M count=16 conv=fsync 2>/dev/null && dd if=${file} of=/dev/null bs=1M iflag=direct 2>/dev/null`);
       await m.addProcess('io', writer.pid!);
       go(writer);
       expect((await exited(writer)).code).toBe(0);
@@ -200,7 +203,7 @@ time.sleep(1000)
     const dir = mkdtempSync('/tmp/berth-fz-');
     try {
       const counter = join(dir, 'n');
-      const c = h.spawn(`read go; i=0; while :; do i=$((i+1)); echo $i > ${counter}; done`);
+      const c = h.spawn(`read go && { i=0; while :; do i=$((i+1)); echo $i > ${counter}; done; }`);
       await m.addProcess('fz', c.pid!);
       go(c);
       const read = () => Number(readFileSync(counter, 'utf8') || '0');
@@ -219,7 +222,7 @@ time.sleep(1000)
   it('update lowers a memory limit live, and refuses one below current usage', async () => {
     const m = h.manager();
     await m.create('up', { resources: { memory: { limit: parseBytes('256m') } } });
-    const c = h.spawn(`read go; exec python3 -c "
+    const c = h.spawn(`read go && exec python3 -c "
 import sys, time
 a = bytearray(40 << 20)
 for i in range(0, len(a), 4096): a[i] = 1

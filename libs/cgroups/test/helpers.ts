@@ -28,9 +28,13 @@ export class Harness {
     return m;
   }
 
-  /** Starts a host process (sh -c script) and remembers it for cleanup. */
+  /**
+   * Starts a host process (sh -c script) in its own process group and
+   * remembers it for cleanup. Scripts start with `read go &&` so a shell whose
+   * test died (stdin closed) exits instead of running on.
+   */
   spawn(script: string): ChildProcess {
-    const c = spawn('sh', ['-c', script], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const c = spawn('sh', ['-c', script], { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     this.children.push(c);
     return c;
   }
@@ -54,7 +58,15 @@ export class Harness {
     for (let round = 0; round < 50; round++) {
       const pids = new Set<number>();
       for (const dir of this.parentDirs()) collectPids(dir, pids);
-      for (const c of this.children) if (c.pid && c.exitCode === null && c.signalCode === null) pids.add(c.pid);
+      for (const c of this.children) {
+        // Each child leads its own process group: take any grandchildren with it.
+        try {
+          if (c.pid) process.kill(-c.pid, 'SIGKILL');
+        } catch {
+          /* group gone */
+        }
+        if (c.pid && c.exitCode === null && c.signalCode === null) pids.add(c.pid);
+      }
       if (pids.size === 0) break;
       for (const pid of pids) {
         try {
