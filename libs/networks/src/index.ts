@@ -10,3 +10,4 @@ export { CniRuntime, type CniRuntimeOptions } from './cni/runtime';
 export type { CniConfList, CniPluginConf, CniResult, CniRuntimeConf } from './cni/types';
 export { CADVISOR_METRICS, type InterfaceCounters } from './counters';
 export { EmbeddedDns, type Upstream } from './dns';
+export { removeIdleSharedChains } from './portmap-chains';

@@ -11,14 +11,23 @@ import { runCommand } from './command';
 const SHARED = ['CNI-HOSTPORT-DNAT', 'CNI-HOSTPORT-SETMARK', 'CNI-HOSTPORT-MASQ'];
 
 /** Removes portmap's shared chains when nothing uses them; true if it did. */
-export async function removeIdlePortmapChains(): Promise<boolean> {
-  const save = await runCommand('iptables-save', ['-t', 'nat']);
+export function removeIdlePortmapChains(): Promise<boolean> {
+  return removeIdleSharedChains('nat', SHARED, 'CNI-HOSTPORT-DNAT');
+}
+
+/**
+ * Removes `chains` of `table` and every jump into them, but only when
+ * `usageChain` has no rule (holds no per-container entry). Also used by the
+ * benchmark for netavark's equivalents after running podman.
+ */
+export async function removeIdleSharedChains(table: string, SHARED: string[], usageChain: string): Promise<boolean> {
+  const save = await runCommand('iptables-save', ['-t', table]);
   if (save.code !== 0) return false;
   const lines = save.stdout.split('\n');
-  if (!lines.some((l) => l.startsWith(':CNI-HOSTPORT-DNAT '))) return false;
-  if (lines.some((l) => l.startsWith('-A CNI-HOSTPORT-DNAT '))) return false; // still in use
+  if (!lines.some((l) => l.startsWith(`:${usageChain} `))) return false;
+  if (lines.some((l) => l.startsWith(`-A ${usageChain} `))) return false; // still in use
   const jumps = lines.filter((l) => l.startsWith('-A ') && SHARED.some((c) => l.endsWith(`-j ${c}`)) && !SHARED.some((c) => l.startsWith(`-A ${c} `)));
-  const input = ['*nat',
+  const input = [`*${table}`,
     ...jumps.map((l) => `-D${l.slice(2)}`),
     ...SHARED.filter((c) => lines.some((l) => l.startsWith(`:${c} `))).map((c) => `-F ${c}`),
     ...SHARED.filter((c) => lines.some((l) => l.startsWith(`:${c} `))).map((c) => `-X ${c}`),
