@@ -215,7 +215,9 @@ function leakCounters(base: string) {
   const procs = readdirSync('/proc').filter((n) => /^\d+$/.test(n) && (readOptional(`/proc/${n}/cmdline`) ?? '').includes(base)).length;
   return {
     fds: readdirSync('/proc/self/fd').length,
-    mounts: (readOptional('/proc/self/mountinfo') ?? '').split('\n').length,
+    // Only mounts under this test's dir: others' tests mount and unmount
+    // elsewhere on this shared machine at the same time.
+    mounts: (readOptional('/proc/self/mountinfo') ?? '').split('\n').filter((l) => l.includes(base)).length,
     procs,
   };
 }

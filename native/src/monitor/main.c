@@ -871,6 +871,32 @@ static unsigned long long parse_num(const char *flag, const char *v) {
   return n;
 }
 
+/*
+ * Waits for the create shim with a deadline. SIGCHLD is blocked, so
+ * sigtimedwait sleeps until some child changed state; the signal it takes may
+ * also stand for a zombie init reparented to us, which is why the event loop
+ * starts with a reaping sweep.
+ */
+static int wait_shim(pid_t shim, int *status, const sigset_t *mask) {
+  struct timespec now, deadline;
+  clock_gettime(CLOCK_MONOTONIC, &deadline);
+  deadline.tv_sec += CREATE_TIMEOUT_S;
+  for (;;) {
+    pid_t r = waitpid(shim, status, WNOHANG);
+    if (r == shim) return 0;
+    if (r < 0 && errno != EINTR) return -1;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    struct timespec left = {deadline.tv_sec - now.tv_sec, deadline.tv_nsec - now.tv_nsec};
+    if (left.tv_nsec < 0) left.tv_sec--, left.tv_nsec += 1000000000L;
+    if (left.tv_sec < 0) {
+      kill(shim, SIGKILL);
+      waitpid(shim, status, 0);
+      return -1;
+    }
+    sigtimedwait(mask, NULL, &left);
+  }
+}
+
 static int epoll_timeout(void) {
   long best = -1;
   struct timespec now;
@@ -1022,9 +1048,12 @@ int main(int argc, char **argv) {
     goto fail;
   }
   /* The shim is quick (it returns once init waits before execve), and
-   * nothing else is running yet, so a plain blocking wait is enough. */
+   * nothing else is running yet, so a blocking wait is enough; bounded, so a
+   * hung shim fails the create instead of hanging the driver. */
   int status;
-  while (waitpid(shim, &status, 0) < 0 && errno == EINTR) {
+  if (wait_shim(shim, &status, &mask) < 0) {
+    errf(err, sizeof err, "berth-monitor: shim create did not finish in %d s; killed it", CREATE_TIMEOUT_S);
+    goto fail;
   }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     shim_failure(init_proc->shim_err_fd, status, "shim create", err, sizeof err);
@@ -1052,6 +1081,7 @@ int main(int argc, char **argv) {
   ep_add(sigfd, EPOLLIN, &ev_signal);
   n = snprintf(buf, sizeof buf, "{\"pid\":%d}\n", pid);
   sync_report(buf);
+  reap_children();
 
   for (;;) {
     if (container_done) {

@@ -37,5 +37,7 @@
  * stops waiting for EOF (a descendant that escaped the pid namespace could
  * otherwise hold the pipe open forever). */
 #define DRAIN_TIMEOUT_MS 5000
+/* How long `shim create` may take before the monitor kills it and fails. */
+#define CREATE_TIMEOUT_S 60
 
 #endif
