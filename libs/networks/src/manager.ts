@@ -393,7 +393,7 @@ export class NetworkManager extends EventEmitter {
       throw new InvalidArgumentError(`ports: publishing ports needs a bridge or named network, not mode ${m.kind}`, { field: 'ports' });
     }
     const base: EndpointRecord = {
-      containerId, mode: m.kind, network: '', interface: '', ip: '', prefixLength: 0, gateway: '', mac: '',
+      containerId, mode: m.kind, network: '', networkId: '', interface: '', ip: '', prefixLength: 0, gateway: '', mac: '',
       hostInterface: '', ports: [], name: opts.name ?? '', hostname: opts.hostname ?? containerId.slice(0, 12),
       aliases: [...(opts.aliases ?? [])], sharedWith: '', netnsPath, phase: 'attaching', dns: [...(opts.dns ?? [])],
     };
@@ -437,7 +437,7 @@ export class NetworkManager extends EventEmitter {
           throw new InvalidArgumentError(`ports: network ${m.network}'s conflist has no plugin with the portMappings capability`, { field: 'ports' });
         }
       }
-      return { ...base, network: m.network, interface: `eth${ifIndex}`, ports, conflist, gateway: net?.gateway ?? '' };
+      return { ...base, network: m.network, networkId: net?.id ?? '', interface: `eth${ifIndex}`, ports, conflist, gateway: net?.gateway ?? '' };
     });
 
     await this.lock.run(async () => {

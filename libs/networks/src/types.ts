@@ -76,6 +76,8 @@ export interface Attachment {
   mode: NetworkMode['kind'];
   /** Network name for bridge/cni modes; '' otherwise. */
   network: string;
+  /** The network's id ('' for drop-in networks and other modes). */
+  networkId: string;
   /** Interface inside the container (eth0, eth1 on a second network; lo for none). */
   interface: string;
   /** Container address without prefix; '' when it has none. */
