@@ -1,0 +1,448 @@
+/*
+ * The container's root filesystem, set up by the init in its new mount
+ * namespace (see docs/design/shim.md for why each step is where it is).
+ *
+ * Every mount target is resolved inside the root with safepath (symlinks
+ * cannot lead out of it) and mounted through /proc/self/fd/N of an O_PATH
+ * fd, so a path swapped between resolve and mount cannot redirect us.
+ */
+#include "shim.h"
+#include "safepath.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#define PROPAGATION (MS_SHARED | MS_PRIVATE | MS_SLAVE | MS_UNBINDABLE)
+
+/* Whether /proc/self/fd is usable for mount targets (after pivot_root it is
+ * only if the container mounted proc). */
+static bool have_proc_fd = true;
+
+static const char *target_of(int fd, char *buf, const char *fallback)
+{
+	return have_proc_fd ? safepath_fdpath(fd, buf) : fallback;
+}
+
+static bool in_user_namespace(void)
+{
+	char buf[128];
+	int fd = open("/proc/self/uid_map", O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	unsigned long a, b, c;
+	/* The initial namespace maps everything: "0 0 4294967295". */
+	return !(sscanf(buf, "%lu %lu %lu", &a, &b, &c) == 3 && a == 0 && b == 0 && c == 4294967295ul);
+}
+
+/* Flags of an existing mount that a remount must keep: in a user namespace
+ * the kernel refuses to clear the ones inherited from a more privileged
+ * namespace ("locked"), so a bind remount that omits them fails EPERM. */
+static unsigned long locked_flags(int fd)
+{
+	struct statvfs sv;
+	unsigned long f = 0;
+
+	if (fstatvfs(fd, &sv) < 0)
+		return 0;
+	if (sv.f_flag & ST_NOSUID) f |= MS_NOSUID;
+	if (sv.f_flag & ST_NODEV) f |= MS_NODEV;
+	if (sv.f_flag & ST_NOEXEC) f |= MS_NOEXEC;
+	if (sv.f_flag & ST_NOATIME) f |= MS_NOATIME;
+	if (sv.f_flag & ST_NODIRATIME) f |= MS_NODIRATIME;
+	if (sv.f_flag & ST_RELATIME) f |= MS_RELATIME;
+	return f;
+}
+
+struct mount_opts {
+	unsigned long flags, clear, propagation;
+	bool bind, recursive;
+	char data[4096];
+};
+
+static int parse_options(const struct mount_spec *m, struct mount_opts *o)
+{
+	static const struct { const char *name; bool clear; unsigned long flag; } table[] = {
+		{ "ro", false, MS_RDONLY }, { "rw", true, MS_RDONLY },
+		{ "nosuid", false, MS_NOSUID }, { "suid", true, MS_NOSUID },
+		{ "nodev", false, MS_NODEV }, { "dev", true, MS_NODEV },
+		{ "noexec", false, MS_NOEXEC }, { "exec", true, MS_NOEXEC },
+		{ "sync", false, MS_SYNCHRONOUS }, { "async", true, MS_SYNCHRONOUS },
+		{ "dirsync", false, MS_DIRSYNC }, { "mand", false, MS_MANDLOCK }, { "nomand", true, MS_MANDLOCK },
+		{ "noatime", false, MS_NOATIME }, { "atime", true, MS_NOATIME },
+		{ "nodiratime", false, MS_NODIRATIME }, { "diratime", true, MS_NODIRATIME },
+		{ "relatime", false, MS_RELATIME }, { "norelatime", true, MS_RELATIME },
+		{ "strictatime", false, MS_STRICTATIME }, { "nostrictatime", true, MS_STRICTATIME },
+	};
+	static const struct { const char *name; unsigned long flag; } props[] = {
+		{ "private", MS_PRIVATE }, { "rprivate", MS_PRIVATE | MS_REC },
+		{ "shared", MS_SHARED }, { "rshared", MS_SHARED | MS_REC },
+		{ "slave", MS_SLAVE }, { "rslave", MS_SLAVE | MS_REC },
+		{ "unbindable", MS_UNBINDABLE }, { "runbindable", MS_UNBINDABLE | MS_REC },
+	};
+	size_t dlen = 0;
+
+	memset(o, 0, sizeof *o);
+	o->bind = strcmp(m->type, "bind") == 0;
+	for (int i = 0; i < m->noptions; i++) {
+		const char *opt = m->options[i];
+		bool known = false;
+
+		if (strcmp(opt, "bind") == 0 || strcmp(opt, "rbind") == 0) {
+			o->bind = true;
+			o->recursive |= opt[0] == 'r';
+			continue;
+		}
+		for (size_t k = 0; k < sizeof table / sizeof table[0] && !known; k++)
+			if (strcmp(opt, table[k].name) == 0) {
+				known = true;
+				if (table[k].clear) {
+					o->flags &= ~table[k].flag;
+					o->clear |= table[k].flag;
+				} else {
+					o->flags |= table[k].flag;
+				}
+			}
+		for (size_t k = 0; k < sizeof props / sizeof props[0] && !known; k++)
+			if (strcmp(opt, props[k].name) == 0) {
+				known = true;
+				o->propagation = props[k].flag;
+			}
+		if (known)
+			continue;
+		/* Anything else is filesystem data (mode=755, size=64m...). */
+		if (dlen + strlen(opt) + 2 > sizeof o->data)
+			return fail_errno(E2BIG, "mount %s: options too long", m->destination);
+		dlen += (size_t)snprintf(o->data + dlen, sizeof o->data - dlen, "%s%s", dlen ? "," : "", opt);
+	}
+	return 0;
+}
+
+/* Remounts the mount at dest (freshly resolved, so we get the new mount on
+ * top rather than what was under it) with flags, keeping locked ones. */
+static int remount(int rootfd, const char *dest, unsigned long flags, const char *what)
+{
+	char fdp[32];
+	int fd = safepath_open(rootfd, dest);
+	int r;
+
+	if (fd < 0)
+		return fail("%s %s: reopen after mount", what, dest);
+	r = mount(NULL, target_of(fd, fdp, dest), NULL, MS_REMOUNT | MS_BIND | flags | locked_flags(fd), NULL);
+	if (r < 0) {
+		int e = errno;
+		close(fd);
+		return fail_errno(e, "%s %s: remount read-only", what, dest);
+	}
+	close(fd);
+	return 0;
+}
+
+static int set_propagation(int rootfd, const char *dest, unsigned long prop)
+{
+	char fdp[32];
+	int fd = safepath_open(rootfd, dest), r;
+
+	if (fd < 0)
+		return fail("mount %s: reopen after mount", dest);
+	r = mount(NULL, target_of(fd, fdp, dest), NULL, prop, NULL);
+	close(fd);
+	return r < 0 ? fail("mount %s: set propagation", dest) : 0;
+}
+
+static int mount_one(int rootfd, const struct mount_spec *m, bool userns)
+{
+	struct mount_opts o;
+	enum safepath_kind kind = SAFEPATH_DIR;
+	char fdp[32];
+	int fd, r;
+
+	if (parse_options(m, &o) < 0)
+		return -1;
+	if (strcmp(m->type, "cgroup") == 0)
+		return fail_errno(EOPNOTSUPP, "mount %s: type cgroup (v1 hierarchies) is not supported; use cgroup2 or omit it", m->destination);
+	if (o.bind) {
+		struct stat st;
+		if (stat(m->source, &st) < 0)
+			return fail("mount %s: bind source %s", m->destination, m->source);
+		if (!S_ISDIR(st.st_mode))
+			kind = SAFEPATH_FILE;
+	}
+	fd = safepath_mkpath(rootfd, m->destination, kind, 0755);
+	if (fd < 0)
+		return fail("mount %s: create mount point in the root", m->destination);
+	if (o.bind) {
+		r = mount(m->source, safepath_fdpath(fd, fdp), NULL, MS_BIND | (o.recursive ? MS_REC : 0), NULL);
+	} else {
+		r = mount(m->source, safepath_fdpath(fd, fdp), m->type, o.flags, o.data[0] ? o.data : NULL);
+		if (r < 0 && errno == EPERM && userns && strcmp(m->type, "sysfs") == 0) {
+			/* sysfs needs a network namespace owned by our user
+			 * namespace; without one, do what runc does: bind the
+			 * host's /sys (read-only below when asked). */
+			r = mount("/sys", fdp, NULL, MS_BIND | MS_REC, NULL);
+			o.bind = true;
+		}
+	}
+	close(fd);
+	if (r < 0)
+		return fail("mount %s (type %s, source %s)", m->destination, m->type, m->source);
+	/* A bind takes the source's flags; ro/nosuid/... need a remount. */
+	if (o.bind && (o.flags & ~MS_REC) && remount(rootfd, m->destination, o.flags, "mount") < 0)
+		return -1;
+	if (o.propagation && set_propagation(rootfd, m->destination, o.propagation) < 0)
+		return -1;
+	return 0;
+}
+
+static int populate_dev(int rootfd, bool userns)
+{
+	static const struct { const char *name; unsigned maj, min; } devs[] = {
+		{ "null", 1, 3 }, { "zero", 1, 5 }, { "full", 1, 7 },
+		{ "random", 1, 8 }, { "urandom", 1, 9 }, { "tty", 5, 0 },
+	};
+	static const struct { const char *name, *target; } links[] = {
+		{ "fd", "/proc/self/fd" }, { "stdin", "/proc/self/fd/0" },
+		{ "stdout", "/proc/self/fd/1" }, { "stderr", "/proc/self/fd/2" },
+		{ "ptmx", "pts/ptmx" },
+	};
+	int dev = safepath_open(rootfd, "/dev");
+
+	if (dev < 0)
+		return fail("/dev: open in the root");
+	for (size_t i = 0; i < sizeof devs / sizeof devs[0]; i++) {
+		char host[32], fdp[32];
+		snprintf(host, sizeof host, "/dev/%s", devs[i].name);
+		if (!userns) {
+			if (mknodat(dev, devs[i].name, S_IFCHR | 0666, makedev(devs[i].maj, devs[i].min)) < 0 && errno != EEXIST)
+				goto fail;
+			continue;
+		}
+		/* A user namespace may not mknod: bind the host's node onto
+		 * an empty file instead (the node keeps host ownership,
+		 * which is what we want for these). */
+		int f = openat(dev, devs[i].name, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0666);
+		if (f < 0)
+			goto fail;
+		close(f);
+		f = openat(dev, devs[i].name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (f < 0)
+			goto fail;
+		if (mount(host, safepath_fdpath(f, fdp), NULL, MS_BIND, NULL) < 0) {
+			int e = errno;
+			close(f);
+			close(dev);
+			return fail_errno(e, "/dev/%s: bind from host", devs[i].name);
+		}
+		close(f);
+	}
+	for (size_t i = 0; i < sizeof links / sizeof links[0]; i++) {
+		/* /dev/ptmx may exist as a node in a non-tmpfs /dev: the
+		 * link to the devpts instance's ptmx must win. */
+		if (strcmp(links[i].name, "ptmx") == 0)
+			unlinkat(dev, "ptmx", 0);
+		if (symlinkat(links[i].target, dev, links[i].name) < 0 && errno != EEXIST) {
+			int e = errno;
+			close(dev);
+			return fail_errno(e, "/dev/%s: symlink", links[i].name);
+		}
+	}
+	close(dev);
+	return 0;
+fail: {
+	int e = errno;
+	close(dev);
+	return fail_errno(e, "/dev: create device nodes");
+}
+}
+
+/* Binds a host file (berth-init) read-only at dest inside the root. */
+static int bind_file_ro(int rootfd, const char *src, const char *dest, const char *what)
+{
+	char fdp[32];
+	int fd = safepath_mkpath(rootfd, dest, SAFEPATH_FILE, 0755);
+
+	if (fd < 0)
+		return fail("%s: create %s in the root", what, dest);
+	if (mount(src, safepath_fdpath(fd, fdp), NULL, MS_BIND, NULL) < 0) {
+		int e = errno;
+		close(fd);
+		return fail_errno(e, "%s %s: bind onto %s", what, src, dest);
+	}
+	close(fd);
+	return remount(rootfd, dest, MS_RDONLY | MS_NOSUID | MS_NODEV, what);
+}
+
+int rootfs_prepare(const struct shim_config *c)
+{
+	bool userns = in_user_namespace(), dev_mounted = false;
+	unsigned long prop = c->rootfs_propagation;
+	int rootfd, fd;
+
+	/* Nothing we mount may propagate back to the host. pivot_root also
+	 * refuses a shared parent, so "shared" is applied after it. */
+	if (prop & MS_SHARED)
+		prop = MS_REC | MS_SLAVE;
+	if (mount(NULL, "/", NULL, prop, NULL) < 0)
+		return fail("rootfs-propagation: make / %s", prop & MS_SLAVE ? "rslave" : "private");
+	/* pivot_root needs the new root to be a mount point. */
+	if (mount(c->root, c->root, NULL, MS_BIND | MS_REC, NULL) < 0)
+		return fail("root %s: bind onto itself", c->root);
+	/* Opened after the bind so it names the new mount, not the dir. */
+	rootfd = open(c->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0)
+		return fail("root %s: open", c->root);
+	for (int i = 0; i < c->nmounts; i++) {
+		if (mount_one(rootfd, &c->mounts[i], userns) < 0)
+			goto fail;
+		dev_mounted |= strcmp(c->mounts[i].destination, "/dev") == 0;
+	}
+	if (dev_mounted && populate_dev(rootfd, userns) < 0)
+		goto fail;
+	if (c->init && bind_file_ro(rootfd, c->init, "/dev/init", "init") < 0)
+		goto fail;
+	if (c->process.terminal) {
+		fd = safepath_mkpath(rootfd, "/dev/console", SAFEPATH_FILE, 0755);
+		if (fd < 0) {
+			fail("terminal: create /dev/console in the root");
+			goto fail;
+		}
+		close(fd);
+	}
+	/* runc creates a missing cwd too; done as container root, so it is
+	 * owned by it. */
+	fd = safepath_mkpath(rootfd, c->process.cwd, SAFEPATH_DIR, 0755);
+	if (fd < 0) {
+		fail("cwd %s: create in the root", c->process.cwd);
+		goto fail;
+	}
+	close(fd);
+	/* pivot_root(".", ".") stacks the old root under the new one at the
+	 * same place; detaching "." then drops it (and every host mount)
+	 * from our view. The MS_SLAVE first keeps the unmount from
+	 * propagating to the host when "/" was shared. chroot would leave
+	 * the host reachable (a chroot escape is one chdir("..") loop). */
+	if (fchdir(rootfd) < 0) {
+		fail("root %s: chdir", c->root);
+		goto fail;
+	}
+	close(rootfd);
+	if (syscall(SYS_pivot_root, ".", ".") < 0)
+		return fail("root %s: pivot_root", c->root);
+	if (mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0)
+		return fail("root %s: make old root rslave", c->root);
+	if (umount2(".", MNT_DETACH) < 0)
+		return fail("root %s: detach old root", c->root);
+	if (chdir("/") < 0)
+		return fail("root %s: chdir /", c->root);
+	if ((c->rootfs_propagation & MS_SHARED) && mount(NULL, "/", NULL, c->rootfs_propagation, NULL) < 0)
+		return fail("rootfs-propagation: make / shared");
+	have_proc_fd = access("/proc/self/fd", F_OK) == 0;
+	return 0;
+fail: {
+	int e = errno;
+	close(rootfd);
+	errno = e;
+	return -1;
+}
+}
+
+static int write_sysctl(const char *key, const char *value)
+{
+	char path[4200];
+	size_t n = (size_t)snprintf(path, sizeof path, "/proc/sys/%s", key);
+
+	for (size_t i = sizeof "/proc/sys/" - 1; i < n; i++)
+		if (path[i] == '.')
+			path[i] = '/';
+	if (write_file(path, value, strlen(value)) < 0)
+		return fail("sysctl %s=%s: write %s", key, value, path);
+	return 0;
+}
+
+int rootfs_finalize(const struct shim_config *c)
+{
+	char fdp[32];
+	int rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+	if (rootfd < 0)
+		return fail("open /");
+	/* sysctls before readonly paths: /proc/sys is one of them. */
+	for (int i = 0; i < c->nsysctl; i++)
+		if (write_sysctl(c->sysctl_keys[i], c->sysctl_values[i]) < 0)
+			goto fail;
+	for (int i = 0; i < c->nreadonly; i++) {
+		const char *p = c->readonly[i];
+		int fd = safepath_open(rootfd, p), r;
+		if (fd < 0 && errno == ENOENT)
+			continue;
+		if (fd < 0) {
+			fail("readonly-path %s: open", p);
+			goto fail;
+		}
+		r = mount(target_of(fd, fdp, p), target_of(fd, fdp, p), NULL, MS_BIND | MS_REC, NULL);
+		close(fd);
+		if (r < 0) {
+			fail("readonly-path %s: bind onto itself", p);
+			goto fail;
+		}
+		if (remount(rootfd, p, MS_RDONLY | MS_REC, "readonly-path") < 0)
+			goto fail;
+	}
+	for (int i = 0; i < c->nmasked; i++) {
+		const char *p = c->masked[i];
+		struct stat st;
+		int fd = safepath_open(rootfd, p), r;
+		if (fd < 0 && errno == ENOENT)
+			continue;
+		if (fd < 0 || fstat(fd, &st) < 0) {
+			fail("masked-path %s: open", p);
+			if (fd >= 0)
+				close(fd);
+			goto fail;
+		}
+		/* A directory gets an empty read-only tmpfs, anything else
+		 * /dev/null: reads see nothing, writes fail or vanish. */
+		if (S_ISDIR(st.st_mode))
+			r = mount("tmpfs", target_of(fd, fdp, p), "tmpfs", MS_RDONLY, NULL);
+		else
+			r = mount("/dev/null", target_of(fd, fdp, p), NULL, MS_BIND, NULL);
+		close(fd);
+		if (r < 0) {
+			fail("masked-path %s: mount over it", p);
+			goto fail;
+		}
+	}
+	if (c->root_readonly) {
+		int fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		unsigned long lf = fd >= 0 ? locked_flags(fd) : 0;
+		if (fd >= 0)
+			close(fd);
+		if (mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | lf, NULL) < 0) {
+			fail("root-readonly: remount / read-only");
+			goto fail;
+		}
+	}
+	close(rootfd);
+	return 0;
+fail: {
+	int e = errno;
+	close(rootfd);
+	errno = e;
+	return -1;
+}
+}
