@@ -9,3 +9,4 @@ export { mknod, makedev, devMajor, devMinor, S_IF } from './mknod';
 export { lutimens, futimens, UTIME_OMIT } from './utimens';
 export { renameat2, RENAME } from './rename';
 export { pidfdOpen, pidfdSendSignal, signalNumber, signalName, PIDFD } from './pidfd';
+export { netlinkSocket, netlinkSocketIn, netlinkSend, netlinkRecv, netlinkClose, NETLINK } from './netlink';
