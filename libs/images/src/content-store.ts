@@ -233,6 +233,17 @@ export class ContentStore {
     return this.locked.has(refKey(ref));
   }
 
+  /**
+   * Adds an existing blob to a lease (a pull that finds a layer already here
+   * must still protect it until its image record exists). NotFound if absent.
+   */
+  async protect(digest: string, leaseId: string): Promise<void> {
+    await this.commitLock.run(async () => {
+      await this.info(digest);
+      this.leases.addResource(leaseId, 'content', digest);
+    });
+  }
+
   /** Writes a whole stream or buffer as one blob and commits it. */
   async writeBlob(
     source: Readable | AsyncIterable<Uint8Array> | Buffer,

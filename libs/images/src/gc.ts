@@ -33,36 +33,46 @@ export interface GcOptions {
   ingestMaxAgeMs?: number;
 }
 
+/**
+ * Digests reachable from image records and live leases (optionally leaving
+ * one lease out). Call with ContentStore.commitLock held.
+ */
+export async function markReachable(content: ContentStore, images: ImageStore, leases: LeaseManager, excludeLease?: string): Promise<Set<string>> {
+  const marked = new Set<string>();
+  const leased = leases.liveResources(Date.now(), excludeLease);
+  const queue: Descriptor[] = [...images.targets()];
+  for (const r of leased) {
+    if (r.kind === 'content') queue.push({ mediaType: '', digest: r.key, size: -1 });
+  }
+  while (queue.length > 0) {
+    const d = queue.pop()!;
+    if (marked.has(d.digest)) continue;
+    marked.add(d.digest);
+    let mediaType = d.mediaType;
+    const documentLike = isIndexType(mediaType) || isManifestType(mediaType) || mediaType === '';
+    if (!documentLike) continue;
+    let data: Buffer;
+    try {
+      const info = await content.info(d.digest);
+      if (mediaType === '' && info.size > 4 << 20) continue; // a leased layer, not a document
+      data = await content.readBytes(d.digest);
+    } catch (e) {
+      if (isNotFound(e)) continue; // not every platform of an index is present
+      throw e;
+    }
+    if (mediaType === '') mediaType = sniffMediaType(data) ?? '';
+    if (!isIndexType(mediaType) && !isManifestType(mediaType)) continue;
+    for (const c of childrenOf({ ...d, mediaType }, data)) queue.push(c);
+  }
+  return marked;
+}
+
 export async function collectGarbage(content: ContentStore, images: ImageStore, leases: LeaseManager, opts: GcOptions = {}): Promise<GcResult> {
   const ingestMaxAgeMs = opts.ingestMaxAgeMs ?? 24 * 3600_000;
   return content.commitLock.run(async () => {
     const expiredLeases = leases.deleteExpired();
-    const marked = new Set<string>();
     const leased = leases.liveResources();
-    const queue: Descriptor[] = [...images.targets()];
-    for (const r of leased) {
-      if (r.kind === 'content') queue.push({ mediaType: '', digest: r.key, size: -1 });
-    }
-    while (queue.length > 0) {
-      const d = queue.pop()!;
-      if (marked.has(d.digest)) continue;
-      marked.add(d.digest);
-      let mediaType = d.mediaType;
-      const documentLike = isIndexType(mediaType) || isManifestType(mediaType) || mediaType === '';
-      if (!documentLike) continue;
-      let data: Buffer;
-      try {
-        const info = await content.info(d.digest);
-        if (mediaType === '' && info.size > 4 << 20) continue; // a leased layer, not a document
-        data = await content.readBytes(d.digest);
-      } catch (e) {
-        if (isNotFound(e)) continue; // not every platform of an index is present
-        throw e;
-      }
-      if (mediaType === '') mediaType = sniffMediaType(data) ?? '';
-      if (!isIndexType(mediaType) && !isManifestType(mediaType)) continue;
-      for (const c of childrenOf({ ...d, mediaType }, data)) queue.push(c);
-    }
+    const marked = await markReachable(content, images, leases);
 
     const removed: string[] = [];
     let freedBytes = 0;
@@ -87,5 +97,30 @@ export async function collectGarbage(content: ContentStore, images: ImageStore, 
       ingestsRemoved.push(st.ref);
     }
     return { removed, freedBytes, ingestsRemoved, expiredLeases };
+  });
+}
+
+/**
+ * Ends a lease whose operation failed: deletes the lease, then the blobs it
+ * protected that nothing else reaches, so a failed pull leaves nothing behind.
+ */
+export async function discardLease(content: ContentStore, images: ImageStore, leases: LeaseManager, leaseId: string): Promise<string[]> {
+  return content.commitLock.run(async () => {
+    const mine = leases.resources(leaseId);
+    const marked = await markReachable(content, images, leases, leaseId);
+    leases.delete(leaseId);
+    const removed: string[] = [];
+    for (const r of mine) {
+      if (r.kind === 'content' && !marked.has(r.key)) {
+        try {
+          await content.delete(r.key);
+          removed.push(r.key);
+        } catch (e) {
+          if (!isNotFound(e)) throw e;
+        }
+      }
+      if (r.kind === 'ingest' && !content.isWriting(r.key)) await content.abort(r.key).catch(() => undefined);
+    }
+    return removed;
   });
 }

@@ -68,13 +68,13 @@ export class LeaseManager {
   }
 
   /** Every resource held by a live lease (the GC roots leases contribute). */
-  liveResources(now = Date.now()): Array<{ kind: LeaseResourceKind; key: string }> {
+  liveResources(now = Date.now(), excludeLease = ''): Array<{ kind: LeaseResourceKind; key: string }> {
     return this.db
       .prepare(
         `SELECT DISTINCT r.kind, r.key FROM lease_resources r JOIN leases l ON l.id = r.lease_id
-         WHERE l.expires_at IS NULL OR l.expires_at > ?`,
+         WHERE (l.expires_at IS NULL OR l.expires_at > ?) AND l.id != ?`,
       )
-      .all(now) as Array<{ kind: LeaseResourceKind; key: string }>;
+      .all(now, excludeLease) as Array<{ kind: LeaseResourceKind; key: string }>;
   }
 
   /** Deletes expired leases; returns how many. */

@@ -1,50 +1,64 @@
-// A LayerApplier that unpacks layers into one directory tree with GNU tar,
+// A LayerApplier that unpacks layers into plain directory trees with GNU tar,
 // applying OCI whiteouts (image-spec layer.md): `.wh.<name>` deletes <name>
 // from lower layers, `.wh..wh..opq` hides a directory's lower contents.
 //
-// Each layer is extracted into a staging directory beside the rootfs (tar -x
-// in C, fed while the DiffID is computed), then merged with renames, so a
-// layer whose DiffID does not verify leaves the rootfs untouched. Used by
-// tests and the benchmark; the layers service's snapshotters do this for real.
+// It keeps one merged tree per layer stack, at <root>/<chainId hex>. Applying
+// a layer on chain P extracts it into a staging directory (tar -x in C, fed
+// while the DiffID is computed), verifies the DiffID, merges it into P's tree
+// with renames and moves that tree to the new chain's name. So a layer that
+// fails verification leaves every tree untouched, and stacking costs no
+// copies; the price is that P itself is no longer a standalone tree, so a
+// second, different child of P is refused (the layers service's snapshots do
+// not have that limit). Used by tests and the benchmark.
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
-import { DataLossError, FailedPreconditionError, InternalError } from '@berth/errors';
+import { DataLossError, FailedPreconditionError, InternalError, NotFoundError } from '@berth/errors';
 import { HashingStream, decompressLayer } from './compression.js';
-import { chainIds } from './digest.js';
+import { chainIds, digestHex } from './digest.js';
 import type { ApplyLayerOptions, LayerApplier } from './layer-applier.js';
 
 const WHITEOUT = '.wh.';
 const OPAQUE = '.wh..wh..opq';
 
 export class UnpackLayerApplier implements LayerApplier {
-  /** ChainIDs applied so far, bottom first. */
-  readonly applied: string[] = [];
-  /** DiffIDs applied so far, bottom first (what a test checks arrived). */
+  /** Every chain applied, each mapped to the top chain whose tree contains it. */
+  private readonly chains = new Map<string, string>();
+  /** DiffIDs in the order they were applied (what tests check arrived). */
   readonly diffIds: string[] = [];
 
-  constructor(readonly rootfs: string) {}
+  constructor(readonly root: string) {}
 
   async hasLayer(chainId: string): Promise<boolean> {
-    return this.applied.includes(chainId);
+    return this.chains.has(chainId);
+  }
+
+  /** The merged tree of a stack that is a current top; NotFound otherwise. */
+  rootfsOf(chainId: string): string {
+    if (this.chains.get(chainId) !== chainId) throw new NotFoundError(`no tree for layer chain ${chainId}`, { field: 'chainId' });
+    return join(this.root, digestHex(chainId));
   }
 
   async applyLayer(stream: Readable, opts: ApplyLayerOptions): Promise<{ chainId: string }> {
-    const top = this.applied[this.applied.length - 1];
-    if (opts.parentChainId !== top) {
+    const parent = opts.parentChainId;
+    if (parent !== undefined && this.chains.get(parent) !== parent) {
       stream.destroy();
       throw new FailedPreconditionError(
-        `${this.rootfs} holds layer chain ${top ?? '(empty)'}; cannot apply a layer whose parent is ${opts.parentChainId ?? '(none)'}`,
+        this.chains.has(parent)
+          ? `layer chain ${parent} was already extended into ${this.chains.get(parent)}; this applier keeps one tree per stack`
+          : `parent layer chain ${parent} has not been applied`,
         { field: 'parentChainId' },
       );
     }
-    await fs.mkdir(this.rootfs, { recursive: true });
-    const staging = await fs.mkdtemp(join(dirname(this.rootfs), `.${basename(this.rootfs)}-layer-`));
+    await fs.mkdir(this.root, { recursive: true });
+    const staging = await fs.mkdtemp(join(this.root, '.staging-'));
+    // mkdtemp makes 0700; a layer without a "./" entry must not make / private.
+    await fs.chmod(staging, 0o755);
     try {
       const hasher = new HashingStream();
-      const tar = spawn('tar', ['-x', '-f', '-', '-C', staging, '--numeric-owner', '--same-permissions', '--same-owner', '--no-overwrite-dir'], {
+      const tar = spawn('tar', ['-x', '-f', '-', '-C', staging, '--numeric-owner', '--same-permissions', '--same-owner'], {
         stdio: ['pipe', 'ignore', 'pipe'],
       });
       let stderr = '';
@@ -53,19 +67,31 @@ export class UnpackLayerApplier implements LayerApplier {
         tar.on('error', reject);
         tar.on('close', (code) => resolve(code ?? -1));
       });
-      await Promise.all([pipeline(decompressLayer(stream, opts.mediaType), hasher, tar.stdin), exited]).catch(async (e) => {
+      try {
+        await pipeline(decompressLayer(stream, opts.mediaType), hasher, tar.stdin);
+      } catch (e) {
         tar.kill();
+        await exited.catch(() => undefined);
         throw e;
-      });
+      }
       const code = await exited;
       const diffId = hasher.digest();
       if (diffId !== opts.expectedDiffId) {
         throw new DataLossError(`layer DiffID is ${diffId}, but the image config says ${opts.expectedDiffId}`, { field: 'diffId' });
       }
       if (code !== 0) throw new InternalError(`tar -x of layer ${diffId} failed (exit ${code}): ${stderr.trim()}`);
-      await mergeLayer(staging, this.rootfs);
-      const chainId = chainIds(top === undefined ? [diffId] : [top, diffId]).at(-1)!;
-      this.applied.push(chainId);
+      const chainId = parent === undefined ? diffId : chainIds([parent, diffId])[1]!;
+      const target = join(this.root, digestHex(chainId));
+      if (this.chains.get(chainId) === chainId) return { chainId }; // applied meanwhile
+      if (parent === undefined) {
+        await fs.rename(staging, target);
+      } else {
+        const tree = join(this.root, digestHex(parent));
+        await mergeLayer(staging, tree);
+        await fs.rename(tree, target);
+        for (const [c, top] of this.chains) if (top === parent) this.chains.set(c, chainId);
+      }
+      this.chains.set(chainId, chainId);
       this.diffIds.push(diffId);
       return { chainId };
     } finally {
@@ -100,4 +126,7 @@ export async function mergeLayer(src: string, dst: string): Promise<void> {
     if (dstStat) await fs.rm(d, { recursive: true, force: true });
     await fs.rename(s, d);
   }
+  // The layer's own entry for this directory ("./" or "dir/") sets its metadata.
+  const st = await fs.lstat(src);
+  await fs.chmod(dst, st.mode & 0o7777);
 }
