@@ -13,9 +13,10 @@ import { encodeFrame, encodeResize, encodeStdin, Frame, FrameDecoder, parseExitR
  * (earlier output is in the log); with a terminal everything arrives on
  * stdout. Writing to stdin feeds the process's stdin (a pipe, or the pty);
  * ending it closes a piped stdin (EOF) — on a pty send ^D instead. `exit`
- * settles when the process has exited and its output was delivered, with the
- * exit status, or with null if the connection ended first (the monitor died,
- * or close() was called).
+ * settles when the process has exited and all its output was received, with
+ * the exit status, or with null if the connection ended first (the monitor
+ * died, or close() was called). Output may still sit unread in stdout/stderr
+ * then: read those to their end (they end at exit) to get all of it.
  */
 export class Attachment {
   readonly stdout = new PassThrough();
@@ -105,6 +106,9 @@ export class Attachment {
         this.stderr.write(payload);
         break;
       case Frame.Exit:
+        // The monitor sends EXIT after the output is drained: nothing follows.
+        this.stdout.end();
+        this.stderr.end();
         try {
           this.resolveExit(parseExitRecord(payload.toString(), what));
         } catch (e) {

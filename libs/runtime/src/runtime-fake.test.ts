@@ -117,11 +117,8 @@ describe('Runtime with the fake shim', () => {
     await create('ex', { args: ['sleep', '30'] });
     await rt.start('ex');
     const p = await rt.exec('ex', 'e1', { args: ['sh', '-c', 'echo from-exec; echo oops >&2; exit 5'] });
-    let out = '';
-    let err = '';
-    p.io.stdout.on('data', (d: Buffer) => (out += d));
-    p.io.stderr.on('data', (d: Buffer) => (err += d));
-    expect(await p.io.exit).toMatchObject({ exitCode: 5 });
+    const [exit, out, err] = await Promise.all([p.io.exit, text(p.io.stdout), text(p.io.stderr)]);
+    expect(exit).toMatchObject({ exitCode: 5 });
     expect(out).toBe('from-exec\n');
     expect(err).toBe('oops\n');
     expect(await rt.waitExec('ex', 'e1')).toMatchObject({ exitCode: 5 });
@@ -239,6 +236,12 @@ function readOptional(p: string): string | null {
   } catch {
     return null;
   }
+}
+
+async function text(stream: NodeJS.ReadableStream): Promise<string> {
+  let s = '';
+  for await (const chunk of stream) s += chunk.toString();
+  return s;
 }
 
 async function until(cond: () => boolean, ms = 5000): Promise<void> {
