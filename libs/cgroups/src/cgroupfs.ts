@@ -5,24 +5,34 @@
 // Synchronous on purpose: these are tiny pseudo-files served from memory, and
 // a thread-pool round trip per file costs more than the read.
 import { readFileSync, writeFileSync, existsSync, readdirSync, rmdirSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, dirname } from 'node:path';
 import { fromNodeError, fromErrno } from '@berth/errors';
 
-/** Sees every successful control-file write (tracing, and tests against a fake tree where files do not merge writes as the kernel does). */
-export type CgroupWriteObserver = (path: string, value: string) => void;
-const observers = new Set<CgroupWriteObserver>();
+/**
+ * What the drivers do to a cgroup filesystem, as seen by observers: writes
+ * and mkdirs after they succeed, rmdirs just before they are attempted. For
+ * tracing, and for tests that run a driver against a plain directory tree and
+ * play the kernel's part (populating new cgroups with control files, merging
+ * io.max lines) in an observer.
+ */
+export type CgroupFsEvent = { op: 'write'; path: string; value: string } | { op: 'mkdir'; path: string } | { op: 'rmdir'; path: string };
+export type CgroupFsObserver = (event: CgroupFsEvent) => void;
+const observers = new Set<CgroupFsObserver>();
 
 /** Registers an observer; returns the function that removes it. */
-export function observeCgroupWrites(fn: CgroupWriteObserver): () => void {
+export function observeCgroupFs(fn: CgroupFsObserver): () => void {
   observers.add(fn);
   return () => observers.delete(fn);
+}
+
+function notify(event: CgroupFsEvent): void {
+  for (const fn of observers) fn(event);
 }
 
 export function writeCgroupFile(dir: string, file: string, value: string): void {
   const p = join(dir, file);
   try {
     writeFileSync(p, value);
-    for (const fn of observers) fn(p, value);
   } catch (e) {
     const code = (e as { code?: string }).code;
     if (code && /^E[A-Z0-9]+$/.test(code)) {
@@ -30,6 +40,7 @@ export function writeCgroupFile(dir: string, file: string, value: string): void 
     }
     throw fromNodeError(e, `write "${value}" to ${p}`);
   }
+  notify({ op: 'write', path: p, value });
 }
 
 function explain(errno: string, file: string): string | undefined {
@@ -99,13 +110,17 @@ export function readPids(dir: string, file = 'cgroup.procs'): number[] {
   return t.split('\n').filter(Boolean).map(Number);
 }
 
+/** Creates `dir` and missing ancestors one level at a time (each level is a new cgroup). */
 export function mkdirp(dir: string): boolean {
   if (existsSync(dir)) return false;
+  mkdirp(dirname(dir));
   try {
-    mkdirSync(dir, { recursive: true });
+    mkdirSync(dir);
   } catch (e) {
+    if ((e as { code?: string }).code === 'EEXIST') return false;
     throw fromNodeError(e, `create cgroup ${dir}`);
   }
+  notify({ op: 'mkdir', path: dir });
   return true;
 }
 
@@ -128,6 +143,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export async function removeCgroupDir(dir: string): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     try {
+      if (attempt === 0) notify({ op: 'rmdir', path: dir });
       rmdirSync(dir);
       return;
     } catch (e) {

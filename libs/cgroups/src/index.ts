@@ -27,4 +27,4 @@ export { cpuWeightToShares } from './v2/cpu';
 export type { CgroupStats, CgroupLimits, CpuStats, MemoryStats, PidsStats, BlkioDeviceStats } from './stats';
 export { CgroupMetricsCollector, SERIES as CGROUP_METRIC_SERIES, sanitizeLabelName } from './metrics';
 export { CgroupStateStore, type CgroupRecord } from './state';
-export { observeCgroupWrites, type CgroupWriteObserver } from './cgroupfs';
+export { observeCgroupFs, type CgroupFsEvent, type CgroupFsObserver } from './cgroupfs';
