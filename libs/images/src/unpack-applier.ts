@@ -14,13 +14,59 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import type { Readable } from 'node:stream';
+import { Transform, Writable, type Readable, type TransformCallback } from 'node:stream';
 import { DataLossError, FailedPreconditionError, InternalError, NotFoundError } from '@berth/errors';
 import { HashingStream, decompressLayer } from './compression.js';
 import { chainIds, digestHex } from './digest.js';
 import type { ApplyLayerOptions, LayerApplier } from './layer-applier.js';
 
 const WHITEOUT = '.wh.';
+
+/**
+ * Appends zero blocks after a layer. Some writers (umoci 0.4) end layers
+ * without padding the last file to 512 bytes and without the two zero blocks
+ * that end a tar; Go's archive/tar accepts that, GNU tar calls it an
+ * unexpected EOF. Extra zeros after a proper end are ignored.
+ */
+class TarPadding extends Transform {
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    cb(null, chunk);
+  }
+  override _flush(cb: TransformCallback): void {
+    cb(null, Buffer.alloc(3 * 512));
+  }
+}
+
+/**
+ * Writes into tar's stdin; once tar has stopped reading (it exits at the
+ * end-of-archive marker) the rest is drained so the DiffID still covers every byte.
+ */
+function forwardTo(dest: NodeJS.WritableStream & { destroyed?: boolean; on(ev: 'error', l: (e: Error) => void): unknown }): Writable {
+  let closed = false;
+  dest.on('error', () => {
+    closed = true;
+  });
+  return new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      if (closed || dest.destroyed) return cb();
+      const ok = dest.write(chunk);
+      if (ok) cb();
+      else {
+        const done = () => {
+          dest.removeListener('drain', done);
+          dest.removeListener('close', done);
+          cb();
+        };
+        dest.on('drain', done);
+        (dest as unknown as Writable).on('close', done);
+      }
+    },
+    final(cb) {
+      if (!closed && !dest.destroyed) dest.end();
+      cb();
+    },
+  });
+}
 const OPAQUE = '.wh..wh..opq';
 
 export class UnpackLayerApplier implements LayerApplier {
@@ -68,7 +114,7 @@ export class UnpackLayerApplier implements LayerApplier {
         tar.on('close', (code) => resolve(code ?? -1));
       });
       try {
-        await pipeline(decompressLayer(stream, opts.mediaType), hasher, tar.stdin);
+        await pipeline(decompressLayer(stream, opts.mediaType), hasher, new TarPadding(), forwardTo(tar.stdin));
       } catch (e) {
         tar.kill();
         await exited.catch(() => undefined);
