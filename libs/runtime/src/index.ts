@@ -6,3 +6,4 @@ export { type ExitStatus } from './monitor-protocol';
 export { type ShimBinding } from './shim-binding';
 export { monitorBinaryPath } from './monitor-process';
 export { NAMESPACE_TYPES, namespaceHandlePath, type NamespaceType } from './namespace-handles';
+export { type ProcessInfo } from './process-namespace';

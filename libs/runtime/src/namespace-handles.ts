@@ -1,19 +1,30 @@
-// Persistent namespace handles: bind mounts of /proc/<init>/ns/<type> at
-// <runDir>/<type>ns/<id> (ip-netns style: <runDir>/netns/<id>). A handle
+// Persistent namespace handles: bind mounts of /proc/<init>/ns/<proc name> at
+// <runDir>/<proc name>ns/<id> (ip-netns style: <runDir>/netns/<id>). A handle
 // keeps the namespace alive and joinable without the init's pid, so the
 // networks service can configure the net namespace between create and start,
 // and a sandbox's namespaces outlive a container that shared them.
+// Handles are keyed by the OCI names the specs and the proto use
+// ("network" -> <runDir>/netns/<id>).
 import { closeSync, mkdirSync, openSync, statSync, unlinkSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { mount, umount, MS, MNT, UMOUNT_NOFOLLOW } from '@berth/sys';
 import { isNotFound, isInvalidArgument } from '@berth/errors';
 
-/** The namespace types berth persists, as named under /proc/<pid>/ns. */
-export const NAMESPACE_TYPES = ['net', 'ipc', 'uts', 'pid', 'cgroup', 'mnt', 'user', 'time'] as const;
-export type NamespaceType = (typeof NAMESPACE_TYPES)[number];
+/** OCI namespace type -> its name under /proc/<pid>/ns. */
+export const NAMESPACE_TYPES = {
+  network: 'net',
+  ipc: 'ipc',
+  uts: 'uts',
+  pid: 'pid',
+  cgroup: 'cgroup',
+  mount: 'mnt',
+  user: 'user',
+  time: 'time',
+} as const;
+export type NamespaceType = keyof typeof NAMESPACE_TYPES;
 
 export function namespaceHandlePath(runDir: string, type: NamespaceType, id: string): string {
-  return join(runDir, `${type}ns`, id);
+  return join(runDir, `${NAMESPACE_TYPES[type]}ns`, id);
 }
 
 /**
@@ -21,32 +32,32 @@ export function namespaceHandlePath(runDir: string, type: NamespaceType, id: str
  * (comparing nsfs inodes with our own). Returns {type: handle path}. On
  * failure removes what it made and throws.
  *
- * mnt is the one that may be refused: binding a mount namespace into a
+ * mount is the one that may be refused: binding a mount namespace into a
  * mount that propagates into that same namespace would make a loop, so the
  * kernel returns EINVAL when <runDir>/mntns sits on a shared mount; then the
- * mnt handle is skipped (nothing joins a container's mount ns by handle).
+ * mount handle is skipped (nothing joins a container's mount ns by handle).
  */
 export function persistNamespaces(pid: number, runDir: string, id: string): Record<string, string> {
   const made: Record<string, string> = {};
   try {
-    for (const type of NAMESPACE_TYPES) {
-      const src = `/proc/${pid}/ns/${type}`;
+    for (const [type, procName] of Object.entries(NAMESPACE_TYPES) as [NamespaceType, string][]) {
+      const src = `/proc/${pid}/ns/${procName}`;
       let theirs;
       try {
         theirs = statSync(src);
       } catch {
         continue; // kernel without this namespace type
       }
-      const ours = statSync(`/proc/self/ns/${type}`);
+      const ours = statSync(`/proc/self/ns/${procName}`);
       if (theirs.ino === ours.ino && theirs.dev === ours.dev) continue;
       const target = namespaceHandlePath(runDir, type, id);
-      mkdirSync(join(runDir, `${type}ns`), { recursive: true, mode: 0o755 });
+      mkdirSync(join(runDir, `${procName}ns`), { recursive: true, mode: 0o755 });
       closeSync(openSync(target, 'wx', 0o444));
       try {
         mount(src, target, null, MS.BIND);
       } catch (e) {
         unlinkSync(target);
-        if (type === 'mnt' && isInvalidArgument(e)) continue;
+        if (type === 'mount' && isInvalidArgument(e)) continue;
         throw e;
       }
       made[type] = target;
@@ -60,7 +71,7 @@ export function persistNamespaces(pid: number, runDir: string, id: string): Reco
 
 /** Unmounts and removes every handle of id; missing ones are fine. */
 export function removeNamespaceHandles(runDir: string, id: string): void {
-  for (const type of NAMESPACE_TYPES) {
+  for (const type of Object.keys(NAMESPACE_TYPES) as NamespaceType[]) {
     const target = namespaceHandlePath(runDir, type, id);
     if (!existsSync(target)) continue;
     // A handle may be mounted more than once if a create raced a crash;

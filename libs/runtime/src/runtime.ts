@@ -39,7 +39,7 @@ import { Attachment } from './attach';
 import { startMonitor } from './monitor-process';
 import { EXEC_STDIN, EXEC_TERMINAL, HELLO_OUTPUT, encodeExec, encodeHello, parseExitRecord, type ExitStatus } from './monitor-protocol';
 import { persistNamespaces, removeNamespaceHandles } from './namespace-handles';
-import { pidsInNamespaceOf } from './process-namespace';
+import { pidsInNamespaceOf, processInfo, type ProcessInfo } from './process-namespace';
 import type { ShimBinding } from './shim-binding';
 
 const execFileP = promisify(execFile);
@@ -83,19 +83,25 @@ export interface ContainerState {
   startedAt: string | null;
   terminal: boolean;
   logPath: string;
-  /** {type: handle path} for the container's own namespaces. */
+  /** {OCI namespace type: handle path} for the container's own namespaces. */
   namespaces: Record<string, string>;
   /** Set once stopped (null if the monitor died without recording it). */
   exit: ExitStatus | null;
 }
 
 export interface CreateResult {
+  /** Host pid of init. */
   pid: number;
+  /** Pid of the container's monitor (its parent). */
+  monitorPid: number;
+  /** {OCI namespace type: handle path} ("network" -> <runDir>/netns/<id>). */
   namespaces: Record<string, string>;
 }
 
 export interface ExecOptions {
+  /** Run on a new pty (the exec config must ask the shim for a terminal too). */
   terminal?: boolean;
+  /** Keep a stdin pipe open for the returned io (always with a terminal). */
   stdin?: boolean;
 }
 
@@ -170,7 +176,9 @@ export class Runtime<Spec = unknown, Process = unknown> {
       const namespaces = persistNamespaces(pid, this.opts.runDir, id);
       const record: RuntimeRecord = { id, pid, createdAt: new Date().toISOString(), terminal, logPath, logMaxFiles, namespaces };
       writeJsonAtomic(join(dir, 'runtime.json'), record);
-      return { pid, namespaces };
+      const monitorPid = liveMonitorPid(dir);
+      if (monitorPid === null) throw new DataLossError(`container ${id}: its monitor exited during create (see ${dir}/monitor.log)`);
+      return { pid, monitorPid, namespaces };
     } catch (e) {
       await this.teardown(id, dir, pid !== 0, logPath, logMaxFiles);
       throw e;
@@ -190,24 +198,51 @@ export class Runtime<Spec = unknown, Process = unknown> {
     writeFileSync(join(this.stateDir(id), 'started'), new Date().toISOString());
   }
 
-  /** Sends sig (name or number) to init by pidfd. A process that just exited is not an error. */
-  signal(id: string, sig: string | number): void {
+  /**
+   * Sends sig (name or number) to init by pidfd, or with all to every process
+   * in the container (each through its own pidfd, opened after it was found
+   * in the container's pid namespace). A process that just exited is not an
+   * error.
+   */
+  signal(id: string, sig: string | number, opts: { all?: boolean } = {}): void {
     const st = this.state(id);
     if (st.status === 'stopped') throw new FailedPreconditionError(`container ${id} has exited: there is no process to signal`);
+    const initFd = this.pidfd(id, st);
+    const targets = opts.all ? pidsInNamespaceOf(st.pid).filter((p) => p !== st.pid) : [];
+    for (const pid of targets) {
+      let fd: number;
+      try {
+        fd = pidfdOpen(pid);
+      } catch (e) {
+        if (isNotFound(e)) continue;
+        throw e;
+      }
+      try {
+        // Re-check after opening: the pid may have been recycled since the walk.
+        if (pidsInNamespaceOf(st.pid).includes(pid)) pidfdSendSignal(fd, sig);
+      } catch (e) {
+        if (!isNotFound(e)) throw e;
+      } finally {
+        closeSync(fd);
+      }
+    }
     try {
-      pidfdSendSignal(this.pidfd(id, st), sig);
+      pidfdSendSignal(initFd, sig);
     } catch (e) {
       if (isNotFound(e)) return; // ESRCH: exited between state() and now
       throw e;
     }
   }
 
-  /** SIGTERM, then SIGKILL if init is still there after timeoutMs. Resolves with the exit. */
-  async stop(id: string, timeoutMs = 10_000): Promise<ExitStatus> {
+  /**
+   * stopSignal (SIGTERM: the image's StopSignal), then SIGKILL if init is
+   * still there after timeoutMs. Resolves with the exit.
+   */
+  async stop(id: string, timeoutMs = 10_000, stopSignal: string | number = 'SIGTERM'): Promise<ExitStatus> {
     const st = this.state(id);
     if (st.status === 'stopped' && st.exit) return st.exit;
     const exited = this.wait(id);
-    this.signal(id, 'SIGTERM');
+    this.signal(id, stopSignal);
     let timer: NodeJS.Timeout | undefined;
     const timedOut = await Promise.race([
       exited.then(() => false),
@@ -322,11 +357,16 @@ export class Runtime<Spec = unknown, Process = unknown> {
     return waitForExit(join(dir, 'attach.sock'), exitPath, execId, `wait exec ${execId} in ${id}`);
   }
 
-  /** Attaches to init's stdio (see Attachment). */
-  async attach(id: string): Promise<Attachment> {
+  /**
+   * Attaches to the stdio of init, or of exec'd process execId (see
+   * Attachment). Output from before the attach is in the log (readLog).
+   */
+  async attach(id: string, execId = ''): Promise<Attachment> {
+    if (execId) checkId(execId, 'execId');
     const st = this.state(id);
     if (st.status === 'stopped') throw new FailedPreconditionError(`container ${id} has exited: read its log instead`);
-    return Attachment.connect(join(this.stateDir(id), 'attach.sock'), encodeHello(HELLO_OUTPUT), `attach ${id}`);
+    const what = execId ? `attach to exec ${execId} in ${id}` : `attach ${id}`;
+    return Attachment.connect(join(this.stateDir(id), 'attach.sock'), encodeHello(HELLO_OUTPUT, execId), what);
   }
 
   /** Host pids of the container's processes (its pid namespace); [] once stopped. */
@@ -336,6 +376,13 @@ export class Runtime<Spec = unknown, Process = unknown> {
     // Validate the pid through the pidfd: a recycled pid would list strangers.
     this.pidfd(id, st);
     return pidsInNamespaceOf(st.pid);
+  }
+
+  /** The container's processes as ps shows them (ListPids); [] once stopped. */
+  processes(id: string): ProcessInfo[] {
+    return this.pids(id)
+      .map(processInfo)
+      .filter((p): p is ProcessInfo => p !== null);
   }
 
   /**
