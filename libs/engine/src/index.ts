@@ -13,3 +13,8 @@ export * from './ports';
 export * from './saga';
 export * from './run-plan';
 export * from './rootfs-reader';
+export * from './volumes';
+export * from './restart';
+export * from './events';
+export * from './engine';
+export * from './recovery';

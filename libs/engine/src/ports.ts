@@ -10,7 +10,7 @@
 //    swallowed by the adapter), because rollback and recovery call them blindly.
 //  - errors are @berth/errors kinds (the kit's client wrapper maps statuses).
 import type { ImageConfig } from './merge';
-import type { MountSpec, NetworkSettings, PortBinding } from './types';
+import type { MountPoint, NetworkSettings, PortBinding } from './types';
 
 /** A local image ready to run. */
 export interface ResolvedImage {
@@ -55,6 +55,11 @@ export interface CgroupsPort {
   create(id: string, resources: CgroupResources): Promise<{ path: string }>;
   /** Removes the cgroup (kills stragglers first). */
   remove(id: string): Promise<void>;
+  /** Changes limits of a live container (docker update). */
+  update(id: string, resources: CgroupResources): Promise<void>;
+  /** Freezes every process in the cgroup (docker pause). */
+  freeze(id: string): Promise<void>;
+  thaw(id: string): Promise<void>;
 }
 
 /** What the namespaces service needs to create the container's init, paused before exec. */
@@ -71,7 +76,7 @@ export interface ProcessSpec {
   terminal: boolean;
   openStdin: boolean;
   cgroupPath: string;
-  mounts: MountSpec[];
+  mounts: MountPoint[];
   capAdd: string[];
   capDrop: string[];
   init: boolean;

@@ -39,6 +39,7 @@ export function newContainerRecord(i: NewRecordInput): Omit<ContainerRecord, 'se
     args: args.slice(1),
     networkSettings: emptyNetworkSettings(),
     rootfs: '',
+    mounts: [],
     logPath: i.logPath ?? '',
   };
 }

@@ -9,7 +9,7 @@
 // user's program run, so it never sees a half-configured container. Each
 // step's undo reverses exactly its own effect; runSaga undoes in reverse.
 // `create` runs the first two steps (docker create), `start` the rest.
-import type { MountSpec, NetworkSettings } from './types';
+import type { MountPoint, NetworkSettings } from './types';
 import { mergeConfig, processFields } from './merge';
 import type { CgroupResources, EnginePorts, PullPolicy, ResolvedImage } from './ports';
 import type { SagaStep } from './saga';
@@ -26,7 +26,7 @@ export interface RunContext {
   pull: PullPolicy;
   logPath: string;
   /** Mounts after named/anonymous volumes were resolved to host paths by the engine. */
-  mounts: MountSpec[];
+  mounts: MountPoint[];
   // Filled by the steps:
   image?: ResolvedImage;
   merged?: ContainerConfig;

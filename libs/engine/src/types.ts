@@ -44,6 +44,19 @@ export interface MountSpec {
   options: string[];
 }
 
+/** A mount as resolved at create time (what inspect's Mounts shows and the runtime binds). */
+export interface MountPoint {
+  type: 'bind' | 'volume' | 'tmpfs';
+  /** Volume name for type volume, "" otherwise. */
+  name: string;
+  /** Host path: the bind source or the volume's data dir; "" for tmpfs. */
+  source: string;
+  destination: string;
+  rw: boolean;
+  /** Options as given (ro/rw excluded): "nocopy", "z", "rprivate", tmpfs "size=64m"... */
+  options: string[];
+}
+
 /** Portable container configuration: Docker's container.Config. */
 export interface ContainerConfig {
   hostname: string;
@@ -145,6 +158,8 @@ export interface ContainerRecord {
   networkSettings: NetworkSettings;
   /** Absolute path of the prepared root filesystem ("" until prepared). */
   rootfs: string;
+  /** Mounts resolved at create time (volumes created, anonymous ones named). */
+  mounts: MountPoint[];
   /** Path of the container's CRI-format log file. */
   logPath: string;
   /** Monotonic creation sequence; orders `ps` and resolves before/since. */

@@ -90,6 +90,9 @@ export function recordingPorts(now: () => number = Date.now): RecordingPorts {
     cgroups: {
       async create(id) { call('cgroups.create', id); rec.live.add(`cgroup ${id}`); return { path: `/sys/fs/cgroup/berth/${id}` }; },
       async remove(id) { call('cgroups.remove', id); rec.live.delete(`cgroup ${id}`); },
+      async update(id) { call('cgroups.update', id); },
+      async freeze(id) { call('cgroups.freeze', id); },
+      async thaw(id) { call('cgroups.thaw', id); },
     },
     namespaces: {
       async create(id, spec) {

@@ -1,0 +1,377 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isFailedPrecondition, isNotFound } from '@berth/errors';
+import { openEngineDb, type Db } from './db';
+import { ContainerStore } from './container-store';
+import { Engine, normalizeSignal, type CreateRequest } from './engine';
+import type { ContainerEvent } from './events';
+import { decideRecovery, recover } from './recovery';
+import { ManualClock } from './restart';
+import { defaultContainerConfig, defaultHostConfig, type HostConfig, type MountSpec } from './types';
+import { VolumeStore } from './volumes';
+import { addTestImage, recordingPorts, type RecordingPorts } from './testing/recording-ports';
+import { newContainerRecord } from './record';
+
+let dir: string;
+let db: Db;
+let clock: ManualClock;
+let ports: RecordingPorts;
+let engine: Engine;
+let events: ContainerEvent[];
+
+function makeEngine(): Engine {
+  const e = new Engine({ store: new ContainerStore(db), volumes: new VolumeStore(db, dir, () => clock.now()), ports, stateDir: dir, clock });
+  e.events.on('event', (ev: ContainerEvent) => events.push(ev));
+  return e;
+}
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'berth-engine-'));
+  db = openEngineDb(join(dir, 'engine.db'));
+  clock = new ManualClock();
+  ports = recordingPorts(() => clock.now());
+  addTestImage(ports, 'alpine', { cmd: ['/bin/sh'], volumes: [] });
+  events = [];
+  engine = makeEngine();
+});
+afterEach(() => {
+  engine.close();
+  try { db.close(); } catch { /* closed */ }
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Lets pending promise chains (exit watchers, serial chains) run. */
+async function flush(): Promise<void> {
+  for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+}
+
+function req(p: { name?: string; host?: Partial<HostConfig>; cmd?: string[] } = {}): CreateRequest {
+  return { name: p.name ?? 'web', config: { ...defaultContainerConfig('alpine'), cmd: p.cmd ?? null }, hostConfig: { ...defaultHostConfig(), ...p.host } };
+}
+const actions = (id?: string) => events.filter((e) => !id || e.id === id).map((e) => e.action + (e.exitCode !== undefined ? `(${e.exitCode})` : ''));
+
+describe('engine lifecycle (in-memory service test doubles)', () => {
+  it('run: created then started, record running with pid and network', async () => {
+    const c = await engine.run(req());
+    expect(c).toMatchObject({ state: 'running', name: 'web', path: '/bin/sh', args: [], startedAt: clock.now() });
+    expect(c.pid).toBeGreaterThan(0);
+    expect(c.networkSettings.ipAddress).toBe('172.30.0.2');
+    expect(c.networkSettings.hostsPath).toContain(c.id);
+    expect(actions()).toEqual(['created', 'started']);
+  });
+
+  it('generates a name when none is given', async () => {
+    const c = await engine.create({ ...req(), name: undefined });
+    expect(c.name).toMatch(/^[a-z]+_[a-z]+$/);
+  });
+
+  it('a failed create leaves no record and no resources', async () => {
+    await expect(engine.create({ ...req(), config: { ...defaultContainerConfig('nope') } })).rejects.toThrow(/resolveImage: no such image: nope/);
+    expect(engine.list({ all: true })).toEqual([]);
+    expect(ports.rec.live.size).toBe(0);
+  });
+
+  it('a failed start keeps the created container with the error (Docker), rolled back runtime', async () => {
+    ports.rec.failOn('networks.attach');
+    await expect(engine.run(req())).rejects.toThrow(/attachNetwork: injected failure/);
+    const c = engine.store.find('web');
+    expect(c.state).toBe('created');
+    expect(c.error).toMatch(/attachNetwork/);
+    expect([...ports.rec.live].map((x) => x.split(' ')[0]).sort()).toEqual(['image-ref', 'rootfs']);
+  });
+
+  it('process exit: exited with code and time, runtime released, rootfs kept', async () => {
+    const c = await engine.run(req());
+    clock.advance(5_000);
+    ports.exitProcess(c.id, { exitCode: 3 });
+    await flush();
+    const r = engine.store.get(c.id);
+    expect(r).toMatchObject({ state: 'exited', exitCode: 3, finishedAt: clock.now(), pid: 0 });
+    expect([...ports.rec.live].map((x) => x.split(' ')[0]).sort()).toEqual(['image-ref', 'rootfs']);
+    expect(actions()).toEqual(['created', 'started', 'die(3)', 'exited(3)']);
+  });
+
+  it('OOM kill is recorded and announced', async () => {
+    const c = await engine.run(req());
+    ports.exitProcess(c.id, { exitCode: 137, signal: 'SIGKILL', oomKilled: true });
+    await flush();
+    expect(engine.store.get(c.id).oomKilled).toBe(true);
+    expect(actions()).toEqual(['created', 'started', 'oom', 'die(137)', 'exited(137)']);
+  });
+
+  it('stop: stop signal, then SIGKILL after the timeout; marks manual stop', async () => {
+    const c = await engine.run(req({ host: { restartPolicy: { name: 'unless-stopped', maximumRetryCount: 0 } } }));
+    const r = await engine.stop(c.id, 1);
+    expect(r).toMatchObject({ state: 'exited', exitCode: 143, manuallyStopped: true });
+    expect(ports.rec.calls).toContain(`namespaces.kill ${c.id} SIGTERM`);
+    expect(engine.restartPending(c.id)).toBe(false);
+    expect(actions()).toEqual(['created', 'started', 'die(143)', 'exited(143)', 'stopped']);
+    // Stopping again is a no-op.
+    expect((await engine.stop('web')).state).toBe('exited');
+  });
+
+  it('stop escalates to SIGKILL when the stop signal is ignored', async () => {
+    const c = await engine.create({ ...req(), config: { ...defaultContainerConfig('alpine'), stopSignal: 'SIGUSR1' } });
+    await engine.start(c.id);
+    const r = await engine.stop(c.id, 0);
+    expect(r.exitCode).toBe(137);
+    const kills = ports.rec.calls.filter((x) => x.startsWith('namespaces.kill'));
+    expect(kills).toEqual([`namespaces.kill ${c.id} SIGUSR1`, `namespaces.kill ${c.id} SIGKILL`]);
+  });
+
+  it('pause/unpause freeze the cgroup; illegal ones name the state', async () => {
+    const c = await engine.run(req());
+    await engine.pause('web');
+    expect(engine.store.get(c.id).state).toBe('paused');
+    await expect(engine.pause('web')).rejects.toThrow('container web is already paused');
+    await engine.unpause('web');
+    expect(engine.store.get(c.id).state).toBe('running');
+    await engine.stop('web');
+    const e = await engine.pause('web').catch((x) => x);
+    expect(isFailedPrecondition(e)).toBe(true);
+    expect(e.message).toBe('container web is not running (state: exited)');
+    expect(actions()).toContain('paused');
+    expect(ports.rec.calls.filter((x) => /cgroups\.(freeze|thaw)/.test(x)).map((x) => x.split(' ')[0])).toEqual(['cgroups.freeze', 'cgroups.thaw']);
+  });
+
+  it('kill delivers signals; SIGKILL counts as a user stop', async () => {
+    const c = await engine.run(req({ host: { restartPolicy: { name: 'always', maximumRetryCount: 0 } } }));
+    await engine.kill('web', 'HUP');
+    expect(engine.store.get(c.id).state).toBe('running');
+    await engine.kill('web', '9');
+    await flush();
+    expect(engine.store.get(c.id)).toMatchObject({ state: 'exited', exitCode: 137, manuallyStopped: true });
+    expect(engine.restartPending(c.id)).toBe(false);
+    await expect(engine.kill('web')).rejects.toThrow('container web is not running (state: exited)');
+  });
+
+  it('remove refuses a running container, force kills it; events end with removed', async () => {
+    const c = await engine.run(req());
+    await expect(engine.remove('web')).rejects.toThrow(/cannot remove container web: it is running/);
+    await engine.remove('web', { force: true });
+    expect(isNotFound(catchSync(() => engine.store.get(c.id)))).toBe(true);
+    expect(ports.rec.live.size).toBe(0);
+    expect(actions()).toEqual(['created', 'started', 'die(137)', 'removed']);
+  });
+
+  it('--rm removes the container and its anonymous volumes on exit', async () => {
+    const mounts: MountSpec[] = [{ type: 'volume', source: '', target: '/data', readOnly: false, options: [] }];
+    const c = await engine.run(req({ host: { autoRemove: true, mounts } }));
+    const vol = c.mounts[0]!;
+    expect(vol.type).toBe('volume');
+    expect(existsSync(vol.source)).toBe(true);
+    ports.exitProcess(c.id, { exitCode: 0 });
+    await flush();
+    expect(engine.list({ all: true })).toEqual([]);
+    expect(engine.volumes.list()).toEqual([]);
+    expect(existsSync(vol.source)).toBe(false);
+    expect(actions()).toEqual(['created', 'started', 'die(0)', 'exited(0)', 'removed']);
+  });
+
+  it('--rm with a restart policy is refused before anything is created', async () => {
+    await expect(engine.create(req({ host: { autoRemove: true, restartPolicy: { name: 'always', maximumRetryCount: 0 } } })))
+      .rejects.toThrow(/conflicting options: --restart and --rm/);
+    expect(ports.rec.calls).toEqual([]);
+  });
+
+  it('named volumes: created on demand, removal refused while used, image VOLUMEs get anonymous ones', async () => {
+    addTestImage(ports, 'pg', { cmd: ['postgres'], volumes: ['/var/lib/postgresql/data'] });
+    const c = await engine.create({
+      name: 'db', config: { ...defaultContainerConfig('pg') },
+      hostConfig: { ...defaultHostConfig(), mounts: [{ type: 'volume', source: 'pgconf', target: '/etc/pg', readOnly: true, options: [] }, { type: 'bind', source: '/srv', target: '/srv', readOnly: false, options: ['rprivate'] }] },
+    });
+    expect(c.mounts.map((m) => [m.type, m.destination, m.rw, m.name === '' ? '' : m.name.length > 20 ? 'anon' : m.name])).toEqual([
+      ['volume', '/etc/pg', false, 'pgconf'], ['bind', '/srv', true, ''], ['volume', '/var/lib/postgresql/data', true, 'anon'],
+    ]);
+    expect(() => engine.volumes.remove('pgconf')).toThrow(/volume pgconf is in use by container\(s\) /);
+    expect(engine.volumes.list({ dangling: ['false'] }).map((v) => v.name)).toContain('pgconf');
+    await engine.remove('db', { volumes: true });
+    expect(engine.volumes.list().map((v) => v.name)).toEqual(['pgconf']); // named volumes survive rm -v
+    engine.volumes.remove('pgconf');
+  });
+
+  it('rename: event carries the old name; taken names refused', async () => {
+    await engine.create(req({ name: 'aa' }));
+    await engine.create(req({ name: 'bb' }));
+    expect(() => engine.rename('aa', 'bb')).toThrow(/already in use/);
+    expect(() => engine.rename('aa', '-bad')).toThrow(/invalid container name/);
+    engine.rename('aa', 'cc');
+    const ev = events.find((e) => e.action === 'renamed')!;
+    expect([ev.name, ev.oldName]).toEqual(['cc', 'aa']);
+  });
+
+  it('update changes limits live through the cgroups port', async () => {
+    await engine.run(req());
+    const r = await engine.update('web', { memory: 64 * 1024 * 1024, restartPolicy: { name: 'on-failure', maximumRetryCount: 3 } });
+    expect(r.hostConfig.memory).toBe(67108864);
+    expect(r.hostConfig.restartPolicy).toEqual({ name: 'on-failure', maximumRetryCount: 3 });
+    expect(ports.rec.calls.some((x) => x.startsWith('cgroups.update'))).toBe(true);
+    await expect(engine.update('web', { memory: 100, memorySwap: 50 })).rejects.toThrow(/memory-swap must be at least memory/);
+  });
+
+  it('wait resolves with the exit code', async () => {
+    const c = await engine.run(req());
+    const w = engine.wait('web');
+    ports.exitProcess(c.id, { exitCode: 42 });
+    expect(await w).toBe(42);
+    expect(await engine.wait('web')).toBe(42); // already stopped: at once
+  });
+
+  it('signal names normalise', () => {
+    expect(['TERM', 'sigterm', '15', 'SIGTERM'].map(normalizeSignal)).toEqual(['SIGTERM', 'SIGTERM', 'SIGTERM', 'SIGTERM']);
+    expect(normalizeSignal('35')).toBe('SIGRTMIN+1');
+    expect(() => normalizeSignal('NOPE')).toThrow(/invalid signal "NOPE"/);
+  });
+});
+
+describe('restart policies with backoff (manual clock)', () => {
+  async function crash(id: string, ranMs: number, exitCode = 1): Promise<void> {
+    clock.advance(ranMs);
+    ports.exitProcess(id, { exitCode });
+    await flush();
+  }
+  async function fire(): Promise<void> {
+    const next = clock.pending()[0];
+    if (next === undefined) throw new Error('no restart pending');
+    clock.advance(next);
+    await flush();
+  }
+
+  it('always: 100 ms doubling up to 1 min, reset after running 10 s', async () => {
+    const c = await engine.run(req({ host: { restartPolicy: { name: 'always', maximumRetryCount: 0 } } }));
+    const delays: number[] = [];
+    for (let i = 0; i < 12; i++) {
+      await crash(c.id, 1_000, 0);
+      expect(engine.store.get(c.id).state).toBe('restarting');
+      delays.push(clock.pending()[0]!);
+      await fire();
+      expect(engine.store.get(c.id).state).toBe('running');
+    }
+    expect(delays).toEqual([100, 200, 400, 800, 1600, 3200, 6400, 12800, 25600, 51200, 60000, 60000]);
+    expect(engine.store.get(c.id).restartCount).toBe(12);
+    await crash(c.id, 10_000, 0); // ran 10 s: back to 100 ms
+    expect(clock.pending()).toEqual([100]);
+    await fire();
+    expect(actions(c.id).slice(-3)).toEqual(['die(0)', 'restarted', 'started']);
+  });
+
+  it('on-failure:2 restarts non-zero exits twice, then stays exited', async () => {
+    const c = await engine.run(req({ host: { restartPolicy: { name: 'on-failure', maximumRetryCount: 2 } } }));
+    await crash(c.id, 100); await fire();
+    await crash(c.id, 100); await fire();
+    await crash(c.id, 100);
+    expect(engine.store.get(c.id)).toMatchObject({ state: 'exited', restartCount: 2, exitCode: 1 });
+    expect(clock.pending()).toEqual([]);
+  });
+
+  it('on-failure does not restart a clean exit; no never restarts', async () => {
+    const a = await engine.run(req({ name: 'aa', host: { restartPolicy: { name: 'on-failure', maximumRetryCount: 0 } } }));
+    const b = await engine.run(req({ name: 'bb' }));
+    await crash(a.id, 100, 0);
+    await crash(b.id, 100, 1);
+    expect([engine.store.get(a.id).state, engine.store.get(b.id).state]).toEqual(['exited', 'exited']);
+    expect(clock.pending()).toEqual([]);
+  });
+
+  it('stop during the backoff cancels the restart', async () => {
+    const c = await engine.run(req({ host: { restartPolicy: { name: 'always', maximumRetryCount: 0 } } }));
+    await crash(c.id, 100);
+    expect(engine.store.get(c.id).state).toBe('restarting');
+    await engine.stop('web');
+    expect(engine.store.get(c.id)).toMatchObject({ state: 'exited', manuallyStopped: true });
+    expect(clock.pending()).toEqual([]);
+  });
+
+  it('a failed restart leaves the container exited with the error', async () => {
+    const c = await engine.run(req({ host: { restartPolicy: { name: 'always', maximumRetryCount: 0 } } }));
+    await crash(c.id, 100);
+    ports.rec.failOn('cgroups.create');
+    await fire();
+    expect(engine.store.get(c.id)).toMatchObject({ state: 'exited', exitCode: 128, error: expect.stringMatching(/createCgroup/) });
+  });
+});
+
+describe('recovery after an engine restart', () => {
+  function reopen(): void {
+    engine.close();
+    db.close();
+    db = openEngineDb(join(dir, 'engine.db'));
+    engine = makeEngine();
+  }
+
+  it('reconciles records with what the namespaces service reports, then applies policies', async () => {
+    const alive = await engine.run(req({ name: 'alive' }));
+    const died = await engine.run(req({ name: 'died', host: { restartPolicy: { name: 'on-failure', maximumRetryCount: 0 } } }));
+    const lost = await engine.run(req({ name: 'lost' }));
+    const stopped = await engine.run(req({ name: 'stopped', host: { restartPolicy: { name: 'unless-stopped', maximumRetryCount: 0 } } }));
+    const always = await engine.run(req({ name: 'always', host: { restartPolicy: { name: 'always', maximumRetryCount: 0 } } }));
+    await engine.stop('stopped');
+    await engine.stop('always');
+    // The engine goes down; meanwhile "died" exits 2 (its monitor keeps the status) and "lost" vanishes entirely.
+    engine.close();
+    const diedAt = clock.now() + 500;
+    clock.advance(1_000);
+    ports.processes.get(died.id)!.running = false;
+    ports.processes.get(died.id)!.exit = { exitCode: 2, signal: '', oomKilled: false, exitedAt: diedAt };
+    ports.processes.delete(lost.id);
+    reopen();
+    events = [];
+    const acts = await recover(engine);
+    const by = Object.fromEntries(acts.map((a) => [a.id, a]));
+    expect(by[alive.id]).toMatchObject({ watch: true, restart: false });
+    expect(by[died.id]).toMatchObject({ watch: false, restart: true, exit: { exitCode: 2, exitedAt: diedAt } });
+    expect(by[lost.id]).toMatchObject({ restart: false, exit: { exitCode: 255 } });
+    expect(by[stopped.id]).toMatchObject({ restart: false });
+    expect(by[always.id]).toMatchObject({ restart: true }); // Docker: always restarts on daemon start even if stopped
+    expect(engine.store.get(died.id)).toMatchObject({ state: 'restarting', exitCode: 2, finishedAt: diedAt });
+    expect(engine.store.get(lost.id)).toMatchObject({ state: 'exited', exitCode: 255, error: expect.stringMatching(/process lost/) });
+    expect(engine.store.get(alive.id).state).toBe('running');
+    clock.advance(100);
+    await flush();
+    expect(engine.store.get(died.id)).toMatchObject({ state: 'running', restartCount: 1 });
+    expect(engine.store.get(always.id)).toMatchObject({ state: 'running', restartCount: 1 });
+    // The re-armed watcher still sees the surviving container's exit.
+    ports.exitProcess(alive.id, { exitCode: 9 });
+    await flush();
+    expect(engine.store.get(alive.id)).toMatchObject({ state: 'exited', exitCode: 9 });
+    expect(actions(lost.id)).toEqual(['die(255)', 'exited(255)']);
+  });
+
+  it('restart count and policy survive the restart (on-failure max reached stays exited)', async () => {
+    const c = await engine.run(req({ host: { restartPolicy: { name: 'on-failure', maximumRetryCount: 1 } } }));
+    ports.exitProcess(c.id, { exitCode: 1 }); await flush();
+    clock.advance(100); await flush();
+    expect(engine.store.get(c.id).restartCount).toBe(1);
+    engine.close();
+    ports.exitProcess(c.id, { exitCode: 1 });
+    reopen();
+    await recover(engine);
+    expect(engine.store.get(c.id)).toMatchObject({ state: 'exited', restartCount: 1, exitCode: 1 });
+  });
+
+  it('decideRecovery table', () => {
+    const rec = (state: 'running' | 'exited' | 'created' | 'restarting', policy: 'no' | 'always' | 'unless-stopped' | 'on-failure', manual = false, exitCode = 0) => ({
+      ...newContainerRecord({ id: 'x', name: 'x', image: 'i', now: 0, hostConfig: { restartPolicy: { name: policy, maximumRetryCount: 0 } } }),
+      seq: 1, state, manuallyStopped: manual, exitCode,
+    });
+    const exit = (code: number) => ({ pid: 1, running: false, exit: { exitCode: code, signal: '', oomKilled: false, exitedAt: 5 } });
+    expect(decideRecovery(rec('running', 'no'), { pid: 7, running: true, exit: null }, 9)).toEqual({ id: 'x', watch: true, pid: 7, restart: false });
+    expect(decideRecovery(rec('running', 'on-failure'), exit(0), 9).restart).toBe(false);
+    expect(decideRecovery(rec('running', 'on-failure'), exit(1), 9).restart).toBe(true);
+    expect(decideRecovery(rec('running', 'unless-stopped'), undefined, 9)).toMatchObject({ restart: true, exit: { exitCode: 255, exitedAt: 9 } });
+    expect(decideRecovery(rec('exited', 'always', true), undefined, 9).restart).toBe(true);
+    expect(decideRecovery(rec('exited', 'unless-stopped', true), undefined, 9).restart).toBe(false);
+    expect(decideRecovery(rec('exited', 'unless-stopped', false), undefined, 9).restart).toBe(true);
+    expect(decideRecovery(rec('exited', 'on-failure', true, 1), undefined, 9).restart).toBe(false);
+    expect(decideRecovery(rec('exited', 'no', false, 1), undefined, 9).restart).toBe(false);
+    expect(decideRecovery(rec('created', 'always'), undefined, 9).restart).toBe(false);
+    expect(decideRecovery(rec('restarting', 'always'), undefined, 9).restart).toBe(true);
+  });
+});
+
+function catchSync(fn: () => unknown): unknown {
+  try { fn(); } catch (e) { return e; }
+  return undefined;
+}

@@ -1,0 +1,567 @@
+// The engine: container lifecycle composed from the store, the service ports,
+// the restart policy and events. Every state change is committed to the store
+// first and announced second; service calls that create things run as sagas.
+//
+// Concurrency: Node runs one callback at a time, but lifecycle calls await
+// services, so two calls on one container could interleave (stop during
+// start). Each container has an operation chain (`serial`) that orders its
+// lifecycle calls; exit handling runs on the same chain.
+import { join } from 'node:path';
+import { FailedPreconditionError, InvalidArgumentError, isNotFound } from '@berth/errors';
+import { ContainerStore, newContainerId, type ListOptions } from './container-store';
+import { EngineEvents, type ContainerAction, type ContainerEvent } from './events';
+import { uniqueName, validateContainerName } from './names';
+import type { EnginePorts, ExitStatus, PullPolicy } from './ports';
+import { newContainerRecord } from './record';
+import { decideRestart, RestartBackoff, systemClock, type Clock } from './restart';
+import { createSteps, resourcesOf, startSteps, type RunContext } from './run-plan';
+import { runSaga, type SagaStep } from './saga';
+import { canTransition } from './state';
+import type { ContainerConfig, ContainerRecord, HostConfig, MountPoint, RestartPolicy } from './types';
+import { VolumeStore } from './volumes';
+
+export interface EngineOptions {
+  store: ContainerStore;
+  volumes: VolumeStore;
+  ports: EnginePorts;
+  /** Root of the engine's state: containers/<id>/container.log, volumes/. */
+  stateDir: string;
+  events?: EngineEvents;
+  clock?: Clock;
+  /** Seconds between the stop signal and SIGKILL when the container sets none (Docker: 10). */
+  defaultStopTimeoutS?: number;
+  /** Where non-fatal errors (cleanup after exit) are reported. */
+  warn?: (msg: string) => void;
+}
+
+export interface CreateRequest {
+  /** "" or undefined: generate adjective_surname. */
+  name?: string;
+  config: ContainerConfig;
+  hostConfig: HostConfig;
+  pull?: PullPolicy;
+}
+
+/** Update of a live or stopped container (docker update); undefined fields are unchanged. */
+export interface UpdateRequest {
+  memory?: number;
+  memorySwap?: number;
+  nanoCpus?: number;
+  cpuShares?: number;
+  cpusetCpus?: string;
+  pidsLimit?: number;
+  restartPolicy?: RestartPolicy;
+}
+
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export class Engine {
+  readonly store: ContainerStore;
+  readonly volumes: VolumeStore;
+  readonly events: EngineEvents;
+  private readonly ports: EnginePorts;
+  private readonly clock: Clock;
+  private readonly stateDir: string;
+  private readonly defaultStopTimeoutS: number;
+  private readonly warn: (msg: string) => void;
+  private readonly backoffs = new Map<string, RestartBackoff>();
+  private readonly restartTimers = new Map<string, unknown>();
+  private readonly chains = new Map<string, Promise<unknown>>();
+  /** Resolves when the exit of the current process of a container has been committed. */
+  private readonly exitHandled = new Map<string, Promise<void>>();
+  private closed = false;
+
+  constructor(o: EngineOptions) {
+    this.store = o.store;
+    this.volumes = o.volumes;
+    this.ports = o.ports;
+    this.stateDir = o.stateDir;
+    this.events = o.events ?? new EngineEvents();
+    this.clock = o.clock ?? systemClock;
+    this.defaultStopTimeoutS = o.defaultStopTimeoutS ?? 10;
+    this.warn = o.warn ?? (() => {});
+  }
+
+  /** Orders lifecycle operations per container. */
+  private serial<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.chains.get(id) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    const settled = next.then(() => undefined, () => undefined);
+    this.chains.set(id, settled);
+    void settled.then(() => { if (this.chains.get(id) === settled) this.chains.delete(id); });
+    return next;
+  }
+
+  private emit(rec: ContainerRecord, action: ContainerAction, extra: Partial<ContainerEvent> = {}): void {
+    this.events.publish({ id: rec.id, name: rec.name, image: rec.image, action, time: this.clock.now(), labels: rec.config.labels, ...extra });
+  }
+
+  // ---- create / start / run -------------------------------------------------
+
+  /** docker create: record + image + writable root + volumes. */
+  async create(req: CreateRequest): Promise<ContainerRecord> {
+    if (req.hostConfig.autoRemove && req.hostConfig.restartPolicy.name !== 'no') {
+      throw new InvalidArgumentError('conflicting options: --restart and --rm; a container removed on exit cannot be restarted', { field: 'restart' });
+    }
+    const name = req.name ? validateContainerName(req.name) : uniqueName((n) => this.store.nameTaken(n));
+    const id = newContainerId();
+    const logPath = join(this.stateDir, 'containers', id, 'container.log');
+    const rec = this.store.insert(newContainerRecord({
+      id, name, image: req.config.image, config: req.config, hostConfig: req.hostConfig, logPath, now: this.clock.now(),
+    }));
+    const ctx: RunContext = {
+      id, name, config: req.config, hostConfig: req.hostConfig, pull: req.pull ?? 'missing', logPath, mounts: [],
+    };
+    try {
+      await runSaga([...createSteps(this.ports), this.prepareVolumesStep()], ctx);
+    } catch (e) {
+      this.store.delete(id); // volume_refs rows cascade
+      throw e;
+    }
+    const merged = ctx.merged!;
+    const args = ctx.args!;
+    const done = this.store.update(id, (cur) => ({
+      ...cur, config: merged, imageDigest: ctx.image!.digest, image: req.config.image,
+      path: args[0] ?? '', args: args.slice(1), rootfs: ctx.rootfs!, mounts: ctx.mounts,
+    }));
+    this.emit(done, 'created');
+    void rec;
+    return done;
+  }
+
+  /** Resolves -v/--tmpfs and image VOLUMEs to mount points, creating volumes as Docker does. */
+  private prepareVolumesStep(): SagaStep<RunContext> {
+    const created: string[] = [];
+    return {
+      name: 'prepareVolumes',
+      run: async (ctx) => {
+        const mounts: MountPoint[] = [];
+        const dests = new Set<string>();
+        for (const m of ctx.hostConfig.mounts) {
+          if (dests.has(m.target)) throw new InvalidArgumentError(`duplicate mount point: ${m.target}`, { field: 'volume' });
+          dests.add(m.target);
+          const options = m.options.filter((o) => o !== 'ro' && o !== 'rw');
+          if (m.type === 'bind') {
+            mounts.push({ type: 'bind', name: '', source: m.source, destination: m.target, rw: !m.readOnly, options });
+          } else if (m.type === 'tmpfs') {
+            mounts.push({ type: 'tmpfs', name: '', source: '', destination: m.target, rw: !m.readOnly, options });
+          } else {
+            const existed = m.source !== '' && this.volumes.find(m.source) !== undefined;
+            const v = this.volumes.create(m.source ? { name: m.source } : {});
+            if (!existed) created.push(v.name);
+            this.volumes.addRef(v.name, ctx.id);
+            mounts.push({ type: 'volume', name: v.name, source: v.mountpoint, destination: m.target, rw: !m.readOnly, options });
+          }
+        }
+        // Image VOLUMEs not covered by a user mount get anonymous volumes.
+        for (const path of ctx.merged?.volumes ?? []) {
+          if (dests.has(path)) continue;
+          dests.add(path);
+          const v = this.volumes.create({});
+          created.push(v.name);
+          this.volumes.addRef(v.name, ctx.id);
+          mounts.push({ type: 'volume', name: v.name, source: v.mountpoint, destination: path, rw: true, options: [] });
+        }
+        ctx.mounts = mounts;
+      },
+      undo: async (ctx) => {
+        this.volumes.removeRefs(ctx.id);
+        for (const name of created) this.volumes.remove(name, { force: true });
+      },
+    };
+  }
+
+  /** docker start. Starting a running container is a no-op, as in Docker. */
+  start(ref: string): Promise<ContainerRecord> {
+    const rec = this.store.find(ref);
+    return this.serial(rec.id, () => this.startNow(rec.id, false));
+  }
+
+  private async startNow(id: string, isRestart: boolean): Promise<ContainerRecord> {
+    const rec = this.store.get(id);
+    if (!isRestart && (rec.state === 'running' || rec.state === 'paused')) return rec;
+    if (!canTransition(rec.state, 'start')) {
+      throw new FailedPreconditionError(`container ${rec.name} cannot be started (state: ${rec.state})`, { field: 'state' });
+    }
+    this.cancelRestart(id);
+    const ctx: RunContext = {
+      id, name: rec.name, config: rec.config, hostConfig: rec.hostConfig, pull: 'never', logPath: rec.logPath,
+      mounts: rec.mounts, merged: rec.config, rootfs: rec.rootfs,
+    };
+    try {
+      await runSaga(startSteps(this.ports), ctx);
+    } catch (e) {
+      this.store.update(id, (cur) => ({ ...cur, error: (e as Error).message }));
+      throw e;
+    }
+    const now = this.clock.now();
+    const started = this.store.transition(id, 'start', (cur) => ({
+      pid: ctx.pid ?? 0, startedAt: now, exitCode: 0, oomKilled: false, error: '', manuallyStopped: false,
+      networkSettings: ctx.networkSettings ?? cur.networkSettings,
+      restartCount: isRestart ? cur.restartCount + 1 : cur.restartCount,
+    }));
+    if (isRestart) this.emit(started, 'restarted');
+    this.emit(started, 'started');
+    this.watchExit(id);
+    return started;
+  }
+
+  /** docker run: create then start; with --rm a failed start removes the container again. */
+  async run(req: CreateRequest): Promise<ContainerRecord> {
+    const rec = await this.create(req);
+    try {
+      return await this.start(rec.id);
+    } catch (e) {
+      if (req.hostConfig.autoRemove) await this.remove(rec.id, { force: true, volumes: true }).catch(() => {});
+      throw e;
+    }
+  }
+
+  // ---- exit handling and restart policy --------------------------------------
+
+  /** Waits (through the namespaces service) for the current process to exit, then handles it. */
+  private watchExit(id: string): void {
+    const p = (async () => {
+      for (;;) {
+        let st: ExitStatus | null;
+        try {
+          st = await this.ports.namespaces.wait(id, MAX_TIMER_MS);
+        } catch (e) {
+          if (isNotFound(e)) return; // deleted under us (remove -f)
+          this.warn(`wait for container ${id}: ${(e as Error).message}`);
+          return;
+        }
+        // After close() the next engine (recovery) owns the container.
+        if (this.closed) return;
+        if (st) {
+          await this.serial(id, () => this.handleExit(id, st!));
+          return;
+        }
+      }
+    })();
+    this.exitHandled.set(id, p);
+  }
+
+  /**
+   * Commits an exit: releases the runtime resources (process, network,
+   * cgroup; the writable root stays for restart/commit/logs), records exit
+   * code, applies the restart policy, and --rm.
+   */
+  async handleExit(id: string, st: ExitStatus): Promise<void> {
+    let rec: ContainerRecord;
+    try { rec = this.store.get(id); } catch (e) { if (isNotFound(e)) return; throw e; }
+    if (rec.state !== 'running' && rec.state !== 'paused') return; // already handled (recovery or duplicate report)
+    await this.releaseRuntime(id);
+    const policy = rec.hostConfig.autoRemove ? { name: 'no' as const, maximumRetryCount: 0 } : rec.hostConfig.restartPolicy;
+    const decision = decideRestart(policy, rec.restartCount, this.backoffOf(id), {
+      exitCode: st.exitCode, manuallyStopped: rec.manuallyStopped, ranForMs: st.exitedAt - rec.startedAt,
+    });
+    const after = this.store.transition(id, decision.restart ? 'restarting' : 'exit', () => ({
+      exitCode: st.exitCode, oomKilled: st.oomKilled, finishedAt: st.exitedAt, pid: 0,
+    }));
+    if (st.oomKilled) this.emit(after, 'oom');
+    this.emit(after, 'die', { exitCode: st.exitCode });
+    if (decision.restart) {
+      this.scheduleRestart(id, decision.delayMs);
+      return;
+    }
+    this.emit(after, 'exited', { exitCode: st.exitCode });
+    if (rec.hostConfig.autoRemove) await this.removeNow(id, { force: false, volumes: true });
+  }
+
+  private backoffOf(id: string): RestartBackoff {
+    let b = this.backoffs.get(id);
+    if (!b) { b = new RestartBackoff(); this.backoffs.set(id, b); }
+    return b;
+  }
+
+  private scheduleRestart(id: string, delayMs: number): void {
+    this.cancelRestart(id);
+    const h = this.clock.setTimeout(() => {
+      this.restartTimers.delete(id);
+      void this.serial(id, async () => {
+        const cur = this.store.get(id);
+        if (cur.state !== 'restarting') return; // stopped or removed meanwhile
+        try {
+          await this.startNow(id, true);
+        } catch (e) {
+          // Docker gives up after a failed restart: the container stays exited with the error.
+          const failed = this.store.transition(id, 'exit', () => ({ error: (e as Error).message, exitCode: 128 }));
+          this.emit(failed, 'exited', { exitCode: 128 });
+        }
+      }).catch((e) => this.warn(`restart of ${id}: ${(e as Error).message}`));
+    }, delayMs);
+    this.restartTimers.set(id, h);
+  }
+
+  private cancelRestart(id: string): void {
+    const h = this.restartTimers.get(id);
+    if (h !== undefined) { this.clock.clearTimeout(h); this.restartTimers.delete(id); }
+  }
+
+  /** True while a restart is scheduled (tests, `inspect` of a restarting container). */
+  restartPending(id: string): boolean {
+    return this.restartTimers.has(id);
+  }
+
+  private async releaseRuntime(id: string): Promise<void> {
+    const steps: [string, () => Promise<void>][] = [
+      ['delete process', () => this.ports.namespaces.delete(id)],
+      ['detach network', () => this.ports.networks.detach(id)],
+      ['remove hosts files', () => this.ports.networks.removeHostsFiles(id)],
+      ['remove cgroup', () => this.ports.cgroups.remove(id)],
+    ];
+    for (const [what, fn] of steps) {
+      try { await fn(); } catch (e) { if (!isNotFound(e)) this.warn(`${what} of container ${id}: ${(e as Error).message}`); }
+    }
+  }
+
+  // ---- stop / kill / pause ---------------------------------------------------
+
+  /**
+   * docker stop: the stop signal, then SIGKILL after the timeout (seconds;
+   * default the container's stopTimeout, else 10). Marks the container as
+   * manually stopped so unless-stopped/on-failure/always do not restart it.
+   * Stopping a stopped container is a no-op.
+   */
+  stop(ref: string, timeoutS?: number): Promise<ContainerRecord> {
+    const rec = this.store.find(ref);
+    return this.serial(rec.id, async () => {
+      const cur = this.store.get(rec.id);
+      if (cur.state === 'restarting') {
+        this.cancelRestart(cur.id);
+        const r = this.store.transition(cur.id, 'exit', () => ({ manuallyStopped: true }));
+        this.emit(r, 'stopped');
+        return r;
+      }
+      if (cur.state !== 'running' && cur.state !== 'paused') return cur;
+      this.store.update(cur.id, (c) => ({ ...c, manuallyStopped: true }));
+      const signal = cur.config.stopSignal || 'SIGTERM';
+      const timeout = timeoutS ?? cur.config.stopTimeout ?? this.defaultStopTimeoutS;
+      await this.ports.namespaces.kill(cur.id, signal);
+      // A frozen process cannot act on the signal: thaw it (Docker does the same).
+      if (cur.state === 'paused') await this.ports.cgroups.thaw(cur.id);
+      const st = timeout < 0 ? await this.ports.namespaces.wait(cur.id, MAX_TIMER_MS) : await this.ports.namespaces.wait(cur.id, timeout * 1000);
+      if (!st) {
+        await this.ports.namespaces.kill(cur.id, 'SIGKILL');
+        await this.ports.namespaces.wait(cur.id, MAX_TIMER_MS);
+      }
+      return cur;
+    }).then(async (r) => {
+      // The exit is committed by the watcher on the same chain; wait for it outside it.
+      await this.exitHandled.get(r.id);
+      const after = this.store.find(r.id);
+      if (after.state === 'exited' && r.state !== 'exited' && r.state !== 'created') this.emit(after, 'stopped');
+      return after;
+    }).catch((e) => {
+      if (isNotFound(e) && rec.hostConfig.autoRemove) return { ...rec, state: 'removed' as const };
+      throw e;
+    });
+  }
+
+  /** docker kill: delivers a signal. SIGKILL or the stop signal count as a user stop. */
+  kill(ref: string, signal = 'SIGKILL'): Promise<void> {
+    const rec = this.store.find(ref);
+    return this.serial(rec.id, async () => {
+      const cur = this.store.get(rec.id);
+      if (cur.state !== 'running' && cur.state !== 'paused') {
+        throw new FailedPreconditionError(`container ${cur.name} is not running (state: ${cur.state})`, { field: 'state' });
+      }
+      const sig = normalizeSignal(signal);
+      if (sig === 'SIGKILL' || sig === (cur.config.stopSignal || 'SIGTERM')) {
+        this.store.update(cur.id, (c) => ({ ...c, manuallyStopped: true }));
+      }
+      await this.ports.namespaces.kill(cur.id, sig);
+      if (sig === 'SIGKILL' && cur.state === 'paused') await this.ports.cgroups.thaw(cur.id);
+      this.emit(cur, 'killed', { signal: sig });
+    });
+  }
+
+  pause(ref: string): Promise<ContainerRecord> {
+    const rec = this.store.find(ref);
+    return this.serial(rec.id, async () => {
+      const cur = this.store.get(rec.id);
+      if (!canTransition(cur.state, 'pause')) this.store.transition(cur.id, 'pause'); // throws the worded error
+      await this.ports.cgroups.freeze(cur.id);
+      const r = this.store.transition(cur.id, 'pause');
+      this.emit(r, 'paused');
+      return r;
+    });
+  }
+
+  unpause(ref: string): Promise<ContainerRecord> {
+    const rec = this.store.find(ref);
+    return this.serial(rec.id, async () => {
+      const cur = this.store.get(rec.id);
+      if (!canTransition(cur.state, 'unpause')) this.store.transition(cur.id, 'unpause');
+      await this.ports.cgroups.thaw(cur.id);
+      const r = this.store.transition(cur.id, 'unpause');
+      this.emit(r, 'unpaused');
+      return r;
+    });
+  }
+
+  /** docker restart: stop (with timeout) then start. */
+  async restart(ref: string, timeoutS?: number): Promise<ContainerRecord> {
+    const rec = await this.stop(ref, timeoutS);
+    return this.start(rec.id);
+  }
+
+  // ---- remove / rename / update ---------------------------------------------
+
+  /**
+   * docker rm. Refuses a live container unless force (then SIGKILL first).
+   * volumes: also remove the container's anonymous volumes (named ones stay).
+   */
+  remove(ref: string, opts: { force?: boolean; volumes?: boolean } = {}): Promise<void> {
+    const rec = this.store.find(ref);
+    return this.serial(rec.id, () => this.removeNow(rec.id, opts)).then(async () => {
+      // A forced kill's exit handling may still be queued behind us; it finds no record.
+      await this.exitHandled.get(rec.id);
+    });
+  }
+
+  private async removeNow(id: string, opts: { force?: boolean; volumes?: boolean }): Promise<void> {
+    let cur = this.store.get(id);
+    if (cur.state === 'restarting') {
+      if (!opts.force) this.store.transition(id, 'remove'); // throws the worded error
+      this.cancelRestart(id);
+      cur = this.store.transition(id, 'exit');
+    }
+    if (cur.state === 'running' || cur.state === 'paused') {
+      if (!opts.force) this.store.transition(id, 'remove');
+      await this.ports.namespaces.kill(id, 'SIGKILL');
+      if (cur.state === 'paused') await this.ports.cgroups.thaw(id);
+      await this.ports.namespaces.wait(id, MAX_TIMER_MS);
+      await this.releaseRuntime(id);
+      cur = this.store.transition(id, 'exit', () => ({ exitCode: 137, finishedAt: this.clock.now(), pid: 0 }));
+      this.emit(cur, 'die', { exitCode: 137 });
+    }
+    this.store.transition(id, 'remove'); // checks legality; the record is deleted below
+    await this.ports.layers.remove(id);
+    if (cur.imageDigest) await this.ports.images.removeContainerRef(cur.imageDigest, id);
+    const vols = this.volumes.removeRefs(id);
+    this.store.delete(id);
+    if (opts.volumes) {
+      for (const name of vols) {
+        const v = this.volumes.find(name);
+        if (v?.anonymous && this.volumes.usedBy(name).length === 0) this.volumes.remove(name);
+      }
+    }
+    this.backoffs.delete(id);
+    this.emit({ ...cur, state: 'removed' }, 'removed');
+  }
+
+  rename(ref: string, newName: string): ContainerRecord {
+    const rec = this.store.find(ref);
+    const name = validateContainerName(newName, 'name');
+    if (name === rec.name) {
+      throw new InvalidArgumentError(`renaming container ${rec.name} to the name it already has`, { field: 'name' });
+    }
+    const r = this.store.update(rec.id, (cur) => ({ ...cur, name }));
+    this.emit(r, 'renamed', { oldName: rec.name });
+    return r;
+  }
+
+  /** docker update: limits go to the cgroup at once when the container is running. */
+  update(ref: string, u: UpdateRequest): Promise<ContainerRecord> {
+    const rec = this.store.find(ref);
+    return this.serial(rec.id, async () => {
+      const cur = this.store.get(rec.id);
+      const { restartPolicy, ...limits } = u;
+      const hostConfig: HostConfig = { ...cur.hostConfig, ...stripUndefined(limits), ...(restartPolicy ? { restartPolicy } : {}) };
+      if (hostConfig.autoRemove && hostConfig.restartPolicy.name !== 'no') {
+        throw new InvalidArgumentError('restart policy cannot be updated on a container started with --rm', { field: 'restart' });
+      }
+      if (hostConfig.memory > 0 && hostConfig.memorySwap > 0 && hostConfig.memorySwap < hostConfig.memory) {
+        throw new InvalidArgumentError('memory-swap must be at least memory (it is memory plus swap)', { field: 'memory-swap' });
+      }
+      if (cur.state === 'running' || cur.state === 'paused') await this.ports.cgroups.update(cur.id, resourcesOf(hostConfig));
+      const r = this.store.update(cur.id, (c) => ({ ...c, hostConfig }));
+      this.emit(r, 'updated');
+      return r;
+    });
+  }
+
+  // ---- queries ---------------------------------------------------------------
+
+  inspectRecord(ref: string): ContainerRecord {
+    return this.store.find(ref);
+  }
+
+  list(opts?: ListOptions): ContainerRecord[] {
+    return this.store.list(opts);
+  }
+
+  /**
+   * docker wait: resolves with the exit code. condition "not-running" returns
+   * at once for a stopped container; "next-exit" waits for the next exit;
+   * "removed" waits until the record is gone.
+   */
+  wait(ref: string, condition: 'not-running' | 'next-exit' | 'removed' = 'not-running'): Promise<number> {
+    const rec = this.store.find(ref);
+    if (condition === 'not-running' && (rec.state === 'exited' || rec.state === 'created')) return Promise.resolve(rec.exitCode);
+    return new Promise((resolve) => {
+      const onEvent = (ev: ContainerEvent): void => {
+        if (ev.id !== rec.id) return;
+        if ((condition !== 'removed' && ev.action === 'exited') || ev.action === 'removed') {
+          this.events.off('event', onEvent);
+          resolve(ev.exitCode ?? this.lastExitCode(rec.id));
+        }
+      };
+      this.events.on('event', onEvent);
+    });
+  }
+
+  private lastExitCode(id: string): number {
+    try { return this.store.get(id).exitCode; } catch { return 0; }
+  }
+
+  /**
+   * Engine shutdown: cancels pending restarts and stops watching exits;
+   * records stay as they are for the next engine's recovery.
+   */
+  close(): void {
+    this.closed = true;
+    for (const id of [...this.restartTimers.keys()]) this.cancelRestart(id);
+  }
+
+  // ---- recovery ---------------------------------------------------------------
+
+  /** Internal hooks for recovery (recovery.ts). */
+  /** @internal */ _watch(id: string): void { this.watchExit(id); }
+  /** @internal */ _scheduleRestart(id: string, delayMs: number): void { this.scheduleRestart(id, delayMs); }
+  /** @internal */ _releaseRuntime(id: string): Promise<void> { return this.releaseRuntime(id); }
+  /** @internal */ _emit(rec: ContainerRecord, action: ContainerAction, extra: Partial<ContainerEvent> = {}): void { this.emit(rec, action, extra); }
+  /** @internal */ _backoff(id: string): RestartBackoff { return this.backoffOf(id); }
+  /** @internal */ get _ports(): EnginePorts { return this.ports; }
+  /** @internal */ get _clock(): Clock { return this.clock; }
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+const SIGNALS: Record<string, number> = {
+  SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGILL: 4, SIGTRAP: 5, SIGABRT: 6, SIGBUS: 7, SIGFPE: 8, SIGKILL: 9, SIGUSR1: 10,
+  SIGSEGV: 11, SIGUSR2: 12, SIGPIPE: 13, SIGALRM: 14, SIGTERM: 15, SIGSTKFLT: 16, SIGCHLD: 17, SIGCONT: 18, SIGSTOP: 19,
+  SIGTSTP: 20, SIGTTIN: 21, SIGTTOU: 22, SIGURG: 23, SIGXCPU: 24, SIGXFSZ: 25, SIGVTALRM: 26, SIGPROF: 27, SIGWINCH: 28,
+  SIGIO: 29, SIGPWR: 30, SIGSYS: 31,
+};
+
+/** "TERM", "sigterm", "15" -> "SIGTERM"; InvalidArgument for anything else. */
+export function normalizeSignal(s: string): string {
+  if (/^\d+$/.test(s)) {
+    const n = Number(s);
+    const name = Object.keys(SIGNALS).find((k) => SIGNALS[k] === n);
+    if (name) return name;
+    if (n >= 34 && n <= 64) return `SIGRTMIN+${n - 34}`;
+  } else {
+    const up = s.toUpperCase();
+    const name = up.startsWith('SIG') ? up : `SIG${up}`;
+    if (name in SIGNALS) return name;
+    const rt = /^SIGRTMIN\+(\d+)$/.exec(name);
+    if (rt && Number(rt[1]) <= 30) return name;
+  }
+  throw new InvalidArgumentError(`invalid signal "${s}": expected a name like SIGTERM or TERM, or a number 1-64`, { field: 'signal' });
+}

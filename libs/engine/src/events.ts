@@ -1,0 +1,44 @@
+// Container events, emitted after the state change they report is committed
+// to the store, in order created -> started -> (die -> exited | restarted ->
+// started) -> removed for one container. The lead maps each to a NATS
+// CloudEvent on berth.engine.container.<action> (payload
+// berth.events.v1.ContainerEvent).
+import { EventEmitter } from 'node:events';
+
+/**
+ * Actions. `die` is every death of the container's process (Docker's name);
+ * `exited` is the container reaching the exited state (not emitted when the
+ * restart policy restarts it: then `restarted` follows `die`).
+ */
+export type ContainerAction =
+  | 'created' | 'started' | 'die' | 'exited' | 'oom' | 'paused' | 'unpaused' | 'restarted'
+  | 'killed' | 'stopped' | 'renamed' | 'removed' | 'updated' | 'exec_started' | 'exec_died';
+
+export interface ContainerEvent {
+  id: string;
+  name: string;
+  image: string;
+  action: ContainerAction;
+  /** Epoch ms. */
+  time: number;
+  /** For die, exited, exec_died. */
+  exitCode?: number;
+  /** For killed ("SIGTERM"). */
+  signal?: string;
+  /** For renamed: the old name. */
+  oldName?: string;
+  /** For exec_*: the exec id. */
+  execId?: string;
+  labels: Record<string, string>;
+}
+
+/**
+ * Emits each event twice: on "container.<action>" and on "event" (for
+ * subscribers wanting all, such as the NATS publisher and `berth events`).
+ */
+export class EngineEvents extends EventEmitter {
+  publish(ev: ContainerEvent): void {
+    this.emit(`container.${ev.action}`, ev);
+    this.emit('event', ev);
+  }
+}

@@ -1,0 +1,97 @@
+// Recovery after an engine restart: reconcile the stored records with what
+// the namespaces service (whose monitors outlive the engine) reports, then
+// apply restart policies.
+//
+// Per record (decideRecovery is the pure table; recover applies it):
+//   stored running|paused, process alive      -> keep; re-watch for its exit (pid refreshed)
+//   stored running|paused, monitor has exit    -> exited with that code and time; policy decides restart
+//   stored running|paused, nothing known       -> exited 255, error "process lost..."; policy decides
+//   stored restarting (timer died with us)     -> restart (if the policy still allows)
+//   stored exited                              -> restart if always, or unless-stopped and not
+//                                                 stopped by the user (Docker's daemon-start rule);
+//                                                 on-failure only if it failed and was not stopped by
+//                                                 the user (Docker ignores the user stop here, which
+//                                                 restarts containers people stopped: we do not)
+//   stored created                             -> nothing
+import type { Engine } from './engine';
+import type { ExitStatus } from './ports';
+import { policyWantsRestart } from './restart';
+import type { ContainerRecord } from './types';
+
+export interface Observed {
+  pid: number;
+  running: boolean;
+  exit: ExitStatus | null;
+}
+
+export interface RecoveryAction {
+  id: string;
+  /** Process still alive: keep state, re-arm the exit watcher. */
+  watch: boolean;
+  /** New pid when alive. */
+  pid?: number;
+  /** The exit to record (the container was running while the engine was down). */
+  exit?: ExitStatus & { error: string };
+  /** Start it again now (through the restart path, counting as a restart). */
+  restart: boolean;
+}
+
+export const LOST_EXIT_CODE = 255;
+
+export function decideRecovery(rec: ContainerRecord, obs: Observed | undefined, now: number): RecoveryAction {
+  const base: RecoveryAction = { id: rec.id, watch: false, restart: false };
+  const policy = rec.hostConfig.autoRemove ? { name: 'no' as const, maximumRetryCount: 0 } : rec.hostConfig.restartPolicy;
+  switch (rec.state) {
+    case 'running':
+    case 'paused': {
+      if (obs?.running) return { ...base, watch: true, pid: obs.pid };
+      const exit = obs?.exit
+        ? { ...obs.exit, error: '' }
+        : { exitCode: LOST_EXIT_CODE, signal: '', oomKilled: false, exitedAt: now, error: 'process lost while the engine was down: no exit status was kept' };
+      return { ...base, exit, restart: policyWantsRestart(policy, rec.restartCount, { exitCode: exit.exitCode, manuallyStopped: rec.manuallyStopped }) };
+    }
+    case 'restarting':
+      return { ...base, restart: policyWantsRestart(policy, rec.restartCount, { exitCode: rec.exitCode, manuallyStopped: rec.manuallyStopped }) };
+    case 'exited':
+      if (policy.name === 'always') return { ...base, restart: true };
+      return { ...base, restart: policyWantsRestart(policy, rec.restartCount, { exitCode: rec.exitCode, manuallyStopped: rec.manuallyStopped }) };
+    default:
+      return base;
+  }
+}
+
+/** Runs recovery for every record; returns the actions taken (for logs and tests). */
+export async function recover(engine: Engine): Promise<RecoveryAction[]> {
+  const ports = engine._ports;
+  const observed = new Map((await ports.namespaces.list()).map((o) => [o.id, o]));
+  const actions: RecoveryAction[] = [];
+  for (const rec of engine.store.list({ all: true }).reverse()) { // oldest first, like Docker's start order
+    const a = decideRecovery(rec, observed.get(rec.id), engine._clock.now());
+    actions.push(a);
+    if (a.watch) {
+      if (a.pid !== rec.pid) engine.store.update(rec.id, (c) => ({ ...c, pid: a.pid! }));
+      engine._watch(rec.id);
+      continue;
+    }
+    let cur = rec;
+    if (a.exit) {
+      await engine._releaseRuntime(rec.id);
+      const e = a.exit;
+      cur = engine.store.transition(rec.id, 'exit', () => ({ exitCode: e.exitCode, oomKilled: e.oomKilled, finishedAt: e.exitedAt, pid: 0, error: e.error }));
+      if (e.oomKilled) engine._emit(cur, 'oom');
+      engine._emit(cur, 'die', { exitCode: e.exitCode });
+      if (!a.restart) engine._emit(cur, 'exited', { exitCode: e.exitCode });
+    }
+    if (a.restart) {
+      if (cur.state === 'exited') cur = engine.store.transition(rec.id, 'restarting');
+      engine._scheduleRestart(rec.id, engine._backoff(rec.id).next(0));
+    } else if (cur.state === 'restarting') {
+      // The policy no longer allows it (on-failure count reached): settle as exited.
+      cur = engine.store.transition(rec.id, 'exit');
+      engine._emit(cur, 'exited', { exitCode: cur.exitCode });
+    } else if (cur.state === 'exited' && rec.hostConfig.autoRemove && a.exit) {
+      await engine.remove(rec.id, { volumes: true });
+    }
+  }
+  return actions;
+}
