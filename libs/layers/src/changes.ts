@@ -25,7 +25,14 @@ function join(rel: string, name: string): string {
   return rel === '' ? name : `${rel}/${name}`;
 }
 
-export function* upperChanges(upper: string): Generator<Change> {
+/**
+ * `lowerRoot` is the parent's root dir (its metadata is what the upper root
+ * was created with); the root itself is emitted as "./" only when changed.
+ */
+export function* upperChanges(upper: string, lowerRoot: string | null): Generator<Change> {
+  const st = lstatSync(upper, { bigint: true });
+  const lst = lowerRoot === null ? undefined : lstatSync(lowerRoot, { bigint: true });
+  if (!lst || !sameMeta(upper, st, lowerRoot!, lst)) yield { kind: 'entry', rel: '', path: upper, st };
   yield* walkUpper(upper, '');
 }
 
@@ -51,6 +58,9 @@ function* walkUpper(base: string, rel: string): Generator<Change> {
 }
 
 export function* treeChanges(newRoot: string, oldRoot: string | null): Generator<Change> {
+  const st = lstatSync(newRoot, { bigint: true });
+  const ost = oldRoot === null ? undefined : lstatSync(oldRoot, { bigint: true });
+  if (!ost || !sameMeta(newRoot, st, oldRoot!, ost)) yield { kind: 'entry', rel: '', path: newRoot, st };
   yield* walkPair(newRoot, oldRoot, '');
 }
 

@@ -24,7 +24,7 @@ export function* tarChanges(changes: Iterable<Change>): Generator<Buffer> {
     }
     const st = c.st;
     const base: Omit<TarWriteHeader, 'type'> = {
-      name: c.rel, mode: Number(st.mode) & 0o7777, uid: Number(st.uid), gid: Number(st.gid), size: 0, mtimeNs: st.mtimeNs,
+      name: c.rel === '' ? './' : c.rel, mode: Number(st.mode) & 0o7777, uid: Number(st.uid), gid: Number(st.gid), size: 0, mtimeNs: st.mtimeNs,
       xattrs: contentXattrs(c.path),
     };
     if (!st.isDirectory() && st.nlink > 1n) {

@@ -87,6 +87,8 @@ export class Unpacker implements TarSink {
       return;
     }
     this.ensureParent(rel, h);
+    // Creating or replacing rel changes its parent's mtime: remember it first.
+    this.touch(parentOf(rel));
     switch (h.type) {
       case 'file': {
         this.clearTarget(rel, false);
@@ -276,10 +278,17 @@ export class Unpacker implements TarSink {
         }
         mkdirSync(this.abs(p), 0o755);
         // Like overlayfs copy-up: a dir this layer only passes through keeps
-        // the lower's owner, mode, xattrs and times; a new one gets the
-        // entry's mtime so the result does not depend on the clock.
-        if (lst && lowerPath) copyMetadata(lowerPath, this.abs(p), lst);
-        else lutimens(this.abs(p), h.mtimeNs, h.mtimeNs);
+        // the lower's owner, mode, xattrs and times (and is not "created" by
+        // this layer: a later whiteout of it still hides the lower one); a
+        // new one gets the entry's mtime so the result does not depend on the clock.
+        if (lst && lowerPath) {
+          copyMetadata(lowerPath, this.abs(p), lst);
+        } else {
+          lutimens(this.abs(p), h.mtimeNs, h.mtimeNs);
+          this.created.add(p);
+        }
+        this.dirsOk.add(p);
+        continue;
       }
       this.created.add(p);
       this.dirsOk.add(p);
@@ -297,7 +306,7 @@ export class Unpacker implements TarSink {
     const dir = parentOf(rel);
     if (base === WH_OPAQUE) {
       this.ensureParent(rel, h);
-      if (this.opts.whiteouts === 'overlay') lsetxattr(this.abs(dir), OVERLAY_OPAQUE, OPAQUE_Y);
+      if (this.opts.whiteouts === 'overlay') this.makeOpaque(dir);
       else this.dropLower(dir);
       return;
     }
@@ -313,7 +322,7 @@ export class Unpacker implements TarSink {
       // a dir that means "nothing from below shows through".
       const st = this.lstat(target);
       if (st?.isDirectory()) {
-        if (this.opts.whiteouts === 'overlay') lsetxattr(this.abs(target), OVERLAY_OPAQUE, OPAQUE_Y);
+        if (this.opts.whiteouts === 'overlay') this.makeOpaque(target);
         else this.dropLower(target);
       }
       return;
@@ -324,6 +333,24 @@ export class Unpacker implements TarSink {
       mknod(this.abs(target), S_IF.CHR, 0, 0);
       lutimens(this.abs(target), h.mtimeNs, h.mtimeNs);
     }
+  }
+
+  /**
+   * overlay mode opaque dir. Whiteouts below it are dropped: nothing from
+   * the lower layers shows through an opaque dir anyway, and overlayfs lists
+   * a whiteout inside a non-merged dir as a name that then fails lookup.
+   */
+  private makeOpaque(dirRel: string): void {
+    lsetxattr(this.abs(dirRel), OVERLAY_OPAQUE, OPAQUE_Y);
+    const sweep = (rel: string) => {
+      for (const name of readdirSync(this.abs(rel))) {
+        const r = rel === '' ? name : `${rel}/${name}`;
+        const st = this.lstat(r);
+        if (!st) continue;
+        if (isWhiteout(st)) { this.touch(rel); unlinkSync(this.abs(r)); } else if (st.isDirectory()) sweep(r);
+      }
+    };
+    sweep(dirRel);
   }
 
   /** 'delete' mode opaque dir: remove every child the lower layers put there. */

@@ -21,7 +21,7 @@ import type { ApplyTarget, Change, Mount, SnapshotDriver, SnapshotKind, Usage } 
 import { snapshotDir } from '../driver';
 import { upperChanges } from '../changes';
 import { treeUsage } from '../usage';
-import { OVERLAY_OPAQUE } from '../fsmeta';
+import { OVERLAY_OPAQUE, copyMetadata } from '../fsmeta';
 
 export const OVERLAY_OPTIONS = ['index=off', 'redirect_dir=off', 'metacopy=off'] as const;
 
@@ -42,13 +42,24 @@ export class OverlayDriver implements SnapshotDriver {
     return `${this.root}/l/${id}`;
   }
 
-  prepare(dir: string, kind: 'active' | 'view', _parents: string[]): void {
-    mkdirSync(`${dir}/fs`, 0o755);
+  prepare(dir: string, kind: 'active' | 'view', parents: string[]): void {
+    this.makeUpper(`${dir}/fs`, parents);
     if (kind === 'active') mkdirSync(`${dir}/work`, 0o700);
   }
 
+  /**
+   * overlayfs shows the upper dir's own owner, mode and times for the root
+   * of the merged tree, so a new upper starts as a copy of the parent's root
+   * (each layer's root carries the merged root's metadata: an invariant).
+   */
+  private makeUpper(fs: string, parents: string[]): void {
+    mkdirSync(fs, 0o755);
+    const top = parents[0];
+    if (top !== undefined) copyMetadata(this.fs(top), fs, lstatSync(this.fs(top), { bigint: true }));
+  }
+
   applyTarget(dir: string, parents: string[]): ApplyTarget {
-    mkdirSync(`${dir}/fs`, 0o755);
+    this.makeUpper(`${dir}/fs`, parents);
     const lowers = parents.map((p) => this.fs(p));
     return { root: `${dir}/fs`, whiteouts: 'overlay', lower: (rel) => lookupLower(lowers, rel) };
   }
@@ -60,9 +71,14 @@ export class OverlayDriver implements SnapshotDriver {
 
   mounts(id: string, kind: SnapshotKind, parents: string[]): Mount[] {
     if (kind === 'committed' || kind === 'view') {
-      if (kind === 'committed' || parents.length === 0) return [{ type: 'bind', source: this.fs(id), options: ['ro', 'rbind'] }];
-      if (parents.length === 1) return [{ type: 'bind', source: this.fs(parents[0]!), options: ['ro', 'rbind'] }];
-      return [{ type: 'overlay', source: 'overlay', options: ['ro', ...OVERLAY_OPTIONS, `lowerdir=${parents.map((p) => this.link(p)).join(':')}`] }];
+      // Read-only: a committed layer shows the whole tree it ends (itself on
+      // its parents), a view shows its parent chain.
+      const chain = kind === 'committed' ? [id, ...parents] : parents;
+      if (chain.length === 0) return [{ type: 'bind', source: this.fs(id), options: ['ro', 'rbind'] }];
+      // A single overlay-format layer may hold opaque xattrs but never
+      // whiteouts that matter (nothing below), so a bind shows it exactly.
+      if (chain.length === 1) return [{ type: 'bind', source: this.fs(chain[0]!), options: ['ro', 'rbind'] }];
+      return [{ type: 'overlay', source: 'overlay', options: ['ro', ...OVERLAY_OPTIONS, `lowerdir=${chain.map((p) => this.link(p)).join(':')}`] }];
     }
     if (parents.length === 0) return [{ type: 'bind', source: this.fs(id), options: ['rw', 'rbind'] }];
     return [{
@@ -85,8 +101,8 @@ export class OverlayDriver implements SnapshotDriver {
     try { unlinkSync(this.link(id)); } catch { /* already gone */ }
   }
 
-  changes(id: string, _parents: string[]): Iterable<Change> {
-    return upperChanges(this.fs(id));
+  changes(id: string, parents: string[]): Iterable<Change> {
+    return upperChanges(this.fs(id), parents[0] === undefined ? null : this.fs(parents[0]));
   }
 
   usage(id: string): Usage {

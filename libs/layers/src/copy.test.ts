@@ -1,0 +1,3 @@
+import { runSnapshotDriverSuite } from './testing/suite';
+
+runSnapshotDriverSuite('copy');
