@@ -301,7 +301,8 @@ int rootfs_prepare(const struct shim_config *c)
 		return fail("rootfs-propagation: make / %s", prop & MS_SLAVE ? "rslave" : "private");
 	/* pivot_root needs the new root to be a mount point. */
 	if (mount(c->root, c->root, NULL, MS_BIND | MS_REC, NULL) < 0)
-		return fail("root %s: bind onto itself", c->root);
+		return fail("root %s: bind onto itself%s", c->root,
+			    errno == EACCES && userns ? " (with a user namespace, the root and its parents must be searchable by the mapped root)" : "");
 	/* Opened after the bind so it names the new mount, not the dir. */
 	rootfd = open(c->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (rootfd < 0)
