@@ -1,18 +1,11 @@
 // 100 attach/detach cycles must leave nothing behind: no veth, no host-local
 // allocation, no cached result, no iptables rule.
-import { afterEach, beforeEach, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Fixture, sh } from '../test/helpers';
 
 let fx: Fixture;
-beforeEach(async () => {
-  fx = new Fixture(100 + Math.floor(Math.random() * 90));
-  await fx.setup();
-});
-afterEach(async () => {
-  await fx.cleanup();
-});
 
 /** iptables-save lines that could be ours (CNI-*, our chains, our subnets, bt devices), counters stripped. */
 async function ourRules(tag: string): Promise<string[]> {
@@ -28,6 +21,16 @@ async function links(): Promise<string[]> {
     .map((l) => /^\d+:\s+([^@:\s]+)/.exec(l)?.[1] ?? '').filter(Boolean).sort();
 }
 
+describe.each(['native', 'cni'] as const)('%s datapath', (datapath) => {
+beforeEach(async () => {
+  fx = new Fixture(100 + Math.floor(Math.random() * 90));
+  fx.datapath = datapath;
+  await fx.setup();
+});
+afterEach(async () => {
+  await fx.cleanup();
+});
+
 it('100 attach/detach cycles leave no veth, IP allocation, cache entry or iptables rule', async () => {
   const rulesBefore = await ourRules(fx.tag);
   const linksBefore = await links();
@@ -42,7 +45,7 @@ it('100 attach/detach cycles leave no veth, IP allocation, cache entry or iptabl
     await m.detach(`cyc${i}`);
   }
   const perCycle = (performance.now() - t0) / 100;
-  console.log(`attach+detach cycle: ${perCycle.toFixed(1)} ms (half of them with 2 published ports)`);
+  console.log(`${datapath}: attach+detach cycle: ${perCycle.toFixed(1)} ms (half of them with 2 published ports)`);
   expect((await sh('ip', ['-o', 'link', 'show', 'master', net.bridge])).stdout.trim()).toBe('');
   const alloc = (await readdir(join(fx.dir, 'ipam', 'cyc'))).filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f));
   expect(alloc).toEqual([]);
@@ -54,4 +57,5 @@ it('100 attach/detach cycles leave no veth, IP allocation, cache entry or iptabl
   await m.purge();
   expect(await ourRules(fx.tag)).toEqual(rulesBefore);
   expect(await links()).toEqual(linksBefore);
+});
 });

@@ -11,20 +11,22 @@ import { Fixture, httpGet, inNs, sh } from '../test/helpers';
 import type { NetworkEvent } from './types';
 
 let fx: Fixture;
-beforeEach(async () => {
-  fx = new Fixture(10 + Math.floor(Math.random() * 80));
-  await fx.setup();
-});
-afterEach(async () => {
-  await fx.cleanup();
-});
 
 async function rejection(p: Promise<unknown>): Promise<unknown> {
   try { await p; } catch (e) { return e; }
   throw new Error('expected a rejection');
 }
 
-describe('NetworkManager', () => {
+describe.each(['native', 'cni'] as const)('NetworkManager, %s datapath', (datapath) => {
+  beforeEach(async () => {
+    fx = new Fixture(10 + Math.floor(Math.random() * 80));
+    fx.datapath = datapath;
+    await fx.setup();
+  });
+  afterEach(async () => {
+    await fx.cleanup();
+  });
+
   it('connects two containers on a user-defined network by IP, name and alias', async () => {
     const m = await fx.manager();
     const events: NetworkEvent[] = [];

@@ -9,7 +9,7 @@
 // passes their paths; the manager only opens them while a CNI plugin runs.
 import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
-import { readFile, readdir, rm } from 'node:fs/promises';
+import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Registry } from 'prom-client';
@@ -33,6 +33,8 @@ import {
 import { formatPort, parsePortSpec, portsConflict, type PortMapping } from './ports';
 import { hostRoutes } from './routes';
 import { Store, type EndpointRecord } from './store';
+import { NativeBridgeDatapath } from './native/datapath';
+import { HostLocalIpam } from './native/ipam';
 import type {
   AttachOptions, Attachment, CreateNetworkOptions, Network, NetworkEvent, NetworkMode,
 } from './types';
@@ -63,6 +65,12 @@ export interface NetworkManagerOptions {
   dnsPort?: number;
   /** Range ephemeral host ports come from; default net.ipv4.ip_local_port_range. */
   ephemeralPorts?: [number, number];
+  /**
+   * How berth's bridge networks make interfaces: 'native' (rtnetlink from this
+   * process, no spawn; the default) or 'cni' (the bridge + host-local +
+   * loopback plugins). Drop-in networks always use their conflist.
+   */
+  datapath?: 'native' | 'cni';
 }
 
 export interface NetworkDetails {
@@ -126,12 +134,14 @@ const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 const RESERVED = new Set(['none', 'host', 'default']);
 
 function publicView(r: EndpointRecord): Attachment {
-  const { phase: _p, conflist: _c, dns: _d, ...a } = r;
+  const { phase: _p, conflist: _c, dns: _d, datapath: _dp, ...a } = r;
   return { ...a, ports: a.ports.map((p) => ({ ...p })), aliases: [...a.aliases] };
 }
 
 export class NetworkManager extends EventEmitter {
   readonly cni: CniRuntime;
+  private readonly native: NativeBridgeDatapath;
+  private readonly datapath: 'native' | 'cni';
   private readonly store: Store;
   private readonly firewall: Firewall;
   private readonly networks = new Map<string, Network>();
@@ -156,6 +166,8 @@ export class NetworkManager extends EventEmitter {
     });
     this.firewall = new Firewall(opts.chainPrefix ?? 'BERTH');
     this.ipamDir = opts.ipamDataDir ?? join(opts.stateDir, 'ipam');
+    this.native = new NativeBridgeDatapath(new HostLocalIpam(this.ipamDir));
+    this.datapath = opts.datapath ?? 'native';
     this.defaultName = opts.defaultNetwork?.name ?? 'bridge';
     this.loopbackList = { cniVersion: CNI_VERSION, name: `${(opts.chainPrefix ?? 'BERTH').toLowerCase()}-loopback`, plugins: [{ type: 'loopback' }] };
   }
@@ -191,6 +203,7 @@ export class NetworkManager extends EventEmitter {
     }
     for (const n of this.networks.values()) await ensureBridge(n.bridge, `${n.gateway}/${parseCidr(n.subnet).prefix}`, macFromId(n.id), n.mtu || undefined);
     await this.applyFirewall();
+    await this.ensureForwarding();
     for (const n of this.networks.values()) if (n.dns) await this.startDns(n);
     for (const eps of this.endpoints.values()) for (const ep of eps) if (ep.phase === 'attached') this.registerNames(ep);
     this.started = true;
@@ -199,6 +212,7 @@ export class NetworkManager extends EventEmitter {
 
   /** Stops the DNS responders. Networks and attachments stay (the next start picks them up). */
   async close(): Promise<void> {
+    this.native.close();
     for (const s of this.dnsServers.values()) await s.stop();
     this.dnsServers.clear();
     this.started = false;
@@ -275,6 +289,7 @@ export class NetworkManager extends EventEmitter {
     try {
       await ensureBridge(bridge, `${net.gateway}/${subnet.prefix}`, macFromId(net.id), net.mtu || undefined);
       await this.applyFirewall();
+      await this.ensureForwarding();
       if (net.dns) await this.startDns(net);
     } catch (e) {
       await this.removeNetworkLocked(net, true).catch(() => undefined);
@@ -341,6 +356,17 @@ export class NetworkManager extends EventEmitter {
     await rm(join(this.ipamDir, n.name), { recursive: true, force: true });
     await this.store.removeNetwork(n.name);
     if (!quiet || this.started) this.emitEvent({ type: 'network.removed', network: { ...n } });
+  }
+
+  /**
+   * Routing between a bridge and the uplink needs net.ipv4.ip_forward=1; the
+   * CNI bridge plugin sets it on every ADD with isGateway, the native datapath
+   * sets it once here (as Docker does at start). Host-wide and left on.
+   */
+  private async ensureForwarding(): Promise<void> {
+    if (![...this.networks.values()].some((n) => !n.internal)) return;
+    const p = '/proc/sys/net/ipv4/ip_forward';
+    if ((await readFile(p, 'utf8')).trim() !== '1') await writeFile(p, '1');
   }
 
   private applyFirewall(): Promise<void> {
@@ -412,7 +438,11 @@ export class NetworkManager extends EventEmitter {
         return { ...base, sharedWith: m.containerId, phase: 'attached' as const };
       }
       if (m.kind === 'host') return { ...base, phase: 'attached' as const };
-      if (m.kind === 'none') return { ...base, interface: 'lo', conflist: this.loopbackList };
+      if (m.kind === 'none') {
+        return this.datapath === 'native'
+          ? { ...base, interface: 'lo', datapath: 'native' as const }
+          : { ...base, interface: 'lo', conflist: this.loopbackList, datapath: 'cni' as const };
+      }
       const net = this.networks.get(m.network);
       const dropIn = this.dropIns.get(m.network);
       if (!net && !dropIn) throw new NotFoundError(`network ${m.network} not found`, { field: 'network' });
@@ -426,6 +456,15 @@ export class NetworkManager extends EventEmitter {
       while (mine.some((e) => e.interface === `eth${ifIndex}`)) ifIndex++;
       const ports = await this.reservePorts(containerId, requested);
       let conflist: CniConfList;
+      if (net && this.datapath === 'native') {
+        const portmap: CniConfList | undefined = ports.length
+          ? { cniVersion: CNI_VERSION, name: net.name, plugins: [{ type: 'portmap', capabilities: { portMappings: true }, snat: true }] }
+          : undefined;
+        return {
+          ...base, network: m.network, networkId: net.id, interface: `eth${ifIndex}`, ports, gateway: net.gateway,
+          conflist: portmap, datapath: 'native' as const, hostInterface: `veth${randomBytes(4).toString('hex')}`,
+        };
+      }
       if (net) {
         conflist = bridgeConflist(net, this.ipamDir, ports.length > 0);
         // A second network must not add a second default route (EEXIST).
@@ -437,7 +476,7 @@ export class NetworkManager extends EventEmitter {
           throw new InvalidArgumentError(`ports: network ${m.network}'s conflist has no plugin with the portMappings capability`, { field: 'ports' });
         }
       }
-      return { ...base, network: m.network, networkId: net?.id ?? '', interface: `eth${ifIndex}`, ports, conflist, gateway: net?.gateway ?? '' };
+      return { ...base, network: m.network, networkId: net?.id ?? '', interface: `eth${ifIndex}`, ports, conflist, gateway: net?.gateway ?? '', datapath: 'cni' as const };
     });
 
     await this.lock.run(async () => {
@@ -452,8 +491,8 @@ export class NetworkManager extends EventEmitter {
     this.inflight.add(ep);
     try {
       try {
-        const result = await this.cni.add(ep.conflist!, this.runtimeConf(ep));
-        this.fillFromResult(ep, result);
+        if (ep.datapath === 'native') await this.nativeAdd(ep);
+        else this.fillFromResult(ep, await this.cni.add(ep.conflist!, this.runtimeConf(ep)));
       } catch (e) {
         await this.dropRecord(ep);
         if (ep.ports.length) await this.tidyPortmap().catch(() => undefined);
@@ -467,6 +506,32 @@ export class NetworkManager extends EventEmitter {
     this.registerNames(ep);
     this.emitEvent({ type: 'container.attached', attachment: publicView(ep) });
     return publicView(ep);
+  }
+
+  private async nativeAdd(ep: EndpointRecord): Promise<void> {
+    if (ep.mode === 'none') {
+      this.native.loopbackUp(ep.netnsPath);
+      return;
+    }
+    const net = this.networks.get(ep.network)!;
+    // Only the container's first bridge network gets the default route.
+    const first = !(this.endpoints.get(ep.containerId) ?? []).some((e) => e !== ep && e.mode === 'bridge');
+    const r = await this.native.add(net, ep, { defaultRoute: first && !net.internal });
+    Object.assign(ep, r, { gateway: net.gateway });
+    if (ep.conflist) {
+      try {
+        await this.cni.add(ep.conflist, this.runtimeConf(ep), NativeBridgeDatapath.result(net, ep));
+      } catch (e) {
+        await this.native.del(net.name, ep);
+        throw e;
+      }
+    }
+  }
+
+  /** Undoes one attachment's kernel state (CNI DEL and/or native teardown). */
+  private async undo(ep: EndpointRecord): Promise<void> {
+    if (ep.conflist) await this.cni.del(ep.conflist, this.runtimeConf(ep, true));
+    if (ep.datapath === 'native' && ep.mode === 'bridge') await this.native.del(ep.network, ep);
   }
 
   private runtimeConf(ep: EndpointRecord, forDel = false): CniRuntimeConf {
@@ -558,7 +623,7 @@ export class NetworkManager extends EventEmitter {
     for (const ep of eps) {
       this.unregisterNames(ep);
       try {
-        if (ep.conflist) await this.cni.del(ep.conflist, this.runtimeConf(ep, true));
+        await this.undo(ep);
       } catch (e) {
         // Keep the record: the next detach or reconcile retries the DEL.
         first ??= e;
@@ -586,6 +651,7 @@ export class NetworkManager extends EventEmitter {
     if (!eps?.length) throw new NotFoundError(`container ${containerId} has no network attachments`, { field: 'containerId' });
     for (const ep of eps) {
       if (ep.phase !== 'attached') throw new FailedPreconditionError(`container ${containerId}'s attach to ${ep.network || ep.mode} did not finish`);
+      if (ep.datapath === 'native' && ep.mode === 'bridge') this.native.check(this.networks.get(ep.network)!, ep);
       if (ep.conflist) await this.cni.check(ep.conflist.name, this.runtimeConf(ep));
     }
   }
@@ -687,7 +753,7 @@ export class NetworkManager extends EventEmitter {
       for (const ep of eps.filter((e) => e.phase === 'attaching' && !this.inflight.has(e))) {
         this.unregisterNames(ep);
         try {
-          if (ep.conflist) await this.cni.del(ep.conflist, this.runtimeConf(ep, true));
+          await this.undo(ep);
         } catch (e) {
           rep.errors.push(`roll back ${id} on ${ep.network || ep.mode}: ${(e as Error).message}`);
         }

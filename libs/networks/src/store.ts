@@ -20,6 +20,11 @@ export interface EndpointRecord extends Attachment {
   conflist?: CniConfList;
   /** Per-container upstream resolvers (docker --dns). */
   dns: string[];
+  /**
+   * Who made the interface: 'native' (rtnetlink, conflist holds only portmap
+   * when ports are published) or 'cni' (the whole conflist). Absent = 'cni'.
+   */
+  datapath?: 'native' | 'cni';
 }
 
 async function writeAtomic(path: string, data: unknown): Promise<void> {

@@ -46,6 +46,7 @@ export class Fixture {
   readonly managers: NetworkManager[] = [];
   upstream: Socket | undefined;
   upstreamPort = 0;
+  datapath: 'native' | 'cni' = 'native';
   /** Third octet block for this fixture's subnets: 10.213.<base+i>.0/24. */
   constructor(readonly octetBase: number) {}
 
@@ -75,6 +76,7 @@ export class Fixture {
       bridgePrefix: `bt${this.tag.slice(0, 4)}-`,
       chainPrefix: `BERTH-T${this.tag}`,
       dnsUpstreams: [{ host: '127.0.0.1', port: this.upstreamPort }],
+      datapath: this.datapath,
       ...over,
     };
   }

@@ -42,9 +42,11 @@ export class CniRuntime {
    * plugins already run are DELeted (in reverse) so nothing half-made stays,
    * then the error is rethrown.
    */
-  async add(list: CniConfList, rt: CniRuntimeConf): Promise<CniResult> {
+  async add(list: CniConfList, rt: CniRuntimeConf, prevResult?: CniResult): Promise<CniResult> {
     validate(list);
-    let prev: CniResult | undefined;
+    // prevResult seeds the chain when the interface was made outside CNI
+    // (berth's native datapath) and only later plugins (portmap) run here.
+    let prev: CniResult | undefined = prevResult;
     let ran = 0;
     try {
       for (const plugin of list.plugins) {
