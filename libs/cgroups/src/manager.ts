@@ -250,14 +250,22 @@ export class CgroupsManager extends EventEmitter {
    * listing and killing (runc's signalAllProcesses); v2 with SIGKILL uses
    * cgroup.kill, which the kernel makes race-free itself.
    */
-  async killAll(id: string, signal: NodeJS.Signals | number = 'SIGKILL', opts: { timeoutMs?: number } = {}): Promise<void> {
+  async killAll(id: string, signal: NodeJS.Signals | number | string = 'SIGKILL', opts: { timeoutMs?: number } = {}): Promise<void> {
     const rec = this.record(id);
     const path = this.pathOf(rec);
-    const signo = typeof signal === 'number' ? signal : osConstants.signals[signal];
+    // The RPC carries the signal as text: a name ("SIGTERM", "TERM") or a number ("15"); empty = SIGKILL.
+    const signo =
+      typeof signal === 'number'
+        ? signal
+        : signal === ''
+          ? osConstants.signals.SIGKILL
+          : /^\d+$/.test(signal)
+            ? Number(signal)
+            : (osConstants.signals as Record<string, number | undefined>)[signal.startsWith('SIG') ? signal : `SIG${signal}`];
     if (signo === undefined || !Number.isInteger(signo) || signo <= 0 || signo > 64) {
       throw new InvalidArgumentError(`signal: ${String(signal)} is not a signal`, { field: 'signal' });
     }
-    const timeoutMs = opts.timeoutMs ?? this.killTimeoutMs;
+    const timeoutMs = opts.timeoutMs || this.killTimeoutMs;
     const deadline = Date.now() + timeoutMs;
     const isKill = signo === osConstants.signals.SIGKILL;
     if (isKill && (await this.driver.killViaKernel(path))) {
