@@ -10,3 +10,4 @@ export { lutimens, futimens, UTIME_OMIT } from './utimens';
 export { renameat2, RENAME } from './rename';
 export { pidfdOpen, pidfdSendSignal, signalNumber, signalName, PIDFD } from './pidfd';
 export { netlinkSocket, netlinkSocketIn, netlinkSend, netlinkRecv, netlinkClose, NETLINK } from './netlink';
+export { setChildSubreaper, waitpidNoHang, type WaitStatus } from './reaper';
