@@ -9,9 +9,10 @@ import { closeSync, mkdirSync, openSync, statSync, unlinkSync, existsSync } from
 import { join } from 'node:path';
 import { mount, umount, MS, MNT, UMOUNT_NOFOLLOW } from '@berth/sys';
 import { isNotFound, isInvalidArgument } from '@berth/errors';
+import type { NamespaceType } from './spec';
 
 /** OCI namespace type -> its name under /proc/<pid>/ns. */
-export const NAMESPACE_TYPES = {
+export const NAMESPACE_PROC_NAMES: Readonly<Record<NamespaceType, string>> = {
   network: 'net',
   ipc: 'ipc',
   uts: 'uts',
@@ -20,11 +21,10 @@ export const NAMESPACE_TYPES = {
   mount: 'mnt',
   user: 'user',
   time: 'time',
-} as const;
-export type NamespaceType = keyof typeof NAMESPACE_TYPES;
+};
 
 export function namespaceHandlePath(runDir: string, type: NamespaceType, id: string): string {
-  return join(runDir, `${NAMESPACE_TYPES[type]}ns`, id);
+  return join(runDir, `${NAMESPACE_PROC_NAMES[type]}ns`, id);
 }
 
 /**
@@ -40,7 +40,7 @@ export function namespaceHandlePath(runDir: string, type: NamespaceType, id: str
 export function persistNamespaces(pid: number, runDir: string, id: string): Record<string, string> {
   const made: Record<string, string> = {};
   try {
-    for (const [type, procName] of Object.entries(NAMESPACE_TYPES) as [NamespaceType, string][]) {
+    for (const [type, procName] of Object.entries(NAMESPACE_PROC_NAMES) as [NamespaceType, string][]) {
       const src = `/proc/${pid}/ns/${procName}`;
       let theirs;
       try {
@@ -71,7 +71,7 @@ export function persistNamespaces(pid: number, runDir: string, id: string): Reco
 
 /** Unmounts and removes every handle of id; missing ones are fine. */
 export function removeNamespaceHandles(runDir: string, id: string): void {
-  for (const type of Object.keys(NAMESPACE_TYPES) as NamespaceType[]) {
+  for (const type of Object.keys(NAMESPACE_PROC_NAMES) as NamespaceType[]) {
     const target = namespaceHandlePath(runDir, type, id);
     if (!existsSync(target)) continue;
     // A handle may be mounted more than once if a create raced a crash;

@@ -1,0 +1,191 @@
+// Reading a container's CRI log (docker logs / the Logs rpc): the files the
+// monitor writes and rotates (<path>.<n> oldest ... <path>.1, <path>),
+// records joined back into lines (P pieces up to the next F of the same
+// stream), filtered, and optionally followed until the container exits.
+import { open, stat, type FileHandle } from 'node:fs/promises';
+import { watch } from 'node:fs';
+import { basename, dirname } from 'node:path';
+import { InvalidArgumentError } from '@berth/errors';
+
+export interface LogEntry {
+  /** RFC3339Nano time the monitor read the line's first piece. */
+  time: string;
+  stream: 'stdout' | 'stderr';
+  /** The line, with its trailing newline when it had one. */
+  line: Buffer;
+}
+
+export interface ReadLogOptions {
+  /** Files kept by rotation (the container's logMaxFiles); default 5. */
+  maxFiles?: number;
+  /** Only the last N lines (after filtering); 0 or absent: all. */
+  tail?: number;
+  /** Only lines at or after / before these RFC3339 times. */
+  since?: string;
+  until?: string;
+  /** Streams to include; both when neither is set. */
+  stdout?: boolean;
+  stderr?: boolean;
+  /**
+   * Keep reading new lines until this settles (the container's exit), then
+   * drain what was written before it. Absent: stop at the end of the files.
+   */
+  follow?: Promise<unknown>;
+}
+
+/** Nanoseconds since the epoch of an RFC3339 time (any fraction length, Z or offset). */
+export function rfc3339ToNanos(s: string, field = 'time'): bigint {
+  const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$/.exec(s);
+  const ms = m ? Date.parse(`${m[1]}${m[3]}`) : NaN;
+  if (!m || Number.isNaN(ms)) throw new InvalidArgumentError(`${field} ${JSON.stringify(s)} is not an RFC3339 time (2006-01-02T15:04:05.999999999Z)`, { field });
+  return BigInt(ms) * 1_000_000n + BigInt((m[2] ?? '').padEnd(9, '0'));
+}
+
+/** Joins CRI records into lines; one per reader (partials are per stream). */
+class LineJoiner {
+  private readonly partial = new Map<string, { time: string; parts: Buffer[] }>();
+  private rest: Buffer = Buffer.alloc(0);
+
+  /** Feeds file bytes; returns completed lines. */
+  push(chunk: Buffer): LogEntry[] {
+    const buf = this.rest.length ? Buffer.concat([this.rest, chunk]) : chunk;
+    const out: LogEntry[] = [];
+    let start = 0;
+    for (let nl = buf.indexOf(10, start); nl >= 0; nl = buf.indexOf(10, start)) {
+      this.record(buf.subarray(start, nl), out);
+      start = nl + 1;
+    }
+    this.rest = Buffer.from(buf.subarray(start));
+    return out;
+  }
+
+  /** Lines still waiting for their F (the process exited mid-line). */
+  flush(): LogEntry[] {
+    const out: LogEntry[] = [];
+    for (const [stream, p] of this.partial) out.push({ time: p.time, stream: stream as LogEntry['stream'], line: Buffer.concat(p.parts) });
+    this.partial.clear();
+    return out;
+  }
+
+  private record(rec: Buffer, out: LogEntry[]): void {
+    // <time> <stream> <P|F> <content>; a malformed record is skipped rather
+    // than failing the whole read (a torn write after a crash).
+    const s1 = rec.indexOf(32);
+    const s2 = s1 < 0 ? -1 : rec.indexOf(32, s1 + 1);
+    if (s2 < 0 || rec.length < s2 + 3 || rec[s2 + 2] !== 32) return;
+    const time = rec.subarray(0, s1).toString();
+    const stream = rec.subarray(s1 + 1, s2).toString();
+    if (stream !== 'stdout' && stream !== 'stderr') return;
+    const tag = rec[s2 + 1];
+    const content = rec.subarray(s2 + 3);
+    const p = this.partial.get(stream);
+    if (tag === 0x50 /* P */) {
+      if (p) p.parts.push(Buffer.from(content));
+      else this.partial.set(stream, { time, parts: [Buffer.from(content)] });
+      return;
+    }
+    if (tag !== 0x46 /* F */) return;
+    const parts = p ? [...p.parts, content, Buffer.from('\n')] : [content, Buffer.from('\n')];
+    this.partial.delete(stream);
+    out.push({ time: p?.time ?? time, stream, line: Buffer.concat(parts) });
+  }
+}
+
+/** Reads the container log at path (see ReadLogOptions). */
+export async function* readLog(path: string, opts: ReadLogOptions = {}): AsyncGenerator<LogEntry> {
+  const maxFiles = opts.maxFiles ?? 5;
+  const since = opts.since ? rfc3339ToNanos(opts.since, 'since') : null;
+  const until = opts.until ? rfc3339ToNanos(opts.until, 'until') : null;
+  const both = !opts.stdout && !opts.stderr;
+  const keep = (e: LogEntry) => {
+    if (!both && !(e.stream === 'stdout' ? opts.stdout : opts.stderr)) return false;
+    if (since === null && until === null) return true;
+    const t = rfc3339ToNanos(e.time);
+    return (since === null || t >= since) && (until === null || t < until);
+  };
+  const joiner = new LineJoiner();
+  const tail = opts.tail && opts.tail > 0 ? opts.tail : 0;
+  const held: LogEntry[] = [];
+  const emitAll = function* (entries: LogEntry[]) {
+    for (const e of entries) if (keep(e)) yield e;
+  };
+
+  // History: rotated files oldest first, then the current file up to its
+  // end now; with tail, only the last lines of all that.
+  const buf = Buffer.allocUnsafe(64 * 1024);
+  for (let i = maxFiles - 1; i >= 1; i--) {
+    const fh = await open(`${path}.${i}`, 'r').catch(() => null);
+    if (!fh) continue;
+    try {
+      for (let n; (n = (await fh.read(buf, 0, buf.length, null)).bytesRead) > 0; ) {
+        for (const e of emitAll(joiner.push(Buffer.from(buf.subarray(0, n))))) hold(e);
+      }
+    } finally {
+      await fh.close();
+    }
+  }
+  let current: FileHandle | null = await open(path, 'r').catch(() => null);
+  let currentIno = current ? (await current.stat()).ino : -1;
+  const drainCurrent = async (): Promise<LogEntry[]> => {
+    const out: LogEntry[] = [];
+    if (!current) return out;
+    for (let n; (n = (await current.read(buf, 0, buf.length, null)).bytesRead) > 0; ) out.push(...emitAll(joiner.push(Buffer.from(buf.subarray(0, n)))));
+    return out;
+  };
+  try {
+    for (const e of await drainCurrent()) hold(e);
+    yield* held.splice(0);
+    if (!opts.follow) {
+      yield* emitAll(joiner.flush());
+      return;
+    }
+
+    // Follow: wake on any change in the log's directory (appends, and the
+    // rename + create of a rotation), read on, switch files when the path
+    // names a new inode, and stop after the exit once the file is drained.
+    let exited = false;
+    let wake: (() => void) | null = null;
+    const poke = () => {
+      const w = wake;
+      wake = null;
+      w?.();
+    };
+    const done = opts.follow.then(
+      () => ((exited = true), poke()),
+      () => ((exited = true), poke()),
+    );
+    const watcher = watch(dirname(path), (_ev, name) => {
+      if (!name || name.toString().startsWith(basename(path))) poke();
+    });
+    try {
+      for (;;) {
+        const wasExited = exited;
+        yield* await drainCurrent();
+        const st = await stat(path).catch(() => null);
+        if (st && st.ino !== currentIno) {
+          // Rotated: the old file is complete (drained above); go on with the new one.
+          await current?.close();
+          current = await open(path, 'r').catch(() => null);
+          currentIno = current ? (await current.stat()).ino : -1;
+          continue;
+        }
+        if (wasExited) break;
+        await new Promise<void>((res) => {
+          wake = res;
+          if (exited) poke();
+        });
+      }
+      yield* emitAll(joiner.flush());
+    } finally {
+      watcher.close();
+      void done;
+    }
+  } finally {
+    await current?.close();
+  }
+
+  function hold(e: LogEntry): void {
+    held.push(e);
+    if (tail && held.length > tail) held.shift();
+  }
+}
