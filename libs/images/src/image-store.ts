@@ -82,7 +82,7 @@ export class ImageStore {
    * record it replaced. If that old target is left without any name, it is
    * kept as a dangling record; all in one transaction.
    */
-  put(rec: Omit<ImageRecord, 'createdAt' | 'updatedAt'>): { record: ImageRecord; replaced: ImageRecord | undefined } {
+  put(rec: Omit<ImageRecord, 'createdAt' | 'updatedAt'> & { createdAt?: Date }): { record: ImageRecord; replaced: ImageRecord | undefined } {
     const tx = this.db.transaction(() => {
       const old = this.find(rec.name);
       if (old && old.target.digest === rec.target.digest) {

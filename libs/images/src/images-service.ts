@@ -178,7 +178,9 @@ export class ImagesService {
     const rec = this.resolve(source);
     const ref = parseDockerRef(target);
     if (ref.digest) throw new InvalidArgumentError(`cannot tag with a digest reference (${target}): digests name content, not tags`, { field: 'reference' });
-    const { record } = this.store.put({ name: ref.toString(), target: rec.target, configDigest: rec.configDigest, labels: rec.labels });
+    // A new name for an existing image keeps its creation time: before/since
+    // order images, not names (docker images --filter since= behaves the same).
+    const { record } = this.store.put({ name: ref.toString(), target: rec.target, configDigest: rec.configDigest, labels: rec.labels, createdAt: rec.createdAt });
     this.events.emit(ImageEvent.Tagged, { name: record.name, digest: record.target.digest, source: rec.name });
     return record;
   }

@@ -1,0 +1,198 @@
+// Content store, leases, GC and image records, without any registry.
+import * as fs from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { isAlreadyExists, isDataLoss, isFailedPrecondition, isInvalidArgument, isNotFound, isUnavailable } from '@berth/errors';
+import { sha256Digest } from './digest.js';
+import { ImageEvent } from './events.js';
+import { ImagesLocal } from './local.js';
+import { UnpackLayerApplier } from './unpack-applier.js';
+
+let work: string;
+let local: ImagesLocal;
+let inUse: Map<string, string[]>;
+
+beforeEach(async () => {
+  work = await fs.mkdtemp(join(tmpdir(), 'berth-images-store-'));
+  inUse = new Map();
+  local = await ImagesLocal.open({
+    root: join(work, 'store'), layerApplier: new UnpackLayerApplier(join(work, 'layers')), authConfigPath: join(work, 'auth.json'),
+    isInUse: (key) => inUse.get(key) ?? [],
+  });
+});
+afterEach(async () => {
+  local.close();
+  await fs.rm(work, { recursive: true, force: true });
+});
+
+const bytes = (n: number, seed = 1) => Buffer.from(Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff));
+
+describe('content store', () => {
+  it('commits verified blobs and streams them back from an offset', async () => {
+    const data = bytes(100_000);
+    const d = sha256Digest(data);
+    const w = await local.content.openWriter({ ref: 'r1', expected: { digest: d, size: data.length } });
+    await w.write(data.subarray(0, 50_000));
+    // Not visible before commit.
+    expect(await local.content.has(d)).toBe(false);
+    expect((await local.content.status('r1')).offset).toBe(50_000);
+    await w.write(data.subarray(50_000));
+    expect(await w.commit()).toEqual({ digest: d, size: data.length });
+    expect((await local.content.info(d)).size).toBe(data.length);
+    const chunks: Buffer[] = [];
+    for await (const c of await local.content.readStream(d, { offset: 99_990 })) chunks.push(c as Buffer);
+    expect(Buffer.concat(chunks)).toEqual(data.subarray(99_990));
+    expect(await local.content.listStatuses()).toEqual([]);
+  });
+
+  it('resumes a partial ingest by ref', async () => {
+    const data = bytes(10_000, 3);
+    const d = sha256Digest(data);
+    const w1 = await local.content.openWriter({ ref: 'resume', expected: { digest: d, size: data.length } });
+    await w1.write(data.subarray(0, 4_000));
+    await w1.close();
+    const w2 = await local.content.openWriter({ ref: 'resume', expected: { digest: d, size: data.length } });
+    expect(w2.offset).toBe(4_000);
+    await w2.write(data.subarray(4_000));
+    await w2.commit();
+    expect(await local.content.readBytes(d)).toEqual(data);
+  });
+
+  it('refuses a second writer on a locked ref', async () => {
+    const w = await local.content.openWriter({ ref: 'locked' });
+    const err = await local.content.openWriter({ ref: 'locked' }).catch((e: unknown) => e);
+    expect(isUnavailable(err)).toBe(true);
+    await w.abort();
+  });
+
+  it('raises DataLoss and discards the partial when bytes do not match', async () => {
+    const data = bytes(1_000);
+    const w = await local.content.openWriter({ ref: 'bad', expected: { digest: sha256Digest('something else'), size: data.length } });
+    await w.write(data);
+    const err = await w.commit().catch((e: unknown) => e);
+    expect(isDataLoss(err)).toBe(true);
+    expect(await local.content.list()).toEqual([]);
+    expect(isNotFound(await local.content.status('bad').catch((e: unknown) => e))).toBe(true);
+    const w2 = await local.content.openWriter({ ref: 'long', expected: { size: 10 } });
+    expect(isDataLoss(await w2.write(bytes(11)).catch((e: unknown) => e))).toBe(true);
+    expect(await local.content.listStatuses()).toEqual([]);
+  });
+
+  it('deletes and lists blobs', async () => {
+    const a = await local.content.writeBlob(Buffer.from('a'), { ref: 'a' });
+    const b = await local.content.writeBlob(Buffer.from('b'), { ref: 'b' });
+    expect((await local.content.list()).map((i) => i.digest).sort()).toEqual([a.digest, b.digest].sort());
+    await local.content.delete(a.digest);
+    expect(isNotFound(await local.content.info(a.digest).catch((e: unknown) => e))).toBe(true);
+    expect(isNotFound(await local.content.delete(a.digest).catch((e: unknown) => e))).toBe(true);
+  });
+});
+
+describe('garbage collection', () => {
+  it('keeps blobs reachable from images and leases, removes the rest, never touches ingests in progress', async () => {
+    const rec = await local.transfer.import(Readable.from([await tarOf({ f: 'x' })]), 'keep:1');
+    const info = await local.images.inspect('keep:1');
+    const kept = [rec.target.digest, info.config.rootfs ? info.manifest.config.digest : '', ...info.layers.map((l) => l.descriptor.digest)];
+    const orphan = await local.content.writeBlob(Buffer.from('orphan'), { ref: 'orphan' });
+    const lease = local.leases.create();
+    const leased = await local.content.writeBlob(Buffer.from('leased'), { ref: 'leased', leaseId: lease.id });
+    const w = await local.content.openWriter({ ref: 'in-progress' });
+    await w.write(Buffer.from('partial'));
+
+    const res = await local.images.gc();
+    expect(res.removed).toEqual([orphan.digest]);
+    const left = (await local.content.list()).map((i) => i.digest);
+    for (const d of kept) expect(left).toContain(d);
+    expect(left).toContain(leased.digest);
+    expect((await local.content.status('in-progress')).offset).toBe(7);
+    await w.close();
+
+    // Lease gone: its blob goes on the next sweep; the image's stay.
+    local.leases.delete(lease.id);
+    expect((await local.images.gc()).removed).toEqual([leased.digest]);
+    // Image removed: everything goes.
+    await local.images.remove('keep:1');
+    expect(await local.content.list()).toEqual([]);
+  });
+
+  it('does not collect a blob committed while the sweep runs', async () => {
+    const lease = local.leases.create();
+    const blobs = Array.from({ length: 30 }, (_, i) => Buffer.from(`blob-${i}`));
+    const writes = Promise.all(blobs.map((b, i) => local.content.writeBlob(b, { ref: `w${i}`, leaseId: lease.id })));
+    const sweeps = Promise.all([local.images.gc(), local.images.gc(), local.images.gc()]);
+    const [written] = await Promise.all([writes, sweeps]);
+    for (const w of written) expect(await local.content.has(w.digest)).toBe(true);
+  });
+});
+
+describe('image records', () => {
+  it('tags, lists with filters, untags, and keeps a moved tag\'s old image as dangling', async () => {
+    const tagged: string[] = [];
+    local.events.on(ImageEvent.Tagged, (e) => tagged.push(e.name));
+    const one = await local.transfer.import(Readable.from([await tarOf({ a: '1' })]), 'app:1', { labels: { tier: 'web' } });
+    await new Promise((r) => setTimeout(r, 5));
+    const two = await local.transfer.import(Readable.from([await tarOf({ a: '2' })]), 'tools/helper', { labels: { tier: 'ops' } });
+    local.images.tag('app:1', 'example.com/app:prod');
+    expect(tagged).toEqual(['example.com/app:prod']);
+    expect(local.images.list().map((i) => i.familiarName).sort()).toEqual(['app:1', 'example.com/app:prod', 'tools/helper:latest']);
+    expect(local.images.list({ reference: ['app'] }).map((i) => i.familiarName)).toEqual(['app:1']);
+    expect(local.images.list({ reference: ['*/app:*'] }).map((i) => i.familiarName)).toEqual(['example.com/app:prod']);
+    expect(local.images.list({ label: ['tier=ops'] }).map((i) => i.name)).toEqual(['docker.io/tools/helper:latest']);
+    expect(local.images.list({ label: ['tier'] })).toHaveLength(3);
+    expect(local.images.list({ since: 'app:1' }).map((i) => i.familiarName)).toEqual(['tools/helper:latest']);
+    expect(local.images.list({ before: 'tools/helper' }).map((i) => i.familiarName).sort()).toEqual(['app:1', 'example.com/app:prod']);
+
+    // Moving app:1 to another image leaves the first one reachable through example.com/app:prod.
+    local.images.tag('tools/helper', 'app:1');
+    expect(local.images.list({ dangling: true })).toEqual([]);
+    // Moving the last name of an image leaves it dangling.
+    local.images.tag('tools/helper', 'example.com/app:prod');
+    const dangling = local.images.list({ dangling: true });
+    expect(dangling.map((d) => d.target.digest)).toEqual([one.target.digest]);
+    expect(dangling[0]!.familiarName).toBe('<none>:<none>');
+    // Reachable by ID prefix.
+    expect(local.images.get(one.configDigest!.slice(7, 19)).target.digest).toBe(one.target.digest);
+    expect(local.images.get(`app@${two.target.digest}`).target.digest).toBe(two.target.digest);
+
+    local.images.untag('app:1');
+    expect(isNotFound(await local.images.inspect('app:1').catch((e: unknown) => e))).toBe(true);
+    const pruned = await local.images.prune();
+    expect(pruned.deleted).toEqual([one.target.digest]);
+  });
+
+  it('refuses to remove an image a container uses unless forced, naming the container', async () => {
+    const rec = await local.transfer.import(Readable.from([await tarOf({ a: '1' })]), 'busy:1');
+    inUse.set('docker.io/library/busy:1', ['c0ffee']);
+    const err = (await local.images.remove('busy:1').catch((e: unknown) => e)) as Error;
+    expect(isFailedPrecondition(err)).toBe(true);
+    expect(err.message).toContain('c0ffee');
+    // Another name for the same image can go: the image stays.
+    local.images.tag('busy:1', 'busy:alias');
+    expect((await local.images.remove('busy:alias')).deleted).toEqual([]);
+    const forced = await local.images.remove('busy:1', { force: true });
+    expect(forced.deleted).toEqual([rec.target.digest]);
+    expect(await local.content.list()).toEqual([]);
+  });
+
+  it('rejects invalid references naming them', async () => {
+    const err = (await local.transfer.import(Readable.from([await tarOf({ a: '1' })]), 'Bad/Name:x').catch((e: unknown) => e)) as Error;
+    expect(isInvalidArgument(err)).toBe(true);
+    expect(err.message).toContain('"Bad/Name:x"');
+    expect(() => local.images.get('UPPER')).toThrow(/"UPPER"/);
+    expect(isAlreadyExists(await Promise.resolve().then(() => local.images.store.create({ name: 'x', target: { mediaType: 'a', digest: 'sha256:0', size: 1 }, configDigest: undefined, labels: {} })).then(() => local.images.store.create({ name: 'x', target: { mediaType: 'a', digest: 'sha256:0', size: 1 }, configDigest: undefined, labels: {} })).catch((e: unknown) => e))).toBe(true);
+  });
+});
+
+async function tarOf(files: Record<string, string>): Promise<Buffer> {
+  const { pack } = await import('tar-stream');
+  const p = pack();
+  const chunks: Buffer[] = [];
+  p.on('data', (c: unknown) => chunks.push(c as Buffer));
+  const done = new Promise((r) => p.on('end', r));
+  for (const [name, content] of Object.entries(files)) p.entry({ name, mode: 0o644 }, content);
+  p.finalize();
+  await done;
+  return Buffer.concat(chunks);
+}
