@@ -199,6 +199,15 @@ export class CgroupsManager extends EventEmitter {
         { field: 'memory.limit' },
       );
     }
+    // Docker's rule: memory+swap set earlier caps the memory limit, so raising
+    // the limit past it needs the swap value in the same update.
+    const storedSwap = rec.resources.memory?.swap;
+    if (limit !== undefined && resources.memory?.swap === undefined && storedSwap !== undefined && storedSwap > 0 && (limit === -1 || limit > storedSwap)) {
+      throw new InvalidArgumentError(
+        `memory.limit: ${limit === -1 ? 'unlimited' : formatBytes(limit)} is above the memory+swap limit ${formatBytes(storedSwap)} already set; update memory.swap at the same time`,
+        { field: 'memory.limit' },
+      );
+    }
     const pids = resources.pids?.limit;
     if (pids !== undefined && pids > 0 && usage.pids > pids) {
       throw new FailedPreconditionError(`pids.limit: ${pids} is below the ${usage.pids} tasks running now`, { field: 'pids.limit' });

@@ -253,6 +253,20 @@ describe('CgroupsManager on the v2 driver (temp tree)', () => {
     }
   });
 
+  it('refuses raising the memory limit past a memory+swap limit set earlier unless swap comes along (Docker\'s rule)', async () => {
+    const m = new CgroupsManager({ driver, parent: 'berth', stateDir });
+    try {
+      await m.create('c1', { resources: { memory: { limit: parseBytes('64m'), swap: parseBytes('96m') } } });
+      const e = await fails(() => m.update('c1', { memory: { limit: parseBytes('128m') } }));
+      expect(e.message).toBe('memory.limit: 128 MiB is above the memory+swap limit 96 MiB already set; update memory.swap at the same time');
+      const u = await m.update('c1', { memory: { limit: parseBytes('128m'), swap: parseBytes('256m') } });
+      expect(u.resources.memory).toEqual({ limit: parseBytes('128m'), swap: parseBytes('256m') });
+      expect(fake.read('berth/c1/memory.swap.max')).toBe(String(parseBytes('128m')));
+    } finally {
+      m.close();
+    }
+  });
+
   it('deletes an empty cgroup and its record', async () => {
     const m = new CgroupsManager({ driver, parent: 'berth', stateDir });
     try {
