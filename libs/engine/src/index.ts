@@ -18,3 +18,5 @@ export * from './restart';
 export * from './events';
 export * from './engine';
 export * from './recovery';
+export * from './inspect';
+export * from './logs';

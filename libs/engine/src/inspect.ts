@@ -1,0 +1,145 @@
+// `docker inspect` for containers: the Docker Engine API's ContainerJSON shape
+// (api/types ContainerJSON), so tools that parse `docker inspect` output
+// (jq scripts, compose, CI) work against berth unchanged. Fields berth has no
+// concept of keep Docker's zero values rather than disappearing.
+import type { ContainerRecord, MountPoint, PortBinding } from './types';
+
+/** Go's zero time.Time as Docker prints it. */
+export const ZERO_TIME = '0001-01-01T00:00:00Z';
+
+/** Epoch ms -> RFC3339Nano as Go prints it (UTC, trailing fraction zeros trimmed); 0 -> zero time. */
+export function rfc3339(ms: number): string {
+  if (!ms) return ZERO_TIME;
+  const iso = new Date(ms).toISOString(); // 2024-01-02T03:04:05.120Z
+  return iso.replace(/\.(\d*?)0*Z$/, (_m, frac: string) => (frac ? `.${frac}Z` : 'Z'));
+}
+
+type PortMap = Record<string, { HostIp: string; HostPort: string }[] | null>;
+
+function portMap(exposed: string[], bindings: PortBinding[], includeUnbound: boolean): PortMap {
+  const out: PortMap = {};
+  if (includeUnbound) for (const p of exposed) out[p] = null;
+  for (const b of bindings) {
+    const key = `${b.containerPort}/${b.protocol}`;
+    (out[key] ??= []).push({ HostIp: b.hostIp, HostPort: b.hostPort ? String(b.hostPort) : '' });
+  }
+  return out;
+}
+
+function mountJson(m: MountPoint): Record<string, unknown> {
+  const mode = [...(m.rw ? [] : ['ro']), ...m.options.filter((o) => !/^r?(shared|slave|private)$/.test(o))].join(',');
+  const propagation = m.options.find((o) => /^r?(shared|slave|private)$/.test(o)) ?? (m.type === 'bind' ? 'rprivate' : '');
+  return {
+    Type: m.type,
+    ...(m.type === 'volume' ? { Name: m.name } : {}),
+    Source: m.source,
+    Destination: m.destination,
+    ...(m.type === 'volume' ? { Driver: 'local' } : {}),
+    Mode: m.type === 'volume' && mode === '' ? 'z' : mode,
+    RW: m.rw,
+    Propagation: propagation,
+  };
+}
+
+const nullIfEmpty = <T>(a: T[]): T[] | null => (a.length ? a : null);
+const setOf = (keys: string[]): Record<string, Record<string, never>> | null =>
+  keys.length ? Object.fromEntries(keys.map((k) => [k, {}])) : null;
+
+/** The Docker-shaped inspect document for one container. */
+export function inspectContainer(c: ContainerRecord): Record<string, unknown> {
+  const h = c.hostConfig;
+  const cfg = c.config;
+  const ns = c.networkSettings;
+  const binds = c.mounts.filter((m) => m.type !== 'tmpfs').map((m) => `${m.type === 'volume' ? m.name : m.source}:${m.destination}${m.rw ? '' : ':ro'}`);
+  const tmpfs = Object.fromEntries(c.mounts.filter((m) => m.type === 'tmpfs').map((m) => [m.destination, m.options.join(',')]));
+  return {
+    Id: c.id,
+    Created: rfc3339(c.createdAt),
+    Path: c.path,
+    Args: c.args,
+    State: {
+      Status: c.state === 'removed' ? 'removing' : c.state,
+      Running: c.state === 'running' || c.state === 'paused',
+      Paused: c.state === 'paused',
+      Restarting: c.state === 'restarting',
+      OOMKilled: c.oomKilled,
+      Dead: false,
+      Pid: c.pid,
+      ExitCode: c.exitCode,
+      Error: c.error,
+      StartedAt: rfc3339(c.startedAt),
+      FinishedAt: rfc3339(c.finishedAt),
+    },
+    Image: c.imageDigest,
+    ResolvConfPath: ns.resolvConfPath,
+    HostnamePath: ns.hostnamePath,
+    HostsPath: ns.hostsPath,
+    LogPath: c.logPath,
+    Name: `/${c.name}`,
+    RestartCount: c.restartCount,
+    Driver: 'overlay',
+    Platform: 'linux',
+    MountLabel: '',
+    ProcessLabel: '',
+    AppArmorProfile: '',
+    ExecIDs: null,
+    HostConfig: {
+      Binds: nullIfEmpty(binds),
+      NetworkMode: h.networkMode,
+      PortBindings: portMap([], h.portBindings, false),
+      RestartPolicy: { Name: h.restartPolicy.name, MaximumRetryCount: h.restartPolicy.maximumRetryCount },
+      AutoRemove: h.autoRemove,
+      CapAdd: nullIfEmpty(h.capAdd),
+      CapDrop: nullIfEmpty(h.capDrop),
+      ReadonlyRootfs: h.readonlyRootfs,
+      Tmpfs: Object.keys(tmpfs).length ? tmpfs : null,
+      UsernsMode: h.usernsMode,
+      Memory: h.memory,
+      MemorySwap: h.memorySwap,
+      NanoCpus: h.nanoCpus,
+      CpuShares: h.cpuShares,
+      CpusetCpus: h.cpusetCpus,
+      PidsLimit: h.pidsLimit > 0 ? h.pidsLimit : null,
+      Init: h.init ? true : null,
+    },
+    GraphDriver: { Name: 'overlay', Data: c.rootfs ? { MergedDir: c.rootfs } : null },
+    Mounts: c.mounts.filter((m) => m.type !== 'tmpfs').map(mountJson),
+    Config: {
+      Hostname: cfg.hostname || c.id.slice(0, 12),
+      Domainname: cfg.domainname,
+      User: cfg.user,
+      AttachStdin: cfg.attachStdin,
+      AttachStdout: cfg.attachStdout,
+      AttachStderr: cfg.attachStderr,
+      ExposedPorts: setOf(cfg.exposedPorts),
+      Tty: cfg.tty,
+      OpenStdin: cfg.openStdin,
+      StdinOnce: cfg.openStdin && cfg.attachStdin,
+      Env: cfg.env,
+      Cmd: cfg.cmd,
+      Image: cfg.image,
+      Volumes: setOf(cfg.volumes),
+      WorkingDir: cfg.workingDir,
+      Entrypoint: cfg.entrypoint,
+      OnBuild: null,
+      Labels: cfg.labels,
+      ...(cfg.stopSignal ? { StopSignal: cfg.stopSignal } : {}),
+      ...(cfg.stopTimeout !== null ? { StopTimeout: cfg.stopTimeout } : {}),
+    },
+    NetworkSettings: {
+      Bridge: '',
+      SandboxID: ns.sandboxKey ? c.id : '',
+      SandboxKey: ns.sandboxKey,
+      Ports: portMap(cfg.exposedPorts, ns.ports, true),
+      Gateway: ns.gateway,
+      IPAddress: ns.ipAddress,
+      IPPrefixLen: ns.ipPrefixLen,
+      MacAddress: ns.macAddress,
+      Networks: Object.fromEntries(Object.entries(ns.networks).map(([name, n]) => [name, {
+        IPAMConfig: null, Links: null, Aliases: nullIfEmpty(n.aliases), MacAddress: n.macAddress, NetworkID: n.networkId,
+        EndpointID: '', Gateway: n.gateway, IPAddress: n.ipAddress, IPPrefixLen: n.ipPrefixLen, IPv6Gateway: '',
+        GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, DriverOpts: null, DNSNames: nullIfEmpty([c.name, c.id.slice(0, 12), ...n.aliases.filter((a) => a !== c.name)]),
+      }])),
+    },
+  };
+}
