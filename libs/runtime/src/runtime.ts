@@ -158,7 +158,7 @@ export class Runtime<Spec = unknown, Process = unknown> {
       throw fromNodeError(e as NodeJS.ErrnoException, `create state dir ${dir}`);
     }
     const logPath = opts.logPath ?? join(this.opts.logDir, `${id}.log`);
-    const terminal = opts.terminal ?? false;
+    const terminal = terminalOf(spec, opts.terminal, 'terminal');
     let pid = 0;
     try {
       await this.opts.shim.writeConfig(dir, spec);
@@ -336,7 +336,8 @@ export class Runtime<Spec = unknown, Process = unknown> {
     mkdirSync(join(dir, 'exec'), { recursive: true, mode: 0o700 });
     const configPath = join(dir, 'exec', `${execId}.config`);
     await this.opts.shim.writeExecConfig(configPath, proc);
-    const flags = (opts.terminal ? EXEC_TERMINAL : 0) | (opts.stdin || opts.terminal ? EXEC_STDIN : 0);
+    const terminal = terminalOf({ process: proc }, opts.terminal, 'terminal');
+    const flags = (terminal ? EXEC_TERMINAL : 0) | (opts.stdin || terminal ? EXEC_STDIN : 0);
     const io = await Attachment.connect(join(dir, 'attach.sock'), encodeExec(flags, execId, configPath), `exec ${execId} in ${id}`);
     try {
       const pid = await io.result;
@@ -474,6 +475,19 @@ export class Runtime<Spec = unknown, Process = unknown> {
     rmSync(logPath, { force: true });
     for (let i = 1; i < logMaxFiles; i++) rmSync(`${logPath}.${i}`, { force: true });
   }
+}
+
+/**
+ * Whether the process runs on a pty: the spec's process.terminal (which tells
+ * the shim to make one) and the option (which tells the monitor to expect its
+ * master) must agree; either may be left out.
+ */
+function terminalOf(spec: unknown, opt: boolean | undefined, field: string): boolean {
+  const fromSpec = (spec as { process?: { terminal?: unknown } } | null)?.process?.terminal;
+  if (typeof fromSpec === 'boolean' && opt !== undefined && opt !== fromSpec) {
+    throw new InvalidArgumentError(`${field} is ${opt} but process.terminal is ${fromSpec}: set both the same, or only one`, { field });
+  }
+  return opt ?? fromSpec === true;
 }
 
 function checkId(id: string, field: string): void {

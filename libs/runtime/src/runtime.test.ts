@@ -1,0 +1,279 @@
+// The lifecycle driver against the real berth-shim and berth-monitor, with
+// busybox containers in their own namespaces (root needed; CI runs as root).
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Runtime, readLog, withDefaults, type ContainerSpec, type ProcessSpec } from './index';
+import { berthShim } from './shim-config';
+import { makeBusyboxRootfs, type BusyboxRootfs } from './testing/busybox-rootfs';
+
+let rootfs: BusyboxRootfs;
+let base: string;
+let rt: Runtime<ContainerSpec, ProcessSpec>;
+const made: string[] = [];
+
+function newRuntime() {
+  return new Runtime<ContainerSpec, ProcessSpec>({ root: join(base, 'root'), runDir: join(base, 'run'), logDir: join(base, 'logs'), shim: berthShim() });
+}
+
+function spec(args: string[], terminal = false): ContainerSpec {
+  return withDefaults({ process: { args, terminal, env: ['PATH=/bin', 'TERM=dumb'] }, root: { path: rootfs.rootfs } });
+}
+
+function proc(args: string[]): ProcessSpec {
+  return spec(args).process;
+}
+
+beforeAll(() => {
+  execFileSync('make', ['-C', resolve(__dirname, '../../../native'), 'build/berth-monitor', 'build/berth-shim'], { stdio: 'ignore' });
+  rootfs = makeBusyboxRootfs();
+});
+afterAll(() => rootfs?.cleanup());
+
+beforeEach(() => {
+  // Short: attach.sock paths must fit in 107 bytes.
+  base = mkdtempSync('/tmp/berth-rt-');
+  mkdirSync(join(base, 'root'));
+  rt = newRuntime();
+});
+
+afterEach(async () => {
+  for (const id of made.splice(0)) {
+    try {
+      await rt.delete(id, { force: true });
+    } catch {
+      // deleted by the test
+    }
+  }
+  rt.close();
+  rmSync(base, { recursive: true, force: true });
+});
+
+async function create(id: string, s: ContainerSpec, opts = {}) {
+  made.push(id);
+  return rt.create(id, s, opts);
+}
+
+describe('Runtime with berth-shim', () => {
+  it('create waits before execve with namespace handles; start runs; wait has the exit code', async () => {
+    const res = await create('life', spec(['sh', '-c', 'echo started; exit 42']));
+    expect(res.pid).toBeGreaterThan(0);
+    expect(rt.state('life')).toMatchObject({ status: 'created', pid: res.pid, monitorPid: res.monitorPid });
+    // The handle is the init's net namespace, usable before start.
+    expect(res.namespaces.network).toBe(join(base, 'run', 'netns', 'life'));
+    expect(statSync(res.namespaces.network!).ino).toBe(statSync(`/proc/${res.pid}/ns/net`).ino);
+    expect(Object.keys(res.namespaces).sort()).toEqual(expect.arrayContaining(['ipc', 'network', 'pid', 'uts']));
+    // Nothing ran yet.
+    expect(readFileSync(join(base, 'logs', 'life.log'), 'utf8')).toBe('');
+    await rt.start('life');
+    expect(await rt.wait('life')).toMatchObject({ exitCode: 42, signal: null });
+    expect(rt.state('life').status).toBe('stopped');
+    const lines = readFileSync(join(base, 'logs', 'life.log'), 'utf8').trimEnd().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z stdout F started$/);
+  });
+
+  it('reports a command that does not exist as 127 with the message on stderr', async () => {
+    await create('nocmd', spec(['/bin/does-not-exist']));
+    await rt.start('nocmd');
+    expect(await rt.wait('nocmd')).toMatchObject({ exitCode: 127 });
+    const entries = [];
+    for await (const e of readLog(join(base, 'logs', 'nocmd.log'))) entries.push(e);
+    expect(entries.some((e) => e.stream === 'stderr' && /does-not-exist/.test(e.line.toString()))).toBe(true);
+  });
+
+  it('fails create with the shim error line and leaves nothing', async () => {
+    const bad = withDefaults({ process: { args: ['true'] }, root: { path: join(base, 'no-such-rootfs') } });
+    await expect(rt.create('bad', bad)).rejects.toMatchObject({ code: 'FailedPrecondition', message: expect.stringMatching(/^berth-shim: /) });
+    expect(existsSync(join(base, 'root', 'bad'))).toBe(false);
+    expect(existsSync(join(base, 'run', 'netns', 'bad'))).toBe(false);
+  });
+
+  it('reports death by signal as 128+n with the signal; stop escalates to SIGKILL', async () => {
+    // sleep as pid 1 of its namespace has no SIGTERM handler: the kernel drops SIGTERM.
+    await create('stop', spec(['sleep', '1000']));
+    await rt.start('stop');
+    const t0 = Date.now();
+    const exit = await rt.stop('stop', 500);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(500);
+    expect(exit).toMatchObject({ exitCode: 137, signal: 'SIGKILL' });
+
+    await create('term', spec(['sh', '-c', 'trap "exit 3" TERM; while :; do sleep 0.1; done']));
+    await rt.start('term');
+    await new Promise((r) => setTimeout(r, 200)); // the trap is set
+    expect(await rt.stop('term', 5000)).toMatchObject({ exitCode: 3, signal: null });
+
+    await create('usr1', spec(['sleep', '1000']));
+    await rt.start('usr1');
+    rt.signal('usr1', 'SIGKILL');
+    expect(await rt.wait('usr1')).toMatchObject({ exitCode: 137, signal: 'SIGKILL' });
+    expect(() => rt.signal('usr1', 'SIGTERM')).toThrow(expect.objectContaining({ code: 'FailedPrecondition' }));
+  });
+
+  it('drives an interactive sh on a pty through attach, and resizes it', async () => {
+    await create('tty', spec(['sh'], true), { terminal: true });
+    const a = await rt.attach('tty');
+    await rt.start('tty');
+    let got = '';
+    a.stdout.on('data', (d: Buffer) => (got += d.toString()));
+    a.stdin.write('echo hi\n');
+    await until(() => /\r?\nhi\r?\n/.test(got));
+    a.resize(100, 30);
+    a.stdin.write('stty size\n');
+    await until(() => got.includes('30 100'));
+    a.stdin.write('exit 5\n');
+    expect(await a.exit).toMatchObject({ exitCode: 5 });
+  });
+
+  it('two attach clients both get the output; stdin from one reaches the process', async () => {
+    await create('two', spec(['sh', '-c', 'read line; echo "got $line"; echo bye >&2']), { stdin: true });
+    const a = await rt.attach('two');
+    const b = await rt.attach('two');
+    await rt.start('two');
+    const outs = Promise.all([text(a.stdout), text(b.stdout), text(b.stderr)]);
+    a.stdin.write('ping\n');
+    expect(await outs).toEqual(['got ping\n', 'got ping\n', 'bye\n']);
+    expect(await b.exit).toMatchObject({ exitCode: 0 });
+  });
+
+  it('execs in the container: same namespaces, output, exit code, listed in pids', async () => {
+    const { pid } = await create('ex', spec(['sleep', '1000']));
+    await rt.start('ex');
+    const p = await rt.exec('ex', 'e1', proc(['sh', '-c', 'echo pid1=$(cat /proc/1/cmdline | tr "\\0" " "); echo warn >&2; exit 7']));
+    const [exit, out, err] = await Promise.all([p.io.exit, text(p.io.stdout), text(p.io.stderr)]);
+    expect(exit).toMatchObject({ exitCode: 7 });
+    expect(out).toBe('pid1=sleep 1000\n'); // word splitting drops the trailing space
+    expect(err).toBe('warn\n');
+    expect(await rt.waitExec('ex', 'e1')).toMatchObject({ exitCode: 7 });
+
+    const long = await rt.exec('ex', 'e2', proc(['sleep', '1000']));
+    expect(rt.pids('ex')).toEqual(expect.arrayContaining([pid, long.pid]));
+    expect(rt.processes('ex').map((x) => x.cmd)).toEqual(expect.arrayContaining(['sleep 1000']));
+    const waited = rt.waitExec('ex', 'e2');
+    rt.signal('ex', 'SIGKILL', { all: true });
+    expect(await waited).toMatchObject({ exitCode: 137, signal: 'SIGKILL' });
+    expect(await rt.wait('ex')).toMatchObject({ signal: 'SIGKILL' });
+    expect(rt.pids('ex')).toEqual([]);
+  });
+
+  it('rotates the CRI log by size and file count', async () => {
+    await create('rot', spec(['sh', '-c', 'i=0; while [ $i -lt 2000 ]; do echo "line $i"; i=$((i+1)); done']), { logMaxSize: 4096, logMaxFiles: 3 });
+    await rt.start('rot');
+    await rt.wait('rot');
+    const files = readdirSync(join(base, 'logs')).sort();
+    expect(files).toEqual(['rot.log', 'rot.log.1', 'rot.log.2']);
+    for (const f of files) expect(statSync(join(base, 'logs', f)).size).toBeLessThanOrEqual(4096);
+    const lines: string[] = [];
+    for await (const e of readLog(join(base, 'logs', 'rot.log'), { maxFiles: 3 })) lines.push(e.line.toString());
+    expect(lines.at(-1)).toBe('line 1999\n');
+    // Consecutive: rotation drops whole old files, never lines in the middle.
+    const first = Number(lines[0]!.split(' ')[1]);
+    expect(lines).toEqual(Array.from({ length: 2000 - first }, (_, i) => `line ${first + i}\n`));
+  });
+
+  it('a second Runtime (after the first died) finds the running container and reports its later exit', async () => {
+    await create('keep', spec(['sh', '-c', 'read x; exit 9']), { stdin: true });
+    await rt.start('keep');
+    rt.close(); // the first driver "dies": nothing of it is used again
+    const rt2 = newRuntime();
+    try {
+      expect(rt2.recover()).toEqual([expect.objectContaining({ id: 'keep', status: 'running', exit: null })]);
+      const w = rt2.wait('keep');
+      const a = await rt2.attach('keep');
+      a.stdin.write('go\n');
+      expect(await w).toMatchObject({ exitCode: 9 });
+    } finally {
+      rt2.close();
+    }
+    const rt3 = newRuntime();
+    try {
+      expect(rt3.recover()).toEqual([expect.objectContaining({ id: 'keep', status: 'stopped', exit: expect.objectContaining({ exitCode: 9 }) })]);
+      expect(await rt3.wait('keep')).toMatchObject({ exitCode: 9 });
+    } finally {
+      rt3.close();
+    }
+  });
+
+  it('delete refuses a running container unless forced, and removes everything', async () => {
+    const res = await create('del', spec(['sleep', '1000']));
+    await rt.start('del');
+    await expect(rt.delete('del')).rejects.toMatchObject({ code: 'FailedPrecondition' });
+    await rt.delete('del', { force: true });
+    expect(existsSync(join(base, 'root', 'del'))).toBe(false);
+    expect(existsSync(res.namespaces.network!)).toBe(false);
+    expect(existsSync(join(base, 'logs', 'del.log'))).toBe(false);
+    expect(processState(res.pid)).toMatch(/gone|Z/);
+    expect(processState(res.monitorPid)).toMatch(/gone|Z/);
+    await expect(rt.delete('del')).rejects.toMatchObject({ code: 'NotFound' });
+  });
+
+  it('leaks nothing over 200 create/delete cycles (mounts, fds, processes)', async () => {
+    await create('warm', spec(['sleep', '1000']));
+    await rt.delete('warm', { force: true });
+    const before = leakCounters();
+    for (let i = 0; i < 200; i++) {
+      await rt.create(`c${i}`, spec(['sleep', '1000']));
+      if (i % 2) await rt.start(`c${i}`);
+      await rt.delete(`c${i}`, { force: true });
+    }
+    expect(leakCounters()).toEqual(before);
+    expect(readdirSync(join(base, 'root'))).toEqual([]);
+  }, 180_000);
+
+  it('keeps an idle monitor small', async () => {
+    await create('rss', spec(['sh'], true), { terminal: true });
+    await rt.start('rss');
+    const a = await rt.attach('rss');
+    await new Promise((r) => setTimeout(r, 200));
+    const m = monitorMemory(rt.state('rss').monitorPid!);
+    console.log(`berth-monitor idle: VmRSS ${m.vmRssKiB} KiB, Pss ${m.pssKiB} KiB, private ${m.privateKiB} KiB (pty, 1 attach client)`);
+    a.close();
+    expect(m.privateKiB).toBeLessThanOrEqual(1024);
+  });
+});
+
+function processState(pid: number): string {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] ?? 'gone';
+  } catch {
+    return 'gone';
+  }
+}
+
+/** What a create/delete cycle could leak: mounts under this test's dir, our fds, processes naming it. */
+function leakCounters() {
+  const mountinfo = readFileSync('/proc/self/mountinfo', 'utf8').split('\n');
+  const procs = readdirSync('/proc').filter((n) => /^\d+$/.test(n) && readOr(`/proc/${n}/cmdline`).includes(base)).length;
+  return { mounts: mountinfo.filter((l) => l.includes(base)).length, fds: readdirSync('/proc/self/fd').length, procs };
+}
+
+function monitorMemory(pid: number) {
+  const kib = (text: string, key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN);
+  const status = readOr(`/proc/${pid}/status`);
+  const rollup = readOr(`/proc/${pid}/smaps_rollup`);
+  return { vmRssKiB: kib(status, 'VmRSS'), pssKiB: kib(rollup, 'Pss'), privateKiB: kib(rollup, 'Private_Clean') + kib(rollup, 'Private_Dirty') };
+}
+
+function readOr(p: string): string {
+  try {
+    return readFileSync(p, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+async function text(stream: NodeJS.ReadableStream): Promise<string> {
+  let s = '';
+  for await (const chunk of stream) s += chunk.toString();
+  return s;
+}
+
+async function until(cond: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('timed out waiting for condition');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
