@@ -54,6 +54,30 @@ describe(`CgroupsManager on this host (${layout.version})`, () => {
     expect(isNotFound(await rejection(m.stats('c1')))).toBe(true);
   });
 
+  it('killAll with SIGTERM waits for the cgroup to empty, and names the survivors when a process ignores it', async () => {
+    const m = h.manager();
+    await m.create('term');
+    const polite = h.spawn('read go && { sleep 1000 & sleep 1000 & wait; }');
+    await m.addProcess('term', polite.pid!);
+    go(polite);
+    await until(async () => (await m.listProcesses('term')).length === 3, 5000, 'three processes');
+    await m.killAll('term', 'SIGTERM');
+    expect(await m.listProcesses('term')).toEqual([]);
+    expect((await exited(polite)).signal).toBe('SIGTERM');
+
+    const stubborn = h.spawn("trap '' TERM; read go && while :; do sleep 0.05; done");
+    await m.addProcess('term', stubborn.pid!);
+    go(stubborn);
+    await sleep(100);
+    const e = await rejection(m.killAll('term', '15', { timeoutMs: 500 }));
+    expect(e.code).toBe('DeadlineExceeded');
+    expect(e.message).toContain(String(stubborn.pid));
+    // It was not left frozen: it still runs, and SIGKILL ends it.
+    expect(stubborn.exitCode).toBe(null);
+    await m.killAll('term');
+    expect((await exited(stubborn)).signal).toBe('SIGKILL');
+  });
+
   it('delete with force kills what is left and removes every directory', async () => {
     const m = h.manager();
     const info = await m.create('c2');
