@@ -394,6 +394,18 @@ int config_parse(char *buf, size_t len, enum config_kind kind, const char *what,
 			return BAD("%s: namespace user: a new user namespace needs uid-map and gid-map", what);
 		if (c->hostname && !(c->ns[NS_UTS].enabled && !c->ns[NS_UTS].path))
 			return BAD("%s: hostname: needs a new uts namespace", what);
+		if (c->init) {
+			/* berth-init is bound at /dev/init and runs the command
+			 * as its child: argv becomes /dev/init -- args... */
+			char **argv = calloc((size_t)c->process.nargs + 3, sizeof(char *));
+			if (!argv)
+				return fail("%s", what);
+			argv[0] = "/dev/init";
+			argv[1] = "--";
+			memcpy(argv + 2, c->process.args, ((size_t)c->process.nargs + 1) * sizeof(char *));
+			c->process.args = argv;
+			c->process.nargs += 2;
+		}
 	}
 	return 0;
 }

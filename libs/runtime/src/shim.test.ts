@@ -1,0 +1,453 @@
+// End-to-end tests of berth-shim (native/src/shim) and berth-init: real
+// containers on a busybox rootfs, driven the way berth-monitor drives the
+// shim (create with pipes as stdio, start, exec). This test process is a
+// child subreaper, so each container's init is reparented to it when the
+// shim exits and its exit status can be read (as the monitor does).
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { setChildSubreaper, waitpidNoHang, type WaitStatus } from '@berth/sys';
+import { DEFAULT_CAPABILITIES, ALL_CAPABILITIES, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, withDefaults, type ContainerSpec, type ContainerSpecInput, type ProcessSpec } from './spec';
+import { initBinaryPath, shimBinaryPath, writeExecConfig, writeShimConfig } from './shim-config';
+import { makeBusyboxRootfs, type BusyboxRootfs } from './testing/busybox-rootfs';
+
+const SHIM = shimBinaryPath();
+const NATIVE = resolve(__dirname, '..', '..', '..', 'native');
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a shim subcommand to its exit; output is what arrived by then. */
+function runShim(args: string[]): Promise<Run & { child: ChildProcess; out: () => Run }> {
+  const child = spawn(SHIM, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  return new Promise((res, rej) => {
+    child.on('error', rej);
+    // 'exit', not 'close': the container's init inherits the pipes and
+    // keeps them open after the shim is gone.
+    child.on('exit', (code) => {
+      const out = () => ({ code, stdout, stderr });
+      setImmediate(() => res({ ...out(), child, out }));
+    });
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Waits for a reparented (or own) child to end and reaps it. */
+async function waitExit(pid: number, timeoutMs = 10_000): Promise<WaitStatus> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const s = waitpidNoHang(pid);
+    if (s) return s;
+    if (Date.now() > deadline) throw new Error(`process ${pid} did not exit within ${timeoutMs} ms`);
+    await sleep(10);
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Our children right now (zombies included), from /proc. */
+function childrenOfUs(): number[] {
+  const out: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const st = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const ppid = Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === process.pid) out.push(Number(d));
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
+
+class Container {
+  stdout = '';
+  stderr = '';
+  pid = 0;
+  private constructor(readonly stateDir: string, readonly spec: ContainerSpec) {}
+
+  static async create(spec: ContainerSpec): Promise<{ container: Container; run: Run }> {
+    const stateDir = mkdtempSync(join(tmpdir(), 'berth-state-'));
+    const c = new Container(stateDir, spec);
+    await writeShimConfig(stateDir, spec);
+    const run = await runShim(['create', stateDir]);
+    run.child.stdout!.on('data', (d: Buffer) => (c.stdout += d.toString()));
+    run.child.stderr!.on('data', (d: Buffer) => (c.stderr += d.toString()));
+    c.stdout = run.stdout;
+    c.stderr = run.stderr;
+    if (run.code === 0) c.pid = Number(readFileSync(join(stateDir, 'pid'), 'utf8'));
+    return { container: c, run };
+  }
+
+  start(): Run {
+    const r = spawnSync(SHIM, ['start', this.stateDir], { encoding: 'utf8' });
+    return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  }
+
+  async exec(p: ProcessSpec, extra: string[] = []): Promise<Run> {
+    const cfg = join(this.stateDir, `exec-${Math.random().toString(36).slice(2)}`);
+    await writeExecConfig(cfg, p);
+    const r = await runShim(['exec', this.stateDir, cfg, ...extra]);
+    // The exec'd process keeps the pipes: wait for it to finish writing.
+    await new Promise<void>((res) => (r.child.stdout!.readableEnded ? res() : r.child.stdout!.on('end', () => res())));
+    return r.out();
+  }
+
+  async wait(timeoutMs?: number): Promise<WaitStatus> {
+    return waitExit(this.pid, timeoutMs);
+  }
+
+  /** Kills and reaps the init (if any) and removes the state dir. */
+  async destroy(): Promise<void> {
+    if (this.pid > 0 && alive(this.pid)) {
+      try {
+        process.kill(this.pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+      await waitExit(this.pid).catch(() => undefined);
+    }
+    rmSync(this.stateDir, { recursive: true, force: true });
+  }
+}
+
+/** Creates, starts and waits for a container; returns its output and status. */
+async function runContainer(spec: ContainerSpec): Promise<{ status: WaitStatus; stdout: string; stderr: string; container: Container }> {
+  const { container, run } = await Container.create(spec);
+  try {
+    expect(run.code, `create failed: ${run.stderr}`).toBe(0);
+    expect(container.start().code).toBe(0);
+    const status = await container.wait();
+    await sleep(20); // let the pipes drain
+    return { status, stdout: container.stdout, stderr: container.stderr, container };
+  } finally {
+    await container.destroy();
+  }
+}
+
+function hostMountPoints(): Set<string> {
+  return new Set(readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter(Boolean).map((l) => l.split(' ')[4]!));
+}
+
+function sha256(path: string): string {
+  return createHash('sha256').update(readFileSync(path)).digest('hex');
+}
+
+let rootfs: BusyboxRootfs;
+let userRootfs: BusyboxRootfs;
+const spec = (input: Omit<ContainerSpecInput, 'root'> & { root?: ContainerSpecInput['root'] }): ContainerSpec =>
+  withDefaults({ root: { path: rootfs.rootfs }, ...input });
+
+beforeAll(() => {
+  const b = spawnSync('make', ['-C', NATIVE, 'build/berth-shim', 'build/berth-init'], { encoding: 'utf8' });
+  if (b.status !== 0) throw new Error(`building berth-shim failed:\n${b.stdout}${b.stderr}`);
+  setChildSubreaper(true);
+  rootfs = makeBusyboxRootfs();
+  userRootfs = makeBusyboxRootfs({ owner: 100000 });
+});
+
+afterAll(() => {
+  rootfs?.cleanup();
+  userRootfs?.cleanup();
+});
+
+describe('berth-shim create/start', () => {
+  it('runs the command as pid 1 of its own pid namespace, with its own hostname, root and default capabilities', async () => {
+    const script = 'ps -o pid,args; echo "--"; hostname; echo "--"; cat /proc/self/mountinfo; echo "--"; grep CapEff /proc/self/status';
+    const { status, stdout, stderr } = await runContainer(spec({ process: { args: ['sh', '-c', script] }, hostname: 'berth-test-host' }));
+    expect(status.code, stderr).toBe(0);
+    const [ps, host, mountinfo, caps] = stdout.split('--\n');
+    const procs = ps!.trim().split('\n').slice(1).map((l) => l.trim().split(/\s+/));
+    expect(procs.find((p) => p[0] === '1')?.slice(1).join(' ')).toBe(`sh -c ${script}`);
+    // Only the shell and ps itself: no host process is visible.
+    expect(procs.length).toBe(2);
+    expect(host!.trim()).toBe('berth-test-host');
+
+    const lines = mountinfo!.trim().split('\n').map((l) => l.split(' '));
+    const rootLine = lines.find((l) => l[4] === '/');
+    expect(rootLine?.[3]).toBe(rootfs.rootfs);
+    const allowed = new Set(['/', '/proc', '/dev/null', '/dev/zero', '/dev/full', '/dev/random', '/dev/urandom', '/dev/tty', '/dev', '/dev/pts', '/sys', '/dev/mqueue', '/dev/shm', ...DEFAULT_MASKED_PATHS, ...DEFAULT_READONLY_PATHS]);
+    const unexpected = lines.map((l) => l[4]!).filter((p) => !allowed.has(p));
+    expect(unexpected).toEqual([]);
+    // And none of the host's other mounts (e.g. its cgroup hierarchies).
+    for (const p of hostMountPoints()) if (!allowed.has(p)) expect(lines.some((l) => l[4] === p)).toBe(false);
+
+    const capEff = BigInt(`0x${caps!.trim().split(/\s+/)[1]}`);
+    const want = DEFAULT_CAPABILITIES.reduce((m, c) => m | (1n << BigInt((ALL_CAPABILITIES as readonly string[]).indexOf(c))), 0n);
+    expect(capEff.toString(16)).toBe(want.toString(16));
+  });
+
+  it('maps container root to host 100000 in a user namespace; that root cannot write a host-root file bound in', async () => {
+    const hostFile = join(userRootfs.dir, 'host-owned');
+    writeFileSync(hostFile, 'original\n', { mode: 0o644 });
+    const s = withDefaults({
+      root: { path: userRootfs.rootfs },
+      process: { args: ['sh', '-c', 'cat /proc/self/uid_map; id -u; (echo pwned >> /host-owned) 2>/dev/null && echo WROTE || echo DENIED; (chmod 777 /host-owned) 2>/dev/null && echo CHMOD || echo NOCHMOD'] },
+      mounts: [...withDefaults({ process: { args: ['x'] }, root: { path: '/' } }).mounts, { destination: '/host-owned', type: 'bind', source: hostFile, options: ['bind'] }],
+      linux: {
+        namespaces: [{ type: 'user' }, { type: 'pid' }, { type: 'mount' }, { type: 'uts' }, { type: 'ipc' }, { type: 'network' }],
+        uidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }],
+        gidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }],
+      },
+    });
+    const { status, stdout, stderr } = await runContainer(s);
+    expect(status.code, stderr).toBe(0);
+    const lines = stdout.trim().split('\n').map((l) => l.trim());
+    expect(lines[0]!.split(/\s+/)).toEqual(['0', '100000', '65536']);
+    expect(lines[1]).toBe('0');
+    expect(lines[2]).toBe('DENIED');
+    expect(lines[3]).toBe('NOCHMOD');
+    expect(readFileSync(hostFile, 'utf8')).toBe('original\n');
+  });
+
+  it('exits 127 for a command that is not found and 126 for one that cannot be executed', async () => {
+    const missing = await runContainer(spec({ process: { args: ['no-such-command'] } }));
+    expect(missing.status.code).toBe(127);
+    expect(missing.stderr).toContain('berth-shim: exec "no-such-command": No such file or directory');
+    const notExec = await runContainer(spec({ process: { args: ['/etc/passwd'] } }));
+    expect(notExec.status.code).toBe(126);
+    expect(notExec.stderr).toContain('berth-shim: exec "/etc/passwd": Permission denied');
+  });
+
+  it('hides masked paths and makes readonly paths read-only', async () => {
+    // Default masks over real /proc files, plus a directory and a file of
+    // our own in the image.
+    mkdirSync(join(rootfs.rootfs, 'etc', 'secret-dir'), { recursive: true });
+    writeFileSync(join(rootfs.rootfs, 'etc', 'secret-dir', 'key'), 'k');
+    writeFileSync(join(rootfs.rootfs, 'etc', 'secret-file'), 'secret');
+    try {
+      expect(readFileSync('/proc/interrupts', 'utf8').length).toBeGreaterThan(0);
+      const script =
+        'wc -c < /proc/interrupts; ls -A /etc/secret-dir | wc -l; wc -c < /etc/secret-file; ' +
+        '(echo x > /etc/secret-dir/new) 2>/dev/null && echo WROTE || echo RO; ' +
+        '(echo 1 > /proc/sys/kernel/ns_last_pid) 2>/dev/null && echo WROTE || echo RO';
+      const { status, stdout, stderr } = await runContainer(
+        spec({ process: { args: ['sh', '-c', script] }, linux: { maskedPaths: [...DEFAULT_MASKED_PATHS, '/etc/secret-dir', '/etc/secret-file'] } }),
+      );
+      expect(status.code, stderr).toBe(0);
+      expect(stdout.trim().split('\n').map((l) => l.trim())).toEqual(['0', '0', '0', 'RO', 'RO']);
+    } finally {
+      rmSync(join(rootfs.rootfs, 'etc', 'secret-dir'), { recursive: true, force: true });
+      rmSync(join(rootfs.rootfs, 'etc', 'secret-file'), { force: true });
+    }
+  });
+
+  it('applies user, groups, cwd (created), env, rlimits and no_new_privs', async () => {
+    const script = 'id -u; id -G; pwd; echo "$GREETING"; ulimit -n; grep NoNewPrivs /proc/self/status; grep CapEff /proc/self/status';
+    const { status, stdout, stderr } = await runContainer(
+      spec({
+        process: {
+          args: ['sh', '-c', script],
+          env: ['PATH=/bin', 'GREETING=hello\tworld'],
+          cwd: '/work/dir',
+          user: { uid: 1000, gid: 1000, additionalGids: [5, 20] },
+          rlimits: [{ type: 'RLIMIT_NOFILE', soft: 123, hard: 456 }],
+          noNewPrivileges: true,
+        },
+      }),
+    );
+    expect(status.code, stderr).toBe(0);
+    expect(stdout.split('\n').map((l) => l.trim())).toEqual(['1000', '1000 5 20', '/work/dir', 'hello\tworld', '123', 'NoNewPrivs:\t1', 'CapEff:\t0000000000000000', '']);
+  });
+
+  it('start fails clearly when the container is not waiting', async () => {
+    const { container, run } = await Container.create(spec({ process: { args: ['true'] } }));
+    try {
+      expect(run.code).toBe(0);
+      expect(container.start().code).toBe(0);
+      const again = container.start();
+      expect(again.code).toBe(1);
+      expect(again.stderr).toMatch(/^berth-shim: start: container is not waiting to start/);
+      expect((await container.wait()).code).toBe(0);
+    } finally {
+      await container.destroy();
+    }
+    const { container: c2 } = await Container.create(spec({ process: { args: ['true'] } }));
+    try {
+      process.kill(c2.pid, 'SIGKILL');
+      await c2.wait();
+      const r = c2.start();
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain('its init exited');
+    } finally {
+      await c2.destroy();
+    }
+  });
+});
+
+describe('berth-shim create failures', () => {
+  async function expectCreateFails(s: ContainerSpec, message: RegExp): Promise<void> {
+    const before = childrenOfUs();
+    const { container, run } = await Container.create(s);
+    try {
+      expect(run.code).toBe(1);
+      expect(run.stderr.trim().split('\n')).toHaveLength(1);
+      expect(run.stderr).toMatch(message);
+      expect(existsSync(join(container.stateDir, 'pid'))).toBe(false);
+      expect(existsSync(join(container.stateDir, 'exec.fifo'))).toBe(false);
+      expect(childrenOfUs().filter((p) => !before.includes(p) && p !== run.child.pid)).toEqual([]);
+    } finally {
+      await container.destroy();
+    }
+  }
+
+  it('names the mount that failed and leaves nothing behind', async () => {
+    await expectCreateFails(
+      spec({ process: { args: ['true'] }, mounts: [{ destination: '/mnt', type: 'nosuchfs', source: 'none' }] }),
+      /^berth-shim: mount \/mnt \(type nosuchfs, source none\): No such device\n$/,
+    );
+  });
+
+  it('names an rlimit that cannot be raised (no CAP_SYS_RESOURCE here)', async () => {
+    await expectCreateFails(
+      spec({ process: { args: ['true'], rlimits: [{ type: 'RLIMIT_NOFILE', soft: 1024, hard: 1 << 30 }] } }),
+      /^berth-shim: rlimit RLIMIT_NOFILE \(soft 1024, hard 1073741824\): setrlimit.*: Operation not permitted/,
+    );
+  });
+
+  it('names a negative oom_score_adj that cannot be set', async () => {
+    await expectCreateFails(spec({ process: { args: ['true'], oomScoreAdj: -500 } }), /^berth-shim: oom-score-adj -500: write \/proc\/\d+\/oom_score_adj.*: Permission denied/);
+  });
+});
+
+describe('berth-shim exec', () => {
+  it('joins the running container: same pid namespace and filesystem, 126/127 on exec failure, pid file', async () => {
+    const { container, run } = await Container.create(spec({ process: { args: ['sh', '-c', 'echo inside > /tmp/marker; exec sleep 1000'] } }));
+    try {
+      expect(run.code, run.stderr).toBe(0);
+      expect(container.start().code).toBe(0);
+      for (let i = 0; i < 200 && !container.stdout.includes('') && !existsSync(join(rootfs.rootfs, 'tmp', 'marker')); i++) await sleep(10);
+      const pidFile = join(container.stateDir, 'exec.pid');
+      const r = await container.exec(
+        { args: ['sh', '-c', 'cat /tmp/marker; ps -o pid,args'], env: ['PATH=/bin'], cwd: '/', user: { uid: 0, gid: 0 } },
+        ['--pid-file', pidFile],
+      );
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toContain('inside\n');
+      expect(r.stdout).toMatch(/^\s*1 sleep 1000$/m);
+      const execPid = Number(readFileSync(pidFile, 'utf8'));
+      expect(execPid).toBeGreaterThan(0);
+      await waitExit(execPid).catch(() => undefined);
+
+      const missing = await container.exec({ args: ['nope'], env: ['PATH=/bin'], cwd: '/', user: { uid: 0, gid: 0 } });
+      expect(missing.code).toBe(127);
+      expect(missing.stderr).toBe('berth-shim: exec "nope": No such file or directory\n');
+      const denied = await container.exec({ args: ['/etc/group'], env: ['PATH=/bin'], cwd: '/', user: { uid: 0, gid: 0 } });
+      expect(denied.code).toBe(126);
+    } finally {
+      await container.destroy();
+      rmSync(join(rootfs.rootfs, 'tmp', 'marker'), { force: true });
+    }
+  });
+});
+
+describe('CVE-2019-5736: /proc/<pid>/exe of the shim', () => {
+  it('is a sealed memfd that a container process cannot write; the host binary is unchanged', async () => {
+    const before = sha256(SHIM);
+    // A: created, not started: its init runs shim code in A's pid namespace.
+    const { container: a, run } = await Container.create(spec({ process: { args: ['true'] } }));
+    let b: Awaited<ReturnType<typeof runContainer>> | undefined;
+    try {
+      expect(run.code, run.stderr).toBe(0);
+      expect(readlinkSync(`/proc/${a.pid}/exe`)).toMatch(/^\/memfd:berth-shim/);
+      // B joins A's pid namespace and attacks pid 1 (A's init) the way the
+      // exploit does: write directly, and keep a read fd to write later.
+      const attack =
+        'readlink /proc/1/exe; (echo pwned >> /proc/1/exe) 2>/dev/null && echo WROTE1 || echo DENIED1; ' +
+        'exec 3< /proc/1/exe; (echo pwned >> /proc/self/fd/3) 2>/dev/null && echo WROTE2 || echo DENIED2; ' +
+        '(echo pwned >> /proc/self/exe) 2>/dev/null && echo WROTE3 || echo DENIED3';
+      b = await runContainer(
+        spec({
+          process: { args: ['sh', '-c', attack] },
+          linux: { namespaces: [{ type: 'pid', path: `/proc/${a.pid}/ns/pid` }, { type: 'mount' }, { type: 'ipc' }, { type: 'uts' }, { type: 'network' }] },
+        }),
+      );
+      expect(b.status.code, b.stderr).toBe(0);
+      expect(b.stdout.split('\n')).toEqual([expect.stringMatching(/^\/memfd:berth-shim/), 'DENIED1', 'DENIED2', 'DENIED3', '']);
+    } finally {
+      await a.destroy();
+    }
+    expect(sha256(SHIM)).toBe(before);
+  });
+});
+
+describe('berth-init (spec.init)', () => {
+  it('runs as pid 1 with the command as its child and passes the exit status through', async () => {
+    const { status, stdout, stderr } = await runContainer(spec({ init: true, process: { args: ['sh', '-c', 'ps -o pid,args; exit 3'] } }));
+    expect(status.code, stderr).toBe(3);
+    expect(stdout).toMatch(/^\s*1 \/dev\/init -- sh -c ps -o pid,args; exit 3$/m);
+    expect(existsSync(initBinaryPath())).toBe(true);
+  });
+
+  it('forwards SIGTERM to the command and exits with its status; 128+n when a signal kills it', async () => {
+    for (const [script, want] of [
+      ['trap "exit 42" TERM; echo ready; while :; do sleep 0.05; done', 42],
+      ['echo ready; exec sleep 1000', 128 + 15],
+    ] as const) {
+      const { container, run } = await Container.create(spec({ init: true, process: { args: ['sh', '-c', script] } }));
+      try {
+        expect(run.code, run.stderr).toBe(0);
+        expect(container.start().code).toBe(0);
+        for (let i = 0; i < 500 && !container.stdout.includes('ready'); i++) await sleep(10);
+        process.kill(container.pid, 'SIGTERM');
+        expect((await container.wait()).code).toBe(want);
+      } finally {
+        await container.destroy();
+      }
+    }
+  });
+
+  it('reaps orphaned zombies', async () => {
+    // The background sleeps are orphaned when their subshell exits; with
+    // berth-init as pid 1 they are reaped, so no zombie is left.
+    const script = '(sleep 0.1 &) ; (sleep 0.1 &); sleep 0.5; ps -o stat,args | grep -c "^ *Z" || true';
+    const { status, stdout } = await runContainer(spec({ init: true, process: { args: ['sh', '-c', script] } }));
+    expect(status.code).toBe(0);
+    expect(stdout.trim()).toBe('0');
+  });
+});
+
+describe('berth-shim leaks', () => {
+  it('leaves no mounts, processes or fds behind after create/kill/delete cycles', async () => {
+    const fdsBefore = readdirSync('/proc/self/fd').length;
+    const childrenBefore = childrenOfUs();
+    for (let i = 0; i < 5; i++) {
+      const { container, run } = await Container.create(spec({ process: { args: ['sleep', '1000'] } }));
+      expect(run.code, run.stderr).toBe(0);
+      if (i % 2 === 1) expect(container.start().code).toBe(0);
+      expect(alive(container.pid)).toBe(true);
+      await container.destroy();
+      expect(alive(container.pid)).toBe(false);
+      run.child.stdout!.destroy();
+      run.child.stderr!.destroy();
+    }
+    await sleep(50);
+    const mine = [...hostMountPoints()].filter((p) => p.startsWith(rootfs.dir) || p.includes('berth-state-'));
+    expect(mine).toEqual([]);
+    expect(childrenOfUs().filter((p) => !childrenBefore.includes(p))).toEqual([]);
+    expect(readdirSync('/proc/self/fd').length).toBeLessThanOrEqual(fdsBefore);
+    // The rootfs is not busy: nothing still holds a mount on it.
+    const probe = mkdtempSync(join(tmpdir(), 'berth-probe-'));
+    chmodSync(probe, 0o755);
+    rmSync(probe, { recursive: true });
+  });
+});
