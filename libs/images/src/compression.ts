@@ -13,7 +13,9 @@ export function decompressLayer(input: Readable, mediaType: string): Readable {
   if (c === undefined) throw new InvalidArgumentError(`media type ${mediaType} is not a layer this engine can unpack`, { field: 'mediaType' });
   if (c === 'none') return input;
   if (c === 'gzip') {
-    const gz = createGunzip();
+    // 1 MiB output chunks: with zlib's 16 KiB default, per-chunk stream overhead
+    // (hashing, the pipe to tar) costs more than inflating (measured ~2x per layer).
+    const gz = createGunzip({ chunkSize: 1 << 20 });
     input.on('error', (e) => gz.destroy(e));
     return input.pipe(gz);
   }
@@ -35,6 +37,9 @@ export function decompressLayer(input: Readable, mediaType: string): Readable {
 /** A pass-through that hashes what flows through it (for DiffIDs). */
 export class HashingStream extends Transform {
   private readonly hash = createHash('sha256');
+  constructor() {
+    super({ highWaterMark: 1 << 20 });
+  }
   bytes = 0;
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.hash.update(chunk);

@@ -59,6 +59,20 @@ export interface WriterOptions {
   wait?: boolean;
 }
 
+/** The buffers of `bufs` after the first `skip` bytes (for short writev results). */
+function sliceFrom(bufs: Uint8Array[], skip: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (const b of bufs) {
+    if (skip >= b.length) {
+      skip -= b.length;
+      continue;
+    }
+    out.push(skip > 0 ? b.subarray(skip) : b);
+    skip = 0;
+  }
+  return out;
+}
+
 const refKey = (ref: string) => createHash('sha256').update(ref).digest('hex');
 
 export class ContentStore {
@@ -131,8 +145,9 @@ export class ContentStore {
     const start = opts.offset ?? 0;
     if (start < 0 || start > info.size) throw new InvalidArgumentError(`offset ${start} is outside ${digest} (size ${info.size})`, { field: 'offset' });
     const end = opts.length === undefined ? undefined : start + opts.length - 1;
-    if (end !== undefined && end < start) return createReadStream(this.blobPath(digest), { start, end: start - 1 });
-    return createReadStream(this.blobPath(digest), { start, ...(end === undefined ? {} : { end }) });
+    const highWaterMark = 1 << 20;
+    if (end !== undefined && end < start) return createReadStream(this.blobPath(digest), { start, end: start - 1, highWaterMark });
+    return createReadStream(this.blobPath(digest), { start, highWaterMark, ...(end === undefined ? {} : { end }) });
   }
 
   /** Reads a whole blob into memory; refuses blobs above `limit` bytes (manifests, configs). */
@@ -306,6 +321,9 @@ export class ContentStore {
  */
 export class ContentWriter {
   private done = false;
+  private pending: Uint8Array[] = [];
+  private pendingBytes = 0;
+  private fileOffset: number;
 
   constructor(
     private readonly store: ContentStore,
@@ -317,7 +335,9 @@ export class ContentWriter {
     private readonly expected: { digest?: string; size?: number } | undefined,
     readonly leaseId: string | undefined,
     private readonly unlock: () => void,
-  ) {}
+  ) {
+    this.fileOffset = _offset;
+  }
 
   /** Bytes written so far (where a resumed download should continue). */
   get offset(): number {
@@ -331,21 +351,39 @@ export class ContentWriter {
       await this.abort();
       throw new DataLossError(`ingest ${this.ref}: received more than the expected ${size} bytes; partial data discarded`, { field: 'size' });
     }
-    let off = 0;
-    while (off < chunk.length) {
-      const { bytesWritten } = await this.fh.write(chunk, off, chunk.length - off, this._offset + off);
-      off += bytesWritten;
-    }
     this.hash.update(chunk);
     this._offset += chunk.length;
+    // Registries send 16-64 KiB chunks; writing them one by one costs a
+    // thread-pool round trip each. Batch up to 1 MiB per writev.
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.length;
+    if (this.pendingBytes >= 1 << 20) await this.flush();
+  }
+
+  private async flush(): Promise<void> {
+    while (this.pending.length > 0) {
+      const bufs = this.pending;
+      const total = this.pendingBytes;
+      this.pending = [];
+      this.pendingBytes = 0;
+      let written = 0;
+      while (written < total) {
+        const { bytesWritten } = await this.fh.writev(sliceFrom(bufs, written), this.fileOffset + written);
+        written += bytesWritten;
+      }
+      this.fileOffset += total;
+    }
   }
 
   /** Drops everything after `offset` (used when a server ignores a Range request). */
   async truncate(offset: number): Promise<void> {
     if (offset !== 0) throw new InvalidArgumentError('ingests can only be truncated to 0', { field: 'offset' });
+    this.pending = [];
+    this.pendingBytes = 0;
     await this.fh.truncate(0);
     this.hash = createHash('sha256');
     this._offset = 0;
+    this.fileOffset = 0;
   }
 
   /**
@@ -367,6 +405,7 @@ export class ContentWriter {
       throw new DataLossError(`ingest ${this.ref}: content digest is ${digest}, expected ${wantDigest}; partial data discarded`, { field: 'digest' });
     }
     try {
+      await this.flush();
       await this.fh.datasync();
       await this.fh.close();
       this.done = true;
@@ -383,6 +422,7 @@ export class ContentWriter {
     if (this.done) return;
     this.done = true;
     try {
+      await this.flush().catch(() => undefined);
       await this.fh.close();
     } finally {
       this.unlock();

@@ -29,6 +29,9 @@ const WHITEOUT = '.wh.';
  * unexpected EOF. Extra zeros after a proper end are ignored.
  */
 class TarPadding extends Transform {
+  constructor() {
+    super({ highWaterMark: 1 << 20 });
+  }
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     cb(null, chunk);
   }
@@ -47,6 +50,7 @@ function forwardTo(dest: NodeJS.WritableStream & { destroyed?: boolean; on(ev: '
     closed = true;
   });
   return new Writable({
+    highWaterMark: 1 << 20,
     write(chunk: Buffer, _enc, cb) {
       if (closed || dest.destroyed) return cb();
       const ok = dest.write(chunk);
