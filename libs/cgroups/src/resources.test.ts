@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { isInvalidArgument, type BerthError } from '@berth/errors';
-import { validateResources, mergeResources, type LinuxResources } from './resources';
+import { validateResources, mergeResources, formatBytes, type LinuxResources } from './resources';
 
 function error(r: LinuxResources, cpus = 2): BerthError {
   try {
@@ -49,6 +49,13 @@ describe('validateResources: ranges, with the field named', () => {
       ),
     ).not.toThrow();
     expect(() => validateResources({ memory: { limit: 6 * 1024 * 1024 } })).not.toThrow();
+  });
+
+  it('formats byte counts for messages', () => {
+    expect(formatBytes(4096)).toBe('4 KiB');
+    expect(formatBytes(64 * 2 ** 20)).toBe('64 MiB');
+    expect(formatBytes(43261952)).toBe('41.3 MiB');
+    expect(formatBytes(100)).toBe('100');
   });
 
   it('merges an update over the stored spec field by field', () => {

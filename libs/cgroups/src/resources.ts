@@ -92,15 +92,17 @@ function int(field: string, v: unknown): number {
   return v;
 }
 
+/** Bytes for messages: "64 MiB" when exact, "41.3 MiB" otherwise, plain below 1 KiB. */
 export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+  if (Math.abs(n) < 1024) return `${n}`;
   let i = 0;
-  while (Math.abs(v) >= 1024 && i < units.length - 1 && v % 1024 === 0) {
+  let v = n;
+  while (Math.abs(v) >= 1024 && i < units.length - 1) {
     v /= 1024;
     i++;
   }
-  return i === 0 ? `${n}` : `${v} ${units[i]}`;
+  return `${Number.isInteger(v) ? v : v.toFixed(1)} ${units[i]}`;
 }
 
 /**
