@@ -85,11 +85,11 @@ class Container {
   pid = 0;
   private constructor(readonly stateDir: string, readonly spec: ContainerSpec) {}
 
-  static async create(spec: ContainerSpec): Promise<{ container: Container; run: Run }> {
+  static async create(spec: ContainerSpec, extra: string[] = []): Promise<{ container: Container; run: Run }> {
     const stateDir = mkdtempSync(join(tmpdir(), 'berth-state-'));
     const c = new Container(stateDir, spec);
     await writeShimConfig(stateDir, spec);
-    const run = await runShim(['create', stateDir]);
+    const run = await runShim(['create', stateDir, ...extra]);
     run.child.stdout!.on('data', (d: Buffer) => (c.stdout += d.toString()));
     run.child.stderr!.on('data', (d: Buffer) => (c.stderr += d.toString()));
     c.stdout = run.stdout;
@@ -290,6 +290,68 @@ describe('berth-shim create/start', () => {
       expect(r.stderr).toContain('its init exited');
     } finally {
       await c2.destroy();
+    }
+  });
+});
+
+// Node cannot receive SCM_RIGHTS; python3's socket.recv_fds can. The
+// receiver prints the pty name it was sent, then everything read from the
+// master until the container side closes.
+const CONSOLE_RECEIVER = `
+import socket, sys, os
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); s.bind(sys.argv[1]); s.listen(1)
+print("listening", flush=True)
+c, _ = s.accept()
+msg, fds, _, _ = socket.recv_fds(c, 1024, 1)
+out = msg + b"\\n"
+while True:
+    try:
+        d = os.read(fds[0], 4096)
+    except OSError:
+        break
+    if not d:
+        break
+    out += d
+sys.stdout.buffer.write(out)
+`;
+
+describe('berth-shim terminal', () => {
+  it('allocates a pty inside the container, makes it stdio and /dev/console, and sends the master over --console-socket', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'berth-console-'));
+    const sock = join(dir, 'console.sock');
+    const receiver = spawn('python3', ['-c', CONSOLE_RECEIVER, sock], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let got = '';
+    receiver.stdout!.on('data', (d: Buffer) => (got += d.toString()));
+    const done = new Promise<number | null>((res) => receiver.on('exit', res));
+    let container: Container | undefined;
+    try {
+      for (let i = 0; i < 500 && !got.includes('listening'); i++) await sleep(10);
+      expect(got).toContain('listening');
+      const created = await Container.create(
+        spec({ process: { args: ['sh', '-c', 'tty; stat -c %t,%T /dev/console; echo hi; exit 5'], terminal: true } }),
+        ['--console-socket', sock],
+      );
+      container = created.container;
+      expect(created.run.code, created.run.stderr).toBe(0);
+      expect(container.start().code).toBe(0);
+      expect((await container.wait()).code).toBe(5);
+      expect(await done).toBe(0);
+      const lines = got.replace(/\r/g, '').split('\n');
+      expect(lines.slice(1, 5)).toEqual(['/dev/pts/0', '/dev/pts/0', '88,0', 'hi']);
+    } finally {
+      if (receiver.exitCode === null) receiver.kill('SIGKILL');
+      await container?.destroy();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a terminal without --console-socket', async () => {
+    const { container, run } = await Container.create(spec({ process: { args: ['true'], terminal: true } }));
+    try {
+      expect(run.code).toBe(1);
+      expect(run.stderr).toMatch(/^berth-shim: terminal: .*no --console-socket was given/);
+    } finally {
+      await container.destroy();
     }
   });
 });
