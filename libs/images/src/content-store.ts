@@ -80,6 +80,8 @@ export class ContentStore {
   /** Held by commit's rename and by the garbage collector's sweep. */
   readonly commitLock = new Mutex();
   private readonly locked = new Map<string, Promise<void>>();
+  /** Open writers by ref key: their offset includes bytes not yet flushed to `data`. */
+  private readonly live = new Map<string, ContentWriter>();
 
   constructor(root: string, private readonly leases: LeaseManager) {
     this.root = root;
@@ -175,6 +177,7 @@ export class ContentStore {
     this.locked.set(key, new Promise<void>((r) => (release = r)));
     const unlock = () => {
       this.locked.delete(key);
+      this.live.delete(key);
       release();
     };
     try {
@@ -206,7 +209,9 @@ export class ContentStore {
         hash.update(buf.subarray(0, bytesRead));
         offset += bytesRead;
       }
-      return new ContentWriter(this, opts.ref, dir, fh, hash, offset, exp, opts.leaseId, unlock);
+      const writer = new ContentWriter(this, opts.ref, dir, fh, hash, offset, exp, opts.leaseId, unlock);
+      this.live.set(key, writer);
+      return writer;
     } catch (e) {
       unlock();
       throw fromNodeError(e, `open ingest ${opts.ref}`);
@@ -216,7 +221,8 @@ export class ContentStore {
   /** State of one ingest; NotFound when there is none. */
   async status(ref: string): Promise<IngestStatus> {
     const dir = join(this.root, 'ingest', refKey(ref));
-    return this.readStatus(dir).catch((e) => {
+    const live = this.live.get(refKey(ref));
+    return this.readStatus(dir).then((st) => (live ? { ...st, offset: live.offset } : st)).catch((e) => {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError(`no ingest in progress for ref ${ref}`, { field: 'ref' });
       throw fromNodeError(e, `status of ingest ${ref}`);
     });
