@@ -208,6 +208,25 @@ describe('Runtime with berth-shim', () => {
     await expect(rt.delete('del')).rejects.toMatchObject({ code: 'NotFound' });
   });
 
+  it('a killed monitor: wait reports DataLoss, delete still kills the orphaned init and removes everything', async () => {
+    const res = await create('orphan', spec(['sleep', '1000']));
+    await rt.start('orphan');
+    const waiting = rt.wait('orphan');
+    process.kill(res.monitorPid, 'SIGKILL');
+    await expect(waiting).rejects.toMatchObject({ code: 'DataLoss' });
+    expect(rt.state('orphan')).toMatchObject({ status: 'stopped', exit: null, monitorPid: null });
+    expect(processState(res.pid)).toMatch(/^[RS]$/); // init lives on, unparented
+    const rt2 = newRuntime(); // a fresh driver must verify init through its pid namespace
+    try {
+      await rt2.delete('orphan');
+    } finally {
+      rt2.close();
+    }
+    expect(processState(res.pid)).toMatch(/gone|Z/);
+    expect(existsSync(join(base, 'root', 'orphan'))).toBe(false);
+    expect(existsSync(res.namespaces.network!)).toBe(false);
+  });
+
   it('leaks nothing over 200 create/delete cycles (mounts, fds, processes)', async () => {
     await create('warm', spec(['sleep', '1000']));
     await rt.delete('warm', { force: true });

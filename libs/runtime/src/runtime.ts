@@ -180,7 +180,7 @@ export class Runtime<Spec = unknown, Process = unknown> {
       if (monitorPid === null) throw new DataLossError(`container ${id}: its monitor exited during create (see ${dir}/monitor.log)`);
       return { pid, monitorPid, namespaces };
     } catch (e) {
-      await this.teardown(id, dir, pid !== 0, logPath, logMaxFiles);
+      await this.teardown(id, dir, logPath, logMaxFiles);
       throw e;
     }
   }
@@ -317,7 +317,7 @@ export class Runtime<Spec = unknown, Process = unknown> {
     const st = this.state(id);
     if (st.status === 'running' && !opts.force) throw new FailedPreconditionError(`container ${id} is running: stop it first, or delete with force`);
     const record = JSON.parse(readFileSync(join(this.stateDir(id), 'runtime.json'), 'utf8')) as RuntimeRecord;
-    await this.teardown(id, this.stateDir(id), st.status !== 'stopped', record.logPath, record.logMaxFiles);
+    await this.teardown(id, this.stateDir(id), record.logPath, record.logMaxFiles);
   }
 
   /**
@@ -441,7 +441,13 @@ export class Runtime<Spec = unknown, Process = unknown> {
     const cached = this.pidfds.get(id);
     if (cached !== undefined) return cached;
     const fd = pidfdOpen(st.pid);
-    if (st.monitorPid === null || parentPid(st.pid) !== st.monitorPid) {
+    // Checked after opening, so the answer holds for the process the fd names.
+    const isInit =
+      (st.monitorPid !== null && parentPid(st.pid) === st.monitorPid) ||
+      // The monitor is gone (killed): init was reparented, but it is still
+      // pid 1 of the namespace the handle keeps.
+      isInitOfNamespace(st.pid, st.namespaces['pid']);
+    if (!isInit) {
       closeSync(fd);
       throw new NotFoundError(`container ${id}: pid ${st.pid} is no longer its init`);
     }
@@ -449,21 +455,29 @@ export class Runtime<Spec = unknown, Process = unknown> {
     return fd;
   }
 
-  /** Kills (if asked), waits for the monitor to go, removes everything of id. */
-  private async teardown(id: string, dir: string, kill: boolean, logPath: string, logMaxFiles: number): Promise<void> {
-    if (kill) {
-      const fd = this.pidfds.get(id);
+  /**
+   * Kills init unless its exit is recorded, waits for the monitor (or, if the
+   * monitor was killed, the orphaned init) to go, removes everything of id.
+   */
+  private async teardown(id: string, dir: string, logPath: string, logMaxFiles: number): Promise<void> {
+    if (!existsSync(join(dir, 'exit'))) {
+      let fd = this.pidfds.get(id);
+      let st: ContainerState | null = null;
+      try {
+        st = this.state(id);
+        fd ??= this.pidfd(id, st);
+      } catch (e) {
+        if (!isNotFound(e)) throw e; // no runtime.json yet (failed create), or init already gone
+      }
       try {
         if (fd !== undefined) pidfdSendSignal(fd, 'SIGKILL');
-        else {
-          const st = this.state(id);
-          if (st.status !== 'stopped') pidfdSendSignal(this.pidfd(id, st), 'SIGKILL');
-        }
       } catch (e) {
         if (!isNotFound(e)) throw e;
       }
-      if (existsSync(join(dir, 'monitor.pid'))) {
+      if (liveMonitorPid(dir) !== null) {
         await waitForExit(join(dir, 'attach.sock'), join(dir, 'exit'), '', `delete ${id}`).catch(() => {});
+      } else if (st && fd !== undefined) {
+        await waitProcessGone(st.pid, `container ${id}'s init`);
       }
     }
     await waitMonitorGone(dir);
@@ -522,6 +536,30 @@ function statFields(pid: number): string[] | null {
 function parentPid(pid: number): number | null {
   const f = statFields(pid);
   return f ? Number(f[1]) : null;
+}
+
+/** Whether pid is pid 1 of the pid namespace behind the handle at nsHandle. */
+function isInitOfNamespace(pid: number, nsHandle: string | undefined): boolean {
+  if (!nsHandle) return false;
+  try {
+    const ns = statSync(`/proc/${pid}/ns/pid`);
+    const handle = statSync(nsHandle);
+    const nspid = /^NSpid:\s+(.*)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]?.trim().split(/\s+/);
+    return ns.ino === handle.ino && ns.dev === handle.dev && nspid?.at(-1) === '1';
+  } catch {
+    return false;
+  }
+}
+
+/** Polls (20 ms, at most 5 s) until pid is gone or a zombie: for a process that is not our child. */
+async function waitProcessGone(pid: number, what: string): Promise<void> {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const state = statFields(pid)?.[0];
+    if (state === undefined || state === 'Z' || state === 'X') return;
+    if (Date.now() > deadline) throw new FailedPreconditionError(`${what} (pid ${pid}) did not die 5 s after SIGKILL`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 /** The monitor's pid if it is alive (not a zombie, and really berth-monitor), else null. */
