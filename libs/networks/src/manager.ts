@@ -212,7 +212,6 @@ export class NetworkManager extends EventEmitter {
 
   /** Stops the DNS responders. Networks and attachments stay (the next start picks them up). */
   async close(): Promise<void> {
-    this.native.close();
     for (const s of this.dnsServers.values()) await s.stop();
     this.dnsServers.clear();
     this.started = false;
@@ -510,7 +509,7 @@ export class NetworkManager extends EventEmitter {
 
   private async nativeAdd(ep: EndpointRecord): Promise<void> {
     if (ep.mode === 'none') {
-      this.native.loopbackUp(ep.netnsPath);
+      await this.native.loopbackUp(ep.netnsPath);
       return;
     }
     const net = this.networks.get(ep.network)!;

@@ -9,5 +9,5 @@ export { mknod, makedev, devMajor, devMinor, S_IF } from './mknod';
 export { lutimens, futimens, UTIME_OMIT } from './utimens';
 export { renameat2, RENAME } from './rename';
 export { pidfdOpen, pidfdSendSignal, signalNumber, signalName, PIDFD } from './pidfd';
-export { netlinkSocket, netlinkSocketIn, netlinkSend, netlinkRecv, netlinkClose, NETLINK } from './netlink';
+export { netlinkSocket, netlinkSocketIn, netlinkSend, netlinkRecv, netlinkSendAsync, netlinkRecvAsync, netlinkClose, NETLINK } from './netlink';
 export { setChildSubreaper, waitpidNoHang, type WaitStatus } from './reaper';

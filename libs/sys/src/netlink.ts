@@ -60,6 +60,33 @@ export function netlinkRecv(fd: number, size = 65536): Buffer {
   return buf.subarray(0, n);
 }
 
+/**
+ * send(2) on a libuv worker thread (koffi async): rtnetlink runs a request
+ * inside the sender's send call, and some (deleting a veth waits for RCU
+ * grace periods, ~10-20 ms) would otherwise stall the event loop.
+ */
+export function netlinkSendAsync(fd: number, msg: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    send_.async(fd, msg, msg.length, 0, (err: unknown, n: number) => {
+      if (err) reject(err);
+      else if (Number(n) !== msg.length) reject(new Error(`netlink send failed (returned ${n}) on fd ${fd}`));
+      else resolve();
+    });
+  });
+}
+
+/** recv(2) on a libuv worker thread; see netlinkSendAsync. */
+export function netlinkRecvAsync(fd: number, size = 65536): Promise<Buffer> {
+  const buf = Buffer.alloc(size);
+  return new Promise((resolve, reject) => {
+    recv_.async(fd, buf, size, 0, (err: unknown, n: number) => {
+      if (err) reject(err);
+      else if (Number(n) < 0) reject(new Error(`netlink recv failed on fd ${fd}`));
+      else resolve(buf.subarray(0, Number(n)));
+    });
+  });
+}
+
 export function netlinkClose(fd: number): void {
   close_(fd);
 }

@@ -33,17 +33,12 @@ export function macForIp(ip: string): string {
 }
 
 export class NativeBridgeDatapath {
-  private host: Rtnl | undefined;
-
   constructor(readonly ipam: HostLocalIpam) {}
 
-  private rtnl(): Rtnl {
-    return (this.host ??= Rtnl.host());
-  }
-
-  close(): void {
-    this.host?.close();
-    this.host = undefined;
+  /** Runs fn with a host-namespace rtnetlink socket of its own (no sharing between operations). */
+  private async withHost<T>(fn: (r: Rtnl) => Promise<T>): Promise<T> {
+    const r = Rtnl.host();
+    try { return await fn(r); } finally { r.close(); }
   }
 
   /** Sets up ep on net; returns address, prefix, gateway and MAC. Undoes itself on failure. */
@@ -52,30 +47,32 @@ export class NativeBridgeDatapath {
     const cidr = parseCidr(net.subnet);
     const mac = macForIp(ip);
     try {
-      const master = this.rtnl().linkIndex(net.bridge);
-      if (master === undefined) throw new FailedPreconditionError(`bridge ${net.bridge} of network ${net.name} is missing; restart the networks service to recreate it`);
-      const nsFd = openSync(ep.netnsPath, 'r');
-      try {
-        this.rtnl().createVethPair({ hostName: ep.hostInterface, peerName: ep.interface, peerMac: mac, netnsFd: nsFd, masterIndex: master, mtu: net.mtu || undefined });
-      } finally {
-        closeSync(nsFd);
-      }
+      await this.withHost(async (host) => {
+        const master = await host.linkIndex(net.bridge);
+        if (master === undefined) throw new FailedPreconditionError(`bridge ${net.bridge} of network ${net.name} is missing; restart the networks service to recreate it`);
+        const nsFd = openSync(ep.netnsPath, 'r');
+        try {
+          await host.createVethPair({ hostName: ep.hostInterface, peerName: ep.interface, peerMac: mac, netnsFd: nsFd, masterIndex: master, mtu: net.mtu || undefined });
+        } finally {
+          closeSync(nsFd);
+        }
+      });
       // Hairpin: a container reaching its own published port through the host
       // comes back out of the port it went in by (the bridge plugin's hairpinMode).
       writeFileSync(`/sys/class/net/${ep.hostInterface}/brport/hairpin_mode`, '1');
       const inner = Rtnl.inNetns(ep.netnsPath);
       try {
-        const idx = inner.linkIndex(ep.interface);
+        const idx = await inner.linkIndex(ep.interface);
         if (idx === undefined) throw new FailedPreconditionError(`${ep.interface} did not appear in ${ep.netnsPath}`);
-        inner.addAddress(idx, ip, cidr.prefix, formatIp(lastAddress(cidr)), ep.interface);
-        inner.setUp(idx, ep.interface);
-        inner.setUp(1, 'lo'); // loopback is ifindex 1 in every namespace
-        if (opts.defaultRoute) inner.addDefaultRoute(idx, net.gateway, ep.interface);
+        await inner.addAddress(idx, ip, cidr.prefix, formatIp(lastAddress(cidr)), ep.interface);
+        await inner.setUp(idx, ep.interface);
+        await inner.setUp(1, 'lo'); // loopback is ifindex 1 in every namespace
+        if (opts.defaultRoute) await inner.addDefaultRoute(idx, net.gateway, ep.interface);
       } finally {
         inner.close();
       }
     } catch (e) {
-      try { this.rtnl().deleteLink(ep.hostInterface); } catch { /* was never made */ }
+      await this.withHost((h) => h.deleteLink(ep.hostInterface)).catch(() => undefined); // may never have been made
       await this.ipam.release(net.name, ip, ep.containerId);
       throw e;
     }
@@ -84,14 +81,14 @@ export class NativeBridgeDatapath {
 
   /** Removes the veth pair and frees the address; safe to repeat. */
   async del(network: string, ep: NativeEndpoint): Promise<void> {
-    if (ep.hostInterface) this.rtnl().deleteLink(ep.hostInterface);
+    if (ep.hostInterface) await this.withHost((h) => h.deleteLink(ep.hostInterface));
     if (ep.ip) await this.ipam.release(network, ep.ip, ep.containerId);
   }
 
   /** Brings lo up in a namespace (network mode none). */
-  loopbackUp(netnsPath: string): void {
+  async loopbackUp(netnsPath: string): Promise<void> {
     const inner = Rtnl.inNetns(netnsPath);
-    try { inner.setUp(1, 'lo'); } finally { inner.close(); }
+    try { await inner.setUp(1, 'lo'); } finally { inner.close(); }
   }
 
   /** Like CNI CHECK: the host end exists and is still a port of the network's bridge. */

@@ -4,7 +4,7 @@
 // bridge, set links up, add an address and a default route, delete a link.
 // Each request asks for an ACK, so errors come back as errno.
 import {
-  netlinkClose, netlinkRecv, netlinkSend, netlinkSocket, netlinkSocketIn,
+  netlinkClose, netlinkRecvAsync, netlinkSendAsync, netlinkSocket, netlinkSocketIn,
 } from '@berth/sys';
 import { fromErrno } from '@berth/errors';
 import { errnoName } from '@berth/sys';
@@ -65,7 +65,11 @@ function ifinfomsg(index = 0, flags = 0, change = 0): Buffer {
   return b;
 }
 
-/** One rtnetlink socket; requests are synchronous (send, then wait for the ACK). */
+/**
+ * One rtnetlink socket. Requests run on libuv worker threads (the kernel does
+ * the work inside send) and one at a time per socket: callers do not share a
+ * socket between concurrent operations (the datapath opens one per operation).
+ */
 export class Rtnl {
   private seq = 1;
 
@@ -82,17 +86,17 @@ export class Rtnl {
   }
 
   /** Sends one request with NLM_F_ACK and returns the reply payloads before the ACK. */
-  private request(type: number, flags: number, body: Buffer, what: string): Buffer[] {
+  private async request(type: number, flags: number, body: Buffer, what: string): Promise<Buffer[]> {
     const seq = this.seq++;
     const hdr = Buffer.alloc(16);
     hdr.writeUInt32LE(16 + body.length, 0);
     hdr.writeUInt16LE(type, 4);
     hdr.writeUInt16LE(NLM_F_REQUEST | NLM_F_ACK | flags, 6);
     hdr.writeUInt32LE(seq, 8);
-    netlinkSend(this.fd, Buffer.concat([hdr, body]));
+    await netlinkSendAsync(this.fd, Buffer.concat([hdr, body]));
     const replies: Buffer[] = [];
     for (;;) {
-      const buf = netlinkRecv(this.fd);
+      const buf = await netlinkRecvAsync(this.fd);
       let off = 0;
       while (off + 16 <= buf.length) {
         const len = buf.readUInt32LE(off);
@@ -113,9 +117,9 @@ export class Rtnl {
   }
 
   /** ifindex of a link by name, or undefined when there is none (ENODEV). */
-  linkIndex(name: string): number | undefined {
+  async linkIndex(name: string): Promise<number | undefined> {
     try {
-      const r = this.request(RTM_GETLINK, 0, Buffer.concat([ifinfomsg(), str(IFLA_IFNAME, name)]), `look up link ${name}`);
+      const r = await this.request(RTM_GETLINK, 0, Buffer.concat([ifinfomsg(), str(IFLA_IFNAME, name)]), `look up link ${name}`);
       return r[0]?.readInt32LE(4);
     } catch (e) {
       if ((e as { errno?: string }).errno === 'ENODEV') return undefined;
@@ -129,7 +133,7 @@ export class Rtnl {
    * open as `netnsFd`: the peer never exists in the host namespace, so no
    * name clash and no move step.
    */
-  createVethPair(o: { hostName: string; peerName: string; peerMac: string; netnsFd: number; masterIndex: number; mtu?: number }): void {
+  async createVethPair(o: { hostName: string; peerName: string; peerMac: string; netnsFd: number; masterIndex: number; mtu?: number }): Promise<void> {
     const peer = Buffer.concat([
       ifinfomsg(), str(IFLA_IFNAME, o.peerName), mac(IFLA_ADDRESS, o.peerMac), u32(IFLA_NET_NS_FD, o.netnsFd),
       ...(o.mtu ? [u32(IFLA_MTU, o.mtu)] : []),
@@ -141,24 +145,24 @@ export class Rtnl {
       ...(o.mtu ? [u32(IFLA_MTU, o.mtu)] : []),
       nest(IFLA_LINKINFO, str(IFLA_INFO_KIND, 'veth'), nest(IFLA_INFO_DATA, nest(VETH_INFO_PEER, peer))),
     ]);
-    this.request(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, body, `create veth ${o.hostName} (peer ${o.peerName})`);
+    await this.request(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, body, `create veth ${o.hostName} (peer ${o.peerName})`);
   }
 
-  setUp(index: number, what: string): void {
-    this.request(RTM_NEWLINK, 0, ifinfomsg(index, IFF_UP, IFF_UP), `set ${what} up`);
+  async setUp(index: number, what: string): Promise<void> {
+    await this.request(RTM_NEWLINK, 0, ifinfomsg(index, IFF_UP, IFF_UP), `set ${what} up`);
   }
 
-  addAddress(index: number, ip: string, prefix: number, broadcast: string, what: string): void {
+  async addAddress(index: number, ip: string, prefix: number, broadcast: string, what: string): Promise<void> {
     const m = Buffer.alloc(8);
     m.writeUInt8(AF_INET, 0);
     m.writeUInt8(prefix, 1);
     m.writeUInt8(RT_SCOPE_UNIVERSE, 3);
     m.writeUInt32LE(index, 4);
-    this.request(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL,
+    await this.request(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL,
       Buffer.concat([m, ipv4(IFA_LOCAL, ip), ipv4(IFA_ADDRESS, ip), ipv4(IFA_BROADCAST, broadcast)]), `add ${ip}/${prefix} to ${what}`);
   }
 
-  addDefaultRoute(index: number, gateway: string, what: string): void {
+  async addDefaultRoute(index: number, gateway: string, what: string): Promise<void> {
     const m = Buffer.alloc(12);
     m.writeUInt8(AF_INET, 0);
     m.writeUInt8(0, 1); // dst_len 0: default
@@ -166,14 +170,14 @@ export class Rtnl {
     m.writeUInt8(RTPROT_BOOT, 5);
     m.writeUInt8(RT_SCOPE_UNIVERSE, 6);
     m.writeUInt8(RTN_UNICAST, 7);
-    this.request(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL,
+    await this.request(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL,
       Buffer.concat([m, ipv4(RTA_GATEWAY, gateway), u32(RTA_OIF, index)]), `add default route via ${gateway} on ${what}`);
   }
 
   /** Deletes a link by name; false when it does not exist. */
-  deleteLink(name: string): boolean {
+  async deleteLink(name: string): Promise<boolean> {
     try {
-      this.request(RTM_DELLINK, 0, Buffer.concat([ifinfomsg(), str(IFLA_IFNAME, name)]), `delete link ${name}`);
+      await this.request(RTM_DELLINK, 0, Buffer.concat([ifinfomsg(), str(IFLA_IFNAME, name)]), `delete link ${name}`);
       return true;
     } catch (e) {
       if ((e as { errno?: string }).errno === 'ENODEV') return false;
