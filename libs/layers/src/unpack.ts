@@ -94,6 +94,7 @@ export class Unpacker implements TarSink {
         this.clearTarget(rel, false);
         this.fd = openSync(this.abs(rel), OPEN_FLAGS, 0o600);
         this.holes = h.sparse !== null || h.size >= SPARSE_MIN;
+        this.pendLen = 0;
         this.skipData = false;
         return;
       }
@@ -152,34 +153,83 @@ export class Unpacker implements TarSink {
     }
     // Leave 4 KiB-aligned zero blocks unwritten: they read back as zeros and
     // take no space (sparse files stay sparse, even from non-sparse tars).
+    // Chunks rarely start on a block boundary, so a partial block is kept
+    // in `pend` until it is complete.
     let i = 0;
     const n = chunk.length;
-    while (i < n) {
+    if (this.pendLen > 0 && this.pendOff + this.pendLen !== offset) this.flushPend();
+    if (this.pendLen > 0 || offset % HOLE !== 0) {
+      if (this.pendLen === 0) this.pendOff = offset - (offset % HOLE);
+      // Fill the pending block up to its end (or the chunk's end).
+      const blockStart = this.pendOff;
+      const have = offset - blockStart;
+      if (this.pendLen === 0 && have > 0) {
+        // Starting mid-block (sparse segment): bytes before `offset` are holes/earlier data.
+        this.pend.fill(0, 0, have);
+        this.pendLen = have;
+        this.pendFromMid = true;
+      }
+      const k = Math.min(HOLE - this.pendLen, n);
+      chunk.copy(this.pend, this.pendLen, 0, k);
+      this.pendLen += k;
+      i = k;
+      if (this.pendLen === HOLE) this.flushPend();
+    }
+    while (i + HOLE <= n) {
       const fileOff = offset + i;
-      const toBoundary = HOLE - (fileOff % HOLE);
-      const len = Math.min(toBoundary, n - i);
-      if (len === HOLE && chunk.subarray(i, i + HOLE).equals(ZERO_BLOCK)) { i += HOLE; continue; }
-      let j = i + len;
+      if (chunk.subarray(i, i + HOLE).equals(ZERO_BLOCK)) { i += HOLE; continue; }
+      let j = i + HOLE;
       // Extend the write over following non-zero blocks in one call.
       while (j + HOLE <= n && !chunk.subarray(j, j + HOLE).equals(ZERO_BLOCK)) j += HOLE;
-      if (j < n && j + HOLE > n) j = n;
       writeSync(this.fd, chunk, i, j - i, fileOff);
       i = j;
     }
+    if (i < n) {
+      this.pendOff = offset + i;
+      this.pendFromMid = false;
+      chunk.copy(this.pend, 0, i, n);
+      this.pendLen = n - i;
+    }
+  }
+
+  private pend = Buffer.alloc(HOLE);
+  private pendLen = 0;
+  private pendOff = 0;
+  /** The pending block began mid-block: its head must not overwrite earlier data. */
+  private pendFromMid = false;
+
+  private flushPend(): void {
+    if (this.pendLen === 0) return;
+    const b = this.pend.subarray(0, this.pendLen);
+    if (!(this.pendLen === HOLE && b.equals(ZERO_BLOCK)) && !isAllZero(b)) {
+      if (this.pendFromMid) {
+        // Only write from the first non-zero byte: the head may belong to the previous segment.
+        let z = 0;
+        while (z < b.length && b[z] === 0) z++;
+        writeSync(this.fd, b, z, b.length - z, this.pendOff + z);
+      } else {
+        writeSync(this.fd, b, 0, b.length, this.pendOff);
+      }
+    }
+    this.pendLen = 0;
+    this.pendFromMid = false;
   }
 
   onEntryEnd(): void {
     const h = this.cur;
     if (!h || this.fd < 0) return;
     const fd = this.fd;
-    this.fd = -1;
     try {
-      if (this.holes) ftruncateSync(fd, h.size);
+      if (this.holes) {
+        this.flushPend();
+        ftruncateSync(fd, h.size);
+      }
       fchownSync(fd, h.uid, h.gid);
       fchmodSync(fd, h.mode);
       for (const [k, v] of h.xattrs) fsetxattr(fd, k, v);
       futimens(fd, h.mtimeNs, h.mtimeNs);
     } finally {
+      this.fd = -1;
       closeSync(fd);
     }
     this.created.add(this.curRel);
@@ -401,6 +451,11 @@ export class Unpacker implements TarSink {
     linkSync(this.abs(target), this.abs(rel));
     this.created.add(rel);
   }
+}
+
+function isAllZero(b: Buffer): boolean {
+  for (let i = 0; i < b.length; i++) if (b[i] !== 0) return false;
+  return true;
 }
 
 function isWhiteout(st: BigIntStats): boolean {
