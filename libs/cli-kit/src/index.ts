@@ -1,2 +1,7 @@
-// @berth/cli-kit
-export {};
+// @berth/cli-kit: the berth CLI's input and output logic (Docker-compatible
+// flag parsing, command tree, tables, Go-template formats, human units,
+// progress rendering, exit codes), testable without a daemon.
+export * from './command';
+export * from './units';
+export * from './opts';
+export * from './run-request';
