@@ -5,7 +5,7 @@
 // shim exits and its exit status can be read (as the monitor does).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -103,13 +103,27 @@ class Container {
     return { code: r.status, stdout: r.stdout, stderr: r.stderr };
   }
 
+  /** Exec'd processes are reparented to us when the shim exits; they must
+   * be reaped, or the init, killed, cannot finish exiting (the kernel
+   * holds a pid namespace's pid 1 until every task in it is reaped). */
+  private execPids: number[] = [];
+
   async exec(p: ProcessSpec, extra: string[] = []): Promise<Run> {
-    const cfg = join(this.stateDir, `exec-${Math.random().toString(36).slice(2)}`);
+    const id = Math.random().toString(36).slice(2);
+    const cfg = join(this.stateDir, `exec-${id}`);
+    const pidFile = extra.includes('--pid-file') ? extra[extra.indexOf('--pid-file') + 1]! : join(this.stateDir, `exec-${id}.pid`);
     await writeExecConfig(cfg, p);
-    const r = await runShim(['exec', this.stateDir, cfg, ...extra]);
+    const r = await runShim(['exec', this.stateDir, cfg, ...(extra.includes('--pid-file') ? extra : [...extra, '--pid-file', pidFile])]);
+    if (r.code === 0) this.execPids.push(Number(readFileSync(pidFile, 'utf8')));
     // The exec'd process keeps the pipes: wait for it to finish writing.
     await new Promise<void>((res) => (r.child.stdout!.readableEnded ? res() : r.child.stdout!.on('end', () => res())));
     return r.out();
+  }
+
+  /** Reaps an exec'd process (see execPids). */
+  async reapExec(pid: number): Promise<WaitStatus> {
+    this.execPids = this.execPids.filter((p) => p !== pid);
+    return waitExit(pid);
   }
 
   async wait(timeoutMs?: number): Promise<WaitStatus> {
@@ -124,7 +138,8 @@ class Container {
       } catch {
         /* already gone */
       }
-      await waitExit(this.pid).catch(() => undefined);
+      for (const p of this.execPids) await waitExit(p).catch(() => undefined);
+      await waitExit(this.pid);
     }
     rmSync(this.stateDir, { recursive: true, force: true });
   }
@@ -408,7 +423,7 @@ describe('berth-shim exec', () => {
       expect(r.stdout).toMatch(/^\s*1 sleep 1000$/m);
       const execPid = Number(readFileSync(pidFile, 'utf8'));
       expect(execPid).toBeGreaterThan(0);
-      await waitExit(execPid).catch(() => undefined);
+      expect((await container.reapExec(execPid)).code).toBe(0);
 
       const missing = await container.exec({ args: ['nope'], env: ['PATH=/bin'], cwd: '/', user: { uid: 0, gid: 0 } });
       expect(missing.code).toBe(127);
@@ -418,6 +433,104 @@ describe('berth-shim exec', () => {
     } finally {
       await container.destroy();
       rmSync(join(rootfs.rootfs, 'tmp', 'marker'), { force: true });
+    }
+  });
+});
+
+describe('berth-shim namespaces and cgroups', () => {
+  it('joins a namespace by path while creating the others, a new user namespace included', async () => {
+    const { container: a, run } = await Container.create(spec({ process: { args: ['true'] } }));
+    try {
+      expect(run.code, run.stderr).toBe(0);
+      const aNet = readlinkSync(`/proc/${a.pid}/ns/net`);
+      const b = await runContainer(
+        withDefaults({
+          root: { path: userRootfs.rootfs },
+          process: { args: ['sh', '-c', 'readlink /proc/self/ns/net; readlink /proc/self/ns/user; readlink /proc/self/ns/pid'] },
+          linux: {
+            namespaces: [{ type: 'network', path: `/proc/${a.pid}/ns/net` }, { type: 'user' }, { type: 'pid' }, { type: 'mount' }, { type: 'ipc' }, { type: 'uts' }],
+            uidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }],
+            gidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }],
+          },
+          // sysfs needs a network namespace owned by the container's user
+          // namespace; the host's /sys is bound instead (read-only).
+        }),
+      );
+      expect(b.status.code, b.stderr).toBe(0);
+      const [net, user, pid] = b.stdout.trim().split('\n');
+      expect(net).toBe(aNet);
+      expect(user).not.toBe(readlinkSync('/proc/self/ns/user'));
+      expect(pid).not.toBe(readlinkSync('/proc/self/ns/pid'));
+      expect(pid).not.toBe(readlinkSync(`/proc/${a.pid}/ns/pid`));
+    } finally {
+      await a.destroy();
+    }
+  });
+
+  it('puts the init in the configured cgroups before it runs, roots a cgroup namespace there, and exec joins them', async () => {
+    const name = `berth-test-${Math.random().toString(36).slice(2, 10)}`;
+    const dirs = ['pids', 'memory'].map((h) => join('/sys/fs/cgroup', h, name));
+    for (const d of dirs) mkdirSync(join(d, 'c1'), { recursive: true });
+    const leaves = dirs.map((d) => join(d, 'c1'));
+    let container: Container | undefined;
+    try {
+      const created = await Container.create(
+        spec({
+          process: { args: ['sh', '-c', 'grep -E ":(pids|memory):" /proc/self/cgroup; exec sleep 1000'] },
+          linux: { namespaces: [{ type: 'pid' }, { type: 'mount' }, { type: 'ipc' }, { type: 'uts' }, { type: 'network' }, { type: 'cgroup' }], cgroupsPaths: leaves },
+        }),
+      );
+      container = created.container;
+      expect(created.run.code, created.run.stderr).toBe(0);
+      // In them already at create, before start.
+      for (const l of leaves) expect(readFileSync(join(l, 'cgroup.procs'), 'utf8').split('\n')).toContain(String(container.pid));
+      expect(container.start().code).toBe(0);
+      for (let i = 0; i < 300 && container.stdout.split('\n').length < 3; i++) await sleep(10);
+      expect(container.stdout.split('\n').map((l) => l.replace(/^\d+:/, '')).sort()).toEqual(['', 'memory:/', 'pids:/']);
+      const r = await container.exec({ args: ['sh', '-c', 'grep -E ":(pids|memory):" /proc/self/cgroup'], env: ['PATH=/bin'], cwd: '/', user: { uid: 0, gid: 0 } });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout.split('\n').map((l) => l.replace(/^\d+:/, '')).sort()).toEqual(['', 'memory:/', 'pids:/']);
+    } finally {
+      await container?.destroy();
+      for (const d of dirs) {
+        for (let i = 0; i < 100; i++) {
+          try {
+            rmdirSync(join(d, 'c1'));
+            rmdirSync(d);
+            break;
+          } catch {
+            await sleep(20);
+          }
+        }
+      }
+    }
+  });
+
+  it('exec in a user-namespaced container runs as the mapped root', async () => {
+    const { container, run } = await Container.create(
+      withDefaults({
+        root: { path: userRootfs.rootfs },
+        process: { args: ['sleep', '1000'] },
+        linux: {
+          namespaces: [{ type: 'user' }, { type: 'pid' }, { type: 'mount' }, { type: 'ipc' }, { type: 'uts' }, { type: 'network' }],
+          uidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }],
+          gidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }],
+        },
+      }),
+    );
+    try {
+      expect(run.code, run.stderr).toBe(0);
+      expect(container.start().code).toBe(0);
+      const pidFile = join(container.stateDir, 'exec.pid');
+      const r = await container.exec({ args: ['sh', '-c', 'cat /proc/self/uid_map; id -u; tr "\\0" " " < /proc/1/cmdline'], env: ['PATH=/bin'], cwd: '/', user: { uid: 0, gid: 0 } }, ['--pid-file', pidFile]);
+      expect(r.code, r.stderr).toBe(0);
+      const lines = r.stdout.trim().split('\n').map((l) => l.trim());
+      expect(lines[0]!.split(/\s+/)).toEqual(['0', '100000', '65536']);
+      expect(lines.slice(1)).toEqual(['0', 'sleep 1000']);
+      const execPid = Number(readFileSync(pidFile, 'utf8'));
+      expect((await container.reapExec(execPid)).code).toBe(0);
+    } finally {
+      await container.destroy();
     }
   });
 });
