@@ -3,6 +3,7 @@
 // the first CNI ADD as the bridge plugin would), so the embedded DNS server
 // can bind the gateway address before any container joins.
 import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { mustRun, runCommand } from './command';
 
 /**
@@ -19,6 +20,10 @@ export async function ensureBridge(name: string, gatewayCidr: string, mac: strin
   if (mtu) cmds.push(`link set ${name} mtu ${mtu}`);
   cmds.push(`link set ${name} up`);
   await mustRun('ip', ['-batch', '-'], cmds.join('\n') + '\n');
+  // 127.0.0.1:<published port> is DNATed to a container behind this bridge;
+  // without route_localnet the kernel drops packets with a 127/8 source that
+  // would leave through a non-loopback device (portmap sets the same).
+  await writeFile(`/proc/sys/net/ipv4/conf/${name}/route_localnet`, '1');
 }
 
 export async function deleteBridge(name: string): Promise<void> {

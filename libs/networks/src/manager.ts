@@ -35,6 +35,7 @@ import { hostRoutes } from './routes';
 import { Store, type EndpointRecord } from './store';
 import { NativeBridgeDatapath } from './native/datapath';
 import { HostLocalIpam } from './native/ipam';
+import { HostPortRules } from './native/hostports';
 import type {
   AttachOptions, Attachment, CreateNetworkOptions, Network, NetworkEvent, NetworkMode,
 } from './types';
@@ -144,6 +145,7 @@ export class NetworkManager extends EventEmitter {
   private readonly datapath: 'native' | 'cni';
   private readonly store: Store;
   private readonly firewall: Firewall;
+  private readonly hostPorts: HostPortRules;
   private readonly networks = new Map<string, Network>();
   private readonly dropIns = new Map<string, CniConfList>();
   private readonly endpoints = new Map<string, EndpointRecord[]>();
@@ -165,6 +167,7 @@ export class NetworkManager extends EventEmitter {
       cacheDir: opts.cniCacheDir ?? '/var/lib/cni',
     });
     this.firewall = new Firewall(opts.chainPrefix ?? 'BERTH');
+    this.hostPorts = new HostPortRules(opts.chainPrefix ?? 'BERTH');
     this.ipamDir = opts.ipamDataDir ?? join(opts.stateDir, 'ipam');
     this.native = new NativeBridgeDatapath(new HostLocalIpam(this.ipamDir));
     this.datapath = opts.datapath ?? 'native';
@@ -368,8 +371,11 @@ export class NetworkManager extends EventEmitter {
     if ((await readFile(p, 'utf8')).trim() !== '1') await writeFile(p, '1');
   }
 
-  private applyFirewall(): Promise<void> {
-    return this.firewall.apply([...this.networks.values()].map((n) => ({ bridge: n.bridge, subnet: n.subnet, internal: n.internal })));
+  private async applyFirewall(): Promise<void> {
+    const nets = [...this.networks.values()].map((n) => ({ bridge: n.bridge, subnet: n.subnet, internal: n.internal }));
+    await this.firewall.apply(nets);
+    if (nets.length) await this.hostPorts.ensureChains();
+    else await this.hostPorts.removeChains();
   }
 
   private async startDns(n: Network): Promise<void> {
@@ -456,12 +462,9 @@ export class NetworkManager extends EventEmitter {
       const ports = await this.reservePorts(containerId, requested);
       let conflist: CniConfList;
       if (net && this.datapath === 'native') {
-        const portmap: CniConfList | undefined = ports.length
-          ? { cniVersion: CNI_VERSION, name: net.name, plugins: [{ type: 'portmap', capabilities: { portMappings: true }, snat: true }] }
-          : undefined;
         return {
           ...base, network: m.network, networkId: net.id, interface: `eth${ifIndex}`, ports, gateway: net.gateway,
-          conflist: portmap, datapath: 'native' as const, hostInterface: `veth${randomBytes(4).toString('hex')}`,
+          datapath: 'native' as const, hostInterface: `veth${randomBytes(4).toString('hex')}`,
         };
       }
       if (net) {
@@ -494,7 +497,7 @@ export class NetworkManager extends EventEmitter {
         else this.fillFromResult(ep, await this.cni.add(ep.conflist!, this.runtimeConf(ep)));
       } catch (e) {
         await this.dropRecord(ep);
-        if (ep.ports.length) await this.tidyPortmap().catch(() => undefined);
+        if (ep.ports.length && ep.datapath !== 'native') await this.tidyPortmap().catch(() => undefined);
         throw e;
       }
       ep.phase = 'attached';
@@ -517,20 +520,21 @@ export class NetworkManager extends EventEmitter {
     const first = !(this.endpoints.get(ep.containerId) ?? []).some((e) => e !== ep && e.mode === 'bridge');
     const r = await this.native.add(net, ep, { defaultRoute: first && !net.internal });
     Object.assign(ep, r, { gateway: net.gateway });
-    if (ep.conflist) {
-      try {
-        await this.cni.add(ep.conflist, this.runtimeConf(ep), NativeBridgeDatapath.result(net, ep));
-      } catch (e) {
-        await this.native.del(net.name, ep);
-        throw e;
-      }
+    try {
+      await this.hostPorts.add(ep.containerId, ep.ip, ep.ports);
+    } catch (e) {
+      await this.native.del(net.name, ep);
+      throw e;
     }
   }
 
   /** Undoes one attachment's kernel state (CNI DEL and/or native teardown). */
   private async undo(ep: EndpointRecord): Promise<void> {
     if (ep.conflist) await this.cni.del(ep.conflist, this.runtimeConf(ep, true));
-    if (ep.datapath === 'native' && ep.mode === 'bridge') await this.native.del(ep.network, ep);
+    if (ep.datapath === 'native' && ep.mode === 'bridge') {
+      if (ep.ports.length || !ep.ip) await this.hostPorts.del(ep.containerId, ep.ip, ep.ports);
+      await this.native.del(ep.network, ep);
+    }
   }
 
   private runtimeConf(ep: EndpointRecord, forDel = false): CniRuntimeConf {
@@ -632,14 +636,14 @@ export class NetworkManager extends EventEmitter {
       out.push(publicView(ep));
       this.emitEvent({ type: 'container.detached', attachment: publicView(ep) });
     }
-    if (eps.some((e) => e.ports.length)) await this.tidyPortmap();
+    if (eps.some((e) => e.ports.length && e.datapath !== 'native')) await this.tidyPortmap();
     if (first) throw first;
     return out;
   }
 
   /** Drops portmap's shared chains once no berth attachment publishes ports (see portmap-chains.ts). */
   private async tidyPortmap(): Promise<void> {
-    if ([...this.endpoints.values()].flat().some((e) => e.ports.length)) return;
+    if ([...this.endpoints.values()].flat().some((e) => e.ports.length && e.datapath !== 'native')) return;
     await removeIdlePortmapChains();
   }
 
@@ -761,6 +765,13 @@ export class NetworkManager extends EventEmitter {
       }
     }
     const live = [...this.endpoints.values()].flat();
+    try {
+      // Rules of containers with no record (a crash before the record was
+      // dropped and after the rules were half removed).
+      await this.hostPorts.sweep((id) => live.some((e) => e.containerId === id));
+    } catch (e) {
+      rep.errors.push(`port rules: ${(e as Error).message}`);
+    }
     const ours = new Set([...this.networks.keys(), ...this.dropIns.keys(), this.loopbackList.name]);
     for (const c of await this.cni.cache.all()) {
       if (!ours.has(c.networkName)) continue; // another runtime's entry

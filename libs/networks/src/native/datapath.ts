@@ -6,12 +6,10 @@
 // enslaved and up, then in the container's namespace (one socket made there,
 // see @berth/sys netlinkSocketIn) the address, link up (eth and lo) and the
 // default route. Detach deletes the host end (the kernel removes the pair)
-// and frees the address file. Published ports still go through the CNI
-// portmap plugin, fed a result synthesized from what was set up here.
+// and frees the address file. Published ports: hostports.ts.
 import { closeSync, openSync, readlinkSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { FailedPreconditionError } from '@berth/errors';
-import type { CniResult } from '../cni/types';
 import { formatIp, lastAddress, parseCidr } from '../ipv4';
 import type { Network } from '../types';
 import { HostLocalIpam } from './ipam';
@@ -102,16 +100,5 @@ export class NativeBridgeDatapath {
     if (master !== net.bridge) {
       throw new FailedPreconditionError(`container ${ep.containerId}: veth ${ep.hostInterface} is on ${master}, not ${net.bridge}`);
     }
-  }
-
-  /** A CNI result describing what add made, for chained plugins (portmap). */
-  static result(net: Network, ep: NativeEndpoint & { mac: string; prefixLength: number }): CniResult {
-    return {
-      cniVersion: '1.0.0',
-      interfaces: [{ name: net.bridge }, { name: ep.hostInterface }, { name: ep.interface, mac: ep.mac, sandbox: ep.netnsPath }],
-      ips: [{ address: `${ep.ip}/${ep.prefixLength}`, gateway: net.gateway, interface: 2 }],
-      routes: net.internal ? [] : [{ dst: '0.0.0.0/0' }],
-      dns: {},
-    };
   }
 }
