@@ -3,7 +3,8 @@
 //   index.json (entries annotated with io.containerd.image.name and
 //   org.opencontainers.image.ref.name = the tag, as docker and containerd
 //   write them, so `skopeo ... oci-archive:f.tar:<tag>` and
-//   `umoci unpack --image dir:<tag>` find them), blobs/sha256/<hex>; or
+//   `umoci unpack --image dir:<tag>` find them), blobs/sha256/<hex>; Docker
+//   schema2 manifests and lists are rewritten with OCI media types (see toOci); or
 // - 'docker': a docker-archive: manifest.json, repositories, <config>.json
 //   and uncompressed <diffid>.tar layers (the format docker load and skopeo
 //   docker-archive: read).
@@ -18,10 +19,10 @@ import { pipeline } from 'node:stream/promises';
 import { pack, type Pack } from 'tar-stream';
 import { InvalidArgumentError } from '@berth/errors';
 import { decompressLayer } from '../compression.js';
-import { digestHex } from '../digest.js';
+import { digestHex, sha256Digest } from '../digest.js';
 import { isDanglingName, type ImageRecord } from '../image-store.js';
 import {
-  MediaType, isIndexType, layerCompression, type Descriptor, type ImageIndex, type Platform,
+  MediaType, isIndexType, layerCompression, type Descriptor, type ImageIndex, type ImageManifest, type Platform,
 } from '../media-types.js';
 import { parseReference } from '../reference.js';
 import type { TransferContext } from '../transfer-context.js';
@@ -92,12 +93,62 @@ async function exportRoot(ctx: TransferContext, rec: ImageRecord, platform: Plat
   return { root: r.manifestDesc, blobs: [r.manifestDesc, r.configDesc, ...r.manifest.layers] };
 }
 
+/** Docker media type -> the OCI one with the same bytes. */
+const TO_OCI: Record<string, string> = {
+  [MediaType.DockerManifest]: MediaType.OciManifest,
+  [MediaType.DockerManifestList]: MediaType.OciIndex,
+  [MediaType.DockerConfig]: MediaType.OciConfig,
+  [MediaType.DockerLayer]: MediaType.OciLayer,
+  [MediaType.DockerLayerGzip]: MediaType.OciLayerGzip,
+  [MediaType.DockerForeignLayerGzip]: MediaType.OciLayerNonDistributableGzip,
+};
+
+/**
+ * Rewrites Docker schema2 manifests and manifest lists as OCI ones (same
+ * config and layer bytes, new manifest digests). OCI layouts may hold any
+ * media type, but their readers (skopeo's oci transport, umoci) only accept
+ * OCI manifests and indexes, which is what `skopeo copy --format oci` does too.
+ * Rewritten documents go to `docs`; other descriptors come back unchanged.
+ */
+async function toOci(ctx: TransferContext, d: Descriptor, docs: Map<string, Buffer>): Promise<Descriptor> {
+  if (d.mediaType !== MediaType.DockerManifest && d.mediaType !== MediaType.DockerManifestList) return d;
+  const src = JSON.parse((await ctx.content.readBytes(d.digest)).toString('utf8')) as ImageManifest & ImageIndex;
+  let out: unknown;
+  if (d.mediaType === MediaType.DockerManifest) {
+    out = {
+      schemaVersion: 2,
+      mediaType: MediaType.OciManifest,
+      config: { ...src.config, mediaType: TO_OCI[src.config.mediaType] ?? src.config.mediaType },
+      layers: src.layers.map((l) => ({ ...l, mediaType: TO_OCI[l.mediaType] ?? l.mediaType })),
+      ...(src.annotations ? { annotations: src.annotations } : {}),
+    };
+  } else {
+    const manifests: Descriptor[] = [];
+    for (const m of src.manifests) manifests.push(await toOci(ctx, m, docs));
+    out = { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests, ...(src.annotations ? { annotations: src.annotations } : {}) };
+  }
+  const buf = Buffer.from(JSON.stringify(out));
+  const digest = sha256Digest(buf);
+  docs.set(digest, buf);
+  return { ...d, mediaType: TO_OCI[d.mediaType]!, digest, size: buf.length };
+}
+
 async function planOci(ctx: TransferContext, recs: ImageRecord[], opts: SaveOptions): Promise<Plan> {
+  const docs = new Map<string, Buffer>();
   const blobs = new Map<string, Descriptor>();
   const manifests: Descriptor[] = [];
+  const collect = async (d: Descriptor): Promise<void> => {
+    if (blobs.has(d.digest)) return;
+    blobs.set(d.digest, d);
+    if (isIndexType(d.mediaType) || d.mediaType === MediaType.OciManifest || d.mediaType === MediaType.DockerManifest) {
+      const data = docs.get(d.digest) ?? (await ctx.content.readBytes(d.digest));
+      for (const c of childrenOf(d, data)) if (docs.has(c.digest) || (await ctx.content.has(c.digest))) await collect(c);
+    }
+  };
   for (const rec of recs) {
-    const { root, blobs: bs } = await exportRoot(ctx, rec, opts.platform ?? ctx.platform);
-    for (const b of bs) blobs.set(b.digest, b);
+    const { root: original } = await exportRoot(ctx, rec, opts.platform ?? ctx.platform);
+    const root = await toOci(ctx, original, docs);
+    await collect(root);
     const annotations: Record<string, string> = { ...(root.annotations ?? {}) };
     if (!isDanglingName(rec.name)) {
       const ref = parseReference(rec.name);
@@ -110,8 +161,10 @@ async function planOci(ctx: TransferContext, recs: ImageRecord[], opts: SaveOpti
   return async (p) => {
     await addBuffer(p, 'oci-layout', Buffer.from(JSON.stringify({ imageLayoutVersion: '1.0.0' })));
     for (const b of blobs.values()) {
-      const info = await ctx.content.info(b.digest);
-      await addStream(p, `blobs/sha256/${digestHex(b.digest)}`, info.size, await ctx.content.readStream(b.digest));
+      const name = `blobs/sha256/${digestHex(b.digest)}`;
+      const doc = docs.get(b.digest);
+      if (doc) await addBuffer(p, name, doc);
+      else await addStream(p, name, (await ctx.content.info(b.digest)).size, await ctx.content.readStream(b.digest));
     }
     await addBuffer(p, 'index.json', Buffer.from(JSON.stringify(index)));
   };
