@@ -284,6 +284,29 @@ describe('berth-shim create/start', () => {
     expect(stdout.split('\n').map((l) => l.trim())).toEqual(['1000', '1000 5 20', '/work/dir', 'hello\tworld', '123', 'NoNewPrivs:\t1', 'CapEff:\t0000000000000000', '']);
   });
 
+  it('remounts the root read-only, writes sysctls, and can give a time namespace', async () => {
+    const script =
+      '(touch /newfile) 2>/dev/null && echo WROTE || echo RO; cat /proc/sys/net/ipv4/ip_forward; readlink /proc/self/ns/time; ' +
+      '(echo x > /dev/shm/x) && echo SHM';
+    const { status, stdout, stderr } = await runContainer(
+      spec({
+        root: { path: rootfs.rootfs, readonly: true },
+        process: { args: ['sh', '-c', script] },
+        linux: {
+          namespaces: [{ type: 'pid' }, { type: 'mount' }, { type: 'ipc' }, { type: 'uts' }, { type: 'network' }, { type: 'time' }],
+          sysctl: { 'net.ipv4.ip_forward': '1' },
+        },
+      }),
+    );
+    expect(status.code, stderr).toBe(0);
+    const [ro, fwd, timeNs, shm] = stdout.trim().split('\n');
+    expect(ro).toBe('RO');
+    expect(fwd).toBe('1');
+    expect(timeNs).not.toBe(readlinkSync('/proc/self/ns/time'));
+    expect(shm).toBe('SHM');
+    expect(existsSync(join(rootfs.rootfs, 'newfile'))).toBe(false);
+  });
+
   it('start fails clearly when the container is not waiting', async () => {
     const { container, run } = await Container.create(spec({ process: { args: ['true'] } }));
     try {

@@ -54,11 +54,10 @@ int ensure_cloned_binary(char **argv)
 		close(exe);
 		return fail("cloned binary: stat /proc/self/exe");
 	}
-	/* Not MFD_CLOEXEC: execveat(AT_EMPTY_PATH) of a CLOEXEC fd works for
-	 * ELF binaries, but keeping it simple and explicit avoids depending
-	 * on that; the fd is closed by the new image (it is >= 3 and every
-	 * path closes or marks CLOEXEC all fds >= 3 before running a
-	 * container process). */
+	/* MFD_CLOEXEC: execveat(AT_EMPTY_PATH) of a close-on-exec fd works
+	 * for ELF binaries (only scripts need the fd to survive, for their
+	 * interpreter), and the new image must not inherit the fd: the
+	 * container would otherwise get a handle on it. */
 	mfd = memfd_create("berth-shim", MFD_ALLOW_SEALING | MFD_CLOEXEC);
 	if (mfd < 0) {
 		close(exe);
