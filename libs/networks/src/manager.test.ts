@@ -217,6 +217,36 @@ describe.each(['native', 'cni'] as const)('NetworkManager, %s datapath', (datapa
     expect((await sh('iptables-save', [])).stdout).not.toContain(`--dport ${gone.ports[0]!.hostPort}`);
   });
 
+  it('attaches many containers at once with distinct addresses', async () => {
+    const m = await fx.manager();
+    await m.createNetwork('par', { subnet: fx.subnet(6) });
+    const paths = await Promise.all(Array.from({ length: 8 }, (_, i) => fx.ns(`p${i}`)));
+    const atts = await Promise.all(paths.map(([, p], i) => m.attach(`par${i}`, p, 'par', { name: `par${i}`, ports: ['80'] })));
+    expect(new Set(atts.map((a) => a.ip)).size).toBe(8);
+    expect(new Set(atts.map((a) => a.ports[0]!.hostPort)).size).toBe(8);
+    const [n0] = paths[0]!;
+    expect((await inNs(n0, ['/bin/busybox', 'ping', '-c1', '-W2', atts[7]!.ip])).code).toBe(0);
+    await Promise.all(atts.map((a) => m.detach(a.containerId)));
+    expect((await sh('ip', ['-o', 'link', 'show', 'master', m.inspectNetwork('par').network.bridge])).stdout.trim()).toBe('');
+  });
+
+  it('reconcile removes leftovers no record explains', async () => {
+    const m1 = await fx.manager();
+    const [, p] = await fx.ns('orph');
+    const a = await m1.attach('orphid', p, 'bridge', { ports: ['80'] });
+    await m1.close();
+    // Lose the record, as if the service died between the kernel work and the
+    // state write: veth, address file and port rules are left with no owner.
+    await sh('rm', ['-f', join(fx.dir, 'state', 'endpoints', 'orphid.json')]);
+    const m2 = await fx.manager({}, []);
+    expect(m2.attachments()).toEqual([]);
+    expect(existsSync(`/sys/class/net/${a.hostInterface}`)).toBe(false);
+    expect((await sh('ls', [join(fx.dir, 'ipam', 'bridge')])).stdout).not.toContain(a.ip);
+    const save = (await sh('iptables-save', [])).stdout;
+    expect(save).not.toContain(`--dport ${a.ports[0]!.hostPort}`);
+    expect(save).not.toContain('orphid');
+  });
+
   it('attaches to a drop-in conflist network', async () => {
     const conf = join(fx.dir, 'conf');
     await mkdir(conf, { recursive: true });
