@@ -5,3 +5,6 @@ export * from './command';
 export * from './units';
 export * from './opts';
 export * from './run-request';
+export * from './template';
+export * from './table';
+export * from './format';
