@@ -85,7 +85,7 @@ class Container {
   pid = 0;
   private constructor(readonly stateDir: string, readonly spec: ContainerSpec) {}
 
-  static async create(spec: ContainerSpec, extra: string[] = []): Promise<{ container: Container; run: Run }> {
+  static async create(spec: ContainerSpec, extra: string[] = []): Promise<{ container: Container; run: Run & { child: ChildProcess } }> {
     const stateDir = mkdtempSync(join(tmpdir(), 'berth-state-'));
     const c = new Container(stateDir, spec);
     await writeShimConfig(stateDir, spec);
