@@ -167,6 +167,11 @@ export class LayerStore {
     this.meta.close();
   }
 
+  /** Which driver runs and why (the Info RPC). */
+  info(): { driver: DriverName; reason: string; root: string } {
+    return { driver: this.driverName, reason: this.driverReason, root: this.root };
+  }
+
   // ---- layers ----------------------------------------------------------
 
   /**
