@@ -284,6 +284,13 @@ describe('berth-shim create/start', () => {
     expect(stdout.split('\n').map((l) => l.trim())).toEqual(['1000', '1000 5 20', '/work/dir', 'hello\tworld', '123', 'NoNewPrivs:\t1', 'CapEff:\t0000000000000000', '']);
   });
 
+  it('passes only stdio to the container process (no shim fd leaks in)', async () => {
+    // ls opens the directory it lists as fd 3.
+    const { status, stdout, stderr } = await runContainer(spec({ process: { args: ['ls', '/proc/self/fd'] } }));
+    expect(status.code, stderr).toBe(0);
+    expect(stdout.trim().split(/\s+/)).toEqual(['0', '1', '2', '3']);
+  });
+
   it('remounts the root read-only, writes sysctls, and can give a time namespace', async () => {
     const script =
       '(touch /newfile) 2>/dev/null && echo WROTE || echo RO; cat /proc/sys/net/ipv4/ip_forward; readlink /proc/self/ns/time; ' +
@@ -379,6 +386,32 @@ describe('berth-shim terminal', () => {
     } finally {
       if (receiver.exitCode === null) receiver.kill('SIGKILL');
       await container?.destroy();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('gives an exec\'d process its own pty through --console-socket', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'berth-console-'));
+    const sock = join(dir, 'console.sock');
+    const receiver = spawn('python3', ['-c', CONSOLE_RECEIVER, sock], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let got = '';
+    receiver.stdout!.on('data', (d: Buffer) => (got += d.toString()));
+    const done = new Promise<number | null>((res) => receiver.on('exit', res));
+    const { container, run } = await Container.create(spec({ process: { args: ['sleep', '1000'] } }));
+    try {
+      expect(run.code, run.stderr).toBe(0);
+      expect(container.start().code).toBe(0);
+      for (let i = 0; i < 500 && !got.includes('listening'); i++) await sleep(10);
+      const r = await container.exec(
+        { args: ['sh', '-c', 'tty; echo exec-hi'], env: ['PATH=/bin'], cwd: '/', user: { uid: 0, gid: 0 }, terminal: true },
+        ['--console-socket', sock],
+      );
+      expect(r.code, r.stderr).toBe(0);
+      expect(await done).toBe(0);
+      expect(got.replace(/\r/g, '').split('\n').slice(1, 4)).toEqual(['/dev/pts/0', '/dev/pts/0', 'exec-hi']);
+    } finally {
+      if (receiver.exitCode === null) receiver.kill('SIGKILL');
+      await container.destroy();
       rmSync(dir, { recursive: true, force: true });
     }
   });
@@ -612,6 +645,23 @@ describe('berth-init (spec.init)', () => {
         await container.destroy();
       }
     }
+  });
+
+  it('works in a user-namespaced container', async () => {
+    const { status, stdout, stderr } = await runContainer(
+      withDefaults({
+        root: { path: userRootfs.rootfs },
+        init: true,
+        process: { args: ['sh', '-c', 'tr "\\0" " " < /proc/1/cmdline; exit 7'] },
+        linux: {
+          namespaces: [{ type: 'user' }, { type: 'pid' }, { type: 'mount' }, { type: 'ipc' }, { type: 'uts' }, { type: 'network' }],
+          uidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }],
+          gidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }],
+        },
+      }),
+    );
+    expect(status.code, stderr).toBe(7);
+    expect(stdout.trim()).toMatch(/^\/dev\/init -- sh -c/);
   });
 
   it('reaps orphaned zombies', async () => {

@@ -310,7 +310,9 @@ int rootfs_prepare(const struct shim_config *c)
 	for (int i = 0; i < c->nmounts; i++) {
 		if (mount_one(rootfd, &c->mounts[i], userns) < 0)
 			goto fail;
-		dev_mounted |= strcmp(c->mounts[i].destination, "/dev") == 0;
+		/* Only a fresh filesystem on /dev is populated: a bind of the
+		 * host's /dev must never get our mknods and symlinks. */
+		dev_mounted |= strcmp(c->mounts[i].destination, "/dev") == 0 && strcmp(c->mounts[i].type, "tmpfs") == 0;
 	}
 	if (dev_mounted && populate_dev(rootfd, userns) < 0)
 		goto fail;
