@@ -11,7 +11,7 @@
 //   has are not applied again.
 // - Everything is written under a lease. On failure the lease is discarded
 //   with the blobs only it protected: no image record, no orphans.
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { DataLossError, InvalidArgumentError, UnavailableError, isDataLoss } from '@berth/errors';
 import type { ContentWriter } from './content-store.js';
 import { isSha256Digest, sha256Digest } from './digest.js';
@@ -44,6 +44,8 @@ export interface PullOptions {
   concurrency?: number;
   signal?: AbortSignal;
   labels?: Record<string, string>;
+  /** Apply the bottom layer from its download stream (default true). */
+  streamFirstLayer?: boolean;
 }
 
 const MAX_DOCUMENT = 8 << 20;
@@ -62,6 +64,7 @@ export async function pullImage(ctx: TransferContext, reference: string, opts: P
   const onAbort = () => aborter.abort(opts.signal?.reason);
   opts.signal?.addEventListener('abort', onAbort);
   const downloads: Array<Promise<void>> = [];
+  const tapOf: PassThrough[] = [];
   try {
     // 1. Resolve the reference to a top-level descriptor.
     const top = await fetchManifest(client, ref, ref.digest ?? ref.tag ?? 'latest', scope, what);
@@ -95,11 +98,18 @@ export async function pullImage(ctx: TransferContext, reference: string, opts: P
 
     // 3. Blobs: config first, then layers, all through one limiter.
     const limiter = new Limiter(opts.concurrency ?? 4);
-    const fetchOne = (d: Descriptor) =>
-      limiter.run(() => downloadBlob(ctx, client, ref, d, lease.id, scope, what, progress, aborter.signal));
+    const fetchOne = (d: Descriptor, tap?: PassThrough) =>
+      limiter.run(() => downloadBlob(ctx, client, ref, d, lease.id, scope, what, progress, aborter.signal, tap));
+    // The bottom layer is applied straight from its download stream (teed
+    // into the ingest), so unpacking starts with the first bytes instead of
+    // after the slowest of the parallel downloads.
+    const first = manifest.layers[0];
+    const tap = first && opts.streamFirstLayer !== false && !(await ctx.content.has(first.digest)) ? new PassThrough({ highWaterMark: 4 << 20 }) : undefined;
+    tap?.on('error', () => undefined);
+    if (tap) tapOf.push(tap);
     const configDone = fetchOne(manifest.config);
     downloads.push(configDone);
-    const layerDone = manifest.layers.map((d) => fetchOne(d));
+    const layerDone = manifest.layers.map((d, i) => fetchOne(d, i === 0 ? tap : undefined));
     downloads.push(...layerDone);
     // Never leave a rejection unobserved while we wait on something else.
     for (const p of downloads) p.catch(() => undefined);
@@ -107,7 +117,7 @@ export async function pullImage(ctx: TransferContext, reference: string, opts: P
     const config = parseJsonDocument<ImageConfig>(await ctx.content.readBytes(manifest.config.digest, MAX_DOCUMENT), `config ${manifest.config.digest}`);
 
     // 4. Apply layers in order as they arrive.
-    await applyLayers(ctx.content, ctx.applier, manifest.layers, config, (i) => layerDone[i]!, progress);
+    await applyLayers(ctx.content, ctx.applier, manifest.layers, config, (i) => layerDone[i]!, progress, (i) => (i === 0 ? tap : undefined));
     await Promise.all(downloads);
 
     // 5. Commit: the image record, then drop the lease (the record now roots the blobs).
@@ -119,12 +129,26 @@ export async function pullImage(ctx: TransferContext, reference: string, opts: P
     return record;
   } catch (e) {
     aborter.abort(e);
+    tapOf.forEach((t) => t.destroy());
     await Promise.allSettled(downloads);
     await discardLease(ctx.content, ctx.store, ctx.leases, lease.id).catch(() => undefined);
     throw e;
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);
   }
+}
+
+/** Resolves when `s` wants more data or has gone away (a failed applier destroys it). */
+function drained(s: PassThrough): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      s.off('drain', done);
+      s.off('close', done);
+      resolve();
+    };
+    s.on('drain', done);
+    s.on('close', done);
+  });
 }
 
 /** GET a manifest by tag or digest; the digest is computed from the bytes and checked. */
@@ -147,11 +171,12 @@ async function fetchManifest(client: RegistryClient, ref: Reference, tagOrDigest
 
 async function downloadBlob(
   ctx: TransferContext, client: RegistryClient, ref: Reference, desc: Descriptor, leaseId: string, scope: string[], what: string,
-  progress: (p: PullProgress) => void, signal: AbortSignal,
+  progress: (p: PullProgress) => void, signal: AbortSignal, tap?: PassThrough,
 ): Promise<void> {
   const report = (status: 'exists' | 'downloading' | 'done', current: number) =>
     progress({ type: 'blob', digest: desc.digest, mediaType: desc.mediaType, status, current, total: desc.size });
   if (await ctx.content.has(desc.digest)) {
+    tap?.destroy(new Error('blob already stored'));
     await ctx.content.protect(desc.digest, leaseId);
     ctx.sources.add(desc.digest, ref.domain, ref.path);
     report('exists', desc.size);
@@ -159,6 +184,11 @@ async function downloadBlob(
   }
   // The ref is per digest, so two pulls sharing a layer share (and resume) one ingest.
   const writer = await ctx.content.openWriter({ ref: `blob-${desc.digest}`, expected: { digest: desc.digest, size: desc.size }, leaseId, wait: true });
+  if (await ctx.content.has(desc.digest) || (tap && writer.offset > 0)) {
+    // Stored meanwhile by another pull, or a partial ingest to resume: the tap
+    // would miss the first bytes, so the applier reads the store instead.
+    tap?.destroy(new Error('blob not streamed from the start'));
+  }
   if (await ctx.content.has(desc.digest)) {
     await writer.close();
     await ctx.content.protect(desc.digest, leaseId);
@@ -168,11 +198,13 @@ async function downloadBlob(
   try {
     await fetchInto(client, ref, desc, writer, scope, `${what}: blob ${desc.digest}`, signal, (n) => {
       ctx.metrics?.bytesPulled.inc(n);
-    }, (cur) => report('downloading', cur));
+    }, (cur) => report('downloading', cur), tap);
     await writer.commit();
+    tap?.end();
     ctx.sources.add(desc.digest, ref.domain, ref.path);
     report('done', desc.size);
   } catch (e) {
+    tap?.destroy(e as Error);
     // Keep partial data for a resume unless it is known to be wrong.
     if (isDataLoss(e)) await writer.abort();
     else await writer.close();
@@ -183,8 +215,13 @@ async function downloadBlob(
 /** Streams a blob into `writer`, resuming with Range after a broken transfer. */
 async function fetchInto(
   client: RegistryClient, ref: Reference, desc: Descriptor, writer: ContentWriter, scope: string[], what: string, signal: AbortSignal,
-  onBytes: (n: number) => void, onProgress: (current: number) => void,
+  onBytes: (n: number) => void, onProgress: (current: number) => void, tap?: PassThrough,
 ): Promise<void> {
+  const restart = async () => {
+    await writer.truncate(0);
+    // The tap already passed the discarded bytes on; the applier must start over from the store.
+    tap?.destroy(new Error('download restarted'));
+  };
   const attempts = 5;
   let lastReported = writer.offset;
   for (let attempt = 1; ; attempt++) {
@@ -193,23 +230,24 @@ async function fetchInto(
     const headers: Record<string, string> = {};
     if (writer.offset > 0) headers['range'] = `bytes=${writer.offset}-`;
     const res = await client.request('GET', `/v2/${ref.path}/blobs/${desc.digest}`, { scope, idempotent: true, what, headers });
-    if (res.status === 200 && writer.offset > 0) await writer.truncate(0); // Range ignored: start over
+    if (res.status === 200 && writer.offset > 0) await restart(); // Range ignored: start over
     else if (res.status === 206) {
       const start = /bytes (\d+)-/.exec(res.headers.get('content-range') ?? '')?.[1];
       if (Number(start) !== writer.offset) {
         await res.body?.cancel();
-        await writer.truncate(0);
+        await restart();
         continue;
       }
     } else if (res.status === 416) {
       await res.body?.cancel();
-      await writer.truncate(0);
+      await restart();
       continue;
     } else if (!res.ok) throw await client.responseError(res, what);
     if (!res.body) throw new DataLossError(`${what}: registry ${client.host} sent no body`);
     try {
       for await (const chunk of Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>, { signal })) {
         await writer.write(chunk as Uint8Array);
+        if (tap && !tap.destroyed && !tap.write(chunk)) await drained(tap);
         onBytes((chunk as Uint8Array).length);
         if (writer.offset - lastReported >= PROGRESS_STEP) {
           lastReported = writer.offset;

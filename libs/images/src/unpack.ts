@@ -5,13 +5,17 @@ import type { ContentStore } from './content-store.js';
 import { chainIds } from './digest.js';
 import type { LayerApplier } from './layer-applier.js';
 import type { Descriptor, ImageConfig } from './media-types.js';
+import type { Readable } from 'node:stream';
 
 export type LayerProgress = { type: 'layer'; digest: string; diffId: string; chainId: string; status: 'applying' | 'applied' | 'exists' };
 
 /**
  * Applies `layers` in order. `ready(i)` resolves when layer i's blob is in
  * the content store, so application of layer 0 overlaps downloads of the rest.
- * Layers whose chain the applier already has are skipped.
+ * `live(i)` may instead hand over the blob's bytes as they download (pull
+ * does this for the bottom layer); if applying from that stream fails, the
+ * layer is applied again from the store once its download has finished and
+ * been verified. Layers whose chain the applier already has are skipped.
  */
 export async function applyLayers(
   content: ContentStore,
@@ -20,6 +24,7 @@ export async function applyLayers(
   config: ImageConfig,
   ready: (i: number) => Promise<void>,
   onProgress: (p: LayerProgress) => void = () => undefined,
+  live: (i: number) => Readable | undefined = () => undefined,
 ): Promise<string | undefined> {
   const diffIds = config.rootfs?.diff_ids ?? [];
   if (diffIds.length !== layers.length) {
@@ -38,17 +43,33 @@ export async function applyLayers(
     const desc = layers[i]!;
     const chainId = chains[i]!;
     const diffId = diffIds[i]!;
+    const stream = live(i);
     if (i <= have) {
+      stream?.destroy();
       onProgress({ type: 'layer', digest: desc.digest, diffId, chainId, status: 'exists' });
       continue;
     }
-    await ready(i);
+    const opts = { mediaType: desc.mediaType, expectedDiffId: diffId, parentChainId: i === 0 ? undefined : chains[i - 1] };
     onProgress({ type: 'layer', digest: desc.digest, diffId, chainId, status: 'applying' });
-    const { chainId: got } = await applier.applyLayer(await content.readStream(desc.digest), {
-      mediaType: desc.mediaType,
-      expectedDiffId: diffId,
-      parentChainId: i === 0 ? undefined : chains[i - 1],
-    });
+    let got: string;
+    if (stream) {
+      try {
+        got = (await applier.applyLayer(stream, opts)).chainId;
+      } catch (e) {
+        // The live stream broke (a restarted download, another pull finished
+        // the blob first): fall back to the verified blob. A real content
+        // problem shows up again below, or as DataLoss from the download.
+        await ready(i);
+        if (await applier.hasLayer(chainId)) got = chainId;
+        else got = (await applier.applyLayer(await content.readStream(desc.digest), opts)).chainId;
+        void e;
+      }
+    } else {
+      await ready(i);
+      got = (await applier.applyLayer(await content.readStream(desc.digest), opts)).chainId;
+    }
+    // The download must also verify (the blob digest) before the layer counts.
+    await ready(i);
     if (got !== chainId) throw new DataLossError(`layer ${desc.digest} applied as chain ${got}, expected ${chainId}`, { field: 'chainId' });
     onProgress({ type: 'layer', digest: desc.digest, diffId, chainId, status: 'applied' });
   }
