@@ -621,6 +621,62 @@ describe('CVE-2019-5736: /proc/<pid>/exe of the shim', () => {
   });
 });
 
+describe('CVE-2019-5736 during exec', () => {
+  it('an exec\'d process, caught before its execve, shows a sealed memfd that cannot be written', async () => {
+    // Deterministic window: A's init sits in a v1 freezer cgroup that we
+    // freeze; `berth-shim exec` moves its child into the same cgroup before
+    // releasing it, so the child is frozen inside A's pid namespace, still
+    // running shim code. B (in A's pid namespace, outside the freezer,
+    // with CAP_SYS_PTRACE to see a fully privileged process) attacks it.
+    const before = sha256(SHIM);
+    const freezer = join('/sys/fs/cgroup/freezer', `berth-test-${Math.random().toString(36).slice(2, 10)}`);
+    mkdirSync(freezer);
+    let a: Container | undefined;
+    let execRun: Promise<Run> | undefined;
+    try {
+      const created = await Container.create(spec({ process: { args: ['sleep', '1000'] }, linux: { cgroupsPaths: [freezer] } }));
+      a = created.container;
+      expect(created.run.code, created.run.stderr).toBe(0);
+      expect(a.start().code).toBe(0);
+      writeFileSync(join(freezer, 'freezer.state'), 'FROZEN');
+      for (let i = 0; i < 500 && readFileSync(join(freezer, 'freezer.state'), 'utf8').trim() !== 'FROZEN'; i++) await sleep(10);
+      execRun = a.exec({ args: ['true'], env: ['PATH=/bin'], cwd: '/', user: { uid: 0, gid: 0 } });
+      const procs = () => readFileSync(join(freezer, 'cgroup.procs'), 'utf8').trim().split('\n').filter(Boolean);
+      for (let i = 0; i < 500 && procs().length < 2; i++) await sleep(10);
+      expect(procs().length).toBe(2);
+
+      const attack =
+        'for p in /proc/[0-9]*; do l=$(readlink $p/exe); case "$l" in /memfd:*) ' +
+        'echo "$l"; (echo pwned >> $p/exe) 2>/dev/null && echo WROTE1 || echo DENIED1; ' +
+        'exec 3< $p/exe; (echo pwned >> /proc/self/fd/3) 2>/dev/null && echo WROTE2 || echo DENIED2; exit 0;; esac; done; echo NOT-FOUND';
+      const caps = [...DEFAULT_CAPABILITIES, 'CAP_SYS_PTRACE'];
+      const b = await runContainer(
+        spec({
+          process: { args: ['sh', '-c', attack], capabilities: { bounding: caps, effective: caps, permitted: caps } },
+          linux: { namespaces: [{ type: 'pid', path: `/proc/${a.pid}/ns/pid` }, { type: 'mount' }, { type: 'ipc' }, { type: 'uts' }, { type: 'network' }] },
+        }),
+      );
+      expect(b.status.code, b.stderr).toBe(0);
+      expect(b.stdout.split('\n')).toEqual([expect.stringMatching(/^\/memfd:berth-shim/), 'DENIED1', 'DENIED2', '']);
+      writeFileSync(join(freezer, 'freezer.state'), 'THAWED');
+      expect((await execRun).code).toBe(0);
+    } finally {
+      writeFileSync(join(freezer, 'freezer.state'), 'THAWED');
+      await execRun?.catch(() => undefined);
+      await a?.destroy();
+      for (let i = 0; i < 100; i++) {
+        try {
+          rmdirSync(freezer);
+          break;
+        } catch {
+          await sleep(20);
+        }
+      }
+    }
+    expect(sha256(SHIM)).toBe(before);
+  });
+});
+
 describe('berth-init (spec.init)', () => {
   it('runs as pid 1 with the command as its child and passes the exit status through', async () => {
     const { status, stdout, stderr } = await runContainer(spec({ init: true, process: { args: ['sh', '-c', 'ps -o pid,args; exit 3'] } }));
