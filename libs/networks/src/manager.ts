@@ -420,6 +420,8 @@ export class NetworkManager extends EventEmitter {
       throw new NotFoundError(`netnsPath: ${netnsPath} does not exist; create the container's network namespace first`, { field: 'netnsPath' });
     }
     const requested = (opts.ports ?? []).flatMap((p) => (typeof p === 'string' ? parsePortSpec(p) : [{ ...p, hostIp: p.hostIp ?? '' }]));
+    const v6 = requested.find((p) => p.hostIp.includes(':'));
+    if (v6) throw new InvalidArgumentError(`ports: IPv6 host address ${v6.hostIp} is not supported (IPv4 only)`, { field: 'ports' });
     if (requested.length && m.kind !== 'bridge') {
       throw new InvalidArgumentError(`ports: publishing ports needs a bridge or named network, not mode ${m.kind}`, { field: 'ports' });
     }
