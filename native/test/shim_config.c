@@ -96,6 +96,8 @@ int main(void)
 		{ MIN "uid-map\t0\t1\t1\n", "uid-map/gid-map given without a new user namespace" },
 		{ MIN "hostname\tx\n", "hostname: needs a new uts namespace" },
 		{ MIN "sysctl\t../x\t1\n", "sysctl: expected <key> <value>" },
+		{ MIN "sysctl\tkernel.panic\t1\n", "sysctl kernel.panic: not in a namespace the container has" },
+		{ MIN "sysctl\tnet.ipv4.ip_forward\t1\n", "sysctl net.ipv4.ip_forward: not in a namespace" },
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		r = parse(CONFIG_CONTAINER, bad[i].text);

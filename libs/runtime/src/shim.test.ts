@@ -562,6 +562,44 @@ describe('berth-shim namespaces and cgroups', () => {
     }
   });
 
+  it('exec joins a time namespace; a container can join another\'s user namespace by path', async () => {
+    const userns = {
+      uidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }],
+      gidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }],
+    };
+    const { container: a, run } = await Container.create(
+      withDefaults({
+        root: { path: userRootfs.rootfs },
+        process: { args: ['sleep', '1000'] },
+        linux: { namespaces: [{ type: 'user' }, { type: 'pid' }, { type: 'mount' }, { type: 'ipc' }, { type: 'uts' }, { type: 'network' }, { type: 'time' }], ...userns },
+      }),
+    );
+    try {
+      expect(run.code, run.stderr).toBe(0);
+      expect(a.start().code).toBe(0);
+      const r = await a.exec({ args: ['readlink', '/proc/self/ns/time'], env: ['PATH=/bin'], cwd: '/', user: { uid: 0, gid: 0 } });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout.trim()).toBe(readlinkSync(`/proc/${a.pid}/ns/time`));
+      expect(r.stdout.trim()).not.toBe(readlinkSync('/proc/self/ns/time'));
+
+      const b = await runContainer(
+        withDefaults({
+          root: { path: userRootfs.rootfs },
+          process: { args: ['sh', '-c', 'readlink /proc/self/ns/user; cat /proc/self/uid_map; (echo x > /tmp/b-was-here) && echo OK'] },
+          linux: { namespaces: [{ type: 'user', path: `/proc/${a.pid}/ns/user` }, { type: 'pid' }, { type: 'mount' }, { type: 'ipc' }, { type: 'uts' }, { type: 'network' }] },
+        }),
+      );
+      expect(b.status.code, b.stderr).toBe(0);
+      const lines = b.stdout.trim().split('\n').map((l) => l.trim());
+      expect(lines[0]).toBe(readlinkSync(`/proc/${a.pid}/ns/user`));
+      expect(lines[1]!.split(/\s+/)).toEqual(['0', '100000', '65536']);
+      expect(lines[2]).toBe('OK');
+    } finally {
+      await a.destroy();
+      rmSync(join(userRootfs.rootfs, 'tmp', 'b-was-here'), { force: true });
+    }
+  });
+
   it('exec in a user-namespaced container runs as the mapped root', async () => {
     const { container, run } = await Container.create(
       withDefaults({

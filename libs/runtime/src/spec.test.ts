@@ -77,6 +77,8 @@ describe('validateSpec', () => {
     ['zero-size map', (s) => { s.linux.namespaces.push({ type: 'user' }); s.linux.uidMappings = [{ containerID: 0, hostID: 1, size: 0 }]; s.linux.gidMappings = [{ containerID: 0, hostID: 1, size: 1 }]; }, 'linux.uidMappings[0].size', /at least 1/],
     ['hostname without uts', (s) => { s.hostname = 'h'; s.linux.namespaces = s.linux.namespaces.filter((n) => n.type !== 'uts'); }, 'hostname', /uts namespace/],
     ['bad sysctl key', (s) => (s.linux.sysctl = { '../etc': '1' }), 'linux.sysctl["../etc"]', /dotted key/],
+    ['host-wide sysctl', (s) => (s.linux.sysctl = { 'kernel.panic': '1' }), 'linux.sysctl["kernel.panic"]', /not a sysctl of a namespace/],
+    ['net sysctl without a network namespace', (s) => { s.linux.sysctl = { 'net.ipv4.ip_forward': '1' }; s.linux.namespaces = s.linux.namespaces.filter((n) => n.type !== 'network'); }, 'linux.sysctl["net.ipv4.ip_forward"]', /not a sysctl/],
     ['bad propagation', (s) => (s.linux.rootfsPropagation = 'sideways' as never), 'linux.rootfsPropagation', /unknown propagation "sideways"/],
   ])('rejects %s', (_name, mutate, field, message) => {
     const s = base();

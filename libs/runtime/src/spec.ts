@@ -338,9 +338,18 @@ export function validateSpec(spec: ContainerSpec): void {
   (linux.maskedPaths ?? []).forEach((p, i) => checkString(`linux.maskedPaths[${i}]`, p, { absolute: true }));
   (linux.readonlyPaths ?? []).forEach((p, i) => checkString(`linux.readonlyPaths[${i}]`, p, { absolute: true }));
   (linux.cgroupsPaths ?? []).forEach((p, i) => checkString(`linux.cgroupsPaths[${i}]`, p, { absolute: true }));
+  const has = (t: NamespaceType) => linux.namespaces.some((n) => n.type === t);
   for (const [k, v] of Object.entries(linux.sysctl ?? {})) {
-    if (!/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_*:-]+)*$/.test(k)) bad(`linux.sysctl["${k}"]`, 'expected a dotted key like net.ipv4.ip_forward');
-    checkString(`linux.sysctl["${k}"]`, v);
+    const f = `linux.sysctl["${k}"]`;
+    if (!/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_*:-]+)*$/.test(k)) bad(f, 'expected a dotted key like net.ipv4.ip_forward');
+    checkString(f, v);
+    // Anything else would be written to the host's global value (runc's list).
+    const ipc = /^(kernel\.msg|kernel\.shm|fs\.mqueue\.)/.test(k) || k === 'kernel.sem';
+    const uts = k === 'kernel.hostname' || k === 'kernel.domainname';
+    const net = k.startsWith('net.');
+    if (!((ipc && has('ipc')) || (uts && has('uts')) || (net && has('network')))) {
+      bad(f, 'not a sysctl of a namespace the container has (ipc: kernel.msg*, kernel.sem, kernel.shm*, fs.mqueue.*; uts: kernel.hostname, kernel.domainname; network: net.*)');
+    }
   }
   if (linux.rootfsPropagation !== undefined && !(ROOTFS_PROPAGATIONS as readonly string[]).includes(linux.rootfsPropagation)) {
     bad('linux.rootfsPropagation', `unknown propagation "${linux.rootfsPropagation}"; expected one of ${ROOTFS_PROPAGATIONS.join(', ')}`);

@@ -394,6 +394,17 @@ int config_parse(char *buf, size_t len, enum config_kind kind, const char *what,
 			return BAD("%s: namespace user: a new user namespace needs uid-map and gid-map", what);
 		if (c->hostname && !(c->ns[NS_UTS].enabled && !c->ns[NS_UTS].path))
 			return BAD("%s: hostname: needs a new uts namespace", what);
+		/* A sysctl outside the container's namespaces would change the
+		 * host: only the namespaced ones are accepted (runc's list). */
+		for (int i = 0; i < c->nsysctl; i++) {
+			const char *k = c->sysctl_keys[i];
+			bool ipc = strncmp(k, "kernel.msg", 10) == 0 || strcmp(k, "kernel.sem") == 0 ||
+				   strncmp(k, "kernel.shm", 10) == 0 || strncmp(k, "fs.mqueue.", 10) == 0;
+			bool uts = strcmp(k, "kernel.hostname") == 0 || strcmp(k, "kernel.domainname") == 0;
+			bool net = strncmp(k, "net.", 4) == 0;
+			if (!((ipc && c->ns[NS_IPC].enabled) || (uts && c->ns[NS_UTS].enabled) || (net && c->ns[NS_NET].enabled)))
+				return BAD("%s: sysctl %s: not in a namespace the container has (ipc: kernel.msg*, kernel.sem, kernel.shm*, fs.mqueue.*; uts: kernel.hostname, kernel.domainname; network: net.*)", what, k);
+		}
 		if (c->init) {
 			/* berth-init is bound at /dev/init and runs the command
 			 * as its child: argv becomes /dev/init -- args... */

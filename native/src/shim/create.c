@@ -28,27 +28,8 @@ struct create_ctx {
 	int fifo_fd;    /* exec.fifo opened O_RDWR: the init blocks reading it */
 	int console_fd; /* connected --console-socket, or -1 */
 	int ns_fds[NS_COUNT]; /* namespaces to join, or -1 */
+	pid_t parent;         /* the shim parent, to notice its death */
 };
-
-/* Connects to a unix socket path (SOCK_STREAM, like runc's console socket). */
-static int connect_unix(const char *path)
-{
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	int fd;
-
-	if (strlen(path) >= sizeof addr.sun_path)
-		return fail_errno(ENAMETOOLONG, "--console-socket %s", path);
-	strcpy(addr.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return fail("--console-socket %s: socket", path);
-	if (connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0) {
-		int e = errno;
-		close(fd);
-		return fail_errno(e, "--console-socket %s: connect", path);
-	}
-	return fd;
-}
 
 /* ---- init ------------------------------------------------------------- */
 
@@ -173,7 +154,7 @@ static void __attribute__((noreturn)) run_middle(struct create_ctx *x)
 
 	/* If the parent is killed while we are half-way, die with it. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() == 1)
+	if (getppid() != x->parent) /* it died before the prctl */
 		_exit(1);
 	if (middle_setup(x, &init_pid) < 0) {
 		sync_send_error(x->sync_fd);
@@ -300,6 +281,7 @@ int cmd_create(int argc, char **argv)
 		goto fail;
 	}
 	x.sync_fd = sv[1];
+	x.parent = getpid();
 	middle = fork();
 	if (middle < 0) {
 		fail("fork");

@@ -21,7 +21,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -186,19 +185,8 @@ int cmd_exec(int argc, char **argv)
 			goto fail;
 		}
 	}
-	if (console) {
-		struct sockaddr_un addr = { .sun_family = AF_UNIX };
-		if (strlen(console) >= sizeof addr.sun_path) {
-			fail_errno(ENAMETOOLONG, "--console-socket %s", console);
-			goto fail;
-		}
-		strcpy(addr.sun_path, console);
-		console_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (console_fd < 0 || connect(console_fd, (struct sockaddr *)&addr, sizeof addr) < 0) {
-			fail("--console-socket %s: connect", console);
-			goto fail;
-		}
-	}
+	if (console && (console_fd = connect_unix(console)) < 0)
+		goto fail;
 	if (pipe2(errp, O_CLOEXEC) < 0 || pipe2(gop, O_CLOEXEC) < 0) {
 		fail("exec: pipe");
 		goto fail;
@@ -223,6 +211,7 @@ int cmd_exec(int argc, char **argv)
 		close(gop[1]);
 		if (read(gop[0], &b, 1) != 1)
 			_exit(1);
+		umask(022);
 		for (size_t i = 0; i < sizeof join_order / sizeof join_order[0]; i++) {
 			int t = join_order[i];
 			if (ns_fds[t] >= 0 && setns(ns_fds[t], ns_infos[t].flag) < 0) {

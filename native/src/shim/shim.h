@@ -154,6 +154,8 @@ int write_file(const char *path, const char *data, size_t len);
 int write_file_atomic(const char *path, const char *data);
 int read_int_file(const char *path, long *out);
 int send_fd(int sock, int fd, const char *payload);
+/* Connects a SOCK_STREAM unix socket (the console socket, as runc's). */
+int connect_unix(const char *path);
 
 /* The subcommands. */
 int cmd_create(int argc, char **argv);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 char shim_err[1024];
@@ -133,4 +134,23 @@ int send_fd(int sock, int fd, const char *payload)
 	cm->cmsg_len = CMSG_LEN(sizeof(int));
 	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
 	return sendmsg(sock, &msg, MSG_NOSIGNAL) < 0 ? -1 : 0;
+}
+
+int connect_unix(const char *path)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(path) >= sizeof addr.sun_path)
+		return fail_errno(ENAMETOOLONG, "--console-socket %s", path);
+	strcpy(addr.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return fail("--console-socket %s: socket", path);
+	if (connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0) {
+		int e = errno;
+		close(fd);
+		return fail_errno(e, "--console-socket %s: connect", path);
+	}
+	return fd;
 }
