@@ -100,8 +100,7 @@ describe('platforms', () => {
     const { local } = await openLocal('push-index');
     try {
       await local.transfer.pull(`${reg.host}/test/multi:oci`);
-      await local.transfer.pull(`${reg.host}/test/multi:oci`, { platform: parsePlatform('linux/arm64') }).catch(() => undefined);
-      // The second pull's applier call fails for this single-tree test applier only if chains collide; content is what matters.
+      await local.transfer.pull(`${reg.host}/test/multi:oci`, { platform: parsePlatform('linux/arm64') });
       const out = await local.transfer.push(`${reg.host}/test/multi:oci`, `${reg.host}/copy/multi:oci`);
       const { stdout } = await run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${reg.host}/copy/multi:oci`]);
       const raw = JSON.parse(stdout);

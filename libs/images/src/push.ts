@@ -67,9 +67,8 @@ export async function pushImage(ctx: TransferContext, local: string, remote: str
     await res.body?.cancel();
     progress({ type: 'manifest', digest: d.digest, reference: `${ref.name}@${d.digest}` });
   };
-  if (top !== manifests[0] || manifests.length > 1 || isIndexType(top.mediaType)) {
-    for (const m of manifests) if (m.digest !== top.digest) await putManifest(m, m.digest);
-  }
+  // Children by digest first: a registry refuses an index whose manifests it lacks.
+  for (const m of manifests) if (m.digest !== top.digest) await putManifest(m, m.digest);
   await putManifest(top, ref.digest ?? ref.tag ?? 'latest');
   ctx.events.emit(ImageEvent.Pushed, { name: ref.toString(), digest: top.digest });
   return { reference: ref.toString(), digest: top.digest };
