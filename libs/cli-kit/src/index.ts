@@ -8,3 +8,8 @@ export * from './run-request';
 export * from './template';
 export * from './table';
 export * from './format';
+export * from './display';
+export * from './terminal';
+export * from './progress';
+export * from './exit-codes';
+export * from './commands';
