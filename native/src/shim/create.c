@@ -310,11 +310,20 @@ int cmd_create(int argc, char **argv)
 		switch (m.type) {
 		case SYNC_MAPS_REQ:
 			/* As host root we may map any ids, so setgroups is left
-			 * allowed (additionalGids keep working); an
-			 * unprivileged writer would need "deny" first. */
-			if (write_idmap(middle, "uid_map", x.config.uid_maps, x.config.nuid_maps) < 0 ||
-			    write_idmap(middle, "gid_map", x.config.gid_maps, x.config.ngid_maps) < 0)
+			 * allowed (additionalGids keep working). */
+			if (write_idmap(middle, "uid_map", x.config.uid_maps, x.config.nuid_maps) < 0)
 				goto fail;
+			if (write_idmap(middle, "gid_map", x.config.gid_maps, x.config.ngid_maps) < 0) {
+				/* Without CAP_SETGID over the parent namespace (a
+				 * shim itself in a user namespace), the kernel
+				 * only takes gid_map after setgroups is denied;
+				 * additional gids then cannot be set. */
+				char sg[64];
+				snprintf(sg, sizeof sg, "/proc/%d/setgroups", middle);
+				if (errno != EPERM || write_file(sg, "deny", 4) < 0 ||
+				    write_idmap(middle, "gid_map", x.config.gid_maps, x.config.ngid_maps) < 0)
+					goto fail;
+			}
 			if (sync_send(sv[0], SYNC_MAPS_DONE, 0) < 0) {
 				fail("write to container setup");
 				goto fail;
