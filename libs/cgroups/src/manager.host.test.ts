@@ -2,7 +2,7 @@
 // v2 wherever that is the host layout). Root is required: CI runs as root.
 // Each test file uses its own berth-test-<random> parent and removes it.
 import { describe, it, expect, afterEach, beforeEach } from 'vitest';
-import { existsSync, readFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { Registry } from 'prom-client';
@@ -119,6 +119,35 @@ while True:
     expect(oom.type).toBe('counter');
     const sample = oom.samples.find((s) => s.labels['id'] === `/${h.parent}/hog`);
     expect(sample?.value).toBe(stats.oomKills);
+  });
+
+  it('keeps OOM notification working through rapid create/delete churn', async () => {
+    // Each create arms a watch and each delete closes it; the v1 notifier
+    // must neither leak eventfds nor tear its worker down mid-start (which
+    // aborted the test process in an earlier version).
+    const m = h.manager();
+    // Warm up: the first watch starts the notifier worker (its own fds).
+    await m.create('warm', { resources: { memory: { limit: parseBytes('32m') } } });
+    await m.delete('warm');
+    await sleep(200);
+    const fdsBefore = readdirSync('/proc/self/fd').length;
+    for (let i = 0; i < 30; i++) {
+      await m.create(`churn-${i}`, { resources: { memory: { limit: parseBytes('32m') } } });
+      await m.delete(`churn-${i}`);
+    }
+    expect(readdirSync('/proc/self/fd').length).toBeLessThanOrEqual(fdsBefore);
+    const seen: string[] = [];
+    m.on('oom', (id: string) => seen.push(id));
+    await m.create('after-churn', { resources: { memory: { limit: parseBytes('32m') } } });
+    const hog = h.spawn(`read go && exec python3 -c "
+a = []
+while True:
+    a.append(bytearray(1 << 20))
+"`);
+    await m.addProcess('after-churn', hog.pid!);
+    go(hog);
+    expect((await exited(hog)).signal).toBe('SIGKILL');
+    await until(() => seen.includes('after-churn'), 5000, 'the OOM notification after churn');
   });
 
   it('stops a fork bomb at the pids limit, and the host keeps working', async () => {
@@ -239,6 +268,8 @@ time.sleep(1000)
       await m.thaw('fz');
       await until(() => read() > frozenAt + 10, 5000, 'counting again after thaw');
     } finally {
+      // Stop the writer before removing its directory.
+      await m.killAll('fz').catch(() => undefined);
       rmSync(dir, { recursive: true, force: true });
     }
   });

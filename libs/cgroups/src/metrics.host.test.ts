@@ -4,7 +4,8 @@
 import { describe, it, expect, afterEach, beforeEach } from 'vitest';
 import { Registry } from 'prom-client';
 import { CgroupMetricsCollector, parseBytes, cpusToQuota } from './index';
-import { Harness, go, until } from '../test/helpers';
+import { rmSync } from 'node:fs';
+import { Harness, go, until, stderrOf } from '../test/helpers';
 import { parsePrometheusText } from '../test/prom-parse';
 
 const REQUIRED: [string, 'counter' | 'gauge'][] = [
@@ -57,11 +58,14 @@ describe('CgroupMetricsCollector', () => {
       resources: { memory: { limit: parseBytes('128m'), reservation: parseBytes('64m') }, cpu: { ...cpusToQuota(0.5), shares: 512 } },
     });
     await m.create('job1', { name: 'job', image: 'busybox', resources: { pids: { limit: 10 } } });
-    const dir = `/var/tmp/berth-metrics-${h.parent}`;
-    const c = h.spawn(`read go && { dd if=/dev/zero of=${dir} bs=1M count=4 conv=fsync 2>/dev/null; rm -f ${dir}; exec sleep 1000; }`);
+    const file = `/var/tmp/berth-metrics-${h.parent}`;
+    h.onCleanup(() => rmSync(file, { force: true }));
+    const c = h.spawn(`read go && { dd if=/dev/zero of=${file} bs=1M count=4 conv=fsync 2>/dev/null; rm -f ${file}; echo written >&2; exec sleep 1000; }`);
+    const err = stderrOf(c);
     await m.addProcess('web1', c.pid!);
     go(c);
-    await until(async () => (await m.stats('web1')).blkio.some((d) => d.writeBytes > 0), 5000, 'I/O to be counted');
+    await until(() => err().includes('written'), 10000, 'the write to finish');
+    await until(async () => (await m.stats('web1')).processes === 1, 5000, 'dd to have left the cgroup');
 
     const registry = new Registry();
     new CgroupMetricsCollector(m).register(registry);

@@ -21,6 +21,12 @@ export class Harness {
   readonly stateDir = mkdtempSync(join(tmpdir(), 'berth-cgroups-state-'));
   readonly children: ChildProcess[] = [];
   readonly managers: CgroupsManager[] = [];
+  private readonly extra: (() => void)[] = [];
+
+  /** Runs `fn` at cleanup (after the processes are gone). */
+  onCleanup(fn: () => void): void {
+    this.extra.push(fn);
+  }
 
   manager(opts: Partial<CgroupsManagerOptions> = {}): CgroupsManager {
     const m = new CgroupsManager({ stateDir: this.stateDir, parent: this.parent, ...opts });
@@ -55,7 +61,8 @@ export class Harness {
     for (const m of this.managers) m.close();
     // Kill every process left in the test's cgroups (including grandchildren
     // a test started from a shell), then our own children.
-    for (let round = 0; round < 50; round++) {
+    // Up to 10 s: a task in an fsync (D state) dies only when its I/O completes.
+    for (let round = 0; round < 200; round++) {
       const pids = new Set<number>();
       for (const dir of this.parentDirs()) collectPids(dir, pids);
       for (const c of this.children) {
@@ -80,7 +87,10 @@ export class Harness {
       await new Promise((r) => setTimeout(r, 50));
     }
     for (const dir of this.parentDirs()) await removeTree(dir);
+    for (const fn of this.extra) fn();
     rmSync(this.stateDir, { recursive: true, force: true });
+    const left = this.parentDirs().filter((d) => existsSync(d));
+    if (left.length) throw new Error(`test cleanup could not remove ${left.join(', ')}`);
   }
 }
 
@@ -116,7 +126,7 @@ function thawTree(dir: string): void {
 
 async function removeTree(dir: string): Promise<void> {
   for (const d of subdirs(dir)) await removeTree(d);
-  for (let i = 0; i < 40; i++) {
+  for (let i = 0; i < 100; i++) {
     try {
       rmdirSync(dir);
       return;

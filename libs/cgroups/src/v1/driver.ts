@@ -18,6 +18,9 @@ import { applyBlkioV1, primeThrottleAccounting, readBlkioV1 } from './blkio';
 import { freezeV1, freezerStateV1, thawV1 } from './freezer';
 import { OomEventLoop, oomEventLoop } from './oom-notifier';
 
+/** Delays after an OOM notification at which oom_kill is read again (see watchOom). */
+const OOM_RECHECK_MS = [10, 30, 100, 300, 1000];
+
 export interface V1DriverOptions {
   /** Mount point per controller (from detectCgroupLayout, or a temp tree in tests). */
   mounts: Partial<Record<V1Controller, string>>;
@@ -155,22 +158,53 @@ export class V1Driver implements CgroupDriver {
   async watchOom(path: string, onOom: (newKills: number) => void): Promise<OomWatch> {
     const dir = this.must('memory', path);
     let last = readOomKillsV1(dir);
-    try {
-      return this.oomLoop.watch(dir, () => {
-        let now: number | undefined;
-        try {
-          now = readOomKillsV1(dir);
-        } catch {
-          return; // removed between the signal and the read
-        }
-        // Kernels before 4.13 have no oom_kill counter: count the notification.
-        const delta = now === undefined || last === undefined ? 1 : now - last;
+    const hasCounter = last !== undefined;
+    const timers = new Set<NodeJS.Timeout>();
+    let closed = false;
+    const check = (): void => {
+      if (closed) return;
+      let now: number | undefined;
+      try {
+        now = readOomKillsV1(dir);
+      } catch {
+        return; // removed between the signal and the read
+      }
+      if (now !== undefined && last !== undefined && now > last) {
+        const delta = now - last;
         last = now;
-        if (delta > 0) onOom(delta);
+        onOom(delta);
+      }
+    };
+    let watch: { close(): void };
+    try {
+      watch = this.oomLoop.watch(dir, () => {
+        // Kernels before 4.13 have no oom_kill counter: count the notification.
+        if (!hasCounter) return onOom(1);
+        // The eventfd fires when the cgroup *enters* OOM, before the OOM
+        // killer has picked and killed a task, so oom_kill may not have moved
+        // yet (seen here: about one time in four). Read now and again over the
+        // next second; every increase is reported once.
+        check();
+        for (const ms of OOM_RECHECK_MS) {
+          const t = setTimeout(() => {
+            timers.delete(t);
+            check();
+          }, ms);
+          t.unref();
+          timers.add(t);
+        }
       });
     } catch (e) {
       throw fromNodeError(e, `watch OOM events of ${dir}`);
     }
+    return {
+      close: () => {
+        closed = true;
+        for (const t of timers) clearTimeout(t);
+        timers.clear();
+        watch.close();
+      },
+    };
   }
 
   async killViaKernel(): Promise<boolean> {

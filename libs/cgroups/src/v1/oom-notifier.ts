@@ -20,6 +20,7 @@ import { writeCgroupFile } from '../cgroupfs';
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const sys = require(workerData.sysPath);
+parentPort.postMessage('ready');
 let running = true;
 parentPort.on('message', (m) => { if (m === 'stop') running = false; });
 function loop() {
@@ -83,7 +84,14 @@ export class OomEventLoop {
       /* already gone */
     }
     closeFd(efd);
-    if (this.byFd.size === 0) this.stop();
+    // The worker stays (idle in epoll_wait) for the next container: starting
+    // and stopping a thread that loads a native addon per container is churn,
+    // and a worker terminated while koffi initialises aborts the process.
+  }
+
+  /** Number of cgroups being watched. */
+  get size(): number {
+    return this.byFd.size;
   }
 
   private start(): void {
@@ -92,10 +100,17 @@ export class OomEventLoop {
     this.stopFd = eventfd();
     epollAdd(this.epfd, this.stopFd);
     this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { epfd: this.epfd, stopFd: this.stopFd, sysPath: resolveSysPath() } });
-    // Notifications must not keep a service (or a test run) alive on their own.
-    this.worker.unref();
-    this.worker.on('message', (fds: number[]) => {
-      for (const fd of fds) {
+    // Notifications must not keep a service (or a test run) alive on their
+    // own, but the process must not exit while the worker is still loading
+    // koffi (a worker torn down inside addon initialisation aborts the
+    // process): it stays ref'd until it says it is ready.
+    const worker = this.worker;
+    worker.on('message', (msg: number[] | 'ready') => {
+      if (msg === 'ready') {
+        worker.unref();
+        return;
+      }
+      for (const fd of msg) {
         const reg = this.byFd.get(fd);
         if (!reg) continue;
         if (!existsSync(reg.dir)) {
@@ -108,10 +123,17 @@ export class OomEventLoop {
     });
   }
 
-  private stop(): void {
+  /**
+   * Stops the worker (service shutdown). Graceful only: the stop eventfd wakes
+   * epoll_wait and the worker returns on its own. Never Worker.terminate():
+   * terminating while the worker is inside koffi's addon initialisation is a
+   * fatal error for the whole process (napi_throw during termination).
+   */
+  shutdown(): void {
     const worker = this.worker;
     if (!worker) return;
     this.worker = undefined;
+    for (const efd of [...this.byFd.keys()]) this.unwatch(efd);
     const epfd = this.epfd;
     const stopFd = this.stopFd;
     worker.postMessage('stop');
@@ -121,8 +143,6 @@ export class OomEventLoop {
       closeFd(stopFd);
       closeFd(epfd);
     });
-    worker.once('close', () => undefined);
-    void worker.terminate();
   }
 }
 
