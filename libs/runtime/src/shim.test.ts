@@ -284,6 +284,21 @@ describe('berth-shim create/start', () => {
     expect(stdout.split('\n').map((l) => l.trim())).toEqual(['1000', '1000 5 20', '/work/dir', 'hello\tworld', '123', 'NoNewPrivs:\t1', 'CapEff:\t0000000000000000', '']);
   });
 
+  it('keeps ambient capabilities for a non-root user', async () => {
+    const cap = ['CAP_NET_BIND_SERVICE'];
+    const { status, stdout, stderr } = await runContainer(
+      spec({
+        process: {
+          args: ['sh', '-c', 'id -u; grep -E "^Cap(Eff|Prm|Amb|Bnd)" /proc/self/status'],
+          user: { uid: 1000, gid: 1000 },
+          capabilities: { bounding: cap, effective: cap, permitted: cap, inheritable: cap, ambient: cap },
+        },
+      }),
+    );
+    expect(status.code, stderr).toBe(0);
+    expect(stdout.split('\n')).toEqual(['1000', 'CapPrm:\t0000000000000400', 'CapEff:\t0000000000000400', 'CapBnd:\t0000000000000400', 'CapAmb:\t0000000000000400', '']);
+  });
+
   it('passes only stdio to the container process (no shim fd leaks in)', async () => {
     // ls opens the directory it lists as fd 3.
     const { status, stdout, stderr } = await runContainer(spec({ process: { args: ['ls', '/proc/self/fd'] } }));
@@ -480,6 +495,20 @@ describe('berth-shim exec', () => {
       const execPid = Number(readFileSync(pidFile, 'utf8'));
       expect(execPid).toBeGreaterThan(0);
       expect((await container.reapExec(execPid)).code).toBe(0);
+
+      const asUser = await container.exec({
+        args: ['sh', '-c', 'id -u; id -G; pwd; echo "$X"; grep CapEff /proc/self/status; grep NoNewPrivs /proc/self/status; ulimit -n'],
+        env: ['PATH=/bin', 'X=from exec'],
+        cwd: '/tmp',
+        user: { uid: 1000, gid: 1001, additionalGids: [7] },
+        noNewPrivileges: true,
+        rlimits: [{ type: 'RLIMIT_NOFILE', soft: 77, hard: 88 }],
+      });
+      expect(asUser.code, asUser.stderr).toBe(0);
+      expect(asUser.stdout.split('\n')).toEqual(['1000', '1001 7', '/tmp', 'from exec', 'CapEff:\t0000000000000000', 'NoNewPrivs:\t1', '77', '']);
+      const badCwd = await container.exec({ args: ['true'], env: [], cwd: '/no/such/dir', user: { uid: 0, gid: 0 } });
+      expect(badCwd.code).toBe(1);
+      expect(badCwd.stderr).toBe('berth-shim: cwd /no/such/dir: chdir: No such file or directory\n');
 
       const missing = await container.exec({ args: ['nope'], env: ['PATH=/bin'], cwd: '/', user: { uid: 0, gid: 0 } });
       expect(missing.code).toBe(127);
