@@ -35,3 +35,4 @@ export { decompressLayer } from './compression.js';
 export { AuthConfig, defaultAuthConfigPath, type Credentials } from './registry/auth-config.js';
 export { RegistryClient, RegistryHosts, apiHost, isLoopbackRegistry } from './registry/client.js';
 export { parseChallenges, type Challenge } from './registry/challenge.js';
+export * from './wire.js';
