@@ -3,12 +3,13 @@
 // count per operation small.
 import { spawn } from 'node:child_process';
 import { InternalError } from '@berth/errors';
+import { helperEnv } from './orphans';
 
 export interface CommandResult { code: number; stdout: string; stderr: string }
 
 export function runCommand(file: string, args: string[], input?: string): Promise<CommandResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    const child = spawn(file, args, { env: helperEnv(), stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout!.on('data', (b: Buffer) => out.push(b));

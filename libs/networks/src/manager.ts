@@ -17,6 +17,7 @@ import {
   AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError, ResourceExhaustedError,
 } from '@berth/errors';
 import { CniRuntime } from './cni/runtime';
+import { waitForOrphanHelpers } from './orphans';
 import type { CniConfList, CniResult, CniRuntimeConf } from './cni/types';
 import { bridgeConflist, CNI_VERSION, loadDropIns } from './conflist';
 import { deleteBridge, ensureBridge, macFromId, validIfName } from './bridge';
@@ -744,6 +745,10 @@ export class NetworkManager extends EventEmitter {
     this.assertStarted();
     const keep = new Set(existingContainers);
     const rep: ReconcileReport = { detached: [], rolledBack: [], cacheSwept: [], ipsReleased: [], vethsDeleted: [], errors: [] };
+    // Helpers (plugins, iptables-restore) a killed predecessor started may
+    // still be doing their part of an attach: let them finish first.
+    const still = await waitForOrphanHelpers();
+    if (still.length) rep.errors.push(`helper processes still running after 30 s (pids ${still.join(', ')}); their work may outlive this reconcile`);
     for (const [id, eps] of [...this.endpoints]) {
       if (!keep.has(id)) {
         try {

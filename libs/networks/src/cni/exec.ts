@@ -8,6 +8,7 @@ import {
   BerthError, ErrorCode, InvalidArgumentError, NotFoundError,
 } from '@berth/errors';
 import type { CniCommand, CniRuntimeConf } from './types';
+import { helperEnv } from '../orphans';
 
 const found = new Map<string, string>();
 
@@ -59,7 +60,7 @@ export async function execPlugin(
   if (rt.args?.length) env.CNI_ARGS = rt.args.map(([k, v]) => `${k}=${v}`).join(';');
   const input = JSON.stringify(conf);
   const { code, stdout, stderr } = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(pluginPath, [], { env, stdio: ['pipe', 'pipe', 'pipe'], timeout: timeoutMs });
+    const child = spawn(pluginPath, [], { env: helperEnv(env), stdio: ['pipe', 'pipe', 'pipe'], timeout: timeoutMs });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (b: Buffer) => out.push(b));
