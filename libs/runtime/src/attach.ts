@@ -100,11 +100,17 @@ export class Attachment {
   private onFrame(type: number, payload: Buffer, what: string): void {
     switch (type) {
       case Frame.Stdout:
-        this.stdout.write(payload);
+      case Frame.Stderr: {
+        // Backpressure: a consumer that does not read stops our reads, the
+        // socket fills, and the monitor drops this client (it never stalls
+        // the container for one slow reader); memory here stays bounded.
+        const out = type === Frame.Stdout ? this.stdout : this.stderr;
+        if (!out.write(payload)) {
+          this.sock.pause();
+          out.once('drain', () => this.sock.resume());
+        }
         break;
-      case Frame.Stderr:
-        this.stderr.write(payload);
-        break;
+      }
       case Frame.Exit:
         // The monitor sends EXIT after the output is drained: nothing follows.
         this.stdout.end();

@@ -137,6 +137,31 @@ describe('Runtime with berth-shim', () => {
     expect(await b.exit).toMatchObject({ exitCode: 0 });
   });
 
+  it('floods of output reach the log and a reading client whole; a client that does not read is dropped after the stall timeout', async () => {
+    await create('flood', spec(['sh', '-c', 'yes 0123456789abcdefghij | head -n 200000']), { logMaxSize: 0 });
+    const reader = await rt.attach('flood');
+    const idle = await rt.attach('flood'); // never read until the end
+    await rt.start('flood');
+    const all = text(reader.stdout);
+    expect(await reader.exit).toMatchObject({ exitCode: 0 });
+    expect((await all).length).toBe(200000 * 21);
+    // Reading now lets the paused socket see what the monitor did: it
+    // dropped the client (a prefix of the output, no exit frame).
+    const partial = await text(idle.stdout);
+    expect(partial.length).toBeLessThan(200000 * 21);
+    expect(await idle.exit).toBeNull();
+    expect(readFileSync(join(base, 'root', 'flood', 'monitor.log'), 'utf8')).toContain('made no progress');
+    const log = readFileSync(join(base, 'logs', 'flood.log'), 'utf8');
+    const lines = log.split('\n').filter(Boolean);
+    let full = 0;
+    let joined = '';
+    for (const l of lines) {
+      joined += l.slice(40);
+      if (l[38] === 'F') (full++, (joined = ''));
+    }
+    expect(full).toBe(200000);
+  });
+
   it('execs in the container: same namespaces, output, exit code, listed in pids', async () => {
     const { pid } = await create('ex', spec(['sleep', '1000']));
     await rt.start('ex');

@@ -51,6 +51,8 @@ struct proc {
   int shim_err_fd; /* where the shim writes its error line (terminal: own pipe) */
   int console_fd;  /* console socket listener while the shim runs */
   bool in_wait_out; /* in_fd registered for EPOLLOUT (a client is stalled) */
+  int blocked;      /* clients whose socket is full: output reading paused */
+  bool out_paused;
   bool exited;
   int status;
   struct timespec exited_at;
@@ -68,6 +70,14 @@ struct client {
   bool stalled;       /* a STDIN frame waits for the target's stdin to drain */
   bool closing;
   size_t stdin_off;   /* bytes of the front STDIN frame already written */
+  /* Output the socket did not take yet (the rest of one frame, plus maybe an
+   * EXIT or RESULT): while it is there, this client blocks its process's
+   * output (blocked_proc->blocked counts it). */
+  uint8_t *pend;
+  size_t pend_len, pend_off;
+  struct proc *blocked_proc;
+  struct timespec blocked_since; /* CLOCK_MONOTONIC of the last progress */
+  bool flush_then_close;         /* EXIT was queued: close once it is out */
   size_t inlen;
   uint8_t in[FRAME_HEADER_LEN + FRAME_MAX_CLIENT_PAYLOAD];
 };
@@ -363,20 +373,88 @@ static void proc_release(struct proc *p) {
 
 /* ---- clients ------------------------------------------------------------ */
 
+static void client_update_events(struct client *c) {
+  uint32_t ev = (c->stalled || c->flush_then_close ? 0 : EPOLLIN) | (c->pend_off < c->pend_len ? EPOLLOUT : 0);
+  ep_mod(c->fd, ev, &c->ev);
+}
+
+/* Stops/starts reading p's output: the pipe (or pty) then fills and the
+ * process blocks in write(), as it would with a slow terminal. */
+static void set_output_paused(struct proc *p, bool paused) {
+  if (p->out_paused == paused) return;
+  p->out_paused = paused;
+  if (p->out_fd >= 0) ep_mod(p->out_fd, paused ? 0 : EPOLLIN, &p->ev_out);
+  if (p->err_fd >= 0) ep_mod(p->err_fd, paused ? 0 : EPOLLIN, &p->ev_err);
+}
+
+static void client_unblock(struct client *c) {
+  free(c->pend);
+  c->pend = NULL;
+  c->pend_len = c->pend_off = 0;
+  struct proc *p = c->blocked_proc;
+  c->blocked_proc = NULL;
+  if (p && --p->blocked == 0) set_output_paused(p, false);
+}
+
+/*
+ * Sends a frame without blocking. What the socket does not take is kept and
+ * the client's process stops being read until the client catches up (Docker's
+ * attach semantics: a slow reader slows the container, nothing is lost). A
+ * client that makes no progress for ATTACH_STALL_TIMEOUT_MS is dropped, so a
+ * wedged client cannot wedge the container (the CRI log has everything).
+ */
 static int send_frame(struct client *c, uint8_t type, const void *data, size_t len) {
+  if (c->closing) return -1;
   uint8_t hdr[FRAME_HEADER_LEN];
   frame_header(hdr, type, (uint32_t)len);
-  struct iovec iov[2] = {{hdr, sizeof hdr}, {(void *)data, len}};
-  struct msghdr msg = {.msg_iov = iov, .msg_iovlen = len ? 2 : 1};
-  ssize_t n = sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-  /* A client that cannot take a whole frame is too slow: it is dropped rather
-   * than stalling the container's output for everyone (the CRI log still has
-   * everything). The socket buffer is raised to 1 MiB at accept. */
-  if (n != (ssize_t)(sizeof hdr + len)) {
+  size_t total = sizeof hdr + len, sent = 0;
+  if (c->pend_off == c->pend_len) {
+    struct iovec iov[2] = {{hdr, sizeof hdr}, {(void *)data, len}};
+    struct msghdr msg = {.msg_iov = iov, .msg_iovlen = len ? 2 : 1};
+    ssize_t n = sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0 && errno != EAGAIN && errno != EINTR) {
+      c->closing = true;
+      return -1;
+    }
+    if (n == (ssize_t)total) return 0;
+    sent = n > 0 ? (size_t)n : 0;
+  }
+  if (c->pend_off) {
+    memmove(c->pend, c->pend + c->pend_off, c->pend_len - c->pend_off);
+    c->pend_len -= c->pend_off;
+    c->pend_off = 0;
+  }
+  uint8_t *np = realloc(c->pend, c->pend_len + total - sent);
+  if (!np) {
     c->closing = true;
     return -1;
   }
+  c->pend = np;
+  for (size_t i = sent; i < total; i++) /* the unsent tail of header + payload */
+    c->pend[c->pend_len++] = i < sizeof hdr ? hdr[i] : ((const uint8_t *)data)[i - sizeof hdr];
+  if (!c->blocked_proc && c->target) {
+    c->blocked_proc = c->target;
+    if (c->target->blocked++ == 0) set_output_paused(c->target, true);
+    clock_gettime(CLOCK_MONOTONIC, &c->blocked_since);
+  }
+  client_update_events(c);
   return 0;
+}
+
+static void client_flush(struct client *c) {
+  ssize_t n = send(c->fd, c->pend + c->pend_off, c->pend_len - c->pend_off, MSG_NOSIGNAL | MSG_DONTWAIT);
+  if (n < 0 && errno != EAGAIN && errno != EINTR) {
+    c->closing = true;
+    return;
+  }
+  if (n > 0) {
+    c->pend_off += (size_t)n;
+    clock_gettime(CLOCK_MONOTONIC, &c->blocked_since);
+  }
+  if (c->pend_off < c->pend_len) return;
+  client_unblock(c);
+  if (c->flush_then_close) c->closing = true;
+  else client_update_events(c);
 }
 
 static void send_result(struct client *c, const char *key, const char *value, long num) {
@@ -401,6 +479,7 @@ static void client_free(struct client *c) {
     }
   for (struct proc *p = procs; p; p = p->next)
     if (p->requester == c) p->requester = NULL;
+  client_unblock(c);
   close_fd(&c->fd);
   free(c);
 }
@@ -614,6 +693,9 @@ static struct timespec done_deadline; /* CLOCK_MONOTONIC: stop waiting for execs
 static void finish_proc(struct proc *p) {
   if (!p->exited || p->shim_pid) return;
   if (p->out_fd >= 0 || p->err_fd >= 0) {
+    /* Paused by a slow attach client: still draining (the stall timeout
+     * bounds that). */
+    if (p->out_paused) return;
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     if (now.tv_sec < p->drain_deadline.tv_sec ||
@@ -627,11 +709,16 @@ static void finish_proc(struct proc *p) {
   else exec_dir(path, sizeof path, p->id, "exit");
   int r = write_file_atomic(path, json, len);
   if (r < 0) logmsg("write %s: %s", path, strerror(-r));
-  for (struct client *c = clients; c; c = c->next)
+  for (struct client *c = clients; c; c = c->next) {
     if (c->target == p && !c->closing) {
       send_frame(c, FRAME_EXIT, json, len - 1);
-      c->closing = true;
+      if (c->pend_off < c->pend_len) c->flush_then_close = true, client_update_events(c);
+      else c->closing = true;
     }
+    /* p goes away: nothing may point at it any more. */
+    if (c->target == p) c->target = NULL;
+    if (c->blocked_proc == p) c->blocked_proc = NULL;
+  }
   proc_release(p);
   if (p == init_proc) {
     container_done = true;
@@ -696,6 +783,10 @@ static void on_output(struct proc *p, bool is_err) {
     finish_proc(p);
     return;
   }
+  if (p->exited) { /* still flowing: the drain deadline counts from the last output */
+    clock_gettime(CLOCK_MONOTONIC, &p->drain_deadline);
+    p->drain_deadline.tv_sec += DRAIN_TIMEOUT_MS / 1000;
+  }
   if (p == init_proc && logging) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -710,7 +801,7 @@ static void client_process(struct client *c);
 static void stall(struct client *c) {
   struct proc *p = c->target;
   c->stalled = true;
-  ep_mod(c->fd, 0, &c->ev);
+  client_update_events(c);
   if (!p->in_wait_out) {
     /* A pty master is also registered for EPOLLIN as out_fd; the dup in_fd is
      * a separate epoll registration (epoll keys on the open file, the dup
@@ -725,7 +816,7 @@ static void on_stdin_writable(struct proc *p) {
   for (struct client *c = clients; c; c = c->next)
     if (c->target == p && c->stalled && !c->closing) {
       c->stalled = false;
-      ep_mod(c->fd, EPOLLIN, &c->ev);
+      client_update_events(c);
       client_process(c);
     }
 }
@@ -814,6 +905,9 @@ static void client_process(struct client *c) {
 }
 
 static void on_client(struct client *c, uint32_t events) {
+  if (c->closing) return;
+  if (events & EPOLLOUT) client_flush(c);
+  if (c->closing) return;
   if (events & EPOLLIN) {
     ssize_t n = read(c->fd, c->in + c->inlen, sizeof c->in - c->inlen);
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
@@ -826,6 +920,29 @@ static void on_client(struct client *c, uint32_t events) {
   } else if (events & (EPOLLHUP | EPOLLERR)) {
     c->closing = true;
   }
+}
+
+/*
+ * Marks clients that made no progress for ATTACH_STALL_TIMEOUT_MS closing
+ * (the caller frees them, which resumes their process's output) and returns
+ * the ms until the next one would expire, or -1.
+ */
+static long expire_blocked_clients(void) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  long best = -1;
+  for (struct client *c = clients; c; c = c->next) {
+    if (c->closing || c->pend_off == c->pend_len) continue;
+    long waited = (now.tv_sec - c->blocked_since.tv_sec) * 1000 + (now.tv_nsec - c->blocked_since.tv_nsec) / 1000000;
+    if (waited >= ATTACH_STALL_TIMEOUT_MS) {
+      logmsg("attach client made no progress for %d ms: dropped", ATTACH_STALL_TIMEOUT_MS);
+      c->closing = true;
+      continue;
+    }
+    long left = ATTACH_STALL_TIMEOUT_MS - waited + 1;
+    if (best < 0 || left < best) best = left;
+  }
+  return best;
 }
 
 static void on_listen(void) {
@@ -907,6 +1024,11 @@ static int epoll_timeout(void) {
     if (ms < 0) ms = 0;
     if (best < 0 || ms < best) best = ms;
   }
+  long stall = expire_blocked_clients();
+  if (stall >= 0 && (best < 0 || stall < best)) best = stall;
+  /* Clients just marked closing must be freed before sleeping. */
+  for (struct client *c = clients; c; c = c->next)
+    if (c->closing) best = 0;
   if (container_done) {
     long ms = (done_deadline.tv_sec - now.tv_sec) * 1000 + (done_deadline.tv_nsec - now.tv_nsec) / 1000000 + 1;
     if (ms < 0) ms = 0;
@@ -1087,9 +1209,13 @@ int main(int argc, char **argv) {
     if (container_done) {
       struct timespec now;
       clock_gettime(CLOCK_MONOTONIC, &now);
-      if (!procs->next || now.tv_sec > done_deadline.tv_sec ||
-          (now.tv_sec == done_deadline.tv_sec && now.tv_nsec >= done_deadline.tv_nsec))
-        break;
+      bool flushing = false;
+      for (struct client *c = clients; c; c = c->next)
+        if (c->flush_then_close && !c->closing) flushing = true;
+      bool execs_done = !procs->next || now.tv_sec > done_deadline.tv_sec ||
+                        (now.tv_sec == done_deadline.tv_sec && now.tv_nsec >= done_deadline.tv_nsec);
+      /* Clients still taking their last output are bounded by the stall timeout. */
+      if (execs_done && !flushing) break;
     }
     struct epoll_event evs[16];
     int nev = epoll_wait(epfd, evs, 16, epoll_timeout());

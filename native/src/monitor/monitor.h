@@ -37,6 +37,9 @@
  * stops waiting for EOF (a descendant that escaped the pid namespace could
  * otherwise hold the pipe open forever). */
 #define DRAIN_TIMEOUT_MS 5000
+/* An attach client whose socket takes nothing for this long is dropped (its
+ * process's output is paused while it lags; see send_frame). */
+#define ATTACH_STALL_TIMEOUT_MS 10000
 /* How long `shim create` may take before the monitor kills it and fails. */
 #define CREATE_TIMEOUT_S 60
 
