@@ -164,6 +164,46 @@ describe('pull', () => {
   });
 });
 
+describe('pull against GC and cancellation', () => {
+  it('keeps every blob of a pull in progress while GC sweeps repeatedly', async () => {
+    const { local } = await openLocal('pull-gc');
+    try {
+      let pulling = true;
+      const pull = local.transfer.pull(`${reg.host}/test/multi:v1`).finally(() => (pulling = false));
+      let sweeps = 0;
+      while (pulling) {
+        await local.images.gc();
+        sweeps++;
+        await new Promise((r) => setTimeout(r, 1));
+      }
+      const rec = await pull;
+      expect(sweeps).toBeGreaterThan(1);
+      const info = await local.images.inspect(rec.name);
+      for (const l of info.layers) expect(await local.content.has(l.descriptor.digest)).toBe(true);
+      expect((await local.images.gc()).removed).toEqual([]);
+    } finally {
+      local.close();
+    }
+  });
+
+  it('stops when cancelled and leaves no image, blobs or leases', async () => {
+    const { local } = await openLocal('pull-cancel');
+    try {
+      const ac = new AbortController();
+      const pull = local.transfer.pull(`${reg.host}/test/multi:v1`, {
+        signal: ac.signal,
+        onProgress: (p) => p.type === 'resolved' && ac.abort(new Error('user cancelled')),
+      });
+      await expect(pull).rejects.toThrow();
+      expect(local.images.list()).toEqual([]);
+      expect(await local.content.list()).toEqual([]);
+      expect(local.leases.list()).toEqual([]);
+    } finally {
+      local.close();
+    }
+  });
+});
+
 describe('push', () => {
   it('pushes an image that skopeo then pulls back intact, mounting blobs across repositories', async () => {
     const { local, root } = await openLocal('push');

@@ -52,6 +52,7 @@ const MAX_DOCUMENT = 8 << 20;
 const PROGRESS_STEP = 1 << 20;
 
 export async function pullImage(ctx: TransferContext, reference: string, opts: PullOptions = {}): Promise<ImageRecord> {
+  opts.signal?.throwIfAborted();
   const started = process.hrtime.bigint();
   const ref = parseDockerRef(reference);
   const client = ctx.hosts.get(ref.domain);
