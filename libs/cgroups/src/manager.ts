@@ -85,6 +85,8 @@ export interface ReconcileResult {
   removed: string[];
   /** Cgroups kept (container still exists); OOM watching re-armed. */
   kept: string[];
+  /** Cgroups that should have gone but could not be removed (processes that would not die...), with why. */
+  failed: { id: string; reason: string }[];
 }
 
 const ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
@@ -109,6 +111,8 @@ export class CgroupsManager extends EventEmitter {
   private readonly store: CgroupStateStore;
   private readonly records = new Map<string, CgroupRecord>();
   private readonly oomWatches = new Map<string, OomWatch>();
+  /** Ids with a create in progress (create awaits, so two calls could interleave). */
+  private readonly creating = new Set<string>();
   private readonly freezeTimeoutMs: number;
   private readonly killTimeoutMs: number;
   private readonly onOomCallback: CgroupsManagerOptions['onOom'];
@@ -154,7 +158,16 @@ export class CgroupsManager extends EventEmitter {
     const parent = this.resolveParent(opts.parent);
     const resources = opts.resources ?? {};
     validateResources(resources);
-    if (this.records.has(id)) throw new AlreadyExistsError(`cgroup ${id} already exists; delete it first or use update`, { field: 'id' });
+    if (this.records.has(id) || this.creating.has(id)) throw new AlreadyExistsError(`cgroup ${id} already exists; delete it first or use update`, { field: 'id' });
+    this.creating.add(id);
+    try {
+      return await this.createLocked(id, parent, resources, opts);
+    } finally {
+      this.creating.delete(id);
+    }
+  }
+
+  private async createLocked(id: string, parent: string, resources: LinuxResources, opts: CreateCgroupOptions): Promise<CgroupInfo> {
     if (this.records.has(parent.split('/').pop()!) && parent !== this.parent) {
       // A container cgroup cannot also be a pod parent (v2: no processes in inner nodes).
       throw new InvalidArgumentError(`parent: "${parent}" is a container cgroup, not a pod parent`, { field: 'parent' });
@@ -363,6 +376,7 @@ export class CgroupsManager extends EventEmitter {
     const keep = new Set(existingIds);
     const removed: string[] = [];
     const kept: string[] = [];
+    const failed: ReconcileResult['failed'] = [];
     // Pod parents as the records knew them before anything is removed.
     const podParents = new Set([...this.records.values()].map((r) => r.parent).filter((p) => p !== this.parent));
     for (const rec of [...this.records.values()]) {
@@ -379,8 +393,13 @@ export class CgroupsManager extends EventEmitter {
         }
         continue;
       }
-      await this.delete(rec.id, { force: true });
-      removed.push(rec.id);
+      try {
+        await this.delete(rec.id, { force: true });
+        removed.push(rec.id);
+      } catch (e) {
+        // One stuck cgroup must not stop the service from starting.
+        failed.push({ id: rec.id, reason: (e as Error).message });
+      }
     }
     // Cgroups on the host with no record (a crash between mkdir and saving
     // state): remove them unless their container exists, in which case adopt.
@@ -400,9 +419,13 @@ export class CgroupsManager extends EventEmitter {
           kept.push(child);
           continue;
         }
-        await this.killPath(path);
-        await this.driver.remove(path);
-        removed.push(child);
+        try {
+          await this.killPath(path);
+          await this.driver.remove(path);
+          removed.push(child);
+        } catch (e) {
+          failed.push({ id: child, reason: (e as Error).message });
+        }
       }
     };
     if (await this.driver.exists(this.parent)) await scan(this.parent);
@@ -412,7 +435,7 @@ export class CgroupsManager extends EventEmitter {
         await this.driver.remove(p);
       }
     }
-    return { removed: removed.sort(), kept: kept.sort() };
+    return { removed: removed.sort(), kept: kept.sort(), failed };
   }
 
   /** SIGKILLs everything in an unrecorded cgroup (reconcile only). */

@@ -114,7 +114,8 @@ function collectPids(dir: string, into: Set<number>): void {
 
 function thawTree(dir: string): void {
   if (!existsSync(dir)) return;
-  for (const [file, value] of [['freezer.state', 'THAWED'], ['cgroup.freeze', '0']]) {
+  const thaw: [string, string][] = [['freezer.state', 'THAWED'], ['cgroup.freeze', '0']];
+  for (const [file, value] of thaw) {
     try {
       if (existsSync(join(dir, file))) writeFileSync(join(dir, file), value);
     } catch {

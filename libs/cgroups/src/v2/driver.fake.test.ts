@@ -267,6 +267,35 @@ describe('CgroupsManager on the v2 driver (temp tree)', () => {
     }
   });
 
+  it('refuses a second create of the same id while the first is still in progress', async () => {
+    const m = new CgroupsManager({ driver, parent: 'berth', stateDir });
+    try {
+      const results = await Promise.allSettled([m.create('same'), m.create('same')]);
+      expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
+      const rejected = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+      expect((rejected.reason as BerthError).code).toBe('AlreadyExists');
+    } finally {
+      m.close();
+    }
+  });
+
+  it('reconcile reports a cgroup it cannot empty instead of failing the whole start', async () => {
+    const m = new CgroupsManager({ driver, parent: 'berth', stateDir, killTimeoutMs: 200 });
+    try {
+      await m.create('stuck');
+      await m.create('fine');
+      // A task the kernel keeps listing (as one stuck in D state would stay).
+      fake.set('berth/stuck/cgroup.procs', '2147483646\n');
+      const r = await m.reconcile([]);
+      expect(r.removed).toEqual(['fine']);
+      expect(r.failed.map((f) => f.id)).toEqual(['stuck']);
+      expect(r.failed[0]!.reason).toMatch(/still has 1 process/);
+      expect(m.list().map((i) => i.id)).toEqual(['stuck']);
+    } finally {
+      m.close();
+    }
+  });
+
   it('deletes an empty cgroup and its record', async () => {
     const m = new CgroupsManager({ driver, parent: 'berth', stateDir });
     try {
