@@ -658,6 +658,31 @@ describe('berth-shim namespaces and cgroups', () => {
   });
 });
 
+describe('berth-shim exec safety', () => {
+  it('refuses a dead init, and a pid that now names another process', async () => {
+    const p: ProcessSpec = { args: ['true'], env: [], cwd: '/', user: { uid: 0, gid: 0 } };
+    const { container, run } = await Container.create(spec({ process: { args: ['sleep', '1000'] } }));
+    try {
+      expect(run.code, run.stderr).toBe(0);
+      // The pid file pointed at a recycled pid: here, this test process,
+      // which shares the host's namespaces. The exec must not run on the host.
+      const realPid = container.pid;
+      writeFileSync(join(container.stateDir, 'pid'), `${process.pid}\n`);
+      const recycled = await container.exec(p);
+      expect(recycled.code).toBe(1);
+      expect(recycled.stderr).toMatch(/^berth-shim: exec: container init \d+ has exited \(the pid now names another process\)/);
+      writeFileSync(join(container.stateDir, 'pid'), `${realPid}\n`);
+      process.kill(realPid, 'SIGKILL');
+      await container.wait();
+      const dead = await container.exec(p);
+      expect(dead.code).toBe(1);
+      expect(dead.stderr).toBe(`berth-shim: exec: container init ${realPid} is not running: No such process\n`);
+    } finally {
+      await container.destroy();
+    }
+  });
+});
+
 describe('CVE-2019-5736: /proc/<pid>/exe of the shim', () => {
   it('is a sealed memfd that a container process cannot write; the host binary is unchanged', async () => {
     const before = sha256(SHIM);

@@ -341,7 +341,19 @@ int cmd_create(int argc, char **argv)
 			}
 			break;
 		case SYNC_READY: {
-			char buf[32];
+			char buf[32], st_path[4200];
+			unsigned long long start;
+			/* Lets `exec` check that the pid still names this init. */
+			snprintf(st_path, sizeof st_path, "%s/init.start", x.state_dir);
+			if (read_start_time(init, &start) < 0) {
+				fail("/proc/%d/stat: read the init's start time", init);
+				goto fail;
+			}
+			snprintf(buf, sizeof buf, "%llu\n", start);
+			if (write_file_atomic(st_path, buf) < 0) {
+				fail("%s: write", st_path);
+				goto fail;
+			}
 			snprintf(buf, sizeof buf, "%d\n", init);
 			if (write_file_atomic(x.pid_path, buf) < 0) {
 				fail("%s: write", x.pid_path);
@@ -372,7 +384,11 @@ fail:
 		kill(init, SIGKILL);
 		reap(init);
 	}
-	if (fifo_made)
+	if (fifo_made) {
+		char st_path[4200];
 		unlink(x.fifo_path);
+		snprintf(st_path, sizeof st_path, "%s/init.start", x.state_dir);
+		unlink(st_path);
+	}
 	return 1;
 }

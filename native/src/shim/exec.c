@@ -174,6 +174,36 @@ int cmd_exec(int argc, char **argv)
 		fail("exec: container init %ld is not running", init);
 		goto fail;
 	}
+	/* A recycled pid must never send us into some other process's
+	 * namespaces (or none: a host process shares ours, and the exec'd
+	 * process would run on the host). */
+	snprintf(path, sizeof path, "%s/init.start", state);
+	{
+		unsigned long long have;
+		char buf[32];
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+		if (fd >= 0)
+			close(fd);
+		if (n <= 0) {
+			fail("exec: read %s", path);
+			goto fail;
+		}
+		buf[n] = '\0';
+		if (read_start_time((pid_t)init, &have) < 0 || have != strtoull(buf, NULL, 10)) {
+			fail_errno(ESRCH, "exec: container init %ld has exited (the pid now names another process)", init);
+			goto fail;
+		}
+	}
+	snprintf(path, sizeof path, "/proc/%ld/ns/mnt", init);
+	if (access(path, F_OK) < 0) {
+		fail("exec: container init %ld has exited", init);
+		goto fail;
+	}
+	if (same_ns((pid_t)init, "mnt")) {
+		fail_errno(EINVAL, "exec: pid %ld shares berth-shim's mount namespace: not a container init", init);
+		goto fail;
+	}
 	for (int t = 0; t < NS_COUNT; t++) {
 		char p[64];
 		snprintf(p, sizeof p, "/proc/%ld/ns/%s", init, ns_infos[t].procname);

@@ -154,6 +154,9 @@ int write_file(const char *path, const char *data, size_t len);
 int write_file_atomic(const char *path, const char *data);
 int read_int_file(const char *path, long *out);
 int send_fd(int sock, int fd, const char *payload);
+/* The process's start time (clock ticks after boot, /proc/<pid>/stat
+ * field 22): with the pid it names one process for ever (pids recycle). */
+int read_start_time(pid_t pid, unsigned long long *out);
 /* Connects a SOCK_STREAM unix socket (the console socket, as runc's). */
 int connect_unix(const char *path);
 

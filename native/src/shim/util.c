@@ -154,3 +154,41 @@ int connect_unix(const char *path)
 	}
 	return fd;
 }
+
+int read_start_time(pid_t pid, unsigned long long *out)
+{
+	char path[64], buf[1024], *p;
+	int fd;
+	ssize_t n;
+
+	snprintf(path, sizeof path, "/proc/%d/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	/* comm may contain spaces and parens: fields restart after the last ')'.
+	 * starttime is field 22; after ')' come fields 3.. */
+	p = strrchr(buf, ')');
+	if (!p)
+		goto bad;
+	p++;
+	for (int field = 3; field <= 22; field++) {
+		while (*p == ' ')
+			p++;
+		if (!*p)
+			goto bad;
+		if (field == 22) {
+			*out = strtoull(p, NULL, 10);
+			return 0;
+		}
+		while (*p && *p != ' ')
+			p++;
+	}
+bad:
+	errno = EINVAL;
+	return -1;
+}
