@@ -13,6 +13,7 @@ import { ImagesLocal } from './local.js';
 import { UnpackLayerApplier } from './unpack-applier.js';
 import { buildImage } from './testing/build-image.js';
 import { skopeoCopy, startRegistry, type TestRegistry } from './testing/registry.js';
+import { startTokenServer } from './testing/token-server.js';
 
 let work: string;
 let reg: TestRegistry;
@@ -166,4 +167,33 @@ describe('bearer tokens and resume', () => {
       local.close();
     }
   }, 30_000);
+
+  it('works against docker-registry configured for token auth with a real token server', async () => {
+    const tokens = await startTokenServer(work, { carol: 'tok-pw' });
+    const treg = await startRegistry({ token: tokens });
+    const { local } = await openLocal('real-token');
+    try {
+      // Anonymous pushes are refused by the token server's grant (pull only).
+      await local.transfer.pull(`${reg.host}/test/tok:v1`);
+      const denied = await local.transfer.push(`${reg.host}/test/tok:v1`, `${treg.host}/team/tok:v1`).catch((e: unknown) => e);
+      expect(isPermissionDenied(denied)).toBe(true);
+      expect((denied as Error).message).toContain(treg.host);
+      await local.transfer.login(treg.host, 'carol', 'tok-pw');
+      await local.transfer.push(`${reg.host}/test/tok:v1`, `${treg.host}/team/tok:v1`);
+      expect(tokens.scopes).toContain('repository:team/tok:pull,push');
+      const fresh = await openLocal('real-token-pull');
+      try {
+        // Pull needs only the pull grant, which anonymous callers get.
+        const rec = await fresh.local.transfer.pull(`${treg.host}/team/tok:v1`);
+        expect(fresh.applier.diffIds).toHaveLength(2);
+        expect(rec.name).toBe(`${treg.host}/team/tok:v1`);
+      } finally {
+        fresh.local.close();
+      }
+    } finally {
+      local.close();
+      await treg.stop();
+      await tokens.stop();
+    }
+  });
 });

@@ -27,7 +27,16 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function startRegistry(opts: { htpasswd?: { user: string; password: string } } = {}): Promise<TestRegistry> {
+export interface TokenAuthConfig {
+  /** Token endpoint the registry sends clients to. */
+  realm: string;
+  service: string;
+  issuer: string;
+  /** PEM certificate whose key signs the tokens. */
+  certPem: string;
+}
+
+export async function startRegistry(opts: { htpasswd?: { user: string; password: string }; token?: TokenAuthConfig } = {}): Promise<TestRegistry> {
   const dir = await fs.mkdtemp(join(tmpdir(), 'berth-registry-'));
   const port = await freePort();
   const dataDir = join(dir, 'data');
@@ -36,6 +45,10 @@ export async function startRegistry(opts: { htpasswd?: { user: string; password:
     const { stdout } = await run('htpasswd', ['-Bbn', opts.htpasswd.user, opts.htpasswd.password]);
     await fs.writeFile(join(dir, 'htpasswd'), stdout);
     auth = `auth:\n  htpasswd:\n    realm: berth-test\n    path: ${join(dir, 'htpasswd')}\n`;
+  }
+  if (opts.token) {
+    await fs.writeFile(join(dir, 'token-ca.pem'), opts.token.certPem);
+    auth = `auth:\n  token:\n    realm: ${opts.token.realm}\n    service: ${opts.token.service}\n    issuer: ${opts.token.issuer}\n    rootcertbundle: ${join(dir, 'token-ca.pem')}\n`;
   }
   const config = `version: 0.1
 log:
