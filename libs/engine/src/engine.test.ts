@@ -219,6 +219,33 @@ describe('engine lifecycle (in-memory service test doubles)', () => {
     expect(await engine.wait('web')).toBe(42); // already stopped: at once
   });
 
+  it('exec runs in a running container with merged env and user; events exec_started/exec_died', async () => {
+    const c = await engine.create({ ...req(), config: { ...defaultContainerConfig('alpine'), env: ['A=1'], workingDir: '/srv' } });
+    await engine.start(c.id);
+    ports.rootFiles.set('/etc/passwd', 'root:x:0:0::/root:/bin/sh\nbob:x:7:8::/home/bob:/bin/sh\n');
+    const { execId, exitCode } = await engine.exec('web', { args: ['ls', '-l'], env: ['A=2', 'B=3'], user: 'bob' });
+    expect(ports.execs.get(execId)!.spec).toMatchObject({ args: ['ls', '-l'], cwd: '/srv', uid: 7, gid: 8, env: expect.arrayContaining(['A=2', 'B=3', 'HOME=/home/bob']) });
+    ports.finishExec(execId, 3);
+    expect(await exitCode).toBe(3);
+    expect(events.filter((e) => e.action.startsWith('exec')).map((e) => [e.action, e.execId === execId, e.exitCode])).toEqual([['exec_started', true, undefined], ['exec_died', true, 3]]);
+    await engine.pause('web');
+    await expect(engine.exec('web', { args: ['ls'] })).rejects.toThrow('container web is paused (state: paused); unpause it first');
+    await engine.unpause('web');
+    await engine.stop('web');
+    await expect(engine.exec('web', { args: ['ls'] })).rejects.toThrow('container web is not running (state: exited)');
+  });
+
+  it('prune removes stopped containers only; info counts', async () => {
+    await engine.run(req({ name: 'up' }));
+    await engine.create(req({ name: 'made' }));
+    const x = await engine.run(req({ name: 'done' }));
+    await engine.stop(x.id);
+    expect(engine.info()).toEqual({ total: 3, running: 1, paused: 0, stopped: 2, volumes: 0 });
+    const removed = await engine.pruneContainers();
+    expect(removed).toHaveLength(2);
+    expect(engine.list({ all: true }).map((c) => c.name)).toEqual(['up']);
+  });
+
   it('signal names normalise', () => {
     expect(['TERM', 'sigterm', '15', 'SIGTERM'].map(normalizeSignal)).toEqual(['SIGTERM', 'SIGTERM', 'SIGTERM', 'SIGTERM']);
     expect(normalizeSignal('35')).toBe('SIGRTMIN+1');

@@ -7,14 +7,19 @@
 // start). Each container has an operation chain (`serial`) that orders its
 // lifecycle calls; exit handling runs on the same chain.
 import { join } from 'node:path';
-import { FailedPreconditionError, InvalidArgumentError, isNotFound } from '@berth/errors';
+import { FailedPreconditionError, InvalidArgumentError, isFailedPrecondition, isNotFound } from '@berth/errors';
+import { countContainers, selectPrunable, type ContainerCounts } from './summary';
 import { ContainerStore, newContainerId, type ListOptions } from './container-store';
 import { EngineEvents, type ContainerAction, type ContainerEvent } from './events';
 import { uniqueName, validateContainerName } from './names';
 import type { EnginePorts, ExitStatus, PullPolicy } from './ports';
 import { newContainerRecord } from './record';
 import { decideRestart, RestartBackoff, systemClock, type Clock } from './restart';
-import { createSteps, resourcesOf, startSteps, type RunContext } from './run-plan';
+import { createSteps, hostnameOf, resourcesOf, startSteps, type RunContext } from './run-plan';
+import { processFields } from './merge';
+import { resolveUser } from './user';
+import { requireRunning } from './state';
+import { randomBytes } from 'node:crypto';
 import { runSaga, type SagaStep } from './saga';
 import { canTransition } from './state';
 import type { ContainerConfig, ContainerRecord, HostConfig, MountPoint, RestartPolicy } from './types';
@@ -40,6 +45,18 @@ export interface CreateRequest {
   config: ContainerConfig;
   hostConfig: HostConfig;
   pull?: PullPolicy;
+}
+
+/** docker exec options; empty fields default to the container's. */
+export interface ExecRequest {
+  args: string[];
+  /** Appended to the container's environment, replacing by KEY. */
+  env?: string[];
+  workingDir?: string;
+  user?: string;
+  tty?: boolean;
+  stdin?: boolean;
+  privileged?: boolean;
 }
 
 /** Update of a live or stopped container (docker update); undefined fields are unchanged. */
@@ -481,6 +498,56 @@ export class Engine {
       this.emit(r, 'updated');
       return r;
     });
+  }
+
+  /** docker container prune: removes stopped containers matching filters; returns their ids. */
+  async pruneContainers(filters: Record<string, string[]> = {}): Promise<string[]> {
+    const victims = selectPrunable(this.store.list({ all: true }), filters);
+    const removed: string[] = [];
+    for (const c of victims) {
+      try {
+        await this.remove(c.id, { volumes: false });
+        removed.push(c.id);
+      } catch (e) {
+        // Started meanwhile, or removed by someone else: not ours to prune any more.
+        if (!isNotFound(e) && !isFailedPrecondition(e)) throw e;
+      }
+    }
+    return removed;
+  }
+
+  /** Counts for `berth info`. */
+  info(): ContainerCounts & { volumes: number } {
+    return { ...countContainers(this.store.list({ all: true })), volumes: this.volumes.list().length };
+  }
+
+  // ---- exec --------------------------------------------------------------------
+
+  /**
+   * docker exec: runs a process in a running container. Resolves once it is
+   * started with its exec id and a promise of its exit code; exec_started and
+   * exec_died are announced.
+   */
+  async exec(ref: string, req: ExecRequest): Promise<{ execId: string; exitCode: Promise<number> }> {
+    const c = this.store.find(ref);
+    requireRunning(c.name, c.state);
+    if (req.args.length === 0) throw new InvalidArgumentError('exec needs a command', { field: 'cmd' });
+    const base = processFields({ ...c.config, cmd: ['_'], entrypoint: null, env: [...c.config.env, ...(req.env ?? [])] }, hostnameOf(c));
+    const passwd = await this.ports.rootfs.readFile(c.rootfs, '/etc/passwd');
+    const group = await this.ports.rootfs.readFile(c.rootfs, '/etc/group');
+    const u = resolveUser(req.user || c.config.user, passwd, group);
+    const env = base.env.some((e) => e.startsWith('HOME=')) ? base.env : [...base.env, `HOME=${u.home}`];
+    const execId = randomBytes(32).toString('hex');
+    await this.ports.namespaces.exec(c.id, execId, {
+      args: req.args, env, cwd: req.workingDir || base.cwd, uid: u.uid, gid: u.gid, additionalGids: u.additionalGids,
+      terminal: req.tty ?? false, openStdin: req.stdin ?? false, privileged: req.privileged ?? false,
+    });
+    this.emit(c, 'exec_started', { execId });
+    const exitCode = this.ports.namespaces.waitExec(c.id, execId).then((code) => {
+      this.emit(c, 'exec_died', { execId, exitCode: code });
+      return code;
+    });
+    return { execId, exitCode };
   }
 
   // ---- queries ---------------------------------------------------------------

@@ -20,3 +20,6 @@ export * from './engine';
 export * from './recovery';
 export * from './inspect';
 export * from './logs';
+export * from './summary';
+export * from './stats';
+export * from './event-filter';

@@ -97,6 +97,19 @@ export interface ExitStatus {
   exitedAt: number;
 }
 
+/** An extra process in a running container (docker exec). */
+export interface ExecSpec {
+  args: string[];
+  env: string[];
+  cwd: string;
+  uid: number;
+  gid: number;
+  additionalGids: number[];
+  terminal: boolean;
+  openStdin: boolean;
+  privileged: boolean;
+}
+
 export interface NamespacesPort {
   /** Creates namespaces and the init process, stopped before exec; returns its host pid. */
   create(id: string, spec: ProcessSpec): Promise<{ pid: number }>;
@@ -107,6 +120,10 @@ export interface NamespacesPort {
   kill(id: string, signal: string): Promise<void>;
   /** Waits up to timeoutMs for exit; null on timeout. */
   wait(id: string, timeoutMs: number): Promise<ExitStatus | null>;
+  /** Starts `spec` inside the container's namespaces and cgroup; the exec id keys its streams. */
+  exec(id: string, execId: string, spec: ExecSpec): Promise<{ pid: number }>;
+  /** Resolves with the exec'd process's exit code (126/127 when it could not be run). */
+  waitExec(id: string, execId: string): Promise<number>;
   /** Forgets the (dead) process and its monitor. */
   delete(id: string): Promise<void>;
   /**

@@ -29,6 +29,9 @@ export interface RecordingPorts extends EnginePorts {
   rootFiles: Map<string, string>;
   /** Simulates the container's process exiting. */
   exitProcess(id: string, status: Partial<ExitStatus>): void;
+  /** Finishes an exec with an exit code. */
+  finishExec(execId: string, code: number): void;
+  execs: Map<string, { spec: unknown; resolve?: (c: number) => void; code?: number }>;
   /** Pids of processes the double considers running. */
   processes: Map<string, { pid: number; running: boolean; exit: ExitStatus | null; waiters: ((s: ExitStatus) => void)[] }>;
 }
@@ -61,10 +64,17 @@ export function recordingPorts(now: () => number = Date.now): RecordingPorts {
   const specs = new Map<string, ProcessSpec>();
   const rootFiles = new Map<string, string>();
   const processes: RecordingPorts['processes'] = new Map();
+  const execs: RecordingPorts['execs'] = new Map();
   let nextPid = 1000;
 
   const ports: RecordingPorts = {
-    rec, imagesByRef, specs, rootFiles, processes,
+    rec, imagesByRef, specs, rootFiles, processes, execs,
+    finishExec(execId, code) {
+      const e = execs.get(execId);
+      if (!e) throw new NotFoundError(`no exec ${execId}`);
+      e.code = code;
+      e.resolve?.(code);
+    },
     exitProcess(id, s) {
       const p = processes.get(id);
       if (!p) throw new NotFoundError(`no process for ${id}`);
@@ -122,6 +132,14 @@ export function recordingPorts(now: () => number = Date.now): RecordingPorts {
           const t = setTimeout(() => resolve(null), timeoutMs);
           p.waiters.push((s) => { clearTimeout(t); resolve(s); });
         });
+      },
+      async exec(id, execId, spec) { call('namespaces.exec', id); execs.set(execId, { spec }); return { pid: nextPid++ }; },
+      async waitExec(id, execId) {
+        call('namespaces.waitExec', id);
+        const e = execs.get(execId);
+        if (!e) throw new NotFoundError(`no exec ${execId}`);
+        if (e.code !== undefined) return e.code;
+        return new Promise<number>((resolve) => { e.resolve = resolve; });
       },
       async delete(id) { call('namespaces.delete', id); rec.live.delete(`process ${id}`); processes.delete(id); },
       async list() {
