@@ -86,8 +86,9 @@ static void __attribute__((noreturn)) run_init(struct create_ctx *x)
 	/* Nothing of the shim's may leak into the container process. */
 	close_fds_on_exec();
 	process_exec(&x->config.process);
+	n = errno; /* report() may clobber it */
 	report();
-	_exit(exec_exit_code(errno));
+	_exit(exec_exit_code((int)n));
 }
 
 /* ---- middle ----------------------------------------------------------- */
@@ -132,10 +133,11 @@ static int middle_setup(struct create_ctx *x, pid_t *init_pid)
 		if (t != NS_USER && t != NS_CGROUP && c->ns[t].enabled && !c->ns[t].path)
 			flags |= ns_infos[t].flag;
 	if (flags && unshare(flags) < 0) {
+		/* Find which one the kernel refused, to name it; if each
+		 * goes through on its own we are where we wanted to be. */
 		for (int t = 0; t < NS_COUNT; t++)
 			if (flags & ns_infos[t].flag && unshare(ns_infos[t].flag) < 0)
 				return fail("namespace %s: unshare", ns_infos[t].name);
-		return fail("namespaces: unshare");
 	}
 	/* A new pid (and time) namespace applies to children only: fork the
 	 * init, which is pid 1 there. */
@@ -172,11 +174,12 @@ static int write_idmap(pid_t pid, const char *file, const struct idmap *m, int n
 
 	for (int i = 0; i < n && len < sizeof buf; i++)
 		len += (size_t)snprintf(buf + len, sizeof buf - len, "%u %u %u\n", m[i].container, m[i].host, m[i].size);
+	const char *directive = file[0] == 'u' ? "uid-map" : "gid-map";
 	if (len >= sizeof buf)
-		return fail_errno(E2BIG, "%s: too many entries", file);
+		return fail_errno(E2BIG, "%s: too many entries", directive);
 	snprintf(path, sizeof path, "/proc/%d/%s", pid, file);
 	if (write_file(path, buf, len) < 0)
-		return fail("%s: write %s", file, path);
+		return fail("%s: write %s (ranges must not overlap; at most 340 lines)", directive, path);
 	return 0;
 }
 
