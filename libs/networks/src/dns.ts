@@ -67,6 +67,12 @@ export interface DnsServerOptions {
   upstreams: () => Upstream[];
   /** Per-client upstream override (a container started with --dns). */
   upstreamsFor?: (clientIp: string) => Upstream[] | undefined;
+  /**
+   * Addresses of `name` on the client's other networks: a container on two
+   * networks asks one responder (its resolv.conf names one) but resolves the
+   * names of both, as in Docker.
+   */
+  lookupFor?: (name: string, clientIp: string) => string[];
   timeoutMs?: number;
 }
 
@@ -125,7 +131,9 @@ export class EmbeddedDns {
   private async handle(msg: Buffer, host: string, port: number): Promise<void> {
     const q = parseQuestion(msg);
     if (!q || (msg.readUInt16BE(2) & 0x8000)) return; // not a query
-    const local = this.records.get(q.name);
+    const own = this.records.get(q.name);
+    const other = this.opts.lookupFor?.(q.name, host) ?? [];
+    const local = own || other.length ? new Set([...(own ?? []), ...other]) : undefined;
     if (local && q.cls === CLASS_IN) {
       // Known name: A gets the addresses, AAAA and the rest an empty NOERROR so
       // resolvers do not go on to search domains or upstreams.

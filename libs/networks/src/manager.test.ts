@@ -72,6 +72,28 @@ describe.each(['native', 'cni'] as const)('NetworkManager, %s datapath', (datapa
       'network.created', 'container.attached', 'container.attached', 'container.detached', 'container.detached', 'network.removed']);
   });
 
+  it('resolves names of all networks a container is on', async () => {
+    const m = await fx.manager();
+    await m.createNetwork('front', { subnet: fx.subnet(7) });
+    await m.createNetwork('back', { subnet: fx.subnet(8) });
+    const [nx, px] = await fx.ns('mx');
+    const [, py] = await fx.ns('my');
+    const x1 = await m.attach('mxid', px, 'front', { name: 'proxy' });
+    const x2 = await m.attach('mxid', px, 'back');
+    expect([x1.interface, x2.interface]).toEqual(['eth0', 'eth1']);
+    const y = await m.attach('myid', py, 'back', { name: 'api' });
+    const resolv = await m.resolvConf('mxid');
+    expect(resolv).toContain(`nameserver ${x1.gateway}`);
+    await fx.etc(nx, await m.hostsFile('mxid'), resolv);
+    expect((await inNs(nx, ['/bin/busybox', 'nslookup', 'api'])).stdout).toContain(y.ip);
+    expect((await inNs(nx, ['/bin/busybox', 'ping', '-c1', '-W2', 'api'])).code).toBe(0);
+    // Detaching one network leaves the other.
+    await m.detach('mxid', 'back');
+    expect(m.attachments('mxid').map((a) => a.network)).toEqual(['front']);
+    await m.detach('mxid');
+    await m.detach('myid');
+  });
+
   it('isolates containers on different networks', async () => {
     const m = await fx.manager();
     await m.createNetwork('left', { subnet: fx.subnet(1) });

@@ -389,6 +389,13 @@ export class NetworkManager extends EventEmitter {
         const ep = this.attachedTo(n.name).find((e) => e.ip === clientIp);
         return ep?.dns.length ? ep.dns.map((host) => ({ host, port: 53 })) : undefined;
       },
+      lookupFor: (name, clientIp) => {
+        const ep = this.attachedTo(n.name).find((e) => e.ip === clientIp);
+        if (!ep) return [];
+        return (this.endpoints.get(ep.containerId) ?? [])
+          .filter((o) => o !== ep && o.phase === 'attached')
+          .flatMap((o) => this.dnsServers.get(o.network)?.lookup(name) ?? []);
+      },
     });
     await server.start();
     this.dnsServers.set(n.name, server);
