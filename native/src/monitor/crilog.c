@@ -98,34 +98,32 @@ static int rotate(struct crilog *l) {
   return open_current(l);
 }
 
-static int write_record(struct crilog *l, const char *prefix, size_t prefix_len, const char *content, size_t len) {
-  size_t total = prefix_len + len + 1;
-  if (l->max_size && l->size > 0 && l->size + total > l->max_size) {
-    int r = rotate(l);
-    if (r < 0) return r;
-  }
-  struct iovec iov[3] = {
-      {(void *)prefix, prefix_len},
-      {(void *)content, len},
-      {(void *)"\n", 1},
-  };
+/* Records per writev: each takes 2 iovecs (3 for a P record); 256 iovecs
+ * keep the batch on a 4 KiB stack while cutting syscalls ~85-fold for chatty
+ * containers. */
+#define BATCH_IOV 256
+
+/* Writes all of iov[0..n) (bytes in total), resuming after short writes. */
+static int write_all(struct crilog *l, struct iovec *iov, int n, size_t bytes) {
   size_t done = 0;
-  while (done < total) {
+  while (done < bytes) {
     /* O_APPEND writes to a regular file are complete unless the disk is full;
      * the loop covers signals and short writes all the same. */
-    ssize_t n = writev(l->fd, iov, 3);
-    if (n < 0) {
+    ssize_t w = writev(l->fd, iov, n);
+    if (w < 0) {
       if (errno == EINTR) continue;
       return -errno;
     }
-    done += (size_t)n;
-    l->size += (uint64_t)n;
-    size_t skip = (size_t)n;
-    for (int i = 0; i < 3; i++) {
-      size_t take = skip < iov[i].iov_len ? skip : iov[i].iov_len;
-      iov[i].iov_base = (char *)iov[i].iov_base + take;
-      iov[i].iov_len -= take;
-      skip -= take;
+    done += (size_t)w;
+    l->size += (uint64_t)w;
+    size_t skip = (size_t)w;
+    while (n > 0 && skip >= iov->iov_len) {
+      skip -= iov->iov_len;
+      iov++, n--;
+    }
+    if (n > 0) {
+      iov->iov_base = (char *)iov->iov_base + skip;
+      iov->iov_len -= skip;
     }
   }
   return 0;
@@ -133,30 +131,49 @@ static int write_record(struct crilog *l, const char *prefix, size_t prefix_len,
 
 int crilog_write(struct crilog *l, const char *stream, const char *buf, size_t len, const struct timespec *ts) {
   if (l->fd < 0) return -EBADF;
-  char prefix[CRILOG_TIMESTAMP_LEN + 16];
-  format_rfc3339nano(prefix, ts);
   size_t slen = strlen(stream);
   if (slen > 8) return -EINVAL;
+  char full[CRILOG_TIMESTAMP_LEN + 16], part[CRILOG_TIMESTAMP_LEN + 16];
+  format_rfc3339nano(full, ts);
   size_t plen = CRILOG_TIMESTAMP_LEN;
-  prefix[plen++] = ' ';
-  memcpy(prefix + plen, stream, slen);
+  full[plen++] = ' ';
+  memcpy(full + plen, stream, slen);
   plen += slen;
-  prefix[plen++] = ' ';
-  size_t tag = plen; /* where P/F goes */
-  prefix[plen++] = 'F';
-  prefix[plen++] = ' ';
+  full[plen++] = ' ';
+  full[plen++] = 'F';
+  full[plen++] = ' ';
+  memcpy(part, full, plen);
+  part[plen - 2] = 'P';
 
+  struct iovec iov[BATCH_IOV];
+  int n = 0;
+  size_t pending = 0;
   while (len > 0) {
     const char *nl = memchr(buf, '\n', len);
     size_t line = nl ? (size_t)(nl - buf) : len;
-    prefix[tag] = nl ? 'F' : 'P';
-    int r = write_record(l, prefix, plen, buf, line);
-    if (r < 0) return r;
+    size_t rec = plen + line + 1;
+    uint64_t size = l->size + pending;
+    if ((l->max_size && size > 0 && size + rec > l->max_size) || n + 3 > BATCH_IOV) {
+      int r = write_all(l, iov, n, pending);
+      if (r < 0) return r;
+      n = 0, pending = 0;
+      if (l->max_size && l->size > 0 && l->size + rec > l->max_size && (r = rotate(l)) < 0) return r;
+    }
+    /* A full line's content and its '\n' are contiguous in buf: the record
+     * is prefix + that span. A partial one needs its '\n' added. */
+    iov[n++] = (struct iovec){nl ? full : part, plen};
+    if (nl) {
+      iov[n++] = (struct iovec){(void *)buf, line + 1};
+    } else {
+      iov[n++] = (struct iovec){(void *)buf, line};
+      iov[n++] = (struct iovec){(void *)"\n", 1};
+    }
+    pending += rec;
     if (!nl) break;
     buf += line + 1;
     len -= line + 1;
   }
-  return 0;
+  return n ? write_all(l, iov, n, pending) : 0;
 }
 
 void crilog_close(struct crilog *l) {

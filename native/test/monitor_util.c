@@ -1,0 +1,52 @@
+/* Tests of the monitor's small helpers: atomic files, pid files, JSON escaping. */
+#include "../src/monitor/util.c"
+
+#include <stdio.h>
+
+static int failures, count;
+#define CHECK(cond, ...)                                                                                               \
+  do {                                                                                                                 \
+    count++;                                                                                                           \
+    if (cond) printf("ok %d - ", count);                                                                               \
+    else printf("not ok %d - ", count), failures++;                                                                    \
+    printf(__VA_ARGS__);                                                                                               \
+    printf("\n");                                                                                                      \
+  } while (0)
+
+int main(void) {
+  char dir[] = "/tmp/berth-util-XXXXXX", path[128], tmp[160], buf[64];
+  if (!mkdtemp(dir)) return perror("mkdtemp"), 1;
+  snprintf(path, sizeof path, "%s/exit", dir);
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+
+  CHECK(write_file_atomic(path, "one", 3) == 0, "write a file");
+  CHECK(write_file_atomic(path, "two!", 4) == 0, "replace it");
+  int fd = open(path, O_RDONLY);
+  ssize_t n = read(fd, buf, sizeof buf);
+  close(fd);
+  CHECK(n == 4 && memcmp(buf, "two!", 4) == 0 && access(tmp, F_OK) != 0, "whole new content, no .tmp left");
+
+  write_file_atomic(path, "1234\n", 5);
+  CHECK(read_pid_file(path) == 1234, "pid with newline");
+  write_file_atomic(path, "12x", 3);
+  CHECK(read_pid_file(path) == -EINVAL, "garbage is EINVAL");
+  write_file_atomic(path, "0", 1);
+  CHECK(read_pid_file(path) == -EINVAL, "pid 0 is EINVAL");
+  unlink(path);
+  CHECK(read_pid_file(path) == -ENOENT, "missing file is ENOENT");
+
+  char out[64];
+  size_t len = 0;
+  const char *s = "a\"b\\c\nd\x01";
+  json_escape(out, sizeof out, &len, s, strlen(s));
+  CHECK(strcmp(out, "a\\\"b\\\\c\\nd\\u0001") == 0, "escapes quote, backslash, newline, control: %s", out);
+  char small[8];
+  len = 0;
+  json_escape(small, sizeof small, &len, "\"\"\"\"\"", 5);
+  CHECK(len == 6 && strcmp(small, "\\\"\\\"\\\"") == 0, "stops at a whole escape when out of room: %s", small);
+
+  CHECK(path_join(buf, 8, "/abc", "defgh") == -ENAMETOOLONG, "path_join refuses to truncate");
+  rmdir(dir);
+  printf("1..%d\n", count);
+  return failures ? 1 : 0;
+}
