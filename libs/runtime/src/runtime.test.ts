@@ -182,6 +182,25 @@ describe('Runtime with berth-shim', () => {
     expect(rt.pids('ex')).toEqual([]);
   });
 
+  it('execs an interactive shell on its own pty; a second client attaches to it by exec id', async () => {
+    await create('extty', spec(['sleep', '1000']));
+    await rt.start('extty');
+    const p = await rt.exec('extty', 'sh', { ...proc(['sh']), terminal: true }, { terminal: true });
+    const other = await rt.attach('extty', 'sh');
+    let got = '';
+    let seen = '';
+    p.io.stdout.on('data', (d: Buffer) => (got += d.toString()));
+    other.stdout.on('data', (d: Buffer) => (seen += d.toString()));
+    p.io.resize(77, 11);
+    p.io.stdin.write('tty; stty size\n');
+    await until(() => /\/dev\/pts\/\d+/.test(got) && got.includes('11 77'));
+    await until(() => seen.includes('11 77'));
+    other.stdin.write('exit 4\n'); // stdin from any attached client
+    expect(await p.io.exit).toMatchObject({ exitCode: 4 });
+    expect(await rt.waitExec('extty', 'sh')).toMatchObject({ exitCode: 4 });
+    expect(rt.state('extty').status).toBe('running'); // the container is untouched
+  });
+
   it('rotates the CRI log by size and file count', async () => {
     await create('rot', spec(['sh', '-c', 'i=0; while [ $i -lt 2000 ]; do echo "line $i"; i=$((i+1)); done']), { logMaxSize: 4096, logMaxFiles: 3 });
     await rt.start('rot');
