@@ -121,7 +121,14 @@ int main(void)
 	if (fd >= 0)
 		close(fd);
 	fd = safepath_mkpath(root, "/dangling", SAFEPATH_FILE, 0755);
-	CHECK(fd < 0 && errno == ENOENT && access("/outside-target", F_OK) < 0, "mkpath refuses a dangling symlink as the last component");
+	CHECK(fd >= 0 && access("/outside-target", F_OK) < 0 && strcmp(where(fd), "/outside-target/x") == 0,
+	      "mkpath through a dangling absolute symlink creates its target inside the root, never on the host");
+	symlinkat("../run", root, "etc/varrun");
+	fd = safepath_mkpath(root, "/etc/varrun/sub", SAFEPATH_DIR, 0755);
+	CHECK(fd >= 0 && strcmp(where(fd), "/run/sub") == 0, "a dangling relative symlink as a middle component");
+	symlinkat("selfloop", root, "selfloop");
+	fd = safepath_mkpath(root, "/selfloop/x", SAFEPATH_DIR, 0755);
+	CHECK(fd < 0 && errno == ELOOP, "a looping dangling symlink is ELOOP");
 	fd = safepath_mkpath(root, "/etc/file", SAFEPATH_DIR, 0755);
 	CHECK(fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode), "mkpath returns an existing object as is");
 	if (fd >= 0)

@@ -5,12 +5,12 @@
 // shim exits and its exit status can be read (as the monitor does).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setChildSubreaper, waitpidNoHang, type WaitStatus } from '@berth/sys';
-import { DEFAULT_CAPABILITIES, ALL_CAPABILITIES, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, withDefaults, type ContainerSpec, type ContainerSpecInput, type ProcessSpec } from './spec';
+import { DEFAULT_CAPABILITIES, ALL_CAPABILITIES, defaultSpec, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, withDefaults, type ContainerSpec, type ContainerSpecInput, type ProcessSpec } from './spec';
 import { initBinaryPath, shimBinaryPath, writeExecConfig, writeShimConfig } from './shim-config';
 import { makeBusyboxRootfs, type BusyboxRootfs } from './testing/busybox-rootfs';
 
@@ -297,6 +297,29 @@ describe('berth-shim create/start', () => {
     );
     expect(status.code, stderr).toBe(0);
     expect(stdout.split('\n')).toEqual(['1000', 'CapPrm:\t0000000000000400', 'CapEff:\t0000000000000400', 'CapBnd:\t0000000000000400', 'CapAmb:\t0000000000000400', '']);
+  });
+
+  it('resolves mount destinations inside the root: an image symlink to a host path creates nothing on the host', async () => {
+    const host = mkdtempSync(join(tmpdir(), 'berth-escape-'));
+    symlinkSync(`${host}/target`, join(rootfs.rootfs, 'evil'));
+    try {
+      const { status, stdout, stderr } = await runContainer(
+        spec({
+          process: { args: ['sh', '-c', `grep -c " ${host}/target/sub " /proc/self/mountinfo`] },
+          mounts: [...defaultSpec('/', ['x']).mounts, { destination: '/evil/sub', type: 'tmpfs', source: 'tmpfs' }],
+        }),
+      );
+      expect(status.code, stderr).toBe(0);
+      // Mounted where the link points *inside* the root...
+      expect(stdout.trim()).toBe('1');
+      expect(existsSync(join(rootfs.rootfs, host, 'target', 'sub'))).toBe(true);
+      // ...and nothing was created through it on the host.
+      expect(readdirSync(host)).toEqual([]);
+    } finally {
+      rmSync(join(rootfs.rootfs, 'evil'), { force: true });
+      rmSync(join(rootfs.rootfs, 'tmp', host.split('/').pop()!), { recursive: true, force: true });
+      rmSync(host, { recursive: true, force: true });
+    }
   });
 
   it('passes only stdio to the container process (no shim fd leaks in)', async () => {

@@ -141,7 +141,51 @@ int safepath_open(int rootfd, const char *path)
 	return fd;
 }
 
+static int mkpath_depth(int rootfd, const char *path, enum safepath_kind kind, mode_t dirmode, int depth);
+
+/* name (in parent, which path_to_parent names) exists but does not resolve:
+ * if it is a dangling symlink, create its target (inside the root, like
+ * every resolution here), so /var/run -> /run works when /run is missing. */
+static int create_link_target(int rootfd, int parent, const char *name, const char *path_to_parent, enum safepath_kind kind,
+			      mode_t dirmode, int depth)
+{
+	char target[4096], *full;
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	if (depth >= MAX_SYMLINKS) {
+		errno = ELOOP;
+		return -1;
+	}
+	if (fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -1;
+	if (!S_ISLNK(st.st_mode)) {
+		errno = ENOENT;
+		return -1;
+	}
+	n = readlinkat(parent, name, target, sizeof target - 1);
+	if (n < 0)
+		return -1;
+	target[n] = '\0';
+	full = malloc(strlen(path_to_parent) + (size_t)n + 2);
+	if (!full)
+		return -1;
+	if (target[0] == '/')
+		strcpy(full, target);
+	else
+		sprintf(full, "%s/%s", path_to_parent, target);
+	fd = mkpath_depth(rootfd, full, kind, dirmode, depth + 1);
+	free(full);
+	return fd;
+}
+
 int safepath_mkpath(int rootfd, const char *path, enum safepath_kind kind, mode_t dirmode)
+{
+	return mkpath_depth(rootfd, path, kind, dirmode, 0);
+}
+
+static int mkpath_depth(int rootfd, const char *path, enum safepath_kind kind, mode_t dirmode, int depth)
 {
 	size_t len = strlen(path);
 	char *buf;
@@ -201,10 +245,19 @@ int safepath_mkpath(int rootfd, const char *path, enum safepath_kind kind, mode_
 			errno = e;
 			goto fail;
 		}
-		close(parent);
-		/* EEXIST above may be a dangling symlink: this open then fails
-		 * with ENOENT rather than us creating its target. */
+		/* EEXIST above may be a dangling symlink: create its target. */
 		fd = safepath_open(rootfd, buf);
+		if (fd < 0 && errno == ENOENT) {
+			char *slash = strrchr(buf, '/');
+			*slash = '\0';
+			fd = create_link_target(rootfd, parent, name, buf[0] ? buf : "/", last ? kind : SAFEPATH_DIR, dirmode, depth);
+			*slash = '/';
+			if (fd >= 0) {
+				close(fd);
+				fd = safepath_open(rootfd, buf);
+			}
+		}
+		close(parent);
 		if (fd < 0)
 			goto fail;
 		buf[i] = saved;

@@ -34,8 +34,9 @@ enum safepath_kind { SAFEPATH_DIR, SAFEPATH_FILE };
  * last component, a directory or an empty regular file (mode 0644) as kind
  * says. An existing object of another kind is returned as is (the caller's
  * mount will fail with a precise error). A dangling symlink as a component
- * fails with ENOENT rather than creating its target. Returns an O_PATH fd or
- * -1 with errno. */
+ * gets its target created, inside the root like every resolution here
+ * (/var/run -> /run with /run missing). Returns an O_PATH fd or -1 with
+ * errno. */
 int safepath_mkpath(int rootfd, const char *path, enum safepath_kind kind, mode_t dirmode);
 
 /* Formats "/proc/self/fd/<fd>" into buf (at least 32 bytes); returns buf. */
