@@ -94,6 +94,24 @@ describe.each(['native', 'cni'] as const)('NetworkManager, %s datapath', (datapa
     await m.detach('myid');
   });
 
+  it('internal networks have no way out; check notices a lost veth', async () => {
+    const m = await fx.manager();
+    const net = await m.createNetwork('inside', { subnet: fx.subnet(9), internal: true });
+    const [n, p] = await fx.ns('in');
+    const a = await m.attach('inid', p, 'inside', { name: 'hermit' });
+    const routes = (await inNs(n, ['ip', 'route'])).stdout;
+    expect(routes).not.toContain('default');
+    expect(routes).toContain(net.subnet);
+    expect((await inNs(n, ['/bin/busybox', 'ping', '-c1', '-W2', net.gateway])).code).toBe(0);
+    expect(m.inspectNetwork('inside').network.internal).toBe(true);
+    await m.check('inid');
+    await sh('ip', ['link', 'del', a.hostInterface]);
+    const err = await rejection(m.check('inid'));
+    expect(String(err)).toMatch(/inid|eth0|veth|Link not found|not found/i);
+    await m.detach('inid');
+    expect(m.attachments('inid')).toEqual([]);
+  });
+
   it('isolates containers on different networks', async () => {
     const m = await fx.manager();
     await m.createNetwork('left', { subnet: fx.subnet(1) });
