@@ -577,14 +577,15 @@ describe('berth-shim namespaces and cgroups', () => {
 
   it('puts the init in the configured cgroups before it runs, roots a cgroup namespace there, and exec joins them', async () => {
     const name = `berth-test-${Math.random().toString(36).slice(2, 10)}`;
-    const dirs = ['pids', 'memory'].map((h) => join('/sys/fs/cgroup', h, name));
+    // v1 hierarchies and the hybrid layout's cgroup2 (unified) one.
+    const dirs = ['pids', 'memory', 'unified'].map((h) => join('/sys/fs/cgroup', h, name));
     for (const d of dirs) mkdirSync(join(d, 'c1'), { recursive: true });
     const leaves = dirs.map((d) => join(d, 'c1'));
     let container: Container | undefined;
     try {
       const created = await Container.create(
         spec({
-          process: { args: ['sh', '-c', 'grep -E ":(pids|memory):" /proc/self/cgroup; exec sleep 1000'] },
+          process: { args: ['sh', '-c', 'grep -E "^(0::|[0-9]+:(pids|memory):)" /proc/self/cgroup; exec sleep 1000'] },
           linux: { namespaces: [{ type: 'pid' }, { type: 'mount' }, { type: 'ipc' }, { type: 'uts' }, { type: 'network' }, { type: 'cgroup' }], cgroupsPaths: leaves },
         }),
       );
@@ -593,11 +594,13 @@ describe('berth-shim namespaces and cgroups', () => {
       // In them already at create, before start.
       for (const l of leaves) expect(readFileSync(join(l, 'cgroup.procs'), 'utf8').split('\n')).toContain(String(container.pid));
       expect(container.start().code).toBe(0);
-      for (let i = 0; i < 300 && container.stdout.split('\n').length < 3; i++) await sleep(10);
-      expect(container.stdout.split('\n').map((l) => l.replace(/^\d+:/, '')).sort()).toEqual(['', 'memory:/', 'pids:/']);
-      const r = await container.exec({ args: ['sh', '-c', 'grep -E ":(pids|memory):" /proc/self/cgroup'], env: ['PATH=/bin'], cwd: '/', user: { uid: 0, gid: 0 } });
+      for (let i = 0; i < 300 && container.stdout.split('\n').length < 4; i++) await sleep(10);
+      expect(container.stdout.split('\n').map((l) => l.replace(/^\d+:/, '')).sort()).toEqual(['', ':/', 'memory:/', 'pids:/']);
+      const r = await container.exec({ args: ['sh', '-c', 'grep -E "^(0::|[0-9]+:(pids|memory):)" /proc/self/cgroup'], env: ['PATH=/bin'], cwd: '/', user: { uid: 0, gid: 0 } });
       expect(r.code, r.stderr).toBe(0);
-      expect(r.stdout.split('\n').map((l) => l.replace(/^\d+:/, '')).sort()).toEqual(['', 'memory:/', 'pids:/']);
+      expect(r.stdout.split('\n').map((l) => l.replace(/^\d+:/, '')).sort()).toEqual(['', ':/', 'memory:/', 'pids:/']);
+      // Outside the container's cgroups the lines would read /.. paths,
+      // not the namespace root.
     } finally {
       await container?.destroy();
       for (const d of dirs) {
