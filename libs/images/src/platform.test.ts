@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isFailedPrecondition, isInvalidArgument } from '@berth/errors';
+import { isFailedPrecondition, isInvalidArgument, isNotFound } from '@berth/errors';
 import { ImagesLocal } from './local.js';
 import { MediaType } from './media-types.js';
 import { hostPlatform, parsePlatform, platformMatches } from './platform.js';
@@ -74,6 +74,7 @@ describe('platforms', () => {
         expect(JSON.parse(stdout).Architecture).toBe('amd64');
 
         const missing = await local.transfer.pull(`${reg.host}/test/multi:${tag}`, { platform: parsePlatform('linux/s390x') }).catch((e: unknown) => e);
+        expect(isNotFound(missing)).toBe(true);
         expect((missing as Error).message).toMatch(/linux\/s390x.*linux\/amd64.*linux\/arm64/);
       } finally {
         local.close();

@@ -12,7 +12,7 @@
 // - Everything is written under a lease. On failure the lease is discarded
 //   with the blobs only it protected: no image record, no orphans.
 import { PassThrough, Readable } from 'node:stream';
-import { DataLossError, InvalidArgumentError, UnavailableError, isDataLoss } from '@berth/errors';
+import { DataLossError, InvalidArgumentError, NotFoundError, UnavailableError, isDataLoss } from '@berth/errors';
 import type { ContentWriter } from './content-store.js';
 import { isSha256Digest, sha256Digest } from './digest.js';
 import { ImageEvent } from './events.js';
@@ -81,7 +81,7 @@ export async function pullImage(ctx: TransferContext, reference: string, opts: P
       const pick = (idx.manifests ?? []).find((m) => (isManifestType(m.mediaType) || isIndexType(m.mediaType)) && platformMatches(platform, m.platform));
       if (!pick) {
         const offered = (idx.manifests ?? []).map((m) => (m.platform ? formatPlatform(m.platform) : '?')).join(', ');
-        throw new InvalidArgumentError(`${what}: no manifest for platform ${formatPlatform(platform)} (the index offers ${offered})`, { field: 'platform' });
+        throw new NotFoundError(`${what}: no manifest for platform ${formatPlatform(platform)} (the index offers ${offered})`, { field: 'platform' });
       }
       const child = await fetchManifest(client, ref, pick.digest, scope, what);
       if (child.desc.size !== pick.size) throw new DataLossError(`${what}: manifest ${pick.digest} is ${child.desc.size} bytes, the index says ${pick.size}`);
