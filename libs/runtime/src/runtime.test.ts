@@ -66,7 +66,14 @@ describe('Runtime with berth-shim', () => {
     expect(Object.keys(res.namespaces).sort()).toEqual(expect.arrayContaining(['ipc', 'network', 'pid', 'uts']));
     // Nothing ran yet.
     expect(readFileSync(join(base, 'logs', 'life.log'), 'utf8')).toBe('');
+    expect(rt.list()).toEqual([expect.objectContaining({ id: 'life', status: 'created', pid: res.pid })]);
+    const waiters = [rt.wait('life'), rt.wait('life')];
+    const other = newRuntime();
+    waiters.push(other.wait('life')); // a waiter of another driver instance too
     await rt.start('life');
+    expect(['running', 'stopped']).toContain(rt.list()[0]?.status); // it may be done already
+    for (const w of waiters) expect(await w).toMatchObject({ exitCode: 42, signal: null });
+    other.close();
     expect(await rt.wait('life')).toMatchObject({ exitCode: 42, signal: null });
     expect(rt.state('life').status).toBe('stopped');
     const lines = readFileSync(join(base, 'logs', 'life.log'), 'utf8').trimEnd().split('\n');
