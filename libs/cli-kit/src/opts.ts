@@ -141,7 +141,8 @@ export function parseVolumeSpec(f: Flag, spec: string, cwd: string): MountSpec {
     if (!target.startsWith('/')) bad(`container path "${target}" is not absolute`);
     return { type: 'volume', source: '', target: posix.normalize(target), readOnly: false, options: [] };
   }
-  let [source, target, mode = ''] = parts as [string, string, string?];
+  const [rawSource, target, mode = ''] = parts as [string, string, string?];
+  let source = rawSource;
   if (!target.startsWith('/')) bad(`container path "${target}" is not absolute`);
   if (posix.normalize(target) === '/') bad('the container path cannot be "/"');
   const opts = mode === '' ? [] : mode.split(',');

@@ -7,7 +7,8 @@
 // start). Each container has an operation chain (`serial`) that orders its
 // lifecycle calls; exit handling runs on the same chain.
 import { join } from 'node:path';
-import { FailedPreconditionError, InvalidArgumentError, isFailedPrecondition, isNotFound } from '@berth/errors';
+import { FailedPreconditionError, InvalidArgumentError, isAlreadyExists, isFailedPrecondition, isNotFound } from '@berth/errors';
+import { readLogs, type LogEntry, type ReadLogsOptions } from './logs';
 import { countContainers, selectPrunable, type ContainerCounts } from './summary';
 import { ContainerStore, newContainerId, type ListOptions } from './container-store';
 import { EngineEvents, type ContainerAction, type ContainerEvent } from './events';
@@ -120,12 +121,25 @@ export class Engine {
     if (req.hostConfig.autoRemove && req.hostConfig.restartPolicy.name !== 'no') {
       throw new InvalidArgumentError('conflicting options: --restart and --rm; a container removed on exit cannot be restarted', { field: 'restart' });
     }
-    const name = req.name ? validateContainerName(req.name) : uniqueName((n) => this.store.nameTaken(n));
     const id = newContainerId();
     const logPath = join(this.stateDir, 'containers', id, 'container.log');
-    const rec = this.store.insert(newContainerRecord({
+    const insert = (name: string): ContainerRecord => this.store.insert(newContainerRecord({
       id, name, image: req.config.image, config: req.config, hostConfig: req.hostConfig, logPath, now: this.clock.now(),
     }));
+    let rec: ContainerRecord;
+    if (req.name) rec = insert(validateContainerName(req.name));
+    else {
+      // A generated name can be taken between the check and the insert (another create): try again.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          rec = insert(uniqueName((n) => this.store.nameTaken(n)));
+          break;
+        } catch (e) {
+          if (!isAlreadyExists(e) || attempt >= 3) throw e;
+        }
+      }
+    }
+    const name = rec.name;
     const ctx: RunContext = {
       id, name, config: req.config, hostConfig: req.hostConfig, pull: req.pull ?? 'missing', logPath, mounts: [],
     };
@@ -142,7 +156,6 @@ export class Engine {
       path: args[0] ?? '', args: args.slice(1), rootfs: ctx.rootfs!, mounts: ctx.mounts,
     }));
     this.emit(done, 'created');
-    void rec;
     return done;
   }
 
@@ -551,6 +564,36 @@ export class Engine {
   }
 
   // ---- queries ---------------------------------------------------------------
+
+  /**
+   * docker logs. With follow, the stream also ends when the container stops
+   * (after draining what it wrote) or is removed, unless the caller's signal
+   * ends it first.
+   */
+  async *logs(ref: string, opts: Omit<ReadLogsOptions, 'signal'> & { signal?: AbortSignal } = {}): AsyncGenerator<LogEntry> {
+    const c = this.store.find(ref);
+    const ac = new AbortController();
+    const onAbort = (): void => ac.abort();
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    const onEvent = (ev: ContainerEvent): void => {
+      if (ev.id !== c.id) return;
+      // Give the reader one more poll to drain the last lines before stopping.
+      if (ev.action === 'exited' || ev.action === 'removed') this.clockFreeDelay(() => ac.abort(), (opts.pollMs ?? 100) * 2);
+    };
+    const live = c.state === 'running' || c.state === 'paused' || c.state === 'restarting';
+    if (opts.follow && live) this.events.on('event', onEvent);
+    try {
+      yield* readLogs(c.logPath, { ...opts, follow: (opts.follow ?? false) && live, signal: ac.signal });
+    } finally {
+      this.events.off('event', onEvent);
+      opts.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  // Real time, not the injected clock: this paces file polling, not container lifecycle.
+  private clockFreeDelay(fn: () => void, ms: number): void {
+    setTimeout(fn, ms).unref?.();
+  }
 
   inspectRecord(ref: string): ContainerRecord {
     return this.store.find(ref);
