@@ -6,6 +6,7 @@ export { CgroupsManager, defaultDriver } from './manager';
 export type { CgroupsManagerOptions, CreateCgroupOptions, CgroupInfo, ContainerStats, ReconcileResult } from './manager';
 export type { CgroupDriver, CgroupVersion, OomWatch } from './driver';
 export { V1Driver, type V1DriverOptions } from './v1/driver';
+export { OomEventLoop, oomEventLoop } from './v1/oom-notifier';
 export { V2Driver, V2_CONTROLLERS, type V2DriverOptions } from './v2/driver';
 export { detectCgroupLayout, layoutFromMountInfo, parseMountInfo, V1_CONTROLLERS, type CgroupLayout, type V1Controller } from './layout';
 export {

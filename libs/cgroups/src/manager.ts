@@ -475,7 +475,10 @@ export class CgroupsManager extends EventEmitter {
     this.oomWatches.delete(id);
   }
 
-  /** Stops OOM watching (cgroups and records stay). Call on service shutdown. */
+  /**
+   * Stops OOM watching (cgroups and records stay). Call on service shutdown,
+   * followed by oomEventLoop.shutdown() on cgroup v1 to end the notifier thread.
+   */
   close(): void {
     for (const id of [...this.oomWatches.keys()]) this.unwatchOom(id);
   }

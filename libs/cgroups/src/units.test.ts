@@ -37,7 +37,10 @@ describe('parseCpus / cpusToQuota (docker run --cpus)', () => {
     expect(cpusToQuota(parseCpus('.25'))).toEqual({ quota: 25000, period: 100000 });
     expect(cpusToQuota(1.5, 50000)).toEqual({ quota: 75000, period: 50000 });
   });
-  it.each(['0', '-1', 'abc', '1.2.3', ''])('rejects %j', (text) => {
+  it.each(['0', '-1', 'abc', '1.2.3', '', '0.001'])('rejects %j', (text) => {
     expect(() => parseCpus(text)).toThrow(/cpus: /);
+  });
+  it('names the floor', () => {
+    expect(() => parseCpus('0.005')).toThrow('cpus: 0.005 is below the minimum of 0.01 CPUs');
   });
 });

@@ -26,7 +26,8 @@ export function parseCpus(text: string, field = 'cpus'): number {
     throw new InvalidArgumentError(`${field}: "${text}" is not a number of CPUs (like 0.5 or 2)`, { field });
   }
   const v = Number(text);
-  if (v <= 0) throw new InvalidArgumentError(`${field}: must be greater than 0, got ${text}`, { field });
+  // Docker's floor: below 0.01 CPU the quota would be under the kernel's 1 ms minimum.
+  if (v < 0.01) throw new InvalidArgumentError(`${field}: ${text} is below the minimum of 0.01 CPUs`, { field });
   return v;
 }
 

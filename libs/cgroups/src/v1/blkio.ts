@@ -55,21 +55,29 @@ const SOURCES: [bytes: string, ops: string][] = [
   ['blkio.bfq.io_service_bytes_recursive', 'blkio.bfq.io_serviced_recursive'],
 ];
 
-export function readBlkioV1(dir: string): BlkioDeviceStats[] {
+function readSource(dir: string, file: string, missingFiles: Set<string>): string | undefined {
+  if (missingFiles.has(file)) return undefined;
+  const text = readOptional(dir, file);
+  if (text === undefined) missingFiles.add(file);
+  return text;
+}
+
+/**
+ * Per-device I/O from the first statistics source that counted anything.
+ * `missingFiles` remembers which files the hierarchy lacks (a property of the
+ * kernel: CFQ gone, BFQ built in or not), so a scrape of many containers does
+ * not pay for the same ENOENT again and again; the driver keeps one per
+ * hierarchy.
+ */
+export function readBlkioV1(dir: string, missingFiles: Set<string> = new Set()): BlkioDeviceStats[] {
+  let fallback: BlkioDeviceStats[] | undefined;
   for (const [bytesFile, opsFile] of SOURCES) {
-    const bytesText = readOptional(dir, bytesFile);
+    const bytesText = readSource(dir, bytesFile, missingFiles);
     if (bytesText === undefined) continue;
     const bytes = parseBlkioRecursive(bytesText);
-    const ops = parseBlkioRecursive(readOptional(dir, opsFile) ?? '');
-    const devices = [...new Set([...bytes.keys(), ...ops.keys()])];
-    const any = devices.some((d) => (bytes.get(d)?.read ?? 0) + (bytes.get(d)?.write ?? 0) > 0);
-    if (!any && bytesFile !== SOURCES[0]![0]) continue;
-    if (!any) {
-      // Throttle files exist but are empty: try the others before reporting nothing.
-      const other = SOURCES.slice(1).some(([f]) => readOptional(dir, f)?.match(/ (Read|Write) [1-9]/));
-      if (other) continue;
-    }
-    return devices.sort().map((dev) => {
+    const ops = parseBlkioRecursive(readSource(dir, opsFile, missingFiles) ?? '');
+    const devices = [...new Set([...bytes.keys(), ...ops.keys()])].sort();
+    const stats = devices.map((dev) => {
       const [major, minor] = dev.split(':').map(Number);
       return {
         major: major ?? 0,
@@ -80,8 +88,12 @@ export function readBlkioV1(dir: string): BlkioDeviceStats[] {
         writes: ops.get(dev)?.write ?? 0,
       };
     });
+    // The first source that counted anything wins; an all-zero source is
+    // kept only in case no other one counted either.
+    if (stats.some((d) => d.readBytes + d.writeBytes > 0)) return stats;
+    fallback ??= stats;
   }
-  return [];
+  return fallback ?? [];
 }
 
 const primed = new Set<string>();

@@ -32,6 +32,8 @@ export class V1Driver implements CgroupDriver {
   readonly version = 'v1' as const;
   private readonly mounts: Partial<Record<V1Controller, string>>;
   private readonly oomLoop: OomEventLoop;
+  /** blkio statistics files this hierarchy lacks (see readBlkioV1). */
+  private readonly blkioMissing = new Set<string>();
 
   constructor(opts: V1DriverOptions) {
     this.mounts = opts.mounts;
@@ -132,7 +134,7 @@ export class V1Driver implements CgroupDriver {
       },
       memory: readMemoryStatsV1(memDir),
       pids,
-      blkio: blkioDir ? readBlkioV1(blkioDir) : [],
+      blkio: blkioDir ? readBlkioV1(blkioDir, this.blkioMissing) : [],
       processes: readPids(freezerDir).length,
       threads: pidsDir ? pids.current : readPids(freezerDir, 'tasks').length,
     };
