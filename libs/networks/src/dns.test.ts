@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSocket, type Socket } from 'node:dgram';
+import { connect } from 'node:net';
 import { buildAnswer, EmbeddedDns, parseQuestion } from './dns';
 
 /** A DNS query for name/type, id 0x1234, RD set. */
@@ -18,6 +19,21 @@ function ask(port: number, msg: Buffer): Promise<Buffer> {
     const t = setTimeout(() => { s.close(); reject(new Error('no answer')); }, 3000);
     s.on('message', (b) => { clearTimeout(t); s.close(); resolve(b); });
     s.send(msg, port, '127.0.0.1');
+  });
+}
+
+function askTcp(port: number, msg: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const c = connect({ host: '127.0.0.1', port });
+    const len = Buffer.alloc(2);
+    len.writeUInt16BE(msg.length);
+    let buf = Buffer.alloc(0);
+    c.on('connect', () => c.write(Buffer.concat([len, msg])));
+    c.on('error', reject);
+    c.on('data', (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      if (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) { c.destroy(); resolve(buf.subarray(2)); }
+    });
   });
 }
 
@@ -62,6 +78,8 @@ describe('EmbeddedDns', () => {
     expect(aaaa.readUInt16BE(6)).toBe(0);
     expect(aaaa.readUInt16BE(2) & 0x000f).toBe(0);
     expect(answers(await ask(port, query('example.test')))).toEqual(['192.0.2.77']);
+    // The same over TCP (known name; unknown ones relay over TCP to the upstream).
+    expect(answers(await askTcp(port, query('www')))).toEqual(['10.213.0.2']);
 
     dns.remove(['web', 'www'], '10.213.0.2');
     expect(dns.lookup('www')).toEqual([]);

@@ -11,6 +11,7 @@
 // host-loopback resolvers (systemd-resolved's 127.0.0.53) that a container
 // could never reach itself.
 import { createSocket, type Socket } from 'node:dgram';
+import { connect, createServer, type Server, type Socket as TcpSocket } from 'node:net';
 
 export interface Upstream { host: string; port: number }
 
@@ -80,6 +81,8 @@ export class EmbeddedDns {
   /** name (lowercase) -> set of IPv4 addresses */
   private readonly records = new Map<string, Set<string>>();
   private socket: Socket | undefined;
+  private tcp: Server | undefined;
+  private readonly conns = new Set<TcpSocket>();
 
   constructor(readonly opts: DnsServerOptions) {}
 
@@ -114,39 +117,93 @@ export class EmbeddedDns {
       sock.bind(this.opts.port ?? 53, this.opts.address, () => { sock.off('error', reject); resolve(); });
     });
     sock.on('error', () => { /* a bad datagram must not kill the responder */ });
-    sock.on('message', (msg, rinfo) => { void this.handle(msg, rinfo.address, rinfo.port); });
+    sock.on('message', (msg, rinfo) => {
+      void this.answer(msg, rinfo.address, 'udp').then((a) => { if (a) this.socket?.send(a, rinfo.port, rinfo.address); });
+    });
     this.socket = sock;
+    // TCP on the same port (RFC 7766): resolvers retry over TCP when a UDP
+    // answer comes back truncated. Messages carry a 2-byte length prefix.
+    const port = sock.address().port;
+    const tcp = createServer((c) => this.serveTcp(c));
+    await new Promise<void>((resolve, reject) => {
+      tcp.once('error', reject);
+      tcp.listen(port, this.opts.address, () => { tcp.off('error', reject); resolve(); });
+    });
+    tcp.on('error', () => { /* keep serving */ });
+    this.tcp = tcp;
+  }
+
+  private serveTcp(c: TcpSocket): void {
+    this.conns.add(c);
+    c.on('close', () => this.conns.delete(c));
+    c.on('error', () => c.destroy());
+    c.setTimeout(10_000, () => c.destroy());
+    let buf = Buffer.alloc(0);
+    c.on('data', (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
+        const msg = buf.subarray(2, 2 + buf.readUInt16BE(0));
+        buf = buf.subarray(2 + msg.length);
+        void this.answer(msg, c.remoteAddress ?? '', 'tcp').then((a) => {
+          if (!a || c.destroyed) return;
+          const len = Buffer.alloc(2);
+          len.writeUInt16BE(a.length);
+          c.write(Buffer.concat([len, a]));
+        });
+      }
+    });
   }
 
   async stop(): Promise<void> {
     const s = this.socket;
+    const t = this.tcp;
     this.socket = undefined;
+    this.tcp = undefined;
+    for (const c of this.conns) c.destroy();
     if (s) await new Promise<void>((r) => s.close(() => r()));
+    if (t) await new Promise<void>((r) => t.close(() => r()));
   }
 
-  private reply(buf: Buffer, host: string, port: number): void {
-    this.socket?.send(buf, port, host);
-  }
-
-  private async handle(msg: Buffer, host: string, port: number): Promise<void> {
+  /** The answer to one query from host (undefined: not a query, drop it). */
+  private async answer(msg: Buffer, host: string, transport: 'udp' | 'tcp'): Promise<Buffer | undefined> {
     const q = parseQuestion(msg);
-    if (!q || (msg.readUInt16BE(2) & 0x8000)) return; // not a query
+    if (!q || (msg.readUInt16BE(2) & 0x8000)) return undefined; // not a query
     const own = this.records.get(q.name);
     const other = this.opts.lookupFor?.(q.name, host) ?? [];
     const local = own || other.length ? new Set([...(own ?? []), ...other]) : undefined;
     if (local && q.cls === CLASS_IN) {
       // Known name: A gets the addresses, AAAA and the rest an empty NOERROR so
       // resolvers do not go on to search domains or upstreams.
-      this.reply(buildAnswer(msg, q, q.type === TYPE_A ? [...local] : []), host, port);
-      return;
+      return buildAnswer(msg, q, q.type === TYPE_A ? [...local] : []);
     }
-    const ups = this.opts.upstreamsFor?.(host) ?? this.opts.upstreams();
+    const ups = this.opts.upstreamsFor?.(host.replace(/^::ffff:/, '')) ?? this.opts.upstreams();
     for (const up of ups) {
-      const answer = await forward(msg, up, this.opts.timeoutMs ?? 2000);
-      if (answer) { this.reply(answer, host, port); return; }
+      const timeout = this.opts.timeoutMs ?? 2000;
+      const answer = transport === 'udp' ? await forward(msg, up, timeout) : await forwardTcp(msg, up, timeout);
+      if (answer) return answer;
     }
-    this.reply(buildAnswer(msg, q, [], 2), host, port); // SERVFAIL
+    return buildAnswer(msg, q, [], 2); // SERVFAIL
   }
+}
+
+/** Relays one query over TCP (the client came over TCP: a UDP answer was truncated). */
+function forwardTcp(msg: Buffer, up: Upstream, timeoutMs: number): Promise<Buffer | undefined> {
+  return new Promise((resolve) => {
+    const c = connect({ host: up.host, port: up.port });
+    let buf = Buffer.alloc(0);
+    const done = (b: Buffer | undefined) => { clearTimeout(t); c.destroy(); resolve(b); };
+    const t = setTimeout(() => done(undefined), timeoutMs);
+    c.on('error', () => done(undefined));
+    c.on('connect', () => {
+      const len = Buffer.alloc(2);
+      len.writeUInt16BE(msg.length);
+      c.write(Buffer.concat([len, msg]));
+    });
+    c.on('data', (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      if (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) done(buf.subarray(2, 2 + buf.readUInt16BE(0)));
+    });
+  });
 }
 
 /** Relays one query over UDP; undefined on timeout or error. */
