@@ -603,5 +603,6 @@ async function waitForExit(sock: string, exitPath: string, target: string, what:
   // written before any client is closed) or it is gone without a record.
   const late = readExitFile(exitPath, what);
   if (late) return late;
+  if (!existsSync(dirname(sock))) throw new NotFoundError(`${what}: the container was deleted while waiting`);
   throw new DataLossError(`${what}: the monitor is gone and recorded no exit (see ${dirname(sock)}/monitor.log)`);
 }
