@@ -329,6 +329,33 @@ describe('berth-shim create/start', () => {
     expect(stdout.trim().split(/\s+/)).toEqual(['0', '1', '2', '3']);
   });
 
+  it('resets ignored signals and the signal mask the shim inherited', async () => {
+    const stateDir = mkdtempSync(join(tmpdir(), 'berth-state-'));
+    let pid = 0;
+    try {
+      await writeShimConfig(stateDir, spec({ process: { args: ['grep', '-E', '^Sig(Ign|Blk)', '/proc/self/status'] } }));
+      // sh's trap "" makes SIGPIPE and SIGHUP ignored across its exec of the shim.
+      const shim = spawn('sh', ['-c', 'trap "" PIPE HUP; exec "$0" "$@"', SHIM, 'create', stateDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      shim.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      shim.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+      expect(await new Promise((res) => shim.on('exit', res))).toBe(0);
+      pid = Number(readFileSync(join(stateDir, 'pid'), 'utf8'));
+      expect(readFileSync(`/proc/${pid}/status`, 'utf8')).toMatch(/^SigIgn:\s*0*1001$/m); // the shim code still has them
+      expect(spawnSync(SHIM, ['start', stateDir]).status).toBe(0);
+      expect((await waitExit(pid)).code).toBe(0);
+      pid = 0;
+      await sleep(20);
+      expect(out).toBe('SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n');
+    } finally {
+      if (pid > 0 && alive(pid)) {
+        process.kill(pid, 'SIGKILL');
+        await waitExit(pid).catch(() => undefined);
+      }
+      rmSync(stateDir, { recursive: true, force: true });
+    }
+  });
+
   it('remounts the root read-only, writes sysctls, and can give a time namespace', async () => {
     const script =
       '(touch /newfile) 2>/dev/null && echo WROTE || echo RO; cat /proc/sys/net/ipv4/ip_forward; readlink /proc/self/ns/time; ' +

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,12 +127,29 @@ int exec_exit_code(int err)
 	return err == ENOENT || err == ENOTDIR ? 127 : 126;
 }
 
+/* Ignored signals and the blocked mask survive execve: whatever the
+ * monitor (or whoever ran us) ignored or blocked must not leak into the
+ * container (a process that ignores SIGPIPE or SIGCHLD without knowing). */
+static void reset_signals(void)
+{
+	sigset_t none;
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
+
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			sigaction(sig, &dfl, NULL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
 int process_exec(const struct process_spec *p)
 {
 	const char *arg0 = p->args[0];
 	const char *path;
 	bool saw_eacces = false;
 	int err;
+
+	reset_signals();
 
 	if (strchr(arg0, '/')) {
 		execve(arg0, p->args, p->env);
