@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Layers service benchmarks; prints one JSON document to stdout.
-//   node bench/layers/run.js [--runs N] [--keep]
+//   node bench/layers/run.js [--runs N] [--fs tmpfs|disk|both] [--keep]
 // Needs root and the build (cd libs/layers && npx tsc -b).
 //  1. applyLayer throughput on a ~100 MB gzip layer of many small files,
 //     side by side with GNU `tar -xzf` and `umoci unpack` (on an OCI layout
@@ -14,6 +14,7 @@ const path = require('node:path');
 const crypto = require('node:crypto');
 const { execFileSync } = require('node:child_process');
 const { LayerStore, MediaType } = require('../../libs/layers/dist/index.js');
+const { mount, umount, MNT } = require('../../libs/sys/dist/index.js');
 const { smallFilesLayer, imageLayers } = require('./fixtures');
 const { machine, stats } = require('../lib.js');
 
@@ -39,8 +40,26 @@ function settle() {
   execFileSync('sync');
 }
 
+/** Where unpack targets go: os.tmpdir() (the disk) or a tmpfs mounted for the run. */
+let BASE = os.tmpdir();
+
 function freshDir(name) {
-  return fs.mkdtempSync(path.join(os.tmpdir(), `berth-bench-${name}-`));
+  return fs.mkdtempSync(path.join(BASE, `berth-bench-${name}-`));
+}
+
+/** Runs fn with BASE on a fresh tmpfs (so the numbers measure unpacking, not the disk). */
+async function onTmpfs(fn) {
+  const mp = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-bench-tmpfs-'));
+  mount('berth-bench', mp, 'tmpfs', 0, 'size=4g,mode=0755');
+  const prev = BASE;
+  BASE = mp;
+  try {
+    return await fn();
+  } finally {
+    BASE = prev;
+    umount(mp, MNT.DETACH);
+    fs.rmdirSync(mp);
+  }
 }
 
 function rm(d) {
@@ -72,14 +91,14 @@ function ociLayout(dir, gz, diffId) {
   }));
 }
 
-async function benchApply() {
+async function benchApply(where) {
   const { tar, gz } = smallFilesLayer(CACHE);
   const gzBytes = fs.statSync(gz).size;
   const tarBytes = fs.statSync(tar).size;
   const diffId = sha256File(tar);
   const files = Number(execFileSync('sh', ['-c', `tar -tzf '${gz}' | wc -l`], { encoding: 'utf8' }).trim());
-  log(`apply: ${(gzBytes / 2 ** 20).toFixed(1)} MiB gzip, ${(tarBytes / 2 ** 20).toFixed(1)} MiB tar, ${files} entries`);
-  const layout = freshDir('oci');
+  log(`apply (${where}): ${(gzBytes / 2 ** 20).toFixed(1)} MiB gzip, ${(tarBytes / 2 ** 20).toFixed(1)} MiB tar, ${files} entries`);
+  const layout = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-bench-oci-'));
   ociLayout(layout, gz, diffId);
   // Warm the page cache for the blob.
   sha256File(gz);
@@ -118,6 +137,7 @@ async function benchApply() {
   const mbps = (ms) => +(gzBytes / 2 ** 20 / (ms / 1000)).toFixed(1);
   const s = Object.fromEntries(Object.entries(t).map(([k, v]) => [k, stats(v)]));
   return {
+    target: where === 'tmpfs' ? 'tmpfs (CPU-bound: decompress + parse + syscalls)' : `${os.tmpdir()} (disk; each run after sync)`,
     blob: { gzipMiB: +(gzBytes / 2 ** 20).toFixed(1), tarMiB: +(tarBytes / 2 ** 20).toFixed(1), entries: files },
     runs: RUNS,
     medianMs: { berthOverlay: +s.berth.p50.toFixed(0), berthCopy: +s.berthCopy.p50.toFixed(0), gnuTar: +s.gnuTar.p50.toFixed(0), umoci: +s.umoci.p50.toFixed(0) },
@@ -169,7 +189,12 @@ async function benchPrepare() {
 
 async function main() {
   fs.mkdirSync(CACHE, { recursive: true });
-  const result = { suite: 'layers', date: new Date().toISOString(), machine: machine(), applyLayer: await benchApply(), prepare: await benchPrepare() };
+  const fsArg = args.includes('--fs') ? args[args.indexOf('--fs') + 1] : 'both';
+  const result = { suite: 'layers', date: new Date().toISOString(), machine: machine(), loadavg: os.loadavg(), applyLayer: {} };
+  if (fsArg === 'tmpfs' || fsArg === 'both') result.applyLayer.tmpfs = await onTmpfs(() => benchApply('tmpfs'));
+  if (fsArg === 'disk' || fsArg === 'both') result.applyLayer.disk = await benchApply('disk');
+  result.prepare = await benchPrepare();
+  result.loadavgAfter = os.loadavg();
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   if (!args.includes('--keep')) rm(CACHE);
 }

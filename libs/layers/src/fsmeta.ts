@@ -21,7 +21,7 @@ export function contentXattrs(path: string): Map<string, Buffer> {
 }
 
 /** Sets each xattr on `path`; user.* on a symlink is refused by the kernel and skipped. */
-export function setXattrs(path: string, xattrs: Map<string, Buffer>, isSymlink: boolean): void {
+export function setXattrs(path: string, xattrs: ReadonlyMap<string, Buffer>, isSymlink: boolean): void {
   for (const [k, v] of xattrs) {
     if (isSymlink && k.startsWith('user.')) continue;
     lsetxattr(path, k, v);

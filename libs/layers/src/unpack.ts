@@ -15,7 +15,7 @@
 // rejected layer leaves no trace. See docs/design/layers.md.
 import {
   closeSync, constants as C, fchmodSync, fchownSync, ftruncateSync, linkSync, lstatSync, mkdirSync, openSync,
-  readdirSync, rmSync, symlinkSync, unlinkSync, writeSync, lchownSync, chmodSync, copyFileSync, type BigIntStats,
+  readdirSync, rmSync, symlinkSync, unlinkSync, writeSync, lchownSync, chmodSync, copyFileSync, futimesSync, type BigIntStats,
 } from 'node:fs';
 import { InvalidArgumentError } from '@berth/errors';
 import { mknod, S_IF, lsetxattr, fsetxattr, futimens, lutimens } from '@berth/sys';
@@ -63,8 +63,13 @@ export class Unpacker implements TarSink {
   private holes = false;
   private skipData = false;
 
+  /** Dirs (relative) with the setgid bit: new files there inherit the dir's group. */
+  private readonly setgidDirs = new Set<string>();
+  private readonly asRoot = process.getuid?.() === 0 && process.getgid?.() === 0;
+
   constructor(private readonly opts: UnpackOptions) {
     this.root = opts.root;
+    if (lstatSync(this.root).mode & 0o2000) this.setgidDirs.add('');
   }
 
   private abs(rel: string): string {
@@ -91,8 +96,16 @@ export class Unpacker implements TarSink {
     this.touch(parentOf(rel));
     switch (h.type) {
       case 'file': {
-        this.clearTarget(rel, false);
-        this.fd = openSync(this.abs(rel), OPEN_FLAGS, 0o600);
+        // Create first, clear and retry only when something is there: saves
+        // an lstat per file, the common case being a fresh name.
+        const p = this.abs(rel);
+        try {
+          this.fd = openSync(p, OPEN_FLAGS, 0o600);
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+          this.clearTarget(rel, false);
+          this.fd = openSync(p, OPEN_FLAGS, 0o600);
+        }
         this.holes = h.sparse !== null || h.size >= SPARSE_MIN;
         this.pendLen = 0;
         this.skipData = false;
@@ -224,10 +237,12 @@ export class Unpacker implements TarSink {
         this.flushPend();
         ftruncateSync(fd, h.size);
       }
-      fchownSync(fd, h.uid, h.gid);
-      fchmodSync(fd, h.mode);
+      // A new file is already root:root (we run as root) unless its dir is
+      // setgid, and already has mode 0600; skip the calls that change nothing.
+      if (h.uid !== 0 || h.gid !== 0 || !this.asRoot || this.setgidDirs.has(parentOf(this.curRel))) fchownSync(fd, h.uid, h.gid);
+      if (h.mode !== 0o600) fchmodSync(fd, h.mode);
       for (const [k, v] of h.xattrs) fsetxattr(fd, k, v);
-      futimens(fd, h.mtimeNs, h.mtimeNs);
+      setTimes(fd, h.mtimeNs);
     } finally {
       this.fd = -1;
       closeSync(fd);
@@ -253,6 +268,7 @@ export class Unpacker implements TarSink {
 
   private applyDirMeta(rel: string, h: TarHeader): void {
     const p = this.abs(rel);
+    if (h.mode & 0o2000) this.setgidDirs.add(rel); else this.setgidDirs.delete(rel);
     lchownSync(p, h.uid, h.gid);
     chmodSync(p, h.mode);
     setXattrs(p, h.xattrs, false);
@@ -307,7 +323,11 @@ export class Unpacker implements TarSink {
       p = p === '' ? c : `${p}/${c}`;
       if (this.dirsOk.has(p)) continue;
       const st = this.lstat(p);
-      if (st?.isDirectory()) { this.dirsOk.add(p); continue; }
+      if (st?.isDirectory()) {
+        this.dirsOk.add(p);
+        if (st.mode & 0o2000n) this.setgidDirs.add(p);
+        continue;
+      }
       if (st?.isSymbolicLink()) throw this.throughSymlink(h, p);
       if (st && !(this.opts.whiteouts === 'overlay' && isWhiteout(st))) {
         throw new InvalidArgumentError(`tar entry "${h.name}": parent "${p}" is not a directory in this layer; the layer was rejected`, { field: h.name });
@@ -333,6 +353,7 @@ export class Unpacker implements TarSink {
         // new one gets the entry's mtime so the result does not depend on the clock.
         if (lst && lowerPath) {
           copyMetadata(lowerPath, this.abs(p), lst);
+          if (lst.mode & 0o2000n) this.setgidDirs.add(p);
         } else {
           lutimens(this.abs(p), h.mtimeNs, h.mtimeNs);
           this.created.add(p);
@@ -450,6 +471,20 @@ export class Unpacker implements TarSink {
     this.touch(parentOf(rel));
     linkSync(this.abs(target), this.abs(rel));
     this.created.add(rel);
+  }
+}
+
+/**
+ * futimens with both times = mtime. Whole seconds (what ustar headers carry)
+ * go through Node's futimesSync, exact for integers and cheaper than the
+ * koffi call; sub-second times need the ns-exact binding.
+ */
+function setTimes(fd: number, mtimeNs: bigint): void {
+  if (mtimeNs % 1_000_000_000n === 0n) {
+    const sec = Number(mtimeNs / 1_000_000_000n);
+    futimesSync(fd, sec, sec);
+  } else {
+    futimens(fd, mtimeNs, mtimeNs);
   }
 }
 

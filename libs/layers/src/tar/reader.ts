@@ -32,7 +32,7 @@ export interface TarHeader {
   devMajor: number;
   devMinor: number;
   /** SCHILY.xattr.* records: name -> raw value bytes. */
-  xattrs: Map<string, Buffer>;
+  xattrs: ReadonlyMap<string, Buffer>;
   /** For sparse files: where the stored data goes; null for ordinary files. */
   sparse: SparseSegment[] | null;
 }
@@ -46,6 +46,8 @@ export interface TarSink {
 }
 
 const BLOCK = 512;
+/** Shared empty map for the common entry without xattrs (never mutated). */
+const NO_XATTRS: ReadonlyMap<string, Buffer> = new Map();
 
 type State = 'header' | 'data' | 'meta' | 'sparsemap' | 'gnuext' | 'end';
 
@@ -220,9 +222,13 @@ export class TarReader {
     const uid = get('uid') !== undefined ? Number(get('uid')) : num(b, 108, 8);
     const gid = get('gid') !== undefined ? Number(get('gid')) : num(b, 116, 8);
     if (get('size') !== undefined) storedSize = Number(get('size'));
-    const xattrs = new Map<string, Buffer>();
-    for (const m of [this.globalPax, this.pax ?? new Map<string, Buffer>()]) {
-      for (const [k, v] of m) if (k.startsWith('SCHILY.xattr.')) xattrs.set(k.slice(13), v);
+    let xattrs = NO_XATTRS;
+    if (this.pax !== null || this.globalPax.size > 0) {
+      const found = new Map<string, Buffer>();
+      for (const m of [this.globalPax, this.pax ?? NO_XATTRS]) {
+        for (const [k, v] of m) if (k.startsWith('SCHILY.xattr.')) found.set(k.slice(13), v);
+      }
+      xattrs = found;
     }
 
     let type: TarEntryType;
@@ -367,15 +373,12 @@ function isZero(b: Buffer): boolean {
 }
 
 function verifyChecksum(b: Buffer): void {
-  let unsigned = 0;
-  let signed = 0;
-  for (let i = 0; i < BLOCK; i++) {
-    const v = i >= 148 && i < 156 ? 32 : b[i]!;
-    unsigned += v;
-    signed += v > 127 ? v - 256 : v;
-  }
+  let unsigned = 8 * 32; // the checksum field counts as spaces
+  let high = 0; // bytes > 127, for the signed variant some old tars use
+  for (let i = 0; i < 148; i++) { const v = b[i]!; unsigned += v; if (v > 127) high++; }
+  for (let i = 156; i < BLOCK; i++) { const v = b[i]!; unsigned += v; if (v > 127) high++; }
   const want = num(b, 148, 8);
-  if (want !== unsigned && want !== signed) {
+  if (want !== unsigned && want !== unsigned - 256 * high) {
     throw new DataLossError('layer tar has a header with a bad checksum: the blob is corrupt or not a tar (is it compressed with another media type?)');
   }
 }
