@@ -322,6 +322,35 @@ describe('berth-shim create/start', () => {
     }
   });
 
+  it('populates /dev (nodes by mknod, or bound from the host in a user namespace) with the standard links', async () => {
+    const script =
+      'for d in null zero full random urandom tty; do stat -c "%n %F %t,%T" /dev/$d; done; ' +
+      'for l in fd stdin stdout stderr ptmx; do echo "$l -> $(readlink /dev/$l)"; done; ' +
+      'head -c 4 /dev/zero | wc -c; echo x > /dev/null && echo NULL-OK; stat -c "%a" /dev/shm; grep -q " /dev/mqueue mqueue " /proc/mounts && echo MQUEUE';
+    const want = [
+      '/dev/null character special file 1,3', '/dev/zero character special file 1,5', '/dev/full character special file 1,7',
+      '/dev/random character special file 1,8', '/dev/urandom character special file 1,9', '/dev/tty character special file 5,0',
+      'fd -> /proc/self/fd', 'stdin -> /proc/self/fd/0', 'stdout -> /proc/self/fd/1', 'stderr -> /proc/self/fd/2', 'ptmx -> pts/ptmx',
+      '4', 'NULL-OK', '1777', 'MQUEUE', '',
+    ];
+    const plain = await runContainer(spec({ process: { args: ['sh', '-c', script] } }));
+    expect(plain.status.code, plain.stderr).toBe(0);
+    expect(plain.stdout.split('\n')).toEqual(want);
+    const userns = await runContainer(
+      withDefaults({
+        root: { path: userRootfs.rootfs },
+        process: { args: ['sh', '-c', script] },
+        linux: {
+          namespaces: [{ type: 'user' }, { type: 'pid' }, { type: 'mount' }, { type: 'ipc' }, { type: 'uts' }, { type: 'network' }],
+          uidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }],
+          gidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }],
+        },
+      }),
+    );
+    expect(userns.status.code, userns.stderr).toBe(0);
+    expect(userns.stdout.split('\n')).toEqual(want);
+  });
+
   it('passes only stdio to the container process (no shim fd leaks in)', async () => {
     // ls opens the directory it lists as fd 3.
     const { status, stdout, stderr } = await runContainer(spec({ process: { args: ['ls', '/proc/self/fd'] } }));
