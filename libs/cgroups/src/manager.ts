@@ -186,16 +186,18 @@ export class CgroupsManager extends EventEmitter {
       createdAt: Date.now(),
       oomKills: 0,
     };
-    await this.driver.create(path);
     try {
+      await this.driver.create(path);
       await this.driver.apply(path, resources);
+      await this.watchOom(rec);
       this.store.save(rec);
     } catch (e) {
+      // Nothing stays behind: no directory, no watch, no record.
+      this.unwatchOom(id);
       await this.driver.remove(path).catch(() => undefined);
       throw e;
     }
     this.records.set(id, rec);
-    await this.watchOom(rec);
     return this.info(rec);
   }
 

@@ -296,6 +296,21 @@ describe('CgroupsManager on the v2 driver (temp tree)', () => {
     }
   });
 
+  it('a create the kernel (or driver) refuses leaves no directory, watch or record behind', async () => {
+    const m = new CgroupsManager({ driver, parent: 'berth', stateDir });
+    try {
+      const e = await fails(() => m.create('bad', { resources: { pids: { limit: 5 }, memory: { swappiness: 10 } } }));
+      expect(e.field).toBe('memory.swappiness');
+      expect(existsSync(join(fake.root, 'berth/bad'))).toBe(false);
+      expect(m.list()).toEqual([]);
+      expect(existsSync(join(stateDir, 'bad.json'))).toBe(false);
+      // The id is free again.
+      await m.create('bad', { resources: { pids: { limit: 5 } } });
+    } finally {
+      m.close();
+    }
+  });
+
   it('deletes an empty cgroup and its record', async () => {
     const m = new CgroupsManager({ driver, parent: 'berth', stateDir });
     try {
