@@ -77,8 +77,9 @@ describe('Runtime with the fake shim', () => {
   });
 
   it('reports death by signal as 128+n and the signal name; stop escalates to SIGKILL', async () => {
-    await create('sig', { args: ['sh', '-c', 'trap "" TERM; while :; do sleep 0.05; done'] });
+    await create('sig', { args: ['sh', '-c', 'trap "" TERM; echo ready; while :; do sleep 0.05; done'] });
     await rt.start('sig');
+    await until(() => (readOptional(join(base, 'logs', 'sig.log')) ?? '').includes('ready')); // SIGTERM is ignored from now
     const t0 = Date.now();
     const exit = await rt.stop('sig', 300);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(300);

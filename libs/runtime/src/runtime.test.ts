@@ -106,9 +106,9 @@ describe('Runtime with berth-shim', () => {
     expect(Date.now() - t0).toBeGreaterThanOrEqual(500);
     expect(exit).toMatchObject({ exitCode: 137, signal: 'SIGKILL' });
 
-    await create('term', spec(['sh', '-c', 'trap "exit 3" TERM; while :; do sleep 0.1; done']));
+    await create('term', spec(['sh', '-c', 'trap "exit 3" TERM; echo ready; while :; do sleep 0.1; done']));
     await rt.start('term');
-    await new Promise((r) => setTimeout(r, 200)); // the trap is set
+    await until(() => readOr(join(base, 'logs', 'term.log')).includes('ready')); // the trap is set
     expect(await rt.stop('term', 5000)).toMatchObject({ exitCode: 3, signal: null });
 
     await create('usr1', spec(['sleep', '1000']));
