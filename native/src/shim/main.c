@@ -9,8 +9,20 @@
  */
 #include "shim.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
+
+/* A closed stdin/stdout/stderr would be reused by the next fd we open
+ * (a sync socket, the config) and could end up as the container's stdio:
+ * put /dev/null there first. */
+static void ensure_stdio(void)
+{
+	for (int fd = 0; fd < 3; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) != fd)
+			_exit(1);
+}
 
 static void usage(void)
 {
@@ -22,6 +34,7 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
+	ensure_stdio();
 	if (argc < 3) {
 		usage();
 		return 2;
