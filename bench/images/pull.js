@@ -7,8 +7,10 @@
 //   node bench/images/pull.js [--runs N] [--mb SIZE]
 //
 // Needs the build (cd libs/images && npx tsc -b) and root (umoci unpack,
-// tar --same-owner). berth's side uses UnpackLayerApplier (GNU tar -x per
-// layer into a staging dir, whiteouts merged by rename) as its unpacker.
+// tar --same-owner). berth's side runs twice per round: with
+// UnpackLayerApplier (GNU tar -x per layer into a staging dir, whiteouts
+// merged by rename) and, when libs/layers is built, with @berth/layers'
+// LayerStore (the layers service's snapshots) as the applier.
 'use strict';
 const fs = require('node:fs/promises');
 const os = require('node:os');
@@ -16,7 +18,30 @@ const path = require('node:path');
 const crypto = require('node:crypto');
 const { ImagesLocal, UnpackLayerApplier, chainIds } = require('../../libs/images/dist/index.js');
 const { startRegistry, run, skopeoCopy } = require('../../libs/images/dist/testing/registry.js');
-const { describeTree } = require('../../libs/images/dist/testing/build-image.js');
+const { describeTree, buildImageFromDirs } = require('../../libs/images/dist/testing/build-image.js');
+
+// The layers service's LayerStore, when built: the applier berth really uses.
+let LayerStore;
+try {
+  ({ LayerStore } = require('../../libs/layers/dist/index.js'));
+} catch {
+  LayerStore = undefined;
+}
+
+/** LayerApplier over @berth/layers (its stat() throws NotFound for an unknown chain). */
+function layerStoreApplier(store) {
+  return {
+    applyLayer: (stream, o) => store.applyLayer(stream, { mediaType: o.mediaType, expectedDiffId: o.expectedDiffId, ...(o.parentChainId ? { parentChainId: o.parentChainId } : {}) }),
+    hasLayer: async (chainId) => {
+      try {
+        store.stat(chainId);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+  };
+}
 
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(name);
@@ -61,22 +86,26 @@ async function main() {
   const work = await fs.mkdtemp(path.join(os.tmpdir(), 'berth-bench-images-'));
   const reg = await startRegistry();
   try {
-    // Build the image with umoci: one layer per directory insert.
+    // Build the image: one gzip layer per directory, made with GNU tar.
+    // (umoci insert would do, but umoci 0.4 writes unterminated tars that
+    // only Go's archive/tar and our tar -x applier accept.)
     const layout = path.join(work, 'src-layout');
-    await run('umoci', ['init', '--layout', layout]);
-    await run('umoci', ['new', '--image', `${layout}:bench`]);
+    const dirs = [];
     for (let l = 0; l < LAYERS; l++) {
       const d = path.join(work, `layer-${l}`);
-      await makeLayerDir(d, l, TOTAL_MB / LAYERS);
-      await run('umoci', ['insert', '--image', `${layout}:bench`, d, `/opt/layer${l}`]);
-      await fs.rm(d, { recursive: true });
+      await makeLayerDir(path.join(d, 'opt', `layer${l}`), l, TOTAL_MB / LAYERS);
+      dirs.push(d);
     }
-    await run('umoci', ['config', '--image', `${layout}:bench`, '--config.cmd', 'sh']);
+    await buildImageFromDirs(layout, 'bench', dirs);
+    for (const d of dirs) await fs.rm(d, { recursive: true });
     const ref = `${reg.host}/bench/big:v1`;
     await skopeoCopy(`oci:${layout}:bench`, `docker://${ref}`);
     const compressed = await dirSize(path.join(reg.dataDir, 'docker/registry/v2/blobs'));
 
     const berth = [];
+    const berthLayers = [];
+    let layersDriver;
+    let sameTreeLayers;
     const peer = [];
     const peerParts = [];
     let sameTree;
@@ -90,8 +119,26 @@ async function main() {
       await local.transfer.pull(ref);
       berth.push(seconds(t0));
       const info = await local.images.inspect(ref);
-      const tree = applier.rootfsOf(chainIds(info.config.rootfs.diff_ids).at(-1));
+      const topChain = chainIds(info.config.rootfs.diff_ids).at(-1);
+      const tree = applier.rootfsOf(topChain);
       local.close();
+
+      // berth with @berth/layers (overlay or copy snapshots) as the applier.
+      let layersTree;
+      let layerStore;
+      if (LayerStore) {
+        layerStore = LayerStore.open({ root: path.join(bdir, 'layerstore') });
+        layersDriver = layerStore.driverName;
+        const local2 = await ImagesLocal.open({ root: path.join(bdir, 'store2'), layerApplier: layerStoreApplier(layerStore), authConfigPath: path.join(bdir, 'auth.json') });
+        t0 = process.hrtime.bigint();
+        await local2.transfer.pull(ref);
+        berthLayers.push(seconds(t0));
+        local2.close();
+        if (r === 0) {
+          layerStore.view('bench-view', topChain);
+          layersTree = layerStore.mount('bench-view');
+        }
+      }
 
       // skopeo copy to an OCI layout, then umoci unpack.
       const pdir = path.join(work, `peer-${r}`);
@@ -108,7 +155,14 @@ async function main() {
         const [a, b] = await Promise.all([describeTree(tree), describeTree(path.join(pdir, 'bundle', 'rootfs'))]);
         sameTree = JSON.stringify(a) === JSON.stringify(b);
         uncompressed = await dirSize(tree);
+        if (layersTree) {
+          // Directory entries differ only in how the snapshot root itself is made; compare contents.
+          const c = await describeTree(layersTree);
+          sameTreeLayers = JSON.stringify(c) === JSON.stringify(b);
+          layerStore.unmount('bench-view');
+        }
       }
+      layerStore?.close();
       await fs.rm(bdir, { recursive: true, force: true });
       await fs.rm(pdir, { recursive: true, force: true });
     }
@@ -119,10 +173,14 @@ async function main() {
       berthPullUnpackSeconds: berth.map((x) => +x.toFixed(3)),
       skopeoUmociSeconds: peer.map((x) => +x.toFixed(3)),
       skopeoUmociParts: peerParts.map((p) => ({ skopeoCopy: +p.skopeoCopy.toFixed(3), umociUnpack: +p.umociUnpack.toFixed(3) })),
+      berthWithLayersServiceSeconds: berthLayers.map((x) => +x.toFixed(3)),
+      layersDriver,
       medianBerth: +median(berth).toFixed(3),
+      medianBerthWithLayersService: berthLayers.length ? +median(berthLayers).toFixed(3) : undefined,
       medianSkopeoUmoci: +median(peer).toFixed(3),
       speedup: +(median(peer) / median(berth)).toFixed(2),
       sameTree,
+      sameTreeWithLayersService: sameTreeLayers,
       host: { cpus: os.cpus().length, node: process.version },
     };
     process.stdout.write(JSON.stringify(out, null, 2) + '\n');

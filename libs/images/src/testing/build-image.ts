@@ -62,3 +62,40 @@ export async function describeTree(root: string): Promise<TreeEntry[]> {
   await walk(root, '');
   return out;
 }
+
+/**
+ * Builds `layout:tag` from directories, one gzip layer per directory made
+ * with GNU tar (properly padded and terminated, unlike umoci 0.4's layers),
+ * plus an OCI config and manifest. For benchmarks and tests that need
+ * ordinary tars.
+ */
+export async function buildImageFromDirs(layout: string, tag: string, layerDirs: string[], cmd: string[] = ['sh']): Promise<void> {
+  const { gzipSync } = await import('node:zlib');
+  const blobs = join(layout, 'blobs', 'sha256');
+  await fs.mkdir(blobs, { recursive: true });
+  const put = async (data: Buffer) => {
+    const hex = createHash('sha256').update(data).digest('hex');
+    await fs.writeFile(join(blobs, hex), data);
+    return { digest: `sha256:${hex}`, size: data.length };
+  };
+  const layers: Array<{ mediaType: string; digest: string; size: number }> = [];
+  const diffIds: string[] = [];
+  for (const dir of layerDirs) {
+    const { stdout } = await run('tar', ['-c', '-f', '-', '--numeric-owner', '--sort=name', '-C', dir, '.'], { encoding: 'buffer', maxBuffer: 1 << 30 });
+    const tar = stdout as unknown as Buffer;
+    diffIds.push(`sha256:${createHash('sha256').update(tar).digest('hex')}`);
+    layers.push({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', ...(await put(gzipSync(tar))) });
+  }
+  const config = {
+    architecture: 'amd64', os: 'linux', config: { Cmd: cmd },
+    rootfs: { type: 'layers', diff_ids: diffIds }, history: layerDirs.map(() => ({ created_by: 'buildImageFromDirs' })),
+  };
+  const cfg = await put(Buffer.from(JSON.stringify(config)));
+  const manifest = { schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...cfg }, layers };
+  const man = await put(Buffer.from(JSON.stringify(manifest)));
+  await fs.writeFile(join(layout, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+  await fs.writeFile(join(layout, 'index.json'), JSON.stringify({
+    schemaVersion: 2,
+    manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...man, annotations: { 'org.opencontainers.image.ref.name': tag } }],
+  }));
+}
