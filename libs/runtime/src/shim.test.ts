@@ -241,6 +241,24 @@ describe('berth-shim create/start', () => {
     const notExec = await runContainer(spec({ process: { args: ['/etc/passwd'] } }));
     expect(notExec.status.code).toBe(126);
     expect(notExec.stderr).toContain('berth-shim: exec "/etc/passwd": Permission denied');
+    // Found through PATH but not executable: 126 too (a later PATH entry
+    // could still have won, so the search goes on past it).
+    writeFileSync(join(rootfs.rootfs, 'bin', 'notexec'), 'data', { mode: 0o644 });
+    writeFileSync(join(rootfs.rootfs, 'bin', 'noformat'), 'no shebang, not ELF\n', { mode: 0o755 });
+    try {
+      const inPath = await runContainer(spec({ process: { args: ['notexec'], env: ['PATH=/usr/bin:/bin'] } }));
+      expect(inPath.status.code).toBe(126);
+      expect(inPath.stderr).toContain('berth-shim: exec "notexec": Permission denied');
+      const format = await runContainer(spec({ process: { args: ['noformat'], env: ['PATH=/bin'] } }));
+      expect(format.status.code).toBe(126);
+      expect(format.stderr).toContain('berth-shim: exec "noformat": Exec format error');
+      // PATH comes from the process env: without /bin in it, sh is not found.
+      const noPath = await runContainer(spec({ process: { args: ['sh', '-c', 'true'], env: ['PATH=/nowhere'] } }));
+      expect(noPath.status.code).toBe(127);
+    } finally {
+      rmSync(join(rootfs.rootfs, 'bin', 'notexec'), { force: true });
+      rmSync(join(rootfs.rootfs, 'bin', 'noformat'), { force: true });
+    }
   });
 
   it('hides masked paths and makes readonly paths read-only', async () => {
