@@ -147,7 +147,7 @@ static int remount(int rootfd, const char *dest, unsigned long flags, const char
 	if (r < 0) {
 		int e = errno;
 		close(fd);
-		return fail_errno(e, "%s %s: remount read-only", what, dest);
+		return fail_errno(e, "%s %s: remount with its flags (ro, nosuid, nodev, noexec...)", what, dest);
 	}
 	close(fd);
 	return 0;
