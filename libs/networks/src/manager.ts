@@ -443,58 +443,68 @@ export class NetworkManager extends EventEmitter {
     // table and onto disk before any plugin runs, so a concurrent attach sees
     // the ports taken and a crash leaves a record reconcile can undo.
     const ep = await this.lock.run(async () => {
-      const mine = this.endpoints.get(containerId) ?? [];
-      if (mine.some((e) => e.mode !== 'bridge') || (mine.length && m.kind !== 'bridge')) {
-        throw new FailedPreconditionError(`container ${containerId} already has network mode ${mine[0]!.mode === 'bridge' ? mine[0]!.network : mine[0]!.mode}; detach it first`, { field: 'network' });
-      }
-      if (m.kind === 'container') {
-        const target = this.endpoints.get(m.containerId);
-        if (!target?.length) throw new NotFoundError(`container ${m.containerId} has no network attachment to share; attach it first`, { field: 'network' });
-        return { ...base, sharedWith: m.containerId, phase: 'attached' as const };
-      }
-      if (m.kind === 'host') return { ...base, phase: 'attached' as const };
-      if (m.kind === 'none') {
-        return this.datapath === 'native'
-          ? { ...base, interface: 'lo', datapath: 'native' as const }
-          : { ...base, interface: 'lo', conflist: this.loopbackList, datapath: 'cni' as const };
-      }
-      const net = this.networks.get(m.network);
-      const dropIn = this.dropIns.get(m.network);
-      if (!net && !dropIn) throw new NotFoundError(`network ${m.network} not found`, { field: 'network' });
-      if (mine.some((e) => e.network === m.network)) {
-        throw new AlreadyExistsError(`container ${containerId} is already attached to network ${m.network}`, { field: 'network' });
-      }
-      if (!net?.dns && (opts.aliases?.length)) {
-        throw new InvalidArgumentError(`aliases: network ${m.network} has no name resolution; aliases work on user-defined networks`, { field: 'aliases' });
-      }
-      let ifIndex = 0;
-      while (mine.some((e) => e.interface === `eth${ifIndex}`)) ifIndex++;
-      const ports = await this.reservePorts(containerId, requested);
-      let conflist: CniConfList;
-      if (net && this.datapath === 'native') {
-        return {
-          ...base, network: m.network, networkId: net.id, interface: `eth${ifIndex}`, ports, gateway: net.gateway,
-          datapath: 'native' as const, hostInterface: `veth${randomBytes(4).toString('hex')}`,
-        };
-      }
-      if (net) {
-        conflist = bridgeConflist(net, this.ipamDir, ports.length > 0);
-        // A second network must not add a second default route (EEXIST).
-        if (mine.length) ((conflist.plugins[0]!.ipam as { routes: unknown[] }).routes = []);
-        conflist.plugins.push({ type: 'loopback' });
-      } else {
-        conflist = dropIn!;
-        if (ports.length && !conflist.plugins.some((p) => p.capabilities?.portMappings)) {
-          throw new InvalidArgumentError(`ports: network ${m.network}'s conflist has no plugin with the portMappings capability`, { field: 'ports' });
-        }
-      }
-      return { ...base, network: m.network, networkId: net?.id ?? '', interface: `eth${ifIndex}`, ports, conflist, gateway: net?.gateway ?? '', datapath: 'cni' as const };
-    });
-
-    await this.lock.run(async () => {
+      const ep = await this.reserve(containerId, m, base, requested, opts);
+      // Into the table in the same critical section that checked it.
       this.endpoints.set(containerId, [...(this.endpoints.get(containerId) ?? []), ep]);
       await this.store.saveEndpoints(containerId, this.endpoints.get(containerId)!);
+      return ep;
     });
+    return this.finishAttach(ep);
+  }
+
+  /** Validates against the table and builds the record (caller holds the lock). */
+  private async reserve(containerId: string, m: NetworkMode, base: EndpointRecord, requested: PortMapping[], opts: AttachOptions): Promise<EndpointRecord> {
+    const mine = this.endpoints.get(containerId) ?? [];
+    if (mine.some((e) => e.mode !== 'bridge') || (mine.length && m.kind !== 'bridge')) {
+      throw new FailedPreconditionError(`container ${containerId} already has network mode ${mine[0]!.mode === 'bridge' ? mine[0]!.network : mine[0]!.mode}; detach it first`, { field: 'network' });
+    }
+    if (m.kind === 'container') {
+      const target = this.endpoints.get(m.containerId);
+      if (!target?.length) throw new NotFoundError(`container ${m.containerId} has no network attachment to share; attach it first`, { field: 'network' });
+      return { ...base, sharedWith: m.containerId, phase: 'attached' as const };
+    }
+    if (m.kind === 'host') return { ...base, phase: 'attached' as const };
+    if (m.kind === 'none') {
+      return this.datapath === 'native'
+        ? { ...base, interface: 'lo', datapath: 'native' as const }
+        : { ...base, interface: 'lo', conflist: this.loopbackList, datapath: 'cni' as const };
+    }
+    const net = this.networks.get(m.network);
+    const dropIn = this.dropIns.get(m.network);
+    if (!net && !dropIn) throw new NotFoundError(`network ${m.network} not found`, { field: 'network' });
+    if (mine.some((e) => e.network === m.network)) {
+      throw new AlreadyExistsError(`container ${containerId} is already attached to network ${m.network}`, { field: 'network' });
+    }
+    if (!net?.dns && (opts.aliases?.length)) {
+      throw new InvalidArgumentError(`aliases: network ${m.network} has no name resolution; aliases work on user-defined networks`, { field: 'aliases' });
+    }
+    let ifIndex = 0;
+    while (mine.some((e) => e.interface === `eth${ifIndex}`)) ifIndex++;
+    const ports = await this.reservePorts(containerId, requested);
+    let conflist: CniConfList;
+    if (net && this.datapath === 'native') {
+      return {
+        ...base, network: m.network, networkId: net.id, interface: `eth${ifIndex}`, ports, gateway: net.gateway,
+        datapath: 'native' as const, hostInterface: `veth${randomBytes(4).toString('hex')}`,
+      };
+    }
+    if (net) {
+      conflist = bridgeConflist(net, this.ipamDir, ports.length > 0);
+      // A second network must not add a second default route (EEXIST).
+      if (mine.length) ((conflist.plugins[0]!.ipam as { routes: unknown[] }).routes = []);
+      conflist.plugins.push({ type: 'loopback' });
+    } else {
+      conflist = dropIn!;
+      if (ports.length && !conflist.plugins.some((p) => p.capabilities?.portMappings)) {
+        throw new InvalidArgumentError(`ports: network ${m.network}'s conflist has no plugin with the portMappings capability`, { field: 'ports' });
+      }
+    }
+    return { ...base, network: m.network, networkId: net?.id ?? '', interface: `eth${ifIndex}`, ports, conflist, gateway: net?.gateway ?? '', datapath: 'cni' as const };
+  }
+
+  /** Second half of attach: the kernel work, then the record's 'attached' phase. */
+  private async finishAttach(ep: EndpointRecord): Promise<Attachment> {
+    const containerId = ep.containerId;
     if (ep.phase === 'attached') {
       this.emitEvent({ type: 'container.attached', attachment: publicView(ep) });
       return publicView(ep);
@@ -542,7 +552,7 @@ export class NetworkManager extends EventEmitter {
   private async undo(ep: EndpointRecord): Promise<void> {
     if (ep.conflist) await this.cni.del(ep.conflist, this.runtimeConf(ep, true));
     if (ep.datapath === 'native' && ep.mode === 'bridge') {
-      if (ep.ports.length || !ep.ip) await this.hostPorts.del(ep.containerId, ep.ip, ep.ports);
+      if (ep.ports.length) await this.hostPorts.del(ep.containerId, ep.ip, ep.ports);
       await this.native.del(ep.network, ep);
     }
   }
