@@ -268,6 +268,12 @@ describe.each(['native', 'cni'] as const)('NetworkManager, %s datapath', (datapa
     expect((await inNs(n0, ['/bin/busybox', 'ping', '-c1', '-W2', atts[7]!.ip])).code).toBe(0);
     await Promise.all(atts.map((a) => m.detach(a.containerId)));
     expect((await sh('ip', ['-o', 'link', 'show', 'master', m.inspectNetwork('par').network.bridge])).stdout.trim()).toBe('');
+    // Racing for one explicit host port: exactly one wins.
+    const port = 20000 + Math.floor(Math.random() * 9000);
+    const race = await Promise.allSettled(paths.slice(0, 4).map(([, p], i) => m.attach(`race${i}`, p, 'par', { ports: [`${port}:80`] })));
+    expect(race.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    expect(race.filter((r) => r.status === 'rejected').every((r) => isAlreadyExists((r as PromiseRejectedResult).reason))).toBe(true);
+    for (let i = 0; i < 4; i++) await m.detach(`race${i}`);
   });
 
   it('reconcile removes leftovers no record explains', async () => {
