@@ -555,6 +555,47 @@ describe('berth-shim create failures', () => {
     }
   }
 
+  it('an init whose shim is killed half-way exits by itself', async () => {
+    // The parent writes the init into a frozen freezer cgroup before
+    // releasing it, so the init is held before any setup; killing the shim
+    // then must make the init exit once it runs (EOF on the sync socket).
+    const freezer = join('/sys/fs/cgroup/freezer', `berth-test-${Math.random().toString(36).slice(2, 10)}`);
+    mkdirSync(freezer);
+    const stateDir = mkdtempSync(join(tmpdir(), 'berth-state-'));
+    let init = 0;
+    try {
+      writeFileSync(join(freezer, 'freezer.state'), 'FROZEN');
+      await writeShimConfig(stateDir, spec({ process: { args: ['true'] }, linux: { cgroupsPaths: [freezer] } }));
+      const shim = spawn(SHIM, ['create', stateDir], { stdio: 'ignore' });
+      const exited = new Promise((res) => shim.on('exit', res));
+      const procs = () => readFileSync(join(freezer, 'cgroup.procs'), 'utf8').trim().split('\n').filter(Boolean).map(Number);
+      for (let i = 0; i < 500 && procs().length < 1; i++) await sleep(10);
+      init = procs()[0]!;
+      expect(init).toBeGreaterThan(0);
+      shim.kill('SIGKILL');
+      await exited;
+      writeFileSync(join(freezer, 'freezer.state'), 'THAWED');
+      expect((await waitExit(init)).code).toBe(1);
+      init = 0;
+      expect(existsSync(join(stateDir, 'pid'))).toBe(false);
+    } finally {
+      writeFileSync(join(freezer, 'freezer.state'), 'THAWED');
+      if (init > 0 && alive(init)) {
+        process.kill(init, 'SIGKILL');
+        await waitExit(init).catch(() => undefined);
+      }
+      rmSync(stateDir, { recursive: true, force: true });
+      for (let i = 0; i < 100; i++) {
+        try {
+          rmdirSync(freezer);
+          break;
+        } catch {
+          await sleep(20);
+        }
+      }
+    }
+  });
+
   it('names the mount that failed and leaves nothing behind', async () => {
     await expectCreateFails(
       spec({ process: { args: ['true'] }, mounts: [{ destination: '/mnt', type: 'nosuchfs', source: 'none' }] }),
