@@ -1,12 +1,12 @@
 // applyTar: decompress, hash (DiffID = sha256 of the uncompressed tar) and
 // unpack one layer stream into a directory. The caller owns the directory:
 // it is a private temp dir, removed by the caller on any error.
-import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { TarReader } from './tar/reader';
 import { Unpacker, type UnpackOptions } from './unpack';
 import { decompressed } from './decompress';
 import type { Compression } from './mediatypes';
+import { OffThreadSha256 } from './hashworker';
 
 export interface AppliedTar {
   /** "sha256:<hex>" of the uncompressed tar stream. */
@@ -18,7 +18,7 @@ export interface AppliedTar {
 }
 
 export async function applyTar(input: Readable, compression: Compression, opts: UnpackOptions): Promise<AppliedTar> {
-  const hash = createHash('sha256');
+  const hash = new OffThreadSha256();
   const unpacker = new Unpacker(opts);
   const reader = new TarReader(unpacker);
   let size = 0;
@@ -34,8 +34,9 @@ export async function applyTar(input: Readable, compression: Compression, opts: 
     unpacker.finish();
   } catch (e) {
     unpacker.abort();
+    hash.discard();
     input.destroy();
     throw e;
   }
-  return { diffId: `sha256:${hash.digest('hex')}`, size, entries: reader.entries };
+  return { diffId: await hash.digest(), size, entries: reader.entries };
 }

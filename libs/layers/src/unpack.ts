@@ -66,6 +66,13 @@ export class Unpacker implements TarSink {
   /** Dirs (relative) with the setgid bit: new files there inherit the dir's group. */
   private readonly setgidDirs = new Set<string>();
   private readonly asRoot = process.getuid?.() === 0 && process.getgid?.() === 0;
+  /** The process umask, read once: open(2) applies it to the mode we pass. */
+  private readonly umask = process.umask();
+
+  /** Mode open(2) gave a new file created with `mode & 0777`. */
+  private createdMode(mode: number): number {
+    return mode & 0o777 & ~this.umask;
+  }
 
   constructor(private readonly opts: UnpackOptions) {
     this.root = opts.root;
@@ -99,12 +106,13 @@ export class Unpacker implements TarSink {
         // Create first, clear and retry only when something is there: saves
         // an lstat per file, the common case being a fresh name.
         const p = this.abs(rel);
+        const mode = h.mode & 0o777;
         try {
-          this.fd = openSync(p, OPEN_FLAGS, 0o600);
+          this.fd = openSync(p, OPEN_FLAGS, mode);
         } catch (e) {
           if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
           this.clearTarget(rel, false);
-          this.fd = openSync(p, OPEN_FLAGS, 0o600);
+          this.fd = openSync(p, OPEN_FLAGS, mode);
         }
         this.holes = h.sparse !== null || h.size >= SPARSE_MIN;
         this.pendLen = 0;
@@ -238,9 +246,10 @@ export class Unpacker implements TarSink {
         ftruncateSync(fd, h.size);
       }
       // A new file is already root:root (we run as root) unless its dir is
-      // setgid, and already has mode 0600; skip the calls that change nothing.
+      // setgid, and has the mode open(2) gave it; skip calls that change nothing.
+      // (fchmod still comes after fchown when needed: chown clears setuid.)
       if (h.uid !== 0 || h.gid !== 0 || !this.asRoot || this.setgidDirs.has(parentOf(this.curRel))) fchownSync(fd, h.uid, h.gid);
-      if (h.mode !== 0o600) fchmodSync(fd, h.mode);
+      if (h.mode !== this.createdMode(h.mode)) fchmodSync(fd, h.mode);
       for (const [k, v] of h.xattrs) fsetxattr(fd, k, v);
       setTimes(fd, h.mtimeNs);
     } finally {
