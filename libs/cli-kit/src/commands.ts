@@ -196,7 +196,7 @@ const daemon: CommandDef = {
   name: 'daemon', usage: 'COMMAND', description: 'Run and manage the berth services on this host',
   subcommands: [
     { name: 'up', usage: '[OPTIONS]', description: 'Start the berth services', args: { max: 0 },
-      flags: [f('split', 'bool', 'Run each service as its own process (default: one process hosting all)'), f('detach', 'bool', 'Return once the services are healthy', { short: 'd' })] },
+      flags: [f('split', 'bool', 'Run each service as its own process (default: one process hosting all)')] },
     { name: 'down', usage: '[OPTIONS]', description: 'Stop the berth services (containers keep running under their monitors)', args: { max: 0 } },
     { name: 'status', usage: '[OPTIONS]', description: 'Show the state and health of each berth service', args: { max: 0 }, flags: [FORMAT] },
   ],

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { isFailedPrecondition, isNotFound } from '@berth/errors';
 import { openEngineDb, type Db } from './db';
 import { ContainerStore } from './container-store';
-import { Engine, normalizeSignal, type CreateRequest } from './engine';
+import { Engine, normalizeSignal, type CreateRequest, type StatsSample } from './engine';
 import type { ContainerEvent } from './events';
 import { decideRecovery, recover } from './recovery';
 import { ManualClock } from './restart';
@@ -244,6 +244,52 @@ describe('engine lifecycle (in-memory service test doubles)', () => {
     const removed = await engine.pruneContainers();
     expect(removed).toHaveLength(2);
     expect(engine.list({ all: true }).map((c) => c.name)).toEqual(['up']);
+  });
+
+  it('stats: all running containers in one sample, first at once, CPU from the previous reading', async () => {
+    const a = await engine.run(req({ name: 'aa' }));
+    const b = await engine.run(req({ name: 'bb' }));
+    await engine.create(req({ name: 'cc' }));
+    const raw = (cpu: number, sys: number) => ({ cpuUsageNs: cpu, systemCpuNs: sys, onlineCpus: 2, memoryUsage: 100 << 20, memoryLimit: 1 << 30, inactiveFile: 20 << 20, blockRead: 5, blockWrite: 6, pids: 3 });
+    ports.cgroupStats.set(a.id, raw(1e9, 10e9));
+    ports.cgroupStats.set(b.id, raw(0, 10e9));
+    ports.netCounters.set(a.id, { rx: 1200, tx: 34 });
+    const view = (smp: { name: string; cpuPercent: number; memoryUsage: number; netRx: number }[]) => smp.map((x) => ({ name: x.name, cpu: x.cpuPercent, mem: x.memoryUsage, rx: x.netRx }));
+    // First sample at once, even with a long interval.
+    const ac1 = new AbortController();
+    const slow = engine.stats([], { stream: true, intervalMs: 60_000, signal: ac1.signal });
+    const first = await Promise.race([slow.next(), new Promise((r) => setTimeout(() => r('late'), 5_000))]);
+    expect(first).not.toBe('late');
+    expect(view((first as IteratorResult<StatsSample[]>).value as StatsSample[])).toEqual([{ name: 'bb', cpu: 0, mem: 80 << 20, rx: 0 }, { name: 'aa', cpu: 0, mem: 80 << 20, rx: 1200 }]);
+    ac1.abort();
+    await slow.return(undefined);
+    // The next reading yields CPU percent against the previous one.
+    ports.cgroupStats.set(a.id, raw(2e9, 14e9));
+    const ac = new AbortController();
+    const samples: ReturnType<typeof view>[] = [];
+    for await (const smp of engine.stats([], { stream: true, intervalMs: 20, signal: ac.signal })) {
+      samples.push(view(smp));
+      if (samples.length === 2) ac.abort();
+    }
+    expect(samples[0]!.find((x) => x.name === 'aa')!.cpu).toBe(50); // 1 s CPU over 4 s system time x 2 CPUs
+    expect(samples[1]!.find((x) => x.name === 'aa')!.cpu).toBe(0); // counters did not move
+    const one: unknown[] = [];
+    for await (const s of engine.stats(['cc'])) one.push(s.map((x) => [x.name, x.pids]));
+    expect(one).toEqual([[['cc', 0]]]);
+  });
+
+  it('top: host ps rows of the container pids only', async () => {
+    const c = await engine.run(req());
+    const pid = ports.processes.get(c.id)!.pid;
+    ports.extraPids.set(c.id, [4242]);
+    const psOut = `UID          PID    PPID  C STIME TTY          TIME CMD\nroot           1       0  0 07:00 ?        00:00:01 /sbin/init\nroot        ${pid}       1  0 07:01 ?        00:00:00 nginx: master process nginx -g daemon off;\n101         4242    ${pid}  0 07:01 ?        00:00:00 nginx: worker process\n`;
+    const e2 = new Engine({ store: engine.store, volumes: engine.volumes, ports, stateDir: dir, clock, ps: async (args) => { expect(args).toEqual(['-ef']); return psOut; } });
+    const t = await e2.top('web', ['-ef']);
+    expect(t.titles).toEqual(['UID', 'PID', 'PPID', 'C', 'STIME', 'TTY', 'TIME', 'CMD']);
+    expect(t.processes.map((p) => [p[1], p[7]])).toEqual([[String(pid), 'nginx: master process nginx -g daemon off;'], ['4242', 'nginx: worker process']]);
+    await engine.stop('web');
+    await expect(e2.top('web')).rejects.toThrow('container web is not running (state: exited)');
+    e2.close();
   });
 
   it('signal names normalise', () => {

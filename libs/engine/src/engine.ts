@@ -9,6 +9,8 @@
 import { join } from 'node:path';
 import { FailedPreconditionError, InvalidArgumentError, isAlreadyExists, isFailedPrecondition, isNotFound } from '@berth/errors';
 import { readLogs, type LogEntry, type ReadLogsOptions } from './logs';
+import { cpuPercent, memoryUsage, type RawCpuMem } from './stats';
+import { filterPsOutput, runPs, type TopResult } from './top';
 import { countContainers, selectPrunable, type ContainerCounts } from './summary';
 import { ContainerStore, newContainerId, type ListOptions } from './container-store';
 import { EngineEvents, type ContainerAction, type ContainerEvent } from './events';
@@ -36,6 +38,8 @@ export interface EngineOptions {
   clock?: Clock;
   /** Seconds between the stop signal and SIGKILL when the container sets none (Docker: 10). */
   defaultStopTimeoutS?: number;
+  /** Runs host ps for top (injected in tests). */
+  ps?: (args: string[]) => Promise<string>;
   /** Where non-fatal errors (cleanup after exit) are reported. */
   warn?: (msg: string) => void;
 }
@@ -60,6 +64,22 @@ export interface ExecRequest {
   privileged?: boolean;
 }
 
+/** One container in a stats sample (berth.engine.v1.ContainerStats). */
+export interface StatsSample {
+  id: string;
+  name: string;
+  cpuPercent: number;
+  cpuUsageNs: number;
+  onlineCpus: number;
+  memoryUsage: number;
+  memoryLimit: number;
+  netRx: number;
+  netTx: number;
+  blockRead: number;
+  blockWrite: number;
+  pids: number;
+}
+
 /** Update of a live or stopped container (docker update); undefined fields are unchanged. */
 export interface UpdateRequest {
   memory?: number;
@@ -82,6 +102,8 @@ export class Engine {
   private readonly stateDir: string;
   private readonly defaultStopTimeoutS: number;
   private readonly warn: (msg: string) => void;
+  private readonly ps: (args: string[]) => Promise<string>;
+  private readonly statsPrev = new Map<string, RawCpuMem>();
   private readonly backoffs = new Map<string, RestartBackoff>();
   private readonly restartTimers = new Map<string, unknown>();
   private readonly chains = new Map<string, Promise<unknown>>();
@@ -98,6 +120,7 @@ export class Engine {
     this.clock = o.clock ?? systemClock;
     this.defaultStopTimeoutS = o.defaultStopTimeoutS ?? 10;
     this.warn = o.warn ?? (() => {});
+    this.ps = o.ps ?? runPs;
   }
 
   /** Orders lifecycle operations per container. */
@@ -532,6 +555,56 @@ export class Engine {
   /** Counts for `berth info`. */
   info(): ContainerCounts & { volumes: number } {
     return { ...countContainers(this.store.list({ all: true })), volumes: this.volumes.list().length };
+  }
+
+  // ---- stats / top -----------------------------------------------------------------
+
+  /**
+   * docker stats for many containers in one stream: the first sample at once
+   * (CPU 0% unless an earlier call left a reading), then one per intervalMs
+   * while `stream`, until `signal` aborts. `refs` empty = all running (all
+   * with `all`); a container that stops mid-stream drops out of later samples.
+   */
+  async *stats(refs: string[], opts: { all?: boolean; stream?: boolean; intervalMs?: number; signal?: AbortSignal } = {}): AsyncGenerator<StatsSample[]> {
+    const ids = refs.length ? refs.map((r) => this.store.find(r).id) : undefined;
+    for (;;) {
+      const recs = ids ? ids.flatMap((id) => { try { return [this.store.get(id)]; } catch { return []; } }) : this.store.list({ all: opts.all ?? false });
+      const sample: StatsSample[] = [];
+      for (const c of recs) {
+        if (c.state !== 'running' && c.state !== 'paused') {
+          sample.push({ id: c.id, name: c.name, cpuPercent: 0, cpuUsageNs: 0, onlineCpus: 0, memoryUsage: 0, memoryLimit: 0, netRx: 0, netTx: 0, blockRead: 0, blockWrite: 0, pids: 0 });
+          continue;
+        }
+        try {
+          const raw = await this.ports.cgroups.readStats(c.id);
+          const net = await this.ports.networks.readCounters(c.id);
+          sample.push({
+            id: c.id, name: c.name, cpuPercent: cpuPercent(this.statsPrev.get(c.id), raw), cpuUsageNs: raw.cpuUsageNs, onlineCpus: raw.onlineCpus,
+            memoryUsage: memoryUsage(raw), memoryLimit: raw.memoryLimit, netRx: net.rx, netTx: net.tx,
+            blockRead: raw.blockRead, blockWrite: raw.blockWrite, pids: raw.pids,
+          });
+          this.statsPrev.set(c.id, raw);
+        } catch (e) {
+          if (!isNotFound(e)) throw e; // exited between list and read: skip it this round
+        }
+      }
+      yield sample;
+      if (!opts.stream || opts.signal?.aborted) return;
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(done, opts.intervalMs ?? 1000);
+        function done(): void { clearTimeout(t); opts.signal?.removeEventListener('abort', done); resolve(); }
+        opts.signal?.addEventListener('abort', done, { once: true });
+      });
+      if (opts.signal?.aborted) return;
+    }
+  }
+
+  /** docker top: host ps rows of the container's processes. */
+  async top(ref: string, psArgs: string[] = []): Promise<TopResult> {
+    const c = this.store.find(ref);
+    requireRunning(c.name, c.state === 'paused' ? 'running' : c.state);
+    const pids = await this.ports.cgroups.pids(c.id);
+    return filterPsOutput(await this.ps(psArgs), pids);
   }
 
   // ---- exec --------------------------------------------------------------------

@@ -23,3 +23,4 @@ export * from './logs';
 export * from './summary';
 export * from './stats';
 export * from './event-filter';
+export * from './top';

@@ -102,6 +102,11 @@ describe('CRI log reader', () => {
     expect(seen).toEqual(['a', 'b1b2', 'c', 'd', 'e']);
   });
 
+  it('follow ends at once when the existing log already passes until', async () => {
+    writeFileSync(path, l(1, 'stdout', 'F', 'a') + l(3, 'stdout', 'F', 'c'));
+    expect(await collect({ follow: true, pollMs: 10, untilNs: parseRfc3339Nano(t(2))! })).toEqual(['stdout:a']);
+  });
+
   it('follow stops at until', async () => {
     writeFileSync(path, l(1, 'stdout', 'F', 'a'));
     const p = collect({ follow: true, pollMs: 10, untilNs: parseRfc3339Nano(t(2))! });

@@ -155,6 +155,8 @@ export async function* readLogs(path: string, opts: ReadLogsOptions = {}): Async
   const ring: LogEntry[] = [];
   let live: LineReader | null = null;
   let liveIno = -1;
+  // An entry already past `until`: following could only yield nothing more.
+  let reachedUntil = false;
   for (const f of files) {
     let fh: FileHandle;
     try { fh = await open(f, 'r'); } catch (e) {
@@ -166,6 +168,7 @@ export async function* readLogs(path: string, opts: ReadLogsOptions = {}): Async
       const p = parseLine(raw);
       if (!p) continue; // a torn or foreign line: skip rather than fail the whole read
       const e = joiner.push(p);
+      if (e && pastUntil(e)) reachedUntil = true;
       if (!e || !match(e)) continue;
       if (tail < 0) yield e;
       else if (tail > 0) { ring.push(e); if (ring.length > tail) ring.shift(); }
@@ -173,7 +176,7 @@ export async function* readLogs(path: string, opts: ReadLogsOptions = {}): Async
     if (f === path) { live = reader; liveIno = (await fh.stat()).ino; } else await reader.close();
   }
   for (const e of ring) yield e;
-  if (!opts.follow) { await live?.close(); return; }
+  if (!opts.follow || reachedUntil) { await live?.close(); return; }
 
   // Phase 2: follow.
   const pollMs = opts.pollMs ?? 100;

@@ -50,6 +50,23 @@ export interface CgroupResources {
   pidsLimit: number;
 }
 
+/** Raw cgroup counters; cumulative values, read at one moment. */
+export interface CgroupStats {
+  /** Container CPU time, ns (cpu.stat usage_usec x 1000, or cpuacct.usage). */
+  cpuUsageNs: number;
+  /** Host CPU time over all CPUs at the same moment, ns (from /proc/stat). */
+  systemCpuNs: number;
+  onlineCpus: number;
+  memoryUsage: number;
+  /** The limit, or host memory when unlimited. */
+  memoryLimit: number;
+  /** Page cache docker stats subtracts (inactive_file). */
+  inactiveFile: number;
+  blockRead: number;
+  blockWrite: number;
+  pids: number;
+}
+
 export interface CgroupsPort {
   /** Creates the container's cgroup with limits; returns its path (for the namespaces service to join). */
   create(id: string, resources: CgroupResources): Promise<{ path: string }>;
@@ -57,6 +74,10 @@ export interface CgroupsPort {
   remove(id: string): Promise<void>;
   /** Changes limits of a live container (docker update). */
   update(id: string, resources: CgroupResources): Promise<void>;
+  /** One reading of the container's counters (docker stats). */
+  readStats(id: string): Promise<CgroupStats>;
+  /** Pids of every process in the container's cgroup (docker top). */
+  pids(id: string): Promise<number[]>;
   /** Freezes every process in the cgroup (docker pause). */
   freeze(id: string): Promise<void>;
   thaw(id: string): Promise<void>;
@@ -140,6 +161,8 @@ export interface NetworksPort {
   /** Writes the container's hosts, resolv.conf and hostname files on the host. */
   writeHostsFiles(id: string, req: { hostname: string; settings: NetworkSettings; networkMode: string }): Promise<{ hostsPath: string; resolvConfPath: string; hostnamePath: string }>;
   removeHostsFiles(id: string): Promise<void>;
+  /** Bytes received / sent over the container's interfaces; zeros for host/none networking. */
+  readCounters(id: string): Promise<{ rx: number; tx: number }>;
 }
 
 /** Reads a file inside a prepared rootfs, resolving symlinks within it; null when missing. */

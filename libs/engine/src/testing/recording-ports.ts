@@ -29,6 +29,11 @@ export interface RecordingPorts extends EnginePorts {
   rootFiles: Map<string, string>;
   /** Simulates the container's process exiting. */
   exitProcess(id: string, status: Partial<ExitStatus>): void;
+  /** Counters readStats returns, set by the test. */
+  cgroupStats: Map<string, import('../ports').CgroupStats>;
+  netCounters: Map<string, { rx: number; tx: number }>;
+  /** More pids in a container's cgroup besides init. */
+  extraPids: Map<string, number[]>;
   /** Finishes an exec with an exit code. */
   finishExec(execId: string, code: number): void;
   execs: Map<string, { spec: unknown; resolve?: (c: number) => void; code?: number }>;
@@ -65,10 +70,13 @@ export function recordingPorts(now: () => number = Date.now): RecordingPorts {
   const rootFiles = new Map<string, string>();
   const processes: RecordingPorts['processes'] = new Map();
   const execs: RecordingPorts['execs'] = new Map();
+  const cgroupStats: RecordingPorts['cgroupStats'] = new Map();
+  const netCounters: RecordingPorts['netCounters'] = new Map();
+  const extraPids: RecordingPorts['extraPids'] = new Map();
   let nextPid = 1000;
 
   const ports: RecordingPorts = {
-    rec, imagesByRef, specs, rootFiles, processes, execs,
+    rec, imagesByRef, specs, rootFiles, processes, execs, cgroupStats, netCounters, extraPids,
     finishExec(execId, code) {
       const e = execs.get(execId);
       if (!e) throw new NotFoundError(`no exec ${execId}`);
@@ -101,6 +109,12 @@ export function recordingPorts(now: () => number = Date.now): RecordingPorts {
       async create(id) { call('cgroups.create', id); rec.live.add(`cgroup ${id}`); return { path: `/sys/fs/cgroup/berth/${id}` }; },
       async remove(id) { call('cgroups.remove', id); rec.live.delete(`cgroup ${id}`); },
       async update(id) { call('cgroups.update', id); },
+      async readStats(id) {
+        const st = cgroupStats.get(id);
+        if (!st) throw new NotFoundError(`no cgroup for ${id}`);
+        return st;
+      },
+      async pids(id) { return processes.has(id) ? [processes.get(id)!.pid, ...(extraPids.get(id) ?? [])] : []; },
       async freeze(id) { call('cgroups.freeze', id); },
       async thaw(id) { call('cgroups.thaw', id); },
     },
@@ -165,6 +179,7 @@ export function recordingPorts(now: () => number = Date.now): RecordingPorts {
         return { hostsPath: `/run/berth/${id}/hosts`, resolvConfPath: `/run/berth/${id}/resolv.conf`, hostnamePath: `/run/berth/${id}/hostname` };
       },
       async removeHostsFiles(id) { call('networks.removeHostsFiles', id); rec.live.delete(`hosts ${id}`); },
+      async readCounters(id) { return netCounters.get(id) ?? { rx: 0, tx: 0 }; },
     },
     rootfs: {
       async readFile(_root, path) { return rootFiles.get(path) ?? null; },
