@@ -40,7 +40,7 @@ export function netlinkSocketIn(nsPath: string, protocol: number = NETLINK.ROUTE
     } finally {
       // Must not fail silently: a thread left in the container's namespace
       // would put every later socket of this process there.
-      check(setns_(self, CLONE_NEWNET), 'return to own network namespace');
+      check(setns_(self, CLONE_NEWNET), 'return to own network namespace', 'the thread stays in the other namespace: exit the process');
     }
   } finally {
     if (target !== undefined) closeSync(target);
