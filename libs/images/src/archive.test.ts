@@ -152,6 +152,34 @@ describe('save', () => {
   });
 });
 
+describe('save and load several images', () => {
+  it('round-trips two images with several tags through one docker-archive and one OCI archive', async () => {
+    const { local, root } = await openLocal('multi-save');
+    try {
+      await local.transfer.ensureBusyboxImage();
+      await fs.mkdir(root, { recursive: true });
+      await run('skopeo', ['copy', '--quiet', `oci:${layout}:v1`, `oci-archive:${join(root, 'in.tar')}:app:v1`]);
+      await local.transfer.load(createReadStream(join(root, 'in.tar')));
+      local.images.tag('busybox', 'example.com/tools/bb:1');
+      for (const format of ['docker', 'oci'] as const) {
+        const out = join(root, `all-${format}.tar`);
+        await pipeline(await local.transfer.save(['busybox', 'example.com/tools/bb:1', 'app:v1'], { format }), createWriteStream(out));
+        const other = await openLocal(`multi-load-${format}`);
+        try {
+          const recs = await other.local.transfer.load(createReadStream(out));
+          expect(recs.map((r) => r.name).sort()).toEqual(['docker.io/library/app:v1', 'docker.io/library/busybox:latest', 'example.com/tools/bb:1']);
+          expect(other.local.images.get('busybox').target.digest).toBe(other.local.images.get('example.com/tools/bb:1').target.digest);
+          expect((await other.local.images.inspect('app:v1')).id).toBe((await local.images.inspect('app:v1')).id);
+        } finally {
+          other.local.close();
+        }
+      }
+    } finally {
+      local.close();
+    }
+  });
+});
+
 describe('import', () => {
   it('imports a rootfs tar as a one-layer image with DiffID and history', async () => {
     const { local, applier, root } = await openLocal('import');

@@ -81,6 +81,8 @@ describe('pull', () => {
       const text = await metrics.metrics();
       expect(text).toMatch(/berth_images_pulled_bytes_total \d{7,}/);
       expect(text).toMatch(/berth_images_pull_duration_seconds_count 1/);
+      const stored = (await local.content.list()).reduce((a, b) => a + b.size, 0);
+      expect(text).toContain(`berth_images_store_bytes ${stored}`);
 
       // A second pull downloads and applies nothing.
       const again: PullProgress[] = [];
