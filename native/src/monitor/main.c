@@ -206,6 +206,33 @@ static void sync_error(const char *msg) {
   sync_report(out);
 }
 
+/* The oom_score_adj the monitor was started with: its children get it back. */
+static char oom_adj_orig[16] = "0";
+
+static void write_oom_score_adj(const char *value) {
+  int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  if (write(fd, value, strlen(value)) < 0) { /* best effort */
+  }
+  close(fd);
+}
+
+/*
+ * Like conmon, the monitor asks the OOM killer to spare it: it is tiny, and
+ * killing it orphans the container and loses its exit code and output.
+ * Children inherit the value, so spawn() restores the original for them.
+ */
+static void protect_from_oom(void) {
+  int fd = open("/proc/self/oom_score_adj", O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    ssize_t n = read(fd, oom_adj_orig, sizeof oom_adj_orig - 1);
+    oom_adj_orig[n > 0 ? n : 0] = 0;
+    if (n <= 0) strcpy(oom_adj_orig, "0");
+    close(fd);
+  }
+  write_oom_score_adj("-999");
+}
+
 /*
  * Forks and execs argv with fds[0..2] as stdio. The child gets a clean signal
  * state (the monitor blocks SIGCHLD and ignores SIGPIPE; both are inherited
@@ -219,6 +246,7 @@ static pid_t spawn(char *const argv[], int fds[3]) {
   sigprocmask(SIG_SETMASK, &none, NULL);
   signal(SIGPIPE, SIG_DFL);
   signal(SIGHUP, SIG_DFL);
+  write_oom_score_adj(oom_adj_orig); /* raising it needs no privilege */
   for (int i = 0; i < 3; i++) {
     /* fds are CLOEXEC; dup2 clears it on the copy. When fds[i] == i already
      * the flag must be cleared by hand. */
@@ -1114,6 +1142,7 @@ int main(int argc, char **argv) {
   char err[512];
   char buf[64];
   int n = snprintf(buf, sizeof buf, "%d\n", getpid());
+  protect_from_oom();
   if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) {
     errf(err, sizeof err, "berth-monitor: PR_SET_CHILD_SUBREAPER: %s", strerror(errno));
     goto fail_early;
