@@ -5,6 +5,7 @@
 // calling thread in, create the socket, switch back, all synchronously, so no
 // other JavaScript runs on this thread while it is in the other namespace.
 import { openSync, closeSync } from 'node:fs';
+import { fromNodeError } from '@berth/errors';
 import { libc, check } from './libc';
 
 const socket_ = libc.func('int socket(int domain, int type, int protocol)');
@@ -33,7 +34,11 @@ export function netlinkSocketIn(nsPath: string, protocol: number = NETLINK.ROUTE
   const self = openSync('/proc/thread-self/ns/net', 'r');
   let target: number | undefined;
   try {
-    target = openSync(nsPath, 'r');
+    try {
+      target = openSync(nsPath, 'r');
+    } catch (e) {
+      throw fromNodeError(e, `open network namespace ${nsPath}`);
+    }
     check(setns_(target, CLONE_NEWNET), 'enter network namespace', nsPath);
     try {
       return netlinkSocket(protocol);
