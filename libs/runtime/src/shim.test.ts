@@ -473,7 +473,20 @@ sys.stdout.buffer.write(out)
 `;
 
 describe('berth-shim terminal', () => {
-  it('allocates a pty inside the container, makes it stdio and /dev/console, and sends the master over --console-socket', async () => {
+  it.each(['plain', 'user namespace'])('allocates a pty inside the container (%s), makes it stdio and /dev/console, and sends the master over --console-socket', async (kind) => {
+    const args = ['sh', '-c', 'tty; stat -c %t,%T /dev/console; echo hi; exit 5'];
+    const s =
+      kind === 'plain'
+        ? spec({ process: { args, terminal: true } })
+        : withDefaults({
+            root: { path: userRootfs.rootfs },
+            process: { args, terminal: true },
+            linux: {
+              namespaces: [{ type: 'user' }, { type: 'pid' }, { type: 'mount' }, { type: 'ipc' }, { type: 'uts' }, { type: 'network' }],
+              uidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }],
+              gidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }],
+            },
+          });
     const dir = mkdtempSync(join(tmpdir(), 'berth-console-'));
     const sock = join(dir, 'console.sock');
     const receiver = spawn('python3', ['-c', CONSOLE_RECEIVER, sock], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -484,10 +497,7 @@ describe('berth-shim terminal', () => {
     try {
       for (let i = 0; i < 500 && !got.includes('listening'); i++) await sleep(10);
       expect(got).toContain('listening');
-      const created = await Container.create(
-        spec({ process: { args: ['sh', '-c', 'tty; stat -c %t,%T /dev/console; echo hi; exit 5'], terminal: true } }),
-        ['--console-socket', sock],
-      );
+      const created = await Container.create(s, ['--console-socket', sock]);
       container = created.container;
       expect(created.run.code, created.run.stderr).toBe(0);
       expect(container.start().code).toBe(0);
