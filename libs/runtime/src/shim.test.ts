@@ -426,6 +426,18 @@ describe('berth-shim create/start', () => {
     expect(existsSync(join(rootfs.rootfs, 'newfile'))).toBe(false);
   });
 
+  it('applies rootfsPropagation to the container\'s root', async () => {
+    const rootLine = async (propagation: 'rprivate' | 'rshared' | 'rslave') => {
+      const r = await runContainer(spec({ process: { args: ['awk', '$5 == "/"', '/proc/self/mountinfo'] }, linux: { rootfsPropagation: propagation } }));
+      expect(r.status.code, r.stderr).toBe(0);
+      expect(r.stdout.split('\n')).toHaveLength(2);
+      return r.stdout;
+    };
+    expect(await rootLine('rprivate')).not.toMatch(/shared:|master:/);
+    expect(await rootLine('rshared')).toMatch(/ shared:\d+ /);
+    expect(await rootLine('rslave')).not.toMatch(/shared:/);
+  });
+
   it('start fails clearly when the container is not waiting', async () => {
     const { container, run } = await Container.create(spec({ process: { args: ['true'] } }));
     try {
