@@ -3,6 +3,7 @@
 // against a cgroup2-shaped temp tree.
 import { cgroupDriverConformance } from '../test/driver-suite';
 import { FakeCgroup2 } from '../test/fake-cgroup2';
+import { FakeCgroup1 } from '../test/fake-cgroup1';
 import { Harness, layout } from '../test/helpers';
 import { V1Driver, V2Driver } from './index';
 
@@ -15,4 +16,9 @@ cgroupDriverConformance(`host hierarchy (${layout.version})`, () => {
 cgroupDriverConformance('v2 on a cgroup2-shaped temp tree', () => {
   const fake = new FakeCgroup2();
   return { driver: new V2Driver({ root: fake.root }), base: 'berth', cleanup: () => fake.close() };
+});
+
+cgroupDriverConformance('v1 on cgroup-v1-shaped temp trees', () => {
+  const fake = new FakeCgroup1();
+  return { driver: new V1Driver({ mounts: fake.mounts }), base: 'berth', cleanup: () => fake.close() };
 });
