@@ -24,3 +24,4 @@ export * from './summary';
 export * from './stats';
 export * from './event-filter';
 export * from './top';
+export * from './wire';

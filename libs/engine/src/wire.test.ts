@@ -1,0 +1,72 @@
+// Round trips through the real proto (protos/berth/engine/v1/engine.proto)
+// with the loader options berth uses, so the proto and the engine types
+// cannot drift apart unnoticed.
+import { describe, expect, it } from 'vitest';
+import { resolve } from 'node:path';
+import * as protoLoader from '@grpc/proto-loader';
+import { createRequestFromWire, createRequestToWire, eventToWire, filtersFromWire, filtersToWire, inspectToWire, updateRequestFromWire } from './wire';
+import { defaultContainerConfig, defaultHostConfig } from './types';
+import { newContainerRecord } from './record';
+
+const pkg = protoLoader.loadSync('berth/engine/v1/engine.proto', {
+  includeDirs: [resolve(__dirname, '..', '..', '..', 'protos')], keepCase: false, longs: Number, enums: String, defaults: true, oneofs: true,
+});
+const method = (name: string) => (pkg['berth.engine.v1.Engine'] as Record<string, { requestSerialize: (v: unknown) => Buffer; requestDeserialize: (b: Buffer) => unknown; responseSerialize: (v: unknown) => Buffer; responseDeserialize: (b: Buffer) => unknown }>)[name]!;
+const roundTrip = (name: string, v: unknown) => { const m = method(name); return m.requestDeserialize(m.requestSerialize(v)); };
+const roundTripResponse = (name: string, v: unknown) => { const m = method(name); return m.responseDeserialize(m.responseSerialize(v)); };
+
+describe('engine wire mapping', () => {
+  it('the service has every rpc the brief asks for', () => {
+    expect(Object.keys(pkg['berth.engine.v1.Engine']!).sort()).toEqual([
+      'Attach', 'Commit', 'CreateContainer', 'CreateVolume', 'Events', 'Exec', 'Info', 'InspectContainer', 'InspectVolume', 'KillContainer',
+      'ListContainers', 'ListVolumes', 'Logs', 'PauseContainer', 'Prune', 'PruneVolumes', 'RemoveContainer', 'RemoveVolume', 'Rename',
+      'RestartContainer', 'RunContainer', 'StartContainer', 'Stats', 'StopContainer', 'Top', 'UnpauseContainer', 'UpdateContainer', 'Version', 'WaitContainer',
+    ]);
+  });
+
+  it('create request survives the wire with null vs empty Cmd/Entrypoint and defaults', () => {
+    const config = { ...defaultContainerConfig('alpine'), cmd: null, entrypoint: [''], env: ['A=1'], labels: { a: 'b' }, stopTimeout: 0 };
+    const hostConfig = { ...defaultHostConfig(), memory: 64 << 20, nanoCpus: 1_500_000_000, portBindings: [{ containerPort: 80, protocol: 'udp', hostIp: '::1', hostPort: 8080 }],
+      mounts: [{ type: 'volume' as const, source: 'data', target: '/data', readOnly: true, options: ['nocopy'] }], restartPolicy: { name: 'on-failure' as const, maximumRetryCount: 3 } };
+    const back = createRequestFromWire(roundTrip('CreateContainer', createRequestToWire({ name: 'web', config, hostConfig, pull: 'never' })) as never);
+    expect(back).toEqual({ name: 'web', config, hostConfig, pull: 'never' });
+    const cfg2 = { ...config, cmd: [], entrypoint: null, stopTimeout: null };
+    expect(createRequestFromWire(roundTrip('CreateContainer', createRequestToWire({ config: cfg2, hostConfig: defaultHostConfig() })) as never))
+      .toEqual({ name: undefined, config: cfg2, hostConfig: defaultHostConfig(), pull: 'missing' });
+  });
+
+  it('an empty request gets Docker defaults or a named field error', () => {
+    expect(() => createRequestFromWire(roundTrip('CreateContainer', {}) as never)).toThrow('config.image is required');
+    const r = createRequestFromWire(roundTrip('CreateContainer', { config: { image: 'x' } }) as never);
+    expect(r.hostConfig).toEqual(defaultHostConfig());
+    expect(r.pull).toBe('missing');
+    expect(() => createRequestFromWire({ config: { image: 'x' }, pull: 'sometimes' })).toThrow(/pull "sometimes"/);
+    expect(() => createRequestFromWire({ config: { image: 'x' }, hostConfig: { restartPolicy: { name: 'always', maximumRetryCount: 2 } } })).toThrow(/cannot be used with restart policy "always"/);
+    expect(() => createRequestFromWire({ config: { image: 'x' }, hostConfig: { mounts: [{ type: 'bind', source: 'rel', target: '/x' }] } })).toThrow(/absolute host path/);
+    expect(() => createRequestFromWire({ config: { image: 'x' }, hostConfig: { portBindings: [{ containerPort: 0 }] } })).toThrow(/out of range/);
+  });
+
+  it('filters and updates', () => {
+    const f = { status: ['exited', 'created'], label: ['a=b'] };
+    expect(filtersFromWire((roundTrip('ListContainers', { filters: filtersToWire(f) }) as { filters: never }).filters)).toEqual(f);
+    const u = updateRequestFromWire(roundTrip('UpdateContainer', { id: 'x', memory: 100 }) as never);
+    expect(u.memory).toBe(100);
+    expect(u.nanoCpus).toBeUndefined(); // optional: absent stays unchanged
+    expect(u.restartPolicy).toBeUndefined();
+  });
+
+  it('stats samples map field for field', () => {
+    const smp = { id: 'x', name: 'web', cpuPercent: 12.5, cpuUsageNs: 5, onlineCpus: 2, memoryUsage: 7, memoryLimit: 9, netRx: 1, netTx: 2, blockRead: 3, blockWrite: 4, pids: 6 };
+    expect(roundTripResponse('Stats', { stats: [smp], timeUnixMs: 1 })).toEqual({ stats: [smp], timeUnixMs: 1 });
+  });
+
+  it('inspect and events encode', () => {
+    const rec = { ...newContainerRecord({ id: 'a'.repeat(64), name: 'web', image: 'alpine', now: 5, args: ['sh'] }), seq: 1 };
+    const w = roundTripResponse('InspectContainer', inspectToWire(rec)) as { json: string; summary: { name: string; command: string; sizeRw: number } };
+    expect(JSON.parse(w.json).Name).toBe('/web');
+    expect(w.summary).toMatchObject({ name: 'web', command: 'sh', sizeRw: -1 });
+    const ev = roundTripResponse('Events', eventToWire({ id: 'x', name: 'web', image: 'alpine', action: 'die', time: 1000, exitCode: 137, labels: { l: 'v' } })) as { attributes: Record<string, string>; timeUnixNano: number };
+    expect(ev.attributes).toEqual({ l: 'v', exit_code: '137' });
+    expect(ev.timeUnixNano).toBe(1e9);
+  });
+});

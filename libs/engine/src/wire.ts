@@ -1,0 +1,168 @@
+// Conversions between berth.engine.v1 messages (as @grpc/proto-loader
+// presents them: camelCase, longs as numbers, defaults filled, absent
+// sub-messages null, absent `optional` scalars undefined) and the engine's
+// types. The gRPC handler (apps/engine) calls these and nothing else, so the
+// wire rules live in one tested place:
+//   - Cmd/Entrypoint travel as StringList: null = not given, {values: []} = given empty
+//   - "" strings mean "default" (pull -> missing, network -> bridge, restart -> no)
+//   - map<string, FilterValues> filters <-> Record<string, string[]>
+import { InvalidArgumentError } from '@berth/errors';
+import type { CreateRequest, ExecRequest, StatsSample, UpdateRequest } from './engine';
+import type { ContainerEvent } from './events';
+import { inspectContainer } from './inspect';
+import type { LogEntry } from './logs';
+import type { PullPolicy } from './ports';
+import { toSummary, type ContainerSummary } from './summary';
+import { defaultContainerConfig, defaultHostConfig, type ContainerConfig, type ContainerRecord, type HostConfig, type MountSpec, type RestartPolicy } from './types';
+import type { VolumeRecord } from './volumes';
+
+export interface WireStringList { values: string[] }
+export interface WireFilterValues { values: string[] }
+type Maybe<T> = T | null | undefined;
+
+export interface WireContainerConfig {
+  hostname?: string; domainname?: string; user?: string; env?: string[]; cmd?: Maybe<WireStringList>; entrypoint?: Maybe<WireStringList>;
+  workingDir?: string; exposedPorts?: string[]; volumes?: string[]; labels?: Record<string, string>; stopSignal?: string;
+  stopTimeout?: number; tty?: boolean; openStdin?: boolean; attachStdin?: boolean; attachStdout?: boolean; attachStderr?: boolean; image?: string;
+}
+export interface WirePortBinding { containerPort?: number; protocol?: string; hostIp?: string; hostPort?: number }
+export interface WireMountSpec { type?: string; source?: string; target?: string; readOnly?: boolean; options?: string[] }
+export interface WireRestartPolicy { name?: string; maximumRetryCount?: number }
+export interface WireHostConfig {
+  memory?: number; memorySwap?: number; nanoCpus?: number; cpuShares?: number; cpusetCpus?: string; pidsLimit?: number; networkMode?: string;
+  portBindings?: WirePortBinding[]; mounts?: WireMountSpec[]; readonlyRootfs?: boolean; init?: boolean; restartPolicy?: Maybe<WireRestartPolicy>;
+  capAdd?: string[]; capDrop?: string[]; usernsMode?: string; autoRemove?: boolean;
+}
+export interface WireCreateContainerRequest { name?: string; config?: Maybe<WireContainerConfig>; hostConfig?: Maybe<WireHostConfig>; pull?: string }
+
+const RESTART_NAMES = ['no', 'always', 'unless-stopped', 'on-failure'];
+
+export function restartPolicyFromWire(w: Maybe<WireRestartPolicy>): RestartPolicy {
+  const name = w?.name || 'no';
+  if (!RESTART_NAMES.includes(name)) {
+    throw new InvalidArgumentError(`invalid restart policy "${name}": expected no, always, unless-stopped or on-failure`, { field: 'restart_policy.name' });
+  }
+  const max = w?.maximumRetryCount ?? 0;
+  if (max < 0) throw new InvalidArgumentError('restart_policy.maximum_retry_count must not be negative', { field: 'restart_policy.maximum_retry_count' });
+  if (max > 0 && name !== 'on-failure') {
+    throw new InvalidArgumentError(`maximum retry count cannot be used with restart policy "${name}"`, { field: 'restart_policy.maximum_retry_count' });
+  }
+  return { name: name as RestartPolicy['name'], maximumRetryCount: max };
+}
+
+function mountFromWire(m: WireMountSpec, i: number): MountSpec {
+  const type = m.type || 'volume';
+  if (type !== 'bind' && type !== 'volume' && type !== 'tmpfs') {
+    throw new InvalidArgumentError(`mounts[${i}].type "${type}": expected bind, volume or tmpfs`, { field: `host_config.mounts[${i}].type` });
+  }
+  const target = m.target ?? '';
+  if (!target.startsWith('/') || target === '/') {
+    throw new InvalidArgumentError(`mounts[${i}].target "${target}": expected an absolute path other than "/"`, { field: `host_config.mounts[${i}].target` });
+  }
+  if (type === 'bind' && !(m.source ?? '').startsWith('/')) {
+    throw new InvalidArgumentError(`mounts[${i}].source "${m.source ?? ''}": a bind mount needs an absolute host path`, { field: `host_config.mounts[${i}].source` });
+  }
+  return { type, source: m.source ?? '', target, readOnly: m.readOnly ?? false, options: m.options ?? [] };
+}
+
+export function configFromWire(w: Maybe<WireContainerConfig>): ContainerConfig {
+  const d = defaultContainerConfig(w?.image ?? '');
+  if (!w?.image) throw new InvalidArgumentError('config.image is required', { field: 'config.image' });
+  return {
+    ...d,
+    hostname: w.hostname ?? '', domainname: w.domainname ?? '', user: w.user ?? '', env: w.env ?? [],
+    cmd: w.cmd ? [...w.cmd.values] : null, entrypoint: w.entrypoint ? [...w.entrypoint.values] : null,
+    workingDir: w.workingDir ?? '', exposedPorts: w.exposedPorts ?? [], volumes: w.volumes ?? [], labels: w.labels ?? {},
+    stopSignal: w.stopSignal ?? '', stopTimeout: w.stopTimeout ?? null, tty: w.tty ?? false, openStdin: w.openStdin ?? false,
+    attachStdin: w.attachStdin ?? false, attachStdout: w.attachStdout ?? false, attachStderr: w.attachStderr ?? false,
+  };
+}
+
+export function hostConfigFromWire(w: Maybe<WireHostConfig>): HostConfig {
+  const d = defaultHostConfig();
+  if (!w) return d;
+  return {
+    memory: w.memory ?? 0, memorySwap: w.memorySwap ?? 0, nanoCpus: w.nanoCpus ?? 0, cpuShares: w.cpuShares ?? 0,
+    cpusetCpus: w.cpusetCpus ?? '', pidsLimit: w.pidsLimit ?? 0, networkMode: w.networkMode || 'bridge',
+    portBindings: (w.portBindings ?? []).map((p, i) => {
+      const port = p.containerPort ?? 0;
+      if (port < 1 || port > 65535) throw new InvalidArgumentError(`port_bindings[${i}].container_port ${port} is out of range 1-65535`, { field: `host_config.port_bindings[${i}]` });
+      const protocol = p.protocol || 'tcp';
+      if (!['tcp', 'udp', 'sctp'].includes(protocol)) throw new InvalidArgumentError(`port_bindings[${i}].protocol "${protocol}": expected tcp, udp or sctp`, { field: `host_config.port_bindings[${i}]` });
+      return { containerPort: port, protocol, hostIp: p.hostIp ?? '', hostPort: p.hostPort ?? 0 };
+    }),
+    mounts: (w.mounts ?? []).map(mountFromWire), readonlyRootfs: w.readonlyRootfs ?? false, init: w.init ?? false,
+    restartPolicy: restartPolicyFromWire(w.restartPolicy), capAdd: w.capAdd ?? [], capDrop: w.capDrop ?? [],
+    usernsMode: w.usernsMode ?? '', autoRemove: w.autoRemove ?? false,
+  };
+}
+
+export function createRequestFromWire(w: WireCreateContainerRequest): CreateRequest {
+  const pull = w.pull || 'missing';
+  if (pull !== 'missing' && pull !== 'always' && pull !== 'never') {
+    throw new InvalidArgumentError(`pull "${pull}": expected missing, always or never`, { field: 'pull' });
+  }
+  return { name: w.name || undefined, config: configFromWire(w.config), hostConfig: hostConfigFromWire(w.hostConfig), pull: pull as PullPolicy };
+}
+
+/** The inverse, for clients (the CLI) building requests from a RunRequest-shaped object. */
+export function createRequestToWire(r: { name?: string; config: ContainerConfig; hostConfig: HostConfig; pull?: PullPolicy }): WireCreateContainerRequest {
+  const { cmd, entrypoint, stopTimeout, ...rest } = r.config;
+  return {
+    name: r.name ?? '',
+    config: { ...rest, cmd: cmd ? { values: cmd } : null, entrypoint: entrypoint ? { values: entrypoint } : null, ...(stopTimeout !== null ? { stopTimeout } : {}) },
+    hostConfig: r.hostConfig,
+    pull: r.pull ?? 'missing',
+  };
+}
+
+export function filtersFromWire(m: Maybe<Record<string, WireFilterValues>>): Record<string, string[]> {
+  return Object.fromEntries(Object.entries(m ?? {}).map(([k, v]) => [k, v?.values ?? []]));
+}
+
+export function filtersToWire(f: Record<string, string[]>): Record<string, WireFilterValues> {
+  return Object.fromEntries(Object.entries(f).map(([k, v]) => [k, { values: v }]));
+}
+
+export interface WireUpdateRequest {
+  memory?: number; memorySwap?: number; nanoCpus?: number; cpuShares?: number; cpusetCpus?: string; pidsLimit?: number; restartPolicy?: Maybe<WireRestartPolicy>;
+}
+
+export function updateRequestFromWire(w: WireUpdateRequest): UpdateRequest {
+  return {
+    memory: w.memory, memorySwap: w.memorySwap, nanoCpus: w.nanoCpus, cpuShares: w.cpuShares, cpusetCpus: w.cpusetCpus, pidsLimit: w.pidsLimit,
+    restartPolicy: w.restartPolicy ? restartPolicyFromWire(w.restartPolicy) : undefined,
+  };
+}
+
+export interface WireExecStart { id?: string; args?: string[]; env?: string[]; workingDir?: string; user?: string; tty?: boolean; stdin?: boolean; privileged?: boolean }
+
+export function execRequestFromWire(w: WireExecStart): ExecRequest {
+  return { args: w.args ?? [], env: w.env ?? [], workingDir: w.workingDir ?? '', user: w.user ?? '', tty: w.tty ?? false, stdin: w.stdin ?? false, privileged: w.privileged ?? false };
+}
+
+export function inspectToWire(rec: ContainerRecord): { json: string; summary: ContainerSummary } {
+  return { json: JSON.stringify(inspectContainer(rec)), summary: toSummary(rec) };
+}
+
+/** berth.engine.v1.Event; attributes carry exit_code, signal, old_name, exec_id and the labels. */
+export function eventToWire(ev: ContainerEvent): { type: string; action: string; id: string; name: string; image: string; timeUnixNano: number; attributes: Record<string, string> } {
+  const attributes: Record<string, string> = { ...ev.labels };
+  if (ev.exitCode !== undefined) attributes.exit_code = String(ev.exitCode);
+  if (ev.signal) attributes.signal = ev.signal;
+  if (ev.oldName) attributes.old_name = ev.oldName;
+  if (ev.execId) attributes.exec_id = ev.execId;
+  return { type: 'container', action: ev.action, id: ev.id, name: ev.name, image: ev.image, timeUnixNano: ev.time * 1e6, attributes };
+}
+
+export function logEntryToWire(e: LogEntry): { time: string; stream: string; line: Buffer } {
+  return { time: e.time, stream: e.stream, line: Buffer.from(e.line, 'utf8') };
+}
+
+export function statsToWire(s: StatsSample[], nowMs: number): { stats: StatsSample[]; timeUnixMs: number } {
+  return { stats: s, timeUnixMs: nowMs };
+}
+
+export function volumeToWire(v: VolumeRecord, usedBy: string[]): Record<string, unknown> {
+  return { name: v.name, driver: v.driver, mountpoint: v.mountpoint, labels: v.labels, options: v.options, createdAtUnixMs: v.createdAt, anonymous: v.anonymous, usedBy };
+}
