@@ -209,6 +209,15 @@ describe('v1 OOM notification through the eventfd and the notifier worker', () =
       writeEventfd(efd);
       await until(() => oomEventLoop.size === watching - 1, 3000, 'the watch to close itself');
       expect(seen).toEqual([]);
+      // The fd number is free again and goes to the next cgroup; closing the
+      // stale watch (delete below) must not close the new one.
+      await m.create('c2');
+      expect(fake.registeredEventfd('berth/c2')).toBe(efd);
+      await m.delete('c1');
+      expect(oomEventLoop.size).toBe(watching);
+      fake.setOomKills('berth/c2', 1);
+      writeEventfd(efd);
+      await until(() => seen.length === 1, 3000, 'the OOM report for c2');
     } finally {
       m.close();
     }

@@ -72,12 +72,17 @@ export class OomEventLoop {
       // The kernel holds its own reference to the control file once registered.
       closeSync(ocfd);
     }
-    this.byFd.set(efd, { dir, onEvent });
-    return { close: () => this.unwatch(efd) };
+    const reg: Registration = { dir, onEvent };
+    this.byFd.set(efd, reg);
+    // Close by identity: after the kernel's removal signal closed this watch,
+    // the fd number may already belong to another cgroup's registration.
+    return { close: () => this.unwatch(efd, reg) };
   }
 
-  private unwatch(efd: number): void {
-    if (!this.byFd.delete(efd)) return;
+  private unwatch(efd: number, reg?: Registration): void {
+    const current = this.byFd.get(efd);
+    if (!current || (reg && current !== reg)) return;
+    this.byFd.delete(efd);
     try {
       epollDel(this.epfd, efd);
     } catch {
