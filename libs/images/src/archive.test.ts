@@ -55,6 +55,10 @@ describe('load', () => {
       const recs = await local.transfer.load(createReadStream(archive));
       expect(recs.map((r) => r.name)).toEqual(['example.com/team/app:v1']);
       expect(loaded).toEqual(['example.com/team/app:v1']);
+      // Nothing but the image's own blobs stays (no manifest.json, no repositories file).
+      expect((await local.images.gc()).removed).toEqual([]);
+      const info = await local.images.inspect('example.com/team/app:v1');
+      expect((await local.content.list()).length).toBe(2 + info.layers.length);
       await run('umoci', ['unpack', '--image', `${layout}:v1`, join(root, 'bundle')]);
       expect(await describeTree(await topTree(local, applier, 'example.com/team/app:v1'))).toEqual(await describeTree(join(root, 'bundle/rootfs')));
     } finally {
@@ -196,6 +200,10 @@ describe('import', () => {
       expect(info.layers[0]!.descriptor.mediaType).toBe('application/vnd.oci.image.layer.v1.tar+gzip');
       expect(info.history[0]!.comment).toBe('from a test');
       expect(await fs.readFile(join(await topTree(local, applier, rec.name), 'bin/tool'), 'utf8')).toBe('tool\n');
+      // A gzip-compressed tarball imports to the same DiffID.
+      const { gzipSync } = await import('node:zlib');
+      const gz = await local.transfer.import(Readable.from([gzipSync(tar)]), 'imported/thing:gz');
+      expect((await local.images.inspect(gz.name)).config.rootfs.diff_ids).toEqual(info.config.rootfs.diff_ids);
     } finally {
       local.close();
     }

@@ -6,12 +6,14 @@ import { DANGLING_PREFIX, isDanglingName, type ImageRecord } from '../image-stor
 import type { Descriptor } from '../media-types.js';
 import type { TransferContext } from '../transfer-context.js';
 
-/** Runs `fn` under a fresh lease; on failure the lease and what only it protected are discarded. */
+/** Runs `fn` under a fresh lease; afterwards the lease and what only it protected are discarded. */
 export async function withLease<T>(ctx: TransferContext, label: string, fn: (leaseId: string) => Promise<T>): Promise<T> {
   const lease = ctx.leases.create({ labels: { 'berth/op': label } });
   try {
     const out = await fn(lease.id);
-    ctx.leases.delete(lease.id);
+    // The new records now root what they need; whatever else the operation
+    // stored (an archive's manifest.json, repositories...) goes now, not at the next GC.
+    await discardLease(ctx.content, ctx.store, ctx.leases, lease.id);
     return out;
   } catch (e) {
     await discardLease(ctx.content, ctx.store, ctx.leases, lease.id).catch(() => undefined);

@@ -6,10 +6,10 @@
 // in the same pass.
 import { randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
-import { Writable, type Readable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import { InvalidArgumentError } from '@berth/errors';
-import { HashingStream } from '../compression.js';
+import { HashingStream, decompressLayer } from '../compression.js';
 import type { ImageRecord } from '../image-store.js';
 import { MediaType, type ImageConfig, type ImageManifest, type Platform } from '../media-types.js';
 import { parseDockerRef } from '../reference.js';
@@ -28,6 +28,28 @@ export interface ImportOptions {
   created?: Date;
 }
 
+/**
+ * docker import accepts compressed tarballs too: a gzip or zstd stream is
+ * inflated first, so the DiffID is that of the tar itself.
+ */
+async function uncompressed(input: Readable): Promise<Readable> {
+  const it = input[Symbol.asyncIterator]();
+  const first = await it.next();
+  const head: Buffer = first.done ? Buffer.alloc(0) : Buffer.from(first.value as Uint8Array);
+  async function* replay() {
+    if (head.length) yield head;
+    for (;;) {
+      const n = await it.next();
+      if (n.done) return;
+      yield n.value as Uint8Array;
+    }
+  }
+  const whole = Readable.from(replay(), { objectMode: false });
+  if (head[0] === 0x1f && head[1] === 0x8b) return decompressLayer(whole, MediaType.OciLayerGzip);
+  if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) return decompressLayer(whole, MediaType.OciLayerZstd);
+  return whole;
+}
+
 export async function importRootfs(ctx: TransferContext, rootfsTar: Readable, name: string | undefined, opts: ImportOptions = {}): Promise<ImageRecord> {
   const ref = name === undefined || name === '' ? undefined : parseDockerRef(name);
   if (ref?.digest) throw new InvalidArgumentError(`cannot import as ${name}: a digest names existing content, give a tag`, { field: 'reference' });
@@ -37,7 +59,7 @@ export async function importRootfs(ctx: TransferContext, rootfsTar: Readable, na
     let layer: { digest: string; size: number };
     try {
       await pipeline(
-        rootfsTar,
+        await uncompressed(rootfsTar),
         diff,
         createGzip(),
         new Writable({
