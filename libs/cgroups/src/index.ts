@@ -29,4 +29,4 @@ export type { CgroupStats, CgroupLimits, CpuStats, MemoryStats, PidsStats, Blkio
 export { CgroupMetricsCollector, SERIES as CGROUP_METRIC_SERIES, sanitizeLabelName } from './metrics';
 export { CgroupStateStore, type CgroupRecord } from './state';
 export { observeCgroupFs, type CgroupFsEvent, type CgroupFsObserver } from './cgroupfs';
-export { resourcesFromWire, resourcesToWire } from './wire';
+export { resourcesFromWire, resourcesToWire, cgroupToWire, statsToWire } from './wire';

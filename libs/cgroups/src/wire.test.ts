@@ -5,7 +5,7 @@
 import { describe, it, expect } from 'vitest';
 import { join } from 'node:path';
 import { loadSync } from '@grpc/proto-loader';
-import { resourcesFromWire, resourcesToWire, CgroupsManager, type LinuxResources } from './index';
+import { resourcesFromWire, resourcesToWire, cgroupToWire, statsToWire, CgroupsManager, type LinuxResources } from './index';
 
 const PROTOS = join(__dirname, '../../../protos');
 
@@ -31,6 +31,30 @@ describe('berth.cgroups.v1 wire mapping', () => {
       expect(resourcesFromWire(decoded['resources'] as Record<string, unknown>)).toEqual(full);
     });
   }
+
+  it('Stats and Cgroup responses encode every field the local API returns', () => {
+    const def = loadSync('berth/cgroups/v1/cgroups.proto', { includeDirs: [PROTOS], longs: Number, defaults: true });
+    const svc = def['berth.cgroups.v1.Cgroups'] as Record<string, { responseSerialize: (o: unknown) => Buffer; responseDeserialize: (b: Buffer) => Record<string, unknown> }>;
+    const stats = {
+      id: 'c1',
+      cpu: { usageTotalNs: 3e9, usageUserNs: 2e9, usageSystemNs: 1e9, periods: 30, throttledPeriods: 12, throttledTimeNs: 6e8 },
+      memory: { usage: 100, maxUsage: 200, failcnt: 7, limit: 300, rss: 50, cache: 40, swap: 1, mappedFile: 2, inactiveFile: 30, workingSet: 70 },
+      pids: { current: 4, limit: 50 },
+      blkio: [{ major: 254, minor: 0, readBytes: 4096, writeBytes: 8192, reads: 1, writes: 2 }],
+      processes: 2,
+      threads: 4,
+      limits: { memoryLimit: 300, memoryReservation: 0, cpuQuota: -1, cpuPeriod: 100000, cpuShares: 1024 },
+      oomKills: 3,
+      timestamp: 1764400000000,
+    };
+    const decoded = svc['Stats']!.responseDeserialize(svc['Stats']!.responseSerialize(statsToWire(stats)));
+    expect(decoded).toEqual({ ...statsToWire(stats) });
+    const info = { id: 'c1', path: 'berth/c1', parent: 'berth', name: 'web', image: 'nginx', labels: { a: 'b' }, resources: { pids: { limit: 5 } }, createdAt: 1764400000000, oomKills: 1 };
+    const c = svc['Get']!.responseDeserialize(svc['Get']!.responseSerialize(cgroupToWire(info)));
+    expect(c['createdAtMs']).toBe(1764400000000);
+    expect(c['labels']).toEqual({ a: 'b' });
+    expect(resourcesFromWire(c['resources'] as Record<string, unknown>)).toEqual({ pids: { limit: 5 } });
+  });
 
   it('absent messages stay absent (an Update that only sets pids touches nothing else)', () => {
     expect(resourcesFromWire({ pids: { limit: 5 } })).toEqual({ pids: { limit: 5 } });

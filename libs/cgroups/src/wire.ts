@@ -6,6 +6,7 @@
 // loader's `longs` option; all become numbers (byte counts fit in 2^53).
 import { InvalidArgumentError } from '@berth/errors';
 import type { LinuxResources, LinuxThrottleDevice, LinuxWeightDevice } from './resources';
+import type { CgroupInfo, ContainerStats } from './manager';
 
 type Wire = Record<string, unknown> | null | undefined;
 
@@ -103,4 +104,35 @@ export function resourcesToWire(r: LinuxResources): Record<string, unknown> {
     };
   }
   return out;
+}
+
+/** CgroupInfo -> berth.cgroups.v1.Cgroup (proto-loader object). */
+export function cgroupToWire(info: CgroupInfo): Record<string, unknown> {
+  return {
+    id: info.id,
+    path: info.path,
+    parent: info.parent,
+    name: info.name,
+    image: info.image,
+    labels: { ...info.labels },
+    resources: resourcesToWire(info.resources),
+    createdAtMs: info.createdAt,
+    oomKills: info.oomKills,
+  };
+}
+
+/** ContainerStats -> berth.cgroups.v1.CgroupStats (proto-loader object). */
+export function statsToWire(s: ContainerStats): Record<string, unknown> {
+  return {
+    id: s.id,
+    cpu: { ...s.cpu },
+    memory: { ...s.memory },
+    pids: { ...s.pids },
+    blkio: s.blkio.map((d) => ({ ...d })),
+    processes: s.processes,
+    threads: s.threads,
+    limits: { ...s.limits },
+    oomKills: s.oomKills,
+    timestampMs: s.timestamp,
+  };
 }
