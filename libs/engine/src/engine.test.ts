@@ -292,6 +292,20 @@ describe('engine lifecycle (in-memory service test doubles)', () => {
     e2.close();
   });
 
+  it('commit: diff of the writable root (frozen while read), config with changes, event', async () => {
+    const c = await engine.run(req({ cmd: ['sh'] }));
+    const id = await engine.commit('web', { repository: 'me/snap', tag: 'v1', author: 'me', message: 'snap', changes: ['CMD ["app"]', 'ENV X=1'] });
+    expect(id).toMatch(/^sha256:/);
+    const calls = ports.rec.calls.filter((x) => /cgroups\.(freeze|thaw)|layers\.diff|images\.createImage/.test(x)).map((x) => x.split(' ')[0]);
+    expect(calls).toEqual(['cgroups.freeze', 'layers.diff', 'cgroups.thaw', 'images.createImage']);
+    expect(ports.createdImages[0]).toMatchObject({ parentDigest: c.imageDigest, reference: 'me/snap:v1', author: 'me', comment: 'snap', config: { cmd: ['app'], env: ['X=1'] } });
+    expect(events.at(-1)).toMatchObject({ action: 'commit', imageId: id });
+    await expect(engine.commit('web', { changes: ['RUN x'] })).rejects.toThrow(/RUN cannot be applied by commit/);
+    ports.rec.failOn('layers.diff');
+    await expect(engine.commit('web', {})).rejects.toThrow(/injected failure/);
+    expect(ports.rec.calls.at(-1)).toMatch(/^cgroups\.thaw/); // thawed even when the diff failed
+  });
+
   it('signal names normalise', () => {
     expect(['TERM', 'sigterm', '15', 'SIGTERM'].map(normalizeSignal)).toEqual(['SIGTERM', 'SIGTERM', 'SIGTERM', 'SIGTERM']);
     expect(normalizeSignal('35')).toBe('SIGRTMIN+1');

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { FailedPreconditionError, InvalidArgumentError, isAlreadyExists, isFailedPrecondition, isNotFound } from '@berth/errors';
 import { readLogs, type LogEntry, type ReadLogsOptions } from './logs';
 import { cpuPercent, memoryUsage, type RawCpuMem } from './stats';
+import { applyChanges, imageConfigOf } from './commit';
 import { filterPsOutput, runPs, type TopResult } from './top';
 import { countContainers, selectPrunable, type ContainerCounts } from './summary';
 import { ContainerStore, newContainerId, type ListOptions } from './container-store';
@@ -550,6 +551,33 @@ export class Engine {
       }
     }
     return removed;
+  }
+
+  /**
+   * docker commit: the writable layer as a new image on top of the
+   * container's, config = the container's with `changes` applied. Changes are
+   * checked before anything happens; with pause a running container is frozen
+   * for the diff (and thawed whatever happens).
+   */
+  async commit(ref: string, o: { repository?: string; tag?: string; author?: string; message?: string; changes?: string[]; pause?: boolean } = {}): Promise<string> {
+    const c = this.store.find(ref);
+    const config = applyChanges(imageConfigOf(c.config), o.changes ?? []);
+    if (o.tag && !o.repository) throw new InvalidArgumentError('a tag needs a repository (REPOSITORY[:TAG])', { field: 'tag' });
+    const reference = o.repository ? `${o.repository}:${o.tag || 'latest'}` : '';
+    if (!c.rootfs) throw new FailedPreconditionError(`container ${c.name} has no root filesystem to commit`, { field: 'state' });
+    const freeze = (o.pause ?? true) && c.state === 'running';
+    if (freeze) await this.ports.cgroups.freeze(c.id);
+    let layer;
+    try {
+      layer = await this.ports.layers.diff(c.id);
+    } finally {
+      if (freeze) await this.ports.cgroups.thaw(c.id);
+    }
+    const { digest } = await this.ports.images.createImage({
+      parentDigest: c.imageDigest, layer, config, author: o.author ?? '', comment: o.message ?? '', containerId: c.id, reference,
+    });
+    this.emit(c, 'commit', { imageId: digest });
+    return digest;
   }
 
   /** Counts for `berth info`. */

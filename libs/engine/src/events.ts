@@ -12,7 +12,7 @@ import { EventEmitter } from 'node:events';
  */
 export type ContainerAction =
   | 'created' | 'started' | 'die' | 'exited' | 'oom' | 'paused' | 'unpaused' | 'restarted'
-  | 'killed' | 'stopped' | 'renamed' | 'removed' | 'updated' | 'exec_started' | 'exec_died';
+  | 'killed' | 'stopped' | 'renamed' | 'removed' | 'updated' | 'commit' | 'exec_started' | 'exec_died';
 
 export interface ContainerEvent {
   id: string;
@@ -27,6 +27,8 @@ export interface ContainerEvent {
   signal?: string;
   /** For renamed: the old name. */
   oldName?: string;
+  /** For commit: the new image digest. */
+  imageId?: string;
   /** For exec_*: the exec id. */
   execId?: string;
   labels: Record<string, string>;

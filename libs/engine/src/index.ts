@@ -25,3 +25,4 @@ export * from './stats';
 export * from './event-filter';
 export * from './top';
 export * from './wire';
+export * from './commit';

@@ -25,7 +25,22 @@ export interface ResolvedImage {
 
 export type PullPolicy = 'missing' | 'always' | 'never';
 
+/** A layer blob in the content store. */
+export interface LayerDescriptor {
+  mediaType: string;
+  /** Digest of the (compressed) blob. */
+  digest: string;
+  /** Digest of the uncompressed tar (the image config's rootfs.diff_ids entry). */
+  diffId: string;
+  size: number;
+}
+
 export interface ImagesPort {
+  /**
+   * Creates an image whose layers are the parent's plus `layer`, with
+   * `config`, and tags it as `reference` when not "". Returns the new config digest.
+   */
+  createImage(req: { parentDigest: string; layer: LayerDescriptor; config: ImageConfig; author: string; comment: string; containerId: string; reference: string }): Promise<{ digest: string }>;
   /** The local image for `ref`, pulling per `pull`; NotFound when absent and not pullable. */
   resolve(ref: string, pull: PullPolicy): Promise<ResolvedImage>;
   /** Pins the image against `rmi` while the container exists. */
@@ -36,6 +51,8 @@ export interface ImagesPort {
 export interface LayersPort {
   /** A writable root (overlay upper on top of `layers`) keyed by container id; returns its host path. */
   prepare(key: string, layers: string[]): Promise<{ rootfs: string }>;
+  /** Exports the writable root's changes (whiteouts included) as a layer blob in the content store. */
+  diff(key: string): Promise<LayerDescriptor>;
   /** Unmounts and deletes the writable root. */
   remove(key: string): Promise<void>;
 }

@@ -152,6 +152,7 @@ export function eventToWire(ev: ContainerEvent): { type: string; action: string;
   if (ev.signal) attributes.signal = ev.signal;
   if (ev.oldName) attributes.old_name = ev.oldName;
   if (ev.execId) attributes.exec_id = ev.execId;
+  if (ev.imageId) attributes.image_id = ev.imageId;
   return { type: 'container', action: ev.action, id: ev.id, name: ev.name, image: ev.image, timeUnixNano: ev.time * 1e6, attributes };
 }
 

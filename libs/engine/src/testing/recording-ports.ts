@@ -29,6 +29,8 @@ export interface RecordingPorts extends EnginePorts {
   rootFiles: Map<string, string>;
   /** Simulates the container's process exiting. */
   exitProcess(id: string, status: Partial<ExitStatus>): void;
+  /** Requests made to images.createImage (commit). */
+  createdImages: (Parameters<EnginePorts['images']['createImage']>[0] & { digest: string })[];
   /** Counters readStats returns, set by the test. */
   cgroupStats: Map<string, import('../ports').CgroupStats>;
   netCounters: Map<string, { rx: number; tx: number }>;
@@ -70,13 +72,14 @@ export function recordingPorts(now: () => number = Date.now): RecordingPorts {
   const rootFiles = new Map<string, string>();
   const processes: RecordingPorts['processes'] = new Map();
   const execs: RecordingPorts['execs'] = new Map();
+  const createdImages: RecordingPorts['createdImages'] = [];
   const cgroupStats: RecordingPorts['cgroupStats'] = new Map();
   const netCounters: RecordingPorts['netCounters'] = new Map();
   const extraPids: RecordingPorts['extraPids'] = new Map();
   let nextPid = 1000;
 
   const ports: RecordingPorts = {
-    rec, imagesByRef, specs, rootFiles, processes, execs, cgroupStats, netCounters, extraPids,
+    rec, imagesByRef, specs, rootFiles, processes, execs, createdImages, cgroupStats, netCounters, extraPids,
     finishExec(execId, code) {
       const e = execs.get(execId);
       if (!e) throw new NotFoundError(`no exec ${execId}`);
@@ -98,11 +101,19 @@ export function recordingPorts(now: () => number = Date.now): RecordingPorts {
         if (!img) throw new NotFoundError(`no such image: ${ref}`, { field: 'image' });
         return img;
       },
+      async createImage(req) {
+        call('images.createImage', req.containerId);
+        const digest = 'sha256:' + String(imagesByRef.size + 1).padStart(64, 'c');
+        createdImages.push({ ...req, digest });
+        if (req.reference) imagesByRef.set(req.reference, { ref: req.reference, digest, config: req.config, layers: [...(imagesByRef.get(req.reference)?.layers ?? []), req.layer.diffId] });
+        return { digest };
+      },
       async addContainerRef(_d, id) { call('images.addContainerRef', id); rec.live.add(`image-ref ${id}`); },
       async removeContainerRef(_d, id) { call('images.removeContainerRef', id); rec.live.delete(`image-ref ${id}`); },
     },
     layers: {
       async prepare(key) { call('layers.prepare', key); rec.live.add(`rootfs ${key}`); return { rootfs: `/rootfs/${key}` }; },
+      async diff(key) { call('layers.diff', key); return { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: 'sha256:' + 'd'.repeat(64), diffId: 'sha256:' + 'e'.repeat(64), size: 123 }; },
       async remove(key) { call('layers.remove', key); rec.live.delete(`rootfs ${key}`); },
     },
     cgroups: {
