@@ -188,6 +188,24 @@ describe('pull against GC and cancellation', () => {
     }
   });
 
+  it('runs two pulls of one image at once, downloading and applying each blob once', async () => {
+    const { local, applier } = await openLocal('pull-twice');
+    try {
+      const statuses: string[][] = [[], []];
+      const [a, b] = await Promise.all([0, 1].map((i) =>
+        local.transfer.pull(`${reg.host}/test/multi:v1`, { onProgress: (p) => p.type === 'blob' && p.status !== 'downloading' && statuses[i]!.push(p.status) })));
+      expect(a!.target.digest).toBe(b!.target.digest);
+      const info = await local.images.inspect(a!.name);
+      expect(applier.diffIds).toEqual(info.config.rootfs.diff_ids);
+      // Each blob was fetched by one pull; the other found it stored.
+      const done = statuses[0]!.filter((s) => s === 'done').length + statuses[1]!.filter((s) => s === 'done').length;
+      expect(done).toBe(1 + info.layers.length);
+      expect(local.leases.list()).toEqual([]);
+    } finally {
+      local.close();
+    }
+  });
+
   it('stops when cancelled and leaves no image, blobs or leases', async () => {
     const { local } = await openLocal('pull-cancel');
     try {

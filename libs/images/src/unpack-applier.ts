@@ -78,6 +78,7 @@ export class UnpackLayerApplier implements LayerApplier {
   private readonly chains = new Map<string, string>();
   /** DiffIDs in the order they were applied (what tests check arrived). */
   readonly diffIds: string[] = [];
+  private readonly inflight = new Map<string, Promise<void>>();
 
   constructor(readonly root: string) {}
 
@@ -92,6 +93,25 @@ export class UnpackLayerApplier implements LayerApplier {
   }
 
   async applyLayer(stream: Readable, opts: ApplyLayerOptions): Promise<{ chainId: string }> {
+    // Two pulls sharing layers apply the same chain: the second waits for the
+    // first instead of unpacking it again (as the layers service does).
+    const want = opts.parentChainId === undefined ? opts.expectedDiffId : chainIds([opts.parentChainId, opts.expectedDiffId])[1]!;
+    const pending = this.inflight.get(want);
+    if (this.chains.has(want) || pending) {
+      stream.resume();
+      if (pending) await pending;
+      if (this.chains.has(want)) return { chainId: want };
+    }
+    const run = this.applyNew(stream, opts);
+    this.inflight.set(want, run.then(() => undefined, () => undefined));
+    try {
+      return await run;
+    } finally {
+      this.inflight.delete(want);
+    }
+  }
+
+  private async applyNew(stream: Readable, opts: ApplyLayerOptions): Promise<{ chainId: string }> {
     const parent = opts.parentChainId;
     if (parent !== undefined && this.chains.get(parent) !== parent) {
       stream.destroy();
