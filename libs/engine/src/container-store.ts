@@ -21,7 +21,7 @@ export interface ListOptions {
   /** Include stopped containers (ps -a). Without it only running, paused and restarting ones. */
   all?: boolean;
   filters?: ContainerFilters;
-  /** Newest N (ps -n); 0 = no limit. */
+  /** Newest N whatever their state (ps -n implies -a); 0 = no limit. */
   limit?: number;
 }
 
@@ -122,7 +122,7 @@ export class ContainerStore {
     for (const { doc } of rows) {
       const c = JSON.parse(doc) as ContainerRecord;
       // -a is implied by filters that can only match stopped containers, as Docker does.
-      const showAll = opts.all || filters.status !== undefined || filters.exited !== undefined || before !== undefined || since !== undefined;
+      const showAll = opts.all || (opts.limit ?? 0) > 0 || filters.status !== undefined || filters.exited !== undefined || before !== undefined || since !== undefined;
       if (!showAll && !(c.state === 'running' || c.state === 'paused' || c.state === 'restarting')) continue;
       if (filters.status && !filters.status.includes(c.state)) continue;
       if (filters.id && !filters.id.some((p) => c.id.startsWith(p))) continue;

@@ -111,6 +111,7 @@ describe('container store', () => {
     expect(store.list().map((r) => r.name)).toEqual(['c', 'b']);
     expect(store.list({ all: true }).map((r) => r.name)).toEqual(['c', 'b', 'a']);
     expect(store.list({ all: true, limit: 1 }).map((r) => r.name)).toEqual(['c']);
+    expect(store.list({ limit: 3 }).map((r) => r.name)).toEqual(['c', 'b', 'a']); // -n implies -a
     void a;
   });
 

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { resolve } from 'node:path';
 import * as protoLoader from '@grpc/proto-loader';
-import { createRequestFromWire, createRequestToWire, eventToWire, filtersFromWire, filtersToWire, inspectToWire, updateRequestFromWire } from './wire';
+import { logsRequestFromWire, createRequestFromWire, createRequestToWire, eventToWire, filtersFromWire, filtersToWire, inspectToWire, updateRequestFromWire } from './wire';
 import { defaultContainerConfig, defaultHostConfig } from './types';
 import { newContainerRecord } from './record';
 
@@ -53,6 +53,12 @@ describe('engine wire mapping', () => {
     expect(u.memory).toBe(100);
     expect(u.nanoCpus).toBeUndefined(); // optional: absent stays unchanged
     expect(u.restartPolicy).toBeUndefined();
+  });
+
+  it('logs requests: absent tail = all, 0 = none, both streams when neither is asked', () => {
+    expect(logsRequestFromWire(roundTrip('Logs', { id: 'x' }) as never)).toMatchObject({ tail: undefined, stdout: true, stderr: true, follow: false });
+    expect(logsRequestFromWire(roundTrip('Logs', { id: 'x', tail: 0, stderr: true, since: '12.5' }) as never)).toMatchObject({ tail: 0, stdout: false, stderr: true, sinceNs: 12_500_000_000n });
+    expect(() => logsRequestFromWire({ until: 'soon' })).toThrow(/invalid timestamp "soon" for until/);
   });
 
   it('stats samples map field for field', () => {

@@ -10,7 +10,7 @@ import { InvalidArgumentError } from '@berth/errors';
 import type { CreateRequest, ExecRequest, StatsSample, UpdateRequest } from './engine';
 import type { ContainerEvent } from './events';
 import { inspectContainer } from './inspect';
-import type { LogEntry } from './logs';
+import { parseUnixTimestamp, type LogEntry } from './logs';
 import type { PullPolicy } from './ports';
 import { toSummary, type ContainerSummary } from './summary';
 import { defaultContainerConfig, defaultHostConfig, type ContainerConfig, type ContainerRecord, type HostConfig, type MountSpec, type RestartPolicy } from './types';
@@ -154,6 +154,21 @@ export function eventToWire(ev: ContainerEvent): { type: string; action: string;
   if (ev.execId) attributes.exec_id = ev.execId;
   if (ev.imageId) attributes.image_id = ev.imageId;
   return { type: 'container', action: ev.action, id: ev.id, name: ev.name, image: ev.image, timeUnixNano: ev.time * 1e6, attributes };
+}
+
+export interface WireLogsRequest { id?: string; follow?: boolean; tail?: number; since?: string; until?: string; stdout?: boolean; stderr?: boolean }
+
+/** LogsRequest -> readLogs options (times in Docker's "<sec>[.<ns>]" form). */
+export function logsRequestFromWire(w: WireLogsRequest): import('./logs').ReadLogsOptions {
+  const both = !w.stdout && !w.stderr;
+  return {
+    follow: w.follow ?? false,
+    tail: w.tail === undefined || w.tail < 0 ? undefined : w.tail,
+    sinceNs: w.since ? parseUnixTimestamp(w.since, 'since') : undefined,
+    untilNs: w.until ? parseUnixTimestamp(w.until, 'until') : undefined,
+    stdout: both || (w.stdout ?? false),
+    stderr: both || (w.stderr ?? false),
+  };
 }
 
 export function logEntryToWire(e: LogEntry): { time: string; stream: string; line: Buffer } {
