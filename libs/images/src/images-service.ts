@@ -4,7 +4,7 @@
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError, isNotFound } from '@berth/errors';
 import type { ContentStore } from './content-store.js';
 import { ImageEvent, type ImageEvents } from './events.js';
-import { collectGarbage, type GcResult } from './gc.js';
+import { collectGarbage, type GcOptions, type GcResult } from './gc.js';
 import { isDanglingName, type ImageRecord, type ImageStore } from './image-store.js';
 import type { LeaseManager } from './leases.js';
 import type { Descriptor, HistoryEntry, ImageConfig, ImageManifest, Platform } from './media-types.js';
@@ -248,8 +248,9 @@ export class ImagesService {
     return { untagged, deleted, gc: await this.gc() };
   }
 
-  gc(): Promise<GcResult> {
-    return collectGarbage(this.content, this.store, this.leases);
+  /** Removes unreachable blobs, expired leases and ingests abandoned for `ingestMaxAgeMs` (default 24 h). */
+  gc(opts: GcOptions = {}): Promise<GcResult> {
+    return collectGarbage(this.content, this.store, this.leases, opts);
   }
 
   private summary(r: ImageRecord): ImageSummary {

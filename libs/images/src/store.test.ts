@@ -117,6 +117,29 @@ describe('garbage collection', () => {
     expect(await local.content.list()).toEqual([]);
   });
 
+  it('removes abandoned ingests after their age limit, never one being written or leased', async () => {
+    const abandoned = await local.content.openWriter({ ref: 'abandoned' });
+    await abandoned.write(Buffer.from('half'));
+    await abandoned.close();
+    const lease = local.leases.create();
+    const leased = await local.content.openWriter({ ref: 'leased-ingest', leaseId: lease.id });
+    await leased.close();
+    const live = await local.content.openWriter({ ref: 'live' });
+    await live.write(Buffer.from('x'));
+    expect((await local.images.gc()).ingestsRemoved).toEqual([]);
+    const res = await local.images.gc({ ingestMaxAgeMs: 0 });
+    expect(res.ingestsRemoved).toEqual(['abandoned']);
+    expect((await local.content.listStatuses()).map((s) => s.ref).sort()).toEqual(['leased-ingest', 'live']);
+    await live.abort();
+    // An expired lease stops protecting its ingest.
+    local.leases.delete(lease.id);
+    expect((await local.images.gc({ ingestMaxAgeMs: 0 })).ingestsRemoved).toEqual(['leased-ingest']);
+    const short = local.leases.create({ expiresInMs: 1 });
+    await new Promise((r) => setTimeout(r, 5));
+    expect((await local.images.gc()).expiredLeases).toBe(1);
+    expect(local.leases.list().map((l) => l.id)).not.toContain(short.id);
+  });
+
   it('does not collect a blob committed while the sweep runs', async () => {
     const lease = local.leases.create();
     const blobs = Array.from({ length: 30 }, (_, i) => Buffer.from(`blob-${i}`));
