@@ -21,7 +21,7 @@
 // alive. A monitor that died without writing `exit` leaves the container
 // "stopped" with exit null (wait() then throws DataLoss).
 import { execFile } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, renameSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import {
@@ -32,15 +32,17 @@ import {
   NotFoundError,
   fromNodeError,
   isNotFound,
-  isUnavailable,
 } from '@berth/errors';
 import { pidfdOpen, pidfdSendSignal } from '@berth/sys';
 import { Attachment } from './attach';
 import { startMonitor } from './monitor-process';
-import { EXEC_STDIN, EXEC_TERMINAL, HELLO_OUTPUT, encodeExec, encodeHello, parseExitRecord, type ExitStatus } from './monitor-protocol';
+import { EXEC_STDIN, EXEC_TERMINAL, HELLO_OUTPUT, encodeExec, encodeHello, type ExitStatus } from './monitor-protocol';
 import { persistNamespaces, removeNamespaceHandles } from './namespace-handles';
 import { pidsInNamespaceOf, processInfo, type ProcessInfo } from './process-namespace';
 import type { ShimBinding } from './shim-binding';
+import { readExitFile, readOptional, writeJsonAtomic } from './state-files';
+import { isInitOfNamespace, liveMonitorPid, parentPid, waitMonitorGone, waitProcessGone } from './liveness';
+import { waitForExit } from './exit-wait';
 
 const execFileP = promisify(execFile);
 
@@ -508,101 +510,3 @@ function checkId(id: string, field: string): void {
   if (!ID_RE.test(id)) throw new InvalidArgumentError(`${field} ${JSON.stringify(id)} must be 1-64 of [A-Za-z0-9_.-], starting with a letter or digit`, { field });
 }
 
-function readOptional(path: string): string | null {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return null;
-  }
-}
-
-function readExitFile(path: string, what: string): ExitStatus | null {
-  const text = readOptional(path);
-  return text === null ? null : parseExitRecord(text, `${what} (${path})`);
-}
-
-function writeJsonAtomic(path: string, value: unknown): void {
-  writeFileSync(`${path}.tmp`, JSON.stringify(value));
-  renameSync(`${path}.tmp`, path);
-}
-
-/** /proc/<pid>/stat fields after the comm (which may hold spaces and parens). */
-function statFields(pid: number): string[] | null {
-  const text = readOptional(`/proc/${pid}/stat`);
-  if (text === null) return null;
-  return text.slice(text.lastIndexOf(')') + 2).split(' ');
-}
-
-function parentPid(pid: number): number | null {
-  const f = statFields(pid);
-  return f ? Number(f[1]) : null;
-}
-
-/** Whether pid is pid 1 of the pid namespace behind the handle at nsHandle. */
-function isInitOfNamespace(pid: number, nsHandle: string | undefined): boolean {
-  if (!nsHandle) return false;
-  try {
-    const ns = statSync(`/proc/${pid}/ns/pid`);
-    const handle = statSync(nsHandle);
-    const nspid = /^NSpid:\s+(.*)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]?.trim().split(/\s+/);
-    return ns.ino === handle.ino && ns.dev === handle.dev && nspid?.at(-1) === '1';
-  } catch {
-    return false;
-  }
-}
-
-/** Polls (20 ms, at most 5 s) until pid is gone or a zombie: for a process that is not our child. */
-async function waitProcessGone(pid: number, what: string): Promise<void> {
-  const deadline = Date.now() + 5000;
-  for (;;) {
-    const state = statFields(pid)?.[0];
-    if (state === undefined || state === 'Z' || state === 'X') return;
-    if (Date.now() > deadline) throw new FailedPreconditionError(`${what} (pid ${pid}) did not die 5 s after SIGKILL`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-/** The monitor's pid if it is alive (not a zombie, and really berth-monitor), else null. */
-function liveMonitorPid(dir: string): number | null {
-  const text = readOptional(join(dir, 'monitor.pid'));
-  if (text === null) return null;
-  const pid = Number(text.trim());
-  if (!Number.isInteger(pid) || pid <= 0) return null;
-  const f = statFields(pid);
-  if (!f || f[0] === 'Z' || f[0] === 'X') return null;
-  if (readOptional(`/proc/${pid}/comm`)?.trim() !== 'berth-monitor') return null;
-  return pid;
-}
-
-/**
- * Waits for the monitor to exit after it recorded the exit. It removes
- * monitor.pid and exits right after closing its clients (or within 1 s when
- * exec'd processes are still being reaped), so this polls briefly.
- */
-async function waitMonitorGone(dir: string): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (liveMonitorPid(dir) !== null) {
-    if (Date.now() > deadline) throw new FailedPreconditionError(`the monitor of ${dir} did not exit 5 s after its container: see ${dir}/monitor.log`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-/** A watch connection (HELLO without output) to target; falls back to the exit file. */
-async function waitForExit(sock: string, exitPath: string, target: string, what: string): Promise<ExitStatus> {
-  const early = readExitFile(exitPath, what);
-  if (early) return early;
-  try {
-    const conn = await Attachment.connect(sock, encodeHello(0, target), what);
-    const status = await conn.exit;
-    conn.close();
-    if (status) return status;
-  } catch (e) {
-    if (!isUnavailable(e)) throw e;
-  }
-  // The connection ended: either the monitor finished (the exit file is
-  // written before any client is closed) or it is gone without a record.
-  const late = readExitFile(exitPath, what);
-  if (late) return late;
-  if (!existsSync(dirname(sock))) throw new NotFoundError(`${what}: the container was deleted while waiting`);
-  throw new DataLossError(`${what}: the monitor is gone and recorded no exit (see ${dirname(sock)}/monitor.log)`);
-}
