@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { eventfd, readEventfd, writeEventfd, closeFd, epollCreate, epollAdd, epollDel, epollWait } from './eventfd';
+import { eventfd, readEventfd, writeEventfd, closeFd, epollCreate, epollAdd, epollMod, epollDel, epollWait, EPOLL } from './eventfd';
 
 describe('eventfd and epoll', () => {
   it('counts writes, reads reset the counter, non-blocking read of nothing is 0', () => {
@@ -33,6 +33,23 @@ describe('eventfd and epoll', () => {
     } finally {
       closeFd(a);
       closeFd(b);
+      closeFd(ep);
+    }
+  });
+
+  it('a oneshot registration reports once until re-armed', () => {
+    const ep = epollCreate();
+    const fd = eventfd();
+    try {
+      epollAdd(ep, fd, EPOLL.IN | EPOLL.ONESHOT);
+      writeEventfd(fd);
+      expect(epollWait(ep, 8, 100).map((r) => r.data)).toEqual([fd]);
+      // Still readable, but disarmed.
+      expect(epollWait(ep, 8, 0)).toEqual([]);
+      epollMod(ep, fd, EPOLL.IN | EPOLL.ONESHOT);
+      expect(epollWait(ep, 8, 0).map((r) => r.data)).toEqual([fd]);
+    } finally {
+      closeFd(fd);
       closeFd(ep);
     }
   });

@@ -67,6 +67,11 @@ export function epollAdd(epfd: number, fd: number, events: number = EPOLL.IN, da
   check(epollCtl_(epfd, EPOLL.CTL_ADD, fd, { events, data: BigInt(data) }) as number, `epoll add fd ${fd}`);
 }
 
+/** Changes the events watched for `fd`; with EPOLL.ONESHOT this re-arms it after it fired. */
+export function epollMod(epfd: number, fd: number, events: number = EPOLL.IN, data: number = fd): void {
+  check(epollCtl_(epfd, EPOLL.CTL_MOD, fd, { events, data: BigInt(data) }) as number, `epoll modify fd ${fd}`);
+}
+
 /** Stops watching `fd`. */
 export function epollDel(epfd: number, fd: number): void {
   check(epollCtl_(epfd, EPOLL.CTL_DEL, fd, { events: 0, data: 0n }) as number, `epoll remove fd ${fd}`);

@@ -3,7 +3,7 @@
 // per concern. Drivers call the kernel through this lib, never koffi directly.
 export { libc, koffi, check, errnoName, lastErrno, errorFromErrno } from './libc';
 export { mount, umount, MS, MNT, UMOUNT_NOFOLLOW } from './mount';
-export { eventfd, readEventfd, writeEventfd, closeFd, epollCreate, epollAdd, epollDel, epollWait, EFD, EPOLL, type EpollReady } from './eventfd';
+export { eventfd, readEventfd, writeEventfd, closeFd, epollCreate, epollAdd, epollMod, epollDel, epollWait, EFD, EPOLL, type EpollReady } from './eventfd';
 export { lgetxattr, llistxattr, lsetxattr, fsetxattr, lremovexattr, XATTR } from './xattr';
 export { mknod, makedev, devMajor, devMinor, S_IF } from './mknod';
 export { lutimens, futimens, UTIME_OMIT } from './utimens';

@@ -7,14 +7,18 @@
 // Reading an eventfd blocks, and libuv cannot poll one through net.Socket (it
 // is an anon inode, "UNKNOWN" to uv_guess_handle), while fs reads would pin a
 // thread-pool thread per container. So one worker thread blocks in
-// epoll_wait over every container's eventfd, drains the counters it sees
-// signalled, and posts the fds to the main thread. The main thread does
-// everything else (registration, reading oom_kill, callbacks).
+// epoll_wait over every container's eventfd and posts the ready fds to the
+// main thread, which does everything else: registration, draining the
+// counter, reading oom_kill, callbacks. The worker never reads an fd itself:
+// by the time it would, the main thread may have closed that fd and the
+// number may name another file (reading 8 bytes of it would corrupt someone
+// else's read). Registrations are EPOLLONESHOT so a signalled eventfd is
+// reported once, and the main thread re-arms it after draining.
 import { Worker } from 'node:worker_threads';
 import { openSync, closeSync, existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { eventfd, closeFd, epollCreate, epollAdd, epollDel, writeEventfd } from '@berth/sys';
+import { eventfd, closeFd, epollCreate, epollAdd, epollMod, epollDel, readEventfd, writeEventfd, EPOLL } from '@berth/sys';
 import { writeCgroupFile } from '../cgroupfs';
 
 const WORKER_SOURCE = `
@@ -30,7 +34,6 @@ function loop() {
   const fired = [];
   for (const r of ready) {
     if (r.data === workerData.stopFd) { running = false; continue; }
-    try { sys.readEventfd(r.data); } catch { /* closed under us: the main thread unregistered it */ }
     fired.push(r.data);
   }
   if (fired.length) parentPort.postMessage(fired);
@@ -64,7 +67,7 @@ export class OomEventLoop {
     const ocfd = openSync(join(dir, 'memory.oom_control'), 'r');
     try {
       writeCgroupFile(dir, 'cgroup.event_control', `${efd} ${ocfd}`);
-      epollAdd(this.epfd, efd);
+      epollAdd(this.epfd, efd, EPOLL.IN | EPOLL.ONESHOT);
     } catch (e) {
       closeFd(efd);
       throw e;
@@ -117,12 +120,14 @@ export class OomEventLoop {
       }
       for (const fd of msg) {
         const reg = this.byFd.get(fd);
-        if (!reg) continue;
+        if (!reg) continue; // unwatched since the worker saw it
         if (!existsSync(reg.dir)) {
           // The kernel signals every registered eventfd when the cgroup goes away.
           this.unwatch(fd);
           continue;
         }
+        readEventfd(fd); // drain (non-blocking; 0 if a stale report)
+        epollMod(this.epfd, fd, EPOLL.IN | EPOLL.ONESHOT);
         reg.onEvent();
       }
     });
