@@ -102,3 +102,25 @@ describe('terminal and exit codes', () => {
     expect(containerExitCode(256)).toBe(0);
   });
 });
+
+describe('inspect, port and events output', async () => {
+  const { inspectJson, portLines, eventLine } = await import('./display');
+  it('inspect prints a 4-space indented array', () => {
+    expect(inspectJson([{ Id: 'x', State: { Running: true } }])).toBe('[\n    {\n        "Id": "x",\n        "State": {\n            "Running": true\n        }\n    }\n]\n');
+  });
+  it('port lines', () => {
+    const ports = [
+      { containerPort: 443, protocol: 'tcp', hostIp: '', hostPort: 8443 }, { containerPort: 80, protocol: 'tcp', hostIp: '', hostPort: 8080 },
+      { containerPort: 80, protocol: 'tcp', hostIp: '::', hostPort: 8080 }, { containerPort: 53, protocol: 'udp', hostIp: '127.0.0.1', hostPort: 5353 },
+      { containerPort: 9000, protocol: 'tcp', hostIp: '', hostPort: 0 },
+    ];
+    expect(portLines(ports)).toEqual(['53/udp -> 127.0.0.1:5353', '80/tcp -> 0.0.0.0:8080', '80/tcp -> [::]:8080', '443/tcp -> 0.0.0.0:8443']);
+    expect(portLines(ports, '80')).toEqual(['0.0.0.0:8080', '[::]:8080']);
+    expect(portLines(ports, '53/udp')).toEqual(['127.0.0.1:5353']);
+    expect(portLines(ports, '9000')).toEqual([]);
+  });
+  it('event lines', () => {
+    expect(eventLine({ type: 'container', action: 'die', id: 'abc', timeUnixMs: 1_700_000_000_123, attributes: { name: 'web', exitCode: '0', image: 'nginx' } }))
+      .toBe('2023-11-14T22:13:20.123000000Z container die abc (exitCode=0, image=nginx, name=web)');
+  });
+});

@@ -157,3 +157,34 @@ export const NETWORKS_FORMAT: FormatOptions = {
   defaultTable: '{{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}',
   headers: { ID: 'NETWORK ID', Name: 'NAME', Driver: 'DRIVER', Scope: 'SCOPE', Subnet: 'SUBNET' },
 };
+
+/** docker inspect without --format: a JSON array indented by 4 spaces. */
+export function inspectJson(docs: unknown[]): string {
+  return `${JSON.stringify(docs, null, 4)}\n`;
+}
+
+/**
+ * docker port: "80/tcp -> 0.0.0.0:8080" per binding, or for one private
+ * port only "0.0.0.0:8080". `filter` is "80" or "80/udp".
+ */
+export function portLines(ports: ContainerSummary['ports'], filter?: string): string[] {
+  const bound = ports.filter((p) => p.hostPort > 0);
+  const addr = (p: ContainerSummary['ports'][number]): string => {
+    const ip = p.hostIp === '' ? '0.0.0.0' : p.hostIp;
+    return `${ip.includes(':') ? `[${ip}]` : ip}:${p.hostPort}`;
+  };
+  if (filter !== undefined) {
+    const [port, proto = 'tcp'] = filter.split('/');
+    return bound.filter((p) => String(p.containerPort) === port && p.protocol === proto).map(addr);
+  }
+  return [...bound]
+    .sort((a, b) => a.containerPort - b.containerPort || a.protocol.localeCompare(b.protocol))
+    .map((p) => `${p.containerPort}/${p.protocol} -> ${addr(p)}`);
+}
+
+/** One `docker events` line: "<RFC3339Nano> container die <id> (exitCode=0, image=nginx, name=web)". */
+export function eventLine(ev: { type: string; action: string; id: string; timeUnixMs: number; attributes: Record<string, string> }): string {
+  const time = new Date(ev.timeUnixMs).toISOString().replace(/\.(\d{3})Z$/, '.$1000000Z');
+  const attrs = Object.keys(ev.attributes).sort().map((k) => `${k}=${ev.attributes[k]}`).join(', ');
+  return `${time} ${ev.type} ${ev.action} ${ev.id}${attrs ? ` (${attrs})` : ''}`;
+}

@@ -71,8 +71,8 @@ describe('engine wire mapping', () => {
     const w = roundTripResponse('InspectContainer', inspectToWire(rec)) as { json: string; summary: { name: string; command: string; sizeRw: number } };
     expect(JSON.parse(w.json).Name).toBe('/web');
     expect(w.summary).toMatchObject({ name: 'web', command: 'sh', sizeRw: -1 });
-    const ev = roundTripResponse('Events', eventToWire({ id: 'x', name: 'web', image: 'alpine', action: 'die', time: 1000, exitCode: 137, labels: { l: 'v' } })) as { attributes: Record<string, string>; timeUnixNano: number };
+    const ev = roundTripResponse('Events', eventToWire({ id: 'x', name: 'web', image: 'alpine', action: 'die', time: 1000, exitCode: 137, labels: { l: 'v' } })) as { attributes: Record<string, string>; timeUnixMs: number };
     expect(ev.attributes).toEqual({ l: 'v', exit_code: '137' });
-    expect(ev.timeUnixNano).toBe(1e9);
+    expect(ev.timeUnixMs).toBe(1000);
   });
 });

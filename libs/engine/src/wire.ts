@@ -146,14 +146,14 @@ export function inspectToWire(rec: ContainerRecord): { json: string; summary: Co
 }
 
 /** berth.engine.v1.Event; attributes carry exit_code, signal, old_name, exec_id and the labels. */
-export function eventToWire(ev: ContainerEvent): { type: string; action: string; id: string; name: string; image: string; timeUnixNano: number; attributes: Record<string, string> } {
+export function eventToWire(ev: ContainerEvent): { type: string; action: string; id: string; name: string; image: string; timeUnixMs: number; attributes: Record<string, string> } {
   const attributes: Record<string, string> = { ...ev.labels };
   if (ev.exitCode !== undefined) attributes.exit_code = String(ev.exitCode);
   if (ev.signal) attributes.signal = ev.signal;
   if (ev.oldName) attributes.old_name = ev.oldName;
   if (ev.execId) attributes.exec_id = ev.execId;
   if (ev.imageId) attributes.image_id = ev.imageId;
-  return { type: 'container', action: ev.action, id: ev.id, name: ev.name, image: ev.image, timeUnixNano: ev.time * 1e6, attributes };
+  return { type: 'container', action: ev.action, id: ev.id, name: ev.name, image: ev.image, timeUnixMs: ev.time, attributes };
 }
 
 export interface WireLogsRequest { id?: string; follow?: boolean; tail?: number; since?: string; until?: string; stdout?: boolean; stderr?: boolean }
