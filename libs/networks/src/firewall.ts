@@ -17,6 +17,8 @@ export interface FirewallNetwork {
   subnet: string;
   /** No traffic leaves or enters the bridge except to the host itself. */
   internal: boolean;
+  /** The embedded DNS listens on the gateway: accept port 53 from the bridge. */
+  dns: boolean;
 }
 
 export class Firewall {
@@ -24,8 +26,10 @@ export class Firewall {
   private readonly iso1: string;
   private readonly iso2: string;
   private readonly post: string;
+  private readonly input: string;
 
   constructor(readonly prefix = 'BERTH') {
+    this.input = `${prefix}-INPUT`;
     this.forward = `${prefix}-FORWARD`;
     this.iso1 = `${prefix}-ISOLATION-1`;
     this.iso2 = `${prefix}-ISOLATION-2`;
@@ -35,7 +39,7 @@ export class Firewall {
   /** The iptables-restore input that makes the chains match `nets`. */
   rules(nets: FirewallNetwork[]): string {
     const f: string[] = ['*filter', `:${this.forward} - [0:0]`, `:${this.iso1} - [0:0]`, `:${this.iso2} - [0:0]`,
-      `-A ${this.forward} -j ${this.iso1}`];
+      `:${this.input} - [0:0]`, `-A ${this.forward} -j ${this.iso1}`];
     const n: string[] = ['*nat', `:${this.post} - [0:0]`];
     for (const net of nets) {
       const br = net.bridge;
@@ -51,6 +55,11 @@ export class Firewall {
         n.push(`-A ${this.post} -s ${net.subnet} ! -o ${br} -j MASQUERADE`);
       }
       f.push(`-A ${this.forward} -i ${br} -o ${br} -j ACCEPT`);
+      // The responder is a host socket: a host whose INPUT policy is DROP
+      // would otherwise cut containers off from name resolution.
+      if (net.dns) {
+        for (const proto of ['udp', 'tcp']) f.push(`-A ${this.input} -i ${br} -p ${proto} -m ${proto} --dport 53 -j ACCEPT`);
+      }
     }
     return [...f, 'COMMIT', ...n, 'COMMIT', ''].join('\n');
   }
@@ -62,6 +71,9 @@ export class Firewall {
     if ((await runCommand('iptables', ['-w', '-C', 'FORWARD', '-j', this.forward])).code !== 0) {
       await mustRun('iptables', ['-w', '-I', 'FORWARD', '1', '-j', this.forward]);
     }
+    if ((await runCommand('iptables', ['-w', '-C', 'INPUT', '-j', this.input])).code !== 0) {
+      await mustRun('iptables', ['-w', '-I', 'INPUT', '1', '-j', this.input]);
+    }
     if ((await runCommand('iptables', ['-w', '-t', 'nat', '-C', 'POSTROUTING', '-j', this.post])).code !== 0) {
       await mustRun('iptables', ['-w', '-t', 'nat', '-A', 'POSTROUTING', '-j', this.post]);
     }
@@ -70,9 +82,10 @@ export class Firewall {
   /** Removes the jumps and the chains (no berth network left). */
   async remove(): Promise<void> {
     while ((await runCommand('iptables', ['-w', '-D', 'FORWARD', '-j', this.forward])).code === 0) { /* all copies */ }
+    while ((await runCommand('iptables', ['-w', '-D', 'INPUT', '-j', this.input])).code === 0) { /* all copies */ }
     while ((await runCommand('iptables', ['-w', '-t', 'nat', '-D', 'POSTROUTING', '-j', this.post])).code === 0) { /* all copies */ }
-    for (const c of [this.forward, this.iso1, this.iso2]) await runCommand('iptables', ['-w', '-F', c]);
-    for (const c of [this.forward, this.iso1, this.iso2]) await runCommand('iptables', ['-w', '-X', c]);
+    for (const c of [this.forward, this.iso1, this.iso2, this.input]) await runCommand('iptables', ['-w', '-F', c]);
+    for (const c of [this.forward, this.iso1, this.iso2, this.input]) await runCommand('iptables', ['-w', '-X', c]);
     await runCommand('iptables', ['-w', '-t', 'nat', '-F', this.post]);
     await runCommand('iptables', ['-w', '-t', 'nat', '-X', this.post]);
   }

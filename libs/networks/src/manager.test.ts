@@ -43,6 +43,9 @@ describe.each(['native', 'cni'] as const)('NetworkManager, %s datapath', (datapa
     expect(a1.ip).not.toBe(a2.ip);
 
     expect((await inNs(n1, ['/bin/busybox', 'ping', '-c1', '-W2', a2.ip])).code).toBe(0);
+    // DNS to the gateway is accepted even on hosts whose INPUT policy is DROP.
+    expect((await sh('iptables-save', ['-t', 'filter'])).stdout)
+      .toContain(`-A BERTH-T${fx.tag}-INPUT -i ${net.bridge} -p udp -m udp --dport 53 -j ACCEPT`);
 
     const hosts = await m.hostsFile('c1id');
     expect(hosts).toContain(`${a1.ip}\twebhost web`);

@@ -157,6 +157,8 @@ export class NetworkManager extends EventEmitter {
   private readonly loopbackList: CniConfList;
   private upstreams: Upstream[] = [];
   private started = false;
+  /** Problems found at start that did not stop it (unreadable drop-in conflists...), for the service log. */
+  readonly warnings: string[] = [];
   /** Attaches running in this process: reconcile must not take them for crash leftovers. */
   private readonly inflight = new Set<EndpointRecord>();
 
@@ -199,8 +201,12 @@ export class NetworkManager extends EventEmitter {
     this.upstreams = this.opts.dnsUpstreams ?? await this.hostUpstreams();
     for (const [, n] of await this.store.loadNetworks()) this.networks.set(n.name, n);
     for (const [id, eps] of await this.store.loadEndpoints()) this.endpoints.set(id, eps);
-    const { lists } = await loadDropIns(this.opts.cniConfigDir ?? '/etc/berth/cni/net.d');
-    for (const l of lists) if (!this.networks.has(l.name)) this.dropIns.set(l.name, l);
+    const { lists, errors } = await loadDropIns(this.opts.cniConfigDir ?? '/etc/berth/cni/net.d');
+    this.warnings.push(...errors);
+    for (const l of lists) {
+      if (this.networks.has(l.name)) this.warnings.push(`conflist network ${l.name} ignored: a berth network has that name`);
+      else this.dropIns.set(l.name, l);
+    }
     if (![...this.networks.values()].some((n) => n.isDefault)) {
       const d = this.opts.defaultNetwork ?? {};
       await this.createNetworkLocked(this.defaultName, { bridge: d.bridge ?? 'berth0', subnet: d.subnet, gateway: d.gateway }, true);
@@ -373,7 +379,7 @@ export class NetworkManager extends EventEmitter {
   }
 
   private async applyFirewall(): Promise<void> {
-    const nets = [...this.networks.values()].map((n) => ({ bridge: n.bridge, subnet: n.subnet, internal: n.internal }));
+    const nets = [...this.networks.values()].map((n) => ({ bridge: n.bridge, subnet: n.subnet, internal: n.internal, dns: n.dns }));
     await this.firewall.apply(nets);
     if (nets.length) await this.hostPorts.ensureChains();
     else await this.hostPorts.removeChains();
