@@ -140,3 +140,27 @@ export function parseJsonDocument<T>(data: Buffer, what: string): T {
     throw new InvalidArgumentError(`${what} is not valid JSON: ${(e as Error).message}`, { field: what, cause: e });
   }
 }
+
+function checkDescriptor(d: unknown, what: string): void {
+  const o = d as Partial<Descriptor> | null;
+  if (!o || typeof o.digest !== 'string' || typeof o.mediaType !== 'string' || typeof o.size !== 'number' || o.size < 0) {
+    throw new InvalidArgumentError(`${what}: a descriptor needs mediaType, digest and a non-negative size`, { field: what });
+  }
+}
+
+/** Parses an image manifest (OCI or Docker schema2), checking the fields pull, GC and unpack rely on. */
+export function parseManifest(data: Buffer, what: string): ImageManifest {
+  const m = parseJsonDocument<ImageManifest>(data, what);
+  if (!m || m.schemaVersion !== 2 || !Array.isArray(m.layers)) throw new InvalidArgumentError(`${what} is not a schema 2 image manifest (needs schemaVersion 2 and layers)`, { field: what });
+  checkDescriptor(m.config, `${what} config`);
+  m.layers.forEach((l, i) => checkDescriptor(l, `${what} layer ${i}`));
+  return m;
+}
+
+/** Parses an image index or Docker manifest list. */
+export function parseIndex(data: Buffer, what: string): ImageIndex {
+  const idx = parseJsonDocument<ImageIndex>(data, what);
+  if (!idx || idx.schemaVersion !== 2 || !Array.isArray(idx.manifests)) throw new InvalidArgumentError(`${what} is not a schema 2 image index (needs schemaVersion 2 and manifests)`, { field: what });
+  idx.manifests.forEach((m, i) => checkDescriptor(m, `${what} entry ${i}`));
+  return idx;
+}

@@ -19,10 +19,7 @@ import { ImageEvent } from './events.js';
 import { discardLease } from './gc.js';
 import type { ImageRecord } from './image-store.js';
 import { Limiter } from './limiter.js';
-import {
-  MANIFEST_ACCEPT, isIndexType, isManifestType, parseJsonDocument,
-  type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest, type Platform,
-} from './media-types.js';
+import { MANIFEST_ACCEPT, isIndexType, isManifestType, parseJsonDocument, type Descriptor, type ImageConfig, type Platform, parseManifest, parseIndex } from './media-types.js';
 import { formatPlatform, platformMatches } from './platform.js';
 import { parseDockerRef, type Reference } from './reference.js';
 import type { RegistryClient } from './registry/client.js';
@@ -77,7 +74,7 @@ export async function pullImage(ctx: TransferContext, reference: string, opts: P
     let manifestData = top.data;
     for (let depth = 0; isIndexType(manifestDesc.mediaType); depth++) {
       if (depth > 3) throw new InvalidArgumentError(`${what}: indexes nested too deeply`, { field: 'mediaType' });
-      const idx = parseJsonDocument<ImageIndex>(manifestData, `index ${manifestDesc.digest}`);
+      const idx = parseIndex(manifestData, `index ${manifestDesc.digest}`);
       const pick = (idx.manifests ?? []).find((m) => (isManifestType(m.mediaType) || isIndexType(m.mediaType)) && platformMatches(platform, m.platform));
       if (!pick) {
         const offered = (idx.manifests ?? []).map((m) => (m.platform ? formatPlatform(m.platform) : '?')).join(', ');
@@ -92,7 +89,7 @@ export async function pullImage(ctx: TransferContext, reference: string, opts: P
     if (!isManifestType(manifestDesc.mediaType)) {
       throw new InvalidArgumentError(`${what}: ${manifestDesc.digest} is ${manifestDesc.mediaType}, not an image manifest`, { field: 'mediaType' });
     }
-    const manifest = parseJsonDocument<ImageManifest>(manifestData, `manifest ${manifestDesc.digest}`);
+    const manifest = parseManifest(manifestData, `manifest ${manifestDesc.digest}`);
     for (const d of [manifest.config, ...manifest.layers]) {
       if (!isSha256Digest(d.digest)) throw new InvalidArgumentError(`${what}: blob digest ${d.digest} is not sha256, which this store requires`, { field: 'digest' });
     }

@@ -5,7 +5,7 @@ import { InvalidArgumentError } from '@berth/errors';
 import type { Readable } from 'node:stream';
 import { ImageEvent } from './events.js';
 import { Limiter } from './limiter.js';
-import { isIndexType, isManifestType, parseJsonDocument, type Descriptor, type ImageIndex, type ImageManifest, type Platform } from './media-types.js';
+import { isIndexType, isManifestType, type Descriptor, type Platform, parseManifest, parseIndex } from './media-types.js';
 import { platformMatches } from './platform.js';
 import { parseDockerRef, type Reference } from './reference.js';
 import type { RegistryClient } from './registry/client.js';
@@ -37,7 +37,7 @@ export async function pushImage(ctx: TransferContext, local: string, remote: str
   let top = rec.target;
   const manifests: Descriptor[] = [];
   if (isIndexType(top.mediaType)) {
-    const idx = parseJsonDocument<ImageIndex>(await ctx.content.readBytes(top.digest), `index ${top.digest}`);
+    const idx = parseIndex(await ctx.content.readBytes(top.digest), `index ${top.digest}`);
     const present = await Promise.all(idx.manifests.map((m) => ctx.content.has(m.digest)));
     if (present.every(Boolean)) manifests.push(...idx.manifests.filter((m) => isManifestType(m.mediaType)));
     else {
@@ -51,7 +51,7 @@ export async function pushImage(ctx: TransferContext, local: string, remote: str
 
   const blobs = new Map<string, Descriptor>();
   for (const m of manifests) {
-    const man = parseJsonDocument<ImageManifest>(await ctx.content.readBytes(m.digest), `manifest ${m.digest}`);
+    const man = parseManifest(await ctx.content.readBytes(m.digest), `manifest ${m.digest}`);
     for (const d of [man.config, ...man.layers]) blobs.set(d.digest, d);
   }
 

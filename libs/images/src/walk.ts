@@ -1,10 +1,7 @@
 // Walking image documents: from a target descriptor to the children it
 // references, and from an index to the manifest for one platform.
 import { NotFoundError } from '@berth/errors';
-import {
-  MediaType, isIndexType, isManifestType, parseJsonDocument,
-  type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest, type Platform,
-} from './media-types.js';
+import { MediaType, isIndexType, isManifestType, parseJsonDocument, type Descriptor, type ImageConfig, type ImageManifest, type Platform, parseManifest, parseIndex } from './media-types.js';
 import { formatPlatform, platformMatches } from './platform.js';
 
 /** Fetches a document's bytes (from the content store or a registry). */
@@ -13,11 +10,11 @@ export type FetchBytes = (desc: Descriptor) => Promise<Buffer>;
 /** Descriptors a manifest or index references directly; none for other blobs. */
 export function childrenOf(desc: Descriptor, data: Buffer): Descriptor[] {
   if (isIndexType(desc.mediaType)) {
-    const idx = parseJsonDocument<ImageIndex>(data, `index ${desc.digest}`);
+    const idx = parseIndex(data, `index ${desc.digest}`);
     return [...(idx.manifests ?? [])];
   }
   if (isManifestType(desc.mediaType)) {
-    const m = parseJsonDocument<ImageManifest>(data, `manifest ${desc.digest}`);
+    const m = parseManifest(data, `manifest ${desc.digest}`);
     return [m.config, ...(m.layers ?? [])];
   }
   return [];
@@ -53,7 +50,7 @@ export async function resolveManifest(target: Descriptor, platform: Platform, fe
   for (let depth = 0; depth < 4; depth++) {
     const data = await fetch(desc);
     if (isIndexType(desc.mediaType)) {
-      const idx = parseJsonDocument<ImageIndex>(data, `index ${desc.digest}`);
+      const idx = parseIndex(data, `index ${desc.digest}`);
       const candidates = (idx.manifests ?? []).filter((m) => isManifestType(m.mediaType) || isIndexType(m.mediaType));
       // Attestation manifests (buildkit's "unknown/unknown") never match a real platform.
       const pick = candidates.find((m) => platformMatches(platform, m.platform));
@@ -67,7 +64,7 @@ export async function resolveManifest(target: Descriptor, platform: Platform, fe
     if (!isManifestType(desc.mediaType)) {
       throw new NotFoundError(`${what}: ${desc.digest} has media type ${desc.mediaType}, not an image manifest or index`, { field: 'mediaType' });
     }
-    const manifest = parseJsonDocument<ImageManifest>(data, `manifest ${desc.digest}`);
+    const manifest = parseManifest(data, `manifest ${desc.digest}`);
     const config = parseJsonDocument<ImageConfig>(await fetch(manifest.config), `config ${manifest.config.digest}`);
     return { manifestDesc: desc, manifest, config, configDesc: manifest.config };
   }

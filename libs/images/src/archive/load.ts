@@ -14,9 +14,7 @@ import type { Readable } from 'node:stream';
 import { extract } from 'tar-stream';
 import { DataLossError, InvalidArgumentError } from '@berth/errors';
 import type { ImageRecord } from '../image-store.js';
-import {
-  MediaType, parseJsonDocument, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest, type Platform,
-} from '../media-types.js';
+import { MediaType, parseJsonDocument, type Descriptor, type ImageConfig, type ImageManifest, type Platform, parseIndex } from '../media-types.js';
 import { parseDockerRef, withTag, parseNormalizedNamed } from '../reference.js';
 import type { TransferContext } from '../transfer-context.js';
 import { applyLayers } from '../unpack.js';
@@ -101,7 +99,7 @@ function clean(p: string): string {
 }
 
 async function loadOciLayout(ctx: TransferContext, file: (p: string, what: string) => ArchiveFile, opts: LoadOptions): Promise<ImageRecord[]> {
-  const idx = parseJsonDocument<ImageIndex>(file('index.json', 'index').data!, 'index.json');
+  const idx = parseIndex(file('index.json', 'index').data!, 'index.json');
   const platform = opts.platform ?? ctx.platform;
   const out: ImageRecord[] = [];
   for (const desc of idx.manifests ?? []) {
