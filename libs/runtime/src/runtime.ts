@@ -22,7 +22,7 @@
 // "stopped" with exit null (wait() then throws DataLoss).
 import { execFile } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import {
   AlreadyExistsError,
@@ -138,7 +138,12 @@ export class Runtime<Spec = unknown, Process = unknown> {
   private readonly pidfds = new Map<string, number>();
   private readonly waits = new Map<string, Promise<ExitStatus>>();
 
-  constructor(private readonly opts: RuntimeOptions<Spec, Process>) {}
+  private readonly opts: RuntimeOptions<Spec, Process>;
+
+  constructor(opts: RuntimeOptions<Spec, Process>) {
+    // Absolute: the monitor runs from / and takes these paths as they are.
+    this.opts = { ...opts, root: resolve(opts.root), runDir: resolve(opts.runDir), logDir: resolve(opts.logDir) };
+  }
 
   /**
    * Creates container id: writes the shim config, starts its monitor, and
@@ -159,7 +164,7 @@ export class Runtime<Spec = unknown, Process = unknown> {
       if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new AlreadyExistsError(`container ${id} already exists: delete it or pick another id`, { field: 'id' });
       throw fromNodeError(e as NodeJS.ErrnoException, `create state dir ${dir}`);
     }
-    const logPath = opts.logPath ?? join(this.opts.logDir, `${id}.log`);
+    const logPath = resolve(opts.logPath ?? join(this.opts.logDir, `${id}.log`));
     const terminal = terminalOf(spec, opts.terminal, 'terminal');
     let pid = 0;
     try {
