@@ -217,6 +217,12 @@ describe('engine lifecycle (in-memory service test doubles)', () => {
     ports.exitProcess(c.id, { exitCode: 42 });
     expect(await w).toBe(42);
     expect(await engine.wait('web')).toBe(42); // already stopped: at once
+    await engine.start('web');
+    const ac = new AbortController();
+    const w2 = engine.wait('web', 'next-exit', ac.signal);
+    ac.abort();
+    await expect(w2).rejects.toThrow(/cancelled/);
+    expect(engine.events.listenerCount('event')).toBe(1); // only the test's own listener remains
   });
 
   it('exec runs in a running container with merged env and user; events exec_started/exec_died', async () => {

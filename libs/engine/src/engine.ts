@@ -7,7 +7,7 @@
 // start). Each container has an operation chain (`serial`) that orders its
 // lifecycle calls; exit handling runs on the same chain.
 import { join } from 'node:path';
-import { FailedPreconditionError, InvalidArgumentError, isAlreadyExists, isFailedPrecondition, isNotFound } from '@berth/errors';
+import { ErrorCode, FailedPreconditionError, InvalidArgumentError, isAlreadyExists, isFailedPrecondition, isNotFound, makeError } from '@berth/errors';
 import { readLogs, type LogEntry, type ReadLogsOptions } from './logs';
 import { cpuPercent, memoryUsage, type RawCpuMem } from './stats';
 import { applyChanges, imageConfigOf } from './commit';
@@ -705,22 +705,34 @@ export class Engine {
   }
 
   /**
-   * docker wait: resolves with the exit code. condition "not-running" returns
-   * at once for a stopped container; "next-exit" waits for the next exit;
-   * "removed" waits until the record is gone.
+   * docker wait: resolves with the exit code. "not-running" returns at once
+   * for a stopped container, else at the next death of its process (a
+   * restart-policy restart counts, as in Docker); "next-exit" always waits
+   * for the next death; "removed" waits until the record is gone. `signal`
+   * abandons the wait (the gRPC call was cancelled): the promise rejects.
    */
-  wait(ref: string, condition: 'not-running' | 'next-exit' | 'removed' = 'not-running'): Promise<number> {
+  wait(ref: string, condition: 'not-running' | 'next-exit' | 'removed' = 'not-running', signal?: AbortSignal): Promise<number> {
     const rec = this.store.find(ref);
     if (condition === 'not-running' && (rec.state === 'exited' || rec.state === 'created')) return Promise.resolve(rec.exitCode);
-    return new Promise((resolve) => {
+    return new Promise((resolve, reject) => {
+      const cleanup = (): void => {
+        this.events.off('event', onEvent);
+        signal?.removeEventListener('abort', onAbort);
+      };
       const onEvent = (ev: ContainerEvent): void => {
         if (ev.id !== rec.id) return;
-        if ((condition !== 'removed' && ev.action === 'exited') || ev.action === 'removed') {
-          this.events.off('event', onEvent);
+        if ((condition !== 'removed' && ev.action === 'die') || ev.action === 'removed') {
+          cleanup();
           resolve(ev.exitCode ?? this.lastExitCode(rec.id));
         }
       };
+      const onAbort = (): void => {
+        cleanup();
+        reject(makeError(ErrorCode.Cancelled, `wait for container ${rec.name} cancelled`));
+      };
+      if (signal?.aborted) { onAbort(); return; }
       this.events.on('event', onEvent);
+      signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
 
