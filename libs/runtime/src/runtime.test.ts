@@ -1,7 +1,7 @@
 // The lifecycle driver against the real berth-shim and berth-monitor, with
 // busybox containers in their own namespaces (root needed; CI runs as root).
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Runtime, readLog, withDefaults, type ContainerSpec, type ProcessSpec } from './index';
@@ -245,6 +245,34 @@ describe('Runtime with berth-shim', () => {
       rt3.close();
     }
   });
+
+  it('the container outlives a SIGKILL of the whole Node process group that created it', async () => {
+    // A real driver process (the compiled lib), killed with its process group
+    // right after create + start: the monitor left that group (setsid).
+    execFileSync('npx', ['tsc', '-b'], { cwd: resolve(__dirname, '..'), stdio: 'ignore' });
+    const script = `
+      const { Runtime, withDefaults } = require(${JSON.stringify(resolve(__dirname, '../dist/index.js'))});
+      const { berthShim } = require(${JSON.stringify(resolve(__dirname, '../dist/shim-config.js'))});
+      const rt = new Runtime({ root: ${JSON.stringify(join(base, 'root'))}, runDir: ${JSON.stringify(join(base, 'run'))}, logDir: ${JSON.stringify(join(base, 'logs'))}, shim: berthShim() });
+      const spec = withDefaults({ process: { args: ['sh', '-c', 'read x; echo "got $x"; exit 11'], env: ['PATH=/bin'] }, root: { path: ${JSON.stringify(rootfs.rootfs)} } });
+      rt.create('survivor', spec, { stdin: true }).then(() => rt.start('survivor')).then(() => { console.log('ready'); setInterval(() => {}, 1000); });
+    `;
+    made.push('survivor');
+    const child = spawn(process.execPath, ['-e', script], { detached: true, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d));
+    await until(() => out.includes('ready'), 15000);
+    const gone = new Promise((r) => child.once('exit', r));
+    process.kill(-child.pid!, 'SIGKILL');
+    await gone;
+    const found = rt.recover();
+    expect(found).toEqual([expect.objectContaining({ id: 'survivor', status: 'running' })]);
+    const w = rt.wait('survivor');
+    const a = await rt.attach('survivor');
+    a.stdin.write('hello\n');
+    expect(await w).toMatchObject({ exitCode: 11 });
+    expect(readFileSync(join(base, 'logs', 'survivor.log'), 'utf8')).toMatch(/stdout F got hello\n$/);
+  }, 60_000);
 
   it('delete refuses a running container unless forced, and removes everything', async () => {
     const res = await create('del', spec(['sleep', '1000']));
