@@ -136,6 +136,8 @@ void start_exec(struct client *c, const uint8_t *payload, size_t len) {
   argv[a] = NULL;
   p->shim_pid = spawn(argv, child);
   close_child_fds(child);
+  clock_gettime(CLOCK_MONOTONIC, &p->shim_deadline);
+  p->shim_deadline.tv_sec += CREATE_TIMEOUT_S;
   if (p->shim_pid < 0) {
     errf(err, sizeof err, "berth-monitor: fork: %s", strerror(errno));
     goto fail;

@@ -162,6 +162,17 @@ static int epoll_timeout(void) {
   struct timespec now;
   clock_gettime(CLOCK_MONOTONIC, &now);
   for (struct proc *p = procs; p; p = p->next) {
+    if (p->shim_pid > 0) {
+      long ms = (p->shim_deadline.tv_sec - now.tv_sec) * 1000 + (p->shim_deadline.tv_nsec - now.tv_nsec) / 1000000 + 1;
+      if (ms <= 0) {
+        /* A hung `shim exec`: kill it; its reaping fails the request. */
+        logmsg("shim exec for %s did not finish in %d s; killing it", p->id, CREATE_TIMEOUT_S);
+        kill(p->shim_pid, SIGKILL);
+        p->shim_deadline.tv_sec += 3600; /* once */
+        ms = 0;
+      }
+      if (best < 0 || ms < best) best = ms;
+    }
     if (!p->exited || (p->out_fd < 0 && p->err_fd < 0)) continue;
     long ms = (p->drain_deadline.tv_sec - now.tv_sec) * 1000 + (p->drain_deadline.tv_nsec - now.tv_nsec) / 1000000 + 1;
     if (ms < 0) ms = 0;

@@ -51,7 +51,8 @@
 /* An attach client whose socket takes nothing for this long is dropped (its
  * process's output is paused while it lags; see send_frame). */
 #define ATTACH_STALL_TIMEOUT_MS 10000
-/* How long `shim create` may take before the monitor kills it and fails. */
+/* How long `shim create` / `shim exec` may take before the monitor kills it
+ * and fails the request. */
 #define CREATE_TIMEOUT_S 60
 
 
@@ -73,6 +74,7 @@ struct proc {
   char id[EXEC_ID_MAX + 1]; /* "" for init */
   pid_t pid;                /* 0 until the shim reported it */
   pid_t shim_pid;           /* exec: the `shim exec` still running, else 0 */
+  struct timespec shim_deadline; /* CLOCK_MONOTONIC: killed if still running then */
   bool terminal;
   int out_fd;       /* stdout pipe or pty master; -1 once drained */
   int err_fd;       /* stderr pipe; -1 with a terminal or once drained */
