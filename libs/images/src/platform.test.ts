@@ -35,6 +35,10 @@ beforeAll(async () => {
   const single = join(work, 'single');
   await buildImage(single, 's', [{ files: { '/hello': 'hi\n' } }], work);
   await skopeoCopy(`oci:${single}:s`, `docker://${reg.host}/test/single:v2s2`, ['--format', 'v2s2']);
+  // A layer the registry has not seen: skopeo reuses known blobs instead of recompressing.
+  const zs = join(work, 'zstd');
+  await buildImage(zs, 'z', [{ files: { '/zstd-only': 'compressed with zstd\n' } }], work);
+  await skopeoCopy(`oci:${zs}:z`, `docker://${reg.host}/test/single:zstd`, ['--dest-compress', '--dest-compress-format', 'zstd']);
 }, 120_000);
 
 afterAll(async () => {
@@ -92,6 +96,22 @@ describe('platforms', () => {
       expect(pushed.digest).toBe(rec.target.digest);
       const { stdout } = await run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${reg.host}/copy/single:v2s2`]);
       expect(JSON.parse(stdout).mediaType).toBe(MediaType.DockerManifest);
+    } finally {
+      local.close();
+    }
+  });
+
+  it('pulls and unpacks zstd layers, and saves them as plain tars in a docker-archive', async () => {
+    const { local, applier, root } = await openLocal('zstd');
+    try {
+      const rec = await local.transfer.pull(`${reg.host}/test/single:zstd`);
+      const info = await local.images.inspect(rec.name);
+      expect(info.layers.map((l) => l.descriptor.mediaType)).toContain(MediaType.OciLayerZstd);
+      expect(applier.diffIds).toEqual(info.config.rootfs.diff_ids);
+      const out = join(root, 'z.tar');
+      await pipeline(await local.transfer.save([rec.name], { format: 'docker' }), createWriteStream(out));
+      const { stdout } = await run('skopeo', ['inspect', `docker-archive:${out}`]);
+      expect(JSON.parse(stdout).Layers).toEqual(info.config.rootfs.diff_ids);
     } finally {
       local.close();
     }
