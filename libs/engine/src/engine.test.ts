@@ -170,6 +170,17 @@ describe('engine lifecycle (in-memory service test doubles)', () => {
     expect(actions()).toEqual(['created', 'started', 'die(0)', 'exited(0)', 'removed']);
   });
 
+  it('a failure while handling an exit is reported, not left as an unhandled rejection', async () => {
+    const warnings: string[] = [];
+    const e2 = new Engine({ store: engine.store, volumes: engine.volumes, ports, stateDir: dir, clock, warn: (m) => warnings.push(m) });
+    const c = await e2.run(req({ name: 'rmme', host: { autoRemove: true } }));
+    ports.rec.failOn('layers.remove');
+    ports.exitProcess(c.id, { exitCode: 0 });
+    await flush();
+    expect(warnings.join('\n')).toMatch(/handling the exit of container .*injected failure in layers.remove/);
+    e2.close();
+  });
+
   it('--rm with a restart policy is refused before anything is created', async () => {
     await expect(engine.create(req({ host: { autoRemove: true, restartPolicy: { name: 'always', maximumRetryCount: 0 } } })))
       .rejects.toThrow(/conflicting options: --restart and --rm/);

@@ -288,7 +288,12 @@ export class Engine {
         // After close() the next engine (recovery) owns the container.
         if (this.closed) return;
         if (st) {
-          await this.serial(id, () => this.handleExit(id, st!));
+          try {
+            await this.serial(id, () => this.handleExit(id, st!));
+          } catch (e) {
+            // Nobody awaits the watcher: report instead of an unhandled rejection.
+            this.warn(`handling the exit of container ${id}: ${(e as Error).message}`);
+          }
           return;
         }
       }
