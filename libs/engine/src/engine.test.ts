@@ -178,6 +178,10 @@ describe('engine lifecycle (in-memory service test doubles)', () => {
     ports.exitProcess(c.id, { exitCode: 0 });
     await flush();
     expect(warnings.join('\n')).toMatch(/handling the exit of container .*injected failure in layers.remove/);
+    // Nothing half-removed: the container is still there, exited, and rm works on retry.
+    expect(e2.store.get(c.id).state).toBe('exited');
+    await e2.remove(c.id);
+    expect(e2.list({ all: true })).toEqual([]);
     e2.close();
   });
 

@@ -25,7 +25,7 @@ import { resolveUser } from './user';
 import { requireRunning } from './state';
 import { randomBytes } from 'node:crypto';
 import { runSaga, type SagaStep } from './saga';
-import { canTransition } from './state';
+import { canTransition, transition as checkTransition } from './state';
 import type { ContainerConfig, ContainerRecord, HostConfig, MountPoint, RestartPolicy } from './types';
 import { VolumeStore } from './volumes';
 
@@ -440,7 +440,7 @@ export class Engine {
     const rec = this.store.find(ref);
     return this.serial(rec.id, async () => {
       const cur = this.store.get(rec.id);
-      if (!canTransition(cur.state, 'pause')) this.store.transition(cur.id, 'pause'); // throws the worded error
+      checkTransition(cur.name, cur.state, 'pause'); // throws the worded error before freezing
       await this.ports.cgroups.freeze(cur.id);
       const r = this.store.transition(cur.id, 'pause');
       this.emit(r, 'paused');
@@ -452,7 +452,7 @@ export class Engine {
     const rec = this.store.find(ref);
     return this.serial(rec.id, async () => {
       const cur = this.store.get(rec.id);
-      if (!canTransition(cur.state, 'unpause')) this.store.transition(cur.id, 'unpause');
+      checkTransition(cur.name, cur.state, 'unpause');
       await this.ports.cgroups.thaw(cur.id);
       const r = this.store.transition(cur.id, 'unpause');
       this.emit(r, 'unpaused');
@@ -483,12 +483,12 @@ export class Engine {
   private async removeNow(id: string, opts: { force?: boolean; volumes?: boolean }): Promise<void> {
     let cur = this.store.get(id);
     if (cur.state === 'restarting') {
-      if (!opts.force) this.store.transition(id, 'remove'); // throws the worded error
+      if (!opts.force) checkTransition(cur.name, cur.state, 'remove'); // throws the worded error
       this.cancelRestart(id);
       cur = this.store.transition(id, 'exit');
     }
     if (cur.state === 'running' || cur.state === 'paused') {
-      if (!opts.force) this.store.transition(id, 'remove');
+      if (!opts.force) checkTransition(cur.name, cur.state, 'remove');
       await this.ports.namespaces.kill(id, 'SIGKILL');
       if (cur.state === 'paused') await this.ports.cgroups.thaw(id);
       await this.ports.namespaces.wait(id, MAX_TIMER_MS);
@@ -496,7 +496,9 @@ export class Engine {
       cur = this.store.transition(id, 'exit', () => ({ exitCode: 137, finishedAt: this.clock.now(), pid: 0 }));
       this.emit(cur, 'die', { exitCode: 137 });
     }
-    this.store.transition(id, 'remove'); // checks legality; the record is deleted below
+    // Legality only: the record stays as it is until everything it holds is
+    // released, so a failure below leaves a removable container, not a stuck one.
+    checkTransition(cur.name, cur.state, 'remove');
     await this.ports.layers.remove(id);
     if (cur.imageDigest) await this.ports.images.removeContainerRef(cur.imageDigest, id);
     const vols = this.volumes.removeRefs(id);
