@@ -5,6 +5,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { createSocket } from 'node:dgram';
+import { spawn } from 'node:child_process';
 import { Registry } from 'prom-client';
 import { isAlreadyExists, isFailedPrecondition } from '@berth/errors';
 import { Fixture, httpGet, inNs, sh } from '../test/helpers';
@@ -158,6 +160,37 @@ describe.each(['native', 'cni'] as const)('NetworkManager, %s datapath', (datapa
     await m.detach('h1id');
     await expect(httpGet('127.0.0.1', fixed, 1000)).rejects.toThrow();
     expect((await sh('iptables-save', [])).stdout).not.toContain(`--dport ${fixed}`);
+  });
+
+  it('publishes UDP ports, also to a client whose flow predates the mapping', async () => {
+    const m = await fx.manager();
+    const [n, p] = await fx.ns('udp');
+    const hostPort = 20000 + Math.floor(Math.random() * 9000);
+    // A client that already sent to the port before it was published: its
+    // conntrack entry carries no DNAT and would keep its flow off the container.
+    const client = createSocket('udp4');
+    await new Promise<void>((r) => client.bind(0, '127.0.0.1', () => r()));
+    client.on('error', () => { /* ICMP port unreachable before publishing */ });
+    client.send('early', hostPort, '127.0.0.1');
+    await new Promise((r) => setTimeout(r, 200));
+    try {
+      const a = await m.attach('udpid', p, 'bridge', { ports: [`${hostPort}:5353/udp`] });
+      expect(a.ports[0]!.protocol).toBe('udp');
+      const echo = spawn('ip', ['netns', 'exec', n, process.execPath, '-e',
+        "const s=require('dgram').createSocket('udp4');s.on('message',(m,r)=>s.send('echo:'+m,r.port,r.address));s.bind(5353,()=>console.log('up'))"],
+      { stdio: ['ignore', 'pipe', 'ignore'] });
+      fx.procs.push(echo);
+      await new Promise<void>((r) => echo.stdout!.once('data', () => r()));
+      const reply = new Promise<string>((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error('no UDP reply')), 3000);
+        client.once('message', (b) => { clearTimeout(t); resolve(b.toString()); });
+      });
+      client.send('late', hostPort, '127.0.0.1');
+      expect(await reply).toBe('echo:late');
+      await m.detach('udpid');
+    } finally {
+      client.close();
+    }
   });
 
   it('gives a none container only lo, up', async () => {

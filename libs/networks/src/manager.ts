@@ -37,6 +37,7 @@ import { Store, type EndpointRecord } from './store';
 import { NativeBridgeDatapath } from './native/datapath';
 import { HostLocalIpam } from './native/ipam';
 import { HostPortRules } from './native/hostports';
+import { flushUdpConntrack } from './native/conntrack';
 import type {
   AttachOptions, Attachment, CreateNetworkOptions, Network, NetworkEvent, NetworkMode,
 } from './types';
@@ -552,6 +553,19 @@ export class NetworkManager extends EventEmitter {
       await this.native.del(net.name, ep);
       throw e;
     }
+    await this.flushUdp(ep);
+  }
+
+  /** Drops conntrack entries of the attachment's UDP host ports (see native/conntrack.ts). */
+  private async flushUdp(ep: EndpointRecord): Promise<void> {
+    const udp = ep.ports.filter((p) => p.protocol === 'udp').map((p) => p.hostPort);
+    if (!udp.length) return;
+    try {
+      await flushUdpConntrack(udp);
+    } catch (e) {
+      // Stale entries only delay delivery until they expire (30 s idle).
+      this.warnings.push(`flushing conntrack for UDP ports ${udp.join(', ')} of ${ep.containerId}: ${(e as Error).message}`);
+    }
   }
 
   /** Undoes one attachment's kernel state (CNI DEL and/or native teardown). */
@@ -560,6 +574,7 @@ export class NetworkManager extends EventEmitter {
     if (ep.datapath === 'native' && ep.mode === 'bridge') {
       if (ep.ports.length) await this.hostPorts.del(ep.containerId, ep.ip, ep.ports);
       await this.native.del(ep.network, ep);
+      await this.flushUdp(ep);
     }
   }
 
