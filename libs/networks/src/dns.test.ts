@@ -81,6 +81,11 @@ describe('EmbeddedDns', () => {
     // The same over TCP (known name; unknown ones relay over TCP to the upstream).
     expect(answers(await askTcp(port, query('www')))).toEqual(['10.213.0.2']);
 
+    // Reverse lookup of a container address: PTR with its first name.
+    const ptr = await ask(port, query('2.0.213.10.in-addr.arpa', 12));
+    expect(ptr.readUInt16BE(6)).toBe(1);
+    expect(ptr.toString('latin1')).toContain('\x03web\x00');
+
     dns.remove(['web', 'www'], '10.213.0.2');
     expect(dns.lookup('www')).toEqual([]);
     expect(dns.lookup('web')).toEqual(['10.213.0.3']);

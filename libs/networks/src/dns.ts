@@ -16,6 +16,7 @@ import { connect, createServer, type Server, type Socket as TcpSocket } from 'no
 export interface Upstream { host: string; port: number }
 
 const TYPE_A = 1;
+const TYPE_PTR = 12;
 const CLASS_IN = 1;
 const TTL_SECONDS = 60;
 
@@ -58,6 +59,35 @@ export function buildAnswer(query: Buffer, q: Question, ips: string[], rcode = 0
     return rr;
   });
   return Buffer.concat([head, question, ...answers]);
+}
+
+/** Encodes a domain name as DNS labels. */
+function encodeName(name: string): Buffer {
+  const parts = name.split('.').filter(Boolean).map((l) => {
+    const b = Buffer.from(l, 'latin1').subarray(0, 63);
+    return Buffer.concat([Buffer.from([b.length]), b]);
+  });
+  return Buffer.concat([...parts, Buffer.from([0])]);
+}
+
+/** An authoritative answer with one PTR record pointing at `target`. */
+export function buildPtrAnswer(query: Buffer, q: Question, target: string): Buffer {
+  const base = buildAnswer(query, q, []);
+  base.writeUInt16BE(1, 6);
+  const rdata = encodeName(target);
+  const rr = Buffer.alloc(12);
+  rr.writeUInt16BE(0xc00c, 0);
+  rr.writeUInt16BE(TYPE_PTR, 2);
+  rr.writeUInt16BE(CLASS_IN, 4);
+  rr.writeUInt32BE(TTL_SECONDS, 6);
+  rr.writeUInt16BE(rdata.length, 10);
+  return Buffer.concat([base, rr, rdata]);
+}
+
+/** 10.213.0.2 for "2.0.213.10.in-addr.arpa", else undefined. */
+export function reverseAddress(name: string): string | undefined {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.in-addr\.arpa$/.exec(name);
+  return m ? [m[4], m[3], m[2], m[1]].join('.') : undefined;
 }
 
 export interface DnsServerOptions {
@@ -104,6 +134,12 @@ export class EmbeddedDns {
       s.delete(ip);
       if (s.size === 0) this.records.delete(k);
     }
+  }
+
+  /** The first name registered for ip (reverse lookup), if any. */
+  nameOf(ip: string): string | undefined {
+    for (const [name, ips] of this.records) if (ips.has(ip)) return name;
+    return undefined;
   }
 
   lookup(name: string): string[] {
@@ -168,6 +204,9 @@ export class EmbeddedDns {
   private async answer(msg: Buffer, host: string, transport: 'udp' | 'tcp'): Promise<Buffer | undefined> {
     const q = parseQuestion(msg);
     if (!q || (msg.readUInt16BE(2) & 0x8000)) return undefined; // not a query
+    const rev = q.type === TYPE_PTR ? reverseAddress(q.name) : undefined;
+    const revName = rev ? this.nameOf(rev) : undefined;
+    if (revName && q.cls === CLASS_IN) return buildPtrAnswer(msg, q, revName);
     const own = this.records.get(q.name);
     const other = this.opts.lookupFor?.(q.name, host) ?? [];
     const local = own || other.length ? new Set([...(own ?? []), ...other]) : undefined;
