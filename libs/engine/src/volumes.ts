@@ -2,7 +2,7 @@
 // <stateDir>/volumes/<name>/_data, a row in the engine DB, and a reference row
 // per container using it so removal is refused while it is in use.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { AlreadyExistsError, FailedPreconditionError, fromNodeError, InvalidArgumentError, NotFoundError } from '@berth/errors';
 import type { Db } from './db';
@@ -148,16 +148,35 @@ export class VolumeStore {
 
   /**
    * Removes unused volumes. Like Docker 23+, only anonymous ones unless `all`.
-   * Returns the removed names.
+   * Returns the removed names and the bytes their data used.
    */
-  prune(opts: { all?: boolean; filters?: VolumeFilters } = {}): string[] {
-    const removed: string[] = [];
+  prune(opts: { all?: boolean; filters?: VolumeFilters } = {}): { deleted: string[]; spaceReclaimed: number } {
+    const deleted: string[] = [];
+    let spaceReclaimed = 0;
     for (const v of this.list(opts.filters ?? {})) {
       if (!opts.all && !v.anonymous) continue;
       if (this.usedBy(v.name).length > 0) continue;
+      spaceReclaimed += diskUsage(v.mountpoint);
       this.remove(v.name);
-      removed.push(v.name);
+      deleted.push(v.name);
     }
-    return removed;
+    return { deleted, spaceReclaimed };
   }
+}
+
+/** Bytes allocated under `path` (st_blocks x 512, hard links counted once, symlinks not followed). */
+export function diskUsage(path: string): number {
+  const seen = new Set<string>();
+  let total = 0;
+  const walk = (p: string): void => {
+    let st;
+    try { st = lstatSync(p); } catch { return; }
+    const key = `${st.dev}:${st.ino}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    total += st.blocks * 512;
+    if (st.isDirectory()) for (const e of readdirSync(p)) walk(join(p, e));
+  };
+  walk(path);
+  return total;
 }
