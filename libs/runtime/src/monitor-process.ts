@@ -22,6 +22,8 @@ export interface MonitorArgs {
   logPath?: string;
   logMaxSize?: number;
   logMaxFiles?: number;
+  /** Cgroup files with an "oom_kill N" counter (memory.events, memory.oom_control). */
+  oomFiles?: string[];
 }
 
 /** Runs berth-monitor; resolves with the init's pid once it exists and waits. */
@@ -32,6 +34,7 @@ export async function startMonitor(args: MonitorArgs): Promise<number> {
   if (args.logPath) argv.push('--log-path', args.logPath);
   if (args.logMaxSize !== undefined) argv.push('--log-max-size', String(args.logMaxSize));
   if (args.logMaxFiles !== undefined) argv.push('--log-max-files', String(args.logMaxFiles));
+  for (const f of args.oomFiles ?? []) argv.push('--oom-file', f);
   if (args.terminal) argv.push('--terminal');
   if (args.stdin) argv.push('--stdin');
   argv.push('--', ...args.shimArgv);

@@ -2,7 +2,7 @@
 // busybox containers in their own namespaces (root needed; CI runs as root).
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Runtime, readLog, withDefaults, type ContainerSpec, type ProcessSpec } from './index';
 import { berthShim } from './shim-config';
@@ -206,6 +206,44 @@ describe('Runtime with berth-shim', () => {
     expect(await p.io.exit).toMatchObject({ exitCode: 4 });
     expect(await rt.waitExec('extty', 'sh')).toMatchObject({ exitCode: 4 });
     expect(rt.state('extty').status).toBe('running'); // the container is untouched
+  });
+
+  it('reports oomKilled from the memory cgroup it joins (true when killed, false otherwise)', async () => {
+    const v1 = existsSync('/sys/fs/cgroup/memory/memory.limit_in_bytes');
+    const parent = join(v1 ? '/sys/fs/cgroup/memory' : '/sys/fs/cgroup', `berth-test-${process.pid}-${Date.now()}`);
+    const cgs = [join(parent, 'oom'), join(parent, 'fine')];
+    mkdirSync(parent);
+    if (!v1) writeFileSync(join(parent, 'cgroup.subtree_control'), '+memory');
+    try {
+      for (const cg of cgs) {
+        mkdirSync(cg);
+        const limit = String(32 * 1024 * 1024);
+        if (v1) {
+          writeFileSync(join(cg, 'memory.limit_in_bytes'), limit);
+          if (existsSync(join(cg, 'memory.memsw.limit_in_bytes'))) writeFileSync(join(cg, 'memory.memsw.limit_in_bytes'), limit);
+        } else {
+          writeFileSync(join(cg, 'memory.max'), limit);
+          writeFileSync(join(cg, 'memory.swap.max'), '0');
+        }
+      }
+      const inCgroup = (args: string[], cg: string) =>
+        withDefaults({ process: { args, env: ['PATH=/bin'] }, root: { path: rootfs.rootfs }, linux: { cgroupsPaths: [cg] } });
+      await create('oom', inCgroup(['sh', '-c', 'x=0123456789abcdef; while :; do x=$x$x; done'], cgs[0]!));
+      await create('fine', inCgroup(['true'], cgs[1]!));
+      await rt.start('oom');
+      await rt.start('fine');
+      expect(await rt.wait('oom')).toMatchObject({ exitCode: 137, signal: 'SIGKILL', oomKilled: true });
+      expect(await rt.wait('fine')).toMatchObject({ exitCode: 0, oomKilled: false });
+    } finally {
+      for (const id of ['oom', 'fine']) await rt.delete(id, { force: true }).catch(() => {});
+      for (const cg of [...cgs, parent]) {
+        try {
+          rmdirSync(cg);
+        } catch {
+          // not made, or already gone
+        }
+      }
+    }
   });
 
   it('rotates the CRI log by size and file count', async () => {

@@ -70,6 +70,12 @@ export interface CreateOptions {
   logMaxSize?: number;
   /** Keep at most this many log files, the current one included (default 5). */
   logMaxFiles?: number;
+  /**
+   * Cgroup files whose "oom_kill N" counter tells whether the OOM killer
+   * ended the process (memory.events on v2, memory.oom_control on v1).
+   * Default: found under the spec's linux.cgroupsPaths; none: oomKilled null.
+   */
+  oomFiles?: string[];
 }
 
 export type ContainerStatus = 'created' | 'running' | 'stopped';
@@ -178,6 +184,7 @@ export class Runtime<Spec = unknown, Process = unknown> {
         logPath,
         logMaxSize,
         logMaxFiles,
+        oomFiles: opts.oomFiles ?? oomFilesOf(spec),
       });
       this.pidfds.set(id, pidfdOpen(pid));
       const namespaces = persistNamespaces(pid, this.opts.runDir, id);
@@ -509,6 +516,23 @@ function terminalOf(spec: unknown, opt: boolean | undefined, field: string): boo
     throw new InvalidArgumentError(`${field} is ${opt} but process.terminal is ${fromSpec}: set both the same, or only one`, { field });
   }
   return opt ?? fromSpec === true;
+}
+
+/** The OOM counters of the cgroups a spec joins (linux.cgroupsPaths), at most 4. */
+function oomFilesOf(spec: unknown): string[] {
+  const paths = (spec as { linux?: { cgroupsPaths?: unknown } } | null)?.linux?.cgroupsPaths;
+  if (!Array.isArray(paths)) return [];
+  const files: string[] = [];
+  for (const dir of paths) {
+    if (typeof dir !== 'string') continue;
+    for (const name of ['memory.events', 'memory.oom_control']) {
+      if (existsSync(join(dir, name))) {
+        files.push(join(dir, name));
+        break;
+      }
+    }
+  }
+  return files.slice(0, 4);
 }
 
 function checkId(id: string, field: string): void {

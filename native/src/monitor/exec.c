@@ -180,11 +180,9 @@ void exec_shim_done(struct proc *p, int status) {
     kill(pid, SIGKILL);
     goto fail_running;
   }
-  if (orphan_take(pid, &p->status, &p->exited_at)) {
-    p->exited = true;
-    clock_gettime(CLOCK_MONOTONIC, &p->drain_deadline);
-    p->drain_deadline.tv_sec += DRAIN_TIMEOUT_MS / 1000;
-  }
+  int early_status;
+  struct timespec early_at;
+  if (orphan_take(pid, &early_status, &early_at)) mark_exited(p, early_status, &early_at);
   if (p->requester) send_result(p->requester, "pid", NULL, pid);
   if (p->exited) finish_proc(p);
   return;

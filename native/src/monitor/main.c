@@ -115,6 +115,7 @@ static void sync_error(const char *msg) {
 
 static void usage(void) {
   fputs("usage: berth-monitor <state-dir> [--log-path P] [--log-max-size BYTES] [--log-max-files N]\n"
+        "                     [--oom-file <memory.events|memory.oom_control>]...\n"
         "                     [--terminal] [--stdin] -- <shim argv...>\n",
         stderr);
   exit(2);
@@ -205,6 +206,13 @@ int main(int argc, char **argv) {
       break;
     } else if (strcmp(a, "--terminal") == 0) terminal = true;
     else if (strcmp(a, "--stdin") == 0) want_stdin = true;
+    else if (i + 1 < argc && strcmp(a, "--oom-file") == 0) {
+      if (n_oom_files == OOM_FILES_MAX) {
+        fprintf(stderr, "berth-monitor: at most %d --oom-file\n", OOM_FILES_MAX);
+        exit(2);
+      }
+      oom_files[n_oom_files++] = argv[++i];
+    }
     else if (i + 1 < argc && strcmp(a, "--log-path") == 0) log_path = argv[++i];
     else if (i + 1 < argc && strcmp(a, "--log-max-size") == 0) log_max_size = parse_num(a, argv[++i]);
     else if (i + 1 < argc && strcmp(a, "--log-max-files") == 0) log_max_files = parse_num(a, argv[++i]);

@@ -86,6 +86,8 @@ struct proc {
   bool out_paused;
   bool exited;
   int status;
+  long oom_base;  /* oom_kill_count() when it started; -1 unknown */
+  int oom_killed; /* at exit: 1 if the cgroup's OOM kill count went up, 0 if not, -1 unknown */
   struct timespec exited_at;
   struct timespec drain_deadline; /* CLOCK_MONOTONIC */
   struct client *requester;       /* exec: the client waiting for FRAME_RESULT */
@@ -151,6 +153,15 @@ void on_output(struct proc *p, bool is_err);
 void protect_from_oom(void);
 /* Takes the exit of pid if it was reaped before anyone knew it. */
 bool orphan_take(pid_t pid, int *status, struct timespec *at);
+
+/* oom.c */
+#define OOM_FILES_MAX 4
+extern const char *oom_files[OOM_FILES_MAX];
+extern int n_oom_files;
+/* Sum of the "oom_kill N" counters of oom_files; -1 when none is readable. */
+long oom_kill_count(void);
+/* Records p's exit (status, time, OOM verdict) and starts its drain deadline. */
+void mark_exited(struct proc *p, int status, const struct timespec *at);
 
 /* attach.c */
 int send_frame(struct client *c, uint8_t type, const void *data, size_t len);

@@ -63,6 +63,8 @@ struct proc *proc_new(const char *id) {
   if (!p) return NULL;
   snprintf(p->id, sizeof p->id, "%s", id);
   p->out_fd = p->err_fd = p->in_fd = p->shim_err_fd = p->console_fd = -1;
+  p->oom_base = -1;
+  p->oom_killed = -1;
   p->ev_out = (struct ev){EV_OUT, p};
   p->ev_err = (struct ev){EV_ERR, p};
   p->ev_in = (struct ev){EV_IN, p};
@@ -77,7 +79,8 @@ static size_t exit_json(const struct proc *p, char *out, size_t cap) {
   else if (WIFSIGNALED(p->status)) sig = WTERMSIG(p->status), code = 128 + sig;
   char ts[CRILOG_TIMESTAMP_LEN + 1];
   format_rfc3339nano(ts, &p->exited_at);
-  int n = snprintf(out, cap, "{\"exitCode\":%d,\"signal\":%d,\"exitedAt\":\"%s\",\"oomKilled\":null}\n", code, sig, ts);
+  const char *oom = p->oom_killed < 0 ? "null" : p->oom_killed ? "true" : "false";
+  int n = snprintf(out, cap, "{\"exitCode\":%d,\"signal\":%d,\"exitedAt\":\"%s\",\"oomKilled\":%s}\n", code, sig, ts, oom);
   return n < 0 ? 0 : (size_t)n;
 }
 
@@ -237,6 +240,7 @@ void close_child_fds(int child[3]) {
 
 /* After the shim succeeded: take the pty master, register p's fds. */
 int activate(struct proc *p, const char *console_path) {
+  p->oom_base = oom_kill_count();
   if (p->terminal) {
     int m = recv_console(p->console_fd);
     close(p->console_fd);
@@ -325,10 +329,8 @@ void reap_children(void) {
     int status;
     pid_t pid = waitpid(-1, &status, WNOHANG);
     if (pid <= 0) return;
-    struct timespec now, mono;
+    struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
-    clock_gettime(CLOCK_MONOTONIC, &mono);
-    mono.tv_sec += DRAIN_TIMEOUT_MS / 1000;
     struct proc *p;
     for (p = procs; p; p = p->next) {
       if (p->shim_pid == pid) {
@@ -336,10 +338,7 @@ void reap_children(void) {
         break;
       }
       if (p->pid == pid && !p->exited) {
-        p->exited = true;
-        p->status = status;
-        p->exited_at = now;
-        p->drain_deadline = mono;
+        mark_exited(p, status, &now);
         /* The process is gone: nothing will read its stdin any more. */
         if (!p->terminal) close_fd(&p->in_fd);
         finish_proc(p);
