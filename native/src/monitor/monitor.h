@@ -2,7 +2,8 @@
  * berth-monitor: the per-container parent process (Podman's conmon).
  *
  *   berth-monitor <state-dir> [--log-path P] [--log-max-size BYTES]
- *                 [--log-max-files N] [--terminal] [--stdin] -- <shim argv...>
+ *                 [--log-max-files N] [--oom-file F]... [--terminal] [--stdin]
+ *                 -- <shim argv...>
  *
  * Lifecycle (docs/design/monitor.md has the protocol and the reasons):
  *  1. Checks its arguments (exit 2 and a line on stderr when they are wrong),
@@ -27,7 +28,7 @@
  * Exit record (exit file, FRAME_EXIT payload), one JSON object:
  *   {"exitCode":N,"signal":S,"exitedAt":"<RFC3339Nano>","oomKilled":null}
  * exitCode is 128+S when the process died by signal S (S is 0 otherwise);
- * oomKilled is null: the monitor does not know the container's cgroup.
+ * oomKilled is true/false from the --oom-file counters, null without them.
  */
 #ifndef BERTH_MONITOR_MONITOR_H
 #define BERTH_MONITOR_MONITOR_H
