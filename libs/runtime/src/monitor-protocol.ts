@@ -89,7 +89,7 @@ export interface ExitStatus {
   signal: string | null;
   /** RFC3339 with nanoseconds, UTC. */
   exitedAt: string;
-  /** null: unknown (the monitor does not watch the cgroup). */
+  /** From the memory cgroup's OOM kill counter; null when the container joins no memory cgroup berth knows of. */
   oomKilled: boolean | null;
 }
 

@@ -26,7 +26,7 @@
  *     removes attach.sock and monitor.pid and exits 0.
  *
  * Exit record (exit file, FRAME_EXIT payload), one JSON object:
- *   {"exitCode":N,"signal":S,"exitedAt":"<RFC3339Nano>","oomKilled":null}
+ *   {"exitCode":N,"signal":S,"exitedAt":"<RFC3339Nano>","oomKilled":null|true|false}
  * exitCode is 128+S when the process died by signal S (S is 0 otherwise);
  * oomKilled is true/false from the --oom-file counters, null without them.
  */
