@@ -191,6 +191,14 @@ describe('engine lifecycle (in-memory service test doubles)', () => {
     expect(ports.rec.calls).toEqual([]);
   });
 
+  it('an existing named volume with options is used as it is', async () => {
+    engine.volumes.create({ name: 'sized', options: { size: '1g' } });
+    const c = await engine.create(req({ host: { mounts: [{ type: 'volume', source: 'sized', target: '/d', readOnly: false, options: [] }] } }));
+    expect(c.mounts[0]).toMatchObject({ name: 'sized' });
+    await engine.remove('web', { volumes: true });
+    expect(engine.volumes.find('sized')).toBeDefined(); // named: kept
+  });
+
   it('named volumes: created on demand, removal refused while used, image VOLUMEs get anonymous ones', async () => {
     addTestImage(ports, 'pg', { cmd: ['postgres'], volumes: ['/var/lib/postgresql/data'] });
     const c = await engine.create({
@@ -445,6 +453,18 @@ describe('recovery after an engine restart', () => {
     await flush();
     expect(engine.store.get(alive.id)).toMatchObject({ state: 'exited', exitCode: 9 });
     expect(actions(lost.id)).toEqual(['die(255)', 'exited(255)']);
+  });
+
+  it('a create interrupted by an engine crash is discarded at recovery', async () => {
+    // The record exists but the saga never finished (no rootfs recorded).
+    engine.store.insert(newContainerRecord({ id: 'e'.repeat(64), name: 'half', image: 'alpine', now: 1 }));
+    const done = await engine.create(req({ name: 'whole' }));
+    reopen();
+    const acts = await recover(engine);
+    expect(acts.find((a) => a.id === 'e'.repeat(64))).toMatchObject({ discard: true });
+    expect(engine.list({ all: true }).map((c) => c.name)).toEqual(['whole']);
+    expect(ports.rec.calls).toContain(`layers.remove ${'e'.repeat(64)}`);
+    void done;
   });
 
   it('restart count and policy survive the restart (on-failure max reached stays exited)', async () => {

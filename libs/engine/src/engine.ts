@@ -200,9 +200,10 @@ export class Engine {
           } else if (m.type === 'tmpfs') {
             mounts.push({ type: 'tmpfs', name: '', source: '', destination: m.target, rw: !m.readOnly, options });
           } else {
-            const existed = m.source !== '' && this.volumes.find(m.source) !== undefined;
-            const v = this.volumes.create(m.source ? { name: m.source } : {});
-            if (!existed) created.push(v.name);
+            // An existing named volume is used as it is (whatever options it was created with).
+            const existing = m.source !== '' ? this.volumes.find(m.source) : undefined;
+            const v = existing ?? this.volumes.create(m.source ? { name: m.source } : {});
+            if (!existing) created.push(v.name);
             this.volumes.addRef(v.name, ctx.id);
             mounts.push({ type: 'volume', name: v.name, source: v.mountpoint, destination: m.target, rw: !m.readOnly, options });
           }

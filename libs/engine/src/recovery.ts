@@ -12,7 +12,8 @@
 //                                                 on-failure only if it failed and was not stopped by
 //                                                 the user (Docker ignores the user stop here, which
 //                                                 restarts containers people stopped: we do not)
-//   stored created                             -> nothing
+//   stored created, root prepared              -> nothing
+//   stored created, no root (engine died inside create) -> discard the record
 import type { Engine } from './engine';
 import type { ExitStatus } from './ports';
 import { policyWantsRestart } from './restart';
@@ -34,6 +35,8 @@ export interface RecoveryAction {
   exit?: ExitStatus & { error: string };
   /** Start it again now (through the restart path, counting as a restart). */
   restart: boolean;
+  /** A create the engine died in the middle of: release what it may hold and drop the record. */
+  discard?: boolean;
 }
 
 export const LOST_EXIT_CODE = 255;
@@ -55,6 +58,8 @@ export function decideRecovery(rec: ContainerRecord, obs: Observed | undefined, 
     case 'exited':
       if (policy.name === 'always') return { ...base, restart: true };
       return { ...base, restart: policyWantsRestart(policy, rec.restartCount, { exitCode: rec.exitCode, manuallyStopped: rec.manuallyStopped }) };
+    case 'created':
+      return rec.rootfs === '' ? { ...base, discard: true } : base;
     default:
       return base;
   }
@@ -71,6 +76,17 @@ export async function recover(engine: Engine): Promise<RecoveryAction[]> {
     if (a.watch) {
       if (a.pid !== rec.pid) engine.store.update(rec.id, (c) => ({ ...c, pid: a.pid! }));
       engine._watch(rec.id);
+      continue;
+    }
+    if (a.discard) {
+      // Port removals are idempotent and tolerate absence. The image digest is
+      // recorded only when create completes, so an image ref taken just before
+      // the crash cannot be released here: the images service must treat refs
+      // of containers the engine does not list as garbage (see design note).
+      await ports.layers.remove(rec.id).catch(() => {});
+      if (rec.imageDigest) await ports.images.removeContainerRef(rec.imageDigest, rec.id).catch(() => {});
+      engine.volumes.removeRefs(rec.id);
+      engine.store.delete(rec.id);
       continue;
     }
     let cur = rec;
