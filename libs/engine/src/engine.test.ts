@@ -121,6 +121,16 @@ describe('engine lifecycle (in-memory service test doubles)', () => {
     expect(kills).toEqual([`namespaces.kill ${c.id} SIGUSR1`, `namespaces.kill ${c.id} SIGKILL`]);
   });
 
+  it('stop normalises numeric stop signals and takes an override', async () => {
+    const c = await engine.create({ ...req(), config: { ...defaultContainerConfig('alpine'), stopSignal: '15' } });
+    await engine.start(c.id);
+    expect((await engine.stop(c.id, 1)).exitCode).toBe(143);
+    await engine.start(c.id);
+    await engine.stop(c.id, 0, 'usr2');
+    expect(ports.rec.calls.filter((x) => x.startsWith('namespaces.kill')).map((x) => x.split(' ')[2])).toEqual(['SIGTERM', 'SIGUSR2', 'SIGKILL']);
+    await expect(engine.stop(c.id, 0, 'BOGUS')).rejects.toThrow(/invalid signal "BOGUS"/);
+  });
+
   it('pause/unpause freeze the cgroup; illegal ones name the state', async () => {
     const c = await engine.run(req());
     await engine.pause('web');
@@ -333,6 +343,16 @@ describe('engine lifecycle (in-memory service test doubles)', () => {
     ports.rec.failOn('layers.diff');
     await expect(engine.commit('web', {})).rejects.toThrow(/injected failure/);
     expect(ports.rec.calls.at(-1)).toMatch(/^cgroups\.thaw/); // thawed even when the diff failed
+  });
+
+  it('every lifecycle call on an unknown container rejects with NotFound (no synchronous throw)', async () => {
+    for (const call of [() => engine.start('nope'), () => engine.stop('nope'), () => engine.kill('nope'), () => engine.pause('nope'),
+      () => engine.unpause('nope'), () => engine.remove('nope'), () => engine.update('nope', {}), () => engine.wait('nope'), () => engine.restart('nope'),
+      () => engine.exec('nope', { args: ['x'] }), () => engine.commit('nope'), () => engine.top('nope')]) {
+      const p = call();
+      expect(p).toBeInstanceOf(Promise);
+      await expect(p).rejects.toThrow('no such container: nope');
+    }
   });
 
   it('signal names normalise', () => {

@@ -227,7 +227,7 @@ export class Engine {
   }
 
   /** docker start. Starting a running container is a no-op, as in Docker. */
-  start(ref: string): Promise<ContainerRecord> {
+  async start(ref: string): Promise<ContainerRecord> {
     const rec = this.store.find(ref);
     return this.serial(rec.id, () => this.startNow(rec.id, false));
   }
@@ -384,7 +384,8 @@ export class Engine {
    * manually stopped so unless-stopped/on-failure/always do not restart it.
    * Stopping a stopped container is a no-op.
    */
-  stop(ref: string, timeoutS?: number): Promise<ContainerRecord> {
+  async stop(ref: string, timeoutS?: number, signalOverride?: string): Promise<ContainerRecord> {
+    const override = signalOverride ? normalizeSignal(signalOverride) : undefined;
     const rec = this.store.find(ref);
     return this.serial(rec.id, async () => {
       const cur = this.store.get(rec.id);
@@ -396,7 +397,7 @@ export class Engine {
       }
       if (cur.state !== 'running' && cur.state !== 'paused') return cur;
       this.store.update(cur.id, (c) => ({ ...c, manuallyStopped: true }));
-      const signal = cur.config.stopSignal || 'SIGTERM';
+      const signal = override ?? stopSignalOf(cur);
       const timeout = timeoutS ?? cur.config.stopTimeout ?? this.defaultStopTimeoutS;
       await this.ports.namespaces.kill(cur.id, signal);
       // A frozen process cannot act on the signal: thaw it (Docker does the same).
@@ -420,7 +421,7 @@ export class Engine {
   }
 
   /** docker kill: delivers a signal. SIGKILL or the stop signal count as a user stop. */
-  kill(ref: string, signal = 'SIGKILL'): Promise<void> {
+  async kill(ref: string, signal = 'SIGKILL'): Promise<void> {
     const rec = this.store.find(ref);
     return this.serial(rec.id, async () => {
       const cur = this.store.get(rec.id);
@@ -428,7 +429,7 @@ export class Engine {
         throw new FailedPreconditionError(`container ${cur.name} is not running (state: ${cur.state})`, { field: 'state' });
       }
       const sig = normalizeSignal(signal);
-      if (sig === 'SIGKILL' || sig === (cur.config.stopSignal || 'SIGTERM')) {
+      if (sig === 'SIGKILL' || sig === stopSignalOf(cur)) {
         this.store.update(cur.id, (c) => ({ ...c, manuallyStopped: true }));
       }
       await this.ports.namespaces.kill(cur.id, sig);
@@ -437,7 +438,7 @@ export class Engine {
     });
   }
 
-  pause(ref: string): Promise<ContainerRecord> {
+  async pause(ref: string): Promise<ContainerRecord> {
     const rec = this.store.find(ref);
     return this.serial(rec.id, async () => {
       const cur = this.store.get(rec.id);
@@ -449,7 +450,7 @@ export class Engine {
     });
   }
 
-  unpause(ref: string): Promise<ContainerRecord> {
+  async unpause(ref: string): Promise<ContainerRecord> {
     const rec = this.store.find(ref);
     return this.serial(rec.id, async () => {
       const cur = this.store.get(rec.id);
@@ -473,7 +474,7 @@ export class Engine {
    * docker rm. Refuses a live container unless force (then SIGKILL first).
    * volumes: also remove the container's anonymous volumes (named ones stay).
    */
-  remove(ref: string, opts: { force?: boolean; volumes?: boolean } = {}): Promise<void> {
+  async remove(ref: string, opts: { force?: boolean; volumes?: boolean } = {}): Promise<void> {
     const rec = this.store.find(ref);
     return this.serial(rec.id, () => this.removeNow(rec.id, opts)).then(async () => {
       // A forced kill's exit handling may still be queued behind us; it finds no record.
@@ -526,7 +527,7 @@ export class Engine {
   }
 
   /** docker update: limits go to the cgroup at once when the container is running. */
-  update(ref: string, u: UpdateRequest): Promise<ContainerRecord> {
+  async update(ref: string, u: UpdateRequest): Promise<ContainerRecord> {
     const rec = this.store.find(ref);
     return this.serial(rec.id, async () => {
       const cur = this.store.get(rec.id);
@@ -719,7 +720,7 @@ export class Engine {
    * for the next death; "removed" waits until the record is gone. `signal`
    * abandons the wait (the gRPC call was cancelled): the promise rejects.
    */
-  wait(ref: string, condition: 'not-running' | 'next-exit' | 'removed' = 'not-running', signal?: AbortSignal): Promise<number> {
+  async wait(ref: string, condition: 'not-running' | 'next-exit' | 'removed' = 'not-running', signal?: AbortSignal): Promise<number> {
     const rec = this.store.find(ref);
     if (condition === 'not-running' && (rec.state === 'exited' || rec.state === 'created')) return Promise.resolve(rec.exitCode);
     return new Promise((resolve, reject) => {
@@ -767,6 +768,15 @@ export class Engine {
   /** @internal */ _backoff(id: string): RestartBackoff { return this.backoffOf(id); }
   /** @internal */ get _ports(): EnginePorts { return this.ports; }
   /** @internal */ get _clock(): Clock { return this.clock; }
+}
+
+/** The container's stop signal, normalised; SIGTERM when unset or unparseable (an image's odd STOPSIGNAL must not make stop impossible). */
+function stopSignalOf(c: ContainerRecord): string {
+  try {
+    return c.config.stopSignal ? normalizeSignal(c.config.stopSignal) : 'SIGTERM';
+  } catch {
+    return 'SIGTERM';
+  }
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
