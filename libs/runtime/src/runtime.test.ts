@@ -169,6 +169,16 @@ describe('Runtime with berth-shim', () => {
     expect(full).toBe(200000);
   });
 
+  it('a stdin writer faster than the process stalls only itself: output flows, exit arrives', async () => {
+    await create('slowin', spec(['sh', '-c', 'echo start; sleep 1; head -c 100000 >/dev/null; echo done']), { stdin: true });
+    const a = await rt.attach('slowin');
+    await rt.start('slowin');
+    const out = text(a.stdout);
+    a.stdin.write(Buffer.alloc(300_000, 0x61)); // 3x what it will ever read, 4x a pipe buffer
+    expect(await a.exit).toMatchObject({ exitCode: 0 });
+    expect(await out).toBe('start\ndone\n');
+  });
+
   it('execs in the container: same namespaces, output, exit code, listed in pids', async () => {
     const { pid } = await create('ex', spec(['sleep', '1000']));
     await rt.start('ex');

@@ -88,10 +88,10 @@ int send_frame(struct client *c, uint8_t type, const void *data, size_t len) {
   c->pend = np;
   for (size_t i = sent; i < total; i++) /* the unsent tail of header + payload */
     c->pend[c->pend_len++] = i < sizeof hdr ? hdr[i] : ((const uint8_t *)data)[i - sizeof hdr];
+  if (c->pend_len == total - sent) clock_gettime(CLOCK_MONOTONIC, &c->blocked_since); /* newly behind */
   if (!c->blocked_proc && c->target) {
     c->blocked_proc = c->target;
     if (c->target->blocked++ == 0) set_output_paused(c->target, true);
-    clock_gettime(CLOCK_MONOTONIC, &c->blocked_since);
   }
   client_update_events(c);
   return 0;
@@ -177,6 +177,23 @@ void on_stdin_writable(struct proc *p) {
     }
 }
 
+/*
+ * Closes p's stdin (EOF for a pipe; the pty's dup for a terminal) and lets
+ * clients stalled on it go on: their STDIN frames are dropped from now on,
+ * as bytes written to a closed pipe would be.
+ */
+void close_stdin(struct proc *p) {
+  close_fd(&p->in_fd);
+  p->in_wait_out = false;
+  for (struct client *c = clients; c; c = c->next)
+    if (c->target == p && c->stalled && !c->closing) {
+      c->stalled = false;
+      c->stdin_off = 0;
+      client_update_events(c);
+      client_process(c);
+    }
+}
+
 /* Handles one complete frame; false when the client must wait (stalled). */
 static bool client_frame(struct client *c, const struct frame *f) {
   struct proc *p = c->target;
@@ -217,7 +234,7 @@ static bool client_frame(struct client *c, const struct frame *f) {
         return false;
       }
       if (n < 0) { /* EPIPE, EIO: the reader is gone */
-        if (!p->terminal) close_fd(&p->in_fd);
+        if (!p->terminal) close_stdin(p);
         break;
       }
       c->stdin_off += (size_t)n;
@@ -233,7 +250,7 @@ static bool client_frame(struct client *c, const struct frame *f) {
     return true;
   case FRAME_CLOSE_STDIN:
     /* A pty has no separate stdin to close; the client sends ^D itself. */
-    if (!p->terminal) close_fd(&p->in_fd);
+    if (!p->terminal) close_stdin(p);
     return true;
   default:
     c->closing = true;

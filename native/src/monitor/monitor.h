@@ -170,6 +170,7 @@ void send_result(struct client *c, const char *key, const char *value, long num)
 void reap_clients(void);
 void broadcast(struct proc *p, uint8_t type, const void *data, size_t len);
 void on_stdin_writable(struct proc *p);
+void close_stdin(struct proc *p);
 void client_update_events(struct client *c); /* epoll events from the client's state */
 void on_client(struct client *c, uint32_t events);
 long expire_blocked_clients(void);

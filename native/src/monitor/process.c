@@ -340,7 +340,7 @@ void reap_children(void) {
       if (p->pid == pid && !p->exited) {
         mark_exited(p, status, &now);
         /* The process is gone: nothing will read its stdin any more. */
-        if (!p->terminal) close_fd(&p->in_fd);
+        if (!p->terminal) close_stdin(p);
         finish_proc(p);
         break;
       }
@@ -362,7 +362,7 @@ void on_output(struct proc *p, bool is_err) {
   if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
   if (n <= 0) {
     /* EOF on a pipe; EIO on a pty master once no one holds the slave. */
-    if (p->terminal && p->in_fd >= 0) close_fd(&p->in_fd);
+    if (p->terminal && p->in_fd >= 0) close_stdin(p);
     close_fd(fd);
     finish_proc(p);
     return;
