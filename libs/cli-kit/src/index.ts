@@ -13,3 +13,4 @@ export * from './terminal';
 export * from './progress';
 export * from './exit-codes';
 export * from './commands';
+export * from './requests';
