@@ -99,7 +99,7 @@ function* walkPair(newBase: string, oldBase: string | null, rel: string): Genera
       yield* walkPair(newBase, oldBase, r);
       continue;
     }
-    if (!sameMeta(np, nst, op, ost) || !sameContent(np, nst, op, ost)) yield { kind: 'entry', rel: r, path: np, st: nst };
+    if (!sameMeta(np, nst, op, ost) || !sameContent(np, nst, op)) yield { kind: 'entry', rel: r, path: np, st: nst };
   }
 }
 
@@ -119,7 +119,7 @@ function sameXattrs(a: Map<string, Buffer>, b: Map<string, Buffer>): boolean {
   return true;
 }
 
-function sameContent(np: string, n: BigIntStats, op: string, o: BigIntStats): boolean {
+function sameContent(np: string, n: BigIntStats, op: string): boolean {
   if (n.isSymbolicLink()) return readlinkSync(np) === readlinkSync(op);
   if (!n.isFile()) return true;
   if (n.mtimeNs % 1_000_000_000n !== 0n) return true; // full-precision mtime equal: trust it
