@@ -134,11 +134,13 @@ export async function* readLog(path: string, opts: ReadLogOptions = {}): AsyncGe
   };
   try {
     for (const e of await drainCurrent()) hold(e);
-    yield* held.splice(0);
     if (!opts.follow) {
-      yield* emitAll(joiner.flush());
+      // A last line without its newline counts as a line (for tail too).
+      for (const e of emitAll(joiner.flush())) hold(e);
+      yield* held.splice(0);
       return;
     }
+    yield* held.splice(0);
 
     // Follow: wake on any change in the log's directory (appends, and the
     // rename + create of a rotation), read on, switch files when the path
@@ -163,10 +165,36 @@ export async function* readLog(path: string, opts: ReadLogOptions = {}): AsyncGe
         yield* await drainCurrent();
         const st = await stat(path).catch(() => null);
         if (st && st.ino !== currentIno) {
-          // Rotated: the old file is complete (drained above); go on with the new one.
+          // Rotated, maybe several times since we looked: the file we read
+          // is complete (drained above) and is now <path>.k, or gone. Files
+          // newer than it are <path>.k-1 ... <path>.1, then <path>; open
+          // them all first (an open fd survives further renames), then read
+          // them oldest first.
+          let k = maxFiles;
+          for (let i = 1; i < maxFiles; i++) {
+            const s = await stat(`${path}.${i}`).catch(() => null);
+            if (s && s.ino === currentIno) {
+              k = i;
+              break;
+            }
+          }
+          const newer: FileHandle[] = [];
+          for (let i = k - 1; i >= 1; i--) {
+            const fh = await open(`${path}.${i}`, 'r').catch(() => null);
+            if (fh) newer.push(fh);
+          }
+          const next = await open(path, 'r').catch(() => null);
           await current?.close();
-          current = await open(path, 'r').catch(() => null);
-          currentIno = current ? (await current.stat()).ino : -1;
+          for (const fh of newer) {
+            current = fh;
+            try {
+              yield* await drainCurrent();
+            } finally {
+              await fh.close();
+            }
+          }
+          current = next;
+          currentIno = next ? (await next.stat()).ino : -1;
           continue;
         }
         if (wasExited) break;

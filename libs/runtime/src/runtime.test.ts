@@ -256,6 +256,18 @@ describe('Runtime with berth-shim', () => {
     }
   });
 
+  it('follows the log until the container exits (docker logs -f), partial last line included', async () => {
+    await create('follow', spec(['sh', '-c', 'for i in 1 2 3; do echo l$i; echo e$i >&2; sleep 0.2; done; printf tail']), { logMaxSize: 60, logMaxFiles: 10 });
+    await rt.start('follow');
+    const lines: string[] = [];
+    for await (const e of rt.logs('follow', { follow: true, stdout: true })) lines.push(e.line.toString());
+    expect(lines).toEqual(['l1\n', 'l2\n', 'l3\n', 'tail']);
+    expect(rt.state('follow').status).toBe('stopped');
+    const tail: string[] = [];
+    for await (const e of rt.logs('follow', { tail: 2 })) tail.push(`${e.stream} ${e.line.toString()}`);
+    expect(tail).toEqual(['stderr e3\n', 'stdout tail']);
+  });
+
   it('rotates the CRI log by size and file count', async () => {
     await create('rot', spec(['sh', '-c', 'i=0; while [ $i -lt 2000 ]; do echo "line $i"; i=$((i+1)); done']), { logMaxSize: 4096, logMaxFiles: 3 });
     await rt.start('rot');

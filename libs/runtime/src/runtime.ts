@@ -43,6 +43,7 @@ import type { ShimBinding } from './shim-binding';
 import { readExitFile, readOptional, writeJsonAtomic } from './state-files';
 import { isInitOfNamespace, liveMonitorPid, parentPid, waitMonitorGone, waitProcessGone } from './liveness';
 import { waitForExit } from './exit-wait';
+import { readLog, type LogEntry, type ReadLogOptions } from './logs';
 
 const execFileP = promisify(execFile);
 
@@ -91,6 +92,8 @@ export interface ContainerState {
   startedAt: string | null;
   terminal: boolean;
   logPath: string;
+  /** Files the log rotates through, the current one included. */
+  logMaxFiles: number;
   /** {OCI namespace type: handle path} for the container's own namespaces. */
   namespaces: Record<string, string>;
   /** Set once stopped (null if the monitor died without recording it). */
@@ -303,6 +306,7 @@ export class Runtime<Spec = unknown, Process = unknown> {
       startedAt,
       terminal: record.terminal,
       logPath: record.logPath,
+      logMaxFiles: record.logMaxFiles,
       namespaces: record.namespaces,
       exit,
     };
@@ -391,6 +395,18 @@ export class Runtime<Spec = unknown, Process = unknown> {
     // Validate the pid through the pidfd: a recycled pid would list strangers.
     this.pidfd(id, st);
     return pidsInNamespaceOf(st.pid);
+  }
+
+  /**
+   * The container's log as lines (the Logs rpc, docker logs). With follow,
+   * new lines keep coming until the container exits (then the rest is
+   * drained); a stopped container just ends.
+   */
+  logs(id: string, opts: Omit<ReadLogOptions, 'maxFiles' | 'follow'> & { follow?: boolean } = {}): AsyncGenerator<LogEntry> {
+    const st = this.state(id);
+    const { follow, ...rest } = opts;
+    const until = follow && st.status !== 'stopped' ? this.wait(id).catch(() => undefined) : undefined;
+    return readLog(st.logPath, { ...rest, maxFiles: st.logMaxFiles, ...(until ? { follow: until } : {}) });
   }
 
   /** The container's processes as ps shows them (ListPids); [] once stopped. */
