@@ -7,18 +7,21 @@ import { createSocket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import type { Protocol } from './ports';
 
-/** True when a process on the host could bind hostIp:port right now. */
-export function hostPortFree(hostIp: string, port: number, protocol: Protocol): Promise<boolean> {
-  const addr = hostIp || (hostIp.includes(':') ? '::' : '0.0.0.0');
+export type PortProbe = 'free' | 'in-use' | 'no-such-address';
+
+/** Whether a process on the host could bind hostIp:port right now. */
+export function probeHostPort(hostIp: string, port: number, protocol: Protocol): Promise<PortProbe> {
+  const addr = hostIp || '0.0.0.0';
+  const verdict = (e: NodeJS.ErrnoException): PortProbe => (e.code === 'EADDRNOTAVAIL' ? 'no-such-address' : 'in-use');
   return new Promise((resolve) => {
     if (protocol === 'tcp') {
       const s = createServer();
-      s.once('error', () => resolve(false));
-      s.listen({ port, host: addr, exclusive: true }, () => s.close(() => resolve(true)));
+      s.once('error', (e) => resolve(verdict(e)));
+      s.listen({ port, host: addr, exclusive: true }, () => s.close(() => resolve('free')));
     } else {
       const s = createSocket(addr.includes(':') ? 'udp6' : 'udp4');
-      s.once('error', () => { s.close(); resolve(false); });
-      s.bind({ port, address: addr, exclusive: true }, () => s.close(() => resolve(true)));
+      s.once('error', (e) => { s.close(); resolve(verdict(e)); });
+      s.bind({ port, address: addr, exclusive: true }, () => s.close(() => resolve('free')));
     }
   });
 }

@@ -6,9 +6,10 @@ import { existsSync } from 'node:fs';
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createSocket } from 'node:dgram';
+import { createServer } from 'node:net';
 import { spawn } from 'node:child_process';
 import { Registry } from 'prom-client';
-import { isAlreadyExists, isFailedPrecondition } from '@berth/errors';
+import { isAlreadyExists, isFailedPrecondition, isInvalidArgument } from '@berth/errors';
 import { Fixture, httpGet, inNs, sh } from '../test/helpers';
 import type { NetworkEvent } from './types';
 
@@ -155,6 +156,20 @@ describe.each(['native', 'cni'] as const)('NetworkManager, %s datapath', (datapa
     expect(isAlreadyExists(err)).toBe(true);
     expect(String(err)).toContain(String(fixed));
     expect(String(err)).toContain('site (h1id)');
+    expect(m.attachments('h2id')).toEqual([]);
+    // A host process holding the port, and an address the host does not have.
+    const holder = createServer();
+    await new Promise<void>((r) => holder.listen(0, '127.0.0.1', () => r()));
+    try {
+      const busy = (holder.address() as { port: number }).port;
+      const e2 = await rejection(m.attach('h2id', p2, 'bridge', { ports: [`127.0.0.1:${busy}:80`] }));
+      expect(isAlreadyExists(e2)).toBe(true);
+      expect(String(e2)).toContain('process on the host');
+    } finally {
+      holder.close();
+    }
+    const e3 = await rejection(m.attach('h2id', p2, 'bridge', { ports: ['198.51.100.7:8080:80'] }));
+    expect(isInvalidArgument(e3)).toBe(true);
     expect(m.attachments('h2id')).toEqual([]);
 
     await m.detach('h1id');

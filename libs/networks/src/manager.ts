@@ -27,7 +27,7 @@ import { EmbeddedDns, type Upstream } from './dns';
 import { formatHosts, formatResolvConf, isLoopbackAddress, parseResolvConf } from './files';
 import { Firewall } from './firewall';
 import { removeIdlePortmapChains } from './portmap-chains';
-import { ephemeralRange, hostPortFree } from './hostports';
+import { ephemeralRange, probeHostPort } from './hostports';
 import {
   contains, defaultSubnetCandidates, formatCidr, formatIp, lastAddress, overlaps, parseCidr, parseIp, pickFreeSubnet,
 } from './ipv4';
@@ -620,7 +620,11 @@ export class NetworkManager extends EventEmitter {
         if (h) {
           throw new AlreadyExistsError(`ports: host port ${formatPort(p)} is already published by container ${h.e.name ? `${h.e.name} (${h.e.containerId})` : h.e.containerId}`, { field: 'ports' });
         }
-        if (!(await hostPortFree(p.hostIp, p.hostPort, p.protocol))) {
+        const probe = await probeHostPort(p.hostIp, p.hostPort, p.protocol);
+        if (probe === 'no-such-address') {
+          throw new InvalidArgumentError(`ports: ${p.hostIp} is not an address of this host`, { field: 'ports' });
+        }
+        if (probe === 'in-use') {
           throw new AlreadyExistsError(`ports: host port ${p.hostIp || '0.0.0.0'}:${p.hostPort}/${p.protocol} is in use by a process on the host`, { field: 'ports' });
         }
         out.push({ ...p });
@@ -633,7 +637,9 @@ export class NetworkManager extends EventEmitter {
       for (let i = 0; i < span && !chosen; i++) {
         const cand = { ...p, hostPort: lo + ((start + i) % span) };
         if (holder(cand) || out.some((o) => portsConflict(o, cand))) continue;
-        if (await hostPortFree(cand.hostIp, cand.hostPort, cand.protocol)) chosen = cand.hostPort;
+        const probe = await probeHostPort(cand.hostIp, cand.hostPort, cand.protocol);
+        if (probe === 'no-such-address') throw new InvalidArgumentError(`ports: ${cand.hostIp} is not an address of this host`, { field: 'ports' });
+        if (probe === 'free') chosen = cand.hostPort;
       }
       if (!chosen) throw new ResourceExhaustedError(`ports: no free host port in ${lo}-${hi} for ${p.containerPort}/${p.protocol}`, { field: 'ports' });
       out.push({ ...p, hostPort: chosen });
