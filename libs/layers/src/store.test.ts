@@ -102,6 +102,36 @@ describe('overlay and copy drivers', () => {
   });
 });
 
+describe('very many layers', () => {
+  const fx = new StoreFixture();
+  afterEach(() => fx.cleanup());
+
+  it('mounts a 150-layer image whose lowerdir does not fit a page (new mount API)', async () => {
+    const store = fx.open('overlay');
+    const tars = Array.from({ length: 150 }, (_, i) => layerTar([{ name: `f${i}`, content: String(i) }, { name: 'top', content: String(i) }]));
+    const ids = await applyAll(store, tars);
+    store.prepare('tall', ids[149]);
+    const lower = store.mounts('tall')[0]!.options.find((o) => o.startsWith('lowerdir='))!;
+    expect(lower.length).toBeGreaterThan(4096);
+    const t = store.mount('tall');
+    try {
+      expect(readdirSync(t).filter((n) => n.startsWith('f'))).toHaveLength(150);
+      expect(readFileSync(`${t}/top`, 'utf8')).toBe('149');
+      writeFileSync(`${t}/written`, 'w');
+    } finally {
+      store.unmount('tall');
+    }
+    store.view('tall-view', ids[149]);
+    const v = store.mount('tall-view');
+    try {
+      expect(readFileSync(`${v}/f0`, 'utf8')).toBe('0');
+      expect(() => writeFileSync(`${v}/x`, 'x')).toThrow(/EROFS|read-only/);
+    } finally {
+      store.unmount('tall-view');
+    }
+  });
+});
+
 describe('sparse files', () => {
   const fx = new StoreFixture();
   let work = '';

@@ -11,3 +11,4 @@ export { renameat2, RENAME } from './rename';
 export { pidfdOpen, pidfdSendSignal, signalNumber, signalName, PIDFD } from './pidfd';
 export { netlinkSocket, netlinkSocketIn, netlinkSend, netlinkRecv, netlinkSendAsync, netlinkRecvAsync, netlinkClose, NETLINK } from './netlink';
 export { setChildSubreaper, waitpidNoHang, type WaitStatus } from './reaper';
+export { mountFs, MOUNT_ATTR, type FsParam } from './fsmount';
