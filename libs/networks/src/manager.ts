@@ -27,7 +27,7 @@ import { EmbeddedDns, type Upstream } from './dns';
 import { formatHosts, formatResolvConf, isLoopbackAddress, parseResolvConf } from './files';
 import { Firewall } from './firewall';
 import { removeIdlePortmapChains } from './portmap-chains';
-import { ephemeralRange, probeHostPort } from './hostports';
+import { ephemeralRange, probeHostPort } from './port-probe';
 import {
   contains, defaultSubnetCandidates, formatCidr, formatIp, lastAddress, overlaps, parseCidr, parseIp, pickFreeSubnet,
 } from './ipv4';
