@@ -328,6 +328,43 @@ export function runSnapshotDriverSuite(driver: DriverName): void {
       try { expect(statSync(`${t2}/blob`).size).toBe(1 << 20); } finally { store.unmount('w2'); }
     });
 
+    it('records kind, parent and labels; reports the driver; dedupes concurrent applies', async () => {
+      const tar = layerTar([{ name: 'f', content: 'f' }]);
+      const opts = { mediaType: TAR, expectedDiffId: sha256(tar), labels: { image: 'x' } };
+      const [a, b] = await Promise.all([store.applyLayer(streamOf(tar), opts), store.applyLayer(streamOf(tar), opts)]);
+      expect([a.existed, b.existed].sort()).toEqual([false, true]);
+      expect(store.list().filter((s) => s.kind === 'committed')).toHaveLength(1);
+      store.prepare('c1', a.chainId, { container: 'c1' });
+      store.view('v1', a.chainId);
+      expect(store.stat(a.chainId)).toMatchObject({ key: a.chainId, kind: 'committed', parent: null, diffId: sha256(tar), size: tar.length, labels: { image: 'x' } });
+      expect(store.stat('c1')).toMatchObject({ kind: 'active', parent: a.chainId, labels: { container: 'c1' }, diffId: null });
+      expect(store.stat('v1')).toMatchObject({ kind: 'view', parent: a.chainId });
+      expect(store.list().map((s) => s.key)).toEqual([a.chainId, 'c1', 'v1']);
+      expect(store.info()).toMatchObject({ driver, root: store.root });
+      expect(() => store.prepare('c1', a.chainId)).toThrow(expect.objectContaining({ code: 'AlreadyExists' }));
+      expect(() => store.prepare('c2', 'c1')).toThrow(expect.objectContaining({ code: 'FailedPrecondition', field: 'parent' }));
+      expect(() => store.prepare('c3', 'sha256:' + '0'.repeat(64))).toThrow(expect.objectContaining({ code: 'NotFound', field: 'parent' }));
+      expect(() => store.stat('nope')).toThrow(expect.objectContaining({ code: 'NotFound' }));
+      await expect(store.commit('v1')).rejects.toMatchObject({ code: 'FailedPrecondition' });
+    });
+
+    it('refuses to remove or commit a snapshot the store has mounted', async () => {
+      const [base] = await applyAll(store, [layerTar([{ name: 'f', content: 'f' }])]);
+      store.prepare('m', base);
+      const t = store.mount('m');
+      try {
+        expect(() => store.remove('m')).toThrow(expect.objectContaining({ code: 'FailedPrecondition', message: expect.stringContaining(t) }));
+        await expect(store.commit('m', 'named')).rejects.toMatchObject({ code: 'FailedPrecondition' });
+        expect(() => store.mount('m')).toThrow(expect.objectContaining({ code: 'FailedPrecondition' }));
+        expect(() => store.mount('m', '/elsewhere')).toThrow(expect.objectContaining({ code: 'FailedPrecondition' }));
+      } finally {
+        store.unmount('m');
+      }
+      expect(existsSync(t)).toBe(false);
+      await store.commit('m', 'named');
+      expect(store.stat('named').kind).toBe('committed');
+    });
+
     it('refuses to remove a layer with children, naming them', async () => {
       const [l1, l2] = await applyAll(store, [layerTar([{ name: 'a', content: 'a' }]), layerTar([{ name: 'b', content: 'b' }])]);
       store.prepare('ctr', l2);
