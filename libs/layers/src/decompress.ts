@@ -16,19 +16,34 @@ const HWM = 1 << 20;
 
 /** Uncompressed chunks of `input`. Breaking out of the loop tears the pipeline down. */
 export async function* decompressed(input: Readable, compression: Compression): AsyncGenerator<Buffer> {
-  if (compression === 'none') {
-    const pass = new PassThrough({ highWaterMark: HWM });
-    pipeline(input, pass, () => undefined);
-    yield* wrapErrors(pass, 'tar');
-    return;
+  // A failing input (the client cancelled, the images service died) is not
+  // corrupt data: report it as what it is, not as DataLoss.
+  const failed: { error: unknown } = { error: undefined };
+  input.once('error', (e) => { failed.error = e; });
+  try {
+    if (compression === 'none') {
+      const pass = new PassThrough({ highWaterMark: HWM });
+      pipeline(input, pass, () => undefined);
+      yield* wrapErrors(pass, 'tar');
+      return;
+    }
+    if (compression === 'gzip') {
+      const gunzip = createGunzip({ chunkSize: 256 * 1024, highWaterMark: HWM } as never);
+      pipeline(input, gunzip, () => undefined);
+      yield* wrapErrors(gunzip, 'gzip');
+      return;
+    }
+    yield* throughChild(input, ['zstd', '-dcq', '--no-progress'], compression);
+  } catch (e) {
+    if (failed.error !== undefined) throw inputFailure(failed.error);
+    throw e;
   }
-  if (compression === 'gzip') {
-    const gunzip = createGunzip({ chunkSize: 256 * 1024, highWaterMark: HWM } as never);
-    pipeline(input, gunzip, () => undefined);
-    yield* wrapErrors(gunzip, 'gzip');
-    return;
-  }
-  yield* throughChild(input, ['zstd', '-dcq', '--no-progress'], compression);
+}
+
+function inputFailure(e: unknown): Error {
+  if (isBerthError(e)) return e;
+  const msg = e instanceof Error ? e.message : String(e);
+  return new UnavailableError(`the layer stream failed before its end (${msg}); nothing was stored, send the layer again`, { cause: e });
 }
 
 async function* throughChild(input: Readable, argv: string[], what: string): AsyncGenerator<Buffer> {

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tarStream from 'tar-stream';
 import { gunzipSync } from 'node:zlib';
+import { Readable } from 'node:stream';
 import { umount, MNT, lgetxattr } from '@berth/sys';
 import { LayerStore } from '../store';
 import type { DriverName } from '../driver';
@@ -257,6 +258,22 @@ export function runSnapshotDriverSuite(driver: DriverName): void {
       }
       expect(store.list()).toEqual([]);
       expect(readdirSync(`${store.root}/tmp`)).toEqual([]);
+    });
+
+    it('reports a failing input stream as such (not DataLoss) and keeps nothing', async () => {
+      const tar = gzip(layerTar([{ name: 'f', content: 'x'.repeat(200_000) }]));
+      const before = storeDirsSnapshot(store);
+      let sent = false;
+      const input = new Readable({
+        read() {
+          if (!sent) { sent = true; this.push(tar.subarray(0, tar.length / 2)); return; }
+          this.destroy(Object.assign(new Error('client went away'), { code: 'ECONNRESET' }));
+        },
+      });
+      const err = await store.applyLayer(input, { mediaType: MediaType.OciLayerGzip }).then(() => null, (e: unknown) => e);
+      expect(err).toMatchObject({ code: 'Unavailable' });
+      expect(String((err as Error).message)).toContain('client went away');
+      expect(storeDirsSnapshot(store)).toEqual(before);
     });
 
     it('applies gzip and zstd layers (OCI and Docker media types) to the same DiffID and tree', async () => {
