@@ -1,7 +1,7 @@
 import { defineProject } from 'vitest/config';
-import { berthAliases } from '../../vitest.shared.mjs';
+import { berthAliases, berthTestDefaults } from '../../vitest.shared.mjs';
 
 export default defineProject({
   resolve: { alias: berthAliases },
-  test: { name: 'runtime', include: ['src/**/*.test.ts'] },
+  test: { ...berthTestDefaults, name: 'runtime', include: ['src/**/*.test.ts'] },
 });
