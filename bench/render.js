@@ -8,7 +8,7 @@ const { RESULTS, ROOT } = require('./lib');
 const fmt = (v, unit) => {
   if (v === undefined || v === null || Number.isNaN(v)) return '–';
   if (typeof v === 'string') return v;
-  const n = Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2);
+  const n = Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : Math.abs(v) >= 0.01 || v === 0 ? v.toFixed(2) : v.toPrecision(2);
   return unit ? `${n} ${unit}` : n;
 };
 

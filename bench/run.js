@@ -20,6 +20,7 @@ async function main() {
     await require(path.join(dir, `${name}.js`)).run();
     process.stderr.write(`== bench ${name} done in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
   }
+  require('./import.js');
   require('./render.js');
 }
 
