@@ -30,3 +30,4 @@ export { CgroupMetricsCollector, SERIES as CGROUP_METRIC_SERIES, sanitizeLabelNa
 export { CgroupStateStore, type CgroupRecord } from './state';
 export { observeCgroupFs, type CgroupFsEvent, type CgroupFsObserver } from './cgroupfs';
 export { resourcesFromWire, resourcesToWire, cgroupToWire, statsToWire } from './wire';
+export { cgroupsModule } from './service';
