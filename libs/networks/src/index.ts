@@ -11,3 +11,4 @@ export type { CniConfList, CniPluginConf, CniResult, CniRuntimeConf } from './cn
 export { CADVISOR_METRICS, type InterfaceCounters } from './counters';
 export { EmbeddedDns, type Upstream } from './dns';
 export { removeIdleSharedChains } from './portmap-chains';
+export { networksModule, networksOptions } from './service';
