@@ -1,2 +1,5 @@
-// @berth/layers
-export {};
+// berth-layers: the layers service alone in its own process.
+import { mainOf, runApp } from '@berth/daemon';
+import { layersModule } from '@berth/layers';
+
+mainOf(() => runApp([layersModule]));

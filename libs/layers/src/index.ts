@@ -12,3 +12,4 @@ export { applyTar, type AppliedTar } from './apply';
 export { TarReader, type TarHeader, type TarSink, type TarEntryType } from './tar/reader';
 export { encodeHeader, END_OF_ARCHIVE, type TarWriteHeader } from './tar/writer';
 export { cleanEntryPath, NAME_MAX, PATH_MAX } from './paths';
+export { layersModule } from './service';
