@@ -104,7 +104,7 @@ describe('terminal and exit codes', () => {
 });
 
 describe('inspect, port and events output', async () => {
-  const { inspectJson, portLines, eventLine } = await import('./display');
+  const { inspectJson, portLines, eventLine } = await import('./display.js');
   it('inspect prints a 4-space indented array', () => {
     expect(inspectJson([{ Id: 'x', State: { Running: true } }])).toBe('[\n    {\n        "Id": "x",\n        "State": {\n            "Running": true\n        }\n    }\n]\n');
   });

@@ -90,7 +90,7 @@ describe('load', () => {
       const man = JSON.parse(await fs.readFile(join(bad, 'blobs/sha256', idx.manifests[0].digest.slice(7)), 'utf8'));
       const layerPath = join(bad, 'blobs/sha256', man.layers[0].digest.slice(7));
       const data = await fs.readFile(layerPath);
-      data[20] ^= 0xff;
+      data[20] = data[20]! ^ 0xff;
       await fs.writeFile(layerPath, data);
       await run('tar', ['-c', '-f', join(root, 'bad.tar'), '-C', bad, '.']);
       const err = (await local.transfer.load(createReadStream(join(root, 'bad.tar'))).catch((e: unknown) => e)) as Error & { code: string };

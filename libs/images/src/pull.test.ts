@@ -148,7 +148,7 @@ describe('pull', () => {
       }
     }
     const data = await fs.readFile(biggest.path);
-    data[Math.floor(data.length / 2)] ^= 0xff;
+    { const i = Math.floor(data.length / 2); data[i] = data[i]! ^ 0xff; }
     await fs.writeFile(biggest.path, data);
 
     const { local, applier } = await openLocal('pull-corrupt');

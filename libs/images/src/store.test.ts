@@ -213,7 +213,7 @@ async function tarOf(files: Record<string, string>): Promise<Buffer> {
   const p = pack();
   const chunks: Buffer[] = [];
   p.on('data', (c: unknown) => chunks.push(c as Buffer));
-  const done = new Promise((r) => p.on('end', r));
+  const done = new Promise<void>((r) => p.on('end', () => r()));
   for (const [name, content] of Object.entries(files)) p.entry({ name, mode: 0o644 }, content);
   p.finalize();
   await done;
