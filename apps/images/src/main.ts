@@ -1,2 +1,5 @@
-// @berth/images
-export {};
+// berth-images: the images service alone in its own process.
+import { mainOf, runApp } from '@berth/daemon';
+import { imagesModule } from '@berth/images';
+
+mainOf(() => runApp([imagesModule]));

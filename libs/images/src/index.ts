@@ -36,3 +36,4 @@ export { AuthConfig, defaultAuthConfigPath, type Credentials } from './registry/
 export { RegistryClient, RegistryHosts, apiHost, isLoopbackRegistry } from './registry/client.js';
 export { parseChallenges, type Challenge } from './registry/challenge.js';
 export * from './wire.js';
+export { imagesModule, imagesHandlers, recordToWire, type ImagesStarted, type ImagesServiceHandlers } from './service.js';
