@@ -143,7 +143,8 @@ export function imagesHandlers(local: ImagesLocal, moved: AsyncLocalStorage<Move
     Info: async (req) => contentInfoToWire(await content.info(req.digest)) as imagesV1.ContentInfo,
     List: async () => ({ blobs: (await content.list()).map((c) => contentInfoToWire(c) as imagesV1.ContentInfo) }),
     Read: async (req, call, cctx) => {
-      const stream = await content.readStream(req.digest, { offset: req.offset, length: req.length });
+      // Wire length 0 means "to the end".
+      const stream = await content.readStream(req.digest, { offset: req.offset, ...(req.length > 0 ? { length: req.length } : {}) });
       const abort = () => stream.destroy();
       cctx.signal.addEventListener('abort', abort, { once: true });
       try {
