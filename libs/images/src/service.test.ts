@@ -34,7 +34,7 @@ const sha256 = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('h
 async function rootfsTar(): Promise<Buffer> {
   const pack = tar.pack();
   const chunks: Buffer[] = [];
-  pack.on('data', (c: Buffer) => chunks.push(c));
+  pack.on('data', (c: unknown) => { chunks.push(c as Buffer); });
   const ended = once(pack, 'end');
   pack.entry({ name: 'bin/', type: 'directory', mode: 0o755, mtime: new Date(0) });
   pack.entry({ name: 'etc/', type: 'directory', mode: 0o755, mtime: new Date(0) });
@@ -118,9 +118,9 @@ describe('images service over gRPC', () => {
       closers.push(() => host.stop(2000));
       return [`unix:${host.info.socket}`];
     };
-    const c: ImagesClient = createClient('berth.images.v1.Images', await serve('images', 'berth.images.v1.Images', started.handlers));
-    const content: ContentClient = createClient('berth.images.v1.Content', await serve('images-content', 'berth.images.v1.Content', started.services['berth.images.v1.Content']));
-    const transfer: TransferClient = createClient('berth.images.v1.Transfer', await serve('images-transfer', 'berth.images.v1.Transfer', started.services['berth.images.v1.Transfer']));
+    const c = createClient<imagesV1.ImagesDefinition, imagesV1.ImagesHandlers>('berth.images.v1.Images', await serve('images', 'berth.images.v1.Images', started.handlers));
+    const content: ContentClient = createClient<imagesV1.ContentDefinition, imagesV1.ContentHandlers>('berth.images.v1.Content', await serve('images-content', 'berth.images.v1.Content', started.services['berth.images.v1.Content']));
+    const transfer: TransferClient = createClient<imagesV1.TransferDefinition, imagesV1.TransferHandlers>('berth.images.v1.Transfer', await serve('images-transfer', 'berth.images.v1.Transfer', started.services['berth.images.v1.Transfer']));
     closers.push(() => [c, content, transfer].forEach((x) => x.close()));
 
     // Import: the first message names the image, the tar follows in pieces.
@@ -205,7 +205,7 @@ describe('images service over gRPC', () => {
 
   it('starts while the layers service is down and creates busybox once it is up; events reach NATS', async () => {
     stack = await runServices([imagesModule], { paths, natsUrl: nats.url, metrics: () => ({ host: '127.0.0.1', port: 0 }), drainMs: 2000 });
-    const c: ImagesClient = createClient('berth.images.v1.Images', [`unix:${socketPath('images', paths)}`]);
+    const c = createClient<imagesV1.ImagesDefinition, imagesV1.ImagesHandlers>('berth.images.v1.Images', [`unix:${socketPath('images', paths)}`]);
     closers.push(() => c.close());
     expect(isNotFound(await rejection(c.Get({ reference: 'busybox' })))).toBe(true);
     const layers = await runServices([layersModule], { paths, natsUrl: nats.url, metrics: () => false, drainMs: 2000 });
