@@ -1,0 +1,271 @@
+// NamespacesPort over berth.namespaces.v1.Namespaces (plus the cgroups
+// service's AddProcess, which puts the paused init into its cgroup between
+// Create and Start, as the namespaces contract's lifecycle says).
+//
+// Two engine needs the service has no call for, and how they are met:
+//  - bindMounts into a created container: the hosts/resolv.conf/hostname
+//    files are created in the engine's state dir *before* Create and bound by
+//    the ContainerSpec; networks' writeHostsFiles later rewrites them in place.
+//    bindMounts then only checks that what the engine asks for is exactly what
+//    was bound, and refuses anything else (FailedPrecondition).
+//  - logs at the engine's log path: the service's monitor writes the CRI log
+//    in the service's own state and deletes it with the container. The
+//    adapter mirrors it (Logs follow, which ends at the exit) into the
+//    engine's log path from Start on, and Delete waits for the mirror to
+//    drain first, so `logs` works after the exit as in Docker.
+import { createWriteStream } from 'node:fs';
+import { mkdir, readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { once } from 'node:events';
+import { FailedPreconditionError, InvalidArgumentError, isNotFound, ErrorCode, errorCode, NotFoundError } from '@berth/errors';
+import type { BerthClient } from '@berth/kit';
+import type { namespacesV1, typesV1 } from '@berth/proto';
+import { parseRfc3339Nano } from '../logs';
+import type { ExitStatus, NamespacesPort, ProcessSpec } from '../ports';
+import type { MountPoint } from '../types';
+import type { CgroupsClient } from './cgroups';
+import { ignoreNotFound, rfc3339ToMs, type ContainerFiles } from './shared';
+
+export type NamespacesClient = BerthClient<namespacesV1.NamespacesDefinition, namespacesV1.NamespacesHandlers>;
+
+/** Docker's default capability set (moby oci/caps/defaults.go). */
+export const DEFAULT_CAPS = [
+  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FSETID', 'CAP_FOWNER', 'CAP_MKNOD', 'CAP_NET_RAW', 'CAP_SETGID', 'CAP_SETUID',
+  'CAP_SETFCAP', 'CAP_SETPCAP', 'CAP_NET_BIND_SERVICE', 'CAP_SYS_CHROOT', 'CAP_KILL', 'CAP_AUDIT_WRITE',
+];
+/** Every capability Linux 6.x knows, for ALL and privileged exec. */
+export const ALL_CAPS = [
+  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_DAC_READ_SEARCH', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL', 'CAP_SETGID', 'CAP_SETUID',
+  'CAP_SETPCAP', 'CAP_LINUX_IMMUTABLE', 'CAP_NET_BIND_SERVICE', 'CAP_NET_BROADCAST', 'CAP_NET_ADMIN', 'CAP_NET_RAW',
+  'CAP_IPC_LOCK', 'CAP_IPC_OWNER', 'CAP_SYS_MODULE', 'CAP_SYS_RAWIO', 'CAP_SYS_CHROOT', 'CAP_SYS_PTRACE', 'CAP_SYS_PACCT',
+  'CAP_SYS_ADMIN', 'CAP_SYS_BOOT', 'CAP_SYS_NICE', 'CAP_SYS_RESOURCE', 'CAP_SYS_TIME', 'CAP_SYS_TTY_CONFIG', 'CAP_MKNOD',
+  'CAP_LEASE', 'CAP_AUDIT_WRITE', 'CAP_AUDIT_CONTROL', 'CAP_SETFCAP', 'CAP_MAC_OVERRIDE', 'CAP_MAC_ADMIN', 'CAP_SYSLOG',
+  'CAP_WAKE_ALARM', 'CAP_BLOCK_SUSPEND', 'CAP_AUDIT_READ', 'CAP_PERFMON', 'CAP_BPF', 'CAP_CHECKPOINT_RESTORE',
+];
+
+const capName = (c: string): string => {
+  const up = c.toUpperCase();
+  return up === 'ALL' || up.startsWith('CAP_') ? up : `CAP_${up}`;
+};
+
+/** --cap-add/--cap-drop applied to Docker's defaults; undefined = the service's defaults (same set). */
+export function capabilitiesOf(add: string[], drop: string[]): typesV1.LinuxCapabilities | undefined {
+  if (add.length === 0 && drop.length === 0) return undefined;
+  const a = add.map(capName);
+  const d = drop.map(capName);
+  for (const c of [...a, ...d]) {
+    if (c !== 'ALL' && !ALL_CAPS.includes(c)) throw new InvalidArgumentError(`unknown capability "${c}"`, { field: 'cap_add' });
+  }
+  let set = a.includes('ALL') ? [...ALL_CAPS] : [...new Set([...DEFAULT_CAPS, ...a])];
+  set = d.includes('ALL') ? set.filter((c) => a.includes(c)) : set.filter((c) => !d.includes(c));
+  return { bounding: set, effective: set, permitted: set, inheritable: [], ambient: [] };
+}
+
+export function mountToSpec(m: MountPoint): typesV1.Mount {
+  const rw = m.rw ? 'rw' : 'ro';
+  if (m.type === 'tmpfs') return { destination: m.destination, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', ...m.options, rw] };
+  // Volumes are directories in the engine's state: bind them like -v host paths.
+  return { destination: m.destination, type: 'bind', source: m.source, options: ['rbind', ...m.options, rw] };
+}
+
+export function exitFromWire(s: namespacesV1.ExitStatus__Output): ExitStatus {
+  return { exitCode: s.exitCode, signal: s.signal, oomKilled: s.oomKilled, exitedAt: rfc3339ToMs(s.exitedAt) || Date.now() };
+}
+
+export interface NamespacesPortOptions {
+  namespaces: NamespacesClient;
+  cgroups: CgroupsClient;
+  files: ContainerFiles;
+  warn?: (msg: string) => void;
+}
+
+export interface GrpcNamespacesPort extends NamespacesPort {
+  /**
+   * Mirrors the container's log into `logPath` until its process exits
+   * (Start does this; recovery calls it for containers found alive). Lines
+   * already in the file (by time) are not copied again.
+   */
+  mirrorLogs(id: string, logPath: string): void;
+}
+
+export function grpcNamespacesPort(o: NamespacesPortOptions): GrpcNamespacesPort {
+  const ns = o.namespaces;
+  const warn = o.warn ?? (() => {});
+  const logPaths = new Map<string, string>();
+  const mirrors = new Map<string, Promise<void>>();
+
+  const lastTimeIn = async (path: string): Promise<bigint | null> => {
+    let text: string;
+    try { text = await readFile(path, 'utf8'); } catch { return null; }
+    const lines = text.trimEnd().split('\n');
+    return parseRfc3339Nano(lines[lines.length - 1]?.split(' ', 1)[0] ?? '');
+  };
+
+  const mirrorLogs = (id: string, logPath: string): void => {
+    if (mirrors.has(id)) return;
+    logPaths.set(id, logPath);
+    const p = (async () => {
+      await mkdir(dirname(logPath), { recursive: true });
+      const after = await lastTimeIn(logPath);
+      const out = createWriteStream(logPath, { flags: 'a' });
+      try {
+        for await (const e of ns.Logs({ id, follow: true }) as AsyncIterable<namespacesV1.LogEntry__Output>) {
+          if (after !== null) {
+            const t = parseRfc3339Nano(e.time);
+            if (t !== null && t <= after) continue;
+          }
+          const text = e.line.toString('utf8').replace(/\n$/, '');
+          // CRI format; the service already joined partial lines.
+          if (!out.write(`${e.time} ${e.stream} F ${text}\n`)) await once(out, 'drain');
+        }
+      } catch (e) {
+        if (!isNotFound(e)) warn(`mirroring the log of container ${id}: ${(e as Error).message}`);
+      } finally {
+        out.end();
+        await once(out, 'close').catch(() => undefined);
+      }
+    })();
+    mirrors.set(id, p);
+    void p.finally(() => { if (mirrors.get(id) === p) mirrors.delete(id); });
+  };
+
+  const netnsOf = async (mode: string): Promise<typesV1.LinuxNamespace | null> => {
+    if (mode === 'host') return null;
+    if (mode.startsWith('container:')) {
+      const other = mode.slice('container:'.length);
+      const st = await ns.State({ id: other });
+      const path = st.namespacePaths['network'];
+      if (!path) throw new NotFoundError(`container ${other} has no network namespace to share`, { field: 'network_mode' });
+      return { type: 'network', path };
+    }
+    return { type: 'network', path: '' };
+  };
+
+  return {
+    mirrorLogs,
+
+    async create(id, spec: ProcessSpec) {
+      if (spec.usernsMode === 'auto') {
+        throw new InvalidArgumentError('userns mode "auto" is not supported by the namespaces service; use "host" or leave it empty', { field: 'host_config.userns_mode' });
+      }
+      const files = await o.files.prepare(id, spec.hostname);
+      const netns = await netnsOf(spec.networkMode);
+      const fileMounts: typesV1.Mount[] = [
+        { destination: '/etc/hosts', type: 'bind', source: files.hostsPath, options: ['rbind', 'rw'] },
+        { destination: '/etc/resolv.conf', type: 'bind', source: files.resolvConfPath, options: ['rbind', 'rw'] },
+        { destination: '/etc/hostname', type: 'bind', source: files.hostnamePath, options: ['rbind', 'rw'] },
+      ];
+      const capabilities = capabilitiesOf(spec.capAdd, spec.capDrop);
+      const req: namespacesV1.CreateRequest = {
+        id,
+        stdin: spec.openStdin,
+        spec: {
+          process: {
+            terminal: spec.terminal, args: spec.args, env: spec.env, cwd: spec.cwd,
+            user: { uid: spec.uid, gid: spec.gid, additionalGids: spec.additionalGids },
+            ...(capabilities ? { capabilities } : {}),
+          },
+          root: { path: spec.rootfs, readonly: spec.readonlyRootfs },
+          hostname: spec.hostname,
+          mounts: [...spec.mounts.map(mountToSpec), ...fileMounts],
+          linux: { namespaces: [{ type: 'pid' }, { type: 'mount' }, { type: 'ipc' }, { type: 'uts' }, ...(netns ? [netns] : [])] },
+          init: spec.init,
+        },
+      };
+      let res: namespacesV1.CreateResponse__Output;
+      try {
+        res = await ns.Create(req);
+      } catch (e) {
+        if (errorCode(e) !== ErrorCode.AlreadyExists) throw e;
+        // A retry after a lost reply: the process we made is there, still created.
+        const st = await ns.State({ id });
+        if (st.status !== 'created') throw e;
+        res = { pid: st.pid, namespacePaths: st.namespacePaths, monitorPid: st.monitorPid };
+      }
+      const netnsPath = res.namespacePaths['network'];
+      if (netnsPath) o.files.netnsPaths.set(id, netnsPath);
+      logPaths.set(id, spec.logPath);
+      try {
+        await o.cgroups.AddProcess({ id, pid: res.pid });
+      } catch (e) {
+        await ignoreNotFound(ns.Delete({ id, force: true })).catch(() => undefined);
+        throw e;
+      }
+      return { pid: res.pid };
+    },
+
+    async bindMounts(id, mounts) {
+      const p = o.files.paths(id);
+      const bound = new Map([[p.hostsPath, '/etc/hosts'], [p.resolvConfPath, '/etc/resolv.conf'], [p.hostnamePath, '/etc/hostname']]);
+      for (const m of mounts) {
+        if (bound.get(m.source) !== m.target) {
+          throw new FailedPreconditionError(
+            `cannot bind ${m.source} at ${m.target} into created container ${id}: the namespaces service takes mounts only at Create`,
+            { field: 'mounts' },
+          );
+        }
+      }
+    },
+
+    async start(id) {
+      await ns.Start({ id });
+      const logPath = logPaths.get(id);
+      if (logPath) mirrorLogs(id, logPath);
+    },
+
+    async kill(id, signal) {
+      try {
+        await ns.Signal({ id, signal });
+      } catch (e) {
+        // Killing what already died is done (rollback and stop call this blindly).
+        if (isNotFound(e)) return;
+        if (errorCode(e) === ErrorCode.FailedPrecondition && signal === 'SIGKILL') return;
+        throw e;
+      }
+    },
+
+    async wait(id, timeoutMs) {
+      try {
+        return exitFromWire(await ns.Wait({ id }, { timeoutMs }));
+      } catch (e) {
+        if (errorCode(e) === ErrorCode.DeadlineExceeded) return null;
+        throw e;
+      }
+    },
+
+    async exec(id, execId, spec) {
+      const res = await ns.Exec({
+        id, execId, stdin: spec.openStdin,
+        process: {
+          terminal: spec.terminal, args: spec.args, env: spec.env, cwd: spec.cwd,
+          user: { uid: spec.uid, gid: spec.gid, additionalGids: spec.additionalGids },
+          ...(spec.privileged ? { capabilities: { bounding: ALL_CAPS, effective: ALL_CAPS, permitted: ALL_CAPS, inheritable: [], ambient: [] } } : {}),
+        },
+      });
+      return { pid: res.pid };
+    },
+
+    async waitExec(id, execId) {
+      return (await ns.WaitExec({ id, execId }, { timeoutMs: 2 ** 31 - 1 })).exitCode;
+    },
+
+    async delete(id) {
+      // Let the log mirror drain what the monitor wrote before the service deletes the log.
+      const m = mirrors.get(id);
+      if (m) await Promise.race([m, new Promise((r) => setTimeout(r, 5000).unref())]);
+      logPaths.delete(id);
+      await ignoreNotFound(ns.Delete({ id, force: true }));
+    },
+
+    async list() {
+      const res = await ns.List({});
+      return res.containers.map((c) => ({
+        id: c.id,
+        pid: c.pid,
+        running: c.status === 'running',
+        exit: c.status === 'stopped' && c.exit ? exitFromWire(c.exit) : null,
+      }));
+    },
+  };
+}
+

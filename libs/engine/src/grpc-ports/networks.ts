@@ -1,0 +1,64 @@
+// NetworksPort over berth.networks.v1.Networks. The netns handle comes from
+// the namespaces service's Create (shared through ContainerFiles); hosts and
+// resolv.conf contents come from the service and are written into the files
+// the container already has bound (see shared.ts).
+import { isNotFound } from '@berth/errors';
+import type { BerthClient } from '@berth/kit';
+import type { networksV1 } from '@berth/proto';
+import type { NetworksPort } from '../ports';
+import type { NetworkSettings } from '../types';
+import { ignoreNotFound, type ContainerFiles } from './shared';
+
+export type NetworksClient = BerthClient<networksV1.NetworksDefinition, networksV1.NetworksHandlers>;
+
+export function settingsFromAttachment(a: networksV1.Attachment__Output): NetworkSettings {
+  return {
+    ipAddress: a.ip, ipPrefixLen: a.prefixLength, gateway: a.gateway, macAddress: a.mac,
+    ports: a.ports.map((p) => ({ containerPort: p.containerPort, protocol: p.protocol || 'tcp', hostIp: p.hostIp, hostPort: p.hostPort })),
+    networks: a.network
+      ? { [a.network]: { networkId: a.networkId, ipAddress: a.ip, ipPrefixLen: a.prefixLength, gateway: a.gateway, macAddress: a.mac, aliases: a.aliases } }
+      : {},
+    sandboxKey: a.netnsPath, hostsPath: '', resolvConfPath: '', hostnamePath: '',
+  };
+}
+
+export function grpcNetworksPort(c: NetworksClient, files: ContainerFiles): NetworksPort {
+  return {
+    async attach(id, req) {
+      const a = await c.Attach({
+        containerId: id,
+        netnsPath: files.netnsPaths.get(id) ?? `/proc/${req.pid}/ns/net`,
+        network: req.networkMode,
+        ports: req.portBindings.map((p) => ({ hostIp: p.hostIp, hostPort: p.hostPort, containerPort: p.containerPort, protocol: p.protocol })),
+        hostname: req.hostname,
+        // The first alias is the container's name (run-plan); the service resolves it on user-defined networks.
+        name: req.aliases[0] ?? '',
+        aliases: req.aliases.slice(1),
+      });
+      return settingsFromAttachment(a);
+    },
+    async detach(id) {
+      await ignoreNotFound(c.Detach({ containerId: id }));
+    },
+    async writeHostsFiles(id, req) {
+      const p = files.paths(id);
+      const [hosts, resolv] = await Promise.all([c.HostsFile({ containerId: id }), c.ResolvConf({ containerId: id })]);
+      await files.rewrite(p.hostsPath, hosts.content);
+      await files.rewrite(p.resolvConfPath, resolv.content);
+      await files.rewrite(p.hostnamePath, `${req.hostname}\n`);
+      return p;
+    },
+    async removeHostsFiles(id) {
+      await files.remove(id);
+    },
+    async readCounters(id) {
+      try {
+        const s = await c.Stats({ containerId: id });
+        return s.interfaces.reduce((a, i) => ({ rx: a.rx + i.rxBytes, tx: a.tx + i.txBytes }), { rx: 0, tx: 0 });
+      } catch (e) {
+        if (isNotFound(e)) return { rx: 0, tx: 0 }; // none/host networking: no interfaces of its own
+        throw e;
+      }
+    },
+  };
+}
