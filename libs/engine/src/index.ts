@@ -26,3 +26,4 @@ export * from './event-filter';
 export * from './top';
 export * from './wire';
 export * from './commit';
+export { engineModule } from './service';

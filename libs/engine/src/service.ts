@@ -1,0 +1,347 @@
+// The engine service's gRPC layer (berth.engine.v1.Engine): maps wire
+// messages onto Engine and back through wire.ts, nothing else
+// (docs/design/services.md, docs/design/engine.md "Wiring notes").
+//
+// Composition: the store is <stateDir('engine')>/engine.db; the ports are
+// clients of the other five services (grpc-ports/). Engine events go to NATS
+// as berth.engine.container.<action> with a berth.events.v1.ContainerEvent
+// payload; the Events rpc reads them back from JetStream (NATS_URL, default
+// nats://127.0.0.1:4222: the module context carries a publisher, not a URL).
+//
+// Start: the module serves at once; recovery (reconciling records with what
+// the namespaces service's monitors kept, then the cgroups and networks
+// services' Reconcile with the containers that exist) runs in the background
+// and is retried while a dependency is unavailable, so the engine does not
+// fail to start because another service is restarting too.
+//
+// Exec and Attach stream stdio through the namespaces service's Attach.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { arch, platform } from 'node:os';
+import type * as grpc from '@grpc/grpc-js';
+import { InvalidArgumentError, isUnavailable } from '@berth/errors';
+import { subjects, subscribeEvents, type ContainerAction as NatsContainerAction } from '@berth/events';
+import { createClient, stateDir, type AsyncHandlers, type ServiceContext, type ServiceModule } from '@berth/kit';
+import type { engineV1, eventsV1, namespacesV1 } from '@berth/proto';
+import { ContainerStore } from './container-store';
+import { openEngineDb, SCHEMA_VERSION } from './db';
+import { Engine } from './engine';
+import { validateEventFilters, eventMatches } from './event-filter';
+import type { ContainerAction, ContainerEvent } from './events';
+import { createGrpcPorts, type GrpcPorts } from './grpc-ports';
+import { parseUnixTimestamp } from './logs';
+import { recover } from './recovery';
+import { toSummary } from './summary';
+import { VolumeStore } from './volumes';
+import {
+  createRequestFromWire, eventToWire, execRequestFromWire, filtersFromWire, inspectToWire, logEntryToWire, logsRequestFromWire,
+  statsToWire, updateRequestFromWire, volumeToWire,
+} from './wire';
+
+type Handlers = AsyncHandlers<engineV1.EngineHandlers>;
+
+const DEPENDENCIES = ['images', 'layers', 'cgroups', 'namespaces', 'networks'] as const;
+
+function engineVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return '0.0.0';
+  }
+}
+
+/** Engine event -> berth.events.v1.ContainerEvent (the NATS payload). */
+export function containerEventPayload(ev: ContainerEvent): eventsV1.ContainerEvent {
+  const attributes: Record<string, string> = {};
+  if (ev.oldName) attributes.old_name = ev.oldName;
+  if (ev.execId) attributes.exec_id = ev.execId;
+  if (ev.imageId) attributes.image_id = ev.imageId;
+  attributes.time_unix_ms = String(ev.time);
+  return {
+    id: ev.id, name: ev.name, image: ev.image, action: ev.action, signal: ev.signal ?? '', labels: { ...ev.labels }, attributes,
+    ...(ev.exitCode !== undefined ? { exitCode: ev.exitCode } : {}),
+  };
+}
+
+/** The inverse, for events read back from JetStream. */
+export function containerEventFromPayload(p: eventsV1.ContainerEvent, fallbackTime: number): ContainerEvent {
+  const a = p.attributes ?? {};
+  return {
+    id: p.id ?? '', name: p.name ?? '', image: p.image ?? '', action: (p.action ?? '') as ContainerAction,
+    time: a.time_unix_ms ? Number(a.time_unix_ms) : fallbackTime, labels: { ...(p.labels ?? {}) },
+    ...(p.exitCode !== undefined && p.exitCode !== null ? { exitCode: p.exitCode } : {}),
+    ...(p.signal ? { signal: p.signal } : {}),
+    ...(a.old_name ? { oldName: a.old_name } : {}),
+    ...(a.exec_id ? { execId: a.exec_id } : {}),
+    ...(a.image_id ? { imageId: a.image_id } : {}),
+  };
+}
+
+/** The NATS action name: the engine's "commit" is the subject's "committed". */
+const natsAction = (a: ContainerAction): NatsContainerAction => (a === 'commit' ? 'committed' : a) as NatsContainerAction;
+
+async function healthOf(ctx: ServiceContext): Promise<Record<string, boolean>> {
+  const out: Record<string, boolean> = {};
+  await Promise.all(DEPENDENCIES.map(async (s) => {
+    const c = createClient<Record<string, never>, Record<string, never>>('grpc.health.v1.Health', ctx.addressesOf(s), { timeoutMs: 1000, maxAttempts: 1 });
+    try {
+      const r = await (c as unknown as { Check(r: unknown): Promise<{ status: string }> }).Check({ service: '' });
+      out[s] = r.status === 'SERVING';
+    } catch {
+      out[s] = false;
+    } finally {
+      c.close();
+    }
+  }));
+  return out;
+}
+
+/** Recovery and the dependencies' Reconcile, retried in the background while a service is unavailable. */
+function recoverInBackground(engine: Engine, g: GrpcPorts, ctx: ServiceContext, stopped: () => boolean): Promise<void> {
+  return (async () => {
+    let delay = 200;
+    for (;;) {
+      if (stopped()) return;
+      try {
+        const actions = await recover(engine);
+        for (const a of actions) {
+          if (!a.watch) continue;
+          const rec = engine.store.get(a.id);
+          g.ports.namespaces.mirrorLogs(rec.id, rec.logPath);
+        }
+        const ids = engine.store.list({ all: true }).map((c) => c.id);
+        await g.clients.cgroups.Reconcile({ existingIds: ids });
+        await g.clients.networks.Reconcile({ existingContainerIds: ids });
+        ctx.log.info({ containers: actions.length }, 'recovery done');
+        return;
+      } catch (e) {
+        if (!isUnavailable(e)) {
+          ctx.log.error({ err: (e as Error).message }, 'recovery failed');
+          return;
+        }
+        ctx.log.info({ err: (e as Error).message, retryInMs: delay }, 'recovery waits for a service');
+        await new Promise((r) => setTimeout(r, delay).unref());
+        delay = Math.min(delay * 2, 5000);
+      }
+    }
+  })();
+}
+
+/** Namespaces Attach for a process; client messages of `call` are forwarded to it. */
+function bridgeStdio(
+  ns: GrpcPorts['clients']['namespaces'],
+  target: namespacesV1.AttachTarget,
+  call: grpc.ServerDuplexStream<engineV1.AttachRequest__Output | engineV1.ExecRequest__Output, unknown>,
+  signal: AbortSignal,
+  onOutput: (o: namespacesV1.AttachOutput__Output) => void,
+): Promise<void> {
+  const up = ns.Attach({ signal });
+  up.write({ target });
+  // Client -> process: stdin, resizes, close_stdin. Ending our side detaches.
+  void (async () => {
+    try {
+      for await (const m of call as AsyncIterable<engineV1.AttachRequest__Output>) {
+        if (m.stdin !== undefined && m.msg === 'stdin') up.write({ stdin: m.stdin });
+        else if (m.resize && m.msg === 'resize') up.write({ resize: { width: m.resize.width, height: m.resize.height } });
+        else if (m.msg === 'closeStdin') up.write({ closeStdin: true });
+      }
+    } catch { /* client went away: the upstream is cancelled by the signal */ }
+    up.end();
+  })();
+  return new Promise<void>((resolve, reject) => {
+    up.on('data', onOutput);
+    up.on('end', () => resolve());
+    up.on('error', (e: Error) => (signal.aborted ? resolve() : reject(e)));
+  });
+}
+
+export const engineModule: ServiceModule = {
+  name: 'engine',
+  grpcService: 'berth.engine.v1.Engine',
+  async start(ctx) {
+    const dir = stateDir('engine', ctx.paths);
+    const db = openEngineDb(join(dir, 'engine.db'));
+    const warn = (msg: string) => ctx.log.warn(msg);
+    const g = createGrpcPorts(ctx, dir, warn);
+    const engine = new Engine({ store: new ContainerStore(db), volumes: new VolumeStore(db, dir), ports: g.ports, stateDir: dir, warn });
+    engine.events.on('event', (ev: ContainerEvent) => {
+      ctx.events.publish(subjects.engineContainer(natsAction(ev.action)), containerEventPayload(ev), ev.id);
+    });
+    let closed = false;
+    const recovery = recoverInBackground(engine, g, ctx, () => closed);
+    const natsUrl = process.env['NATS_URL'] || 'nats://127.0.0.1:4222';
+    const version = engineVersion();
+
+    const handlers: Handlers = {
+      CreateContainer: async (req) => {
+        const r = createRequestFromWire(req);
+        const rec = await engine.create(r);
+        return { id: rec.id, name: rec.name, warnings: warningsOf(r.hostConfig) };
+      },
+      StartContainer: async (req) => ({ container: toSummary(await engine.start(req.id)) }),
+      RunContainer: async (req) => {
+        if (!req.create) throw new InvalidArgumentError('create is required', { field: 'create' });
+        const r = createRequestFromWire(req.create);
+        const rec = await engine.run(r);
+        return { id: rec.id, name: rec.name, warnings: warningsOf(r.hostConfig) };
+      },
+      StopContainer: async (req) => ({ container: toSummary(await engine.stop(req.id, req.timeoutSeconds, req.signal || undefined)) }),
+      KillContainer: async (req) => {
+        await engine.kill(req.id, req.signal || 'SIGKILL');
+        return {};
+      },
+      RestartContainer: async (req) => ({ container: toSummary(await engine.restart(req.id, req.timeoutSeconds)) }),
+      RemoveContainer: async (req) => {
+        await engine.remove(req.id, { force: req.force, volumes: req.removeVolumes });
+        return {};
+      },
+      ListContainers: async (req) => ({
+        containers: engine.list({ all: req.all, filters: filtersFromWire(req.filters), limit: req.limit }).map((c) => toSummary(c)),
+      }),
+      InspectContainer: async (req) => inspectToWire(engine.inspectRecord(req.id)),
+      WaitContainer: async (req, c) => {
+        const cond = req.condition || 'not-running';
+        if (cond !== 'not-running' && cond !== 'next-exit' && cond !== 'removed') {
+          throw new InvalidArgumentError(`condition "${cond}": expected not-running, next-exit or removed`, { field: 'condition' });
+        }
+        return { exitCode: await engine.wait(req.id, cond, c.signal), error: '' };
+      },
+      Logs: async (req, call, c) => {
+        for await (const e of engine.logs(req.id, { ...logsRequestFromWire(req), signal: c.signal })) call.write(logEntryToWire(e));
+      },
+      Exec: async (call, c) => {
+        const first = await nextMessage<engineV1.ExecRequest__Output>(call);
+        if (!first?.start) throw new InvalidArgumentError('the first Exec message must be start', { field: 'start' });
+        const s = first.start;
+        const { execId, exitCode } = await engine.exec(s.id, execRequestFromWire(s));
+        call.write({ started: execId });
+        if (!s.detach) {
+          const rec = engine.inspectRecord(s.id);
+          await bridgeStdio(g.clients.namespaces, { id: rec.id, execId, logs: false }, call, c.signal, (o) => {
+            if (o.stdout) call.write({ output: { stream: 'stdout', data: o.stdout } });
+            else if (o.stderr) call.write({ output: { stream: 'stderr', data: o.stderr } });
+          });
+        }
+        call.write({ exitCode: await exitCode });
+      },
+      Attach: async (call, c) => {
+        const first = await nextMessage<engineV1.AttachRequest__Output>(call);
+        if (!first?.start) throw new InvalidArgumentError('the first Attach message must be start', { field: 'start' });
+        const s = first.start;
+        const rec = engine.inspectRecord(s.id);
+        const all = !s.stdout && !s.stderr;
+        await bridgeStdio(g.clients.namespaces, { id: rec.id, execId: '', logs: s.logs }, call, c.signal, (o) => {
+          if (o.stdout && (all || s.stdout)) call.write({ output: { stream: 'stdout', data: o.stdout } });
+          else if (o.stderr && (all || s.stderr)) call.write({ output: { stream: 'stderr', data: o.stderr } });
+          else if (o.exit) call.write({ exitCode: o.exit.exitCode });
+        });
+      },
+      PauseContainer: async (req) => {
+        await engine.pause(req.id);
+        return {};
+      },
+      UnpauseContainer: async (req) => {
+        await engine.unpause(req.id);
+        return {};
+      },
+      UpdateContainer: async (req) => ({ container: toSummary(await engine.update(req.id, updateRequestFromWire(req))), warnings: [] }),
+      Stats: async (req, call, c) => {
+        const opts = { all: req.all, stream: req.stream, intervalMs: req.intervalMs || 1000, signal: c.signal };
+        for await (const s of engine.stats(req.ids, opts)) call.write(statsToWire(s, Date.now()));
+      },
+      Top: async (req) => {
+        const t = await engine.top(req.id, req.psArgs);
+        return { titles: t.titles, processes: t.processes.map((fields) => ({ fields })) };
+      },
+      Commit: async (req) => ({
+        imageId: await engine.commit(req.id, { repository: req.repository, tag: req.tag, author: req.author, message: req.message, changes: req.changes, pause: req.pause }),
+      }),
+      Rename: async (req) => {
+        engine.rename(req.id, req.newName);
+        return {};
+      },
+      Prune: async (req) => ({ deleted: await engine.pruneContainers(filtersFromWire(req.filters)), spaceReclaimed: 0 }),
+      CreateVolume: async (req) => {
+        if (req.driver && req.driver !== 'local') throw new InvalidArgumentError(`volume driver "${req.driver}" is not supported: only "local"`, { field: 'driver' });
+        const v = engine.volumes.create({ ...(req.name ? { name: req.name } : {}), labels: { ...req.labels }, options: { ...req.options } });
+        return volumeToWire(v, engine.volumes.usedBy(v.name)) as engineV1.Volume;
+      },
+      ListVolumes: async (req) => ({
+        volumes: engine.volumes.list(filtersFromWire(req.filters)).map((v) => volumeToWire(v, engine.volumes.usedBy(v.name)) as engineV1.Volume),
+      }),
+      InspectVolume: async (req) => {
+        const v = engine.volumes.inspect(req.name);
+        return volumeToWire(v, engine.volumes.usedBy(v.name)) as engineV1.Volume;
+      },
+      RemoveVolume: async (req) => {
+        engine.volumes.remove(req.name, { force: req.force });
+        return {};
+      },
+      PruneVolumes: async (req) => engine.volumes.prune({ all: req.all, filters: filtersFromWire(req.filters) }),
+      Events: async (req, call, c) => {
+        const filters = filtersFromWire(req.filters);
+        validateEventFilters(filters);
+        const since = req.since ? new Date(Number(parseUnixTimestamp(req.since, 'since') / 1_000_000n)) : undefined;
+        const until = req.until ? new Date(Number(parseUnixTimestamp(req.until, 'until') / 1_000_000n)) : undefined;
+        const ac = new AbortController();
+        const onAbort = () => ac.abort();
+        c.signal.addEventListener('abort', onAbort, { once: true });
+        // JetStream ends the stream only when a later event arrives: end it at `until` ourselves.
+        const timer = until ? setTimeout(onAbort, Math.max(0, until.getTime() - Date.now())) : undefined;
+        try {
+          const stream = subscribeEvents({
+            servers: natsUrl, filter: 'berth.engine.container.>', signal: ac.signal,
+            ...(since ? { since } : {}), ...(until ? { until } : {}),
+          });
+          for await (const ce of stream) {
+            const ev = containerEventFromPayload(ce.data as eventsV1.ContainerEvent, Date.parse(ce.time));
+            if (eventMatches(ev, filters)) call.write(eventToWire(ev));
+          }
+        } catch (e) {
+          if (!ac.signal.aborted) throw e;
+        } finally {
+          if (timer) clearTimeout(timer);
+          c.signal.removeEventListener('abort', onAbort);
+        }
+      },
+      Info: async () => {
+        const i = engine.info();
+        return {
+          containers: i.total, containersRunning: i.running, containersPaused: i.paused, containersStopped: i.stopped, volumes: i.volumes,
+          stateDir: dir, schemaVersion: SCHEMA_VERSION, serverVersion: version, servicesHealthy: await healthOf(ctx),
+        };
+      },
+      Version: async () => ({
+        version, apiVersion: 'berth.engine.v1', gitCommit: process.env['BERTH_GIT_COMMIT'] ?? '', nodeVersion: process.version, os: platform(), arch: arch(),
+      }),
+    };
+
+    return {
+      handlers,
+      close: async () => {
+        closed = true;
+        engine.close();
+        await Promise.race([recovery, new Promise((r) => setTimeout(r, 1000).unref())]);
+        g.close();
+        db.close();
+      },
+    };
+  },
+};
+
+function warningsOf(h: { networkMode: string; portBindings: unknown[] }): string[] {
+  return h.networkMode === 'host' && h.portBindings.length > 0 ? ['Published ports are discarded when using host network mode'] : [];
+}
+
+/** The first message of a bidi call (null when the client closed without one). */
+async function nextMessage<T>(call: NodeJS.ReadableStream): Promise<T | null> {
+  return new Promise((resolve, reject) => {
+    const onData = (m: T) => { cleanup(); call.pause(); resolve(m); };
+    const onEnd = () => { cleanup(); resolve(null); };
+    const onError = (e: Error) => { cleanup(); reject(e); };
+    const cleanup = () => { call.off('data', onData); call.off('end', onEnd); call.off('error', onError); };
+    call.on('data', onData);
+    call.once('end', onEnd);
+    call.once('error', onError);
+  });
+}
