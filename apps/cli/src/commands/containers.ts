@@ -11,7 +11,7 @@ import {
 } from '@berth/cli-kit';
 import type { engineV1 } from '@berth/proto';
 import { Ctx, confirm, eachArg, filterMap } from '../context';
-import { attachContainer, runExec } from './attach';
+import { attachContainer, parseDetachKeys, runExec } from './attach';
 
 const runEnv = (ctx: Ctx): RunEnv => ({
   lookupEnv: (k) => ctx.env[k],
@@ -219,6 +219,7 @@ export async function exec(ctx: Ctx): Promise<number> {
 
 export async function attach(ctx: Ctx): Promise<number> {
   const id = ctx.p.args[0]!;
+  parseDetachKeys(ctx.str('detach-keys')); // a bad sequence is a usage error, before any call
   const engine = ctx.engine();
   const info = await engine.InspectContainer({ id, size: false });
   const s = info.summary;
