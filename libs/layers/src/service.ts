@@ -94,8 +94,15 @@ export const layersModule: ServiceModule = {
 
     const handlers: Handlers = {
       ApplyLayer: async (call, cctx) => {
-        const messages = (call as AsyncIterable<layersV1.ApplyLayerRequest__Output>)[Symbol.asyncIterator]();
+        const iterator = (call as AsyncIterable<layersV1.ApplyLayerRequest__Output>)[Symbol.asyncIterator]();
+        // A cancelled call need not end its message stream: stop waiting on it then.
+        const cancelled = new Promise<IteratorResult<layersV1.ApplyLayerRequest__Output>>((resolve) => {
+          if (cctx.signal.aborted) resolve({ done: true, value: undefined });
+          cctx.signal.addEventListener('abort', () => resolve({ done: true, value: undefined }), { once: true });
+        });
+        const messages = { next: () => Promise.race([iterator.next(), cancelled]) };
         const first = await messages.next();
+        if (cctx.signal.aborted) throw makeError(ErrorCode.Cancelled, 'the ApplyLayer call was cancelled before its header arrived');
         const header = first.done ? undefined : first.value.header;
         if (!header || first.value?.part !== 'header') {
           throw new InvalidArgumentError('header: the first ApplyLayer message must carry the header (media type, DiffID, parent), then the data chunks follow', { field: 'header' });
