@@ -55,7 +55,7 @@ export async function runServices(modules: ServiceModule[], opts: RunOptions): P
       let host: ServiceHost;
       try {
         host = await ServiceHost.start({
-          name: m.name, service: m.grpcService, handlers: started.handlers, paths, logger: log, registry,
+          name: m.name, service: m.grpcService, handlers: started.handlers, ...(started.services ? { services: started.services } : {}), paths, logger: log, registry,
           ...(metrics !== undefined ? { metrics } : {}),
         });
       } catch (e) {

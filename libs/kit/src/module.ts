@@ -25,6 +25,8 @@ export interface ServiceContext {
 
 export interface StartedService {
   handlers: AsyncHandlers<unknown>;
+  /** Handlers of further gRPC services served on the same socket, by fully-qualified name. */
+  services?: Record<string, AsyncHandlers<unknown>>;
   /** Called after the gRPC server has drained: release resources. */
   close(): Promise<void>;
 }

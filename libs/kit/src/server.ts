@@ -26,6 +26,8 @@ export interface ServiceHostOptions<H> {
   service: string;
   /** The service's async handlers (see handlers.ts). */
   handlers: AsyncHandlers<H>;
+  /** More services on the same socket (images: Content and Transfer beside Images), by fully-qualified name. */
+  services?: Record<string, AsyncHandlers<unknown>>;
   paths?: BerthPaths;
   /** Unix socket path; default <BERTH_RUN>/<name>.sock. */
   socket?: string;
@@ -65,6 +67,8 @@ export class ServiceHost {
   readonly health: HealthImplementation;
   readonly info: ServiceInfo;
   private inflight = 0;
+  /** Every gRPC service on this socket (the main one first). */
+  served: string[] = [];
   private stopping: Promise<void> | undefined;
 
   private constructor(
@@ -92,24 +96,27 @@ export class ServiceHost {
     const log = opts.logger ?? createLogger(opts.name);
     const registry = opts.registry ?? createRegistry(opts.name);
     const rpc = createRpcMetrics(registry);
-    const definition = serviceDefinition(opts.service);
+    const all: [string, unknown][] = [[opts.service, opts.handlers], ...Object.entries(opts.services ?? {})];
 
     const ref: { host?: ServiceHost } = {};
     let pendingDelta = 0;
     const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
-    server.addService(
-      definition,
-      wrapHandlers(definition, opts.handlers as unknown as Record<string, (...a: never[]) => Promise<unknown>>, {
-        service: opts.service,
-        log,
-        metrics: rpc,
-        track: (d) => {
-          if (ref.host) ref.host.inflight += d;
-          else pendingDelta += d;
-        },
-      }),
-    );
-    const statusMap: ServingStatusMap = { '': 'NOT_SERVING', [opts.service]: 'NOT_SERVING' };
+    for (const [service, handlers] of all) {
+      const definition = serviceDefinition(service);
+      server.addService(
+        definition,
+        wrapHandlers(definition, handlers as Record<string, (...a: never[]) => Promise<unknown>>, {
+          service,
+          log,
+          metrics: rpc,
+          track: (d) => {
+            if (ref.host) ref.host.inflight += d;
+            else pendingDelta += d;
+          },
+        }),
+      );
+    }
+    const statusMap: ServingStatusMap = { '': 'NOT_SERVING', ...Object.fromEntries(all.map(([n]) => [n, 'NOT_SERVING' as const])) };
     const health = new HealthImplementation(statusMap);
     health.addToServer(server);
     new ReflectionService(loadProtos().pkg).addToServer(server);
@@ -151,9 +158,10 @@ export class ServiceHost {
     const host = new ServiceHost(server, metricsServer, paths, info, log, registry, health);
     host.inflight += pendingDelta;
     ref.host = host;
+    host.served = all.map(([n]) => n);
     writeInfo(infoPath(opts.name, paths), info);
     health.setStatus('', 'SERVING');
-    health.setStatus(opts.service, 'SERVING');
+    for (const [n] of all) health.setStatus(n, 'SERVING');
     log.info({ socket, tcp: tcpBound, metrics: metricsUrl }, `${opts.name} serving`);
     return host;
   }
@@ -165,7 +173,7 @@ export class ServiceHost {
   stop(deadlineMs = 10_000): Promise<void> {
     this.stopping ??= (async () => {
       this.health.setStatus('', 'NOT_SERVING');
-      this.health.setStatus(this.info.service, 'NOT_SERVING');
+      for (const n of this.served) this.health.setStatus(n, 'NOT_SERVING');
       this.log.info({ inFlight: this.inflight, deadlineMs }, `${this.info.name} draining`);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
