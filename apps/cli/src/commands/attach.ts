@@ -28,6 +28,13 @@ export interface AttachResult {
   detached: boolean;
 }
 
+/** Thrown when the attach failed before any output arrived (the caller may fall back to logs + wait). */
+export class AttachFailed extends Error {
+  constructor(override readonly cause: unknown) {
+    super((cause as Error).message);
+  }
+}
+
 /** "ctrl-p,ctrl-q" -> [0x10, 0x11]; "a,ctrl-[" etc. as Docker's term.ToBytes. */
 export function parseDetachKeys(spec: string): number[] {
   const keys = (spec || 'ctrl-p,ctrl-q').split(',');
@@ -143,9 +150,13 @@ export async function attachContainer(ctx: Ctx, id: string, o: AttachOptions): P
   const call = ctx.engine().Attach() as unknown as Duplex;
   call.write({ start: { id, stdin: o.stdin, stdout: true, stderr: true, logs: o.logs, detachKeys: o.detachKeys } });
   let exitCode: number | undefined;
+  let received = false;
   const r = await pump(ctx, call, { stdin: o.stdin, tty: o.tty, detachKeys: o.detachKeys, signalTarget: o.proxySignals ? id : undefined }, (m) => {
+    received = true;
     if (m.msg === 'output') writeFrame(ctx, m.output);
     else if (m.msg === 'exitCode') exitCode = m.exitCode;
+  }).catch((e: unknown) => {
+    throw received ? e : new AttachFailed(e);
   });
   if (r.detached) ctx.err(`\nberth: detached from ${id.slice(0, 12)}; \`berth attach ${id.slice(0, 12)}\` to come back\n`);
   return { exitCode, detached: r.detached };

@@ -3,7 +3,7 @@
 // Every request is validated by cli-kit before the engine is called, so a
 // bad flag exits 125 without creating anything.
 import { readFileSync } from 'node:fs';
-import { InvalidArgumentError, isNotFound } from '@berth/errors';
+import { FailedPreconditionError, InvalidArgumentError, isFailedPrecondition, isNotFound } from '@berth/errors';
 import {
   PS_FORMAT, STATS_FORMAT, buildExecRequest, buildLogsRequest, buildRunRequest, buildUpdateRequest,
   containerExitCode, containerRow, formatEach, humanSize, inspectJson, parseFilters, parseStopTime, portLines, renderTable,
@@ -11,7 +11,7 @@ import {
 } from '@berth/cli-kit';
 import type { engineV1 } from '@berth/proto';
 import { Ctx, confirm, eachArg, filterMap } from '../context';
-import { attachContainer, parseDetachKeys, runExec } from './attach';
+import { AttachFailed, attachContainer, parseDetachKeys, runExec, type AttachOptions, type AttachResult } from './attach';
 
 const runEnv = (ctx: Ctx): RunEnv => ({
   lookupEnv: (k) => ctx.env[k],
@@ -39,29 +39,74 @@ function printWarnings(ctx: Ctx, warnings: string[]): void {
   for (const w of warnings) ctx.err(`WARNING: ${w}\n`);
 }
 
-/** berth run: validate, RunContainer, then attach unless -d. */
+/**
+ * Output and exit code of a container that could not be attached to because
+ * it had already exited (a short command between RunContainer and Attach):
+ * its log, then its exit code.
+ */
+async function logsThenWait(ctx: Ctx, id: string): Promise<number> {
+  const engine = ctx.engine();
+  for await (const m of engine.Logs({ id, follow: false, since: '', until: '', stdout: true, stderr: true }) as AsyncIterable<engineV1.LogEntry__Output>) {
+    (m.stream === 'stderr' ? ctx.io.stderr : ctx.io.stdout).write(Buffer.concat([m.line, Buffer.from('\n')]));
+  }
+  return (await engine.WaitContainer({ id, condition: 'not-running' })).exitCode;
+}
+
+/**
+ * Attaches to a started container until it exits (or the user detaches):
+ * the exit code, or undefined when detached.
+ */
+async function attachUntilExit(ctx: Ctx, id: string, o: AttachOptions): Promise<number | undefined> {
+  const engine = ctx.engine();
+  let r: AttachResult;
+  try {
+    r = await attachContainer(ctx, id, o);
+  } catch (e) {
+    if (!(e instanceof AttachFailed) || !(isFailedPrecondition(e.cause) || isNotFound(e.cause))) throw e instanceof AttachFailed ? e.cause : e;
+    return logsThenWait(ctx, id);
+  }
+  if (r.detached) return undefined;
+  return r.exitCode ?? (await engine.WaitContainer({ id, condition: 'not-running' })).exitCode;
+}
+
+/**
+ * berth run: validate, RunContainer, then attach unless -d.
+ * --rm in the foreground without a terminal is done here, after the exit
+ * code and output are in hand: left to the engine, a command that exits at
+ * once could be removed before the attach reaches it. With -it (which can
+ * detach) and with -d the engine removes the container itself.
+ */
 export async function run(ctx: Ctx): Promise<number> {
   const req = buildRunRequest(ctx.p, runEnv(ctx)); // throws InvalidArgument naming the flag: nothing created
   const engine = ctx.engine();
-  const res = await engine.RunContainer({ create: createRequest(req) });
+  const canDetach = req.config.tty && req.config.attachStdin;
+  const removeHere = req.hostConfig.autoRemove && !req.detach && !canDetach;
+  const wire = createRequest(removeHere ? { ...req, hostConfig: { ...req.hostConfig, autoRemove: false } } : req);
+  const res = await engine.RunContainer({ create: wire });
   printWarnings(ctx, res.warnings);
   if (req.detach) {
     ctx.out(`${res.id}\n`);
     return 0;
   }
-  const r = await attachContainer(ctx, res.id, {
-    stdin: req.config.attachStdin, tty: req.config.tty, logs: true, detachKeys: '', proxySignals: !req.config.tty,
-  });
-  if (r.detached) return 0;
-  let code = r.exitCode;
-  if (code === undefined) code = (await engine.WaitContainer({ id: res.id, condition: 'not-running' })).exitCode;
-  if (req.hostConfig.autoRemove) {
-    // The engine removes --rm containers itself; wait for it so `run --rm` returns with the container gone.
-    await engine.WaitContainer({ id: res.id, condition: 'removed' }, { timeoutMs: 30_000 }).catch((e: unknown) => {
-      if (!isNotFound(e)) throw e;
+  try {
+    const code = await attachUntilExit(ctx, res.id, {
+      stdin: req.config.attachStdin, tty: req.config.tty, logs: true, detachKeys: '', proxySignals: !req.config.tty,
     });
+    if (code === undefined) return 0; // detached: the container runs on
+    if (req.hostConfig.autoRemove && !removeHere) {
+      // The engine removes it; wait so `run --rm` returns with the container gone.
+      await engine.WaitContainer({ id: res.id, condition: 'removed' }, { timeoutMs: 30_000 }).catch((e: unknown) => {
+        if (!isNotFound(e)) throw e;
+      });
+    }
+    return containerExitCode(code);
+  } finally {
+    if (removeHere) {
+      await engine.RemoveContainer({ id: res.id, force: true, removeVolumes: true }).catch((e: unknown) => {
+        if (!isNotFound(e)) ctx.err(`berth: removing ${res.id.slice(0, 12)} after exit: ${(e as Error).message}\n`);
+      });
+    }
   }
-  return containerExitCode(code);
 }
 
 export async function create(ctx: Ctx): Promise<number> {
@@ -80,10 +125,9 @@ export async function start(ctx: Ctx): Promise<number> {
     const id = ctx.p.args[0]!;
     const s = await engine.StartContainer({ id });
     const cid = s.container?.id ?? id;
-    const tty = (await engine.InspectContainer({ id: cid, size: false })).json.includes('"Tty":true');
-    const r = await attachContainer(ctx, cid, { stdin: ctx.bool('interactive'), tty, logs: true, detachKeys: '', proxySignals: !tty });
-    if (r.detached) return 0;
-    return containerExitCode(r.exitCode ?? (await engine.WaitContainer({ id: cid, condition: 'not-running' })).exitCode);
+    const { tty } = configOf((await engine.InspectContainer({ id: cid, size: false })).json);
+    const code = await attachUntilExit(ctx, cid, { stdin: ctx.bool('interactive'), tty, logs: true, detachKeys: '', proxySignals: !tty });
+    return code === undefined ? 0 : containerExitCode(code);
   }
   return eachArg(ctx, ctx.p.args, async (id) => { await engine.StartContainer({ id }); return id; });
 }
@@ -217,6 +261,12 @@ export async function exec(ctx: Ctx): Promise<number> {
   return runExec(ctx, req);
 }
 
+/** Config.Tty / Config.OpenStdin of an inspect document. */
+function configOf(json: string): { tty: boolean; openStdin: boolean } {
+  const c = (JSON.parse(json) as { Config?: { Tty?: boolean; OpenStdin?: boolean } }).Config ?? {};
+  return { tty: c.Tty === true, openStdin: c.OpenStdin === true };
+}
+
 export async function attach(ctx: Ctx): Promise<number> {
   const id = ctx.p.args[0]!;
   parseDetachKeys(ctx.str('detach-keys')); // a bad sequence is a usage error, before any call
@@ -224,12 +274,13 @@ export async function attach(ctx: Ctx): Promise<number> {
   const info = await engine.InspectContainer({ id, size: false });
   const s = info.summary;
   if (s && s.state !== 'running') {
-    throw new InvalidArgumentError(`you cannot attach to a stopped container, start it first (container ${s.name} is ${s.state})`, { field: 'container' });
+    throw new FailedPreconditionError(`you cannot attach to a stopped container, start it first (container ${s.name} is ${s.state})`);
   }
-  const tty = info.json.includes('"Tty":true');
-  const openStdin = info.json.includes('"OpenStdin":true');
+  const { tty, openStdin } = configOf(info.json);
   const r = await attachContainer(ctx, s?.id ?? id, {
     stdin: openStdin && !ctx.bool('no-stdin'), tty, logs: false, detachKeys: ctx.str('detach-keys'), proxySignals: !tty,
+  }).catch((e: unknown) => {
+    throw e instanceof AttachFailed ? e.cause : e;
   });
   if (r.detached) return 0;
   return containerExitCode(r.exitCode ?? (await engine.WaitContainer({ id: s?.id ?? id, condition: 'not-running' })).exitCode);
