@@ -115,6 +115,7 @@ function recoverInBackground(engine: Engine, g: GrpcPorts, ctx: ServiceContext, 
         ctx.log.info({ containers: actions.length }, 'recovery done');
         return;
       } catch (e) {
+        if (stopped()) return; // the clients were closed under us at shutdown
         if (!isUnavailable(e)) {
           ctx.log.error({ err: (e as Error).message }, 'recovery failed');
           return;
