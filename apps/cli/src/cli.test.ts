@@ -168,7 +168,7 @@ describe('berth CLI (no stack)', () => {
     expect(h.code).toBe(125);
     // The images service has its own message.
     const im = await berth(['images'], noEnv);
-    expect(im.stderr).toBe(`berth: cannot reach the images at unix:${join(dir, 'run', 'images.sock')}: is the stack running? (berth daemon up)\n`);
+    expect(im.stderr).toBe(`berth: cannot reach the images service at unix:${join(dir, 'run', 'images.sock')}: is the stack running? (berth daemon up)\n`);
   });
 
   it('keeps berth daemon working through the new dispatcher', async () => {

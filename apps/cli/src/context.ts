@@ -40,7 +40,7 @@ export function isConnectionFailure(e: unknown): boolean {
 
 export function unreachable(t: Target): UnavailableError {
   return new UnavailableError(
-    `cannot reach the ${t.service} at ${t.addresses.join(', ')}: is the stack running? (berth daemon up)`,
+    `cannot reach the ${t.service === 'engine' ? 'engine' : `${t.service} service`} at ${t.addresses.join(', ')}: is the stack running? (berth daemon up)`,
   );
 }
 

@@ -2,7 +2,7 @@
 // prune; Transfer: pull/push/login/logout/import/load/save). Transfers
 // render progress as Docker does: per-layer lines updated in place on a
 // terminal, one line per status change otherwise.
-import { createReadStream, createWriteStream, statSync } from 'node:fs';
+import { createReadStream, createWriteStream, rmSync, statSync } from 'node:fs';
 import { once } from 'node:events';
 import { InvalidArgumentError, isFailedPrecondition, isNotFound } from '@berth/errors';
 import {
@@ -48,16 +48,18 @@ export async function imagesLs(ctx: Ctx): Promise<number> {
     for (const id of ids) ctx.out(`${id}\n`);
     return 0;
   }
-  // Sizes (config + layers) come from inspect; one call per distinct image.
+  // Sizes (manifest, config, layers) come from inspect, by name: an ID can
+  // be shared by names whose manifests differ (a re-loaded image), which
+  // makes it ambiguous as a reference.
   const sizes = new Map<string, number>();
-  await Promise.all([...new Set(res.images.map((i) => i.id))].map(async (id) => {
-    const ins = await images.Inspect({ reference: id, platform: null }).catch(() => undefined);
-    sizes.set(id, ins?.size ?? 0);
+  await Promise.all(res.images.map(async (i) => {
+    const ins = await images.Inspect({ reference: i.dangling ? i.target?.digest ?? i.id : i.name, platform: null }).catch(() => undefined);
+    if (ins) sizes.set(i.name, ins.size);
   }));
   const now = Date.now();
   const rows = res.images.map((i) => {
     const [repository, tag] = repoTag(i.familiarName);
-    const s: ImageSummary = { repository, tag, id: i.id, digest: i.target?.digest ?? '', createdAt: tsMs(i.createdAt), size: sizes.get(i.id) ?? 0 };
+    const s: ImageSummary = { repository, tag, id: i.id, digest: i.target?.digest ?? '', createdAt: tsMs(i.createdAt), size: sizes.get(i.name) ?? 0 };
     return imageRow(s, now, ctx.bool('no-trunc'));
   });
   const format = ctx.str('format') || (ctx.bool('digests') ? 'table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}' : '');
@@ -298,14 +300,22 @@ export async function save(ctx: Ctx): Promise<number> {
     throw new InvalidArgumentError('cowardly refusing to save to a terminal. Use the -o flag or redirect', { field: 'output' });
   }
   const stream = ctx.transfer().Save({ references: ctx.p.args, format: 'docker', platform: null });
-  const dest = output ? createWriteStream(output) : ctx.io.stdout;
+  // The file is created with the first bytes, so a failed save (unknown image) leaves none behind.
+  let dest: NodeJS.WritableStream | undefined = output ? undefined : ctx.io.stdout;
   const progress = byteProgress(ctx, 'Saving', 0);
-  for await (const m of stream as AsyncIterable<imagesV1.SaveResponse__Output>) {
-    progress.add(m.data.length);
-    if (!dest.write(m.data)) await once(dest, 'drain');
+  try {
+    for await (const m of stream as AsyncIterable<imagesV1.SaveResponse__Output>) {
+      dest ??= createWriteStream(output);
+      progress.add(m.data.length);
+      if (!dest.write(m.data)) await once(dest, 'drain');
+    }
+  } catch (e) {
+    if (output && dest) { dest.end(); await once(dest, 'finish'); rmSync(output, { force: true }); }
+    throw e;
   }
   progress.done();
   if (output) {
+    dest ??= createWriteStream(output);
     dest.end();
     await once(dest, 'finish');
   }
