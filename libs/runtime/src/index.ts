@@ -10,3 +10,4 @@ export { NAMESPACE_PROC_NAMES, namespaceHandlePath } from './namespace-handles';
 export { type ProcessInfo } from './process-namespace';
 export { readLog, rfc3339ToNanos, type LogEntry, type ReadLogOptions } from './logs';
 export * from './spec';
+export { berthShim, shimBinaryPath, initBinaryPath } from './shim-config';

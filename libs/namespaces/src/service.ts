@@ -1,0 +1,335 @@
+// The namespaces service's gRPC layer: maps berth.namespaces.v1 onto
+// @berth/runtime's Runtime and publishes container exits to NATS.
+//
+// Where things live:
+//   ${run}/namespaces/<id>/        the runtime's state dirs (survive a service
+//                                  restart, not a reboot, like the containers)
+//   ${run}/<type>ns/<id>           namespace handles
+//   ${run}/namespaces-meta/<id>/   this layer's own per-container files:
+//                                  annotations.json, exit-published
+//   ${root}/namespaces/logs/       CRI logs (docker logs survives a reboot)
+//
+// Exit events: every container that is not stopped gets one watcher (a
+// live output attachment whose end means the exit, which close() can drop:
+// Runtime.wait cannot be cancelled). An event is published once per
+// container, marked by exit-published, so exits that happened while the
+// service was down are published by the next start's recover pass and never
+// twice.
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { FailedPreconditionError, InvalidArgumentError, isNotFound } from '@berth/errors';
+import { subjects } from '@berth/events';
+import { stateDir, type AsyncHandlers, type ServiceContext, type ServiceModule } from '@berth/kit';
+import type { eventsV1, namespacesV1 } from '@berth/proto';
+import { Runtime, berthShim, type Attachment, type ContainerSpec, type ContainerState, type ExitStatus, type ProcessSpec } from '@berth/runtime';
+import { processFromWire, specFromWire } from './spec-wire';
+
+/** How long an exec's stdio is kept for its Attach before it is dropped. */
+const EXEC_IO_CLAIM_MS = 60_000;
+const DEFAULT_STOP_SECONDS = 10;
+
+export function exitToWire(e: ExitStatus): namespacesV1.ExitStatus {
+  return { exitCode: e.exitCode, signal: e.signal ?? '', exitedAt: e.exitedAt, oomKilled: e.oomKilled === true };
+}
+
+/** "15", "SIGTERM" or "TERM" as the runtime takes it (number or SIG name). */
+function signalOf(s: string, field: string): string | number {
+  if (s === '') throw new InvalidArgumentError(`${field} is required: a signal number or name (SIGTERM)`, { field });
+  if (/^\d+$/.test(s)) return Number(s);
+  const name = s.toUpperCase();
+  return name.startsWith('SIG') ? name : `SIG${name}`;
+}
+
+/** Per-container files of this layer, beside (not inside) the runtime's state. */
+class MetaStore {
+  constructor(private readonly dir: string) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  }
+  private path(id: string, name: string): string {
+    return join(this.dir, id, name);
+  }
+  setAnnotations(id: string, a: Record<string, string>): void {
+    mkdirSync(join(this.dir, id), { recursive: true, mode: 0o700 });
+    writeFileSync(this.path(id, 'annotations.json'), JSON.stringify(a));
+  }
+  annotations(id: string): Record<string, string> {
+    try {
+      return JSON.parse(readFileSync(this.path(id, 'annotations.json'), 'utf8')) as Record<string, string>;
+    } catch {
+      return {};
+    }
+  }
+  exitPublished(id: string): boolean {
+    return existsSync(this.path(id, 'exit-published'));
+  }
+  markExitPublished(id: string): void {
+    mkdirSync(join(this.dir, id), { recursive: true, mode: 0o700 });
+    writeFileSync(this.path(id, 'exit-published'), new Date().toISOString());
+  }
+  remove(id: string): void {
+    rmSync(join(this.dir, id), { recursive: true, force: true });
+  }
+}
+
+function stateToWire(st: ContainerState, annotations: Record<string, string>): namespacesV1.ContainerState {
+  return {
+    id: st.id,
+    status: st.status,
+    pid: st.pid,
+    monitorPid: st.monitorPid ?? 0,
+    namespacePaths: st.namespaces,
+    createdAt: st.createdAt,
+    startedAt: st.startedAt ?? '',
+    exit: st.exit ? exitToWire(st.exit) : null,
+    annotations,
+  };
+}
+
+/**
+ * Watches containers for their exit and publishes each exit once. One
+ * watcher per container; close() drops them all (the containers go on).
+ */
+class ExitWatcher {
+  private readonly watching = new Map<string, Attachment | null>();
+  private closed = false;
+
+  constructor(
+    private readonly runtime: Runtime<ContainerSpec, ProcessSpec>,
+    private readonly meta: MetaStore,
+    private readonly ctx: ServiceContext,
+  ) {}
+
+  /** Publishes the exit of a container that is already stopped, unless done before. */
+  publishStopped(id: string, pid: number, exit: ExitStatus | null): void {
+    if (!exit || this.meta.exitPublished(id)) return;
+    this.publish(id, pid, exit);
+  }
+
+  watch(id: string, pid: number): void {
+    if (this.closed || this.watching.has(id)) return;
+    this.watching.set(id, null);
+    void this.run(id, pid);
+  }
+
+  private async run(id: string, pid: number): Promise<void> {
+    let exit: ExitStatus | null = null;
+    try {
+      // Output attachments end with the exit frame once output is drained;
+      // the output itself is not ours to keep (the monitor logs it).
+      const a = await this.runtime.attach(id);
+      if (this.closed) {
+        a.close();
+        return;
+      }
+      this.watching.set(id, a);
+      a.stdout.resume();
+      a.stderr.resume();
+      exit = await a.exit;
+      a.close();
+    } catch (e) {
+      // Stopped between the state read and the attach: the exit file has it.
+      if (!isNotFound(e) && !(e instanceof FailedPreconditionError)) this.ctx.log.warn({ id, err: String(e) }, 'exit watch failed');
+    }
+    if (this.closed) return;
+    this.watching.delete(id);
+    if (!exit) {
+      try {
+        exit = await this.runtime.wait(id);
+      } catch (e) {
+        if (!isNotFound(e)) this.ctx.log.warn({ id, err: String(e) }, 'no exit status for container');
+        return;
+      }
+    }
+    if (this.closed) return;
+    this.publish(id, pid, exit);
+  }
+
+  private publish(id: string, pid: number, exit: ExitStatus): void {
+    const event: eventsV1.ProcessExitEvent = { containerId: id, execId: '', pid, exitCode: exit.exitCode, signal: exit.signal ?? '', exitedAt: exit.exitedAt };
+    this.ctx.events.publish(subjects.namespacesExited, event, id);
+    // Deleted meanwhile (Delete kills and removes): nothing left to mark.
+    if (existsSync(join(this.runtimeRoot(), id))) this.meta.markExitPublished(id);
+  }
+
+  private runtimeRoot(): string {
+    return join(this.ctx.paths.run, 'namespaces');
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const a of this.watching.values()) a?.close();
+    this.watching.clear();
+  }
+}
+
+interface PendingExecIo {
+  io: Attachment;
+  timer: NodeJS.Timeout;
+}
+
+export const namespacesModule: ServiceModule = {
+  name: 'namespaces',
+  grpcService: 'berth.namespaces.v1.Namespaces',
+  async start(ctx) {
+    const root = join(ctx.paths.run, 'namespaces');
+    const logDir = join(stateDir('namespaces', ctx.paths), 'logs');
+    mkdirSync(root, { recursive: true, mode: 0o700 });
+    mkdirSync(logDir, { recursive: true, mode: 0o700 });
+    const runtime = new Runtime<ContainerSpec, ProcessSpec>({ root, runDir: ctx.paths.run, logDir, shim: berthShim() });
+    const meta = new MetaStore(join(ctx.paths.run, 'namespaces-meta'));
+    const watcher = new ExitWatcher(runtime, meta, ctx);
+
+    for (const c of runtime.recover()) {
+      if (c.status === 'stopped') watcher.publishStopped(c.id, c.pid, c.exit);
+      else watcher.watch(c.id, c.pid);
+    }
+
+    // An exec's stdio, connected before it started: kept for the Attach that
+    // follows so none of its output is missed, dropped if nobody claims it.
+    const execIo = new Map<string, PendingExecIo>();
+    const execKey = (id: string, execId: string) => `${id}/${execId}`;
+    const claimExecIo = (id: string, execId: string): Attachment | undefined => {
+      const p = execIo.get(execKey(id, execId));
+      if (!p) return undefined;
+      clearTimeout(p.timer);
+      execIo.delete(execKey(id, execId));
+      return p.io;
+    };
+
+    const handlers: AsyncHandlers<namespacesV1.NamespacesHandlers> = {
+      Create: async (req) => {
+        const spec = specFromWire(req.spec);
+        if (!existsSync(spec.root.path)) {
+          throw new FailedPreconditionError(`spec.root.path ${spec.root.path} does not exist: prepare the root filesystem (layers service) first`, { field: 'spec.root.path' });
+        }
+        const created = await runtime.create(req.id, spec, {
+          stdin: req.stdin,
+          ...(req.logMaxSize > 0 ? { logMaxSize: Number(req.logMaxSize) } : {}),
+          ...(req.logMaxFiles > 0 ? { logMaxFiles: req.logMaxFiles } : {}),
+        });
+        meta.remove(req.id); // leftovers of an earlier container with this id
+        meta.setAnnotations(req.id, req.spec?.annotations ?? {});
+        watcher.watch(req.id, created.pid);
+        return { pid: created.pid, monitorPid: created.monitorPid, namespacePaths: created.namespaces };
+      },
+      Start: async (req) => {
+        await runtime.start(req.id);
+        return {};
+      },
+      Signal: async (req) => {
+        runtime.signal(req.id, signalOf(req.signal, 'signal'), { all: req.all });
+        return {};
+      },
+      Stop: async (req) => {
+        const seconds = req.timeoutSeconds ?? DEFAULT_STOP_SECONDS;
+        const sig = req.stopSignal === '' ? 'SIGTERM' : signalOf(req.stopSignal, 'stop_signal');
+        return exitToWire(await runtime.stop(req.id, seconds * 1000, sig));
+      },
+      Wait: async (req) => exitToWire(await runtime.wait(req.id)),
+      State: async (req) => stateToWire(runtime.state(req.id), meta.annotations(req.id)),
+      List: async () => ({ containers: runtime.list().map((st) => stateToWire(st, meta.annotations(st.id))) }),
+      Delete: async (req) => {
+        try {
+          await runtime.delete(req.id, { force: req.force });
+        } catch (e) {
+          if (!(req.force && isNotFound(e))) throw e;
+        }
+        meta.remove(req.id);
+        return {};
+      },
+      Exec: async (req) => {
+        const proc = processFromWire(req.process, 'process');
+        const { pid, io } = await runtime.exec(req.id, req.execId, proc, { stdin: req.stdin });
+        const key = execKey(req.id, req.execId);
+        const timer = setTimeout(() => {
+          execIo.delete(key);
+          io.close();
+        }, EXEC_IO_CLAIM_MS);
+        timer.unref();
+        execIo.set(key, { io, timer });
+        return { pid };
+      },
+      WaitExec: async (req) => exitToWire(await runtime.waitExec(req.id, req.execId)),
+      Attach: async (call, cctx) => {
+        const input = call[Symbol.asyncIterator]();
+        const first = await input.next();
+        if (first.done) return;
+        const target = first.value.target;
+        if (!target) throw new InvalidArgumentError('target: the first AttachInput must name the process (target.id, target.exec_id)', { field: 'target' });
+
+        if (target.logs && target.execId === '') {
+          for await (const e of runtime.logs(target.id, {})) {
+            call.write(e.stream === 'stderr' ? { stderr: e.line } : { stdout: e.line });
+          }
+        }
+        if (target.execId === '' && runtime.state(target.id).status === 'stopped') {
+          // Nothing live to attach to: the log (if asked) and the exit.
+          const st = runtime.state(target.id);
+          if (st.exit) call.write({ exit: exitToWire(st.exit) });
+          return;
+        }
+        const io = (target.execId !== '' && claimExecIo(target.id, target.execId)) || (await runtime.attach(target.id, target.execId));
+        const onAbort = () => io.close();
+        cctx.signal.addEventListener('abort', onAbort, { once: true });
+        try {
+          const pump = (s: NodeJS.ReadableStream, kind: 'stdout' | 'stderr') =>
+            new Promise<void>((resolve) => {
+              s.on('data', (b: Buffer) => call.write(kind === 'stdout' ? { stdout: b } : { stderr: b }));
+              s.on('end', resolve);
+              s.on('close', resolve);
+            });
+          const output = Promise.all([pump(io.stdout, 'stdout'), pump(io.stderr, 'stderr')]);
+          // Input runs beside the output; the client may half-close at any time.
+          const inputDone = (async () => {
+            for (let m = await input.next(); !m.done; m = await input.next()) {
+              const v = m.value;
+              if (v.stdin !== undefined && v.input === 'stdin') io.stdin.write(v.stdin);
+              else if (v.resize && v.input === 'resize') io.resize(v.resize.width, v.resize.height);
+              else if (v.input === 'closeStdin' && v.closeStdin) io.stdin.end();
+            }
+          })().catch(() => undefined);
+          const exit = await io.exit;
+          await output;
+          if (exit) call.write({ exit: exitToWire(exit) });
+          else if (!cctx.signal.aborted) {
+            // The connection ended without an exit: report it when recorded.
+            const st = target.execId === '' ? runtime.state(target.id) : null;
+            if (st?.exit) call.write({ exit: exitToWire(st.exit) });
+          }
+          void inputDone;
+        } finally {
+          cctx.signal.removeEventListener('abort', onAbort);
+          io.close();
+        }
+      },
+      ListPids: async (req) => ({ processes: runtime.processes(req.id) }),
+      Logs: async (req, call, cctx) => {
+        const entries = runtime.logs(req.id, {
+          follow: req.follow,
+          ...(req.tail > 0 ? { tail: req.tail } : {}),
+          ...(req.since !== '' ? { since: req.since } : {}),
+          ...(req.until !== '' ? { until: req.until } : {}),
+          stdout: req.stdout,
+          stderr: req.stderr,
+        });
+        for await (const e of entries) {
+          if (cctx.signal.aborted) break;
+          call.write({ time: e.time, stream: e.stream, line: e.line });
+        }
+      },
+    };
+
+    return {
+      handlers,
+      close: async () => {
+        watcher.close();
+        for (const p of execIo.values()) {
+          clearTimeout(p.timer);
+          p.io.close();
+        }
+        execIo.clear();
+        runtime.close();
+      },
+    };
+  },
+};
