@@ -93,3 +93,20 @@ describe('events through a real nats-server', () => {
     }
   });
 });
+
+describe('closing a publisher', () => {
+  it('returns promptly even while the first connection is being made', async () => {
+    const nats = await startNatsServer();
+    try {
+      for (const delay of [0, 5, 50]) {
+        const pub = new EventPublisher({ servers: nats.url, service: 'engine' });
+        await new Promise((r) => setTimeout(r, delay));
+        const t0 = Date.now();
+        await pub.close(500);
+        expect(Date.now() - t0).toBeLessThan(3000);
+      }
+    } finally {
+      await nats.stop();
+    }
+  });
+});

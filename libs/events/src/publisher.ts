@@ -145,6 +145,8 @@ export class EventPublisher {
         try {
           await this.connectOnce();
           backoff = 200;
+          // close() may have been called while connecting: look again.
+          continue;
         } catch (e) {
           this.opts.onError?.(e as Error);
           await Promise.race([sleep(backoff), new Promise<void>((r) => (this.wake = r))]);
@@ -155,6 +157,7 @@ export class EventPublisher {
       const ev = this.queue[0];
       if (!ev) {
         this.idleWaiters.splice(0).forEach((w) => w());
+        if (this.closed) break;
         await new Promise<void>((r) => (this.wake = r));
         continue;
       }
