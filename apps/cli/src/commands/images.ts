@@ -159,6 +159,9 @@ function platformOf(flag: string): { os: string; architecture: string; variant: 
   return { os, architecture, variant };
 }
 
+/** Docker lists layers only, not manifests, indexes or configs. */
+const isLayer = (mediaType: string): boolean => !/manifest|index|config/.test(mediaType);
+
 /** Docker's wording for the service's blob/layer statuses. */
 const BLOB_STATUS: Record<string, string> = {
   exists: 'Already exists', waiting: 'Waiting', downloading: 'Downloading', uploading: 'Pushing', mounted: 'Mounted from another repository', done: 'Download complete',
@@ -183,8 +186,8 @@ export async function pull(ctx: Ctx): Promise<number> {
   for await (const m of stream as AsyncIterable<imagesV1.PullResponse__Output>) {
     if (m.event === 'resolved') resolved = m.resolved?.digest ?? '';
     else if (m.event === 'blob' && m.blob && !quiet) {
-      if (m.blob.mediaType.includes('manifest') || m.blob.mediaType.includes('index')) continue;
       if (m.blob.status === 'downloading') downloaded = true;
+      if (!isLayer(m.blob.mediaType)) continue;
       progress.update({ id: shortDigest(m.blob.digest), status: BLOB_STATUS[m.blob.status] ?? m.blob.status, current: m.blob.status === 'downloading' ? m.blob.current : undefined, total: m.blob.total });
     } else if (m.event === 'layer' && m.layer && !quiet) {
       const status = m.layer.status === 'applying' ? 'Extracting' : m.layer.status === 'applied' ? 'Pull complete' : 'Already exists';
@@ -207,11 +210,14 @@ export async function push(ctx: Ctx): Promise<number> {
   const progress = new ProgressRenderer(ctx.io.stdout);
   const [repo] = repoTag(reference);
   if (!quiet) ctx.out(`The push refers to repository [${repo}]\n`);
+  // The image's config blob goes up too; Docker lists layers only. The service does not always
+  // say a blob's media type, so the config is recognised by its digest (the image ID).
+  const configDigest = (await ctx.images().Inspect({ reference, platform: null })).image?.id ?? '';
   const stream = ctx.transfer().Push({ reference, remote: '' });
   let digest = '';
   for await (const m of stream as AsyncIterable<imagesV1.PushResponse__Output>) {
     if (m.event === 'blob' && m.blob && !quiet) {
-      if (m.blob.mediaType.includes('manifest') || m.blob.mediaType.includes('index')) continue;
+      if (!isLayer(m.blob.mediaType) || m.blob.digest === configDigest) continue;
       const status = m.blob.status === 'exists' ? 'Layer already exists' : m.blob.status === 'done' ? 'Pushed' : m.blob.status === 'uploading' ? 'Pushing' : BLOB_STATUS[m.blob.status] ?? m.blob.status;
       progress.update({ id: shortDigest(m.blob.digest), status, current: m.blob.status === 'uploading' ? m.blob.current : undefined, total: m.blob.total });
     } else if (m.event === 'digest') digest = m.digest ?? '';
