@@ -5,7 +5,8 @@
 // is its own: cgroups under berth-test-<rand>, bt-* bridges and BERTH-T*
 // chains of the networks service (purged in finally), temp state dirs.
 import { randomBytes } from 'node:crypto';
-import { existsSync, rmdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect as connectNats } from 'nats';
@@ -71,12 +72,25 @@ function useStack(modules: () => Promise<ServiceModule[]>) {
     process.env['BERTH_DNS_UPSTREAMS'] = '127.0.0.1:9';
     s.nats = await startNatsServer();
     process.env['NATS_URL'] = s.nats.url;
-    s.paths = tempPaths();
+    // The run dir is short: the namespaces service's monitor keeps a unix
+    // socket in <run>/namespaces/<64-hex id>/ (that dir at most 95 bytes).
+    const root = tempPaths();
+    const run = mkdtempSync(join(tmpdir(), 'berth-'));
+    s.paths = { root: root.root, run, cleanup: () => { root.cleanup(); rmSync(run, { recursive: true, force: true }); } };
     s.stack = await runServices(await modules(), { paths: s.paths, natsUrl: s.nats.url, metrics: () => ({ host: '127.0.0.1', port: 0 }) });
     await publisherConnected(s.nats.url);
   }, 60_000);
   afterAll(async () => {
     try {
+      // Containers a failed test left behind hold layer mounts: remove them while the services run.
+      if (s.stack) {
+        const engine = client<engineV1.EngineDefinition, engineV1.EngineHandlers>('berth.engine.v1.Engine', 'engine');
+        try {
+          for (const c of (await engine.ListContainers({ all: true })).containers) await engine.RemoveContainer({ id: c.id, force: true, removeVolumes: true }).catch(() => undefined);
+        } finally {
+          engine.close();
+        }
+      }
       await s.stack?.stop();
       if (s.paths) {
         const m = new NetworkManager(networksOptions(s.paths));
@@ -129,6 +143,20 @@ describe('engine with images, layers, cgroups and networks (namespaces down)', (
       expect(ins.summary).toMatchObject({ state: 'created', imageDigest: bb.id });
       // The writable root is a layers snapshot keyed by the container id.
       expect((await layers.Stat({ key: created.id })).kind).toBe('SNAPSHOT_KIND_ACTIVE');
+
+      // Commit of the created container: its (empty) writable layer on top of busybox, under a new name.
+      const committed = await engine.Commit({ id: created.id, repository: `bt-commit-${s.tag}`, changes: ['CMD ["echo", "committed"]'], pause: false });
+      const images = client<imagesV1.ImagesDefinition, imagesV1.ImagesHandlers>('berth.images.v1.Images', 'images');
+      try {
+        const ci = await images.Inspect({ reference: `bt-commit-${s.tag}:latest` });
+        expect(ci.image?.id).toBe(committed.imageId);
+        const parent = await images.Inspect({ reference: 'busybox:latest' });
+        expect(ci.layers.length).toBe(parent.layers.length + 1);
+        expect((JSON.parse(ci.configJson.toString()) as { config: { Cmd: string[] } }).config.Cmd).toEqual(['echo', 'committed']);
+        await images.Remove({ reference: `bt-commit-${s.tag}:latest` });
+      } finally {
+        images.close();
+      }
 
       const err = await engine.StartContainer({ id: created.id }).then(() => null, (e: unknown) => e as BerthError);
       expect(err && isUnavailable(err)).toBe(true);

@@ -48,7 +48,7 @@ export function createGrpcPorts(ctx: Pick<ServiceContext, 'addressesOf'>, engine
   };
   const files = new ContainerFiles(engineStateDir);
   const ports = {
-    images: grpcImagesPort(clients.images, clients.transfer),
+    images: grpcImagesPort(clients.images, clients.transfer, clients.content),
     layers: grpcLayersPort(clients.layers, clients.content),
     cgroups: grpcCgroupsPort(clients.cgroups),
     namespaces: grpcNamespacesPort({ namespaces: clients.namespaces, cgroups: clients.cgroups, files, ...(warn ? { warn } : {}) }),
