@@ -26,16 +26,35 @@ interface Target {
   addresses: string[];
 }
 
+const CONNECT_FAILURE = /No connection established|connect E[A-Z]+|Failed to connect|ECONNREFUSED|ENOENT|Connection dropped/i;
+
+const detailsOf = (e: unknown): string => String((e as { cause?: { details?: string } }).cause?.details ?? (e as Error).message);
+
+/** Whether a berth service sent the error (its kind travels in the status metadata); grpc-js's own errors have none. */
+function sentByServer(e: unknown): boolean {
+  const md = (e as { cause?: { metadata?: { get(k: string): unknown[] } } }).cause?.metadata;
+  return (md?.get('berth-error-kind').length ?? 0) > 0;
+}
+
 /**
- * An UNAVAILABLE error caused by the connection itself (no socket, refused),
- * as opposed to one the service sent (a dependency of the engine down).
- * grpc-js reports connection failures with details such as
- * "No connection established. Last error: connect ENOENT /run/berth/engine.sock".
+ * An UNAVAILABLE error caused by our own connection (no socket, refused), as
+ * opposed to one a service sent. grpc-js reports connection failures with
+ * details such as "No connection established. Last error: connect ENOENT
+ * /run/berth/engine.sock".
  */
 export function isConnectionFailure(e: unknown): boolean {
-  if (!isUnavailable(e)) return false;
-  const details = String((e as { cause?: { details?: string } }).cause?.details ?? (e as Error).message);
-  return /No connection established|connect E[A-Z]+|Failed to connect|ECONNREFUSED|ENOENT|Connection dropped/i.test(details);
+  return isUnavailable(e) && !sentByServer(e) && CONNECT_FAILURE.test(detailsOf(e));
+}
+
+/**
+ * An UNAVAILABLE error the engine sent because one of its dependencies is
+ * down: "createCgroup: No connection established. Last error: ... connect
+ * ENOENT /run/berth/cgroups.sock". Returns the dependency's name and address.
+ */
+export function dependencyDown(e: unknown): { service: string; address: string } | undefined {
+  if (!isUnavailable(e) || !sentByServer(e)) return undefined;
+  const m = /connect E[A-Z]+ (\/\S+?\/([a-z]+)\.sock)/.exec(detailsOf(e));
+  return m ? { service: m[2]!, address: `unix:${m[1]!}` } : undefined;
 }
 
 export function unreachable(t: Target): UnavailableError {
@@ -140,16 +159,22 @@ export class Ctx {
     return this.networksClient;
   }
 
-  /** Rewrites a connection failure into the "cannot reach" error of the service it concerns. */
+  /**
+   * Rewrites connection failures into messages naming what is down: ours
+   * ("cannot reach the engine at ...") or one of the engine's dependencies.
+   */
   explain(e: unknown): unknown {
-    if (!isConnectionFailure(e)) return e;
-    const addr = String((e as { cause?: { details?: string } }).cause?.details ?? '');
-    for (const s of ['images', 'networks', 'engine'] as const) {
-      const t = this.target(s);
-      if (t.addresses.some((a) => addr.includes(a.replace(/^unix:/, '')))) return unreachable(t);
+    const dep = dependencyDown(e);
+    if (dep) {
+      return new UnavailableError(`the engine cannot reach the ${dep.service} service at ${dep.address}: is the stack running? (berth daemon up)`, { cause: e });
     }
-    if (this.engineClient) return unreachable(this.target('engine'));
-    return e;
+    if (!isConnectionFailure(e)) return e;
+    const details = detailsOf(e);
+    const created = { engine: this.engineClient, images: this.imagesClient ?? this.transferClient, networks: this.networksClient };
+    const services = (['engine', 'images', 'networks'] as const).filter((s) => created[s]);
+    const named = services.find((s) => this.target(s).addresses.some((a) => details.includes(a.replace(/^unix:/, ''))));
+    const s = named ?? (services.length === 1 ? services[0] : undefined);
+    return s ? unreachable(this.target(s)) : e;
   }
 
   close(): void {

@@ -75,7 +75,7 @@ export async function main(argv: string[], io: Streams, env: NodeJS.ProcessEnv):
   } catch (e) {
     const err = ctx.explain(e);
     // Cannot reach a service: berth itself failed, whatever the command.
-    const unreachable = err !== e || (isBerthError(err) && /^cannot reach the /.test(err.message));
+    const unreachable = isBerthError(err) && /^cannot reach the /.test(err.message);
     return fail(err, unreachable ? EXIT_BERTH_FAILURE : exitCodeFor(key, err), ctx.bool('debug'));
   } finally {
     ctx.close();

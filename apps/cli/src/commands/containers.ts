@@ -81,8 +81,19 @@ export async function run(ctx: Ctx): Promise<number> {
   const engine = ctx.engine();
   const canDetach = req.config.tty && req.config.attachStdin;
   const removeHere = req.hostConfig.autoRemove && !req.detach && !canDetach;
-  const wire = createRequest(removeHere ? { ...req, hostConfig: { ...req.hostConfig, autoRemove: false } } : req);
-  const res = await engine.RunContainer({ create: wire });
+  let res: { id: string; warnings: string[] };
+  if (removeHere) {
+    // Create + Start so a failed start can be cleaned up here (the engine only does it for auto_remove).
+    res = await engine.CreateContainer(createRequest({ ...req, hostConfig: { ...req.hostConfig, autoRemove: false } }));
+    try {
+      await engine.StartContainer({ id: res.id });
+    } catch (e) {
+      await engine.RemoveContainer({ id: res.id, force: true, removeVolumes: true }).catch(() => undefined);
+      throw e;
+    }
+  } else {
+    res = await engine.RunContainer({ create: createRequest(req) });
+  }
   printWarnings(ctx, res.warnings);
   if (req.detach) {
     ctx.out(`${res.id}\n`);

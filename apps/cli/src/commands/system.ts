@@ -126,6 +126,7 @@ export async function inspect(ctx: Ctx): Promise<number> {
   for (const name of ctx.p.args) {
     let doc: unknown;
     let unreachable: unknown;
+    let answered = false; // some service said NotFound
     const attempts: [string, () => Promise<unknown>][] = [
       ['container', async () => (await inspectContainers(ctx, [name])).docs[0]],
       ['image', async () => imageDoc(await ctx.images().Inspect({ reference: name, platform: null }))],
@@ -140,12 +141,15 @@ export async function inspect(ctx: Ctx): Promise<number> {
         // A service that is not running cannot know the name; the others may.
         if (!isNotFound(e) && !isConnectionFailure(e) && !/cannot reach/.test((e as Error).message)) throw e;
         if (!isNotFound(e)) unreachable ??= ctx.explain(e);
+        else answered = true;
       }
       if (doc !== undefined) break;
     }
-    if (doc === undefined && unreachable) throw unreachable;
+    // Nothing could be asked: the stack is down, say so (exit 125).
+    if (doc === undefined && unreachable && !answered) throw unreachable;
     if (doc === undefined) {
-      ctx.err(`berth: no such object: ${name}\n`);
+      const note = unreachable ? ` (not every service could be asked: ${(unreachable as Error).message})` : '';
+      ctx.err(`berth: no such object: ${name}${note}\n`);
       failed++;
     } else docs.push(doc);
   }
