@@ -201,4 +201,66 @@ describe.skipIf(!NAMESPACES_LIB)('engine with every service over gRPC', () => {
       engine.close();
     }
   }, 120_000);
+
+  it('runs on the default bridge with hosts/resolv.conf filled after attach, execs through Attach, stops, and replays events', async () => {
+    const engine = client<engineV1.EngineDefinition, engineV1.EngineHandlers>('berth.engine.v1.Engine', 'engine');
+    const since = String(Date.now() / 1000 - 1);
+    try {
+      await busybox();
+      const run = await engine.RunContainer({
+        create: { name: `bt-br-${s.tag}`, config: { image: 'busybox:latest', hostname: 'webhost', cmd: { values: ['sh', '-c', 'cat /etc/hosts; sleep 30'] } }, pull: 'never' },
+      });
+      const ins = JSON.parse((await engine.InspectContainer({ id: run.id })).json) as { NetworkSettings: { IPAddress: string } };
+      const ip = ins.NetworkSettings.IPAddress;
+      expect(ip).toMatch(/^10\.219\./);
+
+      // The hosts file the process read was rewritten in place after Attach: it names its address.
+      const hosts: string[] = [];
+      for (let deadline = Date.now() + 10_000; !hosts.some((l) => l.includes(ip)) && Date.now() < deadline; await new Promise((r) => setTimeout(r, 200))) {
+        hosts.length = 0;
+        for await (const e of engine.Logs({ id: run.id }) as AsyncIterable<engineV1.LogEntry__Output>) hosts.push(e.line.toString());
+      }
+      expect(hosts.find((l) => l.includes(ip))).toMatch(/webhost/);
+
+      // docker exec: output frames through the namespaces service's Attach, then the exit code.
+      const ex = engine.Exec();
+      const frames: string[] = [];
+      let started = '';
+      let code = -1;
+      const done = new Promise<void>((resolve, reject) => {
+        ex.on('data', (m: engineV1.ExecResponse__Output) => {
+          if (m.started) started = m.started;
+          if (m.output) frames.push(m.output.data.toString());
+          if (m.msg === 'exitCode') code = m.exitCode!;
+        });
+        ex.on('end', () => resolve());
+        ex.on('error', reject);
+      });
+      ex.write({ start: { id: run.id, args: ['sh', '-c', 'echo from-exec; exit 3'] } });
+      ex.end();
+      await done;
+      expect(started).toMatch(/^[0-9a-f]{64}$/);
+      expect(frames.join('')).toBe('from-exec\n');
+      expect(code).toBe(3);
+
+      const stopped = await engine.StopContainer({ id: run.id, timeoutSeconds: 1 });
+      expect(stopped.container?.state).toBe('exited');
+      await engine.RemoveContainer({ id: run.id });
+
+      const actions: string[] = [];
+      const ac = new AbortController();
+      const stream = engine.Events({ since, filters: { container: { values: [run.id] } } }, { signal: ac.signal });
+      try {
+        for await (const e of stream as AsyncIterable<engineV1.Event__Output>) {
+          actions.push(e.action);
+          if (e.action === 'removed') break;
+        }
+      } finally {
+        ac.abort();
+      }
+      expect(actions).toEqual(['created', 'started', 'exec_started', 'exec_died', 'die', 'exited', 'stopped', 'removed']);
+    } finally {
+      engine.close();
+    }
+  }, 120_000);
 });
