@@ -288,6 +288,42 @@ describe('namespaces service over gRPC', () => {
     expect(await logsOf(c, 'cat')).toBe('hello berth\n');
   });
 
+  it('signals by name, follows logs until the exit, publishes exec exits', async () => {
+    const c = await start();
+    const since = new Date(Date.now() - 1000);
+    await c.Create({ id: 'trap', spec: spec(['sh', '-c', 'trap "echo got TERM; exit 11" TERM; echo ready; while true; do sleep 0.05; done']) });
+    await c.Start({ id: 'trap' });
+    const deadline = Date.now() + 10_000;
+    while (!(await logsOf(c, 'trap')).includes('ready\n')) {
+      if (Date.now() > deadline) throw new Error('trap container never got ready');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const followed = logsOf(c, 'trap', true);
+    await c.Exec({ id: 'trap', execId: 'x1', process: proc(['sh', '-c', 'exit 6']) });
+    expect((await c.WaitExec({ id: 'trap', execId: 'x1' })).exitCode).toBe(6);
+    const bad = await rejection(c.Signal({ id: 'trap', signal: 'SIGNOPE' }));
+    expect(isInvalidArgument(bad)).toBe(true);
+    await c.Signal({ id: 'trap', signal: 'TERM' });
+    expect(await followed).toBe('ready\ngot TERM\n');
+    expect((await c.Wait({ id: 'trap' })).exitCode).toBe(11);
+
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), 10_000);
+    let execEvent: CloudEvent | undefined;
+    try {
+      for await (const ev of subscribeEvents({ servers: nats.url, since, filter: subjects.namespacesExecExited, signal: abort.signal })) {
+        if (ev.subject === 'trap') {
+          execEvent = ev;
+          break;
+        }
+      }
+    } finally {
+      clearTimeout(timer);
+      abort.abort();
+    }
+    expect(execEvent?.data as eventsV1.ProcessExitEvent__Output).toMatchObject({ containerId: 'trap', execId: 'x1', exitCode: 6 });
+  });
+
   it('finds a running container again after a restart, waits for it, and publishes exits that happened while down', async () => {
     let c = await start();
     const since = new Date(Date.now() - 1000);

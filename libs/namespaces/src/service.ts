@@ -14,7 +14,7 @@
 // Runtime.wait cannot be cancelled). An event is published once per
 // container, marked by exit-published, so exits that happened while the
 // service was down are published by the next start's recover pass and never
-// twice.
+// twice. Exec exits are published live only (namespacesExecExited).
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FailedPreconditionError, InvalidArgumentError, isNotFound } from '@berth/errors';
@@ -144,6 +144,24 @@ class ExitWatcher {
     this.publish(id, pid, exit);
   }
 
+  /**
+   * Publishes an exec'd process's exit (namespacesExecExited). Best effort:
+   * only while this instance runs; an exec ending while the service is down
+   * is not announced (WaitExec still reports it).
+   */
+  watchExec(id: string, execId: string, pid: number): void {
+    this.runtime.waitExec(id, execId).then(
+      (exit) => {
+        if (this.closed) return;
+        const event: eventsV1.ProcessExitEvent = { containerId: id, execId, pid, exitCode: exit.exitCode, signal: exit.signal ?? '', exitedAt: exit.exitedAt };
+        this.ctx.events.publish(subjects.namespacesExecExited, event, id);
+      },
+      (e: unknown) => {
+        if (!this.closed && !isNotFound(e)) this.ctx.log.warn({ id, execId, err: String(e) }, 'no exit status for exec');
+      },
+    );
+  }
+
   private publish(id: string, pid: number, exit: ExitStatus): void {
     const event: eventsV1.ProcessExitEvent = { containerId: id, execId: '', pid, exitCode: exit.exitCode, signal: exit.signal ?? '', exitedAt: exit.exitedAt };
     this.ctx.events.publish(subjects.namespacesExited, event, id);
@@ -247,6 +265,7 @@ export const namespacesModule: ServiceModule = {
         }, EXEC_IO_CLAIM_MS);
         timer.unref();
         execIo.set(key, { io, timer });
+        watcher.watchExec(req.id, req.execId, pid);
         return { pid };
       },
       WaitExec: async (req) => exitToWire(await runtime.waitExec(req.id, req.execId)),
