@@ -166,6 +166,9 @@ describe('berth CLI (no stack)', () => {
     const h = await berth(['-H', join(dir, 'elsewhere.sock'), 'ps'], noEnv);
     expect(h.stderr).toBe(`berth: cannot reach the engine at unix:${join(dir, 'elsewhere.sock')}: is the stack running? (berth daemon up)\n`);
     expect(h.code).toBe(125);
+    // Docker's unix:///path spelling is accepted.
+    const u = await berth(['-H', `unix://${join(dir, 'elsewhere.sock')}`, 'ps'], noEnv);
+    expect(u.stderr).toBe(`berth: cannot reach the engine at unix:${join(dir, 'elsewhere.sock')}: is the stack running? (berth daemon up)\n`);
     // The images service has its own message.
     const im = await berth(['images'], noEnv);
     expect(im.stderr).toBe(`berth: cannot reach the images service at unix:${join(dir, 'run', 'images.sock')}: is the stack running? (berth daemon up)\n`);

@@ -110,7 +110,8 @@ export class Ctx {
   target(service: Target['service']): Target {
     const host = service === 'engine' ? this.str('host') : '';
     const addresses = host ? host.split(',').map((s) => s.trim()).filter(Boolean) : serviceAddresses(service, this.env);
-    return { service, addresses: addresses.map((a) => (a.startsWith('/') ? `unix:${a}` : a)) };
+    // Docker spells sockets unix:///path; grpc-js wants unix:/path.
+    return { service, addresses: addresses.map((a) => (a.startsWith('/') ? `unix:${a}` : a.replace(/^unix:\/\/(?=\/)/, 'unix:'))) };
   }
 
   /**

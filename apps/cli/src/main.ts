@@ -6,7 +6,7 @@
 // 125 when berth itself fails (bad flags, unreachable engine, run/create
 // errors), 126/127 when the container's command cannot be invoked / is not
 // found, 1 for other commands' failures.
-import { isBerthError } from '@berth/errors';
+import { InvalidArgumentError, isBerthError } from '@berth/errors';
 import { BERTH, EXIT_BERTH_FAILURE, exitCodeFor, paint, parseCommandLine, renderHelp, useColor, type ParsedCommand } from '@berth/cli-kit';
 import { Ctx, messageOf, type Streams } from './context';
 import * as c from './commands/containers';
@@ -20,7 +20,7 @@ import { daemonCommand } from './commands/daemon';
 type Handler = (ctx: Ctx) => Promise<number>;
 
 const daemon = (sub: 'up' | 'down' | 'status'): Handler => async (ctx) => {
-  if (sub === 'status' && ctx.str('format')) return Promise.reject(new Error('berth daemon status does not support --format yet'));
+  if (sub === 'status' && ctx.str('format')) throw new InvalidArgumentError('--format is not supported by daemon status yet', { field: 'format' });
   return daemonCommand([sub, ...(ctx.bool('split') ? ['--split'] : [])], ctx.io.stdout);
 };
 
