@@ -84,11 +84,24 @@ function useStack(modules: () => Promise<ServiceModule[]>) {
     try {
       // Containers a failed test left behind hold layer mounts: remove them while the services run.
       if (s.stack) {
-        const engine = client<engineV1.EngineDefinition, engineV1.EngineHandlers>('berth.engine.v1.Engine', 'engine');
+        const engine = createClient<engineV1.EngineDefinition, engineV1.EngineHandlers>('berth.engine.v1.Engine', [`unix:${socketPath('engine', s.paths)}`], { timeoutMs: 5000 });
         try {
-          for (const c of (await engine.ListContainers({ all: true })).containers) await engine.RemoveContainer({ id: c.id, force: true, removeVolumes: true }).catch(() => undefined);
+          for (const c of (await engine.ListContainers({ all: true }).catch(() => ({ containers: [] }))).containers) await engine.RemoveContainer({ id: c.id, force: true, removeVolumes: true }).catch(() => undefined);
         } finally {
           engine.close();
+        }
+      }
+      // And writable roots no engine removed (the engine was down): unmount and drop them.
+      if (s.stack) {
+        const layers = createClient<layersV1.LayersDefinition, layersV1.LayersHandlers>('berth.layers.v1.Layers', [`unix:${socketPath('layers', s.paths)}`], { timeoutMs: 5000 });
+        try {
+          for (const snap of (await layers.List({}).catch(() => ({ snapshots: [] }))).snapshots) {
+            if (snap.kind !== 'SNAPSHOT_KIND_ACTIVE') continue;
+            await layers.Unmount({ key: snap.key }).catch(() => undefined);
+            await layers.Remove({ key: snap.key }).catch(() => undefined);
+          }
+        } finally {
+          layers.close();
         }
       }
       await s.stack?.stop();
@@ -261,6 +274,47 @@ describe.skipIf(!NAMESPACES_LIB)('engine with every service over gRPC', () => {
       expect(actions).toEqual(['created', 'started', 'exec_started', 'exec_died', 'die', 'exited', 'stopped', 'removed']);
     } finally {
       engine.close();
+    }
+  }, 120_000);
+});
+
+describe.skipIf(!NAMESPACES_LIB)('engine restarted while its container runs', () => {
+  const { s, client, busybox } = useStack(async () => [layersModule, imagesModule, cgroupsModule, await namespacesModule(), networksModule]);
+
+  it('recovers the live container: its exit is recorded and its log is complete, once', async () => {
+    const opts = () => ({ paths: s.paths, natsUrl: s.nats!.url, metrics: () => ({ host: '127.0.0.1', port: 0 }) as const });
+    let e1: RunningStack | undefined = await runServices([engineModule], opts());
+    let e2: RunningStack | undefined;
+    try {
+      await publisherConnected(s.nats!.url);
+      await busybox();
+      let engine = client<engineV1.EngineDefinition, engineV1.EngineHandlers>('berth.engine.v1.Engine', 'engine');
+      const run = await engine.RunContainer({
+        create: { name: `bt-rec-${s.tag}`, config: { image: 'busybox:latest', cmd: { values: ['sh', '-c', 'echo one; sleep 3; echo two'] } }, hostConfig: { networkMode: 'none' }, pull: 'never' },
+      });
+      await new Promise((r) => setTimeout(r, 500));
+      engine.close();
+      await e1.stop();
+      e1 = undefined;
+
+      // The container outlives the engine (its monitor is the namespaces service's).
+      e2 = await runServices([engineModule], opts());
+      await new Promise((r) => setTimeout(r, 500));
+      engine = client<engineV1.EngineDefinition, engineV1.EngineHandlers>('berth.engine.v1.Engine', 'engine');
+      try {
+        const waited = await engine.WaitContainer({ id: run.id, condition: 'not-running' });
+        expect(waited.exitCode).toBe(0);
+        const lines: string[] = [];
+        for await (const e of engine.Logs({ id: run.id }) as AsyncIterable<engineV1.LogEntry__Output>) lines.push(e.line.toString());
+        expect(lines).toEqual(['one', 'two']);
+        expect((await engine.InspectContainer({ id: run.id })).summary).toMatchObject({ state: 'exited', exitCode: 0 });
+        await engine.RemoveContainer({ id: run.id });
+      } finally {
+        engine.close();
+      }
+    } finally {
+      await e1?.stop();
+      await e2?.stop();
     }
   }, 120_000);
 });

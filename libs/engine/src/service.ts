@@ -323,7 +323,7 @@ export const engineModule: ServiceModule = {
         closed = true;
         engine.close();
         await Promise.race([recovery, new Promise((r) => setTimeout(r, 1000).unref())]);
-        g.close();
+        await g.close();
         db.close();
       },
     };

@@ -32,7 +32,8 @@ export interface GrpcPorts {
   ports: EnginePorts & { namespaces: GrpcNamespacesPort };
   clients: ServiceClients;
   files: ContainerFiles;
-  close(): void;
+  /** Cancels the log mirrors, then closes the clients. */
+  close(): Promise<void>;
 }
 
 /** Clients of the five services (addresses from ctx) and the ports over them. */
@@ -55,5 +56,9 @@ export function createGrpcPorts(ctx: Pick<ServiceContext, 'addressesOf'>, engine
     networks: grpcNetworksPort(clients.networks, files),
     rootfs: fsRootfsReader,
   };
-  return { ports, clients, files, close: () => Object.values(clients).forEach((c) => c.close()) };
+  const close = async (): Promise<void> => {
+    await ports.namespaces.close();
+    Object.values(clients).forEach((c) => c.close());
+  };
+  return { ports, clients, files, close };
 }

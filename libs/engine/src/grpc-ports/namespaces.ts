@@ -86,6 +86,12 @@ export interface GrpcNamespacesPort extends NamespacesPort {
    * already in the file (by time) are not copied again.
    */
   mirrorLogs(id: string, logPath: string): void;
+  /**
+   * Cancels the mirrors (engine shutdown): the next engine's recovery mirrors
+   * from where the file ends. Closing the client alone would let the calls run
+   * on, and two engines would append the same lines.
+   */
+  close(): Promise<void>;
 }
 
 export function grpcNamespacesPort(o: NamespacesPortOptions): GrpcNamespacesPort {
@@ -93,6 +99,7 @@ export function grpcNamespacesPort(o: NamespacesPortOptions): GrpcNamespacesPort
   const warn = o.warn ?? (() => {});
   const logPaths = new Map<string, string>();
   const mirrors = new Map<string, Promise<void>>();
+  const closing = new AbortController();
 
   const lastTimeIn = async (path: string): Promise<bigint | null> => {
     let text: string;
@@ -102,14 +109,14 @@ export function grpcNamespacesPort(o: NamespacesPortOptions): GrpcNamespacesPort
   };
 
   const mirrorLogs = (id: string, logPath: string): void => {
-    if (mirrors.has(id)) return;
+    if (mirrors.has(id) || closing.signal.aborted) return;
     logPaths.set(id, logPath);
     const p = (async () => {
       await mkdir(dirname(logPath), { recursive: true });
       const after = await lastTimeIn(logPath);
       const out = createWriteStream(logPath, { flags: 'a' });
       try {
-        for await (const e of ns.Logs({ id, follow: true }) as AsyncIterable<namespacesV1.LogEntry__Output>) {
+        for await (const e of ns.Logs({ id, follow: true }, { signal: closing.signal }) as AsyncIterable<namespacesV1.LogEntry__Output>) {
           if (after !== null) {
             const t = parseRfc3339Nano(e.time);
             if (t !== null && t <= after) continue;
@@ -119,7 +126,7 @@ export function grpcNamespacesPort(o: NamespacesPortOptions): GrpcNamespacesPort
           if (!out.write(`${e.time} ${e.stream} F ${text}\n`)) await once(out, 'drain');
         }
       } catch (e) {
-        if (!isNotFound(e)) warn(`mirroring the log of container ${id}: ${(e as Error).message}`);
+        if (!isNotFound(e) && !closing.signal.aborted) warn(`mirroring the log of container ${id}: ${(e as Error).message}`);
       } finally {
         out.end();
         await once(out, 'close').catch(() => undefined);
@@ -143,6 +150,11 @@ export function grpcNamespacesPort(o: NamespacesPortOptions): GrpcNamespacesPort
 
   return {
     mirrorLogs,
+
+    async close() {
+      closing.abort();
+      await Promise.all([...mirrors.values()]);
+    },
 
     async create(id, spec: ProcessSpec) {
       if (spec.usernsMode === 'auto') {
