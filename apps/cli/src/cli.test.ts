@@ -120,6 +120,9 @@ describe('berth CLI (no stack)', () => {
       [['port', 'web', '80/xyz'], /invalid port/],
       [['commit', 'web', 'Repo:tag'], /lowercase/],
       [['frobnicate'], /unknown command "frobnicate" for "berth"/],
+      // stdin is not a terminal here: -it cannot work, and nothing is created.
+      [['run', '-it', 'alpine', 'sh'], /the input device is not a TTY/],
+      [['exec', '-it', 'web', 'sh'], /the input device is not a TTY/],
     ];
     const results = await inBatches(cases, 12, async ([args, re]) => ({ args, re, r: await berth(args, env) }));
     for (const { args, re, r } of results) {

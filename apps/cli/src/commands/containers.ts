@@ -35,6 +35,13 @@ export function createRequest(r: RunRequest): engineV1.CreateContainerRequest {
   };
 }
 
+/** -it needs a terminal on stdin (raw keys, resize, detach), as Docker insists; checked before anything is created. */
+function checkTty(ctx: Ctx, wanted: boolean): void {
+  if (wanted && !ctx.io.stdin.isTTY) {
+    throw new InvalidArgumentError('the input device is not a TTY: drop -t to pipe input, or run from a terminal', { field: 'tty' });
+  }
+}
+
 function printWarnings(ctx: Ctx, warnings: string[]): void {
   for (const w of warnings) ctx.err(`WARNING: ${w}\n`);
 }
@@ -78,6 +85,7 @@ async function attachUntilExit(ctx: Ctx, id: string, o: AttachOptions): Promise<
  */
 export async function run(ctx: Ctx): Promise<number> {
   const req = buildRunRequest(ctx.p, runEnv(ctx)); // throws InvalidArgument naming the flag: nothing created
+  checkTty(ctx, req.config.tty && req.config.attachStdin);
   const engine = ctx.engine();
   const canDetach = req.config.tty && req.config.attachStdin;
   const removeHere = req.hostConfig.autoRemove && !req.detach && !canDetach;
@@ -269,6 +277,7 @@ export async function logs(ctx: Ctx): Promise<number> {
 
 export async function exec(ctx: Ctx): Promise<number> {
   const req = buildExecRequest(ctx.p, runEnv(ctx));
+  checkTty(ctx, req.tty && req.stdin && !req.detach);
   return runExec(ctx, req);
 }
 
