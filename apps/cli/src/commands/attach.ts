@@ -174,10 +174,16 @@ export async function runExec(ctx: Ctx, req: ExecRequest): Promise<number> {
     },
   });
   let exitCode: number | undefined;
+  let started = false;
   await pump(ctx, call, { stdin: req.stdin && !req.detach, tty: req.tty, detachKeys: '' }, (m) => {
-    if (m.msg === 'started' && req.detach) call.end(); // nothing to send: the server ends the stream after `started`/`exit`
-    else if (m.msg === 'output') writeFrame(ctx, m.output);
+    if (m.msg === 'started') {
+      started = true;
+      // exec -d returns once the process runs; the engine would hold the stream until it exits.
+      if (req.detach) call.cancel();
+    } else if (m.msg === 'output') writeFrame(ctx, m.output);
     else if (m.msg === 'exitCode') exitCode = m.exitCode;
+  }).catch((e: unknown) => {
+    if (!(req.detach && started)) throw e;
   });
   if (req.detach) return 0;
   return exitCode === undefined ? 1 : containerExitCode(exitCode);
