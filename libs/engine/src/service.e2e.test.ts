@@ -256,6 +256,20 @@ describe.skipIf(!NAMESPACES_LIB)('engine with every service over gRPC', () => {
       expect(frames.join('')).toBe('from-exec\n');
       expect(code).toBe(3);
 
+      // stats, top, pause/unpause through the cgroups (and networks) services.
+      const samples: engineV1.StatsResponse__Output[] = [];
+      for await (const m of engine.Stats({ ids: [run.id] }) as AsyncIterable<engineV1.StatsResponse__Output>) samples.push(m);
+      expect(samples).toHaveLength(1);
+      expect(samples[0]!.stats[0]).toMatchObject({ id: run.id, name: `bt-br-${s.tag}` });
+      expect(samples[0]!.stats[0]!.memoryUsage).toBeGreaterThan(0);
+      expect(samples[0]!.stats[0]!.pids).toBeGreaterThanOrEqual(1);
+      const top = await engine.Top({ id: run.id });
+      expect(top.titles).toContain('PID');
+      expect(top.processes.map((p) => p.fields.join(' ')).join('\n')).toMatch(/sleep 30/);
+      await engine.PauseContainer({ id: run.id });
+      expect((await engine.InspectContainer({ id: run.id })).summary?.state).toBe('paused');
+      await engine.UnpauseContainer({ id: run.id });
+
       const stopped = await engine.StopContainer({ id: run.id, timeoutSeconds: 1 });
       expect(stopped.container?.state).toBe('exited');
       await engine.RemoveContainer({ id: run.id });
@@ -271,7 +285,36 @@ describe.skipIf(!NAMESPACES_LIB)('engine with every service over gRPC', () => {
       } finally {
         ac.abort();
       }
-      expect(actions).toEqual(['created', 'started', 'exec_started', 'exec_died', 'die', 'exited', 'stopped', 'removed']);
+      expect(actions).toEqual(['created', 'started', 'exec_started', 'exec_died', 'paused', 'unpaused', 'die', 'exited', 'stopped', 'removed']);
+    } finally {
+      engine.close();
+    }
+  }, 120_000);
+  it('attaches to the main process: replayed and live output, then the exit code', async () => {
+    const engine = client<engineV1.EngineDefinition, engineV1.EngineHandlers>('berth.engine.v1.Engine', 'engine');
+    try {
+      await busybox();
+      const run = await engine.RunContainer({
+        create: { config: { image: 'busybox:latest', cmd: { values: ['sh', '-c', 'echo early; sleep 1; echo late >&2; exit 4'] } }, hostConfig: { networkMode: 'none', autoRemove: true }, pull: 'never' },
+      });
+      const at = engine.Attach();
+      const out: string[] = [];
+      let code = -1;
+      await new Promise<void>((resolve, reject) => {
+        at.on('data', (m: engineV1.AttachResponse__Output) => {
+          if (m.output) out.push(`${m.output.stream}:${m.output.data.toString()}`);
+          if (m.msg === 'exitCode') code = m.exitCode!;
+        });
+        at.on('end', () => resolve());
+        at.on('error', reject);
+        at.write({ start: { id: run.id, stdout: true, stderr: true, logs: true } });
+      });
+      at.end();
+      expect(out.join('')).toBe('stdout:early\nstderr:late\n');
+      expect(code).toBe(4);
+      // --rm: the record goes once the exit is handled.
+      await engine.WaitContainer({ id: run.id, condition: 'removed' }).catch(() => undefined);
+      expect((await engine.ListContainers({ all: true })).containers.map((c) => c.id)).not.toContain(run.id);
     } finally {
       engine.close();
     }
