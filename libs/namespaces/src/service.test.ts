@@ -152,6 +152,22 @@ describe('namespaces service over gRPC', () => {
     }
   });
 
+  function attachCollect(c: Client, target: namespacesV1.AttachTarget): Promise<{ stdout: string; stderr: string; exit?: namespacesV1.ExitStatus__Output }> {
+    return new Promise((res, rej) => {
+      const call = c.Attach();
+      const r = { stdout: '', stderr: '', exit: undefined as namespacesV1.ExitStatus__Output | undefined };
+      call.on('data', (m: namespacesV1.AttachOutput__Output) => {
+        if (m.stdout) r.stdout += m.stdout.toString();
+        if (m.stderr) r.stderr += m.stderr.toString();
+        if (m.exit) r.exit = m.exit;
+      });
+      call.on('end', () => res(r));
+      call.on('error', rej);
+      call.write({ target });
+      call.end();
+    });
+  }
+
   async function logsOf(c: Client, id: string, follow = false): Promise<string> {
     let out = '';
     for await (const e of c.Logs({ id, follow })) out += (e as namespacesV1.LogEntry__Output).line.toString();
@@ -239,23 +255,28 @@ describe('namespaces service over gRPC', () => {
 
     // The exec's output from before the Attach is kept for it.
     await c.Exec({ id: 'box', execId: 'e2', process: proc(['sh', '-c', 'echo out; echo err >&2; exit 4']) });
-    const got = await new Promise<{ stdout: string; stderr: string; exit?: namespacesV1.ExitStatus__Output }>((res, rej) => {
-      const call = c.Attach();
-      const r = { stdout: '', stderr: '', exit: undefined as namespacesV1.ExitStatus__Output | undefined };
-      call.on('data', (m: namespacesV1.AttachOutput__Output) => {
-        if (m.stdout) r.stdout += m.stdout.toString();
-        if (m.stderr) r.stderr += m.stderr.toString();
-        if (m.exit) r.exit = m.exit;
-      });
-      call.on('end', () => res(r));
-      call.on('error', rej);
-      call.write({ target: { id: 'box', execId: 'e2' } });
-      call.end();
-    });
+    const got = await attachCollect(c, { id: 'box', execId: 'e2' });
     expect(got).toMatchObject({ stdout: 'out\n', stderr: 'err\n', exit: { exitCode: 4 } });
+    // Attaching again to the finished exec: no output left, its exit from the record.
+    expect(await attachCollect(c, { id: 'box', execId: 'e2' })).toMatchObject({ stdout: '', stderr: '', exit: { exitCode: 4 } });
+    expect(isNotFound(await rejection(attachCollect(c, { id: 'box', execId: 'nope' })))).toBe(true);
 
     const pids = (await c.ListPids({ id: 'box' })).processes;
     expect(pids.some((p) => p.cmd.startsWith('sleep 1000'))).toBe(true);
+
+    // A cancelled Logs follow ends on the server at once, not at the exit.
+    const follow = c.Logs({ id: 'box', follow: true });
+    await new Promise<void>((res) => {
+      follow.on('data', () => undefined);
+      follow.on('error', () => res());
+      follow.on('end', () => res());
+      setTimeout(() => follow.cancel(), 200);
+    });
+    const metricsUrl = stack!.hosts[0]!.info.metricsUrl!;
+    const handledLogs = async () => /grpc_server_handled_total\{[^}]*grpc_method="Logs"[^}]*\} 1/.test(await (await fetch(metricsUrl)).text());
+    const until = Date.now() + 3000;
+    while (!(await handledLogs()) && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    expect(await handledLogs()).toBe(true);
 
     // sleep as pid 1 ignores SIGTERM: Stop escalates to SIGKILL.
     const stopped = await c.Stop({ id: 'box', timeoutSeconds: 1 });

@@ -290,32 +290,49 @@ export const namespacesModule: ServiceModule = {
         const io = (target.execId !== '' && claimExecIo(target.id, target.execId)) || (await runtime.attach(target.id, target.execId));
         const onAbort = () => io.close();
         cctx.signal.addEventListener('abort', onAbort, { once: true });
+        // Writes after close_stdin (or to a gone process) are dropped, not fatal.
+        io.stdin.on('error', () => undefined);
         try {
+          // Backpressure end to end: a client that does not read pauses the
+          // attachment, which pauses the monitor's reads (monitor.md).
           const pump = (s: NodeJS.ReadableStream, kind: 'stdout' | 'stderr') =>
             new Promise<void>((resolve) => {
-              s.on('data', (b: Buffer) => call.write(kind === 'stdout' ? { stdout: b } : { stderr: b }));
+              s.on('data', (b: Buffer) => {
+                if (!call.write(kind === 'stdout' ? { stdout: b } : { stderr: b })) {
+                  s.pause();
+                  call.once('drain', () => s.resume());
+                }
+              });
               s.on('end', resolve);
               s.on('close', resolve);
             });
           const output = Promise.all([pump(io.stdout, 'stdout'), pump(io.stderr, 'stderr')]);
           // Input runs beside the output; the client may half-close at any time.
-          const inputDone = (async () => {
+          void (async () => {
             for (let m = await input.next(); !m.done; m = await input.next()) {
               const v = m.value;
-              if (v.stdin !== undefined && v.input === 'stdin') io.stdin.write(v.stdin);
-              else if (v.resize && v.input === 'resize') io.resize(v.resize.width, v.resize.height);
-              else if (v.input === 'closeStdin' && v.closeStdin) io.stdin.end();
+              if (v.input === 'stdin' && v.stdin !== undefined) {
+                if (!io.stdin.writableEnded) io.stdin.write(v.stdin);
+              } else if (v.input === 'resize' && v.resize) {
+                try {
+                  io.resize(v.resize.width, v.resize.height);
+                } catch (e) {
+                  cctx.log.info({ err: String(e) }, 'attach: resize ignored');
+                }
+              } else if (v.input === 'closeStdin' && v.closeStdin && !io.stdin.writableEnded) {
+                io.stdin.end();
+              }
             }
           })().catch(() => undefined);
-          const exit = await io.exit;
+          let exit = await io.exit;
           await output;
-          if (exit) call.write({ exit: exitToWire(exit) });
-          else if (!cctx.signal.aborted) {
-            // The connection ended without an exit: report it when recorded.
-            const st = target.execId === '' ? runtime.state(target.id) : null;
-            if (st?.exit) call.write({ exit: exitToWire(st.exit) });
+          if (!exit && !cctx.signal.aborted) {
+            // The monitor ended the connection without an exit frame: the
+            // process finished before the attach (an exec it no longer
+            // serves), or the monitor is gone. The exit file tells.
+            exit = target.execId === '' ? runtime.state(target.id).exit : await runtime.waitExec(target.id, target.execId);
           }
-          void inputDone;
+          if (exit) call.write({ exit: exitToWire(exit) });
         } finally {
           cctx.signal.removeEventListener('abort', onAbort);
           io.close();
@@ -331,10 +348,22 @@ export const namespacesModule: ServiceModule = {
           stdout: req.stdout,
           stderr: req.stderr,
         });
-        for await (const e of entries) {
-          if (cctx.signal.aborted) break;
-          call.write({ time: e.time, stream: e.stream, line: e.line });
+        // A cancelled follow must not wait for the next line (or the exit):
+        // race each read with the cancellation and leave the reader to end
+        // with the container (it only holds a file watch until then).
+        const cancelled = new Promise<IteratorResult<never>>((res) => {
+          if (cctx.signal.aborted) res({ done: true, value: undefined as never });
+          cctx.signal.addEventListener('abort', () => res({ done: true, value: undefined as never }), { once: true });
+        });
+        for (;;) {
+          const r = await Promise.race([entries.next(), cancelled]);
+          if (r.done) break;
+          const e = r.value;
+          if (!call.write({ time: e.time, stream: e.stream, line: e.line })) {
+            await Promise.race([new Promise((res) => call.once('drain', res)), cancelled]);
+          }
         }
+        if (cctx.signal.aborted) void entries.return(undefined);
       },
     };
 
