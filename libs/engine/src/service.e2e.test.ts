@@ -5,7 +5,7 @@
 // is its own: cgroups under berth-test-<rand>, bt-* bridges and BERTH-T*
 // chains of the networks service (purged in finally), temp state dirs.
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,24 +16,11 @@ import { EVENTS_STREAM, startNatsServer, type NatsServerHandle } from '@berth/ev
 import { imagesModule } from '@berth/images';
 import { createClient, socketPath, tempPaths, type ServiceModule, type TempPaths } from '@berth/kit';
 import { layersModule } from '@berth/layers';
+import { namespacesModule } from '@berth/namespaces';
 import { NetworkManager, networksModule, networksOptions } from '@berth/networks';
 import { isNotFound, isUnavailable, type BerthError } from '@berth/errors';
 import type { cgroupsV1, engineV1, imagesV1, layersV1 } from '@berth/proto';
 import { engineModule } from './service';
-
-/**
- * The lib holding the namespaces service's module, when it has landed (it is
- * written in parallel with this one); imported by a computed name so this
- * file typechecks without it.
- */
-const NAMESPACES_LIB = ['namespaces', 'runtime'].find((l) => existsSync(join(__dirname, '..', '..', l, 'src', 'service.ts')));
-
-async function namespacesModule(): Promise<ServiceModule> {
-  const m = (await import(/* @vite-ignore */ `@berth/${NAMESPACES_LIB}`)) as Record<string, unknown>;
-  const mod = m['namespacesModule'] as ServiceModule | undefined;
-  if (!mod) throw new Error(`@berth/${NAMESPACES_LIB} does not export namespacesModule`);
-  return mod;
-}
 
 async function publisherConnected(natsUrl: string): Promise<void> {
   const nc = await connectNats({ servers: natsUrl, timeout: 3000 });
@@ -190,8 +177,8 @@ describe('engine with images, layers, cgroups and networks (namespaces down)', (
   }, 120_000);
 });
 
-describe.skipIf(!NAMESPACES_LIB)('engine with every service over gRPC', () => {
-  const { s, client, busybox } = useStack(async () => [layersModule, imagesModule, cgroupsModule, await namespacesModule(), networksModule, engineModule]);
+describe('engine with every service over gRPC', () => {
+  const { s, client, busybox } = useStack(async () => [layersModule, imagesModule, cgroupsModule, namespacesModule, networksModule, engineModule]);
 
   it('runs busybox echo hi with network none: exit 0, "hi" in the logs', async () => {
     const engine = client<engineV1.EngineDefinition, engineV1.EngineHandlers>('berth.engine.v1.Engine', 'engine');
@@ -321,8 +308,8 @@ describe.skipIf(!NAMESPACES_LIB)('engine with every service over gRPC', () => {
   }, 120_000);
 });
 
-describe.skipIf(!NAMESPACES_LIB)('engine restarted while its container runs', () => {
-  const { s, client, busybox } = useStack(async () => [layersModule, imagesModule, cgroupsModule, await namespacesModule(), networksModule]);
+describe('engine restarted while its container runs', () => {
+  const { s, client, busybox } = useStack(async () => [layersModule, imagesModule, cgroupsModule, namespacesModule, networksModule]);
 
   it('recovers the live container: its exit is recorded and its log is complete, once', async () => {
     const opts = () => ({ paths: s.paths, natsUrl: s.nats!.url, metrics: () => ({ host: '127.0.0.1', port: 0 }) as const });
