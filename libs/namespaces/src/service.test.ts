@@ -345,6 +345,17 @@ describe('namespaces service over gRPC', () => {
     expect(execEvent?.data as eventsV1.ProcessExitEvent__Output).toMatchObject({ containerId: 'trap', execId: 'x1', exitCode: 6 });
   });
 
+  it('runs a terminal process on a pty', async () => {
+    const c = await start();
+    const args = ['sh', '-c', 'tty; stty size; exit 2'];
+    await c.Create({ id: 'tty', spec: { ...spec(args), process: proc(args, { terminal: true, consoleSize: { height: 31, width: 97 } }) } });
+    expect(await c.State({ id: 'tty' })).toMatchObject({ status: 'created' });
+    await c.Start({ id: 'tty' });
+    expect((await c.Wait({ id: 'tty' })).exitCode).toBe(2);
+    // The initial console size was applied before the process ran.
+    expect(await logsOf(c, 'tty')).toMatch(/^\/dev\/pts\/\d+\r?\n31 97\r?\n$/);
+  });
+
   it('finds a running container again after a restart, waits for it, and publishes exits that happened while down', async () => {
     let c = await start();
     const since = new Date(Date.now() - 1000);

@@ -225,6 +225,18 @@ export const namespacesModule: ServiceModule = {
           ...(req.logMaxSize > 0 ? { logMaxSize: Number(req.logMaxSize) } : {}),
           ...(req.logMaxFiles > 0 ? { logMaxFiles: req.logMaxFiles } : {}),
         });
+        const size = req.spec?.process?.consoleSize;
+        if (spec.process.terminal && size && size.width > 0 && size.height > 0) {
+          // The pty exists once create returned; size it before init execs.
+          const a = await runtime.attach(req.id);
+          try {
+            a.resize(size.width, size.height);
+            // The frame is handed to the socket synchronously; let it flush.
+            await new Promise((r) => setImmediate(r));
+          } finally {
+            a.close();
+          }
+        }
         meta.remove(req.id); // leftovers of an earlier container with this id
         meta.setAnnotations(req.id, req.spec?.annotations ?? {});
         watcher.watch(req.id, created.pid);
