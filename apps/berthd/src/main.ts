@@ -29,10 +29,9 @@ function parseArgs(argv: string[]): { services: string[]; withNats: boolean } {
 
 mainOf(async () => {
   const { services, withNats } = parseArgs(process.argv.slice(2));
-  const modules: ServiceModule[] = services.map((s) => {
-    const make = MODULES[s as keyof typeof MODULES];
-    if (!make) throw new Error(`service ${s} is not available in this build`);
-    return make();
-  });
+  // Start in MODULES order whatever order --services named them.
+  const modules: ServiceModule[] = (Object.keys(MODULES) as (keyof typeof MODULES)[])
+    .filter((name) => services.includes(name))
+    .map((name) => MODULES[name]);
   await runApp(modules, { withNats });
 });

@@ -1,5 +1,19 @@
 // Every service module berthd can host, by name. Each comes from its
 // service lib; berthd only composes them.
 import type { ServiceModule, ServiceName } from '@berth/kit';
+import { cgroupsModule } from '@berth/cgroups';
+import { engineModule } from '@berth/engine';
+import { imagesModule } from '@berth/images';
+import { layersModule } from '@berth/layers';
+import { namespacesModule } from '@berth/namespaces';
+import { networksModule } from '@berth/networks';
 
-export const MODULES: Partial<Record<ServiceName, () => ServiceModule>> = {};
+/** In start order: the engine, a client of the others, comes last. */
+export const MODULES: Record<ServiceName, ServiceModule> = {
+  namespaces: namespacesModule,
+  cgroups: cgroupsModule,
+  layers: layersModule,
+  networks: networksModule,
+  images: imagesModule,
+  engine: engineModule,
+};
