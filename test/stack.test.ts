@@ -11,14 +11,35 @@ import { join, resolve } from 'node:path';
 import { daemonDown, daemonStatus, daemonUp, readDaemonRecord, appScript } from '@berth/daemon';
 import { GRPC_SERVICE, SERVICE_NAMES, checkPrometheusText, createClient, socketPath, waitServing, type BerthPaths } from '@berth/kit';
 import { startNatsServer, type NatsServerHandle } from '@berth/events';
+import { NetworkManager, networksOptions } from '@berth/networks';
+import { removeCgroupParent } from '@berth/cgroups';
+import { randomBytes } from 'node:crypto';
 
 const ROOT = resolve(__dirname, '..');
 const PY_CLIENT = join(__dirname, 'fixtures', 'health_client.py');
 
+// Everything the stack creates on the host carries this run's own names, so
+// it collides with nothing here and teardown removes exactly it.
+const TAG = randomBytes(3).toString('hex');
 function stackEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
+  const env: NodeJS.ProcessEnv = {
+    BERTH_CGROUP_PARENT: `berth-test-${TAG}`,
+    BERTH_DEFAULT_BRIDGE: `bt-s${TAG}`,
+    BERTH_DEFAULT_SUBNET: `10.219.${150 + (parseInt(TAG, 16) % 40)}.0/24`,
+    BERTH_BRIDGE_PREFIX: `bts${TAG.slice(0, 4)}-`,
+    BERTH_CHAIN_PREFIX: `BERTH-S${TAG}`,
+    BERTH_DNS_UPSTREAMS: '127.0.0.1:9',
+  };
   for (const s of SERVICE_NAMES) env[`BERTH_${s.toUpperCase()}_METRICS`] = '0';
   return env;
+}
+
+async function purgeHostState(paths: BerthPaths): Promise<void> {
+  const m = new NetworkManager(networksOptions(paths, { ...process.env, ...stackEnv() }));
+  await m.start();
+  await m.purge();
+  await m.close();
+  removeCgroupParent(`berth-test-${TAG}`);
 }
 
 function alive(pid: number): boolean {
@@ -64,6 +85,7 @@ describe.each([
 
   afterAll(async () => {
     await daemonDown({ paths }).catch(() => undefined);
+    await purgeHostState(paths).catch(() => undefined);
     await nats?.stop();
     delete process.env.NATS_URL;
     rmSync(base, { recursive: true, force: true });

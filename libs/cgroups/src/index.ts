@@ -31,3 +31,4 @@ export { CgroupStateStore, type CgroupRecord } from './state';
 export { observeCgroupFs, type CgroupFsEvent, type CgroupFsObserver } from './cgroupfs';
 export { resourcesFromWire, resourcesToWire, cgroupToWire, statsToWire } from './wire';
 export { cgroupsModule } from './service';
+export { removeCgroupParent } from './remove-parent';

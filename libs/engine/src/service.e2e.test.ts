@@ -5,12 +5,12 @@
 // is its own: cgroups under berth-test-<rand>, bt-* bridges and BERTH-T*
 // chains of the networks service (purged in finally), temp state dirs.
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect as connectNats } from 'nats';
-import { cgroupsModule } from '@berth/cgroups';
+import { cgroupsModule, removeCgroupParent } from '@berth/cgroups';
 import { runServices, type RunningStack } from '@berth/daemon';
 import { EVENTS_STREAM, startNatsServer, type NatsServerHandle } from '@berth/events';
 import { imagesModule } from '@berth/images';
@@ -99,7 +99,7 @@ function useStack(modules: () => Promise<ServiceModule[]>) {
         await m.close();
       }
     } finally {
-      try { rmdirSync(`/sys/fs/cgroup/berth-test-${tag}`); } catch { /* not made, or v1 */ }
+      removeCgroupParent(`berth-test-${tag}`);
       for (const k of ENV_KEYS) {
         if (saved[k] === undefined) delete process.env[k];
         else process.env[k] = saved[k];
