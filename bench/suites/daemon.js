@@ -12,6 +12,16 @@ const { ROOT, rssBytes, descendants, stats, writeResult, sleep, mib } = require(
 
 const berth = path.join(ROOT, 'apps', 'cli', 'bin', 'berth');
 
+async function purge(env) {
+  const { NetworkManager, networksOptions } = require(path.join(ROOT, 'libs', 'networks', 'dist'));
+  const { removeCgroupParent } = require(path.join(ROOT, 'libs', 'cgroups', 'dist'));
+  const m = new NetworkManager(networksOptions({ root: env.BERTH_ROOT, run: env.BERTH_RUN }, env));
+  await m.start();
+  await m.purge();
+  await m.close();
+  removeCgroupParent(env.BERTH_CGROUP_PARENT);
+}
+
 function readRecord(run) {
   return JSON.parse(fs.readFileSync(path.join(run, 'daemon.json'), 'utf8'));
 }
@@ -25,6 +35,12 @@ async function measure(split, rounds) {
     const env = { ...process.env, BERTH_ROOT: path.join(base, 'root'), BERTH_RUN: path.join(base, 'run'), BERTH_LOG_LEVEL: 'warn' };
     // Metrics on free ports so the bench never collides with a running stack.
     for (const s of ['ENGINE', 'NAMESPACES', 'CGROUPS', 'LAYERS', 'NETWORKS', 'IMAGES']) env[`BERTH_${s}_METRICS`] = '0';
+    // The bench's own bridge, subnet, chains and cgroup parent, removed after.
+    const tag = `${process.pid.toString(16)}${i}`;
+    Object.assign(env, {
+      BERTH_CGROUP_PARENT: `berth-bench-${tag}`, BERTH_DEFAULT_BRIDGE: `bt-b${tag}`.slice(0, 15),
+      BERTH_DEFAULT_SUBNET: '10.219.240.0/24', BERTH_BRIDGE_PREFIX: 'btb-', BERTH_CHAIN_PREFIX: `BERTH-B${tag}`, BERTH_DNS_UPSTREAMS: '127.0.0.1:9',
+    });
     try {
       const t0 = process.hrtime.bigint();
       execFileSync(berth, ['daemon', 'up', ...(split ? ['--split'] : [])], { env, stdio: 'ignore' });
@@ -38,6 +54,7 @@ async function measure(split, rounds) {
       }
     } finally {
       try { execFileSync(berth, ['daemon', 'down'], { env, stdio: 'ignore' }); } catch { /* */ }
+      await purge(env);
       fs.rmSync(base, { recursive: true, force: true });
     }
   }

@@ -50,6 +50,14 @@ export interface ServiceInfo {
   startedAt: string;
 }
 
+// One reflection service per process: it holds descriptors of every proto,
+// and berthd runs six hosts that would otherwise each keep a copy.
+let reflection: ReflectionService | undefined;
+function reflectionService(): ReflectionService {
+  reflection ??= new ReflectionService(loadProtos().pkg);
+  return reflection;
+}
+
 async function socketInUse(path: string): Promise<boolean> {
   return new Promise((resolve) => {
     const s = connect(path);
@@ -119,7 +127,7 @@ export class ServiceHost {
     const statusMap: ServingStatusMap = { '': 'NOT_SERVING', ...Object.fromEntries(all.map(([n]) => [n, 'NOT_SERVING' as const])) };
     const health = new HealthImplementation(statusMap);
     health.addToServer(server);
-    new ReflectionService(loadProtos().pkg).addToServer(server);
+    reflectionService().addToServer(server);
 
     const socket = opts.socket ?? socketPath(opts.name, paths);
     mkdirSync(dirname(socket), { recursive: true, mode: 0o755 });
