@@ -6,7 +6,7 @@ import { existsSync, readFileSync, readdirSync, mkdtempSync, rmSync, writeFileSy
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { Registry } from 'prom-client';
-import { isFailedPrecondition, isInvalidArgument, isNotFound, isAlreadyExists, type BerthError } from '@berth/errors';
+import { isFailedPrecondition, isInvalidArgument, isNotFound, isAlreadyExists, type BerthError, rejection } from '@berth/errors';
 import { CgroupMetricsCollector, parseBytes, cpusToQuota } from './index';
 import { Harness, go, until, sleep, exited, stderrOf, layout, isV1Host } from '../test/helpers';
 import { parsePrometheusText } from '../test/prom-parse';
@@ -19,14 +19,6 @@ afterEach(async () => {
   await h.cleanup();
 });
 
-async function rejection(p: Promise<unknown>): Promise<BerthError> {
-  try {
-    await p;
-  } catch (e) {
-    return e as BerthError;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe(`CgroupsManager on this host (${layout.version})`, () => {
   it('creates a cgroup in every hierarchy, moves a process in, lists it, kills all and deletes without a trace', async () => {

@@ -4,9 +4,8 @@
 import { describe, it, expect, beforeEach, afterEach } from 'vitest';
 import { existsSync } from 'node:fs';
 import { runServices, type RunningStack } from '@berth/daemon';
-import { isFailedPrecondition, isInvalidArgument, isNotFound, type BerthError } from '@berth/errors';
-import { connect as connectNats } from 'nats';
-import { EVENTS_STREAM, startNatsServer, subjects, subscribeEvents, type NatsServerHandle, type CloudEvent } from '@berth/events';
+import { isFailedPrecondition, isInvalidArgument, isNotFound, type BerthError, rejection } from '@berth/errors';
+import { waitForEventsStream, startNatsServer, subjects, subscribeEvents, type NatsServerHandle, type CloudEvent } from '@berth/events';
 import { createClient, tempPaths, checkPrometheusText, type BerthClient, type TempPaths } from '@berth/kit';
 import type { cgroupsV1 } from '@berth/proto';
 import { cgroupsModule } from './index';
@@ -15,42 +14,7 @@ import { Harness, go, until, exited } from '../test/helpers';
 type Client = BerthClient<cgroupsV1.CgroupsDefinition, cgroupsV1.CgroupsHandlers>;
 const MiB = 1024 * 1024;
 
-/**
- * Waits until the service's event publisher has finished connecting to NATS
- * (it creates the BERTH_EVENTS stream as its last connect step). Works around
- * a bug in @berth/events: EventPublisher.close() called while its first
- * connect is still in progress never returns (the loop falls through to an
- * idle wait nobody wakes), which hung stack.stop() on a loaded machine.
- */
-async function publisherConnected(natsUrl: string): Promise<void> {
-  const nc = await connectNats({ servers: natsUrl, timeout: 3000 });
-  try {
-    const jsm = await nc.jetstreamManager();
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      try {
-        await jsm.streams.info(EVENTS_STREAM);
-        break;
-      } catch (e) {
-        if (Date.now() > deadline) throw e;
-        await new Promise((r) => setTimeout(r, 25));
-      }
-    }
-    // The publisher sees the same stream reply within a few ms.
-    await new Promise((r) => setTimeout(r, 250));
-  } finally {
-    await nc.close();
-  }
-}
 
-async function rejection(p: Promise<unknown>): Promise<BerthError> {
-  try {
-    await p;
-  } catch (e) {
-    return e as BerthError;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('cgroups service over gRPC', () => {
   let h: Harness;
@@ -67,7 +31,7 @@ describe('cgroups service over gRPC', () => {
   afterEach(async () => {
     client?.close();
     try {
-      if (stack && nats) await publisherConnected(nats.url).catch(() => undefined);
+      if (stack && nats) await waitForEventsStream(nats.url).catch(() => undefined);
       await stack?.stop();
     } finally {
       await nats?.stop();

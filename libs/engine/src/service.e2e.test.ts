@@ -9,10 +9,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect as connectNats } from 'nats';
 import { cgroupsModule, removeCgroupParent } from '@berth/cgroups';
 import { runServices, type RunningStack } from '@berth/daemon';
-import { EVENTS_STREAM, startNatsServer, type NatsServerHandle } from '@berth/events';
+import { waitForEventsStream, startNatsServer, type NatsServerHandle } from '@berth/events';
 import { imagesModule } from '@berth/images';
 import { createClient, socketPath, tempPaths, type ServiceModule, type TempPaths } from '@berth/kit';
 import { layersModule } from '@berth/layers';
@@ -22,25 +21,6 @@ import { isNotFound, isUnavailable, type BerthError } from '@berth/errors';
 import type { cgroupsV1, engineV1, imagesV1, layersV1 } from '@berth/proto';
 import { engineModule } from './service';
 
-async function publisherConnected(natsUrl: string): Promise<void> {
-  const nc = await connectNats({ servers: natsUrl, timeout: 3000 });
-  try {
-    const jsm = await nc.jetstreamManager();
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      try {
-        await jsm.streams.info(EVENTS_STREAM);
-        break;
-      } catch (e) {
-        if (Date.now() > deadline) throw e;
-        await new Promise((r) => setTimeout(r, 25));
-      }
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  } finally {
-    await nc.close();
-  }
-}
 
 const ENV_KEYS = ['BERTH_CGROUP_PARENT', 'BERTH_DEFAULT_BRIDGE', 'BERTH_DEFAULT_SUBNET', 'BERTH_BRIDGE_PREFIX', 'BERTH_CHAIN_PREFIX', 'BERTH_DNS_UPSTREAMS', 'NATS_URL'] as const;
 
@@ -65,7 +45,7 @@ function useStack(modules: () => Promise<ServiceModule[]>) {
     const run = mkdtempSync(join(tmpdir(), 'berth-'));
     s.paths = { root: root.root, run, cleanup: () => { root.cleanup(); rmSync(run, { recursive: true, force: true }); } };
     s.stack = await runServices(await modules(), { paths: s.paths, natsUrl: s.nats.url, metrics: () => ({ host: '127.0.0.1', port: 0 }) });
-    await publisherConnected(s.nats.url);
+    await waitForEventsStream(s.nats.url);
   }, 60_000);
   afterAll(async () => {
     try {
@@ -316,7 +296,7 @@ describe('engine restarted while its container runs', () => {
     let e1: RunningStack | undefined = await runServices([engineModule], opts());
     let e2: RunningStack | undefined;
     try {
-      await publisherConnected(s.nats!.url);
+      await waitForEventsStream(s.nats!.url);
       await busybox();
       let engine = client<engineV1.EngineDefinition, engineV1.EngineHandlers>('berth.engine.v1.Engine', 'engine');
       const run = await engine.RunContainer({

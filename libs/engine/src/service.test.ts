@@ -4,45 +4,16 @@
 // validation) and that a dependency being down reaches the caller as a typed
 // UNAVAILABLE with nothing left behind. service.e2e.test.ts runs the whole stack.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect as connectNats } from 'nats';
 import { runServices, type RunningStack } from '@berth/daemon';
-import { isFailedPrecondition, isInvalidArgument, isNotFound, isUnavailable, type BerthError } from '@berth/errors';
-import { EVENTS_STREAM, startNatsServer, type NatsServerHandle } from '@berth/events';
+import { isFailedPrecondition, isInvalidArgument, isNotFound, isUnavailable, type BerthError, rejection } from '@berth/errors';
+import { waitForEventsStream, startNatsServer, type NatsServerHandle } from '@berth/events';
 import { createClient, tempPaths, type BerthClient, type TempPaths } from '@berth/kit';
 import type { engineV1 } from '@berth/proto';
 import { engineModule } from './service';
 
 type Client = BerthClient<engineV1.EngineDefinition, engineV1.EngineHandlers>;
 
-async function rejection(p: Promise<unknown>): Promise<BerthError> {
-  try {
-    await p;
-  } catch (e) {
-    return e as BerthError;
-  }
-  throw new Error('expected a rejection');
-}
 
-/** Waits for the module's publisher to finish connecting (closing it mid-connect hangs; see cgroups' test). */
-async function publisherConnected(natsUrl: string): Promise<void> {
-  const nc = await connectNats({ servers: natsUrl, timeout: 3000 });
-  try {
-    const jsm = await nc.jetstreamManager();
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      try {
-        await jsm.streams.info(EVENTS_STREAM);
-        break;
-      } catch (e) {
-        if (Date.now() > deadline) throw e;
-        await new Promise((r) => setTimeout(r, 25));
-      }
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  } finally {
-    await nc.close();
-  }
-}
 
 describe('engine service alone over gRPC', () => {
   let nats: NatsServerHandle;
@@ -56,7 +27,7 @@ describe('engine service alone over gRPC', () => {
     process.env['NATS_URL'] = nats.url;
     paths = tempPaths();
     stack = await runServices([engineModule], { paths, natsUrl: nats.url, metrics: () => ({ host: '127.0.0.1', port: 0 }) });
-    await publisherConnected(nats.url);
+    await waitForEventsStream(nats.url);
     client = createClient<engineV1.EngineDefinition, engineV1.EngineHandlers>('berth.engine.v1.Engine', [`unix:${stack.hosts[0]!.info.socket}`], { timeoutMs: 10_000 });
   }, 30_000);
 

@@ -162,3 +162,13 @@ export function fromNodeError(e: unknown, what: string): BerthError {
   const message = e instanceof Error ? e.message : String(e);
   return new InternalError(`${what}: ${message}`, { cause: e });
 }
+
+/** For tests: the error a promise rejects with; throws when it resolves. */
+export async function rejection(p: Promise<unknown>): Promise<BerthError> {
+  try {
+    await p;
+  } catch (e) {
+    return e as BerthError;
+  }
+  throw new Error('expected a rejection');
+}

@@ -4,4 +4,4 @@ export { subjects, EVENTS_STREAM, ALL_SUBJECTS, isBerthSubject, type ContainerAc
 export { makeCloudEvent, natsSubjectOf, type CloudEvent } from './cloudevent';
 export { EventPublisher, ensureEventsStream, type PublisherOptions, type RetentionOptions } from './publisher';
 export { subscribeEvents, type SubscribeOptions } from './subscriber';
-export { startNatsServer, freePort, type NatsServerHandle } from './testing';
+export { startNatsServer, freePort, waitForEventsStream, type NatsServerHandle } from './testing';

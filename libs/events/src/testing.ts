@@ -70,3 +70,27 @@ export async function startNatsServer(): Promise<NatsServerHandle> {
     },
   };
 }
+
+/**
+ * Waits until the BERTH_EVENTS stream exists on a server (a publisher
+ * creates it as its last connect step), so a test subscribes after it.
+ */
+export async function waitForEventsStream(natsUrl: string, timeoutMs = 10_000): Promise<void> {
+  const { connect } = await import('nats');
+  const nc = await connect({ servers: natsUrl, timeout: 3000 });
+  try {
+    const jsm = await nc.jetstreamManager();
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        await jsm.streams.info('BERTH_EVENTS');
+        return;
+      } catch (e) {
+        if (Date.now() > deadline) throw e;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    }
+  } finally {
+    await nc.close();
+  }
+}

@@ -8,7 +8,7 @@ import * as grpc from '@grpc/grpc-js';
 import tar from 'tar-stream';
 import { Registry } from 'prom-client';
 import { runServices, type RunningStack } from '@berth/daemon';
-import { isFailedPrecondition, isInvalidArgument, isNotFound } from '@berth/errors';
+import { isFailedPrecondition, isInvalidArgument, isNotFound, rejection } from '@berth/errors';
 import { startNatsServer, subscribeEvents, type CloudEvent, type NatsServerHandle } from '@berth/events';
 import {
   ServiceHost, createClient, createLogger, createRegistry, serviceAddresses, socketPath, tempPaths,
@@ -23,10 +23,6 @@ type ContentClient = BerthClient<imagesV1.ContentDefinition, imagesV1.ContentHan
 type TransferClient = BerthClient<imagesV1.TransferDefinition, imagesV1.TransferHandlers>;
 type LayersClient = BerthClient<layersV1.LayersDefinition, layersV1.LayersHandlers>;
 
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try { await p; } catch (e) { return e; }
-  throw new Error('expected a rejection');
-}
 
 const sha256 = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 

@@ -6,9 +6,8 @@ import { readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { umount, MNT } from '@berth/sys';
 import { runServices, type RunningStack } from '@berth/daemon';
-import { isFailedPrecondition, isInvalidArgument, type BerthError } from '@berth/errors';
-import { connect as connectNats } from 'nats';
-import { EVENTS_STREAM, startNatsServer, type NatsServerHandle } from '@berth/events';
+import { isFailedPrecondition, isInvalidArgument, type BerthError, rejection } from '@berth/errors';
+import { waitForEventsStream, startNatsServer, type NatsServerHandle } from '@berth/events';
 import { createClient, tempPaths, checkPrometheusText, type BerthClient, type TempPaths } from '@berth/kit';
 import type { layersV1 } from '@berth/proto';
 import { layersModule, MediaType } from './index';
@@ -18,42 +17,7 @@ import { tarNames } from './testing/suite';
 
 type Client = BerthClient<layersV1.LayersDefinition, layersV1.LayersHandlers>;
 
-/**
- * Waits until the service's event publisher has finished connecting to NATS
- * (it creates the BERTH_EVENTS stream as its last connect step). Works around
- * a bug in @berth/events: EventPublisher.close() called while its first
- * connect is still in progress never returns (the loop falls through to an
- * idle wait nobody wakes), which hung stack.stop() on a loaded machine.
- */
-async function publisherConnected(natsUrl: string): Promise<void> {
-  const nc = await connectNats({ servers: natsUrl, timeout: 3000 });
-  try {
-    const jsm = await nc.jetstreamManager();
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      try {
-        await jsm.streams.info(EVENTS_STREAM);
-        break;
-      } catch (e) {
-        if (Date.now() > deadline) throw e;
-        await new Promise((r) => setTimeout(r, 25));
-      }
-    }
-    // The publisher sees the same stream reply within a few ms.
-    await new Promise((r) => setTimeout(r, 250));
-  } finally {
-    await nc.close();
-  }
-}
 
-async function rejection(p: Promise<unknown>): Promise<BerthError> {
-  try {
-    await p;
-  } catch (e) {
-    return e as BerthError;
-  }
-  throw new Error('expected a rejection');
-}
 
 /** Sends `blob` in `chunk`-byte data messages after the header. */
 function apply(c: Client, blob: Buffer, header: layersV1.ApplyLayerHeader, chunk = 1000): Promise<layersV1.ApplyLayerResponse__Output> {
@@ -99,7 +63,7 @@ describe('layers service over gRPC', () => {
   afterEach(async () => {
     client?.close();
     try {
-      if (stack && nats) await publisherConnected(nats.url).catch(() => undefined);
+      if (stack && nats) await waitForEventsStream(nats.url).catch(() => undefined);
       await stack?.stop();
     } finally {
       await nats?.stop();

@@ -8,12 +8,11 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { runServices, type RunningStack } from '@berth/daemon';
-import { isInvalidArgument, isNotFound, isFailedPrecondition, type BerthError } from '@berth/errors';
-import { EVENTS_STREAM, startNatsServer, subjects, subscribeEvents, type CloudEvent, type NatsServerHandle } from '@berth/events';
+import { isInvalidArgument, isNotFound, isFailedPrecondition, type BerthError, rejection } from '@berth/errors';
+import { waitForEventsStream, startNatsServer, subjects, subscribeEvents, type CloudEvent, type NatsServerHandle } from '@berth/events';
 import { createClient, stateDir, tempPaths, type BerthClient, type TempPaths } from '@berth/kit';
 import type { eventsV1, namespacesV1, typesV1 } from '@berth/proto';
 import { Runtime, berthShim, type ContainerSpec, type ProcessSpec } from '@berth/runtime';
-import { connect as connectNats } from 'nats';
 import { makeBusyboxRootfs, type BusyboxRootfs } from '../../runtime/src/testing/busybox-rootfs';
 import { namespacesModule } from './index';
 
@@ -32,39 +31,7 @@ afterAll(async () => {
   rootfs?.cleanup();
 });
 
-/**
- * Waits until the service's event publisher has connected (it creates the
- * events stream last): EventPublisher.close() during its first connect
- * never returns (see libs/cgroups/src/service.test.ts).
- */
-async function publisherConnected(natsUrl: string): Promise<void> {
-  const nc = await connectNats({ servers: natsUrl, timeout: 3000 });
-  try {
-    const jsm = await nc.jetstreamManager();
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      try {
-        await jsm.streams.info(EVENTS_STREAM);
-        break;
-      } catch (e) {
-        if (Date.now() > deadline) throw e;
-        await new Promise((r) => setTimeout(r, 25));
-      }
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  } finally {
-    await nc.close();
-  }
-}
 
-async function rejection(p: Promise<unknown>): Promise<BerthError> {
-  try {
-    await p;
-  } catch (e) {
-    return e as BerthError;
-  }
-  throw new Error('expected a rejection');
-}
 
 /** Exit events for container id published since `since`, until one arrives or 10 s pass. */
 async function exitEvent(id: string, since: Date): Promise<CloudEvent | undefined> {
@@ -119,7 +86,7 @@ describe('namespaces service over gRPC', () => {
     stack = await runServices([namespacesModule], { paths, natsUrl: nats.url, metrics: () => ({ host: '127.0.0.1', port: 0 }), drainMs: 2000 });
     const info = stack.hosts[0]!.info;
     client = createClient<namespacesV1.NamespacesDefinition, namespacesV1.NamespacesHandlers>('berth.namespaces.v1.Namespaces', [`unix:${info.socket}`], { timeoutMs: 30_000 });
-    await publisherConnected(nats.url);
+    await waitForEventsStream(nats.url);
     return client;
   };
   const stop = async () => {

@@ -9,16 +9,12 @@ import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
 import { spawn } from 'node:child_process';
 import { Registry } from 'prom-client';
-import { isAlreadyExists, isFailedPrecondition, isInvalidArgument } from '@berth/errors';
+import { isAlreadyExists, isFailedPrecondition, isInvalidArgument, rejection } from '@berth/errors';
 import { Fixture, httpGet, inNs, sh } from '../test/helpers';
 import type { NetworkEvent } from './types';
 
 let fx: Fixture;
 
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try { await p; } catch (e) { return e; }
-  throw new Error('expected a rejection');
-}
 
 describe.each(['native', 'cni'] as const)('NetworkManager, %s datapath', (datapath) => {
   beforeEach(async () => {

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { isFailedPrecondition, isInvalidArgument, isNotFound } from '@berth/errors';
+import { isFailedPrecondition, isInvalidArgument, isNotFound, rejection } from '@berth/errors';
 import { runServices, type RunningStack } from '@berth/daemon';
 import { startNatsServer, subscribeEvents, type CloudEvent, type NatsServerHandle } from '@berth/events';
 import { createClient, socketPath, tempPaths, type TempPaths } from '@berth/kit';
@@ -17,10 +17,6 @@ import { networksModule, networksOptions } from './service';
 const run = promisify(execFile);
 const ENV_KEYS = ['BERTH_DEFAULT_BRIDGE', 'BERTH_DEFAULT_SUBNET', 'BERTH_BRIDGE_PREFIX', 'BERTH_CHAIN_PREFIX', 'BERTH_DNS_UPSTREAMS'] as const;
 
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try { await p; } catch (e) { return e; }
-  throw new Error('expected a rejection');
-}
 
 /** A /24 in 10.219.0.0/16 that no route on this machine covers (others' tests use 10.213). */
 async function freeSubnets(n: number): Promise<string[]> {
