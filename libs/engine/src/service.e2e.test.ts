@@ -5,7 +5,9 @@
 // is its own: cgroups under berth-test-<rand>, bt-* bridges and BERTH-T*
 // chains of the networks service (purged in finally), temp state dirs.
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,6 +22,9 @@ import { NetworkManager, networksModule, networksOptions } from '@berth/networks
 import { isNotFound, isUnavailable, type BerthError } from '@berth/errors';
 import type { cgroupsV1, engineV1, imagesV1, layersV1 } from '@berth/proto';
 import { engineModule } from './service';
+import { startRegistry } from '../../images/src/testing/registry';
+import { buildImageFromDirs } from '../../images/src/testing/build-image';
+import { makeBusyboxRootfs } from '../../runtime/src/testing/busybox-rootfs';
 
 
 const ENV_KEYS = ['BERTH_CGROUP_PARENT', 'BERTH_DEFAULT_BRIDGE', 'BERTH_DEFAULT_SUBNET', 'BERTH_BRIDGE_PREFIX', 'BERTH_CHAIN_PREFIX', 'BERTH_DNS_UPSTREAMS', 'NATS_URL'] as const;
@@ -181,6 +186,41 @@ describe('engine with every service over gRPC', () => {
       engine.close();
     }
   }, 120_000);
+
+  it('pulls a two-layer image from a registry on loopback and runs it (images -> layers -> engine)', async () => {
+    const registry = await startRegistry();
+    const work = mkdtempSync(join(tmpdir(), 'berth-pullrun-'));
+    const rootfs = makeBusyboxRootfs();
+    const engine = client<engineV1.EngineDefinition, engineV1.EngineHandlers>('berth.engine.v1.Engine', 'engine');
+    const transfer = client<imagesV1.TransferDefinition, imagesV1.TransferHandlers>('berth.images.v1.Transfer', 'images');
+    try {
+      // Layer one: a busybox root; layer two adds a file. Pushed with skopeo.
+      const extra = join(work, 'extra');
+      mkdirSync(extra);
+      writeFileSync(join(extra, 'hello.txt'), 'from layer two\n');
+      const layout = join(work, 'layout');
+      await buildImageFromDirs(layout, 'v1', [rootfs.rootfs, extra], ['cat', '/hello.txt']);
+      const ref = `${registry.host}/bt/multi-${s.tag}:v1`;
+      await promisify(execFile)('skopeo', ['copy', '--dest-tls-verify=false', `oci:${layout}:v1`, `docker://${ref}`]);
+
+      let pulled: imagesV1.PullResponse__Output | undefined;
+      for await (const ev of transfer.Pull({ reference: ref }) as AsyncIterable<imagesV1.PullResponse__Output>) pulled = ev;
+      expect(pulled?.image).toBeTruthy();
+
+      const run = await engine.RunContainer({ create: { config: { image: ref }, hostConfig: { networkMode: 'none' }, pull: 'never' } });
+      expect((await engine.WaitContainer({ id: run.id, condition: 'not-running' })).exitCode).toBe(0);
+      const lines: string[] = [];
+      for await (const e of engine.Logs({ id: run.id }) as AsyncIterable<engineV1.LogEntry__Output>) lines.push(`${e.stream}:${e.line.toString()}`);
+      expect(lines).toEqual(['stdout:from layer two']);
+      await engine.RemoveContainer({ id: run.id });
+    } finally {
+      engine.close();
+      transfer.close();
+      rootfs.cleanup();
+      rmSync(work, { recursive: true, force: true });
+      await registry.stop();
+    }
+  }, 180_000);
 
   it('runs on the default bridge with hosts/resolv.conf filled after attach, execs through Attach, stops, and replays events', async () => {
     const engine = client<engineV1.EngineDefinition, engineV1.EngineHandlers>('berth.engine.v1.Engine', 'engine');
