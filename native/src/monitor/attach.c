@@ -136,6 +136,14 @@ static void client_free(struct client *c) {
   for (struct proc *p = procs; p; p = p->next)
     if (p->requester == c) p->requester = NULL;
   client_unblock(c);
+  /* Closing a unix socket that still holds unread input makes the kernel
+   * report ECONNRESET to the peer, which can overtake the last frames sent
+   * (EXIT): discard what the client sent first (bounded, non-blocking). */
+  if (c->fd >= 0) {
+    char sink[4096];
+    for (int i = 0; i < 256; i++)
+      if (read(c->fd, sink, sizeof sink) <= 0) break;
+  }
   close_fd(&c->fd);
   free(c);
 }
