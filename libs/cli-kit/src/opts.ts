@@ -7,29 +7,10 @@ import { InvalidArgumentError } from '@berth/errors';
 import { invalidFlagValue, type FlagDef } from './command';
 import { parseBytes } from './units';
 
+import type { MountSpec, PortBinding, RestartPolicy } from '@berth/container-config';
+export type { MountSpec, PortBinding, RestartPolicy };
+
 type Flag = Pick<FlagDef, 'name' | 'short'>;
-
-/** A published port: proto field names of berth.engine.v1.PortBinding. */
-export interface PortBinding {
-  containerPort: number;
-  protocol: string;
-  hostIp: string;
-  /** 0 = the engine picks a free port. */
-  hostPort: number;
-}
-
-export interface MountSpec {
-  type: 'bind' | 'volume' | 'tmpfs';
-  source: string;
-  target: string;
-  readOnly: boolean;
-  options: string[];
-}
-
-export interface RestartPolicy {
-  name: 'no' | 'always' | 'unless-stopped' | 'on-failure';
-  maximumRetryCount: number;
-}
 
 export function parseMemory(f: Flag, v: string): number {
   const n = parseBytes(v);

@@ -4,12 +4,13 @@
 // @grpc/proto-loader presents them). All validation happens here, before the
 // engine is called, so a bad flag never leaves a half-created container.
 import { InvalidArgumentError } from '@berth/errors';
+import type { ContainerConfig, HostConfig } from '@berth/container-config';
 import type { CommandDef, FlagDef, ParsedCommand } from './command';
 import { invalidFlagValue } from './command';
 import {
   checkImageRef, parseCapability, parseCpus, parseCpuset, parseEnvArg, parseEnvFile, parseHostname, parseLabel,
   parseMemory, parseMemorySwap, parseNetworkMode, parsePortSpec, parseRestartPolicy, parseTmpfs, parseUserSpec,
-  parseVolumeSpec, type MountSpec, type PortBinding, type RestartPolicy,
+  parseVolumeSpec, type MountSpec,
 } from './opts';
 
 export const RUN_FLAGS: FlagDef[] = [
@@ -67,46 +68,8 @@ export const CREATE_COMMAND: CommandDef = {
 
 export interface RunRequest {
   name: string;
-  config: {
-    hostname: string;
-    domainname: string;
-    user: string;
-    env: string[];
-    /** null: not given (the image's CMD applies). */
-    cmd: string[] | null;
-    /** null: not given; [""]: reset (--entrypoint ""). */
-    entrypoint: string[] | null;
-    workingDir: string;
-    exposedPorts: string[];
-    volumes: string[];
-    labels: Record<string, string>;
-    stopSignal: string;
-    stopTimeout: number | null;
-    tty: boolean;
-    openStdin: boolean;
-    attachStdin: boolean;
-    attachStdout: boolean;
-    attachStderr: boolean;
-    image: string;
-  };
-  hostConfig: {
-    memory: number;
-    memorySwap: number;
-    nanoCpus: number;
-    cpuShares: number;
-    cpusetCpus: string;
-    pidsLimit: number;
-    networkMode: string;
-    portBindings: PortBinding[];
-    mounts: MountSpec[];
-    readonlyRootfs: boolean;
-    init: boolean;
-    restartPolicy: RestartPolicy;
-    capAdd: string[];
-    capDrop: string[];
-    usernsMode: string;
-    autoRemove: boolean;
-  };
+  config: ContainerConfig;
+  hostConfig: HostConfig;
   pull: 'missing' | 'always' | 'never';
   /** CLI behaviour, not sent: run in the background (print the id). */
   detach: boolean;

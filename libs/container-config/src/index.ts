@@ -1,0 +1,98 @@
+// @berth/container-config: Docker's portable container configuration
+// (container.Config, HostConfig and their parts), camelCased. The CLI builds
+// it from flags (libs/cli-kit) and the engine stores and applies it
+// (libs/engine); both use these one definitions, which map one to one onto
+// berth.engine.v1's CreateContainerRequest.
+
+export interface RestartPolicy {
+  /** "no" | "always" | "unless-stopped" | "on-failure". */
+  name: 'no' | 'always' | 'unless-stopped' | 'on-failure';
+  /** on-failure only: give up after this many restarts; 0 = no limit. */
+  maximumRetryCount: number;
+}
+
+/** One published port: container port/proto -> host ip:port. */
+export interface PortBinding {
+  containerPort: number;
+  /** "tcp" | "udp" | "sctp". */
+  protocol: string;
+  /** Host address; "" = all addresses. */
+  hostIp: string;
+  /** Host port; 0 = let the networks service pick one. */
+  hostPort: number;
+}
+
+/**
+ * A mount from -v/--mount/--tmpfs. `type` decides which fields matter:
+ * bind (source = absolute host path), volume (source = volume name, "" =
+ * anonymous: the engine creates one), tmpfs (source unused).
+ */
+export interface MountSpec {
+  type: 'bind' | 'volume' | 'tmpfs';
+  source: string;
+  /** Absolute path inside the container. */
+  target: string;
+  readOnly: boolean;
+  /** Extra options: tmpfs "size=64m,mode=1777", bind propagation, "nocopy", "z"/"Z". */
+  options: string[];
+}
+
+/** Portable container configuration: Docker's container.Config. */
+export interface ContainerConfig {
+  hostname: string;
+  domainname: string;
+  /** "uid", "name", "uid:gid" or "name:group"; "" = image default / root. */
+  user: string;
+  /** "KEY=value" entries, request overriding the image by key. */
+  env: string[];
+  /** null = not given (take the image's); [] = given empty. */
+  cmd: string[] | null;
+  /** null = not given; [""] = reset to none (--entrypoint ""). */
+  entrypoint: string[] | null;
+  workingDir: string;
+  /** "80/tcp" keys. */
+  exposedPorts: string[];
+  /** Anonymous-volume paths from the image VOLUME or `-v /path`. */
+  volumes: string[];
+  labels: Record<string, string>;
+  stopSignal: string;
+  /** Seconds to wait after stopSignal before SIGKILL; null = engine default (10). */
+  stopTimeout: number | null;
+  tty: boolean;
+  openStdin: boolean;
+  attachStdin: boolean;
+  attachStdout: boolean;
+  attachStderr: boolean;
+  /** The image reference as the user wrote it. */
+  image: string;
+}
+
+/** Host-specific configuration: Docker's container.HostConfig (the subset berth implements). */
+export interface HostConfig {
+  /** Bytes; 0 = unlimited. */
+  memory: number;
+  /** Bytes of memory+swap; -1 = unlimited swap; 0 = twice memory (Docker default). */
+  memorySwap: number;
+  /** CPU quota in units of 1e-9 CPUs (--cpus 1.5 = 1_500_000_000). */
+  nanoCpus: number;
+  /** Relative weight (cgroup v1 shares; converted for v2); 0 = default 1024. */
+  cpuShares: number;
+  /** "0-3,5"; "" = all. */
+  cpusetCpus: string;
+  /** 0 or -1 = unlimited. */
+  pidsLimit: number;
+  /** "bridge" | "none" | "host" | "container:<id>" | network name. */
+  networkMode: string;
+  portBindings: PortBinding[];
+  mounts: MountSpec[];
+  readonlyRootfs: boolean;
+  init: boolean;
+  restartPolicy: RestartPolicy;
+  /** Normalised "CAP_X" names or "ALL". */
+  capAdd: string[];
+  capDrop: string[];
+  /** "host" | "auto" | "" (engine default). */
+  usernsMode: string;
+  /** --rm: remove the container when it exits. */
+  autoRemove: boolean;
+}
