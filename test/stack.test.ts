@@ -42,10 +42,11 @@ async function purgeHostState(paths: BerthPaths): Promise<void> {
   removeCgroupParent(`berth-test-${TAG}`);
 }
 
+/** Running (a zombie waiting for its parent to reap it counts as gone). */
 function alive(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
   } catch {
     return false;
   }
