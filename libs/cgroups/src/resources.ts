@@ -1,7 +1,7 @@
 // LinuxResources: cgroup limits with the OCI runtime spec's linux.resources
 // semantics (runtime-spec config-linux.md, "Control groups"), spelled as in an
 // OCI config.json (blockIO, disableOOMKiller). The proto message
-// berth.cgroups.v1.LinuxResources has the same shape; the gRPC handler maps
+// berth.types.v1.LinuxResources has the same shape; the gRPC handler maps
 // field spellings. Every field is optional: absent = "leave as is" on update,
 // "kernel default" on create. Numbers are plain JS numbers (bytes fit in 2^53).
 import { cpus as hostCpus } from 'node:os';

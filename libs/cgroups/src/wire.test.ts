@@ -1,5 +1,5 @@
 // The proto contract and the local API agree: a LinuxResources survives
-// encoding as berth.cgroups.v1.LinuxResources and decoding with the options
+// encoding as berth.types.v1.LinuxResources and decoding with the options
 // the service kit is likely to use, and every RPC in the proto has a
 // CgroupsManager method.
 import { describe, it, expect } from 'vitest';

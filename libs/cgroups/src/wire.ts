@@ -1,6 +1,6 @@
 // LinuxResources between the OCI spelling used by this lib (blockIO,
 // disableOOMKiller, throttleReadIOPSDevice) and the camelCase objects
-// @grpc/proto-loader makes from berth.cgroups.v1.LinuxResources (blockIo,
+// @grpc/proto-loader makes from berth.types.v1.LinuxResources (blockIo,
 // disableOomKiller, throttleReadIopsDevice), for the gRPC handler. 64-bit
 // fields may arrive as numbers, strings or Long objects depending on the
 // loader's `longs` option; all become numbers (byte counts fit in 2^53).
@@ -44,7 +44,7 @@ function compact<T extends object>(o: T): T | undefined {
   return entries.length ? (Object.fromEntries(entries) as T) : undefined;
 }
 
-/** proto-loader object (berth.cgroups.v1.LinuxResources) -> LinuxResources. Absent messages stay absent. */
+/** proto-loader object (berth.types.v1.LinuxResources) -> LinuxResources. Absent messages stay absent. */
 export function resourcesFromWire(w: Wire): LinuxResources {
   const out: LinuxResources = {};
   const cpu = obj(w?.['cpu']);
@@ -86,7 +86,7 @@ export function resourcesFromWire(w: Wire): LinuxResources {
   return out;
 }
 
-/** LinuxResources -> the object proto-loader serializes as berth.cgroups.v1.LinuxResources. */
+/** LinuxResources -> the object proto-loader serializes as berth.types.v1.LinuxResources. */
 export function resourcesToWire(r: LinuxResources): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   if (r.cpu) out['cpu'] = { ...r.cpu };

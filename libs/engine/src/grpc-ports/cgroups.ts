@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { isAlreadyExists } from '@berth/errors';
 import type { BerthClient } from '@berth/kit';
-import type { cgroupsV1 } from '@berth/proto';
+import type { cgroupsV1, typesV1 } from '@berth/proto';
 import type { CgroupResources, CgroupStats, CgroupsPort } from '../ports';
 import { ignoreNotFound } from './shared';
 
@@ -14,8 +14,8 @@ export type CgroupsClient = BerthClient<cgroupsV1.CgroupsDefinition, cgroupsV1.C
 const CFS_PERIOD_US = 100_000;
 
 /** HostConfig limits -> OCI linux.resources; zero values are left unset (kernel default / unchanged). */
-export function linuxResourcesOf(r: CgroupResources): cgroupsV1.LinuxResources {
-  const out: cgroupsV1.LinuxResources = {};
+export function linuxResourcesOf(r: CgroupResources): typesV1.LinuxResources {
+  const out: typesV1.LinuxResources = {};
   if (r.nanoCpus > 0 || r.cpuShares > 0 || r.cpusetCpus) {
     out.cpu = {
       ...(r.cpuShares > 0 ? { shares: r.cpuShares } : {}),

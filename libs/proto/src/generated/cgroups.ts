@@ -18,13 +18,6 @@ import type { FreezeResponse as _berth_cgroups_v1_FreezeResponse, FreezeResponse
 import type { GetRequest as _berth_cgroups_v1_GetRequest, GetRequest__Output as _berth_cgroups_v1_GetRequest__Output } from './berth/cgroups/v1/GetRequest';
 import type { KillAllRequest as _berth_cgroups_v1_KillAllRequest, KillAllRequest__Output as _berth_cgroups_v1_KillAllRequest__Output } from './berth/cgroups/v1/KillAllRequest';
 import type { KillAllResponse as _berth_cgroups_v1_KillAllResponse, KillAllResponse__Output as _berth_cgroups_v1_KillAllResponse__Output } from './berth/cgroups/v1/KillAllResponse';
-import type { LinuxBlockIO as _berth_cgroups_v1_LinuxBlockIO, LinuxBlockIO__Output as _berth_cgroups_v1_LinuxBlockIO__Output } from './berth/cgroups/v1/LinuxBlockIO';
-import type { LinuxCPU as _berth_cgroups_v1_LinuxCPU, LinuxCPU__Output as _berth_cgroups_v1_LinuxCPU__Output } from './berth/cgroups/v1/LinuxCPU';
-import type { LinuxMemory as _berth_cgroups_v1_LinuxMemory, LinuxMemory__Output as _berth_cgroups_v1_LinuxMemory__Output } from './berth/cgroups/v1/LinuxMemory';
-import type { LinuxPids as _berth_cgroups_v1_LinuxPids, LinuxPids__Output as _berth_cgroups_v1_LinuxPids__Output } from './berth/cgroups/v1/LinuxPids';
-import type { LinuxResources as _berth_cgroups_v1_LinuxResources, LinuxResources__Output as _berth_cgroups_v1_LinuxResources__Output } from './berth/cgroups/v1/LinuxResources';
-import type { LinuxThrottleDevice as _berth_cgroups_v1_LinuxThrottleDevice, LinuxThrottleDevice__Output as _berth_cgroups_v1_LinuxThrottleDevice__Output } from './berth/cgroups/v1/LinuxThrottleDevice';
-import type { LinuxWeightDevice as _berth_cgroups_v1_LinuxWeightDevice, LinuxWeightDevice__Output as _berth_cgroups_v1_LinuxWeightDevice__Output } from './berth/cgroups/v1/LinuxWeightDevice';
 import type { ListProcessesRequest as _berth_cgroups_v1_ListProcessesRequest, ListProcessesRequest__Output as _berth_cgroups_v1_ListProcessesRequest__Output } from './berth/cgroups/v1/ListProcessesRequest';
 import type { ListProcessesResponse as _berth_cgroups_v1_ListProcessesResponse, ListProcessesResponse__Output as _berth_cgroups_v1_ListProcessesResponse__Output } from './berth/cgroups/v1/ListProcessesResponse';
 import type { ListRequest as _berth_cgroups_v1_ListRequest, ListRequest__Output as _berth_cgroups_v1_ListRequest__Output } from './berth/cgroups/v1/ListRequest';
@@ -38,6 +31,13 @@ import type { StatsRequest as _berth_cgroups_v1_StatsRequest, StatsRequest__Outp
 import type { ThawRequest as _berth_cgroups_v1_ThawRequest, ThawRequest__Output as _berth_cgroups_v1_ThawRequest__Output } from './berth/cgroups/v1/ThawRequest';
 import type { ThawResponse as _berth_cgroups_v1_ThawResponse, ThawResponse__Output as _berth_cgroups_v1_ThawResponse__Output } from './berth/cgroups/v1/ThawResponse';
 import type { UpdateRequest as _berth_cgroups_v1_UpdateRequest, UpdateRequest__Output as _berth_cgroups_v1_UpdateRequest__Output } from './berth/cgroups/v1/UpdateRequest';
+import type { LinuxBlockIO as _berth_types_v1_LinuxBlockIO, LinuxBlockIO__Output as _berth_types_v1_LinuxBlockIO__Output } from './berth/types/v1/LinuxBlockIO';
+import type { LinuxCPU as _berth_types_v1_LinuxCPU, LinuxCPU__Output as _berth_types_v1_LinuxCPU__Output } from './berth/types/v1/LinuxCPU';
+import type { LinuxMemory as _berth_types_v1_LinuxMemory, LinuxMemory__Output as _berth_types_v1_LinuxMemory__Output } from './berth/types/v1/LinuxMemory';
+import type { LinuxPids as _berth_types_v1_LinuxPids, LinuxPids__Output as _berth_types_v1_LinuxPids__Output } from './berth/types/v1/LinuxPids';
+import type { LinuxResources as _berth_types_v1_LinuxResources, LinuxResources__Output as _berth_types_v1_LinuxResources__Output } from './berth/types/v1/LinuxResources';
+import type { LinuxThrottleDevice as _berth_types_v1_LinuxThrottleDevice, LinuxThrottleDevice__Output as _berth_types_v1_LinuxThrottleDevice__Output } from './berth/types/v1/LinuxThrottleDevice';
+import type { LinuxWeightDevice as _berth_types_v1_LinuxWeightDevice, LinuxWeightDevice__Output as _berth_types_v1_LinuxWeightDevice__Output } from './berth/types/v1/LinuxWeightDevice';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
   new(...args: ConstructorParameters<Constructor>): Subtype;
@@ -63,13 +63,6 @@ export interface ProtoGrpcType {
         GetRequest: MessageTypeDefinition<_berth_cgroups_v1_GetRequest, _berth_cgroups_v1_GetRequest__Output>
         KillAllRequest: MessageTypeDefinition<_berth_cgroups_v1_KillAllRequest, _berth_cgroups_v1_KillAllRequest__Output>
         KillAllResponse: MessageTypeDefinition<_berth_cgroups_v1_KillAllResponse, _berth_cgroups_v1_KillAllResponse__Output>
-        LinuxBlockIO: MessageTypeDefinition<_berth_cgroups_v1_LinuxBlockIO, _berth_cgroups_v1_LinuxBlockIO__Output>
-        LinuxCPU: MessageTypeDefinition<_berth_cgroups_v1_LinuxCPU, _berth_cgroups_v1_LinuxCPU__Output>
-        LinuxMemory: MessageTypeDefinition<_berth_cgroups_v1_LinuxMemory, _berth_cgroups_v1_LinuxMemory__Output>
-        LinuxPids: MessageTypeDefinition<_berth_cgroups_v1_LinuxPids, _berth_cgroups_v1_LinuxPids__Output>
-        LinuxResources: MessageTypeDefinition<_berth_cgroups_v1_LinuxResources, _berth_cgroups_v1_LinuxResources__Output>
-        LinuxThrottleDevice: MessageTypeDefinition<_berth_cgroups_v1_LinuxThrottleDevice, _berth_cgroups_v1_LinuxThrottleDevice__Output>
-        LinuxWeightDevice: MessageTypeDefinition<_berth_cgroups_v1_LinuxWeightDevice, _berth_cgroups_v1_LinuxWeightDevice__Output>
         ListProcessesRequest: MessageTypeDefinition<_berth_cgroups_v1_ListProcessesRequest, _berth_cgroups_v1_ListProcessesRequest__Output>
         ListProcessesResponse: MessageTypeDefinition<_berth_cgroups_v1_ListProcessesResponse, _berth_cgroups_v1_ListProcessesResponse__Output>
         ListRequest: MessageTypeDefinition<_berth_cgroups_v1_ListRequest, _berth_cgroups_v1_ListRequest__Output>
@@ -83,6 +76,17 @@ export interface ProtoGrpcType {
         ThawRequest: MessageTypeDefinition<_berth_cgroups_v1_ThawRequest, _berth_cgroups_v1_ThawRequest__Output>
         ThawResponse: MessageTypeDefinition<_berth_cgroups_v1_ThawResponse, _berth_cgroups_v1_ThawResponse__Output>
         UpdateRequest: MessageTypeDefinition<_berth_cgroups_v1_UpdateRequest, _berth_cgroups_v1_UpdateRequest__Output>
+      }
+    }
+    types: {
+      v1: {
+        LinuxBlockIO: MessageTypeDefinition<_berth_types_v1_LinuxBlockIO, _berth_types_v1_LinuxBlockIO__Output>
+        LinuxCPU: MessageTypeDefinition<_berth_types_v1_LinuxCPU, _berth_types_v1_LinuxCPU__Output>
+        LinuxMemory: MessageTypeDefinition<_berth_types_v1_LinuxMemory, _berth_types_v1_LinuxMemory__Output>
+        LinuxPids: MessageTypeDefinition<_berth_types_v1_LinuxPids, _berth_types_v1_LinuxPids__Output>
+        LinuxResources: MessageTypeDefinition<_berth_types_v1_LinuxResources, _berth_types_v1_LinuxResources__Output>
+        LinuxThrottleDevice: MessageTypeDefinition<_berth_types_v1_LinuxThrottleDevice, _berth_types_v1_LinuxThrottleDevice__Output>
+        LinuxWeightDevice: MessageTypeDefinition<_berth_types_v1_LinuxWeightDevice, _berth_types_v1_LinuxWeightDevice__Output>
       }
     }
   }

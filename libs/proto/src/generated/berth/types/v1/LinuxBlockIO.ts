@@ -2,35 +2,66 @@
 // Original file: protos/berth/types/v1/resources.proto
 
 import type { LinuxThrottleDevice as _berth_types_v1_LinuxThrottleDevice, LinuxThrottleDevice__Output as _berth_types_v1_LinuxThrottleDevice__Output } from '../../../berth/types/v1/LinuxThrottleDevice';
+import type { LinuxWeightDevice as _berth_types_v1_LinuxWeightDevice, LinuxWeightDevice__Output as _berth_types_v1_LinuxWeightDevice__Output } from '../../../berth/types/v1/LinuxWeightDevice';
 
 export interface LinuxBlockIO {
   /**
-   * Relative weight 10..1000 (v1 blkio.weight; v2 io.weight via runc's
-   * conversion).
+   * Relative weight 10..1000 (v1 blkio.weight or blkio.bfq.weight; v2
+   * io.bfq.weight as is, or io.weight converted to 1..10000).
+   * FAILED_PRECONDITION on v1 when no proportional scheduler (BFQ) is active.
    */
   'weight'?: (number);
   /**
-   * Per-device throttles.
+   * Per-device read limit in bytes/s (v1 blkio.throttle.read_bps_device,
+   * v2 io.max rbps).
    */
   'throttleReadBpsDevice'?: (_berth_types_v1_LinuxThrottleDevice)[];
+  /**
+   * Per-device write limit in bytes/s (write_bps_device, io.max wbps).
+   */
   'throttleWriteBpsDevice'?: (_berth_types_v1_LinuxThrottleDevice)[];
+  /**
+   * Per-device read limit in operations/s (read_iops_device, io.max riops).
+   */
   'throttleReadIopsDevice'?: (_berth_types_v1_LinuxThrottleDevice)[];
+  /**
+   * Per-device write limit in operations/s (write_iops_device, io.max wiops).
+   */
   'throttleWriteIopsDevice'?: (_berth_types_v1_LinuxThrottleDevice)[];
+  /**
+   * Per-device weights 10..1000.
+   */
+  'weightDevice'?: (_berth_types_v1_LinuxWeightDevice)[];
   '_weight'?: "weight";
 }
 
 export interface LinuxBlockIO__Output {
   /**
-   * Relative weight 10..1000 (v1 blkio.weight; v2 io.weight via runc's
-   * conversion).
+   * Relative weight 10..1000 (v1 blkio.weight or blkio.bfq.weight; v2
+   * io.bfq.weight as is, or io.weight converted to 1..10000).
+   * FAILED_PRECONDITION on v1 when no proportional scheduler (BFQ) is active.
    */
   'weight'?: (number);
   /**
-   * Per-device throttles.
+   * Per-device read limit in bytes/s (v1 blkio.throttle.read_bps_device,
+   * v2 io.max rbps).
    */
   'throttleReadBpsDevice': (_berth_types_v1_LinuxThrottleDevice__Output)[];
+  /**
+   * Per-device write limit in bytes/s (write_bps_device, io.max wbps).
+   */
   'throttleWriteBpsDevice': (_berth_types_v1_LinuxThrottleDevice__Output)[];
+  /**
+   * Per-device read limit in operations/s (read_iops_device, io.max riops).
+   */
   'throttleReadIopsDevice': (_berth_types_v1_LinuxThrottleDevice__Output)[];
+  /**
+   * Per-device write limit in operations/s (write_iops_device, io.max wiops).
+   */
   'throttleWriteIopsDevice': (_berth_types_v1_LinuxThrottleDevice__Output)[];
+  /**
+   * Per-device weights 10..1000.
+   */
+  'weightDevice': (_berth_types_v1_LinuxWeightDevice__Output)[];
   '_weight'?: "weight";
 }

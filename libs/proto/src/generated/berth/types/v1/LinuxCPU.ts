@@ -5,25 +5,28 @@ import type { Long } from '@grpc/proto-loader';
 
 export interface LinuxCPU {
   /**
-   * Relative weight, cgroup v1 cpu.shares scale (2..262144; Docker's
-   * --cpu-shares, default 1024). On v2 converted to cpu.weight as runc does.
+   * Relative weight on the cgroup v1 cpu.shares scale, 2..262144 (kernel
+   * default 1024; docker --cpu-shares). On v2 written as cpu.weight with
+   * runc's conversion (1024 -> 100).
    */
   'shares'?: (number | string | Long);
   /**
-   * CFS quota in microseconds per period; -1 = unlimited. --cpus N sets
-   * quota = N * period.
+   * CFS quota in microseconds per period; -1 = unlimited; otherwise at
+   * least 1000. docker --cpus N sets quota = N * period. At most
+   * (host CPUs) * period.
    */
   'quota'?: (number | string | Long);
   /**
-   * CFS period in microseconds (1000..1000000; default 100000).
+   * CFS period in microseconds, 1000..1000000 (default 100000).
    */
   'period'?: (number | string | Long);
   /**
-   * CPUs the container may use, cpuset list syntax ("0-2,4").
+   * CPUs the container may use, cpuset list syntax ("0-2,4"); must be a
+   * subset of the parent's. Empty = inherit.
    */
   'cpus'?: (string);
   /**
-   * Memory nodes the container may use, cpuset list syntax.
+   * Memory nodes the container may use, cpuset list syntax. Empty = inherit.
    */
   'mems'?: (string);
   '_shares'?: "shares";
@@ -33,25 +36,28 @@ export interface LinuxCPU {
 
 export interface LinuxCPU__Output {
   /**
-   * Relative weight, cgroup v1 cpu.shares scale (2..262144; Docker's
-   * --cpu-shares, default 1024). On v2 converted to cpu.weight as runc does.
+   * Relative weight on the cgroup v1 cpu.shares scale, 2..262144 (kernel
+   * default 1024; docker --cpu-shares). On v2 written as cpu.weight with
+   * runc's conversion (1024 -> 100).
    */
   'shares'?: (number);
   /**
-   * CFS quota in microseconds per period; -1 = unlimited. --cpus N sets
-   * quota = N * period.
+   * CFS quota in microseconds per period; -1 = unlimited; otherwise at
+   * least 1000. docker --cpus N sets quota = N * period. At most
+   * (host CPUs) * period.
    */
   'quota'?: (number);
   /**
-   * CFS period in microseconds (1000..1000000; default 100000).
+   * CFS period in microseconds, 1000..1000000 (default 100000).
    */
   'period'?: (number);
   /**
-   * CPUs the container may use, cpuset list syntax ("0-2,4").
+   * CPUs the container may use, cpuset list syntax ("0-2,4"); must be a
+   * subset of the parent's. Empty = inherit.
    */
   'cpus': (string);
   /**
-   * Memory nodes the container may use, cpuset list syntax.
+   * Memory nodes the container may use, cpuset list syntax. Empty = inherit.
    */
   'mems': (string);
   '_shares'?: "shares";

@@ -5,24 +5,30 @@ import type { Long } from '@grpc/proto-loader';
 
 export interface LinuxMemory {
   /**
-   * Hard limit in bytes (memory.limit_in_bytes / memory.max). Minimum 6 MiB.
+   * Hard limit in bytes (v1 memory.limit_in_bytes, v2 memory.max); -1 =
+   * unlimited; otherwise at least 6 MiB (6291456).
    */
   'limit'?: (number | string | Long);
   /**
-   * Soft limit in bytes (v1 memory.soft_limit_in_bytes, v2 memory.low).
+   * Soft limit in bytes (v1 memory.soft_limit_in_bytes, v2 memory.low);
+   * -1 = none; at most limit.
    */
   'reservation'?: (number | string | Long);
   /**
-   * Memory plus swap limit in bytes (Docker --memory-swap semantics); -1 =
-   * unlimited swap.
+   * Memory plus swap in bytes (docker --memory-swap semantics), >= limit;
+   * -1 = unlimited swap. Needs limit. v1 memory.memsw.limit_in_bytes as is;
+   * v2 memory.swap.max = swap - limit. FAILED_PRECONDITION when the kernel
+   * does not account swap.
    */
   'swap'?: (number | string | Long);
   /**
-   * Swappiness 0..100 (cgroup v1 only; ignored on v2).
+   * 0..100 (v1 memory.swappiness). FAILED_PRECONDITION on v2, which has no
+   * per-cgroup swappiness.
    */
   'swappiness'?: (number | string | Long);
   /**
-   * Disable the OOM killer for the cgroup (v1 only, where allowed).
+   * Disables the OOM killer (v1 memory.oom_control; tasks then wait at the
+   * limit instead of dying). FAILED_PRECONDITION on v2, which cannot.
    */
   'disableOomKiller'?: (boolean);
   '_limit'?: "limit";
@@ -34,24 +40,30 @@ export interface LinuxMemory {
 
 export interface LinuxMemory__Output {
   /**
-   * Hard limit in bytes (memory.limit_in_bytes / memory.max). Minimum 6 MiB.
+   * Hard limit in bytes (v1 memory.limit_in_bytes, v2 memory.max); -1 =
+   * unlimited; otherwise at least 6 MiB (6291456).
    */
   'limit'?: (number);
   /**
-   * Soft limit in bytes (v1 memory.soft_limit_in_bytes, v2 memory.low).
+   * Soft limit in bytes (v1 memory.soft_limit_in_bytes, v2 memory.low);
+   * -1 = none; at most limit.
    */
   'reservation'?: (number);
   /**
-   * Memory plus swap limit in bytes (Docker --memory-swap semantics); -1 =
-   * unlimited swap.
+   * Memory plus swap in bytes (docker --memory-swap semantics), >= limit;
+   * -1 = unlimited swap. Needs limit. v1 memory.memsw.limit_in_bytes as is;
+   * v2 memory.swap.max = swap - limit. FAILED_PRECONDITION when the kernel
+   * does not account swap.
    */
   'swap'?: (number);
   /**
-   * Swappiness 0..100 (cgroup v1 only; ignored on v2).
+   * 0..100 (v1 memory.swappiness). FAILED_PRECONDITION on v2, which has no
+   * per-cgroup swappiness.
    */
   'swappiness'?: (number);
   /**
-   * Disable the OOM killer for the cgroup (v1 only, where allowed).
+   * Disables the OOM killer (v1 memory.oom_control; tasks then wait at the
+   * limit instead of dying). FAILED_PRECONDITION on v2, which cannot.
    */
   'disableOomKiller'?: (boolean);
   '_limit'?: "limit";

@@ -5,14 +5,14 @@ import type { Long } from '@grpc/proto-loader';
 
 export interface LinuxPids {
   /**
-   * Maximum number of tasks; 0 or -1 = unlimited.
+   * Maximum number of tasks (threads count); 0 or -1 = unlimited.
    */
   'limit'?: (number | string | Long);
 }
 
 export interface LinuxPids__Output {
   /**
-   * Maximum number of tasks; 0 or -1 = unlimited.
+   * Maximum number of tasks (threads count); 0 or -1 = unlimited.
    */
   'limit': (number);
 }

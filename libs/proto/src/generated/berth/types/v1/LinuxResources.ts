@@ -8,26 +8,52 @@ import type { LinuxBlockIO as _berth_types_v1_LinuxBlockIO, LinuxBlockIO__Output
 
 /**
  * LinuxResources are cgroup limits with the OCI runtime spec's
- * linux.resources semantics (config-linux.md#control-groups). Unset
- * (absent) fields mean "no limit / leave as is"; optional is used so that 0
- * can be told apart from unset.
+ * linux.resources semantics (config-linux.md#control-groups), shared by the
+ * container spec and the cgroups service. Unset fields mean "kernel default"
+ * on create and "leave as is" on update; optional marks fields where 0 is a
+ * real value.
  */
 export interface LinuxResources {
+  /**
+   * CPU time, weight and placement.
+   */
   'cpu'?: (_berth_types_v1_LinuxCPU | null);
+  /**
+   * Memory and swap.
+   */
   'memory'?: (_berth_types_v1_LinuxMemory | null);
+  /**
+   * Task count.
+   */
   'pids'?: (_berth_types_v1_LinuxPids | null);
+  /**
+   * Block I/O weight and throttles.
+   */
   'blockIo'?: (_berth_types_v1_LinuxBlockIO | null);
 }
 
 /**
  * LinuxResources are cgroup limits with the OCI runtime spec's
- * linux.resources semantics (config-linux.md#control-groups). Unset
- * (absent) fields mean "no limit / leave as is"; optional is used so that 0
- * can be told apart from unset.
+ * linux.resources semantics (config-linux.md#control-groups), shared by the
+ * container spec and the cgroups service. Unset fields mean "kernel default"
+ * on create and "leave as is" on update; optional marks fields where 0 is a
+ * real value.
  */
 export interface LinuxResources__Output {
+  /**
+   * CPU time, weight and placement.
+   */
   'cpu': (_berth_types_v1_LinuxCPU__Output | null);
+  /**
+   * Memory and swap.
+   */
   'memory': (_berth_types_v1_LinuxMemory__Output | null);
+  /**
+   * Task count.
+   */
   'pids': (_berth_types_v1_LinuxPids__Output | null);
+  /**
+   * Block I/O weight and throttles.
+   */
   'blockIo': (_berth_types_v1_LinuxBlockIO__Output | null);
 }

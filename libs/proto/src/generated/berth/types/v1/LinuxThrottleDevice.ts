@@ -4,25 +4,39 @@
 import type { Long } from '@grpc/proto-loader';
 
 /**
- * A limit on one block device, identified by major:minor.
+ * A limit on one block device, identified by major:minor (ls -l /dev/vda).
  */
 export interface LinuxThrottleDevice {
+  /**
+   * Device major number (254 for virtio-blk vda).
+   */
   'major'?: (number | string | Long);
+  /**
+   * Device minor number (0 for the whole disk vda).
+   */
   'minor'?: (number | string | Long);
   /**
-   * Bytes per second or I/O operations per second, by field.
+   * Bytes per second (bps lists) or I/O operations per second (iops
+   * lists); 0 removes the throttle.
    */
   'rate'?: (number | string | Long);
 }
 
 /**
- * A limit on one block device, identified by major:minor.
+ * A limit on one block device, identified by major:minor (ls -l /dev/vda).
  */
 export interface LinuxThrottleDevice__Output {
+  /**
+   * Device major number (254 for virtio-blk vda).
+   */
   'major': (number);
+  /**
+   * Device minor number (0 for the whole disk vda).
+   */
   'minor': (number);
   /**
-   * Bytes per second or I/O operations per second, by field.
+   * Bytes per second (bps lists) or I/O operations per second (iops
+   * lists); 0 removes the throttle.
    */
   'rate': (number);
 }

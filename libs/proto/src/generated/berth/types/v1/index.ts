@@ -12,6 +12,7 @@ export type * from './LinuxNamespace';
 export type * from './LinuxPids';
 export type * from './LinuxResources';
 export type * from './LinuxThrottleDevice';
+export type * from './LinuxWeightDevice';
 export type * from './Mount';
 export type * from './Platform';
 export type * from './POSIXRlimit';
