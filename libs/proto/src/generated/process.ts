@@ -14,6 +14,7 @@ import type { LinuxNamespace as _berth_types_v1_LinuxNamespace, LinuxNamespace__
 import type { LinuxPids as _berth_types_v1_LinuxPids, LinuxPids__Output as _berth_types_v1_LinuxPids__Output } from './berth/types/v1/LinuxPids';
 import type { LinuxResources as _berth_types_v1_LinuxResources, LinuxResources__Output as _berth_types_v1_LinuxResources__Output } from './berth/types/v1/LinuxResources';
 import type { LinuxThrottleDevice as _berth_types_v1_LinuxThrottleDevice, LinuxThrottleDevice__Output as _berth_types_v1_LinuxThrottleDevice__Output } from './berth/types/v1/LinuxThrottleDevice';
+import type { LinuxWeightDevice as _berth_types_v1_LinuxWeightDevice, LinuxWeightDevice__Output as _berth_types_v1_LinuxWeightDevice__Output } from './berth/types/v1/LinuxWeightDevice';
 import type { Mount as _berth_types_v1_Mount, Mount__Output as _berth_types_v1_Mount__Output } from './berth/types/v1/Mount';
 import type { POSIXRlimit as _berth_types_v1_POSIXRlimit, POSIXRlimit__Output as _berth_types_v1_POSIXRlimit__Output } from './berth/types/v1/POSIXRlimit';
 import type { Process as _berth_types_v1_Process, Process__Output as _berth_types_v1_Process__Output } from './berth/types/v1/Process';
@@ -40,6 +41,7 @@ export interface ProtoGrpcType {
         LinuxPids: MessageTypeDefinition<_berth_types_v1_LinuxPids, _berth_types_v1_LinuxPids__Output>
         LinuxResources: MessageTypeDefinition<_berth_types_v1_LinuxResources, _berth_types_v1_LinuxResources__Output>
         LinuxThrottleDevice: MessageTypeDefinition<_berth_types_v1_LinuxThrottleDevice, _berth_types_v1_LinuxThrottleDevice__Output>
+        LinuxWeightDevice: MessageTypeDefinition<_berth_types_v1_LinuxWeightDevice, _berth_types_v1_LinuxWeightDevice__Output>
         Mount: MessageTypeDefinition<_berth_types_v1_Mount, _berth_types_v1_Mount__Output>
         POSIXRlimit: MessageTypeDefinition<_berth_types_v1_POSIXRlimit, _berth_types_v1_POSIXRlimit__Output>
         Process: MessageTypeDefinition<_berth_types_v1_Process, _berth_types_v1_Process__Output>

@@ -8,6 +8,7 @@ import type { LinuxMemory as _berth_types_v1_LinuxMemory, LinuxMemory__Output as
 import type { LinuxPids as _berth_types_v1_LinuxPids, LinuxPids__Output as _berth_types_v1_LinuxPids__Output } from './berth/types/v1/LinuxPids';
 import type { LinuxResources as _berth_types_v1_LinuxResources, LinuxResources__Output as _berth_types_v1_LinuxResources__Output } from './berth/types/v1/LinuxResources';
 import type { LinuxThrottleDevice as _berth_types_v1_LinuxThrottleDevice, LinuxThrottleDevice__Output as _berth_types_v1_LinuxThrottleDevice__Output } from './berth/types/v1/LinuxThrottleDevice';
+import type { LinuxWeightDevice as _berth_types_v1_LinuxWeightDevice, LinuxWeightDevice__Output as _berth_types_v1_LinuxWeightDevice__Output } from './berth/types/v1/LinuxWeightDevice';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
   new(...args: ConstructorParameters<Constructor>): Subtype;
@@ -23,6 +24,7 @@ export interface ProtoGrpcType {
         LinuxPids: MessageTypeDefinition<_berth_types_v1_LinuxPids, _berth_types_v1_LinuxPids__Output>
         LinuxResources: MessageTypeDefinition<_berth_types_v1_LinuxResources, _berth_types_v1_LinuxResources__Output>
         LinuxThrottleDevice: MessageTypeDefinition<_berth_types_v1_LinuxThrottleDevice, _berth_types_v1_LinuxThrottleDevice__Output>
+        LinuxWeightDevice: MessageTypeDefinition<_berth_types_v1_LinuxWeightDevice, _berth_types_v1_LinuxWeightDevice__Output>
       }
     }
   }
