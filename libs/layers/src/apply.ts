@@ -2,7 +2,7 @@
 // unpack one layer stream into a directory. The caller owns the directory:
 // it is a private temp dir, removed by the caller on any error.
 import type { Readable } from 'node:stream';
-import { TarReader } from './tar/reader';
+import { TarReader } from '@berth/tar';
 import { Unpacker, type UnpackOptions } from './unpack';
 import { decompressed } from './decompress';
 import type { Compression } from './mediatypes';

@@ -1,11 +1,11 @@
 // Turns a sequence of Changes into an OCI layer tar, as a stream of chunks.
 // Hardlinks among emitted files become tar hardlinks (same dev+ino), the
-// rest is one ustar/PAX entry per change (tar/writer.ts).
+// rest is one ustar/PAX entry per change (@berth/tar's writer.ts).
 import { openSync, readSync, closeSync, readlinkSync } from 'node:fs';
 import { devMajor, devMinor } from '@berth/sys';
 import type { Change } from './driver';
-import { encodeHeader, padding, END_OF_ARCHIVE, type TarWriteHeader } from './tar/writer';
-import type { TarEntryType } from './tar/reader';
+import { encodeHeader, padding, END_OF_ARCHIVE, type TarWriteHeader } from '@berth/tar';
+import type { TarEntryType } from '@berth/tar';
 import { contentXattrs } from './fsmeta';
 
 const CHUNK = 1 << 20;

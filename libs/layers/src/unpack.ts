@@ -19,7 +19,7 @@ import {
 } from 'node:fs';
 import { InvalidArgumentError } from '@berth/errors';
 import { mknod, S_IF, lsetxattr, fsetxattr, futimens, lutimens } from '@berth/sys';
-import type { TarHeader, TarSink } from './tar/reader';
+import type { TarHeader, TarSink } from '@berth/tar';
 import { cleanEntryPath, parentOf, baseOf } from './paths';
 import { copyMetadata, setXattrs, OVERLAY_OPAQUE } from './fsmeta';
 

@@ -6,8 +6,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, linkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TarReader, type TarHeader } from './reader';
-import { encodeHeader, END_OF_ARCHIVE } from './writer';
+import { TarReader, type TarHeader } from '@berth/tar';
+import { encodeHeader, END_OF_ARCHIVE } from '@berth/tar';
 import { layerTar } from '../testing/tars';
 
 interface Got { h: TarHeader; data: Buffer }

@@ -6,8 +6,8 @@ import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { encodeHeader, padding, END_OF_ARCHIVE } from '../tar/writer';
-import type { TarEntryType } from '../tar/reader';
+import { encodeHeader, padding, END_OF_ARCHIVE } from '@berth/tar';
+import type { TarEntryType } from '@berth/tar';
 
 export interface TestEntry {
   name: string;
