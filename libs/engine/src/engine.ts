@@ -24,7 +24,7 @@ import { processFields } from './merge';
 import { resolveUser } from './user';
 import { requireRunning } from './state';
 import { randomBytes } from 'node:crypto';
-import { runSaga, type SagaStep } from './saga';
+import { runSaga, type SagaHooks, type SagaStep } from './saga';
 import { canTransition, transition as checkTransition } from './state';
 import type { ContainerConfig, ContainerRecord, HostConfig, MountPoint, RestartPolicy } from './types';
 import { VolumeStore } from './volumes';
@@ -43,6 +43,12 @@ export interface EngineOptions {
   ps?: (args: string[]) => Promise<string>;
   /** Where non-fatal errors (cleanup after exit) are reported. */
   warn?: (msg: string) => void;
+  /**
+   * Observes how long each step of the run path took (seconds, wall clock):
+   * the saga steps by name, plus `exitNotify` (process exit -> exit handled),
+   * `releaseRuntime` and `remove`. The service feeds berth_engine_run_step_seconds.
+   */
+  onStepTimed?: (step: string, seconds: number) => void;
 }
 
 export interface CreateRequest {
@@ -104,6 +110,7 @@ export class Engine {
   private readonly defaultStopTimeoutS: number;
   private readonly warn: (msg: string) => void;
   private readonly ps: (args: string[]) => Promise<string>;
+  private readonly onStepTimed: ((step: string, seconds: number) => void) | undefined;
   private readonly statsPrev = new Map<string, RawCpuMem>();
   private readonly backoffs = new Map<string, RestartBackoff>();
   private readonly restartTimers = new Map<string, unknown>();
@@ -122,6 +129,23 @@ export class Engine {
     this.defaultStopTimeoutS = o.defaultStopTimeoutS ?? 10;
     this.warn = o.warn ?? (() => {});
     this.ps = o.ps ?? runPs;
+    this.onStepTimed = o.onStepTimed;
+  }
+
+  private sagaHooks(): SagaHooks {
+    const f = this.onStepTimed;
+    return f ? { onTimed: (step, seconds) => f(step, seconds) } : {};
+  }
+
+  /** Times `fn` as run-path step `step` when someone observes steps. */
+  private async timed<T>(step: string, fn: () => Promise<T>): Promise<T> {
+    if (!this.onStepTimed) return fn();
+    const t0 = performance.now();
+    try {
+      return await fn();
+    } finally {
+      this.onStepTimed(step, (performance.now() - t0) / 1000);
+    }
   }
 
   /** Orders lifecycle operations per container. */
@@ -168,7 +192,7 @@ export class Engine {
       id, name, config: req.config, hostConfig: req.hostConfig, pull: req.pull ?? 'missing', logPath, mounts: [],
     };
     try {
-      await runSaga([...createSteps(this.ports), this.prepareVolumesStep()], ctx);
+      await runSaga([...createSteps(this.ports), this.prepareVolumesStep()], ctx, this.sagaHooks());
     } catch (e) {
       this.store.delete(id); // volume_refs rows cascade
       throw e;
@@ -244,7 +268,7 @@ export class Engine {
       mounts: rec.mounts, merged: rec.config, rootfs: rec.rootfs,
     };
     try {
-      await runSaga(startSteps(this.ports), ctx);
+      await runSaga(startSteps(this.ports), ctx, this.sagaHooks());
     } catch (e) {
       this.store.update(id, (cur) => ({ ...cur, error: (e as Error).message }));
       throw e;
@@ -311,7 +335,8 @@ export class Engine {
     let rec: ContainerRecord;
     try { rec = this.store.get(id); } catch (e) { if (isNotFound(e)) return; throw e; }
     if (rec.state !== 'running' && rec.state !== 'paused') return; // already handled (recovery or duplicate report)
-    await this.releaseRuntime(id);
+    this.onStepTimed?.('exitNotify', Math.max(0, this.clock.now() - st.exitedAt) / 1000);
+    await this.timed('releaseRuntime', () => this.releaseRuntime(id));
     const policy = rec.hostConfig.autoRemove ? { name: 'no' as const, maximumRetryCount: 0 } : rec.hostConfig.restartPolicy;
     const decision = decideRestart(policy, rec.restartCount, this.backoffOf(id), {
       exitCode: st.exitCode, manuallyStopped: rec.manuallyStopped, ranForMs: st.exitedAt - rec.startedAt,
@@ -326,7 +351,7 @@ export class Engine {
       return;
     }
     this.emit(after, 'exited', { exitCode: st.exitCode });
-    if (rec.hostConfig.autoRemove) await this.removeNow(id, { force: false, volumes: true });
+    if (rec.hostConfig.autoRemove) await this.timed('remove', () => this.removeNow(id, { force: false, volumes: true }));
   }
 
   private backoffOf(id: string): RestartBackoff {
@@ -476,7 +501,7 @@ export class Engine {
    */
   async remove(ref: string, opts: { force?: boolean; volumes?: boolean } = {}): Promise<void> {
     const rec = this.store.find(ref);
-    return this.serial(rec.id, () => this.removeNow(rec.id, opts)).then(async () => {
+    return this.serial(rec.id, () => this.timed('remove', () => this.removeNow(rec.id, opts))).then(async () => {
       // A forced kill's exit handling may still be queued behind us; it finds no record.
       await this.exitHandled.get(rec.id);
     });

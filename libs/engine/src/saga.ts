@@ -41,17 +41,22 @@ export class SagaError extends BerthError {
 export interface SagaHooks {
   onRun?(step: string): void;
   onUndo?(step: string): void;
+  /** A step's run finished (ok or not) after `seconds` (wall clock): the run path's step histogram. */
+  onTimed?(step: string, seconds: number, ok: boolean): void;
 }
 
 /** Runs `steps` in order; on failure undoes the completed ones in reverse and throws SagaError. */
 export async function runSaga<C>(steps: readonly SagaStep<C>[], ctx: C, hooks: SagaHooks = {}): Promise<void> {
   const done: SagaStep<C>[] = [];
   for (const step of steps) {
+    const t0 = hooks.onTimed ? performance.now() : 0;
     try {
       hooks.onRun?.(step.name);
       await step.run(ctx);
+      hooks.onTimed?.(step.name, (performance.now() - t0) / 1000, true);
       done.push(step);
     } catch (e) {
+      hooks.onTimed?.(step.name, (performance.now() - t0) / 1000, false);
       const undoFailures: UndoFailure[] = [];
       for (const prev of done.reverse()) {
         if (!prev.undo) continue;

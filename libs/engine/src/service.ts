@@ -24,6 +24,7 @@ import { subjects, subscribeEvents, type ContainerAction as NatsContainerAction 
 import { createClient, stateDir, type AsyncHandlers, type ServiceContext, type ServiceModule } from '@berth/kit';
 import type { engineV1, eventsV1, namespacesV1 } from '@berth/proto';
 import { ContainerStore } from './container-store';
+import { runStepHistogram } from './metrics';
 import { openEngineDb, SCHEMA_VERSION } from './db';
 import { Engine } from './engine';
 import { validateEventFilters, eventMatches } from './event-filter';
@@ -164,7 +165,11 @@ export const engineModule: ServiceModule = {
     const db = openEngineDb(join(dir, 'engine.db'));
     const warn = (msg: string) => ctx.log.warn(msg);
     const g = createGrpcPorts(ctx, dir, warn);
-    const engine = new Engine({ store: new ContainerStore(db), volumes: new VolumeStore(db, dir), ports: g.ports, stateDir: dir, warn });
+    const runSteps = runStepHistogram(ctx.registry);
+    const engine = new Engine({
+      store: new ContainerStore(db), volumes: new VolumeStore(db, dir), ports: g.ports, stateDir: dir, warn,
+      onStepTimed: (step, seconds) => runSteps.observe({ step }, seconds),
+    });
     engine.events.on('event', (ev: ContainerEvent) => {
       ctx.events.publish(subjects.engineContainer(natsAction(ev.action)), containerEventPayload(ev), ev.id);
     });
