@@ -137,7 +137,7 @@ const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 const RESERVED = new Set(['none', 'host', 'default']);
 
 function publicView(r: EndpointRecord): Attachment {
-  const { phase: _p, conflist: _c, dns: _d, datapath: _dp, ...a } = r;
+  const { phase: _p, conflist: _c, dns: _d, datapath: _dp, requestedIp: _r, ...a } = r;
   return { ...a, ports: a.ports.map((p) => ({ ...p })), aliases: [...a.aliases] };
 }
 
@@ -485,6 +485,7 @@ export class NetworkManager extends EventEmitter {
     if (!net?.dns && (opts.aliases?.length)) {
       throw new InvalidArgumentError(`aliases: network ${m.network} has no name resolution; aliases work on user-defined networks`, { field: 'aliases' });
     }
+    const requestedIp = opts.ip ? this.checkRequestedIp(opts.ip, m.network, net) : undefined;
     let ifIndex = 0;
     while (mine.some((e) => e.interface === `eth${ifIndex}`)) ifIndex++;
     const ports = await this.reservePorts(containerId, requested);
@@ -492,11 +493,13 @@ export class NetworkManager extends EventEmitter {
     if (net && this.datapath === 'native') {
       return {
         ...base, network: m.network, networkId: net.id, interface: `eth${ifIndex}`, ports, gateway: net.gateway,
-        datapath: 'native' as const, hostInterface: `veth${randomBytes(4).toString('hex')}`,
+        datapath: 'native' as const, hostInterface: `veth${randomBytes(4).toString('hex')}`, ...(requestedIp ? { requestedIp } : {}),
       };
     }
     if (net) {
       conflist = bridgeConflist(net, this.ipamDir, ports.length > 0);
+      // host-local takes a fixed address through the ips capability (runtimeConfig.ips).
+      if (requestedIp) conflist.plugins[0]!.capabilities = { ips: true };
       // A second network must not add a second default route (EEXIST).
       if (mine.length) ((conflist.plugins[0]!.ipam as { routes: unknown[] }).routes = []);
       conflist.plugins.push({ type: 'loopback' });
@@ -506,7 +509,34 @@ export class NetworkManager extends EventEmitter {
         throw new InvalidArgumentError(`ports: network ${m.network}'s conflist has no plugin with the portMappings capability`, { field: 'ports' });
       }
     }
-    return { ...base, network: m.network, networkId: net?.id ?? '', interface: `eth${ifIndex}`, ports, conflist, gateway: net?.gateway ?? '', datapath: 'cni' as const };
+    return {
+      ...base, network: m.network, networkId: net?.id ?? '', interface: `eth${ifIndex}`, ports, conflist, gateway: net?.gateway ?? '', datapath: 'cni' as const,
+      ...(requestedIp ? { requestedIp } : {}),
+    };
+  }
+
+  /**
+   * Validates a fixed address (docker --ip) for `network` (caller holds the
+   * lock): user-defined berth networks only, as Docker; a host address of the
+   * subnet that is not the gateway; not held by another attachment.
+   */
+  private checkRequestedIp(text: string, network: string, net: Network | undefined): string {
+    if (!net || net.isDefault) {
+      throw new InvalidArgumentError(`ip: user specified IP address is supported on user defined networks only (network ${network} is not one)`, { field: 'ip' });
+    }
+    const ip = parseIp(text, 'ip');
+    const cidr = parseCidr(net.subnet);
+    if (!contains(cidr, ip) || ip === cidr.network || ip === lastAddress(cidr)) {
+      throw new InvalidArgumentError(`ip: ${text} is not a host address of network ${network}'s subnet ${net.subnet}; choose one inside it`, { field: 'ip' });
+    }
+    if (formatIp(ip) === net.gateway) {
+      throw new InvalidArgumentError(`ip: ${text} is network ${network}'s gateway; choose another address`, { field: 'ip' });
+    }
+    const holder = this.attachedTo(network).find((e) => e.ip === formatIp(ip) || e.requestedIp === formatIp(ip));
+    if (holder) {
+      throw new AlreadyExistsError(`ip: address ${text} is already in use on network ${network} by container ${holder.name ? `${holder.name} (${holder.containerId})` : holder.containerId}`, { field: 'ip' });
+    }
+    return formatIp(ip);
   }
 
   /** Second half of attach: the kernel work, then the record's 'attached' phase. */
@@ -585,10 +615,13 @@ export class NetworkManager extends EventEmitter {
       // the in-namespace part of DEL and still release the rest (SPEC).
       netns: forDel && !existsSync(ep.netnsPath) ? '' : ep.netnsPath,
       ifName: ep.interface,
-      capabilityArgs: ep.ports.length ? {
-        portMappings: ep.ports.map((p) => ({
-          hostPort: p.hostPort, containerPort: p.containerPort, protocol: p.protocol, ...(p.hostIp ? { hostIP: p.hostIp } : {}),
-        })),
+      capabilityArgs: ep.ports.length || ep.requestedIp ? {
+        ...(ep.ports.length ? {
+          portMappings: ep.ports.map((p) => ({
+            hostPort: p.hostPort, containerPort: p.containerPort, protocol: p.protocol, ...(p.hostIp ? { hostIP: p.hostIp } : {}),
+          })),
+        } : {}),
+        ...(ep.requestedIp && this.networks.has(ep.network) ? { ips: [`${ep.requestedIp}/${parseCidr(this.networks.get(ep.network)!.subnet).prefix}`] } : {}),
       } : undefined,
     };
   }

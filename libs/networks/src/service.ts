@@ -161,6 +161,7 @@ export const networksModule: ServiceModule = {
           ...(req.hostname ? { hostname: req.hostname } : {}),
           ...(req.name ? { name: req.name } : {}),
           ...(req.dns.length ? { dns: req.dns } : {}),
+          ...(req.ip ? { ip: req.ip } : {}),
         });
         return attachmentToWire(a);
       },

@@ -25,6 +25,8 @@ export interface EndpointRecord extends Attachment {
    * when ports are published) or 'cni' (the whole conflist). Absent = 'cni'.
    */
   datapath?: 'native' | 'cni';
+  /** The address the attach asked for (AttachOptions.ip); absent = IPAM's next free one. */
+  requestedIp?: string;
 }
 
 async function writeAtomic(path: string, data: unknown): Promise<void> {

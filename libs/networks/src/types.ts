@@ -68,6 +68,12 @@ export interface AttachOptions {
   name?: string;
   /** Upstream resolvers for this container (docker --dns). */
   dns?: string[];
+  /**
+   * A fixed IPv4 address on the network (docker --ip, network connect --ip);
+   * user-defined networks only. It must be a host address of the subnet other
+   * than the gateway and free: InvalidArgument / AlreadyExists otherwise.
+   */
+  ip?: string;
 }
 
 /** One container's presence on one network (or its none/host/container mode). */

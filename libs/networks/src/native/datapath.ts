@@ -23,6 +23,8 @@ export interface NativeEndpoint {
   /** Host end name, chosen (and persisted) before add runs. */
   hostInterface: string;
   ip: string;
+  /** A fixed address to claim instead of the next free one (validated by the manager). */
+  requestedIp?: string;
 }
 
 /** Docker's MAC scheme: 02:42 followed by the IPv4 address, unique per bridge. */
@@ -41,7 +43,7 @@ export class NativeBridgeDatapath {
 
   /** Sets up ep on net; returns address, prefix, gateway and MAC. Undoes itself on failure. */
   async add(net: Network, ep: NativeEndpoint, opts: { defaultRoute: boolean }): Promise<{ ip: string; prefixLength: number; mac: string }> {
-    const ip = await this.ipam.allocate(net.name, net.subnet, net.gateway, ep.containerId, ep.interface);
+    const ip = await this.ipam.allocate(net.name, net.subnet, net.gateway, ep.containerId, ep.interface, ep.requestedIp);
     const cidr = parseCidr(net.subnet);
     const mac = macForIp(ip);
     try {

@@ -6,15 +6,32 @@
 // this and a concurrently running host-local plugin cannot both win one address.
 import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ResourceExhaustedError } from '@berth/errors';
+import { AlreadyExistsError, ResourceExhaustedError } from '@berth/errors';
 import { formatIp, lastAddress, parseCidr, parseIp } from '../ipv4';
 
 export class HostLocalIpam {
   constructor(readonly dataDir: string) {}
 
-  async allocate(network: string, subnet: string, gateway: string, containerId: string, ifName: string): Promise<string> {
+  /**
+   * Claims an address for containerId's ifName: `want` exactly (docker --ip;
+   * AlreadyExists when another holds it; the caller validated it against the
+   * subnet), else the next free one after the last handed out.
+   */
+  async allocate(network: string, subnet: string, gateway: string, containerId: string, ifName: string, want?: string): Promise<string> {
     const dir = join(this.dataDir, network);
     await mkdir(dir, { recursive: true });
+    if (want) {
+      try {
+        const fh = await open(join(dir, want), 'wx', 0o644);
+        await fh.writeFile(`${containerId}\r\n${ifName}`);
+        await fh.close();
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+        const owner = (await readFile(join(dir, want), 'utf8').catch(() => '')).split(/\r?\n/)[0] ?? '';
+        throw new AlreadyExistsError(`ip: address ${want} is already in use on network ${network}${owner ? ` (by container ${owner})` : ''}; choose another address or omit ip`, { field: 'ip' });
+      }
+      return want;
+    }
     const c = parseCidr(subnet);
     const first = c.network + 1;
     const last = lastAddress(c) - 1;

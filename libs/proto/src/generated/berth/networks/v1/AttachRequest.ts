@@ -39,6 +39,13 @@ export interface AttachRequest {
    * Upstream resolvers the embedded DNS uses for this container (docker --dns).
    */
   'dns'?: (string)[];
+  /**
+   * A fixed IPv4 address on the network (docker --ip, network connect --ip);
+   * empty = the next free one. User-defined networks only; it must be a host
+   * address of the subnet other than the gateway. INVALID_ARGUMENT (field
+   * "ip") otherwise; ALREADY_EXISTS when another container holds it.
+   */
+  'ip'?: (string);
 }
 
 export interface AttachRequest__Output {
@@ -77,4 +84,11 @@ export interface AttachRequest__Output {
    * Upstream resolvers the embedded DNS uses for this container (docker --dns).
    */
   'dns': (string)[];
+  /**
+   * A fixed IPv4 address on the network (docker --ip, network connect --ip);
+   * empty = the next free one. User-defined networks only; it must be a host
+   * address of the subnet other than the gateway. INVALID_ARGUMENT (field
+   * "ip") otherwise; ALREADY_EXISTS when another container holds it.
+   */
+  'ip': (string);
 }

@@ -29,7 +29,9 @@ import type { StatsResponse as _berth_networks_v1_StatsResponse, StatsResponse__
 
 export interface NetworksClient extends grpc.Client {
   /**
-   * Connects a created, not yet started container. Returns the interface,
+   * Connects a container's namespace to one more network: a created, not yet
+   * started container, or a running one (docker network connect: the next
+   * interface, eth1, eth2..., its address and DNS names). Returns the interface,
    * address, gateway, MAC and published ports with ephemeral host ports
    * resolved. A container can be on several bridge networks (eth0, eth1...)
    * but none/host/container modes exclude any other attachment.
@@ -43,7 +45,9 @@ export interface NetworksClient extends grpc.Client {
   Attach(argument: _berth_networks_v1_AttachRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_berth_networks_v1_Attachment__Output>): grpc.ClientUnaryCall;
   Attach(argument: _berth_networks_v1_AttachRequest, callback: grpc.requestCallback<_berth_networks_v1_Attachment__Output>): grpc.ClientUnaryCall;
   /**
-   * Connects a created, not yet started container. Returns the interface,
+   * Connects a container's namespace to one more network: a created, not yet
+   * started container, or a running one (docker network connect: the next
+   * interface, eth1, eth2..., its address and DNS names). Returns the interface,
    * address, gateway, MAC and published ports with ephemeral host ports
    * resolved. A container can be on several bridge networks (eth0, eth1...)
    * but none/host/container modes exclude any other attachment.
@@ -278,7 +282,9 @@ export interface NetworksClient extends grpc.Client {
 
 export interface NetworksHandlers extends grpc.UntypedServiceImplementation {
   /**
-   * Connects a created, not yet started container. Returns the interface,
+   * Connects a container's namespace to one more network: a created, not yet
+   * started container, or a running one (docker network connect: the next
+   * interface, eth1, eth2..., its address and DNS names). Returns the interface,
    * address, gateway, MAC and published ports with ephemeral host ports
    * resolved. A container can be on several bridge networks (eth0, eth1...)
    * but none/host/container modes exclude any other attachment.
