@@ -12,3 +12,4 @@ export { pidfdOpen, pidfdSendSignal, signalNumber, signalName, PIDFD } from './p
 export { netlinkSocket, netlinkSocketIn, netlinkSend, netlinkRecv, netlinkSendAsync, netlinkRecvAsync, netlinkClose, NETLINK } from './netlink';
 export { setChildSubreaper, waitpidNoHang, type WaitStatus } from './reaper';
 export { mountFs, MOUNT_ATTR, type FsParam } from './fsmount';
+export { idmappedMount, userNamespaceFd, closeUserNamespaceFd, type IdRange } from './idmap';
