@@ -25,6 +25,8 @@ import { resolveUser } from './user';
 import { requireRunning } from './state';
 import { randomBytes } from 'node:crypto';
 import { runSaga, type SagaHooks, type SagaStep } from './saga';
+import { RuntimeHolds } from './runtime-holds';
+import { withFailpoints } from './failpoints';
 import { canTransition, transition as checkTransition } from './state';
 import type { ContainerConfig, ContainerRecord, HostConfig, MountPoint, RestartPolicy } from './types';
 import { VolumeStore } from './volumes';
@@ -49,6 +51,8 @@ export interface EngineOptions {
    * `releaseRuntime` and `remove`. The service feeds berth_engine_run_step_seconds.
    */
   onStepTimed?: (step: string, seconds: number) => void;
+  /** Run steps armed for fault injection (failpoints.ts; BERTH_ENGINE_FAILPOINTS). Default none. */
+  failpoints?: ReadonlySet<string>;
 }
 
 export interface CreateRequest {
@@ -111,12 +115,15 @@ export class Engine {
   private readonly warn: (msg: string) => void;
   private readonly ps: (args: string[]) => Promise<string>;
   private readonly onStepTimed: ((step: string, seconds: number) => void) | undefined;
+  private readonly failpoints: ReadonlySet<string>;
   private readonly statsPrev = new Map<string, RawCpuMem>();
   private readonly backoffs = new Map<string, RestartBackoff>();
   private readonly restartTimers = new Map<string, unknown>();
   private readonly chains = new Map<string, Promise<unknown>>();
   /** Resolves when the exit of the current process of a container has been committed. */
   private readonly exitHandled = new Map<string, Promise<void>>();
+  /** Attaches streaming a process's stdio; its release waits for them (runtime-holds.ts). */
+  private readonly runtimeHolds = new RuntimeHolds();
   private closed = false;
 
   constructor(o: EngineOptions) {
@@ -130,6 +137,7 @@ export class Engine {
     this.warn = o.warn ?? (() => {});
     this.ps = o.ps ?? runPs;
     this.onStepTimed = o.onStepTimed;
+    this.failpoints = o.failpoints ?? new Set();
   }
 
   private sagaHooks(): SagaHooks {
@@ -192,7 +200,7 @@ export class Engine {
       id, name, config: req.config, hostConfig: req.hostConfig, pull: req.pull ?? 'missing', logPath, mounts: [],
     };
     try {
-      await runSaga([...createSteps(this.ports), this.prepareVolumesStep()], ctx, this.sagaHooks());
+      await runSaga(withFailpoints([...createSteps(this.ports), this.prepareVolumesStep()], this.failpoints), ctx, this.sagaHooks());
     } catch (e) {
       this.store.delete(id); // volume_refs rows cascade
       throw e;
@@ -268,7 +276,7 @@ export class Engine {
       mounts: rec.mounts, merged: rec.config, rootfs: rec.rootfs,
     };
     try {
-      await runSaga(startSteps(this.ports), ctx, this.sagaHooks());
+      await runSaga(withFailpoints(startSteps(this.ports), this.failpoints), ctx, this.sagaHooks());
     } catch (e) {
       this.store.update(id, (cur) => ({ ...cur, error: (e as Error).message }));
       throw e;
@@ -389,7 +397,21 @@ export class Engine {
     return this.restartTimers.has(id);
   }
 
+  /**
+   * Keeps container `id`'s process state (namespaces service) from being
+   * deleted while an attach streams it; call the returned function when the
+   * stream ends. undefined when the exit is already being cleaned up: the
+   * attach must not start (read the log and wait instead).
+   */
+  holdRuntime(id: string): (() => void) | undefined {
+    return this.runtimeHolds.hold(id);
+  }
+
   private async releaseRuntime(id: string): Promise<void> {
+    return this.runtimeHolds.afterHolds(id, () => this.releaseRuntimeNow(id));
+  }
+
+  private async releaseRuntimeNow(id: string): Promise<void> {
     const steps: [string, () => Promise<void>][] = [
       ['delete process', () => this.ports.namespaces.delete(id)],
       ['detach network', () => this.ports.networks.detach(id)],

@@ -19,7 +19,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { arch, platform } from 'node:os';
 import type * as grpc from '@grpc/grpc-js';
-import { InvalidArgumentError, isUnavailable } from '@berth/errors';
+import { FailedPreconditionError, InvalidArgumentError, isUnavailable } from '@berth/errors';
 import { subjects, subscribeEvents, type ContainerAction as NatsContainerAction } from '@berth/events';
 import { createClient, stateDir, type AsyncHandlers, type ServiceContext, type ServiceModule } from '@berth/kit';
 import type { engineV1, eventsV1, namespacesV1 } from '@berth/proto';
@@ -27,6 +27,7 @@ import { ContainerStore } from './container-store';
 import { runStepHistogram } from './metrics';
 import { openEngineDb, SCHEMA_VERSION } from './db';
 import { Engine } from './engine';
+import { FAILPOINTS_ENV, FAILPOINT_LABEL, parseFailpoints } from './failpoints';
 import { validateEventFilters, eventMatches } from './event-filter';
 import type { ContainerAction, ContainerEvent } from './events';
 import { createGrpcPorts, type GrpcPorts } from './grpc-ports';
@@ -161,6 +162,9 @@ export const engineModule: ServiceModule = {
   name: 'engine',
   grpcService: 'berth.engine.v1.Engine',
   async start(ctx) {
+    // Checked first: a misspelt step fails the start before anything is opened.
+    const failpoints = parseFailpoints(process.env[FAILPOINTS_ENV]);
+    if (failpoints.size) ctx.log.warn({ failpoints: [...failpoints] }, `fault injection armed (${FAILPOINTS_ENV}): containers labelled ${FAILPOINT_LABEL}=<step> fail there`);
     const dir = stateDir('engine', ctx.paths);
     const db = openEngineDb(join(dir, 'engine.db'));
     const warn = (msg: string) => ctx.log.warn(msg);
@@ -169,6 +173,7 @@ export const engineModule: ServiceModule = {
     const engine = new Engine({
       store: new ContainerStore(db), volumes: new VolumeStore(db, dir), ports: g.ports, stateDir: dir, warn,
       onStepTimed: (step, seconds) => runSteps.observe({ step }, seconds),
+      failpoints,
     });
     engine.events.on('event', (ev: ContainerEvent) => {
       ctx.events.publish(subjects.engineContainer(natsAction(ev.action)), containerEventPayload(ev), ev.id);
@@ -236,11 +241,20 @@ export const engineModule: ServiceModule = {
         const s = first.start;
         const rec = engine.inspectRecord(s.id);
         const all = !s.stdout && !s.stderr;
-        await bridgeStdio(g.clients.namespaces, { id: rec.id, execId: '', logs: s.logs }, call, c.signal, (o) => {
-          if (o.stdout && (all || s.stdout)) call.write({ output: { stream: 'stdout', data: o.stdout } });
-          else if (o.stderr && (all || s.stderr)) call.write({ output: { stream: 'stderr', data: o.stderr } });
-          else if (o.exit) call.write({ exitCode: o.exit.exitCode });
-        });
+        // The exit handling must not delete the process state under this stream (runtime-holds.ts).
+        const release = engine.holdRuntime(rec.id);
+        if (!release) {
+          throw new FailedPreconditionError(`container ${rec.name} has exited: read its output with logs and its exit code with wait`, { field: 'id' });
+        }
+        try {
+          await bridgeStdio(g.clients.namespaces, { id: rec.id, execId: '', logs: s.logs }, call, c.signal, (o) => {
+            if (o.stdout && (all || s.stdout)) call.write({ output: { stream: 'stdout', data: o.stdout } });
+            else if (o.stderr && (all || s.stderr)) call.write({ output: { stream: 'stderr', data: o.stderr } });
+            else if (o.exit) call.write({ exitCode: o.exit.exitCode });
+          });
+        } finally {
+          release();
+        }
       },
       PauseContainer: async (req) => {
         await engine.pause(req.id);

@@ -1,0 +1,70 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isInvalidArgument } from '@berth/errors';
+import { openEngineDb, type Db } from './db';
+import { ContainerStore } from './container-store';
+import { Engine } from './engine';
+import { FAILPOINT_LABEL, RUN_STEPS, parseFailpoints } from './failpoints';
+import { ManualClock } from './restart';
+import { defaultContainerConfig, defaultHostConfig } from './types';
+import { VolumeStore } from './volumes';
+import { addTestImage, recordingPorts, type RecordingPorts } from './testing/recording-ports';
+
+describe('parseFailpoints', () => {
+  it('reads a comma list of run steps; unset is none', () => {
+    expect([...parseFailpoints(undefined)]).toEqual([]);
+    expect([...parseFailpoints(' start, prepareRoot ')]).toEqual(['start', 'prepareRoot']);
+  });
+  it('refuses an unknown step, naming the variable and the accepted steps', () => {
+    let err: unknown;
+    try { parseFailpoints('start,bindHosts'); } catch (e) { err = e; }
+    expect(isInvalidArgument(err)).toBe(true);
+    expect((err as Error).message).toMatch(/BERTH_ENGINE_FAILPOINTS: unknown step "bindHosts".*bindHostsResolv/);
+  });
+});
+
+describe('engine with failpoints armed', () => {
+  let dir: string;
+  let db: Db;
+  let ports: RecordingPorts;
+  let engine: Engine;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'berth-engine-'));
+    db = openEngineDb(join(dir, 'engine.db'));
+    const clock = new ManualClock();
+    ports = recordingPorts(() => clock.now());
+    addTestImage(ports, 'alpine', { cmd: ['/bin/sh'], volumes: [] });
+    engine = new Engine({
+      store: new ContainerStore(db), volumes: new VolumeStore(db, dir, () => clock.now()), ports, stateDir: dir, clock,
+      failpoints: new Set(RUN_STEPS),
+    });
+  });
+  afterEach(() => {
+    engine.close();
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const req = (labels: Record<string, string>, autoRemove = true) => ({
+    name: 'fp', config: { ...defaultContainerConfig('alpine'), cmd: null, labels }, hostConfig: { ...defaultHostConfig(), autoRemove },
+  });
+
+  it('runs an unlabelled container as usual', async () => {
+    expect((await engine.run(req({}))).state).toBe('running');
+  });
+
+  for (const step of RUN_STEPS) {
+    it(`fails at ${step} when labelled so, and (--rm) leaves nothing`, async () => {
+      await expect(engine.run(req({ [FAILPOINT_LABEL]: step }))).rejects.toThrow(new RegExp(`^${step}: injected failure`));
+      expect(engine.list({ all: true })).toEqual([]);
+      expect([...ports.rec.live]).toEqual([]);
+    });
+  }
+
+  it('a start failure without --rm keeps the created container (Docker) with the runtime rolled back', async () => {
+    await expect(engine.run(req({ [FAILPOINT_LABEL]: 'bindHostsResolv' }, false))).rejects.toThrow(/bindHostsResolv: injected failure/);
+    expect(engine.store.find('fp').state).toBe('created');
+    expect([...ports.rec.live].map((x) => x.split(' ')[0]).sort()).toEqual(['image-ref', 'rootfs']);
+  });
+});

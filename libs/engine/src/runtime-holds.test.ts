@@ -1,0 +1,83 @@
+// An attach holds the container's process state: the exit handling deletes it
+// only after the attach ended (the race behind `berth run --rm` printing its
+// output and then "container ... does not exist", exit 125).
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openEngineDb, type Db } from './db';
+import { ContainerStore } from './container-store';
+import { Engine } from './engine';
+import { ManualClock } from './restart';
+import { RuntimeHolds } from './runtime-holds';
+import { defaultContainerConfig, defaultHostConfig } from './types';
+import { VolumeStore } from './volumes';
+import { addTestImage, recordingPorts, type RecordingPorts } from './testing/recording-ports';
+
+async function flush(): Promise<void> {
+  for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+}
+
+describe('RuntimeHolds', () => {
+  it('a release waits for the holds, and refuses new ones while it runs', async () => {
+    const h = new RuntimeHolds(60_000);
+    const r1 = h.hold('a')!;
+    const order: string[] = [];
+    const rel = h.afterHolds('a', async () => { order.push('released'); });
+    await flush();
+    expect(order).toEqual([]);
+    expect(h.hold('a')).toBeUndefined(); // under release: refused
+    expect(h.hold('b')).toBeTypeOf('function'); // other containers unaffected
+    r1();
+    r1(); // idempotent
+    await rel;
+    expect(order).toEqual(['released']);
+    expect(h.count('a')).toBe(0);
+    expect(h.hold('a')).toBeTypeOf('function'); // after the release (a restarted process): allowed again
+  });
+
+  it('a reader that never ends delays the release by maxWaitMs only', async () => {
+    const h = new RuntimeHolds(50);
+    h.hold('a');
+    const t0 = Date.now();
+    await h.afterHolds('a', async () => undefined);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(45);
+    expect(Date.now() - t0).toBeLessThan(2000);
+  });
+});
+
+describe('engine: exit handling and an attach in progress', () => {
+  let dir: string;
+  let db: Db;
+  let ports: RecordingPorts;
+  let engine: Engine;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'berth-engine-'));
+    db = openEngineDb(join(dir, 'engine.db'));
+    const clock = new ManualClock();
+    ports = recordingPorts(() => clock.now());
+    addTestImage(ports, 'alpine', { cmd: ['/bin/sh'], volumes: [] });
+    engine = new Engine({ store: new ContainerStore(db), volumes: new VolumeStore(db, dir, () => clock.now()), ports, stateDir: dir, clock });
+  });
+  afterEach(() => {
+    engine.close();
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('deletes the process only after the attach released it; --rm then removes', async () => {
+    const c = await engine.run({ name: 'web', config: { ...defaultContainerConfig('alpine'), cmd: null }, hostConfig: { ...defaultHostConfig(), autoRemove: true } });
+    const release = engine.holdRuntime(c.id)!;
+    expect(release).toBeTypeOf('function');
+    ports.exitProcess(c.id, { exitCode: 3 });
+    await flush();
+    expect(ports.rec.calls).not.toContain(`namespaces.delete ${c.id}`);
+    expect(engine.store.get(c.id).state).toBe('running'); // the exit is not committed yet
+    expect(engine.holdRuntime(c.id)).toBeUndefined(); // a second attach now would race the delete: refused
+    release();
+    await flush();
+    expect(ports.rec.calls).toContain(`namespaces.delete ${c.id}`);
+    expect(engine.list({ all: true })).toEqual([]);
+    expect(ports.rec.live.size).toBe(0);
+  });
+});
