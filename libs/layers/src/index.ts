@@ -5,6 +5,7 @@ export { LayerStore, type LayerStoreOptions, type SnapshotInfo, type ApplyLayerO
 export type { SnapshotDriver, DriverName, SnapshotKind, Mount, Usage, Change, ApplyTarget } from './driver';
 export { OverlayDriver, OVERLAY_OPTIONS } from './drivers/overlay';
 export { CopyDriver } from './drivers/copy';
+export { validateIdMapping, type IdMapping } from './idmount';
 export { chooseDriver, probeOverlay, type Detection } from './detect';
 export { MediaType, compressionOf, type Compression } from './mediatypes';
 export { chainId, chainIds, checkDigest } from './digest';

@@ -147,7 +147,11 @@ export const layersModule: ServiceModule = {
       Prepare: async (req) => mountsToWire(store.prepare(req.key, req.parent || null, { ...req.labels })),
       View: async (req) => mountsToWire(store.view(req.key, req.parent || null, { ...req.labels })),
       Mounts: async (req) => mountsToWire(store.mounts(req.key)),
-      Mount: async (req) => ({ target: store.mount(req.key, req.target || undefined) }),
+      Mount: async (req) => {
+        if (req.uidMappings.length === 0 && req.gidMappings.length === 0) return { target: store.mount(req.key, req.target || undefined) };
+        const ranges = (ms: typeof req.uidMappings) => ms.map((m) => ({ containerId: m.containerId, hostId: m.hostId, size: m.size }));
+        return { target: await store.mountIdmapped(req.key, { uidMappings: ranges(req.uidMappings), gidMappings: ranges(req.gidMappings) }, req.target || undefined) };
+      },
       Unmount: async (req) => {
         store.unmount(req.key);
         return {};

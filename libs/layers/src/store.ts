@@ -35,6 +35,7 @@ import { checkDigest, chainId as chainIdOf } from './digest';
 import { tarChanges } from './difftar';
 import { mountsUnder } from './mountinfo';
 import { applyMount } from './mounter';
+import { applyIdmappedMounts, validateIdMapping, type IdMapping } from './idmount';
 
 export interface LayerStoreOptions {
   /** State directory, created if missing (e.g. /var/lib/berth/layers). */
@@ -110,6 +111,8 @@ export class LayerStore {
   private readonly meta: Metadata;
   /** Keys in use by an async operation (apply on a parent, a diff stream): not removable. */
   private readonly busy = new Map<string, number>();
+  /** Keys an awaited mountIdmapped is mounting (held busy too). */
+  private readonly mounting = new Set<string>();
   private readonly inflight = new Map<string, Promise<AppliedLayer>>();
 
   private constructor(root: string, driver: SnapshotDriver, reason: string, meta: Metadata) {
@@ -290,7 +293,7 @@ export class LayerStore {
   mount(key: string, target?: string): string {
     const row = this.meta.get(key);
     const existing = this.meta.mountOf(key);
-    if (existing) throw new FailedPreconditionError(`snapshot "${key}" is already mounted at ${existing}; unmount it first`, { field: 'key' });
+    if (existing || this.mounting.has(key)) throw new FailedPreconditionError(`snapshot "${key}" is already mounted at ${existing ?? '(being mounted)'}; unmount it first`, { field: 'key' });
     const t = target ? resolve(target) : `${this.root}/mounts/${row.id}`;
     if (!t.startsWith(`${this.root}/`)) throw new InvalidArgumentError(`mount target ${t} must be under the store root ${this.root}`, { field: 'target' });
     mkdirSync(t, { recursive: true });
@@ -298,6 +301,33 @@ export class LayerStore {
     for (const m of ms) applyMount(m, t);
     this.meta.setMount(key, t);
     return t;
+  }
+
+  /**
+   * mount(key, target) with every layer seen through `map` (idmapped mounts,
+   * src/idmount.ts): files stored as container id c show as the host id c
+   * maps to, files the container creates are stored unshifted. Unmount undoes
+   * it like any mount; nothing but the target stays mounted.
+   */
+  async mountIdmapped(key: string, map: IdMapping, target?: string): Promise<string> {
+    validateIdMapping(map);
+    const row = this.meta.get(key);
+    const existing = this.meta.mountOf(key);
+    if (existing || this.mounting.has(key)) throw new FailedPreconditionError(`snapshot "${key}" is already mounted at ${existing ?? '(being mounted)'}; unmount it first`, { field: 'key' });
+    const t = target ? resolve(target) : `${this.root}/mounts/${row.id}`;
+    if (!t.startsWith(`${this.root}/`)) throw new InvalidArgumentError(`mount target ${t} must be under the store root ${this.root}`, { field: 'target' });
+    this.mounting.add(key);
+    this.hold(key);
+    try {
+      mkdirSync(t, { recursive: true });
+      const ms = this.driver.mounts(row.id, row.kind, this.meta.chain(row.parent).ids);
+      await applyIdmappedMounts(ms, t, map, `${this.root}/tmp/i${row.id}${randomBytes(2).toString('hex')}`);
+      this.meta.setMount(key, t);
+      return t;
+    } finally {
+      this.mounting.delete(key);
+      this.release(key);
+    }
   }
 
   /** Undoes mount(key). */

@@ -30,7 +30,24 @@ import type { UnmountResponse as _berth_layers_v1_UnmountResponse, UnmountRespon
 import type { UsageRequest as _berth_layers_v1_UsageRequest, UsageRequest__Output as _berth_layers_v1_UsageRequest__Output } from './berth/layers/v1/UsageRequest';
 import type { UsageResponse as _berth_layers_v1_UsageResponse, UsageResponse__Output as _berth_layers_v1_UsageResponse__Output } from './berth/layers/v1/UsageResponse';
 import type { ViewRequest as _berth_layers_v1_ViewRequest, ViewRequest__Output as _berth_layers_v1_ViewRequest__Output } from './berth/layers/v1/ViewRequest';
+import type { ConsoleSize as _berth_types_v1_ConsoleSize, ConsoleSize__Output as _berth_types_v1_ConsoleSize__Output } from './berth/types/v1/ConsoleSize';
+import type { ContainerSpec as _berth_types_v1_ContainerSpec, ContainerSpec__Output as _berth_types_v1_ContainerSpec__Output } from './berth/types/v1/ContainerSpec';
+import type { Linux as _berth_types_v1_Linux, Linux__Output as _berth_types_v1_Linux__Output } from './berth/types/v1/Linux';
+import type { LinuxBlockIO as _berth_types_v1_LinuxBlockIO, LinuxBlockIO__Output as _berth_types_v1_LinuxBlockIO__Output } from './berth/types/v1/LinuxBlockIO';
+import type { LinuxCPU as _berth_types_v1_LinuxCPU, LinuxCPU__Output as _berth_types_v1_LinuxCPU__Output } from './berth/types/v1/LinuxCPU';
+import type { LinuxCapabilities as _berth_types_v1_LinuxCapabilities, LinuxCapabilities__Output as _berth_types_v1_LinuxCapabilities__Output } from './berth/types/v1/LinuxCapabilities';
+import type { LinuxIDMapping as _berth_types_v1_LinuxIDMapping, LinuxIDMapping__Output as _berth_types_v1_LinuxIDMapping__Output } from './berth/types/v1/LinuxIDMapping';
+import type { LinuxMemory as _berth_types_v1_LinuxMemory, LinuxMemory__Output as _berth_types_v1_LinuxMemory__Output } from './berth/types/v1/LinuxMemory';
+import type { LinuxNamespace as _berth_types_v1_LinuxNamespace, LinuxNamespace__Output as _berth_types_v1_LinuxNamespace__Output } from './berth/types/v1/LinuxNamespace';
+import type { LinuxPids as _berth_types_v1_LinuxPids, LinuxPids__Output as _berth_types_v1_LinuxPids__Output } from './berth/types/v1/LinuxPids';
+import type { LinuxResources as _berth_types_v1_LinuxResources, LinuxResources__Output as _berth_types_v1_LinuxResources__Output } from './berth/types/v1/LinuxResources';
+import type { LinuxThrottleDevice as _berth_types_v1_LinuxThrottleDevice, LinuxThrottleDevice__Output as _berth_types_v1_LinuxThrottleDevice__Output } from './berth/types/v1/LinuxThrottleDevice';
+import type { LinuxWeightDevice as _berth_types_v1_LinuxWeightDevice, LinuxWeightDevice__Output as _berth_types_v1_LinuxWeightDevice__Output } from './berth/types/v1/LinuxWeightDevice';
 import type { Mount as _berth_types_v1_Mount, Mount__Output as _berth_types_v1_Mount__Output } from './berth/types/v1/Mount';
+import type { POSIXRlimit as _berth_types_v1_POSIXRlimit, POSIXRlimit__Output as _berth_types_v1_POSIXRlimit__Output } from './berth/types/v1/POSIXRlimit';
+import type { Process as _berth_types_v1_Process, Process__Output as _berth_types_v1_Process__Output } from './berth/types/v1/Process';
+import type { Root as _berth_types_v1_Root, Root__Output as _berth_types_v1_Root__Output } from './berth/types/v1/Root';
+import type { User as _berth_types_v1_User, User__Output as _berth_types_v1_User__Output } from './berth/types/v1/User';
 import type { Timestamp as _google_protobuf_Timestamp, Timestamp__Output as _google_protobuf_Timestamp__Output } from './google/protobuf/Timestamp';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
@@ -74,7 +91,24 @@ export interface ProtoGrpcType {
     }
     types: {
       v1: {
+        ConsoleSize: MessageTypeDefinition<_berth_types_v1_ConsoleSize, _berth_types_v1_ConsoleSize__Output>
+        ContainerSpec: MessageTypeDefinition<_berth_types_v1_ContainerSpec, _berth_types_v1_ContainerSpec__Output>
+        Linux: MessageTypeDefinition<_berth_types_v1_Linux, _berth_types_v1_Linux__Output>
+        LinuxBlockIO: MessageTypeDefinition<_berth_types_v1_LinuxBlockIO, _berth_types_v1_LinuxBlockIO__Output>
+        LinuxCPU: MessageTypeDefinition<_berth_types_v1_LinuxCPU, _berth_types_v1_LinuxCPU__Output>
+        LinuxCapabilities: MessageTypeDefinition<_berth_types_v1_LinuxCapabilities, _berth_types_v1_LinuxCapabilities__Output>
+        LinuxIDMapping: MessageTypeDefinition<_berth_types_v1_LinuxIDMapping, _berth_types_v1_LinuxIDMapping__Output>
+        LinuxMemory: MessageTypeDefinition<_berth_types_v1_LinuxMemory, _berth_types_v1_LinuxMemory__Output>
+        LinuxNamespace: MessageTypeDefinition<_berth_types_v1_LinuxNamespace, _berth_types_v1_LinuxNamespace__Output>
+        LinuxPids: MessageTypeDefinition<_berth_types_v1_LinuxPids, _berth_types_v1_LinuxPids__Output>
+        LinuxResources: MessageTypeDefinition<_berth_types_v1_LinuxResources, _berth_types_v1_LinuxResources__Output>
+        LinuxThrottleDevice: MessageTypeDefinition<_berth_types_v1_LinuxThrottleDevice, _berth_types_v1_LinuxThrottleDevice__Output>
+        LinuxWeightDevice: MessageTypeDefinition<_berth_types_v1_LinuxWeightDevice, _berth_types_v1_LinuxWeightDevice__Output>
         Mount: MessageTypeDefinition<_berth_types_v1_Mount, _berth_types_v1_Mount__Output>
+        POSIXRlimit: MessageTypeDefinition<_berth_types_v1_POSIXRlimit, _berth_types_v1_POSIXRlimit__Output>
+        Process: MessageTypeDefinition<_berth_types_v1_Process, _berth_types_v1_Process__Output>
+        Root: MessageTypeDefinition<_berth_types_v1_Root, _berth_types_v1_Root__Output>
+        User: MessageTypeDefinition<_berth_types_v1_User, _berth_types_v1_User__Output>
       }
     }
   }
