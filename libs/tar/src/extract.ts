@@ -1,0 +1,192 @@
+// Extracting a tar stream into a directory of a RootView (docker cp's
+// destination side). Every entry's parent is resolved inside the view, and
+// the entry itself is created without following a final symlink, so an
+// archive cannot write outside the view: not with "../" names (refused), not
+// through a symlink it created earlier (resolved within the view), not with a
+// hardlink to a path outside (its target is resolved within the view too).
+//
+// As Docker (archive.Untar with NoOverwriteDirNonDir): a directory is never
+// replaced by a non-directory or the reverse; other existing entries are
+// replaced. Ownership is the archive's with `chown: null` (cp -a), else the
+// given ids. Directory times are set last (adding children changes them).
+//
+// On failure the entries this extraction created are removed again (newest
+// first); files it replaced cannot be brought back, as with Docker.
+import { closeSync, constants, linkSync, lchownSync, lstatSync, mkdirSync, openSync, rmSync, symlinkSync, unlinkSync, writeSync, chmodSync, type Stats } from 'node:fs';
+import { posix } from 'node:path';
+import { FailedPreconditionError, fromNodeError, InvalidArgumentError } from '@berth/errors';
+import { lutimens, mknod, S_IF, UTIME_OMIT } from '@berth/sys';
+import { TarReader, type TarHeader, type TarSink } from './reader';
+import type { RootView } from './root-view';
+import { rebaseEntryName } from './copy-rules';
+
+export interface ExtractOptions {
+  /** View path of the (existing, resolved) directory to extract into. */
+  dstDir: string;
+  /** Rename entries whose first component is `from` to `to` (PrepareArchiveCopy). */
+  rebase?: { from: string; to: string } | null;
+  /** Owner of every entry; null keeps the archive's (cp -a). */
+  chown: { uid: number; gid: number } | null;
+  /** Refuse replacing a directory with a non-directory and the reverse (Docker's default for cp). */
+  noOverwriteDirNonDir: boolean;
+  /** Called with each resolved view path before anything is written there; throws to refuse (read-only mounts). */
+  assertWritable?: (viewPath: string) => void;
+}
+
+export interface ExtractResult {
+  entries: number;
+  /** Bytes of file content written. */
+  bytes: number;
+}
+
+/** The view path an archive entry lands at, or an error for names that climb out of dstDir. */
+export function entryTarget(dstDir: string, name: string, rebase: { from: string; to: string } | null | undefined): string {
+  const raw = rebase ? rebaseEntryName(name, rebase.from, rebase.to) : name;
+  const rel = posix.normalize(raw.replace(/^\/+/, '')).replace(/\/+$/, '');
+  if (rel === '..' || rel.startsWith('../')) {
+    throw new InvalidArgumentError(`archive entry "${name}" points outside the destination directory`, { field: 'archive' });
+  }
+  return rel === '.' || rel === '' ? dstDir : posix.join(dstDir, rel);
+}
+
+class Extractor implements TarSink {
+  private fd: number | null = null;
+  private current: { header: TarHeader; host: string } | null = null;
+  private readonly created: string[] = [];
+  private readonly dirTimes: Array<{ host: string; mtimeNs: bigint }> = [];
+  readonly result: ExtractResult = { entries: 0, bytes: 0 };
+
+  constructor(private readonly view: RootView, private readonly o: ExtractOptions) {}
+
+  onEntry(h: TarHeader): void {
+    const target = entryTarget(this.o.dstDir, h.name, this.o.rebase);
+    // The parent is resolved inside the view (symlinks included); the entry itself is not followed.
+    const parent = this.view.resolve(posix.dirname(target), true);
+    const path = posix.join(parent, posix.basename(target));
+    this.o.assertWritable?.(path);
+    const host = this.view.host(path);
+    let existing: Stats | null = null;
+    try {
+      existing = lstatSync(host);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOTDIR') throw new FailedPreconditionError(`cannot extract ${h.name}: a parent of ${path} is not a directory`, { field: 'archive' });
+      if (code !== 'ENOENT') throw fromNodeError(e, `stat ${path}`);
+    }
+    if (target === this.o.dstDir && h.type !== 'dir') {
+      throw new InvalidArgumentError(`archive entry "${h.name}" would replace the destination directory ${this.o.dstDir} itself`, { field: 'archive' });
+    }
+    if (existing) {
+      if (this.o.noOverwriteDirNonDir && existing.isDirectory() && h.type !== 'dir') {
+        throw new FailedPreconditionError(`cannot overwrite directory ${path} with non-directory ${h.name}`, { field: 'archive' });
+      }
+      if (this.o.noOverwriteDirNonDir && !existing.isDirectory() && h.type === 'dir') {
+        throw new FailedPreconditionError(`cannot overwrite non-directory ${path} with directory ${h.name}`, { field: 'archive' });
+      }
+      if (!(existing.isDirectory() && h.type === 'dir')) {
+        try {
+          if (existing.isDirectory()) rmSync(host, { recursive: true });
+          else unlinkSync(host);
+        } catch (e) {
+          throw fromNodeError(e, `replace ${path}`);
+        }
+        existing = null;
+      }
+    }
+    const mode = h.mode & 0o7777;
+    try {
+      switch (h.type) {
+        case 'dir':
+          if (!existing) { mkdirSync(host, 0o700); this.created.push(host); }
+          this.dirTimes.push({ host, mtimeNs: h.mtimeNs });
+          break;
+        case 'file':
+          this.fd = openSync(host, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+          this.created.push(host);
+          break;
+        case 'symlink':
+          symlinkSync(h.linkname, host);
+          this.created.push(host);
+          break;
+        case 'hardlink': {
+          const t = entryTarget(this.o.dstDir, h.linkname, this.o.rebase);
+          const tp = posix.join(this.view.resolve(posix.dirname(t), true), posix.basename(t));
+          linkSync(this.view.host(tp), host);
+          this.created.push(host);
+          break;
+        }
+        case 'char': case 'block': case 'fifo': {
+          const kind = h.type === 'char' ? S_IF.CHR : h.type === 'block' ? S_IF.BLK : S_IF.FIFO;
+          mknod(host, kind | mode, h.devMajor, h.devMinor);
+          this.created.push(host);
+          break;
+        }
+      }
+    } catch (e) {
+      throw fromNodeError(e, `create ${path} (archive entry ${h.name})`);
+    }
+    this.current = { header: h, host };
+    this.result.entries++;
+  }
+
+  onData(chunk: Buffer, offset: number): void {
+    if (this.fd === null) return;
+    let done = 0;
+    while (done < chunk.length) done += writeSync(this.fd, chunk, done, chunk.length - done, offset + done);
+    this.result.bytes += chunk.length;
+  }
+
+  onEntryEnd(): void {
+    const c = this.current;
+    this.current = null;
+    if (this.fd !== null) { closeSync(this.fd); this.fd = null; }
+    if (!c) return;
+    const h = c.header;
+    if (h.type === 'hardlink') return; // shares the target's inode: nothing of its own to set
+    try {
+      const uid = this.o.chown ? this.o.chown.uid : h.uid;
+      const gid = this.o.chown ? this.o.chown.gid : h.gid;
+      lchownSync(c.host, uid, gid);
+      // chmod after chown: chown clears setuid/setgid bits.
+      if (h.type !== 'symlink') chmodSync(c.host, h.mode & 0o7777);
+      if (h.type !== 'dir') lutimens(c.host, UTIME_OMIT, h.mtimeNs);
+    } catch (e) {
+      throw fromNodeError(e, `set owner, mode and times of ${c.host}`);
+    }
+  }
+
+  finish(): void {
+    for (let i = this.dirTimes.length - 1; i >= 0; i--) {
+      const d = this.dirTimes[i]!;
+      lutimens(d.host, UTIME_OMIT, d.mtimeNs);
+    }
+  }
+
+  abort(): void {
+    if (this.fd !== null) { try { closeSync(this.fd); } catch { /* already closed */ } this.fd = null; }
+    for (let i = this.created.length - 1; i >= 0; i--) {
+      try { rmSync(this.created[i]!, { recursive: true, force: true }); } catch { /* best effort: reported by the original error */ }
+    }
+  }
+}
+
+/**
+ * Extracts the tar in `chunks` into `o.dstDir` of `view`. The destination
+ * directory must exist (the caller resolved it). Throws typed errors naming
+ * the entry; on failure what this call created is removed.
+ */
+export async function extractTar(view: RootView, chunks: AsyncIterable<Buffer>, o: ExtractOptions): Promise<ExtractResult> {
+  const x = new Extractor(view, o);
+  const reader = new TarReader(x);
+  try {
+    for await (const chunk of chunks) {
+      if (!reader.ended) reader.push(chunk);
+    }
+    reader.end();
+    x.finish();
+  } catch (e) {
+    x.abort();
+    throw e;
+  }
+  return x.result;
+}

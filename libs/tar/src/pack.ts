@@ -1,0 +1,107 @@
+// Archiving a tree seen through a RootView as a tar stream (docker cp's
+// source side): the entry at view path `path` is named `name`, a directory's
+// children follow as `name/child`, in sorted order. Symlinks are stored, never
+// followed (the view resolved the top beforehand); files with several links
+// become tar hardlinks to their first path, as GNU tar and Docker do.
+import { closeSync, openSync, readdirSync, readlinkSync, readSync, constants, type Stats } from 'node:fs';
+import { DataLossError, fromNodeError } from '@berth/errors';
+import { devMajor, devMinor } from '@berth/sys';
+import type { TarEntryType } from './reader';
+import type { RootView } from './root-view';
+import { encodeHeader, END_OF_ARCHIVE, padding } from './writer';
+
+const CHUNK = 1 << 20;
+
+function entryType(st: Stats): TarEntryType | null {
+  if (st.isFile()) return 'file';
+  if (st.isDirectory()) return 'dir';
+  if (st.isSymbolicLink()) return 'symlink';
+  if (st.isCharacterDevice()) return 'char';
+  if (st.isBlockDevice()) return 'block';
+  if (st.isFIFO()) return 'fifo';
+  return null; // sockets: tar has no type for them (GNU tar skips them too)
+}
+
+const join = (dir: string, child: string): string => (dir === '/' ? `/${child}` : `${dir}/${child}`);
+
+/**
+ * Yields the tar of view path `path` (already resolved) with top entry name
+ * `name` ("hosts", "etc", "." for "dir/."). Ends with the end-of-archive
+ * marker.
+ */
+export async function* packTree(view: RootView, path: string, name: string): AsyncGenerator<Buffer> {
+  const links = new Map<string, string>();
+  const stack: Array<{ path: string; name: string }> = [{ path, name }];
+  while (stack.length > 0) {
+    const e = stack.pop()!;
+    let st: Stats;
+    try {
+      st = view.lstat(e.path);
+    } catch (err) {
+      // Gone since its directory was read (a live container): skip it, as tar does.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT' && e.path !== path) continue;
+      throw fromNodeError(err, `stat ${e.path}`);
+    }
+    const type = entryType(st);
+    if (!type) continue;
+    const host = view.host(e.path);
+    const base = { name: e.name, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtimeNs: BigInt(Math.round(st.mtimeMs * 1e6)) };
+    if (type === 'file' && st.nlink > 1) {
+      const key = `${st.dev}:${st.ino}`;
+      const first = links.get(key);
+      if (first !== undefined) {
+        yield encodeHeader({ ...base, type: 'hardlink', size: 0, linkname: first });
+        continue;
+      }
+      links.set(key, e.name);
+    }
+    if (type === 'symlink') {
+      yield encodeHeader({ ...base, type, size: 0, linkname: readlinkSync(host) });
+    } else if (type === 'char' || type === 'block') {
+      yield encodeHeader({ ...base, type, size: 0, devMajor: devMajor(st.rdev), devMinor: devMinor(st.rdev) });
+    } else if (type === 'dir') {
+      yield encodeHeader({ ...base, type, size: 0 });
+      let children: string[];
+      try {
+        children = readdirSync(host);
+      } catch (err) {
+        throw fromNodeError(err, `read directory ${e.path}`);
+      }
+      children.sort();
+      const prefix = e.name.endsWith('/') ? e.name : `${e.name}/`;
+      for (let i = children.length - 1; i >= 0; i--) stack.push({ path: join(e.path, children[i]!), name: prefix + children[i]! });
+    } else if (type === 'fifo') {
+      yield encodeHeader({ ...base, type, size: 0 });
+    } else {
+      yield* fileEntry(host, e.path, base, st.size);
+    }
+  }
+  yield END_OF_ARCHIVE;
+}
+
+async function* fileEntry(host: string, path: string, base: { name: string; mode: number; uid: number; gid: number; mtimeNs: bigint }, size: number): AsyncGenerator<Buffer> {
+  let fd: number;
+  try {
+    fd = openSync(host, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (err) {
+    throw fromNodeError(err, `open ${path}`);
+  }
+  try {
+    yield encodeHeader({ ...base, type: 'file', size });
+    let done = 0;
+    while (done < size) {
+      const buf = Buffer.allocUnsafe(Math.min(CHUNK, size - done));
+      const n = readSync(fd, buf, 0, buf.length, done);
+      if (n === 0) {
+        // Shrank while being read: the header promised `size` bytes, so the archive would be corrupt.
+        throw new DataLossError(`${path} shrank from ${size} to ${done} bytes while it was copied; copy it again`, { field: 'path' });
+      }
+      done += n;
+      yield n === buf.length ? buf : buf.subarray(0, n);
+    }
+    const pad = padding(size);
+    if (pad > 0) yield Buffer.alloc(pad);
+  } finally {
+    closeSync(fd);
+  }
+}
