@@ -10,6 +10,11 @@ import type { CommitResponse as _berth_engine_v1_CommitResponse, CommitResponse_
 import type { ContainerConfig as _berth_engine_v1_ContainerConfig, ContainerConfig__Output as _berth_engine_v1_ContainerConfig__Output } from './berth/engine/v1/ContainerConfig';
 import type { ContainerStats as _berth_engine_v1_ContainerStats, ContainerStats__Output as _berth_engine_v1_ContainerStats__Output } from './berth/engine/v1/ContainerStats';
 import type { ContainerSummary as _berth_engine_v1_ContainerSummary, ContainerSummary__Output as _berth_engine_v1_ContainerSummary__Output } from './berth/engine/v1/ContainerSummary';
+import type { CopyFromRequest as _berth_engine_v1_CopyFromRequest, CopyFromRequest__Output as _berth_engine_v1_CopyFromRequest__Output } from './berth/engine/v1/CopyFromRequest';
+import type { CopyFromResponse as _berth_engine_v1_CopyFromResponse, CopyFromResponse__Output as _berth_engine_v1_CopyFromResponse__Output } from './berth/engine/v1/CopyFromResponse';
+import type { CopyToRequest as _berth_engine_v1_CopyToRequest, CopyToRequest__Output as _berth_engine_v1_CopyToRequest__Output } from './berth/engine/v1/CopyToRequest';
+import type { CopyToResponse as _berth_engine_v1_CopyToResponse, CopyToResponse__Output as _berth_engine_v1_CopyToResponse__Output } from './berth/engine/v1/CopyToResponse';
+import type { CopyToStart as _berth_engine_v1_CopyToStart, CopyToStart__Output as _berth_engine_v1_CopyToStart__Output } from './berth/engine/v1/CopyToStart';
 import type { CreateContainerRequest as _berth_engine_v1_CreateContainerRequest, CreateContainerRequest__Output as _berth_engine_v1_CreateContainerRequest__Output } from './berth/engine/v1/CreateContainerRequest';
 import type { CreateContainerResponse as _berth_engine_v1_CreateContainerResponse, CreateContainerResponse__Output as _berth_engine_v1_CreateContainerResponse__Output } from './berth/engine/v1/CreateContainerResponse';
 import type { CreateVolumeRequest as _berth_engine_v1_CreateVolumeRequest, CreateVolumeRequest__Output as _berth_engine_v1_CreateVolumeRequest__Output } from './berth/engine/v1/CreateVolumeRequest';
@@ -36,6 +41,7 @@ import type { ListVolumesResponse as _berth_engine_v1_ListVolumesResponse, ListV
 import type { LogEntry as _berth_engine_v1_LogEntry, LogEntry__Output as _berth_engine_v1_LogEntry__Output } from './berth/engine/v1/LogEntry';
 import type { LogsRequest as _berth_engine_v1_LogsRequest, LogsRequest__Output as _berth_engine_v1_LogsRequest__Output } from './berth/engine/v1/LogsRequest';
 import type { MountSpec as _berth_engine_v1_MountSpec, MountSpec__Output as _berth_engine_v1_MountSpec__Output } from './berth/engine/v1/MountSpec';
+import type { PathStat as _berth_engine_v1_PathStat, PathStat__Output as _berth_engine_v1_PathStat__Output } from './berth/engine/v1/PathStat';
 import type { PauseContainerRequest as _berth_engine_v1_PauseContainerRequest, PauseContainerRequest__Output as _berth_engine_v1_PauseContainerRequest__Output } from './berth/engine/v1/PauseContainerRequest';
 import type { PauseContainerResponse as _berth_engine_v1_PauseContainerResponse, PauseContainerResponse__Output as _berth_engine_v1_PauseContainerResponse__Output } from './berth/engine/v1/PauseContainerResponse';
 import type { PortBinding as _berth_engine_v1_PortBinding, PortBinding__Output as _berth_engine_v1_PortBinding__Output } from './berth/engine/v1/PortBinding';
@@ -58,6 +64,7 @@ import type { RunContainerRequest as _berth_engine_v1_RunContainerRequest, RunCo
 import type { RunContainerResponse as _berth_engine_v1_RunContainerResponse, RunContainerResponse__Output as _berth_engine_v1_RunContainerResponse__Output } from './berth/engine/v1/RunContainerResponse';
 import type { StartContainerRequest as _berth_engine_v1_StartContainerRequest, StartContainerRequest__Output as _berth_engine_v1_StartContainerRequest__Output } from './berth/engine/v1/StartContainerRequest';
 import type { StartContainerResponse as _berth_engine_v1_StartContainerResponse, StartContainerResponse__Output as _berth_engine_v1_StartContainerResponse__Output } from './berth/engine/v1/StartContainerResponse';
+import type { StatPathRequest as _berth_engine_v1_StatPathRequest, StatPathRequest__Output as _berth_engine_v1_StatPathRequest__Output } from './berth/engine/v1/StatPathRequest';
 import type { StatsRequest as _berth_engine_v1_StatsRequest, StatsRequest__Output as _berth_engine_v1_StatsRequest__Output } from './berth/engine/v1/StatsRequest';
 import type { StatsResponse as _berth_engine_v1_StatsResponse, StatsResponse__Output as _berth_engine_v1_StatsResponse__Output } from './berth/engine/v1/StatsResponse';
 import type { StopContainerRequest as _berth_engine_v1_StopContainerRequest, StopContainerRequest__Output as _berth_engine_v1_StopContainerRequest__Output } from './berth/engine/v1/StopContainerRequest';
@@ -91,6 +98,11 @@ export interface ProtoGrpcType {
         ContainerConfig: MessageTypeDefinition<_berth_engine_v1_ContainerConfig, _berth_engine_v1_ContainerConfig__Output>
         ContainerStats: MessageTypeDefinition<_berth_engine_v1_ContainerStats, _berth_engine_v1_ContainerStats__Output>
         ContainerSummary: MessageTypeDefinition<_berth_engine_v1_ContainerSummary, _berth_engine_v1_ContainerSummary__Output>
+        CopyFromRequest: MessageTypeDefinition<_berth_engine_v1_CopyFromRequest, _berth_engine_v1_CopyFromRequest__Output>
+        CopyFromResponse: MessageTypeDefinition<_berth_engine_v1_CopyFromResponse, _berth_engine_v1_CopyFromResponse__Output>
+        CopyToRequest: MessageTypeDefinition<_berth_engine_v1_CopyToRequest, _berth_engine_v1_CopyToRequest__Output>
+        CopyToResponse: MessageTypeDefinition<_berth_engine_v1_CopyToResponse, _berth_engine_v1_CopyToResponse__Output>
+        CopyToStart: MessageTypeDefinition<_berth_engine_v1_CopyToStart, _berth_engine_v1_CopyToStart__Output>
         CreateContainerRequest: MessageTypeDefinition<_berth_engine_v1_CreateContainerRequest, _berth_engine_v1_CreateContainerRequest__Output>
         CreateContainerResponse: MessageTypeDefinition<_berth_engine_v1_CreateContainerResponse, _berth_engine_v1_CreateContainerResponse__Output>
         CreateVolumeRequest: MessageTypeDefinition<_berth_engine_v1_CreateVolumeRequest, _berth_engine_v1_CreateVolumeRequest__Output>
@@ -117,6 +129,7 @@ export interface ProtoGrpcType {
         LogEntry: MessageTypeDefinition<_berth_engine_v1_LogEntry, _berth_engine_v1_LogEntry__Output>
         LogsRequest: MessageTypeDefinition<_berth_engine_v1_LogsRequest, _berth_engine_v1_LogsRequest__Output>
         MountSpec: MessageTypeDefinition<_berth_engine_v1_MountSpec, _berth_engine_v1_MountSpec__Output>
+        PathStat: MessageTypeDefinition<_berth_engine_v1_PathStat, _berth_engine_v1_PathStat__Output>
         PauseContainerRequest: MessageTypeDefinition<_berth_engine_v1_PauseContainerRequest, _berth_engine_v1_PauseContainerRequest__Output>
         PauseContainerResponse: MessageTypeDefinition<_berth_engine_v1_PauseContainerResponse, _berth_engine_v1_PauseContainerResponse__Output>
         PortBinding: MessageTypeDefinition<_berth_engine_v1_PortBinding, _berth_engine_v1_PortBinding__Output>
@@ -139,6 +152,7 @@ export interface ProtoGrpcType {
         RunContainerResponse: MessageTypeDefinition<_berth_engine_v1_RunContainerResponse, _berth_engine_v1_RunContainerResponse__Output>
         StartContainerRequest: MessageTypeDefinition<_berth_engine_v1_StartContainerRequest, _berth_engine_v1_StartContainerRequest__Output>
         StartContainerResponse: MessageTypeDefinition<_berth_engine_v1_StartContainerResponse, _berth_engine_v1_StartContainerResponse__Output>
+        StatPathRequest: MessageTypeDefinition<_berth_engine_v1_StatPathRequest, _berth_engine_v1_StatPathRequest__Output>
         StatsRequest: MessageTypeDefinition<_berth_engine_v1_StatsRequest, _berth_engine_v1_StatsRequest__Output>
         StatsResponse: MessageTypeDefinition<_berth_engine_v1_StatsResponse, _berth_engine_v1_StatsResponse__Output>
         StopContainerRequest: MessageTypeDefinition<_berth_engine_v1_StopContainerRequest, _berth_engine_v1_StopContainerRequest__Output>

@@ -7,6 +7,10 @@ import type { AttachRequest as _berth_engine_v1_AttachRequest, AttachRequest__Ou
 import type { AttachResponse as _berth_engine_v1_AttachResponse, AttachResponse__Output as _berth_engine_v1_AttachResponse__Output } from '../../../berth/engine/v1/AttachResponse';
 import type { CommitRequest as _berth_engine_v1_CommitRequest, CommitRequest__Output as _berth_engine_v1_CommitRequest__Output } from '../../../berth/engine/v1/CommitRequest';
 import type { CommitResponse as _berth_engine_v1_CommitResponse, CommitResponse__Output as _berth_engine_v1_CommitResponse__Output } from '../../../berth/engine/v1/CommitResponse';
+import type { CopyFromRequest as _berth_engine_v1_CopyFromRequest, CopyFromRequest__Output as _berth_engine_v1_CopyFromRequest__Output } from '../../../berth/engine/v1/CopyFromRequest';
+import type { CopyFromResponse as _berth_engine_v1_CopyFromResponse, CopyFromResponse__Output as _berth_engine_v1_CopyFromResponse__Output } from '../../../berth/engine/v1/CopyFromResponse';
+import type { CopyToRequest as _berth_engine_v1_CopyToRequest, CopyToRequest__Output as _berth_engine_v1_CopyToRequest__Output } from '../../../berth/engine/v1/CopyToRequest';
+import type { CopyToResponse as _berth_engine_v1_CopyToResponse, CopyToResponse__Output as _berth_engine_v1_CopyToResponse__Output } from '../../../berth/engine/v1/CopyToResponse';
 import type { CreateContainerRequest as _berth_engine_v1_CreateContainerRequest, CreateContainerRequest__Output as _berth_engine_v1_CreateContainerRequest__Output } from '../../../berth/engine/v1/CreateContainerRequest';
 import type { CreateContainerResponse as _berth_engine_v1_CreateContainerResponse, CreateContainerResponse__Output as _berth_engine_v1_CreateContainerResponse__Output } from '../../../berth/engine/v1/CreateContainerResponse';
 import type { CreateVolumeRequest as _berth_engine_v1_CreateVolumeRequest, CreateVolumeRequest__Output as _berth_engine_v1_CreateVolumeRequest__Output } from '../../../berth/engine/v1/CreateVolumeRequest';
@@ -27,6 +31,7 @@ import type { ListVolumesRequest as _berth_engine_v1_ListVolumesRequest, ListVol
 import type { ListVolumesResponse as _berth_engine_v1_ListVolumesResponse, ListVolumesResponse__Output as _berth_engine_v1_ListVolumesResponse__Output } from '../../../berth/engine/v1/ListVolumesResponse';
 import type { LogEntry as _berth_engine_v1_LogEntry, LogEntry__Output as _berth_engine_v1_LogEntry__Output } from '../../../berth/engine/v1/LogEntry';
 import type { LogsRequest as _berth_engine_v1_LogsRequest, LogsRequest__Output as _berth_engine_v1_LogsRequest__Output } from '../../../berth/engine/v1/LogsRequest';
+import type { PathStat as _berth_engine_v1_PathStat, PathStat__Output as _berth_engine_v1_PathStat__Output } from '../../../berth/engine/v1/PathStat';
 import type { PauseContainerRequest as _berth_engine_v1_PauseContainerRequest, PauseContainerRequest__Output as _berth_engine_v1_PauseContainerRequest__Output } from '../../../berth/engine/v1/PauseContainerRequest';
 import type { PauseContainerResponse as _berth_engine_v1_PauseContainerResponse, PauseContainerResponse__Output as _berth_engine_v1_PauseContainerResponse__Output } from '../../../berth/engine/v1/PauseContainerResponse';
 import type { PruneRequest as _berth_engine_v1_PruneRequest, PruneRequest__Output as _berth_engine_v1_PruneRequest__Output } from '../../../berth/engine/v1/PruneRequest';
@@ -45,6 +50,7 @@ import type { RunContainerRequest as _berth_engine_v1_RunContainerRequest, RunCo
 import type { RunContainerResponse as _berth_engine_v1_RunContainerResponse, RunContainerResponse__Output as _berth_engine_v1_RunContainerResponse__Output } from '../../../berth/engine/v1/RunContainerResponse';
 import type { StartContainerRequest as _berth_engine_v1_StartContainerRequest, StartContainerRequest__Output as _berth_engine_v1_StartContainerRequest__Output } from '../../../berth/engine/v1/StartContainerRequest';
 import type { StartContainerResponse as _berth_engine_v1_StartContainerResponse, StartContainerResponse__Output as _berth_engine_v1_StartContainerResponse__Output } from '../../../berth/engine/v1/StartContainerResponse';
+import type { StatPathRequest as _berth_engine_v1_StatPathRequest, StatPathRequest__Output as _berth_engine_v1_StatPathRequest__Output } from '../../../berth/engine/v1/StatPathRequest';
 import type { StatsRequest as _berth_engine_v1_StatsRequest, StatsRequest__Output as _berth_engine_v1_StatsRequest__Output } from '../../../berth/engine/v1/StatsRequest';
 import type { StatsResponse as _berth_engine_v1_StatsResponse, StatsResponse__Output as _berth_engine_v1_StatsResponse__Output } from '../../../berth/engine/v1/StatsResponse';
 import type { StopContainerRequest as _berth_engine_v1_StopContainerRequest, StopContainerRequest__Output as _berth_engine_v1_StopContainerRequest__Output } from '../../../berth/engine/v1/StopContainerRequest';
@@ -97,6 +103,76 @@ export interface EngineClient extends grpc.Client {
   commit(argument: _berth_engine_v1_CommitRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_berth_engine_v1_CommitResponse__Output>): grpc.ClientUnaryCall;
   commit(argument: _berth_engine_v1_CommitRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_berth_engine_v1_CommitResponse__Output>): grpc.ClientUnaryCall;
   commit(argument: _berth_engine_v1_CommitRequest, callback: grpc.requestCallback<_berth_engine_v1_CommitResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * docker cp, out of a container: `path` (absolute in the container; a
+   * relative one is taken from "/") as a tar stream. The first message is
+   * `stat` (Docker's X-Docker-Container-Path-Stat), then `data` chunks of
+   * the tar: entries named from the path's base name ("hosts", "etc/...",
+   * "./..." for "dir/."), symlinks stored not followed (the last component is
+   * not followed unless the path ends in "/" or "/."; earlier ones are,
+   * inside the container's root). Works in every state that has a root:
+   * running and paused containers are read through their mount namespace
+   * (tmpfs, volumes, bind mounts as the container sees them), created and
+   * exited ones through the writable root plus volume and bind sources.
+   * NOT_FOUND "Could not find the file /x in container c1"; INVALID_ARGUMENT
+   * for a symlink loop; FAILED_PRECONDITION for a path through a file.
+   */
+  CopyFrom(argument: _berth_engine_v1_CopyFromRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_berth_engine_v1_CopyFromResponse__Output>;
+  CopyFrom(argument: _berth_engine_v1_CopyFromRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_berth_engine_v1_CopyFromResponse__Output>;
+  /**
+   * docker cp, out of a container: `path` (absolute in the container; a
+   * relative one is taken from "/") as a tar stream. The first message is
+   * `stat` (Docker's X-Docker-Container-Path-Stat), then `data` chunks of
+   * the tar: entries named from the path's base name ("hosts", "etc/...",
+   * "./..." for "dir/."), symlinks stored not followed (the last component is
+   * not followed unless the path ends in "/" or "/."; earlier ones are,
+   * inside the container's root). Works in every state that has a root:
+   * running and paused containers are read through their mount namespace
+   * (tmpfs, volumes, bind mounts as the container sees them), created and
+   * exited ones through the writable root plus volume and bind sources.
+   * NOT_FOUND "Could not find the file /x in container c1"; INVALID_ARGUMENT
+   * for a symlink loop; FAILED_PRECONDITION for a path through a file.
+   */
+  copyFrom(argument: _berth_engine_v1_CopyFromRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_berth_engine_v1_CopyFromResponse__Output>;
+  copyFrom(argument: _berth_engine_v1_CopyFromRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_berth_engine_v1_CopyFromResponse__Output>;
+  
+  /**
+   * docker cp, into a container: the client sends `start` first, then `data`
+   * chunks of a tar that is extracted into the directory `start.path`
+   * (symlinks followed inside the container's root, the last one too). The
+   * client has already applied Docker's rename rules to the entry names
+   * (berth cp does, via @berth/tar prepareArchiveCopy). Entries cannot land
+   * outside the container's root ("../" names are INVALID_ARGUMENT, links
+   * are resolved inside it). Owner: the container's root (0:0) unless
+   * copy_uid_gid (cp -a) keeps the archive's. NOT_FOUND for a missing
+   * destination; FAILED_PRECONDITION "extraction point is not a directory",
+   * "container rootfs is marked read-only", "mounted volume is marked
+   * read-only", "cannot overwrite directory X with non-directory Y". On an
+   * error the entries created by this call are removed again.
+   */
+  CopyTo(metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_berth_engine_v1_CopyToResponse__Output>): grpc.ClientWritableStream<_berth_engine_v1_CopyToRequest>;
+  CopyTo(metadata: grpc.Metadata, callback: grpc.requestCallback<_berth_engine_v1_CopyToResponse__Output>): grpc.ClientWritableStream<_berth_engine_v1_CopyToRequest>;
+  CopyTo(options: grpc.CallOptions, callback: grpc.requestCallback<_berth_engine_v1_CopyToResponse__Output>): grpc.ClientWritableStream<_berth_engine_v1_CopyToRequest>;
+  CopyTo(callback: grpc.requestCallback<_berth_engine_v1_CopyToResponse__Output>): grpc.ClientWritableStream<_berth_engine_v1_CopyToRequest>;
+  /**
+   * docker cp, into a container: the client sends `start` first, then `data`
+   * chunks of a tar that is extracted into the directory `start.path`
+   * (symlinks followed inside the container's root, the last one too). The
+   * client has already applied Docker's rename rules to the entry names
+   * (berth cp does, via @berth/tar prepareArchiveCopy). Entries cannot land
+   * outside the container's root ("../" names are INVALID_ARGUMENT, links
+   * are resolved inside it). Owner: the container's root (0:0) unless
+   * copy_uid_gid (cp -a) keeps the archive's. NOT_FOUND for a missing
+   * destination; FAILED_PRECONDITION "extraction point is not a directory",
+   * "container rootfs is marked read-only", "mounted volume is marked
+   * read-only", "cannot overwrite directory X with non-directory Y". On an
+   * error the entries created by this call are removed again.
+   */
+  copyTo(metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_berth_engine_v1_CopyToResponse__Output>): grpc.ClientWritableStream<_berth_engine_v1_CopyToRequest>;
+  copyTo(metadata: grpc.Metadata, callback: grpc.requestCallback<_berth_engine_v1_CopyToResponse__Output>): grpc.ClientWritableStream<_berth_engine_v1_CopyToRequest>;
+  copyTo(options: grpc.CallOptions, callback: grpc.requestCallback<_berth_engine_v1_CopyToResponse__Output>): grpc.ClientWritableStream<_berth_engine_v1_CopyToRequest>;
+  copyTo(callback: grpc.requestCallback<_berth_engine_v1_CopyToResponse__Output>): grpc.ClientWritableStream<_berth_engine_v1_CopyToRequest>;
   
   /**
    * Creates a container (docker create): resolves (and by `pull` policy
@@ -419,6 +495,23 @@ export interface EngineClient extends grpc.Client {
   startContainer(argument: _berth_engine_v1_StartContainerRequest, callback: grpc.requestCallback<_berth_engine_v1_StartContainerResponse__Output>): grpc.ClientUnaryCall;
   
   /**
+   * What CopyFrom's stat says about `path`, without the content (Docker's
+   * HEAD .../archive). berth cp asks it for the destination before CopyTo.
+   */
+  StatPath(argument: _berth_engine_v1_StatPathRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_berth_engine_v1_PathStat__Output>): grpc.ClientUnaryCall;
+  StatPath(argument: _berth_engine_v1_StatPathRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_berth_engine_v1_PathStat__Output>): grpc.ClientUnaryCall;
+  StatPath(argument: _berth_engine_v1_StatPathRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_berth_engine_v1_PathStat__Output>): grpc.ClientUnaryCall;
+  StatPath(argument: _berth_engine_v1_StatPathRequest, callback: grpc.requestCallback<_berth_engine_v1_PathStat__Output>): grpc.ClientUnaryCall;
+  /**
+   * What CopyFrom's stat says about `path`, without the content (Docker's
+   * HEAD .../archive). berth cp asks it for the destination before CopyTo.
+   */
+  statPath(argument: _berth_engine_v1_StatPathRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_berth_engine_v1_PathStat__Output>): grpc.ClientUnaryCall;
+  statPath(argument: _berth_engine_v1_StatPathRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_berth_engine_v1_PathStat__Output>): grpc.ClientUnaryCall;
+  statPath(argument: _berth_engine_v1_StatPathRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_berth_engine_v1_PathStat__Output>): grpc.ClientUnaryCall;
+  statPath(argument: _berth_engine_v1_StatPathRequest, callback: grpc.requestCallback<_berth_engine_v1_PathStat__Output>): grpc.ClientUnaryCall;
+  
+  /**
    * Resource usage of many containers in one stream: the first sample is
    * sent at once (CPU percent then needs the previous sample, so it is 0 in
    * it, as in docker stats --no-stream's first read), then one per
@@ -546,6 +639,38 @@ export interface EngineHandlers extends grpc.UntypedServiceImplementation {
   Commit: grpc.handleUnaryCall<_berth_engine_v1_CommitRequest__Output, _berth_engine_v1_CommitResponse>;
   
   /**
+   * docker cp, out of a container: `path` (absolute in the container; a
+   * relative one is taken from "/") as a tar stream. The first message is
+   * `stat` (Docker's X-Docker-Container-Path-Stat), then `data` chunks of
+   * the tar: entries named from the path's base name ("hosts", "etc/...",
+   * "./..." for "dir/."), symlinks stored not followed (the last component is
+   * not followed unless the path ends in "/" or "/."; earlier ones are,
+   * inside the container's root). Works in every state that has a root:
+   * running and paused containers are read through their mount namespace
+   * (tmpfs, volumes, bind mounts as the container sees them), created and
+   * exited ones through the writable root plus volume and bind sources.
+   * NOT_FOUND "Could not find the file /x in container c1"; INVALID_ARGUMENT
+   * for a symlink loop; FAILED_PRECONDITION for a path through a file.
+   */
+  CopyFrom: grpc.handleServerStreamingCall<_berth_engine_v1_CopyFromRequest__Output, _berth_engine_v1_CopyFromResponse>;
+  
+  /**
+   * docker cp, into a container: the client sends `start` first, then `data`
+   * chunks of a tar that is extracted into the directory `start.path`
+   * (symlinks followed inside the container's root, the last one too). The
+   * client has already applied Docker's rename rules to the entry names
+   * (berth cp does, via @berth/tar prepareArchiveCopy). Entries cannot land
+   * outside the container's root ("../" names are INVALID_ARGUMENT, links
+   * are resolved inside it). Owner: the container's root (0:0) unless
+   * copy_uid_gid (cp -a) keeps the archive's. NOT_FOUND for a missing
+   * destination; FAILED_PRECONDITION "extraction point is not a directory",
+   * "container rootfs is marked read-only", "mounted volume is marked
+   * read-only", "cannot overwrite directory X with non-directory Y". On an
+   * error the entries created by this call are removed again.
+   */
+  CopyTo: grpc.handleClientStreamingCall<_berth_engine_v1_CopyToRequest__Output, _berth_engine_v1_CopyToResponse>;
+  
+  /**
    * Creates a container (docker create): resolves (and by `pull` policy
    * pulls) the image, merges its config with the request exactly as Docker
    * does, prepares the writable root and volumes, and records the container
@@ -662,6 +787,12 @@ export interface EngineHandlers extends grpc.UntypedServiceImplementation {
   StartContainer: grpc.handleUnaryCall<_berth_engine_v1_StartContainerRequest__Output, _berth_engine_v1_StartContainerResponse>;
   
   /**
+   * What CopyFrom's stat says about `path`, without the content (Docker's
+   * HEAD .../archive). berth cp asks it for the destination before CopyTo.
+   */
+  StatPath: grpc.handleUnaryCall<_berth_engine_v1_StatPathRequest__Output, _berth_engine_v1_PathStat>;
+  
+  /**
    * Resource usage of many containers in one stream: the first sample is
    * sent at once (CPU percent then needs the previous sample, so it is 0 in
    * it, as in docker stats --no-stream's first read), then one per
@@ -705,6 +836,8 @@ export interface EngineHandlers extends grpc.UntypedServiceImplementation {
 export interface EngineDefinition extends grpc.ServiceDefinition {
   Attach: MethodDefinition<_berth_engine_v1_AttachRequest, _berth_engine_v1_AttachResponse, _berth_engine_v1_AttachRequest__Output, _berth_engine_v1_AttachResponse__Output>
   Commit: MethodDefinition<_berth_engine_v1_CommitRequest, _berth_engine_v1_CommitResponse, _berth_engine_v1_CommitRequest__Output, _berth_engine_v1_CommitResponse__Output>
+  CopyFrom: MethodDefinition<_berth_engine_v1_CopyFromRequest, _berth_engine_v1_CopyFromResponse, _berth_engine_v1_CopyFromRequest__Output, _berth_engine_v1_CopyFromResponse__Output>
+  CopyTo: MethodDefinition<_berth_engine_v1_CopyToRequest, _berth_engine_v1_CopyToResponse, _berth_engine_v1_CopyToRequest__Output, _berth_engine_v1_CopyToResponse__Output>
   CreateContainer: MethodDefinition<_berth_engine_v1_CreateContainerRequest, _berth_engine_v1_CreateContainerResponse, _berth_engine_v1_CreateContainerRequest__Output, _berth_engine_v1_CreateContainerResponse__Output>
   CreateVolume: MethodDefinition<_berth_engine_v1_CreateVolumeRequest, _berth_engine_v1_Volume, _berth_engine_v1_CreateVolumeRequest__Output, _berth_engine_v1_Volume__Output>
   Events: MethodDefinition<_berth_engine_v1_EventsRequest, _berth_engine_v1_Event, _berth_engine_v1_EventsRequest__Output, _berth_engine_v1_Event__Output>
@@ -725,6 +858,7 @@ export interface EngineDefinition extends grpc.ServiceDefinition {
   RestartContainer: MethodDefinition<_berth_engine_v1_RestartContainerRequest, _berth_engine_v1_RestartContainerResponse, _berth_engine_v1_RestartContainerRequest__Output, _berth_engine_v1_RestartContainerResponse__Output>
   RunContainer: MethodDefinition<_berth_engine_v1_RunContainerRequest, _berth_engine_v1_RunContainerResponse, _berth_engine_v1_RunContainerRequest__Output, _berth_engine_v1_RunContainerResponse__Output>
   StartContainer: MethodDefinition<_berth_engine_v1_StartContainerRequest, _berth_engine_v1_StartContainerResponse, _berth_engine_v1_StartContainerRequest__Output, _berth_engine_v1_StartContainerResponse__Output>
+  StatPath: MethodDefinition<_berth_engine_v1_StatPathRequest, _berth_engine_v1_PathStat, _berth_engine_v1_StatPathRequest__Output, _berth_engine_v1_PathStat__Output>
   Stats: MethodDefinition<_berth_engine_v1_StatsRequest, _berth_engine_v1_StatsResponse, _berth_engine_v1_StatsRequest__Output, _berth_engine_v1_StatsResponse__Output>
   StopContainer: MethodDefinition<_berth_engine_v1_StopContainerRequest, _berth_engine_v1_StopContainerResponse, _berth_engine_v1_StopContainerRequest__Output, _berth_engine_v1_StopContainerResponse__Output>
   Top: MethodDefinition<_berth_engine_v1_TopRequest, _berth_engine_v1_TopResponse, _berth_engine_v1_TopRequest__Output, _berth_engine_v1_TopResponse__Output>
