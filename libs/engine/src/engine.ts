@@ -28,8 +28,9 @@ import { runSaga, type SagaHooks, type SagaStep } from './saga';
 import { RuntimeHolds } from './runtime-holds';
 import { withFailpoints } from './failpoints';
 import { canTransition, transition as checkTransition } from './state';
-import type { ContainerConfig, ContainerRecord, HostConfig, MountPoint, RestartPolicy } from './types';
+import type { ContainerConfig, ContainerRecord, EndpointSettings, HostConfig, MountPoint, RestartPolicy } from './types';
 import { VolumeStore } from './volumes';
+import { connectNetwork, disconnectNetwork, type ConnectOptions } from './network-connect';
 
 export interface EngineOptions {
   store: ContainerStore;
@@ -273,7 +274,7 @@ export class Engine {
     this.cancelRestart(id);
     const ctx: RunContext = {
       id, name: rec.name, config: rec.config, hostConfig: rec.hostConfig, pull: 'never', logPath: rec.logPath,
-      mounts: rec.mounts, merged: rec.config, rootfs: rec.rootfs,
+      mounts: rec.mounts, merged: rec.config, rootfs: rec.rootfs, connections: rec.connections ?? [],
     };
     try {
       await runSaga(withFailpoints(startSteps(this.ports), this.failpoints), ctx, this.sagaHooks());
@@ -560,6 +561,21 @@ export class Engine {
     }
     this.backoffs.delete(id);
     this.emit({ ...cur, state: 'removed' }, 'removed');
+  }
+
+  /**
+   * docker network connect (network-connect.ts): a live container is attached
+   * at once, a stopped one at its next start; the connection persists.
+   */
+  async connectNetwork(ref: string, network: string, opts: ConnectOptions = {}): Promise<{ network: string; endpoint: EndpointSettings }> {
+    const rec = this.store.find(ref);
+    return this.serial(rec.id, () => connectNetwork({ store: this.store, ports: this.ports, warn: this.warn }, rec.id, network, opts));
+  }
+
+  /** docker network disconnect (network-connect.ts); force drops a connection to a network that is gone. */
+  async disconnectNetwork(ref: string, network: string, opts: { force?: boolean } = {}): Promise<void> {
+    const rec = this.store.find(ref);
+    return this.serial(rec.id, () => disconnectNetwork({ store: this.store, ports: this.ports, warn: this.warn }, rec.id, network, opts));
   }
 
   rename(ref: string, newName: string): ContainerRecord {

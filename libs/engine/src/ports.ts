@@ -10,7 +10,7 @@
 //    swallowed by the adapter), because rollback and recovery call them blindly.
 //  - errors are @berth/errors kinds (the kit's client wrapper maps statuses).
 import type { ImageConfig } from './merge';
-import type { MountPoint, NetworkSettings, PortBinding } from './types';
+import type { EndpointSettings, MountPoint, NetworkSettings, PortBinding } from './types';
 
 /** A local image ready to run. */
 export interface ResolvedImage {
@@ -171,10 +171,35 @@ export interface NamespacesPort {
   list(): Promise<{ id: string; pid: number; running: boolean; exit: ExitStatus | null }[]>;
 }
 
+/** What the engine checks a connection against before the container runs. */
+export interface NetworkInfo {
+  name: string;
+  id: string;
+  /** IPv4 CIDR ("" for a drop-in network that does not say). */
+  subnet: string;
+  gateway: string;
+  /** The default network: no aliases, no fixed addresses (Docker's rule). */
+  isDefault: boolean;
+  /** "bridge" (berth's) or "cni" (drop-in). */
+  driver: string;
+}
+
 export interface NetworksPort {
   /** Joins the container's netns to `networkMode`, publishing `ports`. */
   attach(id: string, req: { pid: number; networkMode: string; portBindings: PortBinding[]; hostname: string; aliases: string[] }): Promise<NetworkSettings>;
   detach(id: string): Promise<void>;
+  /**
+   * Attaches the container's netns (it has one: running, paused, or created
+   * and not yet started) to one more network: the next interface, an address
+   * (`ip`, or the next free one), DNS names `name`, the short id and `aliases`.
+   * NotFound for an unknown network; AlreadyExists when already on it or the
+   * address is taken; InvalidArgument for a bad address. Nothing stays on error.
+   */
+  connect(id: string, req: { pid: number; network: string; aliases: string[]; ip: string; hostname: string; name: string }): Promise<{ network: string; endpoint: EndpointSettings }>;
+  /** Undoes connect for one network (interface, address, names); a container not on it is success. */
+  disconnect(id: string, network: string): Promise<void>;
+  /** A network by name; NotFound (naming it) when there is none. */
+  inspectNetwork(name: string): Promise<NetworkInfo>;
   /** Writes the container's hosts, resolv.conf and hostname files on the host. */
   writeHostsFiles(id: string, req: { hostname: string; settings: NetworkSettings; networkMode: string }): Promise<{ hostsPath: string; resolvConfPath: string; hostnamePath: string }>;
   removeHostsFiles(id: string): Promise<void>;

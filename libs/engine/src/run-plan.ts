@@ -1,7 +1,7 @@
 // The run plan: creating and starting a container as a saga across services.
 //
 //   resolveImage -> prepareRoot -> createCgroup -> createProcess (paused)
-//     -> attachNetwork -> bindHostsResolv -> start
+//     -> attachNetwork -> connectNetworks -> bindHostsResolv -> start
 //
 // Why this order: the process must exist (paused, before exec) to have a
 // network namespace for the networks service to plumb; the hosts/resolv.conf
@@ -9,7 +9,7 @@
 // user's program run, so it never sees a half-configured container. Each
 // step's undo reverses exactly its own effect; runSaga undoes in reverse.
 // `create` runs the first two steps (docker create), `start` the rest.
-import type { MountPoint, NetworkSettings } from './types';
+import type { MountPoint, NetworkConnection, NetworkSettings } from './types';
 import { mergeConfig, processFields } from './merge';
 import type { CgroupResources, EnginePorts, PullPolicy, ResolvedImage } from './ports';
 import type { SagaStep } from './saga';
@@ -27,6 +27,8 @@ export interface RunContext {
   logPath: string;
   /** Mounts after named/anonymous volumes were resolved to host paths by the engine. */
   mounts: MountPoint[];
+  /** Networks added with network connect, attached after the --network one. */
+  connections?: NetworkConnection[];
   // Filled by the steps:
   image?: ResolvedImage;
   merged?: ContainerConfig;
@@ -125,6 +127,21 @@ export function startSteps(p: EnginePorts): SagaStep<RunContext>[] {
       },
       async undo(ctx) {
         await p.networks.detach(ctx.id);
+      },
+    },
+    {
+      // The connections network connect saved, in the order made (eth1,
+      // eth2...). No undo of its own: attachNetwork's undo detaches every
+      // attachment of the container, these included.
+      name: 'connectNetworks',
+      async run(ctx) {
+        for (const c of ctx.connections ?? []) {
+          const r = await p.networks.connect(ctx.id, {
+            pid: need(ctx.pid, 'pid'), network: c.network, aliases: c.aliases, ip: c.ip, hostname: hostnameOf(ctx), name: ctx.name,
+          });
+          const settings = need(ctx.networkSettings, 'network settings');
+          ctx.networkSettings = { ...settings, networks: { ...settings.networks, [r.network]: r.endpoint } };
+        }
       },
     },
     {

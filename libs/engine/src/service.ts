@@ -281,6 +281,20 @@ export const engineModule: ServiceModule = {
         return {};
       },
       Prune: async (req) => ({ deleted: await engine.pruneContainers(filtersFromWire(req.filters)), spaceReclaimed: 0 }),
+      ConnectNetwork: async (req) => {
+        const r = await engine.connectNetwork(req.container, req.network, { aliases: req.aliases, ip: req.ip });
+        const e = r.endpoint;
+        return {
+          endpoint: {
+            network: r.network, networkId: e.networkId, ipAddress: e.ipAddress, ipPrefixLen: e.ipPrefixLen, gateway: e.gateway,
+            macAddress: e.macAddress, aliases: e.aliases, ipamIpv4Address: e.ipamIpv4Address ?? '',
+          },
+        };
+      },
+      DisconnectNetwork: async (req) => {
+        await engine.disconnectNetwork(req.container, req.network, { force: req.force });
+        return {};
+      },
       CreateVolume: async (req) => {
         if (req.driver && req.driver !== 'local') throw new InvalidArgumentError(`volume driver "${req.driver}" is not supported: only "local"`, { field: 'driver' });
         const v = engine.volumes.create({ ...(req.name ? { name: req.name } : {}), labels: { ...req.labels }, options: { ...req.options } });

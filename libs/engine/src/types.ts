@@ -27,6 +27,32 @@ export interface MountPoint {
   options: string[];
 }
 
+/** A container's presence on one network (inspect's NetworkSettings.Networks entry). */
+export interface EndpointSettings {
+  networkId: string;
+  /** "" while the container is not running (a connection waiting for start). */
+  ipAddress: string;
+  ipPrefixLen: number;
+  gateway: string;
+  macAddress: string;
+  aliases: string[];
+  /** The address asked for with --ip (inspect's IPAMConfig.IPv4Address); absent when IPAM chose. */
+  ipamIpv4Address?: string;
+}
+
+/**
+ * A network a container was connected to besides the one it was created on
+ * (docker network connect). Kept in the record and attached at every start,
+ * after the --network one, in the order connected (eth1, eth2...).
+ */
+export interface NetworkConnection {
+  network: string;
+  /** Extra DNS names there (--alias). */
+  aliases: string[];
+  /** Fixed address (--ip); "" = the next free one at each attach. */
+  ip: string;
+}
+
 export interface NetworkSettings {
   ipAddress: string;
   ipPrefixLen: number;
@@ -35,7 +61,7 @@ export interface NetworkSettings {
   /** Published ports after the networks service allocated host ports. */
   ports: PortBinding[];
   /** Per-network endpoint detail, keyed by network name. */
-  networks: Record<string, { networkId: string; ipAddress: string; ipPrefixLen: number; gateway: string; macAddress: string; aliases: string[] }>;
+  networks: Record<string, EndpointSettings>;
   sandboxKey: string;
   hostsPath: string;
   resolvConfPath: string;
@@ -66,6 +92,8 @@ export interface ContainerRecord {
   path: string;
   args: string[];
   networkSettings: NetworkSettings;
+  /** Networks connected with network connect; absent in records older than the feature (= none). */
+  connections?: NetworkConnection[];
   /** Absolute path of the prepared root filesystem ("" until prepared). */
   rootfs: string;
   /** Mounts resolved at create time (volumes created, anonymous ones named). */

@@ -2,7 +2,7 @@
 // the namespaces service's Create (shared through ContainerFiles); hosts and
 // resolv.conf contents come from the service and are written into the files
 // the container already has bound (see shared.ts).
-import { isNotFound } from '@berth/errors';
+import { isNotFound, NotFoundError } from '@berth/errors';
 import type { BerthClient } from '@berth/kit';
 import type { networksV1 } from '@berth/proto';
 import type { NetworksPort } from '../ports';
@@ -39,6 +39,32 @@ export function grpcNetworksPort(c: NetworksClient, files: ContainerFiles): Netw
     },
     async detach(id) {
       await ignoreNotFound(c.Detach({ containerId: id }));
+    },
+    async connect(id, req) {
+      const a = await c.Attach({
+        containerId: id,
+        netnsPath: files.netnsPaths.get(id) ?? `/proc/${req.pid}/ns/net`,
+        network: req.network,
+        hostname: req.hostname,
+        name: req.name,
+        aliases: req.aliases,
+        ip: req.ip,
+      });
+      return {
+        network: a.network,
+        endpoint: {
+          networkId: a.networkId, ipAddress: a.ip, ipPrefixLen: a.prefixLength, gateway: a.gateway, macAddress: a.mac,
+          aliases: a.aliases, ...(req.ip ? { ipamIpv4Address: req.ip } : {}),
+        },
+      };
+    },
+    async disconnect(id, network) {
+      await ignoreNotFound(c.Detach({ containerId: id, network }));
+    },
+    async inspectNetwork(name) {
+      const n = (await c.InspectNetwork({ name })).network;
+      if (!n) throw new NotFoundError(`network ${name} not found`, { field: 'network' });
+      return { name: n.name, id: n.id, subnet: n.subnet, gateway: n.gateway, isDefault: n.isDefault, driver: n.driver };
     },
     async writeHostsFiles(id, req) {
       const p = files.paths(id);

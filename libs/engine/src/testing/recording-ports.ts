@@ -39,6 +39,8 @@ export interface RecordingPorts extends EnginePorts {
   /** Finishes an exec with an exit code. */
   finishExec(execId: string, code: number): void;
   execs: Map<string, { spec: unknown; resolve?: (c: number) => void; code?: number }>;
+  /** Networks the double knows (connect/inspectNetwork), by name; "bridge" is the default one. */
+  knownNetworks: Map<string, import('../ports').NetworkInfo>;
   /** Pids of processes the double considers running. */
   processes: Map<string, { pid: number; running: boolean; exit: ExitStatus | null; waiters: ((s: ExitStatus) => void)[] }>;
 }
@@ -77,9 +79,13 @@ export function recordingPorts(now: () => number = Date.now): RecordingPorts {
   const netCounters: RecordingPorts['netCounters'] = new Map();
   const extraPids: RecordingPorts['extraPids'] = new Map();
   let nextPid = 1000;
+  let connectSeq = 0;
+  const knownNetworks: RecordingPorts['knownNetworks'] = new Map([
+    ['bridge', { name: 'bridge', id: 'b'.repeat(64), subnet: '172.30.0.0/16', gateway: '172.30.0.1', isDefault: true, driver: 'bridge' }],
+  ]);
 
   const ports: RecordingPorts = {
-    rec, imagesByRef, specs, rootFiles, processes, execs, createdImages, cgroupStats, netCounters, extraPids,
+    rec, imagesByRef, specs, rootFiles, processes, execs, createdImages, cgroupStats, netCounters, extraPids, knownNetworks,
     finishExec(execId, code) {
       const e = execs.get(execId);
       if (!e) throw new NotFoundError(`no exec ${execId}`);
@@ -183,7 +189,30 @@ export function recordingPorts(now: () => number = Date.now): RecordingPorts {
           sandboxKey: `/run/berth/netns/${id}`,
         };
       },
-      async detach(id) { call('networks.detach', id); rec.live.delete(`net ${id}`); },
+      async detach(id) {
+        call('networks.detach', id);
+        rec.live.delete(`net ${id}`);
+        for (const k of [...rec.live]) if (k.startsWith(`net ${id} `)) rec.live.delete(k);
+      },
+      async connect(id, req) {
+        call('networks.connect', id);
+        if (!knownNetworks.has(req.network)) throw new NotFoundError(`network ${req.network} not found`, { field: 'network' });
+        rec.live.add(`net ${id} ${req.network}`);
+        const n = ++connectSeq;
+        return {
+          network: req.network,
+          endpoint: {
+            networkId: req.network.padEnd(64, '0'), ipAddress: req.ip || `172.31.0.${n + 1}`, ipPrefixLen: 24, gateway: '172.31.0.1',
+            macAddress: '02:42:ac:1f:00:02', aliases: req.aliases, ...(req.ip ? { ipamIpv4Address: req.ip } : {}),
+          },
+        };
+      },
+      async disconnect(id, network) { call('networks.disconnect', id); rec.live.delete(`net ${id} ${network}`); },
+      async inspectNetwork(name) {
+        const n = knownNetworks.get(name);
+        if (!n) throw new NotFoundError(`network ${name} not found`, { field: 'network' });
+        return n;
+      },
       async writeHostsFiles(id) {
         call('networks.writeHostsFiles', id);
         rec.live.add(`hosts ${id}`);

@@ -7,6 +7,8 @@ import type { AttachResponse as _berth_engine_v1_AttachResponse, AttachResponse_
 import type { AttachStart as _berth_engine_v1_AttachStart, AttachStart__Output as _berth_engine_v1_AttachStart__Output } from './berth/engine/v1/AttachStart';
 import type { CommitRequest as _berth_engine_v1_CommitRequest, CommitRequest__Output as _berth_engine_v1_CommitRequest__Output } from './berth/engine/v1/CommitRequest';
 import type { CommitResponse as _berth_engine_v1_CommitResponse, CommitResponse__Output as _berth_engine_v1_CommitResponse__Output } from './berth/engine/v1/CommitResponse';
+import type { ConnectNetworkRequest as _berth_engine_v1_ConnectNetworkRequest, ConnectNetworkRequest__Output as _berth_engine_v1_ConnectNetworkRequest__Output } from './berth/engine/v1/ConnectNetworkRequest';
+import type { ConnectNetworkResponse as _berth_engine_v1_ConnectNetworkResponse, ConnectNetworkResponse__Output as _berth_engine_v1_ConnectNetworkResponse__Output } from './berth/engine/v1/ConnectNetworkResponse';
 import type { ContainerConfig as _berth_engine_v1_ContainerConfig, ContainerConfig__Output as _berth_engine_v1_ContainerConfig__Output } from './berth/engine/v1/ContainerConfig';
 import type { ContainerStats as _berth_engine_v1_ContainerStats, ContainerStats__Output as _berth_engine_v1_ContainerStats__Output } from './berth/engine/v1/ContainerStats';
 import type { ContainerSummary as _berth_engine_v1_ContainerSummary, ContainerSummary__Output as _berth_engine_v1_ContainerSummary__Output } from './berth/engine/v1/ContainerSummary';
@@ -18,6 +20,9 @@ import type { CopyToStart as _berth_engine_v1_CopyToStart, CopyToStart__Output a
 import type { CreateContainerRequest as _berth_engine_v1_CreateContainerRequest, CreateContainerRequest__Output as _berth_engine_v1_CreateContainerRequest__Output } from './berth/engine/v1/CreateContainerRequest';
 import type { CreateContainerResponse as _berth_engine_v1_CreateContainerResponse, CreateContainerResponse__Output as _berth_engine_v1_CreateContainerResponse__Output } from './berth/engine/v1/CreateContainerResponse';
 import type { CreateVolumeRequest as _berth_engine_v1_CreateVolumeRequest, CreateVolumeRequest__Output as _berth_engine_v1_CreateVolumeRequest__Output } from './berth/engine/v1/CreateVolumeRequest';
+import type { DisconnectNetworkRequest as _berth_engine_v1_DisconnectNetworkRequest, DisconnectNetworkRequest__Output as _berth_engine_v1_DisconnectNetworkRequest__Output } from './berth/engine/v1/DisconnectNetworkRequest';
+import type { DisconnectNetworkResponse as _berth_engine_v1_DisconnectNetworkResponse, DisconnectNetworkResponse__Output as _berth_engine_v1_DisconnectNetworkResponse__Output } from './berth/engine/v1/DisconnectNetworkResponse';
+import type { EndpointSettings as _berth_engine_v1_EndpointSettings, EndpointSettings__Output as _berth_engine_v1_EndpointSettings__Output } from './berth/engine/v1/EndpointSettings';
 import type { EngineClient as _berth_engine_v1_EngineClient, EngineDefinition as _berth_engine_v1_EngineDefinition } from './berth/engine/v1/Engine';
 import type { Event as _berth_engine_v1_Event, Event__Output as _berth_engine_v1_Event__Output } from './berth/engine/v1/Event';
 import type { EventsRequest as _berth_engine_v1_EventsRequest, EventsRequest__Output as _berth_engine_v1_EventsRequest__Output } from './berth/engine/v1/EventsRequest';
@@ -95,6 +100,8 @@ export interface ProtoGrpcType {
         AttachStart: MessageTypeDefinition<_berth_engine_v1_AttachStart, _berth_engine_v1_AttachStart__Output>
         CommitRequest: MessageTypeDefinition<_berth_engine_v1_CommitRequest, _berth_engine_v1_CommitRequest__Output>
         CommitResponse: MessageTypeDefinition<_berth_engine_v1_CommitResponse, _berth_engine_v1_CommitResponse__Output>
+        ConnectNetworkRequest: MessageTypeDefinition<_berth_engine_v1_ConnectNetworkRequest, _berth_engine_v1_ConnectNetworkRequest__Output>
+        ConnectNetworkResponse: MessageTypeDefinition<_berth_engine_v1_ConnectNetworkResponse, _berth_engine_v1_ConnectNetworkResponse__Output>
         ContainerConfig: MessageTypeDefinition<_berth_engine_v1_ContainerConfig, _berth_engine_v1_ContainerConfig__Output>
         ContainerStats: MessageTypeDefinition<_berth_engine_v1_ContainerStats, _berth_engine_v1_ContainerStats__Output>
         ContainerSummary: MessageTypeDefinition<_berth_engine_v1_ContainerSummary, _berth_engine_v1_ContainerSummary__Output>
@@ -106,6 +113,9 @@ export interface ProtoGrpcType {
         CreateContainerRequest: MessageTypeDefinition<_berth_engine_v1_CreateContainerRequest, _berth_engine_v1_CreateContainerRequest__Output>
         CreateContainerResponse: MessageTypeDefinition<_berth_engine_v1_CreateContainerResponse, _berth_engine_v1_CreateContainerResponse__Output>
         CreateVolumeRequest: MessageTypeDefinition<_berth_engine_v1_CreateVolumeRequest, _berth_engine_v1_CreateVolumeRequest__Output>
+        DisconnectNetworkRequest: MessageTypeDefinition<_berth_engine_v1_DisconnectNetworkRequest, _berth_engine_v1_DisconnectNetworkRequest__Output>
+        DisconnectNetworkResponse: MessageTypeDefinition<_berth_engine_v1_DisconnectNetworkResponse, _berth_engine_v1_DisconnectNetworkResponse__Output>
+        EndpointSettings: MessageTypeDefinition<_berth_engine_v1_EndpointSettings, _berth_engine_v1_EndpointSettings__Output>
         Engine: SubtypeConstructor<typeof grpc.Client, _berth_engine_v1_EngineClient> & { service: _berth_engine_v1_EngineDefinition }
         Event: MessageTypeDefinition<_berth_engine_v1_Event, _berth_engine_v1_Event__Output>
         EventsRequest: MessageTypeDefinition<_berth_engine_v1_EventsRequest, _berth_engine_v1_EventsRequest__Output>

@@ -7,6 +7,8 @@ import type { AttachRequest as _berth_engine_v1_AttachRequest, AttachRequest__Ou
 import type { AttachResponse as _berth_engine_v1_AttachResponse, AttachResponse__Output as _berth_engine_v1_AttachResponse__Output } from '../../../berth/engine/v1/AttachResponse';
 import type { CommitRequest as _berth_engine_v1_CommitRequest, CommitRequest__Output as _berth_engine_v1_CommitRequest__Output } from '../../../berth/engine/v1/CommitRequest';
 import type { CommitResponse as _berth_engine_v1_CommitResponse, CommitResponse__Output as _berth_engine_v1_CommitResponse__Output } from '../../../berth/engine/v1/CommitResponse';
+import type { ConnectNetworkRequest as _berth_engine_v1_ConnectNetworkRequest, ConnectNetworkRequest__Output as _berth_engine_v1_ConnectNetworkRequest__Output } from '../../../berth/engine/v1/ConnectNetworkRequest';
+import type { ConnectNetworkResponse as _berth_engine_v1_ConnectNetworkResponse, ConnectNetworkResponse__Output as _berth_engine_v1_ConnectNetworkResponse__Output } from '../../../berth/engine/v1/ConnectNetworkResponse';
 import type { CopyFromRequest as _berth_engine_v1_CopyFromRequest, CopyFromRequest__Output as _berth_engine_v1_CopyFromRequest__Output } from '../../../berth/engine/v1/CopyFromRequest';
 import type { CopyFromResponse as _berth_engine_v1_CopyFromResponse, CopyFromResponse__Output as _berth_engine_v1_CopyFromResponse__Output } from '../../../berth/engine/v1/CopyFromResponse';
 import type { CopyToRequest as _berth_engine_v1_CopyToRequest, CopyToRequest__Output as _berth_engine_v1_CopyToRequest__Output } from '../../../berth/engine/v1/CopyToRequest';
@@ -14,6 +16,8 @@ import type { CopyToResponse as _berth_engine_v1_CopyToResponse, CopyToResponse_
 import type { CreateContainerRequest as _berth_engine_v1_CreateContainerRequest, CreateContainerRequest__Output as _berth_engine_v1_CreateContainerRequest__Output } from '../../../berth/engine/v1/CreateContainerRequest';
 import type { CreateContainerResponse as _berth_engine_v1_CreateContainerResponse, CreateContainerResponse__Output as _berth_engine_v1_CreateContainerResponse__Output } from '../../../berth/engine/v1/CreateContainerResponse';
 import type { CreateVolumeRequest as _berth_engine_v1_CreateVolumeRequest, CreateVolumeRequest__Output as _berth_engine_v1_CreateVolumeRequest__Output } from '../../../berth/engine/v1/CreateVolumeRequest';
+import type { DisconnectNetworkRequest as _berth_engine_v1_DisconnectNetworkRequest, DisconnectNetworkRequest__Output as _berth_engine_v1_DisconnectNetworkRequest__Output } from '../../../berth/engine/v1/DisconnectNetworkRequest';
+import type { DisconnectNetworkResponse as _berth_engine_v1_DisconnectNetworkResponse, DisconnectNetworkResponse__Output as _berth_engine_v1_DisconnectNetworkResponse__Output } from '../../../berth/engine/v1/DisconnectNetworkResponse';
 import type { Event as _berth_engine_v1_Event, Event__Output as _berth_engine_v1_Event__Output } from '../../../berth/engine/v1/Event';
 import type { EventsRequest as _berth_engine_v1_EventsRequest, EventsRequest__Output as _berth_engine_v1_EventsRequest__Output } from '../../../berth/engine/v1/EventsRequest';
 import type { ExecRequest as _berth_engine_v1_ExecRequest, ExecRequest__Output as _berth_engine_v1_ExecRequest__Output } from '../../../berth/engine/v1/ExecRequest';
@@ -103,6 +107,41 @@ export interface EngineClient extends grpc.Client {
   commit(argument: _berth_engine_v1_CommitRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_berth_engine_v1_CommitResponse__Output>): grpc.ClientUnaryCall;
   commit(argument: _berth_engine_v1_CommitRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_berth_engine_v1_CommitResponse__Output>): grpc.ClientUnaryCall;
   commit(argument: _berth_engine_v1_CommitRequest, callback: grpc.requestCallback<_berth_engine_v1_CommitResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Connects a container to one more network (docker network connect). A
+   * running container gets the next interface (eth1, eth2...) at once, an
+   * address from the network's IPAM and its DNS names (name, short id,
+   * aliases) there, and its /etc/hosts is rewritten; a created or stopped
+   * one keeps the connection in its record and is attached when it starts.
+   * Connections persist and are attached again at every start (restart
+   * policy, engine restart). NOT_FOUND naming the container or the network;
+   * ALREADY_EXISTS "endpoint with name X already exists in network Y";
+   * INVALID_ARGUMENT for containers on none/host/container: networking (and
+   * for those networks as targets), for ip outside the network's subnet or
+   * ip/aliases on the default network. On any error nothing is left behind.
+   */
+  ConnectNetwork(argument: _berth_engine_v1_ConnectNetworkRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_berth_engine_v1_ConnectNetworkResponse__Output>): grpc.ClientUnaryCall;
+  ConnectNetwork(argument: _berth_engine_v1_ConnectNetworkRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_berth_engine_v1_ConnectNetworkResponse__Output>): grpc.ClientUnaryCall;
+  ConnectNetwork(argument: _berth_engine_v1_ConnectNetworkRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_berth_engine_v1_ConnectNetworkResponse__Output>): grpc.ClientUnaryCall;
+  ConnectNetwork(argument: _berth_engine_v1_ConnectNetworkRequest, callback: grpc.requestCallback<_berth_engine_v1_ConnectNetworkResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Connects a container to one more network (docker network connect). A
+   * running container gets the next interface (eth1, eth2...) at once, an
+   * address from the network's IPAM and its DNS names (name, short id,
+   * aliases) there, and its /etc/hosts is rewritten; a created or stopped
+   * one keeps the connection in its record and is attached when it starts.
+   * Connections persist and are attached again at every start (restart
+   * policy, engine restart). NOT_FOUND naming the container or the network;
+   * ALREADY_EXISTS "endpoint with name X already exists in network Y";
+   * INVALID_ARGUMENT for containers on none/host/container: networking (and
+   * for those networks as targets), for ip outside the network's subnet or
+   * ip/aliases on the default network. On any error nothing is left behind.
+   */
+  connectNetwork(argument: _berth_engine_v1_ConnectNetworkRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_berth_engine_v1_ConnectNetworkResponse__Output>): grpc.ClientUnaryCall;
+  connectNetwork(argument: _berth_engine_v1_ConnectNetworkRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_berth_engine_v1_ConnectNetworkResponse__Output>): grpc.ClientUnaryCall;
+  connectNetwork(argument: _berth_engine_v1_ConnectNetworkRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_berth_engine_v1_ConnectNetworkResponse__Output>): grpc.ClientUnaryCall;
+  connectNetwork(argument: _berth_engine_v1_ConnectNetworkRequest, callback: grpc.requestCallback<_berth_engine_v1_ConnectNetworkResponse__Output>): grpc.ClientUnaryCall;
   
   /**
    * docker cp, out of a container: `path` (absolute in the container; a
@@ -215,6 +254,31 @@ export interface EngineClient extends grpc.Client {
   createVolume(argument: _berth_engine_v1_CreateVolumeRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_berth_engine_v1_Volume__Output>): grpc.ClientUnaryCall;
   createVolume(argument: _berth_engine_v1_CreateVolumeRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_berth_engine_v1_Volume__Output>): grpc.ClientUnaryCall;
   createVolume(argument: _berth_engine_v1_CreateVolumeRequest, callback: grpc.requestCallback<_berth_engine_v1_Volume__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Disconnects a container from a network it was connected to: its
+   * interface, address and DNS names there go (running), and the connection
+   * leaves the record. NOT_FOUND naming the container, or when it is not
+   * connected to that network; FAILED_PRECONDITION for the network the
+   * container was created on (--network). force: also when the network no
+   * longer exists (the record entry is dropped).
+   */
+  DisconnectNetwork(argument: _berth_engine_v1_DisconnectNetworkRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_berth_engine_v1_DisconnectNetworkResponse__Output>): grpc.ClientUnaryCall;
+  DisconnectNetwork(argument: _berth_engine_v1_DisconnectNetworkRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_berth_engine_v1_DisconnectNetworkResponse__Output>): grpc.ClientUnaryCall;
+  DisconnectNetwork(argument: _berth_engine_v1_DisconnectNetworkRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_berth_engine_v1_DisconnectNetworkResponse__Output>): grpc.ClientUnaryCall;
+  DisconnectNetwork(argument: _berth_engine_v1_DisconnectNetworkRequest, callback: grpc.requestCallback<_berth_engine_v1_DisconnectNetworkResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Disconnects a container from a network it was connected to: its
+   * interface, address and DNS names there go (running), and the connection
+   * leaves the record. NOT_FOUND naming the container, or when it is not
+   * connected to that network; FAILED_PRECONDITION for the network the
+   * container was created on (--network). force: also when the network no
+   * longer exists (the record entry is dropped).
+   */
+  disconnectNetwork(argument: _berth_engine_v1_DisconnectNetworkRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_berth_engine_v1_DisconnectNetworkResponse__Output>): grpc.ClientUnaryCall;
+  disconnectNetwork(argument: _berth_engine_v1_DisconnectNetworkRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_berth_engine_v1_DisconnectNetworkResponse__Output>): grpc.ClientUnaryCall;
+  disconnectNetwork(argument: _berth_engine_v1_DisconnectNetworkRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_berth_engine_v1_DisconnectNetworkResponse__Output>): grpc.ClientUnaryCall;
+  disconnectNetwork(argument: _berth_engine_v1_DisconnectNetworkRequest, callback: grpc.requestCallback<_berth_engine_v1_DisconnectNetworkResponse__Output>): grpc.ClientUnaryCall;
   
   /**
    * Container events: replayed from `since`, then live until `until` or
@@ -639,6 +703,21 @@ export interface EngineHandlers extends grpc.UntypedServiceImplementation {
   Commit: grpc.handleUnaryCall<_berth_engine_v1_CommitRequest__Output, _berth_engine_v1_CommitResponse>;
   
   /**
+   * Connects a container to one more network (docker network connect). A
+   * running container gets the next interface (eth1, eth2...) at once, an
+   * address from the network's IPAM and its DNS names (name, short id,
+   * aliases) there, and its /etc/hosts is rewritten; a created or stopped
+   * one keeps the connection in its record and is attached when it starts.
+   * Connections persist and are attached again at every start (restart
+   * policy, engine restart). NOT_FOUND naming the container or the network;
+   * ALREADY_EXISTS "endpoint with name X already exists in network Y";
+   * INVALID_ARGUMENT for containers on none/host/container: networking (and
+   * for those networks as targets), for ip outside the network's subnet or
+   * ip/aliases on the default network. On any error nothing is left behind.
+   */
+  ConnectNetwork: grpc.handleUnaryCall<_berth_engine_v1_ConnectNetworkRequest__Output, _berth_engine_v1_ConnectNetworkResponse>;
+  
+  /**
    * docker cp, out of a container: `path` (absolute in the container; a
    * relative one is taken from "/") as a tar stream. The first message is
    * `stat` (Docker's X-Docker-Container-Path-Stat), then `data` chunks of
@@ -685,6 +764,16 @@ export interface EngineHandlers extends grpc.UntypedServiceImplementation {
    * Named volumes managed by the engine (the "local" driver).
    */
   CreateVolume: grpc.handleUnaryCall<_berth_engine_v1_CreateVolumeRequest__Output, _berth_engine_v1_Volume>;
+  
+  /**
+   * Disconnects a container from a network it was connected to: its
+   * interface, address and DNS names there go (running), and the connection
+   * leaves the record. NOT_FOUND naming the container, or when it is not
+   * connected to that network; FAILED_PRECONDITION for the network the
+   * container was created on (--network). force: also when the network no
+   * longer exists (the record entry is dropped).
+   */
+  DisconnectNetwork: grpc.handleUnaryCall<_berth_engine_v1_DisconnectNetworkRequest__Output, _berth_engine_v1_DisconnectNetworkResponse>;
   
   /**
    * Container events: replayed from `since`, then live until `until` or
@@ -836,10 +925,12 @@ export interface EngineHandlers extends grpc.UntypedServiceImplementation {
 export interface EngineDefinition extends grpc.ServiceDefinition {
   Attach: MethodDefinition<_berth_engine_v1_AttachRequest, _berth_engine_v1_AttachResponse, _berth_engine_v1_AttachRequest__Output, _berth_engine_v1_AttachResponse__Output>
   Commit: MethodDefinition<_berth_engine_v1_CommitRequest, _berth_engine_v1_CommitResponse, _berth_engine_v1_CommitRequest__Output, _berth_engine_v1_CommitResponse__Output>
+  ConnectNetwork: MethodDefinition<_berth_engine_v1_ConnectNetworkRequest, _berth_engine_v1_ConnectNetworkResponse, _berth_engine_v1_ConnectNetworkRequest__Output, _berth_engine_v1_ConnectNetworkResponse__Output>
   CopyFrom: MethodDefinition<_berth_engine_v1_CopyFromRequest, _berth_engine_v1_CopyFromResponse, _berth_engine_v1_CopyFromRequest__Output, _berth_engine_v1_CopyFromResponse__Output>
   CopyTo: MethodDefinition<_berth_engine_v1_CopyToRequest, _berth_engine_v1_CopyToResponse, _berth_engine_v1_CopyToRequest__Output, _berth_engine_v1_CopyToResponse__Output>
   CreateContainer: MethodDefinition<_berth_engine_v1_CreateContainerRequest, _berth_engine_v1_CreateContainerResponse, _berth_engine_v1_CreateContainerRequest__Output, _berth_engine_v1_CreateContainerResponse__Output>
   CreateVolume: MethodDefinition<_berth_engine_v1_CreateVolumeRequest, _berth_engine_v1_Volume, _berth_engine_v1_CreateVolumeRequest__Output, _berth_engine_v1_Volume__Output>
+  DisconnectNetwork: MethodDefinition<_berth_engine_v1_DisconnectNetworkRequest, _berth_engine_v1_DisconnectNetworkResponse, _berth_engine_v1_DisconnectNetworkRequest__Output, _berth_engine_v1_DisconnectNetworkResponse__Output>
   Events: MethodDefinition<_berth_engine_v1_EventsRequest, _berth_engine_v1_Event, _berth_engine_v1_EventsRequest__Output, _berth_engine_v1_Event__Output>
   Exec: MethodDefinition<_berth_engine_v1_ExecRequest, _berth_engine_v1_ExecResponse, _berth_engine_v1_ExecRequest__Output, _berth_engine_v1_ExecResponse__Output>
   Info: MethodDefinition<_berth_engine_v1_InfoRequest, _berth_engine_v1_InfoResponse, _berth_engine_v1_InfoRequest__Output, _berth_engine_v1_InfoResponse__Output>
