@@ -11,6 +11,7 @@ import { InternalError, isAlreadyExists, isFailedPrecondition, isInvalidArgument
 import { openEngineDb, type Db } from './db';
 import { ContainerStore } from './container-store';
 import { Engine, type CreateRequest } from './engine';
+import { inspectContainer } from './inspect';
 import { ManualClock } from './restart';
 import { defaultContainerConfig, defaultHostConfig, type HostConfig } from './types';
 import { VolumeStore } from './volumes';
@@ -63,6 +64,9 @@ describe('network connect / disconnect (engine over service doubles)', () => {
     const rec = engine.store.get(c.id);
     expect(rec.connections).toEqual([{ network: 'back', aliases: ['api'], ip: '10.219.140.9' }]);
     expect(Object.keys(rec.networkSettings.networks).sort()).toEqual(['back', 'bridge']);
+    const nets = (inspectContainer(rec) as { NetworkSettings: { Networks: Record<string, { IPAMConfig: unknown; IPAddress: string; Aliases: string[] | null }> } }).NetworkSettings.Networks;
+    expect(nets.back).toMatchObject({ IPAMConfig: { IPv4Address: '10.219.140.9' }, IPAddress: '10.219.140.9', Aliases: ['api'] });
+    expect(nets.bridge!.IPAMConfig).toBeNull();
 
     ports.rec.calls.length = 0;
     await engine.disconnectNetwork(c.id.slice(0, 12), 'back');
