@@ -30,6 +30,7 @@ import { withFailpoints } from './failpoints';
 import { canTransition, transition as checkTransition } from './state';
 import type { ContainerConfig, ContainerRecord, EndpointSettings, HostConfig, MountPoint, RestartPolicy } from './types';
 import { VolumeStore } from './volumes';
+import { allocateIdMapping, chownToContainerRoot, loadIdPool, passwdUid } from './userns';
 import { connectNetwork, disconnectNetwork, type ConnectOptions } from './network-connect';
 
 export interface EngineOptions {
@@ -180,9 +181,18 @@ export class Engine {
     }
     const id = newContainerId();
     const logPath = join(this.stateDir, 'containers', id, 'container.log');
-    const insert = (name: string): ContainerRecord => this.store.insert(newContainerRecord({
-      id, name, image: req.config.image, config: req.config, hostConfig: req.hostConfig, logPath, now: this.clock.now(),
-    }));
+    const userns = req.hostConfig.usernsMode;
+    if (userns !== '' && userns !== 'host' && userns !== 'auto') {
+      throw new InvalidArgumentError(`invalid userns mode "${userns}": use "host", "auto" or leave it empty`, { field: 'host_config.userns_mode' });
+    }
+    // --userns auto: a host id range no other container holds, recorded in
+    // the record; the pick and the insert run with no await between them, so
+    // concurrent creates cannot take the same range (userns.ts).
+    const idMapping = userns === 'auto' ? this.allocateIdMapping() : undefined;
+    const insert = (name: string): ContainerRecord => this.store.insert({
+      ...newContainerRecord({ id, name, image: req.config.image, config: req.config, hostConfig: req.hostConfig, logPath, now: this.clock.now() }),
+      ...(idMapping ? { idMapping } : {}),
+    });
     let rec: ContainerRecord;
     if (req.name) rec = insert(validateContainerName(req.name));
     else {
@@ -199,6 +209,7 @@ export class Engine {
     const name = rec.name;
     const ctx: RunContext = {
       id, name, config: req.config, hostConfig: req.hostConfig, pull: req.pull ?? 'missing', logPath, mounts: [],
+      ...(idMapping ? { idMapping } : {}),
     };
     try {
       await runSaga(withFailpoints([...createSteps(this.ports), this.prepareVolumesStep()], this.failpoints), ctx, this.sagaHooks());
@@ -214,6 +225,12 @@ export class Engine {
     }));
     this.emit(done, 'created');
     return done;
+  }
+
+  /** A free --userns auto range: the pool (userns.ts) minus every record's range. */
+  private allocateIdMapping(): NonNullable<ContainerRecord['idMapping']> {
+    const held = this.store.list({ all: true }).flatMap((r) => (r.idMapping ? [r.idMapping] : []));
+    return allocateIdMapping(loadIdPool({ uidOf: (n) => passwdUid(n) }), held);
   }
 
   /** Resolves -v/--tmpfs and image VOLUMEs to mount points, creating volumes as Docker does. */
@@ -237,6 +254,8 @@ export class Engine {
             const existing = m.source !== '' ? this.volumes.find(m.source) : undefined;
             const v = existing ?? this.volumes.create(m.source ? { name: m.source } : {});
             if (!existing) created.push(v.name);
+            // A volume made for a --userns auto container belongs to its root (Podman does the same).
+            if (!existing && ctx.idMapping) chownToContainerRoot(v.mountpoint, ctx.idMapping);
             this.volumes.addRef(v.name, ctx.id);
             mounts.push({ type: 'volume', name: v.name, source: v.mountpoint, destination: m.target, rw: !m.readOnly, options });
           }
@@ -247,6 +266,7 @@ export class Engine {
           dests.add(path);
           const v = this.volumes.create({});
           created.push(v.name);
+          if (ctx.idMapping) chownToContainerRoot(v.mountpoint, ctx.idMapping);
           this.volumes.addRef(v.name, ctx.id);
           mounts.push({ type: 'volume', name: v.name, source: v.mountpoint, destination: path, rw: true, options: [] });
         }
@@ -274,7 +294,7 @@ export class Engine {
     this.cancelRestart(id);
     const ctx: RunContext = {
       id, name: rec.name, config: rec.config, hostConfig: rec.hostConfig, pull: 'never', logPath: rec.logPath,
-      mounts: rec.mounts, merged: rec.config, rootfs: rec.rootfs, connections: rec.connections ?? [],
+      mounts: rec.mounts, merged: rec.config, rootfs: rec.rootfs, idMapping: rec.idMapping, connections: rec.connections ?? [],
     };
     try {
       await runSaga(withFailpoints(startSteps(this.ports), this.failpoints), ctx, this.sagaHooks());

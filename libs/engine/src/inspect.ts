@@ -3,6 +3,7 @@
 // (jq scripts, compose, CI) work against berth unchanged. Fields berth has no
 // concept of keep Docker's zero values rather than disappearing.
 import type { ContainerRecord, MountPoint, PortBinding } from './types';
+import { formatIdRanges } from './userns';
 
 /** Go's zero time.Time as Docker prints it. */
 export const ZERO_TIME = '0001-01-01T00:00:00Z';
@@ -94,6 +95,8 @@ export function inspectContainer(c: ContainerRecord): Record<string, unknown> {
       ReadonlyRootfs: h.readonlyRootfs,
       Tmpfs: Object.keys(tmpfs).length ? tmpfs : null,
       UsernsMode: h.usernsMode,
+      // --userns auto: the allocated host ranges, "container:host:size" as Podman shows them.
+      ...(c.idMapping ? { IDMappings: { UidMap: formatIdRanges(c.idMapping.uidMappings), GidMap: formatIdRanges(c.idMapping.gidMappings) } } : {}),
       Memory: h.memory,
       MemorySwap: h.memorySwap,
       NanoCpus: h.nanoCpus,

@@ -10,6 +10,7 @@
 //    swallowed by the adapter), because rollback and recovery call them blindly.
 //  - errors are @berth/errors kinds (the kit's client wrapper maps statuses).
 import type { ImageConfig } from './merge';
+import type { IdMapping } from './types';
 import type { EndpointSettings, MountPoint, NetworkSettings, PortBinding } from './types';
 
 /** A local image ready to run. */
@@ -49,8 +50,13 @@ export interface ImagesPort {
 }
 
 export interface LayersPort {
-  /** A writable root (overlay upper on top of `layers`) keyed by container id; returns its host path. */
-  prepare(key: string, layers: string[]): Promise<{ rootfs: string }>;
+  /**
+   * A writable root (overlay upper on top of `layers`) keyed by container id;
+   * returns its host path. With `idMapping` (--userns auto) every layer is
+   * seen through idmapped mounts: image files show as the container's host
+   * ids, and what its root writes is stored unshifted.
+   */
+  prepare(key: string, layers: string[], idMapping?: IdMapping): Promise<{ rootfs: string }>;
   /** Exports the writable root's changes (whiteouts included) as a layer blob in the content store. */
   diff(key: string): Promise<LayerDescriptor>;
   /** Unmounts and deletes the writable root. */
@@ -120,6 +126,8 @@ export interface ProcessSpec {
   init: boolean;
   /** "host" | "auto" | "". */
   usernsMode: string;
+  /** --userns auto: a new user namespace with these mappings (the root dir is idmapped already). */
+  idMapping?: IdMapping;
   /** "none"/"bridge"/name: new netns; "host": host netns; "container:<id>": join that one. */
   networkMode: string;
   logPath: string;

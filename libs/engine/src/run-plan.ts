@@ -14,7 +14,7 @@ import { mergeConfig, processFields } from './merge';
 import type { CgroupResources, EnginePorts, PullPolicy, ResolvedImage } from './ports';
 import type { SagaStep } from './saga';
 import { resolveUser } from './user';
-import type { ContainerConfig, HostConfig } from './types';
+import type { ContainerConfig, HostConfig, IdMapping } from './types';
 
 /** Everything the steps read and fill in. */
 export interface RunContext {
@@ -34,6 +34,8 @@ export interface RunContext {
   merged?: ContainerConfig;
   args?: string[];
   rootfs?: string;
+  /** --userns auto: the container's host id range (allocated by Engine.create, kept in the record). */
+  idMapping?: IdMapping;
   cgroupPath?: string;
   pid?: number;
   networkSettings?: NetworkSettings;
@@ -72,7 +74,7 @@ export function createSteps(p: EnginePorts): SagaStep<RunContext>[] {
     {
       name: 'prepareRoot',
       async run(ctx) {
-        ctx.rootfs = (await p.layers.prepare(ctx.id, need(ctx.image, 'image').layers)).rootfs;
+        ctx.rootfs = (await p.layers.prepare(ctx.id, need(ctx.image, 'image').layers, ctx.idMapping)).rootfs;
       },
       async undo(ctx) {
         await p.layers.remove(ctx.id);
@@ -109,7 +111,7 @@ export function startSteps(p: EnginePorts): SagaStep<RunContext>[] {
           uid: u.uid, gid: u.gid, additionalGids: u.additionalGids, hostname: hostnameOf(ctx),
           terminal: merged.tty, openStdin: merged.openStdin, cgroupPath: need(ctx.cgroupPath, 'cgroup path'),
           mounts: ctx.mounts, capAdd: h.capAdd, capDrop: h.capDrop, init: h.init, usernsMode: h.usernsMode,
-          networkMode: h.networkMode, logPath: ctx.logPath,
+          networkMode: h.networkMode, logPath: ctx.logPath, idMapping: ctx.idMapping,
         })).pid;
       },
       async undo(ctx) {

@@ -68,6 +68,19 @@ export interface NetworkSettings {
   hostnamePath: string;
 }
 
+/** One id range of a user namespace mapping: [containerId, +size) inside is [hostId, +size) on the host. */
+export interface IdRange {
+  containerId: number;
+  hostId: number;
+  size: number;
+}
+
+/** A container's user namespace mapping (--userns auto), as allocated by the engine. */
+export interface IdMapping {
+  uidMappings: IdRange[];
+  gidMappings: IdRange[];
+}
+
 /** One container as stored. Times are epoch milliseconds; 0 = never. */
 export interface ContainerRecord {
   id: string;
@@ -94,6 +107,12 @@ export interface ContainerRecord {
   networkSettings: NetworkSettings;
   /** Networks connected with network connect; absent in records older than the feature (= none). */
   connections?: NetworkConnection[];
+  /**
+   * --userns auto: the host ids allocated to the container (its root is the
+   * first uid/gid), held until the record is deleted. Absent: the host's
+   * user namespace.
+   */
+  idMapping?: IdMapping;
   /** Absolute path of the prepared root filesystem ("" until prepared). */
   rootfs: string;
   /** Mounts resolved at create time (volumes created, anonymous ones named). */

@@ -16,14 +16,15 @@ export type ContentClient = BerthClient<imagesV1.ContentDefinition, imagesV1.Con
 
 export function grpcLayersPort(layers: LayersClient, content: ContentClient): LayersPort {
   return {
-    async prepare(key, chain) {
+    async prepare(key, chain, idMapping) {
       try {
         await layers.Prepare({ key, parent: chain[chain.length - 1] ?? '' });
       } catch (e) {
         // Idempotent per key: a retry after a lost reply reuses the snapshot.
         if (!isAlreadyExists(e)) throw e;
       }
-      return { rootfs: (await layers.Mount({ key })).target };
+      // --userns auto: the service mounts every layer idmapped (LinuxIDMapping has IdRange's fields).
+      return { rootfs: (await layers.Mount({ key, ...(idMapping ? { uidMappings: idMapping.uidMappings, gidMappings: idMapping.gidMappings } : {}) })).target };
     },
 
     async diff(key): Promise<LayerDescriptor> {

@@ -25,6 +25,7 @@ import type { ExitStatus, NamespacesPort, ProcessSpec } from '../ports';
 import type { MountPoint } from '../types';
 import type { CgroupsClient } from './cgroups';
 import { ignoreNotFound, rfc3339ToMs, type ContainerFiles } from './shared';
+import { chownToContainerRoot } from '../userns';
 
 export type NamespacesClient = BerthClient<namespacesV1.NamespacesDefinition, namespacesV1.NamespacesHandlers>;
 
@@ -99,6 +100,8 @@ export function grpcNamespacesPort(o: NamespacesPortOptions): GrpcNamespacesPort
   const warn = o.warn ?? (() => {});
   const logPaths = new Map<string, string>();
   const mirrors = new Map<string, Promise<void>>();
+  /** AddProcess calls started by create, awaited by start (or delete on rollback). */
+  const joiningCgroup = new Map<string, Promise<void>>();
   const closing = new AbortController();
 
   const lastTimeIn = async (path: string): Promise<bigint | null> => {
@@ -157,10 +160,15 @@ export function grpcNamespacesPort(o: NamespacesPortOptions): GrpcNamespacesPort
     },
 
     async create(id, spec: ProcessSpec) {
-      if (spec.usernsMode === 'auto') {
-        throw new InvalidArgumentError('userns mode "auto" is not supported by the namespaces service; use "host" or leave it empty', { field: 'host_config.userns_mode' });
+      const idMapping = spec.idMapping;
+      if (spec.usernsMode === 'auto' && !idMapping) {
+        throw new InvalidArgumentError('userns mode "auto" needs the id range the engine allocates at create; this container has none: recreate it', { field: 'host_config.userns_mode' });
       }
       const files = await o.files.prepare(id, spec.hostname);
+      // In its own user namespace the container's root is an unprivileged host
+      // uid: the files bound into it must be its own to stay writable (the
+      // networks service rewrites them in place, keeping the owner).
+      if (idMapping) for (const p of [files.hostsPath, files.resolvConfPath, files.hostnamePath]) chownToContainerRoot(p, idMapping);
       const netns = await netnsOf(spec.networkMode);
       const fileMounts: typesV1.Mount[] = [
         { destination: '/etc/hosts', type: 'bind', source: files.hostsPath, options: ['rbind', 'rw'] },
@@ -180,7 +188,12 @@ export function grpcNamespacesPort(o: NamespacesPortOptions): GrpcNamespacesPort
           root: { path: spec.rootfs, readonly: spec.readonlyRootfs },
           hostname: spec.hostname,
           mounts: [...spec.mounts.map(mountToSpec), ...fileMounts],
-          linux: { namespaces: [{ type: 'pid' }, { type: 'mount' }, { type: 'ipc' }, { type: 'uts' }, ...(netns ? [netns] : [])] },
+          linux: {
+            // A new user namespace first: the shim creates the others inside
+            // it, so they belong to the container's root (docs/design/engine.md).
+            namespaces: [...(idMapping ? [{ type: 'user' }] : []), { type: 'pid' }, { type: 'mount' }, { type: 'ipc' }, { type: 'uts' }, ...(netns ? [netns] : [])],
+            ...(idMapping ? { uidMappings: idMapping.uidMappings, gidMappings: idMapping.gidMappings } : {}),
+          },
           init: spec.init,
         },
       };
@@ -197,12 +210,14 @@ export function grpcNamespacesPort(o: NamespacesPortOptions): GrpcNamespacesPort
       const netnsPath = res.namespacePaths['network'];
       if (netnsPath) o.files.netnsPaths.set(id, netnsPath);
       logPaths.set(id, spec.logPath);
-      try {
-        await o.cgroups.AddProcess({ id, pid: res.pid });
-      } catch (e) {
-        await ignoreNotFound(ns.Delete({ id, force: true })).catch(() => undefined);
-        throw e;
-      }
+      // The move into the cgroup runs while the engine attaches the network
+      // and writes the hosts files (it costs an RCU grace period in the
+      // kernel, ~10 ms on v1); start() waits for it before the init may exec,
+      // so the program never runs outside its limits. Its failure fails start,
+      // whose saga then undoes createProcess (kill + delete) as before.
+      const joined = o.cgroups.AddProcess({ id, pid: res.pid }).then(() => undefined);
+      joined.catch(() => undefined); // observed by start() or delete()
+      joiningCgroup.set(id, joined);
       return { pid: res.pid };
     },
 
@@ -220,6 +235,11 @@ export function grpcNamespacesPort(o: NamespacesPortOptions): GrpcNamespacesPort
     },
 
     async start(id) {
+      const joined = joiningCgroup.get(id);
+      if (joined) {
+        await joined;
+        joiningCgroup.delete(id);
+      }
       await ns.Start({ id });
       const logPath = logPaths.get(id);
       if (logPath) mirrorLogs(id, logPath);
@@ -237,12 +257,20 @@ export function grpcNamespacesPort(o: NamespacesPortOptions): GrpcNamespacesPort
     },
 
     async wait(id, timeoutMs) {
+      let exit: ExitStatus;
       try {
-        return exitFromWire(await ns.Wait({ id }, { timeoutMs }));
+        exit = exitFromWire(await ns.Wait({ id }, { timeoutMs }));
       } catch (e) {
         if (errorCode(e) === ErrorCode.DeadlineExceeded) return null;
         throw e;
       }
+      // The exit is reported once the output is in the engine's log too: the
+      // engine commits the exit (and answers Wait) right after this, and
+      // `logs` after `wait` must show everything, as in Docker. The mirror's
+      // follow ends at the exit, so this is short; bounded like delete's.
+      const m = mirrors.get(id);
+      if (m) await Promise.race([m, new Promise((r) => setTimeout(r, 5000).unref())]);
+      return exit;
     },
 
     async exec(id, execId, spec) {
@@ -262,6 +290,10 @@ export function grpcNamespacesPort(o: NamespacesPortOptions): GrpcNamespacesPort
     },
 
     async delete(id) {
+      // A cgroup move still in flight (rollback before start) lands first, so nothing acts on a deleted pid later.
+      const joined = joiningCgroup.get(id);
+      joiningCgroup.delete(id);
+      if (joined) await joined.catch(() => undefined);
       // Let the log mirror drain what the monitor wrote before the service deletes the log.
       const m = mirrors.get(id);
       if (m) await Promise.race([m, new Promise((r) => setTimeout(r, 5000).unref())]);
