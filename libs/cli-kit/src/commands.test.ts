@@ -106,5 +106,8 @@ describe('shared flag validators', () => {
     expect(parseCopyArgs('/tmp/a:b', 'web:/x')).toEqual({ direction: 'to', container: 'web', containerPath: '/x', localPath: '/tmp/a:b' });
     expect(() => parseCopyArgs('a:/x', 'b:/y')).toThrow(/between containers is not supported/);
     expect(() => parseCopyArgs('./a', './b')).toThrow(/one side must be CONTAINER:PATH/);
+    expect(() => parseCopyArgs('web:', './b')).toThrow(/source can not be empty/);
+    expect(() => parseCopyArgs('./a', 'web:')).toThrow(/destination can not be empty/);
+    expect(() => parseCopyArgs('web:/x', '')).toThrow(/destination can not be empty/);
   });
 });

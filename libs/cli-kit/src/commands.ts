@@ -85,7 +85,8 @@ const rename: CommandDef = { name: 'rename', usage: 'CONTAINER NEW_NAME', descri
 const cp: CommandDef = {
   name: 'cp', usage: '[OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n\tberth cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH',
   description: 'Copy files/folders between a container and the local filesystem', args: { min: 2, max: 2 },
-  flags: [f('archive', 'bool', 'Archive mode (copy all uid/gid information)', { short: 'a' }), f('follow-link', 'bool', 'Always follow symbol link in SRC_PATH', { short: 'L' })],
+  flags: [f('archive', 'bool', 'Archive mode (copy all uid/gid information)', { short: 'a' }), f('follow-link', 'bool', 'Always follow symbol link in SRC_PATH', { short: 'L' }),
+    f('quiet', 'bool', 'Suppress progress output during copy. Progress output is automatically suppressed if no terminal is attached', { short: 'q' })],
 };
 const commit: CommandDef = {
   name: 'commit', usage: '[OPTIONS] CONTAINER [REPOSITORY[:TAG]]', description: "Create a new image from a container's changes", args: { min: 1, max: 2 },
@@ -264,6 +265,11 @@ export function parseCopyArgs(src: string, dst: string): { direction: 'from' | '
   const b = split(dst);
   if (a && b) throw invalidFlagValue({ name: 'args' }, `${src} ${dst}`, 'copying between containers is not supported; one side must be a local path');
   if (!a && !b) throw invalidFlagValue({ name: 'args' }, `${src} ${dst}`, 'one side must be CONTAINER:PATH');
-  if (a) return { direction: 'from', container: a[0], containerPath: a[1] || '/', localPath: dst };
-  return { direction: 'to', container: b![0], containerPath: b![1] || '/', localPath: src };
+  // Docker: "source can not be empty" / "destination can not be empty" for "c1:" and "".
+  const side = a ? a : b!;
+  if (side[1] === '') throw invalidFlagValue({ name: 'args' }, a ? src : dst, `${a ? 'source' : 'destination'} can not be empty: give a path in the container (CONTAINER:PATH)`);
+  const local = a ? dst : src;
+  if (local === '') throw invalidFlagValue({ name: 'args' }, local, `${a ? 'destination' : 'source'} can not be empty`);
+  if (a) return { direction: 'from', container: a[0], containerPath: a[1], localPath: dst };
+  return { direction: 'to', container: b![0], containerPath: b![1], localPath: src };
 }

@@ -19,11 +19,12 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { arch, platform } from 'node:os';
 import type * as grpc from '@grpc/grpc-js';
-import { FailedPreconditionError, InvalidArgumentError, isUnavailable } from '@berth/errors';
+import { ErrorCode, FailedPreconditionError, InvalidArgumentError, isUnavailable, makeError } from '@berth/errors';
 import { subjects, subscribeEvents, type ContainerAction as NatsContainerAction } from '@berth/events';
 import { createClient, stateDir, type AsyncHandlers, type ServiceContext, type ServiceModule } from '@berth/kit';
 import type { engineV1, eventsV1, namespacesV1 } from '@berth/proto';
 import { ContainerStore } from './container-store';
+import { copyFrom, copyTo, statPath, type PathStat } from './copy';
 import { runStepHistogram } from './metrics';
 import { openEngineDb, SCHEMA_VERSION } from './db';
 import { Engine } from './engine';
@@ -280,6 +281,36 @@ export const engineModule: ServiceModule = {
         engine.rename(req.id, req.newName);
         return {};
       },
+      StatPath: async (req) => pathStatToWire(statPath(engine.inspectRecord(req.id), req.path)),
+      CopyFrom: async (req, call, c) => {
+        const { stat, tar } = copyFrom(engine.inspectRecord(req.id), req.path);
+        call.write({ stat: pathStatToWire(stat) });
+        for await (const data of tar) {
+          if (c.signal.aborted) { await tar.return(undefined); return; }
+          if (!call.write({ data })) await new Promise<void>((resolve) => { call.once('drain', resolve); c.signal.addEventListener('abort', () => resolve(), { once: true }); });
+        }
+      },
+      CopyTo: async (call, c) => {
+        const first = await nextMessage<engineV1.CopyToRequest__Output>(call);
+        if (!first?.start) throw new InvalidArgumentError('the first CopyTo message must be start (id, path)', { field: 'start' });
+        const s = first.start;
+        // A cancelled call need not end its message stream: fail the extraction then (it removes what it made).
+        const it = (call as AsyncIterable<engineV1.CopyToRequest__Output>)[Symbol.asyncIterator]();
+        const cancelled = new Promise<never>((_, reject) => {
+          const fail = () => reject(makeError(ErrorCode.Cancelled, `copy into ${s.id}:${s.path} cancelled by the client`));
+          if (c.signal.aborted) fail(); else c.signal.addEventListener('abort', fail, { once: true });
+        });
+        cancelled.catch(() => undefined);
+        const data = (async function* () {
+          for (;;) {
+            const m = await Promise.race([it.next(), cancelled]);
+            if (m.done) return;
+            if (m.value.data) yield m.value.data;
+          }
+        })();
+        const r = await copyTo(engine.inspectRecord(s.id), s.path, data, { copyUidGid: s.copyUidGid, allowOverwriteDirWithFile: s.allowOverwriteDirWithFile });
+        return { entries: r.entries, bytes: r.bytes };
+      },
       Prune: async (req) => ({ deleted: await engine.pruneContainers(filtersFromWire(req.filters)), spaceReclaimed: 0 }),
       ConnectNetwork: async (req) => {
         const r = await engine.connectNetwork(req.container, req.network, { aliases: req.aliases, ip: req.ip });
@@ -362,6 +393,10 @@ export const engineModule: ServiceModule = {
     };
   },
 };
+
+function pathStatToWire(p: PathStat): engineV1.PathStat {
+  return { name: p.name, size: p.size, mode: p.mode, mtimeUnixMs: p.mtimeMs, linkTarget: p.linkTarget };
+}
 
 function warningsOf(h: { networkMode: string; portBindings: unknown[] }): string[] {
   return h.networkMode === 'host' && h.portBindings.length > 0 ? ['Published ports are discarded when using host network mode'] : [];

@@ -403,7 +403,5 @@ export async function containerPrune(ctx: Ctx): Promise<number> {
   return 0;
 }
 
-export function cp(_ctx: Ctx): Promise<number> {
-  // The engine contract has no archive RPC yet (docker cp's PUT/GET archive).
-  throw new InvalidArgumentError('berth cp is not supported yet: the engine has no copy API; use a bind mount (-v) instead', { field: 'command' });
-}
+// berth cp lives in its own module (docker cp's rules are a topic of their own).
+export { cp } from './cp';
