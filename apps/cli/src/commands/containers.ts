@@ -49,14 +49,21 @@ function printWarnings(ctx: Ctx, warnings: string[]): void {
 /**
  * Output and exit code of a container that could not be attached to because
  * it had already exited (a short command between RunContainer and Attach):
- * its log, then its exit code.
+ * its exit code, then its log. Wait first: the engine's copy of the log is
+ * complete only once the exit is committed (the process's log is drained
+ * into it before); read earlier, the last lines can be missing.
  */
 async function logsThenWait(ctx: Ctx, id: string): Promise<number> {
   const engine = ctx.engine();
-  for await (const m of engine.Logs({ id, follow: false, since: '', until: '', stdout: true, stderr: true }) as AsyncIterable<engineV1.LogEntry__Output>) {
-    (m.stream === 'stderr' ? ctx.io.stderr : ctx.io.stdout).write(Buffer.concat([m.line, Buffer.from('\n')]));
+  const { exitCode } = await engine.WaitContainer({ id, condition: 'not-running' });
+  try {
+    for await (const m of engine.Logs({ id, follow: false, since: '', until: '', stdout: true, stderr: true }) as AsyncIterable<engineV1.LogEntry__Output>) {
+      (m.stream === 'stderr' ? ctx.io.stderr : ctx.io.stdout).write(Buffer.concat([m.line, Buffer.from('\n')]));
+    }
+  } catch (e) {
+    if (!isNotFound(e)) throw e; // removed by the engine (--rm) right after the exit: its output went with it
   }
-  return (await engine.WaitContainer({ id, condition: 'not-running' })).exitCode;
+  return exitCode;
 }
 
 /**
