@@ -96,6 +96,7 @@ describe('berth CLI (no stack)', () => {
       [['run', '--rm', '--restart', 'always', 'alpine'], /--restart and --rm/],
       [['run', '-w', 'relative/dir', 'alpine'], /--workdir.*absolute path/],
       [['run', '--cpus', 'lots', 'alpine'], /--cpus/],
+      [['run', '--userns', 'bogus', 'alpine'], /invalid argument "bogus" for "--userns": expected host or auto/],
       [['run', '--bogus', 'alpine'], /unknown flag: --bogus/],
       [['create', '--pull', 'sometimes', 'alpine'], /--pull/],
       [['run', '-e', '=x', 'alpine'], /--env/],
