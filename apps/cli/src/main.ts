@@ -40,7 +40,7 @@ export const HANDLERS: Record<string, Handler> = {
   'image ls': i.imagesLs, 'image rm': i.imageRm, 'image pull': i.pull, 'image push': i.push, 'image tag': i.tag,
   'image save': i.save, 'image load': i.load, 'image import': i.imp, 'image inspect': (ctx) => i.imageInspect(ctx), 'image prune': i.imagePrune,
   'network create': n.networkCreate, 'network ls': n.networkLs, 'network inspect': (ctx) => n.networkInspect(ctx), 'network rm': n.networkRm,
-  'network prune': n.networkPrune, 'network connect': n.networkConnect, 'network disconnect': n.networkConnect,
+  'network prune': n.networkPrune, 'network connect': n.networkConnect, 'network disconnect': n.networkDisconnect,
   'volume create': v.volumeCreate, 'volume ls': v.volumeLs, 'volume inspect': (ctx) => v.volumeInspect(ctx), 'volume rm': v.volumeRm, 'volume prune': v.volumePrune,
   events, 'system events': events, info: s.info, 'system info': s.info, 'system df': s.df, 'system prune': s.systemPrune,
   version: s.version,

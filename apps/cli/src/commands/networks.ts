@@ -1,7 +1,7 @@
-// berth network create/ls/inspect/rm/prune on the networks service.
-// connect/disconnect need the engine (it owns a container's namespaces and
-// attachments) and the engine contract has no such call yet: they fail with
-// a message saying so rather than half-attaching behind the engine's back.
+// berth network create/ls/inspect/rm/prune on the networks service;
+// connect/disconnect through the engine (it owns a container's record, its
+// namespaces and the order of its lifecycle calls, and keeps the connection
+// for the next start).
 import { InvalidArgumentError, isNotFound } from '@berth/errors';
 import { NETWORKS_FORMAT, parseFilters } from '@berth/cli-kit';
 import type { networksV1 } from '@berth/proto';
@@ -124,9 +124,40 @@ export async function networkPrune(ctx: Ctx): Promise<number> {
   return 0;
 }
 
-export function networkConnect(ctx: Ctx): Promise<number> {
-  throw new InvalidArgumentError(
-    `berth network ${ctx.p.path[ctx.p.path.length - 1]} is not supported yet: the engine cannot change a running container's networks; give --network to berth run/create`,
-    { field: 'command' },
-  );
+const IPV4_RE = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+const ALIAS_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+
+/**
+ * berth network connect [--alias A]... [--ip IP] NETWORK CONTAINER: the engine
+ * attaches a running container at once (next interface, an address, DNS
+ * names) and a stopped one at its next start. Flags are checked before any
+ * service is contacted; Docker prints nothing on success.
+ */
+export async function networkConnect(ctx: Ctx): Promise<number> {
+  const [network, container] = ctx.p.args as [string, string];
+  const ip = ctx.str('ip');
+  if (ip) {
+    const m = IPV4_RE.exec(ip);
+    if (!m || m.slice(1).some((o) => Number(o) > 255)) {
+      throw new InvalidArgumentError(`invalid argument "${ip}" for "--ip": expected an IPv4 address like 172.30.100.104`, { field: 'ip' });
+    }
+  }
+  const aliases = ctx.list('alias');
+  const bad = aliases.find((a) => !ALIAS_RE.test(a));
+  if (bad !== undefined) {
+    throw new InvalidArgumentError(`invalid argument "${bad}" for "--alias": a DNS name of letters, digits, _ . - (at most 63, starting with a letter or digit)`, { field: 'alias' });
+  }
+  if (!network) throw new InvalidArgumentError('"berth network connect" needs a network name as its first argument', { field: 'network' });
+  if (!container) throw new InvalidArgumentError('"berth network connect" needs a container name or id as its second argument', { field: 'container' });
+  await ctx.engine().ConnectNetwork({ network, container, aliases, ip });
+  return 0;
+}
+
+/** berth network disconnect [-f] NETWORK CONTAINER. */
+export async function networkDisconnect(ctx: Ctx): Promise<number> {
+  const [network, container] = ctx.p.args as [string, string];
+  if (!network) throw new InvalidArgumentError('"berth network disconnect" needs a network name as its first argument', { field: 'network' });
+  if (!container) throw new InvalidArgumentError('"berth network disconnect" needs a container name or id as its second argument', { field: 'container' });
+  await ctx.engine().DisconnectNetwork({ network, container, force: ctx.bool('force') });
+  return 0;
 }
