@@ -7,7 +7,9 @@ import { join, resolve } from 'node:path';
 const root = resolve(import.meta.dirname);
 export const berthAliases = readdirSync(join(root, 'libs'))
   .filter((d) => existsSync(join(root, 'libs', d, 'src', 'index.ts')))
-  .map((d) => ({ find: new RegExp(`^@berth/${d}$`), replacement: join(root, 'libs', d, 'src', 'index.ts') }));
+  .map((d) => ({ find: new RegExp(`^@berth/${d}$`), replacement: join(root, 'libs', d, 'src', 'index.ts') }))
+  // Subpath entries (package.json "exports") map to their sources too.
+  .concat([{ find: /^@berth\/kit\/client$/, replacement: join(root, 'libs', 'kit', 'src', 'client-entry.ts') }]);
 
 /** Test options every project shares (file projects do not inherit the root config). */
 export const berthTestDefaults = {

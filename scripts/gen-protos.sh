@@ -46,6 +46,28 @@ const walk = (dir) => {
 walk(root);
 fs.writeFileSync(path.join(root, 'index.ts'), header + lines.sort().join(''));
 JS
+# The compiled descriptor (protobufjs JSON of every contract, parsed with the
+# same include dir and keepCase=false as libs/proto/src/load.ts): clients
+# build their service definitions from it without parsing .proto text
+# (libs/proto/src/compiled.ts). Checked for drift with the types.
+node - "$tmp/gen/protos.json" "${files[@]}" <<'JS'
+const fs = require('node:fs');
+const path = require('node:path');
+const protobuf = require('protobufjs');
+const [out, ...files] = process.argv.slice(2);
+const dir = path.resolve('protos');
+const root = new protobuf.Root();
+// As proto-loader's include path resolver (includeDirs: [protos]).
+const fallback = root.resolvePath;
+root.resolvePath = (origin, target) => {
+  if (path.isAbsolute(target)) return target;
+  const full = path.join(dir, target);
+  return fs.existsSync(full) ? full : fallback(origin, target);
+};
+root.loadSync(files, { keepCase: false });
+root.resolveAll();
+fs.writeFileSync(out, JSON.stringify(root.toJSON(), null, 1) + '\n');
+JS
 if [ "$check" = 1 ]; then
   if ! diff -r "$tmp/gen" "$out" >/dev/null 2>&1; then
     echo "generated proto types in $out are stale: run 'npm run gen' (scripts/gen-protos.sh) and commit the result" >&2

@@ -5,7 +5,8 @@
 // main once the command ends.
 import { existsSync } from 'node:fs';
 import { UnavailableError, isBerthError, isUnavailable } from '@berth/errors';
-import { createClient, serviceAddresses, type BerthClient } from '@berth/kit';
+// The kit's client entry: the server host (health, reflection, logging, metrics) is not loaded.
+import { createClient, serviceAddresses, type BerthClient } from '@berth/kit/client';
 import type { engineV1, imagesV1, networksV1 } from '@berth/proto';
 import { formatRows, terminalWidth, useColor, type FormatOptions, type ParsedCommand } from '@berth/cli-kit';
 

@@ -8,49 +8,67 @@
 // found, 1 for other commands' failures.
 import { InvalidArgumentError, isBerthError } from '@berth/errors';
 import { BERTH, EXIT_BERTH_FAILURE, exitCodeFor, paint, parseCommandLine, renderHelp, useColor, type ParsedCommand } from '@berth/cli-kit';
-import { Ctx, messageOf, type Streams } from './context';
-import * as c from './commands/containers';
-import * as i from './commands/images';
-import * as n from './commands/networks';
-import * as v from './commands/volumes';
-import * as s from './commands/system';
-import { events } from './commands/events';
-import { daemonCommand } from './commands/daemon';
+import type { Ctx, Streams } from './context';
 
 type Handler = (ctx: Ctx) => Promise<number>;
 
+// Each command's module is loaded when that command runs, not at every start:
+// `berth run` never loads the daemon control (NATS client) or the image and
+// network commands. Type-only imports here; the modules are required below.
+/* eslint-disable @typescript-eslint/no-require-imports */
+type Containers = typeof import('./commands/containers');
+type Images = typeof import('./commands/images');
+type Networks = typeof import('./commands/networks');
+type Volumes = typeof import('./commands/volumes');
+type System = typeof import('./commands/system');
+const lazy = <M>(load: () => M) => (pick: (m: M) => Handler): Handler => (ctx) => pick(load())(ctx);
+const c = lazy(() => require('./commands/containers') as Containers);
+const i = lazy(() => require('./commands/images') as Images);
+const n = lazy(() => require('./commands/networks') as Networks);
+const v = lazy(() => require('./commands/volumes') as Volumes);
+const s = lazy(() => require('./commands/system') as System);
+const events: Handler = (ctx) => (require('./commands/events') as typeof import('./commands/events')).events(ctx);
+const context = () => require('./context') as typeof import('./context');
+
 const daemon = (sub: 'up' | 'down' | 'status'): Handler => async (ctx) => {
   if (sub === 'status' && ctx.str('format')) throw new InvalidArgumentError('--format is not supported by daemon status yet', { field: 'format' });
+  const { daemonCommand } = require('./commands/daemon') as typeof import('./commands/daemon');
   return daemonCommand([sub, ...(ctx.bool('split') ? ['--split'] : [])], ctx.io.stdout);
 };
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 /** Command path (without "berth") -> handler. Aliases resolve to the command's name in the path. */
 const CONTAINER: Record<string, Handler> = {
-  attach: c.attach, commit: c.commit, cp: c.cp, create: c.create, exec: c.exec, inspect: c.containerInspect, kill: c.kill,
-  logs: c.logs, ls: c.ps, pause: c.pause, port: c.port, prune: c.containerPrune, rename: c.rename, restart: c.restart,
-  rm: c.rm, run: c.run, start: c.start, stats: c.stats, stop: c.stop, top: c.top, unpause: c.unpause, update: c.update, wait: c.wait,
+  attach: c((m) => m.attach), commit: c((m) => m.commit), cp: c((m) => m.cp), create: c((m) => m.create), exec: c((m) => m.exec),
+  inspect: c((m) => m.containerInspect), kill: c((m) => m.kill), logs: c((m) => m.logs), ls: c((m) => m.ps), pause: c((m) => m.pause),
+  port: c((m) => m.port), prune: c((m) => m.containerPrune), rename: c((m) => m.rename), restart: c((m) => m.restart), rm: c((m) => m.rm),
+  run: c((m) => m.run), start: c((m) => m.start), stats: c((m) => m.stats), stop: c((m) => m.stop), top: c((m) => m.top),
+  unpause: c((m) => m.unpause), update: c((m) => m.update), wait: c((m) => m.wait),
 };
 
 export const HANDLERS: Record<string, Handler> = {
   ...Object.fromEntries(Object.entries(CONTAINER).map(([k, h]) => [`container ${k}`, h])),
   ...Object.fromEntries(Object.entries(CONTAINER).filter(([k]) => !['ls', 'prune', 'inspect'].includes(k))),
-  ps: c.ps, inspect: s.inspect,
-  images: i.imagesLs, rmi: i.imageRm, pull: i.pull, push: i.push, tag: i.tag, save: i.save, load: i.load, import: i.imp,
-  login: i.login, logout: i.logout,
-  'image ls': i.imagesLs, 'image rm': i.imageRm, 'image pull': i.pull, 'image push': i.push, 'image tag': i.tag,
-  'image save': i.save, 'image load': i.load, 'image import': i.imp, 'image inspect': (ctx) => i.imageInspect(ctx), 'image prune': i.imagePrune,
-  'network create': n.networkCreate, 'network ls': n.networkLs, 'network inspect': (ctx) => n.networkInspect(ctx), 'network rm': n.networkRm,
-  'network prune': n.networkPrune, 'network connect': n.networkConnect, 'network disconnect': n.networkDisconnect,
-  'volume create': v.volumeCreate, 'volume ls': v.volumeLs, 'volume inspect': (ctx) => v.volumeInspect(ctx), 'volume rm': v.volumeRm, 'volume prune': v.volumePrune,
-  events, 'system events': events, info: s.info, 'system info': s.info, 'system df': s.df, 'system prune': s.systemPrune,
-  version: s.version,
+  ps: c((m) => m.ps), inspect: s((m) => m.inspect),
+  images: i((m) => m.imagesLs), rmi: i((m) => m.imageRm), pull: i((m) => m.pull), push: i((m) => m.push), tag: i((m) => m.tag),
+  save: i((m) => m.save), load: i((m) => m.load), import: i((m) => m.imp), login: i((m) => m.login), logout: i((m) => m.logout),
+  'image ls': i((m) => m.imagesLs), 'image rm': i((m) => m.imageRm), 'image pull': i((m) => m.pull), 'image push': i((m) => m.push),
+  'image tag': i((m) => m.tag), 'image save': i((m) => m.save), 'image load': i((m) => m.load), 'image import': i((m) => m.imp),
+  'image inspect': i((m) => (ctx) => m.imageInspect(ctx)), 'image prune': i((m) => m.imagePrune),
+  'network create': n((m) => m.networkCreate), 'network ls': n((m) => m.networkLs), 'network inspect': n((m) => (ctx) => m.networkInspect(ctx)),
+  'network rm': n((m) => m.networkRm), 'network prune': n((m) => m.networkPrune), 'network connect': n((m) => m.networkConnect),
+  'network disconnect': n((m) => m.networkDisconnect),
+  'volume create': v((m) => m.volumeCreate), 'volume ls': v((m) => m.volumeLs), 'volume inspect': v((m) => (ctx) => m.volumeInspect(ctx)),
+  'volume rm': v((m) => m.volumeRm), 'volume prune': v((m) => m.volumePrune),
+  events, 'system events': events, info: s((m) => m.info), 'system info': s((m) => m.info), 'system df': s((m) => m.df),
+  'system prune': s((m) => m.systemPrune), version: s((m) => m.version),
   'daemon up': daemon('up'), 'daemon down': daemon('down'), 'daemon status': daemon('status'),
 };
 
 export async function main(argv: string[], io: Streams, env: NodeJS.ProcessEnv): Promise<number> {
   const errColor = useColor(io.stderr, env);
   const fail = (e: unknown, code: number, debug = false): number => {
-    io.stderr.write(`${paint('berth:', 'red', errColor)} ${messageOf(e)}\n`);
+    io.stderr.write(`${paint('berth:', 'red', errColor)} ${context().messageOf(e)}\n`);
     if (debug && e instanceof Error && e.stack) io.stderr.write(`${e.stack}\n`);
     return code;
   };
@@ -69,6 +87,7 @@ export async function main(argv: string[], io: Streams, env: NodeJS.ProcessEnv):
   const key = p.path.slice(1).join(' ');
   const handler = HANDLERS[key];
   if (!handler) return fail(new Error(`"${key}" has no implementation in this berth build`), EXIT_BERTH_FAILURE);
+  const { Ctx } = context();
   const ctx = new Ctx(p, io, env);
   try {
     return await handler(ctx);
@@ -87,7 +106,7 @@ export function run(): void {
   main(process.argv.slice(2), { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr }, process.env).then(
     (code) => process.stdout.write('', () => process.exit(code)),
     (e: unknown) => {
-      process.stderr.write(`berth: ${messageOf(e)}\n`);
+      process.stderr.write(`berth: ${context().messageOf(e)}\n`);
       process.exit(EXIT_BERTH_FAILURE);
     },
   );

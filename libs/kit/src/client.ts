@@ -11,7 +11,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { MethodDefinition } from '@grpc/proto-loader';
 import { randomUUID } from 'node:crypto';
-import { serviceDefinition } from '@berth/proto';
+import { compiledServiceDefinition, serviceDefinition } from '@berth/proto';
 import { fromStatus } from './status';
 
 export interface CallOpts {
@@ -74,7 +74,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  */
 export function createClient<D, H>(service: string, addresses: string[], opts: ClientOptions = {}): BerthClient<D, H> {
   if (addresses.length === 0) throw new Error(`no address given for ${service}`);
-  const definition = serviceDefinition(service);
+  // The compiled descriptor spares every client process the .proto parse
+  // (libs/proto/src/compiled.ts); BERTH_PROTOS (contracts from another
+  // directory) is honoured by parsing that directory instead.
+  const definition = process.env.BERTH_PROTOS ? serviceDefinition(service) : compiledServiceDefinition(service);
   const Ctor = grpc.makeGenericClientConstructor(definition, service);
   const addrs = addresses.map(normalizeAddress);
   const clients = addrs.map(

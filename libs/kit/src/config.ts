@@ -8,6 +8,9 @@
 // the service's unix socket under BERTH_RUN.
 import { join } from 'node:path';
 
+/** berth's version, reported by every service's info file and `berth version`. */
+export const BERTH_VERSION = '0.1.0';
+
 /** The six services, by the short name used in sockets, subjects and flags. */
 export const SERVICE_NAMES = ['engine', 'namespaces', 'cgroups', 'layers', 'networks', 'images'] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];

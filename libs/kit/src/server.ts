@@ -12,12 +12,12 @@ import { dirname } from 'node:path';
 import type { Server as HttpServer } from 'node:http';
 import type { Registry } from 'prom-client';
 import { loadProtos, serviceDefinition } from '@berth/proto';
-import { berthPaths, infoPath, metricsListen, serviceTcp, socketPath, type BerthPaths } from './config';
+import { BERTH_VERSION, berthPaths, infoPath, metricsListen, serviceTcp, socketPath, type BerthPaths } from './config';
 import { wrapHandlers, type AsyncHandlers } from './handlers';
 import { createLogger, type Logger } from './logger';
 import { createRegistry, createRpcMetrics, serveMetrics } from './metrics';
 
-export const BERTH_VERSION = '0.1.0';
+export { BERTH_VERSION };
 
 export interface ServiceHostOptions<H> {
   /** Short name: engine, cgroups... (socket, metrics, logs). */

@@ -1,18 +1,15 @@
-// Loads berth's contracts from protos/ at run time with @grpc/proto-loader.
-// The options here must match scripts/gen-protos.sh, which generates the
+// Loads berth's contracts from protos/ at run time with @grpc/proto-loader,
+// parsing the .proto text: what servers need (full message descriptors for
+// reflection). Clients take the faster compiled path (compiled.ts). The
+// options (options.ts) must match scripts/gen-protos.sh, which generates the
 // TypeScript types in ./generated from the same files.
-import { loadSync, type Options, type PackageDefinition } from '@grpc/proto-loader';
-import * as grpc from '@grpc/grpc-js';
+import type { PackageDefinition } from '@grpc/proto-loader';
+import type * as grpc from '@grpc/grpc-js';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve, relative } from 'node:path';
+import { LOADER_OPTIONS } from './options';
 
-export const LOADER_OPTIONS: Options = {
-  keepCase: false,
-  longs: Number,
-  enums: String,
-  defaults: true,
-  oneofs: true,
-};
+export { LOADER_OPTIONS };
 
 /** The protos/ directory of this checkout (src/ and dist/ sit at the same depth). */
 export function protosDir(): string {
@@ -36,9 +33,15 @@ let cached: { pkg: PackageDefinition; grpcObject: grpc.GrpcObject } | undefined;
 /** Every contract in protos/, loaded once per process. */
 export function loadProtos(): { pkg: PackageDefinition; grpcObject: grpc.GrpcObject } {
   if (!cached) {
+    // Required here, not at the top: a client that never parses .proto text
+    // (the CLI) does not pay for loading proto-loader and its parser.
+    /* eslint-disable @typescript-eslint/no-require-imports */
+    const { loadSync } = require('@grpc/proto-loader') as typeof import('@grpc/proto-loader');
+    const { loadPackageDefinition } = require('@grpc/grpc-js') as typeof import('@grpc/grpc-js');
+    /* eslint-enable @typescript-eslint/no-require-imports */
     const dir = protosDir();
     const pkg = loadSync(listProtos(dir), { ...LOADER_OPTIONS, includeDirs: [dir] });
-    cached = { pkg, grpcObject: grpc.loadPackageDefinition(pkg) };
+    cached = { pkg, grpcObject: loadPackageDefinition(pkg) };
   }
   return cached;
 }

@@ -2,7 +2,7 @@
 // `inspect` that finds a container, image, volume or network by name.
 import { InvalidArgumentError, isNotFound } from '@berth/errors';
 import { formatEach, humanSize } from '@berth/cli-kit';
-import { BERTH_VERSION } from '@berth/kit';
+import { BERTH_VERSION } from '@berth/kit/client';
 import type { engineV1 } from '@berth/proto';
 import { Ctx, confirm, isConnectionFailure } from '../context';
 import { containerPrune, inspectContainers, printInspect } from './containers';
