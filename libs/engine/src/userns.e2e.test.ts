@@ -185,6 +185,31 @@ describe('--userns auto through the engine over gRPC', () => {
     }
   }, 120_000);
 
+  it('on the default bridge with a new volume: networking, hosts and the volume work for the mapped root', async () => {
+    const engine = client<engineV1.EngineDefinition, engineV1.EngineHandlers>('berth.engine.v1.Engine', 'engine');
+    try {
+      await busybox();
+      const run = await engine.RunContainer({
+        create: {
+          name: `bt-unet-${s.tag}`,
+          config: { image: 'busybox:latest', cmd: { values: ['sh', '-c', 'ip -4 -o addr show eth0 | grep -q inet && echo net-ok; grep -q "$(hostname)" /etc/hosts && echo hosts-ok; echo v > /data/f && ls -ln /data/f'] } },
+          hostConfig: { usernsMode: 'auto', mounts: [{ type: 'volume', source: `bt-uvol-${s.tag}`, target: '/data' }] },
+          pull: 'never',
+        },
+      });
+      expect((await engine.WaitContainer({ id: run.id, condition: 'not-running' })).exitCode).toBe(0);
+      const lines: string[] = [];
+      for await (const e of engine.Logs({ id: run.id }) as AsyncIterable<engineV1.LogEntry__Output>) lines.push(e.line.toString().trim());
+      expect(lines.slice(0, 2)).toEqual(['net-ok', 'hosts-ok']);
+      // The new volume belongs to the container's root: its file is root's inside.
+      expect(lines[2]).toMatch(/^-\S+\s+\d+\s+0\s+0\s/);
+      await engine.RemoveContainer({ id: run.id, removeVolumes: true });
+      await engine.RemoveVolume({ name: `bt-uvol-${s.tag}`, force: true }).catch(() => undefined);
+    } finally {
+      engine.close();
+    }
+  }, 60_000);
+
   it('refuses an unknown userns mode, naming the field, and leaves no container', async () => {
     const engine = client<engineV1.EngineDefinition, engineV1.EngineHandlers>('berth.engine.v1.Engine', 'engine');
     try {
