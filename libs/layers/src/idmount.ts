@@ -72,8 +72,21 @@ export function validateIdMapping(m: IdMapping): void {
  */
 export async function applyIdmappedMounts(ms: Mount[], target: string, map: IdMapping, scratch: string): Promise<void> {
   validateIdMapping(map);
-  const lowerFd = await userNamespaceFd(map.uidMappings, map.gidMappings);
-  let upperFd = -1;
+  // The two namespaces (each a short-lived process) are made side by side.
+  const [lowerNs, upperNs] = await Promise.allSettled([
+    userNamespaceFd(map.uidMappings, map.gidMappings),
+    userNamespaceFd(
+      withHostRoot(map.uidMappings, pastEnd('uid_mappings', map.uidMappings)),
+      withHostRoot(map.gidMappings, pastEnd('gid_mappings', map.gidMappings)),
+    ),
+  ]);
+  if (lowerNs.status === 'rejected' || upperNs.status === 'rejected') {
+    if (lowerNs.status === 'fulfilled') closeUserNamespaceFd(lowerNs.value);
+    if (upperNs.status === 'fulfilled') closeUserNamespaceFd(upperNs.value);
+    throw (lowerNs.status === 'rejected' ? lowerNs.reason : (upperNs as PromiseRejectedResult).reason) as Error;
+  }
+  const lowerFd = lowerNs.value;
+  const upperFd = upperNs.value;
   const helpers: string[] = [];
   let mounted = false;
   const helper = (source: string, fd: number, readonly: boolean): string => {
@@ -84,10 +97,6 @@ export async function applyIdmappedMounts(ms: Mount[], target: string, map: IdMa
     return at;
   };
   try {
-    upperFd = await userNamespaceFd(
-      withHostRoot(map.uidMappings, pastEnd('uid_mappings', map.uidMappings)),
-      withHostRoot(map.gidMappings, pastEnd('gid_mappings', map.gidMappings)),
-    );
     for (const m of ms) {
       const ro = m.options.includes('ro');
       if (m.type === 'bind') {
@@ -128,6 +137,6 @@ export async function applyIdmappedMounts(ms: Mount[], target: string, map: IdMa
     }
     try { rmdirSync(scratch); } catch { /* not made, or not empty */ }
     closeUserNamespaceFd(lowerFd);
-    if (upperFd >= 0) closeUserNamespaceFd(upperFd);
+    closeUserNamespaceFd(upperFd);
   }
 }
