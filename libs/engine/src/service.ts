@@ -30,6 +30,7 @@ import { openEngineDb, SCHEMA_VERSION } from './db';
 import { Engine } from './engine';
 import { FAILPOINTS_ENV, FAILPOINT_LABEL, parseFailpoints } from './failpoints';
 import { validateEventFilters, eventMatches } from './event-filter';
+import { UntilEnd } from './events-until';
 import type { ContainerAction, ContainerEvent } from './events';
 import { createGrpcPorts, type GrpcPorts } from './grpc-ports';
 import { parseUnixTimestamp } from './logs';
@@ -351,8 +352,8 @@ export const engineModule: ServiceModule = {
         const ac = new AbortController();
         const onAbort = () => ac.abort();
         c.signal.addEventListener('abort', onAbort, { once: true });
-        // JetStream ends the stream only when a later event arrives: end it at `until` ourselves.
-        const timer = until ? setTimeout(onAbort, Math.max(0, until.getTime() - Date.now())) : undefined;
+        // JetStream ends the stream only when a later event arrives: end it once `until` passed and the replay caught up.
+        const untilEnd = until ? new UntilEnd(until, onAbort) : undefined;
         try {
           const stream = subscribeEvents({
             servers: natsUrl, filter: 'berth.engine.container.>', signal: ac.signal,
@@ -361,11 +362,12 @@ export const engineModule: ServiceModule = {
           for await (const ce of stream) {
             const ev = containerEventFromPayload(ce.data as eventsV1.ContainerEvent, Date.parse(ce.time));
             if (eventMatches(ev, filters)) call.write(eventToWire(ev));
+            untilEnd?.delivered(ce.pending);
           }
         } catch (e) {
           if (!ac.signal.aborted) throw e;
         } finally {
-          if (timer) clearTimeout(timer);
+          untilEnd?.close();
           c.signal.removeEventListener('abort', onAbort);
         }
       },

@@ -15,6 +15,12 @@ export interface CloudEvent<T = unknown> {
   data: T;
   /** JetStream sequence, set on events read back from the stream. */
   seq?: number;
+  /**
+   * On events read back: how many more events matching the reader's filter
+   * the stream held when this one was delivered (0 = the reader has caught
+   * up with the stream).
+   */
+  pending?: number;
 }
 
 export function makeCloudEvent<T>(service: string, natsSubject: string, data: T, subject?: string): CloudEvent<T> {

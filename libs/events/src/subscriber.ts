@@ -42,6 +42,7 @@ export async function* subscribeEvents(opts: SubscribeOptions): AsyncGenerator<C
     for await (const m of messages) {
       const ev = JSON.parse(m.string()) as CloudEvent;
       ev.seq = m.seq;
+      ev.pending = m.info.pending;
       if (opts.until && new Date(ev.time) > opts.until) break;
       yield ev;
     }
