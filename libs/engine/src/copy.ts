@@ -15,7 +15,7 @@
 // Writes honour the record, before anything is written (Docker's wording):
 // a path under a read-only mount is "mounted volume is marked read-only", one
 // elsewhere with --read-only "container rootfs is marked read-only".
-import { constants, lstatSync, type Stats } from 'node:fs';
+import { constants, lstatSync, readFileSync, type Stats } from 'node:fs';
 import { posix } from 'node:path';
 import { FailedPreconditionError, fromNodeError, NotFoundError } from '@berth/errors';
 import { containerAbsPath, extractTar, packTree, RootView, splitPathDirEntry, type ExtractResult, type ViewMount } from '@berth/tar';
@@ -52,6 +52,20 @@ export function containerView(c: ContainerRecord): RootView {
   }
   for (const m of c.mounts) if (m.type !== 'tmpfs' && m.source) mounts.push({ target: m.destination, source: m.source });
   return new RootView(c.rootfs, mounts);
+}
+
+/**
+ * The record of `c` with a mounted writable root. A container without a live
+ * process may have lost its root's mount: the layers service undoes the
+ * mounts it made when it restarts. `mount` (layers Mount) brings it back.
+ */
+export async function withMountedRoot(c: ContainerRecord, mount: (key: string) => Promise<string>): Promise<ContainerRecord> {
+  if (isLive(c) || !c.rootfs || isMountPoint(c.rootfs)) return c;
+  return { ...c, rootfs: await mount(c.id) };
+}
+
+function isMountPoint(p: string): boolean {
+  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.split(' ')[4] === p);
 }
 
 function exists(p: string): boolean {
@@ -100,7 +114,8 @@ function resolveSource(c: ContainerRecord, path: string): { view: RootView; abs:
 
 function statOf(view: RootView, abs: string, resolved: string, st: Stats): PathStat {
   return {
-    name: splitPathDirEntry(abs).base, size: st.size, mode: st.mode, mtimeMs: Math.round(st.mtimeMs),
+    // The root's entries are named "./..." (as for "dir/."), never "/...".
+    name: splitPathDirEntry(abs).base === '/' ? '.' : splitPathDirEntry(abs).base, size: st.size, mode: st.mode, mtimeMs: Math.round(st.mtimeMs),
     linkTarget: st.isSymbolicLink() ? view.resolve(resolved, true) : '',
   };
 }

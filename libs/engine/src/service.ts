@@ -24,7 +24,7 @@ import { subjects, subscribeEvents, type ContainerAction as NatsContainerAction 
 import { createClient, stateDir, type AsyncHandlers, type ServiceContext, type ServiceModule } from '@berth/kit';
 import type { engineV1, eventsV1, namespacesV1 } from '@berth/proto';
 import { ContainerStore } from './container-store';
-import { copyFrom, copyTo, statPath, type PathStat } from './copy';
+import { copyFrom, copyTo, statPath, withMountedRoot, type PathStat } from './copy';
 import { runStepHistogram } from './metrics';
 import { openEngineDb, SCHEMA_VERSION } from './db';
 import { Engine } from './engine';
@@ -185,6 +185,9 @@ export const engineModule: ServiceModule = {
     const natsUrl = process.env['NATS_URL'] || 'nats://127.0.0.1:4222';
     const version = engineVersion();
 
+    /** The container's record for cp, its writable root mounted (see withMountedRoot). */
+    const copyRecord = (id: string) => withMountedRoot(engine.inspectRecord(id), async (key) => (await g.clients.layers.Mount({ key, target: '' })).target);
+
     const handlers: Handlers = {
       CreateContainer: async (req) => {
         const r = createRequestFromWire(req);
@@ -282,9 +285,9 @@ export const engineModule: ServiceModule = {
         engine.rename(req.id, req.newName);
         return {};
       },
-      StatPath: async (req) => pathStatToWire(statPath(engine.inspectRecord(req.id), req.path)),
+      StatPath: async (req) => pathStatToWire(statPath(await copyRecord(req.id), req.path)),
       CopyFrom: async (req, call, c) => {
-        const { stat, tar } = copyFrom(engine.inspectRecord(req.id), req.path);
+        const { stat, tar } = copyFrom(await copyRecord(req.id), req.path);
         call.write({ stat: pathStatToWire(stat) });
         for await (const data of tar) {
           if (c.signal.aborted) { await tar.return(undefined); return; }
@@ -309,7 +312,7 @@ export const engineModule: ServiceModule = {
             if (m.value.data) yield m.value.data;
           }
         })();
-        const r = await copyTo(engine.inspectRecord(s.id), s.path, data, { copyUidGid: s.copyUidGid, allowOverwriteDirWithFile: s.allowOverwriteDirWithFile });
+        const r = await copyTo(await copyRecord(s.id), s.path, data, { copyUidGid: s.copyUidGid, allowOverwriteDirWithFile: s.allowOverwriteDirWithFile });
         return { entries: r.entries, bytes: r.bytes };
       },
       Prune: async (req) => ({ deleted: await engine.pruneContainers(filtersFromWire(req.filters)), spaceReclaimed: 0 }),

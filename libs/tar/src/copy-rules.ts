@@ -43,7 +43,8 @@ export function splitPathDirEntry(p: string): { dir: string; base: string } {
   let cleaned = posix.normalize(p);
   if (cleaned.length > 1 && cleaned.endsWith('/')) cleaned = cleaned.slice(0, -1);
   if (specifiesCurrentDir(p) && cleaned !== '.') cleaned += '/.';
-  return { dir: posix.dirname(cleaned), base: posix.basename(cleaned) };
+  // Go's filepath.Base("/") is "/" (Node's basename gives "").
+  return { dir: posix.dirname(cleaned), base: posix.basename(cleaned) || '/' };
 }
 
 /** The absolute in-container path for a user path: "/" joined, trailing "/" or "/." kept. */

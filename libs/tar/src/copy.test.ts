@@ -32,6 +32,7 @@ describe('copy rules (moby pkg/archive)', () => {
     expect(splitPathDirEntry('/a/b/.')).toEqual({ dir: '/a/b', base: '.' });
     expect(splitPathDirEntry('/a/b/')).toEqual({ dir: '/a', base: 'b' });
     expect(splitPathDirEntry('file')).toEqual({ dir: '.', base: 'file' });
+    expect(splitPathDirEntry('/')).toEqual({ dir: '/', base: '/' });
     expect(containerAbsPath('etc/')).toBe('/etc/');
     expect(containerAbsPath('etc/.')).toBe('/etc/.');
     expect(containerAbsPath('../../x')).toBe('/x');

@@ -52,7 +52,8 @@ export class RootView {
 
   /** lstat of a view path; a mount point is stat'ed (its host source may be a symlink the kernel already followed). */
   lstat(p: string): Stats {
-    const isMountPoint = this.mounts.some((m) => m.target === p);
+    // The root itself may be a magic link (/proc/<pid>/root): its target is the view's "/".
+    const isMountPoint = p === '/' || this.mounts.some((m) => m.target === p);
     return isMountPoint ? statSync(this.host(p)) : lstatSync(this.host(p));
   }
 

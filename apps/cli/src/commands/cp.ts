@@ -74,7 +74,20 @@ async function copyFromContainer(ctx: Ctx, container: string, srcPath: string, d
     }
   })();
   if (dstInfo === null) {
-    for await (const chunk of data) if (!ctx.io.stdout.write(chunk)) await once(ctx.io.stdout, 'drain');
+    // A reader that goes away (`| head`) ends the copy quietly, as a pipe does.
+    let closed = false;
+    const onError = (e: NodeJS.ErrnoException) => { if (e.code === 'EPIPE') closed = true; };
+    ctx.io.stdout.on('error', onError);
+    try {
+      for await (const chunk of data) {
+        if (closed) break;
+        if (!ctx.io.stdout.write(chunk)) await once(ctx.io.stdout, 'drain').catch(() => undefined); // an error rejects it: `closed` tells
+      }
+    } catch (e) {
+      if (!closed) throw e;
+    } finally {
+      if (closed) call.cancel();
+    }
     return bytes;
   }
   const srcInfo: CopyInfo = { path, exists: true, isDir: isDir(stat.mode), rebaseName };
