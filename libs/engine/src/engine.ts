@@ -6,6 +6,7 @@
 // services, so two calls on one container could interleave (stop during
 // start). Each container has an operation chain (`serial`) that orders its
 // lifecycle calls; exit handling runs on the same chain.
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ErrorCode, FailedPreconditionError, InvalidArgumentError, isAlreadyExists, isFailedPrecondition, isNotFound, makeError } from '@berth/errors';
 import { readLogs, type LogEntry, type ReadLogsOptions } from './logs';
@@ -573,6 +574,8 @@ export class Engine {
     if (cur.imageDigest) await this.ports.images.removeContainerRef(cur.imageDigest, id);
     const vols = this.volumes.removeRefs(id);
     this.store.delete(id);
+    // Its own state dir too (the log, the hosts files), as Docker removes containers/<id>.
+    rmSync(join(this.stateDir, 'containers', id), { recursive: true, force: true });
     if (opts.volumes) {
       for (const name of vols) {
         const v = this.volumes.find(name);
