@@ -18,7 +18,7 @@
 import { constants, lstatSync, readFileSync, type Stats } from 'node:fs';
 import { posix } from 'node:path';
 import { FailedPreconditionError, fromNodeError, NotFoundError } from '@berth/errors';
-import { containerAbsPath, extractTar, packTree, RootView, splitPathDirEntry, type ExtractResult, type ViewMount } from '@berth/tar';
+import { assertsDirectory, containerAbsPath, extractTar, packTree, RootView, splitPathDirEntry, type ExtractResult, type ViewMount } from '@berth/tar';
 import type { ContainerRecord } from './types';
 
 /** What StatPath/CopyFrom report about a path (Docker's ContainerPathStat). */
@@ -109,6 +109,8 @@ function resolveSource(c: ContainerRecord, path: string): { view: RootView; abs:
   const abs = containerAbsPath(path);
   const resolved = view.resolve(abs, false);
   const st = lstatIn(c, view, resolved, path);
+  // "file/" or "file/.": the kernel's ENOTDIR, which a walk in user space must say itself.
+  if (assertsDirectory(abs) && !st.isDirectory()) throw new FailedPreconditionError(`${path} in container ${c.name} is not a directory`, { field: 'path' });
   return { view, abs, resolved, st };
 }
 
