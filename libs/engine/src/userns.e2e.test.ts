@@ -21,7 +21,7 @@ import { NetworkManager, networksModule, networksOptions } from '@berth/networks
 import { isNotFound } from '@berth/errors';
 import type { engineV1, imagesV1, layersV1 } from '@berth/proto';
 import { engineModule } from './service';
-import { DEFAULT_POOL, RANGE_SIZE } from './userns';
+import { allocateIdMapping, DEFAULT_POOL, formatIdRanges, loadIdPool, passwdUid, RANGE_SIZE } from './userns';
 
 const ENV_KEYS = ['BERTH_CGROUP_PARENT', 'BERTH_DEFAULT_BRIDGE', 'BERTH_DEFAULT_SUBNET', 'BERTH_BRIDGE_PREFIX', 'BERTH_CHAIN_PREFIX', 'BERTH_DNS_UPSTREAMS', 'NATS_URL'] as const;
 
@@ -145,10 +145,12 @@ describe('--userns auto through the engine over gRPC', () => {
       const startOf = (i: Inspected): number => Number(i.HostConfig.IDMappings?.UidMap[0]?.split(':')[1]);
       const ha = startOf(ia);
       const hb = startOf(ib);
-      // This engine's first two slots of the default pool (/etc/subuid names no berth/containers user here).
-      expect(ia.HostConfig.IDMappings).toEqual({ UidMap: [`0:${ha}:${RANGE_SIZE}`], GidMap: [`0:${ha}:${RANGE_SIZE}`] });
-      expect(ha).toBe(DEFAULT_POOL.hostId);
-      expect(hb).toBe(DEFAULT_POOL.hostId + RANGE_SIZE);
+      // The pool's first two slots (the default pool unless /etc/subuid+subgid name berth or containers).
+      const pool = loadIdPool({ uidOf: (n) => passwdUid(n) });
+      const [first, second] = [allocateIdMapping(pool, []), allocateIdMapping(pool, [allocateIdMapping(pool, [])])];
+      expect(ia.HostConfig.IDMappings).toEqual({ UidMap: formatIdRanges(first.uidMappings), GidMap: formatIdRanges(first.gidMappings) });
+      expect(ib.HostConfig.IDMappings).toEqual({ UidMap: formatIdRanges(second.uidMappings), GidMap: formatIdRanges(second.gidMappings) });
+      if (pool.owner === 'default') expect(ha).toBe(DEFAULT_POOL.hostId);
       expect(Math.abs(ha - hb)).toBeGreaterThanOrEqual(RANGE_SIZE);
 
       const la = await logsOf(a.id);
