@@ -29,7 +29,7 @@ const dist = (lib, file = 'index.js') => require(path.join(ROOT, 'libs', lib, 'd
 
 const N = Number(process.env.BENCH_N || 40);
 const C = Number(process.env.BENCH_C || 100);
-const WARM = 5;
+const WARM = 10;
 const MODES = (process.env.BENCH_MODES || 'none,bridge').split(',').filter(Boolean);
 
 function pct(values, p) {
@@ -83,6 +83,32 @@ function printSteps(title, before, after) {
     if (count <= 0) continue;
     const mean = ((a.sum - (b?.sum ?? 0)) / count) * 1000;
     console.log(`    ${step.padEnd(26)}${fmt(mean)} ${fmt(stepQuantile(b, a, 0.5))} ${fmt(stepQuantile(b, a, 0.9))}  ${String(count).padStart(6)}`);
+  }
+}
+
+/** Server-side time per gRPC method of every service: method -> { count, sum }. */
+async function rpcSnapshot(hosts) {
+  const out = {};
+  for (const h of hosts) {
+    const m = h.registry.getSingleMetric('grpc_server_handling_seconds');
+    if (!m) continue;
+    for (const v of (await m.get()).values) {
+      const k = `${h.info.name}.${v.labels.grpc_method}`;
+      const e = (out[k] ??= { count: 0, sum: 0 });
+      if (v.metricName.endsWith('_count')) e.count = v.value;
+      else if (v.metricName.endsWith('_sum')) e.sum = v.value;
+    }
+  }
+  return out;
+}
+
+function printRpcs(before, after) {
+  if (!process.env.BENCH_RPCS) return;
+  console.log('  server-side per rpc (ms)          mean   count');
+  for (const [k, a] of Object.entries(after)) {
+    const count = a.count - (before[k]?.count ?? 0);
+    if (count <= 0) continue;
+    console.log(`    ${k.padEnd(30)}${fmt(((a.sum - (before[k]?.sum ?? 0)) / count) * 1000)}  ${String(count).padStart(6)}`);
   }
 }
 
@@ -178,6 +204,7 @@ async function main() {
     for (const mode of MODES) {
       for (let i = 0; i < WARM; i++) await runOne(mode);
       const before = registry ? await stepSnapshot(registry) : {};
+      const rpcBefore = await rpcSnapshot(stack.hosts);
       const samples = [];
       for (let i = 0; i < N; i++) samples.push(await runOne(mode));
       const after = registry ? await stepSnapshot(registry) : {};
@@ -186,6 +213,7 @@ async function main() {
       result.modes[mode] = row;
       console.log(`--network ${mode} (n=${N}): Run+Wait p50 ${fmt(row.runToExitP50)} p90 ${fmt(row.runToExitP90)} | Run rpc p50 ${fmt(row.runRpcP50)} | Remove p50 ${fmt(row.removeP50)} p90 ${fmt(row.removeP90)} ms`);
       if (registry) printSteps(`--network ${mode}`, before, after);
+      printRpcs(rpcBefore, await rpcSnapshot(stack.hosts));
     }
 
     if (C > 0) {

@@ -5,6 +5,7 @@
 // Synchronous on purpose: these are tiny pseudo-files served from memory, and
 // a thread-pool round trip per file costs more than the read.
 import { readFileSync, writeFileSync, existsSync, readdirSync, rmdirSync, mkdirSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { join, dirname } from 'node:path';
 import { fromNodeError, fromErrno } from '@berth/errors';
 
@@ -33,6 +34,27 @@ export function writeCgroupFile(dir: string, file: string, value: string): void 
   const p = join(dir, file);
   try {
     writeFileSync(p, value);
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (code && /^E[A-Z0-9]+$/.test(code)) {
+      throw fromErrno(code, `the kernel refused writing "${value}" to ${p}`, explain(code, file), e);
+    }
+    throw fromNodeError(e, `write "${value}" to ${p}`);
+  }
+  notify({ op: 'write', path: p, value });
+}
+
+/**
+ * writeCgroupFile off the event loop, for writes that can block in the
+ * kernel: moving a task (cgroup.procs) takes cgroup_threadgroup_rwsem for
+ * writing, whose first taker after a quiet spell waits for an RCU grace
+ * period (~10 ms measured on cgroup v1), and the services share one Node
+ * process in the default layout.
+ */
+export async function writeCgroupFileAsync(dir: string, file: string, value: string): Promise<void> {
+  const p = join(dir, file);
+  try {
+    await writeFile(p, value);
   } catch (e) {
     const code = (e as { code?: string }).code;
     if (code && /^E[A-Z0-9]+$/.test(code)) {

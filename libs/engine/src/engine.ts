@@ -357,16 +357,19 @@ export class Engine {
   }
 
   /**
-   * Commits an exit: releases the runtime resources (process, network,
-   * cgroup; the writable root stays for restart/commit/logs), records exit
-   * code, applies the restart policy, and --rm.
+   * Commits an exit: records the exit code and announces `die` (what Wait
+   * returns on) at once, then releases the runtime resources (network,
+   * cgroup, process; the writable root stays for restart/commit/logs),
+   * applies the restart policy, and --rm. The release runs on the
+   * container's operation chain, so a start or remove queued behind the exit
+   * finds everything released; a crash between the commit and the release is
+   * healed by recovery, which releases every exited container again.
    */
   async handleExit(id: string, st: ExitStatus): Promise<void> {
     let rec: ContainerRecord;
     try { rec = this.store.get(id); } catch (e) { if (isNotFound(e)) return; throw e; }
     if (rec.state !== 'running' && rec.state !== 'paused') return; // already handled (recovery or duplicate report)
     this.onStepTimed?.('exitNotify', Math.max(0, this.clock.now() - st.exitedAt) / 1000);
-    await this.timed('releaseRuntime', () => this.releaseRuntime(id));
     const policy = rec.hostConfig.autoRemove ? { name: 'no' as const, maximumRetryCount: 0 } : rec.hostConfig.restartPolicy;
     const decision = decideRestart(policy, rec.restartCount, this.backoffOf(id), {
       exitCode: st.exitCode, manuallyStopped: rec.manuallyStopped, ranForMs: st.exitedAt - rec.startedAt,
@@ -376,6 +379,7 @@ export class Engine {
     }));
     if (st.oomKilled) this.emit(after, 'oom');
     this.emit(after, 'die', { exitCode: st.exitCode });
+    await this.timed('releaseRuntime', () => this.releaseRuntime(id));
     if (decision.restart) {
       this.scheduleRestart(id, decision.delayMs);
       return;
@@ -433,16 +437,23 @@ export class Engine {
     return this.runtimeHolds.afterHolds(id, () => this.releaseRuntimeNow(id));
   }
 
+  /**
+   * The process first: deleting it drops the last reference to its network
+   * namespace, and the kernel then tears the veth down with the namespace
+   * (a Detach before that deletes the link itself under the RTNL lock,
+   * ~20 ms more). Then the network, hosts files and cgroup, which are
+   * independent, in parallel.
+   */
   private async releaseRuntimeNow(id: string): Promise<void> {
-    const steps: [string, () => Promise<void>][] = [
-      ['delete process', () => this.ports.namespaces.delete(id)],
-      ['detach network', () => this.ports.networks.detach(id)],
-      ['remove hosts files', () => this.ports.networks.removeHostsFiles(id)],
-      ['remove cgroup', () => this.ports.cgroups.remove(id)],
-    ];
-    for (const [what, fn] of steps) {
+    const release = async (what: string, fn: () => Promise<void>): Promise<void> => {
       try { await fn(); } catch (e) { if (!isNotFound(e)) this.warn(`${what} of container ${id}: ${(e as Error).message}`); }
-    }
+    };
+    await release('delete process', () => this.ports.namespaces.delete(id));
+    await Promise.all([
+      release('detach network', () => this.ports.networks.detach(id)),
+      release('remove hosts files', () => this.ports.networks.removeHostsFiles(id)),
+      release('remove cgroup', () => this.ports.cgroups.remove(id)),
+    ]);
   }
 
   // ---- stop / kill / pause ---------------------------------------------------

@@ -12,6 +12,9 @@
 //                                                 on-failure only if it failed and was not stopped by
 //                                                 the user (Docker ignores the user stop here, which
 //                                                 restarts containers people stopped: we do not)
+//   stored exited                              -> release the runtime again first (idempotent; the
+//                                                 engine may have died between committing the exit
+//                                                 and releasing)
 //   stored created, root prepared              -> nothing
 //   stored created, no root (engine died inside create) -> discard the record
 import type { Engine } from './engine';
@@ -90,6 +93,10 @@ export async function recover(engine: Engine): Promise<RecoveryAction[]> {
       continue;
     }
     let cur = rec;
+    // handleExit commits the exit before releasing, so an engine that died in
+    // between left an exited container holding its process, network or
+    // cgroup. Releasing is idempotent (absent things are fine): do it again.
+    if (rec.state === 'exited') await engine._releaseRuntime(rec.id);
     if (a.exit) {
       await engine._releaseRuntime(rec.id);
       const e = a.exit;

@@ -72,7 +72,8 @@ describe('engine: exit handling and an attach in progress', () => {
     ports.exitProcess(c.id, { exitCode: 3 });
     await flush();
     expect(ports.rec.calls).not.toContain(`namespaces.delete ${c.id}`);
-    expect(engine.store.get(c.id).state).toBe('running'); // the exit is not committed yet
+    // The exit is committed (Wait has its code) but the release waits for the attach.
+    expect(engine.store.get(c.id).state).toBe('exited');
     expect(engine.holdRuntime(c.id)).toBeUndefined(); // a second attach now would race the delete: refused
     release();
     await flush();

@@ -206,8 +206,14 @@ export class Runtime<Spec = unknown, Process = unknown> {
   async start(id: string): Promise<void> {
     const st = this.state(id);
     if (st.status !== 'created') throw new FailedPreconditionError(`container ${id} is ${st.status}, not created: only a created container can be started`);
+    const shim = this.opts.shim;
+    if (shim.start) {
+      await shim.start(this.stateDir(id)); // its errors are already typed and worded
+      writeFileSync(join(this.stateDir(id), 'started'), new Date().toISOString());
+      return;
+    }
     try {
-      await execFileP(this.opts.shim.path, ['start', this.stateDir(id)]);
+      await execFileP(shim.path, ['start', this.stateDir(id)]);
     } catch (e) {
       const err = e as { stderr?: string; message: string };
       throw new FailedPreconditionError(`start ${id}: ${(err.stderr ?? '').trim() || err.message}`, { cause: e });

@@ -9,4 +9,10 @@ export interface ShimBinding<Spec, Process> {
   writeConfig(stateDir: string, spec: Spec): void | Promise<void>;
   /** Writes an exec config at path, read by `shim exec <stateDir> <path>`. */
   writeExecConfig(path: string, process: Process): void | Promise<void>;
+  /**
+   * Releases the created init in stateDir (what `shim start <stateDir>` does)
+   * without spawning the shim; absent: the Runtime runs `shim start`.
+   * Throws FailedPrecondition when the init is not waiting to start.
+   */
+  start?(stateDir: string): void | Promise<void>;
 }

@@ -8,6 +8,7 @@ import { rename, writeFile, unlink } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { FailedPreconditionError, fromNodeError } from '@berth/errors';
 import type { ShimBinding } from './shim-binding';
+import { releaseInit } from './start-fifo';
 import { validateProcess, validateSpec, type ContainerSpec, type ProcessSpec } from './spec';
 
 /** Escapes one field: backslash, TAB, LF, CR and every other control byte. */
@@ -118,5 +119,5 @@ export function initBinaryPath(): string {
 
 /** The binding the Runtime drives berth-shim through (see shim-binding.ts). */
 export function berthShim(): ShimBinding<ContainerSpec, ProcessSpec> {
-  return { path: shimBinaryPath(), writeConfig: writeShimConfig, writeExecConfig };
+  return { path: shimBinaryPath(), writeConfig: writeShimConfig, writeExecConfig, start: releaseInit };
 }

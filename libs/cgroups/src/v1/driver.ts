@@ -8,7 +8,7 @@ import type { CgroupDriver, OomWatch } from '../driver';
 import type { V1Controller } from '../layout';
 import type { LinuxResources } from '../resources';
 import type { CgroupLimits, CgroupStats } from '../stats';
-import { childDirs, existsSync, mkdirp, readNumber, readPids, removeCgroupTree, writeCgroupFile, sleep } from '../cgroupfs';
+import { childDirs, existsSync, mkdirp, readNumber, readPids, removeCgroupTree, writeCgroupFile, writeCgroupFileAsync, sleep } from '../cgroupfs';
 import { applyCpuV1, readCpuLimitsV1, readCpuThrottlingV1 } from './cpu';
 import { readCpuUsageV1 } from './cpuacct';
 import { applyCpusetV1, inheritCpusetV1 } from './cpuset';
@@ -89,7 +89,7 @@ export class V1Driver implements CgroupDriver {
       // EINVAL can mean the task is still being forked (TASK_NEW); retry as runc does.
       for (let attempt = 0; ; attempt++) {
         try {
-          writeCgroupFile(dir, 'cgroup.procs', String(pid));
+          await writeCgroupFileAsync(dir, 'cgroup.procs', String(pid));
           break;
         } catch (e) {
           if ((e as { errno?: string }).errno === 'EINVAL' && attempt < 5) {

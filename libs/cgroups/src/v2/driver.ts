@@ -9,7 +9,7 @@ import { FailedPreconditionError } from '@berth/errors';
 import type { CgroupDriver, OomWatch } from '../driver';
 import type { LinuxResources } from '../resources';
 import type { CgroupLimits, CgroupStats } from '../stats';
-import { childDirs, existsSync, mkdirp, readNumber, readOptional, readPids, removeCgroupTree, writeCgroupFile, sleep } from '../cgroupfs';
+import { childDirs, existsSync, mkdirp, readNumber, readOptional, readPids, removeCgroupTree, writeCgroupFile, writeCgroupFileAsync, sleep } from '../cgroupfs';
 import { applyCpuV2, readCpuLimitsV2, readCpuStatsV2 } from './cpu';
 import { applyCpusetV2 } from './cpuset';
 import { applyMemoryV2, readMemoryLimitsV2, readMemoryStatsV2, readOomKillsV2 } from './memory';
@@ -91,7 +91,7 @@ export class V2Driver implements CgroupDriver {
   async addProcess(path: string, pid: number): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
-        writeCgroupFile(this.dir(path), 'cgroup.procs', String(pid));
+        await writeCgroupFileAsync(this.dir(path), 'cgroup.procs', String(pid));
         return;
       } catch (e) {
         if ((e as { errno?: string }).errno === 'EINVAL' && attempt < 5) {
