@@ -162,6 +162,9 @@ describe('--userns auto through the engine over gRPC', () => {
       expect(la.find((l) => l.startsWith('-'))).toMatch(/^-\S+\s+\d+\s+0\s+0\s/);
       expect(hostUidOf(ia.State.Pid)).toBe(ha);
       expect(hostUidOf(ib.State.Pid)).toBe(hb);
+      // One mount per root: the idmapped helper mounts under the overlay were detached.
+      const layerMounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(`${s.paths.root}/layers/`));
+      expect(layerMounts.length).toBe(2);
 
       // What root wrote is root's (uid 0) in the writable layer's diff, as without a user namespace.
       const chunks: Buffer[] = [];
@@ -179,8 +182,8 @@ describe('--userns auto through the engine over gRPC', () => {
       expect(startOf(ic)).toBe(ha);
       await engine.RemoveContainer({ id: b.id, force: true });
       await engine.RemoveContainer({ id: c.id, force: true });
-      // Nothing of theirs stays mounted.
-      expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(`${s.paths.root}/layers/mounts`);
+      // Nothing of theirs stays mounted: neither the roots nor the idmapped helper mounts.
+      expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(`${s.paths.root}/layers/`);
     } finally {
       engine.close();
       layers.close();
