@@ -215,6 +215,25 @@ describe('--userns auto through the engine over gRPC', () => {
     }
   }, 60_000);
 
+  it('concurrent creates get distinct ranges', async () => {
+    const engine = client<engineV1.EngineDefinition, engineV1.EngineHandlers>('berth.engine.v1.Engine', 'engine');
+    try {
+      await busybox();
+      const created = await Promise.all([0, 1, 2, 3, 4].map((i) => engine.CreateContainer({
+        name: `bt-uc${i}-${s.tag}`, config: { image: 'busybox:latest', cmd: { values: ['true'] } }, hostConfig: { networkMode: 'none', usernsMode: 'auto' }, pull: 'never',
+      })));
+      const starts = await Promise.all(created.map(async (c) => {
+        const i = JSON.parse((await engine.InspectContainer({ id: c.id })).json) as Inspected;
+        return i.HostConfig.IDMappings?.UidMap[0] ?? '';
+      }));
+      expect(starts.every((m) => /^0:\d+:65536$/.test(m))).toBe(true);
+      expect(new Set(starts).size).toBe(5);
+      for (const c of created) await engine.RemoveContainer({ id: c.id, force: true });
+    } finally {
+      engine.close();
+    }
+  }, 60_000);
+
   it('refuses an unknown userns mode, naming the field, and leaves no container', async () => {
     const engine = client<engineV1.EngineDefinition, engineV1.EngineHandlers>('berth.engine.v1.Engine', 'engine');
     try {
