@@ -218,7 +218,12 @@ describe('berth cp through the CLI and the engine', () => {
     expect(e2.stderr).toMatch(/copying between containers is not supported/);
     expect((await berth(['cp', 'nosuch:/x', 'x'])).code).toBe(1);
     expect(existsSync(join(work, 'x'))).toBe(false);
-  });
+
+    // the container was frozen for each copy (symlink races) and is thawed again
+    const pid = (JSON.parse((await engine.InspectContainer({ id: 'c1' })).json) as { State: { Pid: number } }).State.Pid;
+    const freezer = readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => l.split(':')[1] === 'freezer')!.split(':')[2]!;
+    expect(readFileSync(join('/sys/fs/cgroup/freezer', freezer, 'freezer.state'), 'utf8').trim()).toBe('THAWED');
+  }, 180_000);
 
   it('StatPath and CopyTo over gRPC: stat header, "../" entries refused and undone, dir/non-dir conflicts', async () => {
     const st = await engine.StatPath({ id: 'c1', path: '/tmp/link' });
@@ -259,7 +264,7 @@ describe('berth cp through the CLI and the engine', () => {
     // Missing destination directory, and an unknown container.
     expect((await rejection(send('/nonexist', await tarOf(work, 'out.txt')))).code).toBe(ErrorCode.NotFound);
     expect((await rejection(engine.StatPath({ id: 'nosuch', path: '/' }))).code).toBe(ErrorCode.NotFound);
-  });
+  }, 120_000);
 
   it('copies out of and into an exited container through its root and bind sources', async () => {
     await ok(['stop', '-t', '0', 'c1']);
@@ -279,7 +284,7 @@ describe('berth cp through the CLI and the engine', () => {
     await until('c1 running', async () => ((JSON.parse((await engine.InspectContainer({ id: 'c1' })).json) as { State: { Running: boolean } }).State.Running ? true : undefined));
     await ok(['cp', 'c1:/tmp/late', 'late-back']);
     expect(readFileSync(join(work, 'late-back'), 'utf8')).toBe('late\n');
-  });
+  }, 120_000);
 
   it('refuses writes to a --read-only root but not to its volumes', async () => {
     const bind = join(base, 'bind');
@@ -291,5 +296,5 @@ describe('berth cp through the CLI and the engine', () => {
     expect(existsSync(join(bind, 'own-r1'))).toBe(true);
     // reading a created container's root works
     expect(await tarNames((await ok(['cp', 'r1:/etc/passwd', '-'])).stdout)).toEqual(['passwd']);
-  });
+  }, 120_000);
 });

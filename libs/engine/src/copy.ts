@@ -170,6 +170,27 @@ async function* coalesce(src: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
   if (size > 0) yield Buffer.concat(parts, size);
 }
 
+/**
+ * Runs `fn` with a running container frozen (its cgroup's freezer), so none of
+ * its processes can swap a path component for a symlink between our
+ * resolution and our open (CVE-2018-15664's race; Podman's `cp --pause`).
+ * A paused container is frozen already; a stopped one has no processes.
+ * It is thawed after, unless it was paused (docker pause) meanwhile.
+ */
+export async function frozenDuring<T>(
+  c: ContainerRecord,
+  f: { freeze(id: string): Promise<void>; thaw(id: string): Promise<void>; stateOf(id: string): string },
+  fn: () => Promise<T>,
+): Promise<T> {
+  if (c.state !== 'running') return fn();
+  await f.freeze(c.id);
+  try {
+    return await fn();
+  } finally {
+    if (f.stateOf(c.id) === 'running') await f.thaw(c.id);
+  }
+}
+
 /** S_IFMT helpers for callers that only have a PathStat. */
 export const isDirMode = (mode: number): boolean => (mode & constants.S_IFMT) === constants.S_IFDIR;
 export const isLinkMode = (mode: number): boolean => (mode & constants.S_IFMT) === constants.S_IFLNK;

@@ -24,7 +24,7 @@ import { subjects, subscribeEvents, type ContainerAction as NatsContainerAction 
 import { createClient, stateDir, type AsyncHandlers, type ServiceContext, type ServiceModule } from '@berth/kit';
 import type { engineV1, eventsV1, namespacesV1 } from '@berth/proto';
 import { ContainerStore } from './container-store';
-import { copyFrom, copyTo, statPath, withMountedRoot, type PathStat } from './copy';
+import { copyFrom, copyTo, frozenDuring, statPath, withMountedRoot, type PathStat } from './copy';
 import { runStepHistogram } from './metrics';
 import { openEngineDb, SCHEMA_VERSION } from './db';
 import { Engine } from './engine';
@@ -187,6 +187,10 @@ export const engineModule: ServiceModule = {
 
     /** The container's record for cp, its writable root mounted (see withMountedRoot). */
     const copyRecord = (id: string) => withMountedRoot(engine.inspectRecord(id), async (key) => (await g.clients.layers.Mount({ key, target: '' })).target);
+    const freezer = {
+      freeze: (id: string) => g.ports.cgroups.freeze(id), thaw: (id: string) => g.ports.cgroups.thaw(id),
+      stateOf: (id: string) => { try { return engine.inspectRecord(id).state; } catch { return 'removed'; } },
+    };
 
     const handlers: Handlers = {
       CreateContainer: async (req) => {
@@ -287,12 +291,15 @@ export const engineModule: ServiceModule = {
       },
       StatPath: async (req) => pathStatToWire(statPath(await copyRecord(req.id), req.path)),
       CopyFrom: async (req, call, c) => {
-        const { stat, tar } = copyFrom(await copyRecord(req.id), req.path);
-        call.write({ stat: pathStatToWire(stat) });
-        for await (const data of tar) {
-          if (c.signal.aborted) { await tar.return(undefined); return; }
-          if (!call.write({ data })) await new Promise<void>((resolve) => { call.once('drain', resolve); c.signal.addEventListener('abort', () => resolve(), { once: true }); });
-        }
+        const rec = await copyRecord(req.id);
+        await frozenDuring(rec, freezer, async () => {
+          const { stat, tar } = copyFrom(rec, req.path);
+          call.write({ stat: pathStatToWire(stat) });
+          for await (const data of tar) {
+            if (c.signal.aborted) { await tar.return(undefined); return; }
+            if (!call.write({ data })) await new Promise<void>((resolve) => { call.once('drain', resolve); c.signal.addEventListener('abort', () => resolve(), { once: true }); });
+          }
+        });
       },
       CopyTo: async (call, c) => {
         const first = await nextMessage<engineV1.CopyToRequest__Output>(call);
@@ -312,7 +319,8 @@ export const engineModule: ServiceModule = {
             if (m.value.data) yield m.value.data;
           }
         })();
-        const r = await copyTo(await copyRecord(s.id), s.path, data, { copyUidGid: s.copyUidGid, allowOverwriteDirWithFile: s.allowOverwriteDirWithFile });
+        const rec = await copyRecord(s.id);
+        const r = await frozenDuring(rec, freezer, () => copyTo(rec, s.path, data, { copyUidGid: s.copyUidGid, allowOverwriteDirWithFile: s.allowOverwriteDirWithFile }));
         return { entries: r.entries, bytes: r.bytes };
       },
       Prune: async (req) => ({ deleted: await engine.pruneContainers(filtersFromWire(req.filters)), spaceReclaimed: 0 }),
