@@ -3,8 +3,10 @@
 // options, and byte-identical encodings of a message with every field set.
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import * as protobuf from 'protobufjs/light';
-import { COMPILED_DESCRIPTOR, compiledServiceDefinition } from './compiled';
+import { COMPILED_CODECS, COMPILED_DESCRIPTOR, compiledServiceDefinition } from './compiled';
 import { serviceDefinition, serviceNames } from './load';
 
 const root = protobuf.Root.fromJSON(JSON.parse(readFileSync(COMPILED_DESCRIPTOR, 'utf8')) as protobuf.INamespace);
@@ -61,6 +63,15 @@ describe('compiled service definitions', () => {
         if (t.fieldsArray.length) expect(bytes.length, `${name}.${method} ${side} sample is not empty`).toBeGreaterThan(0);
         expect(de[0]!(bytes), `${name}.${method} ${side} decoded`).toEqual(de[1]!(bytes));
       }
+    }
+  });
+
+  it('encodes with the generated codec modules, not code generated at run time', () => {
+    const run = compiledServiceDefinition('berth.engine.v1.Engine')['RunContainer']!;
+    run.requestSerialize({ create: { name: 'x', config: { image: 'busybox', cmd: { values: ['true'] } } } });
+    const loaded = Object.keys(createRequire(__filename).cache);
+    for (const t of ['RunContainerRequest', 'CreateContainerRequest', 'ContainerConfig']) {
+      expect(loaded, t).toContain(join(COMPILED_CODECS, `berth.engine.v1.${t}.js`));
     }
   });
 

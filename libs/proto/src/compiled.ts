@@ -11,11 +11,13 @@
 // LOADER_OPTIONS: same paths, streaming flags, originalName, method options
 // (idempotency_level, which the client's retries read) and the same
 // serialize (fromObject + encode) / deserialize (decode + toObject) pairs.
-// compiled.test.ts checks that, method by method, for every service. They
+// compiled.test.ts checks that, method by method, for every service. The
+// codecs are protobufjs's own generated functions, written out at generation
+// time (generated/codecs/) rather than generated and compiled at every start. They
 // carry no requestType/responseType descriptors: servers and reflection use
 // load.ts.
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import * as protobuf from 'protobufjs/light';
 import type * as grpc from '@grpc/grpc-js';
 import { LOADER_OPTIONS } from './options';
@@ -28,8 +30,52 @@ export type CompiledMethod = grpc.MethodDefinition<unknown, unknown> & {
   options: { deprecated: boolean; idempotency_level: string; uninterpreted_option: unknown[] } & Record<string, unknown>;
 };
 
+/** The message codecs protobufjs would generate at run time, one module per type, generated with the descriptor (gen-protos.sh). */
+export const COMPILED_CODECS = resolve(__dirname, '..', 'src', 'generated', 'codecs');
+
+type Codec = (writer: unknown, reader: unknown, types: unknown[], util: unknown) => ((...a: unknown[]) => unknown)[];
+
 let root: protobuf.Root | undefined;
 const services = new Map<string, Record<string, CompiledMethod>>();
+
+/**
+ * protobufjs's Type#setup, with the generated functions taken from
+ * codecs.js instead of being generated and compiled here: the same five
+ * functions over the same scope (Writer, Reader, the field types in field
+ * order, util), then the same wrappers for well-known types.
+ */
+function setupFromCodecs(this: protobuf.Type): protobuf.Type {
+  let make: Codec;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- generated CommonJS, outside the TS program
+    make = require(join(COMPILED_CODECS, `${this.fullName.slice(1)}.js`)) as Codec;
+  } catch (e) {
+    if ((e as { code?: string }).code !== 'MODULE_NOT_FOUND') throw e;
+    // No module for it: protobufjs generates the same functions itself (protos.json
+    // and codecs/ are generated together, so only a damaged checkout lands here).
+    return protobuf.Type.prototype.setup.call(this);
+  }
+  const types = this.fieldsArray.map((f) => f.resolve().resolvedType);
+  const [encode, decode, verify, fromObject, toObject] = make(protobuf.Writer, protobuf.Reader, types, protobuf.util);
+  const t = this as unknown as Record<string, unknown>;
+  Object.assign(t, { encode, decode, verify, fromObject, toObject });
+  const wrapper = (protobuf.wrappers as Record<string, protobuf.IWrapper | undefined>)[this.fullName];
+  if (wrapper) {
+    const originalThis = Object.create(this) as Record<string, unknown>;
+    originalThis.fromObject = t.fromObject;
+    t.fromObject = wrapper.fromObject!.bind(originalThis as unknown as protobuf.Type);
+    originalThis.toObject = t.toObject;
+    t.toObject = wrapper.toObject!.bind(originalThis as unknown as protobuf.Type);
+  }
+  return this;
+}
+
+function installCodecs(ns: protobuf.NamespaceBase): void {
+  for (const o of ns.nestedArray) {
+    if (o instanceof protobuf.Type) o.setup = setupFromCodecs;
+    if (o instanceof protobuf.Namespace) installCodecs(o);
+  }
+}
 
 function compiledRoot(): protobuf.Root {
   if (!root) {
@@ -40,6 +86,7 @@ function compiledRoot(): protobuf.Root {
       throw new Error(`cannot read the compiled protos at ${COMPILED_DESCRIPTOR} (${(e as Error).message}); run 'npm run gen' (scripts/gen-protos.sh)`);
     }
     root = protobuf.Root.fromJSON(json);
+    installCodecs(root);
   }
   return root;
 }
