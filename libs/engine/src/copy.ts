@@ -61,6 +61,10 @@ export function containerView(c: ContainerRecord): RootView {
  */
 export async function withMountedRoot(c: ContainerRecord, mount: (key: string) => Promise<string>): Promise<ContainerRecord> {
   if (isLive(c) || !c.rootfs || isMountPoint(c.rootfs)) return c;
+  if (c.idMapping) {
+    // Mount would give a plain root where the container's is idmapped: owners would be wrong both ways.
+    throw new FailedPreconditionError(`the root of container ${c.name} (user namespace) is not mounted since the layers service restarted; cp needs it mounted idmapped`, { field: 'id' });
+  }
   return { ...c, rootfs: await mount(c.id) };
 }
 
