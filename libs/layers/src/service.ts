@@ -153,7 +153,7 @@ export const layersModule: ServiceModule = {
         return { target: await store.mountIdmapped(req.key, { uidMappings: ranges(req.uidMappings), gidMappings: ranges(req.gidMappings) }, req.target || undefined) };
       },
       Unmount: async (req) => {
-        store.unmount(req.key);
+        await store.unmountAsync(req.key);
         return {};
       },
       Commit: async (req) => {

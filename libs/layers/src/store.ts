@@ -22,7 +22,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { Readable, Transform, PassThrough, pipeline } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import { AlreadyExistsError, DataLossError, FailedPreconditionError, InvalidArgumentError, NotFoundError, fromNodeError } from '@berth/errors';
-import { umount, MNT } from '@berth/sys';
+import { umount, umountAsync, MNT } from '@berth/sys';
 import type { DriverName, Mount, SnapshotDriver, SnapshotKind, Usage } from './driver';
 import { snapshotDir } from './driver';
 import { Metadata, type SnapshotRow } from './metadata';
@@ -336,6 +336,28 @@ export class LayerStore {
     const t = this.meta.mountOf(key);
     if (!t) throw new FailedPreconditionError(`snapshot "${key}" is not mounted by the store`, { field: 'key' });
     this.umountPath(t);
+    this.meta.deleteMount(key);
+  }
+
+  /**
+   * unmount(key) with the umount on a worker thread (the service's Unmount):
+   * tearing an overlay down waits in the kernel (RCU grace period, superblock
+   * sync) for several ms, which would stall every service in the process.
+   */
+  async unmountAsync(key: string): Promise<void> {
+    this.meta.get(key);
+    const t = this.meta.mountOf(key);
+    if (!t) throw new FailedPreconditionError(`snapshot "${key}" is not mounted by the store`, { field: 'key' });
+    try {
+      await umountAsync(t);
+    } catch (e) {
+      // Busy (a process has its cwd there): detach now, the kernel finishes later.
+      if ((e as { errno?: string }).errno === 'EBUSY') await umountAsync(t, MNT.DETACH);
+      else if ((e as { errno?: string }).errno !== 'EINVAL') throw e;
+    }
+    if (t.startsWith(`${this.root}/mounts/`)) {
+      try { rmdirSync(t); } catch { /* not empty or gone */ }
+    }
     this.meta.deleteMount(key);
   }
 

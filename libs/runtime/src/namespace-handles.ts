@@ -7,7 +7,7 @@
 // ("network" -> <runDir>/netns/<id>).
 import { closeSync, mkdirSync, openSync, statSync, unlinkSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { mount, umount, MS, MNT, UMOUNT_NOFOLLOW } from '@berth/sys';
+import { mount, umount, umountAsync, MS, MNT, UMOUNT_NOFOLLOW } from '@berth/sys';
 import { isNotFound, isInvalidArgument } from '@berth/errors';
 import type { NamespaceType } from './spec';
 
@@ -90,4 +90,29 @@ export function removeNamespaceHandles(runDir: string, id: string): void {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
     }
   }
+}
+
+/**
+ * removeNamespaceHandles with the unmounts on worker threads, all handles at
+ * once: each unmount waits for an RCU grace period in the kernel, so in
+ * parallel they share one and the event loop is not held for any of them.
+ */
+export async function removeNamespaceHandlesAsync(runDir: string, id: string): Promise<void> {
+  await Promise.all((Object.keys(NAMESPACE_PROC_NAMES) as NamespaceType[]).map(async (type) => {
+    const target = namespaceHandlePath(runDir, type, id);
+    if (!existsSync(target)) return;
+    for (let i = 0; i < 8; i++) {
+      try {
+        await umountAsync(target, MNT.DETACH | UMOUNT_NOFOLLOW);
+      } catch (e) {
+        if (isInvalidArgument(e) || isNotFound(e)) break;
+        throw e;
+      }
+    }
+    try {
+      unlinkSync(target);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+  }));
 }

@@ -37,7 +37,7 @@ import { pidfdOpen, pidfdSendSignal } from '@berth/sys';
 import { Attachment } from './attach';
 import { startMonitor } from './monitor-process';
 import { EXEC_STDIN, EXEC_TERMINAL, HELLO_OUTPUT, encodeExec, encodeHello, type ExitStatus } from './monitor-protocol';
-import { persistNamespaces, removeNamespaceHandles } from './namespace-handles';
+import { persistNamespaces, removeNamespaceHandlesAsync } from './namespace-handles';
 import { pidsInNamespaceOf, processInfo, type ProcessInfo } from './process-namespace';
 import type { ShimBinding } from './shim-binding';
 import { readExitFile, readOptional, writeJsonAtomic } from './state-files';
@@ -520,7 +520,7 @@ export class Runtime<Spec = unknown, Process = unknown> {
     const fd = this.pidfds.get(id);
     if (fd !== undefined) closeSync(fd);
     this.pidfds.delete(id);
-    removeNamespaceHandles(this.opts.runDir, id);
+    await removeNamespaceHandlesAsync(this.opts.runDir, id);
     rmSync(dir, { recursive: true, force: true });
     rmSync(logPath, { force: true });
     for (let i = 1; i < logMaxFiles; i++) rmSync(`${logPath}.${i}`, { force: true });

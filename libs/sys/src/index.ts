@@ -13,3 +13,4 @@ export { netlinkSocket, netlinkSocketIn, netlinkSend, netlinkRecv, netlinkSendAs
 export { setChildSubreaper, waitpidNoHang, type WaitStatus } from './reaper';
 export { mountFs, MOUNT_ATTR, type FsParam } from './fsmount';
 export { idmappedMount, userNamespaceFd, closeUserNamespaceFd, type IdRange } from './idmap';
+export { umountAsync } from './mount-async';

@@ -1,0 +1,31 @@
+// umount2(2) on a libuv worker thread. Unmounting waits in the kernel for an
+// RCU grace period (namespace_unlock -> synchronize_rcu), a few ms each, and
+// overlay's superblock teardown on top: measured as the largest event-loop
+// stall when many containers are removed at once (the services share one
+// Node process in the default layout). Several of these in flight also share
+// their grace periods.
+import { libc, koffi } from './libc';
+import { umount } from './mount';
+
+const umount2_ = libc.func('int umount2(const char *target, int flags)');
+
+/**
+ * umount2(2) off the event loop; the same typed errors as umount(). On
+ * failure the call is repeated synchronously to read its errno (koffi's
+ * errno is the calling thread's; the repeat fails the same way at once, or
+ * succeeds when the mount went away meanwhile, which is what was asked).
+ */
+export function umountAsync(target: string, flags = 0): Promise<void> {
+  return new Promise((resolve, reject) => {
+    umount2_.async(target, flags, (err: unknown, ret: number) => {
+      if (err) { reject(err); return; }
+      if (ret >= 0) { resolve(); return; }
+      try {
+        umount(target, flags);
+        resolve();
+      } catch (e) {
+        reject(e);
+      }
+    });
+  });
+}
