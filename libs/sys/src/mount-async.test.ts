@@ -38,3 +38,21 @@ describe('umountAsync (umount2 on a worker thread)', () => {
     expect(isNotFound(e2)).toBe(true);
   });
 });
+
+describe('umountAsync under load', () => {
+  it('queues past koffi\'s limit of 64 concurrent async calls instead of failing', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'berth-umount-many-'));
+    const subs = Array.from({ length: 100 }, (_, i) => join(dir, `m${i}`));
+    try {
+      for (const s of subs) {
+        mkdirSync(s);
+        mount('tmpfs', s, 'tmpfs', 0, 'size=64k');
+      }
+      await Promise.all(subs.map((s) => umountAsync(s)));
+      expect(subs.some(mounted)).toBe(false);
+    } finally {
+      for (const s of subs) { try { umount(s, MNT.DETACH); } catch { /* done */ } }
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -10,13 +10,33 @@ import { umount } from './mount';
 const umount2_ = libc.func('int umount2(const char *target, int flags)');
 
 /**
+ * koffi runs at most 64 asynchronous calls at once in the whole process
+ * (netlink uses some too) and throws past that, so unmounts queue here:
+ * a few in flight already share the kernel's grace periods.
+ */
+const MAX_IN_FLIGHT = 8;
+let inFlight = 0;
+const waiting: (() => void)[] = [];
+
+async function slot<T>(fn: () => Promise<T>): Promise<T> {
+  if (inFlight >= MAX_IN_FLIGHT) await new Promise<void>((r) => waiting.push(r));
+  inFlight++;
+  try {
+    return await fn();
+  } finally {
+    inFlight--;
+    waiting.shift()?.();
+  }
+}
+
+/**
  * umount2(2) off the event loop; the same typed errors as umount(). On
  * failure the call is repeated synchronously to read its errno (koffi's
  * errno is the calling thread's; the repeat fails the same way at once, or
  * succeeds when the mount went away meanwhile, which is what was asked).
  */
 export function umountAsync(target: string, flags = 0): Promise<void> {
-  return new Promise((resolve, reject) => {
+  return slot(() => new Promise((resolve, reject) => {
     umount2_.async(target, flags, (err: unknown, ret: number) => {
       if (err) { reject(err); return; }
       if (ret >= 0) { resolve(); return; }
@@ -27,5 +47,5 @@ export function umountAsync(target: string, flags = 0): Promise<void> {
         reject(e);
       }
     });
-  });
+  }));
 }
