@@ -96,6 +96,36 @@ describe.each(['native', 'cni'] as const)('second attachment (network connect), 
     expect(again.interface).toBe('eth1');
   });
 
+  it('--link aliases resolve for the linking container only, and go with its detach', async () => {
+    const m = await fx.manager();
+    await m.createNetwork('front', { subnet: fx.subnet(1) });
+    await m.createNetwork('back', { subnet: fx.subnet(2) });
+    const [nx, px] = await fx.ns('x');
+    const [, py] = await fx.ns('y');
+    const [nz, pz] = await fx.ns('z');
+    await m.attach('xid', px, 'front', { name: 'proxy' });
+    const y = await m.attach('yid', py, 'back', { name: 'api' });
+    await m.attach('zid', pz, 'back', { name: 'other' });
+    await m.attach('xid', px, 'back', { name: 'proxy', links: [{ name: 'api', alias: 'db' }] });
+    // x asks front's responder (its resolv.conf), which answers x's link on back.
+    await fx.etc(nx, await m.hostsFile('xid'), await m.resolvConf('xid'));
+    expect((await inNs(nx, ['/bin/busybox', 'nslookup', 'db'])).stdout).toContain(y.ip);
+    expect((await inNs(nx, ['/bin/busybox', 'ping', '-c1', '-W2', 'db'])).code).toBe(0);
+    // z, on the same network, does not have x's link (the fake upstream answers 10.213.254.254).
+    await fx.etc(nz, await m.hostsFile('zid'), await m.resolvConf('zid'));
+    expect((await inNs(nz, ['/bin/busybox', 'nslookup', 'db'])).stdout).not.toContain(y.ip);
+    expect((await inNs(nz, ['/bin/busybox', 'nslookup', 'api'])).stdout).toContain(y.ip);
+    await m.detach('xid', 'back');
+    expect((await inNs(nx, ['/bin/busybox', 'nslookup', 'db'])).stdout).not.toContain(y.ip);
+    const onDefault = await rejection(m.attach('yid', py, 'bridge', { links: [{ name: 'other', alias: 'o' }] }));
+    expect(isInvalidArgument(onDefault)).toBe(true);
+    expect(String(onDefault)).toContain('links: network bridge has no name resolution');
+    const badName = await rejection(m.attach('xid', px, 'back', { links: [{ name: 'a b', alias: 'c' }] }));
+    expect(isInvalidArgument(badName)).toBe(true);
+    expect(m.attachments('xid').map((a) => a.network)).toEqual(['front']);
+    expect(m.attachments('yid').map((a) => a.network)).toEqual(['back']);
+  });
+
   it('refuses a bad or taken fixed address and leaves nothing behind', async () => {
     const m = await fx.manager();
     const back = await m.createNetwork('back', { subnet: fx.subnet(2) });

@@ -137,7 +137,7 @@ const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 const RESERVED = new Set(['none', 'host', 'default']);
 
 function publicView(r: EndpointRecord): Attachment {
-  const { phase: _p, conflist: _c, dns: _d, datapath: _dp, requestedIp: _r, ...a } = r;
+  const { phase: _p, conflist: _c, dns: _d, datapath: _dp, requestedIp: _r, links: _l, ...a } = r;
   return { ...a, ports: a.ports.map((p) => ({ ...p })), aliases: [...a.aliases] };
 }
 
@@ -399,9 +399,12 @@ export class NetworkManager extends EventEmitter {
       lookupFor: (name, clientIp) => {
         const ep = this.attachedTo(n.name).find((e) => e.ip === clientIp);
         if (!ep) return [];
-        return (this.endpoints.get(ep.containerId) ?? [])
-          .filter((o) => o !== ep && o.phase === 'attached')
-          .flatMap((o) => this.dnsServers.get(o.network)?.lookup(name) ?? []);
+        const mine = (this.endpoints.get(ep.containerId) ?? []).filter((o) => o.phase === 'attached');
+        // --link aliases: only this client resolves them, each on the network it was given for.
+        const key = name.toLowerCase().replace(/\.$/, '');
+        const linked = mine.flatMap((o) => (o.links ?? []).filter((l) => l.alias.toLowerCase() === key)
+          .flatMap((l) => this.dnsServers.get(o.network)?.lookup(l.name) ?? []));
+        return [...linked, ...mine.filter((o) => o !== ep).flatMap((o) => this.dnsServers.get(o.network)?.lookup(name) ?? [])];
       },
     });
     await server.start();
@@ -486,6 +489,12 @@ export class NetworkManager extends EventEmitter {
       throw new InvalidArgumentError(`aliases: network ${m.network} has no name resolution; aliases work on user-defined networks`, { field: 'aliases' });
     }
     const requestedIp = opts.ip ? this.checkRequestedIp(opts.ip, m.network, net) : undefined;
+    if (opts.links?.length) {
+      if (!net?.dns) throw new InvalidArgumentError(`links: network ${m.network} has no name resolution; links work on user-defined networks`, { field: 'links' });
+      const bad = opts.links.find((l) => !NAME_RE.test(l.name) || !NAME_RE.test(l.alias));
+      if (bad) throw new InvalidArgumentError(`links: "${bad.name}:${bad.alias}" needs a container name and an alias of letters, digits, _ . -`, { field: 'links' });
+      base.links = opts.links.map((l) => ({ name: l.name, alias: l.alias }));
+    }
     let ifIndex = 0;
     while (mine.some((e) => e.interface === `eth${ifIndex}`)) ifIndex++;
     const ports = await this.reservePorts(containerId, requested);

@@ -80,6 +80,15 @@ const portToWire = (p: PortMapping): networksV1.PortMapping => ({
 
 const attachmentToWire = (a: Attachment): networksV1.Attachment => ({ ...a, ports: a.ports.map(portToWire), aliases: [...a.aliases] });
 
+/** "NAME:ALIAS" (AttachRequest.links) -> { name, alias }; InvalidArgument naming the entry otherwise. */
+function linkFromWire(text: string): { name: string; alias: string } {
+  const i = text.indexOf(':');
+  const name = i < 0 ? text : text.slice(0, i);
+  const alias = i < 0 ? text : text.slice(i + 1);
+  if (!name || !alias) throw new InvalidArgumentError(`links: "${text}" is not NAME:ALIAS`, { field: 'links' });
+  return { name, alias };
+}
+
 function portFromWire(p: networksV1.PortMapping__Output): PortMapping {
   const protocol = (p.protocol || 'tcp').toLowerCase();
   if (protocol !== 'tcp' && protocol !== 'udp') {
@@ -162,6 +171,7 @@ export const networksModule: ServiceModule = {
           ...(req.name ? { name: req.name } : {}),
           ...(req.dns.length ? { dns: req.dns } : {}),
           ...(req.ip ? { ip: req.ip } : {}),
+          ...(req.links.length ? { links: req.links.map(linkFromWire) } : {}),
         });
         return attachmentToWire(a);
       },

@@ -27,6 +27,8 @@ export interface EndpointRecord extends Attachment {
   datapath?: 'native' | 'cni';
   /** The address the attach asked for (AttachOptions.ip); absent = IPAM's next free one. */
   requestedIp?: string;
+  /** --link NAME:ALIAS: names only this container resolves (AttachOptions.links). */
+  links?: { name: string; alias: string }[];
 }
 
 async function writeAtomic(path: string, data: unknown): Promise<void> {

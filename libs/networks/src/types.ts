@@ -74,6 +74,12 @@ export interface AttachOptions {
    * than the gateway and free: InvalidArgument / AlreadyExists otherwise.
    */
   ip?: string;
+  /**
+   * Container-scoped DNS aliases (docker network connect --link NAME:ALIAS):
+   * this container, and only it, resolves `alias` to the address of the
+   * container named `name` on this network. User-defined networks only.
+   */
+  links?: { name: string; alias: string }[];
 }
 
 /** One container's presence on one network (or its none/host/container mode). */

@@ -37,6 +37,10 @@ function AttachRequest$encode(m,w,q){
   }
   if(m.ip!=null&&Object.hasOwnProperty.call(m,"ip"))
   w.uint32(82).string(m.ip)
+  if(m.links!=null&&m.links.length){
+  for(var i=0;i<m.links.length;++i)
+  w.uint32(90).string(m.links[i])
+  }
   return w
 },
 function AttachRequest$decode(r,l,e,n){
@@ -107,6 +111,12 @@ function AttachRequest$decode(r,l,e,n){
   }
   case 10: {
   m.ip=r.string()
+  break
+  }
+  case 11: {
+  if(!(m.links&&m.links.length))
+  m.links=[]
+  m.links.push(r.string())
   break
   }
   default:
@@ -186,6 +196,14 @@ function AttachRequest$verify(m,n){
   if(!util.isString(m.ip))
   return"ip: string expected"
   }
+  if(m.links!=null&&Object.hasOwnProperty.call(m,"links")){
+  if(!Array.isArray(m.links))
+  return"links: array expected"
+  for(var i=0;i<m.links.length;++i){
+  if(!util.isString(m.links[i]))
+  return"links: string[] expected"
+  }
+  }
   return null
 },
 function AttachRequest$fromObject(d,n){
@@ -249,6 +267,14 @@ function AttachRequest$fromObject(d,n){
   if(d.ip!=null){
   m.ip=String(d.ip)
   }
+  if(d.links){
+  if(!Array.isArray(d.links))
+  throw TypeError(".berth.networks.v1.AttachRequest.links: array expected")
+  m.links=[]
+  for(var i=0;i<d.links.length;++i){
+  m.links[i]=String(d.links[i])
+  }
+  }
   return m
 },
 function AttachRequest$toObject(m,o,q){
@@ -263,6 +289,7 @@ function AttachRequest$toObject(m,o,q){
   d.ports=[]
   d.aliases=[]
   d.dns=[]
+  d.links=[]
   }
   if(o.defaults){
   d.containerId=""
@@ -313,6 +340,12 @@ function AttachRequest$toObject(m,o,q){
   }
   if(m.ip!=null&&Object.hasOwnProperty.call(m,"ip")){
   d.ip=m.ip
+  }
+  if(m.links&&m.links.length){
+  d.links=[]
+  for(var j=0;j<m.links.length;++j){
+  d.links[j]=m.links[j]
+  }
   }
   return d
 }

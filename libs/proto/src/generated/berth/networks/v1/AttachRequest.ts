@@ -46,6 +46,12 @@ export interface AttachRequest {
    * "ip") otherwise; ALREADY_EXISTS when another container holds it.
    */
   'ip'?: (string);
+  /**
+   * Container-scoped aliases, "NAME:ALIAS" (docker network connect --link):
+   * only this container resolves ALIAS, to the address of the container
+   * named NAME on this network. User-defined networks only.
+   */
+  'links'?: (string)[];
 }
 
 export interface AttachRequest__Output {
@@ -91,4 +97,10 @@ export interface AttachRequest__Output {
    * "ip") otherwise; ALREADY_EXISTS when another container holds it.
    */
   'ip': (string);
+  /**
+   * Container-scoped aliases, "NAME:ALIAS" (docker network connect --link):
+   * only this container resolves ALIAS, to the address of the container
+   * named NAME on this network. User-defined networks only.
+   */
+  'links': (string)[];
 }
