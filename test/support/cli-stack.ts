@@ -107,7 +107,12 @@ export async function startCliStack(split: boolean, subnetIndex: number): Promis
 
   const up = await berth(['daemon', 'up', ...(split ? ['--split'] : [])], { timeoutMs: 120_000 });
   if (up.code !== 0) {
+    // daemon up stopped what it started; the host objects a service made go too.
+    const m = new NetworkManager(networksOptions(paths, env));
+    await m.start().then(() => m.purge()).then(() => m.close()).catch(() => undefined);
+    removeCgroupParent(cgroupParent);
     await nats.stop();
+    if (!mountsUnder(base).length) rmSync(base, { recursive: true, force: true });
     throw new Error(`berth daemon up failed (${up.code}): ${up.stderr}${up.stdout}`);
   }
   const stack: CliStack = {

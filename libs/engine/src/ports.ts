@@ -163,6 +163,14 @@ export interface NamespacesPort {
   bindMounts(id: string, mounts: { source: string; target: string; readOnly: boolean }[]): Promise<void>;
   /** Lets the paused init exec the user's process. */
   start(id: string): Promise<void>;
+  /**
+   * Copies into the engine's log at logPath what the process wrote after the
+   * log's last line, following it until the exit; `delete` waits for the copy.
+   * Recovery calls it for a container that ran or exited while the engine was
+   * down, so its log loses no line. Optional: a port whose service writes the
+   * engine's log itself has nothing to copy.
+   */
+  mirrorLogs?(id: string, logPath: string): void;
   kill(id: string, signal: string): Promise<void>;
   /** Waits up to timeoutMs for exit; null on timeout. */
   wait(id: string, timeoutMs: number): Promise<ExitStatus | null>;

@@ -96,6 +96,9 @@ export async function recover(engine: Engine): Promise<RecoveryAction[]> {
     // handleExit commits the exit before releasing, so an engine that died in
     // between left an exited container holding its process, network or
     // cgroup. Releasing is idempotent (absent things are fine): do it again.
+    // Before a release deletes the process's own log, copy what the engine's
+    // log lacks: the lines written while the engine was down.
+    if (rec.state === 'exited' || a.exit) ports.namespaces.mirrorLogs?.(rec.id, rec.logPath);
     if (rec.state === 'exited') await engine._releaseRuntime(rec.id);
     if (a.exit) {
       await engine._releaseRuntime(rec.id);

@@ -25,6 +25,7 @@ import type { ExitStatus, NamespacesPort, ProcessSpec } from '../ports';
 import type { MountPoint } from '../types';
 import type { CgroupsClient } from './cgroups';
 import { ignoreNotFound, rfc3339ToMs, type ContainerFiles } from './shared';
+import { memoryCgroupDirs } from './oom-cgroup';
 import { chownToContainerRoot } from '../userns';
 
 export type NamespacesClient = BerthClient<namespacesV1.NamespacesDefinition, namespacesV1.NamespacesHandlers>;
@@ -193,6 +194,8 @@ export function grpcNamespacesPort(o: NamespacesPortOptions): GrpcNamespacesPort
             // it, so they belong to the container's root (docs/design/engine.md).
             namespaces: [...(idMapping ? [{ type: 'user' }] : []), { type: 'pid' }, { type: 'mount' }, { type: 'ipc' }, { type: 'uts' }, ...(netns ? [netns] : [])],
             ...(idMapping ? { uidMappings: idMapping.uidMappings, gidMappings: idMapping.gidMappings } : {}),
+            // The monitor's OOM counter (State.OOMKilled): oom-cgroup.ts.
+            cgroupsPaths: memoryCgroupDirs(spec.cgroupPath),
           },
           init: spec.init,
         },

@@ -136,6 +136,7 @@ export function recordingPorts(now: () => number = Date.now): RecordingPorts {
       async thaw(id) { call('cgroups.thaw', id); },
     },
     namespaces: {
+      mirrorLogs(id) { call('namespaces.mirrorLogs', id); },
       async create(id, spec) {
         call('namespaces.create', id);
         specs.set(id, spec);
