@@ -4,7 +4,7 @@
 // themselves are covered by the cross-service tests once the engine runs.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -176,6 +176,23 @@ describe('berth CLI (no stack)', () => {
     // The images service has its own message.
     const im = await berth(['images'], noEnv);
     expect(im.stderr).toBe(`berth: cannot reach the images service at unix:${join(dir, 'run', 'images.sock')}: is the stack running? (berth daemon up)\n`);
+  });
+
+  it('runs the same through bin/berth with its compile cache as without, and fills the cache', async () => {
+    const bin = join(appDir, 'bin', 'berth');
+    const cache = join(dir, 'v8-cache');
+    const viaBin = (args: string[], extra: Record<string, string>) => new Promise<Result>((done) => {
+      execFile(bin, args, { env: { PATH: process.env.PATH ?? '', ...env, ...extra }, timeout: 30_000 }, (err, stdout, stderr) =>
+        done({ code: err ? Number((err as { code?: unknown }).code ?? -1) : 0, stdout, stderr }));
+    });
+    for (const args of [['run', '--help'], ['run', '--memory', 'lots', 'alpine'], ['version']]) {
+      const plain = await viaBin(args, { BERTH_COMPILE_CACHE: 'off' });
+      const cold = await viaBin(args, { BERTH_COMPILE_CACHE: cache });
+      const warm = await viaBin(args, { BERTH_COMPILE_CACHE: cache });
+      expect(cold, args.join(' ')).toEqual(plain);
+      expect(warm, args.join(' ')).toEqual(plain);
+    }
+    expect(readdirSync(cache).length).toBeGreaterThan(20); // the CLI's modules, grpc-js's, protobufjs's
   });
 
   it('keeps berth daemon working through the new dispatcher', async () => {
