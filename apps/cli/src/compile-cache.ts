@@ -74,12 +74,11 @@ export function enableCompileCache(dir = compileCacheDir()): string | undefined 
     const wrapper = script.runInThisContext({ displayErrors: true }) as (...args: unknown[]) => unknown;
 
     // The `require` Node gives a module (makeRequireFunction in Node's loader).
-    const mod = this;
-    const require = ((id: string) => mod.require(id)) as NodeJS.Require;
-    const resolve = ((request: string, options?: unknown) => M._resolveFilename(request, mod, false, options)) as NodeJS.RequireResolve;
-    resolve.paths = (request: string) => M._resolveLookupPaths(request, mod);
+    const require = ((id: string) => this.require(id)) as NodeJS.Require;
+    const resolve = ((request: string, options?: unknown) => M._resolveFilename(request, this, false, options)) as NodeJS.RequireResolve;
+    resolve.paths = (request: string) => M._resolveLookupPaths(request, this);
     Object.assign(require, { resolve, main: process.mainModule, extensions: M._extensions, cache: M._cache });
-    return wrapper.call(mod.exports, mod.exports, require, mod, filename, dirname(filename));
+    return wrapper.call(this.exports, this.exports, require, this, filename, dirname(filename));
   };
 
   process.once('exit', () => {
