@@ -58,6 +58,9 @@ describe('berth network connect/disconnect arguments (no stack)', () => {
       [['network', 'disconnect', 'back'], /"berth network disconnect" requires exactly 2 arguments/],
       [['network', 'disconnect', '--ip', '10.0.0.1', 'back', 'web'], /unknown flag: --ip/],
       [['network', 'connect', '--bogus', 'back', 'web'], /unknown flag: --bogus/],
+      [['network', 'connect', '--link', ':db', 'back', 'web'], /invalid argument ":db" for "--link": expected CONTAINER\[:ALIAS\]/],
+      [['network', 'connect', '--link', 'db:a:b', 'back', 'web'], /invalid argument "db:a:b" for "--link"/],
+      [['network', 'connect', '--link', 'db:bad alias', 'back', 'web'], /for "--link"/],
       [['network', 'connect', '', 'web'], /needs a network name/],
       [['network', 'disconnect', 'back', ''], /needs a container name or id/],
     ];
@@ -74,7 +77,7 @@ describe('berth network connect/disconnect arguments (no stack)', () => {
 
   it('passes good arguments on to the engine', async () => {
     for (const args of [
-      ['network', 'connect', '--ip', '10.219.140.7', '--alias', 'api', '--alias', 'db.internal', 'back', 'web'],
+      ['network', 'connect', '--ip', '10.219.140.7', '--alias', 'api', '--alias', 'db.internal', '--link', 'db:database', '--link', 'cache', 'back', 'web'],
       ['network', 'disconnect', '-f', 'back', 'web'],
     ]) {
       const before = connections;

@@ -154,7 +154,7 @@ const network: CommandDef = {
   name: 'network', usage: 'COMMAND', description: 'Manage networks',
   subcommands: [
     { name: 'connect', usage: '[OPTIONS] NETWORK CONTAINER', description: 'Connect a container to a network', args: { min: 2, max: 2 },
-      flags: [f('alias', 'list', 'Add network-scoped alias for the container'), f('ip', 'string', 'IPv4 address (e.g., "172.30.100.104")')] },
+      flags: [f('alias', 'list', 'Add network-scoped alias for the container'), f('ip', 'string', 'IPv4 address (e.g., "172.30.100.104")'), f('link', 'list', 'Add link to another container')] },
     { name: 'create', usage: '[OPTIONS] NETWORK', description: 'Create a network', args: { min: 1, max: 1 },
       flags: [f('driver', 'string', 'Driver to manage the Network', { short: 'd', default: 'bridge' }), f('subnet', 'list', 'Subnet in CIDR format that represents a network segment'),
         f('gateway', 'list', 'IPv4 or IPv6 Gateway for the master subnet'), f('internal', 'bool', 'Restrict external access to the network'), f('label', 'list', 'Set metadata on a network')] },

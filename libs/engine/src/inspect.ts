@@ -139,7 +139,7 @@ export function inspectContainer(c: ContainerRecord): Record<string, unknown> {
       IPPrefixLen: ns.ipPrefixLen,
       MacAddress: ns.macAddress,
       Networks: Object.fromEntries(Object.entries(ns.networks).map(([name, n]) => [name, {
-        IPAMConfig: n.ipamIpv4Address ? { IPv4Address: n.ipamIpv4Address } : null, Links: null, Aliases: nullIfEmpty(n.aliases), MacAddress: n.macAddress, NetworkID: n.networkId,
+        IPAMConfig: n.ipamIpv4Address ? { IPv4Address: n.ipamIpv4Address } : null, Links: n.links?.length ? n.links : null, Aliases: nullIfEmpty(n.aliases), MacAddress: n.macAddress, NetworkID: n.networkId,
         EndpointID: '', Gateway: n.gateway, IPAddress: n.ipAddress, IPPrefixLen: n.ipPrefixLen, IPv6Gateway: '',
         GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, DriverOpts: null, DNSNames: nullIfEmpty([c.name, c.id.slice(0, 12), ...n.aliases.filter((a) => a !== c.name)]),
       }])),

@@ -209,10 +209,10 @@ describe('network connect / disconnect through the engine, every service over gR
       expect((await inCtr(engine, ra.id, ['ping', '-c1', '-W1', bIp])).code).not.toBe(0);
 
       const t0 = performance.now();
-      const con = await engine.ConnectNetwork({ container: a, network: back, aliases: ['edge'], ip: '10.219.142.50' });
+      const con = await engine.ConnectNetwork({ container: a, network: back, aliases: ['edge'], ip: '10.219.142.50', links: [`${b}:store`] });
       const connectMs = performance.now() - t0;
       console.log(`ConnectNetwork of a running container: ${connectMs.toFixed(1)} ms`);
-      expect(con.endpoint).toMatchObject({ network: back, ipAddress: '10.219.142.50', ipPrefixLen: 24, gateway: bn.gateway, aliases: ['edge'] });
+      expect(con.endpoint).toMatchObject({ network: back, ipAddress: '10.219.142.50', ipPrefixLen: 24, gateway: bn.gateway, aliases: ['edge'], links: [`${b}:store`] });
       const addrs = (await inCtr(engine, ra.id, ['ip', '-o', '-4', 'addr', 'show'])).out;
       expect(addrs).toMatch(/eth0\s+inet 10\.219\.141\.\d+\/24/);
       expect(addrs).toMatch(/eth1\s+inet 10\.219\.142\.50\/24/);
@@ -220,6 +220,9 @@ describe('network connect / disconnect through the engine, every service over gR
       const ping = await inCtr(engine, ra.id, ['ping', '-c1', '-W2', b]);
       expect(ping.out).toContain(bIp);
       expect(ping.code).toBe(0);
+      // The --link alias resolves for a only.
+      expect((await inCtr(engine, ra.id, ['nslookup', 'store'])).out).toContain(bIp);
+      expect((await inCtr(engine, rb.id, ['nslookup', 'store'])).out).not.toContain(bIp);
       // b resolves a by name and alias on back, to the fixed address.
       expect((await inCtr(engine, rb.id, ['nslookup', 'edge'])).out).toContain('10.219.142.50');
       expect((await inCtr(engine, rb.id, ['ping', '-c1', '-W2', a])).code).toBe(0);

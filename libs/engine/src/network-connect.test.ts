@@ -176,6 +176,31 @@ describe('network connect / disconnect (engine over service doubles)', () => {
     void host; void none; void shared; void onBack;
   });
 
+  it('--link: resolved to the linked container\'s name, kept, passed at every attach; refused on the default network or for an unknown container', async () => {
+    await engine.create(req('db', { networkMode: 'back' }));
+    const c = await engine.create(req('app'));
+    const r = await engine.connectNetwork('app', 'back', { links: ['db:database', `${engine.store.find('db').id.slice(0, 12)}`] });
+    expect(r.endpoint.links).toEqual(['db:database', 'db:db']);
+    expect(engine.store.get(c.id).connections).toEqual([{ network: 'back', aliases: [], ip: '', links: ['db:database', 'db:db'] }]);
+    const shown = (inspectContainer(engine.store.get(c.id)) as { NetworkSettings: { Networks: Record<string, { Links: string[] | null }> } }).NetworkSettings.Networks;
+    expect(shown.back!.Links).toEqual(['db:database', 'db:db']);
+    await engine.start('app');
+    expect(engine.store.get(c.id).networkSettings.networks.back!.links).toEqual(['db:database', 'db:db']);
+
+    await engine.create(req('other'));
+    const ghost = await rejection(engine.connectNetwork('other', 'back', { links: ['ghost:g'] }));
+    expect(isNotFound(ghost)).toBe(true);
+    expect(String(ghost)).toContain('no such container: ghost');
+    await engine.create(req('bb2', { networkMode: 'front' }));
+    const onDefault = await rejection(engine.connectNetwork('bb2', 'bridge', { links: ['db:x'] }));
+    expect(isInvalidArgument(onDefault)).toBe(true);
+    expect(String(onDefault)).toMatch(/link: links are supported only for containers in user defined networks/);
+    const badAlias = await rejection(engine.connectNetwork('other', 'back', { links: ['db:bad alias'] }));
+    expect(isInvalidArgument(badAlias)).toBe(true);
+    expect(engine.store.find('other').connections ?? []).toEqual([]);
+    expect(engine.store.find('bb2').connections ?? []).toEqual([]);
+  });
+
   it('a failure after the attach (hosts rewrite) undoes it: no interface, no record entry', async () => {
     const c = await engine.run(req('web'));
     ports.rec.failOn('networks.writeHostsFiles', new InternalError('disk full'));

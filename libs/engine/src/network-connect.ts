@@ -24,6 +24,8 @@ export interface ConnectOptions {
   aliases?: string[];
   /** Fixed IPv4 address in the network's subnet (--ip); "" or absent = the next free one. */
   ip?: string;
+  /** --link "CONTAINER[:ALIAS]": ALIAS (default the container's name) resolves to it for this container only. */
+  links?: string[];
 }
 
 export interface ConnectDeps {
@@ -93,6 +95,28 @@ function checkIp(ip: string, net: NetworkInfo): void {
   if (ip === net.gateway) throw new InvalidArgumentError(`ip: ${ip} is network ${net.name}'s gateway; choose another address`, { field: 'ip' });
 }
 
+/**
+ * --link entries -> "NAME:ALIAS" with NAME the linked container's current
+ * name (Docker keeps the name too). User-defined networks only: the default
+ * network's legacy links (hosts entries, env vars) are not berth's.
+ */
+function resolveLinks(store: ContainerStore, links: string[], net: NetworkInfo): string[] {
+  if (!links.length) return [];
+  if (net.isDefault) {
+    throw new InvalidArgumentError(`link: links are supported only for containers in user defined networks (network ${net.name} is the default one)`, { field: 'link' });
+  }
+  return links.map((l) => {
+    const i = l.indexOf(':');
+    const ref = i < 0 ? l : l.slice(0, i);
+    const target = ref ? store.find(ref) : undefined; // NotFound names the container
+    const alias = i < 0 ? target?.name ?? '' : l.slice(i + 1);
+    if (!target || !ALIAS_RE.test(alias)) {
+      throw new InvalidArgumentError(`link: "${l}" is not CONTAINER[:ALIAS] with an alias of letters, digits, _ . -`, { field: 'link' });
+    }
+    return `${target.name}:${alias}`;
+  });
+}
+
 function checkAliases(aliases: string[], net: NetworkInfo): void {
   if (!aliases.length) return;
   if (net.isDefault) {
@@ -135,11 +159,13 @@ export async function connectNetwork(d: ConnectDeps, id: string, network: string
   }
   checkAliases(aliases, net);
   if (ip) checkIp(ip, net);
-  const connection: NetworkConnection = { network: net.name, aliases, ip };
+  const links = resolveLinks(d.store, opts.links ?? [], net);
+  const connection: NetworkConnection = { network: net.name, aliases, ip, ...(links.length ? { links } : {}) };
 
   if (!live(rec)) {
     const endpoint: EndpointSettings = {
       networkId: net.id, ipAddress: '', ipPrefixLen: 0, gateway: '', macAddress: '', aliases, ...(ip ? { ipamIpv4Address: ip } : {}),
+      ...(links.length ? { links } : {}),
     };
     d.store.update(id, (cur) => ({
       ...cur,
@@ -150,7 +176,7 @@ export async function connectNetwork(d: ConnectDeps, id: string, network: string
   }
 
   const r = await d.ports.networks.connect(id, {
-    pid: rec.pid, network: net.name, aliases, ip, hostname: hostnameOf(rec), name: rec.name,
+    pid: rec.pid, network: net.name, aliases, ip, hostname: hostnameOf(rec), name: rec.name, links,
   });
   try {
     const next = d.store.update(id, (cur) => ({

@@ -207,11 +207,12 @@ export interface NetworksPort {
   /**
    * Attaches the container's netns (it has one: running, paused, or created
    * and not yet started) to one more network: the next interface, an address
-   * (`ip`, or the next free one), DNS names `name`, the short id and `aliases`.
+   * (`ip`, or the next free one), DNS names `name`, the short id and `aliases`,
+   * and `links` ("NAME:ALIAS": ALIAS resolves to NAME for this container only).
    * NotFound for an unknown network; AlreadyExists when already on it or the
    * address is taken; InvalidArgument for a bad address. Nothing stays on error.
    */
-  connect(id: string, req: { pid: number; network: string; aliases: string[]; ip: string; hostname: string; name: string }): Promise<{ network: string; endpoint: EndpointSettings }>;
+  connect(id: string, req: { pid: number; network: string; aliases: string[]; ip: string; hostname: string; name: string; links: string[] }): Promise<{ network: string; endpoint: EndpointSettings }>;
   /** Undoes connect for one network (interface, address, names); a container not on it is success. */
   disconnect(id: string, network: string): Promise<void>;
   /** A network by name; NotFound (naming it) when there is none. */

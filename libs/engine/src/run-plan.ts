@@ -139,7 +139,7 @@ export function startSteps(p: EnginePorts): SagaStep<RunContext>[] {
       async run(ctx) {
         for (const c of ctx.connections ?? []) {
           const r = await p.networks.connect(ctx.id, {
-            pid: need(ctx.pid, 'pid'), network: c.network, aliases: c.aliases, ip: c.ip, hostname: hostnameOf(ctx), name: ctx.name,
+            pid: need(ctx.pid, 'pid'), network: c.network, aliases: c.aliases, ip: c.ip, hostname: hostnameOf(ctx), name: ctx.name, links: c.links ?? [],
           });
           const settings = need(ctx.networkSettings, 'network settings');
           ctx.networkSettings = { ...settings, networks: { ...settings.networks, [r.network]: r.endpoint } };

@@ -325,12 +325,12 @@ export const engineModule: ServiceModule = {
       },
       Prune: async (req) => ({ deleted: await engine.pruneContainers(filtersFromWire(req.filters)), spaceReclaimed: 0 }),
       ConnectNetwork: async (req) => {
-        const r = await engine.connectNetwork(req.container, req.network, { aliases: req.aliases, ip: req.ip });
+        const r = await engine.connectNetwork(req.container, req.network, { aliases: req.aliases, ip: req.ip, links: req.links });
         const e = r.endpoint;
         return {
           endpoint: {
             network: r.network, networkId: e.networkId, ipAddress: e.ipAddress, ipPrefixLen: e.ipPrefixLen, gateway: e.gateway,
-            macAddress: e.macAddress, aliases: e.aliases, ipamIpv4Address: e.ipamIpv4Address ?? '',
+            macAddress: e.macAddress, aliases: e.aliases, ipamIpv4Address: e.ipamIpv4Address ?? '', links: e.links ?? [],
           },
         };
       },

@@ -38,6 +38,8 @@ export interface EndpointSettings {
   aliases: string[];
   /** The address asked for with --ip (inspect's IPAMConfig.IPv4Address); absent when IPAM chose. */
   ipamIpv4Address?: string;
+  /** --link entries, "NAME:ALIAS" (inspect's Links). */
+  links?: string[];
 }
 
 /**
@@ -51,6 +53,8 @@ export interface NetworkConnection {
   aliases: string[];
   /** Fixed address (--ip); "" = the next free one at each attach. */
   ip: string;
+  /** --link: "NAME:ALIAS", the linked container's name when connected; absent = none. */
+  links?: string[];
 }
 
 export interface NetworkSettings {

@@ -128,7 +128,7 @@ const IPV4_RE = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 const ALIAS_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 
 /**
- * berth network connect [--alias A]... [--ip IP] NETWORK CONTAINER: the engine
+ * berth network connect [--alias A]... [--ip IP] [--link C[:A]]... NETWORK CONTAINER: the engine
  * attaches a running container at once (next interface, an address, DNS
  * names) and a stopped one at its next start. Flags are checked before any
  * service is contacted; Docker prints nothing on success.
@@ -147,9 +147,17 @@ export async function networkConnect(ctx: Ctx): Promise<number> {
   if (bad !== undefined) {
     throw new InvalidArgumentError(`invalid argument "${bad}" for "--alias": a DNS name of letters, digits, _ . - (at most 63, starting with a letter or digit)`, { field: 'alias' });
   }
+  const links = ctx.list('link');
+  const badLink = links.find((l) => {
+    const [name, alias, ...rest] = l.split(':');
+    return !name || rest.length > 0 || (alias !== undefined && !ALIAS_RE.test(alias));
+  });
+  if (badLink !== undefined) {
+    throw new InvalidArgumentError(`invalid argument "${badLink}" for "--link": expected CONTAINER[:ALIAS]`, { field: 'link' });
+  }
   if (!network) throw new InvalidArgumentError('"berth network connect" needs a network name as its first argument', { field: 'network' });
   if (!container) throw new InvalidArgumentError('"berth network connect" needs a container name or id as its second argument', { field: 'container' });
-  await ctx.engine().ConnectNetwork({ network, container, aliases, ip });
+  await ctx.engine().ConnectNetwork({ network, container, aliases, ip, links });
   return 0;
 }
 

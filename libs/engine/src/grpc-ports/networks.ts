@@ -49,12 +49,13 @@ export function grpcNetworksPort(c: NetworksClient, files: ContainerFiles): Netw
         name: req.name,
         aliases: req.aliases,
         ip: req.ip,
+        links: req.links,
       });
       return {
         network: a.network,
         endpoint: {
           networkId: a.networkId, ipAddress: a.ip, ipPrefixLen: a.prefixLength, gateway: a.gateway, macAddress: a.mac,
-          aliases: a.aliases, ...(req.ip ? { ipamIpv4Address: req.ip } : {}),
+          aliases: a.aliases, ...(req.ip ? { ipamIpv4Address: req.ip } : {}), ...(req.links.length ? { links: req.links } : {}),
         },
       };
     },

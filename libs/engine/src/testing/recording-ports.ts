@@ -204,7 +204,7 @@ export function recordingPorts(now: () => number = Date.now): RecordingPorts {
           network: req.network,
           endpoint: {
             networkId: req.network.padEnd(64, '0'), ipAddress: req.ip || `172.31.0.${n + 1}`, ipPrefixLen: 24, gateway: '172.31.0.1',
-            macAddress: '02:42:ac:1f:00:02', aliases: req.aliases, ...(req.ip ? { ipamIpv4Address: req.ip } : {}),
+            macAddress: '02:42:ac:1f:00:02', aliases: req.aliases, ...(req.ip ? { ipamIpv4Address: req.ip } : {}), ...(req.links.length ? { links: req.links } : {}),
           },
         };
       },

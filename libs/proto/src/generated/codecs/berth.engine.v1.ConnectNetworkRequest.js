@@ -19,6 +19,10 @@ function ConnectNetworkRequest$encode(m,w,q){
   }
   if(m.ip!=null&&Object.hasOwnProperty.call(m,"ip"))
   w.uint32(34).string(m.ip)
+  if(m.links!=null&&m.links.length){
+  for(var i=0;i<m.links.length;++i)
+  w.uint32(42).string(m.links[i])
+  }
   return w
 },
 function ConnectNetworkRequest$decode(r,l,e,n){
@@ -61,6 +65,12 @@ function ConnectNetworkRequest$decode(r,l,e,n){
   m.ip=r.string()
   break
   }
+  case 5: {
+  if(!(m.links&&m.links.length))
+  m.links=[]
+  m.links.push(r.string())
+  break
+  }
   default:
   r.skipType(t&7,n)
   break
@@ -99,6 +109,14 @@ function ConnectNetworkRequest$verify(m,n){
   if(!util.isString(m.ip))
   return"ip: string expected"
   }
+  if(m.links!=null&&Object.hasOwnProperty.call(m,"links")){
+  if(!Array.isArray(m.links))
+  return"links: array expected"
+  for(var i=0;i<m.links.length;++i){
+  if(!util.isString(m.links[i]))
+  return"links: string[] expected"
+  }
+  }
   return null
 },
 function ConnectNetworkRequest$fromObject(d,n){
@@ -127,6 +145,14 @@ function ConnectNetworkRequest$fromObject(d,n){
   if(d.ip!=null){
   m.ip=String(d.ip)
   }
+  if(d.links){
+  if(!Array.isArray(d.links))
+  throw TypeError(".berth.engine.v1.ConnectNetworkRequest.links: array expected")
+  m.links=[]
+  for(var i=0;i<d.links.length;++i){
+  m.links[i]=String(d.links[i])
+  }
+  }
   return m
 },
 function ConnectNetworkRequest$toObject(m,o,q){
@@ -138,6 +164,7 @@ function ConnectNetworkRequest$toObject(m,o,q){
   var d={}
   if(o.arrays||o.defaults){
   d.aliases=[]
+  d.links=[]
   }
   if(o.defaults){
   d.container=""
@@ -158,6 +185,12 @@ function ConnectNetworkRequest$toObject(m,o,q){
   }
   if(m.ip!=null&&Object.hasOwnProperty.call(m,"ip")){
   d.ip=m.ip
+  }
+  if(m.links&&m.links.length){
+  d.links=[]
+  for(var j=0;j<m.links.length;++j){
+  d.links[j]=m.links[j]
+  }
   }
   return d
 }

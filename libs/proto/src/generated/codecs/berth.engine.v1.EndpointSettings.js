@@ -27,6 +27,10 @@ function EndpointSettings$encode(m,w,q){
   }
   if(m.ipamIpv4Address!=null&&Object.hasOwnProperty.call(m,"ipamIpv4Address"))
   w.uint32(66).string(m.ipamIpv4Address)
+  if(m.links!=null&&m.links.length){
+  for(var i=0;i<m.links.length;++i)
+  w.uint32(74).string(m.links[i])
+  }
   return w
 },
 function EndpointSettings$decode(r,l,e,n){
@@ -85,6 +89,12 @@ function EndpointSettings$decode(r,l,e,n){
   m.ipamIpv4Address=r.string()
   break
   }
+  case 9: {
+  if(!(m.links&&m.links.length))
+  m.links=[]
+  m.links.push(r.string())
+  break
+  }
   default:
   r.skipType(t&7,n)
   break
@@ -139,6 +149,14 @@ function EndpointSettings$verify(m,n){
   if(!util.isString(m.ipamIpv4Address))
   return"ipamIpv4Address: string expected"
   }
+  if(m.links!=null&&Object.hasOwnProperty.call(m,"links")){
+  if(!Array.isArray(m.links))
+  return"links: array expected"
+  for(var i=0;i<m.links.length;++i){
+  if(!util.isString(m.links[i]))
+  return"links: string[] expected"
+  }
+  }
   return null
 },
 function EndpointSettings$fromObject(d,n){
@@ -179,6 +197,14 @@ function EndpointSettings$fromObject(d,n){
   if(d.ipamIpv4Address!=null){
   m.ipamIpv4Address=String(d.ipamIpv4Address)
   }
+  if(d.links){
+  if(!Array.isArray(d.links))
+  throw TypeError(".berth.engine.v1.EndpointSettings.links: array expected")
+  m.links=[]
+  for(var i=0;i<d.links.length;++i){
+  m.links[i]=String(d.links[i])
+  }
+  }
   return m
 },
 function EndpointSettings$toObject(m,o,q){
@@ -190,6 +216,7 @@ function EndpointSettings$toObject(m,o,q){
   var d={}
   if(o.arrays||o.defaults){
   d.aliases=[]
+  d.links=[]
   }
   if(o.defaults){
   d.network=""
@@ -226,6 +253,12 @@ function EndpointSettings$toObject(m,o,q){
   }
   if(m.ipamIpv4Address!=null&&Object.hasOwnProperty.call(m,"ipamIpv4Address")){
   d.ipamIpv4Address=m.ipamIpv4Address
+  }
+  if(m.links&&m.links.length){
+  d.links=[]
+  for(var j=0;j<m.links.length;++j){
+  d.links[j]=m.links[j]
+  }
   }
   return d
 }

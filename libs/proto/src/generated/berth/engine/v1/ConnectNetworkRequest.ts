@@ -19,6 +19,13 @@ export interface ConnectNetworkRequest {
    * Fixed IPv4 address in the network's subnet; empty = the next free one.
    */
   'ip'?: (string);
+  /**
+   * --link: "CONTAINER[:ALIAS]" (ALIAS defaults to the container's name):
+   * this container, and only it, resolves ALIAS to that container's address
+   * on the network. User-defined networks only; NOT_FOUND for an unknown
+   * container.
+   */
+  'links'?: (string)[];
 }
 
 export interface ConnectNetworkRequest__Output {
@@ -38,4 +45,11 @@ export interface ConnectNetworkRequest__Output {
    * Fixed IPv4 address in the network's subnet; empty = the next free one.
    */
   'ip': (string);
+  /**
+   * --link: "CONTAINER[:ALIAS]" (ALIAS defaults to the container's name):
+   * this container, and only it, resolves ALIAS to that container's address
+   * on the network. User-defined networks only; NOT_FOUND for an unknown
+   * container.
+   */
+  'links': (string)[];
 }

@@ -17,6 +17,10 @@ export interface EndpointSettings {
    * The address asked for with --ip ("" when IPAM chose).
    */
   'ipamIpv4Address'?: (string);
+  /**
+   * --link entries as "NAME:ALIAS".
+   */
+  'links'?: (string)[];
 }
 
 /**
@@ -34,4 +38,8 @@ export interface EndpointSettings__Output {
    * The address asked for with --ip ("" when IPAM chose).
    */
   'ipamIpv4Address': (string);
+  /**
+   * --link entries as "NAME:ALIAS".
+   */
+  'links': (string)[];
 }
