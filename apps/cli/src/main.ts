@@ -28,6 +28,7 @@ const n = lazy(() => require('./commands/networks') as Networks);
 const v = lazy(() => require('./commands/volumes') as Volumes);
 const s = lazy(() => require('./commands/system') as System);
 const events: Handler = (ctx) => (require('./commands/events') as typeof import('./commands/events')).events(ctx);
+const cp: Handler = (ctx) => (require('./commands/cp') as typeof import('./commands/cp')).cp(ctx);
 const context = () => require('./context') as typeof import('./context');
 
 const daemon = (sub: 'up' | 'down' | 'status'): Handler => async (ctx) => {
@@ -39,7 +40,7 @@ const daemon = (sub: 'up' | 'down' | 'status'): Handler => async (ctx) => {
 
 /** Command path (without "berth") -> handler. Aliases resolve to the command's name in the path. */
 const CONTAINER: Record<string, Handler> = {
-  attach: c((m) => m.attach), commit: c((m) => m.commit), cp: c((m) => m.cp), create: c((m) => m.create), exec: c((m) => m.exec),
+  attach: c((m) => m.attach), commit: c((m) => m.commit), cp, create: c((m) => m.create), exec: c((m) => m.exec),
   inspect: c((m) => m.containerInspect), kill: c((m) => m.kill), logs: c((m) => m.logs), ls: c((m) => m.ps), pause: c((m) => m.pause),
   port: c((m) => m.port), prune: c((m) => m.containerPrune), rename: c((m) => m.rename), restart: c((m) => m.restart), rm: c((m) => m.rm),
   run: c((m) => m.run), start: c((m) => m.start), stats: c((m) => m.stats), stop: c((m) => m.stop), top: c((m) => m.top),

@@ -410,5 +410,5 @@ export async function containerPrune(ctx: Ctx): Promise<number> {
   return 0;
 }
 
-// berth cp lives in its own module (docker cp's rules are a topic of their own).
-export { cp } from './cp';
+// berth cp lives in its own module (docker cp's rules are a topic of their own),
+// which main.ts loads only for cp: it brings @berth/tar and @berth/sys (koffi).
