@@ -201,8 +201,18 @@ describe('berth cp through the CLI and the engine', () => {
     await ok(['cp', '-', 'c1:/tmp'], await tarOf(work, 'out.txt'));
     const back = await ok(['cp', 'c1:/tmp/out.txt', '-']);
     expect(await tarNames(back.stdout)).toEqual(['out.txt']);
-    // a progress line only on a terminal: none here
+    // a progress line only on a terminal: none here, Docker's line under script(1)'s pty, none with -q
     expect(back.stderr).toBe('');
+    const onTty = async (args: string[]): Promise<string> => new Promise((res) => {
+      const cmd = [process.execPath, BERTH_BIN, ...args].map((a) => `'${a}'`).join(' ');
+      const c = spawn('script', ['-qec', cmd, '/dev/null'], { env, cwd: work, stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      c.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+      c.on('close', () => res(out));
+    });
+    expect(await onTty(['cp', 'c1:/tmp/d', 'tty-d'])).toMatch(/^Successfully copied \d+(\.\d+)?kB to tty-d\r?\n$/);
+    expect(readFileSync(join(work, 'tty-d/sub/y'), 'utf8')).toBe('y\n');
+    expect(await onTty(['cp', '-q', 'out.txt', 'c1:/tmp/q.txt'])).toBe('');
 
     // errors as Docker words them
     const e1 = await berth(['cp', 'c1:/nonexist', 'x']);

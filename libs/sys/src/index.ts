@@ -14,3 +14,4 @@ export { setChildSubreaper, waitpidNoHang, type WaitStatus } from './reaper';
 export { mountFs, MOUNT_ATTR, type FsParam } from './fsmount';
 export { idmappedMount, userNamespaceFd, closeUserNamespaceFd, type IdRange } from './idmap';
 export { umountAsync } from './mount-async';
+export { openat2, RESOLVE, O_PATH } from './openat2';

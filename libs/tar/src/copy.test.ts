@@ -110,6 +110,38 @@ describe('RootView.resolve: symlinks stay in the root', () => {
   });
 });
 
+describe('RootView.at: a swap after the check still resolves in the root', () => {
+  it('a directory replaced by a link to the host after resolve() leads into the root, not out', () => {
+    const root = tmp();
+    const outside = tmp();
+    mkdirSync(join(root, 'a'));
+    const v = new RootView(root);
+    const p = v.resolve('/a/f', false);
+    expect(p).toBe('/a/f');
+    // the race: "a" becomes a symlink to a host directory between the check and the write
+    rmSync(join(root, 'a'), { recursive: true });
+    symlinkSync(outside, join(root, 'a'));
+    mkdirSync(join(root, outside), { recursive: true });
+    const pin = v.at(p);
+    try {
+      writeFileSync(pin.path, 'x', { flag: 'wx' });
+    } finally {
+      pin.close();
+    }
+    expect(existsSync(join(outside, 'f'))).toBe(false);
+    expect(readFileSync(join(root, outside, 'f'), 'utf8')).toBe('x');
+  });
+
+  it('a link to /proc/self/root resolves in the root (missing there), never to the root of the host', () => {
+    const root = tmp();
+    symlinkSync('/proc/self/root', join(root, 'magic'));
+    const v = new RootView(root);
+    let err: unknown;
+    try { v.at('/magic/etc').close(); } catch (e) { err = e; }
+    expect(err).toBeDefined();
+  });
+});
+
 describe('pack and extract', () => {
   it('round-trips a tree (files, dirs, symlinks, hardlinks, modes, times)', async () => {
     const src = tmp();

@@ -12,12 +12,12 @@
 //
 // On failure the entries this extraction created are removed again (newest
 // first); files it replaced cannot be brought back, as with Docker.
-import { closeSync, constants, linkSync, lchownSync, lstatSync, mkdirSync, openSync, rmSync, symlinkSync, unlinkSync, writeSync, chmodSync, type Stats } from 'node:fs';
+import { closeSync, constants, fchmodSync, fchownSync, linkSync, lchownSync, lstatSync, mkdirSync, openSync, rmSync, symlinkSync, unlinkSync, writeSync, chmodSync, type Stats } from 'node:fs';
 import { posix } from 'node:path';
 import { FailedPreconditionError, fromNodeError, InvalidArgumentError } from '@berth/errors';
-import { lutimens, mknod, S_IF, UTIME_OMIT } from '@berth/sys';
+import { futimens, lutimens, mknod, S_IF, UTIME_OMIT } from '@berth/sys';
 import { TarReader, type TarHeader, type TarSink } from './reader';
-import type { RootView } from './root-view';
+import type { PinnedEntry, RootView } from './root-view';
 import { rebaseEntryName } from './copy-rules';
 
 export interface ExtractOptions {
@@ -51,9 +51,10 @@ export function entryTarget(dstDir: string, name: string, rebase: { from: string
 
 class Extractor implements TarSink {
   private fd: number | null = null;
-  private current: { header: TarHeader; host: string } | null = null;
+  private current: { header: TarHeader; host: string; pin: PinnedEntry } | null = null;
+  /** View paths this extraction created (undone on failure), and directories whose times are set last. */
   private readonly created: string[] = [];
-  private readonly dirTimes: Array<{ host: string; mtimeNs: bigint }> = [];
+  private readonly dirTimes: Array<{ path: string; mtimeNs: bigint }> = [];
   readonly result: ExtractResult = { entries: 0, bytes: 0 };
 
   constructor(private readonly view: RootView, private readonly o: ExtractOptions) {}
@@ -64,7 +65,19 @@ class Extractor implements TarSink {
     const parent = this.view.resolve(posix.dirname(target), true);
     const path = posix.join(parent, posix.basename(target));
     this.o.assertWritable?.(path);
-    const host = this.view.host(path);
+    // The entry's parent pinned by fd (openat2 RESOLVE_IN_ROOT): nothing swapped in since resolve() leads out.
+    const pin = this.view.at(path);
+    try {
+      this.createEntry(h, target, path, pin);
+    } catch (e) {
+      pin.close();
+      throw e;
+    }
+    this.result.entries++;
+  }
+
+  private createEntry(h: TarHeader, target: string, path: string, pin: PinnedEntry): void {
+    const host = pin.path;
     let existing: Stats | null = null;
     try {
       existing = lstatSync(host);
@@ -97,36 +110,36 @@ class Extractor implements TarSink {
     try {
       switch (h.type) {
         case 'dir':
-          if (!existing) { mkdirSync(host, 0o700); this.created.push(host); }
-          this.dirTimes.push({ host, mtimeNs: h.mtimeNs });
+          if (!existing) { mkdirSync(host, 0o700); this.created.push(path); }
+          this.dirTimes.push({ path, mtimeNs: h.mtimeNs });
           break;
         case 'file':
           this.fd = openSync(host, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
-          this.created.push(host);
+          this.created.push(path);
           break;
         case 'symlink':
           symlinkSync(h.linkname, host);
-          this.created.push(host);
+          this.created.push(path);
           break;
         case 'hardlink': {
           const t = entryTarget(this.o.dstDir, h.linkname, this.o.rebase);
           const tp = posix.join(this.view.resolve(posix.dirname(t), true), posix.basename(t));
-          linkSync(this.view.host(tp), host);
-          this.created.push(host);
+          const tpin = this.view.at(tp);
+          try { linkSync(tpin.path, host); } finally { tpin.close(); }
+          this.created.push(path);
           break;
         }
         case 'char': case 'block': case 'fifo': {
           const kind = h.type === 'char' ? S_IF.CHR : h.type === 'block' ? S_IF.BLK : S_IF.FIFO;
           mknod(host, kind | mode, h.devMajor, h.devMinor);
-          this.created.push(host);
+          this.created.push(path);
           break;
         }
       }
     } catch (e) {
       throw fromNodeError(e, `create ${path} (archive entry ${h.name})`);
     }
-    this.current = { header: h, host };
-    this.result.entries++;
+    this.current = { header: h, host, pin };
   }
 
   onData(chunk: Buffer, offset: number): void {
@@ -139,33 +152,48 @@ class Extractor implements TarSink {
   onEntryEnd(): void {
     const c = this.current;
     this.current = null;
-    if (this.fd !== null) { closeSync(this.fd); this.fd = null; }
-    if (!c) return;
+    const fd = this.fd;
+    this.fd = null;
+    if (!c) { if (fd !== null) closeSync(fd); return; }
     const h = c.header;
-    if (h.type === 'hardlink') return; // shares the target's inode: nothing of its own to set
+    const uid = this.o.chown ? this.o.chown.uid : h.uid;
+    const gid = this.o.chown ? this.o.chown.gid : h.gid;
     try {
-      const uid = this.o.chown ? this.o.chown.uid : h.uid;
-      const gid = this.o.chown ? this.o.chown.gid : h.gid;
-      lchownSync(c.host, uid, gid);
-      // chmod after chown: chown clears setuid/setgid bits.
-      if (h.type !== 'symlink') chmodSync(c.host, h.mode & 0o7777);
-      if (h.type !== 'dir') lutimens(c.host, UTIME_OMIT, h.mtimeNs);
+      if (fd !== null) {
+        // A file: through its own fd, so nothing is looked up by name again.
+        fchownSync(fd, uid, gid);
+        fchmodSync(fd, h.mode & 0o7777); // after chown: chown clears setuid/setgid
+        futimens(fd, UTIME_OMIT, h.mtimeNs);
+      } else if (h.type !== 'hardlink') { // a hardlink shares its target's inode: nothing of its own to set
+        lchownSync(c.host, uid, gid);
+        if (h.type !== 'symlink') chmodSync(c.host, h.mode & 0o7777);
+        if (h.type !== 'dir') lutimens(c.host, UTIME_OMIT, h.mtimeNs);
+      }
     } catch (e) {
-      throw fromNodeError(e, `set owner, mode and times of ${c.host}`);
+      throw fromNodeError(e, `set owner, mode and times of ${h.name}`);
+    } finally {
+      if (fd !== null) closeSync(fd);
+      c.pin.close();
     }
   }
 
   finish(): void {
     for (let i = this.dirTimes.length - 1; i >= 0; i--) {
       const d = this.dirTimes[i]!;
-      lutimens(d.host, UTIME_OMIT, d.mtimeNs);
+      const pin = this.view.at(d.path);
+      try { lutimens(pin.path, UTIME_OMIT, d.mtimeNs); } finally { pin.close(); }
     }
   }
 
   abort(): void {
     if (this.fd !== null) { try { closeSync(this.fd); } catch { /* already closed */ } this.fd = null; }
+    this.current?.pin.close();
+    this.current = null;
     for (let i = this.created.length - 1; i >= 0; i--) {
-      try { rmSync(this.created[i]!, { recursive: true, force: true }); } catch { /* best effort: reported by the original error */ }
+      try {
+        const pin = this.view.at(this.created[i]!);
+        try { rmSync(pin.path, { recursive: true, force: true }); } finally { pin.close(); }
+      } catch { /* its parent went first, or best effort: the original error is what is reported */ }
     }
   }
 }

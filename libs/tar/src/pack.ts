@@ -3,7 +3,7 @@
 // children follow as `name/child`, in sorted order. Symlinks are stored, never
 // followed (the view resolved the top beforehand); files with several links
 // become tar hardlinks to their first path, as GNU tar and Docker do.
-import { closeSync, openSync, readdirSync, readlinkSync, readSync, constants, type Stats } from 'node:fs';
+import { closeSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, statSync, constants, type Stats } from 'node:fs';
 import { DataLossError, fromNodeError } from '@berth/errors';
 import { devMajor, devMinor } from '@berth/sys';
 import type { TarEntryType } from './reader';
@@ -34,58 +34,68 @@ export async function* packTree(view: RootView, path: string, name: string): Asy
   const stack: Array<{ path: string; name: string }> = [{ path, name }];
   while (stack.length > 0) {
     const e = stack.pop()!;
-    let st: Stats;
+    // Everything about this entry goes through its pinned parent (RootView.at): no path is re-resolved.
+    const pin = view.at(e.path);
+    let header: Buffer | null = null;
+    let fd: number | null = null;
+    let size = 0;
+    let base: { name: string; mode: number; uid: number; gid: number; mtimeNs: bigint };
     try {
-      st = view.lstat(e.path);
-    } catch (err) {
-      // Gone since its directory was read (a live container): skip it, as tar does.
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT' && e.path !== path) continue;
-      throw fromNodeError(err, `stat ${e.path}`);
-    }
-    const type = entryType(st);
-    if (!type) continue;
-    const host = view.host(e.path);
-    const base = { name: e.name, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtimeNs: BigInt(Math.round(st.mtimeMs * 1e6)) };
-    if (type === 'file' && st.nlink > 1) {
-      const key = `${st.dev}:${st.ino}`;
-      const first = links.get(key);
-      if (first !== undefined) {
-        yield encodeHeader({ ...base, type: 'hardlink', size: 0, linkname: first });
-        continue;
-      }
-      links.set(key, e.name);
-    }
-    if (type === 'symlink') {
-      yield encodeHeader({ ...base, type, size: 0, linkname: readlinkSync(host) });
-    } else if (type === 'char' || type === 'block') {
-      yield encodeHeader({ ...base, type, size: 0, devMajor: devMajor(st.rdev), devMinor: devMinor(st.rdev) });
-    } else if (type === 'dir') {
-      yield encodeHeader({ ...base, type, size: 0 });
-      let children: string[];
+      let st: Stats;
       try {
-        children = readdirSync(host);
+        st = view.isMountTarget(e.path) ? statSync(pin.path) : lstatSync(pin.path);
       } catch (err) {
-        throw fromNodeError(err, `read directory ${e.path}`);
+        // Gone since its directory was read (a live container): skip it, as tar does.
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT' && e.path !== path) continue;
+        throw fromNodeError(err, `stat ${e.path}`);
       }
-      children.sort();
-      const prefix = e.name.endsWith('/') ? e.name : `${e.name}/`;
-      for (let i = children.length - 1; i >= 0; i--) stack.push({ path: join(e.path, children[i]!), name: prefix + children[i]! });
-    } else if (type === 'fifo') {
-      yield encodeHeader({ ...base, type, size: 0 });
-    } else {
-      yield* fileEntry(host, e.path, base, st.size);
+      const type = entryType(st);
+      if (!type) continue;
+      base = { name: e.name, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtimeNs: BigInt(Math.round(st.mtimeMs * 1e6)) };
+      if (type === 'file' && st.nlink > 1) {
+        const key = `${st.dev}:${st.ino}`;
+        const first = links.get(key);
+        if (first !== undefined) {
+          header = encodeHeader({ ...base, type: 'hardlink', size: 0, linkname: first });
+          continue;
+        }
+        links.set(key, e.name);
+      }
+      if (type === 'symlink') {
+        header = encodeHeader({ ...base, type, size: 0, linkname: readlinkSync(pin.path) });
+      } else if (type === 'char' || type === 'block') {
+        header = encodeHeader({ ...base, type, size: 0, devMajor: devMajor(st.rdev), devMinor: devMinor(st.rdev) });
+      } else if (type === 'dir') {
+        header = encodeHeader({ ...base, type, size: 0 });
+        let children: string[];
+        try {
+          children = readdirSync(pin.path);
+        } catch (err) {
+          throw fromNodeError(err, `read directory ${e.path}`);
+        }
+        children.sort();
+        const prefix = e.name.endsWith('/') ? e.name : `${e.name}/`;
+        for (let i = children.length - 1; i >= 0; i--) stack.push({ path: join(e.path, children[i]!), name: prefix + children[i]! });
+      } else if (type === 'fifo') {
+        header = encodeHeader({ ...base, type, size: 0 });
+      } else {
+        try {
+          fd = openSync(pin.path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+        } catch (err) {
+          throw fromNodeError(err, `open ${e.path}`);
+        }
+        size = st.size;
+      }
+    } finally {
+      pin.close();
+      if (header) yield header;
     }
+    if (fd !== null) yield* fileEntry(fd, e.path, base, size);
   }
   yield END_OF_ARCHIVE;
 }
 
-async function* fileEntry(host: string, path: string, base: { name: string; mode: number; uid: number; gid: number; mtimeNs: bigint }, size: number): AsyncGenerator<Buffer> {
-  let fd: number;
-  try {
-    fd = openSync(host, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-  } catch (err) {
-    throw fromNodeError(err, `open ${path}`);
-  }
+async function* fileEntry(fd: number, path: string, base: { name: string; mode: number; uid: number; gid: number; mtimeNs: bigint }, size: number): AsyncGenerator<Buffer> {
   try {
     yield encodeHeader({ ...base, type: 'file', size });
     let done = 0;

@@ -10,13 +10,27 @@
 // the longest matching mount. Resolution is done in view paths, so a link in
 // a volume pointing at "/etc" lands in the view's /etc, never the host's.
 //
-// Limits: the walk is done in user space, component by component; a process
-// that swaps a directory for a symlink between the walk and the open could
-// win a race (CVE-2018-15664 for Docker). Callers that copy into a live
-// container pause it first or accept that (docs/design/engine.md, "cp").
-import { lstatSync, readlinkSync, statSync, type Stats } from 'node:fs';
+// Races: the walk is done in user space, component by component, so a
+// process could swap a checked directory for a symlink before it is used
+// (CVE-2018-15664 for Docker). Operations therefore go through `at()`: the
+// entry's parent directory is re-opened by the kernel with openat2
+// RESOLVE_IN_ROOT (and no magic links) from the view's root or mount source,
+// and the entry is reached as /proc/self/fd/<fd>/<name> with its last
+// component never followed. A swap after the check then resolves inside
+// the root too. The engine also freezes a running container during a copy.
+import { closeSync, constants, lstatSync, openSync, readlinkSync, statSync, type Stats } from 'node:fs';
 import { posix } from 'node:path';
 import { InvalidArgumentError } from '@berth/errors';
+import { openat2, O_PATH, RESOLVE } from '@berth/sys';
+
+const O_CLOEXEC = 0o2000000;
+
+/** A host path for one view entry, valid until close(). */
+export interface PinnedEntry {
+  /** "/proc/self/fd/<parent fd>/<name>", or a mount's source for a mount target. */
+  path: string;
+  close(): void;
+}
 
 const MAX_LINKS = 40; // Linux's MAXSYMLINKS
 
@@ -48,6 +62,40 @@ export class RootView {
   /** The mount `p` (a resolved view path) lies in, or null for the root tree. */
   mountOf(p: string): ViewMount | null {
     return this.mounts.find((m) => p === m.target || p.startsWith(m.target + '/')) ?? null;
+  }
+
+  /** Whether `p` is where a mount is shown (its source is then used as is). */
+  isMountTarget(p: string): boolean {
+    return this.mounts.some((m) => m.target === p);
+  }
+
+  /**
+   * Pins the parent of resolved view path `p` (see the header) and returns a
+   * host path for `p` through it. The caller must not follow the last
+   * component (lstat, O_NOFOLLOW, mkdir, symlink, unlink) and must close().
+   */
+  at(p: string): PinnedEntry {
+    const m = this.mounts.find((x) => x.target === p);
+    if (m) return { path: m.source, close: () => undefined };
+    if (p === '/') {
+      const fd = openSync(this.root, O_PATH | constants.O_DIRECTORY | O_CLOEXEC);
+      return { path: `/proc/self/fd/${fd}`, close: () => closeSync(fd) };
+    }
+    const parent = posix.dirname(p);
+    let base = this.root;
+    let rel = parent.slice(1);
+    for (const x of this.mounts) {
+      if (parent === x.target) { base = x.source; rel = ''; break; }
+      if (parent.startsWith(x.target + '/')) { base = x.source; rel = parent.slice(x.target.length + 1); break; }
+    }
+    const bfd = openSync(base, O_PATH | constants.O_DIRECTORY | O_CLOEXEC);
+    let fd: number;
+    try {
+      fd = openat2(bfd, rel || '.', O_PATH | constants.O_DIRECTORY | O_CLOEXEC, RESOLVE.IN_ROOT | RESOLVE.NO_MAGICLINKS);
+    } finally {
+      closeSync(bfd);
+    }
+    return { path: `/proc/self/fd/${fd}/${posix.basename(p)}`, close: () => closeSync(fd) };
   }
 
   /** lstat of a view path; a mount point is stat'ed (its host source may be a symlink the kernel already followed). */
