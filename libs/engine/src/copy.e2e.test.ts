@@ -232,7 +232,15 @@ describe('berth cp through the CLI and the engine', () => {
     // the container was frozen for each copy (symlink races) and is thawed again
     const pid = (JSON.parse((await engine.InspectContainer({ id: 'c1' })).json) as { State: { Pid: number } }).State.Pid;
     const freezer = readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => l.split(':')[1] === 'freezer')!.split(':')[2]!;
-    expect(readFileSync(join('/sys/fs/cgroup/freezer', freezer, 'freezer.state'), 'utf8').trim()).toBe('THAWED');
+    const freezerState = () => readFileSync(join('/sys/fs/cgroup/freezer', freezer, 'freezer.state'), 'utf8').trim();
+    expect(freezerState()).toBe('THAWED');
+    // a paused container: copies both ways, and stays paused
+    await ok(['pause', 'c1']);
+    expect((await ok(['cp', 'c1:/tmp/f', '-'])).stdout.includes('hello\n')).toBe(true);
+    await ok(['cp', 'own', 'c1:/tmp/while-paused']);
+    expect(freezerState()).toBe('FROZEN');
+    await ok(['unpause', 'c1']);
+    expect((await ok(['cp', 'c1:/tmp/while-paused', '-'])).stdout.includes('own\n')).toBe(true);
   }, 180_000);
 
   it('StatPath and CopyTo over gRPC: stat header, "../" entries refused and undone, dir/non-dir conflicts', async () => {
