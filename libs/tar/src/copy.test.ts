@@ -5,6 +5,7 @@ import { lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ErrorCode, rejection } from '@berth/errors';
+import { lgetxattr, lsetxattr } from '@berth/sys';
 import { RootView } from './root-view';
 import { packTree } from './pack';
 import { extractTar } from './extract';
@@ -159,6 +160,19 @@ describe('pack and extract', () => {
     expect(statSync(join(dst, 'copy/hard')).ino).toBe(statSync(join(dst, 'copy/a.txt')).ino);
     expect(readlinkSync(join(dst, 'copy/ln'))).toBe('/nowhere');
     expect(Math.round(statSync(join(dst, 'copy/sub')).mtimeMs)).toBe(Math.round(statSync(join(src, 'd/sub')).mtimeMs));
+  });
+
+  it('carries file capabilities (security.capability) through pack and extract', async () => {
+    const src = tmp();
+    writeFileSync(join(src, 'ping'), 'bin');
+    // VFS_CAP_REVISION_2 with cap_net_raw (bit 13) permitted and effective, as setcap cap_net_raw+ep writes it
+    const cap = Buffer.alloc(20);
+    cap.writeUInt32LE(0x02000001, 0);
+    cap.writeUInt32LE(1 << 13, 4);
+    lsetxattr(join(src, 'ping'), 'security.capability', cap);
+    const dst = tmp();
+    await extractTar(new RootView(dst), packTree(new RootView(src), '/ping', 'ping'), { dstDir: '/', chown: { uid: 0, gid: 0 }, noOverwriteDirNonDir: true });
+    expect(lgetxattr(join(dst, 'ping'), 'security.capability')).toEqual(cap);
   });
 
   it('chowns to the given owner unless the archive ids are kept', async () => {

@@ -15,7 +15,7 @@
 import { closeSync, constants, fchmodSync, fchownSync, linkSync, lchownSync, lstatSync, mkdirSync, openSync, rmSync, symlinkSync, unlinkSync, writeSync, chmodSync, type Stats } from 'node:fs';
 import { posix } from 'node:path';
 import { FailedPreconditionError, fromNodeError, InvalidArgumentError } from '@berth/errors';
-import { futimens, lutimens, mknod, S_IF, UTIME_OMIT } from '@berth/sys';
+import { fsetxattr, futimens, lutimens, mknod, S_IF, UTIME_OMIT } from '@berth/sys';
 import { TarReader, type TarHeader, type TarSink } from './reader';
 import type { PinnedEntry, RootView } from './root-view';
 import { rebaseEntryName } from './copy-rules';
@@ -163,6 +163,9 @@ class Extractor implements TarSink {
         // A file: through its own fd, so nothing is looked up by name again.
         fchownSync(fd, uid, gid);
         fchmodSync(fd, h.mode & 0o7777); // after chown: chown clears setuid/setgid
+        // File capabilities last: chown clears them too. Docker restores only this one.
+        const cap = h.xattrs.get('security.capability');
+        if (cap) fsetxattr(fd, 'security.capability', cap);
         futimens(fd, UTIME_OMIT, h.mtimeNs);
       } else if (h.type !== 'hardlink') { // a hardlink shares its target's inode: nothing of its own to set
         lchownSync(c.host, uid, gid);

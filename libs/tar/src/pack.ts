@@ -5,12 +5,15 @@
 // become tar hardlinks to their first path, as GNU tar and Docker do.
 import { closeSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, statSync, constants, type Stats } from 'node:fs';
 import { DataLossError, fromNodeError } from '@berth/errors';
-import { devMajor, devMinor } from '@berth/sys';
+import { devMajor, devMinor, lgetxattr } from '@berth/sys';
 import type { TarEntryType } from './reader';
 import type { RootView } from './root-view';
 import { encodeHeader, END_OF_ARCHIVE, padding } from './writer';
 
 const CHUNK = 1 << 20;
+const CAPABILITY = 'security.capability';
+
+type FileBase = { name: string; mode: number; uid: number; gid: number; mtimeNs: bigint; xattrs?: Map<string, Buffer> };
 
 function entryType(st: Stats): TarEntryType | null {
   if (st.isFile()) return 'file';
@@ -39,7 +42,7 @@ export async function* packTree(view: RootView, path: string, name: string): Asy
     let header: Buffer | null = null;
     let fd: number | null = null;
     let size = 0;
-    let base: { name: string; mode: number; uid: number; gid: number; mtimeNs: bigint };
+    let base: FileBase;
     try {
       let st: Stats;
       try {
@@ -51,7 +54,12 @@ export async function* packTree(view: RootView, path: string, name: string): Asy
       }
       const type = entryType(st);
       if (!type) continue;
-      base = { name: e.name, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtimeNs: BigInt(Math.round(st.mtimeMs * 1e6)) };
+      // File capabilities travel with the file, as in Docker's archives (security.capability only).
+      const cap = type === 'file' ? lgetxattr(pin.path, CAPABILITY) : null;
+      base = {
+        name: e.name, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtimeNs: BigInt(Math.round(st.mtimeMs * 1e6)),
+        ...(cap ? { xattrs: new Map([[CAPABILITY, cap]]) } : {}),
+      };
       if (type === 'file' && st.nlink > 1) {
         const key = `${st.dev}:${st.ino}`;
         const first = links.get(key);
@@ -95,7 +103,7 @@ export async function* packTree(view: RootView, path: string, name: string): Asy
   yield END_OF_ARCHIVE;
 }
 
-async function* fileEntry(fd: number, path: string, base: { name: string; mode: number; uid: number; gid: number; mtimeNs: bigint }, size: number): AsyncGenerator<Buffer> {
+async function* fileEntry(fd: number, path: string, base: FileBase, size: number): AsyncGenerator<Buffer> {
   try {
     yield encodeHeader({ ...base, type: 'file', size });
     let done = 0;
