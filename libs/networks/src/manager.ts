@@ -836,6 +836,9 @@ export class NetworkManager extends EventEmitter {
     const still = await waitForOrphanHelpers();
     if (still.length) rep.errors.push(`helper processes still running after 30 s (pids ${still.join(', ')}); their work may outlive this reconcile`);
     for (const [id, eps] of [...this.endpoints]) {
+      // The caller's list can be older than an attach running here (the engine
+      // reads it before awaiting other services): that container exists.
+      if (!keep.has(id) && eps.some((e) => this.inflight.has(e))) continue;
       if (!keep.has(id)) {
         try {
           await this.detach(id);
@@ -857,18 +860,23 @@ export class NetworkManager extends EventEmitter {
         rep.rolledBack.push({ containerId: id, network: ep.network });
       }
     }
-    const live = [...this.endpoints.values()].flat();
+    // Read the table at each decision, not once: an attach running meanwhile
+    // puts its record (with its veth name) in the table before it makes the
+    // veth, claims the address or adds rules, so what the table does not name
+    // at that moment is a leftover, while a snapshot taken before the awaits
+    // below would miss it and delete what it is making.
+    const live = (): EndpointRecord[] => [...this.endpoints.values()].flat();
     try {
       // Rules of containers with no record (a crash before the record was
       // dropped and after the rules were half removed).
-      await this.hostPorts.sweep((id) => live.some((e) => e.containerId === id));
+      await this.hostPorts.sweep((id) => live().some((e) => e.containerId === id));
     } catch (e) {
       rep.errors.push(`port rules: ${(e as Error).message}`);
     }
     const ours = new Set([...this.networks.keys(), ...this.dropIns.keys(), this.loopbackList.name]);
     for (const c of await this.cni.cache.all()) {
       if (!ours.has(c.networkName)) continue; // another runtime's entry
-      if (live.some((e) => e.containerId === c.containerId && e.interface === c.ifName && (e.network === c.networkName || e.conflist?.name === c.networkName))) continue;
+      if (live().some((e) => e.containerId === c.containerId && e.interface === c.ifName && (e.network === c.networkName || e.conflist?.name === c.networkName))) continue;
       try {
         const list = JSON.parse(Buffer.from(c.config, 'base64').toString('utf8')) as CniConfList;
         await this.cni.del(list, { containerId: c.containerId, netns: '', ifName: c.ifName });
@@ -884,7 +892,7 @@ export class NetworkManager extends EventEmitter {
       for (const f of files) {
         if (!/^\d+\.\d+\.\d+\.\d+$/.test(f)) continue; // lock, last_reserved_ip.0
         const owner = (await readFile(join(dir, f), 'utf8').catch(() => '')).split(/\r?\n/)[0] ?? '';
-        if (!live.some((e) => e.containerId === owner && e.network === net.name)) {
+        if (!live().some((e) => e.containerId === owner && e.network === net.name)) {
           await rm(join(dir, f), { force: true });
           rep.ipsReleased.push(`${net.name}/${f}`);
         }
@@ -896,7 +904,9 @@ export class NetworkManager extends EventEmitter {
         const m = /^\d+:\s+([^@:\s]+)/.exec(line);
         if (!m) continue;
         const dev = m[1]!;
-        if (live.some((e) => e.hostInterface === dev)) continue;
+        if (live().some((e) => e.hostInterface === dev)) continue;
+        // A CNI attach names its veth only after ADD: one started while we listed may be making this one.
+        if (this.inflight.size) break;
         await runCommand('ip', ['link', 'del', dev]);
         rep.vethsDeleted.push(dev);
       }
