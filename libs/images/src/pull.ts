@@ -96,15 +96,14 @@ export async function pullImage(ctx: TransferContext, reference: string, opts: P
 
     // 3. Blobs: config first, then layers, all through one limiter.
     const limiter = new Limiter(opts.concurrency ?? 4);
-    const fetchOne = (d: Descriptor, tap?: PassThrough) =>
+    const fetchOne = (d: Descriptor, tap?: Tap) =>
       limiter.run(() => downloadBlob(ctx, client, ref, d, lease.id, scope, what, progress, aborter.signal, tap));
     // The bottom layer is applied straight from its download stream (teed
     // into the ingest), so unpacking starts with the first bytes instead of
     // after the slowest of the parallel downloads.
     const first = manifest.layers[0];
-    const tap = first && opts.streamFirstLayer !== false && !(await ctx.content.has(first.digest)) ? new PassThrough({ highWaterMark: 4 << 20 }) : undefined;
-    tap?.on('error', () => undefined);
-    if (tap) tapOf.push(tap);
+    const tap = first && opts.streamFirstLayer !== false && !(await ctx.content.has(first.digest)) ? newTap() : undefined;
+    if (tap) tapOf.push(tap.stream);
     const configDone = fetchOne(manifest.config);
     downloads.push(configDone);
     const layerDone = manifest.layers.map((d, i) => fetchOne(d, i === 0 ? tap : undefined));
@@ -115,7 +114,7 @@ export async function pullImage(ctx: TransferContext, reference: string, opts: P
     const config = parseJsonDocument<ImageConfig>(await ctx.content.readBytes(manifest.config.digest, MAX_DOCUMENT), `config ${manifest.config.digest}`);
 
     // 4. Apply layers in order as they arrive.
-    await applyLayers(ctx.content, ctx.applier, manifest.layers, config, (i) => layerDone[i]!, progress, (i) => (i === 0 ? tap : undefined));
+    await applyLayers(ctx.content, ctx.applier, manifest.layers, config, (i) => layerDone[i]!, progress, (i) => (i === 0 ? tap?.live : undefined));
     await Promise.all(downloads);
 
     // 5. Commit: the image record, then drop the lease (the record now roots the blobs).
@@ -134,6 +133,39 @@ export async function pullImage(ctx: TransferContext, reference: string, opts: P
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);
   }
+}
+
+/**
+ * The bottom layer's download stream, teed to the applier. `live` resolves
+ * only once the download holds the blob's ingest (the writer lock) from byte
+ * 0: to the stream, or to undefined when this pull will not stream it (the
+ * blob was stored, or is being written, by another pull). The applier must
+ * never read a tap whose download is still waiting for the lock: the two
+ * pulls' downloads and applies would wait on each other (the layers service
+ * makes a second apply of a layer wait for the first).
+ */
+interface Tap {
+  stream: PassThrough;
+  live: Promise<PassThrough | undefined>;
+  decide(streamed: boolean): void;
+}
+
+function newTap(): Tap {
+  const stream = new PassThrough({ highWaterMark: 4 << 20 });
+  stream.on('error', () => undefined);
+  let resolve!: (s: PassThrough | undefined) => void;
+  const live = new Promise<PassThrough | undefined>((r) => (resolve = r));
+  let decided = false;
+  return {
+    stream,
+    live,
+    decide(streamed) {
+      if (decided) return;
+      decided = true;
+      if (!streamed) stream.destroy(new Error('blob not streamed from the start'));
+      resolve(streamed && !stream.destroyed ? stream : undefined);
+    },
+  };
 }
 
 /** Resolves when `s` wants more data or has gone away (a failed applier destroys it). */
@@ -169,12 +201,22 @@ async function fetchManifest(client: RegistryClient, ref: Reference, tagOrDigest
 
 async function downloadBlob(
   ctx: TransferContext, client: RegistryClient, ref: Reference, desc: Descriptor, leaseId: string, scope: string[], what: string,
-  progress: (p: PullProgress) => void, signal: AbortSignal, tap?: PassThrough,
+  progress: (p: PullProgress) => void, signal: AbortSignal, tap?: Tap,
+): Promise<void> {
+  try {
+    await downloadBlobOnce(ctx, client, ref, desc, leaseId, scope, what, progress, signal, tap);
+  } finally {
+    tap?.decide(false); // no-op once decided
+  }
+}
+
+async function downloadBlobOnce(
+  ctx: TransferContext, client: RegistryClient, ref: Reference, desc: Descriptor, leaseId: string, scope: string[], what: string,
+  progress: (p: PullProgress) => void, signal: AbortSignal, tapOf?: Tap,
 ): Promise<void> {
   const report = (status: 'exists' | 'downloading' | 'done', current: number) =>
     progress({ type: 'blob', digest: desc.digest, mediaType: desc.mediaType, status, current, total: desc.size });
   if (await ctx.content.has(desc.digest)) {
-    tap?.destroy(new Error('blob already stored'));
     await ctx.content.protect(desc.digest, leaseId);
     ctx.sources.add(desc.digest, ref.domain, ref.path);
     report('exists', desc.size);
@@ -182,11 +224,10 @@ async function downloadBlob(
   }
   // The ref is per digest, so two pulls sharing a layer share (and resume) one ingest.
   const writer = await ctx.content.openWriter({ ref: `blob-${desc.digest}`, expected: { digest: desc.digest, size: desc.size }, leaseId, wait: true });
-  if (await ctx.content.has(desc.digest) || (tap && writer.offset > 0)) {
-    // Stored meanwhile by another pull, or a partial ingest to resume: the tap
-    // would miss the first bytes, so the applier reads the store instead.
-    tap?.destroy(new Error('blob not streamed from the start'));
-  }
+  // Stored meanwhile by another pull, or a partial ingest to resume: the tap
+  // would miss the first bytes, so the applier reads the store instead.
+  tapOf?.decide(!(await ctx.content.has(desc.digest)) && writer.offset === 0);
+  const tap = tapOf?.stream.destroyed === false ? tapOf.stream : undefined;
   if (await ctx.content.has(desc.digest)) {
     await writer.close();
     await ctx.content.protect(desc.digest, leaseId);

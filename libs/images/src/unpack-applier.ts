@@ -95,12 +95,13 @@ export class UnpackLayerApplier implements LayerApplier {
   async applyLayer(stream: Readable, opts: ApplyLayerOptions): Promise<{ chainId: string }> {
     // Two pulls sharing layers apply the same chain: the second waits for the
     // first instead of unpacking it again (as the layers service does).
+    // The waiting stream stays paused: if the first apply fails (its stream
+    // broke), this one is applied from its own, unread, bytes.
     const want = opts.parentChainId === undefined ? opts.expectedDiffId : chainIds([opts.parentChainId, opts.expectedDiffId])[1]!;
-    const pending = this.inflight.get(want);
-    if (this.chains.has(want) || pending) {
-      stream.resume();
-      if (pending) await pending;
-      if (this.chains.has(want)) return { chainId: want };
+    for (let pending = this.inflight.get(want); pending; pending = this.inflight.get(want)) await pending;
+    if (this.chains.has(want)) {
+      stream.destroy();
+      return { chainId: want };
     }
     const run = this.applyNew(stream, opts);
     this.inflight.set(want, run.then(() => undefined, () => undefined));

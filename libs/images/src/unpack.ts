@@ -13,7 +13,8 @@ export type LayerProgress = { type: 'layer'; digest: string; diffId: string; cha
  * Applies `layers` in order. `ready(i)` resolves when layer i's blob is in
  * the content store, so application of layer 0 overlaps downloads of the rest.
  * `live(i)` may instead hand over the blob's bytes as they download (pull
- * does this for the bottom layer); if applying from that stream fails, the
+ * does this for the bottom layer: the promise settles once the download holds
+ * the blob's ingest from byte 0, or to undefined); if applying from that stream fails, the
  * layer is applied again from the store once its download has finished and
  * been verified. Layers whose chain the applier already has are skipped.
  */
@@ -24,7 +25,7 @@ export async function applyLayers(
   config: ImageConfig,
   ready: (i: number) => Promise<void>,
   onProgress: (p: LayerProgress) => void = () => undefined,
-  live: (i: number) => Readable | undefined = () => undefined,
+  live: (i: number) => Promise<Readable | undefined> | undefined = () => undefined,
 ): Promise<string | undefined> {
   const diffIds = config.rootfs?.diff_ids ?? [];
   if (diffIds.length !== layers.length) {
@@ -43,15 +44,16 @@ export async function applyLayers(
     const desc = layers[i]!;
     const chainId = chains[i]!;
     const diffId = diffIds[i]!;
-    const stream = live(i);
     if (i <= have) {
-      stream?.destroy();
+      void live(i)?.then((s) => s?.destroy());
       onProgress({ type: 'layer', digest: desc.digest, diffId, chainId, status: 'exists' });
       continue;
     }
     const opts = { mediaType: desc.mediaType, expectedDiffId: diffId, parentChainId: i === 0 ? undefined : chains[i - 1] };
     onProgress({ type: 'layer', digest: desc.digest, diffId, chainId, status: 'applying' });
     let got: string;
+    // Waits until the download knows whether it streams this layer.
+    const stream = await live(i);
     if (stream) {
       try {
         got = (await applier.applyLayer(stream, opts)).chainId;

@@ -4,6 +4,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync, readFileSync, chmodSync, unlinkSync, symlinkSync, linkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { PassThrough } from 'node:stream';
 import { join } from 'node:path';
 import { mount, umount, MNT, lsetxattr } from '@berth/sys';
 import { LayerStore } from './store';
@@ -177,6 +178,47 @@ describe('sparse files', () => {
       expect(readFileSync(`${t}/zeros`).equals(content)).toBe(true);
     } finally {
       store.unmount(r.chainId);
+    }
+  });
+});
+
+describe('one layer applied twice at once', () => {
+  const fx = new StoreFixture();
+  afterEach(() => fx.cleanup());
+  const tar = layerTar([{ name: 'etc/', type: 'dir' }, { name: 'etc/hello', content: 'hello\n' }]);
+  const opts = { mediaType: TAR, expectedDiffId: sha256(tar) };
+
+  it('the second waits for the first and takes its layer, without reading its own input', async () => {
+    const store = fx.open('overlay');
+    const first = new PassThrough();
+    const second = new PassThrough();
+    const a = store.applyLayer(first, opts);
+    const b = store.applyLayer(second, opts);
+    first.end(tar);
+    const [ra, rb] = await Promise.all([a, b]);
+    expect(rb.chainId).toBe(ra.chainId);
+    expect([ra.existed, rb.existed]).toEqual([false, true]);
+    expect(second.destroyed).toBe(true);
+    expect(store.list().filter((s) => s.kind === 'committed')).toHaveLength(1);
+  });
+
+  it('when the first apply fails (its stream broke), the second applies its own bytes', async () => {
+    const store = fx.open('overlay');
+    const first = new PassThrough();
+    const second = new PassThrough();
+    const a = store.applyLayer(first, opts);
+    const b = store.applyLayer(second, opts);
+    first.write(tar.subarray(0, 700));
+    first.destroy(new Error('download restarted'));
+    await expect(a).rejects.toThrow();
+    second.end(tar);
+    const rb = await b;
+    expect(rb.diffId).toBe(sha256(tar));
+    store.view('v', rb.chainId);
+    try {
+      expect(readFileSync(`${store.mount('v')}/etc/hello`, 'utf8')).toBe('hello\n');
+    } finally {
+      store.unmount('v');
     }
   });
 });

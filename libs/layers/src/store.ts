@@ -192,16 +192,19 @@ export class LayerStore {
     const expected = opts.expectedDiffId ? opts.expectedDiffId : null;
     if (expected !== null) {
       const cid = chainIdOf(parentKey, expected);
+      // A second apply of a layer waits for the first, its input paused; if
+      // the first fails (its stream broke), this one applies its own bytes.
+      for (let running = this.inflight.get(cid); running; running = this.inflight.get(cid)) {
+        const r = await running.catch(() => undefined);
+        if (r) {
+          input.destroy();
+          return { ...r, existed: true };
+        }
+      }
       const existing = this.meta.find(cid);
       if (existing) {
         input.destroy();
         return { chainId: cid, diffId: expected, size: existing.size ?? 0, existed: true };
-      }
-      const running = this.inflight.get(cid);
-      if (running) {
-        const r = await running;
-        input.destroy();
-        return { ...r, existed: true };
       }
       const p = this.applyNew(input, compression, parentKey, expected, opts.labels ?? {});
       this.inflight.set(cid, p);
