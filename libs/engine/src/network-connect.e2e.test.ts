@@ -94,6 +94,20 @@ function useE2eStack(modules: () => Promise<ServiceModule[]>, names: E2eNames): 
     s.paths = { root: root.root, run, cleanup: () => { root.cleanup(); rmSync(run, { recursive: true, force: true }); } };
     s.stack = await runServices(await modules(), { paths: s.paths, natsUrl: s.nats.url, metrics: () => ({ host: '127.0.0.1', port: 0 }) });
     await waitForEventsStream(s.nats.url);
+    // The engine reconciles in the background at start with the ids it read
+    // before awaiting the cgroups and networks services, so a container made
+    // meanwhile can lose its cgroup or veth (engine service.ts, reported).
+    // Let that pass: every dependency healthy, then its retries' back-off.
+    const engine = s.client<engineV1.EngineDefinition, engineV1.EngineHandlers>('berth.engine.v1.Engine', 'engine');
+    try {
+      for (let deadline = Date.now() + 30_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 200))) {
+        const info = await engine.Info({}).catch(() => undefined);
+        if (info && Object.values(info.servicesHealthy).length >= 5 && Object.values(info.servicesHealthy).every(Boolean)) break;
+      }
+    } finally {
+      engine.close();
+    }
+    await new Promise((r) => setTimeout(r, 1500));
   }, 60_000);
   afterAll(async () => {
     try {
@@ -280,7 +294,7 @@ describe('network connect / disconnect through the engine, every service over gR
     }
   }, 180_000);
 
-  it('a connection made before start is attached at start, and again after a restart', async () => {
+  it('a connection made before start is attached at start, after a restart, and when the restart policy starts it again', async () => {
     const engine = s.client<engineV1.EngineDefinition, engineV1.EngineHandlers>('berth.engine.v1.Engine', 'engine');
     const nets = s.client<networksV1.NetworksDefinition, networksV1.NetworksHandlers>('berth.networks.v1.Networks', 'networks');
     const side = `bt-side-${tag}`;
@@ -316,7 +330,26 @@ describe('network connect / disconnect through the engine, every service over gR
       await engine.StartContainer({ id: late.id });
       expect((await inCtr(engine, late.id, ['ip', '-o', 'link', 'show'])).out).not.toContain('eth1');
 
-      for (const id of [late.id, peer.id]) await engine.RemoveContainer({ id, force: true });
+      // The restart policy brings a connected container back on both networks.
+      const flaky = await engine.RunContainer({
+        create: {
+          name: `bt-flaky-${tag}`, config: { image: 'busybox:latest', cmd: { values: ['sh', '-c', 'sleep 3; exit 1'] } },
+          hostConfig: { restartPolicy: { name: 'on-failure', maximumRetryCount: 3 } }, pull: 'never',
+        },
+      });
+      await engine.ConnectNetwork({ container: flaky.id, network: side });
+      const pid0 = (JSON.parse((await engine.InspectContainer({ id: flaky.id })).json) as { State: { Pid: number } }).State.Pid;
+      let restarted = false;
+      for (let deadline = Date.now() + 20_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 200))) {
+        const st = JSON.parse((await engine.InspectContainer({ id: flaky.id })).json) as { RestartCount: number; State: { Pid: number; Running: boolean } };
+        if (st.RestartCount >= 1 && st.State.Running && st.State.Pid !== pid0) { restarted = true; break; }
+      }
+      expect(restarted).toBe(true);
+      const fip = (await networksOf(engine, flaky.id))[side]!.IPAddress;
+      expect(fip).toMatch(/^10\.219\.143\./);
+      expect((await inCtr(engine, flaky.id, ['ip', '-o', '-4', 'addr', 'show', 'eth1'])).out).toContain(`inet ${fip}/24`);
+
+      for (const id of [late.id, peer.id, flaky.id]) await engine.RemoveContainer({ id, force: true });
       await nets.RemoveNetwork({ name: side });
     } finally {
       engine.close();
