@@ -24,7 +24,8 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 
-const ROOT = path.resolve(__dirname, '..', '..');
+// BENCH_ROOT: another checkout's build (an A/B against an older commit in a git worktree).
+const ROOT = process.env.BENCH_ROOT || path.resolve(__dirname, '..', '..');
 const dist = (lib, file = 'index.js') => require(path.join(ROOT, 'libs', lib, 'dist', file));
 
 const N = Number(process.env.BENCH_N || 40);

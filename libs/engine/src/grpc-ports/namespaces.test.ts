@@ -1,0 +1,83 @@
+// The namespaces adapter's overlap of the cgroup move with the rest of the
+// start saga (docs/design/engine.md, "Run path latency"): AddProcess is sent
+// at create and not awaited there, but start() lets the init exec only after
+// it succeeded, a failed move fails start (so the saga undoes createProcess),
+// and a delete during rollback waits for a move still in flight.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { NotFoundError } from '@berth/errors';
+import type { ProcessSpec } from '../ports';
+import type { CgroupsClient } from './cgroups';
+import { grpcNamespacesPort, type NamespacesClient } from './namespaces';
+import { ContainerFiles } from './shared';
+
+const spec = (logPath: string): ProcessSpec => ({
+  rootfs: '/r', readonlyRootfs: false, args: ['true'], env: [], cwd: '/', uid: 0, gid: 0, additionalGids: [], hostname: 'h',
+  terminal: false, openStdin: false, cgroupPath: '/sys/fs/cgroup/x', mounts: [], capAdd: [], capDrop: [], init: false,
+  usernsMode: '', networkMode: 'none', logPath,
+} as unknown as ProcessSpec);
+
+/** Test doubles of the two gRPC clients: they log calls; AddProcess is settled by the test. */
+function clients() {
+  const calls: string[] = [];
+  let settle!: { resolve: () => void; reject: (e: Error) => void };
+  const ns = {
+    async Create(req: { id: string }) { calls.push(`Create ${req.id}`); return { pid: 4242, namespacePaths: {}, monitorPid: 1 }; },
+    async Start(req: { id: string }) { calls.push(`Start ${req.id}`); return {}; },
+    async Delete(req: { id: string }) { calls.push(`Delete ${req.id}`); return {}; },
+    async Signal(req: { id: string }) { calls.push(`Signal ${req.id}`); return {}; },
+    Logs() { return (async function* () { /* nothing logged */ })(); },
+  } as unknown as NamespacesClient;
+  const cg = {
+    AddProcess(req: { id: string; pid: number }) {
+      calls.push(`AddProcess ${req.id} ${req.pid}`);
+      return new Promise<object>((resolve, reject) => { settle = { resolve: () => { calls.push(`AddProcess done ${req.id}`); resolve({}); }, reject }; });
+    },
+  } as unknown as CgroupsClient;
+  return { calls, ns, cg, settle: () => settle };
+}
+
+describe('grpc namespaces port: the cgroup move overlaps the rest of the start', () => {
+  let dir: string;
+  beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'berth-nsport-')); });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('create returns before the move; start execs the init only after it', async () => {
+    const c = clients();
+    const port = grpcNamespacesPort({ namespaces: c.ns, cgroups: c.cg, files: new ContainerFiles(dir) });
+    expect(await port.create('c1', spec(join(dir, 'c1.log')))).toEqual({ pid: 4242 });
+    expect(c.calls).toEqual(['Create c1', 'AddProcess c1 4242']);
+    const started = port.start('c1');
+    await new Promise((r) => setTimeout(r, 20));
+    expect(c.calls).not.toContain('Start c1'); // still moving
+    c.settle().resolve();
+    await started;
+    expect(c.calls.slice(-2)).toEqual(['AddProcess done c1', 'Start c1']);
+    await port.close();
+  });
+
+  it('a failed move fails start, and the init never execs', async () => {
+    const c = clients();
+    const port = grpcNamespacesPort({ namespaces: c.ns, cgroups: c.cg, files: new ContainerFiles(dir) });
+    await port.create('c2', spec(join(dir, 'c2.log')));
+    c.settle().reject(new NotFoundError('pid: process 4242 does not exist', { field: 'pid' }));
+    await expect(port.start('c2')).rejects.toThrow(/process 4242 does not exist/);
+    expect(c.calls).not.toContain('Start c2');
+    await port.close();
+  });
+
+  it('a delete during rollback waits for a move still in flight', async () => {
+    const c = clients();
+    const port = grpcNamespacesPort({ namespaces: c.ns, cgroups: c.cg, files: new ContainerFiles(dir) });
+    await port.create('c3', spec(join(dir, 'c3.log')));
+    const deleted = port.delete('c3');
+    await new Promise((r) => setTimeout(r, 20));
+    expect(c.calls).not.toContain('Delete c3');
+    c.settle().resolve();
+    await deleted;
+    expect(c.calls.slice(-2)).toEqual(['AddProcess done c3', 'Delete c3']);
+    await port.close();
+  });
+});

@@ -1,0 +1,108 @@
+// The run path's ordering guarantees that its speed-ups rely on
+// (docs/design/engine.md, "Run path latency"): Wait answers at the committed
+// exit while the release runs behind it on the container's chain; the
+// release deletes the process first, then the rest; recovery finishes a
+// release an engine died in; every step is timed for the histogram.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ContainerStore } from './container-store';
+import { openEngineDb, type Db } from './db';
+import { Engine } from './engine';
+import { recover } from './recovery';
+import { ManualClock } from './restart';
+import { addTestImage, recordingPorts, type RecordingPorts } from './testing/recording-ports';
+import { defaultContainerConfig, defaultHostConfig } from './types';
+import { VolumeStore } from './volumes';
+
+const flush = () => new Promise((r) => setTimeout(r, 10));
+
+describe('engine run path', () => {
+  let dir: string;
+  let db: Db;
+  let ports: RecordingPorts;
+  let engine: Engine;
+  let clock: ManualClock;
+  let steps: string[];
+  const make = () => new Engine({
+    store: new ContainerStore(db), volumes: new VolumeStore(db, dir, () => clock.now()), ports, stateDir: dir, clock,
+    onStepTimed: (step, seconds) => { expect(seconds).toBeGreaterThanOrEqual(0); steps.push(step); },
+  });
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'berth-engine-'));
+    db = openEngineDb(join(dir, 'engine.db'));
+    clock = new ManualClock();
+    ports = recordingPorts(() => clock.now());
+    addTestImage(ports, 'alpine', { cmd: ['/bin/true'], volumes: [] });
+    steps = [];
+    engine = make();
+  });
+  afterEach(() => {
+    engine.close();
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('Wait answers at the committed exit; the release follows on the chain, process first, before a queued remove', async () => {
+    const c = await engine.run({ name: 'web', config: defaultContainerConfig('alpine'), hostConfig: defaultHostConfig() });
+    // Hold the process delete (the first release step) until the test lets it go.
+    let letGo!: () => void;
+    const held = new Promise<void>((r) => { letGo = r; });
+    const del = ports.namespaces.delete.bind(ports.namespaces);
+    ports.namespaces.delete = async (id) => { await held; return del(id); };
+
+    const waited = engine.wait(c.id);
+    ports.exitProcess(c.id, { exitCode: 3 });
+    expect(await waited).toBe(3);
+    expect(engine.store.get(c.id).state).toBe('exited');
+    expect(ports.rec.live.has(`process ${c.id}`)).toBe(true); // not released yet
+    const removed = engine.remove(c.id);
+    await flush();
+    expect(ports.rec.calls).not.toContain(`layers.remove ${c.id}`); // queued behind the release
+
+    letGo();
+    await removed;
+    const tail = ports.rec.calls.filter((x) => /^(namespaces\.delete|networks\.detach|networks\.removeHostsFiles|cgroups\.remove|layers\.remove) /.test(x));
+    expect(tail[0]).toBe(`namespaces.delete ${c.id}`);
+    expect(tail.slice(1, 4).sort()).toEqual([`cgroups.remove ${c.id}`, `networks.detach ${c.id}`, `networks.removeHostsFiles ${c.id}`]);
+    expect(tail[4]).toBe(`layers.remove ${c.id}`);
+    expect(ports.rec.live.size).toBe(0);
+  });
+
+  it('times every step of a run, the exit, the release and the removal', async () => {
+    const c = await engine.run({ name: 'rm', config: defaultContainerConfig('alpine'), hostConfig: { ...defaultHostConfig(), autoRemove: true } });
+    const gone = engine.wait(c.id, 'removed');
+    ports.exitProcess(c.id, { exitCode: 0 });
+    await gone;
+    await flush();
+    expect(steps).toEqual([
+      'resolveImage', 'prepareRoot', 'prepareVolumes',
+      ...steps.slice(3, steps.indexOf('exitNotify')), // the start saga's steps, whatever others add to it
+      'exitNotify', 'releaseRuntime', 'remove',
+    ]);
+    for (const s of ['createCgroup', 'createProcess', 'attachNetwork', 'bindHostsResolv', 'start']) expect(steps).toContain(s);
+  });
+
+  it('a failed step is timed too, and the saga still undoes the earlier ones', async () => {
+    ports.rec.failOn('networks.attach');
+    await expect(engine.run({ name: 'bad', config: defaultContainerConfig('alpine'), hostConfig: defaultHostConfig() })).rejects.toThrow(/^attachNetwork: /);
+    expect(steps).toContain('attachNetwork');
+    expect([...ports.rec.live].filter((r) => !r.startsWith('rootfs ') && !r.startsWith('image-ref '))).toEqual([]);
+  });
+
+  it('recovery releases an exited container again (an engine that died between the exit commit and the release)', async () => {
+    const c = await engine.run({ name: 'crashy', config: defaultContainerConfig('alpine'), hostConfig: defaultHostConfig() });
+    engine.close(); // the exit below is not handled by this engine
+    ports.exitProcess(c.id, { exitCode: 0 });
+    // What handleExit commits before releasing, and nothing after it.
+    engine.store.transition(c.id, 'exit', () => ({ exitCode: 0, finishedAt: clock.now(), pid: 0 }));
+    expect(ports.rec.live.has(`process ${c.id}`)).toBe(true);
+    expect(ports.rec.live.has(`cgroup ${c.id}`)).toBe(true);
+
+    engine = make();
+    await recover(engine);
+    for (const r of ['process', 'cgroup', 'net', 'hosts']) expect(ports.rec.live.has(`${r} ${c.id}`)).toBe(false);
+    expect(engine.store.get(c.id).state).toBe('exited');
+  });
+});
