@@ -8,7 +8,7 @@
 // bt-k<tag>, btk<tag>-, BERTH-K<TAG>) and removed in afterAll.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -183,6 +183,13 @@ describe('berth cp through the CLI and the engine', () => {
     expect(lstatSync(join(bind, 'own')).uid).toBe(0);
     expect(lstatSync(join(bind, 'own-a')).uid).toBe(1234);
     expect(lstatSync(join(bind, 'own-a')).gid).toBe(4321);
+    // local "link/" is the directory it points at, named as the link; local "dir/." is its contents
+    symlinkSync('into', join(work, 'intolink'));
+    await ok(['cp', 'intolink/', 'c1:/tmp/']);
+    await ok(['cp', 'into/.', 'c1:/tmp/into-contents']);
+    expect(await tarNames((await ok(['cp', 'c1:/tmp/intolink', '-'])).stdout)).toEqual(['intolink/', 'intolink/d/', 'intolink/d/sub/', 'intolink/d/sub/y']);
+    expect(await tarNames((await ok(['cp', 'c1:/tmp/into-contents', '-'])).stdout)).toEqual(['into-contents/', 'into-contents/d/', 'into-contents/d/sub/', 'into-contents/d/sub/y']);
+    expect((await berth(['cp', 'own/', 'c1:/tmp/'])).stderr).toMatch(/not a directory: own\//);
     // a read-only volume refuses, naming it
     const r1 = await berth(['cp', 'own', 'c1:/ro/']);
     expect(r1.code).toBe(1);

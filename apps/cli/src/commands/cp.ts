@@ -143,17 +143,17 @@ function localSource(p: string, follow: boolean): { info: CopyInfo; resolved: st
   let resolved: string;
   let rebaseName = '';
   try {
-    if (follow) {
+    if (follow || hasTrailingSeparator(abs) || specifiesCurrentDir(abs)) {
+      // -L, "link/" and "dir/." name the directory itself: resolve every component; entries keep the name asked for.
       resolved = realpathSync(abs);
-      const r = rebaseForLink(abs, resolved);
-      rebaseName = r.rebaseName;
+      rebaseName = rebaseForLink(abs, resolved).rebaseName;
     } else {
       const { dir, base } = splitPathDirEntry(abs);
       resolved = posix.join(realpathSync(dir), base);
-      if (hasTrailingSeparator(abs) && posix.basename(abs.replace(/\/+$/, '')) !== posix.basename(resolved)) rebaseName = posix.basename(abs.replace(/\/+$/, ''));
     }
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError(`no such file or directory: ${p}`, { field: 'source' });
+    if ((e as NodeJS.ErrnoException).code === 'ENOTDIR') throw new FailedPreconditionError(`not a directory: ${p}`, { field: 'source' });
     throw fromNodeError(e, `source ${p}`);
   }
   let st: Stats;
@@ -165,6 +165,8 @@ function localSource(p: string, follow: boolean): { info: CopyInfo; resolved: st
     if ((e as NodeJS.ErrnoException).code === 'ENOTDIR') throw new FailedPreconditionError(`not a directory: ${p}`, { field: 'source' });
     throw fromNodeError(e, `source ${p}`);
   }
+  // Node's realpath drops a trailing "/" on a file where the kernel says ENOTDIR: say it ourselves.
+  if ((specifiesCurrentDir(abs) || hasTrailingSeparator(abs)) && !st.isDirectory()) throw new FailedPreconditionError(`not a directory: ${p}`, { field: 'source' });
   return { info: { path: abs, exists: true, isDir: st.isDirectory(), rebaseName }, resolved, st };
 }
 
