@@ -121,6 +121,10 @@ describe('berth CLI (no stack)', () => {
       [['port', 'web', '80/xyz'], /invalid port/],
       [['commit', 'web', 'Repo:tag'], /lowercase/],
       [['frobnicate'], /unknown command "frobnicate" for "berth"/],
+      [['cp', 'a', 'b'], /one side must be CONTAINER:PATH/],
+      [['cp', 'web:/x', 'db:/y'], /copying between containers is not supported/],
+      [['cp', 'web:', 'out'], /source can not be empty/],
+      [['cp', '-x', 'web:/a', 'out'], /unknown shorthand flag: 'x'/],
       // stdin is not a terminal here: -it cannot work, and nothing is created.
       [['run', '-it', 'alpine', 'sh'], /the input device is not a TTY/],
       [['exec', '-it', 'web', 'sh'], /the input device is not a TTY/],

@@ -53,13 +53,13 @@ async function copyFromContainer(ctx: Ctx, container: string, srcPath: string, d
   const engine = ctx.engine();
   let path = srcPath;
   let rebaseName = '';
+  // The local destination is checked before the copy starts, as Docker does.
+  const dstInfo = dstPath === '-' ? null : localDestination(dstPath);
   if (follow) {
     // -L: copy what the link points at, named as the link (moby GetRebaseName).
     const st = await statIn(ctx, container, srcPath);
     if (st && isLink(st.mode)) ({ path, rebaseName } = rebaseForLink(srcPath, st.linkTarget));
   }
-  // The local destination is checked before the copy starts, as Docker does.
-  const dstInfo = dstPath === '-' ? null : localDestination(dstPath);
   const call = engine.CopyFrom({ id: container, path }) as AsyncIterable<engineV1.CopyFromResponse__Output> & { cancel(): void };
   const it = call[Symbol.asyncIterator]();
   const first = await it.next();
@@ -172,6 +172,8 @@ function localSource(p: string, follow: boolean): { info: CopyInfo; resolved: st
 
 async function copyToContainer(ctx: Ctx, container: string, dstPath: string, srcPath: string, follow: boolean, archive: boolean): Promise<number> {
   const engine = ctx.engine();
+  // The local source first: a typo there is told without asking the engine anything.
+  const src = srcPath === '-' ? null : localSource(srcPath, follow);
   // The container side: follow a final symlink once, as Docker does.
   let dstInfo: CopyInfo = { path: dstPath, exists: false, isDir: false, rebaseName: '' };
   let st = await statIn(ctx, container, dstPath);
@@ -187,12 +189,11 @@ async function copyToContainer(ctx: Ctx, container: string, dstPath: string, src
   }
   let dstDir: string;
   let tar: AsyncIterable<Buffer>;
-  if (srcPath === '-') {
+  if (src === null) {
     if (!dstInfo.isDir) throw new FailedPreconditionError(`destination "${container}:${dstPath}" must be a directory`, { field: 'dest' });
     dstDir = dstInfo.path;
     tar = ctx.io.stdin as AsyncIterable<Buffer>;
   } else {
-    const src = localSource(srcPath, follow);
     const plan = prepareArchiveCopy(src.info, dstInfo);
     dstDir = plan.dstDir;
     const name = plan.rebase?.to ?? (src.info.rebaseName || splitPathDirEntry(src.info.path).base);
