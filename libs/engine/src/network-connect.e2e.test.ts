@@ -40,6 +40,8 @@ interface E2eNames {
   bridgePrefix: string;
   /** Prefix of the iptables chains (BERTH-...). */
   chainPrefix: string;
+  /** false: the modules have no engine to wait for (the test runs its own). */
+  settle?: boolean;
 }
 
 interface E2eStack {
@@ -51,6 +53,25 @@ interface E2eStack {
   client<D, H>(service: string, name: string): BerthClient<D, H>;
   /** Waits until the images service has made busybox:latest (from the host's busybox-static). */
   busybox(): Promise<imagesV1.Image__Output>;
+}
+
+/**
+ * The engine reconciles in the background at start with the ids it read
+ * before awaiting the cgroups and networks services, so a container made
+ * meanwhile can lose its cgroup or veth (engine service.ts, reported). Let
+ * that pass: every dependency healthy, then its retries' back-off.
+ */
+async function settleEngine(s: E2eStack): Promise<void> {
+  const engine = s.client<engineV1.EngineDefinition, engineV1.EngineHandlers>('berth.engine.v1.Engine', 'engine');
+  try {
+    for (let deadline = Date.now() + 30_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 200))) {
+      const info = await engine.Info({}).catch(() => undefined);
+      if (info && Object.values(info.servicesHealthy).length >= 5 && Object.values(info.servicesHealthy).every(Boolean)) break;
+    }
+  } finally {
+    engine.close();
+  }
+  await new Promise((r) => setTimeout(r, 1500));
 }
 
 /** Registers beforeAll/afterAll that start `modules` with `names` and tear everything down. */
@@ -94,20 +115,7 @@ function useE2eStack(modules: () => Promise<ServiceModule[]>, names: E2eNames): 
     s.paths = { root: root.root, run, cleanup: () => { root.cleanup(); rmSync(run, { recursive: true, force: true }); } };
     s.stack = await runServices(await modules(), { paths: s.paths, natsUrl: s.nats.url, metrics: () => ({ host: '127.0.0.1', port: 0 }) });
     await waitForEventsStream(s.nats.url);
-    // The engine reconciles in the background at start with the ids it read
-    // before awaiting the cgroups and networks services, so a container made
-    // meanwhile can lose its cgroup or veth (engine service.ts, reported).
-    // Let that pass: every dependency healthy, then its retries' back-off.
-    const engine = s.client<engineV1.EngineDefinition, engineV1.EngineHandlers>('berth.engine.v1.Engine', 'engine');
-    try {
-      for (let deadline = Date.now() + 30_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 200))) {
-        const info = await engine.Info({}).catch(() => undefined);
-        if (info && Object.values(info.servicesHealthy).length >= 5 && Object.values(info.servicesHealthy).every(Boolean)) break;
-      }
-    } finally {
-      engine.close();
-    }
-    await new Promise((r) => setTimeout(r, 1500));
+    if (names.settle !== false) await settleEngine(s);
   }, 60_000);
   afterAll(async () => {
     try {
@@ -354,6 +362,60 @@ describe('network connect / disconnect through the engine, every service over gR
     } finally {
       engine.close();
       nets.close();
+    }
+  }, 180_000);
+});
+
+const tag2 = randomBytes(3).toString('hex');
+
+describe('network connect across an engine restart', () => {
+  const s = useE2eStack(async () => [layersModule, imagesModule, cgroupsModule, namespacesModule, networksModule], {
+    tag: tag2, cgroupParent: `berth-test-${tag2}`, defaultBridge: `bt-n${tag2}`, defaultSubnet: '10.219.144.0/24',
+    bridgePrefix: `btn${tag2.slice(0, 4)}-`, chainPrefix: `BERTH-N${tag2.toUpperCase()}`, settle: false,
+  });
+
+  it('a running container keeps its connection over an engine restart; disconnect and connect work after it', async () => {
+    const startEngine = async (): Promise<RunningStack> => {
+      const st = await runServices([engineModule], { paths: s.paths, natsUrl: s.nats!.url, metrics: () => ({ host: '127.0.0.1', port: 0 }) });
+      await settleEngine(s);
+      return st;
+    };
+    let eng = await startEngine();
+    let engine = s.client<engineV1.EngineDefinition, engineV1.EngineHandlers>('berth.engine.v1.Engine', 'engine');
+    const nets = s.client<networksV1.NetworksDefinition, networksV1.NetworksHandlers>('berth.networks.v1.Networks', 'networks');
+    const net = `bt-keep-${tag2}`;
+    const ids: string[] = [];
+    try {
+      await s.busybox();
+      await nets.CreateNetwork({ name: net, subnet: '10.219.139.0/24' });
+      const a = await engine.RunContainer({ create: { name: `bt-ka-${tag2}`, config: { image: 'busybox:latest', cmd: { values: ['sleep', '300'] } }, pull: 'never' } });
+      ids.push(a.id);
+      const b = await engine.RunContainer({ create: { name: `bt-kb-${tag2}`, config: { image: 'busybox:latest', cmd: { values: ['sleep', '300'] } }, hostConfig: { networkMode: net }, pull: 'never' } });
+      ids.push(b.id);
+      const con = await engine.ConnectNetwork({ container: a.id, network: net, aliases: ['kept'] });
+      expect(con.endpoint?.ipAddress).toMatch(/^10\.219\.139\./);
+
+      engine.close();
+      await eng.stop();
+      eng = await startEngine();
+      engine = s.client<engineV1.EngineDefinition, engineV1.EngineHandlers>('berth.engine.v1.Engine', 'engine');
+      // The new engine has the connection in the record; the container still has eth1 and reaches b by name.
+      expect((await networksOf(engine, a.id))[net]).toMatchObject({ IPAddress: con.endpoint!.ipAddress, Aliases: ['kept'] });
+      expect((await inCtr(engine, a.id, ['ping', '-c1', '-W2', `bt-kb-${tag2}`])).code).toBe(0);
+      expect((await inCtr(engine, b.id, ['nslookup', 'kept'])).out).toContain(con.endpoint!.ipAddress);
+      // Disconnect and connect again through the new engine (no netns handle of its own: the process's).
+      await engine.DisconnectNetwork({ container: a.id, network: net });
+      expect((await inCtr(engine, a.id, ['ip', '-o', 'link', 'show'])).out).not.toContain('eth1');
+      const again = await engine.ConnectNetwork({ container: a.id, network: net });
+      expect((await inCtr(engine, a.id, ['ip', '-o', '-4', 'addr', 'show', 'eth1'])).out).toContain(`inet ${again.endpoint!.ipAddress}/24`);
+      expect((await inCtr(engine, a.id, ['ping', '-c1', '-W2', `bt-kb-${tag2}`])).code).toBe(0);
+    } finally {
+      // This stack's engine is the test's: remove what it made before stopping it.
+      for (const id of ids) await engine.RemoveContainer({ id, force: true }).catch(() => undefined);
+      await nets.RemoveNetwork({ name: net }).catch(() => undefined);
+      engine.close();
+      nets.close();
+      await eng.stop();
     }
   }, 180_000);
 });
