@@ -192,20 +192,46 @@ export function messageOf(e: unknown): string {
 /**
  * Runs `fn` for each name, printing `print(name)` on success and the error on
  * stderr otherwise (docker stop a b c goes on after a failure); exit 1 when
- * any failed.
+ * any failed. With `parallel` > 1, up to that many calls are in flight at once,
+ * as Docker's CLI runs rm, stop, kill, pause and unpause (50 at a time, its
+ * parallelOperation); lines and errors are still printed in argument order.
  */
-export async function eachArg(ctx: Ctx, names: string[], fn: (name: string) => Promise<string | undefined>): Promise<number> {
+export async function eachArg(ctx: Ctx, names: string[], fn: (name: string) => Promise<string | undefined>, parallel = 1): Promise<number> {
   let failed = 0;
-  for (const n of names) {
-    try {
-      const line = await fn(n);
-      if (line !== undefined) ctx.out(`${line}\n`);
-    } catch (e) {
-      const err = ctx.explain(e);
-      if (err !== e) throw err; // the service is unreachable: the other names would fail alike
-      ctx.err(`berth: ${messageOf(err)}\n`);
-      failed++;
+  const report = (outcome: { line?: string | undefined } | { error: unknown }): void => {
+    if (!('error' in outcome)) {
+      if (outcome.line !== undefined) ctx.out(`${outcome.line}\n`);
+      return;
     }
+    const err = ctx.explain(outcome.error);
+    if (err !== outcome.error) throw err; // the service is unreachable: the other names would fail alike
+    ctx.err(`berth: ${messageOf(err)}\n`);
+    failed++;
+  };
+  if (parallel <= 1) {
+    for (const n of names) {
+      try {
+        report({ line: await fn(n) });
+      } catch (e) {
+        report({ error: e });
+      }
+    }
+    return failed ? 1 : 0;
+  }
+  let free = parallel;
+  let stopped = false;
+  const waiting: (() => void)[] = [];
+  const acquire = () => (free > 0 ? (free--, Promise.resolve()) : new Promise<void>((r) => waiting.push(r)));
+  const release = () => { const next = waiting.shift(); if (next) next(); else free++; };
+  const outcomes = names.map((n) =>
+    acquire()
+      .then(() => (stopped ? { line: undefined } : fn(n).then((line) => ({ line }), (error: unknown) => ({ error }))))
+      .finally(release));
+  try {
+    for (const o of outcomes) report(await o);
+  } catch (e) {
+    stopped = true; // start no more calls; those in flight end when main closes the client
+    throw e;
   }
   return failed ? 1 : 0;
 }

@@ -158,13 +158,16 @@ export async function start(ctx: Ctx): Promise<number> {
   return eachArg(ctx, ctx.p.args, async (id) => { await engine.StartContainer({ id }); return id; });
 }
 
+/** rm, stop, kill, pause and unpause of several containers run this many at once, as Docker's CLI does. */
+const DOCKER_PARALLEL = 50;
+
 export async function stop(ctx: Ctx): Promise<number> {
   const t = parseStopTime(ctx.int('time') ?? ctx.int('timeout'));
   const engine = ctx.engine();
   return eachArg(ctx, ctx.p.args, async (id) => {
     await engine.StopContainer({ id, signal: ctx.str('signal'), ...(t === undefined ? {} : { timeoutSeconds: t }) }, { timeoutMs: t === -1 ? 24 * 3600_000 : ((t ?? 10) + 30) * 1000 });
     return id;
-  });
+  }, DOCKER_PARALLEL);
 }
 
 export async function restart(ctx: Ctx): Promise<number> {
@@ -178,7 +181,7 @@ export async function restart(ctx: Ctx): Promise<number> {
 
 export async function kill(ctx: Ctx): Promise<number> {
   const engine = ctx.engine();
-  return eachArg(ctx, ctx.p.args, async (id) => { await engine.KillContainer({ id, signal: ctx.str('signal') }); return id; });
+  return eachArg(ctx, ctx.p.args, async (id) => { await engine.KillContainer({ id, signal: ctx.str('signal') }); return id; }, DOCKER_PARALLEL);
 }
 
 export async function rm(ctx: Ctx): Promise<number> {
@@ -186,17 +189,17 @@ export async function rm(ctx: Ctx): Promise<number> {
   return eachArg(ctx, ctx.p.args, async (id) => {
     await engine.RemoveContainer({ id, force: ctx.bool('force'), removeVolumes: ctx.bool('volumes') });
     return id;
-  });
+  }, DOCKER_PARALLEL);
 }
 
 export async function pause(ctx: Ctx): Promise<number> {
   const engine = ctx.engine();
-  return eachArg(ctx, ctx.p.args, async (id) => { await engine.PauseContainer({ id }); return id; });
+  return eachArg(ctx, ctx.p.args, async (id) => { await engine.PauseContainer({ id }); return id; }, DOCKER_PARALLEL);
 }
 
 export async function unpause(ctx: Ctx): Promise<number> {
   const engine = ctx.engine();
-  return eachArg(ctx, ctx.p.args, async (id) => { await engine.UnpauseContainer({ id }); return id; });
+  return eachArg(ctx, ctx.p.args, async (id) => { await engine.UnpauseContainer({ id }); return id; }, DOCKER_PARALLEL);
 }
 
 export async function wait(ctx: Ctx): Promise<number> {
