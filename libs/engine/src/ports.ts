@@ -57,6 +57,12 @@ export interface LayersPort {
    * ids, and what its root writes is stored unshifted.
    */
   prepare(key: string, layers: string[], idMapping?: IdMapping): Promise<{ rootfs: string }>;
+  /**
+   * Makes sure the writable root `key` is mounted (idempotent) and returns
+   * its host path: after a reboot, or a layers service that could not keep
+   * it, a stopped container's root must be mounted again before it starts.
+   */
+  mount(key: string, idMapping?: IdMapping): Promise<{ rootfs: string }>;
   /** Exports the writable root's changes (whiteouts included) as a layer blob in the content store. */
   diff(key: string): Promise<LayerDescriptor>;
   /** Unmounts and deletes the writable root. */

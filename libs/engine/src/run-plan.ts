@@ -86,6 +86,14 @@ export function createSteps(p: EnginePorts): SagaStep<RunContext>[] {
 export function startSteps(p: EnginePorts): SagaStep<RunContext>[] {
   return [
     {
+      // The root stays mounted while the container exists (removal unmounts
+      // it); this remounts it when something took it away meanwhile (a reboot).
+      name: 'mountRoot',
+      async run(ctx) {
+        ctx.rootfs = (await p.layers.mount(ctx.id, ctx.idMapping)).rootfs;
+      },
+    },
+    {
       name: 'createCgroup',
       async run(ctx) {
         ctx.cgroupPath = (await p.cgroups.create(ctx.id, resourcesOf(ctx.hostConfig))).path;

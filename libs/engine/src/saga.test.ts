@@ -41,6 +41,7 @@ function ctx(image = 'alpine'): RunContext {
 const STEP_CALLS: [string, string, string[]][] = [
   ['resolveImage', 'images.resolve', ['images.removeContainerRef']],
   ['prepareRoot', 'layers.prepare', ['layers.remove']],
+  ['mountRoot', 'layers.mount', []],
   ['createCgroup', 'cgroups.create', ['cgroups.remove']],
   ['createProcess', 'namespaces.create', ['namespaces.kill', 'namespaces.delete']],
   ['attachNetwork', 'networks.attach', ['networks.detach']],
@@ -55,7 +56,7 @@ describe('run plan saga (in-memory test doubles for the services)', () => {
     const c = ctx();
     await runSaga(runSteps(p), c);
     expect(p.rec.calls.map((x) => x.split(' ')[0])).toEqual([
-      'images.resolve', 'images.addContainerRef', 'layers.prepare', 'cgroups.create', 'namespaces.create',
+      'images.resolve', 'images.addContainerRef', 'layers.prepare', 'layers.mount', 'cgroups.create', 'namespaces.create',
       'networks.attach', 'networks.writeHostsFiles', 'namespaces.bindMounts', 'namespaces.start',
     ]);
     expect([...p.rec.live].sort()).toEqual(['cgroup', 'hosts', 'image-ref', 'net', 'process', 'rootfs'].map((r) => `${r} ${ID}`));

@@ -151,7 +151,7 @@ export class Metadata {
     this.db.prepare('DELETE FROM mounts WHERE key = ?').run(key);
   }
 
-  clearMounts(): void {
-    this.db.prepare('DELETE FROM mounts').run();
+  allMounts(): { key: string; target: string }[] {
+    return this.db.prepare('SELECT key, target FROM mounts').all() as { key: string; target: string }[];
   }
 }

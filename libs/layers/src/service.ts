@@ -10,6 +10,7 @@
 //    snapshot's in-use hold).
 // Metrics: berth_layers_snapshots{kind} and berth_layers_committed_bytes,
 // both read from the metadata at scrape time (no disk walk).
+import { resolve } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { ErrorCode, InvalidArgumentError, makeError } from '@berth/errors';
 import { stateDir, type AsyncHandlers, type ServiceModule } from '@berth/kit';
@@ -148,6 +149,11 @@ export const layersModule: ServiceModule = {
       View: async (req) => mountsToWire(store.view(req.key, req.parent || null, { ...req.labels })),
       Mounts: async (req) => mountsToWire(store.mounts(req.key)),
       Mount: async (req) => {
+        // Idempotent: a mounted snapshot answers where it is mounted (a retry
+        // after a lost reply, the engine making sure a root is there before a
+        // start). It is not remounted with other options.
+        const at = store.mountTarget(req.key);
+        if (at !== undefined && (!req.target || resolve(req.target) === at)) return { target: at };
         if (req.uidMappings.length === 0 && req.gidMappings.length === 0) return { target: store.mount(req.key, req.target || undefined) };
         const ranges = (ms: typeof req.uidMappings) => ms.map((m) => ({ containerId: m.containerId, hostId: m.hostId, size: m.size }));
         return { target: await store.mountIdmapped(req.key, { uidMappings: ranges(req.uidMappings), gidMappings: ranges(req.gidMappings) }, req.target || undefined) };

@@ -301,17 +301,56 @@ describe('crash safety', () => {
         child.kill('SIGKILL');
         await exited;
       }
+      const mountedRoot = mountsUnder(`${root}/mounts`);
+      expect(mountedRoot).toHaveLength(1);
       const reopened = fx.reopen(driver);
-      expect(mountsUnder(root)).toEqual([]);
+      // The root the crashed store mounted is adopted (a container may run in
+      // it); the half-applied layer's staging is gone.
+      expect(mountsUnder(root)).toEqual(mountedRoot);
       expect(readdirSync(`${root}/tmp`)).toEqual([]);
       expect(reopened.list().map((s) => s.key).sort()).toEqual([base!, 'ctr'].sort());
       expect(readdirSync(`${root}/snapshots`)).toHaveLength(2);
+      expect(() => reopened.mount('ctr')).toThrow(/already mounted/);
+      reopened.unmount('ctr');
+      expect(mountsUnder(root)).toEqual([]);
       expect(existsSync(`${root}/mounts`) && readdirSync(`${root}/mounts`)).toEqual([]);
       // The interrupted layer can be applied again from scratch.
       const again = await reopened.applyLayer(streamOf(layerTar([{ name: 'f0', content: 'x' }])), { mediaType: TAR, parentChainId: base });
       expect(again.existed).toBe(false);
     });
   }
+});
+
+describe('reopening with roots mounted', () => {
+  const fx = new StoreFixture();
+  afterEach(() => fx.cleanup());
+
+  it('adopts recorded root mounts, drops records of vanished ones, detaches unrecorded ones', async () => {
+    const store = fx.open('overlay');
+    const [base] = await applyAll(store, [layerTar(richBase())]);
+    store.prepare('kept', base);
+    const kept = store.mount('kept');
+    writeFileSync(`${kept}/mine`, 'still here');
+    store.prepare('vanished', base);
+    const vanished = store.mount('vanished');
+    store.close();
+    fx.store = null;
+    const root = `${fx.dir}/root`;
+    umount(vanished); // as after a reboot, for this one
+    const stray = `${root}/mounts/stray`;
+    mkdirSync(stray);
+    mount('tmpfs', stray, 'tmpfs', 0, '');
+    const reopened = fx.reopen('overlay');
+    expect(mountsUnder(root)).toEqual([kept]);
+    expect(readFileSync(`${kept}/mine`, 'utf8')).toBe('still here');
+    expect(existsSync(stray)).toBe(false);
+    // The vanished root mounts again; the kept one is already mounted.
+    expect(reopened.mount('vanished')).toBe(vanished);
+    expect(() => reopened.mount('kept')).toThrow(/already mounted/);
+    reopened.unmount('vanished');
+    reopened.unmount('kept');
+    expect(mountsUnder(root)).toEqual([]);
+  });
 });
 
 describe('spawnSync sanity', () => {

@@ -128,9 +128,15 @@ export class LayerStore {
     if (!isAbsolute(opts.root)) throw new InvalidArgumentError(`store root "${opts.root}" must be an absolute path`, { field: 'root' });
     const root = resolve(opts.root);
     for (const d of ['', '/snapshots', '/tmp', '/mounts']) mkdirSync(`${root}${d}`, { recursive: true, mode: 0o711 });
-    // Stale mounts first: a tmp dir or snapshot may be busy under one.
+    // Mounts a previous run left: the roots it mounted (directly under
+    // mounts/) are kept for recover() to adopt, since running containers are
+    // pivoted into them and the engine hands their paths out; anything else
+    // (helper mounts under tmp/, a mount inside a root) is detached first, as a
+    // tmp dir or snapshot may be busy under one.
+    const roots: string[] = [];
     for (const mp of mountsUnder(root)) {
-      try { umount(mp, MNT.DETACH); } catch { /* gone meanwhile */ }
+      if (/^[^/]+$/.test(mp.slice(`${root}/mounts/`.length)) && mp.startsWith(`${root}/mounts/`)) roots.push(mp);
+      else try { umount(mp, MNT.DETACH); } catch { /* gone meanwhile */ }
     }
     rmSync(`${root}/tmp`, { recursive: true, force: true });
     mkdirSync(`${root}/tmp`, { mode: 0o711 });
@@ -147,7 +153,7 @@ export class LayerStore {
       const driver: SnapshotDriver = det.driver === 'overlay' ? new OverlayDriver() : new CopyDriver();
       driver.init(root);
       const store = new LayerStore(root, driver, det.reason, meta);
-      store.recover();
+      store.recover(roots);
       return store;
     } catch (e) {
       meta.close();
@@ -155,9 +161,26 @@ export class LayerStore {
     }
   }
 
-  private recover(): void {
-    this.meta.clearMounts();
-    for (const name of readdirSync(`${this.root}/mounts`)) rmSync(`${this.root}/mounts/${name}`, { recursive: true, force: true });
+  /**
+   * Reconciles the records with the kernel after a restart or crash. Root
+   * mounts still in place whose record says so are adopted (a restart of this
+   * service alone leaves running containers and their paths untouched);
+   * records of mounts that are gone are dropped (the engine mounts again on
+   * start), and mounts no record claims are detached.
+   */
+  private recover(liveRoots: string[]): void {
+    const live = new Set(liveRoots);
+    const kept = new Set<string>();
+    for (const { key, target } of this.meta.allMounts()) {
+      if (live.has(target)) kept.add(target);
+      else this.meta.deleteMount(key);
+    }
+    for (const mp of liveRoots) {
+      if (!kept.has(mp)) try { umount(mp, MNT.DETACH); } catch { /* gone meanwhile */ }
+    }
+    for (const name of readdirSync(`${this.root}/mounts`)) {
+      if (!kept.has(`${this.root}/mounts/${name}`)) rmSync(`${this.root}/mounts/${name}`, { recursive: true, force: true });
+    }
     const rows = this.meta.all();
     const ids = new Set(rows.map((r) => r.id));
     for (const name of readdirSync(`${this.root}/snapshots`)) {
@@ -331,6 +354,12 @@ export class LayerStore {
       this.mounting.delete(key);
       this.release(key);
     }
+  }
+
+  /** Where the store has `key` mounted, if it has. */
+  mountTarget(key: string): string | undefined {
+    this.meta.get(key);
+    return this.meta.mountOf(key);
   }
 
   /** Undoes mount(key). */

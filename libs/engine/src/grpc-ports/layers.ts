@@ -15,6 +15,10 @@ export type LayersClient = BerthClient<layersV1.LayersDefinition, layersV1.Layer
 export type ContentClient = BerthClient<imagesV1.ContentDefinition, imagesV1.ContentHandlers>;
 
 export function grpcLayersPort(layers: LayersClient, content: ContentClient): LayersPort {
+  const mount: LayersPort['mount'] = async (key, idMapping) => {
+    // --userns auto: the service mounts every layer idmapped (LinuxIDMapping has IdRange's fields).
+    return { rootfs: (await layers.Mount({ key, ...(idMapping ? { uidMappings: idMapping.uidMappings, gidMappings: idMapping.gidMappings } : {}) })).target };
+  };
   return {
     async prepare(key, chain, idMapping) {
       try {
@@ -23,9 +27,10 @@ export function grpcLayersPort(layers: LayersClient, content: ContentClient): La
         // Idempotent per key: a retry after a lost reply reuses the snapshot.
         if (!isAlreadyExists(e)) throw e;
       }
-      // --userns auto: the service mounts every layer idmapped (LinuxIDMapping has IdRange's fields).
-      return { rootfs: (await layers.Mount({ key, ...(idMapping ? { uidMappings: idMapping.uidMappings, gidMappings: idMapping.gidMappings } : {}) })).target };
+      return mount(key, idMapping);
     },
+
+    mount,
 
     async diff(key): Promise<LayerDescriptor> {
       // Stream the service's diff straight into the content store, under a

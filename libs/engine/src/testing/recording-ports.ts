@@ -119,6 +119,7 @@ export function recordingPorts(now: () => number = Date.now): RecordingPorts {
     },
     layers: {
       async prepare(key) { call('layers.prepare', key); rec.live.add(`rootfs ${key}`); return { rootfs: `/rootfs/${key}` }; },
+      async mount(key) { call('layers.mount', key); return { rootfs: `/rootfs/${key}` }; },
       async diff(key) { call('layers.diff', key); return { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: 'sha256:' + 'd'.repeat(64), diffId: 'sha256:' + 'e'.repeat(64), size: 123 }; },
       async remove(key) { call('layers.remove', key); rec.live.delete(`rootfs ${key}`); },
     },

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import tarStream from 'tar-stream';
 import { gunzipSync } from 'node:zlib';
 import { Readable } from 'node:stream';
-import { umount, MNT, lgetxattr } from '@berth/sys';
+import { mount, umount, MNT, lgetxattr } from '@berth/sys';
 import { LayerStore } from '../store';
 import type { DriverName } from '../driver';
 import { mountsUnder } from '../mountinfo';
@@ -425,14 +425,18 @@ export function runSnapshotDriverSuite(driver: DriverName): void {
       }
     });
 
-    it('cleans up at open: staging dirs, stale mounts under the root, unknown snapshot dirs', async () => {
+    it('cleans up at open: staging dirs, stale mounts under the root, unknown snapshot dirs; keeps a recorded root mount', async () => {
       const [base] = await applyAll(store, [layerTar([{ name: 'f', content: 'f' }])]);
       store.prepare('c', base);
       const t = store.mount('c');
       mkdirSync(`${store.root}/tmp/deadbeef0000/fs`, { recursive: true });
       mkdirSync(`${store.root}/snapshots/feedface0000/fs`, { recursive: true });
+      const stale = `${store.root}/tmp/deadbeef0000/fs`;
+      mount('tmpfs', stale, 'tmpfs', 0, '');
       // A "crash": the store is dropped without unmounting.
       const reopened = fx.reopen(driver);
+      expect(mountsUnder(reopened.root)).toEqual([t]);
+      reopened.unmount('c');
       expect(mountsUnder(reopened.root)).toEqual([]);
       expect(existsSync(t)).toBe(false);
       expect(readdirSync(`${reopened.root}/tmp`)).toEqual([]);

@@ -151,18 +151,24 @@ export interface LayersClient extends grpc.Client {
   list(argument: _berth_layers_v1_ListRequest, callback: grpc.requestCallback<_berth_layers_v1_ListResponse__Output>): grpc.ClientUnaryCall;
   
   /**
-   * Mounts snapshot `key` under the service's state dir (for tools and
-   * tests that need a path: diffing by hand, docker cp into a stopped
-   * container). Mounts left by a crashed service are undone at its start.
+   * Mounts snapshot `key` under the service's state dir and returns the
+   * path (the engine's container roots; docker cp into a stopped container).
+   * Idempotent: a snapshot already mounted answers where it is mounted (with
+   * the options it was mounted with; unmount first to change them). Root
+   * mounts survive a restart of the service (running containers use them)
+   * and are adopted by the next one; other mounts it left are undone.
    */
   Mount(argument: _berth_layers_v1_MountRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_berth_layers_v1_MountResponse__Output>): grpc.ClientUnaryCall;
   Mount(argument: _berth_layers_v1_MountRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_berth_layers_v1_MountResponse__Output>): grpc.ClientUnaryCall;
   Mount(argument: _berth_layers_v1_MountRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_berth_layers_v1_MountResponse__Output>): grpc.ClientUnaryCall;
   Mount(argument: _berth_layers_v1_MountRequest, callback: grpc.requestCallback<_berth_layers_v1_MountResponse__Output>): grpc.ClientUnaryCall;
   /**
-   * Mounts snapshot `key` under the service's state dir (for tools and
-   * tests that need a path: diffing by hand, docker cp into a stopped
-   * container). Mounts left by a crashed service are undone at its start.
+   * Mounts snapshot `key` under the service's state dir and returns the
+   * path (the engine's container roots; docker cp into a stopped container).
+   * Idempotent: a snapshot already mounted answers where it is mounted (with
+   * the options it was mounted with; unmount first to change them). Root
+   * mounts survive a restart of the service (running containers use them)
+   * and are adopted by the next one; other mounts it left are undone.
    */
   mount(argument: _berth_layers_v1_MountRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_berth_layers_v1_MountResponse__Output>): grpc.ClientUnaryCall;
   mount(argument: _berth_layers_v1_MountRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_berth_layers_v1_MountResponse__Output>): grpc.ClientUnaryCall;
@@ -333,9 +339,12 @@ export interface LayersHandlers extends grpc.UntypedServiceImplementation {
   List: grpc.handleUnaryCall<_berth_layers_v1_ListRequest__Output, _berth_layers_v1_ListResponse>;
   
   /**
-   * Mounts snapshot `key` under the service's state dir (for tools and
-   * tests that need a path: diffing by hand, docker cp into a stopped
-   * container). Mounts left by a crashed service are undone at its start.
+   * Mounts snapshot `key` under the service's state dir and returns the
+   * path (the engine's container roots; docker cp into a stopped container).
+   * Idempotent: a snapshot already mounted answers where it is mounted (with
+   * the options it was mounted with; unmount first to change them). Root
+   * mounts survive a restart of the service (running containers use them)
+   * and are adopted by the next one; other mounts it left are undone.
    */
   Mount: grpc.handleUnaryCall<_berth_layers_v1_MountRequest__Output, _berth_layers_v1_MountResponse>;
   
