@@ -5,7 +5,7 @@
 // nobody and teardown removes exactly it.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { SERVICE_NAMES, createClient, socketPath, type BerthClient, type BerthPaths } from '@berth/kit';
@@ -136,6 +136,9 @@ export async function startCliStack(split: boolean, subnetIndex: number): Promis
           await stack.layers.Remove({ key: s.key }).catch(() => undefined);
         }
         for (const c of [stack.engine, stack.layers, stack.namespaces, stack.networks]) c.close();
+        // The services' logs outlive the stack for a post-mortem when asked (BERTH_E2E_KEEP_LOGS=dir).
+        const keep = process.env['BERTH_E2E_KEEP_LOGS'];
+        if (keep) cpSync(join(paths.run, 'logs'), join(keep, `${split ? 'split' : 'all-in-one'}-${tag}`), { recursive: true });
         await berth(['daemon', 'down'], { timeoutMs: 60_000 }).catch(() => undefined);
         const m = new NetworkManager(networksOptions(paths, env));
         await m.start();
