@@ -108,8 +108,7 @@ export function startSteps(p: EnginePorts): SagaStep<RunContext>[] {
         const merged = need(ctx.merged, 'merged config');
         const rootfs = need(ctx.rootfs, 'rootfs');
         const fields = processFields(merged, hostnameOf(ctx));
-        const passwd = await p.rootfs.readFile(rootfs, '/etc/passwd');
-        const group = await p.rootfs.readFile(rootfs, '/etc/group');
+        const [passwd, group] = await Promise.all([p.rootfs.readFile(rootfs, '/etc/passwd'), p.rootfs.readFile(rootfs, '/etc/group')]);
         const u = resolveUser(merged.user, passwd, group);
         // HOME comes from passwd unless the config set it (Docker does the same).
         const env = fields.env.some((e) => e.startsWith('HOME=')) ? fields.env : [...fields.env, `HOME=${u.home}`];

@@ -70,9 +70,11 @@ export function grpcNetworksPort(c: NetworksClient, files: ContainerFiles): Netw
     async writeHostsFiles(id, req) {
       const p = files.paths(id);
       const [hosts, resolv] = await Promise.all([c.HostsFile({ containerId: id }), c.ResolvConf({ containerId: id })]);
-      await files.rewrite(p.hostsPath, hosts.content);
-      await files.rewrite(p.resolvConfPath, resolv.content);
-      await files.rewrite(p.hostnamePath, `${req.hostname}\n`);
+      await Promise.all([
+        files.rewrite(p.hostsPath, hosts.content),
+        files.rewrite(p.resolvConfPath, resolv.content),
+        files.rewrite(p.hostnamePath, `${req.hostname}\n`),
+      ]);
       return p;
     },
     async removeHostsFiles(id) {
