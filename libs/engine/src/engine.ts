@@ -767,6 +767,9 @@ export class Engine {
       this.emit(c, 'exec_died', { execId, exitCode: code });
       return code;
     });
+    // The caller may look at the exit only later (or never: a detached exec);
+    // a failed wait must not be an unhandled rejection meanwhile.
+    exitCode.catch(() => undefined);
     return { execId, exitCode };
   }
 

@@ -69,6 +69,15 @@ function normalizeAddress(a: string): string {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
+ * The longest deadline a call gets: one day. grpc-js sends a deadline in
+ * whole units rounded up (2^31-1 ms goes out as 2147484 S) and its server
+ * reads it back into an int32 timer, so a deadline near Node's timer limit
+ * comes back negative and fires at once (a "wait forever" became a busy loop
+ * of DEADLINE_EXCEEDED). Callers that wait longer loop on DEADLINE_EXCEEDED.
+ */
+export const MAX_TIMEOUT_MS = 24 * 3600_000;
+
+/**
  * Creates a typed client for a fully-qualified service name over one or
  * more addresses.
  */
@@ -95,14 +104,14 @@ export function createClient<D, H>(service: string, addresses: string[], opts: C
     next = (next + 1) % clients.length;
     return c;
   };
-  const defaultTimeout = opts.timeoutMs ?? 30_000;
+  const defaultTimeout = Math.min(opts.timeoutMs ?? 30_000, MAX_TIMEOUT_MS);
   const maxAttempts = opts.maxAttempts ?? 5;
 
   const prepare = (o: CallOpts | undefined) => {
     const md = new grpc.Metadata();
     md.set('x-request-id', o?.requestId ?? randomUUID());
     for (const [k, v] of Object.entries(o?.metadata ?? {})) md.set(k, v);
-    const deadline = Date.now() + (o?.timeoutMs ?? defaultTimeout);
+    const deadline = Date.now() + Math.min(o?.timeoutMs ?? defaultTimeout, MAX_TIMEOUT_MS);
     return { md, deadline };
   };
 

@@ -7,6 +7,6 @@ export { createLogger, type Logger } from './logger';
 export { createRegistry, createRpcMetrics, serveMetrics, type RpcMetrics } from './metrics';
 export { wrapHandlers, type AsyncHandler, type AsyncHandlers, type CallContext } from './handlers';
 export { ServiceHost, stopOnSignals, BERTH_VERSION, type ServiceHostOptions, type ServiceInfo } from './server';
-export { createClient, waitServing, type KnownKeys, type BerthClient, type CallOpts, type ClientOptions } from './client';
+export { createClient, waitServing, MAX_TIMEOUT_MS, type KnownKeys, type BerthClient, type CallOpts, type ClientOptions } from './client';
 export { tempPaths, checkPrometheusText, type TempPaths } from './testing';
 export type { ServiceModule, ServiceContext, StartedService, EventSink } from './module';

@@ -4,7 +4,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { InvalidArgumentError, NotFoundError, makeError, isNotFound, isInvalidArgument, isUnavailable, type ErrorCode } from '@berth/errors';
 import type { testingV1 } from '@berth/proto';
-import { ServiceHost, checkPrometheusText, createClient, socketPath, tempPaths, waitServing, type AsyncHandlers, type TempPaths } from './index';
+import { ServiceHost, checkPrometheusText, createClient, MAX_TIMEOUT_MS, socketPath, tempPaths, waitServing, type AsyncHandlers, type TempPaths } from './index';
 
 type EchoClient = ReturnType<typeof echoClient>;
 const SERVICE = 'berth.testing.v1.Echo';
@@ -147,6 +147,16 @@ describe('service kit', () => {
     chat.end();
     await done;
     expect(replies).toEqual(['X', 'Y']);
+  });
+
+  it('a "wait forever" deadline (Node\'s timer limit) is capped, not turned into an instant DEADLINE_EXCEEDED by the server', async () => {
+    paths = tempPaths();
+    const host = await start();
+    const c = client([`unix:${host.info.socket}`]);
+    // Without the cap, grpc-js rounds 2^31-1 ms up to 2147484 S and its server
+    // reads that back into a negative int32 timer that fires at once.
+    await expect(c.Say({ message: 'long', delayMs: 300 }, { timeoutMs: 2 ** 31 - 1 })).resolves.toMatchObject({ message: 'long' });
+    expect(MAX_TIMEOUT_MS).toBeLessThan(2 ** 31 - 1000);
   });
 
   it('drains in-flight calls on stop and refuses new ones', async () => {

@@ -18,7 +18,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { once } from 'node:events';
 import { FailedPreconditionError, InvalidArgumentError, isNotFound, ErrorCode, errorCode, NotFoundError } from '@berth/errors';
-import type { BerthClient } from '@berth/kit';
+import { MAX_TIMEOUT_MS, type BerthClient } from '@berth/kit';
 import type { namespacesV1, typesV1 } from '@berth/proto';
 import { parseRfc3339Nano } from '../logs';
 import type { ExitStatus, NamespacesPort, ProcessSpec } from '../ports';
@@ -289,7 +289,14 @@ export function grpcNamespacesPort(o: NamespacesPortOptions): GrpcNamespacesPort
     },
 
     async waitExec(id, execId) {
-      return (await ns.WaitExec({ id, execId }, { timeoutMs: 2 ** 31 - 1 })).exitCode;
+      // As long as the exec runs: each call is bounded by the client's longest deadline.
+      for (;;) {
+        try {
+          return (await ns.WaitExec({ id, execId }, { timeoutMs: MAX_TIMEOUT_MS })).exitCode;
+        } catch (e) {
+          if (errorCode(e) !== ErrorCode.DeadlineExceeded) throw e;
+        }
+      }
     },
 
     async delete(id) {
