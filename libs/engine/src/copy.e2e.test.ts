@@ -6,7 +6,7 @@
 // streams, -a, -L, confinement of symlinks to the container's root, and the
 // errors Docker gives. Host names are this run's own (berth-test-<tag>,
 // bt-k<tag>, btk<tag>-, BERTH-K<TAG>) and removed in afterAll.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -81,7 +81,11 @@ describe('berth cp through the CLI and the engine', () => {
     for (const k of ENV_KEYS) saved[k] = process.env[k];
     process.env['BERTH_CGROUP_PARENT'] = `berth-test-${tag}`;
     process.env['BERTH_DEFAULT_BRIDGE'] = `bt-k${tag}`;
-    process.env['BERTH_DEFAULT_SUBNET'] = `10.219.${130 + (parseInt(tag, 16) % 5)}.0/24`;
+    // One of this test's five subnets that no bridge uses now (another run of this file may be live).
+    const routes = execFileSync('ip', ['-4', 'route'], { encoding: 'utf8' });
+    const free = [130, 131, 132, 133, 134].map((x) => (x - 130 + parseInt(tag, 16)) % 5 + 130).find((x) => !routes.includes(`10.219.${x}.0/24`));
+    if (free === undefined) throw new Error('10.219.130-134.0/24 are all routed: other runs of this test are live; try again later');
+    process.env['BERTH_DEFAULT_SUBNET'] = `10.219.${free}.0/24`;
     process.env['BERTH_BRIDGE_PREFIX'] = `btk${tag.slice(0, 4)}-`;
     process.env['BERTH_CHAIN_PREFIX'] = `BERTH-K${tag.toUpperCase()}`;
     process.env['BERTH_DNS_UPSTREAMS'] = '127.0.0.1:9';
@@ -155,6 +159,7 @@ describe('berth cp through the CLI and the engine', () => {
     const ro = join(base, 'ro');
     mkdirSync(bind);
     mkdirSync(ro);
+    const t0 = Date.now();
     await ok(['run', '-d', '--name', 'c1', '--network', 'none', '-v', `${bind}:/data`, '-v', `${ro}:/ro:ro`, '--tmpfs', '/tmpf', 'busybox', 'sh', '-c', `${SETUP}; sleep 1000`]);
     await until('the container to set up its files', async () => ((await berth(['cp', 'c1:/tmp/ready', 'ready'])).code === 0 ? true : undefined));
 
@@ -248,6 +253,15 @@ describe('berth cp through the CLI and the engine', () => {
     expect(freezerState()).toBe('FROZEN');
     await ok(['unpause', 'c1']);
     expect((await ok(['cp', 'c1:/tmp/while-paused', '-'])).stdout.includes('own\n')).toBe(true);
+
+    // Docker's events for cp, on NATS and through the Events rpc
+    const seen = new Set<string>();
+    const events = engine.Events({
+      since: String(Math.floor(t0 / 1000)), until: String(Math.ceil(Date.now() / 1000) + 1),
+      filters: { container: { values: ['c1'] }, event: { values: ['archive-path', 'extract-to-dir'] } },
+    }) as AsyncIterable<engineV1.Event__Output>;
+    for await (const ev of events) seen.add(ev.action);
+    expect([...seen].sort()).toEqual(['archive-path', 'extract-to-dir']);
   }, 180_000);
 
   it('StatPath and CopyTo over gRPC: stat header, "../" entries refused and undone, dir/non-dir conflicts', async () => {

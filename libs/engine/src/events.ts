@@ -12,7 +12,9 @@ import { EventEmitter } from 'node:events';
  */
 export type ContainerAction =
   | 'created' | 'started' | 'die' | 'exited' | 'oom' | 'paused' | 'unpaused' | 'restarted'
-  | 'killed' | 'stopped' | 'renamed' | 'removed' | 'updated' | 'commit' | 'exec_started' | 'exec_died';
+  | 'killed' | 'stopped' | 'renamed' | 'removed' | 'updated' | 'commit' | 'exec_started' | 'exec_died'
+  // docker cp: Docker's names for reading a path out (CopyFrom) and extracting into one (CopyTo).
+  | 'archive-path' | 'extract-to-dir';
 
 export interface ContainerEvent {
   id: string;

@@ -294,6 +294,7 @@ export const engineModule: ServiceModule = {
         const rec = await copyRecord(req.id);
         await frozenDuring(rec, freezer, async () => {
           const { stat, tar } = copyFrom(rec, req.path);
+          engine._emit(rec, 'archive-path');
           call.write({ stat: pathStatToWire(stat) });
           for await (const data of tar) {
             if (c.signal.aborted) { await tar.return(undefined); return; }
@@ -321,6 +322,7 @@ export const engineModule: ServiceModule = {
         })();
         const rec = await copyRecord(s.id);
         const r = await frozenDuring(rec, freezer, () => copyTo(rec, s.path, data, { copyUidGid: s.copyUidGid, allowOverwriteDirWithFile: s.allowOverwriteDirWithFile }));
+        engine._emit(rec, 'extract-to-dir');
         return { entries: r.entries, bytes: r.bytes };
       },
       Prune: async (req) => ({ deleted: await engine.pruneContainers(filtersFromWire(req.filters)), spaceReclaimed: 0 }),

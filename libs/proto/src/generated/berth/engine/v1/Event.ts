@@ -10,7 +10,8 @@ export interface Event {
   'type'?: (string);
   /**
    * created, started, die, exited, oom, paused, unpaused, restarted, killed,
-   * stopped, renamed, removed, updated, commit, exec_started, exec_died.
+   * stopped, renamed, removed, updated, commit, exec_started, exec_died,
+   * archive-path (CopyFrom), extract-to-dir (CopyTo).
    */
   'action'?: (string);
   /**
@@ -38,7 +39,8 @@ export interface Event__Output {
   'type': (string);
   /**
    * created, started, die, exited, oom, paused, unpaused, restarted, killed,
-   * stopped, renamed, removed, updated, commit, exec_started, exec_died.
+   * stopped, renamed, removed, updated, commit, exec_started, exec_died,
+   * archive-path (CopyFrom), extract-to-dir (CopyTo).
    */
   'action': (string);
   /**
