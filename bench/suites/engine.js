@@ -102,7 +102,11 @@ async function removeAll(env) {
 async function startPodman(tag, env, imageTar) {
   const base = fs.mkdtempSync(path.join(os.tmpdir(), 'bpp-'));
   const global = ['--root', path.join(base, 'root'), '--runroot', path.join(base, 'run'), '--storage-driver', 'vfs',
-    '--runtime', 'runc', '--cgroup-manager', 'cgroupfs', '--network-config-dir', path.join(base, 'net')];
+    '--runtime', 'runc', '--cgroup-manager', 'cgroupfs', '--network-config-dir', path.join(base, 'net'),
+    // Its libpod state and volumes under our dir too: the defaults (/run/libpod,
+    // /var/lib/containers/storage/volumes) are shared with any other Podman here,
+    // and `system reset` empties them.
+    '--tmpdir', path.join(base, 'tmp'), '--volumepath', path.join(base, 'vol')];
   const network = `btp-${tag}`;
   const podman = (args) => exec('podman', [...global, ...args], env);
   let bridge = '';
@@ -220,6 +224,7 @@ async function run() {
   const tag = crypto.randomBytes(3).toString('hex');
   const rows = [];
   const notes = [];
+  const load0 = os.loadavg();
   const stack = await startStack(tag);
   let pm;
   try {
@@ -304,6 +309,8 @@ async function run() {
     await removeAll(stack.env).catch(() => undefined);
     await stack.stop();
   }
+  const load1 = os.loadavg();
+  notes.push(`Machine load average (1 min) at the start and end of this run: ${load0[0].toFixed(1)} and ${load1[0].toFixed(1)} on ${os.cpus().length} CPUs; every contestant ran under the same load, interleaved.`);
   await sleep(0);
   return writeResult('engine', 'Engine and CLI: run latency and concurrent starts vs Podman and runc (issue 8)', rows, notes);
 }
