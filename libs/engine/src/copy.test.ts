@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ErrorCode, rejection } from '@berth/errors';
 import { encodeHeader, END_OF_ARCHIVE, padding } from '@berth/tar';
-import { copyFrom, copyTo, frozenDuring, statPath } from './copy';
+import { copyFrom, copyTo, frozenDuring, statPath, withMountedRoot } from './copy';
 import { newContainerRecord } from './record';
 import type { ContainerRecord, MountPoint } from './types';
 import { defaultHostConfig } from './types';
@@ -109,5 +109,19 @@ describe('frozenDuring', () => {
     await frozenDuring({ ...base, state: 'exited' }, freezer('exited'), async () => 0);
     await frozenDuring({ ...base, state: 'running' }, freezer('paused'), async () => 0);
     expect(calls).toEqual(['freeze aaa']);
+  });
+});
+
+describe('withMountedRoot', () => {
+  it('mounts a stopped container root the layers service dropped, and only then', async () => {
+    const rec = setup().rec; // a plain temp dir: not a mount point
+    const asked: string[] = [];
+    const mount = async (key: string) => { asked.push(key); return '/mounted/again'; };
+    expect((await withMountedRoot(rec, mount)).rootfs).toBe('/mounted/again');
+    expect((await withMountedRoot({ ...rec, rootfs: '/proc' }, mount)).rootfs).toBe('/proc'); // a mount point
+    expect((await withMountedRoot({ ...rec, state: 'running', pid: process.pid }, mount)).rootfs).toBe(rec.rootfs); // live: its namespace
+    expect(asked).toEqual([rec.id]);
+    const userns = { ...rec, idMapping: { uidMappings: [], gidMappings: [] } } as unknown as ContainerRecord;
+    await expect(withMountedRoot(userns, mount)).rejects.toThrow(/user namespace.*not mounted/);
   });
 });

@@ -69,7 +69,9 @@ export async function withMountedRoot(c: ContainerRecord, mount: (key: string) =
 }
 
 function isMountPoint(p: string): boolean {
-  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.split(' ')[4] === p);
+  // Field 5 is the mount point, with space, tab, newline and backslash as octal escapes (\040...).
+  const unescape = (f: string) => f.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => unescape(l.split(' ')[4] ?? '') === p);
 }
 
 function exists(p: string): boolean {
