@@ -182,7 +182,7 @@ async function main() {
   try {
     const t0 = now();
     stack = await runServices([layersModule, imagesModule, cgroupsModule, namespacesModule, networksModule, engineModule], { paths, natsUrl: nats.url, metrics: () => false });
-    console.log(`stack up in ${(now() - t0).toFixed(0)} ms (tag ${tag}, subnet ${env.BERTH_DEFAULT_SUBNET})`);
+    console.log(`stack up in ${(now() - t0).toFixed(0)} ms (tag ${tag}, subnet ${env.BERTH_DEFAULT_SUBNET}); load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
     const registry = stack.hosts.find((h) => h.info.name === 'engine' || h.info.service === 'berth.engine.v1.Engine')?.registry;
     engine = createClient('berth.engine.v1.Engine', [`unix:${socketPath('engine', paths)}`], { timeoutMs: 120_000 });
     const images = createClient('berth.images.v1.Images', [`unix:${socketPath('images', paths)}`], { timeoutMs: 10_000 });
@@ -201,6 +201,21 @@ async function main() {
       await engine.RemoveContainer({ id: r.id, force: true, removeVolumes: true });
       return { run: tRun - t0, toExit: tExit - t0, remove: now() - tExit };
     };
+
+    // `run --rm` as the CLI waits for it: Run (auto_remove) + Wait(removed).
+    if (process.env.BENCH_RM !== '0') {
+      const rmOne = async () => {
+        const t0 = now();
+        const r = await engine.RunContainer({ create: { config: { image: 'busybox:latest', cmd: { values: ['true'] } }, hostConfig: { networkMode: 'none', autoRemove: true }, pull: 'never' } });
+        await engine.WaitContainer({ id: r.id, condition: 'removed' }).catch((e) => { if (!/not found|no such/i.test(e.message)) throw e; });
+        return now() - t0;
+      };
+      for (let i = 0; i < WARM; i++) await rmOne();
+      const ms = [];
+      for (let i = 0; i < N; i++) ms.push(await rmOne());
+      result.rmToRemoved = { p50: pct(ms, 50), p90: pct(ms, 90) };
+      console.log(`--rm --network none (n=${N}): Run+Wait(removed) p50 ${fmt(result.rmToRemoved.p50)} p90 ${fmt(result.rmToRemoved.p90)} ms`);
+    }
 
     for (const mode of MODES) {
       for (let i = 0; i < WARM; i++) await runOne(mode);
@@ -265,6 +280,7 @@ async function main() {
       rootfs.cleanup();
     }
   }
+  console.log(`load average at the end ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} (the machine is shared: compare runs made side by side)`);
   if (process.env.BENCH_JSON) fs.writeFileSync(process.env.BENCH_JSON, JSON.stringify(result, null, 2) + '\n');
 }
 

@@ -16,7 +16,7 @@
 import { createWriteStream } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { once } from 'node:events';
+import { once, setMaxListeners } from 'node:events';
 import { FailedPreconditionError, InvalidArgumentError, isNotFound, ErrorCode, errorCode, NotFoundError } from '@berth/errors';
 import { MAX_TIMEOUT_MS, type BerthClient } from '@berth/kit';
 import type { namespacesV1, typesV1 } from '@berth/proto';
@@ -104,6 +104,8 @@ export function grpcNamespacesPort(o: NamespacesPortOptions): GrpcNamespacesPort
   /** AddProcess calls started by create, awaited by start (or delete on rollback). */
   const joiningCgroup = new Map<string, Promise<void>>();
   const closing = new AbortController();
+  // One listener per live log mirror: a hundred containers are not a leak.
+  setMaxListeners(0, closing.signal);
 
   const lastTimeIn = async (path: string): Promise<bigint | null> => {
     let text: string;
