@@ -56,13 +56,18 @@ class Extractor implements TarSink {
   private readonly created: string[] = [];
   private readonly dirTimes: Array<{ path: string; mtimeNs: bigint }> = [];
   readonly result: ExtractResult = { entries: 0, bytes: 0 };
+  private lastDir: { dir: string; resolved: string } | null = null;
 
   constructor(private readonly view: RootView, private readonly o: ExtractOptions) {}
 
   onEntry(h: TarHeader): void {
     const target = entryTarget(this.o.dstDir, h.name, this.o.rebase);
     // The parent is resolved inside the view (symlinks included); the entry itself is not followed.
-    const parent = this.view.resolve(posix.dirname(target), true);
+    // Consecutive entries mostly share a directory: its resolution is reused until an entry that
+    // could change it (a symlink, a replaced entry) is written. at() re-resolves in the kernel anyway.
+    const dir = posix.dirname(target);
+    if (this.lastDir?.dir !== dir) this.lastDir = { dir, resolved: this.view.resolve(dir, true) };
+    const parent = this.lastDir.resolved;
     const path = posix.join(parent, posix.basename(target));
     this.o.assertWritable?.(path);
     // The entry's parent pinned by fd (openat2 RESOLVE_IN_ROOT): nothing swapped in since resolve() leads out.
@@ -97,6 +102,7 @@ class Extractor implements TarSink {
         throw new FailedPreconditionError(`cannot overwrite non-directory ${path} with directory ${h.name}`, { field: 'archive' });
       }
       if (!(existing.isDirectory() && h.type === 'dir')) {
+        this.lastDir = null;
         try {
           if (existing.isDirectory()) rmSync(host, { recursive: true });
           else unlinkSync(host);
@@ -118,6 +124,7 @@ class Extractor implements TarSink {
           this.created.push(path);
           break;
         case 'symlink':
+          this.lastDir = null;
           symlinkSync(h.linkname, host);
           this.created.push(path);
           break;
