@@ -44,6 +44,11 @@ describe('berth command tree', () => {
     expect(r.flags).toMatchObject({ all: true, quiet: true, filter: ['status=exited', 'label=a'], format: '{{.ID}}', 'no-trunc': true, last: 3 });
     expect(() => p('ps web')).toThrow(/^"berth ps" accepts no arguments\./);
   });
+  it('inspect -f is --format (Docker), for containers, images, networks and volumes', () => {
+    for (const cmd of ['inspect', 'container inspect', 'image inspect', 'network inspect', 'volume inspect']) {
+      expect(p(`${cmd} -f {{.Id}} x`).flags).toMatchObject({ format: '{{.Id}}' });
+    }
+  });
   it('logs, exec, stop, kill, rm, stats', () => {
     expect(p('logs -f --tail 10 -t --since 10m web')).toMatchObject({ flags: { follow: true, tail: '10', timestamps: true, since: '10m' }, args: ['web'] });
     expect(p('logs web').flags.tail).toBe('all');

@@ -8,6 +8,8 @@ import { CREATE_COMMAND, RUN_COMMAND, RUN_FLAGS } from './run-request';
 const f = (name: string, kind: FlagDef['kind'], description: string, extra: Partial<FlagDef> = {}): FlagDef => ({ name, kind, description, ...extra });
 const FILTER = f('filter', 'list', 'Filter output based on conditions provided (name=value)', { short: 'f' });
 const FORMAT = f('format', 'string', "Format output using a custom template: 'table', 'table TEMPLATE', 'json', or a Go template");
+/** inspect's --format has Docker's -f shorthand (on ps/images -f is --filter). */
+const INSPECT_FORMAT = { ...FORMAT, short: 'f' };
 const QUIET = (what: string) => f('quiet', 'bool', `Only display ${what}`, { short: 'q' });
 const NO_TRUNC = f('no-trunc', 'bool', "Don't truncate output");
 const FORCE = (what: string) => f('force', 'bool', what, { short: 'f' });
@@ -101,7 +103,7 @@ const update: CommandDef = containerArgs('Update configuration of one or more co
   RUN_FLAGS.filter((x) => ['memory', 'memory-swap', 'cpus', 'cpu-shares', 'cpuset-cpus', 'pids-limit', 'restart'].includes(x.name)).map((x) => ({ ...x, default: undefined })));
 const inspect: CommandDef = {
   name: 'inspect', usage: '[OPTIONS] NAME|ID [NAME|ID...]', description: 'Return low-level information on berth objects', args: { min: 1 },
-  flags: [FORMAT, f('size', 'bool', 'Display total file sizes if the type is container', { short: 's' }), f('type', 'string', 'Return JSON for specified type')],
+  flags: [INSPECT_FORMAT, f('size', 'bool', 'Display total file sizes if the type is container', { short: 's' }), f('type', 'string', 'Return JSON for specified type')],
 };
 const attach: CommandDef = {
   name: 'attach', usage: '[OPTIONS] CONTAINER', description: "Attach local standard input, output, and error streams to a running container", args: { min: 1, max: 1 },
@@ -144,7 +146,7 @@ const imp: CommandDef = {
   name: 'import', usage: '[OPTIONS] file|URL|- [REPOSITORY[:TAG]]', description: 'Import the contents from a tarball to create a filesystem image', args: { min: 1, max: 2 },
   flags: [f('change', 'list', 'Apply Dockerfile instruction to the created image', { short: 'c' }), f('message', 'string', 'Set commit message for imported image', { short: 'm' })],
 };
-const imageInspect: CommandDef = { name: 'inspect', usage: '[OPTIONS] IMAGE [IMAGE...]', description: 'Display detailed information on one or more images', args: { min: 1 }, flags: [FORMAT] };
+const imageInspect: CommandDef = { name: 'inspect', usage: '[OPTIONS] IMAGE [IMAGE...]', description: 'Display detailed information on one or more images', args: { min: 1 }, flags: [INSPECT_FORMAT] };
 const image: CommandDef = {
   name: 'image', usage: 'COMMAND', description: 'Manage images',
   subcommands: [imp, imageInspect, load, imagesLs, prune('unused images', [f('all', 'bool', 'Remove all unused images, not just dangling ones', { short: 'a' })]), pull, push, imageRm, save, tag],
@@ -159,7 +161,7 @@ const network: CommandDef = {
       flags: [f('driver', 'string', 'Driver to manage the Network', { short: 'd', default: 'bridge' }), f('subnet', 'list', 'Subnet in CIDR format that represents a network segment'),
         f('gateway', 'list', 'IPv4 or IPv6 Gateway for the master subnet'), f('internal', 'bool', 'Restrict external access to the network'), f('label', 'list', 'Set metadata on a network')] },
     { name: 'disconnect', usage: '[OPTIONS] NETWORK CONTAINER', description: 'Disconnect a container from a network', args: { min: 2, max: 2 }, flags: [FORCE('Force the container to disconnect from a network')] },
-    { name: 'inspect', usage: '[OPTIONS] NETWORK [NETWORK...]', description: 'Display detailed information on one or more networks', args: { min: 1 }, flags: [FORMAT] },
+    { name: 'inspect', usage: '[OPTIONS] NETWORK [NETWORK...]', description: 'Display detailed information on one or more networks', args: { min: 1 }, flags: [INSPECT_FORMAT] },
     { name: 'ls', aliases: ['list'], usage: '[OPTIONS]', description: 'List networks', args: { max: 0 }, flags: [FILTER, FORMAT, NO_TRUNC, QUIET('network IDs')] },
     prune('all unused networks'),
     { name: 'rm', aliases: ['remove'], usage: 'NETWORK [NETWORK...]', description: 'Remove one or more networks', args: { min: 1 }, flags: [FORCE('Do not error if the network does not exist')] },
@@ -171,7 +173,7 @@ const volume: CommandDef = {
   subcommands: [
     { name: 'create', usage: '[OPTIONS] [VOLUME]', description: 'Create a volume', args: { max: 1 },
       flags: [f('driver', 'string', 'Specify volume driver name', { short: 'd', default: 'local' }), f('label', 'list', 'Set metadata for a volume'), f('opt', 'list', 'Set driver specific options', { short: 'o' }), f('name', 'string', 'Specify volume name', { hidden: true })] },
-    { name: 'inspect', usage: '[OPTIONS] VOLUME [VOLUME...]', description: 'Display detailed information on one or more volumes', args: { min: 1 }, flags: [FORMAT] },
+    { name: 'inspect', usage: '[OPTIONS] VOLUME [VOLUME...]', description: 'Display detailed information on one or more volumes', args: { min: 1 }, flags: [INSPECT_FORMAT] },
     { name: 'ls', aliases: ['list'], usage: '[OPTIONS]', description: 'List volumes', args: { max: 0 }, flags: [FILTER, FORMAT, QUIET('volume names')] },
     prune('unused local volumes', [f('all', 'bool', 'Remove all unused volumes, not just anonymous ones', { short: 'a' })]),
     { name: 'rm', aliases: ['remove'], usage: '[OPTIONS] VOLUME [VOLUME...]', description: 'Remove one or more volumes', args: { min: 1 }, flags: [FORCE('Force the removal of one or more volumes')] },
