@@ -343,6 +343,21 @@ time.sleep(1000)
     expect((await exited(c)).signal).toBe('SIGKILL');
   });
 
+  it('reconcile leaves alone cgroups newer than the caller\'s id list, and ones being created', async () => {
+    const m = h.manager();
+    await m.create('old');
+    const asOf = Date.now();
+    await new Promise((r) => setTimeout(r, 5));
+    await m.create('fresh'); // its container started after the caller read its ids
+    const creating = m.create('midway');
+    const result = await m.reconcile([], asOf);
+    await creating;
+    expect(result.removed).toEqual(['old']);
+    expect(m.list().map((i) => i.id).sort()).toEqual(['fresh', 'midway']);
+    // Without as_of (now), the same list removes them.
+    expect((await m.reconcile([])).removed).toEqual(['fresh', 'midway']);
+  });
+
   it.runIf(isV1Host)('v1: copies the parent cpuset into new cgroups so tasks can join', async () => {
     const m = h.manager();
     await m.create('cs', { parent: `${h.parent}/pod-cs` });

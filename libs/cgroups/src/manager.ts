@@ -374,14 +374,18 @@ export class CgroupsManager extends EventEmitter {
    * them) and re-arms OOM watching for the rest. Pod parents that end up empty
    * are removed too.
    */
-  async reconcile(existingIds: Iterable<string>): Promise<ReconcileResult> {
+  async reconcile(existingIds: Iterable<string>, asOfMs = Date.now()): Promise<ReconcileResult> {
+    // Cgroups newer than the caller's id list, or still being created, belong
+    // to containers the list could not name yet: they are kept as they are.
     const keep = new Set(existingIds);
+    const newer = (id: string) => this.creating.has(id) || (this.records.get(id)?.createdAt ?? 0) > asOfMs;
     const removed: string[] = [];
     const kept: string[] = [];
     const failed: ReconcileResult['failed'] = [];
     // Pod parents as the records knew them before anything is removed.
     const podParents = new Set([...this.records.values()].map((r) => r.parent).filter((p) => p !== this.parent));
     for (const rec of [...this.records.values()]) {
+      if (newer(rec.id)) continue;
       if (keep.has(rec.id)) {
         if (await this.driver.exists(this.pathOf(rec))) {
           kept.push(rec.id);
@@ -408,7 +412,7 @@ export class CgroupsManager extends EventEmitter {
     const scan = async (parent: string): Promise<void> => {
       for (const child of await this.driver.children(parent)) {
         const path = `${parent}/${child}`;
-        if (this.records.get(child)?.parent === parent) continue;
+        if (this.records.get(child)?.parent === parent || newer(child)) continue;
         if (podParents.has(path)) {
           await scan(path);
           continue;

@@ -78,7 +78,7 @@ export const cgroupsModule: ServiceModule = {
       },
       List: async () => ({ cgroups: manager.list().map(cgroup) }),
       Get: async (req) => cgroup(manager.get(req.id)),
-      Reconcile: async (req) => manager.reconcile(req.existingIds),
+      Reconcile: async (req) => manager.reconcile(req.existingIds, req.asOfMs || Date.now()),
     };
     return {
       handlers,

@@ -113,8 +113,10 @@ function recoverInBackground(engine: Engine, g: GrpcPorts, ctx: ServiceContext, 
           const rec = engine.store.get(a.id);
           g.ports.namespaces.mirrorLogs(rec.id, rec.logPath);
         }
+        // A container started meanwhile is newer than the list: its cgroup is left alone.
+        const asOfMs = Date.now();
         const ids = engine.store.list({ all: true }).map((c) => c.id);
-        await g.clients.cgroups.Reconcile({ existingIds: ids });
+        await g.clients.cgroups.Reconcile({ existingIds: ids, asOfMs });
         await g.clients.networks.Reconcile({ existingContainerIds: ids });
         ctx.log.info({ containers: actions.length }, 'recovery done');
         return;
