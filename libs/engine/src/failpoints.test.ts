@@ -8,9 +8,18 @@ import { ContainerStore } from './container-store';
 import { Engine } from './engine';
 import { FAILPOINT_LABEL, RUN_STEPS, parseFailpoints } from './failpoints';
 import { ManualClock } from './restart';
+import { createSteps, startSteps } from './run-plan';
 import { defaultContainerConfig, defaultHostConfig } from './types';
 import { VolumeStore } from './volumes';
 import { addTestImage, recordingPorts, type RecordingPorts } from './testing/recording-ports';
+
+describe('RUN_STEPS', () => {
+  it('names every step of the run plan (a new step can be armed too)', () => {
+    const p = recordingPorts();
+    const names = [...createSteps(p).map((x) => x.name), 'prepareVolumes', ...startSteps(p).map((x) => x.name)];
+    expect(names).toEqual([...RUN_STEPS]);
+  });
+});
 
 describe('parseFailpoints', () => {
   it('reads a comma list of run steps; unset is none', () => {

@@ -15,9 +15,10 @@ import { InternalError, InvalidArgumentError } from '@berth/errors';
 import type { SagaStep } from './saga';
 import type { ContainerConfig } from './types';
 
-/** The saga steps of create + start, in order (run-plan.ts, engine.ts prepareVolumes). */
+/** The saga steps of create + start, in order (run-plan.ts, engine.ts prepareVolumes); a test keeps it in step. */
 export const RUN_STEPS = [
-  'resolveImage', 'prepareRoot', 'prepareVolumes', 'createCgroup', 'createProcess', 'attachNetwork', 'bindHostsResolv', 'start',
+  'resolveImage', 'prepareRoot', 'prepareVolumes', 'mountRoot', 'createCgroup', 'createProcess', 'attachNetwork', 'connectNetworks',
+  'bindHostsResolv', 'start',
 ] as const;
 
 /** The label a container sets to fail at an enabled step. */
