@@ -97,7 +97,16 @@ if [ "$check" = 1 ]; then
   echo "generated proto types are up to date"
   exit 0
 fi
-rm -rf "$out"
-mkdir -p "$(dirname "$out")"
-cp -r "$tmp/gen" "$out"
+# Updated file by file, each written to a temporary name and renamed, and
+# only where it changed: clients read protos.json and codecs/ at run time, so
+# a CLI starting while this runs must never find them missing or half written.
+mkdir -p "$out"
+(cd "$tmp/gen" && find . -type f) | while IFS= read -r f; do
+  if ! cmp -s "$tmp/gen/$f" "$out/$f"; then
+    mkdir -p "$(dirname "$out/$f")"
+    cp "$tmp/gen/$f" "$out/$f.tmp.$$" && mv -f "$out/$f.tmp.$$" "$out/$f"
+  fi
+done
+(cd "$out" && find . -type f) | while IFS= read -r f; do [ -e "$tmp/gen/$f" ] || rm -f "$out/$f"; done
+find "$out" -mindepth 1 -type d -empty -delete
 echo "generated $(find "$out" -name '*.ts' | wc -l) files in $out"

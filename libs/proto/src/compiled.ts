@@ -125,9 +125,10 @@ function methodOptions(parsed: Record<string, unknown>[] | undefined): CompiledM
 export function compiledServiceDefinition(fullName: string): Record<string, CompiledMethod> {
   const cached = services.get(fullName);
   if (cached) return cached;
+  const r = compiledRoot();
   let service: protobuf.Service;
   try {
-    service = compiledRoot().lookupService(fullName);
+    service = r.lookupService(fullName);
   } catch {
     throw new Error(`service ${fullName} is not defined in protos/`);
   }
