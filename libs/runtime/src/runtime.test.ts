@@ -4,6 +4,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { createHash } from 'node:crypto';
 import { Runtime, readLog, withDefaults, type ContainerSpec, type ProcessSpec } from './index';
 import { berthShim } from './shim-config';
 import { makeBusyboxRootfs, type BusyboxRootfs } from './testing/busybox-rootfs';
@@ -203,10 +204,14 @@ describe('Runtime with berth-shim', () => {
   });
 
   it('execs an interactive shell on its own pty; a second client attaches to it by exec id', async () => {
-    await create('extty', spec(['sleep', '1000']));
-    await rt.start('extty');
-    const p = await rt.exec('extty', 'sh', { ...proc(['sh']), terminal: true }, { terminal: true });
-    const other = await rt.attach('extty', 'sh');
+    // 64-hex ids, as the engine gives: the exec's dir is then far too long
+    // for a unix socket path, so its console socket must not live there.
+    const cid = createHash('sha256').update('extty').digest('hex');
+    const xid = createHash('sha256').update('sh').digest('hex');
+    await create(cid, spec(['sleep', '1000']));
+    await rt.start(cid);
+    const p = await rt.exec(cid, xid, { ...proc(['sh']), terminal: true }, { terminal: true });
+    const other = await rt.attach(cid, xid);
     let got = '';
     let seen = '';
     p.io.stdout.on('data', (d: Buffer) => (got += d.toString()));
@@ -217,8 +222,9 @@ describe('Runtime with berth-shim', () => {
     await until(() => seen.includes('11 77'));
     other.stdin.write('exit 4\n'); // stdin from any attached client
     expect(await p.io.exit).toMatchObject({ exitCode: 4 });
-    expect(await rt.waitExec('extty', 'sh')).toMatchObject({ exitCode: 4 });
-    expect(rt.state('extty').status).toBe('running'); // the container is untouched
+    expect(await rt.waitExec(cid, xid)).toMatchObject({ exitCode: 4 });
+    expect(rt.state(cid).status).toBe('running'); // the container is untouched
+    expect(readdirSync(join(base, 'root', cid)).filter((f) => f.endsWith('.sock'))).toEqual(['attach.sock']);
   });
 
   it('reports oomKilled from the memory cgroup it joins (true when killed, false otherwise)', async () => {

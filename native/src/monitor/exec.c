@@ -50,9 +50,18 @@ void exec_dir(char *out, size_t cap, const char *id, const char *file) {
   else snprintf(out, cap, "%s/exec/%s", state_dir, id);
 }
 
+/*
+ * An exec's console socket sits in the state dir under a short name: its
+ * exec dir (<state>/exec/<64-hex id>/) is far past the 107 bytes a unix
+ * socket path may have. The name is no longer than attach.sock's.
+ */
+static void exec_console_path(char *out, size_t cap, const struct proc *p) {
+  snprintf(out, cap, "%s/e%u.sock", state_dir, p->console_seq);
+}
+
 void exec_cleanup_dir(const char *id) {
   char path[PATH_MAX];
-  static const char *files[] = {"pid", "console.sock", "exit"};
+  static const char *files[] = {"pid", "exit"};
   for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
     exec_dir(path, sizeof path, id, files[i]);
     unlink(path);
@@ -116,8 +125,13 @@ void start_exec(struct client *c, const uint8_t *payload, size_t len) {
     return;
   }
   exec_dir(pidfile, sizeof pidfile, id, "pid");
-  exec_dir(console, sizeof console, id, "console.sock");
+  static unsigned console_seq;
   struct proc *p = proc_new(id);
+  if (p) {
+    p->console_seq = console_seq++ % 100000;
+    exec_console_path(console, sizeof console, p);
+    unlink(console); /* a stale one from a crashed monitor */
+  }
   int child[3];
   int r = p ? prepare_stdio(p, flags & EXEC_TERMINAL, flags & EXEC_STDIN, console, child) : -ENOMEM;
   if (r < 0) {
@@ -151,6 +165,7 @@ void start_exec(struct client *c, const uint8_t *payload, size_t len) {
 fail:
   if (p) {
     proc_release(p);
+    unlink(console);
     free(p);
   }
   exec_cleanup_dir(id);
@@ -163,7 +178,7 @@ void exec_shim_done(struct proc *p, int status) {
   char err[512], pidfile[PATH_MAX], console[PATH_MAX];
   p->shim_pid = 0;
   exec_dir(pidfile, sizeof pidfile, p->id, "pid");
-  exec_dir(console, sizeof console, p->id, "console.sock");
+  exec_console_path(console, sizeof console, p);
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     shim_failure(p->shim_err_fd, status, "shim exec", err, sizeof err);
     goto fail;
@@ -198,6 +213,7 @@ fail:
     if (c->target == p) c->target = NULL, c->closing = true;
   proc_unlink(p);
   proc_release(p);
+  unlink(console);
   exec_cleanup_dir(p->id);
   free(p);
 }

@@ -239,7 +239,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "berth-monitor: state dir %s is too long for a unix socket path (max 95 bytes)\n", state_dir);
     exit(2);
   }
-  path_join(console, sizeof console, state_dir, "console.sock");
+  /* Not longer than attach.sock: a unix socket path has 107 bytes. */
+  path_join(console, sizeof console, state_dir, "tty.sock");
   path_join(pidfile, sizeof pidfile, state_dir, "pid");
   path_join(monpid, sizeof monpid, state_dir, "monitor.pid");
 

@@ -10,7 +10,7 @@
  *     then daemonizes: fork, setsid, fork; the first process exits at once.
  *     The daemon keeps the caller's stdout as the sync channel, sends stderr
  *     to <state-dir>/monitor.log, chdirs to /, and becomes a child subreaper.
- *  2. Runs `<shim argv> [--console-socket <state-dir>/console.sock]` with
+ *  2. Runs `<shim argv> [--console-socket <state-dir>/tty.sock]` with
  *     stdio pipes it owns (or, with --terminal, receives the pty master over
  *     the console socket). The shim forks the container's init, writes its pid
  *     to <state-dir>/pid and exits; init reparents to the monitor.
@@ -82,6 +82,7 @@ struct proc {
   int in_fd;        /* stdin pipe, or a dup of the pty master; -1 if none */
   int shim_err_fd;  /* where the shim writes its error line (terminal: own pipe) */
   int console_fd;   /* console socket listener while the shim runs */
+  unsigned console_seq; /* exec: its console socket is <state>/e<seq>.sock */
   bool in_wait_out; /* in_fd registered for EPOLLOUT (a client is stalled) */
   int blocked;      /* clients whose socket is full: output reading paused */
   bool out_paused;
