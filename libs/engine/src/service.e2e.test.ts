@@ -187,6 +187,28 @@ describe('engine with every service over gRPC', () => {
     }
   }, 120_000);
 
+  it('ps --size and prune measure what a container wrote', async () => {
+    const engine = client<engineV1.EngineDefinition, engineV1.EngineHandlers>('berth.engine.v1.Engine', 'engine');
+    try {
+      await busybox();
+      const run = await engine.RunContainer({
+        create: { name: `bt-size-${s.tag}`, config: { image: 'busybox:latest', cmd: { values: ['dd', 'if=/dev/zero', 'of=/big', 'bs=1024', 'count=2048'] } }, hostConfig: { networkMode: 'none' }, pull: 'never' },
+      });
+      expect((await engine.WaitContainer({ id: run.id, condition: 'not-running' })).exitCode).toBe(0);
+      const [c] = (await engine.ListContainers({ all: true, size: true, filters: { id: { values: [run.id] } } })).containers;
+      expect(c!.sizeRw).toBeGreaterThanOrEqual(2 << 20);
+      expect(c!.sizeRw).toBeLessThan(3 << 20);
+      expect(c!.sizeRootFs).toBeGreaterThan(c!.sizeRw + 100_000); // plus busybox
+      const unsized = (await engine.ListContainers({ all: true, filters: { id: { values: [run.id] } } })).containers[0]!;
+      expect(unsized.sizeRw).toBe(-1);
+      const pruned = await engine.Prune({});
+      expect(pruned.deleted).toContain(run.id);
+      expect(pruned.spaceReclaimed).toBeGreaterThanOrEqual(2 << 20);
+    } finally {
+      engine.close();
+    }
+  }, 120_000);
+
   it('pulls a two-layer image from a registry on loopback and runs it (images -> layers -> engine)', async () => {
     const registry = await startRegistry();
     const work = mkdtempSync(join(tmpdir(), 'berth-pullrun-'));

@@ -19,7 +19,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { arch, platform } from 'node:os';
 import type * as grpc from '@grpc/grpc-js';
-import { ErrorCode, FailedPreconditionError, InvalidArgumentError, isUnavailable, makeError } from '@berth/errors';
+import { ErrorCode, FailedPreconditionError, InvalidArgumentError, isNotFound, isUnavailable, makeError } from '@berth/errors';
 import { subjects, subscribeEvents, type ContainerAction as NatsContainerAction } from '@berth/events';
 import { createClient, stateDir, type AsyncHandlers, type ServiceContext, type ServiceModule } from '@berth/kit';
 import type { engineV1, eventsV1, namespacesV1 } from '@berth/proto';
@@ -194,6 +194,20 @@ export const engineModule: ServiceModule = {
       stateOf: (id: string) => { try { return engine.inspectRecord(id).state; } catch { return 'removed'; } },
     };
 
+    /**
+     * docker ps --size: what the container wrote (its writable layer's disk
+     * use, from the layers service) and that plus its image's size (as
+     * `berth images` shows it). A root already gone counts 0.
+     */
+    const sizesOf = async (c: { id: string; image: string; imageDigest: string }) => {
+      const rw = await g.clients.layers.Usage({ key: c.id }).then((u) => u.size, (e: unknown) => {
+        if (isNotFound(e)) return 0;
+        throw e;
+      });
+      const image = await g.clients.images.Inspect({ reference: c.imageDigest || c.image, platform: null }).then((i) => i.size, () => 0);
+      return { rw, rootFs: rw + image };
+    };
+
     const handlers: Handlers = {
       CreateContainer: async (req) => {
         const r = createRequestFromWire(req);
@@ -217,9 +231,11 @@ export const engineModule: ServiceModule = {
         await engine.remove(req.id, { force: req.force, volumes: req.removeVolumes });
         return {};
       },
-      ListContainers: async (req) => ({
-        containers: engine.list({ all: req.all, filters: filtersFromWire(req.filters), limit: req.limit }).map((c) => toSummary(c)),
-      }),
+      ListContainers: async (req) => {
+        const list = engine.list({ all: req.all, filters: filtersFromWire(req.filters), limit: req.limit });
+        const sizes = req.size ? await Promise.all(list.map(sizesOf)) : [];
+        return { containers: list.map((c, i) => toSummary(c, sizes[i])) };
+      },
       InspectContainer: async (req) => inspectToWire(engine.inspectRecord(req.id)),
       WaitContainer: async (req, c) => {
         const cond = req.condition || 'not-running';
@@ -327,7 +343,13 @@ export const engineModule: ServiceModule = {
         engine._emit(rec, 'extract-to-dir');
         return { entries: r.entries, bytes: r.bytes };
       },
-      Prune: async (req) => ({ deleted: await engine.pruneContainers(filtersFromWire(req.filters)), spaceReclaimed: 0 }),
+      Prune: async (req) => {
+        // What each stopped container wrote, measured before it goes.
+        const stopped = engine.list({ all: true, filters: { status: ['created', 'exited', 'dead'] }, limit: 0 });
+        const before = new Map(await Promise.all(stopped.map(async (c) => [c.id, (await sizesOf(c).catch(() => ({ rw: 0 }))).rw] as const)));
+        const deleted = await engine.pruneContainers(filtersFromWire(req.filters));
+        return { deleted, spaceReclaimed: deleted.reduce((a, id) => a + (before.get(id) ?? 0), 0) };
+      },
       ConnectNetwork: async (req) => {
         const r = await engine.connectNetwork(req.container, req.network, { aliases: req.aliases, ip: req.ip, links: req.links });
         const e = r.endpoint;
