@@ -82,6 +82,22 @@ describe('engine lifecycle (in-memory service test doubles)', () => {
     expect([...ports.rec.live].map((x) => x.split(' ')[0]).sort()).toEqual(['image-ref', 'rootfs']);
   });
 
+  it('--network container:<name> is resolved to the full id at create; it must exist, and run at start', async () => {
+    const web = await engine.run(req());
+    const side = await engine.create({ ...req({ name: 'side', host: { networkMode: 'container:web' } }) });
+    expect(side.hostConfig.networkMode).toBe(`container:${web.id}`);
+    const missing = await engine.create(req({ name: 'x', host: { networkMode: 'container:nope' } })).catch((e: unknown) => e);
+    expect(isNotFound(missing)).toBe(true);
+    expect((missing as Error).message).toMatch(/container:nope: no such container: nope/);
+    expect(engine.list({ all: true }).map((c) => c.name).sort()).toEqual(['side', 'web']);
+    await engine.stop('web', 0);
+    const notRunning = await engine.start('side').catch((e: unknown) => e);
+    expect(isFailedPrecondition(notRunning)).toBe(true);
+    expect((notRunning as Error).message).toMatch(/it is not running .*start it first/);
+    await engine.start('web');
+    expect((await engine.start('side')).state).toBe('running');
+  });
+
   it('process exit: exited with code and time, runtime released, rootfs kept', async () => {
     const c = await engine.run(req());
     clock.advance(5_000);

@@ -8,7 +8,7 @@
 // lifecycle calls; exit handling runs on the same chain.
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { ErrorCode, FailedPreconditionError, InvalidArgumentError, isAlreadyExists, isFailedPrecondition, isNotFound, makeError } from '@berth/errors';
+import { ErrorCode, FailedPreconditionError, InvalidArgumentError, NotFoundError, isAlreadyExists, isFailedPrecondition, isNotFound, makeError } from '@berth/errors';
 import { readLogs, type LogEntry, type ReadLogsOptions } from './logs';
 import { cpuPercent, memoryUsage, type RawCpuMem } from './stats';
 import { applyChanges, imageConfigOf } from './commit';
@@ -176,7 +176,8 @@ export class Engine {
   // ---- create / start / run -------------------------------------------------
 
   /** docker create: record + image + writable root + volumes. */
-  async create(req: CreateRequest): Promise<ContainerRecord> {
+  async create(request: CreateRequest): Promise<ContainerRecord> {
+    const req = { ...request, hostConfig: this.resolveSharedNetwork(request.hostConfig) };
     if (req.hostConfig.autoRemove && req.hostConfig.restartPolicy.name !== 'no') {
       throw new InvalidArgumentError('conflicting options: --restart and --rm; a container removed on exit cannot be restarted', { field: 'restart' });
     }
@@ -292,6 +293,7 @@ export class Engine {
     if (!canTransition(rec.state, 'start')) {
       throw new FailedPreconditionError(`container ${rec.name} cannot be started (state: ${rec.state})`, { field: 'state' });
     }
+    this.checkSharedNetwork(rec);
     this.cancelRestart(id);
     const ctx: RunContext = {
       id, name: rec.name, config: rec.config, hostConfig: rec.hostConfig, pull: 'never', logPath: rec.logPath,
@@ -313,6 +315,39 @@ export class Engine {
     this.emit(started, 'started');
     this.watchExit(id);
     return started;
+  }
+
+  /**
+   * --network container:<name or id>: the container must exist, and is
+   * recorded by its full id (the namespaces service knows containers by id;
+   * a rename later does not break the link), as Docker resolves it.
+   */
+  private resolveSharedNetwork(h: HostConfig): HostConfig {
+    if (!h.networkMode.startsWith('container:')) return h;
+    const ref = h.networkMode.slice('container:'.length);
+    if (ref === '') throw new InvalidArgumentError('--network container: needs a container name or id, as in container:web', { field: 'network_mode' });
+    try {
+      return { ...h, networkMode: `container:${this.store.find(ref).id}` };
+    } catch (e) {
+      if (isNotFound(e)) throw new NotFoundError(`--network container:${ref}: no such container: ${ref}`, { field: 'network_mode' });
+      throw e;
+    }
+  }
+
+  /** Joining another container's network namespace needs that container running (Docker's rule). */
+  private checkSharedNetwork(rec: ContainerRecord): void {
+    if (!rec.hostConfig.networkMode.startsWith('container:')) return;
+    const other = rec.hostConfig.networkMode.slice('container:'.length);
+    let state: string;
+    try {
+      state = this.store.get(other).state;
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+      throw new FailedPreconditionError(`cannot join the network of container ${other.slice(0, 12)}: it was removed; recreate ${rec.name} with another --network`, { field: 'network_mode' });
+    }
+    if (state !== 'running' && state !== 'paused') {
+      throw new FailedPreconditionError(`cannot join the network of container ${other.slice(0, 12)}: it is not running (state: ${state}); start it first`, { field: 'network_mode' });
+    }
   }
 
   /** docker run: create then start; with --rm a failed start removes the container again. */
