@@ -363,15 +363,19 @@ describe.each([
       veths: bridgePorts(s.bridge),
       attachments: (await s.networks.ListAttachments({ containerId: '' })).attachments.map((a) => `${a.containerId} ${a.ip}`).sort(),
       stateDirs: existsSync(join(s.paths.root, 'engine', 'containers')) ? readdirSync(join(s.paths.root, 'engine', 'containers')).sort() : [],
+      volumes: lines((await berth('volume', 'ls', '-q')).stdout).sort(),
     });
 
     const cases: [step: string, args: () => string[], message: RegExp][] = [
       ['resolveImage', () => ['--pull', 'never', 'berth-e2e/no-such-image:1', 'true'], /resolveImage: image berth-e2e\/no-such-image:1 is not present locally/],
       ['prepareRoot', () => ['-l', 'berth.test.failpoint=prepareRoot', 'busybox', 'true'], /prepareRoot: injected failure/],
+      ['prepareVolumes (failpoint)', () => ['-l', 'berth.test.failpoint=prepareVolumes', '-v', '/data', 'busybox', 'true'], /prepareVolumes: injected failure/],
+      ['mountRoot (failpoint)', () => ['-l', 'berth.test.failpoint=mountRoot', 'busybox', 'true'], /mountRoot: injected failure/],
       ['createCgroup', () => ['--cpuset-cpus', '63', 'busybox', 'true'], /createCgroup: .*cpuset\.cpus/],
       ['createProcess', () => ['-u', 'no-such-user', 'busybox', 'true'], /createProcess: unable to find user no-such-user/],
       ['createProcess (failpoint)', () => ['-l', 'berth.test.failpoint=createProcess', 'busybox', 'true'], /createProcess: injected failure/],
       ['attachNetwork', () => ['-p', `${heldPort}:80`, 'busybox', 'true'], new RegExp(`attachNetwork: .*${heldPort}`)],
+      ['connectNetworks (failpoint)', () => ['-l', 'berth.test.failpoint=connectNetworks', 'busybox', 'true'], /connectNetworks: injected failure/],
       ['bindHostsResolv', () => ['-l', 'berth.test.failpoint=bindHostsResolv', 'busybox', 'true'], /bindHostsResolv: injected failure/],
       ['start', () => ['-l', 'berth.test.failpoint=start', '-p', '80', 'busybox', 'true'], /start: injected failure/],
     ];
@@ -388,7 +392,12 @@ describe.each([
           expect(r.stdout).toBe('');
           expect(await hostState()).toEqual(before);
         }
+        // The baseline sees the neighbour, so an equal "after" is not a blind spot.
         expect(before.containers).toEqual(['neighbour']);
+        expect(before.attachments).toEqual([expect.stringMatching(new RegExp(`^${neighbour} 10\\.219\\.${subnet}\\.\\d+$`))]);
+        expect(before.veths).toHaveLength(1);
+        expect(before.processes).toEqual([neighbour]);
+        expect(before.snapshots).toEqual([neighbour]);
       } finally {
         await berth('rm', '-f', neighbour);
       }

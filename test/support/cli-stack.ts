@@ -45,7 +45,7 @@ export interface CliStack {
 }
 
 /** Host steps enabled for fault injection in these stacks (libs/engine/src/failpoints.ts). */
-export const FAILPOINTS = 'prepareRoot,prepareVolumes,createCgroup,createProcess,attachNetwork,bindHostsResolv,start';
+export const FAILPOINTS = 'prepareRoot,prepareVolumes,mountRoot,createCgroup,createProcess,attachNetwork,connectNetworks,bindHostsResolv,start';
 
 /** Starts NATS and `berth daemon up [--split]` with this run's names; stop() undoes all of it. */
 export async function startCliStack(split: boolean, subnetIndex: number): Promise<CliStack> {
