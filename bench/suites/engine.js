@@ -215,6 +215,7 @@ async function cliConcurrent(file, runArgs, rmArgs, env, count) {
 }
 
 const median = (v) => percentile(v, 50);
+const verdict = (ok) => (ok ? 'met' : 'not met');
 
 async function run() {
   const N = Number(process.env.BENCH_N || 20);
@@ -242,6 +243,7 @@ async function run() {
         { metric: `gRPC RunContainer → WaitContainer of \`true\`, bridge network, p50 (n=${N})`, unit: 'ms', berth: p(bridge, 50), peerName: 'runc run (no network)', peer: p(runc, 50), ratio: p(bridge, 50) / p(runc, 50) },
         { metric: 'same, p90', unit: 'ms', berth: p(bridge, 90), peerName: 'runc run', peer: p(runc, 90), ratio: p(bridge, 90) / p(runc, 90) },
       );
+      notes.push(`Target gRPC Run to exit (--network none) ≤ runc run: ${verdict(p(none, 50) <= p(runc, 50))} in this run (p50 ratio ${(p(none, 50) / p(runc, 50)).toFixed(2)}).`);
       notes.push('gRPC Run to exit: one client over the engine\'s unix socket on a warm stack, from the RunContainer call to the WaitContainer reply (image resolve, snapshot, cgroup, process, network, start, exit); RemoveContainer follows untimed. runc runs the same busybox binary with its default spec (new pid/mount/uts/ipc/network namespaces, a cgroup) and no network setup.');
     }
 
@@ -281,6 +283,9 @@ async function run() {
         ...row('`berth run --rm --network none busybox true`', 'berthNone', 'podmanNone', '`podman run --rm --network none`', '≤ podman'),
         ...row('`berth version` (CLI start, one Version call)', 'berthVersion', 'podmanVersion', '`podman version`'),
       );
+      const rb = p(t.berthBridge, 50) / p(t.podmanBridge, 50);
+      const rn = p(t.berthNone, 50) / p(t.podmanNone, 50);
+      notes.push(`Targets in this run: bridge ≤ 0.5 × Podman ${verdict(rb <= 0.5)} (p50 ratio ${rb.toFixed(2)}); --network none ≤ Podman ${verdict(rn <= 1)} (p50 ratio ${rn.toFixed(2)}).`);
       notes.push('CLI rows time a fresh process each, as a user types it, from spawn to exit: Node start, the CLI, the gRPC calls, the container, its removal; Podman likewise (runc, cgroupfs, vfs storage of its own, the same busybox image loaded from `berth image save`). Runs are interleaved and their order rotated every round.');
     }
 
