@@ -200,12 +200,14 @@ describe('engine lifecycle (in-memory service test doubles)', () => {
     const warnings: string[] = [];
     const e2 = new Engine({ store: engine.store, volumes: engine.volumes, ports, stateDir: dir, clock, warn: (m) => warnings.push(m) });
     const c = await e2.run(req({ name: 'rmme', host: { autoRemove: true } }));
-    ports.rec.failOn('layers.remove');
+    // Sticky: --rm releases the root early and the removal tries once more.
+    ports.rec.failOn('layers.remove', undefined, true);
     ports.exitProcess(c.id, { exitCode: 0 });
     await flush();
     expect(warnings.join('\n')).toMatch(/handling the exit of container .*injected failure in layers.remove/);
     // Nothing half-removed: the container is still there, exited, and rm works on retry.
     expect(e2.store.get(c.id).state).toBe('exited');
+    ports.rec.failures.delete('layers.remove');
     await e2.remove(c.id);
     expect(e2.list({ all: true })).toEqual([]);
     e2.close();

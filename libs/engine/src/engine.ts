@@ -414,13 +414,34 @@ export class Engine {
     }));
     if (st.oomKilled) this.emit(after, 'oom');
     this.emit(after, 'die', { exitCode: st.exitCode });
-    await this.timed('releaseRuntime', () => this.releaseRuntime(id));
+    // --rm: the writable root and the image ref go alongside the release (once the process is gone).
+    const removing = !decision.restart && rec.hostConfig.autoRemove;
+    let rootReleased = false;
+    await this.timed('releaseRuntime', () => this.releaseRuntime(id, removing ? async () => { rootReleased = await this.releaseRoot(id, rec.imageDigest); } : undefined));
     if (decision.restart) {
       this.scheduleRestart(id, decision.delayMs);
       return;
     }
     this.emit(after, 'exited', { exitCode: st.exitCode });
-    if (rec.hostConfig.autoRemove) await this.timed('remove', () => this.removeNow(id, { force: false, volumes: true }));
+    if (rec.hostConfig.autoRemove) await this.timed('remove', () => this.removeNow(id, { force: false, volumes: true, rootReleased }));
+  }
+
+  /**
+   * The writable root and the image ref of a container being removed,
+   * released early (in parallel with the rest of its runtime). false when
+   * that failed: removeNow then tries again and reports the error.
+   */
+  private async releaseRoot(id: string, imageDigest: string): Promise<boolean> {
+    try {
+      await Promise.all([
+        this.ports.layers.remove(id),
+        imageDigest ? this.ports.images.removeContainerRef(imageDigest, id) : undefined,
+      ]);
+      return true;
+    } catch (e) {
+      this.warn(`releasing the root of container ${id} (removal retries): ${(e as Error).message}`);
+      return false;
+    }
   }
 
   private backoffOf(id: string): RestartBackoff {
@@ -468,8 +489,9 @@ export class Engine {
     return this.runtimeHolds.hold(id);
   }
 
-  private async releaseRuntime(id: string): Promise<void> {
-    return this.runtimeHolds.afterHolds(id, () => this.releaseRuntimeNow(id));
+  /** `alongside` runs in parallel with the network/hosts/cgroup release, after the process is deleted. */
+  private async releaseRuntime(id: string, alongside?: () => Promise<void>): Promise<void> {
+    return this.runtimeHolds.afterHolds(id, () => this.releaseRuntimeNow(id, alongside));
   }
 
   /**
@@ -479,7 +501,7 @@ export class Engine {
    * ~20 ms more). Then the network, hosts files and cgroup, which are
    * independent, in parallel.
    */
-  private async releaseRuntimeNow(id: string): Promise<void> {
+  private async releaseRuntimeNow(id: string, alongside?: () => Promise<void>): Promise<void> {
     const release = async (what: string, fn: () => Promise<void>): Promise<void> => {
       try { await fn(); } catch (e) { if (!isNotFound(e)) this.warn(`${what} of container ${id}: ${(e as Error).message}`); }
     };
@@ -488,6 +510,7 @@ export class Engine {
       release('detach network', () => this.ports.networks.detach(id)),
       release('remove hosts files', () => this.ports.networks.removeHostsFiles(id)),
       release('remove cgroup', () => this.ports.cgroups.remove(id)),
+      ...(alongside ? [alongside()] : []),
     ]);
   }
 
@@ -597,8 +620,9 @@ export class Engine {
     });
   }
 
-  private async removeNow(id: string, opts: { force?: boolean; volumes?: boolean }): Promise<void> {
+  private async removeNow(id: string, opts: { force?: boolean; volumes?: boolean; rootReleased?: boolean }): Promise<void> {
     let cur = this.store.get(id);
+    let rootReleased = opts.rootReleased ?? false;
     if (cur.state === 'restarting') {
       if (!opts.force) checkTransition(cur.name, cur.state, 'remove'); // throws the worded error
       this.cancelRestart(id);
@@ -609,15 +633,18 @@ export class Engine {
       await this.ports.namespaces.kill(id, 'SIGKILL');
       if (cur.state === 'paused') await this.ports.cgroups.thaw(id);
       await this.ports.namespaces.wait(id, MAX_TIMER_MS);
-      await this.releaseRuntime(id);
+      const digest = cur.imageDigest;
+      await this.releaseRuntime(id, async () => { rootReleased = await this.releaseRoot(id, digest); });
       cur = this.store.transition(id, 'exit', () => ({ exitCode: 137, finishedAt: this.clock.now(), pid: 0 }));
       this.emit(cur, 'die', { exitCode: 137 });
     }
     // Legality only: the record stays as it is until everything it holds is
     // released, so a failure below leaves a removable container, not a stuck one.
     checkTransition(cur.name, cur.state, 'remove');
-    await this.ports.layers.remove(id);
-    if (cur.imageDigest) await this.ports.images.removeContainerRef(cur.imageDigest, id);
+    if (!rootReleased) {
+      await this.ports.layers.remove(id);
+      if (cur.imageDigest) await this.ports.images.removeContainerRef(cur.imageDigest, id);
+    }
     const vols = this.volumes.removeRefs(id);
     this.store.delete(id);
     // Its own state dir too (the log, the hosts files), as Docker removes containers/<id>.

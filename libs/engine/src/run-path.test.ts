@@ -70,6 +70,39 @@ describe('engine run path', () => {
     expect(ports.rec.live.size).toBe(0);
   });
 
+  const order = (id: string) => ports.rec.calls.filter((x) => x.endsWith(` ${id}`) && /^(namespaces\.delete|layers\.remove|images\.removeContainerRef) /.test(x)).map((x) => x.split(' ')[0]);
+
+  it('--rm: the root and the image ref go alongside the release, after the process delete, once', async () => {
+    const c = await engine.run({ name: 'rm1', config: defaultContainerConfig('alpine'), hostConfig: { ...defaultHostConfig(), autoRemove: true } });
+    const gone = engine.wait(c.id, 'removed');
+    ports.exitProcess(c.id, { exitCode: 0 });
+    await gone;
+    expect(order(c.id)[0]).toBe('namespaces.delete');
+    expect(order(c.id).slice(1).sort()).toEqual(['images.removeContainerRef', 'layers.remove']);
+    expect(engine.list({ all: true })).toEqual([]);
+    expect(ports.rec.live.size).toBe(0);
+  });
+
+  it('--rm: an early root release that fails is retried by the removal, which then completes', async () => {
+    const c = await engine.run({ name: 'rm2', config: defaultContainerConfig('alpine'), hostConfig: { ...defaultHostConfig(), autoRemove: true } });
+    ports.rec.failOn('layers.remove'); // once
+    const gone = engine.wait(c.id, 'removed');
+    ports.exitProcess(c.id, { exitCode: 0 });
+    await gone;
+    expect(ports.rec.calls.filter((x) => x === `layers.remove ${c.id}`)).toHaveLength(2);
+    expect(engine.list({ all: true })).toEqual([]);
+    expect(ports.rec.live.size).toBe(0);
+  });
+
+  it('rm -f of a running container releases the root alongside the runtime, after the process delete', async () => {
+    const c = await engine.run({ name: 'rmf', config: defaultContainerConfig('alpine'), hostConfig: defaultHostConfig() });
+    await engine.remove(c.id, { force: true });
+    expect(order(c.id)[0]).toBe('namespaces.delete');
+    expect(order(c.id).slice(1).sort()).toEqual(['images.removeContainerRef', 'layers.remove']);
+    expect(engine.list({ all: true })).toEqual([]);
+    expect(ports.rec.live.size).toBe(0);
+  });
+
   it('times every step of a run, the exit, the release and the removal', async () => {
     const c = await engine.run({ name: 'rm', config: defaultContainerConfig('alpine'), hostConfig: { ...defaultHostConfig(), autoRemove: true } });
     const gone = engine.wait(c.id, 'removed');
