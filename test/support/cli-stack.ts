@@ -128,6 +128,9 @@ export async function startCliStack(split: boolean, subnetIndex: number): Promis
         // Containers first (they hold layer mounts, cgroups, veths), while the services run.
         const ids = await berth(['ps', '-aq', '--no-trunc'], { timeoutMs: 20_000 }).catch(() => undefined);
         for (const id of ids?.stdout.split('\n').filter(Boolean) ?? []) await berth(['rm', '-f', id], { timeoutMs: 30_000 }).catch(() => undefined);
+        // Processes no engine removed (an engine that died mid-test): kill and delete them, with their namespace handles.
+        const procs = await stack.namespaces.List({}).catch(() => ({ containers: [] as { id: string }[] }));
+        for (const p of procs.containers) await stack.namespaces.Delete({ id: p.id, force: true }).catch(() => undefined);
         // Writable roots nobody removed (an engine killed mid-test): unmount and drop them.
         const snaps = await stack.layers.List({}).catch(() => ({ snapshots: [] as layersV1.SnapshotInfo__Output[] }));
         for (const s of snaps.snapshots) {
