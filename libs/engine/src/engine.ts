@@ -6,7 +6,7 @@
 // services, so two calls on one container could interleave (stop during
 // start). Each container has an operation chain (`serial`) that orders its
 // lifecycle calls; exit handling runs on the same chain.
-import { rmSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorCode, FailedPreconditionError, InvalidArgumentError, NotFoundError, isAlreadyExists, isFailedPrecondition, isNotFound, makeError } from '@berth/errors';
 import { readLogs, type LogEntry, type ReadLogsOptions } from './logs';
@@ -647,14 +647,15 @@ export class Engine {
     }
     const vols = this.volumes.removeRefs(id);
     this.store.delete(id);
-    // Its own state dir too (the log, the hosts files), as Docker removes containers/<id>.
-    rmSync(join(this.stateDir, 'containers', id), { recursive: true, force: true });
     if (opts.volumes) {
       for (const name of vols) {
         const v = this.volumes.find(name);
         if (v?.anonymous && this.volumes.usedBy(name).length === 0) this.volumes.remove(name);
       }
     }
+    // Its own state dir too (the log, the hosts files), as Docker removes containers/<id>;
+    // off the event loop: with many removals at once the sync rm was a visible stall.
+    await rm(join(this.stateDir, 'containers', id), { recursive: true, force: true });
     this.backoffs.delete(id);
     this.emit({ ...cur, state: 'removed' }, 'removed');
   }
