@@ -3,7 +3,8 @@
 // daemon keeps our stdout pipe until it knows whether `shim create` worked,
 // then writes one JSON line and closes it. So "stdout ended" == "create is
 // decided", whatever happens to the Node side afterwards.
-import { spawn } from 'node:child_process';
+import { Socket } from 'node:net';
+import { spawnHelper, waitpidNoHang, type WaitStatus } from '@berth/sys';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { FailedPreconditionError, InternalError, NotFoundError } from '@berth/errors';
@@ -26,6 +27,31 @@ export interface MonitorArgs {
   oomFiles?: string[];
 }
 
+/** All of a pipe's read end (epoll through a net.Socket, not a threadpool read), then closed. */
+function readPipe(fd: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const sock = new Socket({ fd, readable: true, writable: false });
+    let text = '';
+    sock.setEncoding('utf8');
+    sock.on('data', (d: string) => (text += d));
+    sock.once('error', reject);
+    sock.once('close', () => resolve(text));
+  });
+}
+
+/**
+ * Reaps the spawned monitor (it daemonizes: this first process exits at
+ * once, before the outcome is written, so this is normally immediate).
+ * libuv reaps only what it spawned itself.
+ */
+async function reapHelper(pid: number): Promise<WaitStatus> {
+  for (let delay = 1; ; delay = Math.min(delay * 2, 50)) {
+    const st = waitpidNoHang(pid);
+    if (st) return st;
+    await new Promise((r) => setTimeout(r, delay));
+  }
+}
+
 /** Runs berth-monitor; resolves with the init's pid once it exists and waits. */
 export async function startMonitor(args: MonitorArgs): Promise<number> {
   const bin = monitorBinaryPath();
@@ -39,17 +65,14 @@ export async function startMonitor(args: MonitorArgs): Promise<number> {
   if (args.stdin) argv.push('--stdin');
   argv.push('--', ...args.shimArgv);
 
-  const child = spawn(bin, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-  // 'close' waits for both pipes to end: the daemon holds stdout until the
-  // outcome is written, and moved stderr to monitor.log right after forking.
-  const [code] = await new Promise<[number | null, NodeJS.Signals | null]>((res, rej) => {
-    child.once('error', rej);
-    child.once('close', (c, s) => res([c, s]));
-  });
+  // posix_spawn, not child_process.spawn: libuv forks the whole (large)
+  // Node process, which held the event loop 3-40 ms per container (@berth/sys spawn.ts).
+  const env = Object.entries(process.env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`]));
+  const child = spawnHelper(bin, [bin, ...argv], env);
+  // Both pipes must end: the daemon holds stdout until the outcome is
+  // written, and moved stderr to monitor.log right after forking.
+  const [out, err] = await Promise.all([readPipe(child.stdoutFd), readPipe(child.stderrFd)]);
+  const code = (await reapHelper(child.pid)).code;
   const line = out.trim();
   if (!line) {
     throw new InternalError(`berth-monitor exited ${code} without reporting create: ${err.trim() || 'no message'}`);

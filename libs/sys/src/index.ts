@@ -15,3 +15,4 @@ export { mountFs, MOUNT_ATTR, type FsParam } from './fsmount';
 export { idmappedMount, userNamespaceFd, closeUserNamespaceFd, type IdRange } from './idmap';
 export { umountAsync } from './mount-async';
 export { openat2, RESOLVE, O_PATH } from './openat2';
+export { spawnHelper, type SpawnedHelper } from './spawn';
