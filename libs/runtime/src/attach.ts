@@ -23,7 +23,7 @@ export class Attachment {
   readonly stderr = new PassThrough();
   readonly stdin: Writable;
   readonly exit: Promise<ExitStatus | null>;
-  /** Settles with the first RESULT frame (exec: the pid); HELLO gets none on success. */
+  /** Settles with the first RESULT frame (exec: the pid; HELLO with HELLO_ACK: its target's pid, once registered). */
   readonly result: Promise<number>;
 
   private readonly decoder = new FrameDecoder();
@@ -37,7 +37,7 @@ export class Attachment {
       this.resolveResult = res;
       this.rejectResult = rej;
     });
-    this.result.catch(() => {}); // observed by exec(); attach ignores it
+    this.result.catch(() => {}); // observed by exec() and attach()
     this.stdin = new Writable({
       write: (chunk: Buffer, _enc, cb) => {
         if (this.sock.destroyed) return cb();

@@ -111,12 +111,16 @@ export async function* readLog(path: string, opts: ReadLogOptions = {}): AsyncGe
   };
 
   // History: rotated files oldest first, then the current file up to its
-  // end now; with tail, only the last lines of all that.
+  // end now; with tail, only the last lines of all that. The files are
+  // opened as one consistent set first (a rotation between opens shifts the
+  // names: a file would be skipped or read twice), and every file read is
+  // remembered by inode so following never reads one again.
   const buf = Buffer.allocUnsafe(64 * 1024);
-  for (let i = maxFiles - 1; i >= 1; i--) {
-    const fh = await open(`${path}.${i}`, 'r').catch(() => null);
-    if (!fh) continue;
+  const seen = new Set<number>();
+  const { rotated, current: first } = await openLogSet(path, maxFiles);
+  for (const fh of rotated) {
     try {
+      seen.add((await fh.stat()).ino);
       for (let n; (n = (await fh.read(buf, 0, buf.length, null)).bytesRead) > 0; ) {
         for (const e of emitAll(joiner.push(Buffer.from(buf.subarray(0, n))))) hold(e);
       }
@@ -124,8 +128,9 @@ export async function* readLog(path: string, opts: ReadLogOptions = {}): AsyncGe
       await fh.close();
     }
   }
-  let current: FileHandle | null = await open(path, 'r').catch(() => null);
+  let current: FileHandle | null = first;
   let currentIno = current ? (await current.stat()).ino : -1;
+  if (current) seen.add(currentIno);
   const drainCurrent = async (): Promise<LogEntry[]> => {
     const out: LogEntry[] = [];
     if (!current) return out;
@@ -165,6 +170,9 @@ export async function* readLog(path: string, opts: ReadLogOptions = {}): AsyncGe
         yield* await drainCurrent();
         const st = await stat(path).catch(() => null);
         if (st && st.ino !== currentIno) {
+          // The writer moved on to a new file: what it appended to ours
+          // between the drain above and the rename is there now; read it.
+          yield* await drainCurrent();
           // Rotated, maybe several times since we looked: the file we read
           // is complete (drained above) and is now <path>.k, or gone. Files
           // newer than it are <path>.k-1 ... <path>.1, then <path>; open
@@ -181,7 +189,14 @@ export async function* readLog(path: string, opts: ReadLogOptions = {}): AsyncGe
           const newer: FileHandle[] = [];
           for (let i = k - 1; i >= 1; i--) {
             const fh = await open(`${path}.${i}`, 'r').catch(() => null);
-            if (fh) newer.push(fh);
+            if (!fh) continue;
+            // Already read (in the history, when there was no current file to track).
+            const ino = (await fh.stat()).ino;
+            if (seen.has(ino)) await fh.close();
+            else {
+              seen.add(ino);
+              newer.push(fh);
+            }
           }
           const next = await open(path, 'r').catch(() => null);
           await current?.close();
@@ -195,6 +210,7 @@ export async function* readLog(path: string, opts: ReadLogOptions = {}): AsyncGe
           }
           current = next;
           currentIno = next ? (await next.stat()).ino : -1;
+          if (next) seen.add(currentIno);
           continue;
         }
         if (wasExited) break;
@@ -210,6 +226,25 @@ export async function* readLog(path: string, opts: ReadLogOptions = {}): AsyncGe
     }
   } finally {
     await current?.close();
+  }
+
+  /**
+   * Opens <path>.N-1 ... <path>.1 and <path>, retried until no name moved
+   * while they were being opened (each still names the file opened), so
+   * the set is what one moment of the log looked like.
+   */
+  async function openLogSet(path: string, maxFiles: number): Promise<{ rotated: FileHandle[]; current: FileHandle | null }> {
+    const names = [...Array.from({ length: maxFiles - 1 }, (_, k) => `${path}.${maxFiles - 1 - k}`), path];
+    for (let attempt = 1; ; attempt++) {
+      const fhs = await Promise.all(names.map((n) => open(n, 'r').catch(() => null)));
+      const inos = await Promise.all(fhs.map(async (fh) => (fh ? (await fh.stat()).ino : -1)));
+      const now = await Promise.all(names.map((n) => stat(n).then((st) => st.ino, () => -1)));
+      if (attempt >= 10 || now.every((ino, i) => ino === inos[i])) {
+        const rotated = fhs.slice(0, -1).filter((fh): fh is FileHandle => fh !== null);
+        return { rotated, current: fhs[fhs.length - 1] ?? null };
+      }
+      await Promise.all(fhs.map((fh) => fh?.close()));
+    }
   }
 
   function hold(e: LogEntry): void {

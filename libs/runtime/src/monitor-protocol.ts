@@ -22,6 +22,8 @@ export type FrameType = (typeof Frame)[keyof typeof Frame];
 
 /** HELLO flags. */
 export const HELLO_OUTPUT = 0x1;
+/** HELLO flag: the monitor answers RESULT {"pid"} once the client is registered. */
+export const HELLO_ACK = 0x2;
 /** EXEC flags. */
 export const EXEC_TERMINAL = 0x1;
 export const EXEC_STDIN = 0x2;

@@ -37,7 +37,7 @@ import {
 import { pidfdOpen, pidfdSendSignal } from '@berth/sys';
 import { Attachment } from './attach';
 import { startMonitor } from './monitor-process';
-import { EXEC_STDIN, EXEC_TERMINAL, HELLO_OUTPUT, encodeExec, encodeHello, type ExitStatus } from './monitor-protocol';
+import { EXEC_STDIN, EXEC_TERMINAL, HELLO_ACK, HELLO_OUTPUT, encodeExec, encodeHello, type ExitStatus } from './monitor-protocol';
 import { persistNamespaces, removeNamespaceHandlesAsync } from './namespace-handles';
 import { pidsInNamespaceOf, processInfo, type ProcessInfo } from './process-namespace';
 import type { ShimBinding } from './shim-binding';
@@ -392,7 +392,16 @@ export class Runtime<Spec = unknown, Process = unknown> {
     const st = this.state(id);
     if (st.status === 'stopped') throw new FailedPreconditionError(`container ${id} has exited: read its log instead`);
     const what = execId ? `attach to exec ${execId} in ${id}` : `attach ${id}`;
-    return Attachment.connect(join(this.stateDir(id), 'attach.sock'), encodeHello(HELLO_OUTPUT, execId), what);
+    // Acknowledged: once this resolves the monitor has registered us, so an
+    // attach before start sees the first byte the process writes.
+    const a = await Attachment.connect(join(this.stateDir(id), 'attach.sock'), encodeHello(HELLO_OUTPUT | HELLO_ACK, execId), what);
+    try {
+      await a.result;
+    } catch (e) {
+      a.close();
+      throw e;
+    }
+    return a;
   }
 
   /** Host pids of the container's processes (its pid namespace); [] once stopped. */

@@ -222,6 +222,7 @@ static bool client_frame(struct client *c, const struct frame *f) {
       }
       c->target = t;
       c->flags = f->payload[0];
+      if (c->flags & HELLO_ACK) send_result(c, "pid", NULL, t->pid);
       return true;
     }
     if (f->type == FRAME_EXEC) {
