@@ -46,7 +46,14 @@ function readPipe(fd: number): Promise<string> {
  */
 async function reapHelper(pid: number): Promise<WaitStatus> {
   for (let delay = 1; ; delay = Math.min(delay * 2, 50)) {
-    const st = waitpidNoHang(pid);
+    let st: WaitStatus | null;
+    try {
+      st = waitpidNoHang(pid);
+    } catch (e) {
+      // ECHILD: reaped already (SIGCHLD ignored, or a reaper of the host's); the outcome is on stdout anyway.
+      if ((e as { errno?: string }).errno === 'ECHILD') return { pid, code: null, signal: null };
+      throw e;
+    }
     if (st) return st;
     await new Promise((r) => setTimeout(r, delay));
   }
