@@ -22,14 +22,17 @@ import {
 
 const SUBNET_BASE = 100 + (process.pid % 10); // 10.219.100-109 all-in-one, 110-119 split
 
-// KNOWN BUG, not fixed here (reported): a foreground `berth run` can lose output
-// of a short container, exit code right, stdout empty (about 1 run in 60 under
-// load). The namespaces service's Attach replays the log and then connects to
-// the monitor, whose HELLO has no reply: what the monitor reads between the end
-// of the replay and its registering the client is neither replayed nor
-// streamed. Fixing it needs the monitor to acknowledge HELLO with its log
-// position (docs/design/monitor.md). Until then the cases that check a
-// foreground run's stdout are retried; everything else they check is strict.
+// KNOWN BUG, not fixed here (reported): a foreground `berth run` of a short
+// container can lose its output (exit code right, stdout empty; ~1 run in 60
+// under load), and since the monitor acknowledges HELLO it can also fail with
+// "attach ...: the monitor closed the connection before answering" (125). The
+// namespaces service's Attach replays the log and only then registers with
+// the monitor: what the process writes in between (and, when it exits then,
+// everything) is neither replayed nor streamed. A fix: register first (the
+// ack), then replay up to the registration; when the process stopped
+// meanwhile, send the rest of the now complete log and the exit from its
+// state. Until then the cases that check a foreground run's stdout are
+// retried; everything else they check is strict.
 const ATTACH_GAP_RETRY = 2;
 
 /** GET http://127.0.0.1:<port><path> (loopback only): status and body. */
