@@ -8,7 +8,7 @@ import nx from '@nx/eslint-plugin';
 import tseslint from 'typescript-eslint';
 
 export default [
-  { ignores: ['**/dist/**', '**/node_modules/**', '**/generated/**', '**/*.test.ts', '**/vitest.config.mts'] },
+  { ignores: ['**/dist/**', '**/node_modules/**', '**/generated/**', '**/*.test.ts', '**/*.test-support.ts', '**/vitest.config.mts'] },
   ...tseslint.configs.recommended,
   {
     files: ['**/*.ts'],

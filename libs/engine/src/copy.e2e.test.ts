@@ -4,38 +4,35 @@
 // out of a running container (tmpfs, bind mounts and volumes as it sees
 // them) and an exited one (its writable root plus the bind sources), "-" tar
 // streams, -a, -L, confinement of symlinks to the container's root, and the
-// errors Docker gives. Host names are this run's own (berth-test-<tag>,
-// bt-k<tag>, btk<tag>-, BERTH-K<TAG>) and removed in afterAll.
-import { execFileSync, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+// errors Docker gives. Host names are this run's own (berth-test-<tag>, btk<tag>,
+// BERTH-K<TAG>; testing/e2e-stack.test-support.ts) and removed in afterAll.
+import { spawn } from 'node:child_process';
 import { chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cgroupsModule, removeCgroupParent } from '@berth/cgroups';
-import { runServices, type RunningStack } from '@berth/daemon';
-import { startNatsServer, waitForEventsStream, type NatsServerHandle } from '@berth/events';
+import { cgroupsModule } from '@berth/cgroups';
 import { imagesModule } from '@berth/images';
-import { createClient, socketPath, SERVICE_NAMES, type BerthClient, type BerthPaths } from '@berth/kit';
+import { SERVICE_NAMES, type BerthClient, type BerthPaths } from '@berth/kit';
 import { layersModule } from '@berth/layers';
 import { namespacesModule } from '@berth/namespaces';
-import { NetworkManager, networksModule, networksOptions } from '@berth/networks';
-import { ErrorCode, isNotFound, rejection } from '@berth/errors';
-import type { engineV1, imagesV1, layersV1 } from '@berth/proto';
+import { networksModule } from '@berth/networks';
+import { ErrorCode, rejection } from '@berth/errors';
+import type { engineV1 } from '@berth/proto';
 import { engineModule } from './service';
+import { useE2eStack } from './testing/e2e-stack.test-support';
 
 const BERTH_BIN = resolve(__dirname, '..', '..', '..', 'apps', 'cli', 'bin', 'berth');
-const ENV_KEYS = ['BERTH_CGROUP_PARENT', 'BERTH_DEFAULT_BRIDGE', 'BERTH_DEFAULT_SUBNET', 'BERTH_BRIDGE_PREFIX', 'BERTH_CHAIN_PREFIX', 'BERTH_DNS_UPSTREAMS', 'NATS_URL'] as const;
 
 interface Result { code: number; stdout: Buffer; stderr: string }
 
 describe('berth cp through the CLI and the engine', () => {
-  const tag = randomBytes(3).toString('hex');
-  const saved: Partial<Record<string, string | undefined>> = {};
+  const s = useE2eStack(async () => [layersModule, imagesModule, cgroupsModule, namespacesModule, networksModule, engineModule], {
+    letter: 'k', subnets: [130, 131, 132, 133, 134],
+  });
+  const tag = s.tag;
   let base = '';
   let paths: BerthPaths;
-  let nats: NatsServerHandle | undefined;
-  let stack: RunningStack | undefined;
   let engine: BerthClient<engineV1.EngineDefinition, engineV1.EngineHandlers>;
   let env: NodeJS.ProcessEnv;
   let work = '';
@@ -77,76 +74,22 @@ describe('berth cp through the CLI and the engine', () => {
     }
   };
 
+  // Test-only dirs (bind sources, tars) beside the stack's state.
   beforeAll(async () => {
-    for (const k of ENV_KEYS) saved[k] = process.env[k];
-    process.env['BERTH_CGROUP_PARENT'] = `berth-test-${tag}`;
-    process.env['BERTH_DEFAULT_BRIDGE'] = `bt-k${tag}`;
-    // One of this test's five subnets that no bridge uses now (another run of this file may be live).
-    const routes = execFileSync('ip', ['-4', 'route'], { encoding: 'utf8' });
-    const free = [130, 131, 132, 133, 134].map((x) => (x - 130 + parseInt(tag, 16)) % 5 + 130).find((x) => !routes.includes(`10.219.${x}.0/24`));
-    if (free === undefined) throw new Error('10.219.130-134.0/24 are all routed: other runs of this test are live; try again later');
-    process.env['BERTH_DEFAULT_SUBNET'] = `10.219.${free}.0/24`;
-    process.env['BERTH_BRIDGE_PREFIX'] = `btk${tag.slice(0, 4)}-`;
-    process.env['BERTH_CHAIN_PREFIX'] = `BERTH-K${tag.toUpperCase()}`;
-    process.env['BERTH_DNS_UPSTREAMS'] = '127.0.0.1:9';
-    nats = await startNatsServer();
-    process.env['NATS_URL'] = nats.url;
-    // Short: the namespaces service keeps sockets under <run>/namespaces/<64-hex>/.
     base = mkdtempSync(join(tmpdir(), 'bk-'));
-    paths = { root: join(base, 'root'), run: join(base, 'run') };
     work = join(base, 'work');
     mkdirSync(work);
-    stack = await runServices([layersModule, imagesModule, cgroupsModule, namespacesModule, networksModule, engineModule], {
-      paths, natsUrl: nats.url, metrics: () => ({ host: '127.0.0.1', port: 0 }),
-    });
-    await waitForEventsStream(nats.url);
+    paths = s.paths;
     env = { ...process.env, BERTH_ROOT: paths.root, BERTH_RUN: paths.run, NO_COLOR: '1' };
-    for (const s of SERVICE_NAMES) delete env[`BERTH_${s.toUpperCase()}_ADDR`];
-    engine = createClient<engineV1.EngineDefinition, engineV1.EngineHandlers>('berth.engine.v1.Engine', [`unix:${socketPath('engine', paths)}`], { timeoutMs: 60_000 });
-    // busybox:latest is made by the images service from the host's busybox-static at its start.
-    const images = createClient<imagesV1.ImagesDefinition, imagesV1.ImagesHandlers>('berth.images.v1.Images', [`unix:${socketPath('images', paths)}`], { timeoutMs: 10_000 });
-    try {
-      await until('busybox:latest', async () => images.Get({ reference: 'busybox:latest' }).catch((e) => { if (isNotFound(e)) return undefined; throw e; }));
-    } finally {
-      images.close();
-    }
+    for (const svc of SERVICE_NAMES) delete env[`BERTH_${svc.toUpperCase()}_ADDR`];
+    engine = s.client<engineV1.EngineDefinition, engineV1.EngineHandlers>('berth.engine.v1.Engine', 'engine');
+    await s.busybox();
   }, 120_000);
 
-  afterAll(async () => {
-    try {
-      if (stack) {
-        for (const c of (await engine.ListContainers({ all: true }).catch(() => ({ containers: [] }))).containers) {
-          await engine.RemoveContainer({ id: c.id, force: true, removeVolumes: true }).catch(() => undefined);
-        }
-        const layers = createClient<layersV1.LayersDefinition, layersV1.LayersHandlers>('berth.layers.v1.Layers', [`unix:${socketPath('layers', paths)}`], { timeoutMs: 5000 });
-        try {
-          for (const snap of (await layers.List({}).catch(() => ({ snapshots: [] }))).snapshots) {
-            if (snap.kind !== 'SNAPSHOT_KIND_ACTIVE') continue;
-            await layers.Unmount({ key: snap.key }).catch(() => undefined);
-            await layers.Remove({ key: snap.key }).catch(() => undefined);
-          }
-        } finally {
-          layers.close();
-        }
-      }
-      engine?.close();
-      await stack?.stop();
-      if (paths) {
-        const m = new NetworkManager(networksOptions(paths));
-        await m.start();
-        await m.purge();
-        await m.close();
-      }
-    } finally {
-      removeCgroupParent(`berth-test-${tag}`);
-      for (const k of ENV_KEYS) {
-        if (saved[k] === undefined) delete process.env[k];
-        else process.env[k] = saved[k];
-      }
-      await nats?.stop();
-      if (base) rmSync(base, { recursive: true, force: true });
-    }
-  }, 120_000);
+  afterAll(() => {
+    engine?.close();
+    if (base) rmSync(base, { recursive: true, force: true });
+  });
 
   const SETUP = [
     'echo hello > /tmp/f', 'mkdir -p /tmp/d/sub', 'echo y > /tmp/d/sub/y', 'ln -s /etc/passwd /tmp/link',

@@ -5,170 +5,34 @@
 // name (embedded DNS) and is resolved by its name and alias; disconnect takes
 // all of that away; a connection made before start is attached at start and
 // again after a restart; refused requests leave no veth and no address.
-// Names are this file's own: cgroups under berth-test-<rand>, bridges bt-n* /
-// btn*-, chains BERTH-N*, subnets 10.219.140-143.0/24 (purged in afterAll).
+// Names are this file's own (testing/e2e-stack.test-support.ts): cgroups under
+// berth-test-<rand>, bridges btn*, chains BERTH-N*, subnets 10.219.140-144.0/24
+// (purged in afterAll).
 import { randomBytes } from 'node:crypto';
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cgroupsModule, removeCgroupParent } from '@berth/cgroups';
+import { afterAll, describe, expect, it } from 'vitest';
+import { cgroupsModule } from '@berth/cgroups';
 import { runServices, type RunningStack } from '@berth/daemon';
-import { waitForEventsStream, startNatsServer, type NatsServerHandle } from '@berth/events';
 import { imagesModule } from '@berth/images';
-import { createClient, socketPath, tempPaths, type BerthClient, type ServiceModule, type TempPaths } from '@berth/kit';
+import type { BerthClient, TempPaths } from '@berth/kit';
 import { layersModule } from '@berth/layers';
 import { namespacesModule } from '@berth/namespaces';
-import { NetworkManager, networksModule, networksOptions } from '@berth/networks';
+import { networksModule } from '@berth/networks';
 import { isAlreadyExists, isInvalidArgument, isNotFound, rejection } from '@berth/errors';
-import type { engineV1, imagesV1, layersV1, networksV1 } from '@berth/proto';
+import type { engineV1, networksV1 } from '@berth/proto';
 import { engineModule } from './service';
-
-const ENV_KEYS = ['BERTH_CGROUP_PARENT', 'BERTH_DEFAULT_BRIDGE', 'BERTH_DEFAULT_SUBNET', 'BERTH_BRIDGE_PREFIX', 'BERTH_CHAIN_PREFIX', 'BERTH_DNS_UPSTREAMS', 'NATS_URL'] as const;
-
-interface E2eNames {
-  /** Random tag the names below contain. */
-  tag: string;
-  /** berth-test-<rand>: the cgroup parent. */
-  cgroupParent: string;
-  /** Default network's bridge device (bt-...). */
-  defaultBridge: string;
-  /** Default network's subnet (CIDR in the caller's block). */
-  defaultSubnet: string;
-  /** Prefix of user-defined networks' bridges (bt...-). */
-  bridgePrefix: string;
-  /** Prefix of the iptables chains (BERTH-...). */
-  chainPrefix: string;
-  /** false: the modules have no engine to wait for (the test runs its own). */
-  settle?: boolean;
-}
-
-interface E2eStack {
-  names: E2eNames;
-  paths: TempPaths;
-  stack: RunningStack | undefined;
-  nats: NatsServerHandle | undefined;
-  /** A client of `service` on the stack's socket for `name` (closed by the caller). */
-  client<D, H>(service: string, name: string): BerthClient<D, H>;
-  /** Waits until the images service has made busybox:latest (from the host's busybox-static). */
-  busybox(): Promise<imagesV1.Image__Output>;
-}
-
-/**
- * The engine reconciles in the background at start with the ids it read
- * before awaiting the cgroups and networks services, so a container made
- * meanwhile can lose its cgroup or veth (engine service.ts, reported). Let
- * that pass: every dependency healthy, then its retries' back-off.
- */
-async function settleEngine(s: E2eStack): Promise<void> {
-  const engine = s.client<engineV1.EngineDefinition, engineV1.EngineHandlers>('berth.engine.v1.Engine', 'engine');
-  try {
-    for (let deadline = Date.now() + 30_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 200))) {
-      const info = await engine.Info({}).catch(() => undefined);
-      if (info && Object.values(info.servicesHealthy).length >= 5 && Object.values(info.servicesHealthy).every(Boolean)) break;
-    }
-  } finally {
-    engine.close();
-  }
-  await new Promise((r) => setTimeout(r, 1500));
-}
-
-/** Registers beforeAll/afterAll that start `modules` with `names` and tear everything down. */
-function useE2eStack(modules: () => Promise<ServiceModule[]>, names: E2eNames): E2eStack {
-  const saved: Partial<Record<(typeof ENV_KEYS)[number], string | undefined>> = {};
-  const s: E2eStack = {
-    names,
-    paths: undefined as unknown as TempPaths,
-    stack: undefined,
-    nats: undefined,
-    client: <D, H>(service: string, name: string) => createClient<D, H>(service, [`unix:${socketPath(name, s.paths)}`], { timeoutMs: 60_000 }),
-    busybox: async () => {
-      const images = s.client<imagesV1.ImagesDefinition, imagesV1.ImagesHandlers>('berth.images.v1.Images', 'images');
-      try {
-        for (let deadline = Date.now() + 30_000; ; await new Promise((r) => setTimeout(r, 200))) {
-          try {
-            return await images.Get({ reference: 'busybox:latest' });
-          } catch (e) {
-            if (!isNotFound(e) || Date.now() > deadline) throw e;
-          }
-        }
-      } finally {
-        images.close();
-      }
-    },
-  };
-  beforeAll(async () => {
-    for (const k of ENV_KEYS) saved[k] = process.env[k];
-    process.env['BERTH_CGROUP_PARENT'] = names.cgroupParent;
-    process.env['BERTH_DEFAULT_BRIDGE'] = names.defaultBridge;
-    process.env['BERTH_DEFAULT_SUBNET'] = names.defaultSubnet;
-    process.env['BERTH_BRIDGE_PREFIX'] = names.bridgePrefix;
-    process.env['BERTH_CHAIN_PREFIX'] = names.chainPrefix;
-    process.env['BERTH_DNS_UPSTREAMS'] = '127.0.0.1:9';
-    s.nats = await startNatsServer();
-    process.env['NATS_URL'] = s.nats.url;
-    // The run dir is short: the namespaces service's monitor keeps a unix
-    // socket in <run>/namespaces/<64-hex id>/ (that dir at most 95 bytes).
-    const root = tempPaths();
-    const run = mkdtempSync(join(tmpdir(), 'berth-'));
-    s.paths = { root: root.root, run, cleanup: () => { root.cleanup(); rmSync(run, { recursive: true, force: true }); } };
-    s.stack = await runServices(await modules(), { paths: s.paths, natsUrl: s.nats.url, metrics: () => ({ host: '127.0.0.1', port: 0 }) });
-    await waitForEventsStream(s.nats.url);
-    if (names.settle !== false) await settleEngine(s);
-  }, 60_000);
-  afterAll(async () => {
-    try {
-      if (s.stack) {
-        // Containers a failed test left behind hold mounts and veths: remove them while the services run.
-        const engine = s.client<engineV1.EngineDefinition, engineV1.EngineHandlers>('berth.engine.v1.Engine', 'engine');
-        try {
-          for (const c of (await engine.ListContainers({ all: true }).catch(() => ({ containers: [] }))).containers) await engine.RemoveContainer({ id: c.id, force: true, removeVolumes: true }).catch(() => undefined);
-        } finally {
-          engine.close();
-        }
-        const layers = s.client<layersV1.LayersDefinition, layersV1.LayersHandlers>('berth.layers.v1.Layers', 'layers');
-        try {
-          for (const snap of (await layers.List({}).catch(() => ({ snapshots: [] }))).snapshots) {
-            if (snap.kind !== 'SNAPSHOT_KIND_ACTIVE') continue;
-            await layers.Unmount({ key: snap.key }).catch(() => undefined);
-            await layers.Remove({ key: snap.key }).catch(() => undefined);
-          }
-        } finally {
-          layers.close();
-        }
-      }
-      await s.stack?.stop();
-      if (s.paths) {
-        const m = new NetworkManager(networksOptions(s.paths));
-        await m.start();
-        await m.purge();
-        await m.close();
-      }
-    } finally {
-      removeCgroupParent(names.cgroupParent);
-      for (const k of ENV_KEYS) {
-        if (saved[k] === undefined) delete process.env[k];
-        else process.env[k] = saved[k];
-      }
-      await s.nats?.stop();
-      s.paths?.cleanup();
-    }
-  }, 60_000);
-  return s;
-}
+import { useE2eStack } from './testing/e2e-stack.test-support';
 
 type EngineClient = BerthClient<engineV1.EngineDefinition, engineV1.EngineHandlers>;
 
 /**
  * Runs a busybox applet inside a container's network and mount namespaces (so its
  * /etc/hosts and /etc/resolv.conf apply) with nsenter from the host, by the
- * container's pid from inspect: combined output and exit status. Not through
- * the engine's Exec: its WaitExec call to the namespaces service passes
- * timeoutMs 2**31-1, which grpc-js's server turns into a negative int32
- * timer, so an exec lasting more than a moment (a ping that times out) ends
- * with DEADLINE_EXCEEDED and an unhandled rejection in the engine
- * (grpc-ports/namespaces.ts, outside this feature; reported).
+ * container's pid from inspect: combined output and exit status. From the
+ * host rather than through the engine's Exec, so what is tested here is the
+ * network alone.
  */
 async function inCtr(engine: EngineClient, id: string, args: string[]): Promise<{ code: number; out: string }> {
   const pid = (JSON.parse((await engine.InspectContainer({ id })).json) as { State: { Pid: number } }).State.Pid;
@@ -203,12 +67,10 @@ function claimed(paths: TempPaths, network: string): string[] {
 }
 
 const tag = randomBytes(3).toString('hex');
-const TAG = tag.toUpperCase();
 
 describe('network connect / disconnect through the engine, every service over gRPC', () => {
   const s = useE2eStack(async () => [layersModule, imagesModule, cgroupsModule, namespacesModule, networksModule, engineModule], {
-    tag, cgroupParent: `berth-test-${tag}`, defaultBridge: `bt-n${tag}`, defaultSubnet: '10.219.140.0/24',
-    bridgePrefix: `btn${tag.slice(0, 4)}-`, chainPrefix: `BERTH-N${TAG}`,
+    letter: 'n', subnets: [140, 144],
   });
 
   it('connects a running container to a second network (eth1, names both ways), refuses bad requests leaving nothing, disconnects', async () => {
@@ -370,15 +232,12 @@ const tag2 = randomBytes(3).toString('hex');
 
 describe('network connect across an engine restart', () => {
   const s = useE2eStack(async () => [layersModule, imagesModule, cgroupsModule, namespacesModule, networksModule], {
-    tag: tag2, cgroupParent: `berth-test-${tag2}`, defaultBridge: `bt-n${tag2}`, defaultSubnet: '10.219.144.0/24',
-    bridgePrefix: `btn${tag2.slice(0, 4)}-`, chainPrefix: `BERTH-N${tag2.toUpperCase()}`, settle: false,
+    letter: 'n', subnets: [144, 140],
   });
 
   it('a running container keeps its connection over an engine restart; disconnect and connect work after it', async () => {
     const startEngine = async (): Promise<RunningStack> => {
-      const st = await runServices([engineModule], { paths: s.paths, natsUrl: s.nats!.url, metrics: () => ({ host: '127.0.0.1', port: 0 }) });
-      await settleEngine(s);
-      return st;
+      return runServices([engineModule], { paths: s.paths, natsUrl: s.nats!.url, metrics: () => ({ host: '127.0.0.1', port: 0 }) });
     };
     let eng = await startEngine();
     let engine = s.client<engineV1.EngineDefinition, engineV1.EngineHandlers>('berth.engine.v1.Engine', 'engine');

@@ -2,118 +2,36 @@
 // through their real gRPC servers (docs/design/services.md): busybox (made by
 // the images service from the host's busybox-static at its start) runs `echo hi` with
 // --network none, exits 0, and `hi` is in its logs. Everything the test makes
-// is its own: cgroups under berth-test-<rand>, bt-* bridges and BERTH-T*
-// chains of the networks service (purged in finally), temp state dirs.
-import { randomBytes } from 'node:crypto';
+// is its own (testing/e2e-stack.test-support.ts): cgroups under
+// berth-test-<rand>, bte* bridges and BERTH-E* chains (purged in afterAll),
+// temp state dirs.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cgroupsModule, removeCgroupParent } from '@berth/cgroups';
+import { describe, expect, it } from 'vitest';
+import { cgroupsModule } from '@berth/cgroups';
 import { runServices, type RunningStack } from '@berth/daemon';
-import { waitForEventsStream, startNatsServer, type NatsServerHandle } from '@berth/events';
+import { waitForEventsStream } from '@berth/events';
 import { imagesModule } from '@berth/images';
-import { createClient, socketPath, tempPaths, type ServiceModule, type TempPaths } from '@berth/kit';
 import { layersModule } from '@berth/layers';
 import { namespacesModule } from '@berth/namespaces';
-import { NetworkManager, networksModule, networksOptions } from '@berth/networks';
+import { networksModule } from '@berth/networks';
 import { isNotFound, isUnavailable, type BerthError } from '@berth/errors';
 import type { cgroupsV1, engineV1, imagesV1, layersV1 } from '@berth/proto';
 import { engineModule } from './service';
+import { useE2eStack } from './testing/e2e-stack.test-support';
 import { startRegistry } from '../../images/src/testing/registry';
 import { buildImageFromDirs } from '../../images/src/testing/build-image';
 import { makeBusyboxRootfs } from '../../runtime/src/testing/busybox-rootfs';
 
 
-const ENV_KEYS = ['BERTH_CGROUP_PARENT', 'BERTH_DEFAULT_BRIDGE', 'BERTH_DEFAULT_SUBNET', 'BERTH_BRIDGE_PREFIX', 'BERTH_CHAIN_PREFIX', 'BERTH_DNS_UPSTREAMS', 'NATS_URL'] as const;
 
-/** Starts `modules` with the test's own env, state and NATS; stop() undoes all of it. */
-function useStack(modules: () => Promise<ServiceModule[]>) {
-  const tag = randomBytes(3).toString('hex');
-  const saved: Partial<Record<(typeof ENV_KEYS)[number], string | undefined>> = {};
-  const s = { tag, paths: undefined as unknown as TempPaths, nats: undefined as NatsServerHandle | undefined, stack: undefined as RunningStack | undefined };
-  beforeAll(async () => {
-    for (const k of ENV_KEYS) saved[k] = process.env[k];
-    process.env['BERTH_CGROUP_PARENT'] = `berth-test-${tag}`;
-    process.env['BERTH_DEFAULT_BRIDGE'] = `bt-e${tag}`;
-    process.env['BERTH_DEFAULT_SUBNET'] = `10.219.${200 + (parseInt(tag, 16) % 50)}.0/24`;
-    process.env['BERTH_BRIDGE_PREFIX'] = `bte${tag.slice(0, 4)}-`;
-    process.env['BERTH_CHAIN_PREFIX'] = `BERTH-T${tag}`;
-    process.env['BERTH_DNS_UPSTREAMS'] = '127.0.0.1:9';
-    s.nats = await startNatsServer();
-    process.env['NATS_URL'] = s.nats.url;
-    // The run dir is short: the namespaces service's monitor keeps a unix
-    // socket in <run>/namespaces/<64-hex id>/ (that dir at most 95 bytes).
-    const root = tempPaths();
-    const run = mkdtempSync(join(tmpdir(), 'berth-'));
-    s.paths = { root: root.root, run, cleanup: () => { root.cleanup(); rmSync(run, { recursive: true, force: true }); } };
-    s.stack = await runServices(await modules(), { paths: s.paths, natsUrl: s.nats.url, metrics: () => ({ host: '127.0.0.1', port: 0 }) });
-    await waitForEventsStream(s.nats.url);
-  }, 60_000);
-  afterAll(async () => {
-    try {
-      // Containers a failed test left behind hold layer mounts: remove them while the services run.
-      if (s.stack) {
-        const engine = createClient<engineV1.EngineDefinition, engineV1.EngineHandlers>('berth.engine.v1.Engine', [`unix:${socketPath('engine', s.paths)}`], { timeoutMs: 5000 });
-        try {
-          for (const c of (await engine.ListContainers({ all: true }).catch(() => ({ containers: [] }))).containers) await engine.RemoveContainer({ id: c.id, force: true, removeVolumes: true }).catch(() => undefined);
-        } finally {
-          engine.close();
-        }
-      }
-      // And writable roots no engine removed (the engine was down): unmount and drop them.
-      if (s.stack) {
-        const layers = createClient<layersV1.LayersDefinition, layersV1.LayersHandlers>('berth.layers.v1.Layers', [`unix:${socketPath('layers', s.paths)}`], { timeoutMs: 5000 });
-        try {
-          for (const snap of (await layers.List({}).catch(() => ({ snapshots: [] }))).snapshots) {
-            if (snap.kind !== 'SNAPSHOT_KIND_ACTIVE') continue;
-            await layers.Unmount({ key: snap.key }).catch(() => undefined);
-            await layers.Remove({ key: snap.key }).catch(() => undefined);
-          }
-        } finally {
-          layers.close();
-        }
-      }
-      await s.stack?.stop();
-      if (s.paths) {
-        const m = new NetworkManager(networksOptions(s.paths));
-        await m.start();
-        await m.purge();
-        await m.close();
-      }
-    } finally {
-      removeCgroupParent(`berth-test-${tag}`);
-      for (const k of ENV_KEYS) {
-        if (saved[k] === undefined) delete process.env[k];
-        else process.env[k] = saved[k];
-      }
-      await s.nats?.stop();
-      s.paths?.cleanup();
-    }
-  }, 60_000);
-  /** busybox:latest, which the images service makes from the host's busybox-static at start. */
-  const busybox = async (): Promise<imagesV1.Image__Output> => {
-    const images = client<imagesV1.ImagesDefinition, imagesV1.ImagesHandlers>('berth.images.v1.Images', 'images');
-    try {
-      for (let deadline = Date.now() + 30_000; ; await new Promise((r) => setTimeout(r, 200))) {
-        try {
-          return await images.Get({ reference: 'busybox:latest' });
-        } catch (e) {
-          if (!isNotFound(e) || Date.now() > deadline) throw e;
-        }
-      }
-    } finally {
-      images.close();
-    }
-  };
-  const client = <D, H>(service: string, name: string) => createClient<D, H>(service, [`unix:${socketPath(name, s.paths)}`], { timeoutMs: 60_000 });
-  return { s, client, busybox };
-}
 
 describe('engine with images, layers, cgroups and networks (namespaces down)', () => {
-  const { s, client, busybox } = useStack(async () => [layersModule, imagesModule, cgroupsModule, networksModule, engineModule]);
+  const s = useE2eStack(async () => [layersModule, imagesModule, cgroupsModule, networksModule, engineModule], { letter: 'e', subnets: [...Array(50).keys()].map((i) => 200 + i) });
+  const { client, busybox } = s;
 
   it('creates through images and layers, and a start failing at the namespaces service rolls back the cgroup', async () => {
     const engine = client<engineV1.EngineDefinition, engineV1.EngineHandlers>('berth.engine.v1.Engine', 'engine');
@@ -163,7 +81,8 @@ describe('engine with images, layers, cgroups and networks (namespaces down)', (
 });
 
 describe('engine with every service over gRPC', () => {
-  const { s, client, busybox } = useStack(async () => [layersModule, imagesModule, cgroupsModule, namespacesModule, networksModule, engineModule]);
+  const s = useE2eStack(async () => [layersModule, imagesModule, cgroupsModule, namespacesModule, networksModule, engineModule], { letter: 'e', subnets: [...Array(50).keys()].map((i) => 200 + i) });
+  const { client, busybox } = s;
 
   it('runs busybox echo hi with network none: exit 0, "hi" in the logs', async () => {
     const engine = client<engineV1.EngineDefinition, engineV1.EngineHandlers>('berth.engine.v1.Engine', 'engine');
@@ -351,7 +270,8 @@ describe('engine with every service over gRPC', () => {
 });
 
 describe('engine restarted while its container runs', () => {
-  const { s, client, busybox } = useStack(async () => [layersModule, imagesModule, cgroupsModule, namespacesModule, networksModule]);
+  const s = useE2eStack(async () => [layersModule, imagesModule, cgroupsModule, namespacesModule, networksModule], { letter: 'e', subnets: [...Array(50).keys()].map((i) => 200 + i) });
+  const { client, busybox } = s;
 
   it('recovers the live container: its exit is recorded and its log is complete, once', async () => {
     const opts = () => ({ paths: s.paths, natsUrl: s.nats!.url, metrics: () => ({ host: '127.0.0.1', port: 0 }) as const });
