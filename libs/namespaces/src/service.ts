@@ -17,7 +17,7 @@
 // twice. Exec exits are published live only (namespacesExecExited).
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FailedPreconditionError, InvalidArgumentError, isNotFound } from '@berth/errors';
+import { FailedPreconditionError, InvalidArgumentError, isFailedPrecondition, isNotFound } from '@berth/errors';
 import { subjects } from '@berth/events';
 import { stateDir, type AsyncHandlers, type ServiceContext, type ServiceModule } from '@berth/kit';
 import type { eventsV1, namespacesV1 } from '@berth/proto';
@@ -299,7 +299,16 @@ export const namespacesModule: ServiceModule = {
           if (st.exit) call.write({ exit: exitToWire(st.exit) });
           return;
         }
-        const io = (target.execId !== '' && claimExecIo(target.id, target.execId)) || (await runtime.attach(target.id, target.execId));
+        let io: Attachment;
+        try {
+          io = (target.execId !== '' && claimExecIo(target.id, target.execId)) || (await runtime.attach(target.id, target.execId));
+        } catch (e) {
+          // An exec the monitor no longer serves has finished: its exit is in
+          // the record (waitExec says NotFound for one that never was).
+          if (target.execId === '' || !isFailedPrecondition(e)) throw e;
+          call.write({ exit: exitToWire(await runtime.waitExec(target.id, target.execId)) });
+          return;
+        }
         const onAbort = () => io.close();
         cctx.signal.addEventListener('abort', onAbort, { once: true });
         // Writes after close_stdin (or to a gone process) are dropped, not fatal.
