@@ -17,7 +17,7 @@
 // twice. Exec exits are published live only (namespacesExecExited).
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FailedPreconditionError, InvalidArgumentError, isFailedPrecondition, isNotFound } from '@berth/errors';
+import { FailedPreconditionError, InvalidArgumentError, isFailedPrecondition, isNotFound, isUnavailable } from '@berth/errors';
 import { subjects } from '@berth/events';
 import { stateDir, type AsyncHandlers, type ServiceContext, type ServiceModule } from '@berth/kit';
 import type { eventsV1, namespacesV1 } from '@berth/proto';
@@ -303,10 +303,19 @@ export const namespacesModule: ServiceModule = {
         try {
           io = (target.execId !== '' && claimExecIo(target.id, target.execId)) || (await runtime.attach(target.id, target.execId));
         } catch (e) {
-          // An exec the monitor no longer serves has finished: its exit is in
-          // the record (waitExec says NotFound for one that never was).
-          if (target.execId === '' || !isFailedPrecondition(e)) throw e;
-          call.write({ exit: exitToWire(await runtime.waitExec(target.id, target.execId)) });
+          // The process finished as we came: the monitor no longer serves the
+          // exec ("no process"; waitExec says NotFound for one that never
+          // was), or closed the connection on its way out. The exit is in the
+          // record.
+          if (!isFailedPrecondition(e) && !isUnavailable(e)) throw e;
+          if (target.execId !== '') {
+            call.write({ exit: exitToWire(await runtime.waitExec(target.id, target.execId)) });
+            return;
+          }
+          // (The monitor writes the exit file before it closes any client.)
+          const st = runtime.state(target.id);
+          if (st.status !== 'stopped') throw e;
+          if (st.exit) call.write({ exit: exitToWire(st.exit) });
           return;
         }
         const onAbort = () => io.close();
