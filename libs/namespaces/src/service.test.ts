@@ -312,6 +312,25 @@ describe('namespaces service over gRPC', () => {
     expect(execEvent?.data as eventsV1.ProcessExitEvent__Output).toMatchObject({ containerId: 'trap', execId: 'x1', exitCode: 6 });
   });
 
+  it('an attach with the log replayed meets the live output exactly: nothing lost, nothing twice', async () => {
+    const c = await start();
+    // Writes fast on both streams for a while; attaches land mid-stream.
+    const script = 'i=0; while [ $i -lt 4000 ]; do echo o$i; echo e$i >&2; i=$((i+1)); done; printf end';
+    await c.Create({ id: 'gap', spec: spec(['sh', '-c', script]) });
+    await c.Start({ id: 'gap' });
+    const got = await Promise.all([0, 5, 20, 60].map(async (ms) => {
+      await new Promise((r) => setTimeout(r, ms));
+      return attachCollect(c, { id: 'gap', execId: '', logs: true });
+    }));
+    const want = (p: string) => Array.from({ length: 4000 }, (_, i) => `${p}${i}\n`).join('');
+    for (const g of got) {
+      expect(g.stdout).toBe(`${want('o')}end`);
+      expect(g.stderr).toBe(want('e'));
+      expect(g.exit).toMatchObject({ exitCode: 0 });
+    }
+    await c.Delete({ id: 'gap' });
+  });
+
   it('runs a terminal process on a pty', async () => {
     const c = await start();
     const args = ['sh', '-c', 'tty; stty size; exit 2'];

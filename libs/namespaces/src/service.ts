@@ -288,13 +288,27 @@ export const namespacesModule: ServiceModule = {
         const target = first.value.target;
         if (!target) throw new InvalidArgumentError('target: the first AttachInput must name the process (target.id, target.exec_id)', { field: 'target' });
 
-        if (target.logs && target.execId === '') {
+        const replayLogs = target.logs && target.execId === '';
+        /**
+         * The log, whole or (limit) its first bytes of each stream. With the
+         * counts the monitor gave when it registered us, the replay ends
+         * exactly where the live output begins: nothing lost or repeated.
+         */
+        const replay = async (limit?: { stdout: number; stderr: number }) => {
+          const left = limit ? { ...limit } : undefined;
           for await (const e of runtime.logs(target.id, {})) {
-            call.write(e.stream === 'stderr' ? { stderr: e.line } : { stdout: e.line });
+            let line = e.line;
+            if (left) {
+              if (left[e.stream] <= 0) continue;
+              if (line.length > left[e.stream]) line = line.subarray(0, left[e.stream]);
+              left[e.stream] -= line.length;
+            }
+            call.write(e.stream === 'stderr' ? { stderr: line } : { stdout: line });
           }
-        }
+        };
         if (target.execId === '' && runtime.state(target.id).status === 'stopped') {
           // Nothing live to attach to: the log (if asked) and the exit.
+          if (replayLogs) await replay();
           const st = runtime.state(target.id);
           if (st.exit) call.write({ exit: exitToWire(st.exit) });
           return;
@@ -315,9 +329,12 @@ export const namespacesModule: ServiceModule = {
           // (The monitor writes the exit file before it closes any client.)
           const st = runtime.state(target.id);
           if (st.status !== 'stopped') throw e;
+          if (replayLogs) await replay();
           if (st.exit) call.write({ exit: exitToWire(st.exit) });
           return;
         }
+        // Registered first, replayed second: live output waits in the attachment meanwhile.
+        if (replayLogs) await replay(io.outputBefore);
         const onAbort = () => io.close();
         cctx.signal.addEventListener('abort', onAbort, { once: true });
         // Writes after close_stdin (or to a gone process) are dropped, not fatal.

@@ -25,6 +25,13 @@ export class Attachment {
   readonly exit: Promise<ExitStatus | null>;
   /** Settles with the first RESULT frame (exec: the pid; HELLO with HELLO_ACK: its target's pid, once registered). */
   readonly result: Promise<number>;
+  /**
+   * After an acknowledged attach (Runtime.attach): the bytes of each stream
+   * the process wrote before this client was registered, which it will not
+   * see live. Replaying exactly that much of the log first loses and
+   * repeats nothing.
+   */
+  outputBefore: { stdout: number; stderr: number } | undefined;
 
   private readonly decoder = new FrameDecoder();
   private resolveExit!: (s: ExitStatus | null) => void;
@@ -122,12 +129,13 @@ export class Attachment {
         }
         break;
       case Frame.Result: {
-        let r: { pid?: number; error?: string };
+        let r: { pid?: number; error?: string; stdout?: number; stderr?: number };
         try {
           r = JSON.parse(payload.toString());
         } catch {
           r = { error: `unreadable answer ${payload.toString().slice(0, 80)}` };
         }
+        if (typeof r.stdout === 'number' && typeof r.stderr === 'number') this.outputBefore = { stdout: r.stdout, stderr: r.stderr };
         if (typeof r.pid === 'number') this.resolveResult(r.pid);
         else this.rejectResult(new FailedPreconditionError(`${what}: ${r.error ?? 'failed'}`));
         break;

@@ -222,7 +222,13 @@ static bool client_frame(struct client *c, const struct frame *f) {
       }
       c->target = t;
       c->flags = f->payload[0];
-      if (c->flags & HELLO_ACK) send_result(c, "pid", NULL, t->pid);
+      if (c->flags & HELLO_ACK) {
+        /* How much output came before this client: the bytes it will not
+         * see live (a reader replays them from the log, then streams). */
+        char ack[128];
+        int len = snprintf(ack, sizeof ack, "{\"pid\":%ld,\"stdout\":%llu,\"stderr\":%llu}", (long)t->pid, t->out_bytes, t->err_bytes);
+        send_frame(c, FRAME_RESULT, ack, (size_t)len);
+      }
       return true;
     }
     if (f->type == FRAME_EXEC) {

@@ -83,6 +83,7 @@ struct proc {
   int shim_err_fd;  /* where the shim writes its error line (terminal: own pipe) */
   int console_fd;   /* console socket listener while the shim runs */
   unsigned console_seq; /* exec: its console socket is <state>/e<seq>.sock */
+  unsigned long long out_bytes, err_bytes; /* output read so far (what a HELLO_ACK reports) */
   bool in_wait_out; /* in_fd registered for EPOLLOUT (a client is stalled) */
   int blocked;      /* clients whose socket is full: output reading paused */
   bool out_paused;

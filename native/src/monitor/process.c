@@ -377,5 +377,7 @@ void on_output(struct proc *p, bool is_err) {
     int r = crilog_write(&logw, is_err ? "stderr" : "stdout", (char *)iobuf, (size_t)n, &ts);
     if (r < 0) logmsg("write log %s: %s", logw.path, strerror(-r));
   }
+  if (is_err) p->err_bytes += (unsigned long long)n;
+  else p->out_bytes += (unsigned long long)n;
   broadcast(p, is_err ? FRAME_STDERR : FRAME_STDOUT, iobuf, (size_t)n);
 }
