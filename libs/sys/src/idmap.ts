@@ -19,7 +19,8 @@ import { FailedPreconditionError, InvalidArgumentError } from '@berth/errors';
 import { libc, check, koffi } from './libc';
 import { closeFd } from './eventfd';
 
-const mountAttr = koffi.struct('berth_mount_attr', {
+// Registered by name: the mount_setattr prototype below refers to it.
+koffi.struct('berth_mount_attr', {
   attr_set: 'uint64',
   attr_clr: 'uint64',
   propagation: 'uint64',

@@ -4,7 +4,7 @@
 // stall when many containers are removed at once (the services share one
 // Node process in the default layout). Several of these in flight also share
 // their grace periods.
-import { libc, koffi } from './libc';
+import { libc } from './libc';
 import { umount } from './mount';
 
 const umount2_ = libc.func('int umount2(const char *target, int flags)');

@@ -8,7 +8,7 @@ import type { CgroupDriver, OomWatch } from '../driver';
 import type { V1Controller } from '../layout';
 import type { LinuxResources } from '../resources';
 import type { CgroupLimits, CgroupStats } from '../stats';
-import { childDirs, existsSync, mkdirp, readNumber, readPids, removeCgroupTree, writeCgroupFile, writeCgroupFileAsync, sleep } from '../cgroupfs';
+import { childDirs, existsSync, mkdirp, readNumber, readPids, removeCgroupTree, writeCgroupFileAsync, sleep } from '../cgroupfs';
 import { applyCpuV1, readCpuLimitsV1, readCpuThrottlingV1 } from './cpu';
 import { readCpuUsageV1 } from './cpuacct';
 import { applyCpusetV1, inheritCpusetV1 } from './cpuset';
