@@ -116,12 +116,14 @@ describe('withMountedRoot', () => {
   it('mounts a stopped container root the layers service dropped, and only then', async () => {
     const rec = setup().rec; // a plain temp dir: not a mount point
     const asked: string[] = [];
-    const mount = async (key: string) => { asked.push(key); return '/mounted/again'; };
+    const mount = async (key: string, idMapping?: unknown) => { asked.push(idMapping ? `${key} idmapped` : key); return '/mounted/again'; };
     expect((await withMountedRoot(rec, mount)).rootfs).toBe('/mounted/again');
     expect((await withMountedRoot({ ...rec, rootfs: '/proc' }, mount)).rootfs).toBe('/proc'); // a mount point
     expect((await withMountedRoot({ ...rec, state: 'running', pid: process.pid }, mount)).rootfs).toBe(rec.rootfs); // live: its namespace
     expect(asked).toEqual([rec.id]);
+    // --userns auto: mounted again with the container's own mapping.
     const userns = { ...rec, idMapping: { uidMappings: [], gidMappings: [] } } as unknown as ContainerRecord;
-    await expect(withMountedRoot(userns, mount)).rejects.toThrow(/user namespace.*not mounted/);
+    expect((await withMountedRoot(userns, mount)).rootfs).toBe('/mounted/again');
+    expect(asked).toEqual([rec.id, `${rec.id} idmapped`]);
   });
 });

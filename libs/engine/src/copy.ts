@@ -19,7 +19,7 @@ import { constants, lstatSync, readFileSync, type Stats } from 'node:fs';
 import { posix } from 'node:path';
 import { FailedPreconditionError, fromNodeError, NotFoundError } from '@berth/errors';
 import { assertsDirectory, containerAbsPath, extractTar, packTree, RootView, splitPathDirEntry, type ExtractResult, type ViewMount } from '@berth/tar';
-import type { ContainerRecord } from './types';
+import type { ContainerRecord, IdMapping } from './types';
 
 /** What StatPath/CopyFrom report about a path (Docker's ContainerPathStat). */
 export interface PathStat {
@@ -56,16 +56,13 @@ export function containerView(c: ContainerRecord): RootView {
 
 /**
  * The record of `c` with a mounted writable root. A container without a live
- * process may have lost its root's mount: the layers service undoes the
- * mounts it made when it restarts. `mount` (layers Mount) brings it back.
+ * process may have lost its root's mount (a reboot). `mount` (layers Mount,
+ * idempotent) brings it back as the container has it: idmapped with the
+ * record's mapping under --userns auto, so owners read and write right.
  */
-export async function withMountedRoot(c: ContainerRecord, mount: (key: string) => Promise<string>): Promise<ContainerRecord> {
+export async function withMountedRoot(c: ContainerRecord, mount: (key: string, idMapping?: IdMapping) => Promise<string>): Promise<ContainerRecord> {
   if (isLive(c) || !c.rootfs || isMountPoint(c.rootfs)) return c;
-  if (c.idMapping) {
-    // Mount would give a plain root where the container's is idmapped: owners would be wrong both ways.
-    throw new FailedPreconditionError(`the root of container ${c.name} (user namespace) is not mounted since the layers service restarted; cp needs it mounted idmapped`, { field: 'id' });
-  }
-  return { ...c, rootfs: await mount(c.id) };
+  return { ...c, rootfs: await mount(c.id, c.idMapping) };
 }
 
 function isMountPoint(p: string): boolean {

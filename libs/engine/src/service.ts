@@ -188,7 +188,7 @@ export const engineModule: ServiceModule = {
     const version = engineVersion();
 
     /** The container's record for cp, its writable root mounted (see withMountedRoot). */
-    const copyRecord = (id: string) => withMountedRoot(engine.inspectRecord(id), async (key) => (await g.clients.layers.Mount({ key, target: '' })).target);
+    const copyRecord = (id: string) => withMountedRoot(engine.inspectRecord(id), async (key, idMapping) => (await g.ports.layers.mount(key, idMapping)).rootfs);
     const freezer = {
       freeze: (id: string) => g.ports.cgroups.freeze(id), thaw: (id: string) => g.ports.cgroups.thaw(id),
       stateOf: (id: string) => { try { return engine.inspectRecord(id).state; } catch { return 'removed'; } },
