@@ -46,7 +46,10 @@ async function measure(split, rounds) {
       execFileSync(berth, ['daemon', 'up', ...(split ? ['--split'] : [])], { env, stdio: 'ignore' });
       times.push(Number(process.hrtime.bigint() - t0) / 1e6);
       if (i === rounds - 1) {
-        await sleep(5000); // idle: let startup garbage be collected
+        // Idle: V8's memory reducer gives the start-up heap back some 10 s
+        // after the last burst of allocation (the first start imports busybox);
+        // at 5 s the all-in-one stack still held ~40 MiB of it.
+        await sleep(20000);
         const rec = readRecord(env.BERTH_RUN);
         const pids = rec.processes.flatMap((p) => [p.pid, ...descendants(p.pid)]);
         rss = pids.reduce((a, p) => a + rssBytes(p), 0);
@@ -75,6 +78,7 @@ async function run() {
     { metric: 'idle RSS of the stack, split, with nats-server', unit: 'MiB', berth: mib(split.rssWithNats) },
   ], [
     `${rounds} start-ups per layout; times include spawning Node, loading protos, binding sockets and each service's own start (image store, network reconcile...).`,
+    'Idle RSS: the last start-up of each layout, on a fresh state root (the images service imports busybox), sampled 20 s after every service is SERVING, once V8 has returned the start-up heap; at 5 s the all-in-one stack still holds ~40 MiB more.',
     'The Docker figure is the one the issue measured on this machine; no Docker engine can be installed here to re-measure it in the same run.',
   ]);
 }
