@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeEventfd } from '@berth/sys';
-import { isFailedPrecondition, type BerthError } from '@berth/errors';
+import { isFailedPrecondition, rejection } from '@berth/errors';
 import { V1Driver, CgroupsManager, parseBytes, oomEventLoop } from '../index';
 import { FakeCgroup1 } from '../../test/fake-cgroup1';
 import { until, sleep } from '../../test/helpers';
@@ -24,15 +24,6 @@ afterEach(() => {
   fake.close();
   rmSync(stateDir, { recursive: true, force: true });
 });
-
-function fails(fn: () => Promise<unknown>): Promise<BerthError> {
-  return fn().then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (e: BerthError) => e,
-  );
-}
 
 const MiB = 2 ** 20;
 
@@ -97,7 +88,7 @@ describe('V1Driver file formats (cgroup-v1-shaped temp trees)', () => {
     });
     expect(fake.read('blkio', 'b/c/blkio.throttle.read_bps_device')).toBe(`254:0 ${MiB}\n`);
     expect(fake.read('blkio', 'b/c/blkio.throttle.write_iops_device')).toBe('254:0 100\n8:0 50\n');
-    const e = await fails(() => driver.apply('b/c', { blockIO: { weight: 300 } }));
+    const e = await rejection(driver.apply('b/c', { blockIO: { weight: 300 } }));
     expect(isFailedPrecondition(e)).toBe(true);
     expect(e.message).toMatch(/^blockIO\.weight: this kernel has neither blkio\.weight nor blkio\.bfq\.weight/);
   });
@@ -158,7 +149,7 @@ describe('V1Driver file formats (cgroup-v1-shaped temp trees)', () => {
     await driver.thaw('b/c');
     expect(fake.read('freezer', 'b/c/freezer.state').trim()).toBe('THAWED');
     fake.freezeNeverCompletes = true;
-    const e = await fails(() => driver.freeze('b/c', 150));
+    const e = await rejection(driver.freeze('b/c', 150));
     expect(e.code).toBe('DeadlineExceeded');
     const states = fake.writesTo('freezer', 'b/c/freezer.state');
     // FROZEN re-written while waiting (every 10th poll), THAWED at the end.

@@ -6,7 +6,7 @@ import { describe, it, expect, beforeEach, afterEach } from 'vitest';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isFailedPrecondition, type BerthError } from '@berth/errors';
+import { isFailedPrecondition, rejection, type BerthError } from '@berth/errors';
 import { V2Driver, CgroupsManager, parseBytes } from '../index';
 import { FakeCgroup2 } from '../../test/fake-cgroup2';
 import { until } from '../../test/helpers';
@@ -23,15 +23,6 @@ afterEach(() => {
   fake.close();
   rmSync(stateDir, { recursive: true, force: true });
 });
-
-function fails(fn: () => Promise<unknown>): Promise<BerthError> {
-  return fn().then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (e: BerthError) => e,
-  );
-}
 
 describe('V2Driver file formats (cgroup2-shaped temp tree)', () => {
   it('enables cpuset cpu io memory pids in subtree_control of every ancestor, one controller per write', async () => {
@@ -52,7 +43,7 @@ describe('V2Driver file formats (cgroup2-shaped temp tree)', () => {
     driver = new V2Driver({ root: fake.root });
     await driver.create('berth/c1');
     expect(fake.writesTo('cgroup.subtree_control')).toEqual(['+memory', '+pids']);
-    const e = await fails(() => driver.apply('berth/c1', { cpu: { shares: 512 } }));
+    const e = await rejection(driver.apply('berth/c1', { cpu: { shares: 512 } }));
     expect(isFailedPrecondition(e)).toBe(true);
     expect(e.message).toMatch(/"cpu" controller is not enabled/);
   });
@@ -101,9 +92,9 @@ describe('V2Driver file formats (cgroup2-shaped temp tree)', () => {
 
   it('memory: swappiness and disabling the OOM killer are refused on v2, naming the field', async () => {
     await driver.create('b/c');
-    const a = await fails(() => driver.apply('b/c', { memory: { swappiness: 10 } }));
+    const a = await rejection(driver.apply('b/c', { memory: { swappiness: 10 } }));
     expect(a.field).toBe('memory.swappiness');
-    const b = await fails(() => driver.apply('b/c', { memory: { disableOOMKiller: true } }));
+    const b = await rejection(driver.apply('b/c', { memory: { disableOOMKiller: true } }));
     expect(b.field).toBe('memory.disableOOMKiller');
   });
 
@@ -197,7 +188,7 @@ describe('V2Driver file formats (cgroup2-shaped temp tree)', () => {
     await driver.create('b/c');
     // A kernel that never reports frozen (a task stuck in D state).
     fake.freezeNeverCompletes = true;
-    const e = await fails(() => driver.freeze('b/c', 100));
+    const e = await rejection(driver.freeze('b/c', 100));
     expect(e.code).toBe('DeadlineExceeded');
     expect(e.message).toMatch(/did not report frozen within 100 ms; thawed it again/);
     expect(fake.writesTo('b/c/cgroup.freeze')).toEqual(['1', '0']);
@@ -240,13 +231,13 @@ describe('CgroupsManager on the v2 driver (temp tree)', () => {
     try {
       await m.create('c1', { resources: { memory: { limit: parseBytes('256m') } } });
       fake.set('berth/c1/memory.current', `${parseBytes('100m')}\n`);
-      const e = await fails(() => m.update('c1', { memory: { limit: parseBytes('64m') } }));
+      const e = await rejection(m.update('c1', { memory: { limit: parseBytes('64m') } }));
       expect(isFailedPrecondition(e)).toBe(true);
       expect(e.field).toBe('memory.limit');
       expect(e.message).toBe("memory.limit: 64 MiB is below the container's current usage of 100 MiB; free memory first or choose a higher limit");
       expect(fake.read('berth/c1/memory.max')).toBe(String(parseBytes('256m')));
       fake.set('berth/c1/pids.current', '30\n');
-      const p = await fails(() => m.update('c1', { pids: { limit: 20 } }));
+      const p = await rejection(m.update('c1', { pids: { limit: 20 } }));
       expect(p.field).toBe('pids.limit');
     } finally {
       m.close();
@@ -257,7 +248,7 @@ describe('CgroupsManager on the v2 driver (temp tree)', () => {
     const m = new CgroupsManager({ driver, parent: 'berth', stateDir });
     try {
       await m.create('c1', { resources: { memory: { limit: parseBytes('64m'), swap: parseBytes('96m') } } });
-      const e = await fails(() => m.update('c1', { memory: { limit: parseBytes('128m') } }));
+      const e = await rejection(m.update('c1', { memory: { limit: parseBytes('128m') } }));
       expect(e.message).toBe('memory.limit: 128 MiB is above the memory+swap limit 96 MiB already set; update memory.swap at the same time');
       const u = await m.update('c1', { memory: { limit: parseBytes('128m'), swap: parseBytes('256m') } });
       expect(u.resources.memory).toEqual({ limit: parseBytes('128m'), swap: parseBytes('256m') });
@@ -299,7 +290,7 @@ describe('CgroupsManager on the v2 driver (temp tree)', () => {
   it('a create the kernel (or driver) refuses leaves no directory, watch or record behind', async () => {
     const m = new CgroupsManager({ driver, parent: 'berth', stateDir });
     try {
-      const e = await fails(() => m.create('bad', { resources: { pids: { limit: 5 }, memory: { swappiness: 10 } } }));
+      const e = await rejection(m.create('bad', { resources: { pids: { limit: 5 }, memory: { swappiness: 10 } } }));
       expect(e.field).toBe('memory.swappiness');
       expect(existsSync(join(fake.root, 'berth/bad'))).toBe(false);
       expect(m.list()).toEqual([]);
