@@ -196,17 +196,15 @@ export const engineModule: ServiceModule = {
 
     /**
      * docker ps --size: what the container wrote (its writable layer's disk
-     * use, from the layers service) and that plus its image's size (as
-     * `berth images` shows it). A root already gone counts 0.
+     * use, from the layers service; a root already gone counts 0) and, for
+     * size_root_fs, that plus its image's size as `berth images` shows it
+     * (asked once per image per request).
      */
-    const sizesOf = async (c: { id: string; image: string; imageDigest: string }) => {
-      const rw = await g.clients.layers.Usage({ key: c.id }).then((u) => u.size, (e: unknown) => {
-        if (isNotFound(e)) return 0;
-        throw e;
-      });
-      const image = await g.clients.images.Inspect({ reference: c.imageDigest || c.image, platform: null }).then((i) => i.size, () => 0);
-      return { rw, rootFs: rw + image };
-    };
+    const rwSizeOf = (id: string) => g.clients.layers.Usage({ key: id }).then((u) => u.size, (e: unknown) => {
+      if (isNotFound(e)) return 0;
+      throw e;
+    });
+    const imageSizeOf = (ref: string) => g.clients.images.Inspect({ reference: ref, platform: null }).then((i) => i.size, () => 0);
 
     const handlers: Handlers = {
       CreateContainer: async (req) => {
@@ -233,7 +231,13 @@ export const engineModule: ServiceModule = {
       },
       ListContainers: async (req) => {
         const list = engine.list({ all: req.all, filters: filtersFromWire(req.filters), limit: req.limit });
-        const sizes = req.size ? await Promise.all(list.map(sizesOf)) : [];
+        const images = new Map<string, Promise<number>>();
+        const sizes = req.size ? await Promise.all(list.map(async (c) => {
+          const ref = c.imageDigest || c.image;
+          if (!images.has(ref)) images.set(ref, imageSizeOf(ref));
+          const rw = await rwSizeOf(c.id);
+          return { rw, rootFs: rw + (await images.get(ref)!) };
+        })) : [];
         return { containers: list.map((c, i) => toSummary(c, sizes[i])) };
       },
       InspectContainer: async (req) => inspectToWire(engine.inspectRecord(req.id)),
@@ -346,7 +350,7 @@ export const engineModule: ServiceModule = {
       Prune: async (req) => {
         // What each stopped container wrote, measured before it goes.
         const stopped = engine.list({ all: true, filters: { status: ['created', 'exited', 'dead'] }, limit: 0 });
-        const before = new Map(await Promise.all(stopped.map(async (c) => [c.id, (await sizesOf(c).catch(() => ({ rw: 0 }))).rw] as const)));
+        const before = new Map(await Promise.all(stopped.map(async (c) => [c.id, await rwSizeOf(c.id).catch(() => 0)] as const)));
         const deleted = await engine.pruneContainers(filtersFromWire(req.filters));
         return { deleted, spaceReclaimed: deleted.reduce((a, id) => a + (before.get(id) ?? 0), 0) };
       },
