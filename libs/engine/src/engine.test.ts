@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -189,7 +189,9 @@ describe('engine lifecycle (in-memory service test doubles)', () => {
     expect(vol.type).toBe('volume');
     expect(existsSync(vol.source)).toBe(true);
     ports.exitProcess(c.id, { exitCode: 0 });
-    await flush();
+    // The removal ends with an async rm of the state dir (real fs, not a
+    // bounded number of ticks): wait for its last step, the event.
+    await vi.waitFor(() => expect(actions()).toContain('removed'), { timeout: 10_000 });
     expect(engine.list({ all: true })).toEqual([]);
     expect(engine.volumes.list()).toEqual([]);
     expect(existsSync(vol.source)).toBe(false);
