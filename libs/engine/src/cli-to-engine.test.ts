@@ -65,14 +65,14 @@ describe('berth run -> engine', () => {
     mkdirSync(dirname(c.logPath), { recursive: true });
     writeFileSync(c.logPath, '2024-05-01T10:00:00.000000001Z stdout F hello\n');
     const seen: string[] = [];
-    const done = (async () => { for await (const e of engine.logs('w1', { follow: true, pollMs: 10 })) seen.push(e.line); })();
+    const done = (async () => { for await (const e of engine.logs('w1', { follow: true, pollMs: 10 })) seen.push(e.line.toString()); })();
     await new Promise((r) => setTimeout(r, 50));
     appendFileSync(c.logPath, '2024-05-01T10:00:01.000000000Z stderr F bye\n');
     ports.exitProcess(c.id, { exitCode: 0 });
     await done; // ends on its own
-    expect(seen).toEqual(['hello', 'bye']);
+    expect(seen).toEqual(['hello\n', 'bye\n']);
     const tail: string[] = [];
-    for await (const e of engine.logs('w1', { tail: 1 })) tail.push(e.line);
-    expect(tail).toEqual(['bye']);
+    for await (const e of engine.logs('w1', { tail: 1 })) tail.push(e.line.toString());
+    expect(tail).toEqual(['bye\n']);
   });
 });

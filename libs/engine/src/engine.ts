@@ -9,7 +9,7 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorCode, FailedPreconditionError, InvalidArgumentError, NotFoundError, isAlreadyExists, isFailedPrecondition, isNotFound, makeError } from '@berth/errors';
-import { readLogs, type LogEntry, type ReadLogsOptions } from './logs';
+import { readLog, type LogEntry, type ReadLogOptions } from '@berth/cri-log';
 import { cpuPercent, memoryUsage, type RawCpuMem } from './stats';
 import { applyChanges, imageConfigOf } from './commit';
 import { filterPsOutput, runPs, type TopResult } from './top';
@@ -67,6 +67,11 @@ export interface CreateRequest {
 }
 
 /** docker exec options; empty fields default to the container's. */
+/** docker logs options (Engine.logs): the reader's, with follow as a flag. */
+export interface LogsOptions extends Omit<ReadLogOptions, 'follow' | 'maxFiles'> {
+  follow?: boolean;
+}
+
 export interface ExecRequest {
   args: string[];
   /** Appended to the container's environment, replacing by KEY. */
@@ -839,33 +844,33 @@ export class Engine {
   // ---- queries ---------------------------------------------------------------
 
   /**
-   * docker logs. With follow, the stream also ends when the container stops
-   * (after draining what it wrote) or is removed, unless the caller's signal
-   * ends it first.
+   * docker logs, from the engine's copy of the container's log. With follow,
+   * the stream also ends when the container stops (after draining what it
+   * wrote) or is removed, unless the caller's signal ends it first.
    */
-  async *logs(ref: string, opts: Omit<ReadLogsOptions, 'signal'> & { signal?: AbortSignal } = {}): AsyncGenerator<LogEntry> {
+  async *logs(ref: string, opts: LogsOptions = {}): AsyncGenerator<LogEntry> {
     const c = this.store.find(ref);
-    const ac = new AbortController();
-    const onAbort = (): void => ac.abort();
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
-    const onEvent = (ev: ContainerEvent): void => {
-      if (ev.id !== c.id) return;
-      // Give the reader one more poll to drain the last lines before stopping.
-      if (ev.action === 'exited' || ev.action === 'removed') this.clockFreeDelay(() => ac.abort(), (opts.pollMs ?? 100) * 2);
-    };
+    const { follow, ...rest } = opts;
     const live = c.state === 'running' || c.state === 'paused' || c.state === 'restarting';
-    if (opts.follow && live) this.events.on('event', onEvent);
+    if (!follow || !live) {
+      yield* readLog(c.logPath, rest);
+      return;
+    }
+    let onEvent: (ev: ContainerEvent) => void = () => {};
+    // The mirror has written all the process wrote once it reports the exit
+    // (namespaces ends its Logs stream at the exit, and the engine commits
+    // the exit after that): the reader then drains the rest and ends.
+    const stopped = new Promise<void>((res) => {
+      onEvent = (ev) => {
+        if (ev.id === c.id && (ev.action === 'exited' || ev.action === 'removed')) res();
+      };
+    });
+    this.events.on('event', onEvent);
     try {
-      yield* readLogs(c.logPath, { ...opts, follow: (opts.follow ?? false) && live, signal: ac.signal });
+      yield* readLog(c.logPath, { ...rest, follow: stopped });
     } finally {
       this.events.off('event', onEvent);
-      opts.signal?.removeEventListener('abort', onAbort);
     }
-  }
-
-  // Real time, not the injected clock: this paces file polling, not container lifecycle.
-  private clockFreeDelay(fn: () => void, ms: number): void {
-    setTimeout(fn, ms).unref?.();
   }
 
   inspectRecord(ref: string): ContainerRecord {

@@ -19,7 +19,7 @@ export * from './events';
 export * from './engine';
 export * from './recovery';
 export * from './inspect';
-export * from './logs';
+export type { LogEntry } from '@berth/cri-log';
 export * from './summary';
 export * from './stats';
 export * from './event-filter';

@@ -21,7 +21,7 @@ import { arch, platform } from 'node:os';
 import type * as grpc from '@grpc/grpc-js';
 import { ErrorCode, FailedPreconditionError, InvalidArgumentError, isNotFound, isUnavailable, makeError } from '@berth/errors';
 import { subjects, subscribeEvents, type ContainerAction as NatsContainerAction } from '@berth/events';
-import { createClient, stateDir, type AsyncHandlers, type ServiceContext, type ServiceModule } from '@berth/kit';
+import { createClient, send, stateDir, type AsyncHandlers, type ServiceContext, type ServiceModule } from '@berth/kit';
 import type { engineV1, eventsV1, namespacesV1 } from '@berth/proto';
 import { ContainerStore } from './container-store';
 import { copyFrom, copyTo, frozenDuring, statPath, withMountedRoot, type PathStat } from './copy';
@@ -33,12 +33,11 @@ import { validateEventFilters, eventMatches } from './event-filter';
 import { UntilEnd } from './events-until';
 import type { ContainerAction, ContainerEvent } from './events';
 import { createGrpcPorts, type GrpcPorts } from './grpc-ports';
-import { parseUnixTimestamp } from './logs';
 import { recover } from './recovery';
 import { toSummary } from './summary';
 import { VolumeStore } from './volumes';
 import {
-  createRequestFromWire, eventToWire, execRequestFromWire, filtersFromWire, inspectToWire, logEntryToWire, logsRequestFromWire,
+  createRequestFromWire, eventToWire, execRequestFromWire, filtersFromWire, inspectToWire, logEntryToWire, logsRequestFromWire, parseUnixTimestamp,
   statsToWire, updateRequestFromWire, volumeToWire,
 } from './wire';
 
@@ -249,7 +248,9 @@ export const engineModule: ServiceModule = {
         return { exitCode: await engine.wait(req.id, cond, c.signal), error: '' };
       },
       Logs: async (req, call, c) => {
-        for await (const e of engine.logs(req.id, { ...logsRequestFromWire(req), signal: c.signal })) call.write(logEntryToWire(e));
+        for await (const e of engine.logs(req.id, { ...logsRequestFromWire(req), signal: c.signal })) {
+          if (!(await send(call, logEntryToWire(e), c.signal))) break;
+        }
       },
       Exec: async (call, c) => {
         const first = await nextMessage<engineV1.ExecRequest__Output>(call);
@@ -319,8 +320,7 @@ export const engineModule: ServiceModule = {
           engine._emit(rec, 'archive-path');
           call.write({ stat: pathStatToWire(stat) });
           for await (const data of tar) {
-            if (c.signal.aborted) { await tar.return(undefined); return; }
-            if (!call.write({ data })) await new Promise<void>((resolve) => { call.once('drain', resolve); c.signal.addEventListener('abort', () => resolve(), { once: true }); });
+            if (!(await send(call, { data }, c.signal))) break;
           }
         });
       },

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { resolve } from 'node:path';
 import * as protoLoader from '@grpc/proto-loader';
-import { logsRequestFromWire, createRequestFromWire, createRequestToWire, eventToWire, filtersFromWire, filtersToWire, inspectToWire, updateRequestFromWire } from './wire';
+import { logEntryToWire, logsRequestFromWire, createRequestFromWire, createRequestToWire, eventToWire, filtersFromWire, filtersToWire, inspectToWire, updateRequestFromWire } from './wire';
 import { defaultContainerConfig, defaultHostConfig } from './types';
 import { newContainerRecord } from './record';
 
@@ -60,6 +60,9 @@ describe('engine wire mapping', () => {
     expect(logsRequestFromWire(roundTrip('Logs', { id: 'x' }) as never)).toMatchObject({ tail: undefined, stdout: true, stderr: true, follow: false });
     expect(logsRequestFromWire(roundTrip('Logs', { id: 'x', tail: 0, stderr: true, since: '12.5' }) as never)).toMatchObject({ tail: 0, stdout: false, stderr: true, sinceNs: 12_500_000_000n });
     expect(() => logsRequestFromWire({ until: 'soon' })).toThrow(/invalid timestamp "soon" for until/);
+    // Lines go out without their newline; a last, unfinished line has none to drop.
+    expect(logEntryToWire({ time: 't', stream: 'stdout', line: Buffer.from('a\n') }).line.toString()).toBe('a');
+    expect(logEntryToWire({ time: 't', stream: 'stderr', line: Buffer.from('b') })).toEqual({ time: 't', stream: 'stderr', line: Buffer.from('b') });
   });
 
   it('stats samples map field for field', () => {

@@ -10,7 +10,8 @@ import { InvalidArgumentError } from '@berth/errors';
 import type { CreateRequest, ExecRequest, StatsSample, UpdateRequest } from './engine';
 import type { ContainerEvent } from './events';
 import { inspectContainer } from './inspect';
-import { parseUnixTimestamp, type LogEntry } from './logs';
+import type { LogEntry } from '@berth/cri-log';
+import type { LogsOptions } from './engine';
 import type { PullPolicy } from './ports';
 import { toSummary, type ContainerSummary } from './summary';
 import { defaultContainerConfig, defaultHostConfig, type ContainerConfig, type ContainerRecord, type HostConfig, type MountSpec, type RestartPolicy } from './types';
@@ -158,8 +159,15 @@ export function eventToWire(ev: ContainerEvent): { type: string; action: string;
 
 export interface WireLogsRequest { id?: string; follow?: boolean; tail?: number; since?: string; until?: string; stdout?: boolean; stderr?: boolean }
 
-/** LogsRequest -> readLogs options (times in Docker's "<sec>[.<ns>]" form). */
-export function logsRequestFromWire(w: WireLogsRequest): import('./logs').ReadLogsOptions {
+/** Docker API style "seconds[.fraction]" since the epoch -> ns. */
+export function parseUnixTimestamp(s: string, field = 'since'): bigint {
+  const m = /^(\d+)(?:\.(\d{1,9}))?$/.exec(s);
+  if (!m) throw new InvalidArgumentError(`invalid timestamp "${s}" for ${field}: expected seconds since the epoch, optionally with a fraction`, { field });
+  return BigInt(m[1]!) * 1_000_000_000n + BigInt((m[2] ?? '').padEnd(9, '0'));
+}
+
+/** LogsRequest -> Engine.logs options (times in Docker's "<sec>[.<ns>]" form). */
+export function logsRequestFromWire(w: WireLogsRequest): LogsOptions {
   const both = !w.stdout && !w.stderr;
   return {
     follow: w.follow ?? false,
@@ -171,8 +179,10 @@ export function logsRequestFromWire(w: WireLogsRequest): import('./logs').ReadLo
   };
 }
 
+/** The engine's LogEntry carries the line without its newline (a last line may have none). */
 export function logEntryToWire(e: LogEntry): { time: string; stream: string; line: Buffer } {
-  return { time: e.time, stream: e.stream, line: Buffer.from(e.line, 'utf8') };
+  const l = e.line;
+  return { time: e.time, stream: e.stream, line: l.length && l[l.length - 1] === 10 ? l.subarray(0, -1) : l };
 }
 
 export function statsToWire(s: StatsSample[], nowMs: number): { stats: StatsSample[]; timeUnixMs: number } {

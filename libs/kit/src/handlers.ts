@@ -44,6 +44,27 @@ export type AsyncHandlers<H> = {
   [K in keyof H as string extends K ? never : K extends string ? K : never]: AsyncHandler<H[K]>;
 };
 
+/**
+ * Writes one message to a server stream and, when grpc-js's buffer is full,
+ * waits for it to drain (or for the call to end): a handler that streams a
+ * whole log must not hold it all in memory for a slow client. Returns false
+ * once the call is cancelled.
+ */
+export async function send<T>(call: { write(m: T): boolean; once(ev: 'drain', f: () => void): unknown; off(ev: 'drain', f: () => void): unknown }, msg: T, signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted) return false;
+  if (call.write(msg)) return true;
+  await new Promise<void>((res) => {
+    const done = (): void => {
+      call.off('drain', done);
+      signal.removeEventListener('abort', done);
+      res();
+    };
+    call.once('drain', done);
+    signal.addEventListener('abort', done, { once: true });
+  });
+  return !signal.aborted;
+}
+
 // `for await (const m of call)` on a Node stream destroys the stream when the
 // loop ends, which for a gRPC call cancels it before the handler can write
 // its replies. Handlers iterate incoming messages that way, so make the

@@ -19,9 +19,10 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { FailedPreconditionError, InvalidArgumentError, isFailedPrecondition, isNotFound, isUnavailable } from '@berth/errors';
 import { subjects } from '@berth/events';
-import { stateDir, type AsyncHandlers, type ServiceContext, type ServiceModule } from '@berth/kit';
+import { send, stateDir, type AsyncHandlers, type ServiceContext, type ServiceModule } from '@berth/kit';
 import type { eventsV1, namespacesV1 } from '@berth/proto';
 import { Runtime, berthShim, type Attachment, type ContainerSpec, type ContainerState, type ExitStatus, type ProcessSpec } from '@berth/runtime';
+import { rfc3339ToNanos } from '@berth/cri-log';
 import { processFromWire, specFromWire } from './spec-wire';
 
 /** How long an exec's stdio is kept for its Attach before it is dropped. */
@@ -390,27 +391,16 @@ export const namespacesModule: ServiceModule = {
         const entries = runtime.logs(req.id, {
           follow: req.follow,
           ...(req.tail > 0 ? { tail: req.tail } : {}),
-          ...(req.since !== '' ? { since: req.since } : {}),
-          ...(req.until !== '' ? { until: req.until } : {}),
+          ...(req.since !== '' ? { sinceNs: rfc3339ToNanos(req.since, 'since') } : {}),
+          ...(req.until !== '' ? { untilNs: rfc3339ToNanos(req.until, 'until') } : {}),
           stdout: req.stdout,
           stderr: req.stderr,
+          // A cancelled follow ends at once, not at the next line or the exit.
+          signal: cctx.signal,
         });
-        // A cancelled follow must not wait for the next line (or the exit):
-        // race each read with the cancellation and leave the reader to end
-        // with the container (it only holds a file watch until then).
-        const cancelled = new Promise<IteratorResult<never>>((res) => {
-          if (cctx.signal.aborted) res({ done: true, value: undefined as never });
-          cctx.signal.addEventListener('abort', () => res({ done: true, value: undefined as never }), { once: true });
-        });
-        for (;;) {
-          const r = await Promise.race([entries.next(), cancelled]);
-          if (r.done) break;
-          const e = r.value;
-          if (!call.write({ time: e.time, stream: e.stream, line: e.line })) {
-            await Promise.race([new Promise((res) => call.once('drain', res)), cancelled]);
-          }
+        for await (const e of entries) {
+          if (!(await send(call, { time: e.time, stream: e.stream, line: e.line }, cctx.signal))) break;
         }
-        if (cctx.signal.aborted) void entries.return(undefined);
       },
     };
 

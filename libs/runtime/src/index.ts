@@ -8,6 +8,5 @@ export { type ShimBinding } from './shim-binding';
 export { monitorBinaryPath } from './monitor-process';
 export { NAMESPACE_PROC_NAMES, namespaceHandlePath } from './namespace-handles';
 export { type ProcessInfo } from './process-namespace';
-export { readLog, rfc3339ToNanos, type LogEntry, type ReadLogOptions } from './logs';
 export * from './spec';
 export { berthShim, shimBinaryPath, initBinaryPath } from './shim-config';

@@ -5,7 +5,8 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createHash } from 'node:crypto';
-import { Runtime, readLog, withDefaults, type ContainerSpec, type ProcessSpec } from './index';
+import { readLog } from '@berth/cri-log';
+import { Runtime, withDefaults, type ContainerSpec, type ProcessSpec } from './index';
 import { berthShim } from './shim-config';
 import { makeBusyboxRootfs, type BusyboxRootfs } from './testing/busybox-rootfs';
 

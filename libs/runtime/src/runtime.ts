@@ -44,7 +44,7 @@ import type { ShimBinding } from './shim-binding';
 import { readExitFile, readOptional, writeJsonAtomic } from './state-files';
 import { isInitOfNamespace, liveMonitorPid, parentPid, waitMonitorGone, waitProcessGone } from './liveness';
 import { waitForExit } from './exit-wait';
-import { readLog, type LogEntry, type ReadLogOptions } from './logs';
+import { checkLogBounds, DEFAULT_LOG_MAX_FILES, DEFAULT_LOG_MAX_SIZE, readLog, type LogEntry, type ReadLogOptions } from '@berth/cri-log';
 
 const execFileP = promisify(execFile);
 
@@ -141,8 +141,6 @@ interface RuntimeRecord {
   namespaces: Record<string, string>;
 }
 
-const DEFAULT_LOG_MAX_SIZE = 10 * 1024 * 1024;
-const DEFAULT_LOG_MAX_FILES = 5;
 
 export class Runtime<Spec = unknown, Process = unknown> {
   private readonly pidfds = new Map<string, number>();
@@ -165,8 +163,7 @@ export class Runtime<Spec = unknown, Process = unknown> {
     this.checkRoot();
     const logMaxSize = opts.logMaxSize ?? DEFAULT_LOG_MAX_SIZE;
     const logMaxFiles = opts.logMaxFiles ?? DEFAULT_LOG_MAX_FILES;
-    if (!Number.isSafeInteger(logMaxSize) || logMaxSize < 0) throw new InvalidArgumentError(`logMaxSize ${logMaxSize} must be a non-negative integer (bytes; 0 never rotates)`, { field: 'logMaxSize' });
-    if (!Number.isInteger(logMaxFiles) || logMaxFiles < 1 || logMaxFiles > 1000) throw new InvalidArgumentError(`logMaxFiles ${logMaxFiles} must be 1..1000`, { field: 'logMaxFiles' });
+    checkLogBounds(logMaxSize, logMaxFiles, { size: 'logMaxSize', files: 'logMaxFiles' });
     const dir = this.stateDir(id);
     try {
       mkdirSync(dir, { mode: 0o700 });

@@ -13,14 +13,13 @@
 //    adapter mirrors it (Logs follow, which ends at the exit) into the
 //    engine's log path from Start on, and Delete waits for the mirror to
 //    drain first, so `logs` works after the exit as in Docker.
-import { createWriteStream } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { once, setMaxListeners } from 'node:events';
+import { setMaxListeners } from 'node:events';
 import { FailedPreconditionError, InvalidArgumentError, isNotFound, ErrorCode, errorCode, NotFoundError } from '@berth/errors';
 import { MAX_TIMEOUT_MS, type BerthClient } from '@berth/kit';
 import type { namespacesV1, typesV1 } from '@berth/proto';
-import { parseRfc3339Nano } from '../logs';
+import { LogWriter, lastLogTime, parseRfc3339Nano } from '@berth/cri-log';
 import type { ExitStatus, NamespacesPort, ProcessSpec } from '../ports';
 import type { MountPoint } from '../types';
 import type { CgroupsClient } from './cgroups';
@@ -107,35 +106,36 @@ export function grpcNamespacesPort(o: NamespacesPortOptions): GrpcNamespacesPort
   // One listener per live log mirror: a hundred containers are not a leak.
   setMaxListeners(0, closing.signal);
 
-  const lastTimeIn = async (path: string): Promise<bigint | null> => {
-    let text: string;
-    try { text = await readFile(path, 'utf8'); } catch { return null; }
-    const lines = text.trimEnd().split('\n');
-    return parseRfc3339Nano(lines[lines.length - 1]?.split(' ', 1)[0] ?? '');
-  };
-
   const mirrorLogs = (id: string, logPath: string): void => {
     if (mirrors.has(id) || closing.signal.aborted) return;
     logPaths.set(id, logPath);
     const p = (async () => {
-      await mkdir(dirname(logPath), { recursive: true });
-      const after = await lastTimeIn(logPath);
-      const out = createWriteStream(logPath, { flags: 'a' });
+      let out: LogWriter;
+      let after: bigint | null;
+      try {
+        await mkdir(dirname(logPath), { recursive: true });
+        // Resuming (after an engine restart): skip what the copy already has.
+        after = await lastLogTime(logPath);
+        // Rotated as the monitor rotates its own: the copy is held to the same bounds.
+        out = await LogWriter.open(logPath);
+      } catch (e) {
+        warn(`cannot keep the log of container ${id} at ${logPath}: ${(e as Error).message}`);
+        return;
+      }
       try {
         for await (const e of ns.Logs({ id, follow: true }, { signal: closing.signal }) as AsyncIterable<namespacesV1.LogEntry__Output>) {
           if (after !== null) {
             const t = parseRfc3339Nano(e.time);
             if (t !== null && t <= after) continue;
           }
-          const text = e.line.toString('utf8').replace(/\n$/, '');
-          // CRI format; the service already joined partial lines.
-          if (!out.write(`${e.time} ${e.stream} F ${text}\n`)) await once(out, 'drain');
+          // The service joined the pieces: a line ends with its newline, or is the last, unfinished one.
+          out.write({ time: e.time, stream: e.stream === 'stderr' ? 'stderr' : 'stdout', line: e.line });
+          if (out.pendingBytes > 1 << 20) await out.drained();
         }
       } catch (e) {
         if (!isNotFound(e) && !closing.signal.aborted) warn(`mirroring the log of container ${id}: ${(e as Error).message}`);
       } finally {
-        out.end();
-        await once(out, 'close').catch(() => undefined);
+        await out.close().catch((e: Error) => warn(`writing the log of container ${id}: ${e.message}`));
       }
     })();
     mirrors.set(id, p);

@@ -1,0 +1,183 @@
+// Writing a CRI log from TypeScript, rotated exactly as the monitor rotates
+// its own (native/src/monitor/crilog.c): before a record that would take
+// the current file past maxSize, <path>.<N-2> ... <path>.1 and <path> each
+// move one up and <path>.<N-1> is dropped; with one file, it starts over.
+// The engine keeps its copy of each container's log with it (the monitor's
+// goes with the container's runtime state), so that copy is held to the
+// same bounds.
+import { open, rename, truncate, unlink, type FileHandle } from 'node:fs/promises';
+import { InvalidArgumentError, fromNodeError } from '@berth/errors';
+import { DEFAULT_LOG_MAX_FILES, DEFAULT_LOG_MAX_SIZE, type LogEntry } from './read';
+import { parseRfc3339Nano } from './time';
+
+export interface LogWriterOptions {
+  /** Rotate before a file passes this many bytes; 0 never rotates. Default 10 MiB. */
+  maxSize?: number;
+  /** Files kept, the current one included (1..1000). Default 5. */
+  maxFiles?: number;
+}
+
+/** Checks rotation bounds; the error names the bad one (as the caller calls it). */
+export function checkLogBounds(maxSize: number, maxFiles: number, names = { size: 'maxSize', files: 'maxFiles' }): void {
+  if (!Number.isSafeInteger(maxSize) || maxSize < 0) throw new InvalidArgumentError(`${names.size} ${maxSize} must be a non-negative integer (bytes; 0 never rotates)`, { field: names.size });
+  if (!Number.isInteger(maxFiles) || maxFiles < 1 || maxFiles > 1000) throw new InvalidArgumentError(`${names.files} ${maxFiles} must be 1..1000`, { field: names.files });
+}
+
+/**
+ * Appends lines as CRI records. write() queues (records stay in order and
+ * are written in batches); await drained() when pendingBytes grows, and
+ * close() to flush. A write error fails drained() and close().
+ */
+export class LogWriter {
+  private fh: FileHandle | null;
+  private size: number;
+  private queue: Buffer[] = [];
+  private queued = 0;
+  private flushing: Promise<void> | null = null;
+  private error: Error | null = null;
+  private closed = false;
+
+  private constructor(readonly path: string, private readonly maxSize: number, private readonly maxFiles: number, fh: FileHandle, size: number) {
+    this.fh = fh;
+    this.size = size;
+  }
+
+  static async open(path: string, opts: LogWriterOptions = {}): Promise<LogWriter> {
+    const maxSize = opts.maxSize ?? DEFAULT_LOG_MAX_SIZE;
+    const maxFiles = opts.maxFiles ?? DEFAULT_LOG_MAX_FILES;
+    checkLogBounds(maxSize, maxFiles);
+    const { fh, size } = await openCurrent(path);
+    return new LogWriter(path, maxSize, maxFiles, fh, size);
+  }
+
+  /** Bytes queued and not yet written. */
+  get pendingBytes(): number {
+    return this.queued;
+  }
+
+  /**
+   * Queues one line (its trailing newline, if any, ends it: an F record;
+   * without one it is a P piece that the reader joins with what follows).
+   */
+  write(e: LogEntry): void {
+    if (this.closed) throw new Error(`log ${this.path} is closed`);
+    const full = e.line.length > 0 && e.line[e.line.length - 1] === 10;
+    const content = full ? e.line.subarray(0, -1) : e.line;
+    // A line holds no newline but its last byte (the service joined the pieces).
+    const rec = Buffer.concat([Buffer.from(`${e.time} ${e.stream} ${full ? 'F' : 'P'} `), content, Buffer.from('\n')]);
+    this.queue.push(rec);
+    this.queued += rec.length;
+    this.flushing ??= this.flush().finally(() => (this.flushing = null));
+  }
+
+  /** Resolves once everything queued so far is written. */
+  async drained(): Promise<void> {
+    while (this.flushing) await this.flushing;
+    if (this.error) throw this.error;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    try {
+      await this.drained();
+    } finally {
+      const fh = this.fh;
+      this.fh = null;
+      await fh?.close();
+    }
+  }
+
+  private async flush(): Promise<void> {
+    try {
+      while (this.queue.length && !this.error) {
+        // As many records as fit in the current file (at least one in an empty one).
+        let n = 0;
+        let bytes = 0;
+        while (n < this.queue.length) {
+          const len = this.queue[n]!.length;
+          if (this.maxSize > 0 && this.size + bytes > 0 && this.size + bytes + len > this.maxSize) break;
+          bytes += len;
+          n++;
+        }
+        if (n === 0) {
+          await this.rotate();
+          continue;
+        }
+        const batch = this.queue.splice(0, n);
+        await this.fh!.write(batch.length === 1 ? batch[0]! : Buffer.concat(batch, bytes));
+        this.size += bytes;
+        this.queued -= bytes;
+      }
+    } catch (e) {
+      this.error = fromNodeError(e, `write log ${this.path}`);
+      this.queue = [];
+      this.queued = 0;
+    }
+  }
+
+  private async rotate(): Promise<void> {
+    await this.fh!.close();
+    this.fh = null;
+    if (this.maxFiles === 1) {
+      await truncate(this.path, 0).catch(ignoreENOENT);
+    } else {
+      await unlink(`${this.path}.${this.maxFiles - 1}`).catch(ignoreENOENT);
+      for (let i = this.maxFiles - 1; i > 1; i--) await rename(`${this.path}.${i - 1}`, `${this.path}.${i}`).catch(ignoreENOENT);
+      await rename(this.path, `${this.path}.1`).catch(ignoreENOENT);
+    }
+    const { fh, size } = await openCurrent(this.path);
+    this.fh = fh;
+    this.size = size;
+  }
+}
+
+async function openCurrent(path: string): Promise<{ fh: FileHandle; size: number }> {
+  let fh: FileHandle;
+  try {
+    fh = await open(path, 'a', 0o640);
+  } catch (e) {
+    throw fromNodeError(e, `open log ${path}`);
+  }
+  return { fh, size: (await fh.stat()).size };
+}
+
+function ignoreENOENT(e: unknown): void {
+  if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+}
+
+/**
+ * Time of the last record in the log (the current file, else the newest
+ * rotated one that has any): where a copy left off. Reads only the tail of
+ * a file. null when the log is empty or missing.
+ */
+export async function lastLogTime(path: string, maxFiles = DEFAULT_LOG_MAX_FILES): Promise<bigint | null> {
+  for (let i = 0; i < maxFiles; i++) {
+    const p = i === 0 ? path : `${path}.${i}`;
+    let fh: FileHandle;
+    try {
+      fh = await open(p, 'r');
+    } catch {
+      continue;
+    }
+    try {
+      const size = (await fh.stat()).size;
+      // Records are at most a line each; look further back until a whole one is in view.
+      for (let span = 64 * 1024; ; span *= 4) {
+        const from = Math.max(0, size - span);
+        const buf = Buffer.alloc(size - from);
+        await fh.read(buf, 0, buf.length, from);
+        const text = buf.toString('utf8').replace(/\n+$/, '');
+        const nl = text.lastIndexOf('\n');
+        if (nl >= 0 || from === 0) {
+          const last = text.slice(nl + 1);
+          if (!last) break; // empty file: try the older one
+          return parseRfc3339Nano(last.split(' ', 1)[0] ?? '');
+        }
+      }
+    } finally {
+      await fh.close();
+    }
+  }
+  return null;
+}
+
