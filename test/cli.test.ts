@@ -10,7 +10,7 @@
 // NATS and state dirs (test/support/cli-stack.ts), all removed in afterAll.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -112,6 +112,31 @@ describe.each([
     expect((await berth('rm', id, sleeper)).stdout).toBe(`${id}\n${sleeper}\n`);
     expect(await psNames()).toEqual([]);
   }, 60_000);
+
+  it('--log-opt max-size/max-file bound the log the engine keeps; logs shows the newest lines, whole and in order', async () => {
+    const r = await berth('run', '-d', '--name', 'chatty', '--log-opt', 'max-size=2k', '--log-opt', 'max-file=2', 'busybox', 'sh', '-c', 'i=0; while [ $i -lt 400 ]; do i=$((i+1)); echo line$i; done');
+    expectOk(r);
+    const id = r.stdout.trim();
+    expect(await berth('wait', id)).toMatchObject({ code: 0, stdout: '0\n' });
+    expect(JSON.parse(await inspect(id, '{{json .HostConfig.LogConfig}}'))).toEqual({ Type: 'k8s-file', Config: { 'max-size': '2k', 'max-file': '2' } });
+    const logPath = await inspect(id, '{{.LogPath}}');
+    const dir = logPath.slice(0, logPath.lastIndexOf('/'));
+    const base = logPath.slice(dir.length + 1);
+    const files = readdirSync(dir).filter((f) => f.startsWith(base)).sort();
+    expect(files).toEqual([base, `${base}.1`]);
+    for (const f of files) expect(statSync(join(dir, f)).size).toBeLessThanOrEqual(2048);
+    const out = lines((await berth('logs', id)).stdout);
+    // ~40 bytes a record, 2 files of 2 KiB: the newest ~100 of the 400 lines, none missing in between.
+    expect(out.length).toBeGreaterThan(50);
+    expect(out.length).toBeLessThan(150);
+    expect(out).toEqual(Array.from({ length: out.length }, (_, i) => `line${400 - out.length + 1 + i}`));
+    expect(lines((await berth('logs', '--tail', '2', id)).stdout)).toEqual(['line399', 'line400']);
+    const bad = await berth('run', '--rm', '--log-opt', 'max-file=0', 'busybox', 'true');
+    expect(bad.code).toBe(125);
+    expect(bad.stderr).toMatch(/--log-opt.*max-file "0"/);
+    expectOk(await berth('rm', id));
+    expect(await psNames()).toEqual([]);
+  });
 
   it('--rm removes the container, its root and its state, 20 quick runs with limits in a row (the old exit-125 race)', { timeout: 120_000 }, async () => {
     const label = `hammer=${s.tag}`;

@@ -133,6 +133,10 @@ describe('run flag values', () => {
     expect(run('--net host alpine').hostConfig.networkMode).toBe('host');
     expect(run('-u 1000 alpine').config.user).toBe('1000');
   });
+  it('--log-driver and --log-opt: stored as typed, defaults when absent', () => {
+    expect(run('alpine').hostConfig.logConfig).toEqual({ type: '', config: {} });
+    expect(run('--log-driver json-file --log-opt max-size=1k --log-opt max-file=2 alpine').hostConfig.logConfig).toEqual({ type: 'json-file', config: { 'max-size': '1k', 'max-file': '2' } });
+  });
   it('image references', () => {
     expect(run('registry.example.com:5000/team/app:1.2@sha256:' + 'a'.repeat(64)).config.image).toMatch(/^registry/);
     expect(err('Alpine').message).toBe('invalid reference format "Alpine": repository name must be lowercase');
@@ -196,6 +200,10 @@ const ERRORS: [string, string, string][] = [
   ['--userns private alpine', 'userns', 'invalid argument "private" for "--userns": expected host or auto'],
   ['--stop-timeout -2 alpine', 'stop-timeout', 'invalid argument "-2" for "--stop-timeout": expected seconds >= 0, or -1 to wait forever'],
   ['--stop-signal "" alpine', 'stop-signal', 'invalid argument """" for "--stop-signal": expected a signal name (SIGTERM, TERM) or number'],
+  ['--log-driver journald alpine', 'log-driver', 'invalid argument "journald" for "--log-driver": log driver "journald" is not supported: berth keeps each container\'s log in k8s-file format (json-file is accepted as another name for it)'],
+  ['--log-opt max-size alpine', 'log-opt', 'invalid argument "max-size" for "--log-opt": expected key=value (max-size=10m, max-file=3)'],
+  ['--log-opt max-size=lots alpine', 'log-opt', 'invalid argument "max-size=lots" for "--log-opt": invalid log opt max-size "lots": expected a size such as 512k, 10m or 1g, or -1 for no rotation'],
+  ['--log-opt compress=true alpine', 'log-opt', 'invalid argument "compress=true" for "--log-opt": unknown log opt "compress" for the k8s-file log driver: expected max-size or max-file'],
   ['--pull sometimes alpine', 'pull', 'invalid argument "sometimes" for "--pull": expected always, missing or never'],
 ];
 

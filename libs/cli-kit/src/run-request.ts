@@ -4,6 +4,7 @@
 // @grpc/proto-loader presents them). All validation happens here, before the
 // engine is called, so a bad flag never leaves a half-created container.
 import { InvalidArgumentError } from '@berth/errors';
+import { logBounds } from '@berth/cri-log';
 import type { ContainerConfig, HostConfig } from '@berth/container-config';
 import type { CommandDef, FlagDef, ParsedCommand } from './command';
 import { invalidFlagValue } from './command';
@@ -45,6 +46,8 @@ export const RUN_FLAGS: FlagDef[] = [
   { name: 'stop-timeout', kind: 'int', description: 'Timeout (in seconds) to stop a container' },
   { name: 'stop-signal', kind: 'string', description: 'Signal to stop the container' },
   { name: 'label', short: 'l', kind: 'list', description: 'Set meta data on a container' },
+  { name: 'log-driver', kind: 'string', description: 'Logging driver for the container (k8s-file; json-file is another name for it)' },
+  { name: 'log-opt', kind: 'list', description: 'Log driver options (max-size=10m: rotate at this size, -1 never; max-file=5: files kept)' },
   { name: 'pull', kind: 'string', description: 'Pull image before running ("always", "missing", "never")', default: 'missing' },
 ];
 
@@ -182,6 +185,20 @@ export function buildRunRequest(p: ParsedCommand, env: RunEnv): RunRequest {
     stopSignal = name;
   }
 
+  // The engine validates the same way (@berth/cri-log's logBounds); here each error names the value typed.
+  const logDriver = str('log-driver');
+  const logOpts: Record<string, string> = {};
+  const reason = (e: unknown): string => (e as Error).message;
+  try { logBounds(logDriver, {}); } catch (e) { throw invalidFlagValue(flagOf('log-driver'), logDriver, reason(e)); }
+  for (const o of list('log-opt')) {
+    const eq = o.indexOf('=');
+    if (eq <= 0) throw invalidFlagValue(flagOf('log-opt'), o, 'expected key=value (max-size=10m, max-file=3)');
+    const [k, val] = [o.slice(0, eq), o.slice(eq + 1)];
+    try { logBounds(logDriver, { [k]: val }); } catch (e) { throw invalidFlagValue(flagOf('log-opt'), o, reason(e)); }
+    logOpts[k] = val;
+  }
+  const logConfig = { type: logDriver, config: logOpts };
+
   const labels: Record<string, string> = {};
   for (const l of list('label')) { const [k, val] = parseLabel(flagOf('label'), l); labels[k] = val; }
 
@@ -200,7 +217,7 @@ export function buildRunRequest(p: ParsedCommand, env: RunEnv): RunRequest {
     hostConfig: {
       memory, memorySwap, nanoCpus, cpuShares, cpusetCpus, pidsLimit, networkMode, portBindings, mounts,
       readonlyRootfs: v['read-only'] as boolean, init: v.init as boolean, restartPolicy, capAdd, capDrop,
-      usernsMode: userns, autoRemove,
+      usernsMode: userns, autoRemove, logConfig,
     },
     pull,
     detach,

@@ -67,6 +67,14 @@ export interface ContainerConfig {
   image: string;
 }
 
+/** docker run --log-driver / --log-opt (Docker's LogConfig). */
+export interface LogConfig {
+  /** "" (default) = "k8s-file"; "json-file" is accepted as another name for it. */
+  type: string;
+  /** max-size ("10m", "-1" = never rotate), max-file (files kept). */
+  config: Record<string, string>;
+}
+
 /** Host-specific configuration: Docker's container.HostConfig (the subset berth implements). */
 export interface HostConfig {
   /** Bytes; 0 = unlimited. */
@@ -95,4 +103,5 @@ export interface HostConfig {
   usernsMode: string;
   /** --rm: remove the container when it exits. */
   autoRemove: boolean;
+  logConfig: LogConfig;
 }

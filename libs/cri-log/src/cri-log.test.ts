@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { lastLogTime, LogWriter, parseRfc3339Nano, readLog, rfc3339ToNanos, type LogEntry, type ReadLogOptions } from './index';
+import { lastLogTime, logBounds, LogWriter, parseRfc3339Nano, readLog, rfc3339ToNanos, type LogEntry, type ReadLogOptions } from './index';
 
 let dir: string;
 let path: string;
@@ -213,5 +213,25 @@ describe('LogWriter', () => {
     expect(await lastLogTime(path)).toBe(ns(2));
     writeFileSync(path, rec(3, 'stdout', 'F', 'x'.repeat(200_000)) + '\n\n');
     expect(await lastLogTime(path)).toBe(ns(3));
+  });
+});
+
+describe('logBounds (--log-driver, --log-opt)', () => {
+  it('defaults, Docker units, -1, json-file as another name', () => {
+    expect(logBounds('', {})).toEqual({ maxSize: 10 * 1024 * 1024, maxFiles: 5 });
+    expect(logBounds('k8s-file', { 'max-size': '512k', 'max-file': '2' })).toEqual({ maxSize: 512 * 1024, maxFiles: 2 });
+    expect(logBounds('json-file', { 'max-size': '1.5m' })).toEqual({ maxSize: 1.5 * 1024 * 1024, maxFiles: 5 });
+    expect(logBounds('', { 'max-size': '10MB' }).maxSize).toBe(10 * 1024 * 1024);
+    expect(logBounds('', { 'max-size': '100' }).maxSize).toBe(100);
+    expect(logBounds('', { 'max-size': '-1' }).maxSize).toBe(0);
+  });
+
+  it('refuses what it cannot do, naming the part', () => {
+    expect(() => logBounds('journald', {}, 'log-driver')).toThrow(expect.objectContaining({ field: 'log-driver', message: expect.stringMatching(/log driver "journald" is not supported/) }));
+    expect(() => logBounds('', { compress: 'true' }, 'log-opt')).toThrow(/unknown log opt "compress" for the k8s-file log driver: expected max-size or max-file/);
+    expect(() => logBounds('', { 'max-size': 'big' })).toThrow(/invalid log opt max-size "big": expected a size such as 512k/);
+    expect(() => logBounds('', { 'max-size': '0' })).toThrow(/must be at least 1 byte/);
+    expect(() => logBounds('', { 'max-file': '0' })).toThrow(/invalid log opt max-file "0": expected a whole number of files, 1 to 1000/);
+    expect(() => logBounds('', { 'max-file': 'two' })).toThrow(/invalid log opt max-file "two"/);
   });
 });

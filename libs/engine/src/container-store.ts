@@ -4,11 +4,20 @@ import { randomBytes } from 'node:crypto';
 import { AlreadyExistsError, InvalidArgumentError, NotFoundError } from '@berth/errors';
 import type { Db } from './db';
 import { transition, type Transition } from './state';
-import type { ContainerRecord, ContainerState } from './types';
+import { defaultHostConfig, type ContainerRecord, type ContainerState } from './types';
 
 /** A fresh 64-hex container id (256 random bits, as Docker). */
 export function newContainerId(): string {
   return randomBytes(32).toString('hex');
+}
+
+/**
+ * A stored record; a HostConfig field added after the record was written
+ * reads as its default (records are JSON documents, not columns).
+ */
+function parseRecord(doc: string): ContainerRecord {
+  const c = JSON.parse(doc) as ContainerRecord;
+  return { ...c, hostConfig: { ...defaultHostConfig(), ...c.hostConfig } };
 }
 
 /** Docker's ps filters: OR within one key, AND across keys. */
@@ -61,7 +70,7 @@ export class ContainerStore {
   get(id: string): ContainerRecord {
     const row = this.db.prepare('SELECT doc FROM containers WHERE id = ?').get(id) as { doc: string } | undefined;
     if (!row) throw new NotFoundError(`no such container: ${id}`, { field: 'id' });
-    return JSON.parse(row.doc) as ContainerRecord;
+    return parseRecord(row.doc);
   }
 
   /**
@@ -73,14 +82,14 @@ export class ContainerStore {
   find(ref: string): ContainerRecord {
     if (ref === '') throw new InvalidArgumentError('container name or id must not be empty', { field: 'container' });
     const byId = this.db.prepare('SELECT doc FROM containers WHERE id = ?').get(ref) as { doc: string } | undefined;
-    if (byId) return JSON.parse(byId.doc) as ContainerRecord;
+    if (byId) return parseRecord(byId.doc);
     const name = ref.startsWith('/') ? ref.slice(1) : ref;
     const byName = this.db.prepare('SELECT doc FROM containers WHERE name = ?').get(name) as { doc: string } | undefined;
-    if (byName) return JSON.parse(byName.doc) as ContainerRecord;
+    if (byName) return parseRecord(byName.doc);
     if (/^[0-9a-f]+$/.test(ref)) {
       const rows = this.db.prepare("SELECT id, name, doc FROM containers WHERE id >= ? AND id < ? || 'g' ORDER BY id")
         .all(ref, ref) as { id: string; name: string; doc: string }[];
-      if (rows.length === 1) return JSON.parse(rows[0]!.doc) as ContainerRecord;
+      if (rows.length === 1) return parseRecord(rows[0]!.doc);
       if (rows.length > 1) {
         throw new InvalidArgumentError(
           `container id prefix "${ref}" is ambiguous: it matches ${rows.map((r) => `${r.id.slice(0, 12)} (${r.name})`).join(', ')}; type more of the id`,
@@ -120,7 +129,7 @@ export class ContainerStore {
     const rows = this.db.prepare('SELECT doc FROM containers ORDER BY seq DESC').all() as { doc: string }[];
     let out: ContainerRecord[] = [];
     for (const { doc } of rows) {
-      const c = JSON.parse(doc) as ContainerRecord;
+      const c = parseRecord(doc);
       // -a is implied by filters that can only match stopped containers, as Docker does.
       const showAll = opts.all || (opts.limit ?? 0) > 0 || filters.status !== undefined || filters.exited !== undefined || before !== undefined || since !== undefined;
       if (!showAll && !(c.state === 'running' || c.state === 'paused' || c.state === 'restarting')) continue;

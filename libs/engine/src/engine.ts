@@ -29,7 +29,7 @@ import { runSaga, type SagaHooks, type SagaStep } from './saga';
 import { RuntimeHolds } from './runtime-holds';
 import { withFailpoints } from './failpoints';
 import { canTransition, transition as checkTransition } from './state';
-import type { ContainerConfig, ContainerRecord, EndpointSettings, HostConfig, MountPoint, RestartPolicy } from './types';
+import { logBoundsOf, type ContainerConfig, type ContainerRecord, type EndpointSettings, type HostConfig, type MountPoint, type RestartPolicy } from './types';
 import { VolumeStore } from './volumes';
 import { allocateIdMapping, chownToContainerRoot, loadIdPool, passwdUid } from './userns';
 import { connectNetwork, disconnectNetwork, type ConnectOptions } from './network-connect';
@@ -852,8 +852,9 @@ export class Engine {
     const c = this.store.find(ref);
     const { follow, ...rest } = opts;
     const live = c.state === 'running' || c.state === 'paused' || c.state === 'restarting';
+    const maxFiles = logBoundsOf(c.hostConfig).maxFiles;
     if (!follow || !live) {
-      yield* readLog(c.logPath, rest);
+      yield* readLog(c.logPath, { ...rest, maxFiles });
       return;
     }
     let onEvent: (ev: ContainerEvent) => void = () => {};
@@ -867,7 +868,7 @@ export class Engine {
     });
     this.events.on('event', onEvent);
     try {
-      yield* readLog(c.logPath, { ...rest, follow: stopped });
+      yield* readLog(c.logPath, { ...rest, maxFiles, follow: stopped });
     } finally {
       this.events.off('event', onEvent);
     }

@@ -90,6 +90,7 @@ export function inspectContainer(c: ContainerRecord): Record<string, unknown> {
       PortBindings: portMap([], h.portBindings, false),
       RestartPolicy: { Name: h.restartPolicy.name, MaximumRetryCount: h.restartPolicy.maximumRetryCount },
       AutoRemove: h.autoRemove,
+      LogConfig: { Type: h.logConfig.type || 'k8s-file', Config: h.logConfig.config },
       CapAdd: nullIfEmpty(h.capAdd),
       CapDrop: nullIfEmpty(h.capDrop),
       ReadonlyRootfs: h.readonlyRootfs,

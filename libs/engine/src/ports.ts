@@ -9,6 +9,7 @@
 //    and every remove/undo of something already gone succeeds (NotFound is
 //    swallowed by the adapter), because rollback and recovery call them blindly.
 //  - errors are @berth/errors kinds (the kit's client wrapper maps statuses).
+import type { LogBounds } from '@berth/cri-log';
 import type { ImageConfig } from './merge';
 import type { IdMapping } from './types';
 import type { EndpointSettings, MountPoint, NetworkSettings, PortBinding } from './types';
@@ -137,6 +138,8 @@ export interface ProcessSpec {
   /** "none"/"bridge"/name: new netns; "host": host netns; "container:<id>": join that one. */
   networkMode: string;
   logPath: string;
+  /** Rotation of the container's log (--log-opt), kept by the monitor and by the engine's copy alike. */
+  logBounds: LogBounds;
 }
 
 /** How a process ended, as the namespaces service reports it. */
@@ -176,7 +179,7 @@ export interface NamespacesPort {
    * down, so its log loses no line. Optional: a port whose service writes the
    * engine's log itself has nothing to copy.
    */
-  mirrorLogs?(id: string, logPath: string): void;
+  mirrorLogs?(id: string, logPath: string, bounds: LogBounds): void;
   kill(id: string, signal: string): Promise<void>;
   /** Waits up to timeoutMs for exit; null on timeout. */
   wait(id: string, timeoutMs: number): Promise<ExitStatus | null>;

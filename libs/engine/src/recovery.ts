@@ -20,7 +20,7 @@
 import type { Engine } from './engine';
 import type { ExitStatus } from './ports';
 import { policyWantsRestart } from './restart';
-import type { ContainerRecord } from './types';
+import { logBoundsOf, type ContainerRecord } from './types';
 
 export interface Observed {
   pid: number;
@@ -98,7 +98,7 @@ export async function recover(engine: Engine): Promise<RecoveryAction[]> {
     // cgroup. Releasing is idempotent (absent things are fine): do it again.
     // Before a release deletes the process's own log, copy what the engine's
     // log lacks: the lines written while the engine was down.
-    if (rec.state === 'exited' || a.exit) ports.namespaces.mirrorLogs?.(rec.id, rec.logPath);
+    if (rec.state === 'exited' || a.exit) ports.namespaces.mirrorLogs?.(rec.id, rec.logPath, logBoundsOf(rec.hostConfig));
     if (rec.state === 'exited') await engine._releaseRuntime(rec.id);
     if (a.exit) {
       await engine._releaseRuntime(rec.id);

@@ -14,7 +14,7 @@ import { mergeConfig, processFields } from './merge';
 import type { CgroupResources, EnginePorts, PullPolicy, ResolvedImage } from './ports';
 import type { SagaStep } from './saga';
 import { resolveUser } from './user';
-import type { ContainerConfig, HostConfig, IdMapping } from './types';
+import { logBoundsOf, type ContainerConfig, type HostConfig, type IdMapping } from './types';
 
 /** Everything the steps read and fill in. */
 export interface RunContext {
@@ -118,7 +118,7 @@ export function startSteps(p: EnginePorts): SagaStep<RunContext>[] {
           uid: u.uid, gid: u.gid, additionalGids: u.additionalGids, hostname: hostnameOf(ctx),
           terminal: merged.tty, openStdin: merged.openStdin, cgroupPath: need(ctx.cgroupPath, 'cgroup path'),
           mounts: ctx.mounts, capAdd: h.capAdd, capDrop: h.capDrop, init: h.init, usernsMode: h.usernsMode,
-          networkMode: h.networkMode, logPath: ctx.logPath, idMapping: ctx.idMapping,
+          networkMode: h.networkMode, logPath: ctx.logPath, idMapping: ctx.idMapping, logBounds: logBoundsOf(h),
         })).pid;
       },
       async undo(ctx) {

@@ -35,6 +35,7 @@ import type { ContainerAction, ContainerEvent } from './events';
 import { createGrpcPorts, type GrpcPorts } from './grpc-ports';
 import { recover } from './recovery';
 import { toSummary } from './summary';
+import { logBoundsOf } from './types';
 import { VolumeStore } from './volumes';
 import {
   createRequestFromWire, eventToWire, execRequestFromWire, filtersFromWire, inspectToWire, logEntryToWire, logsRequestFromWire, parseUnixTimestamp,
@@ -110,7 +111,7 @@ function recoverInBackground(engine: Engine, g: GrpcPorts, ctx: ServiceContext, 
         for (const a of actions) {
           if (!a.watch) continue;
           const rec = engine.store.get(a.id);
-          g.ports.namespaces.mirrorLogs(rec.id, rec.logPath);
+          g.ports.namespaces.mirrorLogs(rec.id, rec.logPath, logBoundsOf(rec.hostConfig));
         }
         // A container started meanwhile is newer than the list: its cgroup is left alone.
         const asOfMs = Date.now();

@@ -4,6 +4,7 @@
 // produced by renaming, and so the proto (protos/berth/engine/v1/engine.proto)
 // maps one to one: CreateContainerRequest carries ContainerConfig + HostConfig.
 
+import { logBounds, type LogBounds } from '@berth/cri-log';
 import type { ContainerConfig, HostConfig, MountSpec, PortBinding, RestartPolicy } from '@berth/container-config';
 export type { ContainerConfig, HostConfig, MountSpec, PortBinding, RestartPolicy };
 
@@ -147,6 +148,11 @@ export function defaultHostConfig(): HostConfig {
     memory: 0, memorySwap: 0, nanoCpus: 0, cpuShares: 0, cpusetCpus: '', pidsLimit: 0,
     networkMode: 'bridge', portBindings: [], mounts: [], readonlyRootfs: false, init: false,
     restartPolicy: { name: 'no', maximumRetryCount: 0 }, capAdd: [], capDrop: [], usernsMode: '',
-    autoRemove: false,
+    autoRemove: false, logConfig: { type: '', config: {} },
   };
+}
+
+/** The log rotation a container's --log-opt asks for (validated at create; defaults for older records). */
+export function logBoundsOf(h: HostConfig): LogBounds {
+  return logBounds(h.logConfig.type, h.logConfig.config, 'host_config.log_config');
 }

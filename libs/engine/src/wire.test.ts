@@ -60,6 +60,11 @@ describe('engine wire mapping', () => {
     expect(logsRequestFromWire(roundTrip('Logs', { id: 'x' }) as never)).toMatchObject({ tail: undefined, stdout: true, stderr: true, follow: false });
     expect(logsRequestFromWire(roundTrip('Logs', { id: 'x', tail: 0, stderr: true, since: '12.5' }) as never)).toMatchObject({ tail: 0, stdout: false, stderr: true, sinceNs: 12_500_000_000n });
     expect(() => logsRequestFromWire({ until: 'soon' })).toThrow(/invalid timestamp "soon" for until/);
+    // --log-opt from a gRPC client is checked before anything is created.
+    expect(() => createRequestFromWire({ config: { image: 'alpine' }, hostConfig: { logConfig: { type: '', config: { 'max-file': '0' } } } })).toThrow(
+      expect.objectContaining({ field: 'host_config.log_config', message: expect.stringMatching(/invalid log opt max-file "0"/) }),
+    );
+    expect(createRequestFromWire({ config: { image: 'alpine' }, hostConfig: { logConfig: { type: 'k8s-file', config: { 'max-size': '1m' } } } }).hostConfig.logConfig).toEqual({ type: 'k8s-file', config: { 'max-size': '1m' } });
     // Lines go out without their newline; a last, unfinished line has none to drop.
     expect(logEntryToWire({ time: 't', stream: 'stdout', line: Buffer.from('a\n') }).line.toString()).toBe('a');
     expect(logEntryToWire({ time: 't', stream: 'stderr', line: Buffer.from('b') })).toEqual({ time: 't', stream: 'stderr', line: Buffer.from('b') });

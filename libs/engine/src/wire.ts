@@ -10,7 +10,7 @@ import { InvalidArgumentError } from '@berth/errors';
 import type { CreateRequest, ExecRequest, StatsSample, UpdateRequest } from './engine';
 import type { ContainerEvent } from './events';
 import { inspectContainer } from './inspect';
-import type { LogEntry } from '@berth/cri-log';
+import { logBounds, type LogEntry } from '@berth/cri-log';
 import type { LogsOptions } from './engine';
 import type { PullPolicy } from './ports';
 import { toSummary, type ContainerSummary } from './summary';
@@ -32,7 +32,7 @@ export interface WireRestartPolicy { name?: string; maximumRetryCount?: number }
 export interface WireHostConfig {
   memory?: number; memorySwap?: number; nanoCpus?: number; cpuShares?: number; cpusetCpus?: string; pidsLimit?: number; networkMode?: string;
   portBindings?: WirePortBinding[]; mounts?: WireMountSpec[]; readonlyRootfs?: boolean; init?: boolean; restartPolicy?: Maybe<WireRestartPolicy>;
-  capAdd?: string[]; capDrop?: string[]; usernsMode?: string; autoRemove?: boolean;
+  capAdd?: string[]; capDrop?: string[]; usernsMode?: string; autoRemove?: boolean; logConfig?: Maybe<{ type?: string; config?: Record<string, string> }>;
 }
 export interface WireCreateContainerRequest { name?: string; config?: Maybe<WireContainerConfig>; hostConfig?: Maybe<WireHostConfig>; pull?: string }
 
@@ -95,6 +95,7 @@ export function hostConfigFromWire(w: Maybe<WireHostConfig>): HostConfig {
     mounts: (w.mounts ?? []).map(mountFromWire), readonlyRootfs: w.readonlyRootfs ?? false, init: w.init ?? false,
     restartPolicy: restartPolicyFromWire(w.restartPolicy), capAdd: w.capAdd ?? [], capDrop: w.capDrop ?? [],
     usernsMode: w.usernsMode ?? '', autoRemove: w.autoRemove ?? false,
+    logConfig: logConfigFromWire(w.logConfig),
   };
 }
 
@@ -107,6 +108,13 @@ export function createRequestFromWire(w: WireCreateContainerRequest): CreateRequ
 }
 
 /** The inverse, for clients (the CLI) building requests from a RunRequest-shaped object. */
+/** Validated here, so a gRPC client hears about a bad option before anything is created. */
+function logConfigFromWire(w: Maybe<{ type?: string; config?: Record<string, string> }>): HostConfig['logConfig'] {
+  const lc = { type: w?.type ?? '', config: { ...(w?.config ?? {}) } };
+  logBounds(lc.type, lc.config, 'host_config.log_config');
+  return lc;
+}
+
 export function createRequestToWire(r: { name?: string; config: ContainerConfig; hostConfig: HostConfig; pull?: PullPolicy }): WireCreateContainerRequest {
   const { cmd, entrypoint, stopTimeout, ...rest } = r.config;
   return {

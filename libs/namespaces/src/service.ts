@@ -223,7 +223,7 @@ export const namespacesModule: ServiceModule = {
         }
         const created = await runtime.create(req.id, spec, {
           stdin: req.stdin,
-          ...(req.logMaxSize > 0 ? { logMaxSize: Number(req.logMaxSize) } : {}),
+          ...(req.logMaxSize !== 0 ? { logMaxSize: req.logMaxSize < 0 ? 0 : Number(req.logMaxSize) } : {}),
           ...(req.logMaxFiles > 0 ? { logMaxFiles: req.logMaxFiles } : {}),
         });
         const size = req.spec?.process?.consoleSize;

@@ -19,7 +19,7 @@ import { setMaxListeners } from 'node:events';
 import { FailedPreconditionError, InvalidArgumentError, isNotFound, ErrorCode, errorCode, NotFoundError } from '@berth/errors';
 import { MAX_TIMEOUT_MS, type BerthClient } from '@berth/kit';
 import type { namespacesV1, typesV1 } from '@berth/proto';
-import { LogWriter, lastLogTime, parseRfc3339Nano } from '@berth/cri-log';
+import { LogWriter, lastLogTime, parseRfc3339Nano, type LogBounds } from '@berth/cri-log';
 import type { ExitStatus, NamespacesPort, ProcessSpec } from '../ports';
 import type { MountPoint } from '../types';
 import type { CgroupsClient } from './cgroups';
@@ -86,7 +86,7 @@ export interface GrpcNamespacesPort extends NamespacesPort {
    * (Start does this; recovery calls it for containers found alive). Lines
    * already in the file (by time) are not copied again.
    */
-  mirrorLogs(id: string, logPath: string): void;
+  mirrorLogs(id: string, logPath: string, bounds: LogBounds): void;
   /**
    * Cancels the mirrors (engine shutdown): the next engine's recovery mirrors
    * from where the file ends. Closing the client alone would let the calls run
@@ -98,7 +98,7 @@ export interface GrpcNamespacesPort extends NamespacesPort {
 export function grpcNamespacesPort(o: NamespacesPortOptions): GrpcNamespacesPort {
   const ns = o.namespaces;
   const warn = o.warn ?? (() => {});
-  const logPaths = new Map<string, string>();
+  const logPaths = new Map<string, { path: string; bounds: LogBounds }>();
   const mirrors = new Map<string, Promise<void>>();
   /** AddProcess calls started by create, awaited by start (or delete on rollback). */
   const joiningCgroup = new Map<string, Promise<void>>();
@@ -106,18 +106,18 @@ export function grpcNamespacesPort(o: NamespacesPortOptions): GrpcNamespacesPort
   // One listener per live log mirror: a hundred containers are not a leak.
   setMaxListeners(0, closing.signal);
 
-  const mirrorLogs = (id: string, logPath: string): void => {
+  const mirrorLogs = (id: string, logPath: string, bounds: LogBounds): void => {
     if (mirrors.has(id) || closing.signal.aborted) return;
-    logPaths.set(id, logPath);
+    logPaths.set(id, { path: logPath, bounds });
     const p = (async () => {
       let out: LogWriter;
       let after: bigint | null;
       try {
         await mkdir(dirname(logPath), { recursive: true });
         // Resuming (after an engine restart): skip what the copy already has.
-        after = await lastLogTime(logPath);
+        after = await lastLogTime(logPath, bounds.maxFiles);
         // Rotated as the monitor rotates its own: the copy is held to the same bounds.
-        out = await LogWriter.open(logPath);
+        out = await LogWriter.open(logPath, bounds);
       } catch (e) {
         warn(`cannot keep the log of container ${id} at ${logPath}: ${(e as Error).message}`);
         return;
@@ -182,6 +182,9 @@ export function grpcNamespacesPort(o: NamespacesPortOptions): GrpcNamespacesPort
       const req: namespacesV1.CreateRequest = {
         id,
         stdin: spec.openStdin,
+        // 0 on the wire is the default: never rotating is -1 there.
+        logMaxSize: spec.logBounds.maxSize === 0 ? -1 : spec.logBounds.maxSize,
+        logMaxFiles: spec.logBounds.maxFiles,
         spec: {
           process: {
             terminal: spec.terminal, args: spec.args, env: spec.env, cwd: spec.cwd,
@@ -214,7 +217,7 @@ export function grpcNamespacesPort(o: NamespacesPortOptions): GrpcNamespacesPort
       }
       const netnsPath = res.namespacePaths['network'];
       if (netnsPath) o.files.netnsPaths.set(id, netnsPath);
-      logPaths.set(id, spec.logPath);
+      logPaths.set(id, { path: spec.logPath, bounds: spec.logBounds });
       // The move into the cgroup runs while the engine attaches the network
       // and writes the hosts files (it costs an RCU grace period in the
       // kernel, ~10 ms on v1); start() waits for it before the init may exec,
@@ -246,8 +249,8 @@ export function grpcNamespacesPort(o: NamespacesPortOptions): GrpcNamespacesPort
         joiningCgroup.delete(id);
       }
       await ns.Start({ id });
-      const logPath = logPaths.get(id);
-      if (logPath) mirrorLogs(id, logPath);
+      const log = logPaths.get(id);
+      if (log) mirrorLogs(id, log.path, log.bounds);
     },
 
     async kill(id, signal) {

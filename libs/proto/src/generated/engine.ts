@@ -43,6 +43,7 @@ import type { ListContainersRequest as _berth_engine_v1_ListContainersRequest, L
 import type { ListContainersResponse as _berth_engine_v1_ListContainersResponse, ListContainersResponse__Output as _berth_engine_v1_ListContainersResponse__Output } from './berth/engine/v1/ListContainersResponse';
 import type { ListVolumesRequest as _berth_engine_v1_ListVolumesRequest, ListVolumesRequest__Output as _berth_engine_v1_ListVolumesRequest__Output } from './berth/engine/v1/ListVolumesRequest';
 import type { ListVolumesResponse as _berth_engine_v1_ListVolumesResponse, ListVolumesResponse__Output as _berth_engine_v1_ListVolumesResponse__Output } from './berth/engine/v1/ListVolumesResponse';
+import type { LogConfig as _berth_engine_v1_LogConfig, LogConfig__Output as _berth_engine_v1_LogConfig__Output } from './berth/engine/v1/LogConfig';
 import type { LogEntry as _berth_engine_v1_LogEntry, LogEntry__Output as _berth_engine_v1_LogEntry__Output } from './berth/engine/v1/LogEntry';
 import type { LogsRequest as _berth_engine_v1_LogsRequest, LogsRequest__Output as _berth_engine_v1_LogsRequest__Output } from './berth/engine/v1/LogsRequest';
 import type { MountSpec as _berth_engine_v1_MountSpec, MountSpec__Output as _berth_engine_v1_MountSpec__Output } from './berth/engine/v1/MountSpec';
@@ -136,6 +137,7 @@ export interface ProtoGrpcType {
         ListContainersResponse: MessageTypeDefinition<_berth_engine_v1_ListContainersResponse, _berth_engine_v1_ListContainersResponse__Output>
         ListVolumesRequest: MessageTypeDefinition<_berth_engine_v1_ListVolumesRequest, _berth_engine_v1_ListVolumesRequest__Output>
         ListVolumesResponse: MessageTypeDefinition<_berth_engine_v1_ListVolumesResponse, _berth_engine_v1_ListVolumesResponse__Output>
+        LogConfig: MessageTypeDefinition<_berth_engine_v1_LogConfig, _berth_engine_v1_LogConfig__Output>
         LogEntry: MessageTypeDefinition<_berth_engine_v1_LogEntry, _berth_engine_v1_LogEntry__Output>
         LogsRequest: MessageTypeDefinition<_berth_engine_v1_LogsRequest, _berth_engine_v1_LogsRequest__Output>
         MountSpec: MessageTypeDefinition<_berth_engine_v1_MountSpec, _berth_engine_v1_MountSpec__Output>

@@ -49,6 +49,8 @@ function HostConfig$encode(m,w,q){
   w.uint32(122).string(m.usernsMode)
   if(m.autoRemove!=null&&Object.hasOwnProperty.call(m,"autoRemove"))
   w.uint32(128).bool(m.autoRemove)
+  if(m.logConfig!=null&&Object.hasOwnProperty.call(m,"logConfig"))
+  types[16].encode(m.logConfig,w.uint32(138).fork(),q+1).ldelim()
   return w
 },
 function HostConfig$decode(r,l,e,n){
@@ -143,6 +145,10 @@ function HostConfig$decode(r,l,e,n){
   }
   case 16: {
   m.autoRemove=r.bool()
+  break
+  }
+  case 17: {
+  m.logConfig=types[16].decode(r,r.uint32(),undefined,n+1)
   break
   }
   default:
@@ -251,6 +257,13 @@ function HostConfig$verify(m,n){
   if(m.autoRemove!=null&&Object.hasOwnProperty.call(m,"autoRemove")){
   if(typeof m.autoRemove!=="boolean")
   return"autoRemove: boolean expected"
+  }
+  if(m.logConfig!=null&&Object.hasOwnProperty.call(m,"logConfig")){
+  {
+  var e=types[16].verify(m.logConfig,n+1);
+  if(e)
+  return"logConfig."+e
+  }
   }
   return null
 },
@@ -372,6 +385,11 @@ function HostConfig$fromObject(d,n){
   if(d.autoRemove!=null){
   m.autoRemove=Boolean(d.autoRemove)
   }
+  if(d.logConfig!=null){
+  if(!util.isObject(d.logConfig))
+  throw TypeError(".berth.engine.v1.HostConfig.logConfig: object expected")
+  m.logConfig=types[16].fromObject(d.logConfig,n+1)
+  }
   return m
 },
 function HostConfig$toObject(m,o,q){
@@ -420,6 +438,7 @@ function HostConfig$toObject(m,o,q){
   d.restartPolicy=null
   d.usernsMode=""
   d.autoRemove=false
+  d.logConfig=null
   }
   if(m.memory!=null&&Object.hasOwnProperty.call(m,"memory")){
   if(typeof BigInt!=="undefined"&&o.longs===BigInt)
@@ -505,6 +524,9 @@ function HostConfig$toObject(m,o,q){
   }
   if(m.autoRemove!=null&&Object.hasOwnProperty.call(m,"autoRemove")){
   d.autoRemove=m.autoRemove
+  }
+  if(m.logConfig!=null&&Object.hasOwnProperty.call(m,"logConfig")){
+  d.logConfig=types[16].toObject(m.logConfig,o,q+1)
   }
   return d
 }

@@ -4,6 +4,7 @@
 import type { PortBinding as _berth_engine_v1_PortBinding, PortBinding__Output as _berth_engine_v1_PortBinding__Output } from '../../../berth/engine/v1/PortBinding';
 import type { MountSpec as _berth_engine_v1_MountSpec, MountSpec__Output as _berth_engine_v1_MountSpec__Output } from '../../../berth/engine/v1/MountSpec';
 import type { RestartPolicy as _berth_engine_v1_RestartPolicy, RestartPolicy__Output as _berth_engine_v1_RestartPolicy__Output } from '../../../berth/engine/v1/RestartPolicy';
+import type { LogConfig as _berth_engine_v1_LogConfig, LogConfig__Output as _berth_engine_v1_LogConfig__Output } from '../../../berth/engine/v1/LogConfig';
 import type { Long } from '@grpc/proto-loader';
 
 /**
@@ -63,6 +64,10 @@ export interface HostConfig {
    * Cannot be combined with a restart policy.
    */
   'autoRemove'?: (boolean);
+  /**
+   * --log-driver / --log-opt; absent = the defaults (k8s-file, 10m x 5).
+   */
+  'logConfig'?: (_berth_engine_v1_LogConfig | null);
 }
 
 /**
@@ -122,4 +127,8 @@ export interface HostConfig__Output {
    * Cannot be combined with a restart policy.
    */
   'autoRemove': (boolean);
+  /**
+   * --log-driver / --log-opt; absent = the defaults (k8s-file, 10m x 5).
+   */
+  'logConfig': (_berth_engine_v1_LogConfig__Output | null);
 }

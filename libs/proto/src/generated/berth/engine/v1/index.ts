@@ -40,6 +40,7 @@ export type * from './ListContainersRequest';
 export type * from './ListContainersResponse';
 export type * from './ListVolumesRequest';
 export type * from './ListVolumesResponse';
+export type * from './LogConfig';
 export type * from './LogEntry';
 export type * from './LogsRequest';
 export type * from './MountSpec';

@@ -18,7 +18,8 @@ export interface CreateRequest {
    */
   'stdin'?: (boolean);
   /**
-   * Log rotation: bytes per file (default 10 MiB) and files kept (default 5).
+   * Log rotation: bytes per file (0 = default 10 MiB, -1 = never rotate)
+   * and files kept, the current one included (0 = default 5).
    */
   'logMaxSize'?: (number | string | Long);
   'logMaxFiles'?: (number);
@@ -38,7 +39,8 @@ export interface CreateRequest__Output {
    */
   'stdin': (boolean);
   /**
-   * Log rotation: bytes per file (default 10 MiB) and files kept (default 5).
+   * Log rotation: bytes per file (0 = default 10 MiB, -1 = never rotate)
+   * and files kept, the current one included (0 = default 5).
    */
   'logMaxSize': (number);
   'logMaxFiles': (number);
