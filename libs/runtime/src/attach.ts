@@ -35,6 +35,7 @@ export class Attachment {
 
   private readonly decoder = new FrameDecoder();
   private resolveExit!: (s: ExitStatus | null) => void;
+  private exited = false;
   private resolveResult!: (pid: number) => void;
   private rejectResult!: (e: Error) => void;
 
@@ -47,13 +48,14 @@ export class Attachment {
     this.result.catch(() => {}); // observed by exec() and attach()
     this.stdin = new Writable({
       write: (chunk: Buffer, _enc, cb) => {
-        if (this.sock.destroyed) return cb();
+        // After EXIT our side is closed: stdin nobody will read is dropped, as a closed pipe drops it.
+        if (this.sock.destroyed || this.exited) return cb();
         const frames = encodeStdin(chunk);
         frames.forEach((f, i) => (i === frames.length - 1 ? this.sock.write(f, () => cb()) : this.sock.write(f)));
         if (frames.length === 0) cb();
       },
       final: (cb) => {
-        if (!this.sock.destroyed) this.sock.write(encodeFrame(Frame.CloseStdin));
+        if (!this.sock.destroyed && !this.exited) this.sock.write(encodeFrame(Frame.CloseStdin));
         cb();
       },
     });
@@ -96,7 +98,7 @@ export class Attachment {
     if (!Number.isInteger(cols) || !Number.isInteger(rows) || cols < 0 || rows < 0 || cols > 0xffff || rows > 0xffff) {
       throw new FailedPreconditionError(`resize ${cols}x${rows}: columns and rows must be integers 0..65535`);
     }
-    if (!this.sock.destroyed) this.sock.write(encodeResize(cols, rows));
+    if (!this.sock.destroyed && !this.exited) this.sock.write(encodeResize(cols, rows));
   }
 
   /** Detaches; the process keeps running. */
@@ -120,6 +122,10 @@ export class Attachment {
       }
       case Frame.Exit:
         // The monitor sends EXIT after the output is drained: nothing follows.
+        // It shut its side down and reads (drops) what we still send until we
+        // close ours: end now, so it can go.
+        this.exited = true;
+        this.sock.end();
         this.stdout.end();
         this.stderr.end();
         try {

@@ -30,7 +30,7 @@ static void client_process(struct client *c);
 /* ---- clients ------------------------------------------------------------ */
 
 void client_update_events(struct client *c) {
-  uint32_t ev = (c->stalled || c->flush_then_close ? 0 : EPOLLIN) | (c->pend_off < c->pend_len ? EPOLLOUT : 0);
+  uint32_t ev = (c->lingering || !(c->stalled || c->flush_then_close) ? EPOLLIN : 0) | (c->pend_off < c->pend_len ? EPOLLOUT : 0);
   ep_mod(c->fd, ev, &c->ev);
 }
 
@@ -109,8 +109,28 @@ static void client_flush(struct client *c) {
   }
   if (c->pend_off < c->pend_len) return;
   client_unblock(c);
-  if (c->flush_then_close) c->closing = true;
+  if (c->flush_then_close) client_linger(c);
   else client_update_events(c);
+}
+
+/*
+ * The client has all it will get (its EXIT): shut our side down (it reads
+ * EOF after EXIT) and drop what it still sends until it closes its own.
+ * Closing at once instead would make its pending stdin writes fail with
+ * EPIPE, and a client may then tear the connection down before reading EXIT.
+ */
+void client_linger(struct client *c) {
+  if (c->closing || c->lingering) return;
+  if (shutdown(c->fd, SHUT_WR) < 0) {
+    c->closing = true;
+    return;
+  }
+  c->lingering = true;
+  c->flush_then_close = false;
+  c->stalled = false;
+  c->inlen = 0;
+  clock_gettime(CLOCK_MONOTONIC, &c->blocked_since);
+  client_update_events(c);
 }
 
 void send_result(struct client *c, const char *key, const char *value, long num) {
@@ -296,6 +316,17 @@ void on_client(struct client *c, uint32_t events) {
   if (c->closing) return;
   if (events & EPOLLOUT) client_flush(c);
   if (c->closing) return;
+  if (c->lingering) {
+    char sink[4096];
+    for (int i = 0; i < 64; i++) {
+      ssize_t n = read(c->fd, sink, sizeof sink);
+      if (n > 0) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+      c->closing = true; /* its EOF (or an error): done */
+      return;
+    }
+    return;
+  }
   if (events & EPOLLIN) {
     ssize_t n = read(c->fd, c->in + c->inlen, sizeof c->in - c->inlen);
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
@@ -320,8 +351,18 @@ long expire_blocked_clients(void) {
   clock_gettime(CLOCK_MONOTONIC, &now);
   long best = -1;
   for (struct client *c = clients; c; c = c->next) {
-    if (c->closing || c->pend_off == c->pend_len) continue;
+    if (c->closing) continue;
     long waited = (now.tv_sec - c->blocked_since.tv_sec) * 1000 + (now.tv_nsec - c->blocked_since.tv_nsec) / 1000000;
+    if (c->lingering) {
+      if (waited >= ATTACH_LINGER_MS) {
+        c->closing = true;
+        continue;
+      }
+      long left = ATTACH_LINGER_MS - waited + 1;
+      if (best < 0 || left < best) best = left;
+      continue;
+    }
+    if (c->pend_off == c->pend_len) continue;
     if (waited >= ATTACH_STALL_TIMEOUT_MS) {
       logmsg("attach client made no progress for %d ms: dropped", ATTACH_STALL_TIMEOUT_MS);
       c->closing = true;

@@ -375,7 +375,7 @@ int main(int argc, char **argv) {
       clock_gettime(CLOCK_MONOTONIC, &now);
       bool flushing = false;
       for (struct client *c = clients; c; c = c->next)
-        if (c->flush_then_close && !c->closing) flushing = true;
+        if ((c->flush_then_close || c->lingering) && !c->closing) flushing = true;
       bool execs_done = !procs->next || now.tv_sec > done_deadline.tv_sec ||
                         (now.tv_sec == done_deadline.tv_sec && now.tv_nsec >= done_deadline.tv_nsec);
       /* Clients still taking their last output are bounded by the stall timeout. */

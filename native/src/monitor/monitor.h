@@ -52,6 +52,8 @@
 /* An attach client whose socket takes nothing for this long is dropped (its
  * process's output is paused while it lags; see send_frame). */
 #define ATTACH_STALL_TIMEOUT_MS 10000
+/* How long a client that got its EXIT may take to close its side. */
+#define ATTACH_LINGER_MS 1000
 /* How long `shim create` / `shim exec` may take before the monitor kills it
  * and fails the request. */
 #define CREATE_TIMEOUT_S 60
@@ -114,7 +116,12 @@ struct client {
   size_t pend_len, pend_off;
   struct proc *blocked_proc;
   struct timespec blocked_since; /* CLOCK_MONOTONIC of the last progress */
-  bool flush_then_close;         /* EXIT was queued: close once it is out */
+  bool flush_then_close;         /* EXIT was queued: linger once it is out */
+  /* EXIT is out and our side is shut down: what the client still sends
+   * (stdin written before it saw EXIT) is read and dropped until it closes
+   * its side, so its writes never fail with EPIPE and overtake EXIT. Bounded
+   * by ATTACH_LINGER_MS from blocked_since. */
+  bool lingering;
   size_t inlen;
   uint8_t in[FRAME_HEADER_LEN + FRAME_MAX_CLIENT_PAYLOAD];
 };
@@ -176,6 +183,7 @@ void close_stdin(struct proc *p);
 void client_update_events(struct client *c); /* epoll events from the client's state */
 void on_client(struct client *c, uint32_t events);
 long expire_blocked_clients(void);
+void client_linger(struct client *c);
 void on_listen(void);
 
 /* exec.c */

@@ -302,7 +302,7 @@ void finish_proc(struct proc *p) {
     if (c->target == p && !c->closing) {
       send_frame(c, FRAME_EXIT, json, len - 1);
       if (c->pend_off < c->pend_len) c->flush_then_close = true, client_update_events(c);
-      else c->closing = true;
+      else client_linger(c);
     }
     /* p goes away: nothing may point at it any more. */
     if (c->target == p) c->target = NULL;
