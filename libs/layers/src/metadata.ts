@@ -122,7 +122,7 @@ export class Metadata {
   }
 
   all(): SnapshotRow[] {
-    return (this.db.prepare('SELECT * FROM snapshots ORDER BY created_at, key').all() as RawRow[]).map(fromRaw);
+    return (this.db.prepare('SELECT * FROM snapshots ORDER BY created_at, rowid').all() as RawRow[]).map(fromRaw);
   }
 
   /** Storage ids of the committed chain below `parent`, nearest first. */

@@ -3,7 +3,7 @@
 // at create and not awaited there, but start() lets the init exec only after
 // it succeeded, a failed move fails start (so the saga undoes createProcess),
 // and a delete during rollback waits for a move still in flight.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -16,19 +16,20 @@ import { ContainerFiles } from './shared';
 const spec = (logPath: string): ProcessSpec => ({
   rootfs: '/r', readonlyRootfs: false, args: ['true'], env: [], cwd: '/', uid: 0, gid: 0, additionalGids: [], hostname: 'h',
   terminal: false, openStdin: false, cgroupPath: '/sys/fs/cgroup/x', mounts: [], capAdd: [], capDrop: [], init: false,
-  usernsMode: '', networkMode: 'none', logPath,
-} as unknown as ProcessSpec);
+  usernsMode: '', networkMode: 'none', logPath, logBounds: { maxSize: 1024, maxFiles: 2 },
+});
 
 /** Test doubles of the two gRPC clients: they log calls; AddProcess is settled by the test. */
-function clients() {
+function clients(logged: { time: string; stream: string; line: Buffer }[] = []) {
   const calls: string[] = [];
+  const creates: Record<string, unknown>[] = [];
   let settle!: { resolve: () => void; reject: (e: Error) => void };
   const ns = {
-    async Create(req: { id: string }) { calls.push(`Create ${req.id}`); return { pid: 4242, namespacePaths: {}, monitorPid: 1 }; },
+    async Create(req: { id: string }) { calls.push(`Create ${req.id}`); creates.push(req); return { pid: 4242, namespacePaths: {}, monitorPid: 1 }; },
     async Start(req: { id: string }) { calls.push(`Start ${req.id}`); return {}; },
     async Delete(req: { id: string }) { calls.push(`Delete ${req.id}`); return {}; },
     async Signal(req: { id: string }) { calls.push(`Signal ${req.id}`); return {}; },
-    Logs() { return (async function* () { /* nothing logged */ })(); },
+    Logs() { return (async function* () { yield* logged; })(); },
   } as unknown as NamespacesClient;
   const cg = {
     AddProcess(req: { id: string; pid: number }) {
@@ -36,7 +37,7 @@ function clients() {
       return new Promise<object>((resolve, reject) => { settle = { resolve: () => { calls.push(`AddProcess done ${req.id}`); resolve({}); }, reject }; });
     },
   } as unknown as CgroupsClient;
-  return { calls, ns, cg, settle: () => settle };
+  return { calls, creates, ns, cg, settle: () => settle };
 }
 
 describe('grpc namespaces port: the cgroup move overlaps the rest of the start', () => {
@@ -78,6 +79,36 @@ describe('grpc namespaces port: the cgroup move overlaps the rest of the start',
     c.settle().resolve();
     await deleted;
     expect(c.calls.slice(-2)).toEqual(['AddProcess done c3', 'Delete c3']);
+    await port.close();
+  });
+});
+
+describe('grpc namespaces port: the container log', () => {
+  let dir: string;
+  beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'berth-nsport-')); });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('--log-opt bounds go to Create, and the engine\'s copy of the log is rotated with the same bounds', async () => {
+    const t = (i: number) => `2026-01-01T00:00:${String(i % 60).padStart(2, '0')}.000000000Z`;
+    const c = clients(Array.from({ length: 100 }, (_, i) => ({ time: t(i), stream: 'stdout', line: Buffer.from(`line ${i}\n`) })));
+    const port = grpcNamespacesPort({ namespaces: c.ns, cgroups: c.cg, files: new ContainerFiles(dir) });
+    const logPath = join(dir, 'c1', 'container.log');
+    const created = port.create('c1', spec(logPath));
+    await created;
+    expect(c.creates[0]).toMatchObject({ logMaxSize: 1024, logMaxFiles: 2 });
+    c.settle().resolve();
+    await port.start('c1');
+    await port.delete('c1'); // waits for the copy to drain
+    const files = readdirSync(join(dir, 'c1')).sort();
+    expect(files).toEqual(['container.log', 'container.log.1']);
+    for (const f of files) expect(statSync(join(dir, 'c1', f)).size).toBeLessThanOrEqual(1024);
+    const lines = readFileSync(`${logPath}.1`, 'utf8') + readFileSync(logPath, 'utf8');
+    expect(lines.trimEnd().split('\n').at(-1)).toBe(`${t(99)} stdout F line 99`);
+    // Never rotating travels as -1 (0 on the wire means the service's default).
+    await port.create('c2', { ...spec(join(dir, 'c2.log')), logBounds: { maxSize: 0, maxFiles: 5 } });
+    expect(c.creates[1]).toMatchObject({ logMaxSize: -1, logMaxFiles: 5 });
+    c.settle().resolve();
+    await port.delete('c2');
     await port.close();
   });
 });
