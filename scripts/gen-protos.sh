@@ -87,6 +87,38 @@ const walk = (ns) => {
   }
 };
 walk(root);
+// What a client needs besides the codecs, and nothing more (wire.json,
+// read by libs/proto/src/compiled.ts with protobufjs/minimal: no reflection
+// at run time): each message's field types in field order (null = scalar),
+// each enum's values, and each service's methods as grpc-js defines them.
+const camelCase = require('lodash.camelcase');
+const wire = { types: {}, enums: {}, services: {} };
+const name = (o) => o.fullName.slice(1);
+const collect = (ns) => {
+  for (const o of ns.nestedArray) {
+    if (o instanceof protobuf.Type) {
+      if (o.fullName === '.google.protobuf.Any') throw new Error('google.protobuf.Any needs protobufjs\'s wrapper, which the minimal client path (compiled.ts) does not apply');
+      // f: field types; maps and repeated fields start as own {} / [] in a new message (Type.generateConstructor).
+      const t = { f: o.fieldsArray.map((f) => (f.resolve().resolvedType ? name(f.resolvedType) : null)) };
+      const maps = o.fieldsArray.filter((f) => f.map).map((f) => f.name);
+      const lists = o.fieldsArray.filter((f) => !f.map && f.repeated).map((f) => f.name);
+      if (maps.length) t.m = maps;
+      if (lists.length) t.r = lists;
+      wire.types[name(o)] = t;
+    } else if (o instanceof protobuf.Enum) {
+      wire.enums[name(o)] = { ...o.values };
+    } else if (o instanceof protobuf.Service) {
+      wire.services[name(o)] = Object.fromEntries(o.methodsArray.map((m) => [m.name, {
+        requestType: name(m.resolvedRequestType), responseType: name(m.resolvedResponseType),
+        requestStream: !!m.requestStream, responseStream: !!m.responseStream,
+        originalName: camelCase(m.name), parsedOptions: m.parsedOptions ?? [],
+      }]));
+    }
+    if (o.nestedArray) collect(o);
+  }
+};
+collect(root);
+fs.writeFileSync(path.join(path.dirname(out), 'wire.json'), JSON.stringify(wire) + '\n');
 JS
 if [ "$check" = 1 ]; then
   if ! diff -r "$tmp/gen" "$out" >/dev/null 2>&1; then

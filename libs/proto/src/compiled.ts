@@ -1,29 +1,31 @@
-// Client-side service definitions from the compiled descriptor
-// generated/protos.json, which scripts/gen-protos.sh writes from the same
-// protos/ files (and options) as the TypeScript types, so `--check` catches a
-// stale copy like a stale type. A short-lived process (the `berth` CLI) pays
-// ~70 ms to parse the .proto text and ~30 ms more for proto-loader to build
-// file descriptors of every message for reflection; this path reads the JSON
-// (protobufjs/light: no parser) in a few ms and builds only the methods of
-// the one service asked for.
+// Client-side service definitions without reflection: generated/wire.json
+// (each message's field types, each enum's values, each service's methods)
+// and generated/codecs/ (protobufjs's own generated encode/decode/verify/
+// fromObject/toObject functions, one module per message), both written by
+// scripts/gen-protos.sh from the same protos/ files and options as the
+// TypeScript types, so `--check` catches a stale copy like a stale type. At
+// run time only protobufjs/minimal (Writer, Reader, util) is loaded, and only
+// the messages a call touches are set up. A short-lived process (the `berth`
+// CLI) so skips parsing .proto text (~70 ms), proto-loader's descriptors
+// (~30 ms), and protobufjs's reflection of the whole descriptor (~20 ms).
 //
 // The definitions behave as @grpc/proto-loader's (load.ts) do with
 // LOADER_OPTIONS: same paths, streaming flags, originalName, method options
 // (idempotency_level, which the client's retries read) and the same
 // serialize (fromObject + encode) / deserialize (decode + toObject) pairs.
-// compiled.test.ts checks that, method by method, for every service. The
-// codecs are protobufjs's own generated functions, written out at generation
-// time (generated/codecs/) rather than generated and compiled at every start. They
-// carry no requestType/responseType descriptors: servers and reflection use
-// load.ts.
+// compiled.test.ts checks that, method by method, for every service, on the
+// wire. They carry no requestType/responseType descriptors: servers and
+// reflection use load.ts.
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import * as protobuf from 'protobufjs/light';
+import type * as Minimal from 'protobufjs/minimal';
 import type * as grpc from '@grpc/grpc-js';
 import { LOADER_OPTIONS } from './options';
 
-/** The compiled descriptor, beside the generated types (src/ and dist/ sit at the same depth). */
+/** The compiled descriptor (protobufjs JSON of every contract), beside the generated types (src/ and dist/ sit at the same depth). */
 export const COMPILED_DESCRIPTOR = resolve(__dirname, '..', 'src', 'generated', 'protos.json');
+/** What the client path needs of it: field types, enum values, methods (gen-protos.sh). */
+export const COMPILED_WIRE = resolve(__dirname, '..', 'src', 'generated', 'wire.json');
 
 /** A method of a compiled service: grpc-js's definition plus the proto method options. */
 export type CompiledMethod = grpc.MethodDefinition<unknown, unknown> & {
@@ -33,77 +35,124 @@ export type CompiledMethod = grpc.MethodDefinition<unknown, unknown> & {
 /** The message codecs protobufjs would generate at run time, one module per type, generated with the descriptor (gen-protos.sh). */
 export const COMPILED_CODECS = resolve(__dirname, '..', 'src', 'generated', 'codecs');
 
+interface WireMethod {
+  requestType: string;
+  responseType: string;
+  requestStream: boolean;
+  responseStream: boolean;
+  originalName: string;
+  parsedOptions: Record<string, unknown>[];
+}
+/** A message: its field types in field order (null = scalar); its map (m) and repeated (r) fields. */
+interface WireType { f: (string | null)[]; m?: string[]; r?: string[] }
+interface Wire {
+  types: Record<string, WireType>;
+  enums: Record<string, Record<string, number>>;
+  services: Record<string, Record<string, WireMethod>>;
+}
+
+/** A message type as the generated functions use one another (types[i].encode ...). */
+interface MessageCodec {
+  ctor: new (p?: Record<string, unknown>) => object;
+  encode(m: unknown, w?: Minimal.Writer): Minimal.Writer;
+  decode(r: Uint8Array | Minimal.Reader, l?: number): unknown;
+  verify(m: unknown): string | null;
+  fromObject(o: unknown): unknown;
+  toObject(m: unknown, o?: unknown): Record<string, unknown>;
+}
+/** An enum as they use it: values by name, with values by id on its prototype (protobufjs's Enum#values). */
+interface EnumCodec { values: Record<string, number> }
+
 type Codec = (writer: unknown, reader: unknown, types: unknown[], util: unknown) => ((...a: unknown[]) => unknown)[];
 
-let root: protobuf.Root | undefined;
+// Required, not imported: its exports are assigned at run time, which an ES
+// namespace import (vitest) does not see.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const minimal = require('protobufjs/minimal') as typeof Minimal;
+
+let wire: Wire | undefined;
+const codecs = new Map<string, MessageCodec | EnumCodec>();
 const services = new Map<string, Record<string, CompiledMethod>>();
 
-/**
- * protobufjs's Type#setup, with the generated functions taken from
- * codecs.js instead of being generated and compiled here: the same five
- * functions over the same scope (Writer, Reader, the field types in field
- * order, util), then the same wrappers for well-known types.
- */
-function setupFromCodecs(this: protobuf.Type): protobuf.Type {
-  let make: Codec;
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports -- generated CommonJS, outside the TS program
-    make = require(join(COMPILED_CODECS, `${this.fullName.slice(1)}.js`)) as Codec;
-  } catch (e) {
-    if ((e as { code?: string }).code !== 'MODULE_NOT_FOUND') throw e;
-    // No module for it: protobufjs generates the same functions itself (protos.json
-    // and codecs/ are generated together, so only a damaged checkout lands here).
-    return protobuf.Type.prototype.setup.call(this);
-  }
-  const types = this.fieldsArray.map((f) => f.resolve().resolvedType);
-  const [encode, decode, verify, fromObject, toObject] = make(protobuf.Writer, protobuf.Reader, types, protobuf.util);
-  const t = this as unknown as Record<string, unknown>;
-  Object.assign(t, { encode, decode, verify, fromObject, toObject });
-  const wrapper = (protobuf.wrappers as Record<string, protobuf.IWrapper | undefined>)[this.fullName];
-  if (wrapper) {
-    const originalThis = Object.create(this) as Record<string, unknown>;
-    originalThis.fromObject = t.fromObject;
-    t.fromObject = wrapper.fromObject!.bind(originalThis as unknown as protobuf.Type);
-    originalThis.toObject = t.toObject;
-    t.toObject = wrapper.toObject!.bind(originalThis as unknown as protobuf.Type);
-  }
-  return this;
-}
-
-function installCodecs(ns: protobuf.NamespaceBase): void {
-  for (const o of ns.nestedArray) {
-    if (o instanceof protobuf.Type) o.setup = setupFromCodecs;
-    if (o instanceof protobuf.Namespace) installCodecs(o);
-  }
-}
-
-function compiledRoot(): protobuf.Root {
-  if (!root) {
-    let json: protobuf.INamespace;
+function loadWire(): Wire {
+  if (!wire) {
     try {
-      json = JSON.parse(readFileSync(COMPILED_DESCRIPTOR, 'utf8')) as protobuf.INamespace;
+      wire = JSON.parse(readFileSync(COMPILED_WIRE, 'utf8')) as Wire;
     } catch (e) {
-      throw new Error(`cannot read the compiled protos at ${COMPILED_DESCRIPTOR} (${(e as Error).message}); run 'npm run gen' (scripts/gen-protos.sh)`);
+      throw new Error(`cannot read the compiled protos at ${COMPILED_WIRE} (${(e as Error).message}); run 'npm run gen' (scripts/gen-protos.sh)`);
     }
-    root = protobuf.Root.fromJSON(json);
-    installCodecs(root);
   }
-  return root;
+  return wire;
 }
 
-// The same camelCase proto-loader names originalName with (GetOCIImage -> getOciImage).
-// eslint-disable-next-line @typescript-eslint/no-require-imports -- ships no types
-const camelCase = require('lodash.camelcase') as (s: string) => string;
+/**
+ * The codec of a message or enum ("berth.engine.v1.LogConfig"), set up on
+ * first use as protobufjs's Type#setup would: the same five functions over
+ * the same scope (Writer, Reader, the field types in field order, util).
+ * Registered before its fields are resolved, so recursive types close.
+ */
+function codecOf(name: string): MessageCodec | EnumCodec {
+  const known = codecs.get(name);
+  if (known) return known;
+  const w = loadWire();
+  const values = w.enums[name];
+  if (values) {
+    const byId: Record<number, string> = {};
+    for (const [k, v] of Object.entries(values)) byId[v] = k;
+    const e: EnumCodec = { values: Object.assign(Object.create(byId) as Record<string, number>, values) };
+    codecs.set(name, e);
+    return e;
+  }
+  const t = w.types[name];
+  if (!t) throw new Error(`message ${name} is not defined in protos/`);
+  const codec = { ctor: messageConstructor(t) } as MessageCodec;
+  codecs.set(name, codec);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- generated CommonJS, outside the TS program
+  const make = require(join(COMPILED_CODECS, `${name}.js`)) as Codec;
+  const types = t.f.map((f) => (f === null ? null : codecOf(f)));
+  const [encode, decode, verify, fromObject, toObject] = make(minimal.Writer, minimal.Reader, types, minimal.util);
+  Object.assign(codec, { encode, decode, verify, fromObject, toObject });
+  return codec;
+}
 
-function serializer(t: protobuf.Type): (arg: unknown) => Buffer {
+/**
+ * The message class the generated functions instantiate (`new this.ctor`)
+ * and test against (`d instanceof this.ctor`), as Type.generateConstructor
+ * makes it: maps and repeated fields start as their own {} and [], then
+ * the given properties are copied. No reflection hangs off it.
+ */
+function messageConstructor(t: WireType): new (p?: Record<string, unknown>) => object {
+  const maps = t.m ?? [];
+  const lists = t.r ?? [];
+  return function Message(this: Record<string, unknown>, p?: Record<string, unknown>) {
+    for (const k of maps) this[k] = {};
+    for (const k of lists) this[k] = [];
+    if (p) for (const k of Object.keys(p)) if (p[k] != null && k !== '__proto__') this[k] = p[k];
+  } as unknown as new (p?: Record<string, unknown>) => object;
+}
+
+function messageCodec(name: string): MessageCodec {
+  const c = codecOf(name);
+  if (!('encode' in c)) throw new Error(`${name} is an enum, not a message`);
+  return c;
+}
+
+// Set up on the first call, not when the service is defined: a CLI run
+// touches a few of a service's messages, not all of them.
+function serializer(name: string): (arg: unknown) => Buffer {
+  const short = name.slice(name.lastIndexOf('.') + 1);
   return (arg) => {
-    if (Array.isArray(arg)) throw new Error(`Failed to serialize message: expected object with ${t.name} structure, got array instead`);
-    return t.encode(t.fromObject(arg as Record<string, unknown>)).finish() as Buffer;
+    if (Array.isArray(arg)) throw new Error(`Failed to serialize message: expected object with ${short} structure, got array instead`);
+    const t = messageCodec(name);
+    return t.encode(t.fromObject(arg)).finish() as Buffer;
   };
 }
 
-function deserializer(t: protobuf.Type): (buf: Buffer) => unknown {
-  return (buf) => t.toObject(t.decode(buf), LOADER_OPTIONS as protobuf.IConversionOptions);
+function deserializer(name: string): (buf: Buffer) => unknown {
+  return (buf) => {
+    const t = messageCodec(name);
+    return t.toObject(t.decode(buf), LOADER_OPTIONS);
+  };
 }
 
 // proto-loader's mapMethodOptions: parsed options folded over the defaults.
@@ -125,28 +174,20 @@ function methodOptions(parsed: Record<string, unknown>[] | undefined): CompiledM
 export function compiledServiceDefinition(fullName: string): Record<string, CompiledMethod> {
   const cached = services.get(fullName);
   if (cached) return cached;
-  const r = compiledRoot();
-  let service: protobuf.Service;
-  try {
-    service = r.lookupService(fullName);
-  } catch {
-    throw new Error(`service ${fullName} is not defined in protos/`);
-  }
-  service.resolveAll();
+  const methods = loadWire().services[fullName];
+  if (!methods) throw new Error(`service ${fullName} is not defined in protos/`);
   const def: Record<string, CompiledMethod> = {};
-  for (const m of service.methodsArray) {
-    const req = m.resolvedRequestType!;
-    const res = m.resolvedResponseType!;
-    def[m.name] = {
-      path: `/${fullName}/${m.name}`,
-      requestStream: !!m.requestStream,
-      responseStream: !!m.responseStream,
-      requestSerialize: serializer(req),
-      requestDeserialize: deserializer(req),
-      responseSerialize: serializer(res),
-      responseDeserialize: deserializer(res),
-      originalName: camelCase(m.name),
-      options: methodOptions(m.parsedOptions as Record<string, unknown>[] | undefined),
+  for (const [name, m] of Object.entries(methods)) {
+    def[name] = {
+      path: `/${fullName}/${name}`,
+      requestStream: m.requestStream,
+      responseStream: m.responseStream,
+      requestSerialize: serializer(m.requestType),
+      requestDeserialize: deserializer(m.requestType),
+      responseSerialize: serializer(m.responseType),
+      responseDeserialize: deserializer(m.responseType),
+      originalName: m.originalName,
+      options: methodOptions(m.parsedOptions),
     };
   }
   services.set(fullName, def);
