@@ -247,13 +247,13 @@ describe('network connect across an engine restart', () => {
     const ids: string[] = [];
     try {
       await s.busybox();
-      await nets.CreateNetwork({ name: net, subnet: '10.219.139.0/24' });
+      await nets.CreateNetwork({ name: net, subnet: '10.219.141.0/24' });
       const a = await engine.RunContainer({ create: { name: `bt-ka-${tag2}`, config: { image: 'busybox:latest', cmd: { values: ['sleep', '300'] } }, pull: 'never' } });
       ids.push(a.id);
       const b = await engine.RunContainer({ create: { name: `bt-kb-${tag2}`, config: { image: 'busybox:latest', cmd: { values: ['sleep', '300'] } }, hostConfig: { networkMode: net }, pull: 'never' } });
       ids.push(b.id);
       const con = await engine.ConnectNetwork({ container: a.id, network: net, aliases: ['kept'] });
-      expect(con.endpoint?.ipAddress).toMatch(/^10\.219\.139\./);
+      expect(con.endpoint?.ipAddress).toMatch(/^10\.219\.141\./);
 
       engine.close();
       await eng.stop();
