@@ -113,11 +113,11 @@ function recoverInBackground(engine: Engine, g: GrpcPorts, ctx: ServiceContext, 
           const rec = engine.store.get(a.id);
           g.ports.namespaces.mirrorLogs(rec.id, rec.logPath, logBoundsOf(rec.hostConfig));
         }
-        // A container started meanwhile is newer than the list: its cgroup is left alone.
+        // A container started meanwhile is newer than the list: its cgroup and network are left alone.
         const asOfMs = Date.now();
         const ids = engine.store.list({ all: true }).map((c) => c.id);
         await g.clients.cgroups.Reconcile({ existingIds: ids, asOfMs });
-        await g.clients.networks.Reconcile({ existingContainerIds: ids });
+        await g.clients.networks.Reconcile({ existingContainerIds: ids, asOfMs });
         ctx.log.info({ containers: actions.length }, 'recovery done');
         return;
       } catch (e) {

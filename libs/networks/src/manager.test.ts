@@ -304,6 +304,22 @@ describe.each(['native', 'cni'] as const)('NetworkManager, %s datapath', (datapa
     expect((await sh('iptables-save', [])).stdout).not.toContain(`--dport ${gone.ports[0]!.hostPort}`);
   });
 
+  it('reconcile leaves an attachment made after its caller read the list (the engine starting containers during its recovery)', async () => {
+    const m = await fx.manager();
+    const [, p] = await fx.ns('late');
+    const listReadAt = Date.now() - 1;
+    const late = await m.attach('lateid', p, 'bridge');
+    // The list (read at listReadAt) does not name lateid: it is newer than the list, not gone.
+    const kept = await m.reconcile([], listReadAt);
+    expect(kept.detached).toEqual([]);
+    expect(m.attachments('lateid')).toHaveLength(1);
+    expect(existsSync(`/sys/class/net/${late.hostInterface}`)).toBe(true);
+    // A list read after the attach that still does not name it: gone.
+    const rep = await m.reconcile([], Date.now());
+    expect(rep.detached).toEqual(['lateid']);
+    expect(existsSync(`/sys/class/net/${late.hostInterface}`)).toBe(false);
+  });
+
   it('attaches many containers at once with distinct addresses', async () => {
     const m = await fx.manager();
     await m.createNetwork('par', { subnet: fx.subnet(6) });

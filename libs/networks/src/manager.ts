@@ -137,7 +137,7 @@ const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 const RESERVED = new Set(['none', 'host', 'default']);
 
 function publicView(r: EndpointRecord): Attachment {
-  const { phase: _p, conflist: _c, dns: _d, datapath: _dp, requestedIp: _r, links: _l, ...a } = r;
+  const { phase: _p, conflist: _c, dns: _d, datapath: _dp, requestedIp: _r, links: _l, createdAtMs: _t, ...a } = r;
   return { ...a, ports: a.ports.map((p) => ({ ...p })), aliases: [...a.aliases] };
 }
 
@@ -447,6 +447,7 @@ export class NetworkManager extends EventEmitter {
       containerId, mode: m.kind, network: '', networkId: '', interface: '', ip: '', prefixLength: 0, gateway: '', mac: '',
       hostInterface: '', ports: [], name: opts.name ?? '', hostname: opts.hostname ?? containerId.slice(0, 12),
       aliases: [...(opts.aliases ?? [])], sharedWith: '', netnsPath, phase: 'attaching', dns: [...(opts.dns ?? [])],
+      createdAtMs: Date.now(),
     };
 
     // Reserve under the lock: the record (with its host ports) goes into the
@@ -827,7 +828,7 @@ export class NetworkManager extends EventEmitter {
    * sweeps what no record explains (cache entries, host-local allocations,
    * veths on berth's bridges).
    */
-  async reconcile(existingContainers: string[]): Promise<ReconcileReport> {
+  async reconcile(existingContainers: string[], asOfMs = Date.now()): Promise<ReconcileReport> {
     this.assertStarted();
     const keep = new Set(existingContainers);
     const rep: ReconcileReport = { detached: [], rolledBack: [], cacheSwept: [], ipsReleased: [], vethsDeleted: [], errors: [] };
@@ -836,9 +837,10 @@ export class NetworkManager extends EventEmitter {
     const still = await waitForOrphanHelpers();
     if (still.length) rep.errors.push(`helper processes still running after 30 s (pids ${still.join(', ')}); their work may outlive this reconcile`);
     for (const [id, eps] of [...this.endpoints]) {
-      // The caller's list can be older than an attach running here (the engine
-      // reads it before awaiting other services): that container exists.
-      if (!keep.has(id) && eps.some((e) => this.inflight.has(e))) continue;
+      // The caller's list can be older than an attach running here, or one
+      // made since it read the list (the engine reads it before awaiting
+      // other services): that container exists.
+      if (!keep.has(id) && eps.some((e) => this.inflight.has(e) || (e.createdAtMs ?? 0) > asOfMs)) continue;
       if (!keep.has(id)) {
         try {
           await this.detach(id);

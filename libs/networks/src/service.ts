@@ -187,7 +187,7 @@ export const networksModule: ServiceModule = {
       }),
       Stats: async (req) => ({ interfaces: (await manager.stats(req.containerId || undefined)).map(countersToWire) }),
       Reconcile: async (req) => {
-        const r = await manager.reconcile(req.existingContainerIds);
+        const r = await manager.reconcile(req.existingContainerIds, req.asOfMs || Date.now());
         return {
           detached: r.detached,
           rolledBack: r.rolledBack.map((x) => `${x.containerId}/${x.network}`),

@@ -29,6 +29,8 @@ export interface EndpointRecord extends Attachment {
   requestedIp?: string;
   /** --link NAME:ALIAS: names only this container resolves (AttachOptions.links). */
   links?: { name: string; alias: string }[];
+  /** When the attach began (Unix ms): reconcile leaves attachments newer than its caller's list. Absent in older records. */
+  createdAtMs?: number;
 }
 
 async function writeAtomic(path: string, data: unknown): Promise<void> {

@@ -13,6 +13,8 @@ function ReconcileRequest$encode(m,w,q){
   for(var i=0;i<m.existingContainerIds.length;++i)
   w.uint32(10).string(m.existingContainerIds[i])
   }
+  if(m.asOfMs!=null&&Object.hasOwnProperty.call(m,"asOfMs"))
+  w.uint32(16).int64(m.asOfMs)
   return w
 },
 function ReconcileRequest$decode(r,l,e,n){
@@ -43,6 +45,10 @@ function ReconcileRequest$decode(r,l,e,n){
   m.existingContainerIds.push(r.string())
   break
   }
+  case 2: {
+  m.asOfMs=r.int64()
+  break
+  }
   default:
   r.skipType(t&7,n)
   break
@@ -69,6 +75,10 @@ function ReconcileRequest$verify(m,n){
   return"existingContainerIds: string[] expected"
   }
   }
+  if(m.asOfMs!=null&&Object.hasOwnProperty.call(m,"asOfMs")){
+  if(!util.isInteger(m.asOfMs)&&!(m.asOfMs&&util.isInteger(m.asOfMs.low)&&util.isInteger(m.asOfMs.high)))
+  return"asOfMs: integer|Long expected"
+  }
   return null
 },
 function ReconcileRequest$fromObject(d,n){
@@ -88,6 +98,16 @@ function ReconcileRequest$fromObject(d,n){
   m.existingContainerIds[i]=String(d.existingContainerIds[i])
   }
   }
+  if(d.asOfMs!=null){
+  if(util.Long)
+  m.asOfMs=util.Long.fromValue(d.asOfMs,false)
+  else if(typeof d.asOfMs==="string")
+  m.asOfMs=parseInt(d.asOfMs,10)
+  else if(typeof d.asOfMs==="number")
+  m.asOfMs=d.asOfMs
+  else if(typeof d.asOfMs==="object")
+  m.asOfMs=new util.LongBits(d.asOfMs.low>>>0,d.asOfMs.high>>>0).toNumber()
+  }
   return m
 },
 function ReconcileRequest$toObject(m,o,q){
@@ -100,11 +120,26 @@ function ReconcileRequest$toObject(m,o,q){
   if(o.arrays||o.defaults){
   d.existingContainerIds=[]
   }
+  if(o.defaults){
+  if(util.Long){
+  var n=new util.Long(0,0,false)
+  d.asOfMs=o.longs===String?n.toString():o.longs===Number?n.toNumber():typeof BigInt!=="undefined"&&o.longs===BigInt?n.toBigInt():n
+  }else
+  d.asOfMs=o.longs===String?"0":typeof BigInt!=="undefined"&&o.longs===BigInt?BigInt("0"):0
+  }
   if(m.existingContainerIds&&m.existingContainerIds.length){
   d.existingContainerIds=[]
   for(var j=0;j<m.existingContainerIds.length;++j){
   d.existingContainerIds[j]=m.existingContainerIds[j]
   }
+  }
+  if(m.asOfMs!=null&&Object.hasOwnProperty.call(m,"asOfMs")){
+  if(typeof BigInt!=="undefined"&&o.longs===BigInt)
+  d.asOfMs=typeof m.asOfMs==="number"?BigInt(m.asOfMs):util.Long.fromBits(m.asOfMs.low>>>0,m.asOfMs.high>>>0,false).toBigInt()
+  else if(typeof m.asOfMs==="number")
+  d.asOfMs=o.longs===String?String(m.asOfMs):m.asOfMs
+  else
+  d.asOfMs=o.longs===String?util.Long.prototype.toString.call(m.asOfMs):o.longs===Number?new util.LongBits(m.asOfMs.low>>>0,m.asOfMs.high>>>0).toNumber():m.asOfMs
   }
   return d
 }
