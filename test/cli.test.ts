@@ -91,6 +91,25 @@ describe.each([
     expect(await psNames()).toEqual([]);
   });
 
+  it('daemon status: every service SERVING, as a table, as json, and through a template', async () => {
+    const table = await berth('daemon', 'status');
+    expectOk(table);
+    expect(lines(table.stdout)[0]).toMatch(/^SERVICE\s+HEALTH\s+PID\s+SOCKET\s+METRICS\s+VERSION$/);
+    const tmpl = await berth('daemon', 'status', '--format', '{{.Service}} {{.Health}}');
+    expectOk(tmpl);
+    expect(lines(tmpl.stdout).sort()).toEqual(['cgroups', 'engine', 'images', 'layers', 'namespaces', 'networks'].map((n) => `${n} SERVING`));
+    const json = await berth('daemon', 'status', '--format', 'json');
+    expectOk(json);
+    const rows = lines(json.stdout).map((l) => JSON.parse(l) as { Service: string; Pid: string; Socket: string });
+    expect(rows).toHaveLength(6);
+    for (const r of rows) expect(existsSync(r.Socket), r.Service).toBe(true);
+    // One process hosts all six all-in-one; each has its own with --split.
+    expect(new Set(rows.map((r) => r.Pid)).size).toBe(split ? 6 : 1);
+    const bad = await berth('daemon', 'status', '--format', '{{.Nope}}');
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/Nope/);
+  });
+
   it('-d, then logs -f follows new lines and ends with the container; stop; rm', async () => {
     const started = await berth('run', '-d', '--name', 'follow', 'busybox', 'sh', '-c', 'for i in 1 2 3 4 5 6 7 8; do echo line$i; sleep 0.25; done');
     expectOk(started);

@@ -6,7 +6,7 @@
 // 125 when berth itself fails (bad flags, unreachable engine, run/create
 // errors), 126/127 when the container's command cannot be invoked / is not
 // found, 1 for other commands' failures.
-import { InvalidArgumentError, isBerthError } from '@berth/errors';
+import { isBerthError } from '@berth/errors';
 import { BERTH, EXIT_BERTH_FAILURE, exitCodeFor, paint, parseCommandLine, renderHelp, useColor, type ParsedCommand } from '@berth/cli-kit';
 import type { Ctx, Streams } from './context';
 
@@ -32,9 +32,8 @@ const cp: Handler = (ctx) => (require('./commands/cp') as typeof import('./comma
 const context = () => require('./context') as typeof import('./context');
 
 const daemon = (sub: 'up' | 'down' | 'status'): Handler => async (ctx) => {
-  if (sub === 'status' && ctx.str('format')) throw new InvalidArgumentError('--format is not supported by daemon status yet', { field: 'format' });
   const { daemonCommand } = require('./commands/daemon') as typeof import('./commands/daemon');
-  return daemonCommand([sub, ...(ctx.bool('split') ? ['--split'] : [])], ctx.io.stdout);
+  return daemonCommand([sub, ...(ctx.bool('split') ? ['--split'] : [])], ctx.io.stdout, sub === 'status' ? ctx.str('format') : '');
 };
 /* eslint-enable @typescript-eslint/no-require-imports */
 

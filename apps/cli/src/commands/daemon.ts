@@ -1,8 +1,10 @@
 // berth daemon up [--split] | down | status
+import { formatRows, terminalWidth } from '@berth/cli-kit';
 import { daemonDown, daemonStatus, daemonUp, readDaemonRecord } from '@berth/daemon';
 import { berthPaths } from '@berth/kit';
 
-export async function daemonCommand(args: string[], out: NodeJS.WritableStream): Promise<number> {
+/** `format`: daemon status --format (table, json or a Go template over Service, Health, Pid, Socket, Metrics, Version). */
+export async function daemonCommand(args: string[], out: NodeJS.WritableStream, format = ''): Promise<number> {
   const [sub, ...rest] = args;
   switch (sub) {
     case 'up': {
@@ -19,7 +21,7 @@ export async function daemonCommand(args: string[], out: NodeJS.WritableStream):
       return 0;
     }
     case 'status':
-      return printStatus(out);
+      return printStatus(out, format);
     case undefined:
     case '--help':
     case '-h':
@@ -30,14 +32,17 @@ export async function daemonCommand(args: string[], out: NodeJS.WritableStream):
   }
 }
 
-async function printStatus(out: NodeJS.WritableStream): Promise<number> {
+async function printStatus(out: NodeJS.WritableStream, format = ''): Promise<number> {
   const rows = await daemonStatus();
   const record = readDaemonRecord();
-  const table = [['SERVICE', 'HEALTH', 'PID', 'SOCKET', 'METRICS', 'VERSION']];
-  for (const r of rows) table.push([r.name, r.health, r.pid ? String(r.pid) : '-', r.socket, r.metricsUrl ?? '-', r.version ?? '-']);
-  const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
-  for (const row of table) out.write(row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]! + 3))).join('') + '\n');
-  if (record) out.write(`layout: ${record.layout}; nats: ${record.natsUrl}\n`);
+  const table = rows.map((r) => ({
+    Service: r.name, Health: r.health, Pid: r.pid ? String(r.pid) : '-', Socket: r.socket, Metrics: r.metricsUrl ?? '-', Version: r.version ?? '-',
+  }));
+  out.write(formatRows(format, table, {
+    defaultTable: '{{.Service}}\t{{.Health}}\t{{.Pid}}\t{{.Socket}}\t{{.Metrics}}\t{{.Version}}',
+    maxWidth: terminalWidth(out as NodeJS.WriteStream),
+  }));
+  if (record && (format === '' || format.trim().startsWith('table'))) out.write(`layout: ${record.layout}; nats: ${record.natsUrl}\n`);
   return rows.every((r) => r.health === 'SERVING') ? 0 : 1;
 }
 
