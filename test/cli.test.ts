@@ -225,7 +225,7 @@ describe.each([
     }
   }, 60_000);
 
-  it('-p hostPort:80 reaches a busybox httpd from the host on 127.0.0.1', async () => {
+  it('-p hostPort:80 reaches a busybox httpd from the host on 127.0.0.1; -p hostRange:80 takes the first free port of the range', async () => {
     const www = mkdtempSync(join(tmpdir(), 'berth-www-'));
     writeFileSync(join(www, 'index.html'), `hello from ${s.tag}\n`);
     const port = await freePort();
@@ -235,8 +235,17 @@ describe.each([
       const res = await until('httpd answer', async () => httpGet(port, '/index.html').catch(() => undefined), 10_000);
       expect(res).toEqual({ status: 200, body: `hello from ${s.tag}\n` });
       expect((await berth('port', id, '80')).stdout).toContain(`0.0.0.0:${port}`);
+      // A host range for one container port: the first free port of it (the first one is web's).
+      const r = await berth('run', '-d', '--name', 'web2', '-p', `127.0.0.1:${port}-${port + 20}:80`, '-v', `${www}:/www:ro`, 'busybox', 'httpd', '-f', '-p', '80', '-h', '/www');
+      expectOk(r);
+      const id2 = r.stdout.trim();
+      const chosen = Number(/127\.0\.0\.1:(\d+)/.exec((await berth('port', id2, '80')).stdout)?.[1]);
+      expect(chosen).toBeGreaterThan(port);
+      expect(chosen).toBeLessThanOrEqual(port + 20);
+      expect(JSON.parse(await inspect(id2, '{{json .HostConfig.PortBindings}}'))).toEqual({ '80/tcp': [{ HostIp: '127.0.0.1', HostPort: `${port}-${port + 20}` }] });
+      expect(await until('httpd on the chosen port', async () => httpGet(chosen, '/index.html').catch(() => undefined), 10_000)).toMatchObject({ status: 200 });
     } finally {
-      await berth('rm', '-f', id);
+      await berth('rm', '-f', id, 'web2');
       rmSync(www, { recursive: true, force: true });
     }
   }, 30_000);

@@ -93,11 +93,9 @@ export function parsePortSpec(f: Flag, spec: string): PortBinding[] {
     return Array.from({ length: c1 - c0 + 1 }, (_, k) => ({ containerPort: c0 + k, protocol: proto, hostIp, hostPort: 0 }));
   }
   const [h0, h1] = range(hostPart, 'host');
-  if (h1 - h0 !== c1 - c0) {
-    bad(h0 !== h1 && c0 === c1
-      ? 'a host port range mapped to one container port is not supported by berth; publish equal-sized ranges'
-      : 'host and container port ranges differ in size');
-  }
+  // One container port, a host range: the first free host port of the range (Docker's -p 8000-8010:80).
+  if (c0 === c1 && h1 > h0) return [{ containerPort: c0, protocol: proto, hostIp, hostPort: h0, hostPortEnd: h1 }];
+  if (h1 - h0 !== c1 - c0) bad('host and container port ranges differ in size');
   return Array.from({ length: c1 - c0 + 1 }, (_, k) => ({ containerPort: c0 + k, protocol: proto, hostIp, hostPort: h0 + k }));
 }
 

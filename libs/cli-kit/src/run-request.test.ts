@@ -104,6 +104,8 @@ describe('run flag values', () => {
     expect(p('[::1]:8080:80')).toEqual([{ containerPort: 80, protocol: 'tcp', hostIp: '::1', hostPort: 8080 }]);
     expect(p('8000-8001:9000-9001/sctp').map((b) => `${b.hostPort}->${b.containerPort}/${b.protocol}`)).toEqual(['8000->9000/sctp', '8001->9001/sctp']);
     expect(p('7000-7001').map((b) => b.containerPort)).toEqual([7000, 7001]);
+    // A host range for one container port: the networks service takes the first free one.
+    expect(p('127.0.0.1:8000-8010:80')).toEqual([{ containerPort: 80, protocol: 'tcp', hostIp: '127.0.0.1', hostPort: 8000, hostPortEnd: 8010 }]);
     expect(run('-p 80 -p 8080:80 nginx').config.exposedPorts).toEqual(['80/tcp']);
   });
   it('volumes and tmpfs', () => {
@@ -162,7 +164,6 @@ const ERRORS: [string, string, string][] = [
   ['-p 1.2.3:80:80 nginx', 'publish', 'invalid argument "1.2.3:80:80" for "-p, --publish": invalid IP address "1.2.3"; expected [ip:][hostPort:]containerPort[/tcp|udp|sctp], e.g. 8080:80, 127.0.0.1:8080:80/udp, 8000-8001:80-81'],
   ['-p a:b:c:d nginx', 'publish', 'invalid argument "a:b:c:d" for "-p, --publish": too many colons; expected [ip:][hostPort:]containerPort[/tcp|udp|sctp], e.g. 8080:80, 127.0.0.1:8080:80/udp, 8000-8001:80-81'],
   ['-p 8000-8002:80-81 nginx', 'publish', 'invalid argument "8000-8002:80-81" for "-p, --publish": host and container port ranges differ in size; expected [ip:][hostPort:]containerPort[/tcp|udp|sctp], e.g. 8080:80, 127.0.0.1:8080:80/udp, 8000-8001:80-81'],
-  ['-p 8000-8002:80 nginx', 'publish', 'invalid argument "8000-8002:80" for "-p, --publish": a host port range mapped to one container port is not supported by berth; publish equal-sized ranges; expected [ip:][hostPort:]containerPort[/tcp|udp|sctp], e.g. 8080:80, 127.0.0.1:8080:80/udp, 8000-8001:80-81'],
   ['-p http nginx', 'publish', 'invalid argument "http" for "-p, --publish": invalid container port "http"; expected [ip:][hostPort:]containerPort[/tcp|udp|sctp], e.g. 8080:80, 127.0.0.1:8080:80/udp, 8000-8001:80-81'],
   ['-v data alpine', 'volume', 'invalid argument "data" for "-v, --volume": container path "data" is not absolute; expected /host/path:/container/path[:ro|rw], volume-name:/container/path[:ro|rw], or /container/path'],
   ['-v /a:b alpine', 'volume', 'invalid argument "/a:b" for "-v, --volume": container path "b" is not absolute; expected /host/path:/container/path[:ro|rw], volume-name:/container/path[:ro|rw], or /container/path'],

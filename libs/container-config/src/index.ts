@@ -20,6 +20,8 @@ export interface PortBinding {
   hostIp: string;
   /** Host port; 0 = let the networks service pick one. */
   hostPort: number;
+  /** With hostPort: publish the first free port of hostPort..hostPortEnd (-p 8000-8010:80); absent or 0 = hostPort alone. */
+  hostPortEnd?: number;
 }
 
 /**

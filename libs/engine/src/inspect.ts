@@ -22,7 +22,9 @@ function portMap(exposed: string[], bindings: PortBinding[], includeUnbound: boo
   if (includeUnbound) for (const p of exposed) out[p] = null;
   for (const b of bindings) {
     const key = `${b.containerPort}/${b.protocol}`;
-    (out[key] ??= []).push({ HostIp: b.hostIp, HostPort: b.hostPort ? String(b.hostPort) : '' });
+    // A host range (-p 8000-8010:80) shows as Docker shows it; the port chosen is in NetworkSettings.
+    const host = b.hostPort ? (b.hostPortEnd && b.hostPortEnd > b.hostPort ? `${b.hostPort}-${b.hostPortEnd}` : String(b.hostPort)) : '';
+    (out[key] ??= []).push({ HostIp: b.hostIp, HostPort: host });
   }
   return out;
 }

@@ -26,7 +26,7 @@ export interface WireContainerConfig {
   workingDir?: string; exposedPorts?: string[]; volumes?: string[]; labels?: Record<string, string>; stopSignal?: string;
   stopTimeout?: number; tty?: boolean; openStdin?: boolean; attachStdin?: boolean; attachStdout?: boolean; attachStderr?: boolean; image?: string;
 }
-export interface WirePortBinding { containerPort?: number; protocol?: string; hostIp?: string; hostPort?: number }
+export interface WirePortBinding { containerPort?: number; protocol?: string; hostIp?: string; hostPort?: number; hostPortEnd?: number }
 export interface WireMountSpec { type?: string; source?: string; target?: string; readOnly?: boolean; options?: string[] }
 export interface WireRestartPolicy { name?: string; maximumRetryCount?: number }
 export interface WireHostConfig {
@@ -90,7 +90,12 @@ export function hostConfigFromWire(w: Maybe<WireHostConfig>): HostConfig {
       if (port < 1 || port > 65535) throw new InvalidArgumentError(`port_bindings[${i}].container_port ${port} is out of range 1-65535`, { field: `host_config.port_bindings[${i}]` });
       const protocol = p.protocol || 'tcp';
       if (!['tcp', 'udp', 'sctp'].includes(protocol)) throw new InvalidArgumentError(`port_bindings[${i}].protocol "${protocol}": expected tcp, udp or sctp`, { field: `host_config.port_bindings[${i}]` });
-      return { containerPort: port, protocol, hostIp: p.hostIp ?? '', hostPort: p.hostPort ?? 0 };
+      const hostPort = p.hostPort ?? 0;
+      const hostPortEnd = p.hostPortEnd ?? 0;
+      if (hostPortEnd && (hostPortEnd < hostPort || hostPort === 0 || hostPortEnd > 65535)) {
+        throw new InvalidArgumentError(`port_bindings[${i}].host_port_end ${hostPortEnd} needs host_port at or below it (host_port ${hostPort}), at most 65535`, { field: `host_config.port_bindings[${i}]` });
+      }
+      return { containerPort: port, protocol, hostIp: p.hostIp ?? '', hostPort, ...(hostPortEnd > hostPort ? { hostPortEnd } : {}) };
     }),
     mounts: (w.mounts ?? []).map(mountFromWire), readonlyRootfs: w.readonlyRootfs ?? false, init: w.init ?? false,
     restartPolicy: restartPolicyFromWire(w.restartPolicy), capAdd: w.capAdd ?? [], capDrop: w.capDrop ?? [],

@@ -164,6 +164,17 @@ describe.each(['native', 'cni'] as const)('NetworkManager, %s datapath', (datapa
     } finally {
       holder.close();
     }
+    // A host range for one container port: the first port of it no one holds.
+    const r = await m.attach('h3id', (await fx.ns('h3'))[1], 'bridge', { ports: [`127.0.0.1:${fixed}-${fixed + 2}:80`] });
+    expect(r.ports).toEqual([{ hostIp: '127.0.0.1', hostPort: fixed + 1, containerPort: 80, protocol: 'tcp' }]);
+    const r4 = await m.attach('h4id', (await fx.ns('h4'))[1], 'bridge', { ports: [{ hostIp: '127.0.0.1', hostPort: fixed, hostPortEnd: fixed + 2, containerPort: 80, protocol: 'tcp' }] });
+    expect(r4.ports[0]!.hostPort).toBe(fixed + 2);
+    const full = await rejection(m.attach('h5id', (await fx.ns('h5'))[1], 'bridge', { ports: [`127.0.0.1:${fixed}-${fixed + 2}:80`] }));
+    expect(isAlreadyExists(full)).toBe(true);
+    expect(String(full)).toContain(`every host port of 127.0.0.1:${fixed}-${fixed + 2}/tcp is already in use`);
+    expect(m.attachments('h5id')).toEqual([]);
+    await m.detach('h3id');
+    await m.detach('h4id');
     const e3 = await rejection(m.attach('h2id', p2, 'bridge', { ports: ['198.51.100.7:8080:80'] }));
     expect(isInvalidArgument(e3)).toBe(true);
     expect(m.attachments('h2id')).toEqual([]);

@@ -658,6 +658,23 @@ export class NetworkManager extends EventEmitter {
     const out: PortMapping[] = [];
     const holder = (p: PortMapping) => taken.find((t) => portsConflict(t.p, p));
     for (const p of requested) {
+      if (p.hostPort && p.hostPortEnd && p.hostPortEnd > p.hostPort) {
+        // -p 8000-8010:80: the first port of the range no one holds (as Docker's port allocator).
+        let chosen = 0;
+        for (let port = p.hostPort; port <= p.hostPortEnd && !chosen; port++) {
+          const cand = { ...p, hostPort: port, hostPortEnd: 0 };
+          if (holder(cand) || out.some((o) => portsConflict(o, cand))) continue;
+          const probe = await probeHostPort(cand.hostIp, cand.hostPort, cand.protocol);
+          if (probe === 'no-such-address') throw new InvalidArgumentError(`ports: ${cand.hostIp} is not an address of this host`, { field: 'ports' });
+          if (probe === 'free') chosen = port;
+        }
+        if (!chosen) {
+          throw new AlreadyExistsError(`ports: every host port of ${p.hostIp || '0.0.0.0'}:${p.hostPort}-${p.hostPortEnd}/${p.protocol} is already in use; publish another range`, { field: 'ports' });
+        }
+        const { hostPortEnd: _e, ...one } = p;
+        out.push({ ...one, hostPort: chosen });
+        continue;
+      }
       if (p.hostPort) {
         const h = holder(p) ?? (out.some((o) => portsConflict(o, p)) ? { e: { name: '', containerId } } : undefined);
         if (h) {

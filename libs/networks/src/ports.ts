@@ -4,6 +4,7 @@
 //   hostIP:hostPort:containerPort[/proto]
 //   hostIP::containerPort[/proto]            ephemeral host port on hostIP
 //   hostStart-hostEnd:ctrStart-ctrEnd[/proto] equal-length ranges, pairwise
+//   hostStart-hostEnd:containerPort[/proto]   the first free host port of the range
 //   ctrStart-ctrEnd[/proto]                  a range, each with an ephemeral port
 // proto is tcp (default) or udp. IPv6 host addresses go in brackets ([::1]:80:80).
 import { InvalidArgumentError } from '@berth/errors';
@@ -18,6 +19,8 @@ export interface PortMapping {
   hostPort: number;
   containerPort: number;
   protocol: Protocol;
+  /** In a request: publish the first free port of hostPort..hostPortEnd. Never set on an attachment's ports. */
+  hostPortEnd?: number;
 }
 
 function parsePort(text: string, spec: string): number {
@@ -79,6 +82,7 @@ export function parsePortSpec(spec: string): PortMapping[] {
   let h0 = 0;
   if (hostPart !== '') {
     const [a, b] = parseRange(hostPart, spec);
+    if (count === 1 && b > a) return [{ hostIp, hostPort: a, hostPortEnd: b, containerPort: c0, protocol }];
     if (b - a + 1 !== count) {
       throw new InvalidArgumentError(
         `ports: "${spec}": host range ${hostPart} and container range ${ctrPart} differ in length`, { field: 'ports' });

@@ -94,7 +94,10 @@ function portFromWire(p: networksV1.PortMapping__Output): PortMapping {
   if (protocol !== 'tcp' && protocol !== 'udp') {
     throw new InvalidArgumentError(`ports: protocol "${p.protocol}" is neither tcp nor udp`, { field: 'ports' });
   }
-  return { hostIp: p.hostIp, hostPort: p.hostPort, containerPort: p.containerPort, protocol: protocol as Protocol };
+  if (p.hostPortEnd && (!p.hostPort || p.hostPortEnd < p.hostPort)) {
+    throw new InvalidArgumentError(`ports: host_port_end ${p.hostPortEnd} needs a host_port at or below it (got ${p.hostPort})`, { field: 'ports' });
+  }
+  return { hostIp: p.hostIp, hostPort: p.hostPort, containerPort: p.containerPort, protocol: protocol as Protocol, ...(p.hostPortEnd ? { hostPortEnd: p.hostPortEnd } : {}) };
 }
 
 const countersToWire = (c: ContainerCounters): networksV1.InterfaceCounters => ({

@@ -29,7 +29,7 @@ export function grpcNetworksPort(c: NetworksClient, files: ContainerFiles): Netw
         containerId: id,
         netnsPath: files.netnsPaths.get(id) ?? `/proc/${req.pid}/ns/net`,
         network: req.networkMode,
-        ports: req.portBindings.map((p) => ({ hostIp: p.hostIp, hostPort: p.hostPort, containerPort: p.containerPort, protocol: p.protocol })),
+        ports: req.portBindings.map((p) => ({ hostIp: p.hostIp, hostPort: p.hostPort, containerPort: p.containerPort, protocol: p.protocol, hostPortEnd: p.hostPortEnd ?? 0 })),
         hostname: req.hostname,
         // The first alias is the container's name (run-plan); the service resolves it on user-defined networks.
         name: req.aliases[0] ?? '',

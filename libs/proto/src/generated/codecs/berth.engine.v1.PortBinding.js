@@ -17,6 +17,8 @@ function PortBinding$encode(m,w,q){
   w.uint32(26).string(m.hostIp)
   if(m.hostPort!=null&&Object.hasOwnProperty.call(m,"hostPort"))
   w.uint32(32).uint32(m.hostPort)
+  if(m.hostPortEnd!=null&&Object.hasOwnProperty.call(m,"hostPortEnd"))
+  w.uint32(40).uint32(m.hostPortEnd)
   return w
 },
 function PortBinding$decode(r,l,e,n){
@@ -57,6 +59,10 @@ function PortBinding$decode(r,l,e,n){
   m.hostPort=r.uint32()
   break
   }
+  case 5: {
+  m.hostPortEnd=r.uint32()
+  break
+  }
   default:
   r.skipType(t&7,n)
   break
@@ -91,6 +97,10 @@ function PortBinding$verify(m,n){
   if(!util.isInteger(m.hostPort))
   return"hostPort: integer expected"
   }
+  if(m.hostPortEnd!=null&&Object.hasOwnProperty.call(m,"hostPortEnd")){
+  if(!util.isInteger(m.hostPortEnd))
+  return"hostPortEnd: integer expected"
+  }
   return null
 },
 function PortBinding$fromObject(d,n){
@@ -114,6 +124,9 @@ function PortBinding$fromObject(d,n){
   if(d.hostPort!=null){
   m.hostPort=d.hostPort>>>0
   }
+  if(d.hostPortEnd!=null){
+  m.hostPortEnd=d.hostPortEnd>>>0
+  }
   return m
 },
 function PortBinding$toObject(m,o,q){
@@ -128,6 +141,7 @@ function PortBinding$toObject(m,o,q){
   d.protocol=""
   d.hostIp=""
   d.hostPort=0
+  d.hostPortEnd=0
   }
   if(m.containerPort!=null&&Object.hasOwnProperty.call(m,"containerPort")){
   d.containerPort=m.containerPort
@@ -140,6 +154,9 @@ function PortBinding$toObject(m,o,q){
   }
   if(m.hostPort!=null&&Object.hasOwnProperty.call(m,"hostPort")){
   d.hostPort=m.hostPort
+  }
+  if(m.hostPortEnd!=null&&Object.hasOwnProperty.call(m,"hostPortEnd")){
+  d.hostPortEnd=m.hostPortEnd
   }
   return d
 }

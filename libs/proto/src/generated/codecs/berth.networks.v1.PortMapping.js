@@ -17,6 +17,8 @@ function PortMapping$encode(m,w,q){
   w.uint32(24).uint32(m.containerPort)
   if(m.protocol!=null&&Object.hasOwnProperty.call(m,"protocol"))
   w.uint32(34).string(m.protocol)
+  if(m.hostPortEnd!=null&&Object.hasOwnProperty.call(m,"hostPortEnd"))
+  w.uint32(40).uint32(m.hostPortEnd)
   return w
 },
 function PortMapping$decode(r,l,e,n){
@@ -57,6 +59,10 @@ function PortMapping$decode(r,l,e,n){
   m.protocol=r.string()
   break
   }
+  case 5: {
+  m.hostPortEnd=r.uint32()
+  break
+  }
   default:
   r.skipType(t&7,n)
   break
@@ -91,6 +97,10 @@ function PortMapping$verify(m,n){
   if(!util.isString(m.protocol))
   return"protocol: string expected"
   }
+  if(m.hostPortEnd!=null&&Object.hasOwnProperty.call(m,"hostPortEnd")){
+  if(!util.isInteger(m.hostPortEnd))
+  return"hostPortEnd: integer expected"
+  }
   return null
 },
 function PortMapping$fromObject(d,n){
@@ -114,6 +124,9 @@ function PortMapping$fromObject(d,n){
   if(d.protocol!=null){
   m.protocol=String(d.protocol)
   }
+  if(d.hostPortEnd!=null){
+  m.hostPortEnd=d.hostPortEnd>>>0
+  }
   return m
 },
 function PortMapping$toObject(m,o,q){
@@ -128,6 +141,7 @@ function PortMapping$toObject(m,o,q){
   d.hostPort=0
   d.containerPort=0
   d.protocol=""
+  d.hostPortEnd=0
   }
   if(m.hostIp!=null&&Object.hasOwnProperty.call(m,"hostIp")){
   d.hostIp=m.hostIp
@@ -140,6 +154,9 @@ function PortMapping$toObject(m,o,q){
   }
   if(m.protocol!=null&&Object.hasOwnProperty.call(m,"protocol")){
   d.protocol=m.protocol
+  }
+  if(m.hostPortEnd!=null&&Object.hasOwnProperty.call(m,"hostPortEnd")){
+  d.hostPortEnd=m.hostPortEnd
   }
   return d
 }

@@ -22,6 +22,11 @@ export interface PortBinding {
    * Host port; 0 = let the networks service pick a free one.
    */
   'hostPort'?: (number);
+  /**
+   * With host_port: the first free port of host_port..host_port_end is
+   * published (-p 8000-8010:80); 0 = host_port alone.
+   */
+  'hostPortEnd'?: (number);
 }
 
 /**
@@ -44,4 +49,9 @@ export interface PortBinding__Output {
    * Host port; 0 = let the networks service pick a free one.
    */
   'hostPort': (number);
+  /**
+   * With host_port: the first free port of host_port..host_port_end is
+   * published (-p 8000-8010:80); 0 = host_port alone.
+   */
+  'hostPortEnd': (number);
 }

@@ -16,7 +16,8 @@ export interface AttachRequest {
   'network'?: (string);
   /**
    * Docker -p syntax: "[hostIP:][hostPort:]containerPort[/tcp|udp]",
-   * "hostStart-hostEnd:ctrStart-ctrEnd", "containerPort" (ephemeral host port).
+   * "hostStart-hostEnd:ctrStart-ctrEnd", "hostStart-hostEnd:containerPort" (the
+   * first free host port of the range), "containerPort" (ephemeral host port).
    */
   'portSpecs'?: (string)[];
   /**
@@ -67,7 +68,8 @@ export interface AttachRequest__Output {
   'network': (string);
   /**
    * Docker -p syntax: "[hostIP:][hostPort:]containerPort[/tcp|udp]",
-   * "hostStart-hostEnd:ctrStart-ctrEnd", "containerPort" (ephemeral host port).
+   * "hostStart-hostEnd:ctrStart-ctrEnd", "hostStart-hostEnd:containerPort" (the
+   * first free host port of the range), "containerPort" (ephemeral host port).
    */
   'portSpecs': (string)[];
   /**

@@ -19,6 +19,12 @@ export interface PortMapping {
    * "tcp" or "udp".
    */
   'protocol'?: (string);
+  /**
+   * In a request, with host_port: the first free host port of
+   * host_port..host_port_end (docker -p 8000-8010:80); 0 = host_port alone.
+   * The Attachment reports the one chosen, with host_port_end 0.
+   */
+  'hostPortEnd'?: (number);
 }
 
 /**
@@ -38,4 +44,10 @@ export interface PortMapping__Output {
    * "tcp" or "udp".
    */
   'protocol': (string);
+  /**
+   * In a request, with host_port: the first free host port of
+   * host_port..host_port_end (docker -p 8000-8010:80); 0 = host_port alone.
+   * The Attachment reports the one chosen, with host_port_end 0.
+   */
+  'hostPortEnd': (number);
 }
