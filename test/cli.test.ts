@@ -19,6 +19,7 @@ import { GRPC_SERVICE, socketPath, waitServing } from '@berth/kit';
 import {
   bridgePorts, cgroupDirOf, cgroupDirsUnder, mountsUnder, startCliStack, until, type CliResult, type CliStack,
 } from './support/cli-stack';
+import { startRegistry } from '../libs/images/src/testing/registry';
 
 const SUBNET_BASE = 100 + (process.pid % 10); // 10.219.100-109 all-in-one, 110-119 split
 
@@ -109,6 +110,32 @@ describe.each([
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/Nope/);
   });
+
+  it('push --all-tags and pull --all-tags move every tag of a repository through a registry', async () => {
+    const reg = await startRegistry();
+    const repo = `${reg.host}/cli/bb`;
+    try {
+      for (const t of ['one', 'two']) expectOk(await berth('tag', 'busybox', `${repo}:${t}`));
+      const pushed = await berth('push', '--all-tags', repo);
+      expectOk(pushed);
+      expect(pushed.stdout).toMatch(/one: digest: sha256:[0-9a-f]{64}/);
+      expect(pushed.stdout).toMatch(/two: digest: sha256:[0-9a-f]{64}/);
+      for (const t of ['one', 'two']) expectOk(await berth('rmi', `${repo}:${t}`));
+      const pulled = await berth('pull', '-a', repo);
+      expectOk(pulled);
+      expect(lines(pulled.stdout).filter((l) => l.startsWith(repo))).toEqual([`${repo}:one`, `${repo}:two`]);
+      expect(lines((await berth('images', repo, '--format', '{{.Tag}}')).stdout).sort()).toEqual(['one', 'two']);
+      const tagged = await berth('pull', '-a', `${repo}:one`);
+      expect(tagged.code).not.toBe(0);
+      expect(tagged.stderr).toMatch(/tag can't be used with --all-tags\/-a/);
+      const none = await berth('push', '-a', `${reg.host}/cli/nothing`);
+      expect(none.code).not.toBe(0);
+      expect(none.stderr).toMatch(/no local tags of .*cli\/nothing/);
+    } finally {
+      for (const t of ['one', 'two']) await berth('rmi', `${repo}:${t}`);
+      await reg.stop();
+    }
+  }, 60_000);
 
   it('-d, then logs -f follows new lines and ends with the container; stop; rm', async () => {
     const started = await berth('run', '-d', '--name', 'follow', 'busybox', 'sh', '-c', 'for i in 1 2 3 4 5 6 7 8; do echo line$i; sleep 0.25; done');

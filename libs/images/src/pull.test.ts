@@ -228,6 +228,32 @@ describe('pull against GC and cancellation', () => {
   });
 });
 
+describe('list tags (pull --all-tags)', () => {
+  it('lists every tag of a repository, page by page, sorted; refuses a tagged name; names a missing repository', async () => {
+    for (const t of ['v2', 'alpha', 'v10']) await skopeoCopy(`docker://${reg.host}/test/multi:v1`, `docker://${reg.host}/tags/multi:${t}`);
+    const { local } = await openLocal('tags');
+    try {
+      // Page size 1: three pages joined by the registry's Link headers.
+      expect(await local.transfer.listTags(`${reg.host}/tags/multi`, 1)).toEqual(['alpha', 'v10', 'v2']);
+      expect(await local.transfer.listTags(`${reg.host}/tags/multi`)).toEqual(['alpha', 'v10', 'v2']);
+      await expect(local.transfer.listTags(`${reg.host}/tags/multi:v2`)).rejects.toThrow(/give a repository without a tag or digest/);
+      const missing = await local.transfer.listTags(`${reg.host}/tags/nothing-here`).catch((e: unknown) => e);
+      expect(isNotFound(missing)).toBe(true);
+      expect(String(missing)).toContain(`list tags of ${reg.host}/tags/nothing-here`);
+    } finally {
+      local.close();
+    }
+  });
+
+  it('follows relative and absolute next links', async () => {
+    const { nextPage } = await import('./tags.js');
+    expect(nextPage('</v2/a/tags/list?last=b&n=1>; rel="next"', '/v2/a/tags/list?n=1')).toBe('/v2/a/tags/list?last=b&n=1');
+    expect(nextPage('<https://r.example/v2/a/tags/list?last=b>; rel="next"', '/v2/a/tags/list')).toBe('https://r.example/v2/a/tags/list?last=b');
+    expect(nextPage('</v2/a/tags/list?last=b>; rel="prev"', '/v2/a/tags/list')).toBeUndefined();
+    expect(nextPage(null, '/v2/a/tags/list')).toBeUndefined();
+  });
+});
+
 describe('push', () => {
   it('pushes an image that skopeo then pulls back intact, mounting blobs across repositories', async () => {
     const { local, root } = await openLocal('push');

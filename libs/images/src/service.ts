@@ -230,6 +230,7 @@ export function imagesHandlers(local: ImagesLocal, moved: AsyncLocalStorage<Move
         }
       });
     },
+    ListTags: async (req) => ({ tags: await transfer.listTags(req.repository) }),
     Push: async (req, call) => {
       const m: Moved = { perBlob: new Map(), skipped: new Set() };
       await moved.run(m, async () => {

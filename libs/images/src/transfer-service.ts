@@ -13,6 +13,7 @@ import { importRootfs, type ImportOptions } from './archive/import.js';
 import { loadArchive, type LoadOptions } from './archive/load.js';
 import { saveImages, type SaveOptions } from './archive/save.js';
 import { ensureBusyboxImage, type BusyboxOptions } from './archive/busybox.js';
+import { listTags } from './tags.js';
 
 export class TransferService {
   constructor(
@@ -29,6 +30,11 @@ export class TransferService {
   /** pull() as an async iterator of progress, ending with the record. */
   pullStream(reference: string, opts: Omit<PullOptions, 'onProgress'> = {}): AsyncGenerator<Streamed<PullProgress, ImageRecord>> {
     return streamProgress((onProgress) => pullImage(this.ctx, reference, { ...opts, onProgress }));
+  }
+
+  /** The tags of a repository on its registry, sorted (pull --all-tags). */
+  listTags(repository: string, pageSize?: number): Promise<string[]> {
+    return listTags(this.ctx, repository, pageSize);
   }
 
   /** Pushes a local image to `remote` (default: its own name). */

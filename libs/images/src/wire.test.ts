@@ -60,7 +60,7 @@ describe('berth.images.v1 wire mapping', () => {
       },
       'berth.images.v1.Transfer': {
         proto: TransferService.prototype,
-        methods: { Pull: 'pullStream', Push: 'pushStream', Login: 'login', Logout: 'logout', Import: 'import', Load: 'load', Save: 'save', EnsureBusybox: 'ensureBusyboxImage' },
+        methods: { Pull: 'pullStream', ListTags: 'listTags', Push: 'pushStream', Login: 'login', Logout: 'logout', Import: 'import', Load: 'load', Save: 'save', EnsureBusybox: 'ensureBusyboxImage' },
       },
     };
     const leaseRpcs: Record<string, string> = { CreateLease: 'create', DeleteLease: 'delete', ListLeases: 'list' };

@@ -168,14 +168,28 @@ const BLOB_STATUS: Record<string, string> = {
 };
 
 export async function pull(ctx: Ctx): Promise<number> {
-  if (ctx.bool('all-tags')) throw new InvalidArgumentError('berth pull --all-tags is not supported yet; pull each tag', { field: 'all-tags' });
   let reference = ctx.p.args[0]!;
   const quiet = ctx.bool('quiet');
   const platform = platformOf(ctx.str('platform'));
+  if (ctx.bool('all-tags')) {
+    // docker pull -a: every tag the registry lists for the repository, one after another.
+    if (reference.includes('@') || repoTag(reference)[1] !== '') {
+      throw new InvalidArgumentError(`tag can't be used with --all-tags/-a: give the repository alone, not ${reference}`, { field: 'all-tags' });
+    }
+    const { tags } = await ctx.transfer().ListTags({ repository: reference });
+    if (tags.length === 0) throw new InvalidArgumentError(`repository ${reference} has no tags on its registry`, { field: 'all-tags' });
+    for (const tag of tags) await pullOne(ctx, `${reference}:${tag}`, quiet, platform);
+    return 0;
+  }
   if (!reference.includes('@') && repoTag(reference)[1] === '') {
     reference = `${reference}:latest`;
     if (!quiet) ctx.out('Using default tag: latest\n');
   }
+  await pullOne(ctx, reference, quiet, platform);
+  return 0;
+}
+
+async function pullOne(ctx: Ctx, reference: string, quiet: boolean, platform: ReturnType<typeof platformOf>): Promise<void> {
   const progress = new ProgressRenderer(ctx.io.stdout);
   const [repo, tagName] = repoTag(reference);
   if (!quiet) ctx.out(`${tagName || reference.split('@')[1]}: Pulling from ${repo}\n`);
@@ -200,16 +214,30 @@ export async function pull(ctx: Ctx): Promise<number> {
     ctx.out(`Status: ${downloaded ? 'Downloaded newer image' : 'Image is up to date'} for ${name}\n`);
   }
   ctx.out(`${image?.name || name}\n`);
-  return 0;
 }
 
 export async function push(ctx: Ctx): Promise<number> {
-  if (ctx.bool('all-tags')) throw new InvalidArgumentError('berth push --all-tags is not supported yet; push each tag', { field: 'all-tags' });
   const reference = ctx.p.args[0]!;
   const quiet = ctx.bool('quiet');
+  if (ctx.bool('all-tags')) {
+    // docker push -a: every local tag of the repository.
+    if (reference.includes('@') || repoTag(reference)[1] !== '') {
+      throw new InvalidArgumentError(`tag can't be used with --all-tags/-a: give the repository alone, not ${reference}`, { field: 'all-tags' });
+    }
+    const res = await ctx.images().List({ reference: [reference], label: [], before: '', since: '' });
+    const names = [...new Set(res.images.filter((i) => !i.dangling && repoTag(i.familiarName)[0] === reference).map((i) => i.familiarName))].sort();
+    if (names.length === 0) throw new InvalidArgumentError(`no local tags of ${reference} to push: tag an image ${reference}:<tag> first`, { field: 'all-tags' });
+    if (!quiet) ctx.out(`The push refers to repository [${reference}]\n`);
+    for (const name of names) await pushOne(ctx, name, quiet);
+    return 0;
+  }
+  if (!quiet) ctx.out(`The push refers to repository [${repoTag(reference)[0]}]\n`);
+  await pushOne(ctx, reference, quiet);
+  return 0;
+}
+
+async function pushOne(ctx: Ctx, reference: string, quiet: boolean): Promise<void> {
   const progress = new ProgressRenderer(ctx.io.stdout);
-  const [repo] = repoTag(reference);
-  if (!quiet) ctx.out(`The push refers to repository [${repo}]\n`);
   // The image's config blob goes up too; Docker lists layers only. The service does not always
   // say a blob's media type, so the config is recognised by its digest (the image ID).
   const configDigest = (await ctx.images().Inspect({ reference, platform: null })).image?.id ?? '';
@@ -223,7 +251,6 @@ export async function push(ctx: Ctx): Promise<number> {
     } else if (m.event === 'digest') digest = m.digest ?? '';
   }
   ctx.out(quiet ? `${reference}\n` : `${repoTag(reference)[1] || 'latest'}: digest: ${digest}\n`);
-  return 0;
 }
 
 export async function login(ctx: Ctx): Promise<number> {

@@ -36,6 +36,8 @@ import type { ListLeasesRequest as _berth_images_v1_ListLeasesRequest, ListLease
 import type { ListLeasesResponse as _berth_images_v1_ListLeasesResponse, ListLeasesResponse__Output as _berth_images_v1_ListLeasesResponse__Output } from './berth/images/v1/ListLeasesResponse';
 import type { ListStatusesRequest as _berth_images_v1_ListStatusesRequest, ListStatusesRequest__Output as _berth_images_v1_ListStatusesRequest__Output } from './berth/images/v1/ListStatusesRequest';
 import type { ListStatusesResponse as _berth_images_v1_ListStatusesResponse, ListStatusesResponse__Output as _berth_images_v1_ListStatusesResponse__Output } from './berth/images/v1/ListStatusesResponse';
+import type { ListTagsRequest as _berth_images_v1_ListTagsRequest, ListTagsRequest__Output as _berth_images_v1_ListTagsRequest__Output } from './berth/images/v1/ListTagsRequest';
+import type { ListTagsResponse as _berth_images_v1_ListTagsResponse, ListTagsResponse__Output as _berth_images_v1_ListTagsResponse__Output } from './berth/images/v1/ListTagsResponse';
 import type { LoadRequest as _berth_images_v1_LoadRequest, LoadRequest__Output as _berth_images_v1_LoadRequest__Output } from './berth/images/v1/LoadRequest';
 import type { LoadResponse as _berth_images_v1_LoadResponse, LoadResponse__Output as _berth_images_v1_LoadResponse__Output } from './berth/images/v1/LoadResponse';
 import type { LoginRequest as _berth_images_v1_LoginRequest, LoginRequest__Output as _berth_images_v1_LoginRequest__Output } from './berth/images/v1/LoginRequest';
@@ -105,6 +107,8 @@ export interface ProtoGrpcType {
         ListLeasesResponse: MessageTypeDefinition<_berth_images_v1_ListLeasesResponse, _berth_images_v1_ListLeasesResponse__Output>
         ListStatusesRequest: MessageTypeDefinition<_berth_images_v1_ListStatusesRequest, _berth_images_v1_ListStatusesRequest__Output>
         ListStatusesResponse: MessageTypeDefinition<_berth_images_v1_ListStatusesResponse, _berth_images_v1_ListStatusesResponse__Output>
+        ListTagsRequest: MessageTypeDefinition<_berth_images_v1_ListTagsRequest, _berth_images_v1_ListTagsRequest__Output>
+        ListTagsResponse: MessageTypeDefinition<_berth_images_v1_ListTagsResponse, _berth_images_v1_ListTagsResponse__Output>
         LoadRequest: MessageTypeDefinition<_berth_images_v1_LoadRequest, _berth_images_v1_LoadRequest__Output>
         LoadResponse: MessageTypeDefinition<_berth_images_v1_LoadResponse, _berth_images_v1_LoadResponse__Output>
         LoginRequest: MessageTypeDefinition<_berth_images_v1_LoginRequest, _berth_images_v1_LoginRequest__Output>

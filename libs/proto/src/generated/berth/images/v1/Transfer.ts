@@ -6,6 +6,8 @@ import type { MethodDefinition } from '@grpc/proto-loader'
 import type { EnsureBusyboxRequest as _berth_images_v1_EnsureBusyboxRequest, EnsureBusyboxRequest__Output as _berth_images_v1_EnsureBusyboxRequest__Output } from '../../../berth/images/v1/EnsureBusyboxRequest';
 import type { Image as _berth_images_v1_Image, Image__Output as _berth_images_v1_Image__Output } from '../../../berth/images/v1/Image';
 import type { ImportRequest as _berth_images_v1_ImportRequest, ImportRequest__Output as _berth_images_v1_ImportRequest__Output } from '../../../berth/images/v1/ImportRequest';
+import type { ListTagsRequest as _berth_images_v1_ListTagsRequest, ListTagsRequest__Output as _berth_images_v1_ListTagsRequest__Output } from '../../../berth/images/v1/ListTagsRequest';
+import type { ListTagsResponse as _berth_images_v1_ListTagsResponse, ListTagsResponse__Output as _berth_images_v1_ListTagsResponse__Output } from '../../../berth/images/v1/ListTagsResponse';
 import type { LoadRequest as _berth_images_v1_LoadRequest, LoadRequest__Output as _berth_images_v1_LoadRequest__Output } from '../../../berth/images/v1/LoadRequest';
 import type { LoadResponse as _berth_images_v1_LoadResponse, LoadResponse__Output as _berth_images_v1_LoadResponse__Output } from '../../../berth/images/v1/LoadResponse';
 import type { LoginRequest as _berth_images_v1_LoginRequest, LoginRequest__Output as _berth_images_v1_LoginRequest__Output } from '../../../berth/images/v1/LoginRequest';
@@ -53,6 +55,23 @@ export interface TransferClient extends grpc.Client {
   import(metadata: grpc.Metadata, callback: grpc.requestCallback<_berth_images_v1_Image__Output>): grpc.ClientWritableStream<_berth_images_v1_ImportRequest>;
   import(options: grpc.CallOptions, callback: grpc.requestCallback<_berth_images_v1_Image__Output>): grpc.ClientWritableStream<_berth_images_v1_ImportRequest>;
   import(callback: grpc.requestCallback<_berth_images_v1_Image__Output>): grpc.ClientWritableStream<_berth_images_v1_ImportRequest>;
+  
+  /**
+   * The tags of a repository on its registry, sorted (GET /v2/<name>/tags/list,
+   * every page): what `pull --all-tags` pulls.
+   */
+  ListTags(argument: _berth_images_v1_ListTagsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_berth_images_v1_ListTagsResponse__Output>): grpc.ClientUnaryCall;
+  ListTags(argument: _berth_images_v1_ListTagsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_berth_images_v1_ListTagsResponse__Output>): grpc.ClientUnaryCall;
+  ListTags(argument: _berth_images_v1_ListTagsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_berth_images_v1_ListTagsResponse__Output>): grpc.ClientUnaryCall;
+  ListTags(argument: _berth_images_v1_ListTagsRequest, callback: grpc.requestCallback<_berth_images_v1_ListTagsResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * The tags of a repository on its registry, sorted (GET /v2/<name>/tags/list,
+   * every page): what `pull --all-tags` pulls.
+   */
+  listTags(argument: _berth_images_v1_ListTagsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_berth_images_v1_ListTagsResponse__Output>): grpc.ClientUnaryCall;
+  listTags(argument: _berth_images_v1_ListTagsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_berth_images_v1_ListTagsResponse__Output>): grpc.ClientUnaryCall;
+  listTags(argument: _berth_images_v1_ListTagsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_berth_images_v1_ListTagsResponse__Output>): grpc.ClientUnaryCall;
+  listTags(argument: _berth_images_v1_ListTagsRequest, callback: grpc.requestCallback<_berth_images_v1_ListTagsResponse__Output>): grpc.ClientUnaryCall;
   
   /**
    * docker load: the client streams a docker-archive or OCI layout tar.
@@ -162,6 +181,12 @@ export interface TransferHandlers extends grpc.UntypedServiceImplementation {
   Import: grpc.handleClientStreamingCall<_berth_images_v1_ImportRequest__Output, _berth_images_v1_Image>;
   
   /**
+   * The tags of a repository on its registry, sorted (GET /v2/<name>/tags/list,
+   * every page): what `pull --all-tags` pulls.
+   */
+  ListTags: grpc.handleUnaryCall<_berth_images_v1_ListTagsRequest__Output, _berth_images_v1_ListTagsResponse>;
+  
+  /**
    * docker load: the client streams a docker-archive or OCI layout tar.
    * Emits image.loaded per name.
    */
@@ -203,6 +228,7 @@ export interface TransferHandlers extends grpc.UntypedServiceImplementation {
 export interface TransferDefinition extends grpc.ServiceDefinition {
   EnsureBusybox: MethodDefinition<_berth_images_v1_EnsureBusyboxRequest, _berth_images_v1_Image, _berth_images_v1_EnsureBusyboxRequest__Output, _berth_images_v1_Image__Output>
   Import: MethodDefinition<_berth_images_v1_ImportRequest, _berth_images_v1_Image, _berth_images_v1_ImportRequest__Output, _berth_images_v1_Image__Output>
+  ListTags: MethodDefinition<_berth_images_v1_ListTagsRequest, _berth_images_v1_ListTagsResponse, _berth_images_v1_ListTagsRequest__Output, _berth_images_v1_ListTagsResponse__Output>
   Load: MethodDefinition<_berth_images_v1_LoadRequest, _berth_images_v1_LoadResponse, _berth_images_v1_LoadRequest__Output, _berth_images_v1_LoadResponse__Output>
   Login: MethodDefinition<_berth_images_v1_LoginRequest, _berth_images_v1_LoginResponse, _berth_images_v1_LoginRequest__Output, _berth_images_v1_LoginResponse__Output>
   Logout: MethodDefinition<_berth_images_v1_LogoutRequest, _berth_images_v1_LogoutResponse, _berth_images_v1_LogoutRequest__Output, _berth_images_v1_LogoutResponse__Output>

@@ -33,6 +33,8 @@ export type * from './ListLeasesRequest';
 export type * from './ListLeasesResponse';
 export type * from './ListStatusesRequest';
 export type * from './ListStatusesResponse';
+export type * from './ListTagsRequest';
+export type * from './ListTagsResponse';
 export type * from './LoadRequest';
 export type * from './LoadResponse';
 export type * from './LoginRequest';
