@@ -9,7 +9,10 @@
 // (larger = older), so the whole log is <path>.<N-1>, ..., <path>.1, <path>.
 //
 // One reader for both copies of a log: the monitor's (namespaces service)
-// and the engine's mirror of it (writer.ts).
+// and the engine's copy of it (write.ts). Retention is bounded: a follower
+// that falls more than maxFiles-1 rotations behind the writer (40 MiB with
+// the defaults) finds the files dropped meanwhile gone, as with Docker's
+// json-file driver; it goes on with what is there.
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
@@ -139,8 +142,11 @@ export async function* readLog(path: string, opts: ReadLogOptions = {}): AsyncGe
   // History: rotated files oldest first, then the current file up to its
   // end now; with tail, only the last lines of all that. The files are
   // opened as one consistent set first (a rotation between opens shifts the
-  // names: a file would be skipped or read twice), and every file read is
-  // remembered by inode so following never reads one again.
+  // names: a file would be skipped or read twice). With no current file at
+  // that moment, the rotated files read are remembered by inode, so the
+  // first switch to a current file does not read them again; from then on
+  // the current file (held open, so its inode cannot be reused) anchors
+  // which files are newer.
   const buf = Buffer.allocUnsafe(64 * 1024);
   const seen = new Set<number>();
   const { rotated, current: first } = await openLogSet(path, maxFiles);
@@ -155,7 +161,6 @@ export async function* readLog(path: string, opts: ReadLogOptions = {}): AsyncGe
       }
     }
     let currentIno = current ? (await current.stat()).ino : -1;
-    if (current) seen.add(currentIno);
     const drainCurrent = async (): Promise<LogEntry[]> => {
       const out: LogEntry[] = [];
       if (!current) return out;
@@ -163,6 +168,47 @@ export async function* readLog(path: string, opts: ReadLogOptions = {}): AsyncGe
       return out;
     };
     (await drainCurrent()).forEach(hold);
+    /**
+     * The files written after the one with inode `ino` (now <path>.k, or
+     * dropped): <path>.k-1 ... <path>.1 oldest first, then <path>, opened
+     * first (an open fd survives further renames) and read after. A rotation
+     * between finding k and the opens shifts every name by one, and the file
+     * that was at .k-1 would be skipped: one stat after the opens sees `ino`
+     * moved, and the set is taken again (a few times at most, so a reader
+     * never stalls behind a writer rotating without pause). Files already
+     * read in the history while there was no current file (`seen`, ino
+     * -1) are left out. Only then: inode numbers of dropped files are
+     * reused by new ones.
+     */
+    const openNewerThan = async (ino: number): Promise<{ newer: FileHandle[]; next: FileHandle | null }> => {
+      for (let attempt = 1; ; attempt++) {
+        let k = maxFiles;
+        for (let i = 1; i < maxFiles; i++) {
+          const st = await stat(`${path}.${i}`).catch(() => null);
+          if (st && st.ino === ino) {
+            k = i;
+            break;
+          }
+        }
+        const opened: { fh: FileHandle; ino: number }[] = [];
+        for (let i = k - 1; i >= 1; i--) {
+          const fh = await open(`${path}.${i}`, 'r').catch(() => null);
+          if (fh) opened.push({ fh, ino: (await fh.stat()).ino });
+        }
+        const next = await open(path, 'r').catch(() => null);
+        const moved = k < maxFiles && (await stat(`${path}.${k}`).then((st) => st.ino, () => -1)) !== ino;
+        if (moved && attempt < 3) {
+          await Promise.all([...opened.map((o) => o.fh.close()), next?.close()]);
+          continue;
+        }
+        const newer: FileHandle[] = [];
+        for (const o of opened) {
+          if (ino === -1 && seen.has(o.ino)) await o.fh.close(); // read in the history
+          else newer.push(o.fh);
+        }
+        return { newer, next };
+      }
+    };
     if (!opts.follow || pastUntil || signal?.aborted) {
       // A last line without its newline counts as a line (for tail too).
       kept(joiner.flush()).forEach(hold);
@@ -212,26 +258,7 @@ export async function* readLog(path: string, opts: ReadLogOptions = {}): AsyncGe
           // newer than it are <path>.k-1 ... <path>.1, then <path>; open
           // them all first (an open fd survives further renames), then read
           // them oldest first.
-          let k = maxFiles;
-          for (let i = 1; i < maxFiles; i++) {
-            const s = await stat(`${path}.${i}`).catch(() => null);
-            if (s && s.ino === currentIno) {
-              k = i;
-              break;
-            }
-          }
-          const newer: FileHandle[] = [];
-          for (let i = k - 1; i >= 1; i--) {
-            const fh = await open(`${path}.${i}`, 'r').catch(() => null);
-            if (!fh) continue;
-            const ino = (await fh.stat()).ino;
-            if (seen.has(ino)) await fh.close(); // read in the history (there was no current file then)
-            else {
-              seen.add(ino);
-              newer.push(fh);
-            }
-          }
-          const next = await open(path, 'r').catch(() => null);
+          const { newer, next } = await openNewerThan(currentIno);
           await current?.close();
           current = null;
           try {
@@ -246,7 +273,7 @@ export async function* readLog(path: string, opts: ReadLogOptions = {}): AsyncGe
           }
           current = next;
           currentIno = next ? (await next.stat()).ino : -1;
-          if (next) seen.add(currentIno);
+          if (next) seen.clear(); // anchored on the current file from now on
           continue;
         }
         if (wasEnded) break;
