@@ -1,6 +1,8 @@
 import { describe, it, expect, afterEach } from 'vitest';
 import { isInvalidArgument } from '@berth/errors';
 import { layoutFromMountInfo, detectCgroupLayout } from './layout';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 
 const HYBRID = `25 21 0:22 / /sys/fs/cgroup ro,nosuid,nodev,noexec - tmpfs tmpfs ro,mode=755
 26 25 0:23 / /sys/fs/cgroup/unified rw,nosuid,nodev,noexec,relatime - cgroup2 cgroup2 rw,nsdelegate
@@ -41,8 +43,16 @@ describe('cgroup layout detection', () => {
 
   it('this host: finds the memory and freezer hierarchies or a cgroup2 root', () => {
     const l = detectCgroupLayout();
-    if (l.version === 'v1') expect(l.v1Mounts.memory).toBeDefined();
-    else expect(l.unifiedRoot).toBeDefined();
+    if (l.version === 'v1') {
+      for (const controller of ['memory', 'freezer'] as const) {
+        const mount = l.v1Mounts[controller];
+        expect(mount, controller).toMatch(/^\//);
+        // A hierarchy's root always has cgroup.procs; a wrong path would not.
+        expect(existsSync(join(mount!, 'cgroup.procs')), `${mount}/cgroup.procs`).toBe(true);
+      }
+    } else {
+      expect(existsSync(join(l.unifiedRoot!, 'cgroup.controllers'))).toBe(true);
+    }
   });
 
   it('BERTH_CGROUP_DRIVER overrides, and a bad value is an InvalidArgument naming it', () => {

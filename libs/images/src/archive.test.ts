@@ -139,7 +139,9 @@ describe('save', () => {
       const mine = await local.images.inspect('app:v1');
       // docker-archive layers are uncompressed, so skopeo reports DiffIDs.
       expect(inspected.Layers).toEqual(mine.config.rootfs.diff_ids);
-      expect(inspected.RepoTags ?? []).toBeDefined();
+      // The archive's manifest.json names the image (what `docker load` tags it with).
+      const { stdout: manifestJson } = await run('tar', ['-xOf', out, 'manifest.json']);
+      expect(JSON.parse(manifestJson).map((m: { RepoTags: string[] }) => m.RepoTags)).toEqual([['app:v1']]);
       const again = await openLocal('save-docker-2');
       try {
         const recs = await again.local.transfer.load(createReadStream(out));
