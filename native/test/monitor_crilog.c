@@ -112,6 +112,37 @@ static void test_oversize_record(void) {
   unlink(path);
 }
 
+/* A line longer than CRILOG_MAX_CONTENT is split into P records of at most
+ * that much content; a long line ending in the same read ends with its F. */
+static void test_long_line_split(void) {
+  char path[256];
+  snprintf(path, sizeof path, "%s/long.log", dir);
+  struct crilog l;
+  crilog_open(&l, path, 0, 1);
+  static char big[40000 + 6];
+  memset(big, 'y', 40000);
+  memcpy(big + 40000, "tail\n", 5);
+  struct timespec ts = {0};
+  CHECK(crilog_write(&l, "stdout", big, 40005, &ts) == 0, "write a 40004-byte line in one read");
+  crilog_close(&l);
+  size_t len;
+  char *got = slurp(path, &len);
+  size_t sizes[8], n = 0;
+  char tags[8];
+  bool ok = got != NULL;
+  for (char *rec = got; ok && *rec && n < 8; n++) {
+    char *nl = strchr(rec, '\n');
+    if (!nl) { ok = false; break; }
+    tags[n] = rec[38];
+    sizes[n] = (size_t)(nl - rec) - 40;
+    rec = nl + 1;
+  }
+  CHECK(ok && n == 3 && tags[0] == 'P' && sizes[0] == CRILOG_MAX_CONTENT && tags[1] == 'P' && sizes[1] == CRILOG_MAX_CONTENT && tags[2] == 'F' &&
+            sizes[2] == 40004 - 2 * CRILOG_MAX_CONTENT,
+        "three records: P %zu, P %zu, F %zu", n > 0 ? sizes[0] : 0, n > 1 ? sizes[1] : 0, n > 2 ? sizes[2] : 0);
+  unlink(path);
+}
+
 /* One write of many lines: batched into few writev calls, rotating in the
  * middle of the batch, without losing or reordering a line. */
 static void test_batched_rotation(void) {
@@ -151,6 +182,7 @@ int main(void) {
   test_lines();
   test_rotation();
   test_oversize_record();
+  test_long_line_split();
   test_batched_rotation();
   struct crilog l;
   CHECK(crilog_open(&l, "/tmp/x", 1, 0) == -EINVAL, "max_files 0 is refused");

@@ -149,8 +149,11 @@ int crilog_write(struct crilog *l, const char *stream, const char *buf, size_t l
   int n = 0;
   size_t pending = 0;
   while (len > 0) {
-    const char *nl = memchr(buf, '\n', len);
-    size_t line = nl ? (size_t)(nl - buf) : len;
+    /* A line longer than CRILOG_MAX_CONTENT goes out as P records of that
+     * size (Docker's 16 KiB messages), so no reader ever needs more. */
+    size_t scan = len < CRILOG_MAX_CONTENT + 1 ? len : CRILOG_MAX_CONTENT + 1;
+    const char *nl = memchr(buf, '\n', scan);
+    size_t line = nl ? (size_t)(nl - buf) : (len < CRILOG_MAX_CONTENT ? len : CRILOG_MAX_CONTENT);
     size_t rec = plen + line + 1;
     uint64_t size = l->size + pending;
     if ((l->max_size && size > 0 && size + rec > l->max_size) || n + 3 > BATCH_IOV) {
@@ -169,9 +172,9 @@ int crilog_write(struct crilog *l, const char *stream, const char *buf, size_t l
       iov[n++] = (struct iovec){(void *)"\n", 1};
     }
     pending += rec;
-    if (!nl) break;
-    buf += line + 1;
-    len -= line + 1;
+    size_t used = nl ? line + 1 : line;
+    buf += used;
+    len -= used;
   }
   return n ? write_all(l, iov, n, pending) : 0;
 }

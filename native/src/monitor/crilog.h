@@ -6,7 +6,11 @@
  * F marks a record that ends a line of the container's output (its '\n' is
  * the record's terminator), P a piece of a line that had no '\n' yet when the
  * monitor read it (a prompt, a line longer than the read buffer, or a write
- * split by the kernel). Readers join P records up to the next F. Like conmon,
+ * split by the kernel). A record holds at most CRILOG_MAX_CONTENT bytes of
+ * content: a longer line is written as several P records (Docker splits
+ * its log messages at 16 KiB the same way), so a reader's memory per record
+ * is bounded whatever the container prints. Readers join P records up to
+ * the next F, or pass them on as pieces. Like conmon,
  * partial lines are not held back across reads: the log never lags the
  * container, and the writer needs no per-stream buffer.
  *
@@ -30,6 +34,8 @@
 #define CRILOG_DEFAULT_MAX_FILES 5u
 /* "2026-11-29T07:08:49.123456789Z" */
 #define CRILOG_TIMESTAMP_LEN 30
+/* Content bytes per record at most (libs/cri-log's MAX_RECORD_CONTENT). */
+#define CRILOG_MAX_CONTENT (16u * 1024)
 
 struct crilog {
   int fd;                  /* -1 when closed */
