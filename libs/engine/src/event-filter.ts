@@ -1,6 +1,6 @@
 // The Events rpc: filters as `docker events --filter` takes them, and a
 // bounded in-memory history so `--since` can replay recent events (the
-// durable history is the NATS JetStream stream the lead publishes to).
+// durable history is the NATS JetStream stream service.ts publishes to).
 import { InvalidArgumentError } from '@berth/errors';
 import { labelMatches } from './container-store';
 import type { ContainerEvent } from './events';

@@ -1,6 +1,6 @@
 // Container events, emitted after the state change they report is committed
 // to the store, in order created -> started -> (die -> exited | restarted ->
-// started) -> removed for one container. The lead maps each to a NATS
+// started) -> removed for one container. service.ts publishes each as a NATS
 // CloudEvent on berth.engine.container.<action> (payload
 // berth.events.v1.ContainerEvent).
 import { EventEmitter } from 'node:events';

@@ -1,6 +1,6 @@
 // The engine's view of the other berth services. Each port is the slice of a
-// service's gRPC client the engine needs; the lead's composition root adapts
-// the generated clients to these interfaces. Keeping them this small is what
+// service's gRPC client the engine needs; grpc-ports/ adapts the generated
+// clients to these interfaces. Keeping them this small is what
 // lets the engine's sagas, restart logic and recovery be tested without gRPC.
 //
 // Conventions for every port:

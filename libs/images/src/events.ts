@@ -1,5 +1,5 @@
 // Event names and payloads the images service emits, after the state change
-// is committed. The lead's gRPC layer forwards them to the events service.
+// is committed. service.ts publishes each on NATS as berth.images.image.<action>.
 import { EventEmitter } from 'node:events';
 
 export const ImageEvent = {

@@ -1,6 +1,6 @@
 // The images service's local API for image records (the logic behind the
 // Images RPCs; see protos/berth/images/v1/images.proto). Callable without
-// gRPC: the lead's handler maps each RPC onto one method here.
+// gRPC: the handler (service.ts) maps each RPC onto one method here.
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError, isNotFound } from '@berth/errors';
 import type { ContentStore } from './content-store.js';
 import { ImageEvent, type ImageEvents } from './events.js';

@@ -1,6 +1,6 @@
 // Composition of the images service's local API: the content store, the
 // image records, leases, GC and the transfer service over one root
-// directory. The gRPC handler (the lead's kit) holds one ImagesLocal and maps
+// directory. The gRPC handler (service.ts) holds one ImagesLocal and maps
 // RPCs onto `content`, `images` and `transfer`.
 import { join } from 'node:path';
 import type { Registry } from 'prom-client';

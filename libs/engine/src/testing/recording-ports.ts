@@ -3,7 +3,7 @@
 // engine's ordering logic (sagas, restart, recovery) without gRPC. They record
 // every call in one shared log, keep the set of live resources so a test can
 // check a rollback left nothing behind, and can be told to fail a given call.
-// The real end-to-end test runs once the lead wires the services.
+// The real adapters are grpc-ports/; the end-to-end tests run the real stack.
 import { InternalError, NotFoundError } from '@berth/errors';
 import type { EnginePorts, ExitStatus, ProcessSpec, ResolvedImage } from '../ports';
 import { emptyImageConfig, type ImageConfig } from '../merge';
