@@ -327,6 +327,100 @@ static int parse_container_directive(struct shim_config *c, char **f, int n, con
 	return 0;
 }
 
+/* ---- seccomp (docs/design/shim.md, "seccomp") ----------------------- */
+
+static const char *const seccomp_actions[] = {
+	[SECCOMP_KILL_THREAD] = "SCMP_ACT_KILL", [SECCOMP_KILL_PROCESS] = "SCMP_ACT_KILL_PROCESS",
+	[SECCOMP_TRAP] = "SCMP_ACT_TRAP", [SECCOMP_ERRNO] = "SCMP_ACT_ERRNO", [SECCOMP_TRACE] = "SCMP_ACT_TRACE",
+	[SECCOMP_ALLOW] = "SCMP_ACT_ALLOW", [SECCOMP_LOG] = "SCMP_ACT_LOG",
+};
+static const char *const seccomp_ops[] = {
+	[SECCOMP_OP_NE] = "SCMP_CMP_NE", [SECCOMP_OP_LT] = "SCMP_CMP_LT", [SECCOMP_OP_LE] = "SCMP_CMP_LE",
+	[SECCOMP_OP_EQ] = "SCMP_CMP_EQ", [SECCOMP_OP_GE] = "SCMP_CMP_GE", [SECCOMP_OP_GT] = "SCMP_CMP_GT",
+	[SECCOMP_OP_MASKED_EQ] = "SCMP_CMP_MASKED_EQ",
+};
+#define NELEM(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+/* <action> <ret>: ret is a number for SCMP_ACT_ERRNO/SCMP_ACT_TRACE and "-"
+ * for the others (the writer resolves OCI's defaults: errnoRet absent =
+ * defaultErrnoRet, else EPERM). */
+static int parse_seccomp_action(const char *name, const char *ret, const char *where, const char *d,
+				enum seccomp_action *act, uint32_t *out)
+{
+	uint64_t v;
+	int a = -1;
+	for (int i = 0; i < NELEM(seccomp_actions); i++)
+		if (strcmp(name, seccomp_actions[i]) == 0)
+			a = i;
+	if (strcmp(name, "SCMP_ACT_KILL_THREAD") == 0)
+		a = SECCOMP_KILL_THREAD;
+	if (a < 0)
+		return BAD("%s: %s: unknown action \"%s\" (SCMP_ACT_KILL, SCMP_ACT_KILL_THREAD, SCMP_ACT_KILL_PROCESS, SCMP_ACT_TRAP, SCMP_ACT_ERRNO, SCMP_ACT_TRACE, SCMP_ACT_ALLOW, SCMP_ACT_LOG)", where, d, name);
+	*act = (enum seccomp_action)a;
+	*out = 0;
+	if (a == SECCOMP_ERRNO || a == SECCOMP_TRACE) {
+		if (parse_u64(ret, 65535, false, &v))
+			return BAD("%s: %s: %s needs a return value 0..65535, got \"%s\"", where, d, name, ret);
+		*out = (uint32_t)v;
+	} else if (strcmp(ret, "-") != 0) {
+		return BAD("%s: %s: %s takes no return value (\"-\"), got \"%s\"", where, d, name, ret);
+	}
+	return 0;
+}
+
+static int parse_seccomp_directive(struct seccomp_spec *s, char **f, int n, const char *where, bool *handled)
+{
+	const char *d = f[0];
+
+	*handled = true;
+	if (strcmp(d, "seccomp") == 0) {
+		if (n != 3)
+			return BAD("%s: seccomp: expected <default action> <return value or ->", where);
+		if (s->enabled)
+			return BAD("%s: seccomp given twice", where);
+		s->enabled = true;
+		return parse_seccomp_action(f[1], f[2], where, d, &s->default_action, &s->default_ret);
+	}
+	if (strcmp(d, "seccomp-arch") == 0 || strcmp(d, "seccomp-flag") == 0) {
+		bool arch = d[8] == 'a';
+		if (n != 2 || !f[1][0])
+			return BAD("%s: %s: expected 1 name", where, d);
+		return push_str(arch ? &s->arches : &s->flags, arch ? &s->narches : &s->nflags, f[1]) ? fail("%s", where) : 0;
+	}
+	if (strcmp(d, "seccomp-syscall") == 0) {
+		struct seccomp_rule_spec *r;
+		if (n < 4 || (n - 4) % 4 != 0 || !f[1][0])
+			return BAD("%s: seccomp-syscall: expected <name> <action> <return value or -> [<index> <op> <value> <valueTwo>]...", where);
+		r = push(&s->rules, &s->nrules, sizeof *r);
+		if (!r)
+			return fail("%s", where);
+		r->name = f[1];
+		if (parse_seccomp_action(f[2], f[3], where, "seccomp-syscall", &r->action, &r->ret) < 0)
+			return -1;
+		for (int i = 4; i < n; i += 4) {
+			struct seccomp_arg_spec *a = push(&r->args, &r->nargs, sizeof *a);
+			uint64_t idx;
+			int op = -1;
+			if (!a)
+				return fail("%s", where);
+			if (parse_u64(f[i], 5, false, &idx))
+				return BAD("%s: seccomp-syscall %s: argument index \"%s\" is not 0..5", where, f[1], f[i]);
+			for (int k = 0; k < NELEM(seccomp_ops); k++)
+				if (strcmp(f[i + 1], seccomp_ops[k]) == 0)
+					op = k;
+			if (op < 0)
+				return BAD("%s: seccomp-syscall %s: unknown operator \"%s\" (SCMP_CMP_NE, _LT, _LE, _EQ, _GE, _GT, _MASKED_EQ)", where, f[1], f[i + 1]);
+			if (parse_u64(f[i + 2], UINT64_MAX, false, &a->value) || parse_u64(f[i + 3], UINT64_MAX, false, &a->value_two))
+				return BAD("%s: seccomp-syscall %s: argument %s: value and valueTwo must be unsigned decimal numbers", where, f[1], f[i]);
+			a->index = (unsigned)idx;
+			a->op = (enum seccomp_op)op;
+		}
+		return 0;
+	}
+	*handled = false;
+	return 0;
+}
+
 int config_parse(char *buf, size_t len, enum config_kind kind, const char *what, struct shim_config *c)
 {
 	const char *header = kind == CONFIG_EXEC ? "berth-exec-config" : "berth-shim-config";
@@ -369,6 +463,8 @@ int config_parse(char *buf, size_t len, enum config_kind kind, const char *what,
 			return -1;
 		if (!handled && kind == CONFIG_CONTAINER && parse_container_directive(c, f, n, where, &handled) < 0)
 			return -1;
+		if (!handled && kind == CONFIG_CONTAINER && parse_seccomp_directive(&c->seccomp, f, n, where, &handled) < 0)
+			return -1;
 		if (!handled)
 			return BAD("%s: unknown directive \"%s\"", where, f[0]);
 	}
@@ -392,6 +488,8 @@ int config_parse(char *buf, size_t len, enum config_kind kind, const char *what,
 			return BAD("%s: uid-map/gid-map given without a new user namespace", what);
 		if (c->ns[NS_USER].enabled && !c->ns[NS_USER].path && (!c->nuid_maps || !c->ngid_maps))
 			return BAD("%s: namespace user: a new user namespace needs uid-map and gid-map", what);
+		if (!c->seccomp.enabled && (c->seccomp.narches || c->seccomp.nflags || c->seccomp.nrules))
+			return BAD("%s: seccomp-arch/seccomp-flag/seccomp-syscall given without a seccomp directive (the default action)", what);
 		if (c->hostname && !(c->ns[NS_UTS].enabled && !c->ns[NS_UTS].path))
 			return BAD("%s: hostname: needs a new uts namespace", what);
 		/* A sysctl outside the container's namespaces would change the

@@ -56,6 +56,8 @@ static int init_setup(struct create_ctx *x)
 	if (rootfs_finalize(c) < 0)
 		return -1;
 	umask(022);
+	if (seccomp_prepare(&c->seccomp) < 0)
+		return -1;
 	if (process_apply_early(&c->process) < 0 || process_apply_creds(&c->process) < 0)
 		return -1;
 	return 0;
@@ -85,6 +87,10 @@ static void __attribute__((noreturn)) run_init(struct create_ctx *x)
 	close(x->fifo_fd);
 	/* Nothing of the shim's may leak into the container process. */
 	close_fds_on_exec();
+	if (x->config.process.no_new_privs && seccomp_load_prepared() < 0) {
+		report();
+		_exit(1);
+	}
 	process_exec(&x->config.process);
 	n = errno; /* report() may clobber it */
 	report();

@@ -161,6 +161,16 @@ int cmd_exec(int argc, char **argv)
 	}
 	if (config_load(cfg, CONFIG_EXEC, &c) < 0)
 		goto fail;
+	/* An exec'd process gets the container's seccomp filter, as Docker's
+	 * exec does: it is read from the config the container was created
+	 * with (the state dir's), never taken from the exec config. */
+	{
+		struct shim_config container;
+		snprintf(path, sizeof path, "%s/config", state);
+		if (config_load(path, CONFIG_CONTAINER, &container) < 0)
+			goto fail;
+		c.seccomp = container.seccomp;
+	}
 	if (c.process.terminal && !console) {
 		fail_errno(EINVAL, "terminal: the exec config asks for a terminal but no --console-socket was given");
 		goto fail;
@@ -249,7 +259,7 @@ int cmd_exec(int argc, char **argv)
 				child_fail(errp[1], false);
 			}
 		}
-		if (process_apply_early(&c.process) < 0)
+		if (seccomp_prepare(&c.seccomp) < 0 || process_apply_early(&c.process) < 0)
 			child_fail(errp[1], false);
 		if (c.process.terminal && terminal_setup(console_fd, false) < 0)
 			child_fail(errp[1], false);
@@ -258,6 +268,8 @@ int cmd_exec(int argc, char **argv)
 		if (process_apply_creds(&c.process) < 0)
 			child_fail(errp[1], false);
 		close_fds_on_exec();
+		if (c.process.no_new_privs && seccomp_load_prepared() < 0)
+			child_fail(errp[1], false);
 		process_exec(&c.process);
 		child_fail(errp[1], true);
 	}

@@ -70,6 +70,11 @@ int process_apply_creds(const struct process_spec *p)
 
 	if (p->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return fail("no-new-privileges: prctl");
+	/* Without no_new_privs, loading a seccomp filter needs CAP_SYS_ADMIN:
+	 * now, before the capabilities go (runc's order). With it, the
+	 * callers load it right before execve. */
+	if (!p->no_new_privs && seccomp_load_prepared() < 0)
+		return -1;
 	for (int c = 0; c <= last; c++)
 		if (!(p->caps[CAP_SET_BOUNDING] & (1ull << c)) && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0)
 			return fail("cap bounding: drop %s", cap_name(c));

@@ -89,6 +89,36 @@ struct mount_spec {
 	int noptions;
 };
 
+/* seccomp (OCI linux.seccomp), as the config gives it: names are kept as
+ * text and resolved by seccomp.c with libseccomp, so this parser has no
+ * libseccomp dependency. Actions and operators are checked while parsing. */
+enum seccomp_action { SECCOMP_KILL_THREAD, SECCOMP_KILL_PROCESS, SECCOMP_TRAP, SECCOMP_ERRNO, SECCOMP_TRACE, SECCOMP_ALLOW, SECCOMP_LOG };
+enum seccomp_op { SECCOMP_OP_NE, SECCOMP_OP_LT, SECCOMP_OP_LE, SECCOMP_OP_EQ, SECCOMP_OP_GE, SECCOMP_OP_GT, SECCOMP_OP_MASKED_EQ };
+
+struct seccomp_arg_spec {
+	unsigned index; /* 0..5 */
+	enum seccomp_op op;
+	uint64_t value, value_two;
+};
+
+struct seccomp_rule_spec {
+	char *name;
+	enum seccomp_action action;
+	uint32_t ret; /* errno (ERRNO) or message (TRACE) */
+	struct seccomp_arg_spec *args;
+	int nargs;
+};
+
+struct seccomp_spec {
+	bool enabled; /* a `seccomp` directive was given */
+	enum seccomp_action default_action;
+	uint32_t default_ret;
+	char **arches, **flags;
+	int narches, nflags;
+	struct seccomp_rule_spec *rules;
+	int nrules;
+};
+
 struct shim_config {
 	struct process_spec process;
 	struct ns_spec ns[NS_COUNT];
@@ -107,6 +137,7 @@ struct shim_config {
 	char **cgroups;
 	int ncgroups;
 	char *init; /* host path of berth-init to run as pid 1, or NULL */
+	struct seccomp_spec seccomp; /* applied to the init and to every exec */
 };
 
 enum config_kind { CONFIG_CONTAINER, CONFIG_EXEC };
@@ -143,6 +174,15 @@ int process_apply_creds(const struct process_spec *p); /* the rest */
 int process_exec(const struct process_spec *p);
 /* 127 for ENOENT/ENOTDIR, 126 otherwise (Docker's convention). */
 int exec_exit_code(int err);
+
+/* seccomp.c. seccomp_prepare builds the filter in memory (a profile the
+ * kernel or libseccomp refuses fails here, naming the directive; syscall
+ * names unknown to libseccomp are skipped, as runc does); seccomp_load_prepared
+ * loads it (0 when none was prepared). Loading needs no_new_privs or
+ * CAP_SYS_ADMIN, hence runc's order: with no_new_privs right before execve,
+ * otherwise before the capabilities are dropped (process_apply_creds). */
+int seccomp_prepare(const struct seccomp_spec *s);
+int seccomp_load_prepared(void);
 
 /* Marks every fd >= 3 close-on-exec (close_range, or one by one). */
 void close_fds_on_exec(void);
