@@ -1,29 +1,73 @@
 #!/usr/bin/env bash
-# Brings a fresh Debian 12 machine (as root) to where berth builds, runs and
-# tests: system packages from Debian, npm packages from the lockfile, the C
-# shim and monitor, the TypeScript build. Idempotent and quick when nothing
-# is missing. Used by `npm start` and `npm test`.
+# Brings a fresh Debian 12 machine (as root) to where berth builds and runs
+# (`npm start`: build + runtime packages) or is tested (`npm test`, which
+# runs `setup.sh --test`: the test packages as well): system packages from
+# Debian, npm packages from the lockfile, the C shim and monitor, the
+# TypeScript build, and a `berth` launcher on PATH. Idempotent and quick when
+# nothing is missing.
+#
+#   setup.sh                  build + runtime packages, build, launcher
+#   setup.sh --test           the same plus the test packages
+#   setup.sh --list <which>   print one list (build, runtime, test), one
+#                             package a line, and exit (scripts/check-packages.js)
+#
+# scripts/check-packages.js (a step of `npm test`) fails when the tree runs a
+# tool, imports a Python module or a proto that no package below provides:
+# add the package to the list that needs it, one per line with its reason.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 log() { printf '[setup] %s\n' "$*" >&2; }
 
-# What berth runs, builds and tests against, all from Debian:
-#   nats-server            events (JetStream)
-#   busybox-static         the default busybox image and test rootfs
-#   containernetworking-plugins iptables iproute2   networking (CNI)
-#   gcc make libc6-dev     the C shim and monitor
-#   uidmap                 user namespaces (newuidmap is not required; kept for parity)
-#   zstd                   zstd layers
-#   prometheus             promtool: tests parse /metrics with Prometheus' parser
-#   docker-registry skopeo umoci   registry tests and archive checks
-#   runc crun podman       peers measured side by side in bench/
-#   python3-grpcio python3-protobuf protobuf-compiler(-grpc)   a client generated from protos/ by another language
-#   apache2-utils          htpasswd for registry auth tests
-packages=(nats-server busybox-static containernetworking-plugins iptables iproute2 gcc make libc6-dev
-  uidmap zstd prometheus docker-registry skopeo umoci runc crun podman
-  python3-grpcio python3-protobuf protobuf-compiler protobuf-compiler-grpc
-  apache2-utils procps psmisc)
+# What builds berth (npm start builds the tree before running it).
+build_packages=(
+  gcc make libc6-dev                  # the C shim, monitor and init (native/)
+  libseccomp-dev                      # berth-shim builds containers' seccomp filters with libseccomp
+)
+
+# What berth itself runs: every user of `npm start` needs these.
+runtime_packages=(
+  nats-server                         # events (JetStream), when no NATS is reachable
+  busybox-static                      # the default busybox image (/bin/busybox)
+  containernetworking-plugins         # CNI plugins for --network with a CNI config
+  iptables iproute2                   # bridges, veths, NAT and published ports
+  uidmap                              # user namespaces (kept for parity; newuidmap is not required)
+  zstd                                # zstd-compressed layers
+  libseccomp2                         # berth-shim links libseccomp (containers' seccomp filters)
+)
+
+# What only the tests (and bench/) use: `npm test` installs these too.
+test_packages=(
+  prometheus                          # promtool: tests parse /metrics with Prometheus' parser
+  docker-registry                     # a local registry for pull/push tests
+  skopeo umoci                        # archives and layouts written and read by peers
+  runc crun podman                    # peers run side by side (tests and bench/)
+  python3                             # test fixtures (a pty bridge, a generated gRPC client)
+  python3-grpcio python3-protobuf     # the Python client generated from protos/
+  protobuf-compiler protobuf-compiler-grpc
+  libprotobuf-dev                     # google/protobuf/*.proto that protos/ import, for protoc
+  apache2-utils                       # htpasswd for registry auth tests
+  openssl                             # certificates for TLS registry tests
+  procps psmisc                       # ps and friends in test helpers
+)
+
+with_test=0
+case "${1:-}" in
+  --test) with_test=1 ;;
+  --list)
+    case "${2:-}" in
+      build) printf '%s\n' "${build_packages[@]}" ;;
+      runtime) printf '%s\n' "${runtime_packages[@]}" ;;
+      test) printf '%s\n' "${test_packages[@]}" ;;
+      *) echo "usage: setup.sh --list build|runtime|test" >&2; exit 2 ;;
+    esac
+    exit 0 ;;
+  "") ;;
+  *) echo "usage: setup.sh [--test | --list build|runtime|test]" >&2; exit 2 ;;
+esac
+
+packages=("${build_packages[@]}" "${runtime_packages[@]}")
+[ "$with_test" = 1 ] && packages+=("${test_packages[@]}")
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -63,4 +107,22 @@ log "building TypeScript"
 projects=$(ls -d libs/*/tsconfig.json apps/*/tsconfig.json 2>/dev/null | xargs -n1 dirname)
 # shellcheck disable=SC2086
 npx tsc -b $projects
+
+# `berth` on PATH: a small launcher for this tree's built CLI (npx would add
+# ~400 ms to every command). It is rewritten when the tree moves or node does;
+# a /usr/local/bin/berth that is not ours (no marker line) is left alone.
+launcher=/usr/local/bin/berth
+marker='# berth launcher written by scripts/setup.sh'
+node_bin=$(command -v node)
+want=$(printf '#!/bin/sh\n%s; setup.sh of this tree rewrites it when the tree moves.\nexec %q %q "$@"\n' \
+  "$marker" "$node_bin" "$root/apps/cli/bin/berth")
+if [ -e "$launcher" ] && ! grep -qxF "$marker; setup.sh of this tree rewrites it when the tree moves." "$launcher" 2>/dev/null; then
+  log "$launcher exists and is not berth's launcher: left alone (run $root/apps/cli/bin/berth)"
+elif [ "$(id -u)" = 0 ] && [ "$(cat "$launcher" 2>/dev/null)" != "$want" ]; then
+  tmp=$(mktemp "$launcher.XXXXXX")
+  printf '%s\n' "$want" > "$tmp"
+  chmod 0755 "$tmp"
+  mv -f "$tmp" "$launcher"
+  log "installed $launcher -> $root/apps/cli/bin/berth"
+fi
 log "ready"

@@ -4,9 +4,12 @@
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-bash scripts/setup.sh || exit 1
+bash scripts/setup.sh --test || exit 1
 status=0
 step() { printf '\n== %s\n' "$*"; }
+
+step "every tool, Python module and proto include the tree uses comes from setup.sh"
+node scripts/check-packages.js || status=1
 
 step "generated proto types are current"
 bash scripts/gen-protos.sh --check || status=1

@@ -14,7 +14,7 @@ const BRIDGE = join(__dirname, 'fixtures', 'pty_bridge.py');
 
 /** `berth args...` on a new pseudo-terminal of rows x cols; keys in, screen out. */
 function onTerminal(s: CliStack, args: string[], rows: number, cols: number) {
-  const child: ChildProcess = spawn('python3', [BRIDGE, String(rows), String(cols), process.execPath, BERTH_BIN, ...args], {
+  const child: ChildProcess = spawn('/usr/bin/python3', [BRIDGE, String(rows), String(cols), process.execPath, BERTH_BIN, ...args], {
     env: { ...s.env, PTY_BRIDGE_CTL_FD: '3', TERM: 'xterm' },
     stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
   });

@@ -501,7 +501,7 @@ describe('berth-shim terminal', () => {
           });
     const dir = mkdtempSync(join(tmpdir(), 'berth-console-'));
     const sock = join(dir, 'console.sock');
-    const receiver = spawn('python3', ['-c', CONSOLE_RECEIVER, sock], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const receiver = spawn('/usr/bin/python3', ['-c', CONSOLE_RECEIVER, sock], { stdio: ['ignore', 'pipe', 'inherit'] });
     let got = '';
     receiver.stdout!.on('data', (d: Buffer) => (got += d.toString()));
     const done = new Promise<number | null>((res) => receiver.on('exit', res));
@@ -527,7 +527,7 @@ describe('berth-shim terminal', () => {
   it('gives an exec\'d process its own pty through --console-socket', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'berth-console-'));
     const sock = join(dir, 'console.sock');
-    const receiver = spawn('python3', ['-c', CONSOLE_RECEIVER, sock], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const receiver = spawn('/usr/bin/python3', ['-c', CONSOLE_RECEIVER, sock], { stdio: ['ignore', 'pipe', 'inherit'] });
     let got = '';
     receiver.stdout!.on('data', (d: Buffer) => (got += d.toString()));
     const done = new Promise<number | null>((res) => receiver.on('exit', res));
