@@ -3,6 +3,7 @@
 import { berthPaths, type ServiceModule } from '@berth/kit';
 import { resolveNats, DEFAULT_NATS_PORT } from './nats';
 import { runServices } from './run';
+import { lowerOomScore } from './supervisor';
 
 export interface AppOptions {
   /** Start a private nats-server when none is reachable (npm start). */
@@ -11,6 +12,11 @@ export interface AppOptions {
 
 export async function runApp(modules: ServiceModule[], opts: AppOptions = {}): Promise<void> {
   const paths = berthPaths();
+  // An unlimited container must not get a service OOM-killed: -500 as dockerd.
+  // Refused without CAP_SYS_RESOURCE; the monitors then raise the containers
+  // instead (docs/design/monitor.md, "OOM score").
+  const oom = lowerOomScore(-500);
+  if (!oom.lowered) process.stderr.write(`berth: oom_score_adj stays ${oom.adj} (lowering refused: ${oom.error}); containers are scored above it by their monitors\n`);
   let natsUrl = process.env.NATS_URL ?? `nats://127.0.0.1:${DEFAULT_NATS_PORT}`;
   let natsProc: import('node:child_process').ChildProcess | undefined;
   if (opts.withNats) {

@@ -1,13 +1,18 @@
 // `berth daemon up|down|status`: the stack in the background.
 //   up        one berthd process hosting every service (default), or with
 //             split one process per service; plus a private nats-server when
-//             none is reachable. Returns when every service is SERVING.
-//   down      SIGTERM to each process berth started (by pid, checked against
-//             its command line), SIGKILL after a deadline.
+//             none is reachable. The processes are started, and restarted
+//             when they die, by the supervisor (supervisor.ts), a process of
+//             its own. Returns when every service is SERVING. On a stack
+//             that is partly up (a service was killed, or the supervisor),
+//             starts only what is missing, in the layout it runs in.
+//   down      the supervisor first (so nothing is restarted), then SIGTERM to
+//             each process berth started (by pid, checked against its command
+//             line), SIGKILL after a deadline.
 //   status    each service's health, pid, socket, metrics URL and version.
-// What was started is recorded in <BERTH_RUN>/daemon.json.
+// What was started is recorded in <BERTH_RUN>/daemon.json (mode 0600).
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, closeSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { FailedPreconditionError, UnavailableError } from '@berth/errors';
 import {
@@ -15,33 +20,26 @@ import {
   type BerthPaths, type ServiceInfo, type ServiceName,
 } from '@berth/kit';
 import { resolveNats } from './nats';
+import { NODE_FLAGS, processAlive, readRecordFile, recordFile, writeRecordFile, type StackProcess, type SupervisedRecord } from './supervisor';
+
+export { NODE_FLAGS };
 
 export const REPO_ROOT = resolve(__dirname, '..', '..', '..');
-
-/**
- * V8 flags for service processes. A 1 MiB semi-space keeps the young
- * generation from holding ~30 MiB of RSS per process after start-up bursts;
- * a control plane's allocation rate does not need more (measured in
- * bench/suites/daemon.js). npm start and deploy/systemd use the same.
- */
-export const NODE_FLAGS = ['--max-semi-space-size=1'];
 
 export interface DaemonRecord {
   layout: 'all-in-one' | 'split';
   natsUrl: string;
   natsPid?: number;
-  processes: { name: string; pid: number; script: string }[];
+  /** The services the stack hosts (all six unless daemon up was given a subset). */
+  services?: ServiceName[];
+  /** The supervisor that starts and restarts `processes` (absent once it stopped). */
+  supervisorPid?: number;
+  processes: StackProcess[];
   startedAt: string;
 }
 
-const recordPath = (paths: BerthPaths) => join(paths.run, 'daemon.json');
-
 export function readDaemonRecord(paths: BerthPaths = berthPaths()): DaemonRecord | undefined {
-  try {
-    return JSON.parse(readFileSync(recordPath(paths), 'utf8')) as DaemonRecord;
-  } catch {
-    return undefined;
-  }
+  return readRecordFile(paths.run) as DaemonRecord | undefined;
 }
 
 /** The entry point of an app, built by `nx run <app>:build`. */
@@ -49,22 +47,15 @@ export function appScript(app: string): string {
   return join(REPO_ROOT, 'apps', app, 'dist', 'main.js');
 }
 
-function alive(pid: number, script?: string): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  if (!script) return true;
-  try {
-    // Guard against a recycled pid: only signal a process running our script.
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(script);
-  } catch {
-    return false;
-  }
+/** The supervisor's entry point (apps/berthd/src/supervise.ts). */
+export function supervisorScript(): string {
+  return join(REPO_ROOT, 'apps', 'berthd', 'dist', 'supervise.js');
 }
 
+const alive = processAlive;
+
 export interface UpOptions {
+  /** One process per service. Unset on a stack that is partly up: the layout it runs in. */
   split?: boolean;
   paths?: BerthPaths;
   services?: readonly ServiceName[];
@@ -77,49 +68,99 @@ export interface UpResult {
   record: DaemonRecord;
   /** Milliseconds from spawning to every service SERVING. */
   readyMs: number;
+  /** The processes this call started (all of them, or on a stack that was partly up the missing ones). */
+  started: string[];
+  /** True when the stack was partly up and only what was missing was started. */
+  healed: boolean;
 }
 
 export async function daemonUp(opts: UpOptions = {}): Promise<UpResult> {
   const paths = opts.paths ?? berthPaths();
-  const services = opts.services ?? SERVICE_NAMES;
   const existing = readDaemonRecord(paths);
-  if (existing && existing.processes.some((p) => alive(p.pid, p.script))) {
-    throw new FailedPreconditionError(`the berth stack is already running (${recordPath(paths)}); run 'berth daemon down' first`);
-  }
+  const supervisorUp = existing?.supervisorPid !== undefined && alive(existing.supervisorPid, supervisorScript());
+  if (existing && (supervisorUp || existing.processes.some((p) => alive(p.pid, p.script)))) return healStack(paths, existing, supervisorUp, opts);
+  const services = opts.services ?? SERVICE_NAMES;
   mkdirSync(paths.run, { recursive: true });
   mkdirSync(paths.root, { recursive: true });
   const logDir = join(paths.run, 'logs');
-  mkdirSync(logDir, { recursive: true });
+  mkdirSync(logDir, { recursive: true, mode: 0o700 });
   const t0 = Date.now();
-  const nats = await resolveNats(paths, { detached: true });
-  const env = { ...process.env, ...opts.env, BERTH_ROOT: paths.root, BERTH_RUN: paths.run, NATS_URL: nats.url };
-  const launch = (name: string, script: string, args: string[]) => {
+  const processes: StackProcess[] = opts.split
+    ? services.map((s) => ({ name: s, pid: 0, script: appScript(s), args: [] }))
+    : [{ name: 'berthd', pid: 0, script: appScript('berthd'), args: ['--services', services.join(',')] }];
+  for (const script of [supervisorScript(), ...processes.map((p) => p.script)]) {
     if (!existsSync(script)) throw new FailedPreconditionError(`${script} is not built: run 'npm run build' first`);
-    const fd = openSync(join(logDir, `${name}.log`), 'a');
-    const child = spawn(process.execPath, [...NODE_FLAGS, script, ...args], { detached: true, stdio: ['ignore', fd, fd], env });
-    closeSync(fd);
-    child.unref();
-    return { name, pid: child.pid!, script };
-  };
-  const processes = opts.split
-    ? services.map((s) => launch(s, appScript(s), []))
-    : [launch('berthd', appScript('berthd'), ['--services', services.join(',')])];
+  }
+  const nats = await resolveNats(paths, { detached: true });
   const record: DaemonRecord = {
     layout: opts.split ? 'split' : 'all-in-one',
     natsUrl: nats.url,
     ...(nats.process?.pid ? { natsPid: nats.process.pid } : {}),
+    services: [...services],
     processes,
     startedAt: new Date().toISOString(),
   };
-  writeRecord(paths, record);
+  writeRecordFile(paths.run, record as unknown as SupervisedRecord);
+  const env = { ...process.env, ...opts.env, BERTH_ROOT: paths.root, BERTH_RUN: paths.run, NATS_URL: nats.url };
+  let supervisorPid: number | undefined;
+  try {
+    supervisorPid = await startSupervisor(paths, env);
+    await Promise.all(services.map((s) => waitServing([`unix:${socketPath(s, paths)}`], GRPC_SERVICE[s], opts.timeoutMs ?? 60_000)));
+  } catch (e) {
+    const names = ['supervisor', ...processes.map((p) => p.name)];
+    const tails = names.map((n) => `--- ${n} log ---\n${tail(join(logDir, `${n}.log`))}`).join('\n');
+    await daemonDown({ paths }).catch(() => undefined);
+    if (supervisorPid !== undefined) await terminate(supervisorPid, supervisorScript(), 5000).catch(() => undefined);
+    throw new UnavailableError(`the stack did not become ready: ${(e as Error).message}\n${tails}`);
+  }
+  return { record: readDaemonRecord(paths) ?? record, readyMs: Date.now() - t0, started: processes.map((p) => p.name), healed: false };
+}
+
+/**
+ * daemon up on a stack that is partly up: the supervisor starts what is
+ * missing (asked with SIGUSR1 when it runs; a new one, which adopts the live
+ * processes, when it was killed too). The environment is this call's (NATS
+ * from the record), as the first daemon up's was: run it the same way.
+ */
+async function healStack(paths: BerthPaths, existing: DaemonRecord, supervisorUp: boolean, opts: UpOptions): Promise<UpResult> {
+  const wanted = opts.split === undefined ? existing.layout : opts.split ? 'split' : 'all-in-one';
+  if (wanted !== existing.layout) {
+    throw new FailedPreconditionError(`the berth stack runs in the ${existing.layout} layout (${recordFile(paths.run)}); run 'berth daemon down' first to start it ${wanted}`);
+  }
+  const t0 = Date.now();
+  const missing = existing.processes.filter((p) => !alive(p.pid, p.script)).map((p) => p.name);
+  if (supervisorUp) process.kill(existing.supervisorPid!, 'SIGUSR1');
+  else {
+    const env = { ...process.env, ...opts.env, BERTH_ROOT: paths.root, BERTH_RUN: paths.run, NATS_URL: existing.natsUrl };
+    await startSupervisor(paths, env);
+  }
+  const services = existing.services ?? SERVICE_NAMES;
   try {
     await Promise.all(services.map((s) => waitServing([`unix:${socketPath(s, paths)}`], GRPC_SERVICE[s], opts.timeoutMs ?? 60_000)));
   } catch (e) {
-    const tails = processes.map((p) => `--- ${p.name} log ---\n${tail(join(logDir, `${p.name}.log`))}`).join('\n');
-    await daemonDown({ paths }).catch(() => undefined);
+    const tails = ['supervisor', ...missing].map((n) => `--- ${n} log ---\n${tail(join(paths.run, 'logs', `${n}.log`))}`).join('\n');
     throw new UnavailableError(`the stack did not become ready: ${(e as Error).message}\n${tails}`);
   }
-  return { record, readyMs: Date.now() - t0 };
+  return { record: readDaemonRecord(paths) ?? existing, readyMs: Date.now() - t0, started: missing, healed: true };
+}
+
+/** Spawns the supervisor (detached) and waits until it has taken over the record; its pid. */
+async function startSupervisor(paths: BerthPaths, env: NodeJS.ProcessEnv): Promise<number> {
+  const logPath = join(paths.run, 'logs', 'supervisor.log');
+  mkdirSync(join(paths.run, 'logs'), { recursive: true, mode: 0o700 });
+  const fd = openSync(logPath, 'a', 0o600);
+  const child = spawn(process.execPath, [...NODE_FLAGS, supervisorScript()], { detached: true, stdio: ['ignore', fd, fd], env });
+  closeSync(fd);
+  child.unref();
+  const pid = child.pid;
+  if (pid === undefined) throw new UnavailableError(`cannot start the supervisor (${supervisorScript()})`);
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    if (readDaemonRecord(paths)?.supervisorPid === pid) return pid;
+    if (!alive(pid)) throw new UnavailableError(`the supervisor exited at start:\n${tail(logPath)}`);
+    if (Date.now() > deadline) throw new UnavailableError(`the supervisor (pid ${pid}) did not take over ${recordFile(paths.run)} within 15 s:\n${tail(logPath)}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 function tail(path: string, lines = 15): string {
@@ -128,12 +169,6 @@ function tail(path: string, lines = 15): string {
   } catch {
     return '(no log)';
   }
-}
-
-function writeRecord(paths: BerthPaths, record: DaemonRecord): void {
-  const p = recordPath(paths);
-  writeFileSync(`${p}.tmp`, JSON.stringify(record, null, 2) + '\n');
-  renameSync(`${p}.tmp`, p);
 }
 
 async function terminate(pid: number, script: string | undefined, timeoutMs: number): Promise<void> {
@@ -152,11 +187,15 @@ async function terminate(pid: number, script: string | undefined, timeoutMs: num
 /** Stops what `daemonUp` started. Containers keep running (their monitors own them). */
 export async function daemonDown(opts: { paths?: BerthPaths; timeoutMs?: number } = {}): Promise<boolean> {
   const paths = opts.paths ?? berthPaths();
-  const record = readDaemonRecord(paths);
-  if (!record) return false;
+  const first = readDaemonRecord(paths);
+  if (!first) return false;
+  // The supervisor first: it would restart the services stopped below. It
+  // writes the pids it last spawned before it exits, so read the record again.
+  if (first.supervisorPid !== undefined) await terminate(first.supervisorPid, supervisorScript(), 5000);
+  const record = readDaemonRecord(paths) ?? first;
   await Promise.all(record.processes.map((p) => terminate(p.pid, p.script, opts.timeoutMs ?? 15_000)));
   if (record.natsPid) await terminate(record.natsPid, 'nats-server', opts.timeoutMs ?? 15_000).catch(() => undefined);
-  rmSync(recordPath(paths), { force: true });
+  rmSync(recordFile(paths.run), { force: true });
   return true;
 }
 

@@ -2,5 +2,6 @@
 // background stack (berth daemon up/down/status) — and finding NATS.
 export { runServices, type RunOptions, type RunningStack } from './run';
 export { resolveNats, portOpen, DEFAULT_NATS_PORT, type NatsChoice } from './nats';
-export { daemonUp, daemonDown, daemonStatus, readDaemonRecord, appScript, REPO_ROOT, NODE_FLAGS, type DaemonRecord, type UpOptions, type UpResult, type ServiceStatus } from './control';
+export { daemonUp, daemonDown, daemonStatus, readDaemonRecord, appScript, supervisorScript, REPO_ROOT, NODE_FLAGS, type DaemonRecord, type UpOptions, type UpResult, type ServiceStatus } from './control';
 export { runApp, mainOf, type AppOptions } from './app';
+export { Supervisor, RestartDelay, lowerOomScore, processAlive, type StackProcess } from './supervisor';
