@@ -107,3 +107,5 @@ export interface HostConfig {
   autoRemove: boolean;
   logConfig: LogConfig;
 }
+
+export * from './validate';

@@ -10,6 +10,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorCode, FailedPreconditionError, InvalidArgumentError, NotFoundError, isAlreadyExists, isFailedPrecondition, isNotFound, makeError } from '@berth/errors';
 import { readLog, type LogEntry, type ReadLogOptions } from '@berth/cri-log';
+import { normalizeSignalName, quoteValue } from '@berth/container-config';
 import { cpuPercent, memoryUsage, type RawCpuMem } from './stats';
 import { applyChanges, imageConfigOf } from './commit';
 import { filterPsOutput, runPs, type TopResult } from './top';
@@ -682,7 +683,7 @@ export class Engine {
 
   rename(ref: string, newName: string): ContainerRecord {
     const rec = this.store.find(ref);
-    const name = validateContainerName(newName, 'name');
+    const name = validateContainerName(newName, 'new_name');
     if (name === rec.name) {
       throw new InvalidArgumentError(`renaming container ${rec.name} to the name it already has`, { field: 'name' });
     }
@@ -952,26 +953,9 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
-const SIGNALS: Record<string, number> = {
-  SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGILL: 4, SIGTRAP: 5, SIGABRT: 6, SIGBUS: 7, SIGFPE: 8, SIGKILL: 9, SIGUSR1: 10,
-  SIGSEGV: 11, SIGUSR2: 12, SIGPIPE: 13, SIGALRM: 14, SIGTERM: 15, SIGSTKFLT: 16, SIGCHLD: 17, SIGCONT: 18, SIGSTOP: 19,
-  SIGTSTP: 20, SIGTTIN: 21, SIGTTOU: 22, SIGURG: 23, SIGXCPU: 24, SIGXFSZ: 25, SIGVTALRM: 26, SIGPROF: 27, SIGWINCH: 28,
-  SIGIO: 29, SIGPWR: 30, SIGSYS: 31,
-};
-
 /** "TERM", "sigterm", "15" -> "SIGTERM"; InvalidArgument for anything else. */
-export function normalizeSignal(s: string): string {
-  if (/^\d+$/.test(s)) {
-    const n = Number(s);
-    const name = Object.keys(SIGNALS).find((k) => SIGNALS[k] === n);
-    if (name) return name;
-    if (n >= 34 && n <= 64) return `SIGRTMIN+${n - 34}`;
-  } else {
-    const up = s.toUpperCase();
-    const name = up.startsWith('SIG') ? up : `SIG${up}`;
-    if (name in SIGNALS) return name;
-    const rt = /^SIGRTMIN\+(\d+)$/.exec(name);
-    if (rt && Number(rt[1]) <= 30) return name;
-  }
-  throw new InvalidArgumentError(`invalid signal "${s}": expected a name like SIGTERM or TERM, or a number 1-64`, { field: 'signal' });
+export function normalizeSignal(s: string, field = 'signal'): string {
+  const name = normalizeSignalName(s);
+  if (name) return name;
+  throw new InvalidArgumentError(`invalid signal "${quoteValue(s)}": expected a name like SIGTERM or TERM, or a number 1-64`, { field });
 }

@@ -5,10 +5,11 @@
 // shape so scripts that grep `docker ps` output keep working; the word lists
 // are our own.
 import { randomInt } from 'node:crypto';
+import { checkContainerName, NAME_PATTERN, quoteValue } from '@berth/container-config';
 import { InvalidArgumentError, ResourceExhaustedError } from '@berth/errors';
 
-/** Docker's rule for container and volume names (daemon/names/names.go). */
-export const NAME_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
+/** Docker's rule for container and volume names (daemon/names/names.go), bounded in length. */
+export { NAME_PATTERN };
 
 /**
  * Checks a user-supplied container name. Accepts and strips one leading "/"
@@ -16,12 +17,8 @@ export const NAME_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
  */
 export function validateContainerName(raw: string, field = 'name'): string {
   const name = raw.startsWith('/') ? raw.slice(1) : raw;
-  if (!NAME_PATTERN.test(name)) {
-    throw new InvalidArgumentError(
-      `invalid container name "${raw}": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed, at least two characters`,
-      { field },
-    );
-  }
+  const why = checkContainerName(name);
+  if (why) throw new InvalidArgumentError(`invalid container name "${quoteValue(raw)}": ${why}`, { field });
   return name;
 }
 

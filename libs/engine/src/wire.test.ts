@@ -44,14 +44,14 @@ describe('engine wire mapping', () => {
     expect(() => createRequestFromWire({ config: { image: 'x' }, pull: 'sometimes' })).toThrow(/pull "sometimes"/);
     expect(() => createRequestFromWire({ config: { image: 'x' }, hostConfig: { restartPolicy: { name: 'always', maximumRetryCount: 2 } } })).toThrow(/cannot be used with restart policy "always"/);
     expect(() => createRequestFromWire({ config: { image: 'x' }, hostConfig: { mounts: [{ type: 'bind', source: 'rel', target: '/x' }] } })).toThrow(/absolute host path/);
-    expect(() => createRequestFromWire({ config: { image: 'x' }, hostConfig: { portBindings: [{ containerPort: 0 }] } })).toThrow(/out of range/);
+    expect(() => createRequestFromWire({ config: { image: 'x' }, hostConfig: { portBindings: [{ containerPort: 0 }] } })).toThrow(/expected a port from 1 to 65535/);
   });
 
   it('filters and updates', () => {
     const f = { status: ['exited', 'created'], label: ['a=b'] };
     expect(filtersFromWire((roundTrip('ListContainers', { filters: filtersToWire(f) }) as { filters: never }).filters)).toEqual(f);
-    const u = updateRequestFromWire(roundTrip('UpdateContainer', { id: 'x', memory: 100 }) as never);
-    expect(u.memory).toBe(100);
+    const u = updateRequestFromWire(roundTrip('UpdateContainer', { id: 'x', memory: 64 * 1024 * 1024 }) as never);
+    expect(u.memory).toBe(64 * 1024 * 1024);
     expect(u.nanoCpus).toBeUndefined(); // optional: absent stays unchanged
     expect(u.restartPolicy).toBeUndefined();
   });
@@ -67,7 +67,8 @@ describe('engine wire mapping', () => {
     expect(createRequestFromWire({ config: { image: 'alpine' }, hostConfig: { logConfig: { type: 'k8s-file', config: { 'max-size': '1m' } } } }).hostConfig.logConfig).toEqual({ type: 'k8s-file', config: { 'max-size': '1m' } });
     // Lines go out without their newline; a last, unfinished line has none to drop.
     expect(logEntryToWire({ time: 't', stream: 'stdout', line: Buffer.from('a\n') }).line.toString()).toBe('a');
-    expect(logEntryToWire({ time: 't', stream: 'stderr', line: Buffer.from('b') })).toEqual({ time: 't', stream: 'stderr', line: Buffer.from('b') });
+    expect(logEntryToWire({ time: 't', stream: 'stderr', line: Buffer.from('b') })).toEqual({ time: 't', stream: 'stderr', line: Buffer.from('b'), partial: true });
+    expect(logEntryToWire({ time: 't', stream: 'stdout', line: Buffer.from('a\n') }).partial).toBe(false);
   });
 
   it('stats samples map field for field', () => {

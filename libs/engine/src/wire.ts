@@ -6,6 +6,7 @@
 //   - Cmd/Entrypoint travel as StringList: null = not given, {values: []} = given empty
 //   - "" strings mean "default" (pull -> missing, network -> bridge, restart -> no)
 //   - map<string, FilterValues> filters <-> Record<string, string[]>
+import { quoteValue } from '@berth/container-config';
 import { InvalidArgumentError } from '@berth/errors';
 import type { CreateRequest, ExecRequest, StatsSample, UpdateRequest } from './engine';
 import type { ContainerEvent } from './events';
@@ -15,6 +16,7 @@ import type { LogsOptions } from './engine';
 import type { PullPolicy } from './ports';
 import { toSummary, type ContainerSummary } from './summary';
 import { defaultContainerConfig, defaultHostConfig, type ContainerConfig, type ContainerRecord, type HostConfig, type MountSpec, type RestartPolicy } from './types';
+import { validateCreateRequest, validateExecRequest, validateUpdateRequest } from './validate';
 import type { VolumeRecord } from './volumes';
 
 export interface WireStringList { values: string[] }
@@ -38,15 +40,16 @@ export interface WireCreateContainerRequest { name?: string; config?: Maybe<Wire
 
 const RESTART_NAMES = ['no', 'always', 'unless-stopped', 'on-failure'];
 
-export function restartPolicyFromWire(w: Maybe<WireRestartPolicy>): RestartPolicy {
+/** `prefix`: where the policy sits in the request ("host_config." in CreateContainer, "" in UpdateContainer). */
+export function restartPolicyFromWire(w: Maybe<WireRestartPolicy>, prefix = ''): RestartPolicy {
   const name = w?.name || 'no';
   if (!RESTART_NAMES.includes(name)) {
-    throw new InvalidArgumentError(`invalid restart policy "${name}": expected no, always, unless-stopped or on-failure`, { field: 'restart_policy.name' });
+    throw new InvalidArgumentError(`invalid restart policy "${quoteValue(name)}": expected no, always, unless-stopped or on-failure`, { field: `${prefix}restart_policy.name` });
   }
   const max = w?.maximumRetryCount ?? 0;
-  if (max < 0) throw new InvalidArgumentError('restart_policy.maximum_retry_count must not be negative', { field: 'restart_policy.maximum_retry_count' });
+  if (max < 0) throw new InvalidArgumentError(`${prefix}restart_policy.maximum_retry_count must not be negative`, { field: `${prefix}restart_policy.maximum_retry_count` });
   if (max > 0 && name !== 'on-failure') {
-    throw new InvalidArgumentError(`maximum retry count cannot be used with restart policy "${name}"`, { field: 'restart_policy.maximum_retry_count' });
+    throw new InvalidArgumentError(`maximum retry count cannot be used with restart policy "${name}"`, { field: `${prefix}restart_policy.maximum_retry_count` });
   }
   return { name: name as RestartPolicy['name'], maximumRetryCount: max };
 }
@@ -54,16 +57,10 @@ export function restartPolicyFromWire(w: Maybe<WireRestartPolicy>): RestartPolic
 function mountFromWire(m: WireMountSpec, i: number): MountSpec {
   const type = m.type || 'volume';
   if (type !== 'bind' && type !== 'volume' && type !== 'tmpfs') {
-    throw new InvalidArgumentError(`mounts[${i}].type "${type}": expected bind, volume or tmpfs`, { field: `host_config.mounts[${i}].type` });
+    throw new InvalidArgumentError(`invalid host_config.mounts[${i}].type "${quoteValue(type)}": expected bind, volume or tmpfs`, { field: `host_config.mounts[${i}].type` });
   }
-  const target = m.target ?? '';
-  if (!target.startsWith('/') || target === '/') {
-    throw new InvalidArgumentError(`mounts[${i}].target "${target}": expected an absolute path other than "/"`, { field: `host_config.mounts[${i}].target` });
-  }
-  if (type === 'bind' && !(m.source ?? '').startsWith('/')) {
-    throw new InvalidArgumentError(`mounts[${i}].source "${m.source ?? ''}": a bind mount needs an absolute host path`, { field: `host_config.mounts[${i}].source` });
-  }
-  return { type, source: m.source ?? '', target, readOnly: m.readOnly ?? false, options: m.options ?? [] };
+  // Paths and options are checked with the rest of the request (validate.ts).
+  return { type, source: m.source ?? '', target: m.target ?? '', readOnly: m.readOnly ?? false, options: m.options ?? [] };
 }
 
 export function configFromWire(w: Maybe<WireContainerConfig>): ContainerConfig {
@@ -85,20 +82,13 @@ export function hostConfigFromWire(w: Maybe<WireHostConfig>): HostConfig {
   return {
     memory: w.memory ?? 0, memorySwap: w.memorySwap ?? 0, nanoCpus: w.nanoCpus ?? 0, cpuShares: w.cpuShares ?? 0,
     cpusetCpus: w.cpusetCpus ?? '', pidsLimit: w.pidsLimit ?? 0, networkMode: w.networkMode || 'bridge',
-    portBindings: (w.portBindings ?? []).map((p, i) => {
-      const port = p.containerPort ?? 0;
-      if (port < 1 || port > 65535) throw new InvalidArgumentError(`port_bindings[${i}].container_port ${port} is out of range 1-65535`, { field: `host_config.port_bindings[${i}]` });
-      const protocol = p.protocol || 'tcp';
-      if (!['tcp', 'udp', 'sctp'].includes(protocol)) throw new InvalidArgumentError(`port_bindings[${i}].protocol "${protocol}": expected tcp, udp or sctp`, { field: `host_config.port_bindings[${i}]` });
-      const hostPort = p.hostPort ?? 0;
-      const hostPortEnd = p.hostPortEnd ?? 0;
-      if (hostPortEnd && (hostPortEnd < hostPort || hostPort === 0 || hostPortEnd > 65535)) {
-        throw new InvalidArgumentError(`port_bindings[${i}].host_port_end ${hostPortEnd} needs host_port at or below it (host_port ${hostPort}), at most 65535`, { field: `host_config.port_bindings[${i}]` });
-      }
-      return { containerPort: port, protocol, hostIp: p.hostIp ?? '', hostPort, ...(hostPortEnd > hostPort ? { hostPortEnd } : {}) };
-    }),
+    // Ranges, protocol and address are checked with the rest of the request (validate.ts).
+    portBindings: (w.portBindings ?? []).map((p) => ({
+      containerPort: p.containerPort ?? 0, protocol: p.protocol || 'tcp', hostIp: p.hostIp ?? '', hostPort: p.hostPort ?? 0,
+      ...(p.hostPortEnd ? { hostPortEnd: p.hostPortEnd } : {}),
+    })),
     mounts: (w.mounts ?? []).map(mountFromWire), readonlyRootfs: w.readonlyRootfs ?? false, init: w.init ?? false,
-    restartPolicy: restartPolicyFromWire(w.restartPolicy), capAdd: w.capAdd ?? [], capDrop: w.capDrop ?? [],
+    restartPolicy: restartPolicyFromWire(w.restartPolicy, 'host_config.'), capAdd: w.capAdd ?? [], capDrop: w.capDrop ?? [],
     usernsMode: w.usernsMode ?? '', autoRemove: w.autoRemove ?? false,
     logConfig: logConfigFromWire(w.logConfig),
   };
@@ -109,7 +99,11 @@ export function createRequestFromWire(w: WireCreateContainerRequest): CreateRequ
   if (pull !== 'missing' && pull !== 'always' && pull !== 'never') {
     throw new InvalidArgumentError(`pull "${pull}": expected missing, always or never`, { field: 'pull' });
   }
-  return { name: w.name || undefined, config: configFromWire(w.config), hostConfig: hostConfigFromWire(w.hostConfig), pull: pull as PullPolicy };
+  const req: CreateRequest = { name: w.name || undefined, config: configFromWire(w.config), hostConfig: hostConfigFromWire(w.hostConfig), pull: pull as PullPolicy };
+  validateCreateRequest(req);
+  // A range of one port is that port.
+  for (const p of req.hostConfig.portBindings) if (p.hostPortEnd === p.hostPort) delete p.hostPortEnd;
+  return req;
 }
 
 /** The inverse, for clients (the CLI) building requests from a RunRequest-shaped object. */
@@ -143,16 +137,20 @@ export interface WireUpdateRequest {
 }
 
 export function updateRequestFromWire(w: WireUpdateRequest): UpdateRequest {
-  return {
+  const u: UpdateRequest = {
     memory: w.memory, memorySwap: w.memorySwap, nanoCpus: w.nanoCpus, cpuShares: w.cpuShares, cpusetCpus: w.cpusetCpus, pidsLimit: w.pidsLimit,
     restartPolicy: w.restartPolicy ? restartPolicyFromWire(w.restartPolicy) : undefined,
   };
+  validateUpdateRequest(u);
+  return u;
 }
 
 export interface WireExecStart { id?: string; args?: string[]; env?: string[]; workingDir?: string; user?: string; tty?: boolean; stdin?: boolean; privileged?: boolean }
 
 export function execRequestFromWire(w: WireExecStart): ExecRequest {
-  return { args: w.args ?? [], env: w.env ?? [], workingDir: w.workingDir ?? '', user: w.user ?? '', tty: w.tty ?? false, stdin: w.stdin ?? false, privileged: w.privileged ?? false };
+  const e: ExecRequest = { args: w.args ?? [], env: w.env ?? [], workingDir: w.workingDir ?? '', user: w.user ?? '', tty: w.tty ?? false, stdin: w.stdin ?? false, privileged: w.privileged ?? false };
+  validateExecRequest(e);
+  return e;
 }
 
 export function inspectToWire(rec: ContainerRecord): { json: string; summary: ContainerSummary } {
