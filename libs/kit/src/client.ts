@@ -8,11 +8,17 @@
 //     the next address with a short backoff, until the deadline;
 //   - errors turned back into the typed berth error the server threw
 //     (status.ts).
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import type { MethodDefinition } from '@grpc/proto-loader';
 import { randomUUID } from 'node:crypto';
 import { compiledServiceDefinition, serviceDefinition } from '@berth/proto';
-import { fromStatus } from './status';
+import { fromStatus } from './status-codes';
+
+// grpc-js is loaded when the first grpc-js client is made, not with this
+// module: the CLI's entry (client-entry.ts) imports it for TCP addresses
+// only and otherwise speaks HTTP/2 itself (h2-client.ts).
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const loadGrpc = () => require('@grpc/grpc-js') as typeof grpc;
 
 export interface CallOpts {
   /** Milliseconds until the call is abandoned (DEADLINE_EXCEEDED). */
@@ -83,6 +89,7 @@ export const MAX_TIMEOUT_MS = 24 * 3600_000;
  */
 export function createClient<D, H>(service: string, addresses: string[], opts: ClientOptions = {}): BerthClient<D, H> {
   if (addresses.length === 0) throw new Error(`no address given for ${service}`);
+  const grpc = loadGrpc();
   // The compiled descriptor spares every client process the .proto parse
   // (libs/proto/src/compiled.ts); BERTH_PROTOS (contracts from another
   // directory) is honoured by parsing that directory instead.

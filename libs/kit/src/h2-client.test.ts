@@ -1,0 +1,203 @@
+// The HTTP/2 client (h2-client.ts) and the grpc-js client (client.ts) are two
+// transports behind one BerthClient shape: the same calls, against the same
+// real grpc-js server, must give the same answers, errors and stream
+// behaviour. Each case runs on both.
+import { afterEach, describe, expect, it } from 'vitest';
+import { isInvalidArgument, isNotFound, isUnavailable, makeError, InvalidArgumentError, type ErrorCode } from '@berth/errors';
+import type { testingV1 } from '@berth/proto';
+import { createClient } from './client';
+import { createClient as createEntryClient } from './client-entry';
+import { createH2Client, h2Serves } from './h2-client';
+import { ServiceHost, socketPath, tempPaths, type AsyncHandlers, type TempPaths } from './index';
+
+const SERVICE = 'berth.testing.v1.Echo';
+type Echo = ReturnType<typeof createClient<testingV1.EchoDefinition, testingV1.EchoHandlers>>;
+
+function handlers(server: string): AsyncHandlers<testingV1.EchoHandlers> {
+  const maybeFail = (failWith: string) => {
+    if (failWith === 'InvalidArgument') throw new InvalidArgumentError('message: must not be empty', { field: 'message' });
+    if (failWith) throw makeError(failWith as ErrorCode, `failing with ${failWith} as asked`);
+  };
+  const wait = (ms: number, signal?: AbortSignal) =>
+    new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, ms);
+      signal?.addEventListener('abort', () => { clearTimeout(t); resolve(); });
+    });
+  return {
+    Say: async (req, ctx) => {
+      await wait(req.delayMs, ctx.signal);
+      maybeFail(req.failWith);
+      return { message: req.message, server };
+    },
+    SayOnce: async (req) => {
+      maybeFail(req.failWith);
+      return { message: req.message, server };
+    },
+    Stream: async (req, call) => {
+      for (let i = 0; i < req.repeat; i++) {
+        if (!call.write({ message: `${req.message}-${i}`, server })) await new Promise((r) => call.once('drain', r));
+      }
+      await wait(req.delayMs);
+      maybeFail(req.failWith);
+    },
+    Collect: async (call) => {
+      let all = '';
+      for await (const m of call as AsyncIterable<testingV1.EchoRequest__Output>) all += m.message;
+      return { message: all, server };
+    },
+    Chat: async (call) => {
+      for await (const m of call as AsyncIterable<testingV1.EchoRequest__Output>) call.write({ message: m.message.toUpperCase(), server });
+    },
+  };
+}
+
+const transports = [
+  ['grpc-js', (addrs: string[], timeoutMs = 5000) => createClient<testingV1.EchoDefinition, testingV1.EchoHandlers>(SERVICE, addrs, { timeoutMs })],
+  ['http2', (addrs: string[], timeoutMs = 5000) => createH2Client<testingV1.EchoDefinition, testingV1.EchoHandlers>(SERVICE, addrs, { timeoutMs })],
+] as const;
+
+describe.each(transports)('client transport %s', (_name, make) => {
+  let paths: TempPaths;
+  const hosts: ServiceHost[] = [];
+  const clients: Echo[] = [];
+
+  const start = async (name = 'echo', server = 'a') => {
+    const host = await ServiceHost.start<testingV1.EchoHandlers>({ name, service: SERVICE, handlers: handlers(server), paths });
+    hosts.push(host);
+    return host;
+  };
+  const client = (addrs: string[], timeoutMs?: number): Echo => {
+    const c = make(addrs, timeoutMs) as Echo;
+    clients.push(c);
+    return c;
+  };
+
+  afterEach(async () => {
+    clients.splice(0).forEach((c) => c.close());
+    await Promise.all(hosts.splice(0).map((h) => h.stop(1000)));
+    paths?.cleanup();
+  });
+
+  it('answers unary calls and gives back the typed error, kind and field the server threw', async () => {
+    paths = tempPaths();
+    const host = await start();
+    const c = client([`unix:${host.info.socket}`]);
+    await expect(c.Say({ message: 'hi' })).resolves.toMatchObject({ message: 'hi', server: 'a' });
+    await expect(c.Say({ message: 'ünïcode ✓ '.repeat(1000) })).resolves.toMatchObject({ message: 'ünïcode ✓ '.repeat(1000) });
+    const err = await c.Say({ message: '', failWith: 'InvalidArgument' }).catch((e: unknown) => e);
+    expect(isInvalidArgument(err)).toBe(true);
+    expect(err).toMatchObject({ field: 'message', message: 'message: must not be empty' });
+    for (const kind of ['NotFound', 'AlreadyExists', 'FailedPrecondition', 'ResourceExhausted', 'DataLoss', 'PermissionDenied'] as const) {
+      await expect(c.SayOnce({ message: 'x', failWith: kind })).rejects.toMatchObject({ code: kind, message: `failing with ${kind} as asked` });
+    }
+  });
+
+  it('streams in every direction, with back-pressure, and ends a failing stream with its error', async () => {
+    paths = tempPaths();
+    const host = await start();
+    const c = client([`unix:${host.info.socket}`]);
+    const got: string[] = [];
+    for await (const m of c.Stream({ message: 'm', repeat: 3 })) got.push((m as { message: string }).message);
+    expect(got).toEqual(['m-0', 'm-1', 'm-2']);
+
+    // 20k messages read slowly: all arrive, in order.
+    let n = 0;
+    const many = c.Stream({ message: 'x'.repeat(100), repeat: 20_000 });
+    for await (const m of many) {
+      expect((m as { message: string }).message.endsWith(`-${n}`)).toBe(true);
+      n++;
+      if (n % 5000 === 0) await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(n).toBe(20_000);
+
+    const failing = c.Stream({ message: 'm', repeat: 2, failWith: 'NotFound' });
+    const seen: string[] = [];
+    const err = await (async () => {
+      try {
+        for await (const m of failing) seen.push((m as { message: string }).message);
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(seen).toEqual(['m-0', 'm-1']);
+    expect(isNotFound(err)).toBe(true);
+
+    const { stream, response } = c.Collect();
+    stream.write({ message: 'a' });
+    stream.write({ message: 'b' });
+    stream.end();
+    await expect(response).resolves.toMatchObject({ message: 'ab' });
+
+    const chat = c.Chat();
+    const replies: string[] = [];
+    const done = new Promise<void>((resolve, reject) => {
+      chat.on('data', (m: { message: string }) => replies.push(m.message));
+      chat.on('end', () => resolve());
+      chat.on('error', reject);
+    });
+    chat.write({ message: 'x' });
+    chat.write({ message: 'y' });
+    chat.end();
+    await done;
+    expect(replies).toEqual(['X', 'Y']);
+  });
+
+  it('enforces the deadline and cancels on request', async () => {
+    paths = tempPaths();
+    const host = await start();
+    const c = client([`unix:${host.info.socket}`], 200);
+    const late = await c.Say({ message: 'slow', delayMs: 3000 }).catch((e: unknown) => e);
+    expect(late).toMatchObject({ code: 'DeadlineExceeded' });
+
+    const ac = new AbortController();
+    const pending = c.Say({ message: 'slow', delayMs: 3000 }, { timeoutMs: 5000, signal: ac.signal }).catch((e: unknown) => e);
+    setTimeout(() => ac.abort(), 50);
+    expect(await pending).toMatchObject({ code: 'Cancelled' });
+
+    const stream = c.Stream({ message: 's', repeat: 1, delayMs: 3000 });
+    const ended = new Promise<unknown>((resolve) => {
+      stream.on('data', () => stream.cancel());
+      stream.on('error', resolve);
+    });
+    expect(await ended).toMatchObject({ code: 'Cancelled' });
+    // The connection is still good for the next call.
+    await expect(c.SayOnce({ message: 'after' })).resolves.toMatchObject({ message: 'after' });
+  });
+
+  it('reports a missing socket as UNAVAILABLE in the words the CLI reads, reconnects after a restart and retries idempotent calls on the next replica', async () => {
+    paths = tempPaths();
+    const missing = client([`unix:${socketPath('nobody', paths)}`], 1000);
+    const down = await missing.SayOnce({ message: 'x' }).catch((e: unknown) => e);
+    expect(isUnavailable(down)).toBe(true);
+    expect(String((down as { cause?: { details?: string } }).cause?.details)).toMatch(/No connection established.*connect ENOENT/);
+
+    const a = await start('echo', 'a');
+    const c = client([`unix:${a.info.socket}`]);
+    await expect(c.Say({ message: '1' })).resolves.toMatchObject({ server: 'a' });
+    await a.stop(1000);
+    hosts.splice(hosts.indexOf(a), 1);
+    const a2 = await start('echo', 'a2');
+    await expect(c.Say({ message: '2' })).resolves.toMatchObject({ server: 'a2' });
+
+    const b = await start('echo-b', 'b');
+    const rr = client([`unix:${a2.info.socket}`, `unix:${b.info.socket}`]);
+    const servers = new Set<string>();
+    for (let i = 0; i < 4; i++) servers.add((await rr.Say({ message: 'x' })).server);
+    expect([...servers].sort()).toEqual(['a2', 'b']);
+    await b.stop(500);
+    hosts.splice(hosts.indexOf(b), 1);
+    for (let i = 0; i < 4; i++) await expect(rr.Say({ message: 'x' })).resolves.toMatchObject({ server: 'a2' });
+  });
+});
+
+describe('client entry', () => {
+  it('takes HTTP/2 for unix sockets only; TCP addresses and BERTH_CLIENT_TRANSPORT=grpc-js get grpc-js', () => {
+    expect(h2Serves(['unix:/run/berth/engine.sock', '/run/berth/x.sock'])).toBe(true);
+    expect(h2Serves(['unix:/run/berth/engine.sock', '10.0.0.1:7000'])).toBe(false);
+    expect(() => createH2Client(SERVICE, ['127.0.0.1:1'])).toThrow(/unix sockets only/);
+    const viaEntry = createEntryClient<testingV1.EchoDefinition, testingV1.EchoHandlers>(SERVICE, ['127.0.0.1:1']);
+    // grpc-js normalizes the address list as given; the h2 client would have refused it.
+    expect(viaEntry.addresses).toEqual(['127.0.0.1:1']);
+    viaEntry.close();
+  });
+});
