@@ -7,6 +7,7 @@ import { InvalidArgumentError } from '@berth/errors';
 import { invalidFlagValue, type FlagDef } from './command';
 import { parseBytes } from './units';
 
+import { CAPABILITIES, checkCpuset, checkHostname, checkNetworkMode, checkUser, normalizeCapability } from '@berth/container-config';
 import type { MountSpec, PortBinding, RestartPolicy } from '@berth/container-config';
 export type { MountSpec, PortBinding, RestartPolicy };
 
@@ -39,11 +40,8 @@ export function parseCpus(f: Flag, v: string): number {
 
 /** --cpuset-cpus "0-3,5" (also --cpuset-mems). */
 export function parseCpuset(f: Flag, v: string): string {
-  const ok = v.split(',').every((part) => {
-    const m = /^(\d+)(?:-(\d+))?$/.exec(part);
-    return m !== null && (m[2] === undefined || Number(m[1]) <= Number(m[2]));
-  });
-  if (!ok) throw invalidFlagValue(f, v, 'expected a list of CPU numbers and ranges such as 0-3,5');
+  const why = checkCpuset(v);
+  if (why) throw invalidFlagValue(f, v, why);
   return v;
 }
 
@@ -224,52 +222,34 @@ export function parseRestartPolicy(f: Flag, v: string): RestartPolicy {
   return { name, maximumRetryCount: count === undefined ? 0 : Number(count) };
 }
 
-/** Capabilities of Linux 6.x (capability.h), without the CAP_ prefix. */
-export const CAPABILITIES = [
-  'CHOWN', 'DAC_OVERRIDE', 'DAC_READ_SEARCH', 'FOWNER', 'FSETID', 'KILL', 'SETGID', 'SETUID', 'SETPCAP',
-  'LINUX_IMMUTABLE', 'NET_BIND_SERVICE', 'NET_BROADCAST', 'NET_ADMIN', 'NET_RAW', 'IPC_LOCK', 'IPC_OWNER',
-  'SYS_MODULE', 'SYS_RAWIO', 'SYS_CHROOT', 'SYS_PTRACE', 'SYS_PACCT', 'SYS_ADMIN', 'SYS_BOOT', 'SYS_NICE',
-  'SYS_RESOURCE', 'SYS_TIME', 'SYS_TTY_CONFIG', 'MKNOD', 'LEASE', 'AUDIT_WRITE', 'AUDIT_CONTROL', 'SETFCAP',
-  'MAC_OVERRIDE', 'MAC_ADMIN', 'SYSLOG', 'WAKE_ALARM', 'BLOCK_SUSPEND', 'AUDIT_READ', 'PERFMON', 'BPF',
-  'CHECKPOINT_RESTORE',
-] as const;
+/** Capabilities of Linux 6.x (capability.h), without the CAP_ prefix (shared with the engine's checks). */
+export { CAPABILITIES };
 
 /** "net_admin", "CAP_NET_ADMIN", "all" -> "CAP_NET_ADMIN" / "ALL". */
 export function parseCapability(f: Flag, v: string): string {
-  const up = v.toUpperCase();
-  if (up === 'ALL') return 'ALL';
-  const bare = up.startsWith('CAP_') ? up.slice(4) : up;
-  if (!(CAPABILITIES as readonly string[]).includes(bare)) {
-    throw invalidFlagValue(f, v, 'unknown capability; expected a Linux capability name such as NET_ADMIN or CAP_NET_ADMIN, or ALL');
-  }
-  return `CAP_${bare}`;
+  const cap = normalizeCapability(v);
+  if (!cap) throw invalidFlagValue(f, v, 'unknown capability; expected a Linux capability name such as NET_ADMIN or CAP_NET_ADMIN, or ALL');
+  return cap;
 }
 
 /** --network bridge | none | host | container:<name|id> | <network name>. */
 export function parseNetworkMode(f: Flag, v: string): string {
-  const form = 'expected bridge, none, host, container:<name|id> or a network name';
-  if (v === 'bridge' || v === 'none' || v === 'host' || v === 'default') return v === 'default' ? 'bridge' : v;
-  if (v.startsWith('container:')) {
-    if (!/^container:[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(v)) throw invalidFlagValue(f, v, `container name or id missing or invalid; ${form}`);
-    return v;
-  }
-  if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(v)) throw invalidFlagValue(f, v, form);
-  return v;
+  const why = checkNetworkMode(v);
+  if (why) throw invalidFlagValue(f, v, why);
+  return v === 'default' ? 'bridge' : v;
 }
 
 /** -u user[:group]: names or ids, checked for shape here, resolved against the image at start. */
 export function parseUserSpec(f: Flag, v: string): string {
-  const parts = v.split(':');
-  const part = /^[a-zA-Z0-9_.][a-zA-Z0-9_.-]*\$?$/;
-  if (parts.length > 2 || parts.some((p) => !part.test(p))) throw invalidFlagValue(f, v, 'expected USER or USER:GROUP, each a name or a numeric id');
+  const why = checkUser(v);
+  if (why) throw invalidFlagValue(f, v, why);
   return v;
 }
 
-/** --hostname: RFC 1123 labels. */
+/** --hostname: RFC 1123 labels, at most 64 characters (the kernel's bound). */
 export function parseHostname(f: Flag, v: string): string {
-  if (v.length > 253 || !v.split('.').every((l) => /^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$/.test(l))) {
-    throw invalidFlagValue(f, v, 'expected a hostname: letters, digits and "-", dot-separated labels of at most 63 characters');
-  }
+  const why = checkHostname(v);
+  if (why) throw invalidFlagValue(f, v, why);
   return v;
 }
 

@@ -5,7 +5,7 @@
 // engine is called, so a bad flag never leaves a half-created container.
 import { InvalidArgumentError } from '@berth/errors';
 import { logBounds } from '@berth/cri-log';
-import type { ContainerConfig, HostConfig } from '@berth/container-config';
+import { checkContainerName, MIN_MEMORY, type ContainerConfig, type HostConfig } from '@berth/container-config';
 import type { CommandDef, FlagDef, ParsedCommand } from './command';
 import { invalidFlagValue } from './command';
 import {
@@ -87,7 +87,6 @@ export interface RunEnv {
   cwd: string;
 }
 
-const MIN_MEMORY = 6 * 1024 * 1024; // Docker's linuxMinMemory
 
 const flagOf = (name: string): FlagDef => RUN_FLAGS.find((f) => f.name === name)!;
 
@@ -102,9 +101,8 @@ export function buildRunRequest(p: ParsedCommand, env: RunEnv): RunRequest {
   checkImageRef(image);
 
   const name = str('name');
-  if (name !== '' && !/^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(name)) {
-    throw invalidFlagValue(flagOf('name'), name, 'expected [a-zA-Z0-9][a-zA-Z0-9_.-]+ (at least two characters)');
-  }
+  const nameWhy = name === '' ? undefined : checkContainerName(name.replace(/^\//, ''));
+  if (nameWhy) throw invalidFlagValue(flagOf('name'), name, nameWhy);
 
   const envs: string[] = [];
   for (const file of list('env-file')) {

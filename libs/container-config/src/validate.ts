@@ -27,7 +27,7 @@ export const MAX_HOSTNAME_LENGTH = 64;
 
 export function checkContainerName(name: string): string | undefined {
   if (name.length > MAX_NAME_LENGTH) return `a name is at most ${MAX_NAME_LENGTH} characters (this one has ${name.length})`;
-  if (!NAME_PATTERN.test(name)) return 'only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed, at least two characters';
+  if (!NAME_PATTERN.test(name)) return 'expected [a-zA-Z0-9][a-zA-Z0-9_.-]+ (at least two characters)';
   return undefined;
 }
 
