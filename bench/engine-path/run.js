@@ -169,7 +169,7 @@ async function main() {
     BERTH_DNS_UPSTREAMS: '127.0.0.1:9',
   };
   Object.assign(process.env, env);
-  for (const s of ['ENGINE', 'NAMESPACES', 'CGROUPS', 'LAYERS', 'NETWORKS', 'IMAGES']) process.env[`BERTH_${s}_METRICS`] = '0';
+  for (const s of ['ENGINE', 'NAMESPACES', 'CGROUPS', 'LAYERS', 'NETWORKS', 'IMAGES', 'DOCKER_API']) process.env[`BERTH_${s}_METRICS`] = '0';
 
   const nats = await startNatsServer();
   process.env.NATS_URL = nats.url;

@@ -34,7 +34,7 @@ async function measure(split, rounds) {
     const base = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-bench-daemon-'));
     const env = { ...process.env, BERTH_ROOT: path.join(base, 'root'), BERTH_RUN: path.join(base, 'run'), BERTH_LOG_LEVEL: 'warn' };
     // Metrics on free ports so the bench never collides with a running stack.
-    for (const s of ['ENGINE', 'NAMESPACES', 'CGROUPS', 'LAYERS', 'NETWORKS', 'IMAGES']) env[`BERTH_${s}_METRICS`] = '0';
+    for (const s of ['ENGINE', 'NAMESPACES', 'CGROUPS', 'LAYERS', 'NETWORKS', 'IMAGES', 'DOCKER_API']) env[`BERTH_${s}_METRICS`] = '0';
     // The bench's own bridge, subnet, chains and cgroup parent, removed after.
     const tag = `${process.pid.toString(16)}${i}`;
     Object.assign(env, {

@@ -23,7 +23,7 @@ const { ROOT, percentile, writeResult, sleep } = require('../lib');
 
 const dist = (lib, file = 'index.js') => require(path.join(ROOT, 'libs', lib, 'dist', file));
 const BERTH = path.join(ROOT, 'apps', 'cli', 'bin', 'berth');
-const SERVICES = ['ENGINE', 'NAMESPACES', 'CGROUPS', 'LAYERS', 'NETWORKS', 'IMAGES'];
+const SERVICES = ['ENGINE', 'NAMESPACES', 'CGROUPS', 'LAYERS', 'NETWORKS', 'IMAGES', 'DOCKER_API'];
 // Podman: runc with cgroupfs (crun refuses this host's hybrid cgroup layout),
 // rlimits within the VM's hard limits (its root cannot raise them).
 const PODMAN_RUN = ['--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024'];

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { SERVICE_NAMES, createClient, socketPath, type BerthClient, type BerthPaths } from '@berth/kit';
+import { SERVICE_NAMES, createClient, serviceEnvKey, socketPath, type BerthClient, type BerthPaths } from '@berth/kit';
 import { startNatsServer, type NatsServerHandle } from '@berth/events';
 import { NetworkManager, networksOptions } from '@berth/networks';
 import { removeCgroupParent } from '@berth/cgroups';
@@ -70,8 +70,8 @@ export async function startCliStack(split: boolean, subnetIndex: number): Promis
     BERTH_ENGINE_FAILPOINTS: FAILPOINTS,
     NO_COLOR: '1',
   };
-  for (const s of SERVICE_NAMES) env[`BERTH_${s.toUpperCase()}_METRICS`] = '0';
-  for (const s of SERVICE_NAMES) delete env[`BERTH_${s.toUpperCase()}_ADDR`];
+  for (const s of SERVICE_NAMES) env[serviceEnvKey(s, 'METRICS')] = '0';
+  for (const s of SERVICE_NAMES) delete env[serviceEnvKey(s, 'ADDR')];
 
   const spawnBerth = (args: string[], input?: string) => {
     const child = spawn(process.execPath, [BERTH_BIN, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });

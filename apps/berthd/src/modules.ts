@@ -2,13 +2,14 @@
 // service lib; berthd only composes them.
 import type { ServiceModule, ServiceName } from '@berth/kit';
 import { cgroupsModule } from '@berth/cgroups';
+import { dockerApiModule } from '@berth/docker-api';
 import { engineModule } from '@berth/engine';
 import { imagesModule } from '@berth/images';
 import { layersModule } from '@berth/layers';
 import { namespacesModule } from '@berth/namespaces';
 import { networksModule } from '@berth/networks';
 
-/** In start order: the engine, a client of the others, comes last. */
+/** In start order: the engine, a client of the others, after them; the Docker API gateway, the engine's client, last. */
 export const MODULES: Record<ServiceName, ServiceModule> = {
   namespaces: namespacesModule,
   cgroups: cgroupsModule,
@@ -16,4 +17,5 @@ export const MODULES: Record<ServiceName, ServiceModule> = {
   networks: networksModule,
   images: imagesModule,
   engine: engineModule,
+  'docker-api': dockerApiModule,
 };

@@ -13,7 +13,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cgroupsModule } from '@berth/cgroups';
 import { imagesModule } from '@berth/images';
-import { SERVICE_NAMES, type BerthClient, type BerthPaths } from '@berth/kit';
+import { SERVICE_NAMES, serviceEnvKey, type BerthClient, type BerthPaths } from '@berth/kit';
 import { layersModule } from '@berth/layers';
 import { namespacesModule } from '@berth/namespaces';
 import { networksModule } from '@berth/networks';
@@ -81,7 +81,7 @@ describe('berth cp through the CLI and the engine', () => {
     mkdirSync(work);
     paths = s.paths;
     env = { ...process.env, BERTH_ROOT: paths.root, BERTH_RUN: paths.run, NO_COLOR: '1' };
-    for (const svc of SERVICE_NAMES) delete env[`BERTH_${svc.toUpperCase()}_ADDR`];
+    for (const svc of SERVICE_NAMES) delete env[serviceEnvKey(svc, 'ADDR')];
     engine = s.client<engineV1.EngineDefinition, engineV1.EngineHandlers>('berth.engine.v1.Engine', 'engine');
     await s.busybox();
   }, 120_000);

@@ -11,8 +11,12 @@ import { join } from 'node:path';
 /** berth's version, reported by every service's info file and `berth version`. */
 export const BERTH_VERSION = '0.1.0';
 
-/** The six services, by the short name used in sockets, subjects and flags. */
-export const SERVICE_NAMES = ['engine', 'namespaces', 'cgroups', 'layers', 'networks', 'images'] as const;
+/**
+ * The services, by the short name used in sockets, subjects and flags.
+ * docker-api is the Docker Engine API gateway: besides its gRPC socket
+ * (health, Status) it serves Docker's REST API on BERTH_RUN/docker.sock.
+ */
+export const SERVICE_NAMES = ['engine', 'namespaces', 'cgroups', 'layers', 'networks', 'images', 'docker-api'] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
 
 /** Fully-qualified gRPC service name of each berth service. */
@@ -23,6 +27,7 @@ export const GRPC_SERVICE: Record<ServiceName, string> = {
   layers: 'berth.layers.v1.Layers',
   networks: 'berth.networks.v1.Networks',
   images: 'berth.images.v1.Images',
+  'docker-api': 'berth.dockerapi.v1.DockerApi',
 };
 
 /** Default Prometheus ports, one per service (0 in tests picks a free one). */
@@ -33,6 +38,7 @@ export const DEFAULT_METRICS_PORT: Record<ServiceName, number> = {
   layers: 9393,
   networks: 9394,
   images: 9395,
+  'docker-api': 9396,
 };
 
 export interface BerthPaths {
@@ -65,7 +71,9 @@ export function infoPath(service: string, paths: BerthPaths = berthPaths()): str
   return join(paths.run, `${service}.json`);
 }
 
-const envKey = (service: string, suffix: string) => `BERTH_${service.toUpperCase()}_${suffix}`;
+/** BERTH_<SERVICE>_<SUFFIX>: docker-api -> BERTH_DOCKER_API_TCP. */
+export const serviceEnvKey = (service: string, suffix: string): string => `BERTH_${service.toUpperCase().replace(/-/g, '_')}_${suffix}`;
+const envKey = serviceEnvKey;
 
 /** Addresses clients use to reach a service: BERTH_<SERVICE>_ADDR or its socket. */
 export function serviceAddresses(service: string, env: NodeJS.ProcessEnv = process.env, paths = berthPaths(env)): string[] {

@@ -66,6 +66,11 @@ import type { Resize as _berth_engine_v1_Resize, Resize__Output as _berth_engine
 import type { RestartContainerRequest as _berth_engine_v1_RestartContainerRequest, RestartContainerRequest__Output as _berth_engine_v1_RestartContainerRequest__Output } from './berth/engine/v1/RestartContainerRequest';
 import type { RestartContainerResponse as _berth_engine_v1_RestartContainerResponse, RestartContainerResponse__Output as _berth_engine_v1_RestartContainerResponse__Output } from './berth/engine/v1/RestartContainerResponse';
 import type { RestartPolicy as _berth_engine_v1_RestartPolicy, RestartPolicy__Output as _berth_engine_v1_RestartPolicy__Output } from './berth/engine/v1/RestartPolicy';
+import type { RunAttachedCreated as _berth_engine_v1_RunAttachedCreated, RunAttachedCreated__Output as _berth_engine_v1_RunAttachedCreated__Output } from './berth/engine/v1/RunAttachedCreated';
+import type { RunAttachedExit as _berth_engine_v1_RunAttachedExit, RunAttachedExit__Output as _berth_engine_v1_RunAttachedExit__Output } from './berth/engine/v1/RunAttachedExit';
+import type { RunAttachedRequest as _berth_engine_v1_RunAttachedRequest, RunAttachedRequest__Output as _berth_engine_v1_RunAttachedRequest__Output } from './berth/engine/v1/RunAttachedRequest';
+import type { RunAttachedResponse as _berth_engine_v1_RunAttachedResponse, RunAttachedResponse__Output as _berth_engine_v1_RunAttachedResponse__Output } from './berth/engine/v1/RunAttachedResponse';
+import type { RunAttachedStart as _berth_engine_v1_RunAttachedStart, RunAttachedStart__Output as _berth_engine_v1_RunAttachedStart__Output } from './berth/engine/v1/RunAttachedStart';
 import type { RunContainerRequest as _berth_engine_v1_RunContainerRequest, RunContainerRequest__Output as _berth_engine_v1_RunContainerRequest__Output } from './berth/engine/v1/RunContainerRequest';
 import type { RunContainerResponse as _berth_engine_v1_RunContainerResponse, RunContainerResponse__Output as _berth_engine_v1_RunContainerResponse__Output } from './berth/engine/v1/RunContainerResponse';
 import type { StartContainerRequest as _berth_engine_v1_StartContainerRequest, StartContainerRequest__Output as _berth_engine_v1_StartContainerRequest__Output } from './berth/engine/v1/StartContainerRequest';
@@ -160,6 +165,11 @@ export interface ProtoGrpcType {
         RestartContainerRequest: MessageTypeDefinition<_berth_engine_v1_RestartContainerRequest, _berth_engine_v1_RestartContainerRequest__Output>
         RestartContainerResponse: MessageTypeDefinition<_berth_engine_v1_RestartContainerResponse, _berth_engine_v1_RestartContainerResponse__Output>
         RestartPolicy: MessageTypeDefinition<_berth_engine_v1_RestartPolicy, _berth_engine_v1_RestartPolicy__Output>
+        RunAttachedCreated: MessageTypeDefinition<_berth_engine_v1_RunAttachedCreated, _berth_engine_v1_RunAttachedCreated__Output>
+        RunAttachedExit: MessageTypeDefinition<_berth_engine_v1_RunAttachedExit, _berth_engine_v1_RunAttachedExit__Output>
+        RunAttachedRequest: MessageTypeDefinition<_berth_engine_v1_RunAttachedRequest, _berth_engine_v1_RunAttachedRequest__Output>
+        RunAttachedResponse: MessageTypeDefinition<_berth_engine_v1_RunAttachedResponse, _berth_engine_v1_RunAttachedResponse__Output>
+        RunAttachedStart: MessageTypeDefinition<_berth_engine_v1_RunAttachedStart, _berth_engine_v1_RunAttachedStart__Output>
         RunContainerRequest: MessageTypeDefinition<_berth_engine_v1_RunContainerRequest, _berth_engine_v1_RunContainerRequest__Output>
         RunContainerResponse: MessageTypeDefinition<_berth_engine_v1_RunContainerResponse, _berth_engine_v1_RunContainerResponse__Output>
         StartContainerRequest: MessageTypeDefinition<_berth_engine_v1_StartContainerRequest, _berth_engine_v1_StartContainerRequest__Output>

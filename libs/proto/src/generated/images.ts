@@ -5,6 +5,7 @@ import type { MessageTypeDefinition } from '@grpc/proto-loader';
 import type { AbortRequest as _berth_images_v1_AbortRequest, AbortRequest__Output as _berth_images_v1_AbortRequest__Output } from './berth/images/v1/AbortRequest';
 import type { AbortResponse as _berth_images_v1_AbortResponse, AbortResponse__Output as _berth_images_v1_AbortResponse__Output } from './berth/images/v1/AbortResponse';
 import type { BlobProgress as _berth_images_v1_BlobProgress, BlobProgress__Output as _berth_images_v1_BlobProgress__Output } from './berth/images/v1/BlobProgress';
+import type { CommitImageRequest as _berth_images_v1_CommitImageRequest, CommitImageRequest__Output as _berth_images_v1_CommitImageRequest__Output } from './berth/images/v1/CommitImageRequest';
 import type { ContentClient as _berth_images_v1_ContentClient, ContentDefinition as _berth_images_v1_ContentDefinition } from './berth/images/v1/Content';
 import type { ContentInfo as _berth_images_v1_ContentInfo, ContentInfo__Output as _berth_images_v1_ContentInfo__Output } from './berth/images/v1/ContentInfo';
 import type { CreateLeaseRequest as _berth_images_v1_CreateLeaseRequest, CreateLeaseRequest__Output as _berth_images_v1_CreateLeaseRequest__Output } from './berth/images/v1/CreateLeaseRequest';
@@ -28,6 +29,7 @@ import type { InspectImageRequest as _berth_images_v1_InspectImageRequest, Inspe
 import type { Layer as _berth_images_v1_Layer, Layer__Output as _berth_images_v1_Layer__Output } from './berth/images/v1/Layer';
 import type { LayerProgress as _berth_images_v1_LayerProgress, LayerProgress__Output as _berth_images_v1_LayerProgress__Output } from './berth/images/v1/LayerProgress';
 import type { Lease as _berth_images_v1_Lease, Lease__Output as _berth_images_v1_Lease__Output } from './berth/images/v1/Lease';
+import type { LeaseResource as _berth_images_v1_LeaseResource, LeaseResource__Output as _berth_images_v1_LeaseResource__Output } from './berth/images/v1/LeaseResource';
 import type { ListContentRequest as _berth_images_v1_ListContentRequest, ListContentRequest__Output as _berth_images_v1_ListContentRequest__Output } from './berth/images/v1/ListContentRequest';
 import type { ListContentResponse as _berth_images_v1_ListContentResponse, ListContentResponse__Output as _berth_images_v1_ListContentResponse__Output } from './berth/images/v1/ListContentResponse';
 import type { ListImagesRequest as _berth_images_v1_ListImagesRequest, ListImagesRequest__Output as _berth_images_v1_ListImagesRequest__Output } from './berth/images/v1/ListImagesRequest';
@@ -76,6 +78,7 @@ export interface ProtoGrpcType {
         AbortRequest: MessageTypeDefinition<_berth_images_v1_AbortRequest, _berth_images_v1_AbortRequest__Output>
         AbortResponse: MessageTypeDefinition<_berth_images_v1_AbortResponse, _berth_images_v1_AbortResponse__Output>
         BlobProgress: MessageTypeDefinition<_berth_images_v1_BlobProgress, _berth_images_v1_BlobProgress__Output>
+        CommitImageRequest: MessageTypeDefinition<_berth_images_v1_CommitImageRequest, _berth_images_v1_CommitImageRequest__Output>
         Content: SubtypeConstructor<typeof grpc.Client, _berth_images_v1_ContentClient> & { service: _berth_images_v1_ContentDefinition }
         ContentInfo: MessageTypeDefinition<_berth_images_v1_ContentInfo, _berth_images_v1_ContentInfo__Output>
         CreateLeaseRequest: MessageTypeDefinition<_berth_images_v1_CreateLeaseRequest, _berth_images_v1_CreateLeaseRequest__Output>
@@ -99,6 +102,7 @@ export interface ProtoGrpcType {
         Layer: MessageTypeDefinition<_berth_images_v1_Layer, _berth_images_v1_Layer__Output>
         LayerProgress: MessageTypeDefinition<_berth_images_v1_LayerProgress, _berth_images_v1_LayerProgress__Output>
         Lease: MessageTypeDefinition<_berth_images_v1_Lease, _berth_images_v1_Lease__Output>
+        LeaseResource: MessageTypeDefinition<_berth_images_v1_LeaseResource, _berth_images_v1_LeaseResource__Output>
         ListContentRequest: MessageTypeDefinition<_berth_images_v1_ListContentRequest, _berth_images_v1_ListContentRequest__Output>
         ListContentResponse: MessageTypeDefinition<_berth_images_v1_ListContentResponse, _berth_images_v1_ListContentResponse__Output>
         ListImagesRequest: MessageTypeDefinition<_berth_images_v1_ListImagesRequest, _berth_images_v1_ListImagesRequest__Output>

@@ -35,11 +35,15 @@ import type { Linux as _berth_types_v1_Linux, Linux__Output as _berth_types_v1_L
 import type { LinuxBlockIO as _berth_types_v1_LinuxBlockIO, LinuxBlockIO__Output as _berth_types_v1_LinuxBlockIO__Output } from './berth/types/v1/LinuxBlockIO';
 import type { LinuxCPU as _berth_types_v1_LinuxCPU, LinuxCPU__Output as _berth_types_v1_LinuxCPU__Output } from './berth/types/v1/LinuxCPU';
 import type { LinuxCapabilities as _berth_types_v1_LinuxCapabilities, LinuxCapabilities__Output as _berth_types_v1_LinuxCapabilities__Output } from './berth/types/v1/LinuxCapabilities';
+import type { LinuxDeviceCgroup as _berth_types_v1_LinuxDeviceCgroup, LinuxDeviceCgroup__Output as _berth_types_v1_LinuxDeviceCgroup__Output } from './berth/types/v1/LinuxDeviceCgroup';
 import type { LinuxIDMapping as _berth_types_v1_LinuxIDMapping, LinuxIDMapping__Output as _berth_types_v1_LinuxIDMapping__Output } from './berth/types/v1/LinuxIDMapping';
 import type { LinuxMemory as _berth_types_v1_LinuxMemory, LinuxMemory__Output as _berth_types_v1_LinuxMemory__Output } from './berth/types/v1/LinuxMemory';
 import type { LinuxNamespace as _berth_types_v1_LinuxNamespace, LinuxNamespace__Output as _berth_types_v1_LinuxNamespace__Output } from './berth/types/v1/LinuxNamespace';
 import type { LinuxPids as _berth_types_v1_LinuxPids, LinuxPids__Output as _berth_types_v1_LinuxPids__Output } from './berth/types/v1/LinuxPids';
 import type { LinuxResources as _berth_types_v1_LinuxResources, LinuxResources__Output as _berth_types_v1_LinuxResources__Output } from './berth/types/v1/LinuxResources';
+import type { LinuxSeccomp as _berth_types_v1_LinuxSeccomp, LinuxSeccomp__Output as _berth_types_v1_LinuxSeccomp__Output } from './berth/types/v1/LinuxSeccomp';
+import type { LinuxSeccompArg as _berth_types_v1_LinuxSeccompArg, LinuxSeccompArg__Output as _berth_types_v1_LinuxSeccompArg__Output } from './berth/types/v1/LinuxSeccompArg';
+import type { LinuxSyscall as _berth_types_v1_LinuxSyscall, LinuxSyscall__Output as _berth_types_v1_LinuxSyscall__Output } from './berth/types/v1/LinuxSyscall';
 import type { LinuxThrottleDevice as _berth_types_v1_LinuxThrottleDevice, LinuxThrottleDevice__Output as _berth_types_v1_LinuxThrottleDevice__Output } from './berth/types/v1/LinuxThrottleDevice';
 import type { LinuxWeightDevice as _berth_types_v1_LinuxWeightDevice, LinuxWeightDevice__Output as _berth_types_v1_LinuxWeightDevice__Output } from './berth/types/v1/LinuxWeightDevice';
 import type { Mount as _berth_types_v1_Mount, Mount__Output as _berth_types_v1_Mount__Output } from './berth/types/v1/Mount';
@@ -93,11 +97,15 @@ export interface ProtoGrpcType {
         LinuxBlockIO: MessageTypeDefinition<_berth_types_v1_LinuxBlockIO, _berth_types_v1_LinuxBlockIO__Output>
         LinuxCPU: MessageTypeDefinition<_berth_types_v1_LinuxCPU, _berth_types_v1_LinuxCPU__Output>
         LinuxCapabilities: MessageTypeDefinition<_berth_types_v1_LinuxCapabilities, _berth_types_v1_LinuxCapabilities__Output>
+        LinuxDeviceCgroup: MessageTypeDefinition<_berth_types_v1_LinuxDeviceCgroup, _berth_types_v1_LinuxDeviceCgroup__Output>
         LinuxIDMapping: MessageTypeDefinition<_berth_types_v1_LinuxIDMapping, _berth_types_v1_LinuxIDMapping__Output>
         LinuxMemory: MessageTypeDefinition<_berth_types_v1_LinuxMemory, _berth_types_v1_LinuxMemory__Output>
         LinuxNamespace: MessageTypeDefinition<_berth_types_v1_LinuxNamespace, _berth_types_v1_LinuxNamespace__Output>
         LinuxPids: MessageTypeDefinition<_berth_types_v1_LinuxPids, _berth_types_v1_LinuxPids__Output>
         LinuxResources: MessageTypeDefinition<_berth_types_v1_LinuxResources, _berth_types_v1_LinuxResources__Output>
+        LinuxSeccomp: MessageTypeDefinition<_berth_types_v1_LinuxSeccomp, _berth_types_v1_LinuxSeccomp__Output>
+        LinuxSeccompArg: MessageTypeDefinition<_berth_types_v1_LinuxSeccompArg, _berth_types_v1_LinuxSeccompArg__Output>
+        LinuxSyscall: MessageTypeDefinition<_berth_types_v1_LinuxSyscall, _berth_types_v1_LinuxSyscall__Output>
         LinuxThrottleDevice: MessageTypeDefinition<_berth_types_v1_LinuxThrottleDevice, _berth_types_v1_LinuxThrottleDevice__Output>
         LinuxWeightDevice: MessageTypeDefinition<_berth_types_v1_LinuxWeightDevice, _berth_types_v1_LinuxWeightDevice__Output>
         Mount: MessageTypeDefinition<_berth_types_v1_Mount, _berth_types_v1_Mount__Output>

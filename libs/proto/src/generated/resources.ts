@@ -4,6 +4,7 @@ import type { MessageTypeDefinition } from '@grpc/proto-loader';
 
 import type { LinuxBlockIO as _berth_types_v1_LinuxBlockIO, LinuxBlockIO__Output as _berth_types_v1_LinuxBlockIO__Output } from './berth/types/v1/LinuxBlockIO';
 import type { LinuxCPU as _berth_types_v1_LinuxCPU, LinuxCPU__Output as _berth_types_v1_LinuxCPU__Output } from './berth/types/v1/LinuxCPU';
+import type { LinuxDeviceCgroup as _berth_types_v1_LinuxDeviceCgroup, LinuxDeviceCgroup__Output as _berth_types_v1_LinuxDeviceCgroup__Output } from './berth/types/v1/LinuxDeviceCgroup';
 import type { LinuxMemory as _berth_types_v1_LinuxMemory, LinuxMemory__Output as _berth_types_v1_LinuxMemory__Output } from './berth/types/v1/LinuxMemory';
 import type { LinuxPids as _berth_types_v1_LinuxPids, LinuxPids__Output as _berth_types_v1_LinuxPids__Output } from './berth/types/v1/LinuxPids';
 import type { LinuxResources as _berth_types_v1_LinuxResources, LinuxResources__Output as _berth_types_v1_LinuxResources__Output } from './berth/types/v1/LinuxResources';
@@ -20,6 +21,7 @@ export interface ProtoGrpcType {
       v1: {
         LinuxBlockIO: MessageTypeDefinition<_berth_types_v1_LinuxBlockIO, _berth_types_v1_LinuxBlockIO__Output>
         LinuxCPU: MessageTypeDefinition<_berth_types_v1_LinuxCPU, _berth_types_v1_LinuxCPU__Output>
+        LinuxDeviceCgroup: MessageTypeDefinition<_berth_types_v1_LinuxDeviceCgroup, _berth_types_v1_LinuxDeviceCgroup__Output>
         LinuxMemory: MessageTypeDefinition<_berth_types_v1_LinuxMemory, _berth_types_v1_LinuxMemory__Output>
         LinuxPids: MessageTypeDefinition<_berth_types_v1_LinuxPids, _berth_types_v1_LinuxPids__Output>
         LinuxResources: MessageTypeDefinition<_berth_types_v1_LinuxResources, _berth_types_v1_LinuxResources__Output>

@@ -51,6 +51,10 @@ function HostConfig$encode(m,w,q){
   w.uint32(128).bool(m.autoRemove)
   if(m.logConfig!=null&&Object.hasOwnProperty.call(m,"logConfig"))
   types[16].encode(m.logConfig,w.uint32(138).fork(),q+1).ldelim()
+  if(m.securityOpt!=null&&m.securityOpt.length){
+  for(var i=0;i<m.securityOpt.length;++i)
+  w.uint32(146).string(m.securityOpt[i])
+  }
   return w
 },
 function HostConfig$decode(r,l,e,n){
@@ -149,6 +153,12 @@ function HostConfig$decode(r,l,e,n){
   }
   case 17: {
   m.logConfig=types[16].decode(r,r.uint32(),undefined,n+1)
+  break
+  }
+  case 18: {
+  if(!(m.securityOpt&&m.securityOpt.length))
+  m.securityOpt=[]
+  m.securityOpt.push(r.string())
   break
   }
   default:
@@ -263,6 +273,14 @@ function HostConfig$verify(m,n){
   var e=types[16].verify(m.logConfig,n+1);
   if(e)
   return"logConfig."+e
+  }
+  }
+  if(m.securityOpt!=null&&Object.hasOwnProperty.call(m,"securityOpt")){
+  if(!Array.isArray(m.securityOpt))
+  return"securityOpt: array expected"
+  for(var i=0;i<m.securityOpt.length;++i){
+  if(!util.isString(m.securityOpt[i]))
+  return"securityOpt: string[] expected"
   }
   }
   return null
@@ -390,6 +408,14 @@ function HostConfig$fromObject(d,n){
   throw TypeError(".berth.engine.v1.HostConfig.logConfig: object expected")
   m.logConfig=types[16].fromObject(d.logConfig,n+1)
   }
+  if(d.securityOpt){
+  if(!Array.isArray(d.securityOpt))
+  throw TypeError(".berth.engine.v1.HostConfig.securityOpt: array expected")
+  m.securityOpt=[]
+  for(var i=0;i<d.securityOpt.length;++i){
+  m.securityOpt[i]=String(d.securityOpt[i])
+  }
+  }
   return m
 },
 function HostConfig$toObject(m,o,q){
@@ -404,6 +430,7 @@ function HostConfig$toObject(m,o,q){
   d.mounts=[]
   d.capAdd=[]
   d.capDrop=[]
+  d.securityOpt=[]
   }
   if(o.defaults){
   if(util.Long){
@@ -527,6 +554,12 @@ function HostConfig$toObject(m,o,q){
   }
   if(m.logConfig!=null&&Object.hasOwnProperty.call(m,"logConfig")){
   d.logConfig=types[16].toObject(m.logConfig,o,q+1)
+  }
+  if(m.securityOpt&&m.securityOpt.length){
+  d.securityOpt=[]
+  for(var j=0;j<m.securityOpt.length;++j){
+  d.securityOpt[j]=m.securityOpt[j]
+  }
   }
   return d
 }

@@ -15,6 +15,8 @@ function LogEntry$encode(m,w,q){
   w.uint32(18).string(m.stream)
   if(m.line!=null&&Object.hasOwnProperty.call(m,"line"))
   w.uint32(26).bytes(m.line)
+  if(m.partial!=null&&Object.hasOwnProperty.call(m,"partial"))
+  w.uint32(32).bool(m.partial)
   return w
 },
 function LogEntry$decode(r,l,e,n){
@@ -51,6 +53,10 @@ function LogEntry$decode(r,l,e,n){
   m.line=r.bytes()
   break
   }
+  case 4: {
+  m.partial=r.bool()
+  break
+  }
   default:
   r.skipType(t&7,n)
   break
@@ -81,6 +87,10 @@ function LogEntry$verify(m,n){
   if(!(m.line&&typeof m.line.length==="number"||util.isString(m.line)))
   return"line: buffer expected"
   }
+  if(m.partial!=null&&Object.hasOwnProperty.call(m,"partial")){
+  if(typeof m.partial!=="boolean")
+  return"partial: boolean expected"
+  }
   return null
 },
 function LogEntry$fromObject(d,n){
@@ -104,6 +114,9 @@ function LogEntry$fromObject(d,n){
   else if(d.line.length >= 0)
   m.line=d.line
   }
+  if(d.partial!=null){
+  m.partial=Boolean(d.partial)
+  }
   return m
 },
 function LogEntry$toObject(m,o,q){
@@ -121,6 +134,7 @@ function LogEntry$toObject(m,o,q){
   d.line=[]
   if(o.bytes!==Array)d.line=util.newBuffer(d.line)
   }
+  d.partial=false
   }
   if(m.time!=null&&Object.hasOwnProperty.call(m,"time")){
   d.time=m.time
@@ -130,6 +144,9 @@ function LogEntry$toObject(m,o,q){
   }
   if(m.line!=null&&Object.hasOwnProperty.call(m,"line")){
   d.line=o.bytes===String?util.base64.encode(m.line,0,m.line.length):o.bytes===Array?Array.prototype.slice.call(m.line):m.line
+  }
+  if(m.partial!=null&&Object.hasOwnProperty.call(m,"partial")){
+  d.partial=m.partial
   }
   return d
 }

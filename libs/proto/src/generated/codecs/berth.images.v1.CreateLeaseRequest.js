@@ -19,6 +19,10 @@ function CreateLeaseRequest$encode(m,w,q){
   .uint32(18).string(m.labels[ks[i]]).ldelim()
   }
   }
+  if(m.resources!=null&&m.resources.length){
+  for(var i=0;i<m.resources.length;++i)
+  types[3].encode(m.resources[i],w.uint32(34).fork(),q+1).ldelim()
+  }
   return w
 },
 function CreateLeaseRequest$decode(r,l,e,n){
@@ -80,6 +84,12 @@ function CreateLeaseRequest$decode(r,l,e,n){
   m.labels[k]=value
   break
   }
+  case 4: {
+  if(!(m.resources&&m.resources.length))
+  m.resources=[]
+  m.resources.push(types[3].decode(r,r.uint32(),undefined,n+1))
+  break
+  }
   default:
   r.skipType(t&7,n)
   break
@@ -113,6 +123,17 @@ function CreateLeaseRequest$verify(m,n){
   for(var i=0;i<k.length;++i){
   if(!util.isString(m.labels[k[i]]))
   return"labels: string{k:string} expected"
+  }
+  }
+  if(m.resources!=null&&Object.hasOwnProperty.call(m,"resources")){
+  if(!Array.isArray(m.resources))
+  return"resources: array expected"
+  for(var i=0;i<m.resources.length;++i){
+  {
+  var e=types[3].verify(m.resources[i],n+1);
+  if(e)
+  return"resources."+e
+  }
   }
   }
   return null
@@ -149,6 +170,16 @@ function CreateLeaseRequest$fromObject(d,n){
   m.labels[ks[i]]=String(d.labels[ks[i]])
   }
   }
+  if(d.resources){
+  if(!Array.isArray(d.resources))
+  throw TypeError(".berth.images.v1.CreateLeaseRequest.resources: array expected")
+  m.resources=[]
+  for(var i=0;i<d.resources.length;++i){
+  if(!util.isObject(d.resources[i]))
+  throw TypeError(".berth.images.v1.CreateLeaseRequest.resources: object expected")
+  m.resources[i]=types[3].fromObject(d.resources[i],n+1)
+  }
+  }
   return m
 },
 function CreateLeaseRequest$toObject(m,o,q){
@@ -158,6 +189,9 @@ function CreateLeaseRequest$toObject(m,o,q){
   if(q>util.recursionLimit)
   throw Error("max depth exceeded")
   var d={}
+  if(o.arrays||o.defaults){
+  d.resources=[]
+  }
   if(o.objects||o.defaults){
   d.labels={}
   }
@@ -187,6 +221,12 @@ function CreateLeaseRequest$toObject(m,o,q){
   if(ks2[j]==="__proto__")
   util.makeProp(d.labels,ks2[j])
   d.labels[ks2[j]]=m.labels[ks2[j]]
+  }
+  }
+  if(m.resources&&m.resources.length){
+  d.resources=[]
+  for(var j=0;j<m.resources.length;++j){
+  d.resources[j]=types[3].toObject(m.resources[j],o,q+1)
   }
   }
   return d

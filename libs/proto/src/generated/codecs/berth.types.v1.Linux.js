@@ -43,6 +43,8 @@ function Linux$encode(m,w,q){
   w.uint32(66).string(m.rootfsPropagation)
   if(m.resources!=null&&Object.hasOwnProperty.call(m,"resources"))
   types[8].encode(m.resources,w.uint32(74).fork(),q+1).ldelim()
+  if(m.seccomp!=null&&Object.hasOwnProperty.call(m,"seccomp"))
+  types[9].encode(m.seccomp,w.uint32(82).fork(),q+1).ldelim()
   return w
 },
 function Linux$decode(r,l,e,n){
@@ -140,6 +142,10 @@ function Linux$decode(r,l,e,n){
   m.resources=types[8].decode(r,r.uint32(),undefined,n+1)
   break
   }
+  case 10: {
+  m.seccomp=types[9].decode(r,r.uint32(),undefined,n+1)
+  break
+  }
   default:
   r.skipType(t&7,n)
   break
@@ -235,6 +241,13 @@ function Linux$verify(m,n){
   return"resources."+e
   }
   }
+  if(m.seccomp!=null&&Object.hasOwnProperty.call(m,"seccomp")){
+  {
+  var e=types[9].verify(m.seccomp,n+1);
+  if(e)
+  return"seccomp."+e
+  }
+  }
   return null
 },
 function Linux$fromObject(d,n){
@@ -318,6 +331,11 @@ function Linux$fromObject(d,n){
   throw TypeError(".berth.types.v1.Linux.resources: object expected")
   m.resources=types[8].fromObject(d.resources,n+1)
   }
+  if(d.seccomp!=null){
+  if(!util.isObject(d.seccomp))
+  throw TypeError(".berth.types.v1.Linux.seccomp: object expected")
+  m.seccomp=types[9].fromObject(d.seccomp,n+1)
+  }
   return m
 },
 function Linux$toObject(m,o,q){
@@ -341,6 +359,7 @@ function Linux$toObject(m,o,q){
   if(o.defaults){
   d.rootfsPropagation=""
   d.resources=null
+  d.seccomp=null
   }
   if(m.namespaces&&m.namespaces.length){
   d.namespaces=[]
@@ -392,6 +411,9 @@ function Linux$toObject(m,o,q){
   }
   if(m.resources!=null&&Object.hasOwnProperty.call(m,"resources")){
   d.resources=types[8].toObject(m.resources,o,q+1)
+  }
+  if(m.seccomp!=null&&Object.hasOwnProperty.call(m,"seccomp")){
+  d.seccomp=types[9].toObject(m.seccomp,o,q+1)
   }
   return d
 }

@@ -17,6 +17,10 @@ function LinuxResources$encode(m,w,q){
   types[2].encode(m.pids,w.uint32(26).fork(),q+1).ldelim()
   if(m.blockIo!=null&&Object.hasOwnProperty.call(m,"blockIo"))
   types[3].encode(m.blockIo,w.uint32(34).fork(),q+1).ldelim()
+  if(m.devices!=null&&m.devices.length){
+  for(var i=0;i<m.devices.length;++i)
+  types[4].encode(m.devices[i],w.uint32(42).fork(),q+1).ldelim()
+  }
   return w
 },
 function LinuxResources$decode(r,l,e,n){
@@ -55,6 +59,12 @@ function LinuxResources$decode(r,l,e,n){
   }
   case 4: {
   m.blockIo=types[3].decode(r,r.uint32(),undefined,n+1)
+  break
+  }
+  case 5: {
+  if(!(m.devices&&m.devices.length))
+  m.devices=[]
+  m.devices.push(types[4].decode(r,r.uint32(),undefined,n+1))
   break
   }
   default:
@@ -103,6 +113,17 @@ function LinuxResources$verify(m,n){
   return"blockIo."+e
   }
   }
+  if(m.devices!=null&&Object.hasOwnProperty.call(m,"devices")){
+  if(!Array.isArray(m.devices))
+  return"devices: array expected"
+  for(var i=0;i<m.devices.length;++i){
+  {
+  var e=types[4].verify(m.devices[i],n+1);
+  if(e)
+  return"devices."+e
+  }
+  }
+  }
   return null
 },
 function LinuxResources$fromObject(d,n){
@@ -134,6 +155,16 @@ function LinuxResources$fromObject(d,n){
   throw TypeError(".berth.types.v1.LinuxResources.blockIo: object expected")
   m.blockIo=types[3].fromObject(d.blockIo,n+1)
   }
+  if(d.devices){
+  if(!Array.isArray(d.devices))
+  throw TypeError(".berth.types.v1.LinuxResources.devices: array expected")
+  m.devices=[]
+  for(var i=0;i<d.devices.length;++i){
+  if(!util.isObject(d.devices[i]))
+  throw TypeError(".berth.types.v1.LinuxResources.devices: object expected")
+  m.devices[i]=types[4].fromObject(d.devices[i],n+1)
+  }
+  }
   return m
 },
 function LinuxResources$toObject(m,o,q){
@@ -143,6 +174,9 @@ function LinuxResources$toObject(m,o,q){
   if(q>util.recursionLimit)
   throw Error("max depth exceeded")
   var d={}
+  if(o.arrays||o.defaults){
+  d.devices=[]
+  }
   if(o.defaults){
   d.cpu=null
   d.memory=null
@@ -160,6 +194,12 @@ function LinuxResources$toObject(m,o,q){
   }
   if(m.blockIo!=null&&Object.hasOwnProperty.call(m,"blockIo")){
   d.blockIo=types[3].toObject(m.blockIo,o,q+1)
+  }
+  if(m.devices&&m.devices.length){
+  d.devices=[]
+  for(var j=0;j<m.devices.length;++j){
+  d.devices[j]=types[4].toObject(m.devices[j],o,q+1)
+  }
   }
   return d
 }

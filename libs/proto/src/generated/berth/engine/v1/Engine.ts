@@ -50,6 +50,8 @@ import type { RenameRequest as _berth_engine_v1_RenameRequest, RenameRequest__Ou
 import type { RenameResponse as _berth_engine_v1_RenameResponse, RenameResponse__Output as _berth_engine_v1_RenameResponse__Output } from '../../../berth/engine/v1/RenameResponse';
 import type { RestartContainerRequest as _berth_engine_v1_RestartContainerRequest, RestartContainerRequest__Output as _berth_engine_v1_RestartContainerRequest__Output } from '../../../berth/engine/v1/RestartContainerRequest';
 import type { RestartContainerResponse as _berth_engine_v1_RestartContainerResponse, RestartContainerResponse__Output as _berth_engine_v1_RestartContainerResponse__Output } from '../../../berth/engine/v1/RestartContainerResponse';
+import type { RunAttachedRequest as _berth_engine_v1_RunAttachedRequest, RunAttachedRequest__Output as _berth_engine_v1_RunAttachedRequest__Output } from '../../../berth/engine/v1/RunAttachedRequest';
+import type { RunAttachedResponse as _berth_engine_v1_RunAttachedResponse, RunAttachedResponse__Output as _berth_engine_v1_RunAttachedResponse__Output } from '../../../berth/engine/v1/RunAttachedResponse';
 import type { RunContainerRequest as _berth_engine_v1_RunContainerRequest, RunContainerRequest__Output as _berth_engine_v1_RunContainerRequest__Output } from '../../../berth/engine/v1/RunContainerRequest';
 import type { RunContainerResponse as _berth_engine_v1_RunContainerResponse, RunContainerResponse__Output as _berth_engine_v1_RunContainerResponse__Output } from '../../../berth/engine/v1/RunContainerResponse';
 import type { StartContainerRequest as _berth_engine_v1_StartContainerRequest, StartContainerRequest__Output as _berth_engine_v1_StartContainerRequest__Output } from '../../../berth/engine/v1/StartContainerRequest';
@@ -392,15 +394,19 @@ export interface EngineClient extends grpc.Client {
   
   /**
    * The container's log (CRI-format file and its rotations), one message per
-   * logical line (partial lines joined). With follow the stream stays open
-   * until the client cancels, `until` passes, or the container is removed.
+   * line, or per piece of a line longer than 16 KiB (LogEntry.partial, as
+   * Docker's 16 KiB messages): a message is never larger than that, whatever
+   * the container printed. With follow the stream stays open until the
+   * client cancels, `until` passes, or the container is removed.
    */
   Logs(argument: _berth_engine_v1_LogsRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_berth_engine_v1_LogEntry__Output>;
   Logs(argument: _berth_engine_v1_LogsRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_berth_engine_v1_LogEntry__Output>;
   /**
    * The container's log (CRI-format file and its rotations), one message per
-   * logical line (partial lines joined). With follow the stream stays open
-   * until the client cancels, `until` passes, or the container is removed.
+   * line, or per piece of a line longer than 16 KiB (LogEntry.partial, as
+   * Docker's 16 KiB messages): a message is never larger than that, whatever
+   * the container printed. With follow the stream stays open until the
+   * client cancels, `until` passes, or the container is removed.
    */
   logs(argument: _berth_engine_v1_LogsRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_berth_engine_v1_LogEntry__Output>;
   logs(argument: _berth_engine_v1_LogsRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_berth_engine_v1_LogEntry__Output>;
@@ -513,6 +519,53 @@ export interface EngineClient extends grpc.Client {
   restartContainer(argument: _berth_engine_v1_RestartContainerRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_berth_engine_v1_RestartContainerResponse__Output>): grpc.ClientUnaryCall;
   restartContainer(argument: _berth_engine_v1_RestartContainerRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_berth_engine_v1_RestartContainerResponse__Output>): grpc.ClientUnaryCall;
   restartContainer(argument: _berth_engine_v1_RestartContainerRequest, callback: grpc.requestCallback<_berth_engine_v1_RestartContainerResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * docker run in the foreground, in one call: creates the container,
+   * attaches to its process before the process may run (so nothing it
+   * writes is missed, however quickly it exits), starts it, streams its
+   * output and ends with its exit status. The client never races the exit,
+   * and --rm is the engine's job.
+   * client: `start` first (the CreateContainer request and whether stdin
+   * is forwarded), then stdin bytes, resizes and close_stdin, as
+   * Attach. Ending or cancelling the call detaches (docker's
+   * ctrl-p ctrl-q): the container runs on.
+   * server: `created` once the record exists (id, name, warnings), then
+   * output frames, then `exit` last, and closes.
+   * `exit` carries the code WaitContainer answers (the exit is committed).
+   * With host_config.auto_remove the engine removes the container after the
+   * exit, whether or not the client is still there (a CLI killed by a closed
+   * pipe leaves nothing behind), and sends `exit` once it is gone (Docker's
+   * wait condition=removed).
+   * Errors: before `created`, those of CreateContainer; after it, a failed
+   * start (with auto_remove the container is removed first, else it stays
+   * created with State.Error, as RunContainer).
+   */
+  RunAttached(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_berth_engine_v1_RunAttachedRequest, _berth_engine_v1_RunAttachedResponse__Output>;
+  RunAttached(options?: grpc.CallOptions): grpc.ClientDuplexStream<_berth_engine_v1_RunAttachedRequest, _berth_engine_v1_RunAttachedResponse__Output>;
+  /**
+   * docker run in the foreground, in one call: creates the container,
+   * attaches to its process before the process may run (so nothing it
+   * writes is missed, however quickly it exits), starts it, streams its
+   * output and ends with its exit status. The client never races the exit,
+   * and --rm is the engine's job.
+   * client: `start` first (the CreateContainer request and whether stdin
+   * is forwarded), then stdin bytes, resizes and close_stdin, as
+   * Attach. Ending or cancelling the call detaches (docker's
+   * ctrl-p ctrl-q): the container runs on.
+   * server: `created` once the record exists (id, name, warnings), then
+   * output frames, then `exit` last, and closes.
+   * `exit` carries the code WaitContainer answers (the exit is committed).
+   * With host_config.auto_remove the engine removes the container after the
+   * exit, whether or not the client is still there (a CLI killed by a closed
+   * pipe leaves nothing behind), and sends `exit` once it is gone (Docker's
+   * wait condition=removed).
+   * Errors: before `created`, those of CreateContainer; after it, a failed
+   * start (with auto_remove the container is removed first, else it stays
+   * created with State.Error, as RunContainer).
+   */
+  runAttached(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_berth_engine_v1_RunAttachedRequest, _berth_engine_v1_RunAttachedResponse__Output>;
+  runAttached(options?: grpc.CallOptions): grpc.ClientDuplexStream<_berth_engine_v1_RunAttachedRequest, _berth_engine_v1_RunAttachedResponse__Output>;
   
   /**
    * CreateContainer + StartContainer in one call (docker run -d). Returns
@@ -816,8 +869,10 @@ export interface EngineHandlers extends grpc.UntypedServiceImplementation {
   
   /**
    * The container's log (CRI-format file and its rotations), one message per
-   * logical line (partial lines joined). With follow the stream stays open
-   * until the client cancels, `until` passes, or the container is removed.
+   * line, or per piece of a line longer than 16 KiB (LogEntry.partial, as
+   * Docker's 16 KiB messages): a message is never larger than that, whatever
+   * the container printed. With follow the stream stays open until the
+   * client cancels, `until` passes, or the container is removed.
    */
   Logs: grpc.handleServerStreamingCall<_berth_engine_v1_LogsRequest__Output, _berth_engine_v1_LogEntry>;
   
@@ -857,6 +912,29 @@ export interface EngineHandlers extends grpc.UntypedServiceImplementation {
    * Stop (with timeout) then start.
    */
   RestartContainer: grpc.handleUnaryCall<_berth_engine_v1_RestartContainerRequest__Output, _berth_engine_v1_RestartContainerResponse>;
+  
+  /**
+   * docker run in the foreground, in one call: creates the container,
+   * attaches to its process before the process may run (so nothing it
+   * writes is missed, however quickly it exits), starts it, streams its
+   * output and ends with its exit status. The client never races the exit,
+   * and --rm is the engine's job.
+   * client: `start` first (the CreateContainer request and whether stdin
+   * is forwarded), then stdin bytes, resizes and close_stdin, as
+   * Attach. Ending or cancelling the call detaches (docker's
+   * ctrl-p ctrl-q): the container runs on.
+   * server: `created` once the record exists (id, name, warnings), then
+   * output frames, then `exit` last, and closes.
+   * `exit` carries the code WaitContainer answers (the exit is committed).
+   * With host_config.auto_remove the engine removes the container after the
+   * exit, whether or not the client is still there (a CLI killed by a closed
+   * pipe leaves nothing behind), and sends `exit` once it is gone (Docker's
+   * wait condition=removed).
+   * Errors: before `created`, those of CreateContainer; after it, a failed
+   * start (with auto_remove the container is removed first, else it stays
+   * created with State.Error, as RunContainer).
+   */
+  RunAttached: grpc.handleBidiStreamingCall<_berth_engine_v1_RunAttachedRequest__Output, _berth_engine_v1_RunAttachedResponse>;
   
   /**
    * CreateContainer + StartContainer in one call (docker run -d). Returns
@@ -947,6 +1025,7 @@ export interface EngineDefinition extends grpc.ServiceDefinition {
   RemoveVolume: MethodDefinition<_berth_engine_v1_RemoveVolumeRequest, _berth_engine_v1_RemoveVolumeResponse, _berth_engine_v1_RemoveVolumeRequest__Output, _berth_engine_v1_RemoveVolumeResponse__Output>
   Rename: MethodDefinition<_berth_engine_v1_RenameRequest, _berth_engine_v1_RenameResponse, _berth_engine_v1_RenameRequest__Output, _berth_engine_v1_RenameResponse__Output>
   RestartContainer: MethodDefinition<_berth_engine_v1_RestartContainerRequest, _berth_engine_v1_RestartContainerResponse, _berth_engine_v1_RestartContainerRequest__Output, _berth_engine_v1_RestartContainerResponse__Output>
+  RunAttached: MethodDefinition<_berth_engine_v1_RunAttachedRequest, _berth_engine_v1_RunAttachedResponse, _berth_engine_v1_RunAttachedRequest__Output, _berth_engine_v1_RunAttachedResponse__Output>
   RunContainer: MethodDefinition<_berth_engine_v1_RunContainerRequest, _berth_engine_v1_RunContainerResponse, _berth_engine_v1_RunContainerRequest__Output, _berth_engine_v1_RunContainerResponse__Output>
   StartContainer: MethodDefinition<_berth_engine_v1_StartContainerRequest, _berth_engine_v1_StartContainerResponse, _berth_engine_v1_StartContainerRequest__Output, _berth_engine_v1_StartContainerResponse__Output>
   StatPath: MethodDefinition<_berth_engine_v1_StatPathRequest, _berth_engine_v1_PathStat, _berth_engine_v1_StatPathRequest__Output, _berth_engine_v1_PathStat__Output>

@@ -68,6 +68,14 @@ export interface HostConfig {
    * --log-driver / --log-opt; absent = the defaults (k8s-file, 10m x 5).
    */
   'logConfig'?: (_berth_engine_v1_LogConfig | null);
+  /**
+   * --security-opt as Docker takes it: "no-new-privileges[=<bool>]",
+   * "seccomp=unconfined", "seccomp=builtin", "seccomp=<profile JSON>" (the
+   * CLI sends a profile file's content, not its path), and the no-ops
+   * "apparmor=unconfined", "label=disable". Anything else: INVALID_ARGUMENT
+   * naming the option. No seccomp option = Docker's default profile.
+   */
+  'securityOpt'?: (string)[];
 }
 
 /**
@@ -131,4 +139,12 @@ export interface HostConfig__Output {
    * --log-driver / --log-opt; absent = the defaults (k8s-file, 10m x 5).
    */
   'logConfig': (_berth_engine_v1_LogConfig__Output | null);
+  /**
+   * --security-opt as Docker takes it: "no-new-privileges[=<bool>]",
+   * "seccomp=unconfined", "seccomp=builtin", "seccomp=<profile JSON>" (the
+   * CLI sends a profile file's content, not its path), and the no-ops
+   * "apparmor=unconfined", "label=disable". Anything else: INVALID_ARGUMENT
+   * naming the option. No seccomp option = Docker's default profile.
+   */
+  'securityOpt': (string)[];
 }

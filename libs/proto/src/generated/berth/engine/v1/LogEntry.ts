@@ -4,7 +4,7 @@
 
 export interface LogEntry {
   /**
-   * RFC3339Nano time the line was written (of its first fragment when joined).
+   * RFC3339Nano time the line (or this piece of it) was written.
    */
   'time'?: (string);
   /**
@@ -12,14 +12,21 @@ export interface LogEntry {
    */
   'stream'?: (string);
   /**
-   * The line without its trailing newline (bytes: may be any encoding).
+   * The line without its trailing newline (bytes: may be any encoding); a
+   * piece of at most 16 KiB when partial.
    */
   'line'?: (Buffer | Uint8Array | string);
+  /**
+   * The line goes on in the next messages of the same stream (up to one
+   * that is not partial): join them for display. Also set on the last
+   * message of a stream whose process ended mid-line (no newline).
+   */
+  'partial'?: (boolean);
 }
 
 export interface LogEntry__Output {
   /**
-   * RFC3339Nano time the line was written (of its first fragment when joined).
+   * RFC3339Nano time the line (or this piece of it) was written.
    */
   'time': (string);
   /**
@@ -27,7 +34,14 @@ export interface LogEntry__Output {
    */
   'stream': (string);
   /**
-   * The line without its trailing newline (bytes: may be any encoding).
+   * The line without its trailing newline (bytes: may be any encoding); a
+   * piece of at most 16 KiB when partial.
    */
   'line': (Buffer);
+  /**
+   * The line goes on in the next messages of the same stream (up to one
+   * that is not partial): join them for display. Also set on the last
+   * message of a stream whose process ended mid-line (no newline).
+   */
+  'partial': (boolean);
 }

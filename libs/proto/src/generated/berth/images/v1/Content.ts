@@ -44,7 +44,10 @@ export interface ContentClient extends grpc.Client {
   
   /**
    * Leases: create before writing content that no image names yet; delete
-   * when an image record names it (or to give it up).
+   * when an image record names it (or to give it up). A container holds its
+   * image with a lease of its own (id "container-<id>", resources
+   * [{kind: "image"}], never expiring) from create to remove: that is what
+   * rmi and prune consult. Creating an id that exists is ALREADY_EXISTS.
    */
   CreateLease(argument: _berth_images_v1_CreateLeaseRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_berth_images_v1_Lease__Output>): grpc.ClientUnaryCall;
   CreateLease(argument: _berth_images_v1_CreateLeaseRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_berth_images_v1_Lease__Output>): grpc.ClientUnaryCall;
@@ -52,7 +55,10 @@ export interface ContentClient extends grpc.Client {
   CreateLease(argument: _berth_images_v1_CreateLeaseRequest, callback: grpc.requestCallback<_berth_images_v1_Lease__Output>): grpc.ClientUnaryCall;
   /**
    * Leases: create before writing content that no image names yet; delete
-   * when an image record names it (or to give it up).
+   * when an image record names it (or to give it up). A container holds its
+   * image with a lease of its own (id "container-<id>", resources
+   * [{kind: "image"}], never expiring) from create to remove: that is what
+   * rmi and prune consult. Creating an id that exists is ALREADY_EXISTS.
    */
   createLease(argument: _berth_images_v1_CreateLeaseRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_berth_images_v1_Lease__Output>): grpc.ClientUnaryCall;
   createLease(argument: _berth_images_v1_CreateLeaseRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_berth_images_v1_Lease__Output>): grpc.ClientUnaryCall;
@@ -188,7 +194,10 @@ export interface ContentHandlers extends grpc.UntypedServiceImplementation {
   
   /**
    * Leases: create before writing content that no image names yet; delete
-   * when an image record names it (or to give it up).
+   * when an image record names it (or to give it up). A container holds its
+   * image with a lease of its own (id "container-<id>", resources
+   * [{kind: "image"}], never expiring) from create to remove: that is what
+   * rmi and prune consult. Creating an id that exists is ALREADY_EXISTS.
    */
   CreateLease: grpc.handleUnaryCall<_berth_images_v1_CreateLeaseRequest__Output, _berth_images_v1_Lease>;
   

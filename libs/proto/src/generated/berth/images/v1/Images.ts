@@ -3,6 +3,7 @@
 
 import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
+import type { CommitImageRequest as _berth_images_v1_CommitImageRequest, CommitImageRequest__Output as _berth_images_v1_CommitImageRequest__Output } from '../../../berth/images/v1/CommitImageRequest';
 import type { GarbageCollectRequest as _berth_images_v1_GarbageCollectRequest, GarbageCollectRequest__Output as _berth_images_v1_GarbageCollectRequest__Output } from '../../../berth/images/v1/GarbageCollectRequest';
 import type { GarbageCollectResponse as _berth_images_v1_GarbageCollectResponse, GarbageCollectResponse__Output as _berth_images_v1_GarbageCollectResponse__Output } from '../../../berth/images/v1/GarbageCollectResponse';
 import type { GetImageRequest as _berth_images_v1_GetImageRequest, GetImageRequest__Output as _berth_images_v1_GetImageRequest__Output } from '../../../berth/images/v1/GetImageRequest';
@@ -18,6 +19,33 @@ import type { TagImageRequest as _berth_images_v1_TagImageRequest, TagImageReque
 import type { UntagImageRequest as _berth_images_v1_UntagImageRequest, UntagImageRequest__Output as _berth_images_v1_UntagImageRequest__Output } from '../../../berth/images/v1/UntagImageRequest';
 
 export interface ImagesClient extends grpc.Client {
+  /**
+   * docker commit (and a build step): a new image whose layers are the
+   * parent's plus `layer` (a blob already in the content store, such as the
+   * layers service's Diff wrote), with `config_json` as its runtime config
+   * and one more history entry; an OCI manifest and config written here.
+   * Named `reference` when set, else dangling. Emits image.committed.
+   * NOT_FOUND: no such parent. FAILED_PRECONDITION: the layer blob is absent
+   * or its size differs. INVALID_ARGUMENT: config_json is not a JSON object.
+   */
+  Commit(argument: _berth_images_v1_CommitImageRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_berth_images_v1_Image__Output>): grpc.ClientUnaryCall;
+  Commit(argument: _berth_images_v1_CommitImageRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_berth_images_v1_Image__Output>): grpc.ClientUnaryCall;
+  Commit(argument: _berth_images_v1_CommitImageRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_berth_images_v1_Image__Output>): grpc.ClientUnaryCall;
+  Commit(argument: _berth_images_v1_CommitImageRequest, callback: grpc.requestCallback<_berth_images_v1_Image__Output>): grpc.ClientUnaryCall;
+  /**
+   * docker commit (and a build step): a new image whose layers are the
+   * parent's plus `layer` (a blob already in the content store, such as the
+   * layers service's Diff wrote), with `config_json` as its runtime config
+   * and one more history entry; an OCI manifest and config written here.
+   * Named `reference` when set, else dangling. Emits image.committed.
+   * NOT_FOUND: no such parent. FAILED_PRECONDITION: the layer blob is absent
+   * or its size differs. INVALID_ARGUMENT: config_json is not a JSON object.
+   */
+  commit(argument: _berth_images_v1_CommitImageRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_berth_images_v1_Image__Output>): grpc.ClientUnaryCall;
+  commit(argument: _berth_images_v1_CommitImageRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_berth_images_v1_Image__Output>): grpc.ClientUnaryCall;
+  commit(argument: _berth_images_v1_CommitImageRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_berth_images_v1_Image__Output>): grpc.ClientUnaryCall;
+  commit(argument: _berth_images_v1_CommitImageRequest, callback: grpc.requestCallback<_berth_images_v1_Image__Output>): grpc.ClientUnaryCall;
+  
   /**
    * Removes blobs no image or live lease reaches (never ingests in progress).
    */
@@ -79,14 +107,14 @@ export interface ImagesClient extends grpc.Client {
   list(argument: _berth_images_v1_ListImagesRequest, callback: grpc.requestCallback<_berth_images_v1_ListImagesResponse__Output>): grpc.ClientUnaryCall;
   
   /**
-   * Removes dangling images no container uses, then collects garbage.
+   * Removes dangling images no lease holds, then collects garbage.
    */
   Prune(argument: _berth_images_v1_PruneImagesRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_berth_images_v1_RemoveImageResponse__Output>): grpc.ClientUnaryCall;
   Prune(argument: _berth_images_v1_PruneImagesRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_berth_images_v1_RemoveImageResponse__Output>): grpc.ClientUnaryCall;
   Prune(argument: _berth_images_v1_PruneImagesRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_berth_images_v1_RemoveImageResponse__Output>): grpc.ClientUnaryCall;
   Prune(argument: _berth_images_v1_PruneImagesRequest, callback: grpc.requestCallback<_berth_images_v1_RemoveImageResponse__Output>): grpc.ClientUnaryCall;
   /**
-   * Removes dangling images no container uses, then collects garbage.
+   * Removes dangling images no lease holds, then collects garbage.
    */
   prune(argument: _berth_images_v1_PruneImagesRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_berth_images_v1_RemoveImageResponse__Output>): grpc.ClientUnaryCall;
   prune(argument: _berth_images_v1_PruneImagesRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_berth_images_v1_RemoveImageResponse__Output>): grpc.ClientUnaryCall;
@@ -95,8 +123,9 @@ export interface ImagesClient extends grpc.Client {
   
   /**
    * docker rmi: untags; removing an image's last name is FAILED_PRECONDITION
-   * while a container uses it (the message names the container) unless
-   * force; then unreferenced blobs are collected unless no_prune.
+   * while a lease holds it (Docker's conflict message, naming the container)
+   * unless force, which untags and keeps the image (dangling) for its holder,
+   * as Docker does; then unreferenced blobs are collected unless no_prune.
    */
   Remove(argument: _berth_images_v1_RemoveImageRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_berth_images_v1_RemoveImageResponse__Output>): grpc.ClientUnaryCall;
   Remove(argument: _berth_images_v1_RemoveImageRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_berth_images_v1_RemoveImageResponse__Output>): grpc.ClientUnaryCall;
@@ -104,8 +133,9 @@ export interface ImagesClient extends grpc.Client {
   Remove(argument: _berth_images_v1_RemoveImageRequest, callback: grpc.requestCallback<_berth_images_v1_RemoveImageResponse__Output>): grpc.ClientUnaryCall;
   /**
    * docker rmi: untags; removing an image's last name is FAILED_PRECONDITION
-   * while a container uses it (the message names the container) unless
-   * force; then unreferenced blobs are collected unless no_prune.
+   * while a lease holds it (Docker's conflict message, naming the container)
+   * unless force, which untags and keeps the image (dangling) for its holder,
+   * as Docker does; then unreferenced blobs are collected unless no_prune.
    */
   remove(argument: _berth_images_v1_RemoveImageRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_berth_images_v1_RemoveImageResponse__Output>): grpc.ClientUnaryCall;
   remove(argument: _berth_images_v1_RemoveImageRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_berth_images_v1_RemoveImageResponse__Output>): grpc.ClientUnaryCall;
@@ -148,6 +178,17 @@ export interface ImagesClient extends grpc.Client {
 
 export interface ImagesHandlers extends grpc.UntypedServiceImplementation {
   /**
+   * docker commit (and a build step): a new image whose layers are the
+   * parent's plus `layer` (a blob already in the content store, such as the
+   * layers service's Diff wrote), with `config_json` as its runtime config
+   * and one more history entry; an OCI manifest and config written here.
+   * Named `reference` when set, else dangling. Emits image.committed.
+   * NOT_FOUND: no such parent. FAILED_PRECONDITION: the layer blob is absent
+   * or its size differs. INVALID_ARGUMENT: config_json is not a JSON object.
+   */
+  Commit: grpc.handleUnaryCall<_berth_images_v1_CommitImageRequest__Output, _berth_images_v1_Image>;
+  
+  /**
    * Removes blobs no image or live lease reaches (never ingests in progress).
    */
   GarbageCollect: grpc.handleUnaryCall<_berth_images_v1_GarbageCollectRequest__Output, _berth_images_v1_GarbageCollectResponse>;
@@ -168,14 +209,15 @@ export interface ImagesHandlers extends grpc.UntypedServiceImplementation {
   List: grpc.handleUnaryCall<_berth_images_v1_ListImagesRequest__Output, _berth_images_v1_ListImagesResponse>;
   
   /**
-   * Removes dangling images no container uses, then collects garbage.
+   * Removes dangling images no lease holds, then collects garbage.
    */
   Prune: grpc.handleUnaryCall<_berth_images_v1_PruneImagesRequest__Output, _berth_images_v1_RemoveImageResponse>;
   
   /**
    * docker rmi: untags; removing an image's last name is FAILED_PRECONDITION
-   * while a container uses it (the message names the container) unless
-   * force; then unreferenced blobs are collected unless no_prune.
+   * while a lease holds it (Docker's conflict message, naming the container)
+   * unless force, which untags and keeps the image (dangling) for its holder,
+   * as Docker does; then unreferenced blobs are collected unless no_prune.
    */
   Remove: grpc.handleUnaryCall<_berth_images_v1_RemoveImageRequest__Output, _berth_images_v1_RemoveImageResponse>;
   
@@ -193,6 +235,7 @@ export interface ImagesHandlers extends grpc.UntypedServiceImplementation {
 }
 
 export interface ImagesDefinition extends grpc.ServiceDefinition {
+  Commit: MethodDefinition<_berth_images_v1_CommitImageRequest, _berth_images_v1_Image, _berth_images_v1_CommitImageRequest__Output, _berth_images_v1_Image__Output>
   GarbageCollect: MethodDefinition<_berth_images_v1_GarbageCollectRequest, _berth_images_v1_GarbageCollectResponse, _berth_images_v1_GarbageCollectRequest__Output, _berth_images_v1_GarbageCollectResponse__Output>
   Get: MethodDefinition<_berth_images_v1_GetImageRequest, _berth_images_v1_Image, _berth_images_v1_GetImageRequest__Output, _berth_images_v1_Image__Output>
   Inspect: MethodDefinition<_berth_images_v1_InspectImageRequest, _berth_images_v1_ImageInspect, _berth_images_v1_InspectImageRequest__Output, _berth_images_v1_ImageInspect__Output>

@@ -6,6 +6,9 @@ import type { Timestamp as _google_protobuf_Timestamp, Timestamp__Output as _goo
 export interface Lease {
   'id'?: (string);
   'createdAt'?: (_google_protobuf_Timestamp | null);
+  /**
+   * Unset: never expires.
+   */
   'expiresAt'?: (_google_protobuf_Timestamp | null);
   'labels'?: ({[key: string]: string});
 }
@@ -13,6 +16,9 @@ export interface Lease {
 export interface Lease__Output {
   'id': (string);
   'createdAt': (_google_protobuf_Timestamp__Output | null);
+  /**
+   * Unset: never expires.
+   */
   'expiresAt': (_google_protobuf_Timestamp__Output | null);
   'labels': ({[key: string]: string});
 }

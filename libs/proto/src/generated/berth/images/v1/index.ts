@@ -2,6 +2,7 @@
 export type * from './AbortRequest';
 export type * from './AbortResponse';
 export type * from './BlobProgress';
+export type * from './CommitImageRequest';
 export type * from './Content';
 export type * from './ContentInfo';
 export type * from './CreateLeaseRequest';
@@ -25,6 +26,7 @@ export type * from './InspectImageRequest';
 export type * from './Layer';
 export type * from './LayerProgress';
 export type * from './Lease';
+export type * from './LeaseResource';
 export type * from './ListContentRequest';
 export type * from './ListContentResponse';
 export type * from './ListImagesRequest';

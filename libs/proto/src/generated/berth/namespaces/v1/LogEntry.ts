@@ -12,8 +12,10 @@ export interface LogEntry {
    */
   'stream'?: (string);
   /**
-   * The line, with its trailing newline when it had one (partial lines
-   * are joined).
+   * The line, with its trailing newline when it had one; without one, a
+   * piece of a line (at most 16 KiB) that the next entries of the same
+   * stream continue (a longer line is never sent whole), or the last,
+   * unfinished line of a process that exited.
    */
   'line'?: (Buffer | Uint8Array | string);
 }
@@ -28,8 +30,10 @@ export interface LogEntry__Output {
    */
   'stream': (string);
   /**
-   * The line, with its trailing newline when it had one (partial lines
-   * are joined).
+   * The line, with its trailing newline when it had one; without one, a
+   * piece of a line (at most 16 KiB) that the next entries of the same
+   * stream continue (a longer line is never sent whole), or the last,
+   * unfinished line of a process that exited.
    */
   'line': (Buffer);
 }

@@ -4,6 +4,7 @@
 import type { LinuxNamespace as _berth_types_v1_LinuxNamespace, LinuxNamespace__Output as _berth_types_v1_LinuxNamespace__Output } from '../../../berth/types/v1/LinuxNamespace';
 import type { LinuxIDMapping as _berth_types_v1_LinuxIDMapping, LinuxIDMapping__Output as _berth_types_v1_LinuxIDMapping__Output } from '../../../berth/types/v1/LinuxIDMapping';
 import type { LinuxResources as _berth_types_v1_LinuxResources, LinuxResources__Output as _berth_types_v1_LinuxResources__Output } from '../../../berth/types/v1/LinuxResources';
+import type { LinuxSeccomp as _berth_types_v1_LinuxSeccomp, LinuxSeccomp__Output as _berth_types_v1_LinuxSeccomp__Output } from '../../../berth/types/v1/LinuxSeccomp';
 
 /**
  * Linux is runtime spec "linux".
@@ -43,6 +44,12 @@ export interface Linux {
    * Limits; the engine applies them through the cgroups service.
    */
   'resources'?: (_berth_types_v1_LinuxResources | null);
+  /**
+   * The seccomp filter of the init and of every exec'd process; unset = none
+   * (seccomp.proto). The engine sends Docker's default profile resolved for
+   * the container unless --security-opt seccomp=unconfined or --privileged.
+   */
+  'seccomp'?: (_berth_types_v1_LinuxSeccomp | null);
 }
 
 /**
@@ -83,4 +90,10 @@ export interface Linux__Output {
    * Limits; the engine applies them through the cgroups service.
    */
   'resources': (_berth_types_v1_LinuxResources__Output | null);
+  /**
+   * The seccomp filter of the init and of every exec'd process; unset = none
+   * (seccomp.proto). The engine sends Docker's default profile resolved for
+   * the container unless --security-opt seccomp=unconfined or --privileged.
+   */
+  'seccomp': (_berth_types_v1_LinuxSeccomp__Output | null);
 }

@@ -5,6 +5,7 @@ import type { LinuxCPU as _berth_types_v1_LinuxCPU, LinuxCPU__Output as _berth_t
 import type { LinuxMemory as _berth_types_v1_LinuxMemory, LinuxMemory__Output as _berth_types_v1_LinuxMemory__Output } from '../../../berth/types/v1/LinuxMemory';
 import type { LinuxPids as _berth_types_v1_LinuxPids, LinuxPids__Output as _berth_types_v1_LinuxPids__Output } from '../../../berth/types/v1/LinuxPids';
 import type { LinuxBlockIO as _berth_types_v1_LinuxBlockIO, LinuxBlockIO__Output as _berth_types_v1_LinuxBlockIO__Output } from '../../../berth/types/v1/LinuxBlockIO';
+import type { LinuxDeviceCgroup as _berth_types_v1_LinuxDeviceCgroup, LinuxDeviceCgroup__Output as _berth_types_v1_LinuxDeviceCgroup__Output } from '../../../berth/types/v1/LinuxDeviceCgroup';
 
 /**
  * LinuxResources are cgroup limits with the OCI runtime spec's
@@ -30,6 +31,15 @@ export interface LinuxResources {
    * Block I/O weight and throttles.
    */
   'blockIo'?: (_berth_types_v1_LinuxBlockIO | null);
+  /**
+   * Device access rules (OCI linux.resources.devices), applied in order.
+   * A list not starting with a type "a" rule is an allow-list (everything
+   * else denied). v1: devices.allow / devices.deny writes; v2: an eBPF
+   * BPF_PROG_TYPE_CGROUP_DEVICE program attached to the cgroup. Empty = leave
+   * as is (on create: every device, the kernel's default). Update replaces
+   * the whole list.
+   */
+  'devices'?: (_berth_types_v1_LinuxDeviceCgroup)[];
 }
 
 /**
@@ -56,4 +66,13 @@ export interface LinuxResources__Output {
    * Block I/O weight and throttles.
    */
   'blockIo': (_berth_types_v1_LinuxBlockIO__Output | null);
+  /**
+   * Device access rules (OCI linux.resources.devices), applied in order.
+   * A list not starting with a type "a" rule is an allow-list (everything
+   * else denied). v1: devices.allow / devices.deny writes; v2: an eBPF
+   * BPF_PROG_TYPE_CGROUP_DEVICE program attached to the cgroup. Empty = leave
+   * as is (on create: every device, the kernel's default). Update replaces
+   * the whole list.
+   */
+  'devices': (_berth_types_v1_LinuxDeviceCgroup__Output)[];
 }

@@ -1,0 +1,27 @@
+// The berth contracts the gateway translates onto: the engine (containers,
+// volumes, events), images (Images and Transfer on the images socket) and
+// networks. Only generated clients: the gateway never reads a service's state.
+import { MAX_TIMEOUT_MS, createClient, type BerthClient } from '@berth/kit';
+import type { engineV1, imagesV1, networksV1 } from '@berth/proto';
+
+export interface Backends {
+  engine: BerthClient<engineV1.EngineDefinition, engineV1.EngineHandlers>;
+  images: BerthClient<imagesV1.ImagesDefinition, imagesV1.ImagesHandlers>;
+  transfer: BerthClient<imagesV1.TransferDefinition, imagesV1.TransferHandlers>;
+  networks: BerthClient<networksV1.NetworksDefinition, networksV1.NetworksHandlers>;
+  close(): void;
+}
+
+/** Calls that wait on a container (wait, stop with a long timeout) get the longest deadline. */
+export const LONG_CALL = { timeoutMs: MAX_TIMEOUT_MS };
+
+export function createBackends(addressesOf: (service: 'engine' | 'images' | 'networks') => string[]): Backends {
+  const opts = { timeoutMs: 60_000 };
+  const b = {
+    engine: createClient<engineV1.EngineDefinition, engineV1.EngineHandlers>('berth.engine.v1.Engine', addressesOf('engine'), opts),
+    images: createClient<imagesV1.ImagesDefinition, imagesV1.ImagesHandlers>('berth.images.v1.Images', addressesOf('images'), opts),
+    transfer: createClient<imagesV1.TransferDefinition, imagesV1.TransferHandlers>('berth.images.v1.Transfer', addressesOf('images'), opts),
+    networks: createClient<networksV1.NetworksDefinition, networksV1.NetworksHandlers>('berth.networks.v1.Networks', addressesOf('networks'), opts),
+  };
+  return { ...b, close: () => { for (const c of Object.values(b)) c.close(); } };
+}
