@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { lastLogTime, logBounds, LogWriter, parseRfc3339Nano, readLog, rfc3339ToNanos, type LogEntry, type ReadLogOptions } from './index';
+import { lastLogTime, logBounds, LogWriter, MAX_RECORD_CONTENT, parseRfc3339Nano, readLog, rfc3339ToNanos, type LogEntry, type ReadLogOptions } from './index';
 
 let dir: string;
 let path: string;
@@ -68,6 +68,69 @@ describe('readLog', () => {
     expect(await all({ tail: 0 })).toEqual([]);
     expect(await all({ tail: -1 })).toHaveLength(5);
     expect(await all({ tail: 100 })).toHaveLength(5);
+  });
+
+  it('passes a line longer than a record on in pieces of MAX_RECORD_CONTENT, the other stream interleaved, never whole', async () => {
+    // As the monitor writes an 800 KiB line: 16 KiB P records, then its F.
+    const piece = (i: number) => String.fromCharCode(97 + (i % 26)).repeat(MAX_RECORD_CONTENT);
+    let log = rec(1, 'stdout', 'F', 'before');
+    for (let i = 0; i < 50; i++) log += rec(2, 'stdout', 'P', piece(i)) + (i === 10 ? rec(2, 'stderr', 'F', 'err') : '');
+    log += rec(3, 'stdout', 'F', 'end');
+    writeFileSync(path, log);
+    const got: LogEntry[] = [];
+    for await (const e of readLog(path)) got.push(e);
+    expect(Math.max(...got.map((e) => e.line.length))).toBeLessThanOrEqual(MAX_RECORD_CONTENT + 1);
+    const out = got.filter((e) => e.stream === 'stdout');
+    expect(out[0]!.line.toString()).toBe('before\n');
+    expect(Buffer.concat(out.slice(1).map((e) => e.line)).toString()).toBe(Array.from({ length: 50 }, (_, i) => piece(i)).join('') + 'end\n');
+    expect(out.slice(1, -1).every((e) => e.line.length === MAX_RECORD_CONTENT && e.line.at(-1) !== 10)).toBe(true);
+    expect(got.filter((e) => e.stream === 'stderr').map((e) => e.line.toString())).toEqual(['err\n']);
+  });
+
+  it('splits an oversize record (a log written before records were capped) and skips a huge malformed line', async () => {
+    writeFileSync(path, rec(1, 'stdout', 'F', 'x'.repeat(100_000)) + 'y'.repeat(300_000) + '\n' + rec(2, 'stdout', 'F', 'after'));
+    const got: LogEntry[] = [];
+    for await (const e of readLog(path)) got.push(e);
+    expect(got.map((e) => e.line.length)).toEqual([...Array(6).fill(MAX_RECORD_CONTENT), 100_000 - 6 * MAX_RECORD_CONTENT + 1, 6]);
+    expect(got.at(-1)!.line.toString()).toBe('after\n');
+    const tail: string[] = [];
+    for await (const e of readLog(path, { tail: 1 })) tail.push(e.line.toString());
+    expect(tail).toEqual(['after\n']);
+  });
+
+  it('tail counts lines, a long one included, and reads it again from where it began rather than holding it', async () => {
+    const long = 'L'.repeat(3 * MAX_RECORD_CONTENT + 5);
+    let log = rec(1, 'stdout', 'F', 'a') + rec(2, 'stdout', 'F', 'b');
+    for (let at = 0; at < long.length; at += MAX_RECORD_CONTENT) {
+      log += rec(3, 'stdout', 'P', long.slice(at, at + MAX_RECORD_CONTENT));
+      if (at === 0) log += rec(3, 'stderr', 'P', 'e1') + rec(3, 'stderr', 'F', 'e2');
+    }
+    log += rec(4, 'stdout', 'F', '') + rec(5, 'stderr', 'F', 'last');
+    writeFileSync(`${path}.1`, rec(0, 'stderr', 'F', 'rotated'));
+    writeFileSync(path, log);
+    const read = async (o: ReadLogOptions) => {
+      const got: LogEntry[] = [];
+      for await (const e of readLog(path, o)) got.push(e);
+      const text = (s: string) => Buffer.concat(got.filter((e) => e.stream === s).map((e) => e.line)).toString();
+      return { got, stdout: text('stdout'), stderr: text('stderr') };
+    };
+    // Lines by their end: rotated, a, b, e1e2, long, last.
+    let r = await read({ tail: 2 });
+    expect(r.stdout).toBe(`${long}\n`);
+    expect(r.stderr).toBe('last\n');
+    r = await read({ tail: 3 });
+    expect(r.stdout).toBe(`${long}\n`);
+    expect(r.stderr).toBe('e1e2\nlast\n');
+    r = await read({ tail: 4 });
+    expect(r.stdout).toBe(`b\n${long}\n`);
+    r = await read({ tail: 1, stdout: true });
+    expect(r.stdout).toBe(`${long}\n`);
+    r = await read({ tail: 6 });
+    expect(r.stderr).toBe('rotated\ne1e2\nlast\n');
+    expect(Math.max(...r.got.map((e) => e.line.length))).toBeLessThanOrEqual(MAX_RECORD_CONTENT + 1);
+    r = await read({ tail: 2, sinceNs: ns(3), untilNs: ns(4) });
+    expect(r.stdout).toBe(`${long}\n`);
+    expect(r.stderr).toBe('e1e2\n');
   });
 
   it('a missing log is empty', async () => {
@@ -156,6 +219,15 @@ describe('LogWriter', () => {
     expect(readFileSync(path, 'utf8')).toBe(rec(1, 'stdout', 'F', 'old') + rec(2, 'stdout', 'F', 'new') + rec(3, 'stderr', 'F', 'oops') + rec(4, 'stdout', 'P', 'partial'));
     expect(await all()).toEqual(['stdout:old\n', 'stdout:new\n', 'stderr:oops\n', 'stdout:partial']);
     expect(() => w.write(line(5, 'x\n'))).toThrow(/is closed/);
+  });
+
+  it('writes a line longer than a record as records of MAX_RECORD_CONTENT, so the copy stays within its bounds', async () => {
+    const w = await LogWriter.open(path, { maxSize: 3 * MAX_RECORD_CONTENT, maxFiles: 3 });
+    w.write(line(1, `${'z'.repeat(5 * MAX_RECORD_CONTENT)}\n`));
+    await w.close();
+    for (const f of readdirSync(dir)) expect(statSync(join(dir, f)).size).toBeLessThanOrEqual(3 * MAX_RECORD_CONTENT);
+    const records = readdirSync(dir).sort().reverse().flatMap((f) => readFileSync(join(dir, f), 'utf8').split('\n').filter(Boolean));
+    expect(records.map((r) => r.slice(31, 39))).toEqual(['stdout P', 'stdout P', 'stdout P', 'stdout P', 'stdout F']);
   });
 
   it('rotates as the monitor does: files stay within maxSize, maxFiles are kept, the oldest are dropped', async () => {

@@ -7,7 +7,9 @@
 // same bounds.
 import { open, rename, truncate, unlink, type FileHandle } from 'node:fs/promises';
 import { InvalidArgumentError, fromNodeError } from '@berth/errors';
-import { DEFAULT_LOG_MAX_FILES, DEFAULT_LOG_MAX_SIZE, type LogEntry } from './read';
+import { DEFAULT_LOG_MAX_FILES, DEFAULT_LOG_MAX_SIZE, MAX_RECORD_CONTENT, type LogEntry } from './read';
+
+const NEWLINE = Buffer.from('\n');
 import { parseRfc3339Nano } from './time';
 
 export interface LogWriterOptions {
@@ -63,10 +65,14 @@ export class LogWriter {
     if (this.closed) throw new Error(`log ${this.path} is closed`);
     const full = e.line.length > 0 && e.line[e.line.length - 1] === 10;
     const content = full ? e.line.subarray(0, -1) : e.line;
-    // A line holds no newline but its last byte (the service joined the pieces).
-    const rec = Buffer.concat([Buffer.from(`${e.time} ${e.stream} ${full ? 'F' : 'P'} `), content, Buffer.from('\n')]);
-    this.queue.push(rec);
-    this.queued += rec.length;
+    // A line holds no newline but its last byte. A long one becomes records
+    // of MAX_RECORD_CONTENT at most, as the monitor writes them.
+    for (let at = 0; at === 0 || at < content.length; at += MAX_RECORD_CONTENT) {
+      const last = at + MAX_RECORD_CONTENT >= content.length;
+      const rec = Buffer.concat([Buffer.from(`${e.time} ${e.stream} ${full && last ? 'F' : 'P'} `), content.subarray(at, at + MAX_RECORD_CONTENT), NEWLINE]);
+      this.queue.push(rec);
+      this.queued += rec.length;
+    }
     this.flushing ??= this.flush().finally(() => (this.flushing = null));
   }
 
@@ -134,7 +140,7 @@ export class LogWriter {
 async function openCurrent(path: string): Promise<{ fh: FileHandle; size: number }> {
   let fh: FileHandle;
   try {
-    fh = await open(path, 'a', 0o640);
+    fh = await open(path, 'a', 0o600);
   } catch (e) {
     throw fromNodeError(e, `open log ${path}`);
   }
@@ -147,10 +153,13 @@ function ignoreENOENT(e: unknown): void {
 
 /**
  * Time of the last record in the log (the current file, else the newest
- * rotated one that has any): where a copy left off. Reads only the tail of
- * a file. null when the log is empty or missing.
+ * rotated one that has any): where a copy left off. Reads the end of a file
+ * backwards a block at a time until the newline before the last record, then
+ * that record's header: bounded memory whatever the record's size. null when
+ * the log is empty or missing.
  */
 export async function lastLogTime(path: string, maxFiles = DEFAULT_LOG_MAX_FILES): Promise<bigint | null> {
+  const block = Buffer.allocUnsafe(64 * 1024);
   for (let i = 0; i < maxFiles; i++) {
     const p = i === 0 ? path : `${path}.${i}`;
     let fh: FileHandle;
@@ -160,24 +169,32 @@ export async function lastLogTime(path: string, maxFiles = DEFAULT_LOG_MAX_FILES
       continue;
     }
     try {
-      const size = (await fh.stat()).size;
-      // Records are at most a line each; look further back until a whole one is in view.
-      for (let span = 64 * 1024; ; span *= 4) {
-        const from = Math.max(0, size - span);
-        const buf = Buffer.alloc(size - from);
-        await fh.read(buf, 0, buf.length, from);
-        const text = buf.toString('utf8').replace(/\n+$/, '');
-        const nl = text.lastIndexOf('\n');
-        if (nl >= 0 || from === 0) {
-          const last = text.slice(nl + 1);
-          if (!last) break; // empty file: try the older one
-          return parseRfc3339Nano(last.split(' ', 1)[0] ?? '');
+      let end = (await fh.stat()).size;
+      // Trailing newlines end the last record; skip them.
+      let recordEnd = -1;
+      let start = -1;
+      while (end > 0 && start < 0) {
+        const from = Math.max(0, end - block.length);
+        const { bytesRead } = await fh.read(block, 0, end - from, from);
+        for (let k = bytesRead - 1; k >= 0; k--) {
+          const nl = block[k] === 10;
+          if (recordEnd < 0) {
+            if (!nl) recordEnd = from + k + 1;
+          } else if (nl) {
+            start = from + k + 1;
+            break;
+          }
         }
+        end = from;
       }
+      if (recordEnd < 0) continue; // empty file: try the older one
+      if (start < 0) start = 0;
+      const head = Buffer.alloc(Math.min(64, recordEnd - start));
+      await fh.read(head, 0, head.length, start);
+      return parseRfc3339Nano(head.toString('latin1').split(' ', 1)[0] ?? '');
     } finally {
       await fh.close();
     }
   }
   return null;
 }
-

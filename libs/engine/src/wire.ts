@@ -191,9 +191,11 @@ export function logsRequestFromWire(w: WireLogsRequest): LogsOptions {
 }
 
 /** The engine's LogEntry carries the line without its newline (a last line may have none). */
-export function logEntryToWire(e: LogEntry): { time: string; stream: string; line: Buffer } {
+/** A line without its newline; a piece of one (or an unfinished last line) is `partial`. */
+export function logEntryToWire(e: LogEntry): { time: string; stream: string; line: Buffer; partial: boolean } {
   const l = e.line;
-  return { time: e.time, stream: e.stream, line: l.length && l[l.length - 1] === 10 ? l.subarray(0, -1) : l };
+  const full = l.length > 0 && l[l.length - 1] === 10;
+  return { time: e.time, stream: e.stream, line: full ? l.subarray(0, -1) : l, partial: !full };
 }
 
 export function statsToWire(s: StatsSample[], nowMs: number): { stats: StatsSample[]; timeUnixMs: number } {

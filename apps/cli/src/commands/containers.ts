@@ -57,8 +57,9 @@ async function logsThenWait(ctx: Ctx, id: string): Promise<number> {
   const engine = ctx.engine();
   const { exitCode } = await engine.WaitContainer({ id, condition: 'not-running' });
   try {
+    const show = logPrinter(false);
     for await (const m of engine.Logs({ id, follow: false, since: '', until: '', stdout: true, stderr: true }) as AsyncIterable<engineV1.LogEntry__Output>) {
-      (m.stream === 'stderr' ? ctx.io.stderr : ctx.io.stdout).write(Buffer.concat([m.line, Buffer.from('\n')]));
+      (m.stream === 'stderr' ? ctx.io.stderr : ctx.io.stdout).write(show(m));
     }
   } catch (e) {
     if (!isNotFound(e)) throw e; // removed by the engine (--rm) right after the exit: its output went with it
@@ -264,6 +265,23 @@ export async function containerInspect(ctx: Ctx): Promise<number> {
   return failed.length ? 1 : 0;
 }
 
+/**
+ * The bytes to print for each Logs message: a line is sent in pieces when it
+ * is longer than 16 KiB (`partial`); printed one after the other they make
+ * the line again, with its timestamp (-t) only before its first piece and
+ * its newline after the last. Nothing is held: a line of any length prints
+ * in bounded memory.
+ */
+export function logPrinter(timestamps: boolean): (m: { time: string; stream: string; line: Buffer; partial: boolean }) => Buffer {
+  const midLine = new Set<string>();
+  return (m) => {
+    const stamp = timestamps && !midLine.has(m.stream) ? `${m.time} ` : '';
+    if (m.partial) midLine.add(m.stream);
+    else midLine.delete(m.stream);
+    return Buffer.concat([Buffer.from(stamp), m.line, Buffer.from(m.partial ? '' : '\n')]);
+  };
+}
+
 export async function logs(ctx: Ctx): Promise<number> {
   const req = buildLogsRequest(ctx.p, Date.now());
   const stream = ctx.engine().Logs({
@@ -273,9 +291,9 @@ export async function logs(ctx: Ctx): Promise<number> {
   const stop = () => stream.cancel();
   process.once('SIGINT', stop);
   try {
+    const show = logPrinter(req.timestamps);
     for await (const m of stream as AsyncIterable<engineV1.LogEntry__Output>) {
-      const line = Buffer.concat([Buffer.from(req.timestamps ? `${m.time} ` : ''), m.line, Buffer.from('\n')]);
-      (m.stream === 'stderr' ? ctx.io.stderr : ctx.io.stdout).write(line);
+      (m.stream === 'stderr' ? ctx.io.stderr : ctx.io.stdout).write(show(m));
     }
   } catch (e) {
     if ((e as { code?: string }).code !== 'Cancelled') throw e;

