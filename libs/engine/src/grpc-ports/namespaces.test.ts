@@ -111,4 +111,31 @@ describe('grpc namespaces port: the container log', () => {
     await port.delete('c2');
     await port.close();
   });
+
+  it('a log mirror whose stream fails resumes where it left off: every line once, none lost (it used to stop for good)', async () => {
+    const t = (i: number) => `2026-01-01T00:00:0${i}.000000000Z`;
+    const e = (i: number, text: string) => ({ time: t(i), stream: 'stdout', line: Buffer.from(`${text}\n`) });
+    const entries = [e(1, 'a'), e(2, 'b1'), e(2, 'b2'), e(2, 'b3'), e(3, 'c')];
+    const c = clients();
+    let calls = 0;
+    (c.ns as unknown as { Logs: () => AsyncIterable<unknown> }).Logs = () => (async function* () {
+      // The first stream breaks after three entries (a service restart, a message refused).
+      const n = ++calls;
+      for (const [i, x] of entries.entries()) {
+        if (n === 1 && i === 3) throw Object.assign(new Error('stream broke'), { code: 'Unavailable' });
+        yield x;
+      }
+    })();
+    const warned: string[] = [];
+    const port = grpcNamespacesPort({ namespaces: c.ns, cgroups: c.cg, files: new ContainerFiles(dir), warn: (m) => warned.push(m) });
+    const logPath = join(dir, 'c1', 'container.log');
+    await port.create('c1', spec(logPath));
+    c.settle().resolve();
+    await port.start('c1');
+    await port.delete('c1'); // waits for the copy to drain
+    expect(calls).toBe(2);
+    expect(warned.join('\n')).toMatch(/stream broke; resuming/);
+    expect(readFileSync(logPath, 'utf8').trimEnd().split('\n').map((l) => l.split(' ').slice(3).join(' '))).toEqual(['a', 'b1', 'b2', 'b3', 'c']);
+    await port.close();
+  });
 });
