@@ -10,7 +10,7 @@ import { InvalidArgumentError, FailedPreconditionError } from '@berth/errors';
 import type { CgroupVersion } from './driver';
 
 /** The v1 controllers berth manages (a hierarchy each, possibly co-mounted). */
-export const V1_CONTROLLERS = ['cpu', 'cpuacct', 'cpuset', 'memory', 'pids', 'blkio', 'freezer'] as const;
+export const V1_CONTROLLERS = ['cpu', 'cpuacct', 'cpuset', 'memory', 'pids', 'blkio', 'freezer', 'devices'] as const;
 export type V1Controller = (typeof V1_CONTROLLERS)[number];
 
 export interface CgroupLayout {

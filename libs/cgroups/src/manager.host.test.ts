@@ -46,6 +46,39 @@ describe(`CgroupsManager on this host (${layout.version})`, () => {
     expect(isNotFound(await rejection(m.stats('c1')))).toBe(true);
   });
 
+  it('device rules: an allow-list refuses opening other devices (EPERM) but lets nodes be made; bad rules are named before anything is created', async () => {
+    const m = h.manager();
+    const tmp = mkdtempSync('/tmp/berth-cgdev-');
+    try {
+      await m.create('dev', {
+        resources: {
+          devices: [
+            { allow: false, access: 'rwm' },
+            { allow: true, type: 'c', major: -1, minor: -1, access: 'm' },
+            { allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' },
+          ],
+        },
+      });
+      if (isV1Host) {
+        const list = readFileSync(join(layout.v1Mounts.devices!, h.parent, 'dev', 'devices.list'), 'utf8').trim().split('\n').sort();
+        expect(list).toEqual(['c *:* m', 'c 1:3 rwm']);
+      }
+      const c = h.spawn(`read go && { echo x > /dev/null && echo null-ok; echo x > /dev/zero 2>/dev/null && echo zero-ok || echo zero-denied; mknod ${tmp}/z c 1 5 && echo mknod-ok; }`);
+      let out = '';
+      c.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      await m.addProcess('dev', c.pid!);
+      go(c);
+      await exited(c);
+      expect(out.trim().split('\n')).toEqual(['null-ok', 'zero-denied', 'mknod-ok']);
+      const bad = await rejection(m.create('dev2', { resources: { devices: [{ allow: true, type: 'x', access: 'rwm' }] } }));
+      expect(isInvalidArgument(bad)).toBe(true);
+      expect(bad.message).toMatch(/devices\[0\]\.type: "x" is not a device type/);
+      expect(await m.driver.exists(`${h.parent}/dev2`)).toBe(false);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
   it('killAll with SIGTERM waits for the cgroup to empty, and names the survivors when a process ignores it', async () => {
     const m = h.manager();
     await m.create('term');

@@ -65,11 +65,34 @@ export interface LinuxBlockIO {
   throttleWriteIOPSDevice?: LinuxThrottleDevice[];
 }
 
+/**
+ * One device access rule, OCI linux.resources.devices[] (config-linux.md,
+ * "Device allowlist"). Rules apply in order, as the kernel's v1 devices
+ * controller applies writes to devices.allow / devices.deny: a type "a" rule
+ * resets the default (deny all, or allow all) and drops earlier exceptions;
+ * later rules add or remove exceptions. v2 compiles the same list into an
+ * eBPF device program with the same meaning (v2/devices.ts).
+ */
+export interface LinuxDeviceCgroup {
+  /** true: allow the access; false: deny it. */
+  allow: boolean;
+  /** "a" (every device), "c" (character) or "b" (block); absent = "a". */
+  type?: string;
+  /** Device major number; absent or -1 = any ("*"). */
+  major?: number;
+  /** Device minor number; absent or -1 = any ("*"). */
+  minor?: number;
+  /** Some of "r" (read), "w" (write), "m" (mknod); absent = "rwm". */
+  access?: string;
+}
+
 export interface LinuxResources {
   cpu?: LinuxCPU;
   memory?: LinuxMemory;
   pids?: LinuxPids;
   blockIO?: LinuxBlockIO;
+  /** Device access rules; absent = leave as is (on create: the kernel's default, every device). */
+  devices?: LinuxDeviceCgroup[];
 }
 
 export const MIN_MEMORY_LIMIT = 6 * 1024 * 1024; // Docker's floor: below it a container cannot start.
@@ -161,6 +184,7 @@ export function validateResources(r: LinuxResources, hostCpuCount = hostCpus().l
     const l = int('pids.limit', r.pids.limit);
     if (l < -1) bad('pids.limit', `must be -1 or 0 (unlimited) or a positive count, got ${l}`);
   }
+  if (r.devices !== undefined) validateDeviceRules(r.devices);
   const bio = r.blockIO;
   if (bio) {
     const weight = (field: string, w: number) => {
@@ -182,6 +206,25 @@ export function validateResources(r: LinuxResources, hostCpuCount = hostCpus().l
   }
 }
 
+/** Checks a device rule list (type a/b/c, majors and minors -1 or >= 0, access a subset of rwm). */
+export function validateDeviceRules(rules: LinuxDeviceCgroup[], field = 'devices'): void {
+  if (!Array.isArray(rules)) bad(field, 'expected a list of device rules');
+  rules.forEach((r, i) => {
+    const f = `${field}[${i}]`;
+    if (typeof r !== 'object' || r === null || typeof r.allow !== 'boolean') bad(`${f}.allow`, 'expected true (allow) or false (deny)');
+    const type = r.type ?? 'a';
+    if (type !== 'a' && type !== 'b' && type !== 'c') bad(`${f}.type`, `"${type}" is not a device type; expected a (all), c (character) or b (block)`);
+    for (const k of ['major', 'minor'] as const) {
+      const v = r[k];
+      if (v === undefined) continue;
+      const n = int(`${f}.${k}`, v);
+      if (n < -1 || n > 0xffffffff) bad(`${f}.${k}`, `must be -1 (any) or 0..4294967295, got ${n}`);
+    }
+    const access = r.access ?? 'rwm';
+    if (!/^[rwm]{1,3}$/.test(access) || new Set(access).size !== access.length) bad(`${f}.access`, `"${access}" is not a device access; expected some of r, w, m (like "rwm" or "r")`);
+  });
+}
+
 function device(field: string, d: { major: number; minor: number }): void {
   const major = int(`${field}.major`, d.major);
   const minor = int(`${field}.minor`, d.minor);
@@ -195,6 +238,7 @@ export function mergeResources(base: LinuxResources, update: LinuxResources): Li
   if (update.memory) out.memory = { ...base.memory, ...stripUndefined(update.memory) };
   if (update.pids) out.pids = { ...update.pids };
   if (update.blockIO) out.blockIO = { ...base.blockIO, ...stripUndefined(update.blockIO) };
+  if (update.devices) out.devices = update.devices.map((d) => ({ ...d }));
   return out;
 }
 

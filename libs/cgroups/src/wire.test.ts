@@ -20,6 +20,12 @@ describe('berth.cgroups.v1 wire mapping', () => {
       throttleReadBpsDevice: [{ major: 254, minor: 0, rate: 1048576 }],
       throttleWriteIOPSDevice: [{ major: 254, minor: 0, rate: 100 }],
     },
+    devices: [
+      { allow: false, type: 'a', access: 'rwm' },
+      { allow: true, type: 'c', major: -1, minor: -1, access: 'm' },
+      { allow: true, type: 'c', major: 136, access: 'rwm' },
+      { allow: true, type: 'c', major: 1, minor: 3, access: 'rw' },
+    ],
   };
 
   for (const longs of [String, Number]) {

@@ -5,7 +5,7 @@
 // fields may arrive as numbers, strings or Long objects depending on the
 // loader's `longs` option; all become numbers (byte counts fit in 2^53).
 import { InvalidArgumentError } from '@berth/errors';
-import type { LinuxResources, LinuxThrottleDevice, LinuxWeightDevice } from './resources';
+import type { LinuxDeviceCgroup, LinuxResources, LinuxThrottleDevice, LinuxWeightDevice } from './resources';
 import type { CgroupInfo, ContainerStats } from './manager';
 
 type Wire = Record<string, unknown> | null | undefined;
@@ -83,6 +83,20 @@ export function resourcesFromWire(w: Wire): LinuxResources {
     });
     if (b) out.blockIO = b;
   }
+  const devs = w?.['devices'];
+  if (Array.isArray(devs) && devs.length > 0) {
+    out.devices = devs.map((d: Record<string, unknown>, i): LinuxDeviceCgroup => {
+      const major = num(d['major'], `devices[${i}].major`);
+      const minor = num(d['minor'], `devices[${i}].minor`);
+      return {
+        allow: Boolean(d['allow']),
+        type: (d['type'] as string | undefined) || 'a',
+        ...(major === undefined ? {} : { major }),
+        ...(minor === undefined ? {} : { minor }),
+        access: (d['access'] as string | undefined) || 'rwm',
+      };
+    });
+  }
   return out;
 }
 
@@ -103,6 +117,7 @@ export function resourcesToWire(r: LinuxResources): Record<string, unknown> {
       ...(throttleWriteIOPSDevice ? { throttleWriteIopsDevice: throttleWriteIOPSDevice } : {}),
     };
   }
+  if (r.devices) out['devices'] = r.devices.map((d) => ({ ...d }));
   return out;
 }
 

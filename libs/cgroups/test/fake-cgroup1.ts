@@ -49,6 +49,8 @@ function filesFor(c: V1Controller, opts: { cfqWeights: boolean }): Record<string
       };
     case 'freezer':
       return { 'freezer.state': 'THAWED\n' };
+    case 'devices':
+      return { 'devices.allow': '', 'devices.deny': '', 'devices.list': 'a *:* rwm\n' };
   }
 }
 

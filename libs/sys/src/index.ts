@@ -16,3 +16,4 @@ export { idmappedMount, userNamespaceFd, closeUserNamespaceFd, type IdRange } fr
 export { umountAsync } from './mount-async';
 export { openat2, RESOLVE, O_PATH } from './openat2';
 export { spawnHelper, type SpawnedHelper } from './spawn';
+export { loadDeviceProgram, attachDeviceProgram, detachDeviceProgram, queryDevicePrograms, deviceProgramFdById, replaceDevicePrograms, BPF_F, BPF_CGROUP_DEVICE } from './bpf';

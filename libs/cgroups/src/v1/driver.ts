@@ -16,6 +16,7 @@ import { applyMemoryV1, readMemoryLimitsV1, readMemoryStatsV1, readOomKillsV1 } 
 import { applyPids, readPidsStats } from './pids';
 import { applyBlkioV1, primeThrottleAccounting, readBlkioV1 } from './blkio';
 import { freezeV1, freezerStateV1, thawV1 } from './freezer';
+import { applyDevicesV1 } from './devices';
 import { OomEventLoop, oomEventLoop } from './oom-notifier';
 
 /** Delays after an OOM notification at which oom_kill is read again (see watchOom). */
@@ -82,6 +83,7 @@ export class V1Driver implements CgroupDriver {
     if (res.memory) applyMemoryV1(this.must('memory', path), res.memory);
     if (res.pids) applyPids(this.must('pids', path), res.pids);
     if (res.blockIO) applyBlkioV1(this.must('blkio', path), res.blockIO);
+    if (res.devices) applyDevicesV1(this.must('devices', path), res.devices);
   }
 
   async addProcess(path: string, pid: number): Promise<void> {

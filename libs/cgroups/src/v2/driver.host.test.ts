@@ -5,7 +5,9 @@
 // cgroup.events, cgroup.kill, cpu.stat, and inotify on cgroup2 files. On a
 // pure v2 host this runs against /sys/fs/cgroup (with controllers).
 import { describe, it, expect, beforeEach, afterEach } from 'vitest';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync, watch } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, rmdirSync, watch } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { queryDevicePrograms } from '@berth/sys';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { V2Driver, CgroupsManager } from '../index';
@@ -94,6 +96,53 @@ describe.runIf(root !== undefined)(`V2Driver on this host's cgroup2 mount (${roo
       await until(() => events.length > 0, 3000, 'an inotify event for populated 0 -> 1');
     } finally {
       w.close();
+    }
+  });
+
+  it('device rules become an eBPF program the kernel enforces: open refused (EPERM) outside the allow-list, mknod allowed by "c *:* m", replaced on update', async () => {
+    const path = `${h.parent}/dev`;
+    await driver.create(path);
+    const tmp = mkdtempSync('/tmp/berth-v2dev-');
+    const probe = (c: ChildProcess) =>
+      new Promise<string>((resolve) => {
+        let out = '';
+        c.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+        c.on('exit', () => resolve(out));
+      });
+    const script =
+      `read go && { echo x > /dev/null && echo null-ok; echo x > /dev/zero 2>/dev/null && echo zero-ok || echo zero-denied; ` +
+      `mknod ${tmp}/n$$ c 1 5 && echo mknod-ok; cat ${tmp}/n$$ 2>/dev/null | head -c1 | wc -c; }`;
+    try {
+      await driver.apply(path, {
+        devices: [
+          { allow: true, type: 'c', major: -1, minor: -1, access: 'm' },
+          { allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' },
+        ],
+      });
+      const dir = join(root!, path);
+      const c = h.spawn(script);
+      await driver.addProcess(path, c.pid!);
+      const out = probe(c);
+      go(c);
+      // /dev/null opens, /dev/zero (1:5) does not; its node can be made but not read.
+      expect((await out).trim().split('\n')).toEqual(['null-ok', 'zero-denied', 'mknod-ok', '0']);
+      // Update: a new program allowing 1:5 too replaces the old one (one program attached, not two).
+      await driver.apply(path, { devices: [{ allow: true, type: 'c', major: 1, access: 'rwm' }] });
+      const c2 = h.spawn(script);
+      await driver.addProcess(path, c2.pid!);
+      const out2 = probe(c2);
+      go(c2);
+      expect((await out2).trim().split('\n')).toEqual(['null-ok', 'zero-ok', 'mknod-ok', '1']);
+      const fd = openSync(dir, 'r');
+      try {
+        expect(queryDevicePrograms(fd)).toHaveLength(1);
+      } finally {
+        closeSync(fd);
+      }
+      // Outside the cgroup nothing changed.
+      closeSync(openSync('/dev/zero', 'r'));
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
     }
   });
 

@@ -17,6 +17,7 @@ import { applyPidsV2, readPidsStatsV2 } from './pids';
 import { applyIoV2, readIoV2 } from './io';
 import { freezeV2, isFrozenV2, thawV2 } from './freezer';
 import { watchMemoryEvents } from './oom-watch';
+import { applyDevicesV2 } from './devices';
 
 /** Controllers berth delegates to its cgroups, in the order they are enabled. */
 export const V2_CONTROLLERS = ['cpuset', 'cpu', 'io', 'memory', 'pids'] as const;
@@ -86,6 +87,8 @@ export class V2Driver implements CgroupDriver {
     if (res.memory) applyMemoryV2(this.requireController(path, 'memory', 'memory'), res.memory);
     if (res.pids) applyPidsV2(this.requireController(path, 'pids', 'pids.limit'), res.pids);
     if (res.blockIO) applyIoV2(this.requireController(path, 'io', 'blockIO'), res.blockIO);
+    // Not a controller: an eBPF program attached to the directory (v2/devices.ts).
+    if (res.devices) applyDevicesV2(this.dir(path), res.devices);
   }
 
   async addProcess(path: string, pid: number): Promise<void> {
