@@ -63,6 +63,28 @@ export function lastAddress(c: Cidr): number {
 }
 
 /**
+ * Ranges a bridge network cannot use (RFC 6890): an address there on a bridge
+ * with a MASQUERADE rule shadows the host's own loopback, reaches multicast
+ * groups or link-local peers instead of containers, or is not an address at
+ * all. Returns what `c` overlaps, or undefined.
+ */
+const SPECIAL: Array<[string, string]> = [
+  ['0.0.0.0/8', '"this network" (0.0.0.0/8) is not an address range'],
+  ['127.0.0.0/8', 'it is the loopback range (127.0.0.0/8)'],
+  ['169.254.0.0/16', 'it is the link-local range (169.254.0.0/16)'],
+  ['224.0.0.0/4', 'it is the multicast range (224.0.0.0/4)'],
+  ['240.0.0.0/4', 'it is the reserved range (240.0.0.0/4, with the broadcast address)'],
+];
+
+export function specialRange(c: Cidr): string | undefined {
+  for (const [range, why] of SPECIAL) if (overlaps(c, parseCidr(range))) return why;
+  return undefined;
+}
+
+/** The largest subnet a network may take: a /8 (a shorter prefix covers special ranges or much of the Internet). */
+export const MIN_SUBNET_PREFIX = 8;
+
+/**
  * Candidate pools for automatic subnets, in Docker's order: 172.17-31/16, then
  * 192.168.x.0/20. The default network takes the first candidate that overlaps
  * no route already on the host and no other berth network.

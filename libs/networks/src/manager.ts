@@ -29,8 +29,9 @@ import { Firewall } from './firewall';
 import { removeIdlePortmapChains } from './portmap-chains';
 import { ephemeralRange, probeHostPort } from './port-probe';
 import {
-  contains, defaultSubnetCandidates, formatCidr, formatIp, lastAddress, overlaps, parseCidr, parseIp, pickFreeSubnet,
+  contains, defaultSubnetCandidates, formatCidr, formatIp, lastAddress, MIN_SUBNET_PREFIX, overlaps, parseCidr, parseIp, pickFreeSubnet, specialRange,
 } from './ipv4';
+import { validateNetworkOptions } from './validate';
 import { formatPort, parsePortSpec, portsConflict, type PortMapping } from './ports';
 import { hostRoutes } from './routes';
 import { Store, type EndpointRecord } from './store';
@@ -275,6 +276,9 @@ export class NetworkManager extends EventEmitter {
     if (opts.subnet) {
       subnet = parseCidr(opts.subnet, 'subnet');
       if (subnet.prefix > 30) throw new InvalidArgumentError(`subnet: ${opts.subnet} is too small; use /30 or larger`, { field: 'subnet' });
+      if (subnet.prefix < MIN_SUBNET_PREFIX) throw new InvalidArgumentError(`subnet: ${opts.subnet} is too large; use /${MIN_SUBNET_PREFIX} or smaller`, { field: 'subnet' });
+      const special = specialRange(subnet);
+      if (special) throw new InvalidArgumentError(`subnet: ${opts.subnet} cannot be a bridge network's: ${special}; use a private range such as 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16`, { field: 'subnet' });
       const clash = taken.find((t) => overlaps(t.cidr, subnet!));
       if (clash) throw new FailedPreconditionError(`subnet: ${opts.subnet} overlaps ${clash.name} (${formatCidr(clash.cidr)})`, { field: 'subnet' });
       const route = routes.find((r) => overlaps(r, subnet!));
@@ -283,6 +287,7 @@ export class NetworkManager extends EventEmitter {
       subnet = pickFreeSubnet(defaultSubnetCandidates(), [...routes, ...taken.map((t) => t.cidr)]);
       if (!subnet) throw new ResourceExhaustedError('no free subnet left in the candidate pools; pass subnet explicitly', { field: 'subnet' });
     }
+    validateNetworkOptions(opts);
     const gw = opts.gateway ? parseIp(opts.gateway, 'gateway') : subnet.network + 1;
     if (!contains(subnet, gw) || gw === subnet.network || gw === lastAddress(subnet)) {
       throw new InvalidArgumentError(`gateway: ${formatIp(gw)} is not a host address of ${formatCidr(subnet)}`, { field: 'gateway' });
