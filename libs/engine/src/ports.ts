@@ -39,15 +39,29 @@ export interface LayerDescriptor {
 
 export interface ImagesPort {
   /**
-   * Creates an image whose layers are the parent's plus `layer`, with
-   * `config`, and tags it as `reference` when not "". Returns the new config digest.
+   * Creates an image whose layers are the parent's plus `layer` (already in
+   * the content store, from LayersPort.diff), with `config`, named
+   * `reference` when not "" (Images.Commit). Returns the new image ID.
    */
   createImage(req: { parentDigest: string; layer: LayerDescriptor; config: ImageConfig; author: string; comment: string; containerId: string; reference: string }): Promise<{ digest: string }>;
   /** The local image for `ref`, pulling per `pull`; NotFound when absent and not pullable. */
   resolve(ref: string, pull: PullPolicy): Promise<ResolvedImage>;
-  /** Pins the image against `rmi` while the container exists. */
+  /**
+   * The container holds its image (a lease in the images service, created at
+   * create, idempotent): while it is held, rmi of the image's last name is
+   * refused with Docker's conflict message, rmi -f only untags, prune skips it.
+   * NotFound when the image is gone.
+   */
   addContainerRef(digest: string, containerId: string): Promise<void>;
+  /** Releases the container's hold (at remove); already released is fine. */
   removeContainerRef(digest: string, containerId: string): Promise<void>;
+  /**
+   * Makes the images service's container holds match the engine's records
+   * (container id -> image ID), at engine start: holds of containers the
+   * engine no longer has go (a remove whose release failed, a create that
+   * died before recording its image), and containers without one get it.
+   */
+  reconcileContainerRefs(held: Map<string, string>): Promise<void>;
 }
 
 export interface LayersPort {
@@ -140,6 +154,11 @@ export interface ProcessSpec {
   logPath: string;
   /** Rotation of the container's log (--log-opt), kept by the monitor and by the engine's copy alike. */
   logBounds: LogBounds;
+  /** HostConfig.securityOpt: the seccomp profile (resolved for the container's
+   * capabilities by the port) and no_new_privs (security.ts). */
+  securityOpt: string[];
+  /** --privileged: no seccomp filter, whatever securityOpt says. */
+  privileged?: boolean;
 }
 
 /** How a process ended, as the namespaces service reports it. */
@@ -163,6 +182,8 @@ export interface ExecSpec {
   terminal: boolean;
   openStdin: boolean;
   privileged: boolean;
+  /** The container's no_new_privs (--security-opt no-new-privileges). */
+  noNewPrivileges: boolean;
 }
 
 export interface NamespacesPort {

@@ -82,12 +82,11 @@ export async function recover(engine: Engine): Promise<RecoveryAction[]> {
       continue;
     }
     if (a.discard) {
-      // Port removals are idempotent and tolerate absence. The image digest is
-      // recorded only when create completes, so an image ref taken just before
-      // the crash cannot be released here: the images service must treat refs
-      // of containers the engine does not list as garbage (see design note).
+      // Port removals are idempotent and tolerate absence. The image hold is
+      // keyed by the container id alone, so it goes even when the crash came
+      // before create recorded the image digest.
       await ports.layers.remove(rec.id).catch(() => {});
-      if (rec.imageDigest) await ports.images.removeContainerRef(rec.imageDigest, rec.id).catch(() => {});
+      await ports.images.removeContainerRef(rec.imageDigest, rec.id).catch(() => {});
       engine.volumes.removeRefs(rec.id);
       engine.store.delete(rec.id);
       continue;
@@ -119,5 +118,9 @@ export async function recover(engine: Engine): Promise<RecoveryAction[]> {
       await engine.remove(rec.id, { volumes: true });
     }
   }
+  // The images service's holds follow the records that remain. Best effort:
+  // with the images service down, the next start reconciles again.
+  const held = new Map(engine.store.list({ all: true }).filter((r) => r.imageDigest).map((r) => [r.id, r.imageDigest]));
+  await ports.images.reconcileContainerRefs(held).catch(() => {});
   return actions;
 }

@@ -16,7 +16,7 @@ export const subjects = {
   cgroupsOom: 'berth.cgroups.container.oom',
   namespacesExited: 'berth.namespaces.container.exited',
   namespacesExecExited: 'berth.namespaces.container.exec_exited',
-  imagesImage: (action: 'pulled' | 'pushed' | 'imported' | 'loaded' | 'tagged' | 'untagged' | 'deleted') => `berth.images.image.${action}`,
+  imagesImage: (action: 'pulled' | 'pushed' | 'imported' | 'loaded' | 'tagged' | 'committed' | 'untagged' | 'deleted') => `berth.images.image.${action}`,
   networksNetwork: (action: 'created' | 'removed') => `berth.networks.network.${action}`,
   networksContainer: (action: 'attached' | 'detached') => `berth.networks.container.${action}`,
 } as const;

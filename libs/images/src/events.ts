@@ -8,6 +8,7 @@ export const ImageEvent = {
   Imported: 'image.imported',
   Loaded: 'image.loaded',
   Tagged: 'image.tagged',
+  Committed: 'image.committed',
   Deleted: 'image.deleted',
 } as const;
 export type ImageEvent = (typeof ImageEvent)[keyof typeof ImageEvent];

@@ -4,18 +4,13 @@
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError, isNotFound } from '@berth/errors';
 import type { ContentStore } from './content-store.js';
 import { ImageEvent, type ImageEvents } from './events.js';
+import { commitImage, type CommitRequest } from './image-commit.js';
 import { collectGarbage, type GcOptions, type GcResult } from './gc.js';
-import { isDanglingName, type ImageRecord, type ImageStore } from './image-store.js';
-import type { LeaseManager } from './leases.js';
+import { DANGLING_PREFIX, isDanglingName, type ImageRecord, type ImageStore } from './image-store.js';
+import type { Lease, LeaseCreateOptions, LeaseManager } from './leases.js';
 import type { Descriptor, HistoryEntry, ImageConfig, ImageManifest, Platform } from './media-types.js';
 import { Reference, familiarMatch, parseDockerRef, parseReference, trimNamed } from './reference.js';
 import { resolveManifest, type ResolvedImage } from './walk.js';
-
-/**
- * Which containers use an image. The engine supplies it; the argument is a
- * normalised reference or a digest (target or config). Returns container IDs.
- */
-export type IsInUse = (imageRefOrDigest: string) => Promise<string[]> | string[];
 
 export interface ListFilters {
   /** Globs matched as `docker images --filter reference=` does (familiar name, with and without tag). Any may match. */
@@ -75,8 +70,33 @@ export class ImagesService {
     readonly leases: LeaseManager,
     readonly events: ImageEvents,
     readonly platform: Platform,
-    private readonly isInUse: IsInUse = () => [],
   ) {}
+
+  /**
+   * Creates a lease; an 'image' resource names an image (reference or ID) and
+   * is resolved now (NotFound when absent), held by image ID with its target
+   * as content, so GC keeps the blobs whatever happens to the image's names.
+   */
+  createLease(opts: LeaseCreateOptions): Lease {
+    const resources = (opts.resources ?? []).flatMap((r) => {
+      if (r.kind !== 'image') return [r];
+      const rec = this.resolve(r.key);
+      return [{ kind: 'image' as const, key: imageIdOf(rec) }, { kind: 'content' as const, key: rec.target.digest }];
+    });
+    return this.leases.create({ ...opts, resources });
+  }
+
+  /** Who holds the image of `rec` (a container's lease), oldest first: the "container" label, else the lease id. */
+  holdersOf(rec: ImageRecord): string[] {
+    return this.leases.holders('image', [...new Set([imageIdOf(rec), rec.target.digest])]).map((l) => l.labels['container'] ?? l.id);
+  }
+
+  /** After a name went: a held image left without any record stays, dangling, for its holders (as Docker keeps it). */
+  private keepIfHeld(rec: ImageRecord): void {
+    if (this.store.byDigest(rec.target.digest).some((r) => r.target.digest === rec.target.digest)) return;
+    if (this.holdersOf(rec).length === 0) return;
+    this.store.create({ ...rec, name: DANGLING_PREFIX + rec.target.digest, createdAt: rec.createdAt });
+  }
 
   /**
    * Finds the record a user means: a reference (busybox, busybox:1, name@digest),
@@ -189,14 +209,17 @@ export class ImagesService {
   untag(ref: string): ImageRecord {
     const name = parseDockerRef(ref).toString();
     const rec = this.store.delete(name);
+    this.keepIfHeld(rec);
     this.events.emit(ImageEvent.Deleted, { name: rec.name, digest: rec.target.digest });
     return rec;
   }
 
   /**
    * docker rmi: if other names share the image, only this name goes.
-   * Removing the last name is refused while a container uses the image,
-   * unless `force`. Then unreferenced blobs are collected unless `noPrune`.
+   * Removing the last name is refused while a lease holds the image (a
+   * container), with Docker's conflict message; `force` untags and keeps the
+   * image, dangling, for its holder (Docker does the same). Then
+   * unreferenced blobs are collected unless `noPrune`.
    */
   async remove(refOrId: string, opts: { force?: boolean; noPrune?: boolean } = {}): Promise<RemoveResult> {
     const rec = this.resolve(refOrId);
@@ -210,42 +233,41 @@ export class ImagesService {
       );
     }
     const last = siblings.every((s) => names.includes(s.name));
-    if (last && !opts.force) {
-      const users = new Set<string>();
-      for (const key of [rec.name, rec.target.digest, ...(rec.configDigest ? [rec.configDigest] : [])]) {
-        for (const id of await this.isInUse(key)) users.add(id);
-      }
-      if (users.size > 0) {
-        throw new FailedPreconditionError(
-          `image ${rec.name} is in use by container ${[...users].join(', ')}: remove the container first or force the removal`,
-          { field: 'reference' },
-        );
-      }
+    const holder = last ? this.holdersOf(rec)[0] : undefined;
+    if (holder !== undefined && !opts.force) {
+      // moby daemon/images/image_delete.go, word for word (IDs cut to 12 as stringid.TruncateID does).
+      const message = byId
+        ? `conflict: unable to delete ${shortId(refOrId)} (must be forced) - image is being used by container ${shortId(holder)}`
+        : `conflict: unable to remove repository reference "${refOrId}" (must force) - container ${shortId(holder)} is using its referenced image ${shortId(imageIdOf(rec))}`;
+      throw new FailedPreconditionError(message, { field: 'reference' });
     }
     for (const n of names) {
       this.store.delete(n);
       this.events.emit(ImageEvent.Deleted, { name: n, digest: rec.target.digest });
     }
-    const gc = last && !opts.noPrune ? await this.gc() : undefined;
-    return { untagged: names, deleted: last ? [rec.target.digest] : [], gc };
+    this.keepIfHeld(rec);
+    const gone = last && holder === undefined;
+    const gc = gone && !opts.noPrune ? await this.gc() : undefined;
+    return { untagged: names.filter((n) => !isDanglingName(n)), deleted: gone ? [rec.target.digest] : [], gc };
   }
 
-  /** Removes dangling images no container uses, then collects garbage. */
+  /** Removes dangling images no lease holds (no container uses), then collects garbage. */
   async prune(): Promise<RemoveResult> {
     const untagged: string[] = [];
     const deleted: string[] = [];
     for (const rec of this.store.list().filter((r) => isDanglingName(r.name))) {
-      let used = false;
-      for (const key of [rec.target.digest, ...(rec.configDigest ? [rec.configDigest] : [])]) {
-        if ((await this.isInUse(key)).length > 0) used = true;
-      }
-      if (used) continue;
+      if (this.holdersOf(rec).length > 0) continue;
       this.store.delete(rec.name);
       untagged.push(rec.name);
       deleted.push(rec.target.digest);
       this.events.emit(ImageEvent.Deleted, { name: rec.name, digest: rec.target.digest });
     }
     return { untagged, deleted, gc: await this.gc() };
+  }
+
+  /** docker commit / a build step: the parent's layers plus one, a new config, named or dangling (image-commit.ts). */
+  commit(req: CommitRequest): Promise<ImageRecord> {
+    return commitImage(this, req);
   }
 
   /** Removes unreachable blobs, expired leases and ingests abandoned for `ingestMaxAgeMs` (default 24 h). */
@@ -266,3 +288,9 @@ export class ImagesService {
     };
   }
 }
+
+/** The image ID: the config digest, or the target's for a record that has none. */
+const imageIdOf = (rec: ImageRecord): string => rec.configDigest ?? rec.target.digest;
+
+/** stringid.TruncateID: the first 12 hex digits, without the algorithm. */
+const shortId = (id: string): string => id.replace(/^sha256:/, '').slice(0, 12);

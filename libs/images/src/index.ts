@@ -12,10 +12,11 @@ export * from './media-types.js';
 export * from './reference.js';
 export * from './platform.js';
 export { ContentStore, ContentWriter, type ContentInfo, type IngestStatus, type WriterOptions } from './content-store.js';
-export { LeaseManager, type Lease, type LeaseCreateOptions } from './leases.js';
+export { LeaseManager, type Lease, type LeaseCreateOptions, type LeaseResource, type LeaseResourceKind } from './leases.js';
+export { commitImage, type CommitRequest } from './image-commit.js';
 export { ImageStore, DANGLING_PREFIX, isDanglingName, type ImageRecord } from './image-store.js';
 export {
-  ImagesService, type IsInUse, type ListFilters, type ImageSummary, type ImageInspect, type LayerInfo, type RemoveResult,
+  ImagesService, type ListFilters, type ImageSummary, type ImageInspect, type LayerInfo, type RemoveResult,
 } from './images-service.js';
 export { TransferService } from './transfer-service.js';
 export { ImagesLocal, type ImagesLocalOptions } from './local.js';

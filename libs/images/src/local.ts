@@ -8,7 +8,7 @@ import { BlobSources } from './blob-sources.js';
 import { ContentStore } from './content-store.js';
 import { createImageEvents, type ImageEvents } from './events.js';
 import { ImageStore } from './image-store.js';
-import { ImagesService, type IsInUse } from './images-service.js';
+import { ImagesService } from './images-service.js';
 import type { LayerApplier } from './layer-applier.js';
 import { LeaseManager } from './leases.js';
 import type { Platform } from './media-types.js';
@@ -24,8 +24,6 @@ export interface ImagesLocalOptions {
   root: string;
   /** Where pull/load/import put layers (the layers service). */
   layerApplier: LayerApplier;
-  /** Which containers use an image (the engine); default: none. */
-  isInUse?: IsInUse;
   /** Default platform for multi-platform images (default: the host's). */
   platform?: Platform;
   /** prom-client registry to register metrics on (none: no metrics). */
@@ -54,7 +52,7 @@ export class ImagesLocal {
     const store = new ImageStore(db);
     const events = createImageEvents();
     const platform = opts.platform ?? hostPlatform();
-    const images = new ImagesService(content, store, leases, events, platform, opts.isInUse);
+    const images = new ImagesService(content, store, leases, events, platform);
     const metrics = opts.metricsRegistry
       ? createImageMetrics(opts.metricsRegistry, async () => (await content.list()).reduce((a, b) => a + b.size, 0))
       : undefined;

@@ -36,7 +36,7 @@ CREATE TABLE IF NOT EXISTS leases (
 );
 CREATE TABLE IF NOT EXISTS lease_resources (
   lease_id    TEXT NOT NULL REFERENCES leases(id) ON DELETE CASCADE,
-  kind        TEXT NOT NULL,            -- 'content' (a digest) or 'ingest' (a ref)
+  kind        TEXT NOT NULL,            -- 'content' (a digest), 'ingest' (a ref) or 'image' (an image ID a container holds)
   key         TEXT NOT NULL,
   PRIMARY KEY (lease_id, kind, key)
 );

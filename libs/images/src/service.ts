@@ -12,11 +12,9 @@
 // State: stateDir('images') holds meta.db, blobs/ and ingest/.
 // Layers: pull, load, import and busybox apply layers through the layers
 // service (GrpcLayerApplier, a lazily created client of ctx.addressesOf('layers')).
-// In-use: RemoveImageRequest carries no container information and the
-// images service keeps no container records, so the module runs with
-// ImagesLocal's default (no image is in use). The engine, which owns the
-// containers, refuses `rmi` of an image a container uses before it calls
-// Remove, and passes force when the user does.
+// In-use: a container holds its image with a lease (the engine creates it at
+// container create and deletes it at remove); Remove and Prune consult the
+// leases (images-service.ts), so any client's rmi gets Docker's conflict.
 //
 // busybox: start() makes sure busybox:latest exists (built from the host's
 // busybox-static, see archive/busybox.ts) so `berth run busybox` works on a
@@ -44,7 +42,7 @@ import { isDanglingName, type ImageRecord } from './image-store.js';
 import { ImagesLocal } from './local.js';
 import { parseReference } from './reference.js';
 import {
-  contentInfoToWire, gcToWire, imageToWire, ingestStatusToWire, inspectToWire, leaseToWire, listFiltersFromWire,
+  commitFromWire, contentInfoToWire, gcToWire, imageToWire, ingestStatusToWire, inspectToWire, leaseCreateFromWire, leaseToWire, listFiltersFromWire,
   platformFromWire, pullProgressToWire, pushProgressToWire, removeToWire,
 } from './wire.js';
 
@@ -137,6 +135,7 @@ export function imagesHandlers(local: ImagesLocal, moved: AsyncLocalStorage<Move
     Remove: async (req) => removeToWire(await images.remove(req.reference, { force: req.force, noPrune: req.noPrune })) as imagesV1.RemoveImageResponse,
     Prune: async () => removeToWire(await images.prune()) as imagesV1.RemoveImageResponse,
     GarbageCollect: async () => gcToWire(await images.gc()) as imagesV1.GarbageCollectResponse,
+    Commit: async (req) => recordToWire(await images.commit(commitFromWire(req as unknown as Record<string, unknown>))),
   };
 
   const contentH: ContentH = {
@@ -197,14 +196,7 @@ export function imagesHandlers(local: ImagesLocal, moved: AsyncLocalStorage<Move
       await content.abort(req.ref);
       return {};
     },
-    CreateLease: async (req) =>
-      leaseToWire(
-        leases.create({
-          ...(req.id ? { id: req.id } : {}),
-          ...(req.expiresInSeconds ? { expiresInMs: req.expiresInSeconds * 1000 } : {}),
-          labels: { ...req.labels },
-        }),
-      ) as imagesV1.Lease,
+    CreateLease: async (req) => leaseToWire(images.createLease(leaseCreateFromWire(req as unknown as Record<string, unknown>))) as imagesV1.Lease,
     DeleteLease: async (req) => {
       leases.delete(req.id);
       return {};
@@ -296,6 +288,7 @@ const ACTIONS = {
   [ImageEvent.Imported]: 'imported',
   [ImageEvent.Loaded]: 'loaded',
   [ImageEvent.Tagged]: 'tagged',
+  [ImageEvent.Committed]: 'committed',
   [ImageEvent.Deleted]: 'deleted',
 } as const;
 

@@ -8,18 +8,16 @@ import { isAlreadyExists, isDataLoss, isFailedPrecondition, isInvalidArgument, i
 import { sha256Digest } from './digest.js';
 import { ImageEvent } from './events.js';
 import { ImagesLocal } from './local.js';
+import { MediaType } from './media-types.js';
 import { UnpackLayerApplier } from './unpack-applier.js';
 
 let work: string;
 let local: ImagesLocal;
-let inUse: Map<string, string[]>;
 
 beforeEach(async () => {
   work = await fs.mkdtemp(join(tmpdir(), 'berth-images-store-'));
-  inUse = new Map();
   local = await ImagesLocal.open({
     root: join(work, 'store'), layerApplier: new UnpackLayerApplier(join(work, 'layers')), authConfigPath: join(work, 'auth.json'),
-    isInUse: (key) => inUse.get(key) ?? [],
   });
 });
 afterEach(async () => {
@@ -185,18 +183,46 @@ describe('image records', () => {
     expect(pruned.deleted).toEqual([one.target.digest]);
   });
 
-  it('refuses to remove an image a container uses unless forced, naming the container', async () => {
+  it('refuses rmi of the last name of an image a container\'s lease holds with Docker\'s conflict; -f untags and keeps it; prune skips it until the lease goes', async () => {
     const rec = await local.transfer.import(Readable.from([await tarOf({ a: '1' })]), 'busy:1');
-    inUse.set('docker.io/library/busy:1', ['c0ffee']);
+    const blobs = (await local.content.list()).map((b) => b.digest).sort();
+    const cid = 'c0ffee'.padEnd(64, '0');
+    const lease = local.images.createLease({ id: `container-${cid}`, expiresInMs: null, labels: { container: cid }, resources: [{ kind: 'image', key: 'busy:1' }] });
+    expect(lease.expiresAt).toBeUndefined();
+    expect(isAlreadyExists(await Promise.resolve().then(() => local.images.createLease({ id: lease.id })).catch((e: unknown) => e))).toBe(true);
+    expect(isNotFound(await Promise.resolve().then(() => local.images.createLease({ resources: [{ kind: 'image', key: 'nosuch:1' }] })).catch((e: unknown) => e))).toBe(true);
+
     const err = (await local.images.remove('busy:1').catch((e: unknown) => e)) as Error;
     expect(isFailedPrecondition(err)).toBe(true);
-    expect(err.message).toContain('c0ffee');
+    expect(err.message).toBe(`conflict: unable to remove repository reference "busy:1" (must force) - container c0ffee000000 is using its referenced image ${rec.configDigest!.slice(7, 19)}`);
+    const byId = (await local.images.remove(rec.configDigest!.slice(7, 19)).catch((e: unknown) => e)) as Error;
+    expect(byId.message).toBe(`conflict: unable to delete ${rec.configDigest!.slice(7, 19)} (must be forced) - image is being used by container c0ffee000000`);
     // Another name for the same image can go: the image stays.
     local.images.tag('busy:1', 'busy:alias');
-    expect((await local.images.remove('busy:alias')).deleted).toEqual([]);
-    const forced = await local.images.remove('busy:1', { force: true });
-    expect(forced.deleted).toEqual([rec.target.digest]);
+    expect(await local.images.remove('busy:alias')).toMatchObject({ untagged: ['docker.io/library/busy:alias'], deleted: [] });
+
+    // -f untags; the image stays, dangling, with all its blobs, for the container.
+    expect(await local.images.remove('busy:1', { force: true })).toMatchObject({ untagged: ['docker.io/library/busy:1'], deleted: [] });
+    expect(local.images.list().map((i) => [i.familiarName, i.target.digest])).toEqual([['<none>:<none>', rec.target.digest]]);
+    expect((await local.images.gc()).removed).toEqual([]);
+    expect((await local.images.prune()).deleted).toEqual([]);
+    expect((await local.content.list()).map((b) => b.digest).sort()).toEqual(blobs);
+
+    // The container is removed: its lease goes, and prune takes the image.
+    local.leases.delete(lease.id);
+    expect((await local.images.prune()).deleted).toEqual([rec.target.digest]);
     expect(await local.content.list()).toEqual([]);
+  });
+
+  it('untagging the last name of a held image keeps it dangling; without a holder the record goes', async () => {
+    const held = await local.transfer.import(Readable.from([await tarOf({ a: '1' })]), 'held:1');
+    const free = await local.transfer.import(Readable.from([await tarOf({ a: '2' })]), 'free:1');
+    local.images.createLease({ expiresInMs: null, labels: { container: 'c1' }, resources: [{ kind: 'image', key: held.configDigest! }] });
+    local.images.untag('held:1');
+    local.images.untag('free:1');
+    expect(local.images.list().map((i) => i.target.digest)).toEqual([held.target.digest]);
+    expect(local.images.list()[0]!.dangling).toBe(true);
+    expect(local.images.list().map((i) => i.target.digest)).not.toContain(free.target.digest);
   });
 
   it('rejects invalid references naming them', async () => {
@@ -205,6 +231,50 @@ describe('image records', () => {
     expect(err.message).toContain('"Bad/Name:x"');
     expect(() => local.images.get('UPPER')).toThrow(/"UPPER"/);
     expect(isAlreadyExists(await Promise.resolve().then(() => local.images.store.create({ name: 'x', target: { mediaType: 'a', digest: 'sha256:0', size: 1 }, configDigest: undefined, labels: {} })).then(() => local.images.store.create({ name: 'x', target: { mediaType: 'a', digest: 'sha256:0', size: 1 }, configDigest: undefined, labels: {} })).catch((e: unknown) => e))).toBe(true);
+  });
+});
+
+describe('commit', () => {
+  it('makes an image of the parent\'s layers plus the new one, with the new config and one more history entry', async () => {
+    const committed: string[] = [];
+    local.events.on(ImageEvent.Committed, (e) => committed.push(e.name));
+    await local.transfer.import(Readable.from([await tarOf({ a: '1' })]), 'base:1');
+    const parent = await local.images.inspect('base:1');
+    const tar = await tarOf({ b: '2' });
+    const layer = await local.content.writeBlob(tar, { ref: 'diff' });
+    const rec = await local.images.commit({
+      parent: 'base:1', layer: { descriptor: { mediaType: MediaType.OciLayer, ...layer }, diffId: sha256Digest(tar) },
+      config: { Cmd: ['/bin/sh', '-c', 'echo hi'], Env: ['A=1'] }, author: 'ann', comment: 'snapshot', createdBy: 'berth commit 0123456789ab', reference: 'app:snap',
+    });
+    expect(rec.name).toBe('docker.io/library/app:snap');
+    expect(committed).toEqual(['docker.io/library/app:snap']);
+    const img = await local.images.inspect('app:snap');
+    expect(img.layers.map((l) => l.descriptor.digest)).toEqual([...parent.layers.map((l) => l.descriptor.digest), layer.digest]);
+    expect(img.config.rootfs.diff_ids).toEqual([...parent.config.rootfs.diff_ids, sha256Digest(tar)]);
+    expect(img.config.config).toEqual({ ...parent.config.config, Cmd: ['/bin/sh', '-c', 'echo hi'], Env: ['A=1'] });
+    expect(img.config.author).toBe('ann');
+    expect(img.history.slice(-1)).toEqual([expect.objectContaining({ author: 'ann', comment: 'snapshot', created_by: 'berth commit 0123456789ab' })]);
+    expect(img.history).toHaveLength((parent.history.length) + 1);
+    // The record roots everything: a collection keeps the new layer and documents.
+    expect((await local.images.gc()).removed).toEqual([]);
+    // Without a name the result is dangling; without a layer the history says so.
+    const bare = await local.images.commit({ parent: 'app:snap', config: {} });
+    expect(local.images.list({ dangling: true }).map((i) => i.target.digest)).toEqual([bare.target.digest]);
+    expect((await local.images.inspect(bare.target.digest)).history.slice(-1)[0]!.empty_layer).toBe(true);
+  });
+
+  it('refuses a layer that is not in the content store and leaves nothing behind', async () => {
+    await local.transfer.import(Readable.from([await tarOf({ a: '1' })]), 'base:1');
+    const before = (await local.content.list()).map((b) => b.digest).sort();
+    const err = (await local.images.commit({
+      parent: 'base:1', layer: { descriptor: { mediaType: MediaType.OciLayer, digest: sha256Digest('absent'), size: 6 }, diffId: sha256Digest('absent') }, config: {}, reference: 'app:x',
+    }).catch((e: unknown) => e)) as Error;
+    expect(isFailedPrecondition(err)).toBe(true);
+    expect(err.message).toContain(sha256Digest('absent'));
+    expect(local.images.list().map((i) => i.familiarName)).toEqual(['base:1']);
+    expect((await local.content.list()).map((b) => b.digest).sort()).toEqual(before);
+    expect(local.leases.list()).toEqual([]);
+    expect(isNotFound(await local.images.commit({ parent: 'nosuch:1', config: {} }).catch((e: unknown) => e))).toBe(true);
   });
 });
 

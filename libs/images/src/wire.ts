@@ -6,7 +6,8 @@ import { InvalidArgumentError } from '@berth/errors';
 import type { ContentInfo, IngestStatus } from './content-store.js';
 import type { GcResult } from './gc.js';
 import type { ImageInspect, ImageSummary, ListFilters, RemoveResult } from './images-service.js';
-import type { Lease } from './leases.js';
+import type { CommitRequest } from './image-commit.js';
+import type { Lease, LeaseCreateOptions, LeaseResourceKind } from './leases.js';
 import type { Descriptor, Platform } from './media-types.js';
 import type { PullProgress } from './pull.js';
 import type { PushProgress } from './push.js';
@@ -125,6 +126,44 @@ export function ingestStatusToWire(s: IngestStatus): Wire {
   return {
     ref: s.ref, offset: s.offset, expectedDigest: s.expected?.digest ?? '', expectedSize: s.expected?.size ?? 0,
     startedAt: timestampToWire(s.startedAt), updatedAt: timestampToWire(s.updatedAt),
+  };
+}
+
+/** CreateLeaseRequest: expires_in_seconds 0 = the default (24 h), negative = never. */
+export function leaseCreateFromWire(w: Wire): LeaseCreateOptions {
+  const secs = num(w['expiresInSeconds'], 'expires_in_seconds');
+  const resources = ((w['resources'] ?? []) as Wire[]).map((r) => {
+    const kind = String(r['kind'] ?? '');
+    if (kind !== 'image' && kind !== 'content') throw new InvalidArgumentError(`lease resource kind "${kind}": use image or content`, { field: 'resources.kind' });
+    return { kind: kind as LeaseResourceKind, key: String(r['key'] ?? '') };
+  });
+  return {
+    ...(w['id'] ? { id: String(w['id']) } : {}),
+    ...(secs < 0 ? { expiresInMs: null } : secs > 0 ? { expiresInMs: secs * 1000 } : {}),
+    labels: { ...((w['labels'] ?? {}) as Record<string, string>) },
+    resources,
+  };
+}
+
+/** CommitImageRequest: config_json must be a JSON object (image-spec config.md's "config"). */
+export function commitFromWire(w: Wire): CommitRequest {
+  let config: unknown;
+  const raw = Buffer.from((w['configJson'] ?? Buffer.alloc(0)) as Uint8Array).toString('utf8');
+  try {
+    config = raw === '' ? {} : JSON.parse(raw);
+  } catch (e) {
+    throw new InvalidArgumentError(`commit config_json is not JSON: ${(e as Error).message}`, { field: 'config_json', cause: e });
+  }
+  if (typeof config !== 'object' || config === null || Array.isArray(config)) throw new InvalidArgumentError('commit config_json must be a JSON object (the image config\'s "config")', { field: 'config_json' });
+  const layer = w['layer'] as Wire | null | undefined;
+  return {
+    ...(w['parent'] ? { parent: String(w['parent']) } : {}),
+    ...(layer ? { layer: { descriptor: descriptorFromWire(layer['descriptor']), diffId: String(layer['diffId'] ?? '') } } : {}),
+    config: config as CommitRequest['config'],
+    ...(w['author'] ? { author: String(w['author']) } : {}),
+    ...(w['comment'] ? { comment: String(w['comment']) } : {}),
+    ...(w['createdBy'] ? { createdBy: String(w['createdBy']) } : {}),
+    ...(w['reference'] ? { reference: String(w['reference']) } : {}),
   };
 }
 

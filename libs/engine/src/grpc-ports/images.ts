@@ -1,16 +1,16 @@
-// ImagesPort over berth.images.v1 (Images for lookups, Transfer for pulls).
+// ImagesPort over berth.images.v1 (Images for lookups and commits, Transfer
+// for pulls, Content for leases).
 //
-// Container references: the images service has no "add reference" call. It
-// asks the engine instead (ListContainers: each container's image digest),
-// so the engine's own record is the pin and add/removeContainerRef have
-// nothing to send. addContainerRef still checks that the image exists, so a
-// create racing an rmi fails instead of recording a dangling digest.
+// Container references: the images service owns them. A container holds its
+// image with a lease of its own (Content.CreateLease, id "container-<id>",
+// never expiring, one "image" resource) from create to remove; the images
+// service's rmi refuses the image's last name while it is held (Docker's
+// conflict message), -f untags and keeps it, prune skips it, GC keeps it.
 //
-// Commit: there is no "create image" call either; the new image goes in as
-// an OCI image layout through Transfer.Load (what `docker load` uses).
+// Commit: Images.Commit builds the config and manifest over the parent and
+// the layer the layers service's Diff already wrote to the content store.
 import { createHash } from 'node:crypto';
-import { once } from 'node:events';
-import { DataLossError, FailedPreconditionError, isNotFound, NotFoundError } from '@berth/errors';
+import { FailedPreconditionError, isAlreadyExists, isNotFound, NotFoundError } from '@berth/errors';
 import type { BerthClient } from '@berth/kit';
 import type { imagesV1 } from '@berth/proto';
 import { emptyImageConfig, type ImageConfig } from '../merge';
@@ -58,28 +58,16 @@ export function imageConfigFromJson(raw: Buffer | string, ref: string): { config
   };
 }
 
-const sha256 = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
-const blobPath = (digest: string): string => `blobs/${digest.replace(':', '/')}`;
+/** The lease through which a container holds its image. */
+export const containerLeaseId = (containerId: string): string => `container-${containerId}`;
 
-/** One ustar header for a regular file (names here are short: no prefix split needed). */
-export function tarHeader(name: string, size: number): Buffer {
-  const h = Buffer.alloc(512);
-  const put = (s: string, off: number, len: number) => h.write(s, off, len, 'ascii');
-  const octal = (n: number, len: number) => n.toString(8).padStart(len - 1, '0');
-  put(name, 0, 100);
-  put(octal(0o644, 8), 100, 8);
-  put(octal(0, 8), 108, 8);
-  put(octal(0, 8), 116, 8);
-  put(octal(size, 12), 124, 12);
-  put(octal(0, 12), 136, 12);
-  put('        ', 148, 8);
-  put('0', 156, 1);
-  put('ustar\0', 257, 6);
-  put('00', 263, 2);
-  let sum = 0;
-  for (const b of h) sum += b;
-  put(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 8);
-  return h;
+/** The engine's image config as the OCI image config's "config" object (image-spec config.md). */
+export function ociRuntimeConfig(c: ImageConfig): Record<string, unknown> {
+  return {
+    User: c.user, Env: c.env, Entrypoint: c.entrypoint, Cmd: c.cmd, WorkingDir: c.workingDir, Labels: c.labels,
+    ...(c.stopSignal ? { StopSignal: c.stopSignal } : {}),
+    ExposedPorts: Object.fromEntries(c.exposedPorts.map((p) => [p, {}])), Volumes: Object.fromEntries(c.volumes.map((v) => [v, {}])),
+  };
 }
 
 export function grpcImagesPort(images: ImagesClient, transfer: TransferClient, content: ContentClient): ImagesPort {
@@ -92,6 +80,23 @@ export function grpcImagesPort(images: ImagesClient, transfer: TransferClient, c
     const { config, diffIds } = imageConfigFromJson(ins.configJson, ref);
     const ids = diffIds.length ? diffIds : ins.layers.map((l) => l.diffId);
     return { ref: ins.image?.name ?? ref, digest: ins.image?.id ?? '', config, layers: chainIds(ids) };
+  };
+  const hold = async (digest: string, containerId: string): Promise<void> => {
+    try {
+      await content.CreateLease({
+        id: containerLeaseId(containerId), expiresInSeconds: -1, labels: { container: containerId },
+        resources: [{ kind: 'image', key: digest }],
+      });
+    } catch (e) {
+      if (!isAlreadyExists(e)) throw e; // a retry after a lost reply: the lease is there
+    }
+  };
+  const release = async (containerId: string): Promise<void> => {
+    try {
+      await content.DeleteLease({ id: containerLeaseId(containerId) });
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+    }
   };
   return {
     async resolve(ref: string, policy: PullPolicy): Promise<ResolvedImage> {
@@ -108,81 +113,29 @@ export function grpcImagesPort(images: ImagesClient, transfer: TransferClient, c
       await pull(ref);
       return inspect(ref);
     },
-    async addContainerRef(digest) {
-      await images.Get({ reference: digest });
-    },
-    async removeContainerRef() {
-      // The record going away is the release (see the file comment).
+    addContainerRef: hold,
+    removeContainerRef: (_digest, containerId) => release(containerId),
+    async reconcileContainerRefs(held) {
+      const { leases } = await content.ListLeases({});
+      const have = new Set(leases.map((l) => l.id));
+      for (const l of leases) {
+        const id = l.labels['container'];
+        if (id && l.id === containerLeaseId(id) && !held.has(id)) await release(id);
+      }
+      for (const [id, digest] of held) {
+        if (have.has(containerLeaseId(id))) continue;
+        // An image removed while nothing held it cannot be held again: the container keeps its root.
+        await hold(digest, id).catch((e: unknown) => { if (!isNotFound(e)) throw e; });
+      }
     },
     async createImage(req) {
-      // The images service records images from archives (Load): send it an
-      // OCI image layout holding the parent's blobs, the new layer (already in
-      // the content store from LayersPort.diff) and the new config/manifest.
-      const parent = await images.Inspect({ reference: req.parentDigest });
-      const parentConfig = JSON.parse(parent.configJson.toString()) as Record<string, unknown> & { config?: Record<string, unknown>; rootfs?: { diff_ids?: string[] }; history?: unknown[] };
-      const parentManifest = JSON.parse(parent.manifestJson.toString()) as { layers?: { mediaType: string; digest: string; size: number }[] };
-      const created = new Date().toISOString();
-      const c = req.config;
-      const config = {
-        ...parentConfig,
-        created,
-        ...(req.author ? { author: req.author } : {}),
-        config: {
-          ...(parentConfig.config ?? {}),
-          User: c.user, Env: c.env, Entrypoint: c.entrypoint, Cmd: c.cmd, WorkingDir: c.workingDir, Labels: c.labels, StopSignal: c.stopSignal || undefined,
-          ExposedPorts: Object.fromEntries(c.exposedPorts.map((p) => [p, {}])), Volumes: Object.fromEntries(c.volumes.map((v) => [v, {}])),
-        },
-        rootfs: { type: 'layers', diff_ids: [...(parentConfig.rootfs?.diff_ids ?? []), req.layer.diffId] },
-        history: [...(parentConfig.history ?? []), { created, author: req.author, comment: req.comment, created_by: `berth commit ${req.containerId.slice(0, 12)}` }],
-      };
-      const configBuf = Buffer.from(JSON.stringify(config));
-      const configDesc = { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha256(configBuf), size: configBuf.length };
-      const layers = [...(parentManifest.layers ?? []).map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size })), { mediaType: req.layer.mediaType, digest: req.layer.digest, size: req.layer.size }];
-      const manifestBuf = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: configDesc, layers }));
-      const manifestDesc = { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha256(manifestBuf), size: manifestBuf.length };
-      const index = {
-        schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json',
-        manifests: [{ ...manifestDesc, ...(req.reference ? { annotations: { 'io.containerd.image.name': req.reference } } : {}) }],
-      };
-
-      const { stream, response } = transfer.Load();
-      const send = async (data: Buffer): Promise<void> => {
-        if (!stream.write({ data })) await once(stream, 'drain');
-      };
-      try {
-        const file = async (name: string, size: number, body: () => AsyncIterable<Buffer>): Promise<void> => {
-          await send(tarHeader(name, size));
-          let sent = 0;
-          for await (const chunk of body()) {
-            sent += chunk.length;
-            await send(chunk);
-          }
-          if (sent !== size) throw new DataLossError(`blob ${name} has ${sent} bytes, its descriptor says ${size}`, { field: 'layers' });
-          if (size % 512) await send(Buffer.alloc(512 - (size % 512)));
-        };
-        const buf = (b: Buffer) => async function* (): AsyncIterable<Buffer> { yield b; };
-        const blob = (digest: string) => async function* (): AsyncIterable<Buffer> {
-          for await (const m of content.Read({ digest }) as AsyncIterable<imagesV1.ReadContentResponse__Output>) yield m.data;
-        };
-        const layout = Buffer.from(JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-        await file('oci-layout', layout.length, buf(layout));
-        const indexBuf = Buffer.from(JSON.stringify(index));
-        await file('index.json', indexBuf.length, buf(indexBuf));
-        await file(blobPath(configDesc.digest), configBuf.length, buf(configBuf));
-        await file(blobPath(manifestDesc.digest), manifestBuf.length, buf(manifestBuf));
-        for (const l of layers) await file(blobPath(l.digest), l.size, blob(l.digest));
-        await send(Buffer.alloc(1024));
-        stream.end();
-      } catch (e) {
-        stream.cancel();
-        await response.catch(() => undefined);
-        throw e;
-      }
-      const loaded = await response;
-      const img = loaded.images[0];
-      if (!img) throw new DataLossError('the images service loaded the committed image but reported none', { field: 'id' });
-      return { digest: img.id || configDesc.digest };
+      const img = await images.Commit({
+        parent: req.parentDigest,
+        layer: { descriptor: { mediaType: req.layer.mediaType, digest: req.layer.digest, size: req.layer.size }, diffId: req.layer.diffId },
+        configJson: Buffer.from(JSON.stringify(ociRuntimeConfig(req.config))),
+        author: req.author, comment: req.comment, createdBy: `berth commit ${req.containerId.slice(0, 12)}`, reference: req.reference,
+      });
+      return { digest: img.id };
     },
   };
 }
-

@@ -111,11 +111,22 @@ export function recordingPorts(now: () => number = Date.now): RecordingPorts {
         call('images.createImage', req.containerId);
         const digest = 'sha256:' + String(imagesByRef.size + 1).padStart(64, 'c');
         createdImages.push({ ...req, digest });
-        if (req.reference) imagesByRef.set(req.reference, { ref: req.reference, digest, config: req.config, layers: [...(imagesByRef.get(req.reference)?.layers ?? []), req.layer.diffId] });
+        const parent = [...imagesByRef.values()].find((i) => i.digest === req.parentDigest);
+        if (!parent) throw new NotFoundError(`no such image: ${req.parentDigest}`, { field: 'image' });
+        if (req.reference) imagesByRef.set(req.reference, { ref: req.reference, digest, config: req.config, layers: [...parent.layers, req.layer.diffId] });
         return { digest };
       },
-      async addContainerRef(_d, id) { call('images.addContainerRef', id); rec.live.add(`image-ref ${id}`); },
+      async addContainerRef(d, id) {
+        call('images.addContainerRef', id);
+        if (![...imagesByRef.values()].some((i) => i.digest === d)) throw new NotFoundError(`no such image: ${d}`, { field: 'image' });
+        rec.live.add(`image-ref ${id}`);
+      },
       async removeContainerRef(_d, id) { call('images.removeContainerRef', id); rec.live.delete(`image-ref ${id}`); },
+      async reconcileContainerRefs(held) {
+        call('images.reconcileContainerRefs', [...held.keys()].join(','));
+        for (const r of [...rec.live].filter((x) => x.startsWith('image-ref ') && !held.has(x.slice(10)))) rec.live.delete(r);
+        for (const id of held.keys()) rec.live.add(`image-ref ${id}`);
+      },
     },
     layers: {
       async prepare(key) { call('layers.prepare', key); rec.live.add(`rootfs ${key}`); return { rootfs: `/rootfs/${key}` }; },

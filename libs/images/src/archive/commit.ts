@@ -1,4 +1,4 @@
-// The last step shared by import, load and busybox creation: write the
+// The last step shared by import, load, busybox creation and commit: write the
 // documents, apply the layers, name the image, release the lease.
 import { ImageEvent, type ImageEvent as ImageEventName } from '../events.js';
 import { discardLease } from '../gc.js';
@@ -7,7 +7,7 @@ import type { Descriptor } from '../media-types.js';
 import type { TransferContext } from '../transfer-context.js';
 
 /** Runs `fn` under a fresh lease; afterwards the lease and what only it protected are discarded. */
-export async function withLease<T>(ctx: TransferContext, label: string, fn: (leaseId: string) => Promise<T>): Promise<T> {
+export async function withLease<T>(ctx: Pick<TransferContext, 'content' | 'store' | 'leases'>, label: string, fn: (leaseId: string) => Promise<T>): Promise<T> {
   const lease = ctx.leases.create({ labels: { 'berth/op': label } });
   try {
     const out = await fn(lease.id);
@@ -22,7 +22,7 @@ export async function withLease<T>(ctx: TransferContext, label: string, fn: (lea
 }
 
 /** Writes a JSON document as a blob under the lease and returns its descriptor. */
-export async function writeJson(ctx: TransferContext, leaseId: string, mediaType: string, doc: unknown): Promise<Descriptor> {
+export async function writeJson(ctx: Pick<TransferContext, 'content'>, leaseId: string, mediaType: string, doc: unknown): Promise<Descriptor> {
   const data = Buffer.from(JSON.stringify(doc));
   const { digest, size } = await ctx.content.writeBlob(data, { ref: `doc-${mediaType}-${Date.now()}-${Math.random()}`, leaseId });
   return { mediaType, digest, size };
@@ -30,7 +30,7 @@ export async function writeJson(ctx: TransferContext, leaseId: string, mediaType
 
 /** Names an image (or records it dangling when `name` is undefined) and emits `event`. */
 export function nameImage(
-  ctx: TransferContext, name: string | undefined, target: Descriptor, configDigest: string, event: ImageEventName, labels: Record<string, string> = {},
+  ctx: Pick<TransferContext, 'store' | 'events'>, name: string | undefined, target: Descriptor, configDigest: string, event: ImageEventName, labels: Record<string, string> = {},
 ): ImageRecord {
   if (name === undefined) {
     // An untagged copy of an image that already has a name adds nothing.
