@@ -101,8 +101,21 @@ export async function main(argv: string[], io: Streams, env: NodeJS.ProcessEnv):
   }
 }
 
+/** 128 + SIGPIPE. */
+const EXIT_BROKEN_PIPE = 141;
+
 /** Runs the CLI on this process's argv and exits with its code (stdout flushed first). */
 export function run(): void {
+  // A reader that went away (`berth run ... | head -1`): stop quietly with the
+  // status a process killed by SIGPIPE has (141, as the docker CLI), instead
+  // of an unhandled 'error' event. What berth started goes on server-side
+  // (--rm is the engine's job).
+  for (const out of [process.stdout, process.stderr]) {
+    out.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE') process.exit(EXIT_BROKEN_PIPE);
+      throw e;
+    });
+  }
   main(process.argv.slice(2), { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr }, process.env).then(
     (code) => process.stdout.write('', () => process.exit(code)),
     (e: unknown) => {

@@ -25,6 +25,7 @@ import { createSteps, hostnameOf, resourcesOf, startSteps, type RunContext } fro
 import { processFields } from './merge';
 import { resolveUser } from './user';
 import { requireRunning } from './state';
+import { checkSecurityOpts, noNewPrivilegesOf } from './security';
 import { randomBytes } from 'node:crypto';
 import { runSaga, type SagaHooks, type SagaStep } from './saga';
 import { RuntimeHolds } from './runtime-holds';
@@ -112,6 +113,10 @@ export interface UpdateRequest {
 }
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** A stats reading older than this is not used as the previous one (docker's precpu is one collection tick old). */
+const STATS_PREV_MAX_AGE_MS = 2000;
+/** Without a recent reading, the first of two is taken this long before the sample. */
+const STATS_PRIME_MS = 500;
 
 export class Engine {
   readonly store: ContainerStore;
@@ -125,7 +130,8 @@ export class Engine {
   private readonly ps: (args: string[]) => Promise<string>;
   private readonly onStepTimed: ((step: string, seconds: number) => void) | undefined;
   private readonly failpoints: ReadonlySet<string>;
-  private readonly statsPrev = new Map<string, RawCpuMem>();
+  /** Each container's last stats reading and when it was taken (docker's precpu). */
+  private readonly statsPrev = new Map<string, { raw: RawCpuMem; at: number }>();
   private readonly backoffs = new Map<string, RestartBackoff>();
   private readonly restartTimers = new Map<string, unknown>();
   private readonly chains = new Map<string, Promise<unknown>>();
@@ -193,6 +199,7 @@ export class Engine {
     if (userns !== '' && userns !== 'host' && userns !== 'auto') {
       throw new InvalidArgumentError(`invalid userns mode "${userns}": use "host", "auto" or leave it empty`, { field: 'host_config.userns_mode' });
     }
+    checkSecurityOpts(req.hostConfig);
     // --userns auto: a host id range no other container holds, recorded in
     // the record; the pick and the insert run with no await between them, so
     // concurrent creates cannot take the same range (userns.ts).
@@ -287,13 +294,18 @@ export class Engine {
     };
   }
 
-  /** docker start. Starting a running container is a no-op, as in Docker. */
-  async start(ref: string): Promise<ContainerRecord> {
+  /**
+   * docker start. Starting a running container is a no-op, as in Docker.
+   * `beforeStart` runs once the process exists, paused before exec, with
+   * everything else in place (RunAttached attaches there, so it misses no
+   * output however quickly the process exits); its failure fails the start.
+   */
+  async start(ref: string, opts: { beforeStart?: (id: string) => Promise<void> } = {}): Promise<ContainerRecord> {
     const rec = this.store.find(ref);
-    return this.serial(rec.id, () => this.startNow(rec.id, false));
+    return this.serial(rec.id, () => this.startNow(rec.id, false, opts.beforeStart));
   }
 
-  private async startNow(id: string, isRestart: boolean): Promise<ContainerRecord> {
+  private async startNow(id: string, isRestart: boolean, beforeStart?: (id: string) => Promise<void>): Promise<ContainerRecord> {
     const rec = this.store.get(id);
     if (!isRestart && (rec.state === 'running' || rec.state === 'paused')) return rec;
     if (!canTransition(rec.state, 'start')) {
@@ -306,7 +318,9 @@ export class Engine {
       mounts: rec.mounts, merged: rec.config, rootfs: rec.rootfs, idMapping: rec.idMapping, connections: rec.connections ?? [],
     };
     try {
-      await runSaga(withFailpoints(startSteps(this.ports), this.failpoints), ctx, this.sagaHooks());
+      const steps = startSteps(this.ports);
+      if (beforeStart) steps.splice(steps.length - 1, 0, { name: 'beforeStart', run: () => beforeStart(id) });
+      await runSaga(withFailpoints(steps, this.failpoints), ctx, this.sagaHooks());
     } catch (e) {
       this.store.update(id, (cur) => ({ ...cur, error: (e as Error).message }));
       throw e;
@@ -763,18 +777,40 @@ export class Engine {
   // ---- stats / top -----------------------------------------------------------------
 
   /**
-   * docker stats for many containers in one stream: the first sample at once
-   * (CPU 0% unless an earlier call left a reading), then one per intervalMs
-   * while `stream`, until `signal` aborts. `refs` empty = all running (all
-   * with `all`); a container that stops mid-stream drops out of later samples.
+   * docker stats for many containers in one stream: one sample per intervalMs
+   * while `stream` (else one), until `signal` aborts. `refs` empty = all
+   * running (all with `all`); a container that stops mid-stream drops out of
+   * later samples. CPU % is computed from two readings, as Docker's precpu:
+   * the previous one when it is recent (a stream, or a call just before),
+   * else one taken STATS_PRIME_MS before the sample, so a first or
+   * --no-stream sample of a busy container is not 0%.
    */
   async *stats(refs: string[], opts: { all?: boolean; stream?: boolean; intervalMs?: number; signal?: AbortSignal } = {}): AsyncGenerator<StatsSample[]> {
     const ids = refs.length ? refs.map((r) => this.store.find(r).id) : undefined;
+    const sleep = (ms: number) => new Promise<void>((resolve) => {
+      const t = setTimeout(done, ms);
+      function done(): void { clearTimeout(t); opts.signal?.removeEventListener('abort', done); resolve(); }
+      opts.signal?.addEventListener('abort', done, { once: true });
+    });
     for (;;) {
       const recs = ids ? ids.flatMap((id) => { try { return [this.store.get(id)]; } catch { return []; } }) : this.store.list({ all: opts.all ?? false });
+      const live = (s: string) => s === 'running' || s === 'paused';
+      const stale = recs.filter((c) => live(c.state) && !((this.clock.now() - (this.statsPrev.get(c.id)?.at ?? -Infinity)) <= STATS_PREV_MAX_AGE_MS));
+      if (stale.length) {
+        await Promise.all(stale.map(async (c) => {
+          try {
+            this.statsPrev.set(c.id, { raw: await this.ports.cgroups.readStats(c.id), at: this.clock.now() });
+          } catch (e) {
+            if (!isNotFound(e)) throw e;
+          }
+        }));
+        await sleep(STATS_PRIME_MS);
+        if (opts.signal?.aborted) return;
+      }
       const sample: StatsSample[] = [];
       for (const c of recs) {
-        if (c.state !== 'running' && c.state !== 'paused') {
+        if (!live(c.state)) {
+          this.statsPrev.delete(c.id);
           sample.push({ id: c.id, name: c.name, cpuPercent: 0, cpuUsageNs: 0, onlineCpus: 0, memoryUsage: 0, memoryLimit: 0, netRx: 0, netTx: 0, blockRead: 0, blockWrite: 0, pids: 0 });
           continue;
         }
@@ -782,22 +818,18 @@ export class Engine {
           const raw = await this.ports.cgroups.readStats(c.id);
           const net = await this.ports.networks.readCounters(c.id);
           sample.push({
-            id: c.id, name: c.name, cpuPercent: cpuPercent(this.statsPrev.get(c.id), raw), cpuUsageNs: raw.cpuUsageNs, onlineCpus: raw.onlineCpus,
+            id: c.id, name: c.name, cpuPercent: cpuPercent(this.statsPrev.get(c.id)?.raw, raw), cpuUsageNs: raw.cpuUsageNs, onlineCpus: raw.onlineCpus,
             memoryUsage: memoryUsage(raw), memoryLimit: raw.memoryLimit, netRx: net.rx, netTx: net.tx,
             blockRead: raw.blockRead, blockWrite: raw.blockWrite, pids: raw.pids,
           });
-          this.statsPrev.set(c.id, raw);
+          this.statsPrev.set(c.id, { raw, at: this.clock.now() });
         } catch (e) {
           if (!isNotFound(e)) throw e; // exited between list and read: skip it this round
         }
       }
       yield sample;
       if (!opts.stream || opts.signal?.aborted) return;
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(done, opts.intervalMs ?? 1000);
-        function done(): void { clearTimeout(t); opts.signal?.removeEventListener('abort', done); resolve(); }
-        opts.signal?.addEventListener('abort', done, { once: true });
-      });
+      await sleep(opts.intervalMs ?? 1000);
       if (opts.signal?.aborted) return;
     }
   }
@@ -830,6 +862,9 @@ export class Engine {
     await this.ports.namespaces.exec(c.id, execId, {
       args: req.args, env, cwd: req.workingDir || base.cwd, uid: u.uid, gid: u.gid, additionalGids: u.additionalGids,
       terminal: req.tty ?? false, openStdin: req.stdin ?? false, privileged: req.privileged ?? false,
+      // Docker's exec keeps the container's no_new_privs (and its seccomp
+      // filter, which the shim takes from the container's own config).
+      noNewPrivileges: noNewPrivilegesOf(c.hostConfig),
     });
     this.emit(c, 'exec_started', { execId });
     const exitCode = this.ports.namespaces.waitExec(c.id, execId).then((code) => {
@@ -893,6 +928,9 @@ export class Engine {
   async wait(ref: string, condition: 'not-running' | 'next-exit' | 'removed' = 'not-running', signal?: AbortSignal): Promise<number> {
     const rec = this.store.find(ref);
     if (condition === 'not-running' && (rec.state === 'exited' || rec.state === 'created')) return Promise.resolve(rec.exitCode);
+    // "removed" answers the exit code too (Docker's condition=removed): the
+    // record is gone by then, so it is taken from the last death seen.
+    let exitCode = rec.exitCode;
     return new Promise((resolve, reject) => {
       const cleanup = (): void => {
         this.events.off('event', onEvent);
@@ -900,9 +938,10 @@ export class Engine {
       };
       const onEvent = (ev: ContainerEvent): void => {
         if (ev.id !== rec.id) return;
+        if (ev.action === 'die' && ev.exitCode !== undefined) exitCode = ev.exitCode;
         if ((condition !== 'removed' && ev.action === 'die') || ev.action === 'removed') {
           cleanup();
-          resolve(ev.exitCode ?? this.lastExitCode(rec.id));
+          resolve(ev.action === 'removed' ? exitCode : ev.exitCode ?? this.lastExitCode(rec.id));
         }
       };
       const onAbort = (): void => {
@@ -917,6 +956,45 @@ export class Engine {
 
   private lastExitCode(id: string): number {
     try { return this.store.get(id).exitCode; } catch { return 0; }
+  }
+
+  /**
+   * The end of the run about to start (RunAttached), registered before the
+   * start: resolves once the next exit of `id` is committed (the code Wait
+   * answers) and, for an AutoRemove container, once the exit handling has
+   * removed it (`removed` false when that failed: the handling warned why).
+   * `signal` abandons it (the client went away): rejects with Cancelled.
+   */
+  runEnd(id: string, signal?: AbortSignal): Promise<{ exitCode: number; oomKilled: boolean; removed: boolean }> {
+    const exists = (): boolean => { try { this.store.get(id); return true; } catch { return false; } };
+    return new Promise((resolve, reject) => {
+      const cleanup = (): void => {
+        this.events.off('event', onEvent);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      const onEvent = (ev: ContainerEvent): void => {
+        if (ev.id !== id || ev.action !== 'die') return;
+        cleanup();
+        let autoRemove = false;
+        let oomKilled = false;
+        try {
+          const r = this.store.get(id);
+          autoRemove = r.hostConfig.autoRemove;
+          oomKilled = r.oomKilled;
+        } catch { /* removed with it (rm -f) */ }
+        const exitCode = ev.exitCode ?? this.lastExitCode(id);
+        // The exit handling (release, then --rm's removal) runs on the watcher; its end is the run's end.
+        const handled = autoRemove ? (this.exitHandled.get(id) ?? Promise.resolve()).catch(() => undefined) : Promise.resolve();
+        void handled.then(() => resolve({ exitCode, oomKilled, removed: !exists() }));
+      };
+      const onAbort = (): void => {
+        cleanup();
+        reject(makeError(ErrorCode.Cancelled, `run of container ${id} abandoned by the client`));
+      };
+      if (signal?.aborted) { onAbort(); return; }
+      this.events.on('event', onEvent);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
   }
 
   /**

@@ -17,6 +17,7 @@
 //                                                 and releasing)
 //   stored created, root prepared              -> nothing
 //   stored created, no root (engine died inside create) -> discard the record
+//   exited (now or before) with AutoRemove (--rm)       -> remove it, as its exit handling would have
 import type { Engine } from './engine';
 import type { ExitStatus } from './ports';
 import { policyWantsRestart } from './restart';
@@ -114,7 +115,9 @@ export async function recover(engine: Engine): Promise<RecoveryAction[]> {
       // The policy no longer allows it (on-failure count reached): settle as exited.
       cur = engine.store.transition(rec.id, 'exit');
       engine._emit(cur, 'exited', { exitCode: cur.exitCode });
-    } else if (cur.state === 'exited' && rec.hostConfig.autoRemove && a.exit) {
+    } else if (cur.state === 'exited' && rec.hostConfig.autoRemove) {
+      // --rm (HostConfig.AutoRemove): exited while the engine was down, or
+      // the engine died between committing the exit and removing it.
       await engine.remove(rec.id, { volumes: true });
     }
   }

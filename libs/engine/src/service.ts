@@ -289,6 +289,54 @@ export const engineModule: ServiceModule = {
           release();
         }
       },
+      RunAttached: async (call, c) => {
+        const first = await nextMessage<engineV1.RunAttachedRequest__Output>(call);
+        if (!first?.start?.create) throw new InvalidArgumentError('the first RunAttached message must be start, with create', { field: 'start.create' });
+        const r = createRequestFromWire(first.start.create);
+        const rec = await engine.create(r);
+        call.write({ created: { id: rec.id, name: rec.name, warnings: warningsOf(r.hostConfig) } });
+        // Listening before the start: the exit cannot come first.
+        const ended = engine.runEnd(rec.id, c.signal);
+        ended.catch(() => undefined);
+        // The exit handling must not delete the process state under the stream (runtime-holds.ts).
+        const release = engine.holdRuntime(rec.id);
+        let streaming: Promise<void> = Promise.resolve();
+        try {
+          await engine.start(rec.id, {
+            // The process exists, paused before exec. With logs the namespaces
+            // service registers with the monitor first and then replays what
+            // came before that: should the registration land after the exec,
+            // nothing is lost or repeated all the same.
+            beforeStart: async (id) => {
+              streaming = bridgeStdio(g.clients.namespaces, { id, execId: '', logs: true }, call, c.signal, (o) => {
+                if (o.stdout) call.write({ output: { stream: 'stdout', data: o.stdout } });
+                else if (o.stderr) call.write({ output: { stream: 'stderr', data: o.stderr } });
+              });
+              streaming.catch(() => undefined);
+            },
+          });
+        } catch (e) {
+          release?.();
+          if (r.hostConfig.autoRemove) await engine.remove(rec.id, { force: true, volumes: true }).catch(() => undefined);
+          throw e;
+        }
+        try {
+          // A stream broken under us (the namespaces service restarted) fails
+          // the call rather than ending it short: the container runs on, and
+          // its log and exit code stay readable with Logs and WaitContainer.
+          await streaming;
+        } finally {
+          release?.();
+        }
+        let end: { exitCode: number; oomKilled: boolean; removed: boolean };
+        try {
+          end = await ended;
+        } catch (e) {
+          if (c.signal.aborted) return; // detached: the container runs on (and --rm removes it at its exit)
+          throw e;
+        }
+        call.write({ exit: end });
+      },
       PauseContainer: async (req) => {
         await engine.pause(req.id);
         return {};

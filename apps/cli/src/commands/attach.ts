@@ -73,7 +73,7 @@ export class DetachMatcher {
 /** A message of either stream (msg says which oneof member is set). */
 type Msg = Omit<engineV1.AttachResponse__Output, 'msg'> & Omit<engineV1.ExecResponse__Output, 'msg'> & { msg?: 'started' | 'output' | 'exitCode' };
 
-type Duplex = grpc.ClientDuplexStream<engineV1.AttachRequest | engineV1.ExecRequest, engineV1.AttachResponse__Output | engineV1.ExecResponse__Output>;
+type Duplex = grpc.ClientDuplexStream<engineV1.AttachRequest | engineV1.ExecRequest | engineV1.RunAttachedRequest, engineV1.AttachResponse__Output | engineV1.ExecResponse__Output>;
 
 /**
  * Pumps a bidi stream until the server ends it (exit) or the user detaches.
@@ -82,7 +82,7 @@ type Duplex = grpc.ClientDuplexStream<engineV1.AttachRequest | engineV1.ExecRequ
 async function pump(
   ctx: Ctx,
   call: Duplex,
-  o: { stdin: boolean; tty: boolean; detachKeys: string; signalTarget?: string },
+  o: { stdin: boolean; tty: boolean; detachKeys: string; signalTarget?: string | (() => string | undefined) },
   onMessage: (m: Msg) => void,
 ): Promise<{ detached: boolean }> {
   const { stdin, stdout } = ctx.io;
@@ -130,8 +130,11 @@ async function pump(
       cleanups.push(() => { stdin.off('data', onData); stdin.off('end', onEnd); stdin.pause(); });
     }
     if (o.signalTarget) {
-      const target = o.signalTarget;
-      const forward = (sig: NodeJS.Signals) => { ctx.engine().KillContainer({ id: target, signal: sig }).catch(() => undefined); };
+      const targetOf = typeof o.signalTarget === 'string' ? ((t: string) => () => t)(o.signalTarget) : o.signalTarget;
+      const forward = (sig: NodeJS.Signals) => {
+        const target = targetOf();
+        if (target) ctx.engine().KillContainer({ id: target, signal: sig }).catch(() => undefined);
+      };
       for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
         process.on(s, forward);
         cleanups.push(() => process.off(s, forward));
@@ -160,6 +163,42 @@ export async function attachContainer(ctx: Ctx, id: string, o: AttachOptions): P
   });
   if (r.detached) ctx.err(`\nberth: detached from ${id.slice(0, 12)}; \`berth attach ${id.slice(0, 12)}\` to come back\n`);
   return { exitCode, detached: r.detached };
+}
+
+export interface RunAttachedResult {
+  id: string;
+  exitCode?: number;
+  detached: boolean;
+}
+
+/**
+ * berth run in the foreground: one RunAttached call (create, attach before
+ * the start, start, output, exit status). The engine removes a --rm
+ * container after its exit even when this process is gone, so nothing here
+ * has to outlive the exit; a detach (ctrl-p ctrl-q with -it) ends our side
+ * and the container runs on. Errors before the container exists are the
+ * create's; after it, the start's.
+ */
+export async function runAttached(
+  ctx: Ctx,
+  create: engineV1.CreateContainerRequest,
+  o: Omit<AttachOptions, 'logs'> & { onCreated: (c: engineV1.RunAttachedCreated__Output) => void },
+): Promise<RunAttachedResult> {
+  const call = ctx.engine().RunAttached() as unknown as Duplex;
+  call.write({ start: { create, stdin: o.stdin } });
+  let id = '';
+  let exitCode: number | undefined;
+  type RunMsg = { msg?: 'created' | 'output' | 'exit'; created?: engineV1.RunAttachedCreated__Output | null; output?: engineV1.Frame__Output | null; exit?: engineV1.RunAttachedExit__Output | null };
+  const r = await pump(ctx, call, { stdin: o.stdin, tty: o.tty, detachKeys: o.detachKeys, signalTarget: o.proxySignals ? () => id || undefined : undefined }, (raw) => {
+    const m = raw as unknown as RunMsg;
+    if (m.msg === 'created' && m.created) {
+      id = m.created.id;
+      o.onCreated(m.created);
+    } else if (m.msg === 'output') writeFrame(ctx, m.output);
+    else if (m.msg === 'exit' && m.exit) exitCode = m.exit.exitCode;
+  });
+  if (r.detached) ctx.err(`\nberth: detached from ${id.slice(0, 12)}; \`berth attach ${id.slice(0, 12)}\` to come back\n`);
+  return { id, exitCode, detached: r.detached };
 }
 
 /** berth exec: the process's exit code (126/127 when it cannot run, as Docker). */

@@ -11,7 +11,7 @@ import {
 } from '@berth/cli-kit';
 import type { engineV1 } from '@berth/proto';
 import { Ctx, confirm, eachArg, filterMap } from '../context';
-import { AttachFailed, attachContainer, parseDetachKeys, runExec, type AttachOptions, type AttachResult } from './attach';
+import { AttachFailed, attachContainer, parseDetachKeys, runAttached, runExec, type AttachOptions, type AttachResult } from './attach';
 
 const runEnv = (ctx: Ctx): RunEnv => ({
   lookupEnv: (k) => ctx.env[k],
@@ -85,55 +85,31 @@ async function attachUntilExit(ctx: Ctx, id: string, o: AttachOptions): Promise<
 }
 
 /**
- * berth run: validate, RunContainer, then attach unless -d.
- * --rm in the foreground without a terminal is done here, after the exit
- * code and output are in hand: left to the engine, a command that exits at
- * once could be removed before the attach reaches it. With -it (which can
- * detach) and with -d the engine removes the container itself.
+ * berth run: validate; with -d RunContainer and print the id; in the
+ * foreground one RunAttached call, which creates, attaches before the start,
+ * starts, streams the output and ends with the exit code, so a command that
+ * exits at once loses nothing. --rm is the engine's job (AutoRemove in the
+ * record): it removes the container after the exit and answers the exit
+ * once it is gone, and does so even if this process died (a closed pipe).
  */
 export async function run(ctx: Ctx): Promise<number> {
   const req = buildRunRequest(ctx.p, runEnv(ctx)); // throws InvalidArgument naming the flag: nothing created
   checkTty(ctx, req.config.tty && req.config.attachStdin);
   const engine = ctx.engine();
-  const canDetach = req.config.tty && req.config.attachStdin;
-  const removeHere = req.hostConfig.autoRemove && !req.detach && !canDetach;
-  let res: { id: string; warnings: string[] };
-  if (removeHere) {
-    // Create + Start so a failed start can be cleaned up here (the engine only does it for auto_remove).
-    res = await engine.CreateContainer(createRequest({ ...req, hostConfig: { ...req.hostConfig, autoRemove: false } }));
-    try {
-      await engine.StartContainer({ id: res.id });
-    } catch (e) {
-      await engine.RemoveContainer({ id: res.id, force: true, removeVolumes: true }).catch(() => undefined);
-      throw e;
-    }
-  } else {
-    res = await engine.RunContainer({ create: createRequest(req) });
-  }
-  printWarnings(ctx, res.warnings);
   if (req.detach) {
+    const res = await engine.RunContainer({ create: createRequest(req) });
+    printWarnings(ctx, res.warnings);
     ctx.out(`${res.id}\n`);
     return 0;
   }
-  try {
-    const code = await attachUntilExit(ctx, res.id, {
-      stdin: req.config.attachStdin, tty: req.config.tty, logs: true, detachKeys: '', proxySignals: !req.config.tty,
-    });
-    if (code === undefined) return 0; // detached: the container runs on
-    if (req.hostConfig.autoRemove && !removeHere) {
-      // The engine removes it; wait so `run --rm` returns with the container gone.
-      await engine.WaitContainer({ id: res.id, condition: 'removed' }, { timeoutMs: 30_000 }).catch((e: unknown) => {
-        if (!isNotFound(e)) throw e;
-      });
-    }
-    return containerExitCode(code);
-  } finally {
-    if (removeHere) {
-      await engine.RemoveContainer({ id: res.id, force: true, removeVolumes: true }).catch((e: unknown) => {
-        if (!isNotFound(e)) ctx.err(`berth: removing ${res.id.slice(0, 12)} after exit: ${(e as Error).message}\n`);
-      });
-    }
-  }
+  const r = await runAttached(ctx, createRequest(req), {
+    stdin: req.config.attachStdin, tty: req.config.tty, detachKeys: '', proxySignals: !req.config.tty,
+    onCreated: (c) => printWarnings(ctx, c.warnings),
+  });
+  if (r.detached) return 0; // the container runs on
+  // The stream ended without an exit status (an engine shut down under it): ask Wait.
+  const code = r.exitCode ?? (await engine.WaitContainer({ id: r.id, condition: 'not-running' })).exitCode;
+  return containerExitCode(code);
 }
 
 export async function create(ctx: Ctx): Promise<number> {
