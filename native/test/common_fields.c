@@ -7,17 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int failures, count;
-#define CHECK(cond, ...)                                  \
-	do {                                              \
-		count++;                                  \
-		if (cond)                                 \
-			printf("ok %d - ", count);        \
-		else                                      \
-			printf("not ok %d - ", count), failures++; \
-		printf(__VA_ARGS__);                      \
-		printf("\n");                             \
-	} while (0)
+#include "tap.h"
 
 static int unescape_err(const char *s)
 {
@@ -88,6 +78,5 @@ int main(void)
 	lineno = 0;
 	CHECK(fields_next_line(withnul, sizeof withnul - 1, &pos, &lineno) == NULL && errno == EINVAL, "a raw NUL byte is rejected");
 
-	printf("1..%d\n", count);
-	return failures ? 1 : 0;
+	return tap_done();
 }

@@ -10,17 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int failures, count;
-#define CHECK(cond, ...)                                  \
-	do {                                              \
-		count++;                                  \
-		if (cond)                                 \
-			printf("ok %d - ", count);        \
-		else                                      \
-			printf("not ok %d - ", count), failures++; \
-		printf(__VA_ARGS__);                      \
-		printf("\n");                             \
-	} while (0)
+#include "tap.h"
 
 static char base[256];
 
@@ -142,6 +132,5 @@ int main(void)
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", base);
 	if (system(cmd) != 0)
 		fprintf(stderr, "cleanup of %s failed\n", base);
-	printf("1..%d\n", count);
-	return failures ? 1 : 0;
+	return tap_done();
 }

@@ -7,15 +7,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
-static int failures, count;
-#define CHECK(cond, ...)                                                                                               \
-  do {                                                                                                                 \
-    count++;                                                                                                           \
-    if (cond) printf("ok %d - ", count);                                                                               \
-    else printf("not ok %d - ", count), failures++;                                                                    \
-    printf(__VA_ARGS__);                                                                                               \
-    printf("\n");                                                                                                      \
-  } while (0)
+#include "tap.h"
 
 static char dir[] = "/tmp/berth-crilog-XXXXXX";
 
@@ -189,6 +181,5 @@ int main(void) {
   char cmd[300];
   snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
   if (system(cmd) != 0) failures++;
-  printf("1..%d\n", count);
-  return failures ? 1 : 0;
+  return tap_done();
 }

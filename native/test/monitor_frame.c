@@ -4,15 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static int failures, count;
-#define CHECK(cond, ...)                                                                                               \
-  do {                                                                                                                 \
-    count++;                                                                                                           \
-    if (cond) printf("ok %d - ", count);                                                                               \
-    else printf("not ok %d - ", count), failures++;                                                                    \
-    printf(__VA_ARGS__);                                                                                               \
-    printf("\n");                                                                                                      \
-  } while (0)
+#include "tap.h"
 
 int main(void) {
   uint8_t buf[64];
@@ -41,6 +33,5 @@ int main(void) {
   frame_header(buf, FRAME_CLOSE_STDIN, 0);
   n = frame_parse(buf, 5, 4096, &f);
   CHECK(n == 5 && f.type == FRAME_CLOSE_STDIN && f.len == 0, "empty payload");
-  printf("1..%d\n", count);
-  return failures ? 1 : 0;
+  return tap_done();
 }

@@ -3,15 +3,7 @@
 
 #include <stdio.h>
 
-static int failures, count;
-#define CHECK(cond, ...)                                                                                               \
-  do {                                                                                                                 \
-    count++;                                                                                                           \
-    if (cond) printf("ok %d - ", count);                                                                               \
-    else printf("not ok %d - ", count), failures++;                                                                    \
-    printf(__VA_ARGS__);                                                                                               \
-    printf("\n");                                                                                                      \
-  } while (0)
+#include "tap.h"
 
 int main(void) {
   char dir[] = "/tmp/berth-util-XXXXXX", path[128], tmp[160], buf[64];
@@ -47,6 +39,5 @@ int main(void) {
 
   CHECK(path_join(buf, 8, "/abc", "defgh") == -ENAMETOOLONG, "path_join refuses to truncate");
   rmdir(dir);
-  printf("1..%d\n", count);
-  return failures ? 1 : 0;
+  return tap_done();
 }

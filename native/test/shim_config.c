@@ -7,17 +7,7 @@
 #include <string.h>
 #include <sys/mount.h>
 
-static int failures, count;
-#define CHECK(cond, ...)                                  \
-	do {                                              \
-		count++;                                  \
-		if (cond)                                 \
-			printf("ok %d - ", count);        \
-		else                                      \
-			printf("not ok %d - ", count), failures++; \
-		printf(__VA_ARGS__);                      \
-		printf("\n");                             \
-	} while (0)
+#include "tap.h"
 
 static struct shim_config cfg;
 
@@ -112,6 +102,5 @@ int main(void)
 	CHECK(r < 0 && strstr(shim_err, "berth-exec-config"), "exec config needs its own header");
 
 	CHECK(cap_from_name("CAP_CHECKPOINT_RESTORE") == 40 && cap_from_name("CAP_SYS_ADMIN") == 21 && cap_from_name("chown") == -1, "cap names");
-	printf("1..%d\n", count);
-	return failures ? 1 : 0;
+	return tap_done();
 }

@@ -15,17 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static int failures, count;
-#define CHECK(cond, ...)                                  \
-	do {                                              \
-		count++;                                  \
-		if (cond)                                 \
-			printf("ok %d - ", count);        \
-		else                                      \
-			printf("not ok %d - ", count), failures++; \
-		printf(__VA_ARGS__);                      \
-		printf("\n");                             \
-	} while (0)
+#include "tap.h"
 
 static struct shim_config cfg;
 
@@ -176,6 +166,5 @@ int main(void)
 	CHECK(under_filter("seccomp\tSCMP_ACT_ALLOW\t-\nseccomp-syscall\tdup\tSCMP_ACT_ERRNO\t1\t0\tSCMP_CMP_NE\t7\t0\t0\tSCMP_CMP_NE\t8\t0\n", dup_either) == 1,
 	      "two conditions on one argument are separate rules: dup(7) hits the 'not 8' rule");
 
-	printf("1..%d\n", count);
-	return failures ? 1 : 0;
+	return tap_done();
 }
