@@ -5,6 +5,7 @@
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/mount.h>
 
 #include "tap.h"
@@ -66,7 +67,16 @@ int main(void)
 	CHECK(parse(CONFIG_CONTAINER, MIN) == 0 && cfg.rootfs_propagation == (MS_REC | MS_PRIVATE) && strcmp(cfg.process.cwd, "/") == 0,
 	      "minimal config; defaults rprivate and cwd /");
 
+	CHECK(parse(CONFIG_CONTAINER, MIN "device\t/dev/net/tun\tc\t10\t200\t0620\t5\t7\t/dev/net/tun\ndevice\t/dev/f\tp\t0\t0\t0666\t0\t0\t/dev/f\n") == 0 &&
+		      cfg.ndevices == 2 && strcmp(cfg.devices[0].path, "/dev/net/tun") == 0 && cfg.devices[0].type == S_IFCHR &&
+		      cfg.devices[0].major == 10 && cfg.devices[0].minor == 200 && cfg.devices[0].mode == 0620 && cfg.devices[0].uid == 5 &&
+		      cfg.devices[0].gid == 7 && cfg.devices[1].type == S_IFIFO,
+	      "device: path, type, numbers, octal mode, owner (%s)", shim_err);
+
 	const struct { const char *text, *want; } bad[] = {
+		{ MIN "device\t/dev/x\tz\t1\t1\t0666\t0\t0\t/dev/x\n", "device /dev/x: type must be c, b or p" },
+		{ MIN "device\t/dev/x\tc\t1\t1\t0999\t0\t0\t/dev/x\n", "device /dev/x: mode \"0999\" is not an octal permission" },
+		{ MIN "device\tdev/x\tc\t1\t1\t0666\t0\t0\t/dev/x\n", "device: expected <absolute path>" },
 		{ "", "empty" },
 		{ "berth-shim-config\t2\n", "line 1: expected the header" },
 		{ MIN "bogus\tx\n", "line 5: unknown directive \"bogus\"" },

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #define MAX_FIELDS 4096
 #define MAX_CONFIG (16u << 20)
@@ -321,6 +322,29 @@ static int parse_container_directive(struct shim_config *c, char **f, int n, con
 		if (n != 2 || f[1][0] != '/')
 			return BAD("%s: init: expected the absolute host path of berth-init", where);
 		c->init = f[1];
+		return 0;
+	}
+	if (strcmp(d, "device") == 0) {
+		struct device_spec *dev;
+		uint64_t major, minor, mode, uid, gid;
+		if (n != 9 || f[1][0] != '/' || f[8][0] != '/')
+			return BAD("%s: device: expected <absolute path> <c|b|p> <major> <minor> <octal mode> <uid> <gid> <absolute host path>", where);
+		if ((strcmp(f[2], "c") && strcmp(f[2], "b") && strcmp(f[2], "p")) || parse_u64(f[3], UINT32_MAX, false, &major) ||
+		    parse_u64(f[4], UINT32_MAX, false, &minor) || parse_u64(f[6], UINT32_MAX - 1, false, &uid) ||
+		    parse_u64(f[7], UINT32_MAX - 1, false, &gid))
+			return BAD("%s: device %s: type must be c, b or p and major, minor, uid, gid decimal numbers", where, f[1]);
+		{
+			char *end;
+			errno = 0;
+			mode = strtoull(f[5], &end, 8);
+			if (errno || *end || !f[5][0] || mode > 07777)
+				return BAD("%s: device %s: mode \"%s\" is not an octal permission (0666)", where, f[1], f[5]);
+		}
+		dev = push(&c->devices, &c->ndevices, sizeof *dev);
+		if (!dev)
+			return fail("%s", where);
+		*dev = (struct device_spec){ f[1], f[2][0] == 'c' ? S_IFCHR : f[2][0] == 'b' ? S_IFBLK : S_IFIFO,
+					      (unsigned)major, (unsigned)minor, (mode_t)mode, (uid_t)uid, (gid_t)gid, f[8] };
 		return 0;
 	}
 	*handled = false;

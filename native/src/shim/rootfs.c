@@ -165,6 +165,124 @@ static int set_propagation(int rootfd, const char *dest, unsigned long prop)
 	return r < 0 ? fail("mount %s: set propagation", dest) : 0;
 }
 
+/* Super options of a cgroup mount worth passing on: controllers, name=,
+ * and flags such as xattr (the kernel checks they match the hierarchy);
+ * not rw/ro (the mount flags say that) nor release_agent= (refused outside
+ * the initial namespaces, and the host's to set). */
+static size_t cgroup_mount_data(const char *super, char *out, size_t size)
+{
+	char copy[1024], *save = NULL;
+	size_t len = 0;
+
+	snprintf(copy, sizeof copy, "%s", super);
+	out[0] = '\0';
+	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		if (!strcmp(t, "rw") || !strcmp(t, "ro") || !strncmp(t, "release_agent=", 14))
+			continue;
+		if (len >= size)
+			break;
+		len += (size_t)snprintf(out + len, len < size ? size - len : 0, "%s%s", len ? "," : "", t);
+	}
+	return len;
+}
+
+/* Mount type "cgroup" (Docker's /sys/fs/cgroup): the cgroup hierarchies the
+ * host has under /sys/fs/cgroup, each mounted afresh rather than bound. In
+ * the container's cgroup namespace (unshared before the mounts, once the
+ * init is in its cgroups) a fresh mount's root is the namespace's root, so
+ * the container sees its own cgroup as "/" in every hierarchy, as with
+ * runc's cgroupns mounts. A unified host gets one cgroup2 mount; a v1 or
+ * hybrid host a tmpfs with a directory per hierarchy ("cpu,cpuacct" plus
+ * "cpu" and "cpuacct" links, "unified" for the hybrid cgroup2). Options:
+ * the flags of the spec's mount (ro, nosuid, nodev, noexec). */
+static int mount_cgroups(int rootfd, const struct mount_spec *m, const struct mount_opts *o)
+{
+	struct { char name[256], fstype[16], data[1024]; } found[32];
+	int nfound = 0, fd, r = 0;
+	char line[4096], fdp[32], path[4600];
+	bool unified_root = false;
+	FILE *mi = fopen("/proc/self/mountinfo", "re");
+
+	if (!mi)
+		return fail("mount %s: read /proc/self/mountinfo", m->destination);
+	while (fgets(line, sizeof line, mi) && nfound < (int)(sizeof found / sizeof found[0])) {
+		char *sep = strstr(line, " - "), *mp, *fstype, *super, *save = NULL;
+		int field = 0;
+		if (!sep)
+			continue;
+		*sep = '\0';
+		mp = NULL;
+		for (char *t = strtok_r(line, " ", &save); t; t = strtok_r(NULL, " ", &save))
+			if (++field == 5)
+				mp = t;
+		save = NULL;
+		fstype = strtok_r(sep + 3, " ", &save);
+		(void)strtok_r(NULL, " ", &save); /* source */
+		super = strtok_r(NULL, " \n", &save);
+		if (!mp || !fstype || !super || (strcmp(fstype, "cgroup") && strcmp(fstype, "cgroup2")))
+			continue;
+		if (!strcmp(mp, "/sys/fs/cgroup")) {
+			unified_root = !strcmp(fstype, "cgroup2");
+			continue;
+		}
+		if (strncmp(mp, "/sys/fs/cgroup/", 15) || strchr(mp + 15, '/') || !mp[15])
+			continue;
+		snprintf(found[nfound].name, sizeof found[nfound].name, "%s", mp + 15);
+		snprintf(found[nfound].fstype, sizeof found[nfound].fstype, "%s", fstype);
+		if (!strcmp(fstype, "cgroup2"))
+			found[nfound].data[0] = '\0'; /* nsdelegate and friends are the host's */
+		else
+			cgroup_mount_data(super, found[nfound].data, sizeof found[nfound].data);
+		nfound++;
+	}
+	fclose(mi);
+
+	fd = safepath_mkpath(rootfd, m->destination, SAFEPATH_DIR, 0755);
+	if (fd < 0)
+		return fail("mount %s: create mount point in the root", m->destination);
+	if (unified_root) {
+		r = mount("cgroup", safepath_fdpath(fd, fdp), "cgroup2", o->flags, NULL);
+		close(fd);
+		return r < 0 ? fail("mount %s (type cgroup2)", m->destination) : 0;
+	}
+	r = mount("tmpfs", safepath_fdpath(fd, fdp), "tmpfs", (o->flags & ~MS_RDONLY) | MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755");
+	close(fd);
+	if (r < 0)
+		return fail("mount %s: tmpfs for the cgroup hierarchies", m->destination);
+	for (int i = 0; i < nfound; i++) {
+		if (snprintf(path, sizeof path, "%s/%s", m->destination, found[i].name) >= (int)sizeof path)
+			return fail_errno(ENAMETOOLONG, "mount %s: hierarchy %s", m->destination, found[i].name);
+		fd = safepath_mkpath(rootfd, path, SAFEPATH_DIR, 0755);
+		if (fd < 0)
+			return fail("mount %s: create mount point in the root", path);
+		r = mount("cgroup", safepath_fdpath(fd, fdp), found[i].fstype, o->flags, found[i].data[0] ? found[i].data : NULL);
+		close(fd);
+		if (r < 0)
+			return fail("mount %s (type %s, options %s)", path, found[i].fstype, found[i].data[0] ? found[i].data : "-");
+		/* "cpu,cpuacct" is also reachable as "cpu" and "cpuacct". */
+		if (strchr(found[i].name, ',')) {
+			char names[256], *save = NULL;
+			int dir = safepath_open(rootfd, m->destination);
+			if (dir < 0)
+				return fail("mount %s: reopen", m->destination);
+			if (snprintf(names, sizeof names, "%s", found[i].name) >= (int)sizeof names) {
+				close(dir);
+				return fail_errno(ENAMETOOLONG, "mount %s: hierarchy %s", m->destination, found[i].name);
+			}
+			for (char *t = strtok_r(names, ",", &save); t; t = strtok_r(NULL, ",", &save))
+				if (symlinkat(found[i].name, dir, t) < 0 && errno != EEXIST) {
+					int e = errno;
+					close(dir);
+					return fail_errno(e, "mount %s: link %s -> %s", m->destination, t, found[i].name);
+				}
+			close(dir);
+		}
+	}
+	if ((o->flags & MS_RDONLY) && remount(rootfd, m->destination, o->flags | MS_NOSUID | MS_NODEV | MS_NOEXEC, "mount") < 0)
+		return -1;
+	return 0;
+}
+
 static int mount_one(int rootfd, const struct mount_spec *m, bool userns)
 {
 	struct mount_opts o;
@@ -175,7 +293,7 @@ static int mount_one(int rootfd, const struct mount_spec *m, bool userns)
 	if (parse_options(m, &o) < 0)
 		return -1;
 	if (strcmp(m->type, "cgroup") == 0)
-		return fail_errno(EOPNOTSUPP, "mount %s: type cgroup (v1 hierarchies) is not supported; use cgroup2 or omit it", m->destination);
+		return mount_cgroups(rootfd, m, &o);
 	if (o.bind) {
 		struct stat st;
 		if (stat(m->source, &st) < 0)
@@ -270,6 +388,64 @@ fail: {
 }
 }
 
+/* linux.devices: each node made inside the root with its type, numbers,
+ * mode and owner (runc's createDevices). In a user namespace, where mknod is
+ * refused, the host node is bound onto an empty file instead. A node that
+ * exists already (/dev/null from populate_dev) is left as it is. The devices
+ * cgroup decides what may be opened; this only decides what is there. */
+static int create_devices(int rootfd, const struct shim_config *c, bool userns)
+{
+	for (int i = 0; i < c->ndevices; i++) {
+		const struct device_spec *d = &c->devices[i];
+		char parent[4096], fdp[32];
+		const char *base = strrchr(d->path, '/') + 1;
+		int dir, f;
+
+		if (!*base)
+			return fail_errno(EINVAL, "device %s: no file name", d->path);
+		snprintf(parent, sizeof parent, "%.*s", (int)(base - d->path), d->path);
+		dir = safepath_mkpath(rootfd, parent, SAFEPATH_DIR, 0755);
+		if (dir < 0)
+			return fail("device %s: create %s in the root", d->path, parent);
+		if (!userns) {
+			if (mknodat(dir, base, d->type | d->mode, makedev(d->major, d->minor)) < 0) {
+				int e = errno;
+				close(dir);
+				if (e == EEXIST)
+					continue;
+				return fail_errno(e, "device %s: mknod %s %u:%u", d->path, d->type == S_IFBLK ? "b" : d->type == S_IFCHR ? "c" : "p", d->major, d->minor);
+			}
+			/* umask is 0 here; the owner is the spec's. */
+			if (fchownat(dir, base, d->uid, d->gid, AT_SYMLINK_NOFOLLOW) < 0) {
+				int e = errno;
+				close(dir);
+				return fail_errno(e, "device %s: chown %u:%u", d->path, d->uid, d->gid);
+			}
+			close(dir);
+			continue;
+		}
+		f = openat(dir, base, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0666);
+		if (f < 0 && errno == EEXIST) {
+			close(dir);
+			continue;
+		}
+		if (f >= 0) {
+			close(f);
+			f = openat(dir, base, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		}
+		close(dir);
+		if (f < 0)
+			return fail("device %s: create a file to bind onto", d->path);
+		if (mount(d->host, safepath_fdpath(f, fdp), NULL, MS_BIND, NULL) < 0) {
+			int e = errno;
+			close(f);
+			return fail_errno(e, "device %s: bind from host %s", d->path, d->host);
+		}
+		close(f);
+	}
+	return 0;
+}
+
 /* Binds a host file (berth-init) read-only at dest inside the root. */
 static int bind_file_ro(int rootfd, const char *src, const char *dest, const char *what)
 {
@@ -315,6 +491,8 @@ int rootfs_prepare(const struct shim_config *c)
 		dev_mounted |= strcmp(c->mounts[i].destination, "/dev") == 0 && strcmp(c->mounts[i].type, "tmpfs") == 0;
 	}
 	if (dev_mounted && populate_dev(rootfd, userns) < 0)
+		goto fail;
+	if (create_devices(rootfd, c, userns) < 0)
 		goto fail;
 	if (c->init && bind_file_ro(rootfd, c->init, "/dev/init", "init") < 0)
 		goto fail;

@@ -119,6 +119,18 @@ struct seccomp_spec {
 	int nrules;
 };
 
+/* OCI linux.devices[]: a node made inside the root (mknod; in a user
+ * namespace, where mknod is refused, the host node is bound instead). */
+struct device_spec {
+	char *path; /* absolute, inside the container */
+	mode_t type; /* S_IFCHR, S_IFBLK or S_IFIFO */
+	unsigned major, minor;
+	mode_t mode; /* permission bits */
+	uid_t uid;
+	gid_t gid;
+	char *host; /* host node to bind when mknod is not possible */
+};
+
 struct shim_config {
 	struct process_spec process;
 	struct ns_spec ns[NS_COUNT];
@@ -137,6 +149,8 @@ struct shim_config {
 	char **cgroups;
 	int ncgroups;
 	char *init; /* host path of berth-init to run as pid 1, or NULL */
+	struct device_spec *devices; /* nodes made in the container's /dev */
+	int ndevices;
 	struct seccomp_spec seccomp; /* applied to the init and to every exec */
 };
 
