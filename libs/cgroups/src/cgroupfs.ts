@@ -65,6 +65,23 @@ export async function writeCgroupFileAsync(dir: string, file: string, value: str
   notify({ op: 'write', path: p, value });
 }
 
+/**
+ * Moves `pid` into the cgroup at `dir` (cgroup.procs). EINVAL can mean the
+ * task is still being forked (TASK_NEW): retried 5 times 30 ms apart, as runc
+ * does; any other error, or EINVAL after that, is thrown.
+ */
+export async function joinCgroup(dir: string, pid: number): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await writeCgroupFileAsync(dir, 'cgroup.procs', String(pid));
+      return;
+    } catch (e) {
+      if ((e as { errno?: string }).errno !== 'EINVAL' || attempt >= 5) throw e;
+      await sleep(30);
+    }
+  }
+}
+
 function explain(errno: string, file: string): string | undefined {
   if (errno === 'EBUSY' && file.startsWith('memory.')) return 'usage cannot be reclaimed below the new limit';
   if ((errno === 'EINVAL' || errno === 'ERANGE') && file.startsWith('cpuset.')) return "not a subset of the parent cgroup's cpuset";

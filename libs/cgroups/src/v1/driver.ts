@@ -8,7 +8,7 @@ import type { CgroupDriver, OomWatch } from '../driver';
 import type { V1Controller } from '../layout';
 import type { LinuxResources } from '../resources';
 import type { CgroupLimits, CgroupStats } from '../stats';
-import { childDirs, existsSync, mkdirp, readNumber, readPids, removeCgroupTree, writeCgroupFileAsync, sleep } from '../cgroupfs';
+import { childDirs, existsSync, joinCgroup, mkdirp, readNumber, readPids, removeCgroupTree } from '../cgroupfs';
 import { applyCpuV1, readCpuLimitsV1, readCpuThrottlingV1 } from './cpu';
 import { readCpuUsageV1 } from './cpuacct';
 import { applyCpusetV1, inheritCpusetV1 } from './cpuset';
@@ -87,21 +87,7 @@ export class V1Driver implements CgroupDriver {
   }
 
   async addProcess(path: string, pid: number): Promise<void> {
-    for (const dir of this.directories(path)) {
-      // EINVAL can mean the task is still being forked (TASK_NEW); retry as runc does.
-      for (let attempt = 0; ; attempt++) {
-        try {
-          await writeCgroupFileAsync(dir, 'cgroup.procs', String(pid));
-          break;
-        } catch (e) {
-          if ((e as { errno?: string }).errno === 'EINVAL' && attempt < 5) {
-            await sleep(30);
-            continue;
-          }
-          throw e;
-        }
-      }
-    }
+    for (const dir of this.directories(path)) await joinCgroup(dir, pid);
   }
 
   async processes(path: string): Promise<number[]> {

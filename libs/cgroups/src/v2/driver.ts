@@ -9,7 +9,7 @@ import { FailedPreconditionError } from '@berth/errors';
 import type { CgroupDriver, OomWatch } from '../driver';
 import type { LinuxResources } from '../resources';
 import type { CgroupLimits, CgroupStats } from '../stats';
-import { childDirs, existsSync, mkdirp, readNumber, readOptional, readPids, removeCgroupTree, writeCgroupFile, writeCgroupFileAsync, sleep } from '../cgroupfs';
+import { childDirs, existsSync, joinCgroup, mkdirp, readNumber, readOptional, readPids, removeCgroupTree, writeCgroupFile } from '../cgroupfs';
 import { applyCpuV2, readCpuLimitsV2, readCpuStatsV2 } from './cpu';
 import { applyCpusetV2 } from './cpuset';
 import { applyMemoryV2, readMemoryLimitsV2, readMemoryStatsV2, readOomKillsV2 } from './memory';
@@ -92,18 +92,7 @@ export class V2Driver implements CgroupDriver {
   }
 
   async addProcess(path: string, pid: number): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await writeCgroupFileAsync(this.dir(path), 'cgroup.procs', String(pid));
-        return;
-      } catch (e) {
-        if ((e as { errno?: string }).errno === 'EINVAL' && attempt < 5) {
-          await sleep(30);
-          continue;
-        }
-        throw e;
-      }
-    }
+    await joinCgroup(this.dir(path), pid);
   }
 
   async processes(path: string): Promise<number[]> {
