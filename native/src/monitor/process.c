@@ -55,7 +55,7 @@ bool orphan_take(pid_t pid, int *status, struct timespec *at) {
   return false;
 }
 
-/* The oom_score_adj the monitor was started with: its children get it back. */
+/* The oom_score_adj the monitor's children (shims, hence containers) get: protect_from_oom(). */
 static char oom_adj_orig[16] = "0";
 
 struct proc *proc_new(const char *id) {
@@ -84,28 +84,38 @@ static size_t exit_json(const struct proc *p, char *out, size_t cap) {
   return n < 0 ? 0 : (size_t)n;
 }
 
-static void write_oom_score_adj(const char *value) {
+static bool write_oom_score_adj(const char *value) {
   int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return;
-  if (write(fd, value, strlen(value)) < 0) { /* best effort */
-  }
+  if (fd < 0) return false;
+  bool ok = write(fd, value, strlen(value)) >= 0;
   close(fd);
+  return ok;
 }
 
 /*
  * Like conmon, the monitor asks the OOM killer to spare it: it is tiny, and
  * killing it orphans the container and loses its exit code and output.
- * Children inherit the value, so spawn() restores the original for them.
+ * Children inherit the value, so spawn() sets theirs (monitor.md, "OOM
+ * score"): with the monitor at -999 (the services at -500), a container
+ * gets the value the monitor was started with, but never below 0 (Docker's
+ * default). Lowering needs CAP_SYS_RESOURCE; where it is refused the
+ * monitor and the services stay at 0, and the container is raised by 500
+ * instead (raising needs no privilege), so the kernel still picks an
+ * unlimited container before berth's own processes.
  */
 void protect_from_oom(void) {
   int fd = open("/proc/self/oom_score_adj", O_RDONLY | O_CLOEXEC);
+  int orig = 0;
   if (fd >= 0) {
-    ssize_t n = read(fd, oom_adj_orig, sizeof oom_adj_orig - 1);
-    oom_adj_orig[n > 0 ? n : 0] = 0;
-    if (n <= 0) strcpy(oom_adj_orig, "0");
+    char buf[16];
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    buf[n > 0 ? n : 0] = 0;
+    orig = atoi(buf);
     close(fd);
   }
-  write_oom_score_adj("-999");
+  int child = orig < 0 ? 0 : orig;
+  if (!write_oom_score_adj("-999")) child = child + 500 > 1000 ? 1000 : child + 500;
+  snprintf(oom_adj_orig, sizeof oom_adj_orig, "%d", child);
 }
 
 /*
