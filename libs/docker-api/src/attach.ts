@@ -140,7 +140,7 @@ export class Lifecycle {
       await this.b.engine.WaitContainer({ id, condition: 'not-running' }, LONG_CALL);
       const logs = this.b.engine.Logs({ id, follow: false, since: '', until: '', stdout: o.stdout, stderr: o.stderr });
       for await (const m of logs as AsyncIterable<engineV1.LogEntry__Output>) {
-        conn.output(m.stream === 'stderr' ? 'stderr' : 'stdout', Buffer.concat([m.line, Buffer.from('\n')]));
+        conn.output(m.stream === 'stderr' ? 'stderr' : 'stdout', Buffer.concat([m.line, Buffer.from((m as { partial?: boolean }).partial ? '' : '\n')]));
       }
     } catch (e) {
       if (!isNotFound(e)) this.log.debug({ id, err: String(e) }, 'log replay after a missed attach failed');

@@ -61,22 +61,26 @@ export async function inspectDoc(b: Backends, id: string, size = false): Promise
     config.Labels = hideLabels(config.Labels);
     (doc['HostConfig'] as Record<string, unknown>)['AutoRemove'] = true;
   }
+  // A port published on every address shows Docker's 0.0.0.0 (clients look the host port up there).
+  const ports = (doc['NetworkSettings'] as { Ports?: Record<string, { HostIp: string }[] | null> } | undefined)?.Ports ?? {};
+  for (const list of Object.values(ports)) for (const p of list ?? []) if (p.HostIp === '') p.HostIp = '0.0.0.0';
   return { doc, summary: r.summary! };
 }
 
 /** Go's os.FileMode bits for a st_mode (what X-Docker-Container-Path-Stat carries). */
 export function goFileMode(mode: number): number {
   const fmt = mode & 0o170000;
+  // Bit 31 (ModeDir) does not fit JavaScript's signed 32-bit bitwise operators: add, do not OR.
   let m = mode & 0o777;
-  if (mode & 0o4000) m |= 1 << 23;
-  if (mode & 0o2000) m |= 1 << 22;
-  if (mode & 0o1000) m |= 1 << 20;
-  if (fmt === 0o040000) m |= 2 ** 31;
-  else if (fmt === 0o120000) m |= 1 << 27;
-  else if (fmt === 0o010000) m |= 1 << 25;
-  else if (fmt === 0o140000) m |= 1 << 24;
-  else if (fmt === 0o020000) m |= (1 << 26) | (1 << 21);
-  else if (fmt === 0o060000) m |= 1 << 26;
+  if (mode & 0o4000) m += 1 << 23;
+  if (mode & 0o2000) m += 1 << 22;
+  if (mode & 0o1000) m += 1 << 20;
+  if (fmt === 0o040000) m += 2 ** 31;
+  else if (fmt === 0o120000) m += 1 << 27;
+  else if (fmt === 0o010000) m += 1 << 25;
+  else if (fmt === 0o140000) m += 1 << 24;
+  else if (fmt === 0o020000) m += (1 << 26) + (1 << 21);
+  else if (fmt === 0o060000) m += 1 << 26;
   return m;
 }
 
@@ -221,10 +225,15 @@ export function registerContainers(router: Router, d: ContainerDeps): void {
     const conn = responseConn(res, tty, tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream');
     conn.onClose(() => ac.abort());
     const timestamps = boolParam(q, 'timestamps');
+    // A line longer than 16 KiB arrives in pieces (partial): one newline, one timestamp per line.
+    const midLine = { stdout: false, stderr: false };
     try {
       for await (const m of call as AsyncIterable<engineV1.LogEntry__Output>) {
-        const line = Buffer.concat([timestamps ? Buffer.from(`${m.time} `) : Buffer.alloc(0), m.line, Buffer.from('\n')]);
-        conn.output(m.stream === 'stderr' ? 'stderr' : 'stdout', line);
+        const stream = m.stream === 'stderr' ? 'stderr' : 'stdout';
+        const partial = (m as { partial?: boolean }).partial === true;
+        const stamp = timestamps && !midLine[stream] ? Buffer.from(`${m.time} `) : Buffer.alloc(0);
+        midLine[stream] = partial;
+        conn.output(stream, Buffer.concat([stamp, m.line, Buffer.from(partial ? '' : '\n')]));
       }
     } catch (e) {
       if (!ac.signal.aborted) throw new DataLossError(`logs ended early: ${(e as Error).message}`);
