@@ -64,4 +64,37 @@ describe('robustness on the real stack (all-in-one)', () => {
     expect(after - before).toBeLessThan((size / 1024) / 2);
     expectOk(await berth('rm', '-f', 'bigline', 'warm'));
   });
+
+  it('/metrics: the container\'s cAdvisor series carry its name, image and labels, and a rename moves the name', { timeout: 60_000 }, async () => {
+    expectOk(await berth('run', '-d', '--name', 'metered', '--network', 'none', '--label', 'io.kubernetes.pod.name=web-0', '--label', 'io.kubernetes.pod.namespace=shop',
+      'busybox', 'sleep', '600'));
+    try {
+      const id = (await berth('inspect', '--format', '{{.Id}}', 'metered')).stdout.trim();
+      const series = async () => {
+        const text = await (await fetch(service('cgroups').metricsUrl!)).text();
+        return text.split('\n').find((l) => l.startsWith('container_memory_usage_bytes{') && l.includes(`/${id}"`));
+      };
+      const line = await series();
+      expect(line).toContain('name="metered"');
+      expect(line).toContain('image="busybox"');
+      expect(line).toContain('pod="web-0"');
+      expect(line).toContain('namespace="shop"');
+      expectOk(await berth('rename', 'metered', 'metered2'));
+      await until('the renamed series', async () => ((await series())?.includes('name="metered2"') ? true : undefined), 10_000);
+    } finally {
+      await berth('rm', '-f', 'metered', 'metered2');
+    }
+  });
+
+  it('stats --no-stream: the first sample of a busy container shows its CPU, not 0.00%', { timeout: 60_000 }, async () => {
+    expectOk(await berth('run', '-d', '--name', 'busy', '--network', 'none', 'busybox', 'sh', '-c', 'while :; do :; done'));
+    try {
+      const r = await berth('stats', '--no-stream', '--format', '{{.CPUPerc}}', 'busy');
+      expectOk(r);
+      // A spinning shell on this 2-CPU machine: tens of percent whatever the load; 0.00% was the bug.
+      expect(parseFloat(r.stdout)).toBeGreaterThan(5);
+    } finally {
+      await berth('rm', '-f', 'busy');
+    }
+  });
 });

@@ -233,6 +233,14 @@ export class CgroupsManager extends EventEmitter {
     return this.info(rec);
   }
 
+  /** The container's name for the "name" metric label changed (a rename). */
+  rename(id: string, name: string): CgroupInfo {
+    const rec = this.record(id);
+    rec.name = name;
+    this.store.save(rec);
+    return this.info(rec);
+  }
+
   /** AddProcess: moves pid (with all its threads) into the container's cgroup. */
   async addProcess(id: string, pid: number): Promise<void> {
     const rec = this.record(id);

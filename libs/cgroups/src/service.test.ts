@@ -100,6 +100,11 @@ describe('cgroups service over gRPC', () => {
     expect(Number(usage!.split(' ').pop())).toBeGreaterThan(0);
     expect(text).toMatch(/grpc_server_handled_total\{[^}]*grpc_method="Create"[^}]*grpc_code="OK"[^}]*\} 1/);
     expect(() => checkPrometheusText(text)).not.toThrow();
+    // A rename (Update with a name, no resources) moves the name label; the limits stay.
+    expect(await c.Update({ id: 'svc1', name: 'web2' })).toMatchObject({ name: 'web2', image: 'busybox:latest' });
+    expect((await c.Get({ id: 'svc1' })).resources?.memory?.limit).toBe(128 * MiB);
+    const renamed = (await (await fetch(metricsUrl)).text()).split('\n').find((l) => l.startsWith('container_memory_usage_bytes{') && l.includes(`id="/${h.parent}/svc1"`));
+    expect(renamed).toContain('name="web2"');
 
     // Delete refuses while the process lives; KillAll with a signal name empties it.
     expect(isFailedPrecondition(await rejection(c.Delete({ id: 'svc1' })))).toBe(true);

@@ -52,7 +52,13 @@ export const cgroupsModule: ServiceModule = {
             labels: { ...req.labels },
           }),
         ),
-      Update: async (req) => cgroup(await manager.update(req.id, resourcesFromWire(req.resources as Record<string, unknown> | null))),
+      Update: async (req) => {
+        if (req.name !== undefined) {
+          const renamed = manager.rename(req.id, req.name);
+          if (!req.resources) return cgroup(renamed);
+        }
+        return cgroup(await manager.update(req.id, resourcesFromWire(req.resources as Record<string, unknown> | null)));
+      },
       AddProcess: async (req) => {
         await manager.addProcess(req.id, req.pid);
         return {};

@@ -305,7 +305,7 @@ describe('engine lifecycle (in-memory service test doubles)', () => {
     expect(engine.list({ all: true }).map((c) => c.name)).toEqual(['up']);
   });
 
-  it('stats: all running containers in one sample, first at once, CPU from the previous reading', async () => {
+  it('stats: all running containers in one sample, CPU from two readings (the first sample too), then from the previous one', async () => {
     const a = await engine.run(req({ name: 'aa' }));
     const b = await engine.run(req({ name: 'bb' }));
     await engine.create(req({ name: 'cc' }));
@@ -314,16 +314,22 @@ describe('engine lifecycle (in-memory service test doubles)', () => {
     ports.cgroupStats.set(b.id, raw(0, 10e9));
     ports.netCounters.set(a.id, { rx: 1200, tx: 34 });
     const view = (smp: { name: string; cpuPercent: number; memoryUsage: number; netRx: number }[]) => smp.map((x) => ({ name: x.name, cpu: x.cpuPercent, mem: x.memoryUsage, rx: x.netRx }));
-    // First sample at once, even with a long interval.
+    // The first sample does not wait for the interval, and a busy container's
+    // CPU comes from two readings a moment apart (docker's precpu), not 0%.
+    const readStats = ports.cgroups.readStats.bind(ports.cgroups);
+    let reads = 0;
+    ports.cgroups.readStats = async (id) => (id === a.id ? raw(1e9 * ++reads, 10e9 + 4e9 * reads) : readStats(id));
     const ac1 = new AbortController();
     const slow = engine.stats([], { stream: true, intervalMs: 60_000, signal: ac1.signal });
     const first = await Promise.race([slow.next(), new Promise((r) => setTimeout(() => r('late'), 5_000))]);
     expect(first).not.toBe('late');
-    expect(view((first as IteratorResult<StatsSample[]>).value as StatsSample[])).toEqual([{ name: 'bb', cpu: 0, mem: 80 << 20, rx: 0 }, { name: 'aa', cpu: 0, mem: 80 << 20, rx: 1200 }]);
+    expect(reads).toBe(2);
+    expect(view((first as IteratorResult<StatsSample[]>).value as StatsSample[])).toEqual([{ name: 'bb', cpu: 0, mem: 80 << 20, rx: 0 }, { name: 'aa', cpu: 50, mem: 80 << 20, rx: 1200 }]);
     ac1.abort();
     await slow.return(undefined);
-    // The next reading yields CPU percent against the previous one.
-    ports.cgroupStats.set(a.id, raw(2e9, 14e9));
+    ports.cgroups.readStats = readStats;
+    // A recent reading is the previous one: the next sample is against it, at once.
+    ports.cgroupStats.set(a.id, raw(3e9, 22e9));
     const ac = new AbortController();
     const samples: ReturnType<typeof view>[] = [];
     for await (const smp of engine.stats([], { stream: true, intervalMs: 20, signal: ac.signal })) {

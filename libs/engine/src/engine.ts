@@ -703,6 +703,10 @@ export class Engine {
     }
     const r = this.store.update(rec.id, (cur) => ({ ...cur, name }));
     this.emit(r, 'renamed', { oldName: rec.name });
+    // The cgroup (while one exists) carries the name for the metrics' label.
+    if (r.state === 'running' || r.state === 'paused' || r.state === 'restarting') {
+      this.ports.cgroups.rename?.(r.id, name).catch((e: Error) => this.warn(`renaming the cgroup of container ${name}: ${e.message}`));
+    }
     return r;
   }
 

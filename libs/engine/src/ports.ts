@@ -111,9 +111,20 @@ export interface CgroupStats {
   pids: number;
 }
 
+/** Who a cgroup belongs to, for the per-container metrics' labels (cAdvisor's name, image, container_label_*). */
+export interface CgroupOwner {
+  name: string;
+  /** The image as the container was created from it (Config.Image). */
+  image: string;
+  /** The container's labels (io.kubernetes.* ones also make cAdvisor's pod/namespace/container labels). */
+  labels: Record<string, string>;
+}
+
 export interface CgroupsPort {
   /** Creates the container's cgroup with limits; returns its path (for the namespaces service to join). */
-  create(id: string, resources: CgroupResources): Promise<{ path: string }>;
+  create(id: string, resources: CgroupResources, owner?: CgroupOwner): Promise<{ path: string }>;
+  /** The container was renamed: its metrics' name label follows. */
+  rename?(id: string, name: string): Promise<void>;
   /** Removes the cgroup (kills stragglers first). */
   remove(id: string): Promise<void>;
   /** Changes limits of a live container (docker update). */

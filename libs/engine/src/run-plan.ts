@@ -96,7 +96,9 @@ export function startSteps(p: EnginePorts): SagaStep<RunContext>[] {
     {
       name: 'createCgroup',
       async run(ctx) {
-        ctx.cgroupPath = (await p.cgroups.create(ctx.id, resourcesOf(ctx.hostConfig))).path;
+        // The metrics' name/image/labels (cAdvisor's), so dashboards can group by them.
+        const owner = { name: ctx.name, image: ctx.config.image, labels: { ...(ctx.merged ?? ctx.config).labels } };
+        ctx.cgroupPath = (await p.cgroups.create(ctx.id, resourcesOf(ctx.hostConfig), owner)).path;
       },
       async undo(ctx) {
         await p.cgroups.remove(ctx.id);

@@ -29,6 +29,7 @@ export function linuxResourcesOf(r: CgroupResources): typesV1.LinuxResources {
     out.memory = { limit: r.memory, swap };
   }
   if (r.pidsLimit > 0) out.pids = { limit: r.pidsLimit };
+  if (r.devices) out.devices = r.devices.map((d) => ({ allow: d.allow, type: d.type, major: d.major, minor: d.minor, access: d.access }));
   return out;
 }
 
@@ -41,10 +42,10 @@ async function systemCpuNs(): Promise<number> {
 
 export function grpcCgroupsPort(c: CgroupsClient): CgroupsPort {
   return {
-    async create(id, resources) {
+    async create(id, resources, owner) {
       const linux = linuxResourcesOf(resources);
       try {
-        return { path: (await c.Create({ id, resources: linux })).path };
+        return { path: (await c.Create({ id, resources: linux, ...(owner ? { name: owner.name, image: owner.image, labels: owner.labels } : {}) })).path };
       } catch (e) {
         // Idempotent per id: a retry after a lost reply finds the cgroup it made.
         if (!isAlreadyExists(e)) throw e;
@@ -53,6 +54,9 @@ export function grpcCgroupsPort(c: CgroupsClient): CgroupsPort {
     },
     async remove(id) {
       await ignoreNotFound(c.Delete({ id, force: true }));
+    },
+    async rename(id, name) {
+      await ignoreNotFound(c.Update({ id, name }));
     },
     async update(id, resources) {
       await c.Update({ id, resources: linuxResourcesOf(resources) });

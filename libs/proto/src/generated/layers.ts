@@ -36,6 +36,7 @@ import type { Linux as _berth_types_v1_Linux, Linux__Output as _berth_types_v1_L
 import type { LinuxBlockIO as _berth_types_v1_LinuxBlockIO, LinuxBlockIO__Output as _berth_types_v1_LinuxBlockIO__Output } from './berth/types/v1/LinuxBlockIO';
 import type { LinuxCPU as _berth_types_v1_LinuxCPU, LinuxCPU__Output as _berth_types_v1_LinuxCPU__Output } from './berth/types/v1/LinuxCPU';
 import type { LinuxCapabilities as _berth_types_v1_LinuxCapabilities, LinuxCapabilities__Output as _berth_types_v1_LinuxCapabilities__Output } from './berth/types/v1/LinuxCapabilities';
+import type { LinuxDevice as _berth_types_v1_LinuxDevice, LinuxDevice__Output as _berth_types_v1_LinuxDevice__Output } from './berth/types/v1/LinuxDevice';
 import type { LinuxDeviceCgroup as _berth_types_v1_LinuxDeviceCgroup, LinuxDeviceCgroup__Output as _berth_types_v1_LinuxDeviceCgroup__Output } from './berth/types/v1/LinuxDeviceCgroup';
 import type { LinuxIDMapping as _berth_types_v1_LinuxIDMapping, LinuxIDMapping__Output as _berth_types_v1_LinuxIDMapping__Output } from './berth/types/v1/LinuxIDMapping';
 import type { LinuxMemory as _berth_types_v1_LinuxMemory, LinuxMemory__Output as _berth_types_v1_LinuxMemory__Output } from './berth/types/v1/LinuxMemory';
@@ -101,6 +102,7 @@ export interface ProtoGrpcType {
         LinuxBlockIO: MessageTypeDefinition<_berth_types_v1_LinuxBlockIO, _berth_types_v1_LinuxBlockIO__Output>
         LinuxCPU: MessageTypeDefinition<_berth_types_v1_LinuxCPU, _berth_types_v1_LinuxCPU__Output>
         LinuxCapabilities: MessageTypeDefinition<_berth_types_v1_LinuxCapabilities, _berth_types_v1_LinuxCapabilities__Output>
+        LinuxDevice: MessageTypeDefinition<_berth_types_v1_LinuxDevice, _berth_types_v1_LinuxDevice__Output>
         LinuxDeviceCgroup: MessageTypeDefinition<_berth_types_v1_LinuxDeviceCgroup, _berth_types_v1_LinuxDeviceCgroup__Output>
         LinuxIDMapping: MessageTypeDefinition<_berth_types_v1_LinuxIDMapping, _berth_types_v1_LinuxIDMapping__Output>
         LinuxMemory: MessageTypeDefinition<_berth_types_v1_LinuxMemory, _berth_types_v1_LinuxMemory__Output>

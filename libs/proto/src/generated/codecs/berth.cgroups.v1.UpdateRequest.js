@@ -13,6 +13,8 @@ function UpdateRequest$encode(m,w,q){
   w.uint32(10).string(m.id)
   if(m.resources!=null&&Object.hasOwnProperty.call(m,"resources"))
   types[1].encode(m.resources,w.uint32(18).fork(),q+1).ldelim()
+  if(m.name!=null&&Object.hasOwnProperty.call(m,"name"))
+  w.uint32(26).string(m.name)
   return w
 },
 function UpdateRequest$decode(r,l,e,n){
@@ -45,6 +47,10 @@ function UpdateRequest$decode(r,l,e,n){
   m.resources=types[1].decode(r,r.uint32(),undefined,n+1)
   break
   }
+  case 3: {
+  m.name=r.string()
+  break
+  }
   default:
   r.skipType(t&7,n)
   break
@@ -63,6 +69,7 @@ function UpdateRequest$verify(m,n){
   if(n===undefined)n=0
   if(n>util.recursionLimit)
   return"maximum nesting depth exceeded"
+  var p={}
   if(m.id!=null&&Object.hasOwnProperty.call(m,"id")){
   if(!util.isString(m.id))
   return"id: string expected"
@@ -73,6 +80,11 @@ function UpdateRequest$verify(m,n){
   if(e)
   return"resources."+e
   }
+  }
+  if(m.name!=null&&Object.hasOwnProperty.call(m,"name")){
+  p._name=1
+  if(!util.isString(m.name))
+  return"name: string expected"
   }
   return null
 },
@@ -93,6 +105,9 @@ function UpdateRequest$fromObject(d,n){
   throw TypeError(".berth.cgroups.v1.UpdateRequest.resources: object expected")
   m.resources=types[1].fromObject(d.resources,n+1)
   }
+  if(d.name!=null){
+  m.name=String(d.name)
+  }
   return m
 },
 function UpdateRequest$toObject(m,o,q){
@@ -111,6 +126,11 @@ function UpdateRequest$toObject(m,o,q){
   }
   if(m.resources!=null&&Object.hasOwnProperty.call(m,"resources")){
   d.resources=types[1].toObject(m.resources,o,q+1)
+  }
+  if(m.name!=null&&Object.hasOwnProperty.call(m,"name")){
+  d.name=m.name
+  if(o.oneofs)
+  d._name="name"
   }
   return d
 }

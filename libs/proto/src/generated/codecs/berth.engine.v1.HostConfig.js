@@ -55,6 +55,18 @@ function HostConfig$encode(m,w,q){
   for(var i=0;i<m.securityOpt.length;++i)
   w.uint32(146).string(m.securityOpt[i])
   }
+  if(m.privileged!=null&&Object.hasOwnProperty.call(m,"privileged"))
+  w.uint32(152).bool(m.privileged)
+  if(m.devices!=null&&m.devices.length){
+  for(var i=0;i<m.devices.length;++i)
+  types[19].encode(m.devices[i],w.uint32(162).fork(),q+1).ldelim()
+  }
+  if(m.deviceCgroupRules!=null&&m.deviceCgroupRules.length){
+  for(var i=0;i<m.deviceCgroupRules.length;++i)
+  w.uint32(170).string(m.deviceCgroupRules[i])
+  }
+  if(m.cgroupnsMode!=null&&Object.hasOwnProperty.call(m,"cgroupnsMode"))
+  w.uint32(178).string(m.cgroupnsMode)
   return w
 },
 function HostConfig$decode(r,l,e,n){
@@ -159,6 +171,26 @@ function HostConfig$decode(r,l,e,n){
   if(!(m.securityOpt&&m.securityOpt.length))
   m.securityOpt=[]
   m.securityOpt.push(r.string())
+  break
+  }
+  case 19: {
+  m.privileged=r.bool()
+  break
+  }
+  case 20: {
+  if(!(m.devices&&m.devices.length))
+  m.devices=[]
+  m.devices.push(types[19].decode(r,r.uint32(),undefined,n+1))
+  break
+  }
+  case 21: {
+  if(!(m.deviceCgroupRules&&m.deviceCgroupRules.length))
+  m.deviceCgroupRules=[]
+  m.deviceCgroupRules.push(r.string())
+  break
+  }
+  case 22: {
+  m.cgroupnsMode=r.string()
   break
   }
   default:
@@ -282,6 +314,33 @@ function HostConfig$verify(m,n){
   if(!util.isString(m.securityOpt[i]))
   return"securityOpt: string[] expected"
   }
+  }
+  if(m.privileged!=null&&Object.hasOwnProperty.call(m,"privileged")){
+  if(typeof m.privileged!=="boolean")
+  return"privileged: boolean expected"
+  }
+  if(m.devices!=null&&Object.hasOwnProperty.call(m,"devices")){
+  if(!Array.isArray(m.devices))
+  return"devices: array expected"
+  for(var i=0;i<m.devices.length;++i){
+  {
+  var e=types[19].verify(m.devices[i],n+1);
+  if(e)
+  return"devices."+e
+  }
+  }
+  }
+  if(m.deviceCgroupRules!=null&&Object.hasOwnProperty.call(m,"deviceCgroupRules")){
+  if(!Array.isArray(m.deviceCgroupRules))
+  return"deviceCgroupRules: array expected"
+  for(var i=0;i<m.deviceCgroupRules.length;++i){
+  if(!util.isString(m.deviceCgroupRules[i]))
+  return"deviceCgroupRules: string[] expected"
+  }
+  }
+  if(m.cgroupnsMode!=null&&Object.hasOwnProperty.call(m,"cgroupnsMode")){
+  if(!util.isString(m.cgroupnsMode))
+  return"cgroupnsMode: string expected"
   }
   return null
 },
@@ -416,6 +475,30 @@ function HostConfig$fromObject(d,n){
   m.securityOpt[i]=String(d.securityOpt[i])
   }
   }
+  if(d.privileged!=null){
+  m.privileged=Boolean(d.privileged)
+  }
+  if(d.devices){
+  if(!Array.isArray(d.devices))
+  throw TypeError(".berth.engine.v1.HostConfig.devices: array expected")
+  m.devices=[]
+  for(var i=0;i<d.devices.length;++i){
+  if(!util.isObject(d.devices[i]))
+  throw TypeError(".berth.engine.v1.HostConfig.devices: object expected")
+  m.devices[i]=types[19].fromObject(d.devices[i],n+1)
+  }
+  }
+  if(d.deviceCgroupRules){
+  if(!Array.isArray(d.deviceCgroupRules))
+  throw TypeError(".berth.engine.v1.HostConfig.deviceCgroupRules: array expected")
+  m.deviceCgroupRules=[]
+  for(var i=0;i<d.deviceCgroupRules.length;++i){
+  m.deviceCgroupRules[i]=String(d.deviceCgroupRules[i])
+  }
+  }
+  if(d.cgroupnsMode!=null){
+  m.cgroupnsMode=String(d.cgroupnsMode)
+  }
   return m
 },
 function HostConfig$toObject(m,o,q){
@@ -431,6 +514,8 @@ function HostConfig$toObject(m,o,q){
   d.capAdd=[]
   d.capDrop=[]
   d.securityOpt=[]
+  d.devices=[]
+  d.deviceCgroupRules=[]
   }
   if(o.defaults){
   if(util.Long){
@@ -466,6 +551,8 @@ function HostConfig$toObject(m,o,q){
   d.usernsMode=""
   d.autoRemove=false
   d.logConfig=null
+  d.privileged=false
+  d.cgroupnsMode=""
   }
   if(m.memory!=null&&Object.hasOwnProperty.call(m,"memory")){
   if(typeof BigInt!=="undefined"&&o.longs===BigInt)
@@ -560,6 +647,24 @@ function HostConfig$toObject(m,o,q){
   for(var j=0;j<m.securityOpt.length;++j){
   d.securityOpt[j]=m.securityOpt[j]
   }
+  }
+  if(m.privileged!=null&&Object.hasOwnProperty.call(m,"privileged")){
+  d.privileged=m.privileged
+  }
+  if(m.devices&&m.devices.length){
+  d.devices=[]
+  for(var j=0;j<m.devices.length;++j){
+  d.devices[j]=types[19].toObject(m.devices[j],o,q+1)
+  }
+  }
+  if(m.deviceCgroupRules&&m.deviceCgroupRules.length){
+  d.deviceCgroupRules=[]
+  for(var j=0;j<m.deviceCgroupRules.length;++j){
+  d.deviceCgroupRules[j]=m.deviceCgroupRules[j]
+  }
+  }
+  if(m.cgroupnsMode!=null&&Object.hasOwnProperty.call(m,"cgroupnsMode")){
+  d.cgroupnsMode=m.cgroupnsMode
   }
   return d
 }

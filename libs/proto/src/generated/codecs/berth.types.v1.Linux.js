@@ -45,6 +45,12 @@ function Linux$encode(m,w,q){
   types[8].encode(m.resources,w.uint32(74).fork(),q+1).ldelim()
   if(m.seccomp!=null&&Object.hasOwnProperty.call(m,"seccomp"))
   types[9].encode(m.seccomp,w.uint32(82).fork(),q+1).ldelim()
+  if(m.devices!=null&&m.devices.length){
+  for(var i=0;i<m.devices.length;++i)
+  types[10].encode(m.devices[i],w.uint32(90).fork(),q+1).ldelim()
+  }
+  if(m.unmaskedPaths!=null&&Object.hasOwnProperty.call(m,"unmaskedPaths"))
+  w.uint32(96).bool(m.unmaskedPaths)
   return w
 },
 function Linux$decode(r,l,e,n){
@@ -144,6 +150,16 @@ function Linux$decode(r,l,e,n){
   }
   case 10: {
   m.seccomp=types[9].decode(r,r.uint32(),undefined,n+1)
+  break
+  }
+  case 11: {
+  if(!(m.devices&&m.devices.length))
+  m.devices=[]
+  m.devices.push(types[10].decode(r,r.uint32(),undefined,n+1))
+  break
+  }
+  case 12: {
+  m.unmaskedPaths=r.bool()
   break
   }
   default:
@@ -248,6 +264,21 @@ function Linux$verify(m,n){
   return"seccomp."+e
   }
   }
+  if(m.devices!=null&&Object.hasOwnProperty.call(m,"devices")){
+  if(!Array.isArray(m.devices))
+  return"devices: array expected"
+  for(var i=0;i<m.devices.length;++i){
+  {
+  var e=types[10].verify(m.devices[i],n+1);
+  if(e)
+  return"devices."+e
+  }
+  }
+  }
+  if(m.unmaskedPaths!=null&&Object.hasOwnProperty.call(m,"unmaskedPaths")){
+  if(typeof m.unmaskedPaths!=="boolean")
+  return"unmaskedPaths: boolean expected"
+  }
   return null
 },
 function Linux$fromObject(d,n){
@@ -336,6 +367,19 @@ function Linux$fromObject(d,n){
   throw TypeError(".berth.types.v1.Linux.seccomp: object expected")
   m.seccomp=types[9].fromObject(d.seccomp,n+1)
   }
+  if(d.devices){
+  if(!Array.isArray(d.devices))
+  throw TypeError(".berth.types.v1.Linux.devices: array expected")
+  m.devices=[]
+  for(var i=0;i<d.devices.length;++i){
+  if(!util.isObject(d.devices[i]))
+  throw TypeError(".berth.types.v1.Linux.devices: object expected")
+  m.devices[i]=types[10].fromObject(d.devices[i],n+1)
+  }
+  }
+  if(d.unmaskedPaths!=null){
+  m.unmaskedPaths=Boolean(d.unmaskedPaths)
+  }
   return m
 },
 function Linux$toObject(m,o,q){
@@ -352,6 +396,7 @@ function Linux$toObject(m,o,q){
   d.maskedPaths=[]
   d.readonlyPaths=[]
   d.cgroupsPaths=[]
+  d.devices=[]
   }
   if(o.objects||o.defaults){
   d.sysctl={}
@@ -360,6 +405,7 @@ function Linux$toObject(m,o,q){
   d.rootfsPropagation=""
   d.resources=null
   d.seccomp=null
+  d.unmaskedPaths=false
   }
   if(m.namespaces&&m.namespaces.length){
   d.namespaces=[]
@@ -414,6 +460,15 @@ function Linux$toObject(m,o,q){
   }
   if(m.seccomp!=null&&Object.hasOwnProperty.call(m,"seccomp")){
   d.seccomp=types[9].toObject(m.seccomp,o,q+1)
+  }
+  if(m.devices&&m.devices.length){
+  d.devices=[]
+  for(var j=0;j<m.devices.length;++j){
+  d.devices[j]=types[10].toObject(m.devices[j],o,q+1)
+  }
+  }
+  if(m.unmaskedPaths!=null&&Object.hasOwnProperty.call(m,"unmaskedPaths")){
+  d.unmaskedPaths=m.unmaskedPaths
   }
   return d
 }

@@ -9,9 +9,15 @@ export interface UpdateRequest {
    */
   'id'?: (string);
   /**
-   * Only the fields set are written.
+   * Only the fields set are written; unset = no limit changes.
    */
   'resources'?: (_berth_types_v1_LinuxResources | null);
+  /**
+   * The container's new name for the "name" metric label (docker rename);
+   * unset = unchanged.
+   */
+  'name'?: (string);
+  '_name'?: "name";
 }
 
 export interface UpdateRequest__Output {
@@ -20,7 +26,13 @@ export interface UpdateRequest__Output {
    */
   'id': (string);
   /**
-   * Only the fields set are written.
+   * Only the fields set are written; unset = no limit changes.
    */
   'resources': (_berth_types_v1_LinuxResources__Output | null);
+  /**
+   * The container's new name for the "name" metric label (docker rename);
+   * unset = unchanged.
+   */
+  'name'?: (string);
+  '_name'?: "name";
 }

@@ -5,6 +5,7 @@ import type { LinuxNamespace as _berth_types_v1_LinuxNamespace, LinuxNamespace__
 import type { LinuxIDMapping as _berth_types_v1_LinuxIDMapping, LinuxIDMapping__Output as _berth_types_v1_LinuxIDMapping__Output } from '../../../berth/types/v1/LinuxIDMapping';
 import type { LinuxResources as _berth_types_v1_LinuxResources, LinuxResources__Output as _berth_types_v1_LinuxResources__Output } from '../../../berth/types/v1/LinuxResources';
 import type { LinuxSeccomp as _berth_types_v1_LinuxSeccomp, LinuxSeccomp__Output as _berth_types_v1_LinuxSeccomp__Output } from '../../../berth/types/v1/LinuxSeccomp';
+import type { LinuxDevice as _berth_types_v1_LinuxDevice, LinuxDevice__Output as _berth_types_v1_LinuxDevice__Output } from '../../../berth/types/v1/LinuxDevice';
 
 /**
  * Linux is runtime spec "linux".
@@ -50,6 +51,17 @@ export interface Linux {
    * the container unless --security-opt seccomp=unconfined or --privileged.
    */
   'seccomp'?: (_berth_types_v1_LinuxSeccomp | null);
+  /**
+   * Device nodes made in the container's root after /dev is populated (OCI
+   * linux.devices). Whether they may be opened is the cgroup's device rules'
+   * business (LinuxResources.devices), not this list's.
+   */
+  'devices'?: (_berth_types_v1_LinuxDevice)[];
+  /**
+   * No masked and no read-only paths at all (docker --privileged), where
+   * empty masked_paths / readonly_paths mean Docker's defaults.
+   */
+  'unmaskedPaths'?: (boolean);
 }
 
 /**
@@ -96,4 +108,15 @@ export interface Linux__Output {
    * the container unless --security-opt seccomp=unconfined or --privileged.
    */
   'seccomp': (_berth_types_v1_LinuxSeccomp__Output | null);
+  /**
+   * Device nodes made in the container's root after /dev is populated (OCI
+   * linux.devices). Whether they may be opened is the cgroup's device rules'
+   * business (LinuxResources.devices), not this list's.
+   */
+  'devices': (_berth_types_v1_LinuxDevice__Output)[];
+  /**
+   * No masked and no read-only paths at all (docker --privileged), where
+   * empty masked_paths / readonly_paths mean Docker's defaults.
+   */
+  'unmaskedPaths': (boolean);
 }

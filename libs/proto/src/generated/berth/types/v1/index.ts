@@ -6,6 +6,7 @@ export type * from './Linux';
 export type * from './LinuxBlockIO';
 export type * from './LinuxCapabilities';
 export type * from './LinuxCPU';
+export type * from './LinuxDevice';
 export type * from './LinuxDeviceCgroup';
 export type * from './LinuxIDMapping';
 export type * from './LinuxMemory';
