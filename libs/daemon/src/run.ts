@@ -3,7 +3,7 @@
 // health, reflection, metrics), logger, registry and event publisher.
 import { EventPublisher } from '@berth/events';
 import {
-  ServiceHost, berthPaths, createLogger, createRegistry, serviceAddresses, stopOnSignals,
+  ServiceHost, berthPaths, createLogger, createRegistry, prepareStateDir, serviceAddresses, stopOnSignals,
   type BerthPaths, type ServiceModule, type StartedService,
 } from '@berth/kit';
 
@@ -36,6 +36,8 @@ export async function runServices(modules: ServiceModule[], opts: RunOptions): P
   };
   try {
     for (const m of modules) {
+      // Closed to other users before the module opens anything in it (kit's state-dir.ts).
+      prepareStateDir(m.name, paths);
       const log = createLogger(m.name);
       const registry = createRegistry(m.name);
       const events = new EventPublisher({

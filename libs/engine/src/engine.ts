@@ -34,6 +34,7 @@ import { canTransition, transition as checkTransition } from './state';
 import { logBoundsOf, type ContainerConfig, type ContainerRecord, type EndpointSettings, type HostConfig, type MountPoint, type RestartPolicy } from './types';
 import { VolumeStore } from './volumes';
 import { allocateIdMapping, chownToContainerRoot, loadIdPool, passwdUid } from './userns';
+import { closeEngineState, syncUsernsTraversal } from './state-modes';
 import { connectNetwork, disconnectNetwork, type ConnectOptions } from './network-connect';
 
 export interface EngineOptions {
@@ -42,6 +43,8 @@ export interface EngineOptions {
   ports: EnginePorts;
   /** Root of the engine's state: containers/<id>/container.log, volumes/. */
   stateDir: string;
+  /** BERTH_ROOT, which gets the traversal grants of --userns auto containers (state-modes.ts); unset in tests. */
+  stateRoot?: string;
   events?: EngineEvents;
   clock?: Clock;
   /** Seconds between the stop signal and SIGKILL when the container sets none (Docker: 10). */
@@ -125,6 +128,7 @@ export class Engine {
   private readonly ports: EnginePorts;
   private readonly clock: Clock;
   private readonly stateDir: string;
+  private readonly stateRoot: string | undefined;
   private readonly defaultStopTimeoutS: number;
   private readonly warn: (msg: string) => void;
   private readonly ps: (args: string[]) => Promise<string>;
@@ -146,6 +150,7 @@ export class Engine {
     this.volumes = o.volumes;
     this.ports = o.ports;
     this.stateDir = o.stateDir;
+    this.stateRoot = o.stateRoot;
     this.events = o.events ?? new EngineEvents();
     this.clock = o.clock ?? systemClock;
     this.defaultStopTimeoutS = o.defaultStopTimeoutS ?? 10;
@@ -153,6 +158,20 @@ export class Engine {
     this.ps = o.ps ?? runPs;
     this.onStepTimed = o.onStepTimed;
     this.failpoints = o.failpoints ?? new Set();
+    closeEngineState(this.stateDir);
+    this.syncUsernsTraversal();
+  }
+
+  /** Traversal grants for --userns auto containers, recomputed from the records (state-modes.ts). */
+  private syncUsernsTraversal(): void {
+    const holders = this.store.list({ all: true }).flatMap((r) => (r.idMapping
+      ? [{ id: r.id, idMapping: r.idMapping, volumes: r.mounts.flatMap((m) => (m.type === 'volume' ? [m.name] : [])) }]
+      : []));
+    try {
+      syncUsernsTraversal(this.stateDir, this.stateRoot, holders);
+    } catch (e) {
+      this.warn(`cannot set the --userns auto traversal grants on ${this.stateDir}: ${(e as Error).message}`);
+    }
   }
 
   private sagaHooks(): SagaHooks {
@@ -238,6 +257,7 @@ export class Engine {
       ...cur, config: merged, imageDigest: ctx.image!.digest, image: req.config.image,
       path: args[0] ?? '', args: args.slice(1), rootfs: ctx.rootfs!, mounts: ctx.mounts,
     }));
+    if (idMapping) this.syncUsernsTraversal();
     this.emit(done, 'created');
     return done;
   }
@@ -676,6 +696,7 @@ export class Engine {
     // Its own state dir too (the log, the hosts files), as Docker removes containers/<id>;
     // off the event loop: with many removals at once the sync rm was a visible stall.
     await rm(join(this.stateDir, 'containers', id), { recursive: true, force: true });
+    if (cur.idMapping) this.syncUsernsTraversal();
     this.backoffs.delete(id);
     this.emit({ ...cur, state: 'removed' }, 'removed');
   }

@@ -175,7 +175,7 @@ export const engineModule: ServiceModule = {
     const g = createGrpcPorts(ctx, dir, warn);
     const runSteps = runStepHistogram(ctx.registry);
     const engine = new Engine({
-      store: new ContainerStore(db), volumes: new VolumeStore(db, dir), ports: g.ports, stateDir: dir, warn,
+      store: new ContainerStore(db), volumes: new VolumeStore(db, dir), ports: g.ports, stateDir: dir, stateRoot: ctx.paths.root, warn,
       onStepTimed: (step, seconds) => runSteps.observe({ step }, seconds),
       failpoints,
     });

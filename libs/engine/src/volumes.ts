@@ -2,7 +2,7 @@
 // <stateDir>/volumes/<name>/_data, a row in the engine DB, and a reference row
 // per container using it so removal is refused while it is in use.
 import { randomBytes } from 'node:crypto';
-import { lstatSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { AlreadyExistsError, FailedPreconditionError, fromNodeError, InvalidArgumentError, NotFoundError } from '@berth/errors';
 import type { Db } from './db';
@@ -63,7 +63,11 @@ export class VolumeStore {
       options: opts.options ?? {}, createdAt: this.now(), anonymous,
     };
     try {
-      mkdirSync(rec.mountpoint, { recursive: true, mode: 0o755 });
+      // volumes/ and volumes/<name> are 0700 (other users never reach a
+      // volume's data); _data is 0755 as Docker makes it, and from then on
+      // keeps whatever mode the container gives it.
+      mkdirSync(join(this.stateDir, 'volumes', name), { recursive: true, mode: 0o700 });
+      if (mkdirSync(rec.mountpoint, { recursive: true })) chmodSync(rec.mountpoint, 0o755);
     } catch (e) {
       throw fromNodeError(e, `create volume directory ${rec.mountpoint}`);
     }

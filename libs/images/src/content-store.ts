@@ -88,8 +88,12 @@ export class ContentStore {
   }
 
   async init(): Promise<void> {
-    await fs.mkdir(join(this.root, 'blobs', 'sha256'), { recursive: true });
-    await fs.mkdir(join(this.root, 'ingest'), { recursive: true });
+    // Owner-only, also when an older berth made them 0755: a private image's
+    // layers (and whatever secret a build left in one) are not other users' to read.
+    for (const d of [this.root, join(this.root, 'blobs'), join(this.root, 'blobs', 'sha256'), join(this.root, 'ingest')]) {
+      await fs.mkdir(d, { recursive: true, mode: 0o700 });
+      await fs.chmod(d, 0o700);
+    }
   }
 
   blobPath(digest: string): string {
@@ -183,8 +187,8 @@ export class ContentStore {
     try {
       if (opts.leaseId) this.leases.addResource(opts.leaseId, 'ingest', opts.ref);
       const dir = join(this.root, 'ingest', key);
-      await fs.mkdir(dir, { recursive: true });
-      await fs.writeFile(join(dir, 'ref'), opts.ref);
+      await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+      await fs.writeFile(join(dir, 'ref'), opts.ref, { mode: 0o600 });
       const expectedFile = join(dir, 'expected');
       let previous: { digest?: string; size?: number } | undefined;
       try {

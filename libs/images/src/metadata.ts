@@ -49,7 +49,7 @@ CREATE TABLE IF NOT EXISTS blob_sources (
 `;
 
 export function openMetadata(file: string): Db {
-  mkdirSync(dirname(file), { recursive: true });
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   db.pragma('foreign_keys = ON');

@@ -9,4 +9,5 @@ export { wrapHandlers, send, type AsyncHandler, type AsyncHandlers, type CallCon
 export { ServiceHost, stopOnSignals, BERTH_VERSION, type ServiceHostOptions, type ServiceInfo } from './server';
 export { createClient, waitServing, MAX_TIMEOUT_MS, type KnownKeys, type BerthClient, type CallOpts, type ClientOptions } from './client';
 export { tempPaths, checkPrometheusText, type TempPaths } from './testing';
+export { prepareStateDir, prepareStateRoot } from './state-dir';
 export type { ServiceModule, ServiceContext, StartedService, EventSink } from './module';

@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { gunzipSync } from 'node:zlib';
 import tarStream from 'tar-stream';
 import { isInvalidArgument } from '@berth/errors';
+import { traverseGroups } from '@berth/sys';
 import type { DriverName } from './driver';
 import { mountsUnder } from './mountinfo';
 import { StoreFixture, applyAll } from './testing/suite';
@@ -21,8 +22,9 @@ const MAP = { uidMappings: [{ containerId: 0, hostId: HOST, size: 65536 }], gidM
  * Runs `script` with sh as host uid/gid HOST + `id` (container user `id` seen
  * from the host; without capabilities, so only owner permissions apply).
  */
-function asContainerUser(script: string, id = 0): void {
-  const r = spawnSync('/bin/sh', ['-c', script], { uid: HOST + id, gid: HOST + id, encoding: 'utf8' });
+/** Runs `script` as the container's id `id` on the host, in `cwd` (entered before the uid changes: the store is 0700). */
+function asContainerUser(script: string, id = 0, cwd?: string): void {
+  const r = spawnSync('/bin/sh', ['-c', script], { uid: HOST + id, gid: HOST + id, encoding: 'utf8', ...(cwd ? { cwd } : {}) });
   if (r.status !== 0) throw new Error(`sh as ${HOST + id} failed (${r.status}): ${r.stderr}`);
 }
 
@@ -56,8 +58,10 @@ for (const driver of ['overlay', 'copy'] as DriverName[]) {
       expect(lstatSync(`${t}/home/u`).uid).toBe(HOST + 1000);
       expect(lstatSync(`${t}/srv/data`).gid).toBe(HOST + 33);
       // The container's root (host HOST) writes, creates, deletes, chowns.
-      asContainerUser(`set -e; cd ${t}; echo new > made; echo more >> etc/passwd; rm gone`);
-      asContainerUser(`mkdir ${t}/home/u/dir`, 1000);
+      // Its shim reaches the root by path, through the store's 0700 dirs (a traversal grant).
+      asContainerUser(`cat ${t}/etc/passwd >/dev/null`);
+      asContainerUser('set -e; echo new > made; echo more >> etc/passwd; rm gone', 0, t);
+      asContainerUser('mkdir home/u/dir', 1000, t);
       expect(lstatSync(`${t}/made`).uid).toBe(HOST);
       // Only the target is mounted: the helper idmapped mounts were detached.
       expect(mountsUnder(store.root)).toEqual([t]);
@@ -94,10 +98,12 @@ for (const driver of ['overlay', 'copy'] as DriverName[]) {
       try {
         expect(lstatSync(t).uid).toBe(HOST);
         asContainerUser(`echo x > ${t}/f`);
+        expect(traverseGroups(store.root)).toContain(HOST);
       } finally {
         store.unmount('empty');
       }
       expect(mountsUnder(store.root)).toEqual([]);
+      expect(traverseGroups(store.root)).toEqual([]); // unmount took the grant back
       const dirs = readdirSync(`${store.root}/snapshots`);
       expect(dirs.some((d) => { try { return lstatSync(`${store.root}/snapshots/${d}/fs/f`).uid === 0; } catch { return false; } })).toBe(true);
     });

@@ -22,7 +22,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { Readable, Transform, PassThrough, pipeline } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import { AlreadyExistsError, DataLossError, FailedPreconditionError, InvalidArgumentError, NotFoundError, fromNodeError } from '@berth/errors';
-import { umount, umountAsync, MNT } from '@berth/sys';
+import { closeDir, grantTraverse, revokeTraverse, umount, umountAsync, MNT } from '@berth/sys';
 import type { DriverName, Mount, SnapshotDriver, SnapshotKind, Usage } from './driver';
 import { snapshotDir } from './driver';
 import { Metadata, type SnapshotRow } from './metadata';
@@ -114,6 +114,8 @@ export class LayerStore {
   /** Keys an awaited mountIdmapped is mounting (held busy too). */
   private readonly mounting = new Set<string>();
   private readonly inflight = new Map<string, Promise<AppliedLayer>>();
+  /** Root gid of each key mounted idmapped by this process, whose traversal grant unmount revokes. */
+  private readonly grants = new Map<string, number>();
 
   private constructor(root: string, driver: SnapshotDriver, reason: string, meta: Metadata) {
     this.root = root;
@@ -127,7 +129,14 @@ export class LayerStore {
   static open(opts: LayerStoreOptions): LayerStore {
     if (!isAbsolute(opts.root)) throw new InvalidArgumentError(`store root "${opts.root}" must be an absolute path`, { field: 'root' });
     const root = resolve(opts.root);
-    for (const d of ['', '/snapshots', '/tmp', '/mounts']) mkdirSync(`${root}${d}`, { recursive: true, mode: 0o711 });
+    // Owner-only (a root an older berth made 0711 is tightened): through
+    // mounts/ or snapshots/ another user could reach a container's files and
+    // run a setuid binary its container placed. A --userns auto root's shim
+    // gets a traversal grant instead (mountIdmapped).
+    for (const d of ['', '/snapshots', '/tmp', '/mounts']) {
+      mkdirSync(`${root}${d}`, { recursive: true, mode: 0o700 });
+      closeDir(`${root}${d}`);
+    }
     // Mounts a previous run left: the roots it mounted (directly under
     // mounts/) are kept for recover() to adopt, since running containers are
     // pivoted into them and the engine hands their paths out; anything else
@@ -139,7 +148,7 @@ export class LayerStore {
       else try { umount(mp, MNT.DETACH); } catch { /* gone meanwhile */ }
     }
     rmSync(`${root}/tmp`, { recursive: true, force: true });
-    mkdirSync(`${root}/tmp`, { mode: 0o711 });
+    mkdirSync(`${root}/tmp`, { mode: 0o700 });
     const meta = new Metadata(`${root}/metadata.db`);
     try {
       const stored = meta.getMeta('driver') as DriverName | undefined;
@@ -240,7 +249,7 @@ export class LayerStore {
     const { ids } = this.meta.chain(parentKey);
     const id = this.newId();
     const staging = `${this.root}/tmp/${id}`;
-    mkdirSync(staging, { mode: 0o711 });
+    mkdirSync(staging, { mode: 0o700 });
     this.hold(parentKey);
     let published = false;
     let inserted = false;
@@ -288,7 +297,7 @@ export class LayerStore {
     const { ids } = this.meta.chain(parent);
     const id = this.newId();
     const staging = `${this.root}/tmp/${id}`;
-    mkdirSync(staging, { mode: 0o711 });
+    mkdirSync(staging, { mode: 0o700 });
     try {
       this.driver.prepare(staging, kind, ids);
       renameSync(staging, snapshotDir(this.root, id));
@@ -349,11 +358,41 @@ export class LayerStore {
       const ms = this.driver.mounts(row.id, row.kind, this.meta.chain(row.parent).ids);
       await applyIdmappedMounts(ms, t, map, `${this.root}/tmp/i${row.id}${randomBytes(2).toString('hex')}`);
       this.meta.setMount(key, t);
+      // The container's shim binds this root as the container's root, a host
+      // id of the range: it must be able to search the 0700 dirs above it.
+      const gid = map.gidMappings.find((r) => r.containerId === 0)?.hostId;
+      if (gid !== undefined) {
+        for (const d of this.dirsAbove(t)) grantTraverse(d, gid);
+        this.grants.set(key, gid);
+      }
       return t;
     } finally {
       this.mounting.delete(key);
       this.release(key);
     }
+  }
+
+  /** The store's dirs from its root down to the parent of `t` (a path under the root). */
+  private dirsAbove(t: string): string[] {
+    const dirs = [this.root];
+    const parts = t.slice(this.root.length + 1).split('/').slice(0, -1);
+    for (const p of parts) dirs.push(`${dirs[dirs.length - 1]}/${p}`);
+    return dirs;
+  }
+
+  /**
+   * Revokes the traversal grant of `key`'s idmapped mount when no other root
+   * mounted by this process has the same gid. Grants of roots a previous run
+   * mounted are kept (this process does not know their mapping): a stale
+   * grant lets only an id of berth's own --userns pool search the dir, never
+   * another user, and the pool hands the lowest free range out again.
+   */
+  private revokeGrant(key: string, t: string): void {
+    const gid = this.grants.get(key);
+    if (gid === undefined) return;
+    this.grants.delete(key);
+    if ([...this.grants.values()].includes(gid)) return;
+    for (const d of this.dirsAbove(t)) revokeTraverse(d, gid);
   }
 
   /** Where the store has `key` mounted, if it has. */
@@ -369,6 +408,7 @@ export class LayerStore {
     if (!t) throw new FailedPreconditionError(`snapshot "${key}" is not mounted by the store`, { field: 'key' });
     this.umountPath(t);
     this.meta.deleteMount(key);
+    this.revokeGrant(key, t);
   }
 
   /**
@@ -391,6 +431,7 @@ export class LayerStore {
       try { rmdirSync(t); } catch { /* not empty or gone */ }
     }
     this.meta.deleteMount(key);
+    this.revokeGrant(key, t);
   }
 
   private umountPath(t: string): void {

@@ -15,7 +15,7 @@
 // container, marked by exit-published, so exits that happened while the
 // service was down are published by the next start's recover pass and never
 // twice. Exec exits are published live only (namespacesExecExited).
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FailedPreconditionError, InvalidArgumentError, isFailedPrecondition, isNotFound, isUnavailable } from '@berth/errors';
 import { subjects } from '@berth/events';
@@ -51,7 +51,7 @@ class MetaStore {
   }
   setAnnotations(id: string, a: Record<string, string>): void {
     mkdirSync(join(this.dir, id), { recursive: true, mode: 0o700 });
-    writeFileSync(this.path(id, 'annotations.json'), JSON.stringify(a));
+    writeFileSync(this.path(id, 'annotations.json'), JSON.stringify(a), { mode: 0o600 });
   }
   annotations(id: string): Record<string, string> {
     try {
@@ -65,7 +65,7 @@ class MetaStore {
   }
   markExitPublished(id: string): void {
     mkdirSync(join(this.dir, id), { recursive: true, mode: 0o700 });
-    writeFileSync(this.path(id, 'exit-published'), new Date().toISOString());
+    writeFileSync(this.path(id, 'exit-published'), new Date().toISOString(), { mode: 0o600 });
   }
   remove(id: string): void {
     rmSync(join(this.dir, id), { recursive: true, force: true });
@@ -194,6 +194,8 @@ export const namespacesModule: ServiceModule = {
     const logDir = join(stateDir('namespaces', ctx.paths), 'logs');
     mkdirSync(root, { recursive: true, mode: 0o700 });
     mkdirSync(logDir, { recursive: true, mode: 0o700 });
+    // Also when an older berth made them (logs hold what containers print).
+    for (const d of [root, logDir]) chmodSync(d, 0o700);
     const runtime = new Runtime<ContainerSpec, ProcessSpec>({ root, runDir: ctx.paths.run, logDir, shim: berthShim() });
     const meta = new MetaStore(join(ctx.paths.run, 'namespaces-meta'));
     const watcher = new ExitWatcher(runtime, meta, ctx);

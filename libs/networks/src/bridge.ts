@@ -22,7 +22,10 @@ export async function ensureBridge(name: string, gatewayCidr: string, mac: strin
   await mustRun('ip', ['-batch', '-'], cmds.join('\n') + '\n');
   // 127.0.0.1:<published port> is DNATed to a container behind this bridge;
   // without route_localnet the kernel drops packets with a 127/8 source that
-  // would leave through a non-loopback device (portmap sets the same).
+  // would leave through a non-loopback device (portmap sets the same). It
+  // also makes the host accept packets for 127/8 arriving on the bridge: the
+  // firewall's raw-table rule (firewall.ts) drops those, so no container
+  // reaches the host's loopback services.
   await writeFile(`/proc/sys/net/ipv4/conf/${name}/route_localnet`, '1');
 }
 

@@ -6,6 +6,18 @@
 // crash left behind. Per-container rules are not here: port mappings belong
 // to the CNI portmap plugin and go away with the container's DEL.
 //
+// Host loopback: a published 127.0.0.1:<port> needs route_localnet=1 on the
+// bridge (bridge.ts; the portmap plugin sets it too), and with it the kernel
+// also accepts packets *from* a container addressed to 127.0.0.0/8, so a
+// container could reach every service listening on the host's loopback
+// (metrics ports, NATS) by sending frames with destination 127.0.0.1 to the
+// bridge's MAC. The raw table's PREROUTING (before conntrack and DNAT) jumps
+// to <prefix>-RAW, which drops anything for 127.0.0.0/8 arriving on a berth
+// bridge, as Docker 28 drops remote packets to its loopback-published ports
+// (filterPortMappedOnLoopback), for the whole range. Connections the host
+// makes to 127.0.0.1:<port> are unaffected: they leave through OUTPUT, are
+// masqueraded to the gateway address, and their replies arrive for it.
+//
 // Why not the CNI firewall plugin: it inserts CNI-FORWARD at the top of
 // FORWARD and accepts everything from each container address, which would
 // override the isolation rules; with FORWARD policy ACCEPT (as here) it adds
@@ -27,8 +39,10 @@ export class Firewall {
   private readonly iso2: string;
   private readonly post: string;
   private readonly input: string;
+  private readonly raw: string;
 
   constructor(readonly prefix = 'BERTH') {
+    this.raw = `${prefix}-RAW`;
     this.input = `${prefix}-INPUT`;
     this.forward = `${prefix}-FORWARD`;
     this.iso1 = `${prefix}-ISOLATION-1`;
@@ -41,8 +55,10 @@ export class Firewall {
     const f: string[] = ['*filter', `:${this.forward} - [0:0]`, `:${this.iso1} - [0:0]`, `:${this.iso2} - [0:0]`,
       `:${this.input} - [0:0]`, `-A ${this.forward} -j ${this.iso1}`];
     const n: string[] = ['*nat', `:${this.post} - [0:0]`];
+    const r: string[] = ['*raw', `:${this.raw} - [0:0]`];
     for (const net of nets) {
       const br = net.bridge;
+      r.push(`-A ${this.raw} -d 127.0.0.0/8 -i ${br} -j DROP`);
       if (net.internal) {
         f.push(`-A ${this.forward} -i ${br} ! -o ${br} -j DROP`, `-A ${this.forward} -o ${br} ! -i ${br} -j DROP`);
       } else {
@@ -61,7 +77,7 @@ export class Firewall {
         for (const proto of ['udp', 'tcp']) f.push(`-A ${this.input} -i ${br} -p ${proto} -m ${proto} --dport 53 -j ACCEPT`);
       }
     }
-    return [...f, 'COMMIT', ...n, 'COMMIT', ''].join('\n');
+    return [...f, 'COMMIT', ...n, 'COMMIT', ...r, 'COMMIT', ''].join('\n');
   }
 
   /** Rewrites the chains and makes sure FORWARD and POSTROUTING jump to them. */
@@ -77,6 +93,9 @@ export class Firewall {
     if ((await runCommand('iptables', ['-w', '-t', 'nat', '-C', 'POSTROUTING', '-j', this.post])).code !== 0) {
       await mustRun('iptables', ['-w', '-t', 'nat', '-A', 'POSTROUTING', '-j', this.post]);
     }
+    if ((await runCommand('iptables', ['-w', '-t', 'raw', '-C', 'PREROUTING', '-j', this.raw])).code !== 0) {
+      await mustRun('iptables', ['-w', '-t', 'raw', '-I', 'PREROUTING', '1', '-j', this.raw]);
+    }
   }
 
   /** Removes the jumps and the chains (no berth network left). */
@@ -88,5 +107,8 @@ export class Firewall {
     for (const c of [this.forward, this.iso1, this.iso2, this.input]) await runCommand('iptables', ['-w', '-X', c]);
     await runCommand('iptables', ['-w', '-t', 'nat', '-F', this.post]);
     await runCommand('iptables', ['-w', '-t', 'nat', '-X', this.post]);
+    while ((await runCommand('iptables', ['-w', '-t', 'raw', '-D', 'PREROUTING', '-j', this.raw])).code === 0) { /* all copies */ }
+    await runCommand('iptables', ['-w', '-t', 'raw', '-F', this.raw]);
+    await runCommand('iptables', ['-w', '-t', 'raw', '-X', this.raw]);
   }
 }

@@ -176,7 +176,7 @@ export class Runtime<Spec = unknown, Process = unknown> {
     let pid = 0;
     try {
       await this.opts.shim.writeConfig(dir, spec);
-      mkdirSync(dirname(logPath), { recursive: true });
+      mkdirSync(dirname(logPath), { recursive: true, mode: 0o700 });
       pid = await startMonitor({
         stateDir: dir,
         shimArgv: [this.opts.shim.path, 'create', dir],
@@ -207,7 +207,7 @@ export class Runtime<Spec = unknown, Process = unknown> {
     const shim = this.opts.shim;
     if (shim.start) {
       await shim.start(this.stateDir(id)); // its errors are already typed and worded
-      writeFileSync(join(this.stateDir(id), 'started'), new Date().toISOString());
+      writeFileSync(join(this.stateDir(id), 'started'), new Date().toISOString(), { mode: 0o600 });
       return;
     }
     try {
@@ -216,7 +216,7 @@ export class Runtime<Spec = unknown, Process = unknown> {
       const err = e as { stderr?: string; message: string };
       throw new FailedPreconditionError(`start ${id}: ${(err.stderr ?? '').trim() || err.message}`, { cause: e });
     }
-    writeFileSync(join(this.stateDir(id), 'started'), new Date().toISOString());
+    writeFileSync(join(this.stateDir(id), 'started'), new Date().toISOString(), { mode: 0o600 });
   }
 
   /**

@@ -13,7 +13,7 @@ export function readOptional(path: string): string | null {
 }
 
 export function writeJsonAtomic(path: string, value: unknown): void {
-  writeFileSync(`${path}.tmp`, JSON.stringify(value));
+  writeFileSync(`${path}.tmp`, JSON.stringify(value), { mode: 0o600 });
   renameSync(`${path}.tmp`, path);
 }
 

@@ -16,4 +16,5 @@ export { idmappedMount, userNamespaceFd, closeUserNamespaceFd, type IdRange } fr
 export { umountAsync } from './mount-async';
 export { openat2, RESOLVE, O_PATH } from './openat2';
 export { spawnHelper, type SpawnedHelper } from './spawn';
+export { traverseGroups, setTraverseGroups, grantTraverse, revokeTraverse, closeDir } from './posix-acl';
 export { loadDeviceProgram, attachDeviceProgram, detachDeviceProgram, queryDevicePrograms, deviceProgramFdById, replaceDevicePrograms, BPF_F, BPF_CGROUP_DEVICE } from './bpf';

@@ -54,7 +54,7 @@ static void numbered(char *out, const char *path, unsigned i) {
 }
 
 static int open_current(struct crilog *l) {
-  int fd = open(l->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+  int fd = open(l->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
   if (fd < 0) return -errno;
   struct stat st;
   if (fstat(fd, &st) < 0) {

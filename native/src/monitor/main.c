@@ -262,12 +262,14 @@ int main(int argc, char **argv) {
   if (pid > 0) _exit(0);
   path_join(path, sizeof path, state_dir, "monitor.log");
   int null = open("/dev/null", O_RDWR);
-  int logfd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+  int logfd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
   dup2(null, 0);
   dup2(logfd >= 0 ? logfd : null, 2);
   close(null);
   if (logfd >= 0) close(logfd);
   if (chdir("/") < 0) _exit(1);
+  /* The container inherits this umask (022, as Docker's); our own files are
+   * created with explicit modes (0600: logs, exit records). */
   umask(022);
   /* Before anything can write to the sync pipe: a caller that died must not
    * kill the monitor with SIGPIPE (EPIPE is enough). */

@@ -120,7 +120,7 @@ export function grpcNamespacesPort(o: NamespacesPortOptions): GrpcNamespacesPort
       let last: bigint | null;
       let atLast = Infinity;
       try {
-        await mkdir(dirname(logPath), { recursive: true });
+        await mkdir(dirname(logPath), { recursive: true, mode: 0o700 });
         last = await lastLogTime(logPath, bounds.maxFiles);
       } catch (e) {
         warn(`cannot keep the log of container ${id} at ${logPath}: ${(e as Error).message}`);

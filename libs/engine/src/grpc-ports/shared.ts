@@ -36,13 +36,19 @@ export class ContainerFiles {
     return { hostsPath: join(d, 'hosts'), resolvConfPath: join(d, 'resolv.conf'), hostnamePath: join(d, 'hostname') };
   }
 
-  /** Writes placeholder files (loopback hosts, empty resolv.conf, the hostname) so they can be bound at Create. */
+  /**
+   * Writes placeholder files (loopback hosts, empty resolv.conf, the hostname)
+   * so they can be bound at Create. The container dir is 0700 (the state root
+   * keeps other users out); the three files are 0644 as Docker's are, since a
+   * container running as a non-root user must read its /etc/resolv.conf.
+   */
   async prepare(id: string, hostname: string): Promise<ContainerFilePaths> {
     const p = this.paths(id);
-    await mkdir(this.dir(id), { recursive: true });
-    await writeFile(p.hostsPath, `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.0.1\t${hostname}\n`);
-    await writeFile(p.resolvConfPath, '');
-    await writeFile(p.hostnamePath, `${hostname}\n`);
+    await mkdir(join(this.stateDir, 'containers'), { recursive: true, mode: 0o700 });
+    await mkdir(this.dir(id), { recursive: true, mode: 0o700 });
+    await writeFile(p.hostsPath, `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.0.1\t${hostname}\n`, { mode: 0o644 });
+    await writeFile(p.resolvConfPath, '', { mode: 0o644 });
+    await writeFile(p.hostnamePath, `${hostname}\n`, { mode: 0o644 });
     return p;
   }
 
