@@ -4,11 +4,11 @@
 // /metrics parses, `daemon down` leaves nothing running, and a service
 // restarted alone is reconnected to by its clients.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { daemonDown, daemonStatus, daemonUp, readDaemonRecord, appScript } from '@berth/daemon';
+import { daemonDown, daemonStatus, daemonUp, readDaemonRecord } from '@berth/daemon';
 import { GRPC_SERVICE, SERVICE_NAMES, checkPrometheusText, createClient, socketPath, waitServing, type BerthPaths } from '@berth/kit';
 import { startNatsServer, type NatsServerHandle } from '@berth/events';
 import { NetworkManager, networksOptions } from '@berth/networks';
@@ -129,9 +129,9 @@ describe.each([
     }
   });
 
-  it('reconnects clients to a service restarted alone', async () => {
+  it('reconnects clients to a service restarted alone (by the supervisor)', async () => {
     if (!split) {
-      // All-in-one: restart means the whole process; covered by the kit tests.
+      // All-in-one: restart means the whole process; covered by heal.test.ts.
       return;
     }
     const record = readDaemonRecord(paths)!;
@@ -144,16 +144,13 @@ describe.each([
       process.kill(images.pid, 'SIGTERM');
       for (let i = 0; i < 100 && alive(images.pid); i++) await new Promise((r) => setTimeout(r, 50));
       expect(alive(images.pid)).toBe(false);
-      const child = spawn(process.execPath, [appScript('images')], {
-        env: { ...process.env, ...stackEnv(), BERTH_ROOT: paths.root, BERTH_RUN: paths.run },
-        stdio: 'ignore',
-        detached: true,
-      });
-      child.unref();
-      // Keep the record true so daemon down stops the new process.
-      record.processes = record.processes.map((p) => (p.name === 'images' ? { ...p, pid: child.pid! } : p));
-      const { writeFileSync } = await import('node:fs');
-      writeFileSync(join(paths.run, 'daemon.json'), JSON.stringify(record));
+      // The supervisor starts it again and records the new pid.
+      let pid = images.pid;
+      for (let i = 0; i < 600 && pid === images.pid; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        pid = readDaemonRecord(paths)!.processes.find((p) => p.name === 'images')!.pid;
+      }
+      expect(pid).not.toBe(images.pid);
       await waitServing([`unix:${sock}`], GRPC_SERVICE.images, 30_000);
       await expect(check()).resolves.toMatchObject({ status: 'SERVING' });
     } finally {
@@ -165,6 +162,7 @@ describe.each([
     const record = readDaemonRecord(paths)!;
     await daemonDown({ paths });
     for (const p of record.processes) expect(alive(p.pid)).toBe(false);
+    expect(alive(record.supervisorPid!)).toBe(false);
     for (const s of SERVICE_NAMES) expect(existsSync(socketPath(s, paths))).toBe(false);
     expect(readDaemonRecord(paths)).toBeUndefined();
     void readFileSync;
