@@ -18,13 +18,28 @@
 // emit the same berth errors (status-codes.ts) and answer cancel(). Servers
 // stay on grpc-js; compiled.test.ts-style conformance is in h2-client.test.ts,
 // which runs the same calls through both transports against a real server.
-import * as http2 from 'node:http2';
-import { connect as netConnect } from 'node:net';
+import type * as http2 from 'node:http2';
+import type * as net from 'node:net';
 import { Duplex } from 'node:stream';
-import { randomUUID } from 'node:crypto';
 import { compiledServiceDefinition, type CompiledMethod } from '@berth/proto';
 import { fromStatus, GrpcCode, type StatusLike } from './status-codes';
 import type { BerthClient, CallOpts, ClientOptions } from './client';
+
+// node:http2 and node:net are loaded with the first call, not with this
+// module: the CLI's startup snapshot (apps/cli/src/snapshot.ts) holds this
+// module, and a snapshot cannot hold http2's state.
+/* eslint-disable @typescript-eslint/no-require-imports */
+let http2Module: typeof http2 | undefined;
+const h2 = () => (http2Module ??= require('node:http2') as typeof http2);
+const netConnect = (path: string) => (require('node:net') as typeof net).connect(path);
+/* eslint-enable @typescript-eslint/no-require-imports */
+
+/**
+ * A request id for x-request-id (service logs carry it): unique per process
+ * and call, without loading node:crypto for one UUID per CLI start.
+ */
+let calls = 0;
+const requestId = () => `${process.pid.toString(36)}-${Date.now().toString(36)}-${(++calls).toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
 
 /** The longest deadline a call gets (client.ts's MAX_TIMEOUT_MS: one day). */
 const MAX_TIMEOUT_MS = 24 * 3600_000;
@@ -126,7 +141,7 @@ class Connection {
   private open(): http2.ClientHttp2Session {
     if (this.session && !this.session.closed && !this.session.destroyed) return this.session;
     const socketPath = this.address.slice('unix:'.length);
-    const session = http2.connect('http://localhost', {
+    const session = h2().connect('http://localhost', {
       createConnection: () => netConnect(socketPath),
       settings: { enablePush: false },
     });
@@ -236,7 +251,7 @@ class H2Call extends Duplex {
       const http = Number(this.headers[':status'] ?? 0);
       if (http && http !== 200) {
         this.fail(new StatusError(codeForHttp(http), `Received HTTP status code ${http}`));
-      } else if (this.h2.rstCode && this.h2.rstCode !== http2.constants.NGHTTP2_NO_ERROR) {
+      } else if (this.h2.rstCode && this.h2.rstCode !== h2().constants.NGHTTP2_NO_ERROR) {
         this.fail(new StatusError(GrpcCode.UNAVAILABLE, `Stream refused by server (RST_STREAM code ${this.h2.rstCode})`));
       } else if (this.h2.destroyed || this.h2.closed) {
         this.fail(new StatusError(GrpcCode.UNAVAILABLE, 'Connection dropped before the call ended'));
@@ -263,7 +278,7 @@ class H2Call extends Duplex {
     if (this.finished) return;
     this.finished = true;
     clearTimeout(this.timer);
-    if (!this.h2.destroyed) this.h2.close(http2.constants.NGHTTP2_CANCEL);
+    if (!this.h2.destroyed) this.h2.close(h2().constants.NGHTTP2_CANCEL);
     this.destroy(fromStatus(e));
   }
 
@@ -322,7 +337,7 @@ export function createH2Client<D, H>(service: string, addresses: string[], opts:
   };
   const defaultTimeout = Math.min(opts.timeoutMs ?? 30_000, MAX_TIMEOUT_MS);
   const maxAttempts = opts.maxAttempts ?? 5;
-  const metadataOf = (o: CallOpts | undefined) => ({ 'x-request-id': o?.requestId ?? randomUUID(), ...(o?.metadata ?? {}) });
+  const metadataOf = (o: CallOpts | undefined) => ({ 'x-request-id': o?.requestId ?? requestId(), ...(o?.metadata ?? {}) });
   const deadlineOf = (o: CallOpts | undefined) => Date.now() + Math.min(o?.timeoutMs ?? defaultTimeout, MAX_TIMEOUT_MS);
   const start = (def: CompiledMethod, o: CallOpts | undefined, deadline: number): H2Call => {
     const call = new H2Call(pick(), def, metadataOf(o), deadline);
