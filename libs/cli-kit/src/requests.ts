@@ -5,7 +5,8 @@ import { InvalidArgumentError } from '@berth/errors';
 import type { ParsedCommand } from './command';
 import { invalidFlagValue } from './command';
 import { parseTail } from './commands';
-import { parseCpus, parseCpuset, parseEnvArg, parseEnvFile, parseMemory, parseMemorySwap, parseRestartPolicy, parseUserSpec, type RestartPolicy } from './opts';
+import type { ContainerUpdate } from '@berth/container-config';
+import { parseCpus, parseCpuset, parseEnvArg, parseEnvFile, parseMemory, parseMemorySwap, parseRestartPolicy, parseUserSpec } from './opts';
 import type { RunEnv } from './run-request';
 import { parseTimestampArg } from './units';
 
@@ -45,15 +46,9 @@ export function buildExecRequest(p: ParsedCommand, env: RunEnv): ExecRequest {
   return { container, args, env: envs, workingDir: workdir, user, tty: v.tty as boolean, stdin: v.interactive as boolean, detach, privileged: v.privileged as boolean };
 }
 
-export interface UpdateRequest {
+/** berth update: the containers, and what changes in each. */
+export interface UpdateRequest extends ContainerUpdate {
   containers: string[];
-  memory?: number;
-  memorySwap?: number;
-  nanoCpus?: number;
-  cpuShares?: number;
-  cpusetCpus?: string;
-  pidsLimit?: number;
-  restartPolicy?: RestartPolicy;
 }
 
 /** berth update [OPTIONS] CONTAINER [CONTAINER...]: only the given flags change. */

@@ -11,6 +11,20 @@ export interface RestartPolicy {
   maximumRetryCount: number;
 }
 
+/** docker update: the limits and policy to change; an absent field stays as it is. */
+export interface ContainerUpdate {
+  /** Bytes. */
+  memory?: number;
+  /** Bytes of memory + swap; -1 = unlimited swap. */
+  memorySwap?: number;
+  /** CPUs x 1e9. */
+  nanoCpus?: number;
+  cpuShares?: number;
+  cpusetCpus?: string;
+  pidsLimit?: number;
+  restartPolicy?: RestartPolicy;
+}
+
 /** One published port: container port/proto -> host ip:port. */
 export interface PortBinding {
   containerPort: number;

@@ -31,7 +31,8 @@ import { runSaga, type SagaHooks, type SagaStep } from './saga';
 import { RuntimeHolds } from './runtime-holds';
 import { withFailpoints } from './failpoints';
 import { canTransition, transition as checkTransition } from './state';
-import { logBoundsOf, type ContainerConfig, type ContainerRecord, type EndpointSettings, type HostConfig, type MountPoint, type RestartPolicy } from './types';
+import type { ContainerUpdate } from '@berth/container-config';
+import { logBoundsOf, type ContainerConfig, type ContainerRecord, type EndpointSettings, type HostConfig, type MountPoint } from './types';
 import { VolumeStore } from './volumes';
 import { allocateIdMapping, chownToContainerRoot, loadIdPool, passwdUid } from './userns';
 import { closeEngineState, syncUsernsTraversal } from './state-modes';
@@ -105,15 +106,7 @@ export interface StatsSample {
 }
 
 /** Update of a live or stopped container (docker update); undefined fields are unchanged. */
-export interface UpdateRequest {
-  memory?: number;
-  memorySwap?: number;
-  nanoCpus?: number;
-  cpuShares?: number;
-  cpusetCpus?: string;
-  pidsLimit?: number;
-  restartPolicy?: RestartPolicy;
-}
+export type UpdateRequest = ContainerUpdate;
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
 /** A stats reading older than this is not used as the previous one (docker's precpu is one collection tick old). */
