@@ -107,9 +107,6 @@ log "building TypeScript"
 projects=$(ls -d libs/*/tsconfig.json apps/*/tsconfig.json 2>/dev/null | xargs -n1 dirname)
 # shellcheck disable=SC2086
 npx tsc -b $projects
-# The CLI's V8 startup snapshot (apps/cli/src/snapshot.ts); without it the
-# launcher below runs bin/berth, only slower to start.
-node apps/cli/scripts/build-snapshot.js || log "CLI snapshot not built: berth starts without it"
 
 # `berth` on PATH: a small launcher for this tree's built CLI (npx would add
 # ~400 ms to every command). It is rewritten when the tree moves or node does;
@@ -117,11 +114,8 @@ node apps/cli/scripts/build-snapshot.js || log "CLI snapshot not built: berth st
 launcher=/usr/local/bin/berth
 marker='# berth launcher written by scripts/setup.sh'
 node_bin=$(command -v node)
-# It starts the CLI from its startup snapshot when one newer than the CLI's
-# build exists for this Node, else bin/berth.
-node_version=$("$node_bin" -p process.version)
-want=$(printf '#!/bin/sh\n%s; setup.sh of this tree rewrites it when the tree moves.\nblob=%q\n[ "$blob" -nt %q ] && exec %q --snapshot-blob "$blob" -- "$@"\nexec %q %q "$@"\n' \
-  "$marker" "$root/apps/cli/dist/berth-$node_version.blob" "$root/apps/cli/dist/main.js" "$node_bin" "$node_bin" "$root/apps/cli/bin/berth")
+want=$(printf '#!/bin/sh\n%s; setup.sh of this tree rewrites it when the tree moves.\nexec %q %q "$@"\n' \
+  "$marker" "$node_bin" "$root/apps/cli/bin/berth")
 if [ -e "$launcher" ] && ! grep -qxF "$marker; setup.sh of this tree rewrites it when the tree moves." "$launcher" 2>/dev/null; then
   log "$launcher exists and is not berth's launcher: left alone (run $root/apps/cli/bin/berth)"
 elif [ "$(id -u)" = 0 ] && [ "$(cat "$launcher" 2>/dev/null)" != "$want" ]; then

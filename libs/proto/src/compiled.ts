@@ -71,32 +71,8 @@ type Codec = (writer: unknown, reader: unknown, types: unknown[], util: unknown)
 const minimal = require('protobufjs/minimal') as typeof Minimal;
 
 let wire: Wire | undefined;
-let codecsDir = COMPILED_CODECS;
-/** How a generated codec module is loaded: required, or as preloadCompiled's caller says. */
-// eslint-disable-next-line @typescript-eslint/no-require-imports -- generated CommonJS, outside the TS program
-let loadCodec = (file: string): Codec => require(file) as Codec;
 const codecs = new Map<string, MessageCodec | EnumCodec>();
 const services = new Map<string, Record<string, CompiledMethod>>();
-
-/**
- * Sets up every message, enum and service of the contracts now, from the
- * generated files in `generatedDir` (wire.json, codecs/), each codec module
- * read by `load`. For the CLI's V8 startup snapshot (apps/cli/src/snapshot.ts):
- * a snapshot builder cannot require files, and what is set up before the
- * snapshot is taken costs the CLI nothing at start.
- */
-export function preloadCompiled(generatedDir: string, load: (file: string) => unknown): void {
-  wire = JSON.parse(readFileSync(join(generatedDir, 'wire.json'), 'utf8')) as Wire;
-  codecsDir = join(generatedDir, 'codecs');
-  const previous = loadCodec;
-  loadCodec = (file) => load(file) as Codec;
-  try {
-    for (const name of [...Object.keys(wire.enums), ...Object.keys(wire.types)]) codecOf(name);
-    for (const service of Object.keys(wire.services)) compiledServiceDefinition(service);
-  } finally {
-    loadCodec = previous;
-  }
-}
 
 function loadWire(): Wire {
   if (!wire) {
@@ -131,7 +107,8 @@ function codecOf(name: string): MessageCodec | EnumCodec {
   if (!t) throw new Error(`message ${name} is not defined in protos/`);
   const codec = { ctor: messageConstructor(t) } as MessageCodec;
   codecs.set(name, codec);
-  const make = loadCodec(join(codecsDir, `${name}.js`));
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- generated CommonJS, outside the TS program
+  const make = require(join(COMPILED_CODECS, `${name}.js`)) as Codec;
   const types = t.f.map((f) => (f === null ? null : codecOf(f)));
   const [encode, decode, verify, fromObject, toObject] = make(minimal.Writer, minimal.Reader, types, minimal.util);
   Object.assign(codec, { encode, decode, verify, fromObject, toObject });
