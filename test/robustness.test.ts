@@ -4,7 +4,7 @@
 // reads the container's /etc/passwd, cp of a directory's contents, the first
 // stats sample, and the per-container metrics' name and image labels.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { infoPath, type ServiceInfo } from '@berth/kit';
@@ -83,6 +83,36 @@ describe('robustness on the real stack (all-in-one)', () => {
       await until('the renamed series', async () => ((await series())?.includes('name="metered2"') ? true : undefined), 10_000);
     } finally {
       await berth('rm', '-f', 'metered', 'metered2');
+    }
+  });
+
+  it('cp ctr:/dir/. hostdir copies the contents into an existing dir (it failed: "cannot overwrite non-directory /"), and the moby cases around it', { timeout: 60_000 }, async () => {
+    expectOk(await berth('run', '-d', '--name', 'cpsrc', '--network', 'none', 'busybox', 'sh', '-c', 'mkdir -p /data/sub && echo A > /data/a && echo B > /data/sub/b && sleep 600'));
+    const host = mkdtempSync(join(tmpdir(), 'berth-cp17-'));
+    try {
+      await until('the files', async () => ((await berth('exec', 'cpsrc', 'cat', '/data/sub/b')).stdout === 'B\n' ? true : undefined));
+      const into = join(host, 'into');
+      mkdirSync(into);
+      expectOk(await berth('cp', 'cpsrc:/data/.', into));
+      expect(readFileSync(join(into, 'a'), 'utf8')).toBe('A\n');
+      expect(readFileSync(join(into, 'sub/b'), 'utf8')).toBe('B\n');
+      expect(existsSync(join(into, 'data'))).toBe(false);
+      // A missing destination becomes the directory; "dir" (no "/.") nests in an existing one.
+      expectOk(await berth('cp', 'cpsrc:/data/.', join(host, 'fresh')));
+      expect(readFileSync(join(host, 'fresh/sub/b'), 'utf8')).toBe('B\n');
+      expectOk(await berth('cp', 'cpsrc:/data', into));
+      expect(readFileSync(join(into, 'data/a'), 'utf8')).toBe('A\n');
+      // The other way: a host dir's contents into the container's existing dir, and into its root.
+      expectOk(await berth('cp', `${join(host, 'fresh')}/.`, 'cpsrc:/data'));
+      expectOk(await berth('cp', `${join(host, 'fresh')}/.`, 'cpsrc:/'));
+      expect((await berth('exec', 'cpsrc', 'cat', '/sub/b', '/data/sub/b')).stdout).toBe('B\nB\n');
+      // A directory onto an existing file: Docker's refusal.
+      const r = await berth('cp', 'cpsrc:/data/.', join(into, 'a'));
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toMatch(/cannot copy a directory to the existing file/);
+    } finally {
+      await berth('rm', '-f', 'cpsrc');
+      rmSync(host, { recursive: true, force: true });
     }
   });
 

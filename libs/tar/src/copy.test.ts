@@ -216,6 +216,37 @@ describe('pack and extract', () => {
     expect(statSync(join(outside, 'secret')).nlink).toBe(1);
   });
 
+  it('docker cp\'s rules end to end: "dir/." into an existing dir copies its contents; into a new path makes it; "dir" nests; onto a file refuses', async () => {
+    const src = tmp();
+    mkdirSync(join(src, 'd/sub'), { recursive: true });
+    writeFileSync(join(src, 'd/a.txt'), 'A');
+    writeFileSync(join(src, 'd/sub/b.txt'), 'B');
+    /** What the CLI does with a CopyFrom of `path` (archive top entry named as its base, "." for "dir/.") to a local `dst`. */
+    const copy = async (path: string, dst: string, dstInfo: { exists: boolean; isDir: boolean }) => {
+      const name = splitPathDirEntry(path).base;
+      const plan = prepareArchiveCopy({ path, exists: true, isDir: true, rebaseName: '' }, { path: dst, ...dstInfo, rebaseName: '' });
+      const to = plan.rebase?.to ?? name;
+      return extractTar(new RootView(plan.dstDir), packTree(new RootView(src), '/d', name), {
+        dstDir: '/', rebase: to === name ? null : { from: name, to }, chown: null, noOverwriteDirNonDir: true,
+      });
+    };
+    const existing = tmp();
+    writeFileSync(join(existing, 'kept'), 'K');
+    await copy('/d/.', existing, { exists: true, isDir: true });
+    expect(readFileSync(join(existing, 'a.txt'), 'utf8')).toBe('A');
+    expect(readFileSync(join(existing, 'sub/b.txt'), 'utf8')).toBe('B');
+    expect(readFileSync(join(existing, 'kept'), 'utf8')).toBe('K');
+    expect(existsSync(join(existing, 'd'))).toBe(false);
+    const parent = tmp();
+    await copy('/d/.', join(parent, 'new'), { exists: false, isDir: false });
+    expect(readFileSync(join(parent, 'new/sub/b.txt'), 'utf8')).toBe('B');
+    await copy('/d', existing, { exists: true, isDir: true });
+    expect(readFileSync(join(existing, 'd/a.txt'), 'utf8')).toBe('A');
+    writeFileSync(join(parent, 'file'), '');
+    expect(() => prepareArchiveCopy({ path: '/d/.', exists: true, isDir: true, rebaseName: '' }, { path: join(parent, 'file'), exists: true, isDir: false, rebaseName: '' }))
+      .toThrow(/cannot copy a directory to the existing file/);
+  });
+
   it('refuses to replace a directory with a file and the reverse', async () => {
     const root = tmp();
     mkdirSync(join(root, 'd'));

@@ -78,8 +78,12 @@ export class RootView {
     const m = this.mounts.find((x) => x.target === p);
     if (m) return { path: m.source, close: () => undefined };
     if (p === '/') {
+      // The root has no parent to pin: it is pinned itself and reached as
+      // "<fd>/.", the directory, not /proc/self/fd/<fd>, which lstat sees as
+      // a (magic) symlink: "dir/." extracted into an existing directory
+      // ("." is its top entry) failed as "cannot overwrite non-directory /".
       const fd = openSync(this.root, O_PATH | constants.O_DIRECTORY | O_CLOEXEC);
-      return { path: `/proc/self/fd/${fd}`, close: () => closeSync(fd) };
+      return { path: `/proc/self/fd/${fd}/.`, close: () => closeSync(fd) };
     }
     const parent = posix.dirname(p);
     let base = this.root;
