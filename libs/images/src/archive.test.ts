@@ -126,8 +126,8 @@ describe('save', () => {
     }
   });
 
-  it('saves docker-archives that skopeo reads and a fresh store loads back to the same image', async () => {
-    const { local, root } = await openLocal('save-docker');
+  it('saves docker-archives that are OCI archives too (Docker 25+): skopeo reads both, umoci unpacks, podman and a fresh store load back the same image', async () => {
+    const { local, applier, root } = await openLocal('save-docker');
     try {
       await fs.mkdir(root, { recursive: true });
       await run('skopeo', ['copy', '--quiet', `oci:${layout}:v1`, `oci-archive:${join(root, 'in.tar')}:app:v1`]);
@@ -139,9 +139,40 @@ describe('save', () => {
       const mine = await local.images.inspect('app:v1');
       // docker-archive layers are uncompressed, so skopeo reports DiffIDs.
       expect(inspected.Layers).toEqual(mine.config.rootfs.diff_ids);
-      // The archive's manifest.json names the image (what `docker load` tags it with).
+      // The archive's manifest.json names the image (what `docker load` tags it with),
+      // and its paths point into the OCI layout's blobs/sha256/, as Docker 25+ writes them.
       const { stdout: manifestJson } = await run('tar', ['-xOf', out, 'manifest.json']);
-      expect(JSON.parse(manifestJson).map((m: { RepoTags: string[] }) => m.RepoTags)).toEqual([['app:v1']]);
+      const items = JSON.parse(manifestJson) as Array<{ RepoTags: string[]; Config: string; Layers: string[] }>;
+      expect(items.map((m) => m.RepoTags)).toEqual([['app:v1']]);
+      expect(items[0]!.Config).toBe(`blobs/sha256/${mine.id!.slice(7)}`);
+      expect(items[0]!.Layers).toEqual(mine.config.rootfs.diff_ids.map((d) => `blobs/sha256/${d.slice(7)}`));
+      const { stdout: listing } = await run('tar', ['-tf', out]);
+      for (const f of [items[0]!.Config, ...items[0]!.Layers, 'index.json', 'oci-layout']) expect(listing.split('\n')).toContain(f);
+
+      // The same file is an OCI archive: skopeo's oci-archive: and umoci read it (by tag).
+      const asOci = JSON.parse((await run('skopeo', ['inspect', `oci-archive:${out}:v1`])).stdout);
+      expect(asOci.Layers).toEqual(mine.config.rootfs.diff_ids);
+      expect(asOci.Digest).toMatch(/^sha256:/);
+      const dir = join(root, 'extracted');
+      await fs.mkdir(dir);
+      await run('tar', ['-x', '-f', out, '-C', dir]);
+      await run('umoci', ['unpack', '--image', `${dir}:v1`, join(root, 'bundle')]);
+      expect(await describeTree(join(root, 'bundle/rootfs'))).toEqual(await describeTree(await topTree(local, applier, 'app:v1')));
+
+      // podman load reads it (its own store in temp dirs, the vfs driver: nothing shared with the host's).
+      // (podman wants a runroot of at most 50 characters.)
+      const runroot = await fs.mkdtemp(join(tmpdir(), 'berth-pr-'));
+      const podman = ['--root', join(root, 'podman-root'), '--runroot', runroot, '--storage-driver', 'vfs'];
+      try {
+        await run('podman', [...podman, 'load', '-q', '-i', out]);
+        const { stdout: podmanImages } = await run('podman', [...podman, 'images', '--format', '{{.Repository}}:{{.Tag}} {{.ID}}', '--no-trunc']);
+        expect(podmanImages).toContain(`docker.io/library/app:v1 ${mine.id}`);
+      } finally {
+        // vfs keeps plain directories (no mounts): removing them is the whole cleanup. (No
+        // `podman system reset`: it also clears the host's podman network configs.)
+        await fs.rm(join(root, 'podman-root'), { recursive: true, force: true });
+        await fs.rm(runroot, { recursive: true, force: true });
+      }
       const again = await openLocal('save-docker-2');
       try {
         const recs = await again.local.transfer.load(createReadStream(out));

@@ -5,9 +5,11 @@
 //   write them, so `skopeo ... oci-archive:f.tar:<tag>` and
 //   `umoci unpack --image dir:<tag>` find them), blobs/sha256/<hex>; Docker
 //   schema2 manifests and lists are rewritten with OCI media types (see toOci); or
-// - 'docker': a docker-archive: manifest.json, repositories, <config>.json
-//   and uncompressed <diffid>.tar layers (the format docker load and skopeo
-//   docker-archive: read).
+// - 'docker': a docker-archive that is also an OCI image layout, as Docker
+//   25+ writes it (see planDocker): manifest.json, repositories, index.json,
+//   oci-layout and blobs/sha256/ holding the config, an OCI manifest and the
+//   uncompressed layers named by DiffID (docker/podman load, skopeo
+//   docker-archive: and oci-archive:, umoci all read it).
 // A multi-platform image whose other platforms are not all present is saved
 // as its platform manifest alone.
 import { createReadStream } from 'node:fs';
@@ -17,14 +19,16 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { pack, type Pack } from 'tar-stream';
-import { InvalidArgumentError } from '@berth/errors';
+import { createHash } from 'node:crypto';
+import { Transform } from 'node:stream';
+import { DataLossError, FailedPreconditionError, InvalidArgumentError } from '@berth/errors';
 import { decompressLayer } from '../compression.js';
 import { digestHex, sha256Digest } from '../digest.js';
 import { isDanglingName, type ImageRecord } from '../image-store.js';
 import {
   MediaType, isIndexType, layerCompression, type Descriptor, type ImageIndex, type ImageManifest, type Platform,
 } from '../media-types.js';
-import { parseReference } from '../reference.js';
+import { parseReference, type Reference } from '../reference.js';
 import type { TransferContext } from '../transfer-context.js';
 import { childrenOf, resolveManifest } from '../walk.js';
 
@@ -170,59 +174,105 @@ async function planOci(ctx: TransferContext, recs: ImageRecord[], opts: SaveOpti
   };
 }
 
+/**
+ * A docker-archive that is also an OCI image layout, as Docker 25+ writes it
+ * (moby image/tarexport/save.go): every file is a blob under blobs/sha256/
+ * (the config, each layer uncompressed and named by its DiffID, and an OCI
+ * manifest per image), index.json names each tag's manifest
+ * (io.containerd.image.name = the full reference,
+ * org.opencontainers.image.ref.name = the tag) beside oci-layout, and
+ * manifest.json's Config and Layers point into blobs/sha256/. So `docker
+ * load`, `podman load` and skopeo's docker-archive: read manifest.json, and
+ * skopeo's oci-archive: and umoci read the layout; berth load prefers
+ * index.json. Layers are written first: a manifest needs their sizes.
+ */
 async function planDocker(ctx: TransferContext, recs: ImageRecord[], opts: SaveOptions): Promise<Plan> {
-  type Item = { config: Descriptor; layers: Array<{ desc: Descriptor; diffId: string }>; tags: string[] };
+  type Item = { config: Descriptor; platform: Platform; layers: Array<{ desc: Descriptor; diffId: string }>; refs: Reference[] };
   const byConfig = new Map<string, Item>();
   for (const rec of recs) {
     const r = await resolveManifest(rec.target, opts.platform ?? ctx.platform, (d) => ctx.content.readBytes(d.digest), `image ${rec.name}`);
     const diffIds = r.config.rootfs?.diff_ids ?? [];
+    if (diffIds.length !== r.manifest.layers.length) {
+      throw new FailedPreconditionError(`image ${rec.name}: its config lists ${diffIds.length} layer DiffIDs for ${r.manifest.layers.length} layers; it cannot be saved`, { field: 'refs' });
+    }
     let item = byConfig.get(r.configDesc.digest);
     if (!item) {
-      item = { config: r.configDesc, layers: r.manifest.layers.map((d, i) => ({ desc: d, diffId: diffIds[i] ?? '' })), tags: [] };
+      const platform: Platform = { os: r.config.os, architecture: r.config.architecture, ...(r.config.variant ? { variant: r.config.variant } : {}) };
+      item = { config: r.configDesc, platform, layers: r.manifest.layers.map((d, i) => ({ desc: d, diffId: diffIds[i]! })), refs: [] };
       byConfig.set(r.configDesc.digest, item);
     }
     if (!isDanglingName(rec.name)) {
       const ref = parseReference(rec.name);
-      if (ref.tag) item.tags.push(ref.familiarString());
+      if (ref.tag && !item.refs.some((x) => x.toString() === ref.toString())) item.refs.push(ref);
     }
   }
   return async (p) => {
     const manifest: Array<{ Config: string; RepoTags: string[] | null; Layers: string[] }> = [];
     const repositories: Record<string, Record<string, string>> = {};
-    const written = new Set<string>();
+    const index: Descriptor[] = [];
+    const layerSizes = new Map<string, number>(); // DiffID -> bytes of the uncompressed blob written
+    const blobName = (digest: string) => `blobs/sha256/${digestHex(digest)}`;
     for (const item of byConfig.values()) {
-      const configName = `${digestHex(item.config.digest)}.json`;
-      await addBuffer(p, configName, await ctx.content.readBytes(item.config.digest));
-      const layerNames: string[] = [];
       for (const { desc, diffId } of item.layers) {
-        const name = `${digestHex(diffId)}.tar`;
-        layerNames.push(name);
-        if (written.has(name)) continue;
-        written.add(name);
-        if (layerCompression(desc.mediaType) === 'none') {
-          await addStream(p, name, desc.size, await ctx.content.readStream(desc.digest));
-        } else {
-          // A tar header needs the size first: decompress to a temp file.
-          const tmp = await fs.mkdtemp(join(tmpdir(), 'berth-save-'));
-          try {
-            const f = join(tmp, 'layer.tar');
-            await pipeline(decompressLayer(await ctx.content.readStream(desc.digest), desc.mediaType), (await fs.open(f, 'w')).createWriteStream());
-            const st = await fs.stat(f);
-            await addStream(p, name, st.size, createReadStream(f));
-          } finally {
-            await fs.rm(tmp, { recursive: true, force: true });
-          }
-        }
+        if (layerSizes.has(diffId)) continue;
+        layerSizes.set(diffId, await addLayerBlob(ctx, p, blobName(diffId), desc, diffId));
       }
-      manifest.push({ Config: configName, RepoTags: item.tags.length ? item.tags : null, Layers: layerNames });
+      const configBytes = await ctx.content.readBytes(item.config.digest);
+      await addBuffer(p, blobName(item.config.digest), configBytes);
+      const oci: ImageManifest = {
+        schemaVersion: 2,
+        mediaType: MediaType.OciManifest,
+        config: { mediaType: MediaType.OciConfig, digest: item.config.digest, size: configBytes.length },
+        layers: item.layers.map((l) => ({ mediaType: MediaType.OciLayer, digest: l.diffId, size: layerSizes.get(l.diffId)! })),
+      };
+      const ociBytes = Buffer.from(JSON.stringify(oci));
+      const ociDesc: Descriptor = { mediaType: MediaType.OciManifest, digest: sha256Digest(ociBytes), size: ociBytes.length, platform: item.platform };
+      await addBuffer(p, blobName(ociDesc.digest), ociBytes);
+      // An untagged image is in the layout too, without a name.
+      if (item.refs.length === 0) index.push(ociDesc);
+      for (const ref of item.refs) {
+        index.push({ ...ociDesc, annotations: { 'io.containerd.image.name': ref.toString(), 'org.opencontainers.image.ref.name': ref.tag! } });
+      }
+      const tags = item.refs.map((r) => r.familiarString());
+      manifest.push({ Config: blobName(item.config.digest), RepoTags: tags.length ? tags : null, Layers: item.layers.map((l) => blobName(l.diffId)) });
       const top = item.layers.at(-1);
-      for (const t of item.tags) {
+      for (const t of tags) {
         const i = t.lastIndexOf(':');
         (repositories[t.slice(0, i)] ??= {})[t.slice(i + 1)] = top ? digestHex(top.diffId) : '';
       }
     }
     await addBuffer(p, 'manifest.json', Buffer.from(JSON.stringify(manifest)));
-    await addBuffer(p, 'repositories', Buffer.from(JSON.stringify(repositories)));
+    if (Object.keys(repositories).length) await addBuffer(p, 'repositories', Buffer.from(JSON.stringify(repositories)));
+    await addBuffer(p, 'oci-layout', Buffer.from(JSON.stringify({ imageLayoutVersion: '1.0.0' })));
+    const idx: ImageIndex = { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: index };
+    await addBuffer(p, 'index.json', Buffer.from(JSON.stringify(idx)));
   };
 }
 
+/**
+ * Writes a layer uncompressed as the blob `name` (named by its DiffID) and
+ * returns its size. A compressed layer is inflated to a temp file first (a
+ * tar header needs the size), hashed on the way: its digest must be the
+ * DiffID the config promises, or the archive would not verify.
+ */
+async function addLayerBlob(ctx: TransferContext, p: Pack, name: string, desc: Descriptor, diffId: string): Promise<number> {
+  if (layerCompression(desc.mediaType) === 'none') {
+    if (desc.digest !== diffId) throw new DataLossError(`layer ${desc.digest} is uncompressed but its DiffID is ${diffId}`, { field: 'digest' });
+    await addStream(p, name, desc.size, await ctx.content.readStream(desc.digest));
+    return desc.size;
+  }
+  const tmp = await fs.mkdtemp(join(tmpdir(), 'berth-save-'));
+  try {
+    const f = join(tmp, 'layer.tar');
+    const hash = createHash('sha256');
+    const tap = new Transform({ transform(chunk: Buffer, _enc, cb) { hash.update(chunk); cb(null, chunk); } });
+    await pipeline(decompressLayer(await ctx.content.readStream(desc.digest), desc.mediaType), tap, (await fs.open(f, 'w', 0o600)).createWriteStream());
+    const got = `sha256:${hash.digest('hex')}`;
+    if (got !== diffId) throw new DataLossError(`layer ${desc.digest} inflates to ${got}, not its DiffID ${diffId}`, { field: 'digest' });
+    const st = await fs.stat(f);
+    await addStream(p, name, st.size, createReadStream(f));
+    return st.size;
+  } finally {
+    await fs.rm(tmp, { recursive: true, force: true });
+  }
+}
