@@ -1,7 +1,8 @@
 // The composition root every service app shares: parse the few flags an app
 // takes, find NATS, run the modules until SIGTERM/SIGINT.
 import { berthPaths, type ServiceModule } from '@berth/kit';
-import { resolveNats, DEFAULT_NATS_PORT } from './nats';
+import { natsFromEnv } from '@berth/events';
+import { resolveNats } from './nats';
 import { runServices } from './run';
 import { lowerOomScore } from './supervisor';
 
@@ -17,11 +18,15 @@ export async function runApp(modules: ServiceModule[], opts: AppOptions = {}): P
   // instead (docs/design/monitor.md, "OOM score").
   const oom = lowerOomScore(-500);
   if (!oom.lowered) process.stderr.write(`berth: oom_score_adj stays ${oom.adj} (lowering refused: ${oom.error}); containers are scored above it by their monitors\n`);
-  let natsUrl = process.env.NATS_URL ?? `nats://127.0.0.1:${DEFAULT_NATS_PORT}`;
+  // NATS_URL and its credentials, else berth's own server and its token (nats.ts).
+  const fromEnv = natsFromEnv(process.env, paths.root);
+  let natsUrl = fromEnv.servers;
+  let natsAuth = fromEnv.auth;
   let natsProc: import('node:child_process').ChildProcess | undefined;
   if (opts.withNats) {
     const nats = await resolveNats(paths);
     natsUrl = nats.url;
+    natsAuth = nats.auth;
     natsProc = nats.process;
   }
   const stopNats = async () => {
@@ -32,7 +37,7 @@ export async function runApp(modules: ServiceModule[], opts: AppOptions = {}): P
     });
   };
   try {
-    const stack = await runServices(modules, { paths, natsUrl, handleSignals: false });
+    const stack = await runServices(modules, { paths, natsUrl, natsAuth, handleSignals: false });
     let stopping = false;
     const onSignal = (sig: NodeJS.Signals) => {
       if (stopping) process.exit(130);

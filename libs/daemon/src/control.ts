@@ -19,7 +19,7 @@ import {
   SERVICE_NAMES, GRPC_SERVICE, berthPaths, createClient, infoPath, socketPath, waitServing,
   type BerthPaths, type ServiceInfo, type ServiceName,
 } from '@berth/kit';
-import { resolveNats } from './nats';
+import { natsEnv, resolveNats } from './nats';
 import { NODE_FLAGS, processAlive, readRecordFile, recordFile, writeRecordFile, type StackProcess, type SupervisedRecord } from './supervisor';
 
 export { NODE_FLAGS };
@@ -101,7 +101,7 @@ export async function daemonUp(opts: UpOptions = {}): Promise<UpResult> {
     startedAt: new Date().toISOString(),
   };
   writeRecordFile(paths.run, record as unknown as SupervisedRecord);
-  const env = { ...process.env, ...opts.env, BERTH_ROOT: paths.root, BERTH_RUN: paths.run, NATS_URL: nats.url };
+  const env = { ...process.env, ...opts.env, BERTH_ROOT: paths.root, BERTH_RUN: paths.run, ...natsEnv(paths, nats.url) };
   let supervisorPid: number | undefined;
   try {
     supervisorPid = await startSupervisor(paths, env);
@@ -131,7 +131,7 @@ async function healStack(paths: BerthPaths, existing: DaemonRecord, supervisorUp
   const missing = existing.processes.filter((p) => !alive(p.pid, p.script)).map((p) => p.name);
   if (supervisorUp) process.kill(existing.supervisorPid!, 'SIGUSR1');
   else {
-    const env = { ...process.env, ...opts.env, BERTH_ROOT: paths.root, BERTH_RUN: paths.run, NATS_URL: existing.natsUrl };
+    const env = { ...process.env, ...opts.env, BERTH_ROOT: paths.root, BERTH_RUN: paths.run, ...natsEnv(paths, existing.natsUrl) };
     await startSupervisor(paths, env);
   }
   const services = existing.services ?? SERVICE_NAMES;

@@ -1,12 +1,29 @@
 // Finding or starting the NATS server the stack publishes events to.
-// NATS_URL wins; otherwise a server already listening on 127.0.0.1:4222 is
-// used; otherwise a private nats-server from Debian's package is started
-// with JetStream on and its store under BERTH_ROOT/nats, and stopped with the
-// stack.
+//
+// NATS_URL set: that server, as the operator configured it (credentials in
+// the URL, NATS_TOKEN or NATS_CREDS: @berth/events connection.ts).
+//
+// Otherwise berth's own nats-server (Debian's package) on 127.0.0.1:4222,
+// JetStream on, store under BERTH_ROOT/nats, and never open to other local
+// users: at its first start a random token is written to BERTH_ROOT/nats/auth
+// (0600) and the server's config (BERTH_ROOT/nats/nats-server.conf, 0600,
+// never the command line, which every user can read in /proc) requires it.
+// Services read the token from that file (NATS_TOKEN_FILE).
+//
+// Something already listening on 127.0.0.1:4222 is adopted only when it is
+// that server from an earlier start: it refuses a connection without
+// credentials and accepts the token. A server that accepts anyone, or wants
+// other credentials, is a stranger's; berth refuses to start rather than
+// publish every container's events (names, labels, exit codes) where any
+// local user can read them and use the JetStream API. To use such a server
+// on purpose, set NATS_URL (and its credentials).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, openSync, closeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
+import { FailedPreconditionError } from '@berth/errors';
+import { natsFromEnv, natsTokenPath, probeNatsAuth, type NatsAuth } from '@berth/events';
 import type { BerthPaths } from '@berth/kit';
 
 export const DEFAULT_NATS_PORT = 4222;
@@ -21,24 +38,76 @@ export function portOpen(port: number, host = '127.0.0.1', timeoutMs = 500): Pro
 }
 
 export interface NatsChoice {
+  /** Server URL(s) without credentials (safe to print and record). */
   url: string;
+  auth: NatsAuth;
+  /** berth's own server: the file holding its token (services get it as NATS_TOKEN_FILE). */
+  tokenFile?: string;
   /** Set when berth started the server (and must stop it). */
   process?: ChildProcess;
 }
 
+/** berth's own server's token: made once (0600), read afterwards. */
+export function ensureNatsToken(paths: BerthPaths): { token: string; file: string } {
+  const dir = join(paths.root, 'nats');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  chmodSync(dir, 0o700);
+  const file = natsTokenPath(paths.root);
+  try {
+    writeFileSync(file, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+  }
+  chmodSync(file, 0o600);
+  const token = readFileSync(file, 'utf8').trim();
+  if (!/^[0-9a-f]{64}$/.test(token)) throw new FailedPreconditionError(`${file} does not hold a token berth wrote; remove it so a new one is made`, { field: 'nats' });
+  return { token, file };
+}
+
+/** The nats-server config berth's own server runs with (0600: it holds the token). */
+export function writeNatsConfig(paths: BerthPaths, port: number, token: string): string {
+  const dir = join(paths.root, 'nats');
+  const file = join(dir, 'nats-server.conf');
+  const text = [
+    '# Written by berth at every start of its own server (libs/daemon nats.ts).',
+    `listen: ${JSON.stringify(`127.0.0.1:${port}`)}`,
+    `jetstream { store_dir: ${JSON.stringify(dir)} }`,
+    `authorization { token: ${JSON.stringify(token)} }`,
+    '',
+  ].join('\n');
+  writeFileSync(`${file}.tmp`, text, { mode: 0o600 });
+  chmodSync(`${file}.tmp`, 0o600);
+  // rename keeps the 0600 inode; a config an older run left is replaced whole.
+  renameSync(`${file}.tmp`, file);
+  return file;
+}
+
 /**
- * Resolves the NATS URL for a stack. With `detached`, a private server
+ * Resolves the NATS server for a stack. With `detached`, a private server
  * started here outlives this process (daemon up); its pid is returned.
  */
 export async function resolveNats(paths: BerthPaths, opts: { detached?: boolean; port?: number } = {}): Promise<NatsChoice> {
-  if (process.env.NATS_URL) return { url: process.env.NATS_URL };
+  if (process.env.NATS_URL) {
+    const t = natsFromEnv(process.env, paths.root);
+    return { url: t.servers, auth: t.auth };
+  }
   const port = opts.port ?? DEFAULT_NATS_PORT;
-  if (await portOpen(port)) return { url: `nats://127.0.0.1:${port}` };
-  const store = join(paths.root, 'nats');
-  mkdirSync(store, { recursive: true });
+  const url = `nats://127.0.0.1:${port}`;
+  const { token, file: tokenFile } = ensureNatsToken(paths);
+  if (await portOpen(port)) {
+    const who = await probeNatsAuth(url, token);
+    if (who === 'ours') return { url, auth: { token }, tokenFile };
+    throw new FailedPreconditionError(
+      `127.0.0.1:${port} is served by a NATS server berth did not start (${who === 'open'
+        ? 'it accepts connections without authentication, so every local user could read berth\'s events and use its JetStream API'
+        : 'it does not accept the token in ' + tokenFile}); stop it, or set NATS_URL to use it deliberately (with its credentials: nats://user:pass@host:port, NATS_TOKEN or NATS_CREDS)`,
+      { field: 'NATS_URL' },
+    );
+  }
+  const config = writeNatsConfig(paths, port, token);
   mkdirSync(paths.run, { recursive: true });
-  const logFd = openSync(join(paths.run, 'nats-server.log'), 'a');
-  const child = spawn('nats-server', ['-js', '-sd', store, '-a', '127.0.0.1', '-p', String(port)], {
+  const logFd = openSync(join(paths.run, 'nats-server.log'), 'a', 0o600);
+  const child = spawn('nats-server', ['-c', config], {
     stdio: ['ignore', logFd, logFd],
     detached: opts.detached ?? false,
   });
@@ -53,5 +122,15 @@ export async function resolveNats(paths: BerthPaths, opts: { detached?: boolean;
     await new Promise((r) => setTimeout(r, 50));
   }
   if (opts.detached) child.unref();
-  return { url: `nats://127.0.0.1:${port}`, process: child };
+  return { url, auth: { token }, tokenFile, process: child };
+}
+
+/**
+ * Environment for the stack's service processes: berth's own server's URL
+ * and token file, or nothing when the operator set NATS_URL (it, and any
+ * NATS_TOKEN/NATS_CREDS, pass through as they are, credentials included).
+ */
+export function natsEnv(paths: BerthPaths, url: string): Record<string, string> {
+  if (process.env.NATS_URL) return {};
+  return { NATS_URL: url, NATS_TOKEN_FILE: natsTokenPath(paths.root) };
 }

@@ -1,7 +1,7 @@
 // Running services in this process: what apps/<service> (one module) and
 // apps/berthd (any subset) do. Each service gets its own ServiceHost (socket,
 // health, reflection, metrics), logger, registry and event publisher.
-import { EventPublisher } from '@berth/events';
+import { EventPublisher, type NatsAuth } from '@berth/events';
 import {
   ServiceHost, berthPaths, createLogger, createRegistry, prepareStateDir, serviceAddresses, stopOnSignals,
   type BerthPaths, type ServiceModule, type StartedService,
@@ -9,7 +9,9 @@ import {
 
 export interface RunOptions {
   paths?: BerthPaths;
+  /** NATS server URL(s); credentials in `natsAuth` (or in the URL). */
   natsUrl: string;
+  natsAuth?: NatsAuth;
   /** Metrics listen override per service (tests use port 0). */
   metrics?: (name: string) => { host: string; port: number } | false | undefined;
   /** Install SIGTERM/SIGINT handlers that drain and exit. */
@@ -42,6 +44,7 @@ export async function runServices(modules: ServiceModule[], opts: RunOptions): P
       const registry = createRegistry(m.name);
       const events = new EventPublisher({
         servers: opts.natsUrl,
+        ...(opts.natsAuth ? { auth: opts.natsAuth } : {}),
         service: m.name,
         registry,
         onError: (e) => log.debug({ err: e.message }, 'nats not reachable; events are buffered'),

@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { arch, platform } from 'node:os';
 import type * as grpc from '@grpc/grpc-js';
 import { ErrorCode, FailedPreconditionError, InvalidArgumentError, isNotFound, isUnavailable, makeError } from '@berth/errors';
-import { subjects, subscribeEvents, type ContainerAction as NatsContainerAction } from '@berth/events';
+import { natsFromEnv, subjects, subscribeEvents, type ContainerAction as NatsContainerAction } from '@berth/events';
 import { createClient, send, stateDir, type AsyncHandlers, type ServiceContext, type ServiceModule } from '@berth/kit';
 import type { engineV1, eventsV1, namespacesV1 } from '@berth/proto';
 import { ContainerStore } from './container-store';
@@ -184,7 +184,8 @@ export const engineModule: ServiceModule = {
     });
     let closed = false;
     const recovery = recoverInBackground(engine, g, ctx, () => closed);
-    const natsUrl = process.env['NATS_URL'] || 'nats://127.0.0.1:4222';
+    // NATS_URL and its credentials, else berth's own server with its token (@berth/events connection.ts).
+    const nats = natsFromEnv(process.env, ctx.paths.root);
     const version = engineVersion();
 
     /** The container's record for cp, its writable root mounted (see withMountedRoot). */
@@ -446,7 +447,7 @@ export const engineModule: ServiceModule = {
         const untilEnd = until ? new UntilEnd(until, onAbort) : undefined;
         try {
           const stream = subscribeEvents({
-            servers: natsUrl, filter: 'berth.engine.container.>', signal: ac.signal,
+            servers: nats.servers, auth: nats.auth, filter: 'berth.engine.container.>', signal: ac.signal,
             ...(since ? { since } : {}), ...(until ? { until } : {}),
           });
           for await (const ce of stream) {

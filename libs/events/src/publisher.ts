@@ -14,6 +14,7 @@ import { connect, type NatsConnection, type JetStreamClient, RetentionPolicy, St
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { makeCloudEvent, type CloudEvent } from './cloudevent';
 import { ALL_SUBJECTS, EVENTS_STREAM } from './subjects';
+import { natsConnectOptions, type NatsAuth } from './connection';
 
 export interface RetentionOptions {
   /** Keep events at most this long (ms). Default 7 days. */
@@ -25,8 +26,10 @@ export interface RetentionOptions {
 }
 
 export interface PublisherOptions {
-  /** NATS server URL(s), comma separated. */
+  /** NATS server URL(s), comma separated (credentials in the URL allowed: connection.ts). */
   servers: string;
+  /** Credentials (berth's own server's token, NATS_TOKEN, NATS_CREDS...). */
+  auth?: NatsAuth;
   /** Publishing service name (CloudEvents source). */
   service: string;
   /** Queue bound while NATS is unreachable. Default 10,000. */
@@ -126,7 +129,7 @@ export class EventPublisher {
 
   private async connectOnce(): Promise<void> {
     const nc = await connect({
-      servers: this.opts.servers.split(','),
+      ...natsConnectOptions(this.opts.servers, this.opts.auth),
       name: `berth-${this.opts.service}`,
       reconnect: true,
       maxReconnectAttempts: -1,

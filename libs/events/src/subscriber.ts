@@ -4,9 +4,12 @@ import { connect, DeliverPolicy, type NatsConnection, type ConsumerMessages } fr
 import type { CloudEvent } from './cloudevent';
 import { ALL_SUBJECTS, EVENTS_STREAM } from './subjects';
 import { ensureEventsStream } from './publisher';
+import { natsConnectOptions, type NatsAuth } from './connection';
 
 export interface SubscribeOptions {
+  /** NATS server URL(s), comma separated (credentials in the URL allowed: connection.ts). */
   servers: string;
+  auth?: NatsAuth;
   /** Replay from this time (inclusive). */
   since?: Date;
   /** Replay from this stream sequence (inclusive). */
@@ -20,7 +23,7 @@ export interface SubscribeOptions {
 
 /** Yields events as CloudEvents (with their stream sequence) until aborted. */
 export async function* subscribeEvents(opts: SubscribeOptions): AsyncGenerator<CloudEvent> {
-  const nc: NatsConnection = await connect({ servers: opts.servers.split(','), name: 'berth-events-subscriber', timeout: 3000 });
+  const nc: NatsConnection = await connect({ ...natsConnectOptions(opts.servers, opts.auth), name: 'berth-events-subscriber', timeout: 3000 });
   let messages: ConsumerMessages | undefined;
   const onAbort = () => {
     messages?.stop();
