@@ -5,7 +5,10 @@
 // Each check returns undefined when the value is acceptable, or the reason it
 // is not, phrased to follow "invalid <what> "<value>": ". The caller wraps it
 // in its own error: the CLI names the flag, the engine the request field.
-import { isIP } from 'node:net';
+// node:net is loaded when an address is checked, not with this module: the
+// CLI loads this module at every start, and node:net costs it several ms.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const isIP = (v: string): number => (require('node:net') as typeof import('node:net')).isIP(v);
 
 /** A value quoted in an error message: control characters escaped, a long value cut (a 10,000-character name is not echoed whole). */
 export function quoteValue(v: string, max = 80): string {

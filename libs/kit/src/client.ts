@@ -10,7 +10,6 @@
 //     (status.ts).
 import type * as grpc from '@grpc/grpc-js';
 import type { MethodDefinition } from '@grpc/proto-loader';
-import { randomUUID } from 'node:crypto';
 import { compiledServiceDefinition, serviceDefinition } from '@berth/proto';
 import { fromStatus } from './status-codes';
 
@@ -19,6 +18,8 @@ import { fromStatus } from './status-codes';
 // only and otherwise speaks HTTP/2 itself (h2-client.ts).
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const loadGrpc = () => require('@grpc/grpc-js') as typeof grpc;
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- node:crypto with the first call too
+const randomUUID = () => (require('node:crypto') as typeof import('node:crypto')).randomUUID();
 
 export interface CallOpts {
   /** Milliseconds until the call is abandoned (DEADLINE_EXCEEDED). */
