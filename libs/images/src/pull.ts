@@ -13,6 +13,7 @@
 //   with the blobs only it protected: no image record, no orphans.
 import { PassThrough, Readable } from 'node:stream';
 import { DataLossError, InvalidArgumentError, NotFoundError, UnavailableError, isDataLoss } from '@berth/errors';
+import { writableAgain } from '@berth/kit';
 import type { ContentWriter } from './content-store.js';
 import { isSha256Digest, sha256Digest } from './digest.js';
 import { ImageEvent } from './events.js';
@@ -168,19 +169,6 @@ function newTap(): Tap {
   };
 }
 
-/** Resolves when `s` wants more data or has gone away (a failed applier destroys it). */
-function drained(s: PassThrough): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      s.off('drain', done);
-      s.off('close', done);
-      resolve();
-    };
-    s.on('drain', done);
-    s.on('close', done);
-  });
-}
-
 /** GET a manifest by tag or digest; the digest is computed from the bytes and checked. */
 async function fetchManifest(client: RegistryClient, ref: Reference, tagOrDigest: string, scope: string[], what: string): Promise<{ desc: Descriptor; data: Buffer }> {
   const res = await client.request('GET', `/v2/${ref.path}/manifests/${tagOrDigest}`, {
@@ -286,7 +274,7 @@ async function fetchInto(
     try {
       for await (const chunk of Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>, { signal })) {
         await writer.write(chunk as Uint8Array);
-        if (tap && !tap.destroyed && !tap.write(chunk)) await drained(tap);
+        if (tap && !tap.destroyed && !tap.write(chunk)) await writableAgain(tap);
         onBytes((chunk as Uint8Array).length);
         if (writer.offset - lastReported >= PROGRESS_STEP) {
           lastReported = writer.offset;

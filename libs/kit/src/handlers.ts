@@ -65,6 +65,23 @@ export async function send<T>(call: { write(m: T): boolean; once(ev: 'drain', f:
   return !signal.aborted;
 }
 
+/**
+ * Resolves when `s` (a stream whose write() returned false) wants more data,
+ * or has closed (a consumer that failed destroys it): the wait of a producer
+ * that must not buffer without bound, and must not hang on a dead consumer.
+ */
+export function writableAgain(s: { on(ev: 'drain' | 'close', f: () => void): unknown; off(ev: 'drain' | 'close', f: () => void): unknown }): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      s.off('drain', done);
+      s.off('close', done);
+      resolve();
+    };
+    s.on('drain', done);
+    s.on('close', done);
+  });
+}
+
 // `for await (const m of call)` on a Node stream destroys the stream when the
 // loop ends, which for a gRPC call cancels it before the handler can write
 // its replies. Handlers iterate incoming messages that way, so make the

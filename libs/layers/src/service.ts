@@ -13,7 +13,7 @@
 import { resolve } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { ErrorCode, InvalidArgumentError, makeError } from '@berth/errors';
-import { stateDir, type AsyncHandlers, type ServiceModule } from '@berth/kit';
+import { send, stateDir, writableAgain, type AsyncHandlers, type ServiceModule } from '@berth/kit';
 import type { layersV1 } from '@berth/proto';
 import { Gauge } from 'prom-client';
 import type { Mount, SnapshotKind } from './driver';
@@ -51,19 +51,6 @@ function snapshotToWire(s: SnapshotInfo): layersV1.SnapshotInfo {
 function mountsToWire(ms: Mount[]): layersV1.MountsResponse {
   // Root filesystem mounts: no destination (the runtime mounts them at the root).
   return { mounts: ms.map((m) => ({ destination: '', type: m.type, source: m.source, options: [...m.options] })) };
-}
-
-/** Resolves when `s` can take more data again, or has been destroyed. */
-function writable(s: PassThrough): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      s.off('drain', done);
-      s.off('close', done);
-      resolve();
-    };
-    s.on('drain', done);
-    s.on('close', done);
-  });
 }
 
 export const layersModule: ServiceModule = {
@@ -125,7 +112,7 @@ export const layersModule: ServiceModule = {
               fail(new InvalidArgumentError('header: sent twice; an ApplyLayer call carries one header, then only data chunks', { field: 'header' }));
               return;
             }
-            if (m.value.data && m.value.data.length > 0 && !input.write(m.value.data)) await writable(input);
+            if (m.value.data && m.value.data.length > 0 && !input.write(m.value.data)) await writableAgain(input);
           }
           if (!input.destroyed) input.end();
         };
@@ -170,17 +157,7 @@ export const layersModule: ServiceModule = {
         const { stream, done } = store.diff(req.key, { compression: req.gzip ? 'gzip' : 'none' });
         const onAbort = () => stream.destroy();
         cctx.signal.addEventListener('abort', onAbort, { once: true });
-        const send = async (data: Buffer) => {
-          if (!call.write({ data })) await new Promise<void>((resolve) => {
-            const go = () => {
-              call.off('drain', go);
-              cctx.signal.removeEventListener('abort', go);
-              resolve();
-            };
-            call.on('drain', go);
-            cctx.signal.addEventListener('abort', go, { once: true });
-          });
-        };
+        const sendChunk = (data: Buffer) => send(call, { data }, cctx.signal);
         try {
           // Coalesce the tar's small pieces (512-byte headers) into large messages.
           let pending: Buffer[] = [];
@@ -191,7 +168,7 @@ export const layersModule: ServiceModule = {
             pendingBytes += chunk.length;
             while (pendingBytes >= DIFF_CHUNK) {
               const all = Buffer.concat(pending);
-              await send(all.subarray(0, DIFF_CHUNK));
+              await sendChunk(all.subarray(0, DIFF_CHUNK));
               pending = [all.subarray(DIFF_CHUNK)];
               pendingBytes = all.length - DIFF_CHUNK;
             }
@@ -201,7 +178,7 @@ export const layersModule: ServiceModule = {
             await done.catch(() => undefined);
             return;
           }
-          if (pendingBytes > 0) await send(Buffer.concat(pending));
+          if (pendingBytes > 0) await sendChunk(Buffer.concat(pending));
           const r = await done;
           call.write({ result: { diffId: r.diffId, digest: r.digest, size: r.size, compressedSize: r.compressedSize, mediaType: r.mediaType } });
         } catch (e) {
