@@ -5,6 +5,7 @@
 // engine is called, so a bad flag never leaves a half-created container.
 import { InvalidArgumentError } from '@berth/errors';
 import { logBounds } from '@berth/cri-log';
+import { parseSecurityOpts } from '@berth/seccomp';
 import { checkContainerName, MIN_MEMORY, type ContainerConfig, type HostConfig } from '@berth/container-config';
 import type { CommandDef, FlagDef, ParsedCommand } from './command';
 import { invalidFlagValue } from './command';
@@ -43,6 +44,7 @@ export const RUN_FLAGS: FlagDef[] = [
   { name: 'cap-add', kind: 'list', description: 'Add Linux capabilities' },
   { name: 'cap-drop', kind: 'list', description: 'Drop Linux capabilities' },
   { name: 'userns', kind: 'string', description: 'User namespace to use (host, auto)' },
+  { name: 'security-opt', kind: 'list', description: 'Security options (seccomp=<profile.json>|unconfined, no-new-privileges[=true|false])' },
   { name: 'stop-timeout', kind: 'int', description: 'Timeout (in seconds) to stop a container' },
   { name: 'stop-signal', kind: 'string', description: 'Signal to stop the container' },
   { name: 'label', short: 'l', kind: 'list', description: 'Set meta data on a container' },
@@ -89,6 +91,26 @@ export interface RunEnv {
 
 
 const flagOf = (name: string): FlagDef => RUN_FLAGS.find((f) => f.name === name)!;
+
+/** seccomp=<file> (or the old seccomp:<file>) becomes seccomp=<the file's JSON,
+ * compacted>, as Docker's CLI sends it: the engine never reads client paths.
+ * unconfined and builtin, and every other option, pass as typed. */
+function readSeccompProfile(opt: string, env: RunEnv): string {
+  const m = /^seccomp[=:](.*)$/s.exec(opt);
+  const path = m?.[1];
+  if (path === undefined || path === 'unconfined' || path === 'builtin') return opt;
+  let content: string;
+  try {
+    content = env.readFile(path);
+  } catch (e) {
+    throw invalidFlagValue(flagOf('security-opt'), opt, `cannot read the seccomp profile: ${(e as Error).message}`);
+  }
+  try {
+    return `seccomp=${JSON.stringify(JSON.parse(content))}`;
+  } catch (e) {
+    throw invalidFlagValue(flagOf('security-opt'), opt, `the seccomp profile ${path} is not valid JSON (${(e as Error).message})`);
+  }
+}
 
 /** Turns a parsed run/create command line into a validated RunRequest. */
 export function buildRunRequest(p: ParsedCommand, env: RunEnv): RunRequest {
@@ -170,6 +192,13 @@ export function buildRunRequest(p: ParsedCommand, env: RunEnv): RunRequest {
   const capAdd = list('cap-add').map((c) => parseCapability(flagOf('cap-add'), c));
   const capDrop = list('cap-drop').map((c) => parseCapability(flagOf('cap-drop'), c));
 
+  const securityOpt = list('security-opt').map((o) => readSeccompProfile(o, env));
+  try {
+    parseSecurityOpts(securityOpt);
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message, { field: 'security-opt' });
+  }
+
   const userns = str('userns');
   if (has('userns') && userns !== 'host' && userns !== 'auto') throw invalidFlagValue(flagOf('userns'), userns, 'expected host or auto');
 
@@ -215,7 +244,7 @@ export function buildRunRequest(p: ParsedCommand, env: RunEnv): RunRequest {
     hostConfig: {
       memory, memorySwap, nanoCpus, cpuShares, cpusetCpus, pidsLimit, networkMode, portBindings, mounts,
       readonlyRootfs: v['read-only'] as boolean, init: v.init as boolean, restartPolicy, capAdd, capDrop,
-      usernsMode: userns, autoRemove, logConfig,
+      usernsMode: userns, autoRemove, logConfig, securityOpt,
     },
     pull,
     detach,

@@ -120,6 +120,9 @@ export interface HostConfig {
   /** --rm: remove the container when it exits. */
   autoRemove: boolean;
   logConfig: LogConfig;
+  /** --security-opt as given (Docker's HostConfig.SecurityOpt): no-new-privileges[=bool],
+   * seccomp=unconfined|builtin|<profile JSON> (the CLI puts a profile file's content here). */
+  securityOpt: string[];
 }
 
 export * from './validate';

@@ -215,6 +215,7 @@ export function decodeCreate(body: Json, name: string): DecodedCreate {
     capDrop: strList(h['CapDrop']).map((c) => parseCapability({ name: 'HostConfig.CapDrop' }, c)),
     usernsMode: str(h['UsernsMode']),
     autoRemove: false,
+    securityOpt: strList(h['SecurityOpt']),
     logConfig: { type: logType === 'json-file' || logType === 'local' ? '' : logType, config: Object.fromEntries(Object.entries(obj(logConfig['Config'])).map(([k, v]) => [k, str(v)])) },
   };
   return { request: toWire(name.replace(/^\//, ''), config, hostConfig), extraNetworks, aliases, autoRemove };

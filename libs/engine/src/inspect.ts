@@ -4,6 +4,7 @@
 // concept of keep Docker's zero values rather than disappearing.
 import type { ContainerRecord, MountPoint, PortBinding } from './types';
 import { formatIdRanges } from './userns';
+import { seccompProfileNameOf } from './security';
 
 /** Go's zero time.Time as Docker prints it. */
 export const ZERO_TIME = '0001-01-01T00:00:00Z';
@@ -85,6 +86,9 @@ export function inspectContainer(c: ContainerRecord): Record<string, unknown> {
     MountLabel: '',
     ProcessLabel: '',
     AppArmorProfile: '',
+    // berth's own: which seccomp filter the container runs under ("default"
+    // = Docker's profile, "unconfined" = none, "custom" = --security-opt seccomp=<file>).
+    SeccompProfile: seccompProfileNameOf(h),
     ExecIDs: null,
     HostConfig: {
       Binds: nullIfEmpty(binds),
@@ -95,6 +99,7 @@ export function inspectContainer(c: ContainerRecord): Record<string, unknown> {
       LogConfig: { Type: h.logConfig.type || 'k8s-file', Config: h.logConfig.config },
       CapAdd: nullIfEmpty(h.capAdd),
       CapDrop: nullIfEmpty(h.capDrop),
+      SecurityOpt: nullIfEmpty(h.securityOpt),
       ReadonlyRootfs: h.readonlyRootfs,
       Tmpfs: Object.keys(tmpfs).length ? tmpfs : null,
       UsernsMode: h.usernsMode,

@@ -14,6 +14,7 @@ import { mergeConfig, processFields } from './merge';
 import type { CgroupResources, EnginePorts, PullPolicy, ResolvedImage } from './ports';
 import type { SagaStep } from './saga';
 import { resolveUser } from './user';
+import { isPrivileged } from './security';
 import { logBoundsOf, type ContainerConfig, type HostConfig, type IdMapping } from './types';
 
 /** Everything the steps read and fill in. */
@@ -121,6 +122,7 @@ export function startSteps(p: EnginePorts): SagaStep<RunContext>[] {
           terminal: merged.tty, openStdin: merged.openStdin, cgroupPath: need(ctx.cgroupPath, 'cgroup path'),
           mounts: ctx.mounts, capAdd: h.capAdd, capDrop: h.capDrop, init: h.init, usernsMode: h.usernsMode,
           networkMode: h.networkMode, logPath: ctx.logPath, idMapping: ctx.idMapping, logBounds: logBoundsOf(h),
+          securityOpt: h.securityOpt, privileged: isPrivileged(h),
         })).pid;
       },
       async undo(ctx) {

@@ -148,7 +148,7 @@ export function defaultHostConfig(): HostConfig {
     memory: 0, memorySwap: 0, nanoCpus: 0, cpuShares: 0, cpusetCpus: '', pidsLimit: 0,
     networkMode: 'bridge', portBindings: [], mounts: [], readonlyRootfs: false, init: false,
     restartPolicy: { name: 'no', maximumRetryCount: 0 }, capAdd: [], capDrop: [], usernsMode: '',
-    autoRemove: false, logConfig: { type: '', config: {} },
+    autoRemove: false, logConfig: { type: '', config: {} }, securityOpt: [],
   };
 }
 

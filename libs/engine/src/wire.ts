@@ -35,6 +35,7 @@ export interface WireHostConfig {
   memory?: number; memorySwap?: number; nanoCpus?: number; cpuShares?: number; cpusetCpus?: string; pidsLimit?: number; networkMode?: string;
   portBindings?: WirePortBinding[]; mounts?: WireMountSpec[]; readonlyRootfs?: boolean; init?: boolean; restartPolicy?: Maybe<WireRestartPolicy>;
   capAdd?: string[]; capDrop?: string[]; usernsMode?: string; autoRemove?: boolean; logConfig?: Maybe<{ type?: string; config?: Record<string, string> }>;
+  securityOpt?: string[];
 }
 export interface WireCreateContainerRequest { name?: string; config?: Maybe<WireContainerConfig>; hostConfig?: Maybe<WireHostConfig>; pull?: string }
 
@@ -90,7 +91,7 @@ export function hostConfigFromWire(w: Maybe<WireHostConfig>): HostConfig {
     mounts: (w.mounts ?? []).map(mountFromWire), readonlyRootfs: w.readonlyRootfs ?? false, init: w.init ?? false,
     restartPolicy: restartPolicyFromWire(w.restartPolicy, 'host_config.'), capAdd: w.capAdd ?? [], capDrop: w.capDrop ?? [],
     usernsMode: w.usernsMode ?? '', autoRemove: w.autoRemove ?? false,
-    logConfig: logConfigFromWire(w.logConfig),
+    logConfig: logConfigFromWire(w.logConfig), securityOpt: w.securityOpt ?? [],
   };
 }
 

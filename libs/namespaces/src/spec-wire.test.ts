@@ -15,6 +15,10 @@ function wireSpec(s: Partial<typesV1.ContainerSpec__Output> = {}): typesV1.Conta
   return { process: wireProcess({ args: ['true'] }), root: { path: '/tmp', readonly: false }, hostname: '', mounts: [], linux: null, init: false, annotations: {}, ...s };
 }
 
+function wireLinux(l: Partial<typesV1.Linux__Output> = {}): typesV1.Linux__Output {
+  return { namespaces: [], uidMappings: [], gidMappings: [], maskedPaths: [], readonlyPaths: [], sysctl: {}, cgroupsPaths: [], rootfsPropagation: '', resources: null, seccomp: null, devices: [], unmaskedPaths: false, ...l };
+}
+
 function thrown(f: () => unknown): BerthError {
   try {
     f();
@@ -25,6 +29,26 @@ function thrown(f: () => unknown): BerthError {
 }
 
 describe('specFromWire', () => {
+  it('carries linux.seccomp through, and leaves it out when unset (no filter)', () => {
+    const seccomp: typesV1.LinuxSeccomp__Output = {
+      defaultAction: 'SCMP_ACT_ERRNO', defaultErrnoRet: 1, architectures: ['SCMP_ARCH_X86_64'], flags: [],
+      syscalls: [
+        { names: ['read'], action: 'SCMP_ACT_ALLOW', args: [] },
+        { names: ['clone'], action: 'SCMP_ACT_ALLOW', args: [{ index: 0, value: 2114060288, valueTwo: 0, op: 'SCMP_CMP_MASKED_EQ' }] },
+        { names: ['clone3'], action: 'SCMP_ACT_ERRNO', errnoRet: 38, args: [] },
+      ],
+    };
+    expect(specFromWire(wireSpec({ linux: wireLinux({ seccomp }) })).linux.seccomp).toEqual({
+      defaultAction: 'SCMP_ACT_ERRNO', defaultErrnoRet: 1, architectures: ['SCMP_ARCH_X86_64'], flags: [],
+      syscalls: [
+        { names: ['read'], action: 'SCMP_ACT_ALLOW' },
+        { names: ['clone'], action: 'SCMP_ACT_ALLOW', args: [{ index: 0, value: 2114060288, valueTwo: 0, op: 'SCMP_CMP_MASKED_EQ' }] },
+        { names: ['clone3'], action: 'SCMP_ACT_ERRNO', errnoRet: 38 },
+      ],
+    });
+    expect(specFromWire(wireSpec()).linux.seccomp).toBeUndefined();
+  });
+
   it("fills Docker's defaults for everything unset", () => {
     const spec = specFromWire(wireSpec());
     expect(spec.process).toMatchObject({ args: ['true'], env: [`PATH=${DEFAULT_PATH}`], cwd: '/', user: { uid: 0, gid: 0 }, terminal: false });
@@ -58,7 +82,7 @@ describe('specFromWire', () => {
         ],
         linux: {
           namespaces: [{ type: 'mount', path: '' }, { type: 'uts', path: '' }, { type: 'network', path: '/run/netns/x' }],
-          uidMappings: [], gidMappings: [], maskedPaths: ['/proc/kcore'], readonlyPaths: [], sysctl: {}, cgroupsPaths: [], rootfsPropagation: 'rslave', resources: null,
+          uidMappings: [], gidMappings: [], maskedPaths: ['/proc/kcore'], readonlyPaths: [], sysctl: {}, cgroupsPaths: [], rootfsPropagation: 'rslave', resources: null, seccomp: null, devices: [], unmaskedPaths: false,
         },
       }),
     );
@@ -87,8 +111,10 @@ describe('specFromWire', () => {
       [wireSpec({ process: wireProcess({ args: ['x'], user: { uid: 0, gid: 0, additionalGids: [], umask: 0o077, _umask: 'umask' } }) }), 'spec.process.user.umask'],
       [wireSpec({ process: wireProcess({ args: ['x'], rlimits: [{ type: 'RLIMIT_BOGUS', soft: 1, hard: 1 }] }) }), 'spec.process.rlimits[0].type'],
       [wireSpec({ mounts: [{ destination: '', type: 'bind', source: '/', options: [] }] }), 'spec.mounts[0].destination'],
-      [wireSpec({ hostname: 'h', linux: { namespaces: [{ type: 'mount', path: '' }], uidMappings: [], gidMappings: [], maskedPaths: [], readonlyPaths: [], sysctl: {}, cgroupsPaths: [], rootfsPropagation: '', resources: null } }), 'spec.hostname'],
-      [wireSpec({ linux: { namespaces: [{ type: 'mount', path: '' }, { type: 'bogus', path: '' }], uidMappings: [], gidMappings: [], maskedPaths: [], readonlyPaths: [], sysctl: {}, cgroupsPaths: [], rootfsPropagation: '', resources: null } }), 'spec.linux.namespaces[1].type'],
+      [wireSpec({ hostname: 'h', linux: { namespaces: [{ type: 'mount', path: '' }], uidMappings: [], gidMappings: [], maskedPaths: [], readonlyPaths: [], sysctl: {}, cgroupsPaths: [], rootfsPropagation: '', resources: null, seccomp: null, devices: [], unmaskedPaths: false } }), 'spec.hostname'],
+      [wireSpec({ linux: { namespaces: [{ type: 'mount', path: '' }, { type: 'bogus', path: '' }], uidMappings: [], gidMappings: [], maskedPaths: [], readonlyPaths: [], sysctl: {}, cgroupsPaths: [], rootfsPropagation: '', resources: null, seccomp: null, devices: [], unmaskedPaths: false } }), 'spec.linux.namespaces[1].type'],
+      [wireSpec({ linux: wireLinux({ seccomp: { defaultAction: 'SCMP_ACT_ALLOW', architectures: [], flags: [], syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_ERRNO', args: [{ index: 0, value: 0, valueTwo: 0, op: 'SCMP_CMP_ALMOST' }] }] } }) }), 'spec.linux.seccomp'],
+      [wireSpec({ linux: wireLinux({ seccomp: { defaultAction: 'SCMP_ACT_ALLOW', architectures: [], flags: [], syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_ERRNO', args: [{ index: 0, value: 2 ** 60, valueTwo: 0, op: 'SCMP_CMP_EQ' }] }] } }) }), 'spec.linux.seccomp.syscalls[0].args[0].value'],
     ];
     for (const [input, field] of cases) {
       const e = thrown(() => specFromWire(input));

@@ -20,12 +20,17 @@ import {
   type Capabilities,
   type ContainerSpec,
   type IdMapping,
+  type LinuxSeccomp,
+  type LinuxSeccompArg,
+  type LinuxSyscall,
   type Mount,
   type Namespace,
   type NamespaceType,
   type ProcessSpec,
   type Rlimit,
   type RootfsPropagation,
+  type SeccompAction,
+  type SeccompOperator,
 } from '@berth/runtime';
 import type { typesV1 } from '@berth/proto';
 
@@ -84,6 +89,38 @@ function processInput(p: typesV1.Process__Output, field: string): Partial<Proces
   return out;
 }
 
+// uint64 arrives as a JS number: past 2^53 it is no longer the value sent.
+function seccompValue(field: string, v: number): number {
+  if (!Number.isSafeInteger(v) || v < 0) bad(field, `${String(v)} is past 2^53-1, the largest argument value berth passes exactly`);
+  return v;
+}
+
+/** linux.seccomp; the names of actions, operators and architectures are
+ * checked by the runtime's validation (validateSpec). Unset: no filter. */
+function seccompOf(s: typesV1.LinuxSeccomp__Output | null | undefined, field: string): LinuxSeccomp | undefined {
+  if (!s) return undefined;
+  const out: LinuxSeccomp = {
+    defaultAction: s.defaultAction as SeccompAction,
+    architectures: s.architectures,
+    flags: s.flags,
+    syscalls: s.syscalls.map((r, i): LinuxSyscall => {
+      const rule: LinuxSyscall = { names: r.names, action: r.action as SeccompAction };
+      if (r.errnoRet !== undefined) rule.errnoRet = r.errnoRet;
+      if (r.args.length > 0) {
+        rule.args = r.args.map((a, k): LinuxSeccompArg => ({
+          index: a.index,
+          op: a.op as SeccompOperator,
+          value: seccompValue(`${field}.syscalls[${i}].args[${k}].value`, a.value),
+          valueTwo: seccompValue(`${field}.syscalls[${i}].args[${k}].valueTwo`, a.valueTwo),
+        }));
+      }
+      return rule;
+    }),
+  };
+  if (s.defaultErrnoRet !== undefined) out.defaultErrnoRet = s.defaultErrnoRet;
+  return out;
+}
+
 function mappings(list: typesV1.LinuxIDMapping__Output[]): IdMapping[] {
   return list.map((m) => ({ containerID: m.containerId, hostID: m.hostId, size: m.size }));
 }
@@ -121,6 +158,7 @@ export function specFromWire(spec: typesV1.ContainerSpec__Output | null, field =
   const linux = spec.linux;
   const ns = linux ? namespacesOf(linux.namespaces, `${field}.linux.namespaces`) : undefined;
   const propagation = linux?.rootfsPropagation;
+  const seccomp = seccompOf(linux?.seccomp, `${field}.linux.seccomp`);
   const out = withDefaults({
     process: processInput(spec.process, `${field}.process`),
     root: { path: spec.root.path, readonly: spec.root.readonly },
@@ -135,6 +173,7 @@ export function specFromWire(spec: typesV1.ContainerSpec__Output | null, field =
       ...(linux && Object.keys(linux.sysctl).length > 0 ? { sysctl: linux.sysctl } : {}),
       ...(linux && linux.cgroupsPaths.length > 0 ? { cgroupsPaths: linux.cgroupsPaths } : {}),
       ...(propagation ? { rootfsPropagation: propagation as RootfsPropagation } : {}),
+      ...(seccomp ? { seccomp } : {}),
     },
     init: spec.init,
   });

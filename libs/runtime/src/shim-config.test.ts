@@ -89,6 +89,45 @@ describe('serializeShimConfig', () => {
   });
 });
 
+describe('serializeShimConfig: seccomp', () => {
+  it('writes linux.seccomp as seccomp directives, one line per syscall name, EPERM where errnoRet is absent', () => {
+    const spec = withDefaults({
+      process: { args: ['true'] },
+      root: { path: '/r' },
+      linux: {
+        seccomp: {
+          defaultAction: 'SCMP_ACT_ERRNO',
+          architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86'],
+          flags: ['SECCOMP_FILTER_FLAG_LOG'],
+          syscalls: [
+            { names: ['read', 'write'], action: 'SCMP_ACT_ALLOW' },
+            { names: ['clone3'], action: 'SCMP_ACT_ERRNO', errnoRet: 38 },
+            { names: ['clone'], action: 'SCMP_ACT_ALLOW', args: [{ index: 0, value: 2114060288, op: 'SCMP_CMP_MASKED_EQ' }] },
+          ],
+        },
+      },
+    });
+    const lines = serializeShimConfig(spec).split('\n').filter((l) => l.startsWith('seccomp'));
+    expect(lines).toEqual([
+      'seccomp\tSCMP_ACT_ERRNO\t1',
+      'seccomp-arch\tSCMP_ARCH_X86_64',
+      'seccomp-arch\tSCMP_ARCH_X86',
+      'seccomp-flag\tSECCOMP_FILTER_FLAG_LOG',
+      'seccomp-syscall\tread\tSCMP_ACT_ALLOW\t-',
+      'seccomp-syscall\twrite\tSCMP_ACT_ALLOW\t-',
+      'seccomp-syscall\tclone3\tSCMP_ACT_ERRNO\t38',
+      'seccomp-syscall\tclone\tSCMP_ACT_ALLOW\t-\t0\tSCMP_CMP_MASKED_EQ\t2114060288\t0',
+    ]);
+    expect(serializeShimConfig(defaultSpec('/r', ['true']))).not.toMatch(/^seccomp/m);
+  });
+
+  it('refuses a malformed filter, naming the part', () => {
+    const spec = withDefaults({ process: { args: ['true'] }, root: { path: '/r' } });
+    spec.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_ERRNO', args: [{ index: 9, value: 0, op: 'SCMP_CMP_EQ' }] }] };
+    expect(() => serializeShimConfig(spec)).toThrow(/linux\.seccomp: syscalls\[0\]\.args\[0\]\.index/);
+  });
+});
+
 describe('writing configs', () => {
   it('writes <stateDir>/config and exec configs atomically, mode 0600', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'berth-cfg-'));

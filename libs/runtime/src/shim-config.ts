@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { rename, writeFile, unlink } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { FailedPreconditionError, fromNodeError } from '@berth/errors';
+import type { LinuxSeccomp, SeccompAction } from '@berth/seccomp';
 import type { ShimBinding } from './shim-binding';
 import { releaseInit } from './start-fifo';
 import { validateProcess, validateSpec, type ContainerSpec, type ProcessSpec } from './spec';
@@ -51,6 +52,24 @@ function processLines(p: ProcessSpec): string[] {
   return lines;
 }
 
+// The shim wants an explicit return value for SCMP_ACT_ERRNO/SCMP_ACT_TRACE
+// ("-" for the other actions): OCI's absent errnoRet is EPERM (runc).
+const EPERM = 1;
+const seccompRet = (action: SeccompAction, ret: number | undefined): string =>
+  action === 'SCMP_ACT_ERRNO' || action === 'SCMP_ACT_TRACE' ? String(ret ?? EPERM) : '-';
+
+/** linux.seccomp as `seccomp*` directives: one seccomp-syscall line per name. */
+function seccompLines(s: LinuxSeccomp): string[] {
+  const lines = [formatLine(['seccomp', s.defaultAction, seccompRet(s.defaultAction, s.defaultErrnoRet)])];
+  for (const a of s.architectures ?? []) lines.push(formatLine(['seccomp-arch', a]));
+  for (const f of s.flags ?? []) lines.push(formatLine(['seccomp-flag', f]));
+  for (const r of s.syscalls ?? []) {
+    const args = (r.args ?? []).flatMap((a) => [String(a.index), a.op, String(a.value), String(a.valueTwo ?? 0)]);
+    for (const name of r.names) lines.push(formatLine(['seccomp-syscall', name, r.action, seccompRet(r.action, r.errnoRet), ...args]));
+  }
+  return lines;
+}
+
 /** The config text for `berth-shim create` (validates the spec first). */
 export function serializeShimConfig(spec: ContainerSpec): string {
   validateSpec(spec);
@@ -74,6 +93,7 @@ export function serializeShimConfig(spec: ContainerSpec): string {
   for (const [k, v] of Object.entries(linux.sysctl ?? {})) lines.push(formatLine(['sysctl', k, v]));
   for (const c of linux.cgroupsPaths ?? []) lines.push(formatLine(['cgroup', c]));
   if (spec.init) lines.push(formatLine(['init', initBinaryPath()]));
+  if (linux.seccomp) lines.push(...seccompLines(linux.seccomp));
   return lines.join('');
 }
 

@@ -13,6 +13,7 @@ import { setChildSubreaper, waitpidNoHang, type WaitStatus } from '@berth/sys';
 import { DEFAULT_CAPABILITIES, ALL_CAPABILITIES, defaultSpec, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, withDefaults, type ContainerSpec, type ContainerSpecInput, type ProcessSpec } from './spec';
 import { initBinaryPath, shimBinaryPath, writeExecConfig, writeShimConfig } from './shim-config';
 import { makeBusyboxRootfs, type BusyboxRootfs } from './testing/busybox-rootfs';
+import { defaultProfile, resolveProfile, type LinuxSeccomp } from '@berth/seccomp';
 
 const SHIM = shimBinaryPath();
 const NATIVE = resolve(__dirname, '..', '..', '..', 'native');
@@ -818,6 +819,44 @@ describe('berth-shim namespaces and cgroups', () => {
     } finally {
       await container.destroy();
     }
+  });
+});
+
+describe('berth-shim seccomp', () => {
+  const denyMkdir: LinuxSeccomp = {
+    defaultAction: 'SCMP_ACT_ALLOW',
+    syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 }],
+  };
+  const script = 'grep -E "^(Seccomp|NoNewPrivs):" /proc/self/status; mkdir /tmp/made && rmdir /tmp/made && echo MADE || echo REFUSED';
+
+  it("runs the init under Docker's default profile (filter mode 2, ordinary syscalls work) and exec under the same filter", async () => {
+    const filter = resolveProfile(defaultProfile(), DEFAULT_CAPABILITIES);
+    const { container, run } = await Container.create(spec({ process: { args: ['sh', '-c', `${script}; exec sleep 1000`] }, linux: { seccomp: filter } }));
+    try {
+      expect(run.code, run.stderr).toBe(0);
+      expect(container.start().code).toBe(0);
+      for (let i = 0; i < 300 && !/MADE|REFUSED/.test(container.stdout); i++) await sleep(10);
+      expect(container.stdout.split('\n').map((l) => l.trim()).slice(0, 3)).toEqual(['NoNewPrivs:\t0', 'Seccomp:\t2', 'MADE']);
+      const e = await container.exec({ args: ['sh', '-c', 'grep -E "^Seccomp:" /proc/self/status; unshare -U true && echo UNSHARED || echo NO-UNSHARE'], env: ['PATH=/bin'], cwd: '/', user: { uid: 0, gid: 0 } });
+      expect(e.code, e.stderr).toBe(0);
+      expect(e.stdout).toMatch(/^Seccomp:\t2\n/);
+      expect(e.stdout).toContain('NO-UNSHARE');
+    } finally {
+      await container.destroy();
+    }
+  });
+
+  it('applies a custom filter as root without no_new_privs (loaded before the capability drop) and as a user with it (right before execve)', async () => {
+    const asRoot = await runContainer(spec({ process: { args: ['sh', '-c', script] }, linux: { seccomp: denyMkdir } }));
+    expect(asRoot.status.code, asRoot.stderr).toBe(0);
+    expect(asRoot.stdout.split('\n').map((l) => l.trim())).toEqual(['NoNewPrivs:\t0', 'Seccomp:\t2', 'REFUSED', '']);
+    const asUser = await runContainer(
+      spec({ process: { args: ['sh', '-c', script], user: { uid: 1000, gid: 1000 }, noNewPrivileges: true }, linux: { seccomp: denyMkdir } }),
+    );
+    expect(asUser.status.code, asUser.stderr).toBe(0);
+    expect(asUser.stdout.split('\n').map((l) => l.trim())).toEqual(['NoNewPrivs:\t1', 'Seccomp:\t2', 'REFUSED', '']);
+    const none = await runContainer(spec({ process: { args: ['sh', '-c', script] } }));
+    expect(none.stdout.split('\n').map((l) => l.trim())).toEqual(['NoNewPrivs:\t0', 'Seccomp:\t0', 'MADE', '']);
   });
 });
 

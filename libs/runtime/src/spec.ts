@@ -7,6 +7,10 @@
 // host paths; `mounts[].destination`, `process.cwd`, masked and readonly
 // paths are paths inside the container.
 import { InvalidArgumentError } from '@berth/errors';
+import { validateLinuxSeccomp, type LinuxSeccomp } from '@berth/seccomp';
+
+/** linux.seccomp's OCI shape, part of the spec's surface. */
+export type { LinuxSeccomp, LinuxSyscall, LinuxSeccompArg, SeccompAction, SeccompOperator } from '@berth/seccomp';
 
 /** Linux namespace kinds, named as in the OCI spec. */
 export const NAMESPACE_TYPES = ['pid', 'network', 'mount', 'ipc', 'uts', 'user', 'cgroup', 'time'] as const;
@@ -96,6 +100,10 @@ export interface LinuxSpec {
   cgroupsPaths?: string[];
   /** Propagation of the container's "/" (default rprivate). */
   rootfsPropagation?: RootfsPropagation;
+  /** The seccomp filter (OCI linux.seccomp) of the init and of every exec'd
+   * process; absent = none. Not defaulted here: the engine chooses it
+   * (@berth/seccomp), the runtime applies what it is given. */
+  seccomp?: LinuxSeccomp;
 }
 
 export interface ContainerSpec {
@@ -200,6 +208,7 @@ export function withDefaults(input: ContainerSpecInput): ContainerSpec {
       sysctl: linux.sysctl ?? {},
       cgroupsPaths: linux.cgroupsPaths ?? [],
       rootfsPropagation: linux.rootfsPropagation ?? 'rprivate',
+      ...(linux.seccomp ? { seccomp: linux.seccomp } : {}),
     },
     init: input.init ?? false,
   };
@@ -354,5 +363,6 @@ export function validateSpec(spec: ContainerSpec): void {
   if (linux.rootfsPropagation !== undefined && !(ROOTFS_PROPAGATIONS as readonly string[]).includes(linux.rootfsPropagation)) {
     bad('linux.rootfsPropagation', `unknown propagation "${linux.rootfsPropagation}"; expected one of ${ROOTFS_PROPAGATIONS.join(', ')}`);
   }
+  if (linux.seccomp !== undefined) validateLinuxSeccomp(linux.seccomp, 'linux.seccomp');
   if (spec.init !== undefined && typeof spec.init !== 'boolean') bad('init', 'expected a boolean');
 }

@@ -16,7 +16,7 @@ import { ContainerFiles } from './shared';
 const spec = (logPath: string): ProcessSpec => ({
   rootfs: '/r', readonlyRootfs: false, args: ['true'], env: [], cwd: '/', uid: 0, gid: 0, additionalGids: [], hostname: 'h',
   terminal: false, openStdin: false, cgroupPath: '/sys/fs/cgroup/x', mounts: [], capAdd: [], capDrop: [], init: false,
-  usernsMode: '', networkMode: 'none', logPath, logBounds: { maxSize: 1024, maxFiles: 2 },
+  usernsMode: '', networkMode: 'none', logPath, logBounds: { maxSize: 1024, maxFiles: 2 }, securityOpt: [],
 });
 
 /** Test doubles of the two gRPC clients: they log calls; AddProcess is settled by the test. */

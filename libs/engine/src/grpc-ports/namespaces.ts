@@ -28,6 +28,7 @@ import { memoryCgroupDirs } from './oom-cgroup';
 import { chownToContainerRoot } from '../userns';
 import { rootGidOf } from '../state-modes';
 import { grantTraverse } from '@berth/sys';
+import { parseSecurityOpts, seccompFor } from '@berth/seccomp';
 
 export type NamespacesClient = BerthClient<namespacesV1.NamespacesDefinition, namespacesV1.NamespacesHandlers>;
 
@@ -224,6 +225,12 @@ export function grpcNamespacesPort(o: NamespacesPortOptions): GrpcNamespacesPort
         { destination: '/etc/hostname', type: 'bind', source: files.hostnamePath, options: ['rbind', 'rw'] },
       ];
       const capabilities = capabilitiesOf(spec.capAdd, spec.capDrop);
+      // Docker's default profile (or the user's) resolved for the capabilities
+      // the container gets: CAP_SYS_ADMIN opens mount/unshare/setns... (none
+      // for --privileged or seccomp=unconfined; @berth/seccomp).
+      const seccomp = seccompFor({
+        securityOpt: spec.securityOpt, privileged: spec.privileged === true, capabilities: capabilities?.effective ?? DEFAULT_CAPS,
+      });
       const req: namespacesV1.CreateRequest = {
         id,
         stdin: spec.openStdin,
@@ -235,6 +242,7 @@ export function grpcNamespacesPort(o: NamespacesPortOptions): GrpcNamespacesPort
             terminal: spec.terminal, args: spec.args, env: spec.env, cwd: spec.cwd,
             user: { uid: spec.uid, gid: spec.gid, additionalGids: spec.additionalGids },
             ...(capabilities ? { capabilities } : {}),
+            noNewPrivileges: parseSecurityOpts(spec.securityOpt).noNewPrivileges,
           },
           root: { path: spec.rootfs, readonly: spec.readonlyRootfs },
           hostname: spec.hostname,
@@ -246,6 +254,7 @@ export function grpcNamespacesPort(o: NamespacesPortOptions): GrpcNamespacesPort
             ...(idMapping ? { uidMappings: idMapping.uidMappings, gidMappings: idMapping.gidMappings } : {}),
             // The monitor's OOM counter (State.OOMKilled): oom-cgroup.ts.
             cgroupsPaths: memoryCgroupDirs(spec.cgroupPath),
+            ...(seccomp ? { seccomp } : {}),
           },
           init: spec.init,
         },
@@ -333,6 +342,7 @@ export function grpcNamespacesPort(o: NamespacesPortOptions): GrpcNamespacesPort
           terminal: spec.terminal, args: spec.args, env: spec.env, cwd: spec.cwd,
           user: { uid: spec.uid, gid: spec.gid, additionalGids: spec.additionalGids },
           ...(spec.privileged ? { capabilities: { bounding: ALL_CAPS, effective: ALL_CAPS, permitted: ALL_CAPS, inheritable: [], ambient: [] } } : {}),
+          noNewPrivileges: spec.noNewPrivileges,
         },
       });
       return { pid: res.pid };
