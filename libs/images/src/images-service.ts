@@ -6,7 +6,7 @@ import type { ContentStore } from './content-store.js';
 import { ImageEvent, type ImageEvents } from './events.js';
 import { commitImage, type CommitRequest } from './image-commit.js';
 import { collectGarbage, type GcOptions, type GcResult } from './gc.js';
-import { DANGLING_PREFIX, isDanglingName, type ImageRecord, type ImageStore } from './image-store.js';
+import { danglingName, imageIdOf, isDanglingName, type ImageRecord, type ImageStore } from './image-store.js';
 import type { Lease, LeaseCreateOptions, LeaseManager } from './leases.js';
 import type { Descriptor, HistoryEntry, ImageConfig, ImageManifest, Platform } from './media-types.js';
 import { Reference, familiarMatch, parseDockerRef, parseReference, trimNamed } from './reference.js';
@@ -93,14 +93,16 @@ export class ImagesService {
 
   /** After a name went: a held image left without any record stays, dangling, for its holders (as Docker keeps it). */
   private keepIfHeld(rec: ImageRecord): void {
-    if (this.store.byDigest(rec.target.digest).some((r) => r.target.digest === rec.target.digest)) return;
+    if (this.store.byImage(imageIdOf(rec)).length > 0) return;
     if (this.holdersOf(rec).length === 0) return;
-    this.store.create({ ...rec, name: DANGLING_PREFIX + rec.target.digest, createdAt: rec.createdAt });
+    this.store.create({ ...rec, name: danglingName(imageIdOf(rec)), createdAt: rec.createdAt });
   }
 
   /**
    * Finds the record a user means: a reference (busybox, busybox:1, name@digest),
    * a full image ID (sha256:...), or a unique hex prefix of an ID or target digest.
+   * A prefix is ambiguous only when it matches two images (two IDs): names
+   * of one image, whatever manifests they point at, are one answer.
    */
   resolve(refOrId: string): ImageRecord {
     if (isDanglingName(refOrId)) return this.store.get(refOrId);
@@ -123,8 +125,8 @@ export class ImagesService {
     if (idLike) {
       const hex = refOrId.replace(/^sha256:/, '');
       const hits = this.store.list().filter((r) => r.configDigest?.slice(7).startsWith(hex) || r.target.digest.slice(7).startsWith(hex));
-      const ids = new Set(hits.map((h) => h.target.digest));
-      if (ids.size > 1) throw new InvalidArgumentError(`image ID prefix ${refOrId} is ambiguous: it matches ${[...ids].join(', ')}`, { field: 'reference' });
+      const ids = new Set(hits.map(imageIdOf));
+      if (ids.size > 1) throw new InvalidArgumentError(`image ID prefix ${refOrId} is ambiguous: it matches images ${[...ids].join(', ')}`, { field: 'reference' });
       // Prefer a tagged record over a dangling one for the same image.
       const first = hits.find((h) => !isDanglingName(h.name)) ?? hits[0];
       if (first) return first;
@@ -176,9 +178,10 @@ export class ImagesService {
     const r = await this.resolveContent(rec, platform);
     const diffIds = r.config.rootfs?.diff_ids ?? [];
     const layers = r.manifest.layers.map((d, i) => ({ descriptor: d, diffId: diffIds[i] ?? '' }));
-    const same = this.store.byDigest(rec.target.digest).filter((x) => !isDanglingName(x.name));
+    // Every name of the image (its ID), and each repository with the manifest its name points at.
+    const same = this.store.byImage(imageIdOf(rec)).filter((x) => !isDanglingName(x.name));
     const repoTags = same.map((x) => parseReference(x.name)).filter((x) => x.tag !== undefined).map((x) => x.familiarString());
-    const repoDigests = [...new Set(same.map((x) => `${parseReference(x.name).familiarName()}@${rec.target.digest}`))];
+    const repoDigests = [...new Set(same.map((x) => `${parseReference(x.name).familiarName()}@${x.target.digest}`))];
     return {
       ...this.summary(rec),
       repoTags,
@@ -224,11 +227,13 @@ export class ImagesService {
   async remove(refOrId: string, opts: { force?: boolean; noPrune?: boolean } = {}): Promise<RemoveResult> {
     const rec = this.resolve(refOrId);
     const byId = refOrId.replace(/^sha256:/, '') !== refOrId || /^[a-f0-9]{4,64}$/.test(refOrId);
-    const siblings = this.store.byDigest(rec.target.digest).filter((r) => r.target.digest === rec.target.digest);
+    // The image's names: by name only that one goes (an untag); by ID all of them, which needs force when there are several.
+    const siblings = this.store.byImage(imageIdOf(rec));
     const names = byId && opts.force ? siblings.map((s) => s.name) : [rec.name];
     if (byId && !opts.force && siblings.length > 1) {
+      // moby daemon/images/image_delete.go (conflictHard): one image, several repositories.
       throw new FailedPreconditionError(
-        `image ${refOrId} is referenced by several names (${siblings.map((s) => s.name).join(', ')}): remove them by name or force`,
+        `conflict: unable to delete ${shortId(refOrId)} (must be forced) - image is referenced in multiple repositories`,
         { field: 'reference' },
       );
     }
@@ -248,7 +253,7 @@ export class ImagesService {
     this.keepIfHeld(rec);
     const gone = last && holder === undefined;
     const gc = gone && !opts.noPrune ? await this.gc() : undefined;
-    return { untagged: names.filter((n) => !isDanglingName(n)), deleted: gone ? [rec.target.digest] : [], gc };
+    return { untagged: names.filter((n) => !isDanglingName(n)), deleted: gone ? [imageIdOf(rec)] : [], gc };
   }
 
   /** Removes dangling images no lease holds (no container uses), then collects garbage. */
@@ -259,7 +264,7 @@ export class ImagesService {
       if (this.holdersOf(rec).length > 0) continue;
       this.store.delete(rec.name);
       untagged.push(rec.name);
-      deleted.push(rec.target.digest);
+      deleted.push(imageIdOf(rec));
       this.events.emit(ImageEvent.Deleted, { name: rec.name, digest: rec.target.digest });
     }
     return { untagged, deleted, gc: await this.gc() };
@@ -281,16 +286,13 @@ export class ImagesService {
       name: r.name,
       familiarName: dangling ? '<none>:<none>' : parseReference(r.name).familiarString(),
       target: r.target,
-      id: r.configDigest,
+      id: imageIdOf(r),
       dangling,
       labels: r.labels,
       createdAt: r.createdAt,
     };
   }
 }
-
-/** The image ID: the config digest, or the target's for a record that has none. */
-const imageIdOf = (rec: ImageRecord): string => rec.configDigest ?? rec.target.digest;
 
 /** stringid.TruncateID: the first 12 hex digits, without the algorithm. */
 const shortId = (id: string): string => id.replace(/^sha256:/, '').slice(0, 12);

@@ -14,7 +14,7 @@ export * from './platform.js';
 export { ContentStore, ContentWriter, type ContentInfo, type IngestStatus, type WriterOptions } from './content-store.js';
 export { LeaseManager, type Lease, type LeaseCreateOptions, type LeaseResource, type LeaseResourceKind } from './leases.js';
 export { commitImage, type CommitRequest } from './image-commit.js';
-export { ImageStore, DANGLING_PREFIX, isDanglingName, type ImageRecord } from './image-store.js';
+export { ImageStore, DANGLING_PREFIX, danglingName, imageIdOf, isDanglingName, type ImageRecord } from './image-store.js';
 export {
   ImagesService, type ListFilters, type ImageSummary, type ImageInspect, type LayerInfo, type RemoveResult,
 } from './images-service.js';

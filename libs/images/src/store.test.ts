@@ -6,7 +6,9 @@ import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isAlreadyExists, isDataLoss, isFailedPrecondition, isInvalidArgument, isNotFound, isUnavailable } from '@berth/errors';
 import { sha256Digest } from './digest.js';
+import Database from 'better-sqlite3';
 import { ImageEvent } from './events.js';
+import { imageIdOf } from './image-store.js';
 import { ImagesLocal } from './local.js';
 import { MediaType } from './media-types.js';
 import { UnpackLayerApplier } from './unpack-applier.js';
@@ -180,7 +182,7 @@ describe('image records', () => {
     local.images.untag('app:1');
     expect(isNotFound(await local.images.inspect('app:1').catch((e: unknown) => e))).toBe(true);
     const pruned = await local.images.prune();
-    expect(pruned.deleted).toEqual([one.target.digest]);
+    expect(pruned.deleted).toEqual([one.configDigest]);
   });
 
   it('refuses rmi of the last name of an image a container\'s lease holds with Docker\'s conflict; -f untags and keeps it; prune skips it until the lease goes', async () => {
@@ -210,8 +212,71 @@ describe('image records', () => {
 
     // The container is removed: its lease goes, and prune takes the image.
     local.leases.delete(lease.id);
-    expect((await local.images.prune()).deleted).toEqual([rec.target.digest]);
+    expect((await local.images.prune()).deleted).toEqual([rec.configDigest]);
     expect(await local.content.list()).toEqual([]);
+  });
+
+  it('one image, many names: the same config under two manifests is one image (one ID); rmi of a name untags, rmi of the ID needs -f', async () => {
+    const one = await local.transfer.import(Readable.from([await tarOf({ a: '1' })]), 'app:1');
+    const id = one.configDigest!;
+    // A second manifest of the same config, as a registry pull after a local load gives: save as a
+    // docker-archive and load it back under another name (load takes the archive's OCI manifest).
+    local.images.tag('app:1', 'copy:1');
+    const chunks: Buffer[] = [];
+    for await (const c of await local.transfer.save(['copy:1'], { format: 'docker' })) chunks.push(c as Buffer);
+    await local.transfer.load(Readable.from([Buffer.concat(chunks)]));
+    const copy = local.images.get('copy:1');
+    expect(copy.target.digest).not.toBe(one.target.digest);
+    expect(copy.configDigest).toBe(id);
+
+    // One row per name, the same ID, no dangling record for the manifest app:1 no longer shares.
+    expect(local.images.list().map((i) => [i.familiarName, i.id])).toEqual([['app:1', id], ['copy:1', id]]);
+    expect(local.images.list({ dangling: true })).toEqual([]);
+    // The ID and its prefixes name the image: not ambiguous (what `run` hit when the engine held the image by ID).
+    expect(imageIdOf(local.images.get(id))).toBe(id);
+    expect(imageIdOf(local.images.get(id.slice(7, 19)))).toBe(id);
+    const lease = local.images.createLease({ expiresInMs: null, labels: { container: 'c1' }, resources: [{ kind: 'image', key: id }] });
+    local.leases.delete(lease.id);
+    const ins = await local.images.inspect(id);
+    expect(ins.repoTags.sort()).toEqual(['app:1', 'copy:1']);
+    expect(ins.repoDigests.sort()).toEqual([`app@${one.target.digest}`, `copy@${copy.target.digest}`].sort());
+
+    // rmi by ID with two names: Docker's conflict unless forced.
+    const err = (await local.images.remove(id.slice(7, 19)).catch((e: unknown) => e)) as Error;
+    expect(isFailedPrecondition(err)).toBe(true);
+    expect(err.message).toBe(`conflict: unable to delete ${id.slice(7, 19)} (must be forced) - image is referenced in multiple repositories`);
+    // rmi of one name untags it; the image stays under the other.
+    expect(await local.images.remove('copy:1')).toMatchObject({ untagged: ['docker.io/library/copy:1'], deleted: [] });
+    expect(local.images.list().map((i) => i.familiarName)).toEqual(['app:1']);
+    // rmi -f of the ID removes every name and the image.
+    local.images.tag('app:1', 'copy:2');
+    const gone = await local.images.remove(id, { force: true });
+    expect(gone.untagged.sort()).toEqual(['docker.io/library/app:1', 'docker.io/library/copy:2']);
+    expect(gone.deleted).toEqual([id]);
+    expect(local.images.list()).toEqual([]);
+    expect(await local.content.list()).toEqual([]);
+  });
+
+  it('migrates a store whose dangling records were kept per manifest: one per image, none beside a name', async () => {
+    const named = await local.transfer.import(Readable.from([await tarOf({ a: '1' })]), 'app:1');
+    const orphan = await local.transfer.import(Readable.from([await tarOf({ a: '2' })]), 'orphan:1');
+    local.close();
+    // Rows as the old store wrote them: a dangling record beside a name of the same image, and two for one nameless image.
+    const db = new Database(join(work, 'store', 'meta.db'));
+    const target = (d: string) => JSON.stringify({ mediaType: MediaType.OciManifest, digest: d, size: 1 });
+    const put = db.prepare('INSERT INTO images (name, media_type, digest, size, target_json, config_digest, labels, created_at, updated_at) VALUES (?, ?, ?, 1, ?, ?, \'{}\', 1, 1)');
+    const fake = (n: number) => `sha256:${String(n).repeat(64)}`;
+    put.run(`<none>@${fake(1)}`, MediaType.OciManifest, fake(1), target(fake(1)), named.configDigest);
+    db.prepare('DELETE FROM images WHERE name = ?').run('docker.io/library/orphan:1');
+    put.run(`<none>@${fake(2)}`, MediaType.OciManifest, fake(2), target(fake(2)), orphan.configDigest);
+    put.run(`<none>@${orphan.target.digest}`, MediaType.OciManifest, orphan.target.digest, JSON.stringify(orphan.target), orphan.configDigest);
+    db.pragma('user_version = 0');
+    db.close();
+
+    local = await ImagesLocal.open({ root: join(work, 'store'), layerApplier: new UnpackLayerApplier(join(work, 'layers')), authConfigPath: join(work, 'auth.json') });
+    expect(local.images.list().map((i) => [i.familiarName, i.id]).sort()).toEqual([['<none>:<none>', orphan.configDigest], ['app:1', named.configDigest]]);
+    expect(local.images.list({ dangling: true }).map((i) => i.name)).toEqual([`<none>@${orphan.configDigest}`]);
+    expect(imageIdOf(local.images.get(orphan.configDigest!.slice(7, 19)))).toBe(orphan.configDigest);
   });
 
   it('untagging the last name of a held image keeps it dangling; without a holder the record goes', async () => {

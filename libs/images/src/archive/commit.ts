@@ -2,7 +2,7 @@
 // documents, apply the layers, name the image, release the lease.
 import { ImageEvent, type ImageEvent as ImageEventName } from '../events.js';
 import { discardLease } from '../gc.js';
-import { DANGLING_PREFIX, isDanglingName, type ImageRecord } from '../image-store.js';
+import { danglingName, type ImageRecord } from '../image-store.js';
 import type { Descriptor } from '../media-types.js';
 import type { TransferContext } from '../transfer-context.js';
 
@@ -32,15 +32,8 @@ export async function writeJson(ctx: Pick<TransferContext, 'content'>, leaseId: 
 export function nameImage(
   ctx: Pick<TransferContext, 'store' | 'events'>, name: string | undefined, target: Descriptor, configDigest: string, event: ImageEventName, labels: Record<string, string> = {},
 ): ImageRecord {
-  if (name === undefined) {
-    // An untagged copy of an image that already has a name adds nothing.
-    const named = ctx.store.byDigest(target.digest).find((r) => r.target.digest === target.digest && !isDanglingName(r.name));
-    if (named) {
-      ctx.events.emit(event, { name: named.name, digest: target.digest });
-      return named;
-    }
-  }
-  const { record } = ctx.store.put({ name: name ?? DANGLING_PREFIX + target.digest, target, configDigest, labels });
+  // An untagged copy of an image that already has a name adds nothing: put returns that record (ImageStore.put).
+  const { record } = ctx.store.put({ name: name ?? danglingName(configDigest), target, configDigest, labels });
   ctx.events.emit(event, { name: record.name, digest: target.digest });
   return record;
 }
