@@ -12,6 +12,7 @@ import type * as grpc from '@grpc/grpc-js';
 import type { MethodDefinition } from '@grpc/proto-loader';
 import { compiledServiceDefinition, serviceDefinition } from '@berth/proto';
 import { fromStatus } from './status-codes';
+import { channelCredentials, stripTcpScheme } from './tls';
 
 // grpc-js is loaded when the first grpc-js client is made, not with this
 // module: the CLI's entry (client-entry.ts) imports it for TCP addresses
@@ -61,6 +62,12 @@ export interface ClientOptions {
   timeoutMs?: number;
   /** Attempts for idempotent calls that fail UNAVAILABLE (default 5). */
   maxAttempts?: number;
+  /**
+   * The service whose TLS settings apply to TCP addresses (tls.ts), when it
+   * is not `service` itself: a grpc.health.v1 client of the engine passes
+   * the engine's name.
+   */
+  tlsFor?: string;
 }
 
 function isIdempotent(def: grpc.MethodDefinition<unknown, unknown>): boolean {
@@ -69,8 +76,8 @@ function isIdempotent(def: grpc.MethodDefinition<unknown, unknown>): boolean {
 }
 
 function normalizeAddress(a: string): string {
-  // "/run/berth/x.sock" -> unix:/run/berth/x.sock; host:port stays.
-  return a.startsWith('/') ? `unix:${a}` : a;
+  // "/run/berth/x.sock" -> unix:/run/berth/x.sock; tcp://host:port -> host:port; host:port stays.
+  return a.startsWith('/') ? `unix:${a}` : stripTcpScheme(a);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -99,7 +106,8 @@ export function createClient<D, H>(service: string, addresses: string[], opts: C
   const addrs = addresses.map(normalizeAddress);
   const clients = addrs.map(
     (a) =>
-      new Ctor(a, grpc.credentials.createInsecure(), {
+      // Mutual TLS for a TCP address (tls.ts); a unix socket needs none.
+      new Ctor(a, channelCredentials(grpc, opts.tlsFor ?? service, a), {
         'grpc.max_receive_message_length': 64 * 1024 * 1024,
         // Reconnect quickly after a service restart.
         'grpc.initial_reconnect_backoff_ms': 100,
@@ -197,7 +205,7 @@ export function createClient<D, H>(service: string, addresses: string[], opts: C
 /** Waits until every address of a service answers Health SERVING. */
 export async function waitServing(addresses: string[], service = '', timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  const health = createClient<Record<string, never>, Record<string, never>>('grpc.health.v1.Health', addresses, { timeoutMs: 2000 });
+  const health = createClient<Record<string, never>, Record<string, never>>('grpc.health.v1.Health', addresses, { timeoutMs: 2000, ...(service ? { tlsFor: service } : {}) });
   try {
     for (;;) {
       try {

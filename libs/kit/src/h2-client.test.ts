@@ -195,9 +195,15 @@ describe('client entry', () => {
     expect(h2Serves(['unix:/run/berth/engine.sock', '/run/berth/x.sock'])).toBe(true);
     expect(h2Serves(['unix:/run/berth/engine.sock', '10.0.0.1:7000'])).toBe(false);
     expect(() => createH2Client(SERVICE, ['127.0.0.1:1'])).toThrow(/unix sockets only/);
-    const viaEntry = createEntryClient<testingV1.EchoDefinition, testingV1.EchoHandlers>(SERVICE, ['127.0.0.1:1']);
-    // grpc-js normalizes the address list as given; the h2 client would have refused it.
-    expect(viaEntry.addresses).toEqual(['127.0.0.1:1']);
-    viaEntry.close();
+    // A TCP address is mutual TLS unless plaintext is asked for (tls.ts): asked here.
+    process.env.BERTH_ECHO_TCP_INSECURE = '1';
+    try {
+      const viaEntry = createEntryClient<testingV1.EchoDefinition, testingV1.EchoHandlers>(SERVICE, ['127.0.0.1:1'], { tlsFor: 'echo' });
+      // grpc-js normalizes the address list as given; the h2 client would have refused it.
+      expect(viaEntry.addresses).toEqual(['127.0.0.1:1']);
+      viaEntry.close();
+    } finally {
+      delete process.env.BERTH_ECHO_TCP_INSECURE;
+    }
   });
 });

@@ -12,8 +12,9 @@ import { dirname } from 'node:path';
 import type { Server as HttpServer } from 'node:http';
 import type { Registry } from 'prom-client';
 import { loadProtos, serviceDefinition } from '@berth/proto';
-import { BERTH_VERSION, berthPaths, infoPath, metricsListen, serviceTcp, socketPath, type BerthPaths } from './config';
+import { BERTH_VERSION, berthPaths, infoPath, metricsListen, serviceEnvKey, serviceTcp, socketPath, type BerthPaths } from './config';
 import { wrapHandlers, type AsyncHandlers } from './handlers';
+import { serverCredentials, stripTcpScheme } from './tls';
 import { createLogger, type Logger } from './logger';
 import { createRegistry, createRpcMetrics, serveMetrics } from './metrics';
 
@@ -129,6 +130,17 @@ export class ServiceHost {
     health.addToServer(server);
     reflectionService().addToServer(server);
 
+    // TCP is mutual TLS, or plaintext only when the operator said so (tls.ts);
+    // settled before anything is bound, so a refusal leaves nothing behind.
+    const tcpOpt = opts.tcp ?? serviceTcp(opts.name);
+    let tcp: { address: string; creds: grpc.ServerCredentials } | undefined;
+    if (tcpOpt) {
+      const address = stripTcpScheme(tcpOpt);
+      const { creds, tls } = serverCredentials(grpc, opts.name, address);
+      if (!tls) log.warn({ tcp: address }, `${serviceEnvKey(opts.name, 'TCP_INSECURE')}: gRPC over TCP without TLS, open to anyone who reaches the port`);
+      tcp = { address, creds };
+    }
+
     const socket = opts.socket ?? socketPath(opts.name, paths);
     mkdirSync(dirname(socket), { recursive: true, mode: 0o755 });
     if (await socketInUse(socket)) {
@@ -137,11 +149,10 @@ export class ServiceHost {
     rmSync(socket, { force: true });
     await bind(server, `unix:${socket}`);
     chmodSync(socket, 0o660);
-    const tcp = opts.tcp ?? serviceTcp(opts.name);
     let tcpBound: string | undefined;
     if (tcp) {
-      const port = await bind(server, tcp);
-      tcpBound = tcp.replace(/:\d+$/, `:${port}`);
+      const port = await bind(server, tcp.address, tcp.creds);
+      tcpBound = tcp.address.replace(/:\d+$/, `:${port}`);
     }
 
     let metricsServer: HttpServer | undefined;
@@ -208,9 +219,9 @@ export class ServiceHost {
   }
 }
 
-function bind(server: grpc.Server, address: string): Promise<number> {
+function bind(server: grpc.Server, address: string, creds = grpc.ServerCredentials.createInsecure()): Promise<number> {
   return new Promise((resolve, reject) => {
-    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, port) => {
+    server.bindAsync(address, creds, (err, port) => {
       if (err) reject(new Error(`cannot listen on ${address}: ${err.message}`));
       else resolve(port);
     });
