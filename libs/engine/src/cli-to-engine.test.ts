@@ -2,34 +2,22 @@
 // libs share the CreateContainerRequest field names). Services are the
 // in-memory test doubles; this checks the shapes agree, not the kernel side.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { tmpdir } from 'node:os';
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { BERTH, buildRunRequest, parseCommandLine } from '@berth/cli-kit';
-import { openEngineDb, type Db } from './db';
-import { ContainerStore } from './container-store';
-import { Engine } from './engine';
+import type { Engine } from './engine';
 import { inspectContainer } from './inspect';
-import { ManualClock } from './restart';
-import { VolumeStore } from './volumes';
-import { addTestImage, recordingPorts, type RecordingPorts } from './testing/recording-ports';
+import { engineFixture, type EngineFixture } from './testing/engine-fixture';
+import { addTestImage, type RecordingPorts } from './testing/recording-ports';
 
-let dir: string;
-let db: Db;
+let f: EngineFixture;
 let ports: RecordingPorts;
 let engine: Engine;
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'berth-engine-'));
-  db = openEngineDb(join(dir, 'engine.db'));
-  const clock = new ManualClock();
-  ports = recordingPorts(() => clock.now());
-  engine = new Engine({ store: new ContainerStore(db), volumes: new VolumeStore(db, dir), ports, stateDir: dir, clock });
+  f = engineFixture({ alpine: false });
+  ({ ports, engine } = f);
 });
-afterEach(() => {
-  engine.close();
-  db.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterEach(() => f.close());
 
 const cli = (line: string) => {
   const p = parseCommandLine(BERTH, line.split(' '));

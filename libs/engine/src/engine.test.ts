@@ -1,17 +1,14 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { isFailedPrecondition, isNotFound } from '@berth/errors';
-import { openEngineDb, type Db } from './db';
-import { ContainerStore } from './container-store';
+import type { Db } from './db';
 import { Engine, normalizeSignal, type CreateRequest, type StatsSample } from './engine';
 import type { ContainerEvent } from './events';
 import { decideRecovery, recover } from './recovery';
 import { ManualClock } from './restart';
 import { defaultContainerConfig, defaultHostConfig, type HostConfig, type MountSpec } from './types';
-import { VolumeStore } from './volumes';
-import { addTestImage, recordingPorts, type RecordingPorts } from './testing/recording-ports';
+import { engineFixture, type EngineFixture } from './testing/engine-fixture';
+import { addTestImage, type RecordingPorts } from './testing/recording-ports';
 import { newContainerRecord } from './record';
 
 let dir: string;
@@ -21,26 +18,12 @@ let ports: RecordingPorts;
 let engine: Engine;
 let events: ContainerEvent[];
 
-function makeEngine(): Engine {
-  const e = new Engine({ store: new ContainerStore(db), volumes: new VolumeStore(db, dir, () => clock.now()), ports, stateDir: dir, clock });
-  e.events.on('event', (ev: ContainerEvent) => events.push(ev));
-  return e;
-}
-
+let f: EngineFixture;
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'berth-engine-'));
-  db = openEngineDb(join(dir, 'engine.db'));
-  clock = new ManualClock();
-  ports = recordingPorts(() => clock.now());
-  addTestImage(ports, 'alpine', { cmd: ['/bin/sh'], volumes: [] });
-  events = [];
-  engine = makeEngine();
+  f = engineFixture();
+  ({ dir, db, clock, ports, engine, events } = f);
 });
-afterEach(() => {
-  engine.close();
-  try { db.close(); } catch { /* closed */ }
-  rmSync(dir, { recursive: true, force: true });
-});
+afterEach(() => f.close());
 
 /** Lets pending promise chains (exit watchers, serial chains) run. */
 async function flush(): Promise<void> {
@@ -457,10 +440,8 @@ describe('restart policies with backoff (manual clock)', () => {
 
 describe('recovery after an engine restart', () => {
   function reopen(): void {
-    engine.close();
-    db.close();
-    db = openEngineDb(join(dir, 'engine.db'));
-    engine = makeEngine();
+    engine = f.reopen();
+    db = f.db;
   }
 
   it('reconciles records with what the namespaces service reports, then applies policies', async () => {
@@ -479,7 +460,7 @@ describe('recovery after an engine restart', () => {
     ports.processes.get(died.id)!.exit = { exitCode: 2, signal: '', oomKilled: false, exitedAt: diedAt };
     ports.processes.delete(lost.id);
     reopen();
-    events = [];
+    events.length = 0;
     const acts = await recover(engine);
     const by = Object.fromEntries(acts.map((a) => [a.id, a]));
     expect(by[alive.id]).toMatchObject({ watch: true, restart: false });

@@ -1,17 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { isInvalidArgument } from '@berth/errors';
-import { openEngineDb, type Db } from './db';
-import { ContainerStore } from './container-store';
-import { Engine } from './engine';
+import type { Engine } from './engine';
 import { FAILPOINT_LABEL, RUN_STEPS, parseFailpoints } from './failpoints';
-import { ManualClock } from './restart';
 import { createSteps, startSteps } from './run-plan';
 import { defaultContainerConfig, defaultHostConfig } from './types';
-import { VolumeStore } from './volumes';
-import { addTestImage, recordingPorts, type RecordingPorts } from './testing/recording-ports';
+import { engineFixture, type EngineFixture } from './testing/engine-fixture';
+import { recordingPorts, type RecordingPorts } from './testing/recording-ports';
 
 describe('RUN_STEPS', () => {
   it('names every step of the run plan (a new step can be armed too)', () => {
@@ -35,26 +29,14 @@ describe('parseFailpoints', () => {
 });
 
 describe('engine with failpoints armed', () => {
-  let dir: string;
-  let db: Db;
+  let f: EngineFixture;
   let ports: RecordingPorts;
   let engine: Engine;
   beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'berth-engine-'));
-    db = openEngineDb(join(dir, 'engine.db'));
-    const clock = new ManualClock();
-    ports = recordingPorts(() => clock.now());
-    addTestImage(ports, 'alpine', { cmd: ['/bin/sh'], volumes: [] });
-    engine = new Engine({
-      store: new ContainerStore(db), volumes: new VolumeStore(db, dir, () => clock.now()), ports, stateDir: dir, clock,
-      failpoints: new Set(RUN_STEPS),
-    });
+    f = engineFixture({ engine: { failpoints: new Set(RUN_STEPS) } });
+    ({ ports, engine } = f);
   });
-  afterEach(() => {
-    engine.close();
-    db.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterEach(() => f.close());
   const req = (labels: Record<string, string>, autoRemove = true) => ({
     name: 'fp', config: { ...defaultContainerConfig('alpine'), cmd: null, labels }, hostConfig: { ...defaultHostConfig(), autoRemove },
   });

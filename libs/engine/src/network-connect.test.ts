@@ -4,44 +4,26 @@
 // refused request leaves the record and the services as they were. The real
 // datapath is covered by service.e2e.test.ts and libs/networks' connect.test.ts.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { InternalError, isAlreadyExists, isFailedPrecondition, isInvalidArgument, isNotFound, rejection } from '@berth/errors';
-import { openEngineDb, type Db } from './db';
-import { ContainerStore } from './container-store';
-import { Engine, type CreateRequest } from './engine';
+import type { CreateRequest, Engine } from './engine';
 import { inspectContainer } from './inspect';
-import { ManualClock } from './restart';
+import type { ManualClock } from './restart';
 import { defaultContainerConfig, defaultHostConfig, type HostConfig } from './types';
-import { VolumeStore } from './volumes';
-import { addTestImage, recordingPorts, type RecordingPorts } from './testing/recording-ports';
+import { engineFixture, type EngineFixture } from './testing/engine-fixture';
+import type { RecordingPorts } from './testing/recording-ports';
 
-let dir: string;
-let db: Db;
+let f: EngineFixture;
 let clock: ManualClock;
 let ports: RecordingPorts;
 let engine: Engine;
 
-function makeEngine(): Engine {
-  return new Engine({ store: new ContainerStore(db), volumes: new VolumeStore(db, dir, () => clock.now()), ports, stateDir: dir, clock });
-}
-
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'berth-engine-connect-'));
-  db = openEngineDb(join(dir, 'engine.db'));
-  clock = new ManualClock();
-  ports = recordingPorts(() => clock.now());
-  addTestImage(ports, 'alpine', { cmd: ['/bin/sh'], volumes: [] });
+  f = engineFixture({ prefix: 'berth-engine-connect-' });
+  ({ clock, ports, engine } = f);
   ports.knownNetworks.set('back', { name: 'back', id: 'k'.repeat(64), subnet: '10.219.140.0/24', gateway: '10.219.140.1', isDefault: false, driver: 'bridge' });
   ports.knownNetworks.set('front', { name: 'front', id: 'f'.repeat(64), subnet: '10.219.141.0/24', gateway: '10.219.141.1', isDefault: false, driver: 'bridge' });
-  engine = makeEngine();
 });
-afterEach(() => {
-  engine.close();
-  try { db.close(); } catch { /* closed */ }
-  rmSync(dir, { recursive: true, force: true });
-});
+afterEach(() => f.close());
 
 async function flush(): Promise<void> {
   for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
@@ -99,8 +81,7 @@ describe('network connect / disconnect (engine over service doubles)', () => {
 
     // A new engine over the same database still has it.
     await engine.stop('job', 0);
-    engine.close();
-    engine = makeEngine();
+    engine = f.reopen();
     ports.rec.calls.length = 0;
     await engine.start('job');
     expect(netCalls(c.id)).toEqual([`networks.attach ${c.id}`, `networks.connect ${c.id}`, `networks.writeHostsFiles ${c.id}`]);

@@ -3,46 +3,29 @@
 // exit while the release runs behind it on the container's chain; the
 // release deletes the process first, then the rest; recovery finishes a
 // release an engine died in; every step is timed for the histogram.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ContainerStore } from './container-store';
-import { openEngineDb, type Db } from './db';
-import { Engine } from './engine';
+import type { Engine } from './engine';
 import { recover } from './recovery';
-import { ManualClock } from './restart';
-import { addTestImage, recordingPorts, type RecordingPorts } from './testing/recording-ports';
+import type { ManualClock } from './restart';
+import { engineFixture, type EngineFixture } from './testing/engine-fixture';
+import { addTestImage, type RecordingPorts } from './testing/recording-ports';
 import { defaultContainerConfig, defaultHostConfig } from './types';
-import { VolumeStore } from './volumes';
 
 const flush = () => new Promise((r) => setTimeout(r, 10));
 
 describe('engine run path', () => {
-  let dir: string;
-  let db: Db;
+  let f: EngineFixture;
   let ports: RecordingPorts;
   let engine: Engine;
   let clock: ManualClock;
   let steps: string[];
-  const make = () => new Engine({
-    store: new ContainerStore(db), volumes: new VolumeStore(db, dir, () => clock.now()), ports, stateDir: dir, clock,
-    onStepTimed: (step, seconds) => { expect(seconds).toBeGreaterThanOrEqual(0); steps.push(step); },
-  });
   beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'berth-engine-'));
-    db = openEngineDb(join(dir, 'engine.db'));
-    clock = new ManualClock();
-    ports = recordingPorts(() => clock.now());
-    addTestImage(ports, 'alpine', { cmd: ['/bin/true'], volumes: [] });
     steps = [];
-    engine = make();
+    f = engineFixture({ engine: { onStepTimed: (step, seconds) => { expect(seconds).toBeGreaterThanOrEqual(0); steps.push(step); } } });
+    ({ ports, engine, clock } = f);
+    addTestImage(ports, 'alpine', { cmd: ['/bin/true'], volumes: [] });
   });
-  afterEach(() => {
-    engine.close();
-    db.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterEach(() => f.close());
 
   it('Wait answers at the committed exit; the release follows on the chain, process first, before a queued remove', async () => {
     const c = await engine.run({ name: 'web', config: defaultContainerConfig('alpine'), hostConfig: defaultHostConfig() });
@@ -133,7 +116,7 @@ describe('engine run path', () => {
     expect(ports.rec.live.has(`process ${c.id}`)).toBe(true);
     expect(ports.rec.live.has(`cgroup ${c.id}`)).toBe(true);
 
-    engine = make();
+    engine = f.reopen();
     await recover(engine);
     for (const r of ['process', 'cgroup', 'net', 'hosts']) expect(ports.rec.live.has(`${r} ${c.id}`)).toBe(false);
     expect(engine.store.get(c.id).state).toBe('exited');

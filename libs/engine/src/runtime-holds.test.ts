@@ -2,17 +2,11 @@
 // only after the attach ended (the race behind `berth run --rm` printing its
 // output and then "container ... does not exist", exit 125).
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { openEngineDb, type Db } from './db';
-import { ContainerStore } from './container-store';
-import { Engine } from './engine';
-import { ManualClock } from './restart';
+import type { Engine } from './engine';
 import { RuntimeHolds } from './runtime-holds';
 import { defaultContainerConfig, defaultHostConfig } from './types';
-import { VolumeStore } from './volumes';
-import { addTestImage, recordingPorts, type RecordingPorts } from './testing/recording-ports';
+import { engineFixture, type EngineFixture } from './testing/engine-fixture';
+import type { RecordingPorts } from './testing/recording-ports';
 
 async function flush(): Promise<void> {
   for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
@@ -47,23 +41,14 @@ describe('RuntimeHolds', () => {
 });
 
 describe('engine: exit handling and an attach in progress', () => {
-  let dir: string;
-  let db: Db;
+  let f: EngineFixture;
   let ports: RecordingPorts;
   let engine: Engine;
   beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'berth-engine-'));
-    db = openEngineDb(join(dir, 'engine.db'));
-    const clock = new ManualClock();
-    ports = recordingPorts(() => clock.now());
-    addTestImage(ports, 'alpine', { cmd: ['/bin/sh'], volumes: [] });
-    engine = new Engine({ store: new ContainerStore(db), volumes: new VolumeStore(db, dir, () => clock.now()), ports, stateDir: dir, clock });
+    f = engineFixture();
+    ({ ports, engine } = f);
   });
-  afterEach(() => {
-    engine.close();
-    db.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterEach(() => f.close());
 
   it('deletes the process only after the attach released it; --rm then removes', async () => {
     const c = await engine.run({ name: 'web', config: { ...defaultContainerConfig('alpine'), cmd: null }, hostConfig: { ...defaultHostConfig(), autoRemove: true } });
