@@ -61,6 +61,27 @@ export async function inspectDoc(b: Backends, id: string, size = false): Promise
     config.Labels = hideLabels(config.Labels);
     (doc['HostConfig'] as Record<string, unknown>)['AutoRemove'] = true;
   }
+  // API 1.41 lists the short id among a container's aliases on user-defined networks (1.45 moved it to
+  // DNSNames); compose v1 reconnects a container whose aliases lack it.
+  const id12 = String(doc['Id'] ?? '').slice(0, 12);
+  const settings = (doc['NetworkSettings'] ?? {}) as { Networks?: Record<string, { Aliases?: string[] | null }> };
+  const nets = (settings.Networks ??= {});
+  // Docker lists the network a container is created on before it first starts (address fields empty).
+  const mode = String((doc['HostConfig'] as { NetworkMode?: string } | undefined)?.NetworkMode ?? '');
+  if (mode && !['none', 'host', 'default'].includes(mode) && !mode.startsWith('container:') && !(mode in nets)) {
+    nets[mode] = {
+      IPAMConfig: null, Links: null, Aliases: null, NetworkID: '', EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0,
+      IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, MacAddress: '', DriverOpts: null,
+    } as { Aliases: string[] | null };
+  }
+  for (const [name, ep] of Object.entries(nets)) {
+    if (name === 'bridge' || name === 'host' || name === 'none' || !id12) continue;
+    ep.Aliases = [...new Set([...(ep.Aliases ?? []), id12])];
+  }
+  // berth's log (CRI format, rotated) is what Docker calls json-file: readable through the API. Clients
+  // (docker-py's run) read logs only for the drivers they know.
+  const log = (doc['HostConfig'] as { LogConfig?: { Type?: string } } | undefined)?.LogConfig;
+  if (log && (log.Type === 'k8s-file' || !log.Type)) log.Type = 'json-file';
   // A port published on every address shows Docker's 0.0.0.0 (clients look the host port up there).
   const ports = (doc['NetworkSettings'] as { Ports?: Record<string, { HostIp: string }[] | null> } | undefined)?.Ports ?? {};
   for (const list of Object.values(ports)) for (const p of list ?? []) if (p.HostIp === '') p.HostIp = '0.0.0.0';
