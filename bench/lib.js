@@ -7,7 +7,7 @@
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { execFileSync } = require('node:child_process');
+const { execFileSync, spawnSync } = require('node:child_process');
 
 const ROOT = path.resolve(__dirname, '..');
 const RESULTS = path.join(__dirname, 'results');
@@ -63,4 +63,32 @@ function writeResult(suite, title, rows, notes = []) {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const mib = (b) => b / 2 ** 20;
 
-module.exports = { ROOT, RESULTS, percentile, stats, rssBytes, descendants, machine, writeResult, sleep, mib };
+/**
+ * The runc peer of the run-path benchmarks: writes a bundle in `bundle` that
+ * runs /bin/true on `rootfs` (runc spec; no terminal, PATH=/bin, hostname
+ * bench; `linux` merged into its linux section: namespaces, cgroupsPath),
+ * then times `runc run` of it n times after `warm` untimed runs, in ms.
+ */
+function timeRuncRuns(bundle, rootfs, linux, n, warm) {
+  execFileSync('runc', ['spec', '--bundle', bundle]);
+  const cfgPath = path.join(bundle, 'config.json');
+  const cfg = JSON.parse(fs.readFileSync(cfgPath, 'utf8'));
+  cfg.process.terminal = false;
+  cfg.process.args = ['/bin/true'];
+  cfg.process.env = ['PATH=/bin'];
+  cfg.root = { path: rootfs, readonly: false };
+  cfg.hostname = 'bench';
+  Object.assign(cfg.linux, linux);
+  fs.writeFileSync(cfgPath, JSON.stringify(cfg));
+  const times = [];
+  for (let i = 0; i < n + warm; i++) {
+    const t0 = process.hrtime.bigint();
+    const r = spawnSync('runc', ['--root', path.join(bundle, 'state'), 'run', '--bundle', bundle, `bench-${i}`], { stdio: 'ignore' });
+    const dt = Number(process.hrtime.bigint() - t0) / 1e6;
+    if (r.status !== 0) throw new Error(`runc run exited ${r.status}`);
+    if (i >= warm) times.push(dt);
+  }
+  return times;
+}
+
+module.exports = { ROOT, RESULTS, percentile, stats, rssBytes, descendants, machine, writeResult, sleep, mib, timeRuncRuns };

@@ -19,7 +19,6 @@
 // nats-server; all removed at the end, also on failure.
 'use strict';
 const { randomBytes } = require('node:crypto');
-const { spawnSync, execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
@@ -27,6 +26,7 @@ const path = require('node:path');
 // BENCH_ROOT: another checkout's build (an A/B against an older commit in a git worktree).
 const ROOT = process.env.BENCH_ROOT || path.resolve(__dirname, '..', '..');
 const dist = (lib, file = 'index.js') => require(path.join(ROOT, 'libs', lib, 'dist', file));
+const { timeRuncRuns } = require('../lib');
 
 const N = Number(process.env.BENCH_N || 40);
 const C = Number(process.env.BENCH_C || 100);
@@ -115,27 +115,10 @@ function printRpcs(before, after) {
 
 function runcPeer(rootfs, n) {
   const bundle = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-ep-runc-'));
-  const ms = [];
   const cg = `berth-test-runc-${randomBytes(3).toString('hex')}`;
   try {
-    execFileSync('runc', ['spec', '--bundle', bundle]);
-    const cfgPath = path.join(bundle, 'config.json');
-    const cfg = JSON.parse(fs.readFileSync(cfgPath, 'utf8'));
-    cfg.process.terminal = false;
-    cfg.process.args = ['/bin/true'];
-    cfg.process.env = ['PATH=/bin'];
-    cfg.root = { path: rootfs, readonly: false };
-    cfg.hostname = 'bench';
-    cfg.linux.namespaces = ['pid', 'mount', 'uts', 'ipc', 'network'].map((type) => ({ type }));
-    cfg.linux.cgroupsPath = `/${cg}/c`;
-    fs.writeFileSync(cfgPath, JSON.stringify(cfg));
-    for (let i = 0; i < n + WARM; i++) {
-      const t0 = now();
-      const r = spawnSync('runc', ['--root', path.join(bundle, 'state'), 'run', '--bundle', bundle, `ep-${i}`], { stdio: 'ignore' });
-      const dt = now() - t0;
-      if (r.status !== 0) throw new Error(`runc run exited ${r.status}`);
-      if (i >= WARM) ms.push(dt);
-    }
+    const namespaces = ['pid', 'mount', 'uts', 'ipc', 'network'].map((type) => ({ type }));
+    return timeRuncRuns(bundle, rootfs, { namespaces, cgroupsPath: `/${cg}/c` }, n, WARM);
   } finally {
     for (const c of fs.readdirSync('/sys/fs/cgroup')) {
       try { fs.rmdirSync(`/sys/fs/cgroup/${c}/${cg}/c`); } catch { /* absent */ }
@@ -143,7 +126,6 @@ function runcPeer(rootfs, n) {
     }
     fs.rmSync(bundle, { recursive: true, force: true });
   }
-  return ms;
 }
 
 async function main() {

@@ -14,12 +14,12 @@
 // default 20), BENCH_CONCURRENT (default 100), BENCH_ROUNDS (concurrent rounds,
 // default 3), BENCH_CASES (comma list of grpc,cli,concurrent; default all).
 'use strict';
-const { execFileSync, spawn, spawnSync } = require('node:child_process');
+const { spawn, spawnSync } = require('node:child_process');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { ROOT, percentile, writeResult, sleep } = require('../lib');
+const { ROOT, percentile, writeResult, sleep, timeRuncRuns } = require('../lib');
 
 const dist = (lib, file = 'index.js') => require(path.join(ROOT, 'libs', lib, 'dist', file));
 const BERTH = path.join(ROOT, 'apps', 'cli', 'bin', 'berth');
@@ -139,31 +139,13 @@ function runcTimes(n) {
   const rootfs = makeBusyboxRootfs();
   const bundle = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-bench-runc-'));
   const parent = `berth-bench-runc-${process.pid}`;
-  const times = [];
   try {
-    execFileSync('runc', ['spec', '--bundle', bundle]);
-    const cfgPath = path.join(bundle, 'config.json');
-    const cfg = JSON.parse(fs.readFileSync(cfgPath, 'utf8'));
-    cfg.process.terminal = false;
-    cfg.process.args = ['/bin/true'];
-    cfg.process.env = ['PATH=/bin'];
-    cfg.root = { path: rootfs.rootfs, readonly: false };
-    cfg.hostname = 'bench';
-    cfg.linux.cgroupsPath = `/${parent}/c`;
-    fs.writeFileSync(cfgPath, JSON.stringify(cfg));
-    for (let i = 0; i < n + 3; i++) {
-      const t0 = process.hrtime.bigint();
-      const r = spawnSync('runc', ['--root', path.join(bundle, 'state'), 'run', '--bundle', bundle, `bench-${i}`], { stdio: 'ignore' });
-      const dt = ms(t0);
-      if (r.status !== 0) throw new Error(`runc run exited ${r.status}`);
-      if (i >= 3) times.push(dt);
-    }
+    return timeRuncRuns(bundle, rootfs.rootfs, { cgroupsPath: `/${parent}/c` }, n, 3);
   } finally {
     dist('cgroups').removeCgroupParent(parent);
     fs.rmSync(bundle, { recursive: true, force: true });
     rootfs.cleanup();
   }
-  return times;
 }
 
 /** Run to exit through the engine's gRPC API: RunContainer + WaitContainer; removal untimed. */

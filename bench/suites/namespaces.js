@@ -3,11 +3,10 @@
 // with `runc run` on an equivalent OCI bundle (same rootfs, same
 // namespaces); and the resident memory of one idle berth-monitor.
 'use strict';
-const { execFileSync, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { ROOT, stats, rssBytes, writeResult, sleep, mib } = require('../lib');
+const { ROOT, stats, rssBytes, writeResult, sleep, mib, timeRuncRuns } = require('../lib');
 
 const dist = (lib, file = 'index.js') => require(path.join(ROOT, 'libs', lib, 'dist', file));
 
@@ -73,27 +72,9 @@ async function run() {
 
   // runc on an equivalent bundle: same rootfs, same namespaces, /bin/true.
   const bundle = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-bench-runc-'));
-  const runcRoot = path.join(bundle, 'state');
-  const runcMs = [];
+  let runcMs;
   try {
-    execFileSync('runc', ['spec', '--bundle', bundle]);
-    const cfgPath = path.join(bundle, 'config.json');
-    const cfg = JSON.parse(fs.readFileSync(cfgPath, 'utf8'));
-    cfg.process.terminal = false;
-    cfg.process.args = ['/bin/true'];
-    cfg.process.env = ['PATH=/bin'];
-    cfg.root = { path: rootfs.rootfs, readonly: false };
-    cfg.hostname = 'bench';
-    cfg.linux.namespaces = namespaces;
-    cfg.linux.cgroupsPath = `/berth-bench-runc/${process.pid}`;
-    fs.writeFileSync(cfgPath, JSON.stringify(cfg));
-    for (let i = 0; i < N + 5; i++) {
-      const t0 = process.hrtime.bigint();
-      const r = spawnSync('runc', ['--root', runcRoot, 'run', '--bundle', bundle, `bench-${i}`], { stdio: 'ignore' });
-      const dt = Number(process.hrtime.bigint() - t0) / 1e6;
-      if (r.status !== 0) throw new Error(`runc run exited ${r.status}`);
-      if (i >= 5) runcMs.push(dt);
-    }
+    runcMs = timeRuncRuns(bundle, rootfs.rootfs, { namespaces, cgroupsPath: `/berth-bench-runc/${process.pid}` }, N, 5);
   } finally {
     for (const c of ['cpu', 'cpuacct', 'cpuset', 'memory', 'pids', 'blkio', 'freezer', 'devices', 'systemd', 'unified']) {
       try { fs.rmdirSync(`/sys/fs/cgroup/${c}/berth-bench-runc`); } catch { /* absent */ }
