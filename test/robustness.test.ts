@@ -86,6 +86,27 @@ describe('robustness on the real stack (all-in-one)', () => {
     }
   });
 
+  it('a FIFO as /etc/passwd: exec and start fail at once naming the file (exec took 14 s, start hung for good)', { timeout: 120_000 }, async () => {
+    expectOk(await berth('run', '-d', '--name', 'fifo', '--network', 'none', 'busybox', 'sh', '-c', 'rm /etc/passwd && mkfifo /etc/passwd && sleep 600'));
+    try {
+      // A hang is caught by the kill after 30 s (the reply would never come); no timing is asserted.
+      const exec = await until('the FIFO in place', async () => {
+        const r = await s.berth(['exec', 'fifo', 'true'], { timeoutMs: 30_000 });
+        return r.code !== 0 ? r : undefined;
+      });
+      expect(exec.stderr).toMatch(/\/etc\/passwd in the container is not a regular file \(a FIFO\)/);
+      // The service is not wedged: another container runs meanwhile.
+      expectOk(await berth('run', '--rm', '--network', 'none', 'busybox', 'true'));
+      await berth('kill', 'fifo');
+      await berth('wait', 'fifo');
+      const start = await s.berth(['start', 'fifo'], { timeoutMs: 30_000 });
+      expect(start.code).not.toBe(0);
+      expect(start.stderr).toMatch(/\/etc\/passwd in the container is not a regular file \(a FIFO\)/);
+    } finally {
+      await berth('rm', '-f', 'fifo');
+    }
+  });
+
   it('cp ctr:/dir/. hostdir copies the contents into an existing dir (it failed: "cannot overwrite non-directory /"), and the moby cases around it', { timeout: 60_000 }, async () => {
     expectOk(await berth('run', '-d', '--name', 'cpsrc', '--network', 'none', 'busybox', 'sh', '-c', 'mkdir -p /data/sub && echo A > /data/a && echo B > /data/sub/b && sleep 600'));
     const host = mkdtempSync(join(tmpdir(), 'berth-cp17-'));

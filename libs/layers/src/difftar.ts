@@ -1,8 +1,15 @@
 // Turns a sequence of Changes into an OCI layer tar, as a stream of chunks.
 // Hardlinks among emitted files become tar hardlinks (same dev+ino), the
 // rest is one ustar/PAX entry per change (@berth/tar's writer.ts).
-import { openSync, readSync, closeSync, readlinkSync } from 'node:fs';
-import { devMajor, devMinor } from '@berth/sys';
+//
+// A container's files are read as @berth/sys reads anything a container
+// controls: opened in the snapshot's root (openat2 RESOLVE_IN_ROOT, the last
+// component not followed), refused unless still a regular file (a FIFO
+// swapped in since the scan blocked the open, and the service, for good),
+// and read off the event loop with a deadline per chunk.
+import { closeSync, readlinkSync } from 'node:fs';
+import { NotFoundError } from '@berth/errors';
+import { devMajor, devMinor, openContainerFile, readContainerChunk } from '@berth/sys';
 import type { Change } from './driver';
 import { encodeHeader, padding, END_OF_ARCHIVE, type TarWriteHeader } from '@berth/tar';
 import type { TarEntryType } from '@berth/tar';
@@ -10,7 +17,7 @@ import { contentXattrs } from './fsmeta';
 
 const CHUNK = 1 << 20;
 
-export function* tarChanges(changes: Iterable<Change>): Generator<Buffer> {
+export async function* tarChanges(changes: Iterable<Change>): AsyncGenerator<Buffer> {
   const links = new Map<string, string>();
   for (const c of changes) {
     if (c.kind === 'whiteout' || c.kind === 'opaque') {
@@ -58,12 +65,19 @@ export function* tarChanges(changes: Iterable<Change>): Generator<Buffer> {
     }
     const size = Number(st.size);
     yield encodeHeader({ ...base, type, size });
-    const fd = openSync(c.path, 'r');
+    // c.path is <snapshot root>/<rel>: opened from that root.
+    const root = c.path.slice(0, c.path.length - c.rel.length - 1) || '/';
+    const f = openContainerFile(root, c.rel, { follow: false, name: `${c.rel} in the layer` });
+    if (!f) throw new NotFoundError(`${c.rel} went away while the layer was archived: stop the container and try again`, { field: 'path' });
+    const fd = f.fd;
+    let settled: Promise<void> = Promise.resolve();
     try {
       let left = size;
       while (left > 0) {
         const buf = Buffer.allocUnsafe(Math.min(CHUNK, left));
-        const n = readSync(fd, buf, 0, buf.length, size - left);
+        const r = readContainerChunk(fd, buf, size - left, { name: `${c.rel} in the layer` });
+        settled = r.settled;
+        const n = await r.bytes;
         if (n === 0) {
           // File shrank while we read it (it is in use): pad with zeros so
           // the tar stays well formed; the caller should diff a stopped container.
@@ -76,7 +90,8 @@ export function* tarChanges(changes: Iterable<Change>): Generator<Buffer> {
         left -= n;
       }
     } finally {
-      closeSync(fd);
+      // After the last read returned (one past its deadline may still run).
+      void settled.then(() => closeSync(fd));
     }
     const pad = padding(size);
     if (pad) yield Buffer.alloc(pad);

@@ -3,9 +3,9 @@
 // children follow as `name/child`, in sorted order. Symlinks are stored, never
 // followed (the view resolved the top beforehand); files with several links
 // become tar hardlinks to their first path, as GNU tar and Docker do.
-import { closeSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, statSync, constants, type Stats } from 'node:fs';
-import { DataLossError, fromNodeError } from '@berth/errors';
-import { devMajor, devMinor, lgetxattr } from '@berth/sys';
+import { closeSync, lstatSync, readdirSync, readlinkSync, statSync, type Stats } from 'node:fs';
+import { DataLossError, NotFoundError, fromNodeError } from '@berth/errors';
+import { devMajor, devMinor, lgetxattr, openContainerFile, readContainerChunk } from '@berth/sys';
 import type { TarEntryType } from './reader';
 import type { RootView } from './root-view';
 import { encodeHeader, END_OF_ARCHIVE, padding } from './writer';
@@ -87,11 +87,14 @@ export async function* packTree(view: RootView, path: string, name: string): Asy
       } else if (type === 'fifo') {
         header = encodeHeader({ ...base, type, size: 0 });
       } else {
-        try {
-          fd = openSync(pin.path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-        } catch (err) {
-          throw fromNodeError(err, `open ${e.path}`);
-        }
+        // The container's own bounded read (@berth/sys container-file): the
+        // entry is opened O_PATH, checked to still be a regular file, then
+        // reopened non-blocking; a FIFO swapped in since the lstat is refused
+        // instead of blocking. Its content is read off the event loop.
+        const slash = pin.path.lastIndexOf('/');
+        const f = openContainerFile(pin.path.slice(0, slash) || '/', pin.path.slice(slash + 1), { follow: view.isMountTarget(e.path), name: e.path });
+        if (!f) throw new NotFoundError(`${e.path} went away while it was copied; copy it again`, { field: 'path' });
+        fd = f.fd;
         size = st.size;
       }
     } finally {
@@ -104,12 +107,16 @@ export async function* packTree(view: RootView, path: string, name: string): Asy
 }
 
 async function* fileEntry(fd: number, path: string, base: FileBase, size: number): AsyncGenerator<Buffer> {
+  // Closed once no read is in flight (one past its deadline may still be).
+  let settled: Promise<void> = Promise.resolve();
   try {
     yield encodeHeader({ ...base, type: 'file', size });
     let done = 0;
     while (done < size) {
       const buf = Buffer.allocUnsafe(Math.min(CHUNK, size - done));
-      const n = readSync(fd, buf, 0, buf.length, done);
+      const r = readContainerChunk(fd, buf, done, { name: path });
+      settled = r.settled;
+      const n = await r.bytes;
       if (n === 0) {
         // Shrank while being read: the header promised `size` bytes, so the archive would be corrupt.
         throw new DataLossError(`${path} shrank from ${size} to ${done} bytes while it was copied; copy it again`, { field: 'path' });
@@ -120,6 +127,6 @@ async function* fileEntry(fd: number, path: string, base: FileBase, size: number
     const pad = padding(size);
     if (pad > 0) yield Buffer.alloc(pad);
   } finally {
-    closeSync(fd);
+    void settled.then(() => closeSync(fd));
   }
 }
