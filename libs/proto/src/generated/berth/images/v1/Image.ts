@@ -15,7 +15,9 @@ export interface Image {
   'familiarName'?: (string);
   'target'?: (_berth_types_v1_Descriptor | null);
   /**
-   * Image ID: digest of the default-platform config.
+   * Image ID: digest of the default-platform config. One image (one ID)
+   * may have several names, whose targets may differ (another manifest of
+   * the same config): List shows one Image per name.
    */
   'id'?: (string);
   'dangling'?: (boolean);
@@ -34,7 +36,9 @@ export interface Image__Output {
   'familiarName': (string);
   'target': (_berth_types_v1_Descriptor__Output | null);
   /**
-   * Image ID: digest of the default-platform config.
+   * Image ID: digest of the default-platform config. One image (one ID)
+   * may have several names, whose targets may differ (another manifest of
+   * the same config): List shows one Image per name.
    */
   'id': (string);
   'dangling': (boolean);

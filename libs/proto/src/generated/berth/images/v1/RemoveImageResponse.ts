@@ -9,7 +9,7 @@ export interface RemoveImageResponse {
    */
   'untagged'?: (string)[];
   /**
-   * Target digests of images that are gone.
+   * IDs (config digests) of images that are gone.
    */
   'deleted'?: (string)[];
   'gc'?: (_berth_images_v1_GarbageCollectResponse | null);
@@ -21,7 +21,7 @@ export interface RemoveImageResponse__Output {
    */
   'untagged': (string)[];
   /**
-   * Target digests of images that are gone.
+   * IDs (config digests) of images that are gone.
    */
   'deleted': (string)[];
   'gc': (_berth_images_v1_GarbageCollectResponse__Output | null);

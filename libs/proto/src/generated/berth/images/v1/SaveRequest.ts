@@ -6,7 +6,7 @@ import type { Platform as _berth_types_v1_Platform, Platform__Output as _berth_t
 export interface SaveRequest {
   'references'?: (string)[];
   /**
-   * "oci" or "docker".
+   * "oci" or "docker" (see Save).
    */
   'format'?: (string);
   'platform'?: (_berth_types_v1_Platform | null);
@@ -15,7 +15,7 @@ export interface SaveRequest {
 export interface SaveRequest__Output {
   'references': (string)[];
   /**
-   * "oci" or "docker".
+   * "oci" or "docker" (see Save).
    */
   'format': (string);
   'platform': (_berth_types_v1_Platform__Output | null);

@@ -153,14 +153,20 @@ export interface TransferClient extends grpc.Client {
   push(argument: _berth_images_v1_PushRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_berth_images_v1_PushResponse__Output>;
   
   /**
-   * docker save: streams a tar of the images, format "oci" (OCI layout,
-   * what skopeo oci-archive: and umoci read) or "docker" (docker-archive).
+   * docker save: streams a tar of the images, format "oci" (an OCI layout,
+   * what skopeo oci-archive: and umoci read) or "docker": a docker-archive
+   * (manifest.json, repositories) that is an OCI layout as well, as Docker
+   * 25+ writes it (index.json, oci-layout, blobs/sha256/ with manifest.json's
+   * paths pointing there), read by docker/podman load and the OCI tools.
    */
   Save(argument: _berth_images_v1_SaveRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_berth_images_v1_SaveResponse__Output>;
   Save(argument: _berth_images_v1_SaveRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_berth_images_v1_SaveResponse__Output>;
   /**
-   * docker save: streams a tar of the images, format "oci" (OCI layout,
-   * what skopeo oci-archive: and umoci read) or "docker" (docker-archive).
+   * docker save: streams a tar of the images, format "oci" (an OCI layout,
+   * what skopeo oci-archive: and umoci read) or "docker": a docker-archive
+   * (manifest.json, repositories) that is an OCI layout as well, as Docker
+   * 25+ writes it (index.json, oci-layout, blobs/sha256/ with manifest.json's
+   * paths pointing there), read by docker/podman load and the OCI tools.
    */
   save(argument: _berth_images_v1_SaveRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_berth_images_v1_SaveResponse__Output>;
   save(argument: _berth_images_v1_SaveRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_berth_images_v1_SaveResponse__Output>;
@@ -218,8 +224,11 @@ export interface TransferHandlers extends grpc.UntypedServiceImplementation {
   Push: grpc.handleServerStreamingCall<_berth_images_v1_PushRequest__Output, _berth_images_v1_PushResponse>;
   
   /**
-   * docker save: streams a tar of the images, format "oci" (OCI layout,
-   * what skopeo oci-archive: and umoci read) or "docker" (docker-archive).
+   * docker save: streams a tar of the images, format "oci" (an OCI layout,
+   * what skopeo oci-archive: and umoci read) or "docker": a docker-archive
+   * (manifest.json, repositories) that is an OCI layout as well, as Docker
+   * 25+ writes it (index.json, oci-layout, blobs/sha256/ with manifest.json's
+   * paths pointing there), read by docker/podman load and the OCI tools.
    */
   Save: grpc.handleServerStreamingCall<_berth_images_v1_SaveRequest__Output, _berth_images_v1_SaveResponse>;
   
