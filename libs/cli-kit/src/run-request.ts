@@ -6,7 +6,7 @@
 import { InvalidArgumentError } from '@berth/errors';
 import { logBounds } from '@berth/cri-log';
 import { parseSecurityOpts } from '@berth/seccomp';
-import { checkContainerName, MIN_MEMORY, type ContainerConfig, type HostConfig } from '@berth/container-config';
+import { checkCgroupnsMode, checkContainerName, MIN_MEMORY, parseDeviceCgroupRule, parseDeviceMapping, type ContainerConfig, type HostConfig } from '@berth/container-config';
 import type { CommandDef, FlagDef, ParsedCommand } from './command';
 import { invalidFlagValue } from './command';
 import {
@@ -45,6 +45,10 @@ export const RUN_FLAGS: FlagDef[] = [
   { name: 'cap-drop', kind: 'list', description: 'Drop Linux capabilities' },
   { name: 'userns', kind: 'string', description: 'User namespace to use (host, auto)' },
   { name: 'security-opt', kind: 'list', description: 'Security options (seccomp=<profile.json>|unconfined, no-new-privileges[=true|false])' },
+  { name: 'privileged', kind: 'bool', description: 'Give extended privileges to this container' },
+  { name: 'device', kind: 'list', description: 'Add a host device to the container (HOST[:CONTAINER][:rwm])' },
+  { name: 'device-cgroup-rule', kind: 'list', description: "Add a rule to the cgroup allowed devices list ('c 1:11 rwm')" },
+  { name: 'cgroupns', kind: 'string', description: 'Cgroup namespace to use (host, private)' },
   { name: 'stop-timeout', kind: 'int', description: 'Timeout (in seconds) to stop a container' },
   { name: 'stop-signal', kind: 'string', description: 'Signal to stop the container' },
   { name: 'label', short: 'l', kind: 'list', description: 'Set meta data on a container' },
@@ -202,6 +206,21 @@ export function buildRunRequest(p: ParsedCommand, env: RunEnv): RunRequest {
   const userns = str('userns');
   if (has('userns') && userns !== 'host' && userns !== 'auto') throw invalidFlagValue(flagOf('userns'), userns, 'expected host or auto');
 
+  const devices = list('device').map((d) => {
+    const m = parseDeviceMapping(d);
+    if ('error' in m) throw invalidFlagValue(flagOf('device'), d, m.error);
+    return m;
+  });
+  const deviceCgroupRules = list('device-cgroup-rule').map((r) => {
+    const parsed = parseDeviceCgroupRule(r);
+    if ('error' in parsed) throw invalidFlagValue(flagOf('device-cgroup-rule'), r, parsed.error);
+    return r.trim();
+  });
+  const cgroupnsMode = has('cgroupns') ? str('cgroupns') : '';
+  const badCgroupns = checkCgroupnsMode(cgroupnsMode);
+  if (badCgroupns) throw invalidFlagValue(flagOf('cgroupns'), cgroupnsMode, badCgroupns);
+  const privileged = (v.privileged as boolean | undefined) ?? false;
+
   const stopTimeout = (v['stop-timeout'] as number | undefined) ?? null;
   if (stopTimeout !== null && stopTimeout < -1) throw invalidFlagValue(flagOf('stop-timeout'), String(stopTimeout), 'expected seconds >= 0, or -1 to wait forever');
   let stopSignal = '';
@@ -244,7 +263,7 @@ export function buildRunRequest(p: ParsedCommand, env: RunEnv): RunRequest {
     hostConfig: {
       memory, memorySwap, nanoCpus, cpuShares, cpusetCpus, pidsLimit, networkMode, portBindings, mounts,
       readonlyRootfs: v['read-only'] as boolean, init: v.init as boolean, restartPolicy, capAdd, capDrop,
-      usernsMode: userns, autoRemove, logConfig, securityOpt,
+      usernsMode: userns, autoRemove, logConfig, securityOpt, privileged, devices, deviceCgroupRules, cgroupnsMode,
     },
     pull,
     detach,

@@ -3,6 +3,7 @@
 // it from flags (libs/cli-kit) and the engine stores and applies it
 // (libs/engine); both use these one definitions, which map one to one onto
 // berth.engine.v1's CreateContainerRequest.
+import type { DeviceMapping } from './devices';
 
 export interface RestartPolicy {
   /** "no" | "always" | "unless-stopped" | "on-failure". */
@@ -123,6 +124,15 @@ export interface HostConfig {
   /** --security-opt as given (Docker's HostConfig.SecurityOpt): no-new-privileges[=bool],
    * seccomp=unconfined|builtin|<profile JSON> (the CLI puts a profile file's content here). */
   securityOpt: string[];
+  /** --privileged: every capability of the host's bounding set, every device (host /dev nodes too), no seccomp filter, /sys and /proc writable. */
+  privileged: boolean;
+  /** --device: host nodes made in the container, with an allow rule for each. */
+  devices: DeviceMapping[];
+  /** --device-cgroup-rule "c 1:11 rwm": allow rules added to the default device list. */
+  deviceCgroupRules: string[];
+  /** --cgroupns: "private" | "host" | "" (engine default: private). */
+  cgroupnsMode: string;
 }
 
 export * from './validate';
+export * from './devices';

@@ -99,8 +99,6 @@ function restartPolicyOf(v: unknown): RestartPolicy {
 
 /** Fields whose presence asks for something berth does not do: refused, naming the field. */
 function refuseUnsupported(h: Json): void {
-  if (h['Privileged'] === true) throw new InvalidArgumentError('HostConfig.Privileged is not supported by berth', { field: 'HostConfig.Privileged' });
-  if (Array.isArray(h['Devices']) && h['Devices'].length) throw new InvalidArgumentError('HostConfig.Devices is not supported by berth', { field: 'HostConfig.Devices' });
   const ipc = str(h['IpcMode']);
   if (ipc && ipc !== 'private' && ipc !== 'shareable' && ipc !== 'none') throw new InvalidArgumentError(`HostConfig.IpcMode "${ipc}" is not supported by berth`, { field: 'HostConfig.IpcMode' });
   const pid = str(h['PidMode']);
@@ -216,6 +214,14 @@ export function decodeCreate(body: Json, name: string): DecodedCreate {
     usernsMode: str(h['UsernsMode']),
     autoRemove: false,
     securityOpt: strList(h['SecurityOpt']),
+    // Docker's Privileged, Devices [{PathOnHost, PathInContainer, CgroupPermissions}], DeviceCgroupRules, CgroupnsMode: the engine checks them.
+    privileged: h['Privileged'] === true,
+    devices: (Array.isArray(h['Devices']) ? (h['Devices'] as unknown[]) : []).map((d) => {
+      const o = obj(d);
+      return { pathOnHost: str(o['PathOnHost']), pathInContainer: str(o['PathInContainer']), cgroupPermissions: str(o['CgroupPermissions']) };
+    }),
+    deviceCgroupRules: strList(h['DeviceCgroupRules']),
+    cgroupnsMode: str(h['CgroupnsMode']),
     logConfig: { type: logType === 'json-file' || logType === 'local' ? '' : logType, config: Object.fromEntries(Object.entries(obj(logConfig['Config'])).map(([k, v]) => [k, str(v)])) },
   };
   return { request: toWire(name.replace(/^\//, ''), config, hostConfig), extraNetworks, aliases, autoRemove };

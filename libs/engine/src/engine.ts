@@ -25,7 +25,7 @@ import { createSteps, hostnameOf, resourcesOf, startSteps, type RunContext } fro
 import { processFields } from './merge';
 import { resolveUser } from './user';
 import { requireRunning } from './state';
-import { checkSecurityOpts, noNewPrivilegesOf } from './security';
+import { checkSecurityOpts, isPrivileged, noNewPrivilegesOf } from './security';
 import { randomBytes } from 'node:crypto';
 import { runSaga, type SagaHooks, type SagaStep } from './saga';
 import { RuntimeHolds } from './runtime-holds';
@@ -879,7 +879,9 @@ export class Engine {
     const execId = randomBytes(32).toString('hex');
     await this.ports.namespaces.exec(c.id, execId, {
       args: req.args, env, cwd: req.workingDir || base.cwd, uid: u.uid, gid: u.gid, additionalGids: u.additionalGids,
-      terminal: req.tty ?? false, openStdin: req.stdin ?? false, privileged: req.privileged ?? false,
+      terminal: req.tty ?? false, openStdin: req.stdin ?? false,
+      // A privileged container's execs are privileged too (Docker's exec takes the container's capabilities).
+      privileged: (req.privileged ?? false) || isPrivileged(c.hostConfig),
       // Docker's exec keeps the container's no_new_privs (and its seccomp
       // filter, which the shim takes from the container's own config).
       noNewPrivileges: noNewPrivilegesOf(c.hostConfig),

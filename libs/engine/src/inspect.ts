@@ -100,6 +100,11 @@ export function inspectContainer(c: ContainerRecord): Record<string, unknown> {
       CapAdd: nullIfEmpty(h.capAdd),
       CapDrop: nullIfEmpty(h.capDrop),
       SecurityOpt: nullIfEmpty(h.securityOpt),
+      Privileged: h.privileged ?? false,
+      Devices: (h.devices ?? []).map((d) => ({ PathOnHost: d.pathOnHost, PathInContainer: d.pathInContainer || d.pathOnHost, CgroupPermissions: d.cgroupPermissions || 'rwm' })),
+      DeviceCgroupRules: nullIfEmpty(h.deviceCgroupRules ?? []),
+      // "private" unless --cgroupns host (berth's default on v1 and v2 alike; docs/security.md).
+      CgroupnsMode: h.cgroupnsMode || 'private',
       ReadonlyRootfs: h.readonlyRootfs,
       Tmpfs: Object.keys(tmpfs).length ? tmpfs : null,
       UsernsMode: h.usernsMode,

@@ -9,6 +9,8 @@
 //    and every remove/undo of something already gone succeeds (NotFound is
 //    swallowed by the adapter), because rollback and recovery call them blindly.
 //  - errors are @berth/errors kinds (the kit's client wrapper maps statuses).
+import type { DeviceRule } from '@berth/container-config';
+import type { DeviceNode } from './devices';
 import type { LogBounds } from '@berth/cri-log';
 import type { ImageConfig } from './merge';
 import type { IdMapping } from './types';
@@ -92,6 +94,8 @@ export interface CgroupResources {
   cpuShares: number;
   cpusetCpus: string;
   pidsLimit: number;
+  /** Device access rules (devices.ts), applied in order; set at create only (update leaves them). */
+  devices?: DeviceRule[];
 }
 
 /** Raw cgroup counters; cumulative values, read at one moment. */
@@ -168,8 +172,14 @@ export interface ProcessSpec {
   /** HostConfig.securityOpt: the seccomp profile (resolved for the container's
    * capabilities by the port) and no_new_privs (security.ts). */
   securityOpt: string[];
-  /** --privileged: no seccomp filter, whatever securityOpt says. */
+  /** --privileged: no seccomp filter, whatever securityOpt says; every
+   * capability of the host's bounding set, no masked or read-only paths,
+   * /sys and the cgroup mount writable. */
   privileged?: boolean;
+  /** Nodes made in the container's /dev (--device; every host node with --privileged). */
+  devices?: DeviceNode[];
+  /** "private" (default) or "host": whether the container gets its own cgroup namespace. */
+  cgroupnsMode?: string;
 }
 
 /** How a process ended, as the namespaces service reports it. */

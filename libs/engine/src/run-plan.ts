@@ -15,6 +15,7 @@ import type { CgroupResources, EnginePorts, PullPolicy, ResolvedImage } from './
 import type { SagaStep } from './saga';
 import { resolveUser } from './user';
 import { isPrivileged } from './security';
+import { devicesOf, type DeviceNode } from './devices';
 import { logBoundsOf, type ContainerConfig, type HostConfig, type IdMapping } from './types';
 
 /** Everything the steps read and fill in. */
@@ -38,6 +39,8 @@ export interface RunContext {
   /** --userns auto: the container's host id range (allocated by Engine.create, kept in the record). */
   idMapping?: IdMapping;
   cgroupPath?: string;
+  /** Device nodes for the container's /dev (devices.ts), found with the cgroup's rules. */
+  deviceNodes?: DeviceNode[];
   pid?: number;
   networkSettings?: NetworkSettings;
 }
@@ -99,7 +102,10 @@ export function startSteps(p: EnginePorts): SagaStep<RunContext>[] {
       async run(ctx) {
         // The metrics' name/image/labels (cAdvisor's), so dashboards can group by them.
         const owner = { name: ctx.name, image: ctx.config.image, labels: { ...(ctx.merged ?? ctx.config).labels } };
-        ctx.cgroupPath = (await p.cgroups.create(ctx.id, resourcesOf(ctx.hostConfig), owner)).path;
+        // Device rules and nodes together: a bad --device fails here, before anything exists.
+        const devices = devicesOf(ctx.hostConfig, isPrivileged(ctx.hostConfig));
+        ctx.deviceNodes = devices.nodes;
+        ctx.cgroupPath = (await p.cgroups.create(ctx.id, { ...resourcesOf(ctx.hostConfig), devices: devices.rules }, owner)).path;
       },
       async undo(ctx) {
         await p.cgroups.remove(ctx.id);
@@ -123,6 +129,7 @@ export function startSteps(p: EnginePorts): SagaStep<RunContext>[] {
           mounts: ctx.mounts, capAdd: h.capAdd, capDrop: h.capDrop, init: h.init, usernsMode: h.usernsMode,
           networkMode: h.networkMode, logPath: ctx.logPath, idMapping: ctx.idMapping, logBounds: logBoundsOf(h),
           securityOpt: h.securityOpt, privileged: isPrivileged(h),
+          devices: ctx.deviceNodes ?? [], cgroupnsMode: h.cgroupnsMode || 'private',
         })).pid;
       },
       async undo(ctx) {

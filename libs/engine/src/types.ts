@@ -149,6 +149,7 @@ export function defaultHostConfig(): HostConfig {
     networkMode: 'bridge', portBindings: [], mounts: [], readonlyRootfs: false, init: false,
     restartPolicy: { name: 'no', maximumRetryCount: 0 }, capAdd: [], capDrop: [], usernsMode: '',
     autoRemove: false, logConfig: { type: '', config: {} }, securityOpt: [],
+    privileged: false, devices: [], deviceCgroupRules: [], cgroupnsMode: '',
   };
 }
 

@@ -6,7 +6,7 @@
 //   - Cmd/Entrypoint travel as StringList: null = not given, {values: []} = given empty
 //   - "" strings mean "default" (pull -> missing, network -> bridge, restart -> no)
 //   - map<string, FilterValues> filters <-> Record<string, string[]>
-import { quoteValue } from '@berth/container-config';
+import { quoteValue, parseDeviceMapping, parseDeviceCgroupRule, checkCgroupnsMode, type DeviceMapping } from '@berth/container-config';
 import { InvalidArgumentError } from '@berth/errors';
 import type { CreateRequest, ExecRequest, StatsSample, UpdateRequest } from './engine';
 import type { ContainerEvent } from './events';
@@ -36,6 +36,8 @@ export interface WireHostConfig {
   portBindings?: WirePortBinding[]; mounts?: WireMountSpec[]; readonlyRootfs?: boolean; init?: boolean; restartPolicy?: Maybe<WireRestartPolicy>;
   capAdd?: string[]; capDrop?: string[]; usernsMode?: string; autoRemove?: boolean; logConfig?: Maybe<{ type?: string; config?: Record<string, string> }>;
   securityOpt?: string[];
+  privileged?: boolean; devices?: { pathOnHost?: string; pathInContainer?: string; cgroupPermissions?: string }[];
+  deviceCgroupRules?: string[]; cgroupnsMode?: string;
 }
 export interface WireCreateContainerRequest { name?: string; config?: Maybe<WireContainerConfig>; hostConfig?: Maybe<WireHostConfig>; pull?: string }
 
@@ -92,7 +94,29 @@ export function hostConfigFromWire(w: Maybe<WireHostConfig>): HostConfig {
     restartPolicy: restartPolicyFromWire(w.restartPolicy, 'host_config.'), capAdd: w.capAdd ?? [], capDrop: w.capDrop ?? [],
     usernsMode: w.usernsMode ?? '', autoRemove: w.autoRemove ?? false,
     logConfig: logConfigFromWire(w.logConfig), securityOpt: w.securityOpt ?? [],
+    ...devicesFromWire(w),
   };
+}
+
+/** --privileged, --device, --device-cgroup-rule, --cgroupns: shapes checked here (the host node at run). */
+function devicesFromWire(w: WireHostConfig): Pick<HostConfig, 'privileged' | 'devices' | 'deviceCgroupRules' | 'cgroupnsMode'> {
+  const devices = (w.devices ?? []).map((d, i): DeviceMapping => {
+    const text = [d.pathOnHost ?? '', d.pathInContainer ?? '', d.cgroupPermissions ?? ''].filter(Boolean).join(':');
+    const m = parseDeviceMapping(text);
+    if ('error' in m || !(d.pathOnHost ?? '').startsWith('/')) {
+      throw new InvalidArgumentError(`invalid device "${quoteValue(text)}": ${'error' in m ? m.error : 'the host device must be an absolute path'}`, { field: `host_config.devices[${i}]` });
+    }
+    return m;
+  });
+  const rules = w.deviceCgroupRules ?? [];
+  rules.forEach((r, i) => {
+    const p = parseDeviceCgroupRule(r);
+    if ('error' in p) throw new InvalidArgumentError(`invalid device cgroup rule "${quoteValue(r)}": ${p.error}`, { field: `host_config.device_cgroup_rules[${i}]` });
+  });
+  const cgroupnsMode = w.cgroupnsMode ?? '';
+  const bad = checkCgroupnsMode(cgroupnsMode);
+  if (bad) throw new InvalidArgumentError(`invalid cgroupns mode "${quoteValue(cgroupnsMode)}": ${bad}`, { field: 'host_config.cgroupns_mode' });
+  return { privileged: w.privileged ?? false, devices, deviceCgroupRules: [...rules], cgroupnsMode };
 }
 
 export function createRequestFromWire(w: WireCreateContainerRequest): CreateRequest {

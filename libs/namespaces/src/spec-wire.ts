@@ -20,6 +20,7 @@ import {
   type Capabilities,
   type ContainerSpec,
   type IdMapping,
+  type LinuxDevice,
   type LinuxSeccomp,
   type LinuxSeccompArg,
   type LinuxSyscall,
@@ -146,6 +147,23 @@ function mountsOf(list: typesV1.Mount__Output[], field: string): Mount[] {
   return [...defaultMounts().filter((m) => !overridden.has(norm(m.destination))), ...given];
 }
 
+/** linux.devices; the runtime's validation checks paths and numbers. */
+function devicesOf(list: typesV1.LinuxDevice__Output[], field: string): LinuxDevice[] {
+  return list.map((d, i) => {
+    if (d.type !== 'c' && d.type !== 'b' && d.type !== 'p') bad(`${field}[${i}].type`, `"${d.type}" is not c, b or p`);
+    return {
+      path: d.path,
+      type: d.type,
+      major: Number(d.major),
+      minor: Number(d.minor),
+      ...(d.fileMode !== undefined ? { fileMode: d.fileMode } : {}),
+      ...(d.uid !== undefined ? { uid: d.uid } : {}),
+      ...(d.gid !== undefined ? { gid: d.gid } : {}),
+      ...(d.hostPath ? { hostPath: d.hostPath } : {}),
+    };
+  });
+}
+
 /**
  * The runtime spec for a wire ContainerSpec (CreateRequest.spec), Docker's
  * defaults filled in. Throws InvalidArgumentError naming the proto field
@@ -168,8 +186,11 @@ export function specFromWire(spec: typesV1.ContainerSpec__Output | null, field =
       ...(ns ? { namespaces: ns } : {}),
       ...(linux && linux.uidMappings.length > 0 ? { uidMappings: mappings(linux.uidMappings) } : {}),
       ...(linux && linux.gidMappings.length > 0 ? { gidMappings: mappings(linux.gidMappings) } : {}),
-      ...(linux && linux.maskedPaths.length > 0 ? { maskedPaths: linux.maskedPaths } : {}),
-      ...(linux && linux.readonlyPaths.length > 0 ? { readonlyPaths: linux.readonlyPaths } : {}),
+      // unmasked_paths (--privileged): none at all, where empty lists mean Docker's defaults.
+      ...(linux?.unmaskedPaths ? { maskedPaths: [], readonlyPaths: [] } : {}),
+      ...(linux && !linux.unmaskedPaths && linux.maskedPaths.length > 0 ? { maskedPaths: linux.maskedPaths } : {}),
+      ...(linux && !linux.unmaskedPaths && linux.readonlyPaths.length > 0 ? { readonlyPaths: linux.readonlyPaths } : {}),
+      ...(linux && linux.devices.length > 0 ? { devices: devicesOf(linux.devices, `${field}.linux.devices`) } : {}),
       ...(linux && Object.keys(linux.sysctl).length > 0 ? { sysctl: linux.sysctl } : {}),
       ...(linux && linux.cgroupsPaths.length > 0 ? { cgroupsPaths: linux.cgroupsPaths } : {}),
       ...(propagation ? { rootfsPropagation: propagation as RootfsPropagation } : {}),

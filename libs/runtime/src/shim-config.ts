@@ -93,6 +93,10 @@ export function serializeShimConfig(spec: ContainerSpec): string {
   for (const [k, v] of Object.entries(linux.sysctl ?? {})) lines.push(formatLine(['sysctl', k, v]));
   for (const c of linux.cgroupsPaths ?? []) lines.push(formatLine(['cgroup', c]));
   if (spec.init) lines.push(formatLine(['init', initBinaryPath()]));
+  for (const d of linux.devices ?? []) {
+    const mode = (d.fileMode ?? 0o666).toString(8).padStart(4, '0');
+    lines.push(formatLine(['device', d.path, d.type, String(d.major), String(d.minor), mode, String(d.uid ?? 0), String(d.gid ?? 0), d.hostPath ?? d.path]));
+  }
   if (linux.seccomp) lines.push(...seccompLines(linux.seccomp));
   return lines.join('');
 }

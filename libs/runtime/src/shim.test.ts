@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setChildSubreaper, waitpidNoHang, type WaitStatus } from '@berth/sys';
-import { DEFAULT_CAPABILITIES, ALL_CAPABILITIES, defaultSpec, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, withDefaults, type ContainerSpec, type ContainerSpecInput, type ProcessSpec } from './spec';
+import { DEFAULT_CAPABILITIES, ALL_CAPABILITIES, defaultSpec, defaultMounts as defaultMountsFor, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, withDefaults, type ContainerSpec, type ContainerSpecInput, type ProcessSpec } from './spec';
 import { initBinaryPath, shimBinaryPath, writeExecConfig, writeShimConfig } from './shim-config';
 import { makeBusyboxRootfs, type BusyboxRootfs } from './testing/busybox-rootfs';
 import { defaultProfile, resolveProfile, type LinuxSeccomp } from '@berth/seccomp';
@@ -741,6 +741,58 @@ describe('berth-shim namespaces and cgroups', () => {
       // not the namespace root.
     } finally {
       await container?.destroy();
+      for (const d of dirs) {
+        for (let i = 0; i < 100; i++) {
+          try {
+            rmdirSync(join(d, 'c1'));
+            rmdirSync(d);
+            break;
+          } catch {
+            await sleep(20);
+          }
+        }
+      }
+    }
+  });
+
+  it('makes linux.devices nodes (nested dirs, mode, owner), and a "cgroup" mount shows each hierarchy rooted at the container\'s own cgroup, read-only', async () => {
+    const name = `berth-test-${Math.random().toString(36).slice(2, 10)}`;
+    const dirs = ['pids', 'memory'].map((h) => join('/sys/fs/cgroup', h, name));
+    for (const d of dirs) mkdirSync(join(d, 'c1'), { recursive: true });
+    try {
+      const script = [
+        'stat -c "%n %F %t:%T %a %u:%g" /dev/kmsg /dev/net/tun',
+        'echo --; ls /sys/fs/cgroup',
+        'echo --; cat /sys/fs/cgroup/memory/cgroup.procs; ls /sys/fs/cgroup/pids | grep -c "^berth-test" || true',
+        'echo --; mkdir /sys/fs/cgroup/memory/x 2>&1 || echo refused',
+      ].join('; ');
+      const r = await runContainer(
+        spec({
+          process: { args: ['sh', '-c', script] },
+          mounts: [...defaultMountsFor(), { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['ro', 'nosuid', 'noexec', 'nodev'] }],
+          linux: {
+            namespaces: [{ type: 'pid' }, { type: 'mount' }, { type: 'ipc' }, { type: 'uts' }, { type: 'network' }, { type: 'cgroup' }],
+            cgroupsPaths: dirs.map((d) => join(d, 'c1')),
+            devices: [
+              { path: '/dev/kmsg', type: 'c', major: 1, minor: 11, fileMode: 0o620, uid: 5, gid: 7 },
+              { path: '/dev/net/tun', type: 'c', major: 10, minor: 200 },
+            ],
+          },
+        }),
+      );
+      expect(r.status.code, r.stderr).toBe(0);
+      const [nodes, hierarchies, own, write] = r.stdout.split('--\n');
+      expect(nodes!.trim().split('\n')).toEqual(['/dev/kmsg character special file 1:b 620 5:7', '/dev/net/tun character special file a:c8 666 0:0']);
+      // Every v1 hierarchy of the host (and the hybrid "unified"), by name.
+      expect(hierarchies!.split('\n')).toEqual(expect.arrayContaining(['memory', 'pids', 'devices', 'freezer']));
+      // The memory hierarchy's root is the container's cgroup: its own processes (pid 1, the shell,
+      // and cat), no host cgroup dirs.
+      const ownLines = own!.trim().split('\n');
+      expect(ownLines[0]).toBe('1');
+      expect(ownLines.slice(1, -1).every((p) => Number(p) < 10)).toBe(true);
+      expect(ownLines.at(-1)).toBe('0');
+      expect(write).toMatch(/Read-only file system|refused/);
+    } finally {
       for (const d of dirs) {
         for (let i = 0; i < 100; i++) {
           try {

@@ -81,6 +81,23 @@ export interface Mount {
   options?: string[];
 }
 
+/** A device node made in the container (OCI linux.devices[]). Access to it
+ * is the cgroup's business (linux.resources.devices), not this list's. */
+export interface LinuxDevice {
+  /** Absolute path inside the container (/dev/kmsg). */
+  path: string;
+  /** "c" (character), "b" (block) or "p" (fifo). */
+  type: 'c' | 'b' | 'p';
+  major: number;
+  minor: number;
+  /** Permission bits (default 0666 & ~umask as runc: 0666 here). */
+  fileMode?: number;
+  uid?: number;
+  gid?: number;
+  /** The host node bound instead of mknod in a user namespace; default `path`. */
+  hostPath?: string;
+}
+
 export const ROOTFS_PROPAGATIONS = ['rprivate', 'private', 'rslave', 'slave', 'rshared', 'shared', 'runbindable', 'unbindable'] as const;
 export type RootfsPropagation = (typeof ROOTFS_PROPAGATIONS)[number];
 
@@ -100,6 +117,8 @@ export interface LinuxSpec {
   cgroupsPaths?: string[];
   /** Propagation of the container's "/" (default rprivate). */
   rootfsPropagation?: RootfsPropagation;
+  /** Device nodes made in the container's root (after /dev is populated). */
+  devices?: LinuxDevice[];
   /** The seccomp filter (OCI linux.seccomp) of the init and of every exec'd
    * process; absent = none. Not defaulted here: the engine chooses it
    * (@berth/seccomp), the runtime applies what it is given. */
@@ -208,6 +227,7 @@ export function withDefaults(input: ContainerSpecInput): ContainerSpec {
       sysctl: linux.sysctl ?? {},
       cgroupsPaths: linux.cgroupsPaths ?? [],
       rootfsPropagation: linux.rootfsPropagation ?? 'rprivate',
+      ...(linux.devices && linux.devices.length > 0 ? { devices: linux.devices.map((d) => ({ ...d })) } : {}),
       ...(linux.seccomp ? { seccomp: linux.seccomp } : {}),
     },
     init: input.init ?? false,
@@ -316,7 +336,6 @@ export function validateSpec(spec: ContainerSpec): void {
     checkString(`mounts[${i}].destination`, mm.destination, { absolute: true });
     checkString(`mounts[${i}].type`, mm.type, { nonEmpty: true });
     checkString(`mounts[${i}].source`, mm.source);
-    if (mm.type === 'cgroup') bad(`mounts[${i}].type`, 'cgroup (v1) mounts are not supported; use cgroup2 or omit the mount');
     (mm.options ?? []).forEach((o, k) => checkString(`mounts[${i}].options[${k}]`, o, { nonEmpty: true }));
   });
   const linux = spec.linux;
@@ -364,5 +383,18 @@ export function validateSpec(spec: ContainerSpec): void {
     bad('linux.rootfsPropagation', `unknown propagation "${linux.rootfsPropagation}"; expected one of ${ROOTFS_PROPAGATIONS.join(', ')}`);
   }
   if (linux.seccomp !== undefined) validateLinuxSeccomp(linux.seccomp, 'linux.seccomp');
+  (linux.devices ?? []).forEach((d, i) => {
+    const f = `linux.devices[${i}]`;
+    checkString(`${f}.path`, d.path, { absolute: true });
+    if (d.path === '/' || d.path.endsWith('/')) bad(`${f}.path`, `"${d.path}" does not name a file`);
+    if (d.type !== 'c' && d.type !== 'b' && d.type !== 'p') bad(`${f}.type`, `"${String(d.type)}" is not c, b or p`);
+    for (const k of ['major', 'minor'] as const) {
+      if (!Number.isInteger(d[k]) || d[k] < 0 || d[k] > 0xffffffff) bad(`${f}.${k}`, `expected an integer in [0, 4294967295], got ${String(d[k])}`);
+    }
+    if (d.fileMode !== undefined && !(Number.isInteger(d.fileMode) && d.fileMode >= 0 && d.fileMode <= 0o7777)) bad(`${f}.fileMode`, `expected permission bits 0..0o7777, got ${d.fileMode}`);
+    if (d.uid !== undefined) checkId(`${f}.uid`, d.uid);
+    if (d.gid !== undefined) checkId(`${f}.gid`, d.gid);
+    if (d.hostPath !== undefined) checkString(`${f}.hostPath`, d.hostPath, { absolute: true });
+  });
   if (spec.init !== undefined && typeof spec.init !== 'boolean') bad('init', 'expected a boolean');
 }

@@ -25,6 +25,7 @@ import type { MountPoint } from '../types';
 import type { CgroupsClient } from './cgroups';
 import { ignoreNotFound, rfc3339ToMs, type ContainerFiles } from './shared';
 import { memoryCgroupDirs } from './oom-cgroup';
+import { confinementMounts, containerCgroupDirs, deviceToSpec, privilegedCapabilities } from './confinement';
 import { chownToContainerRoot } from '../userns';
 import { rootGidOf } from '../state-modes';
 import { grantTraverse } from '@berth/sys';
@@ -231,6 +232,13 @@ export function grpcNamespacesPort(o: NamespacesPortOptions): GrpcNamespacesPort
       const seccomp = seccompFor({
         securityOpt: spec.securityOpt, privileged: spec.privileged === true, capabilities: capabilities?.effective ?? DEFAULT_CAPS,
       });
+      // --privileged and --cgroupns (confinement.ts): capabilities, mounts, devices, paths.
+      const privileged = spec.privileged === true;
+      if (privileged && idMapping) {
+        throw new InvalidArgumentError('privileged mode is incompatible with --userns auto: a privileged container shares the host user namespace; use --userns host', { field: 'host_config.privileged' });
+      }
+      const cgroupns = spec.cgroupnsMode !== 'host';
+      const processCaps = privileged ? privilegedCapabilities(ALL_CAPS) : capabilities;
       const req: namespacesV1.CreateRequest = {
         id,
         stdin: spec.openStdin,
@@ -241,19 +249,26 @@ export function grpcNamespacesPort(o: NamespacesPortOptions): GrpcNamespacesPort
           process: {
             terminal: spec.terminal, args: spec.args, env: spec.env, cwd: spec.cwd,
             user: { uid: spec.uid, gid: spec.gid, additionalGids: spec.additionalGids },
-            ...(capabilities ? { capabilities } : {}),
+            ...(processCaps ? { capabilities: processCaps } : {}),
             noNewPrivileges: parseSecurityOpts(spec.securityOpt).noNewPrivileges,
           },
           root: { path: spec.rootfs, readonly: spec.readonlyRootfs },
           hostname: spec.hostname,
-          mounts: [...spec.mounts.map(mountToSpec), ...fileMounts],
+          mounts: [...confinementMounts({ privileged, cgroupns }), ...spec.mounts.map(mountToSpec), ...fileMounts],
           linux: {
             // A new user namespace first: the shim creates the others inside
             // it, so they belong to the container's root (docs/design/engine.md).
-            namespaces: [...(idMapping ? [{ type: 'user' }] : []), { type: 'pid' }, { type: 'mount' }, { type: 'ipc' }, { type: 'uts' }, ...(netns ? [netns] : [])],
+            namespaces: [
+              ...(idMapping ? [{ type: 'user' }] : []), { type: 'pid' }, { type: 'mount' }, { type: 'ipc' }, { type: 'uts' }, ...(netns ? [netns] : []),
+              ...(cgroupns ? [{ type: 'cgroup' }] : []),
+            ],
             ...(idMapping ? { uidMappings: idMapping.uidMappings, gidMappings: idMapping.gidMappings } : {}),
-            // The monitor's OOM counter (State.OOMKilled): oom-cgroup.ts.
-            cgroupsPaths: memoryCgroupDirs(spec.cgroupPath),
+            // The monitor's OOM counter (State.OOMKilled): oom-cgroup.ts. With
+            // a cgroup namespace the init joins every hierarchy's cgroup before
+            // it unshares, so the namespace is rooted there in each.
+            cgroupsPaths: cgroupns ? containerCgroupDirs(spec.cgroupPath) : memoryCgroupDirs(spec.cgroupPath),
+            devices: (spec.devices ?? []).map(deviceToSpec),
+            unmaskedPaths: privileged,
             ...(seccomp ? { seccomp } : {}),
           },
           init: spec.init,

@@ -20,6 +20,7 @@ import type { CopyToStart as _berth_engine_v1_CopyToStart, CopyToStart__Output a
 import type { CreateContainerRequest as _berth_engine_v1_CreateContainerRequest, CreateContainerRequest__Output as _berth_engine_v1_CreateContainerRequest__Output } from './berth/engine/v1/CreateContainerRequest';
 import type { CreateContainerResponse as _berth_engine_v1_CreateContainerResponse, CreateContainerResponse__Output as _berth_engine_v1_CreateContainerResponse__Output } from './berth/engine/v1/CreateContainerResponse';
 import type { CreateVolumeRequest as _berth_engine_v1_CreateVolumeRequest, CreateVolumeRequest__Output as _berth_engine_v1_CreateVolumeRequest__Output } from './berth/engine/v1/CreateVolumeRequest';
+import type { DeviceMapping as _berth_engine_v1_DeviceMapping, DeviceMapping__Output as _berth_engine_v1_DeviceMapping__Output } from './berth/engine/v1/DeviceMapping';
 import type { DisconnectNetworkRequest as _berth_engine_v1_DisconnectNetworkRequest, DisconnectNetworkRequest__Output as _berth_engine_v1_DisconnectNetworkRequest__Output } from './berth/engine/v1/DisconnectNetworkRequest';
 import type { DisconnectNetworkResponse as _berth_engine_v1_DisconnectNetworkResponse, DisconnectNetworkResponse__Output as _berth_engine_v1_DisconnectNetworkResponse__Output } from './berth/engine/v1/DisconnectNetworkResponse';
 import type { EndpointSettings as _berth_engine_v1_EndpointSettings, EndpointSettings__Output as _berth_engine_v1_EndpointSettings__Output } from './berth/engine/v1/EndpointSettings';
@@ -119,6 +120,7 @@ export interface ProtoGrpcType {
         CreateContainerRequest: MessageTypeDefinition<_berth_engine_v1_CreateContainerRequest, _berth_engine_v1_CreateContainerRequest__Output>
         CreateContainerResponse: MessageTypeDefinition<_berth_engine_v1_CreateContainerResponse, _berth_engine_v1_CreateContainerResponse__Output>
         CreateVolumeRequest: MessageTypeDefinition<_berth_engine_v1_CreateVolumeRequest, _berth_engine_v1_CreateVolumeRequest__Output>
+        DeviceMapping: MessageTypeDefinition<_berth_engine_v1_DeviceMapping, _berth_engine_v1_DeviceMapping__Output>
         DisconnectNetworkRequest: MessageTypeDefinition<_berth_engine_v1_DisconnectNetworkRequest, _berth_engine_v1_DisconnectNetworkRequest__Output>
         DisconnectNetworkResponse: MessageTypeDefinition<_berth_engine_v1_DisconnectNetworkResponse, _berth_engine_v1_DisconnectNetworkResponse__Output>
         EndpointSettings: MessageTypeDefinition<_berth_engine_v1_EndpointSettings, _berth_engine_v1_EndpointSettings__Output>

@@ -5,6 +5,7 @@ import type { PortBinding as _berth_engine_v1_PortBinding, PortBinding__Output a
 import type { MountSpec as _berth_engine_v1_MountSpec, MountSpec__Output as _berth_engine_v1_MountSpec__Output } from '../../../berth/engine/v1/MountSpec';
 import type { RestartPolicy as _berth_engine_v1_RestartPolicy, RestartPolicy__Output as _berth_engine_v1_RestartPolicy__Output } from '../../../berth/engine/v1/RestartPolicy';
 import type { LogConfig as _berth_engine_v1_LogConfig, LogConfig__Output as _berth_engine_v1_LogConfig__Output } from '../../../berth/engine/v1/LogConfig';
+import type { DeviceMapping as _berth_engine_v1_DeviceMapping, DeviceMapping__Output as _berth_engine_v1_DeviceMapping__Output } from '../../../berth/engine/v1/DeviceMapping';
 import type { Long } from '@grpc/proto-loader';
 
 /**
@@ -76,6 +77,28 @@ export interface HostConfig {
    * naming the option. No seccomp option = Docker's default profile.
    */
   'securityOpt'?: (string)[];
+  /**
+   * --privileged: every capability of the host's bounding set, every device
+   * (rule "a *:* rwm" and the host's /dev nodes), no seccomp filter, no
+   * masked or read-only paths, /sys and the cgroup mount writable.
+   */
+  'privileged'?: (boolean);
+  /**
+   * --device: host nodes made in the container's /dev, each with an allow
+   * rule for its permissions. INVALID_ARGUMENT naming the device when it is
+   * not a device node on the host.
+   */
+  'devices'?: (_berth_engine_v1_DeviceMapping)[];
+  /**
+   * --device-cgroup-rule: "TYPE MAJOR:MINOR ACCESS" ("c 1:11 rwm"), allow
+   * rules added after Docker's default device list.
+   */
+  'deviceCgroupRules'?: (string)[];
+  /**
+   * --cgroupns: "private" (a cgroup namespace rooted at the container's
+   * cgroup; /proc/self/cgroup shows "/"), "host", or "" = private.
+   */
+  'cgroupnsMode'?: (string);
 }
 
 /**
@@ -147,4 +170,26 @@ export interface HostConfig__Output {
    * naming the option. No seccomp option = Docker's default profile.
    */
   'securityOpt': (string)[];
+  /**
+   * --privileged: every capability of the host's bounding set, every device
+   * (rule "a *:* rwm" and the host's /dev nodes), no seccomp filter, no
+   * masked or read-only paths, /sys and the cgroup mount writable.
+   */
+  'privileged': (boolean);
+  /**
+   * --device: host nodes made in the container's /dev, each with an allow
+   * rule for its permissions. INVALID_ARGUMENT naming the device when it is
+   * not a device node on the host.
+   */
+  'devices': (_berth_engine_v1_DeviceMapping__Output)[];
+  /**
+   * --device-cgroup-rule: "TYPE MAJOR:MINOR ACCESS" ("c 1:11 rwm"), allow
+   * rules added after Docker's default device list.
+   */
+  'deviceCgroupRules': (string)[];
+  /**
+   * --cgroupns: "private" (a cgroup namespace rooted at the container's
+   * cgroup; /proc/self/cgroup shows "/"), "host", or "" = private.
+   */
+  'cgroupnsMode': (string);
 }

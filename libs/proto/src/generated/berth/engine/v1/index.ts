@@ -17,6 +17,7 @@ export type * from './CopyToStart';
 export type * from './CreateContainerRequest';
 export type * from './CreateContainerResponse';
 export type * from './CreateVolumeRequest';
+export type * from './DeviceMapping';
 export type * from './DisconnectNetworkRequest';
 export type * from './DisconnectNetworkResponse';
 export type * from './EndpointSettings';
