@@ -30,6 +30,7 @@ import { openEngineDb, SCHEMA_VERSION } from './db';
 import { Engine } from './engine';
 import { FAILPOINTS_ENV, FAILPOINT_LABEL, parseFailpoints } from './failpoints';
 import { validateEventFilters, eventMatches } from './event-filter';
+import { statsIntervalFromWire } from './validate';
 import { UntilEnd } from './events-until';
 import type { ContainerAction, ContainerEvent } from './events';
 import { createGrpcPorts, type GrpcPorts } from './grpc-ports';
@@ -348,7 +349,7 @@ export const engineModule: ServiceModule = {
       },
       UpdateContainer: async (req) => ({ container: toSummary(await engine.update(req.id, updateRequestFromWire(req))), warnings: [] }),
       Stats: async (req, call, c) => {
-        const opts = { all: req.all, stream: req.stream, intervalMs: req.intervalMs || 1000, signal: c.signal };
+        const opts = { all: req.all, stream: req.stream, intervalMs: statsIntervalFromWire(req.intervalMs), signal: c.signal };
         for await (const s of engine.stats(req.ids, opts)) call.write(statsToWire(s, Date.now()));
       },
       Top: async (req) => {

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { isInvalidArgument, type BerthError } from '@berth/errors';
 import { createRequestFromWire, execRequestFromWire, updateRequestFromWire, type WireContainerConfig, type WireCreateContainerRequest, type WireHostConfig } from './wire';
-import { validateCreateRequest, validateSignal } from './validate';
+import { statsIntervalFromWire, validateCreateRequest, validateSignal, validateVolumeName } from './validate';
 
 const host = { cpus: 2 };
 const req = (config: WireContainerConfig = {}, hostConfig: WireHostConfig = {}, name = ''): WireCreateContainerRequest => ({
@@ -150,6 +150,15 @@ describe('UpdateContainer and Exec', () => {
     const e = refusal(() => execRequestFromWire({ ...w, args: [...w.args] }));
     expect(isInvalidArgument(e)).toBe(true);
     expect(e!.field).toBe(field);
+  });
+
+  it('bounds Stats interval_ms (a negative one was a busy loop) and volume names', () => {
+    expect(statsIntervalFromWire(0)).toBe(1000);
+    expect(statsIntervalFromWire(250)).toBe(250);
+    for (const ms of [-5, 1, 99, 3_600_001]) expect(refusal(() => statsIntervalFromWire(ms))?.field).toBe('interval_ms');
+    expect(() => validateVolumeName('data-1')).not.toThrow();
+    expect(refusal(() => validateVolumeName('v'.repeat(256)))?.field).toBe('name');
+    expect(refusal(() => validateVolumeName('../x'))?.field).toBe('name');
   });
 
   it('normalises signals and names the field of a bad one', () => {

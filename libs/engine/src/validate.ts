@@ -157,6 +157,20 @@ export function validateExecRequest(e: ExecRequest): void {
   if (e.user) check('start.user', e.user, checkUser(e.user));
 }
 
+/** Stats' interval_ms: 0 = the default second; otherwise 100 ms to an hour (a negative or tiny one was a busy loop). */
+export function statsIntervalFromWire(ms: number): number {
+  if (ms === 0) return 1000;
+  inRange('interval_ms', ms, 100, 3_600_000, 'expected milliseconds from 100 to 3600000, or 0 for the default (1000)');
+  return ms;
+}
+
+/** A volume name: Docker's name rule, at most 255 characters (it is a directory name). */
+export function validateVolumeName(name: string): void {
+  if (name.length > 255 || !NAME_PATTERN.test(name)) {
+    throw new InvalidArgumentError(`invalid volume name "${quoteValue(name)}": expected [a-zA-Z0-9][a-zA-Z0-9_.-]+ (at least two characters), at most 255 characters`, { field: 'name' });
+  }
+}
+
 /** A signal field of Stop/Kill ("" = the default): the canonical name. */
 export function validateSignal(field: string, s: string): string {
   const name = normalizeSignalName(s);

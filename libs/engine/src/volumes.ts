@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { AlreadyExistsError, FailedPreconditionError, fromNodeError, InvalidArgumentError, NotFoundError } from '@berth/errors';
 import type { Db } from './db';
 import { labelMatches } from './container-store';
-import { NAME_PATTERN } from './names';
+import { validateVolumeName } from './validate';
 
 /** Label berth puts on volumes it created for `-v /path` and image VOLUMEs. */
 export const ANONYMOUS_LABEL = 'io.berth.volume.anonymous';
@@ -42,9 +42,7 @@ export class VolumeStore {
   create(opts: { name?: string; labels?: Record<string, string>; options?: Record<string, string> } = {}): VolumeRecord {
     const anonymous = !opts.name;
     const name = opts.name || randomBytes(32).toString('hex');
-    if (!NAME_PATTERN.test(name)) {
-      throw new InvalidArgumentError(`invalid volume name "${name}": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed, at least two characters`, { field: 'name' });
-    }
+    validateVolumeName(name);
     for (const k of Object.keys(opts.options ?? {})) {
       if (!['type', 'device', 'o', 'size'].includes(k)) {
         throw new InvalidArgumentError(`invalid volume option "${k}": the local driver accepts type, device, o, size`, { field: 'opt' });
