@@ -9,7 +9,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isNotFound } from '@berth/errors';
+import { UnavailableError, isNotFound } from '@berth/errors';
 import { openEngineDb, type Db } from './db';
 import { ContainerStore } from './container-store';
 import { Engine, type CreateRequest } from './engine';
@@ -158,6 +158,18 @@ describe('AutoRemove (--rm) in the engine', () => {
     ports.processes.get(c.id)!.exit = { exitCode: 1, signal: '', oomKilled: false, exitedAt: clock.now() };
     reopen();
     await recover(engine);
+    expect(gone(c.id)).toBe(true);
+    expect(ports.rec.live.size).toBe(0);
+  });
+
+  it('exit handling and --rm wait out a service being restarted (UNAVAILABLE) instead of leaving things held', async () => {
+    const c = await engine.run(req({ autoRemove: true }));
+    // The namespaces and cgroups services are being restarted when the exit comes: their release calls fail once.
+    const removed = engine.wait(c.id, 'removed');
+    ports.rec.failOn('namespaces.delete', new UnavailableError('namespaces restarting'));
+    ports.rec.failOn('cgroups.remove', new UnavailableError('cgroups restarting'));
+    ports.exitProcess(c.id, { exitCode: 4 });
+    await expect(removed).resolves.toBe(4);
     expect(gone(c.id)).toBe(true);
     expect(ports.rec.live.size).toBe(0);
   });

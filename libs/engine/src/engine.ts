@@ -8,7 +8,7 @@
 // lifecycle calls; exit handling runs on the same chain.
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ErrorCode, FailedPreconditionError, InvalidArgumentError, NotFoundError, isAlreadyExists, isFailedPrecondition, isNotFound, makeError } from '@berth/errors';
+import { ErrorCode, FailedPreconditionError, InvalidArgumentError, NotFoundError, isAlreadyExists, isFailedPrecondition, isNotFound, isUnavailable, makeError } from '@berth/errors';
 import { readLog, type LogEntry, type ReadLogOptions } from '@berth/cri-log';
 import { normalizeSignalName, quoteValue } from '@berth/container-config';
 import { cpuPercent, memoryUsage, type RawCpuMem } from './stats';
@@ -109,6 +109,13 @@ export interface StatsSample {
 export type UpdateRequest = ContainerUpdate;
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/**
+ * How long work no client waits for (exit handling, --rm, a rollback's undo)
+ * keeps calling a service that is unavailable: killed and being restarted by
+ * the supervisor, which takes seconds. Past it the error stands (recovery at
+ * the next engine start releases what is left).
+ */
+const UNAVAILABLE_RETRY_MS = 60_000;
 /** A stats reading older than this is not used as the previous one (docker's precpu is one collection tick old). */
 const STATS_PREV_MAX_AGE_MS = 2000;
 /** Without a recent reading, the first of two is taken this long before the sample. */
@@ -239,7 +246,7 @@ export class Engine {
       ...(idMapping ? { idMapping } : {}),
     };
     try {
-      await runSaga(withFailpoints([...createSteps(this.ports), this.prepareVolumesStep()], this.failpoints), ctx, this.sagaHooks());
+      await runSaga(this.retryingUndo(withFailpoints([...createSteps(this.ports), this.prepareVolumesStep()], this.failpoints)), ctx, this.sagaHooks());
     } catch (e) {
       this.store.delete(id); // volume_refs rows cascade
       throw e;
@@ -333,7 +340,7 @@ export class Engine {
     try {
       const steps = startSteps(this.ports);
       if (beforeStart) steps.splice(steps.length - 1, 0, { name: 'beforeStart', run: () => beforeStart(id) });
-      await runSaga(withFailpoints(steps, this.failpoints), ctx, this.sagaHooks());
+      await runSaga(this.retryingUndo(withFailpoints(steps, this.failpoints)), ctx, this.sagaHooks());
     } catch (e) {
       this.store.update(id, (cur) => ({ ...cur, error: (e as Error).message }));
       throw e;
@@ -402,7 +409,8 @@ export class Engine {
       for (;;) {
         let st: ExitStatus | null;
         try {
-          st = await this.ports.namespaces.wait(id, MAX_TIMER_MS);
+          // A namespaces service being restarted: its monitors keep the exit, ask again.
+          st = await this.whileUnavailable(() => this.ports.namespaces.wait(id, MAX_TIMER_MS));
         } catch (e) {
           if (isNotFound(e)) return; // deleted under us (remove -f)
           this.warn(`wait for container ${id}: ${(e as Error).message}`);
@@ -467,14 +475,32 @@ export class Engine {
   private async releaseRoot(id: string, imageDigest: string): Promise<boolean> {
     try {
       await Promise.all([
-        this.ports.layers.remove(id),
-        imageDigest ? this.ports.images.removeContainerRef(imageDigest, id) : undefined,
+        this.whileUnavailable(() => this.ports.layers.remove(id)),
+        imageDigest ? this.whileUnavailable(() => this.ports.images.removeContainerRef(imageDigest, id)) : undefined,
       ]);
       return true;
     } catch (e) {
       this.warn(`releasing the root of container ${id} (removal retries): ${(e as Error).message}`);
       return false;
     }
+  }
+
+  /** `fn` again while the service it calls is unavailable, for up to UNAVAILABLE_RETRY_MS (not after close()). */
+  private async whileUnavailable<T>(fn: () => Promise<T>): Promise<T> {
+    const deadline = Date.now() + UNAVAILABLE_RETRY_MS;
+    for (let delay = 100; ; delay = Math.min(delay * 2, 2000)) {
+      try {
+        return await fn();
+      } catch (e) {
+        if (!isUnavailable(e) || this.closed || Date.now() > deadline) throw e;
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  }
+
+  /** A rollback must not leave things behind because a service was being restarted: undo steps wait for it. */
+  private retryingUndo<C>(steps: SagaStep<C>[]): SagaStep<C>[] {
+    return steps.map((st) => (st.undo ? { ...st, undo: (ctx: C) => this.whileUnavailable(() => st.undo!(ctx)) } : st));
   }
 
   private backoffOf(id: string): RestartBackoff {
@@ -536,7 +562,7 @@ export class Engine {
    */
   private async releaseRuntimeNow(id: string, alongside?: () => Promise<void>): Promise<void> {
     const release = async (what: string, fn: () => Promise<void>): Promise<void> => {
-      try { await fn(); } catch (e) { if (!isNotFound(e)) this.warn(`${what} of container ${id}: ${(e as Error).message}`); }
+      try { await this.whileUnavailable(fn); } catch (e) { if (!isNotFound(e)) this.warn(`${what} of container ${id}: ${(e as Error).message}`); }
     };
     await release('delete process', () => this.ports.namespaces.delete(id));
     await Promise.all([
@@ -674,9 +700,14 @@ export class Engine {
     // Legality only: the record stays as it is until everything it holds is
     // released, so a failure below leaves a removable container, not a stuck one.
     checkTransition(cur.name, cur.state, 'remove');
+    // A start cut short by a killed service (its rollback could not reach it)
+    // can leave a created container holding a process, network or cgroup:
+    // release them (idempotent; nothing there is fine).
+    if (cur.state === 'created') await this.releaseRuntime(id);
     if (!rootReleased) {
-      await this.ports.layers.remove(id);
-      if (cur.imageDigest) await this.ports.images.removeContainerRef(cur.imageDigest, id);
+      await this.whileUnavailable(() => this.ports.layers.remove(id));
+      const digest = cur.imageDigest;
+      if (digest) await this.whileUnavailable(() => this.ports.images.removeContainerRef(digest, id));
     }
     const vols = this.volumes.removeRefs(id);
     this.store.delete(id);

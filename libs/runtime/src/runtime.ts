@@ -336,10 +336,42 @@ export class Runtime<Spec = unknown, Process = unknown> {
    * state dir and the log files. Nothing of it is left afterwards.
    */
   async delete(id: string, opts: { force?: boolean } = {}): Promise<void> {
+    const dir = this.existingStateDir(id);
+    if (!existsSync(join(dir, 'runtime.json'))) return this.deleteInterruptedCreate(id, dir);
     const st = this.state(id);
     if (st.status === 'running' && !opts.force) throw new FailedPreconditionError(`container ${id} is running: stop it first, or delete with force`);
     const record = JSON.parse(readFileSync(join(this.stateDir(id), 'runtime.json'), 'utf8')) as RuntimeRecord;
     await this.teardown(id, this.stateDir(id), record.logPath, record.logMaxFiles);
+  }
+
+  /**
+   * A create cut short by the death of the service running it (the state
+   * dir made, runtime.json never written): what it started is killed and
+   * the dir removed, so the id can be created again (a retried create does
+   * this through Delete). The init waits before execve as the monitor's child
+   * (the monitor is its subreaper), so it is killed only when its parent is
+   * that monitor; the monitor then records the exit and ends. Without an
+   * init the monitor (still in its bounded shim wait, or alone) is killed.
+   */
+  private async deleteInterruptedCreate(id: string, dir: string): Promise<void> {
+    const monitor = liveMonitorPid(dir);
+    const init = Number(readOptional(join(dir, 'pid'))?.trim() ?? '0');
+    const kill = (pid: number) => {
+      try {
+        const fd = pidfdOpen(pid);
+        try { pidfdSendSignal(fd, 'SIGKILL'); } finally { closeSync(fd); }
+      } catch (e) {
+        if (!isNotFound(e)) throw e;
+      }
+    };
+    if (monitor !== null && Number.isInteger(init) && init > 0 && parentPid(init) === monitor) kill(init);
+    else if (monitor !== null) kill(monitor);
+    await waitMonitorGone(dir).catch(() => {
+      const m = liveMonitorPid(dir);
+      if (m !== null) kill(m);
+    });
+    await removeNamespaceHandlesAsync(this.opts.runDir, id);
+    await rm(dir, { recursive: true, force: true });
   }
 
   /**

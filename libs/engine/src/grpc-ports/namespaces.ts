@@ -280,9 +280,22 @@ export function grpcNamespacesPort(o: NamespacesPortOptions): GrpcNamespacesPort
       } catch (e) {
         if (errorCode(e) !== ErrorCode.AlreadyExists) throw e;
         // A retry after a lost reply: the process we made is there, still created.
-        const st = await ns.State({ id });
-        if (st.status !== 'created') throw e;
-        res = { pid: st.pid, namespacePaths: st.namespacePaths, monitorPid: st.monitorPid };
+        let st: namespacesV1.ContainerState__Output | undefined;
+        try {
+          st = await ns.State({ id });
+        } catch (se) {
+          if (errorCode(se) !== ErrorCode.NotFound) throw se;
+        }
+        if (st?.status === 'running') throw e;
+        if (st?.status === 'created') res = { pid: st.pid, namespacePaths: st.namespacePaths, monitorPid: st.monitorPid };
+        else {
+          // Left by an earlier attempt the engine never committed: the
+          // namespaces service died inside that create (no record written),
+          // or a rollback killed the process and could not delete it.
+          // Delete kills what is left and frees the id; create again.
+          await ns.Delete({ id, force: true });
+          res = await ns.Create(req);
+        }
       }
       const netnsPath = res.namespacePaths['network'];
       if (netnsPath) o.files.netnsPaths.set(id, netnsPath);
