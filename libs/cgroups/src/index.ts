@@ -21,7 +21,10 @@ export {
   type LinuxBlockIO,
   type LinuxThrottleDevice,
   type LinuxWeightDevice,
+  type LinuxDeviceCgroup,
+  validateDeviceRules,
 } from './resources';
+export { deviceProgram, emulateDeviceRules, disassemble as disassembleDeviceProgram, DEVICE_PROGRAM_LICENSE } from './v2/devices';
 export { parseBytes, parseCpus, cpusToQuota, DEFAULT_CPU_PERIOD } from './units';
 export { cpuSharesToWeight, blkioWeightToIoWeight, memorySwapToV2 } from './convert';
 export { cpuWeightToShares } from './v2/cpu';

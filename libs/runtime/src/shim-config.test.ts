@@ -28,6 +28,20 @@ describe('escapeField', () => {
 });
 
 describe('serializeShimConfig', () => {
+  it('writes linux.devices as device lines: octal mode (0666 default), owner (0 default), the host node (the path by default)', () => {
+    const text = serializeShimConfig(
+      withDefaults({
+        process: { args: ['true'] },
+        root: { path: '/r' },
+        linux: { devices: [{ path: '/dev/kmsg', type: 'c', major: 1, minor: 11, fileMode: 0o620, uid: 5, gid: 7, hostPath: '/dev/klog' }, { path: '/dev/net/tun', type: 'c', major: 10, minor: 200 }] },
+      }),
+    );
+    expect(text.split('\n').filter((l) => l.startsWith('device\t'))).toEqual([
+      'device\t/dev/kmsg\tc\t1\t11\t0620\t5\t7\t/dev/klog',
+      'device\t/dev/net/tun\tc\t10\t200\t0666\t0\t0\t/dev/net/tun',
+    ]);
+  });
+
   it('writes every directive the shim reads', () => {
     const spec = withDefaults({
       process: { args: ['sh', '-c', 'echo "a\tb"'], env: ['PATH=/bin', 'X=line1\nline2'], cwd: '/w', user: { uid: 1, gid: 2, additionalGids: [3] }, rlimits: [{ type: 'RLIMIT_NOFILE', soft: 10, hard: 'unlimited' }], noNewPrivileges: true, terminal: true, oomScoreAdj: 5 },
