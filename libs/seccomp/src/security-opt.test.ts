@@ -29,6 +29,9 @@ describe('parseSecurityOpts', () => {
     expect(() => parseSecurityOpts(['apparmor=docker-default'])).toThrow(/no AppArmor profiles/);
     expect(() => parseSecurityOpts(['seccomp={"defaultAction":1}'])).toThrow(/seccomp profile: defaultAction/);
     expect(parseSecurityOpts(['label=disable', 'apparmor=unconfined'])).toEqual({ seccomp: { name: 'default' }, noNewPrivileges: false });
+    // Every SELinux label option is a no-op, as Docker's without SELinux.
+    expect(parseSecurityOpts(['label=type:container_t', 'label=level:s0:c100,c200', 'label=nested', 'label:user:u'])).toEqual({ seccomp: { name: 'default' }, noNewPrivileges: false });
+    expect(() => parseSecurityOpts(['label='])).toThrow(/label=disable or label=<key>:<value>/);
   });
 });
 

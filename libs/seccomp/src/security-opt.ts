@@ -8,8 +8,11 @@
 //   seccomp=unconfined                no filter
 //   seccomp=builtin                   the default profile (as if not given)
 //   seccomp=<profile JSON>            a custom profile in Docker's format
-//   apparmor=unconfined, label=disable  accepted and changing nothing: berth applies
-//                                     no AppArmor profile or SELinux label to undo
+//   apparmor=unconfined               accepted and changing nothing: berth applies no
+//                                     AppArmor profile (any other profile is refused rather
+//                                     than silently not applied)
+//   label=<anything>                  accepted and changing nothing, as Docker on a host
+//                                     without SELinux (berth applies no SELinux labels)
 //
 // Anything else is an InvalidArgumentError naming the option.
 import { InvalidArgumentError } from '@berth/errors';
@@ -72,7 +75,10 @@ export function parseSecurityOpts(opts: readonly string[]): SecurityOptions {
         if (value !== 'unconfined') bad(opt, 'berth applies no AppArmor profiles (only apparmor=unconfined is accepted, and changes nothing)');
         break;
       case 'label':
-        if (value !== 'disable') bad(opt, 'berth applies no SELinux labels (only label=disable is accepted, and changes nothing)');
+        // Docker with SELinux off (go-selinux InitLabels) takes every label
+        // option and applies none; berth has no SELinux support at all, so the
+        // same: label=disable, nested, user:/role:/type:/level:/filetype:... change nothing.
+        if (value === '') bad(opt, 'expected label=disable or label=<key>:<value> (accepted and ignored: berth applies no SELinux labels)');
         break;
       default:
         bad(opt, `unknown option "${key}" (expected no-new-privileges or seccomp)`);
