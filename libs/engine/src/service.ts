@@ -30,7 +30,7 @@ import { openEngineDb, SCHEMA_VERSION } from './db';
 import { Engine } from './engine';
 import { FAILPOINTS_ENV, FAILPOINT_LABEL, parseFailpoints } from './failpoints';
 import { validateEventFilters, eventMatches } from './event-filter';
-import { statsIntervalFromWire } from './validate';
+import { statsIntervalFromWire, stopTimeoutFromWire } from './validate';
 import { UntilEnd } from './events-until';
 import type { ContainerAction, ContainerEvent } from './events';
 import { createGrpcPorts, type GrpcPorts } from './grpc-ports';
@@ -221,12 +221,12 @@ export const engineModule: ServiceModule = {
         const rec = await engine.run(r);
         return { id: rec.id, name: rec.name, warnings: warningsOf(r.hostConfig) };
       },
-      StopContainer: async (req) => ({ container: toSummary(await engine.stop(req.id, req.timeoutSeconds, req.signal || undefined)) }),
+      StopContainer: async (req) => ({ container: toSummary(await engine.stop(req.id, stopTimeoutFromWire(req.timeoutSeconds), req.signal || undefined)) }),
       KillContainer: async (req) => {
         await engine.kill(req.id, req.signal || 'SIGKILL');
         return {};
       },
-      RestartContainer: async (req) => ({ container: toSummary(await engine.restart(req.id, req.timeoutSeconds)) }),
+      RestartContainer: async (req) => ({ container: toSummary(await engine.restart(req.id, stopTimeoutFromWire(req.timeoutSeconds))) }),
       RemoveContainer: async (req) => {
         await engine.remove(req.id, { force: req.force, volumes: req.removeVolumes });
         return {};

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { isInvalidArgument, type BerthError } from '@berth/errors';
 import { createRequestFromWire, execRequestFromWire, updateRequestFromWire, type WireContainerConfig, type WireCreateContainerRequest, type WireHostConfig } from './wire';
-import { statsIntervalFromWire, validateCreateRequest, validateSignal, validateVolumeName } from './validate';
+import { statsIntervalFromWire, stopTimeoutFromWire, validateCreateRequest, validateSignal, validateVolumeName } from './validate';
 
 const host = { cpus: 2 };
 const req = (config: WireContainerConfig = {}, hostConfig: WireHostConfig = {}, name = ''): WireCreateContainerRequest => ({
@@ -152,10 +152,13 @@ describe('UpdateContainer and Exec', () => {
     expect(e!.field).toBe(field);
   });
 
-  it('bounds Stats interval_ms (a negative one was a busy loop) and volume names', () => {
+  it('bounds Stats interval_ms (a negative one was a busy loop), stop timeouts (a huge one killed at once) and volume names', () => {
     expect(statsIntervalFromWire(0)).toBe(1000);
     expect(statsIntervalFromWire(250)).toBe(250);
     for (const ms of [-5, 1, 99, 3_600_001]) expect(refusal(() => statsIntervalFromWire(ms))?.field).toBe('interval_ms');
+    expect(stopTimeoutFromWire(undefined)).toBeUndefined();
+    expect(stopTimeoutFromWire(-1)).toBe(-1);
+    for (const t of [-2, 2 ** 31 - 1]) expect(refusal(() => stopTimeoutFromWire(t))?.field).toBe('timeout_seconds');
     expect(() => validateVolumeName('data-1')).not.toThrow();
     expect(refusal(() => validateVolumeName('v'.repeat(256)))?.field).toBe('name');
     expect(refusal(() => validateVolumeName('../x'))?.field).toBe('name');

@@ -164,6 +164,13 @@ export function statsIntervalFromWire(ms: number): number {
   return ms;
 }
 
+/** Stop/Restart timeout_seconds: absent = the container's; -1 waits forever; at most what a timer can wait (24 days). */
+export function stopTimeoutFromWire(s: number | undefined): number | undefined {
+  if (s === undefined) return undefined;
+  inRange('timeout_seconds', s, -1, Math.floor((2 ** 31 - 1) / 1000), 'expected seconds >= 0 (at most 2147483), or -1 to wait forever');
+  return s;
+}
+
 /** A volume name: Docker's name rule, at most 255 characters (it is a directory name). */
 export function validateVolumeName(name: string): void {
   if (name.length > 255 || !NAME_PATTERN.test(name)) {
