@@ -130,8 +130,16 @@ export function recordingPorts(now: () => number = Date.now): RecordingPorts {
     },
     layers: {
       async prepare(key) { call('layers.prepare', key); rec.live.add(`rootfs ${key}`); return { rootfs: `/rootfs/${key}` }; },
-      async mount(key) { call('layers.mount', key); return { rootfs: `/rootfs/${key}` }; },
-      async diff(key) { call('layers.diff', key); return { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: 'sha256:' + 'd'.repeat(64), diffId: 'sha256:' + 'e'.repeat(64), size: 123 }; },
+      async mount(key) {
+        call('layers.mount', key);
+        if (!rec.live.has(`rootfs ${key}`)) throw new NotFoundError(`no writable root ${key}`, { field: 'key' });
+        return { rootfs: `/rootfs/${key}` };
+      },
+      async diff(key) {
+        call('layers.diff', key);
+        if (!rec.live.has(`rootfs ${key}`)) throw new NotFoundError(`no writable root ${key}`, { field: 'key' });
+        return { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: 'sha256:' + 'd'.repeat(64), diffId: 'sha256:' + 'e'.repeat(64), size: 123 };
+      },
       async remove(key) { call('layers.remove', key); rec.live.delete(`rootfs ${key}`); },
     },
     cgroups: {
@@ -143,7 +151,11 @@ export function recordingPorts(now: () => number = Date.now): RecordingPorts {
         if (!st) throw new NotFoundError(`no cgroup for ${id}`);
         return st;
       },
-      async pids(id) { return processes.has(id) ? [processes.get(id)!.pid, ...(extraPids.get(id) ?? [])] : []; },
+      async pids(id) {
+        if (!rec.live.has(`cgroup ${id}`)) throw new NotFoundError(`no cgroup for ${id}`, { field: 'id' });
+        const p = processes.get(id);
+        return p?.running ? [p.pid, ...(extraPids.get(id) ?? [])] : [];
+      },
       async freeze(id) { call('cgroups.freeze', id); },
       async thaw(id) { call('cgroups.thaw', id); },
     },
