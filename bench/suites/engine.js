@@ -110,6 +110,7 @@ async function startPodman(tag, env, imageTar) {
   const network = `btp-${tag}`;
   const podman = (args) => exec('podman', [...global, ...args], env);
   let bridge = '';
+  let image = '';
   const stop = async () => {
     await podman(['rm', '-af', '-t', '0']).catch(() => undefined);
     await podman(['network', 'rm', '-f', network]).catch(() => undefined);
@@ -123,14 +124,18 @@ async function startPodman(tag, env, imageTar) {
     fs.rmSync(base, { recursive: true, force: true });
   };
   try {
-    await podman(['load', '-i', imageTar]);
+    // The name Podman gives the loaded image ("Loaded image: <name>"): it
+    // depends on the archive's layout and Podman's normalization.
+    const loaded = /Loaded image(?:\(s\))?: *(\S+)/.exec(await podman(['load', '-i', imageTar]));
+    if (!loaded) throw new Error('podman load named no image');
+    image = loaded[1].split(',')[0];
     await podman(['network', 'create', '--subnet', '10.219.125.0/24', network]);
     bridge = (await podman(['network', 'inspect', network, '--format', '{{.NetworkInterface}}'])).trim();
   } catch (e) {
     await stop();
     throw e;
   }
-  return { global, network, image: 'localhost/busybox:latest', podman, stop };
+  return { global, network, image, podman, stop };
 }
 
 /** `runc run` of /bin/true on a busybox bundle, timed N times (after warm-up). */
@@ -196,6 +201,24 @@ async function cliConcurrent(file, runArgs, rmArgs, env, count) {
   return { start, remove: ms(t1) };
 }
 
+/** utime + stime of a process in ms (/proc/<pid>/stat fields 14 and 15, in clock ticks of 100 Hz). */
+function cpuMsOf(pid) {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/** CPU per `berth run --rm busybox true`: the CLI processes (bash's `times` of its children) and berthd's own. */
+async function cpuPerRun(stack, env, n) {
+  const info = JSON.parse(fs.readFileSync(path.join(stack.env.BERTH_RUN, 'engine.json'), 'utf8'));
+  const before = cpuMsOf(info.pid);
+  const out = await exec('bash', ['-c', 'for ((i = 0; i < $1; i++)); do "${@:2}" >/dev/null || exit 1; done; times', 'cpu', String(n), process.execPath, BERTH, 'run', '--rm', 'busybox', 'true'], env);
+  const services = cpuMsOf(info.pid) - before;
+  // `times` prints the shell's user/system times, then its children's: "0m0.210s 0m0.050s".
+  const children = out.trim().split('\n').pop().split(/\s+/).map((x) => { const m = /(\d+)m([\d.]+)s/.exec(x); return m ? Number(m[1]) * 60_000 + Number(m[2]) * 1000 : 0; });
+  return { cli: (children[0] + children[1]) / n, services: services / n };
+}
+
 const median = (v) => percentile(v, 50);
 const verdict = (ok) => (ok ? 'met' : 'not met');
 
@@ -236,13 +259,25 @@ async function run() {
     }
 
     if (cases.has('cli')) {
+      // berth's CLI is a Node process: NODE_EXTRA_CA_CERTS (set on some
+      // machines, not on a user's) adds ~55 ms to every Node start. The main
+      // rows run without it, as users have it; where this machine sets it,
+      // the same commands run with it too.
+      const userEnv = { ...env };
+      delete userEnv.NODE_EXTRA_CA_CERTS;
+      const ca = env.NODE_EXTRA_CA_CERTS;
       const c = {
-        berthVersion: ['berth version', BERTH, ['version']],
-        podmanVersion: ['podman version', 'podman', [...pm.global, 'version']],
-        berthBridge: ['berth bridge', BERTH, ['run', '--rm', 'busybox', 'true']],
-        berthNone: ['berth none', BERTH, ['run', '--rm', '--network', 'none', 'busybox', 'true']],
-        podmanBridge: ['podman bridge', 'podman', [...pm.global, 'run', '--rm', ...PODMAN_RUN, '--network', pm.network, pm.image, 'true']],
-        podmanNone: ['podman none', 'podman', [...pm.global, 'run', '--rm', ...PODMAN_RUN, '--network', 'none', pm.image, 'true']],
+        berthVersion: ['berth version', BERTH, ['version'], userEnv],
+        podmanVersion: ['podman version', 'podman', [...pm.global, 'version'], userEnv],
+        berthBridge: ['berth bridge', BERTH, ['run', '--rm', 'busybox', 'true'], userEnv],
+        berthNone: ['berth none', BERTH, ['run', '--rm', '--network', 'none', 'busybox', 'true'], userEnv],
+        podmanBridge: ['podman bridge', 'podman', [...pm.global, 'run', '--rm', ...PODMAN_RUN, '--network', pm.network, pm.image, 'true'], userEnv],
+        podmanNone: ['podman none', 'podman', [...pm.global, 'run', '--rm', ...PODMAN_RUN, '--network', 'none', pm.image, 'true'], userEnv],
+        ...(ca ? {
+          berthVersionCa: ['berth version (CA)', BERTH, ['version'], env],
+          berthBridgeCa: ['berth bridge (CA)', BERTH, ['run', '--rm', 'busybox', 'true'], env],
+          berthNoneCa: ['berth none (CA)', BERTH, ['run', '--rm', '--network', 'none', 'busybox', 'true'], env],
+        } : {}),
       };
       const t = Object.fromEntries(Object.keys(c).map((k) => [k, []]));
       const keys = Object.keys(c);
@@ -251,8 +286,8 @@ async function run() {
       for (let i = 0; i < N + 2; i++) {
         for (let j = 0; j < keys.length; j++) {
           const k = keys[(i + j) % keys.length];
-          const [, file, args] = c[k];
-          const dt = await timed(file, args, env);
+          const [, file, args, caseEnv] = c[k];
+          const dt = await timed(file, args, caseEnv);
           if (i >= 2) t[k].push(dt);
         }
       }
@@ -265,6 +300,19 @@ async function run() {
         ...row('`berth run --rm --network none busybox true`', 'berthNone', 'podmanNone', '`podman run --rm --network none`', '≤ podman'),
         ...row('`berth version` (CLI start, one Version call)', 'berthVersion', 'podmanVersion', '`podman version`'),
       );
+      if (ca) {
+        rows.push(
+          ...row('same as typed with NODE_EXTRA_CA_CERTS set, bridge', 'berthBridgeCa', 'podmanBridge', '`podman run --rm` (runc, own bridge network)'),
+          ...row('same with NODE_EXTRA_CA_CERTS set, --network none', 'berthNoneCa', 'podmanNone', '`podman run --rm --network none`'),
+          ...row('`berth version` with NODE_EXTRA_CA_CERTS set', 'berthVersionCa', 'podmanVersion', '`podman version`'),
+        );
+      }
+      const cpu = await cpuPerRun(stack, userEnv, N);
+      rows.push(
+        { metric: `CPU per \`berth run --rm busybox true\` (bridge): the CLI process, mean of ${N}`, unit: 'ms', berth: cpu.cli },
+        { metric: '  and the services (berthd), same runs', unit: 'ms', berth: cpu.services },
+      );
+      notes.push('CPU rows: user + system time of the CLI processes (bash `times` over the runs) and of the berthd process (/proc/<pid>/stat before and after), divided by the number of runs; monitors and shims are not counted (a monitor lives as long as its container).');
       const rb = p(t.berthBridge, 50) / p(t.podmanBridge, 50);
       const rn = p(t.berthNone, 50) / p(t.podmanNone, 50);
       notes.push(`Targets in this run: bridge ≤ 0.5 × Podman ${verdict(rb <= 0.5)} (p50 ratio ${rb.toFixed(2)}); --network none ≤ Podman ${verdict(rn <= 1)} (p50 ratio ${rn.toFixed(2)}).`);
