@@ -237,6 +237,12 @@ export function grpcNamespacesPort(o: NamespacesPortOptions): GrpcNamespacesPort
       if (privileged && idMapping) {
         throw new InvalidArgumentError('privileged mode is incompatible with --userns auto: a privileged container shares the host user namespace; use --userns host', { field: 'host_config.privileged' });
       }
+      // With a cgroup namespace the shim puts the init in every hierarchy's
+      // cgroup itself (containerCgroupDirs lists each one the cgroups service
+      // made), so the AddProcess below would only repeat those writes (each
+      // costs the kernel an RCU grace period on v1): it is skipped.
+      const cgroupsPaths = cgroupns ? containerCgroupDirs(spec.cgroupPath) : memoryCgroupDirs(spec.cgroupPath);
+      const placedByShim = cgroupns && cgroupsPaths.length > 0;
       const cgroupns = spec.cgroupnsMode !== 'host';
       const processCaps = privileged ? privilegedCapabilities(ALL_CAPS) : capabilities;
       const req: namespacesV1.CreateRequest = {
@@ -266,7 +272,7 @@ export function grpcNamespacesPort(o: NamespacesPortOptions): GrpcNamespacesPort
             // The monitor's OOM counter (State.OOMKilled): oom-cgroup.ts. With
             // a cgroup namespace the init joins every hierarchy's cgroup before
             // it unshares, so the namespace is rooted there in each.
-            cgroupsPaths: cgroupns ? containerCgroupDirs(spec.cgroupPath) : memoryCgroupDirs(spec.cgroupPath),
+            cgroupsPaths,
             devices: (spec.devices ?? []).map(deviceToSpec),
             unmaskedPaths: privileged,
             ...(seccomp ? { seccomp } : {}),
@@ -305,7 +311,7 @@ export function grpcNamespacesPort(o: NamespacesPortOptions): GrpcNamespacesPort
       // kernel, ~10 ms on v1); start() waits for it before the init may exec,
       // so the program never runs outside its limits. Its failure fails start,
       // whose saga then undoes createProcess (kill + delete) as before.
-      const joined = o.cgroups.AddProcess({ id, pid: res.pid }).then(() => undefined);
+      const joined = placedByShim ? Promise.resolve() : o.cgroups.AddProcess({ id, pid: res.pid }).then(() => undefined);
       joined.catch(() => undefined); // observed by start() or delete()
       joiningCgroup.set(id, joined);
       return { pid: res.pid };
