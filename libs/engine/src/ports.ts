@@ -208,10 +208,14 @@ export interface ExecSpec {
 }
 
 export interface NamespacesPort {
-  /** Creates namespaces and the init process, stopped before exec; returns its host pid. */
+  /**
+   * Creates namespaces and the init process, stopped before exec; returns its
+   * host pid. The container's /etc/hosts, /etc/resolv.conf and /etc/hostname
+   * are bound here, from the engine's files for the container (placeholders
+   * until NetworksPort.writeHostsFiles fills them in place): the namespaces
+   * service takes mounts only at create.
+   */
   create(id: string, spec: ProcessSpec): Promise<{ pid: number }>;
-  /** Bind-mounts host files into the paused container's mount namespace (hosts, resolv.conf). */
-  bindMounts(id: string, mounts: { source: string; target: string; readOnly: boolean }[]): Promise<void>;
   /** Lets the paused init exec the user's process. */
   start(id: string): Promise<void>;
   /**

@@ -1,7 +1,8 @@
 // The run plan: creating and starting a container as a saga across services.
 //
-//   resolveImage -> prepareRoot -> createCgroup -> createProcess (paused)
-//     -> attachNetwork -> connectNetworks -> bindHostsResolv -> start
+//   resolveImage -> prepareRoot -> (prepareVolumes) -> mountRoot -> createCgroup
+//     -> createProcess (paused, hosts files bound) -> attachNetwork
+//     -> connectNetworks -> bindHostsResolv (fills the bound files) -> start
 //
 // Why this order: the process must exist (paused, before exec) to have a
 // network namespace for the networks service to plumb; the hosts/resolv.conf
@@ -36,6 +37,8 @@ export interface RunContext {
   merged?: ContainerConfig;
   args?: string[];
   rootfs?: string;
+  /** Set by prepareRoot: the root was mounted by this very saga (docker run), mountRoot skips. */
+  rootMounted?: boolean;
   /** --userns auto: the container's host id range (allocated by Engine.create, kept in the record). */
   idMapping?: IdMapping;
   cgroupPath?: string;
@@ -79,6 +82,7 @@ export function createSteps(p: EnginePorts): SagaStep<RunContext>[] {
       name: 'prepareRoot',
       async run(ctx) {
         ctx.rootfs = (await p.layers.prepare(ctx.id, need(ctx.image, 'image').layers, ctx.idMapping)).rootfs;
+        ctx.rootMounted = true;
       },
       async undo(ctx) {
         await p.layers.remove(ctx.id);
@@ -92,8 +96,10 @@ export function startSteps(p: EnginePorts): SagaStep<RunContext>[] {
     {
       // The root stays mounted while the container exists (removal unmounts
       // it); this remounts it when something took it away meanwhile (a reboot).
+      // A run whose prepareRoot just mounted it has nothing to do here.
       name: 'mountRoot',
       async run(ctx) {
+        if (ctx.rootMounted) return;
         ctx.rootfs = (await p.layers.mount(ctx.id, ctx.idMapping)).rootfs;
       },
     },
@@ -168,13 +174,10 @@ export function startSteps(p: EnginePorts): SagaStep<RunContext>[] {
       name: 'bindHostsResolv',
       async run(ctx) {
         const settings = need(ctx.networkSettings, 'network settings');
+        // The files are bound in the container since createProcess (the namespaces
+        // service takes mounts only at create); this fills them in place.
         const files = await p.networks.writeHostsFiles(ctx.id, { hostname: hostnameOf(ctx), settings, networkMode: ctx.hostConfig.networkMode });
         ctx.networkSettings = { ...settings, ...files };
-        await p.namespaces.bindMounts(ctx.id, [
-          { source: files.hostsPath, target: '/etc/hosts', readOnly: false },
-          { source: files.resolvConfPath, target: '/etc/resolv.conf', readOnly: false },
-          { source: files.hostnamePath, target: '/etc/hostname', readOnly: false },
-        ]);
       },
       async undo(ctx) {
         // The bind mounts die with the process (undone by createProcess's undo).

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { errorCode, InvalidArgumentError, isInvalidArgument, NotFoundError } from '@berth/errors';
 import { runSaga, SagaError, type SagaStep } from './saga';
-import { runSteps, type RunContext } from './run-plan';
+import { createSteps, runSteps, startSteps, type RunContext } from './run-plan';
 import { defaultContainerConfig, defaultHostConfig } from './types';
 import { addTestImage, recordingPorts } from './testing/recording-ports';
 
@@ -41,7 +41,6 @@ function ctx(image = 'alpine'): RunContext {
 const STEP_CALLS: [string, string, string[]][] = [
   ['resolveImage', 'images.resolve', ['images.removeContainerRef']],
   ['prepareRoot', 'layers.prepare', ['layers.remove']],
-  ['mountRoot', 'layers.mount', []],
   ['createCgroup', 'cgroups.create', ['cgroups.remove']],
   ['createProcess', 'namespaces.create', ['namespaces.kill', 'namespaces.delete']],
   ['attachNetwork', 'networks.attach', ['networks.detach']],
@@ -56,8 +55,8 @@ describe('run plan saga (in-memory test doubles for the services)', () => {
     const c = ctx();
     await runSaga(runSteps(p), c);
     expect(p.rec.calls.map((x) => x.split(' ')[0])).toEqual([
-      'images.resolve', 'images.addContainerRef', 'layers.prepare', 'layers.mount', 'cgroups.create', 'namespaces.create',
-      'networks.attach', 'networks.writeHostsFiles', 'namespaces.bindMounts', 'namespaces.start',
+      'images.resolve', 'images.addContainerRef', 'layers.prepare', 'cgroups.create', 'namespaces.create',
+      'networks.attach', 'networks.writeHostsFiles', 'namespaces.start',
     ]);
     expect([...p.rec.live].sort()).toEqual(['cgroup', 'hosts', 'image-ref', 'net', 'process', 'rootfs'].map((r) => `${r} ${ID}`));
     expect(c.networkSettings?.hostsPath).toBe(`/run/berth/${ID}/hosts`);
@@ -82,6 +81,18 @@ describe('run plan saga (in-memory test doubles for the services)', () => {
       expect([...p.rec.live]).toEqual([]); // nothing leaked
     });
   }
+
+  it('mountRoot: a run does not mount the root prepareRoot just mounted; a start of a created container mounts it again', async () => {
+    const p = recordingPorts();
+    addTestImage(p, 'alpine');
+    const c = ctx();
+    await runSaga(createSteps(p), c);
+    expect(p.rec.calls.filter((x) => x.startsWith('layers.mount'))).toEqual([]);
+    const started = { ...ctx(), image: c.image, merged: c.merged, args: c.args };
+    await runSaga(startSteps(p), started);
+    expect(p.rec.calls.filter((x) => x.startsWith('layers.mount'))).toEqual([`layers.mount ${ID}`]);
+    expect(started.rootfs).toBe(`/rootfs/${ID}`);
+  });
 
   it('an undo failure is reported but the original error is kept', async () => {
     const p = recordingPorts();

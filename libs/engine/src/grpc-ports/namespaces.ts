@@ -3,11 +3,9 @@
 // Create and Start, as the namespaces contract's lifecycle says).
 //
 // Two engine needs the service has no call for, and how they are met:
-//  - bindMounts into a created container: the hosts/resolv.conf/hostname
-//    files are created in the engine's state dir *before* Create and bound by
-//    the ContainerSpec; networks' writeHostsFiles later rewrites them in place.
-//    bindMounts then only checks that what the engine asks for is exactly what
-//    was bound, and refuses anything else (FailedPrecondition).
+//  - the hosts/resolv.conf/hostname files: created in the engine's state dir
+//    *before* Create and bound by the ContainerSpec (the service takes mounts
+//    only at Create); networks' writeHostsFiles later rewrites them in place.
 //  - logs at the engine's log path: the service's monitor writes the CRI log
 //    in the service's own state and deletes it with the container. The
 //    adapter mirrors it (Logs follow, which ends at the exit) into the
@@ -16,7 +14,7 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { setMaxListeners } from 'node:events';
-import { FailedPreconditionError, InvalidArgumentError, isNotFound, ErrorCode, errorCode, NotFoundError } from '@berth/errors';
+import { InvalidArgumentError, isNotFound, ErrorCode, errorCode, NotFoundError } from '@berth/errors';
 import { MAX_TIMEOUT_MS, type BerthClient } from '@berth/kit';
 import type { namespacesV1, typesV1 } from '@berth/proto';
 import { LogWriter, lastLogTime, parseRfc3339Nano, type LogBounds } from '@berth/cri-log';
@@ -315,19 +313,6 @@ export function grpcNamespacesPort(o: NamespacesPortOptions): GrpcNamespacesPort
       joined.catch(() => undefined); // observed by start() or delete()
       joiningCgroup.set(id, joined);
       return { pid: res.pid };
-    },
-
-    async bindMounts(id, mounts) {
-      const p = o.files.paths(id);
-      const bound = new Map([[p.hostsPath, '/etc/hosts'], [p.resolvConfPath, '/etc/resolv.conf'], [p.hostnamePath, '/etc/hostname']]);
-      for (const m of mounts) {
-        if (bound.get(m.source) !== m.target) {
-          throw new FailedPreconditionError(
-            `cannot bind ${m.source} at ${m.target} into created container ${id}: the namespaces service takes mounts only at Create`,
-            { field: 'mounts' },
-          );
-        }
-      }
     },
 
     async start(id) {

@@ -169,7 +169,6 @@ export function recordingPorts(now: () => number = Date.now): RecordingPorts {
         processes.set(id, { pid, running: true, exit: null, waiters: [] });
         return { pid };
       },
-      async bindMounts(id) { call('namespaces.bindMounts', id); },
       async start(id) { call('namespaces.start', id); },
       async kill(id, signal) {
         call('namespaces.kill', id);
