@@ -37,6 +37,7 @@ import { VolumeStore } from './volumes';
 import { allocateIdMapping, chownToContainerRoot, loadIdPool, passwdUid } from './userns';
 import { closeEngineState, syncUsernsTraversal } from './state-modes';
 import { connectNetwork, disconnectNetwork, type ConnectOptions } from './network-connect';
+import { discardInterruptedCreate } from './recovery';
 
 export interface EngineOptions {
   store: ContainerStore;
@@ -141,6 +142,8 @@ export class Engine {
   private readonly chains = new Map<string, Promise<unknown>>();
   /** Resolves when the exit of the current process of a container has been committed. */
   private readonly exitHandled = new Map<string, Promise<void>>();
+  /** Containers this engine is creating now (their records have no root yet). */
+  private readonly creating = new Set<string>();
   /** Attaches streaming a process's stdio; its release waits for them (runtime-holds.ts). */
   private readonly runtimeHolds = new RuntimeHolds();
   private closed = false;
@@ -213,12 +216,23 @@ export class Engine {
       throw new InvalidArgumentError('conflicting options: --restart and --rm; a container removed on exit cannot be restarted', { field: 'restart' });
     }
     const id = newContainerId();
+    this.creating.add(id);
+    try {
+      return await this.createNow(id, req);
+    } finally {
+      this.creating.delete(id);
+    }
+  }
+
+  private async createNow(id: string, req: CreateRequest): Promise<ContainerRecord> {
     const logPath = join(this.stateDir, 'containers', id, 'container.log');
     const userns = req.hostConfig.usernsMode;
     if (userns !== '' && userns !== 'host' && userns !== 'auto') {
       throw new InvalidArgumentError(`invalid userns mode "${userns}": use "host", "auto" or leave it empty`, { field: 'host_config.userns_mode' });
     }
     checkSecurityOpts(req.hostConfig);
+    const wanted = req.name ? validateContainerName(req.name) : undefined;
+    if (wanted) await this.discardLeftoverCreate(wanted);
     // --userns auto: a host id range no other container holds, recorded in
     // the record; the pick and the insert run with no await between them, so
     // concurrent creates cannot take the same range (userns.ts).
@@ -228,7 +242,7 @@ export class Engine {
       ...(idMapping ? { idMapping } : {}),
     });
     let rec: ContainerRecord;
-    if (req.name) rec = insert(validateContainerName(req.name));
+    if (wanted) rec = insert(wanted);
     else {
       // A generated name can be taken between the check and the insert (another create): try again.
       for (let attempt = 0; ; attempt++) {
@@ -260,6 +274,24 @@ export class Engine {
     if (idMapping) this.syncUsernsTraversal();
     this.emit(done, 'created');
     return done;
+  }
+
+  /**
+   * A name held by a create a crashed engine left half done (no root
+   * recorded, not being created here) is freed now instead of when recovery
+   * gets to it (which waits for every service): a client retrying its create
+   * by name after an engine restart must not get the leftover.
+   */
+  private async discardLeftoverCreate(name: string): Promise<void> {
+    let holder: ContainerRecord;
+    try {
+      holder = this.store.find(name);
+    } catch (e) {
+      if (isNotFound(e)) return;
+      throw e;
+    }
+    if (holder.name !== name || holder.state !== 'created' || holder.rootfs !== '' || this.creating.has(holder.id)) return;
+    await discardInterruptedCreate(this, holder);
   }
 
   /** A free --userns auto range: the pool (userns.ts) minus every record's range. */
@@ -1061,6 +1093,7 @@ export class Engine {
 
   /** Internal hooks for recovery (recovery.ts). */
   /** @internal */ _watch(id: string): void { this.watchExit(id); }
+  /** @internal */ _isCreating(id: string): boolean { return this.creating.has(id); }
   /** @internal */ _scheduleRestart(id: string, delayMs: number): void { this.scheduleRestart(id, delayMs); }
   /** @internal */ _releaseRuntime(id: string): Promise<void> { return this.releaseRuntime(id); }
   /** @internal */ _emit(rec: ContainerRecord, action: ContainerAction, extra: Partial<ContainerEvent> = {}): void { this.emit(rec, action, extra); }
@@ -1083,8 +1116,8 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
 }
 
 /** "TERM", "sigterm", "15" -> "SIGTERM"; InvalidArgument for anything else. */
-export function normalizeSignal(s: string, field = 'signal'): string {
+export function normalizeSignal(s: string): string {
   const name = normalizeSignalName(s);
   if (name) return name;
-  throw new InvalidArgumentError(`invalid signal "${quoteValue(s)}": expected a name like SIGTERM or TERM, or a number 1-64`, { field });
+  throw new InvalidArgumentError(`invalid signal "${quoteValue(s)}": expected a name like SIGTERM or TERM, or a number 1-64`, { field: 'signal' });
 }

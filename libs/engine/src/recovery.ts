@@ -18,6 +18,7 @@
 //   stored created, root prepared              -> nothing
 //   stored created, no root (engine died inside create) -> discard the record
 //   exited (now or before) with AutoRemove (--rm)       -> remove it, as its exit handling would have
+import { isUnavailable } from '@berth/errors';
 import type { Engine } from './engine';
 import type { ExitStatus } from './ports';
 import { policyWantsRestart } from './restart';
@@ -69,6 +70,23 @@ export function decideRecovery(rec: ContainerRecord, obs: Observed | undefined, 
   }
 }
 
+/**
+ * Drops a create the engine died in the middle of (the record inserted, its
+ * root never recorded): writable root, image hold and volume refs, then the
+ * record. Port removals are idempotent and tolerate absence; the image hold
+ * is keyed by the container id alone, so it goes even when the crash came
+ * before create recorded the image digest. An unavailable service fails it
+ * (the record stays, for the next try) rather than leaking the root.
+ */
+export async function discardInterruptedCreate(engine: Engine, rec: ContainerRecord): Promise<void> {
+  const ports = engine._ports;
+  const unlessUnavailable = (e: unknown) => { if (isUnavailable(e)) throw e; };
+  await ports.layers.remove(rec.id).catch(unlessUnavailable);
+  await ports.images.removeContainerRef(rec.imageDigest, rec.id).catch(unlessUnavailable);
+  engine.volumes.removeRefs(rec.id);
+  engine.store.delete(rec.id);
+}
+
 /** Runs recovery for every record; returns the actions taken (for logs and tests). */
 export async function recover(engine: Engine): Promise<RecoveryAction[]> {
   const ports = engine._ports;
@@ -83,13 +101,9 @@ export async function recover(engine: Engine): Promise<RecoveryAction[]> {
       continue;
     }
     if (a.discard) {
-      // Port removals are idempotent and tolerate absence. The image hold is
-      // keyed by the container id alone, so it goes even when the crash came
-      // before create recorded the image digest.
-      await ports.layers.remove(rec.id).catch(() => {});
-      await ports.images.removeContainerRef(rec.imageDigest, rec.id).catch(() => {});
-      engine.volumes.removeRefs(rec.id);
-      engine.store.delete(rec.id);
+      // Not one this engine is creating right now (a create that came after
+      // the start, before this list was read, has no root recorded yet either).
+      if (!engine._isCreating(rec.id)) await discardInterruptedCreate(engine, rec);
       continue;
     }
     let cur = rec;

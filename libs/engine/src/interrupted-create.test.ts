@@ -1,0 +1,91 @@
+// A create an engine crash cut short (record inserted, no root recorded):
+// a client retrying its create by the same name after the restart gets a new
+// container, not the leftover (which is discarded with what it held), and
+// recovery never discards a record this engine is creating right now.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openEngineDb, type Db } from './db';
+import { ContainerStore } from './container-store';
+import { Engine, type CreateRequest } from './engine';
+import type { ContainerEvent } from './events';
+import { recover } from './recovery';
+import { ManualClock } from './restart';
+import { defaultContainerConfig, defaultHostConfig } from './types';
+import { VolumeStore } from './volumes';
+import { newContainerRecord } from './record';
+import { addTestImage, recordingPorts, type RecordingPorts } from './testing/recording-ports';
+
+let dir: string;
+let db: Db;
+let clock: ManualClock;
+let ports: RecordingPorts;
+let engine: Engine;
+let events: ContainerEvent[];
+
+function makeEngine(): Engine {
+  const e = new Engine({ store: new ContainerStore(db), volumes: new VolumeStore(db, dir, () => clock.now()), ports, stateDir: dir, clock });
+  e.events.on('event', (ev: ContainerEvent) => events.push(ev));
+  return e;
+}
+
+function reopen(): void {
+  engine.close();
+  db.close();
+  db = openEngineDb(join(dir, 'engine.db'));
+  engine = makeEngine();
+}
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'berth-engine-ic-'));
+  db = openEngineDb(join(dir, 'engine.db'));
+  clock = new ManualClock();
+  ports = recordingPorts(() => clock.now());
+  addTestImage(ports, 'alpine', { cmd: ['/bin/sh'], volumes: [] });
+  events = [];
+  engine = makeEngine();
+});
+afterEach(() => {
+  engine.close();
+  try { db.close(); } catch { /* closed */ }
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const req = (name: string): CreateRequest => ({
+  name, config: { ...defaultContainerConfig('alpine'), cmd: null }, hostConfig: defaultHostConfig(),
+});
+
+describe('a create cut short by an engine crash', () => {
+  it('a create retried by name replaces the leftover and releases what it held', async () => {
+    const leftover = 'd'.repeat(64);
+    engine.store.insert(newContainerRecord({ id: leftover, name: 'web', image: 'alpine', now: 1 }));
+    await ports.layers.prepare(leftover, [], undefined);
+    reopen();
+    const c = await engine.create(req('web'));
+    expect(c.id).not.toBe(leftover);
+    expect(engine.list({ all: true }).map((r) => [r.id, r.name])).toEqual([[c.id, 'web']]);
+    expect(ports.rec.calls).toContain(`layers.remove ${leftover}`);
+    expect([...ports.rec.live].filter((k) => k.includes(leftover))).toEqual([]);
+  });
+
+  it('a name held by a complete container is still refused', async () => {
+    await engine.create(req('web'));
+    await expect(engine.create(req('web'))).rejects.toThrow(/already/);
+  });
+
+  it('recovery leaves alone a record this engine is creating right now', async () => {
+    // A create in flight: hold it inside its saga while recovery runs.
+    let release!: () => void;
+    const gate = new Promise<void>((r) => { release = r; });
+    const prepare = ports.layers.prepare.bind(ports.layers);
+    ports.layers.prepare = async (...a: Parameters<typeof prepare>) => { await gate; return prepare(...a); };
+    const creating = engine.create(req('inflight'));
+    await new Promise((r) => setImmediate(r));
+    const acts = await recover(engine);
+    expect(acts.filter((a) => a.discard)).toHaveLength(1); // decided, but not done
+    release();
+    const c = await creating;
+    expect(engine.store.get(c.id).rootfs).not.toBe('');
+  });
+});
