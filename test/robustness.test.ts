@@ -4,7 +4,8 @@
 // reads the container's /etc/passwd, cp of a directory's contents, the first
 // stats sample, and the per-container metrics' name and image labels.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { infoPath, type ServiceInfo } from '@berth/kit';
@@ -18,9 +19,50 @@ function rssKiB(pid: number): number {
   return Number(m?.[1] ?? 0);
 }
 
+/** A tar header (GNU magic, as GNU tar writes long names) for `name` of `type` and `size`. */
+function tarHeader(name: string, type: string, size: number): Buffer {
+  const h = Buffer.alloc(512);
+  h.write(name.slice(0, 100), 0);
+  h.write('0000644\0', 100);
+  h.write('0000000\0', 108);
+  h.write('0000000\0', 116);
+  h.write(`${size.toString(8).padStart(11, '0')}\0`, 124);
+  h.write('00000000000\0', 136);
+  h.write('        ', 148);
+  h.write(type, 156);
+  h.write('ustar  \0', 257);
+  let sum = 0;
+  for (const b of h) sum += b;
+  h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
+  return h;
+}
+const tarEntry = (name: string, data: Buffer, type = '0'): Buffer => Buffer.concat([tarHeader(name, type, data.length), data, Buffer.alloc((512 - (data.length % 512)) % 512)]);
+const tarOf = (...entries: Buffer[]): Buffer => Buffer.concat([...entries, Buffer.alloc(1024)]);
+const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+
+/** A docker-archive (docker save) of one image with these layer tars, tagged `tag`. */
+function dockerArchive(tag: string, layers: Buffer[]): Buffer {
+  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Cmd: ['true'] }, rootfs: { type: 'layers', diff_ids: layers.map((l) => `sha256:${sha(l)}`) } }));
+  const names = layers.map((l) => `${sha(l)}/layer.tar`);
+  const manifest = Buffer.from(JSON.stringify([{ Config: `${sha(config)}.json`, RepoTags: [tag], Layers: names }]));
+  return tarOf(tarEntry('manifest.json', manifest), tarEntry(`${sha(config)}.json`, config), ...layers.map((l, i) => tarEntry(names[i]!, l)));
+}
+
 describe('robustness on the real stack (all-in-one)', () => {
   let s: CliStack;
   const berth = (...args: string[]) => s.berth(args, { timeoutMs: 120_000 });
+  /** Whether the images service's content store holds a blob. */
+  const blobExists = (hex: string): boolean => {
+    const found: string[] = [];
+    const walk = (d: string): void => {
+      for (const e of readdirSync(d, { withFileTypes: true })) {
+        if (e.isDirectory()) walk(join(d, e.name));
+        else if (e.name === hex) found.push(join(d, e.name));
+      }
+    };
+    walk(join(s.paths.root, 'images'));
+    return found.length > 0;
+  };
   const service = (name: string) => JSON.parse(readFileSync(infoPath(name, s.paths), 'utf8')) as ServiceInfo;
 
   beforeAll(async () => {
@@ -83,6 +125,46 @@ describe('robustness on the real stack (all-in-one)', () => {
       await until('the renamed series', async () => ((await series())?.includes('name="metered2"') ? true : undefined), 10_000);
     } finally {
       await berth('rm', '-f', 'metered', 'metered2');
+    }
+  });
+
+  it('load of an image whose layer the layers service refuses (a 3 MB GNU long name) fails at once with that error, holds nothing, and a load sharing its layers works', { timeout: 180_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'berth-load17-'));
+    try {
+      const good = tarOf(tarEntry('good.txt', Buffer.from('good\n')));
+      const long = 'n'.repeat(3 << 20);
+      const bad = tarOf(tarEntry('././@LongLink', Buffer.from(`${long}\0`), 'L'), tarEntry(long.slice(0, 100), Buffer.from('x')));
+      writeFileSync(join(dir, 'bad.tar'), dockerArchive('bad17:1', [good, bad]));
+      writeFileSync(join(dir, 'good.tar'), dockerArchive('good17:1', [good]));
+      // A hang is caught by the kill (the load never returned); no timing is asserted.
+      const r = await s.berth(['load', '-i', join(dir, 'bad.tar')], { timeoutMs: 60_000 });
+      expect(r.code, r.stdout).not.toBe(0);
+      expect(r.code).not.toBe(128); // not killed
+      expect(r.stderr).toMatch(/GNU long name of 3145729 bytes: more than the 1048576 bytes/);
+      // Under that bound the name reaches the layers service's checks, which refuse it; the
+      // error (its field is the 900 KiB name) crosses the services cut to a size HTTP/2
+      // trailers take (the whole name made trailers no peer took: the load hung as well).
+      const mid = 'm'.repeat(900 << 10);
+      writeFileSync(join(dir, 'bad2.tar'), dockerArchive('bad17:2', [good, tarOf(tarEntry('././@LongLink', Buffer.from(`${mid}\0`), 'L'), tarEntry(mid.slice(0, 100), Buffer.from('x')))]));
+      const r2 = await s.berth(['load', '-i', join(dir, 'bad2.tar')], { timeoutMs: 60_000 });
+      expect(r2.code).not.toBe(0);
+      expect(r2.code).not.toBe(128);
+      expect(r2.stderr).toMatch(/over NAME_MAX/);
+      expect(r2.stderr.length).toBeLessThan(10_000);
+      // Another load sharing its bottom layer is not blocked by anything the failed one held.
+      const ok = await s.berth(['load', '-i', join(dir, 'good.tar')], { timeoutMs: 60_000 });
+      expectOk(ok);
+      const images = (await berth('images', '--format', '{{.Repository}}:{{.Tag}}')).stdout;
+      expect(images).toContain('good17:1');
+      expect(images).not.toContain('bad17');
+      console.log(`load errors: ${r.stderr.trim()} | ${r2.stderr.trim().slice(0, 300)}`);
+      // Nothing partial: no snapshot but committed ones, and no blob of the refused layer.
+      const snaps = (await s.layers.List({})).snapshots;
+      expect(snaps.filter((x) => x.kind !== 'SNAPSHOT_KIND_COMMITTED' && !/^[0-9a-f]{64}$/.test(x.key))).toEqual([]);
+      await until('the refused layer blob collected', () => (blobExists(sha(bad)) ? undefined : true), 30_000);
+    } finally {
+      await berth('rmi', 'good17:1');
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

@@ -14,6 +14,20 @@ export function statusForCode(code: ErrorCode): grpc.status {
 }
 
 /**
+ * Longest status message and field sent (characters). Both travel in HTTP/2
+ * trailers, which peers bound (HTTP/2 header list limits):
+ * an error naming what a client or container sent (a 3 MB tar entry name)
+ * made trailers no peer accepts, and the caller waited for an answer that
+ * never came. The start of a message says what failed.
+ */
+export const MAX_STATUS_DETAILS = 4096;
+export const MAX_STATUS_FIELD = 256;
+
+function bounded(s: string, max: number): string {
+  return s.length <= max ? s : `${s.slice(0, max)}... (${s.length - max} more characters)`;
+}
+
+/**
  * Converts anything thrown by a handler into a status object for grpc-js.
  * Non-berth errors become INTERNAL with their message (a bug: the message
  * still says what failed).
@@ -22,13 +36,13 @@ export function toStatus(err: unknown): grpc.StatusObject & { metadata: grpc.Met
   const metadata = new grpc.Metadata();
   if (isBerthError(err)) {
     metadata.set(META_KIND, err.code);
-    if (err.field) metadata.set(META_FIELD, err.field);
+    if (err.field) metadata.set(META_FIELD, bounded(err.field, MAX_STATUS_FIELD));
     if (err.errno) metadata.set(META_ERRNO, err.errno);
-    return { code: TO_STATUS[err.code], details: err.message, metadata };
+    return { code: TO_STATUS[err.code], details: bounded(err.message, MAX_STATUS_DETAILS), metadata };
   }
   const message = err instanceof Error ? err.message : String(err);
   metadata.set(META_KIND, ErrorCode.Internal);
-  return { code: grpc.status.INTERNAL, details: `internal error: ${message}`, metadata };
+  return { code: grpc.status.INTERNAL, details: bounded(`internal error: ${message}`, MAX_STATUS_DETAILS), metadata };
 }
 
 /** Name of a status code as go-grpc-prometheus labels it ("OK", "NOT_FOUND"). */

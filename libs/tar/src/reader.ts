@@ -51,6 +51,9 @@ const NO_XATTRS: ReadonlyMap<string, Buffer> = new Map();
 
 type State = 'header' | 'data' | 'meta' | 'sparsemap' | 'gnuext' | 'end';
 
+/** Largest PAX header or GNU long name/link entry read (Go's archive/tar: 1 MiB). */
+export const MAX_META_BYTES = 1 << 20;
+
 export class TarReader {
   private state: State = 'header';
   private hdrBuf = Buffer.alloc(BLOCK);
@@ -190,6 +193,12 @@ export class TarReader {
     const typeChar = flag === 0 ? '0' : String.fromCharCode(flag);
     switch (typeChar) {
       case 'x': case 'g': case 'L': case 'K':
+        // Held in memory until the entry it describes: bounded as Go's
+        // archive/tar bounds it (maxSpecialFileSize, "header field too long").
+        if (size > MAX_META_BYTES) {
+          const what = typeChar === 'x' ? 'PAX header' : typeChar === 'g' ? 'global PAX header' : typeChar === 'L' ? 'GNU long name' : 'GNU long link name';
+          throw new InvalidArgumentError(`tar ${what} of ${size} bytes: more than the ${MAX_META_BYTES} bytes a tar header field may have`, { field: 'archive' });
+        }
         this.metaKind = typeChar === 'x' ? 'pax' : typeChar === 'g' ? 'global' : typeChar === 'L' ? 'longname' : 'longlink';
         this.metaChunks = [];
         this.remaining = size;
