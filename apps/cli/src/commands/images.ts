@@ -48,9 +48,9 @@ export async function imagesLs(ctx: Ctx): Promise<number> {
     for (const id of ids) ctx.out(`${id}\n`);
     return 0;
   }
-  // Sizes (manifest, config, layers) come from inspect, by name: an ID can
-  // be shared by names whose manifests differ (a re-loaded image), which
-  // makes it ambiguous as a reference.
+  // Sizes (manifest, config, layers) come from inspect, by name: one image
+  // (one ID) can have names whose manifests differ (a re-loaded image), and
+  // each row shows the size of its own name's manifest.
   const sizes = new Map<string, number>();
   await Promise.all(res.images.map(async (i) => {
     const ins = await images.Inspect({ reference: i.dangling ? i.target?.digest ?? i.id : i.name, platform: null }).catch(() => undefined);
