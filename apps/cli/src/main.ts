@@ -116,7 +116,16 @@ export function run(): void {
       throw e;
     });
   }
-  main(process.argv.slice(2), { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr }, process.env).then(
+  // process.stdin is made when first read (a tty or pipe handle costs a few
+  // ms of every start): only commands that read stdin touch it.
+  const io: Streams = {
+    get stdin() {
+      return process.stdin;
+    },
+    stdout: process.stdout,
+    stderr: process.stderr,
+  };
+  main(process.argv.slice(2), io, process.env).then(
     (code) => process.stdout.write('', () => process.exit(code)),
     (e: unknown) => {
       process.stderr.write(`berth: ${context().messageOf(e)}\n`);
