@@ -365,6 +365,8 @@ export class Engine {
     }
     this.checkSharedNetwork(rec);
     this.cancelRestart(id);
+    // Its shim must reach its root and files through the 0700 state dirs (state-modes.ts).
+    if (rec.idMapping) this.syncUsernsTraversal();
     const ctx: RunContext = {
       id, name: rec.name, config: rec.config, hostConfig: rec.hostConfig, pull: 'never', logPath: rec.logPath,
       mounts: rec.mounts, merged: rec.config, rootfs: rec.rootfs, idMapping: rec.idMapping, connections: rec.connections ?? [],

@@ -19,7 +19,7 @@
 // the same on its own layers/ and layers/mounts/ (libs/layers store.ts).
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { closeDir, setTraverseGroups, traverseGroups } from '@berth/sys';
+import { closeDir, hasTraverseGroups, setTraverseGroups } from '@berth/sys';
 import type { IdMapping } from './types';
 
 /** A --userns auto container as the grants need it. */
@@ -74,10 +74,10 @@ export function syncUsernsTraversal(stateDir: string, stateRoot: string | undefi
   const set = (dir: string, gids: number[]) => {
     if (!existsSync(dir)) return;
     // Skip the write when nothing changes: most calls change one dir or none.
-    const cur = traverseGroups(dir);
-    const want = [...new Set(gids)].sort((a, b) => a - b);
-    if (cur.length === want.length && cur.every((g, i) => g === want[i])) return;
-    setTraverseGroups(dir, want);
+    // (The check includes the mode: a service starting meanwhile may have
+    // chmodded a dir, which cuts the grants off through the ACL mask.)
+    if (hasTraverseGroups(dir, gids)) return;
+    setTraverseGroups(dir, gids);
   };
   if (stateRoot) set(stateRoot, all);
   set(stateDir, all);

@@ -16,6 +16,6 @@ export { idmappedMount, userNamespaceFd, closeUserNamespaceFd, type IdRange } fr
 export { umountAsync } from './mount-async';
 export { openat2, RESOLVE, O_PATH } from './openat2';
 export { spawnHelper, type SpawnedHelper } from './spawn';
-export { traverseGroups, setTraverseGroups, grantTraverse, revokeTraverse, closeDir } from './posix-acl';
+export { traverseGroups, hasTraverseGroups, setTraverseGroups, grantTraverse, revokeTraverse, closeDir } from './posix-acl';
 export { loadDeviceProgram, attachDeviceProgram, detachDeviceProgram, queryDevicePrograms, deviceProgramFdById, replaceDevicePrograms, BPF_F, BPF_CGROUP_DEVICE } from './bpf';
 export { openContainerFile, readContainerChunk, readContainerFile, CONTAINER_READ_TIMEOUT_MS, type ContainerFile, type ContainerFileOptions } from './container-file';

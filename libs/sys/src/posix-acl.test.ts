@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { closeDir, grantTraverse, revokeTraverse, setTraverseGroups, traverseGroups } from './index';
+import { closeDir, grantTraverse, hasTraverseGroups, revokeTraverse, setTraverseGroups, traverseGroups } from './index';
 
 const dirs: string[] = [];
 afterEach(() => { for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true }); });
@@ -36,6 +36,13 @@ describe('traversal grants', () => {
     expect(catAs(65534, join(d, 'f'))).toBe(false);
 
     closeDir(d); // an older berth's chmod must not cut the grants off
+    expect(catAs(1879113728, join(d, 'f'))).toBe(true);
+    // A plain chmod (a service starting at the same moment) sets the mask to ---: seen, and repaired.
+    chmodSync(d, 0o700);
+    expect(catAs(1879113728, join(d, 'f'))).toBe(false);
+    expect(hasTraverseGroups(d, [1879048192, 1879113728])).toBe(false);
+    grantTraverse(d, 1879113728);
+    expect(hasTraverseGroups(d, [1879048192, 1879113728])).toBe(true);
     expect(catAs(1879113728, join(d, 'f'))).toBe(true);
 
     revokeTraverse(d, 1879048192);

@@ -14,7 +14,7 @@
 // version (2), then 8-byte entries {u16 tag, u16 perm, u32 id}, ordered by tag
 // and, for named entries, by id (fs/posix_acl.c rejects other orders). Setting
 // it updates the mode bits to match (owner = USER_OBJ, group = MASK).
-import { chmodSync } from 'node:fs';
+import { chmodSync, statSync } from 'node:fs';
 import { lgetxattr, lremovexattr, lsetxattr } from './xattr';
 
 const ACL_XATTR = 'system.posix_acl_access';
@@ -62,10 +62,23 @@ export function setTraverseGroups(dir: string, gids: readonly number[]): void {
   lsetxattr(dir, ACL_XATTR, buf);
 }
 
+/**
+ * True when `dir`'s ACL grants search to exactly `gids` and its mask lets
+ * them through (a chmod 0700 of a dir with grants leaves the entries but
+ * sets the mask to ---).
+ */
+export function hasTraverseGroups(dir: string, gids: readonly number[]): boolean {
+  const want = [...new Set(gids)].sort((a, b) => a - b);
+  const cur = traverseGroups(dir);
+  if (cur.length !== want.length || !cur.every((g, i) => g === want[i])) return false;
+  return want.length === 0 ? (statSync(dir).mode & 0o777) === 0o700 : (statSync(dir).mode & 0o070) === 0o010;
+}
+
 /** Adds search for `gid` to `dir`, keeping the grants it has. */
 export function grantTraverse(dir: string, gid: number): void {
   const cur = traverseGroups(dir);
-  if (!cur.includes(gid)) setTraverseGroups(dir, [...cur, gid]);
+  const want = cur.includes(gid) ? cur : [...cur, gid];
+  if (!hasTraverseGroups(dir, want)) setTraverseGroups(dir, want);
 }
 
 /** Removes `gid`'s search grant from `dir` (0700 again when it was the last). */
