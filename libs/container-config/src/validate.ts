@@ -90,10 +90,15 @@ export function checkCpuset(v: string): string | undefined {
   return ok ? undefined : 'expected a list of CPU numbers and ranges such as 0-3,5';
 }
 
-/** A host address to publish on: "" (all), or an IPv4 or IPv6 address (not a name: it goes to iptables as is). */
+/**
+ * A host address to publish on: "" (all), or an IPv4 address — not a name (it
+ * goes into an iptables rule as is), and not IPv6 (berth's networks publish
+ * on IPv4 only; the networks service would refuse it only at start).
+ */
 export function checkHostIp(v: string): string | undefined {
-  if (v === '' || isIP(v) !== 0) return undefined;
-  return 'expected an IPv4 or IPv6 address (or empty for all addresses), not a host name';
+  if (v === '' || isIP(v) === 4) return undefined;
+  if (isIP(v) === 6) return 'IPv6 host addresses are not supported: berth publishes ports on IPv4 addresses';
+  return 'expected an IPv4 address (or empty for all addresses), not a host name';
 }
 
 export const PROTOCOLS = ['tcp', 'udp', 'sctp'] as const;

@@ -68,6 +68,7 @@ const BAD_CREATE: Array<[string, WireCreateContainerRequest, string]> = [
   ['container port 0', req({}, { portBindings: [{ containerPort: 0 }] }), 'host_config.port_bindings[0].container_port'],
   ['an unknown protocol', req({}, { portBindings: [{ containerPort: 80, protocol: 'icmp' }] }), 'host_config.port_bindings[0].protocol'],
   ['a host IP that is a name (it went to iptables as is)', req({}, { portBindings: [{ containerPort: 80, hostIp: 'localhost' }] }), 'host_config.port_bindings[0].host_ip'],
+  ['an IPv6 host IP (publishing is IPv4 only: it failed only at start)', req({}, { portBindings: [{ containerPort: 80, hostIp: '::1' }] }), 'host_config.port_bindings[0].host_ip'],
   ['host port 2^32-1', req({}, { portBindings: [{ containerPort: 80 }, { containerPort: 81, hostPort: 2 ** 32 - 1 }] }), 'host_config.port_bindings[1].host_port'],
   ['a host port range ending below its start', req({}, { portBindings: [{ containerPort: 80, hostPort: 8010, hostPortEnd: 8000 }] }), 'host_config.port_bindings[0].host_port_end'],
   ['a host port range without a start', req({}, { portBindings: [{ containerPort: 80, hostPortEnd: 8000 }] }), 'host_config.port_bindings[0].host_port_end'],
@@ -117,7 +118,7 @@ describe('validateCreateRequest (through the wire mapping)', () => {
       {
         memory: 64 * MiB, memorySwap: -1, nanoCpus: 1.5e9, cpuShares: 512, cpusetCpus: '0-1', pidsLimit: -1, networkMode: 'my-net',
         portBindings: [
-          { containerPort: 80, hostIp: '127.0.0.1', hostPort: 8080 }, { containerPort: 81, hostIp: '::1' },
+          { containerPort: 80, hostIp: '127.0.0.1', hostPort: 8080 }, { containerPort: 81, hostIp: '127.0.0.2' },
           { containerPort: 82, hostPort: 9000, hostPortEnd: 9000 }, { containerPort: 83, hostPort: 9001, hostPortEnd: 9010 },
         ],
         mounts: [{ type: 'bind', source: '/srv', target: '/srv', options: ['rprivate'] }, { type: 'volume', source: 'data', target: '/v' }, { type: 'tmpfs', target: '/t', options: ['size=1m', 'mode=1777'] }],
