@@ -1098,6 +1098,12 @@ export class Engine {
   /** @internal */ _isCreating(id: string): boolean { return this.creating.has(id); }
   /** @internal */ _scheduleRestart(id: string, delayMs: number): void { this.scheduleRestart(id, delayMs); }
   /** @internal */ _releaseRuntime(id: string): Promise<void> { return this.releaseRuntime(id); }
+  /** @internal On the container's chain: a start queued before it wins (then there is nothing to undo). */
+  _releaseIfCreated(id: string): Promise<void> {
+    return this.serial(id, async () => {
+      if (this.store.get(id).state === 'created') await this.releaseRuntime(id);
+    });
+  }
   /** @internal */ _emit(rec: ContainerRecord, action: ContainerAction, extra: Partial<ContainerEvent> = {}): void { this.emit(rec, action, extra); }
   /** @internal */ _backoff(id: string): RestartBackoff { return this.backoffOf(id); }
   /** @internal */ get _ports(): EnginePorts { return this.ports; }

@@ -88,4 +88,18 @@ describe('a create cut short by an engine crash', () => {
     const c = await creating;
     expect(engine.store.get(c.id).rootfs).not.toBe('');
   });
+
+  it('a start cut short (process made, start never committed) is undone at recovery; the next start runs it', async () => {
+    const c = await engine.create(req('half'));
+    // The start fails at its last step and its rollback cannot reach the namespaces service either.
+    for (const k of ['namespaces.start', 'namespaces.kill', 'namespaces.delete']) ports.rec.failOn(k, undefined, true);
+    await expect(engine.start(c.id)).rejects.toThrow(/injected/);
+    expect([...ports.rec.live]).toContain(`process ${c.id}`);
+    ports.rec.failures.clear();
+    reopen();
+    await recover(engine);
+    expect([...ports.rec.live].filter((k) => k.includes(c.id)).sort()).toEqual([`image-ref ${c.id}`, `rootfs ${c.id}`]);
+    expect((await engine.start(c.id)).state).toBe('running');
+  });
 });
+

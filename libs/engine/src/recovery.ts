@@ -15,10 +15,11 @@
 //   stored exited                              -> release the runtime again first (idempotent; the
 //                                                 engine may have died between committing the exit
 //                                                 and releasing)
-//   stored created, root prepared              -> nothing
+//   stored created, root prepared              -> nothing; a process the namespaces service
+//                                                 has for it (a start cut short) is released
 //   stored created, no root (engine died inside create) -> discard the record
 //   exited (now or before) with AutoRemove (--rm)       -> remove it, as its exit handling would have
-import { isUnavailable } from '@berth/errors';
+import { isNotFound, isUnavailable } from '@berth/errors';
 import type { Engine } from './engine';
 import type { ExitStatus } from './ports';
 import { policyWantsRestart } from './restart';
@@ -84,7 +85,11 @@ export async function discardInterruptedCreate(engine: Engine, rec: ContainerRec
   await ports.layers.remove(rec.id).catch(unlessUnavailable);
   await ports.images.removeContainerRef(rec.imageDigest, rec.id).catch(unlessUnavailable);
   engine.volumes.removeRefs(rec.id);
-  engine.store.delete(rec.id);
+  try {
+    engine.store.delete(rec.id);
+  } catch (e) {
+    if (!isNotFound(e)) throw e; // discarded meanwhile (recovery and a create by its name race for it)
+  }
 }
 
 /** Runs recovery for every record; returns the actions taken (for logs and tests). */
@@ -98,6 +103,13 @@ export async function recover(engine: Engine): Promise<RecoveryAction[]> {
     if (a.watch) {
       if (a.pid !== rec.pid) engine.store.update(rec.id, (c) => ({ ...c, pid: a.pid! }));
       engine._watch(rec.id);
+      continue;
+    }
+    if (rec.state === 'created' && rec.rootfs !== '' && observed.has(rec.id)) {
+      // A start the engine died in (the process made, perhaps even running,
+      // the start never committed: no client was told it started): undone,
+      // so the container is created again and a retried start runs it anew.
+      await engine._releaseIfCreated(rec.id);
       continue;
     }
     if (a.discard) {
