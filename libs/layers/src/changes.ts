@@ -11,7 +11,7 @@
 //    number and, when size and mtime agree but the mtime has no sub-second
 //    part (a tool may have truncated it), the bytes, as containerd's
 //    fs.Changes does.
-import { lstatSync, readdirSync, readlinkSync, openSync, readSync, closeSync, type BigIntStats } from 'node:fs';
+import { constants, lstatSync, readdirSync, readlinkSync, openSync, readSync, closeSync, type BigIntStats } from 'node:fs';
 import { lgetxattr } from '@berth/sys';
 import type { Change } from './driver';
 import { contentXattrs, OVERLAY_OPAQUE } from './fsmeta';
@@ -128,8 +128,17 @@ function sameContent(np: string, n: BigIntStats, op: string): boolean {
 }
 
 function sameBytes(a: string, b: string): boolean {
-  const fa = openSync(a, 'r');
-  const fb = openSync(b, 'r');
+  // Non-blocking and not following a final link: an entry swapped for a FIFO
+  // since its lstat fails the diff (EAGAIN) instead of blocking the service.
+  const flags = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW | constants.O_NOCTTY;
+  const fa = openSync(a, flags);
+  let fb: number;
+  try {
+    fb = openSync(b, flags);
+  } catch (e) {
+    closeSync(fa);
+    throw e;
+  }
   try {
     const ba = Buffer.allocUnsafe(1 << 16);
     const bb = Buffer.allocUnsafe(1 << 16);
