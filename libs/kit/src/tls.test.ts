@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { testingV1 } from '@berth/proto';
 import { ServiceHost, createClient, socketPath, tempPaths, type AsyncHandlers, type TempPaths } from './index';
+import { createClient as createEntryClient } from './client-entry';
 
 const SERVICE = 'berth.testing.v1.Echo';
 const ENV_KEYS = ['BERTH_TLS_CERT', 'BERTH_TLS_KEY', 'BERTH_TLS_CA', 'BERTH_ECHO_TLS_CERT', 'BERTH_ECHO_TLS_KEY', 'BERTH_ECHO_TLS_CA', 'BERTH_ECHO_TCP_INSECURE'];
@@ -90,6 +91,10 @@ describe('gRPC over TCP', () => {
     const c = createClient<testingV1.EchoDefinition, testingV1.EchoHandlers>(SERVICE, [`tcp://${address}`], { timeoutMs: 5000, tlsFor: 'echo' });
     closers.push(c);
     expect(await c.Say({ message: 'over mTLS', delayMs: 0, failWith: '' })).toMatchObject({ message: 'over mTLS', server: 'tls' });
+    // The CLI's client entry takes grpc-js, and these files, for a tcp:// address (berth -H tcp://...).
+    const cli = createEntryClient<testingV1.EchoDefinition, testingV1.EchoHandlers>(SERVICE, [`tcp://${address}`], { timeoutMs: 5000, tlsFor: 'echo' });
+    closers.push(cli);
+    expect(await cli.Say({ message: 'from the CLI', delayMs: 0, failWith: '' })).toMatchObject({ message: 'from the CLI' });
 
     const ca = readFileSync(pem('ca.pem'));
     await expect(say(address, grpc.credentials.createSsl(ca))).rejects.toMatchObject({ code: grpc.status.UNAVAILABLE });
