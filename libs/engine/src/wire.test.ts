@@ -20,14 +20,14 @@ describe('engine wire mapping', () => {
     expect(Object.keys(pkg['berth.engine.v1.Engine']!).sort()).toEqual([
       'Attach', 'Commit', 'ConnectNetwork', 'CopyFrom', 'CopyTo', 'CreateContainer', 'CreateVolume', 'DisconnectNetwork', 'Events', 'Exec', 'Info',
       'InspectContainer', 'InspectVolume', 'KillContainer', 'ListContainers', 'ListVolumes', 'Logs', 'PauseContainer', 'Prune', 'PruneVolumes',
-      'RemoveContainer', 'RemoveVolume', 'Rename', 'RestartContainer', 'RunContainer', 'StartContainer', 'StatPath', 'Stats', 'StopContainer', 'Top',
+      'RemoveContainer', 'RemoveVolume', 'Rename', 'RestartContainer', 'RunAttached', 'RunContainer', 'StartContainer', 'StatPath', 'Stats', 'StopContainer', 'Top',
       'UnpauseContainer', 'UpdateContainer', 'Version', 'WaitContainer',
     ]);
   });
 
   it('create request survives the wire with null vs empty Cmd/Entrypoint and defaults', () => {
     const config = { ...defaultContainerConfig('alpine'), cmd: null, entrypoint: [''], env: ['A=1'], labels: { a: 'b' }, stopTimeout: 0 };
-    const hostConfig = { ...defaultHostConfig(), memory: 64 << 20, nanoCpus: 1_500_000_000, portBindings: [{ containerPort: 80, protocol: 'udp', hostIp: '::1', hostPort: 8080 }],
+    const hostConfig = { ...defaultHostConfig(), memory: 64 << 20, nanoCpus: 1_500_000_000, portBindings: [{ containerPort: 80, protocol: 'udp', hostIp: '127.0.0.1', hostPort: 8080 }],
       mounts: [{ type: 'volume' as const, source: 'data', target: '/data', readOnly: true, options: ['nocopy'] }], restartPolicy: { name: 'on-failure' as const, maximumRetryCount: 3 } };
     const back = createRequestFromWire(roundTrip('CreateContainer', createRequestToWire({ name: 'web', config, hostConfig, pull: 'never' })) as never);
     expect(back).toEqual({ name: 'web', config, hostConfig, pull: 'never' });
