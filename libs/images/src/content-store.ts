@@ -30,7 +30,7 @@ import {
 } from '@berth/errors';
 import { digestHex, isSha256Digest } from './digest.js';
 import type { LeaseManager } from './leases.js';
-import { Mutex } from './mutex.js';
+import { Mutex } from '@berth/kit';
 
 export interface ContentInfo {
   digest: string;

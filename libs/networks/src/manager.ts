@@ -13,6 +13,7 @@ import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Registry } from 'prom-client';
+import { Mutex } from '@berth/kit';
 import {
   AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError, ResourceExhaustedError,
 } from '@berth/errors';
@@ -122,15 +123,6 @@ export function parseNetworkMode(text: string, defaultNetwork = 'bridge'): Netwo
     return { kind: 'container', containerId: id };
   }
   return { kind: 'bridge', network: text };
-}
-
-class Mutex {
-  private tail: Promise<unknown> = Promise.resolve();
-  run<T>(fn: () => Promise<T>): Promise<T> {
-    const r = this.tail.then(fn);
-    this.tail = r.catch(() => undefined);
-    return r;
-  }
 }
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;

@@ -1,5 +1,7 @@
-// A FIFO async mutex: the content store's commit step and the garbage
-// collector's sweep must not interleave (see gc.ts for why).
+// A FIFO async mutex: a critical section that spans awaits (the images
+// content store's commit and its GC sweep; the networks service's state
+// changes). Callers run one at a time, in arrival order; a failure in one
+// releases the lock for the next.
 export class Mutex {
   private tail: Promise<void> = Promise.resolve();
 
