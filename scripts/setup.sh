@@ -49,6 +49,7 @@ test_packages=(
   apache2-utils                       # htpasswd for registry auth tests
   openssl                             # certificates for TLS registry tests
   procps psmisc                       # ps and friends in test helpers
+  docker-compose python3-docker       # Docker API gateway tests: compose v1 and docker-py (no daemon: --no-install-recommends)
 )
 
 with_test=0

@@ -241,8 +241,10 @@ export function registerImages(router: Router, b: Backends): void {
     const q = req.query;
     const container = q.get('container');
     if (!container) throw new InvalidArgumentError('container is required: the container to commit', { field: 'container' });
-    const body = await readJson(req.raw);
-    if (Object.keys(body).length) throw notImplemented('a config document in the commit body (use changes=)');
+    // The docker CLI sends its (usually empty) config as the body; berth applies changes= only.
+    const body = (await readJson<Record<string, unknown> | null>(req.raw)) ?? {};
+    const given = Object.entries(body).filter(([, v]) => v !== null && v !== '' && v !== false && v !== 0 && !(Array.isArray(v) && !v.length) && !(typeof v === 'object' && v && !Object.keys(v).length));
+    if (given.length) throw notImplemented(`a config document in the commit body (${given.map(([k]) => k).join(', ')}; use changes=)`);
     const r = await b.engine.Commit({
       id: container, repository: q.get('repo') ?? '', tag: q.get('tag') ?? '', author: q.get('author') ?? '',
       message: q.get('comment') ?? '', changes: q.getAll('changes').flatMap((c) => c.split('\n')).filter(Boolean), pause: boolParam(q, 'pause', true),
