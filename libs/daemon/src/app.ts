@@ -2,7 +2,7 @@
 // takes, find NATS, run the modules until SIGTERM/SIGINT.
 import { berthPaths, type ServiceModule } from '@berth/kit';
 import { natsFromEnv } from '@berth/events';
-import { resolveNats } from './nats';
+import { natsEnv, resolveNats } from './nats';
 import { runServices } from './run';
 import { lowerOomScore } from './supervisor';
 
@@ -28,6 +28,9 @@ export async function runApp(modules: ServiceModule[], opts: AppOptions = {}): P
     natsUrl = nats.url;
     natsAuth = nats.auth;
     natsProc = nats.process;
+    if (nats.displaced) process.stderr.write(`berth: ${nats.displaced}; berth's own NATS server runs on ${nats.url} instead\n`);
+    // The engine's Events reader finds the server the way every service does (natsFromEnv).
+    Object.assign(process.env, natsEnv(paths, nats.url));
   }
   const stopNats = async () => {
     if (!natsProc || natsProc.exitCode !== null) return;

@@ -72,6 +72,8 @@ export interface UpResult {
   started: string[];
   /** True when the stack was partly up and only what was missing was started. */
   healed: boolean;
+  /** Why berth's own NATS server is not on 127.0.0.1:4222 (nats.ts), for the operator to see. */
+  natsDisplaced?: string;
 }
 
 export async function daemonUp(opts: UpOptions = {}): Promise<UpResult> {
@@ -113,7 +115,10 @@ export async function daemonUp(opts: UpOptions = {}): Promise<UpResult> {
     if (supervisorPid !== undefined) await terminate(supervisorPid, supervisorScript(), 5000).catch(() => undefined);
     throw new UnavailableError(`the stack did not become ready: ${(e as Error).message}\n${tails}`);
   }
-  return { record: readDaemonRecord(paths) ?? record, readyMs: Date.now() - t0, started: processes.map((p) => p.name), healed: false };
+  return {
+    record: readDaemonRecord(paths) ?? record, readyMs: Date.now() - t0, started: processes.map((p) => p.name), healed: false,
+    ...(nats.displaced ? { natsDisplaced: nats.displaced } : {}),
+  };
 }
 
 /**

@@ -5,7 +5,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { chmodSync, readFileSync, statSync } from 'node:fs';
 import { connect } from 'nats';
-import { isFailedPrecondition } from '@berth/errors';
 import {
   EventPublisher, freePort, natsFromEnv, parseNatsUrls, startNatsServer, subscribeEvents, type CloudEvent, type NatsServerHandle,
 } from '@berth/events';
@@ -78,11 +77,26 @@ describe('berth\'s own NATS server', () => {
     expect(again.auth).toEqual({ token });
   }, 60_000);
 
-  it('refuses a stranger\'s server without authentication on the port instead of adopting it', async () => {
+  it('never adopts a stranger\'s server on the port: starts its own, authenticated, elsewhere and says why', async () => {
     stranger = await startNatsServer();
-    const err = await resolveNats(paths, { port: stranger.port }).catch((e: unknown) => e);
-    expect(isFailedPrecondition(err), String(err)).toBe(true);
-    expect((err as Error).message).toMatch(/without authentication.*NATS_URL/s);
+    started = await resolveNats(paths, { port: stranger.port });
+    expect(started.process).toBeDefined();
+    expect(started.url).not.toBe(stranger.url);
+    expect(started.displaced).toMatch(new RegExp(`127\\.0\\.0\\.1:${stranger.port} is held by a NATS server without authentication`));
+    await expect(connect({ servers: started.url, timeout: 2000, reconnect: false })).rejects.toThrow(/authorization/i);
+    // Events go to berth's server, none to the stranger's.
+    const token = readFileSync(`${paths.root}/nats/auth`, 'utf8').trim();
+    const pub = new EventPublisher({ servers: started.url, auth: { token }, service: 'engine' });
+    pub.publish('berth.engine.container.created', { id: 'c2' }, 'c2');
+    expect(await pub.flush(10_000)).toBe(true);
+    await pub.close(1000);
+    const snc = await connect({ servers: stranger.url, timeout: 2000 });
+    try {
+      const streams = await (await snc.jetstreamManager()).streams.names().next();
+      expect(streams).toEqual([]);
+    } finally {
+      await snc.close();
+    }
     // An operator who means it says so: NATS_URL is used as given.
     process.env.NATS_URL = stranger.url;
     const chosen = await resolveNats(paths, { port: stranger.port });

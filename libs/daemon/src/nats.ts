@@ -11,16 +11,20 @@
 // Services read the token from that file (NATS_TOKEN_FILE).
 //
 // Something already listening on 127.0.0.1:4222 is adopted only when it is
-// that server from an earlier start: it refuses a connection without
-// credentials and accepts the token. A server that accepts anyone, or wants
-// other credentials, is a stranger's; berth refuses to start rather than
-// publish every container's events (names, labels, exit codes) where any
-// local user can read them and use the JetStream API. To use such a server
-// on purpose, set NATS_URL (and its credentials).
+// that server from an earlier start: a root process running nats-server with
+// this root's config (found through /proc/net/tcp and the socket's owner)
+// that accepts the token. Anything else there is a stranger's (another
+// user's server, open or not, or one squatting the port): berth neither
+// adopts it, which would publish every container's events (names, labels,
+// exit codes) where that user reads them, nor refuses to start, which would
+// let any local user stop berth by binding 4222 first. It starts its own
+// server on a free loopback port instead and says so (NatsChoice.displaced;
+// daemon up prints the URL, the record and the services' NATS_URL carry it).
+// To use a server of one's own, set NATS_URL (and its credentials).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { chmodSync, closeSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, writeFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { FailedPreconditionError } from '@berth/errors';
 import { natsFromEnv, natsTokenPath, probeNatsAuth, type NatsAuth } from '@berth/events';
@@ -45,6 +49,59 @@ export interface NatsChoice {
   tokenFile?: string;
   /** Set when berth started the server (and must stop it). */
   process?: ChildProcess;
+  /** Why berth's server is not on the default port: what held it. */
+  displaced?: string;
+}
+
+/** The pid of the process whose socket listens on 127.0.0.1:`port` (/proc/net/tcp, then every /proc/<pid>/fd). */
+function loopbackListener(port: number): number | undefined {
+  const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  let inode: string | undefined;
+  try {
+    inode = readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1).map((l) => l.trim().split(/\s+/))
+      .find((f) => f[1] === local && f[3] === '0A')?.[9];
+  } catch {
+    return undefined;
+  }
+  if (!inode) return undefined;
+  const target = `socket:[${inode}]`;
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    let fds: string[];
+    try {
+      fds = readdirSync(`/proc/${pid}/fd`);
+    } catch {
+      continue;
+    }
+    for (const fd of fds) {
+      try {
+        if (readlinkSync(`/proc/${pid}/fd/${fd}`) === target) return Number(pid);
+      } catch { /* closed meanwhile */ }
+    }
+  }
+  return undefined;
+}
+
+/** True when `pid` is a root process running `nats-server -c <config>`. */
+function isOurServer(pid: number, config: string): boolean {
+  try {
+    const uid = /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+    return uid === '0' && argv.length === 3 && /(^|\/)nats-server$/.test(argv[0]!) && argv[1] === '-c' && argv[2] === config;
+  } catch {
+    return false;
+  }
+}
+
+/** A TCP port free on 127.0.0.1 right now. */
+function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
 }
 
 /** berth's own server's token: made once (0600), read afterwards. */
@@ -91,19 +148,19 @@ export async function resolveNats(paths: BerthPaths, opts: { detached?: boolean;
     const t = natsFromEnv(process.env, paths.root);
     return { url: t.servers, auth: t.auth };
   }
-  const port = opts.port ?? DEFAULT_NATS_PORT;
-  const url = `nats://127.0.0.1:${port}`;
+  let port = opts.port ?? DEFAULT_NATS_PORT;
   const { token, file: tokenFile } = ensureNatsToken(paths);
+  const configPath = join(paths.root, 'nats', 'nats-server.conf');
+  let displaced: string | undefined;
   if (await portOpen(port)) {
+    const url = `nats://127.0.0.1:${port}`;
+    const pid = loopbackListener(port);
+    if (pid !== undefined && isOurServer(pid, configPath) && (await probeNatsAuth(url, token)) === 'ours') return { url, auth: { token }, tokenFile };
     const who = await probeNatsAuth(url, token);
-    if (who === 'ours') return { url, auth: { token }, tokenFile };
-    throw new FailedPreconditionError(
-      `127.0.0.1:${port} is served by a NATS server berth did not start (${who === 'open'
-        ? 'it accepts connections without authentication, so every local user could read berth\'s events and use its JetStream API'
-        : 'it does not accept the token in ' + tokenFile}); stop it, or set NATS_URL to use it deliberately (with its credentials: nats://user:pass@host:port, NATS_TOKEN or NATS_CREDS)`,
-      { field: 'NATS_URL' },
-    );
+    displaced = `127.0.0.1:${port} is held by ${who === 'open' ? 'a NATS server without authentication' : 'a process'} berth did not start${pid !== undefined ? ` (pid ${pid})` : ''}`;
+    port = await freeLoopbackPort();
   }
+  const url = `nats://127.0.0.1:${port}`;
   const config = writeNatsConfig(paths, port, token);
   mkdirSync(paths.run, { recursive: true });
   const logFd = openSync(join(paths.run, 'nats-server.log'), 'a', 0o600);
@@ -122,7 +179,7 @@ export async function resolveNats(paths: BerthPaths, opts: { detached?: boolean;
     await new Promise((r) => setTimeout(r, 50));
   }
   if (opts.detached) child.unref();
-  return { url, auth: { token }, tokenFile, process: child };
+  return { url, auth: { token }, tokenFile, process: child, ...(displaced ? { displaced } : {}) };
 }
 
 /**

@@ -11,7 +11,8 @@ export async function daemonCommand(args: string[], out: NodeJS.WritableStream, 
       const unknown = rest.filter((a) => a !== '--split');
       if (unknown.length) throw new UsageError(`berth daemon up: unknown flag "${unknown[0]}"; accepted: --split`);
       // Without --split a stack that is partly up keeps the layout it runs in.
-      const { record, readyMs, healed, started } = await daemonUp(rest.includes('--split') ? { split: true } : {});
+      const { record, readyMs, healed, started, natsDisplaced } = await daemonUp(rest.includes('--split') ? { split: true } : {});
+      if (natsDisplaced) out.write(`berth: ${natsDisplaced}; berth's own NATS server runs on ${record.natsUrl} instead (set NATS_URL to use a server of your own)\n`);
       if (!healed) out.write(`berth stack up (${record.layout}, ${record.processes.length} process${record.processes.length > 1 ? 'es' : ''}) in ${readyMs} ms; events on ${record.natsUrl}\n`);
       else if (started.length) out.write(`berth stack was partly down: started ${started.join(', ')} (${record.layout}) in ${readyMs} ms\n`);
       else out.write(`berth stack already up (${record.layout})\n`);
