@@ -532,9 +532,30 @@ export class Engine {
     }
   }
 
-  /** A rollback must not leave things behind because a service was being restarted: undo steps wait for it. */
+  /**
+   * A rollback must not leave things behind because a service was being
+   * restarted: undo steps wait for it. And a step whose call failed with
+   * UNAVAILABLE may have taken effect before the service died (the reply was
+   * lost): its own undo runs too (undos tolerate absence), so a retried
+   * start does not find a half-made attachment or process in its way.
+   */
   private retryingUndo<C>(steps: SagaStep<C>[]): SagaStep<C>[] {
-    return steps.map((st) => (st.undo ? { ...st, undo: (ctx: C) => this.whileUnavailable(() => st.undo!(ctx)) } : st));
+    return steps.map((st) => {
+      if (!st.undo) return st;
+      const undo = (ctx: C) => this.whileUnavailable(() => st.undo!(ctx));
+      return {
+        name: st.name,
+        undo,
+        run: async (ctx: C) => {
+          try {
+            await st.run(ctx);
+          } catch (e) {
+            if (isUnavailable(e)) await undo(ctx).catch((u: unknown) => this.warn(`undoing ${st.name} after its call was cut: ${(u as Error).message}`));
+            throw e;
+          }
+        },
+      };
+    });
   }
 
   private backoffOf(id: string): RestartBackoff {

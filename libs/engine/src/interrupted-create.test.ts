@@ -3,6 +3,7 @@
 // container, not the leftover (which is discarded with what it held), and
 // recovery never discards a record this engine is creating right now.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { UnavailableError, isUnavailable } from '@berth/errors';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -99,6 +100,21 @@ describe('a create cut short by an engine crash', () => {
     reopen();
     await recover(engine);
     expect([...ports.rec.live].filter((k) => k.includes(c.id)).sort()).toEqual([`image-ref ${c.id}`, `rootfs ${c.id}`]);
+    expect((await engine.start(c.id)).state).toBe('running');
+  });
+
+  it('a step cut by an unavailable service is undone too (its call may have taken effect); a retried start succeeds', async () => {
+    const c = await engine.create(req('cut'));
+    const attach = ports.networks.attach.bind(ports.networks);
+    // The attach is made, then the service dies before it answers.
+    ports.networks.attach = async (...a: Parameters<typeof attach>) => {
+      await attach(...a);
+      ports.networks.attach = attach;
+      throw new UnavailableError('networks restarting');
+    };
+    await expect(engine.start(c.id)).rejects.toSatisfy(isUnavailable);
+    expect(ports.rec.calls).toContain(`networks.detach ${c.id}`);
+    expect([...ports.rec.live].filter((k) => k.startsWith('net ') || k.startsWith('process ') || k.startsWith('cgroup '))).toEqual([]);
     expect((await engine.start(c.id)).state).toBe('running');
   });
 });
