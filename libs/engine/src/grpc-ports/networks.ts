@@ -2,7 +2,7 @@
 // the namespaces service's Create (shared through ContainerFiles); hosts and
 // resolv.conf contents come from the service and are written into the files
 // the container already has bound (see shared.ts).
-import { isNotFound, NotFoundError } from '@berth/errors';
+import { isAlreadyExists, isNotFound, NotFoundError } from '@berth/errors';
 import type { BerthClient } from '@berth/kit';
 import type { networksV1 } from '@berth/proto';
 import type { NetworksPort } from '../ports';
@@ -25,7 +25,7 @@ export function settingsFromAttachment(a: networksV1.Attachment__Output): Networ
 export function grpcNetworksPort(c: NetworksClient, files: ContainerFiles): NetworksPort {
   return {
     async attach(id, req) {
-      const a = await c.Attach({
+      const attachReq = {
         containerId: id,
         netnsPath: files.netnsPaths.get(id) ?? `/proc/${req.pid}/ns/net`,
         network: req.networkMode,
@@ -34,8 +34,16 @@ export function grpcNetworksPort(c: NetworksClient, files: ContainerFiles): Netw
         // The first alias is the container's name (run-plan); the service resolves it on user-defined networks.
         name: req.aliases[0] ?? '',
         aliases: req.aliases.slice(1),
-      });
-      return settingsFromAttachment(a);
+      };
+      try {
+        return settingsFromAttachment(await c.Attach(attachReq));
+      } catch (e) {
+        if (!isAlreadyExists(e)) throw e;
+        // Left by a start the engine died in (its process adopted by this
+        // one): the attachment is of that attempt; make it again for this one.
+        await ignoreNotFound(c.Detach({ containerId: id }));
+        return settingsFromAttachment(await c.Attach(attachReq));
+      }
     },
     async detach(id) {
       await ignoreNotFound(c.Detach({ containerId: id }));
