@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { daemonDown, daemonStatus, daemonUp, readDaemonRecord } from '@berth/daemon';
-import { GRPC_SERVICE, SERVICE_NAMES, checkPrometheusText, createClient, socketPath, waitServing, type BerthPaths } from '@berth/kit';
+import { GRPC_SERVICE, SERVICE_NAMES, serviceEnvKey, checkPrometheusText, createClient, socketPath, waitServing, type BerthPaths } from '@berth/kit';
 import { startNatsServer, type NatsServerHandle } from '@berth/events';
 import { NetworkManager, networksOptions } from '@berth/networks';
 import { removeCgroupParent } from '@berth/cgroups';
@@ -30,7 +30,7 @@ function stackEnv(): NodeJS.ProcessEnv {
     BERTH_CHAIN_PREFIX: `BERTH-S${TAG}`,
     BERTH_DNS_UPSTREAMS: '127.0.0.1:9',
   };
-  for (const s of SERVICE_NAMES) env[`BERTH_${s.toUpperCase()}_METRICS`] = '0';
+  for (const s of SERVICE_NAMES) env[serviceEnvKey(s, 'METRICS')] = '0';
   return env;
 }
 

@@ -84,8 +84,8 @@ export class DockerGateway {
   static async start(o: GatewayOptions): Promise<DockerGateway> {
     if (o.tcp && !o.tls) {
       throw new InvalidArgumentError(
-        'the Docker API is served over TCP only with TLS: set BERTH_DOCKER_API_TLS_CERT, BERTH_DOCKER_API_TLS_KEY and BERTH_DOCKER_API_TLS_CA (client certificates are verified)',
-        { field: 'BERTH_DOCKER_API_TCP' },
+        'the Docker API is served over TCP only with mutual TLS: set BERTH_DOCKER_API_TLS_CERT, BERTH_DOCKER_API_TLS_KEY and BERTH_DOCKER_API_TLS_CA (or BERTH_TLS_*); clients then need DOCKER_TLS_VERIFY=1 and a certificate that CA signed',
+        { field: 'BERTH_DOCKER_TCP' },
       );
     }
     const g = new DockerGateway(o);
@@ -103,7 +103,7 @@ export class DockerGateway {
           requestCert: true, rejectUnauthorized: true,
         }) as unknown as Server);
         const m = /^(.*):(\d+)$/.exec(o.tcp);
-        if (!m) throw new InvalidArgumentError(`BERTH_DOCKER_API_TCP=${o.tcp}: expected host:port`, { field: 'BERTH_DOCKER_API_TCP' });
+        if (!m) throw new InvalidArgumentError(`BERTH_DOCKER_TCP=${o.tcp}: expected host:port`, { field: 'BERTH_DOCKER_TCP' });
         await listen(tls, { host: m[1] || '0.0.0.0', port: Number(m[2]) });
         const addr = tls.address();
         g.listeners.push(`tcp://${m[1] || '0.0.0.0'}:${typeof addr === 'object' && addr ? addr.port : m[2]}`);

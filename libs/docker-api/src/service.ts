@@ -1,22 +1,17 @@
 // The docker-api service module: the Docker Engine API gateway as a berth
 // service. Its gRPC socket (BERTH_RUN/docker-api.sock) carries health and
 // Status like every service; Docker clients talk to BERTH_RUN/docker.sock.
-//   BERTH_DOCKER_API_SOCKET     the Docker socket (default BERTH_RUN/docker.sock)
-//   BERTH_DOCKER_API_TCP        optional host:port, served only with TLS:
-//   BERTH_DOCKER_API_TLS_CERT / _KEY / _CA  server certificate, key, and the CA of client certificates
+//   BERTH_DOCKER_API_SOCKET  the Docker socket (default BERTH_RUN/docker.sock)
+//   BERTH_DOCKER_TCP         optional host:port for Docker clients (DOCKER_HOST=tcp://..., DOCKER_TLS_VERIFY=1),
+//                            served only with mutual TLS, from the files the gRPC services use
+//                            (BERTH_DOCKER_API_TLS_CERT/_KEY/_CA, else BERTH_TLS_*: @berth/kit tlsFiles).
+//                            BERTH_DOCKER_API_TCP is the gateway's gRPC TCP listener, as for every service.
 import { join } from 'node:path';
-import type { AsyncHandlers, ServiceModule } from '@berth/kit';
+import { tlsFiles, type AsyncHandlers, type ServiceModule } from '@berth/kit';
 import type { dockerapiV1 } from '@berth/proto';
 import { createBackends } from './backends';
-import { DockerGateway, type TlsFiles } from './gateway';
+import { DockerGateway } from './gateway';
 import { API_VERSION, MIN_API_VERSION } from './http';
-
-function tlsFromEnv(env: NodeJS.ProcessEnv): TlsFiles | undefined {
-  const cert = env['BERTH_DOCKER_API_TLS_CERT'];
-  const key = env['BERTH_DOCKER_API_TLS_KEY'];
-  const ca = env['BERTH_DOCKER_API_TLS_CA'];
-  return cert && key && ca ? { cert, key, ca } : undefined;
-}
 
 export const dockerApiModule: ServiceModule = {
   name: 'docker-api',
@@ -24,8 +19,8 @@ export const dockerApiModule: ServiceModule = {
   async start(ctx) {
     const env = process.env;
     const backends = createBackends((s) => ctx.addressesOf(s));
-    const tcp = env['BERTH_DOCKER_API_TCP'] || undefined;
-    const tls = tlsFromEnv(env);
+    const tcp = env['BERTH_DOCKER_TCP'] || undefined;
+    const tls = tcp ? tlsFiles('docker-api', env) : undefined;
     let gw: DockerGateway;
     try {
       gw = await DockerGateway.start({
