@@ -6,10 +6,10 @@
 import { parseSecurityOpts, seccompProfileFor, type SeccompProfileName } from '@berth/seccomp';
 import type { HostConfig } from './types';
 
-/** docker run --privileged: HostConfig.privileged once the record carries it.
- * A privileged container runs without a seccomp filter, as Docker's. */
+/** docker run --privileged (records from before the flag have none). A
+ * privileged container runs without a seccomp filter, as Docker's. */
 export function isPrivileged(h: HostConfig): boolean {
-  return (h as HostConfig & { privileged?: boolean }).privileged === true;
+  return h.privileged === true;
 }
 
 /** Throws InvalidArgumentError (field host_config.security_opt) naming a bad option. */
