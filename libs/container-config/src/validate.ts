@@ -81,8 +81,9 @@ export function checkAbsolutePath(v: string): string | undefined {
   return undefined;
 }
 
-/** "0-3,5" */
+/** "0-3,5" (at most 1024 characters) */
 export function checkCpuset(v: string): string | undefined {
+  if (v.length > 1024) return 'a CPU list is at most 1024 characters';
   const ok = v.split(',').every((part) => {
     const m = /^(\d{1,5})(?:-(\d{1,5}))?$/.exec(part);
     return m !== null && (m[2] === undefined || Number(m[1]) <= Number(m[2]));

@@ -33,6 +33,7 @@ describe('bad values through the gRPC API, on the real stack', () => {
     ['negative pids limit', create({}, { pidsLimit: -7 }), 'host_config.pids_limit'],
     ['negative cpu shares', create({}, { cpuShares: -1 }), 'host_config.cpu_shares'],
     ['negative nano-cpus', create({}, { nanoCpus: -1 }), 'host_config.nano_cpus'],
+    ['a CPU the host does not have', create({}, { cpusetCpus: '63' }), 'host_config.cpuset_cpus'],
     ['a 10,000-character name', create({}, {}, 'n'.repeat(10_000)), 'name'],
     ['a hostname with a newline', create({ hostname: 'web\n203.0.113.7 bank.example' }), 'config.hostname'],
     ['an unknown stop signal', create({ stopSignal: 'SIGBOGUS' }), 'config.stop_signal'],

@@ -60,6 +60,8 @@ const BAD_CREATE: Array<[string, WireCreateContainerRequest, string]> = [
   ['cpu_shares above the kernel bound', req({}, { cpuShares: 262145 }), 'host_config.cpu_shares'],
   ['a cpuset that is not a list', req({}, { cpusetCpus: '0-' }), 'host_config.cpuset_cpus'],
   ['a cpuset CPU the host lacks', req({}, { cpusetCpus: '0,5' }), 'host_config.cpuset_cpus'],
+  ['a cpuset range past the host', req({}, { cpusetCpus: '0-99999' }), 'host_config.cpuset_cpus'],
+  ['a cpuset list of 1025 characters', req({}, { cpusetCpus: `0${',0'.repeat(512)}` }), 'host_config.cpuset_cpus'],
   ['pids_limit below -1', req({}, { pidsLimit: -5 }), 'host_config.pids_limit'],
   ['a network mode with a space', req({}, { networkMode: 'my net' }), 'host_config.network_mode'],
   ['container: without a name', req({}, { networkMode: 'container:' }), 'host_config.network_mode'],

@@ -11,6 +11,7 @@
 // request (memory_swap against memory, duplicate mount targets, options that
 // conflict) are here. The wire mapping (wire.ts) calls these after it converted
 // a message, so the engine's own callers (tests, recovery) are not re-checked.
+import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { posix } from 'node:path';
 import {
@@ -24,11 +25,36 @@ import type { MountSpec } from './types';
 
 /** What validation needs to know about the host. */
 export interface HostFacts {
-  /** CPUs the kernel has online: bounds nano_cpus and cpuset_cpus. */
+  /** How many CPUs are online: bounds nano_cpus. */
   cpus: number;
+  /** The online CPUs' numbers (a cpuset may name only these), as the kernel lists them ("0-3,6"). */
+  online?: string;
 }
 
-export const hostFacts = (): HostFacts => ({ cpus: Math.max(1, cpus().length) });
+let cachedFacts: HostFacts | undefined;
+
+/**
+ * The host's online CPUs, read once per process (CPU hotplug is rare, and a
+ * limit naming an offline CPU still fails at the cgroups step, only later).
+ */
+export function hostFacts(): HostFacts {
+  if (cachedFacts) return cachedFacts;
+  let online: string | undefined;
+  try {
+    online = readFileSync('/sys/devices/system/cpu/online', 'utf8').trim();
+  } catch { /* no sysfs: count what Node sees */ }
+  const count = online && !checkCpuset(online) ? cpuList(online).length : cpus().length;
+  cachedFacts = { cpus: Math.max(1, count), ...(online && !checkCpuset(online) ? { online } : {}) };
+  return cachedFacts;
+}
+
+/** "0-2,5" -> [0, 1, 2, 5] (a checked list; ranges bounded by checkCpuset's five digits). */
+function cpuList(set: string): number[] {
+  return set.split(',').flatMap((part) => {
+    const [a, b = a] = part.split('-').map(Number) as [number, number?];
+    return Array.from({ length: b - a + 1 }, (_, i) => a + i);
+  });
+}
 
 const invalid = (field: string, value: unknown, why: string): InvalidArgumentError =>
   new InvalidArgumentError(`invalid ${field} "${quoteValue(String(value))}": ${why}`, { field });
@@ -70,8 +96,19 @@ function checkResources(prefix: string, r: { memory?: number; memorySwap?: numbe
   if (r.cpuShares !== undefined) inRange(f('cpu_shares'), r.cpuShares, 0, MAX_CPU_SHARES, `expected a relative weight from 2 to ${MAX_CPU_SHARES} (0 = default 1024)`);
   if (r.cpusetCpus) {
     check(f('cpuset_cpus'), r.cpusetCpus, checkCpuset(r.cpusetCpus));
-    const highest = Math.max(...r.cpusetCpus.split(',').map((p) => Number(p.split('-').pop())));
-    if (highest >= host.cpus) throw invalid(f('cpuset_cpus'), r.cpusetCpus, `CPU ${highest} is not available: this host has CPUs 0-${host.cpus - 1}`);
+    const onlineList = cpuList(host.online ?? `0-${host.cpus - 1}`);
+    const online = new Set(onlineList);
+    const top = Math.max(...onlineList) + 1;
+    // Walk each range only up to the highest online CPU (+1): "0-99999" costs no more than "0-2".
+    let missing: number | undefined;
+    for (const part of r.cpusetCpus.split(',')) {
+      const [a, b = a] = part.split('-').map(Number) as [number, number?];
+      for (let c = a; c <= Math.max(a, Math.min(b, top)) && missing === undefined; c++) if (!online.has(c)) missing = c;
+      if (missing !== undefined) break;
+    }
+    if (missing !== undefined) {
+      throw invalid(f('cpuset_cpus'), r.cpusetCpus, `CPU ${missing} is not available: the online CPUs are ${host.online ?? `0-${host.cpus - 1}`}`);
+    }
   }
   if (r.pidsLimit !== undefined) inRange(f('pids_limit'), r.pidsLimit, -1, Number.MAX_SAFE_INTEGER, 'expected a number of processes, or 0 / -1 for unlimited');
 }
