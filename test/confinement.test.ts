@@ -6,7 +6,9 @@
 //  - a state root an older berth left open (0755/0711, engine.db 0644) is
 //    closed when the stack starts;
 //  - a container sending hand-built frames for 127.0.0.1 to the bridge gets
-//    nothing through, while `-p 127.0.0.1:X:80` still serves the host.
+//    nothing through, while `-p 127.0.0.1:X:80` still serves the host;
+//  - berth's own NATS server refuses a client without its token, while the
+//    services publish with it (berth events replays a container's events).
 // The stack's temp base is made 0755 (as /var/lib is), so only berth's own
 // modes keep the other user out.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,6 +18,7 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, 
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
+import { connect } from 'nats';
 import { mountsUnder, startCliStack, until, type CliResult, type CliStack } from './support/cli-stack';
 
 const SUBNET = 236; // 10.219.236.0/24: this file's
@@ -56,7 +59,8 @@ describe('confinement', () => {
   const berth = (...args: string[]) => s.berth(args);
 
   beforeAll(async () => {
-    s = await startCliStack(false, SUBNET);
+    // No NATS_URL: daemon up starts berth's own server, with its token.
+    s = await startCliStack(false, SUBNET, { ownNats: true });
     base = dirname(s.paths.root);
     chmodSync(base, 0o755);
     await until('busybox image', async () => ((await berth('image', 'inspect', 'busybox')).code === 0 ? true : undefined), 30_000);
@@ -127,6 +131,24 @@ describe('confinement', () => {
     // The container kept running through it.
     expect((await berth('inspect', '--format', '{{.State.Running}}', 'conf1')).stdout.trim()).toBe('true');
   }, 180_000);
+
+  it('berth\'s own NATS refuses a client without its token; the services publish with it', async () => {
+    const record = JSON.parse(readFileSync(join(s.paths.run, 'daemon.json'), 'utf8')) as { natsUrl: string; natsPid?: number };
+    expect(record.natsPid, 'daemon up started its own nats-server').toBeDefined();
+    const tokenFile = join(s.paths.root, 'nats', 'auth');
+    expect(modeOf(tokenFile)).toBe(0o600);
+    expect(asNobody(['cat', tokenFile]).status).not.toBe(0);
+    await expect(connect({ servers: record.natsUrl, timeout: 3000, reconnect: false })).rejects.toThrow(/authorization/i);
+    // Another user cannot learn the token from the server's command line either.
+    expect(readFileSync(`/proc/${record.natsPid}/cmdline`, 'utf8')).not.toContain(readFileSync(tokenFile, 'utf8').trim());
+    const since = String(Math.floor(Date.now() / 1000) - 1);
+    expectOk(await berth('run', '--rm', '--name', 'nats-probe', 'busybox', 'true'));
+    const ev = await until('the container\'s events', async () => {
+      const r = await berth('events', '--since', since, '--until', String(Date.now() / 1000 + 0.5), '--filter', 'container=nats-probe', '--format', '{{.Action}}');
+      return r.stdout.includes('die') ? r.stdout : undefined;
+    }, 30_000);
+    expect(ev).toContain('start');
+  }, 90_000);
 
   it('a container on the bridge gets nothing to the host loopback, while -p 127.0.0.1:X:80 still serves the host', async () => {
     const probe = join(base, 'loopback_probe');

@@ -48,19 +48,20 @@ export interface CliStack {
 export const FAILPOINTS = 'prepareRoot,prepareVolumes,mountRoot,createCgroup,createProcess,attachNetwork,connectNetworks,bindHostsResolv,start';
 
 /** Starts NATS and `berth daemon up [--split]` with this run's names; stop() undoes all of it. */
-export async function startCliStack(split: boolean, subnetIndex: number): Promise<CliStack> {
+export async function startCliStack(split: boolean, subnetIndex: number, stackOpts: { ownNats?: boolean } = {}): Promise<CliStack> {
   const tag = randomBytes(3).toString('hex');
   // Short: the namespaces service keeps sockets under <run>/namespaces/<64-hex>/.
   const base = mkdtempSync(join(tmpdir(), 'bc-'));
   const paths: BerthPaths = { root: join(base, 'root'), run: join(base, 'run') };
-  const nats: NatsServerHandle = await startNatsServer();
+  // ownNats: no NATS_URL, so daemon up starts berth's own authenticated server (libs/daemon nats.ts).
+  const nats: NatsServerHandle | undefined = stackOpts.ownNats ? undefined : await startNatsServer();
   const cgroupParent = `berth-test-${tag}`;
   const bridge = `bt-c${tag}`;
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     BERTH_ROOT: paths.root,
     BERTH_RUN: paths.run,
-    NATS_URL: nats.url,
+    ...(nats ? { NATS_URL: nats.url } : {}),
     BERTH_CGROUP_PARENT: cgroupParent,
     BERTH_DEFAULT_BRIDGE: bridge,
     BERTH_DEFAULT_SUBNET: `10.219.${subnetIndex}.0/24`,
@@ -72,6 +73,7 @@ export async function startCliStack(split: boolean, subnetIndex: number): Promis
   };
   for (const s of SERVICE_NAMES) env[serviceEnvKey(s, 'METRICS')] = '0';
   for (const s of SERVICE_NAMES) delete env[serviceEnvKey(s, 'ADDR')];
+  if (!nats) for (const k of ['NATS_URL', 'NATS_TOKEN', 'NATS_TOKEN_FILE', 'NATS_CREDS']) delete env[k];
 
   const spawnBerth = (args: string[], input?: string) => {
     const child = spawn(process.execPath, [BERTH_BIN, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
@@ -111,7 +113,7 @@ export async function startCliStack(split: boolean, subnetIndex: number): Promis
     const m = new NetworkManager(networksOptions(paths, env));
     await m.start().then(() => m.purge()).then(() => m.close()).catch(() => undefined);
     removeCgroupParent(cgroupParent);
-    await nats.stop();
+    await nats?.stop();
     if (!mountsUnder(base).length) rmSync(base, { recursive: true, force: true });
     throw new Error(`berth daemon up failed (${up.code}): ${up.stderr}${up.stdout}`);
   }
@@ -149,7 +151,7 @@ export async function startCliStack(split: boolean, subnetIndex: number): Promis
         await m.close();
       } finally {
         removeCgroupParent(cgroupParent);
-        await nats.stop();
+        await nats?.stop();
         if (!mountsUnder(base).length) rmSync(base, { recursive: true, force: true });
       }
     },

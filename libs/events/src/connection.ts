@@ -13,7 +13,7 @@
 // Explicit variables win over credentials in the URL.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { credsAuthenticator, type ConnectionOptions } from 'nats';
+import { connect, credsAuthenticator, type ConnectionOptions } from 'nats';
 
 export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
 
@@ -108,7 +108,6 @@ export function natsConnectOptions(servers: string, auth: NatsAuth = {}): Connec
  * else (other credentials, not NATS, no answer).
  */
 export async function probeNatsAuth(url: string, token: string): Promise<'ours' | 'open' | 'foreign'> {
-  const { connect } = await import('nats');
   const attempt = async (o: ConnectionOptions): Promise<'ok' | 'auth' | 'error'> => {
     try {
       const nc = await connect({ servers: url, timeout: 2000, reconnect: false, maxReconnectAttempts: 0, ...o });
