@@ -16,7 +16,7 @@ import { existsSync, mkdirSync, openSync, closeSync, readFileSync, rmSync } from
 import { join, resolve } from 'node:path';
 import { FailedPreconditionError, UnavailableError } from '@berth/errors';
 import {
-  SERVICE_NAMES, GRPC_SERVICE, berthPaths, createClient, infoPath, socketPath, waitServing,
+  SERVICE_NAMES, GRPC_SERVICE, berthPaths, createClient, infoPath, prepareStateRoot, socketPath, waitServing,
   type BerthPaths, type ServiceInfo, type ServiceName,
 } from '@berth/kit';
 import { natsEnv, resolveNats } from './nats';
@@ -83,7 +83,7 @@ export async function daemonUp(opts: UpOptions = {}): Promise<UpResult> {
   if (existing && (supervisorUp || existing.processes.some((p) => alive(p.pid, p.script)))) return healStack(paths, existing, supervisorUp, opts);
   const services = opts.services ?? SERVICE_NAMES;
   mkdirSync(paths.run, { recursive: true });
-  mkdirSync(paths.root, { recursive: true });
+  prepareStateRoot(paths); // 0700 from the start (kit state-dir.ts)
   const logDir = join(paths.run, 'logs');
   mkdirSync(logDir, { recursive: true, mode: 0o700 });
   const t0 = Date.now();
