@@ -350,5 +350,5 @@ async function run() {
   return writeResult('engine', 'Engine and CLI: run latency and concurrent starts vs Podman and runc (issue 8)', rows, notes);
 }
 
-// startStack, exec and timed are shared with the suites that time `berth run` variants (seccomp.js).
-module.exports = { run, startStack, exec, timed };
+// startStack, startPodman, exec and timed are shared with the suites that time `berth run` variants (seccomp.js, docker-api.js).
+module.exports = { run, startStack, startPodman, exec, timed };
