@@ -106,6 +106,14 @@ describe('seccomp', () => {
     expect(statusLine((await berth('exec', free, 'cat', '/proc/self/status')).stdout, 'Seccomp')).toBe('Seccomp: 0');
   });
 
+  it('runs a --privileged container without a filter, whatever --security-opt says', async () => {
+    const name = nameOf('priv');
+    const r = await berth('run', '--name', name, '--network', 'none', '--privileged', '--security-opt', 'seccomp=builtin', 'busybox', 'cat', '/proc/self/status');
+    expectOk(r);
+    expect(statusLine(r.stdout, 'Seccomp')).toBe('Seccomp: 0');
+    expect((await berth('inspect', '--format', '{{.SeccompProfile}}', name)).stdout.trim()).toBe('unconfined');
+  });
+
   it('applies a custom profile file (here: mkdir refused, the rest allowed) to the init and to exec', async () => {
     const profile = join(dir, 'no-mkdir.json');
     writeFileSync(profile, JSON.stringify({
