@@ -29,7 +29,7 @@ export interface CgroupRecord {
 export class CgroupStateStore {
   constructor(readonly dir: string) {
     try {
-      mkdirSync(dir, { recursive: true });
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
     } catch (e) {
       throw fromNodeError(e, `create cgroups state directory ${dir}`);
     }
@@ -42,7 +42,7 @@ export class CgroupStateStore {
   save(rec: CgroupRecord): void {
     const tmp = `${this.file(rec.id)}.tmp`;
     try {
-      writeFileSync(tmp, JSON.stringify(rec, null, 2));
+      writeFileSync(tmp, JSON.stringify(rec, null, 2), { mode: 0o600 });
       renameSync(tmp, this.file(rec.id));
     } catch (e) {
       throw fromNodeError(e, `save cgroup state for ${rec.id}`);
