@@ -28,12 +28,13 @@ import { EmbeddedDns, type Upstream } from './dns';
 import { formatHosts, formatResolvConf, isLoopbackAddress, parseResolvConf } from './files';
 import { Firewall } from './firewall';
 import { removeIdlePortmapChains } from './portmap-chains';
-import { ephemeralRange, probeHostPort } from './port-probe';
+import { ephemeralRange } from './port-probe';
+import { allocateHostPorts } from './port-allocator';
 import {
   contains, defaultSubnetCandidates, formatCidr, formatIp, lastAddress, MIN_SUBNET_PREFIX, overlaps, parseCidr, parseIp, pickFreeSubnet, specialRange,
 } from './ipv4';
 import { validateNetworkOptions } from './validate';
-import { formatPort, parsePortSpec, portsConflict, type PortMapping } from './ports';
+import { parsePortSpec, type PortMapping } from './ports';
 import { hostRoutes } from './routes';
 import { Store, type EndpointRecord } from './store';
 import { NativeBridgeDatapath } from './native/datapath';
@@ -650,58 +651,9 @@ export class NetworkManager extends EventEmitter {
     ep.hostInterface = host[host.length - 1]?.name ?? '';
   }
 
-  private async reservePorts(containerId: string, requested: PortMapping[]): Promise<PortMapping[]> {
-    const taken = [...this.endpoints.values()].flat().flatMap((e) => e.ports.map((p) => ({ p, e })));
-    const out: PortMapping[] = [];
-    const holder = (p: PortMapping) => taken.find((t) => portsConflict(t.p, p));
-    for (const p of requested) {
-      if (p.hostPort && p.hostPortEnd && p.hostPortEnd > p.hostPort) {
-        // -p 8000-8010:80: the first port of the range no one holds (as Docker's port allocator).
-        let chosen = 0;
-        for (let port = p.hostPort; port <= p.hostPortEnd && !chosen; port++) {
-          const cand = { ...p, hostPort: port, hostPortEnd: 0 };
-          if (holder(cand) || out.some((o) => portsConflict(o, cand))) continue;
-          const probe = await probeHostPort(cand.hostIp, cand.hostPort, cand.protocol);
-          if (probe === 'no-such-address') throw new InvalidArgumentError(`ports: ${cand.hostIp} is not an address of this host`, { field: 'ports' });
-          if (probe === 'free') chosen = port;
-        }
-        if (!chosen) {
-          throw new AlreadyExistsError(`ports: every host port of ${p.hostIp || '0.0.0.0'}:${p.hostPort}-${p.hostPortEnd}/${p.protocol} is already in use; publish another range`, { field: 'ports' });
-        }
-        const { hostPortEnd: _e, ...one } = p;
-        out.push({ ...one, hostPort: chosen });
-        continue;
-      }
-      if (p.hostPort) {
-        const h = holder(p) ?? (out.some((o) => portsConflict(o, p)) ? { e: { name: '', containerId } } : undefined);
-        if (h) {
-          throw new AlreadyExistsError(`ports: host port ${formatPort(p)} is already published by container ${h.e.name ? `${h.e.name} (${h.e.containerId})` : h.e.containerId}`, { field: 'ports' });
-        }
-        const probe = await probeHostPort(p.hostIp, p.hostPort, p.protocol);
-        if (probe === 'no-such-address') {
-          throw new InvalidArgumentError(`ports: ${p.hostIp} is not an address of this host`, { field: 'ports' });
-        }
-        if (probe === 'in-use') {
-          throw new AlreadyExistsError(`ports: host port ${p.hostIp || '0.0.0.0'}:${p.hostPort}/${p.protocol} is in use by a process on the host`, { field: 'ports' });
-        }
-        out.push({ ...p });
-        continue;
-      }
-      const [lo, hi] = this.opts.ephemeralPorts ?? ephemeralRange();
-      const span = hi - lo + 1;
-      const start = Math.floor(Math.random() * span);
-      let chosen = 0;
-      for (let i = 0; i < span && !chosen; i++) {
-        const cand = { ...p, hostPort: lo + ((start + i) % span) };
-        if (holder(cand) || out.some((o) => portsConflict(o, cand))) continue;
-        const probe = await probeHostPort(cand.hostIp, cand.hostPort, cand.protocol);
-        if (probe === 'no-such-address') throw new InvalidArgumentError(`ports: ${cand.hostIp} is not an address of this host`, { field: 'ports' });
-        if (probe === 'free') chosen = cand.hostPort;
-      }
-      if (!chosen) throw new ResourceExhaustedError(`ports: no free host port in ${lo}-${hi} for ${p.containerPort}/${p.protocol}`, { field: 'ports' });
-      out.push({ ...p, hostPort: chosen });
-    }
-    return out;
+  private reservePorts(containerId: string, requested: PortMapping[]): Promise<PortMapping[]> {
+    const taken = [...this.endpoints.values()].flat().flatMap((e) => e.ports.map((port) => ({ port, name: e.name, containerId: e.containerId })));
+    return allocateHostPorts(containerId, requested, taken, this.opts.ephemeralPorts ?? ephemeralRange());
   }
 
   private async dropRecord(ep: EndpointRecord): Promise<void> {
