@@ -30,7 +30,7 @@ import { openEngineDb, SCHEMA_VERSION } from './db';
 import { Engine } from './engine';
 import { FAILPOINTS_ENV, FAILPOINT_LABEL, parseFailpoints } from './failpoints';
 import { validateEventFilters, eventMatches } from './event-filter';
-import { statsIntervalFromWire, stopTimeoutFromWire } from './validate';
+import { statsIntervalFromWire, stopTimeoutFromWire, validateContainerPath } from './validate';
 import { UntilEnd } from './events-until';
 import type { ContainerAction, ContainerEvent } from './events';
 import { createGrpcPorts, type GrpcPorts } from './grpc-ports';
@@ -363,8 +363,12 @@ export const engineModule: ServiceModule = {
         engine.rename(req.id, req.newName);
         return {};
       },
-      StatPath: async (req) => pathStatToWire(statPath(await copyRecord(req.id), req.path)),
+      StatPath: async (req) => {
+        const path = validateContainerPath('path', req.path);
+        return pathStatToWire(statPath(await copyRecord(req.id), path));
+      },
       CopyFrom: async (req, call, c) => {
+        validateContainerPath('path', req.path);
         const rec = await copyRecord(req.id);
         await frozenDuring(rec, freezer, async () => {
           const { stat, tar } = copyFrom(rec, req.path);
@@ -379,6 +383,7 @@ export const engineModule: ServiceModule = {
         const first = await nextMessage<engineV1.CopyToRequest__Output>(call);
         if (!first?.start) throw new InvalidArgumentError('the first CopyTo message must be start (id, path)', { field: 'start' });
         const s = first.start;
+        validateContainerPath('start.path', s.path);
         // A cancelled call need not end its message stream: fail the extraction then (it removes what it made).
         const it = (call as AsyncIterable<engineV1.CopyToRequest__Output>)[Symbol.asyncIterator]();
         const cancelled = new Promise<never>((_, reject) => {

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { isInvalidArgument, type BerthError } from '@berth/errors';
 import { createRequestFromWire, execRequestFromWire, updateRequestFromWire, type WireContainerConfig, type WireCreateContainerRequest, type WireExecStart, type WireHostConfig } from './wire';
-import { statsIntervalFromWire, stopTimeoutFromWire, validateCreateRequest, validateSignal, validateVolumeName } from './validate';
+import { statsIntervalFromWire, stopTimeoutFromWire, validateContainerPath, validateCreateRequest, validateSignal, validateVolumeName } from './validate';
 
 const host = { cpus: 2 };
 const req = (config: WireContainerConfig = {}, hostConfig: WireHostConfig = {}, name = ''): WireCreateContainerRequest => ({
@@ -162,6 +162,8 @@ describe('UpdateContainer and Exec', () => {
     expect(stopTimeoutFromWire(undefined)).toBeUndefined();
     expect(stopTimeoutFromWire(-1)).toBe(-1);
     for (const t of [-2, 2 ** 31 - 1]) expect(refusal(() => stopTimeoutFromWire(t))?.field).toBe('timeout_seconds');
+    expect(validateContainerPath('path', '/etc/hosts')).toBe('/etc/hosts');
+    for (const p of ['', '/etc/passwd\0.txt', `/${'a'.repeat(4096)}`]) expect(refusal(() => validateContainerPath('path', p))?.field).toBe('path');
     expect(() => validateVolumeName('data-1')).not.toThrow();
     expect(refusal(() => validateVolumeName('v'.repeat(256)))?.field).toBe('name');
     expect(refusal(() => validateVolumeName('../x'))?.field).toBe('name');

@@ -208,6 +208,14 @@ export function stopTimeoutFromWire(s: number | undefined): number | undefined {
   return s;
 }
 
+/** A path inside a container for StatPath/CopyFrom/CopyTo: given, no NUL (a C string would end there), at most PATH_MAX. */
+export function validateContainerPath(field: string, p: string): string {
+  if (p === '') throw new InvalidArgumentError(`${field} is required: a path inside the container`, { field });
+  noNul(field, p);
+  if (p.length > 4096) throw invalid(field, p, 'a path is at most 4096 characters (PATH_MAX)');
+  return p;
+}
+
 /** A volume name: Docker's name rule, at most 255 characters (it is a directory name). */
 export function validateVolumeName(name: string): void {
   if (name.length > 255 || !NAME_PATTERN.test(name)) {
