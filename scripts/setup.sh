@@ -50,6 +50,7 @@ test_packages=(
   openssl                             # certificates for TLS registry tests
   procps psmisc                       # ps and friends in test helpers
   docker-compose python3-docker       # Docker API gateway tests: compose v1 and docker-py (no daemon: --no-install-recommends)
+  clang-format                        # the C layout check (make -C native format-check, native/.clang-format)
 )
 
 with_test=0

@@ -22,6 +22,7 @@ npx nx run-many -t lint --outputStyle=static || status=1
 
 step "C tests (native/)"
 make -s -C native test || status=1
+make -s -C native format-check || status=1
 
 step "vitest: every project and the cross-service tests in test/"
 results=$(mktemp)

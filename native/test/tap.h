@@ -14,8 +14,10 @@ static int failures, count;
 #define CHECK(cond, ...)                                                                                               \
   do {                                                                                                                 \
     count++;                                                                                                           \
-    if (cond) printf("ok %d - ", count);                                                                               \
-    else printf("not ok %d - ", count), failures++;                                                                    \
+    if (cond)                                                                                                          \
+      printf("ok %d - ", count);                                                                                       \
+    else                                                                                                               \
+      printf("not ok %d - ", count), failures++;                                                                       \
     printf(__VA_ARGS__);                                                                                               \
     printf("\n");                                                                                                      \
   } while (0)
