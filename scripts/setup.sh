@@ -110,21 +110,7 @@ projects=$(ls -d libs/*/tsconfig.json apps/*/tsconfig.json 2>/dev/null | xargs -
 # shellcheck disable=SC2086
 npx tsc -b $projects
 
-# `berth` on PATH: a small launcher for this tree's built CLI (npx would add
-# ~400 ms to every command). It is rewritten when the tree moves or node does;
-# a /usr/local/bin/berth that is not ours (no marker line) is left alone.
-launcher=/usr/local/bin/berth
-marker='# berth launcher written by scripts/setup.sh'
-node_bin=$(command -v node)
-want=$(printf '#!/bin/sh\n%s; setup.sh of this tree rewrites it when the tree moves.\nexec %q %q "$@"\n' \
-  "$marker" "$node_bin" "$root/apps/cli/bin/berth")
-if [ -e "$launcher" ] && ! grep -qxF "$marker; setup.sh of this tree rewrites it when the tree moves." "$launcher" 2>/dev/null; then
-  log "$launcher exists and is not berth's launcher: left alone (run $root/apps/cli/bin/berth)"
-elif [ "$(id -u)" = 0 ] && [ "$(cat "$launcher" 2>/dev/null)" != "$want" ]; then
-  tmp=$(mktemp "$launcher.XXXXXX")
-  printf '%s\n' "$want" > "$tmp"
-  chmod 0755 "$tmp"
-  mv -f "$tmp" "$launcher"
-  log "installed $launcher -> $root/apps/cli/bin/berth"
-fi
+# `berth` on PATH: a launcher for this tree's CLI (scripts/install-launcher.sh;
+# a /usr/local/bin/berth that is not berth's is left alone).
+bash scripts/install-launcher.sh
 log "ready"
