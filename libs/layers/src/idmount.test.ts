@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { gunzipSync } from 'node:zlib';
 import tarStream from 'tar-stream';
 import { isInvalidArgument } from '@berth/errors';
-import { traverseGroups } from '@berth/sys';
+import { setTraverseGroups, traverseGroups } from '@berth/sys';
 import type { DriverName } from './driver';
 import { mountsUnder } from './mountinfo';
 import { StoreFixture, applyAll } from './testing/suite';
@@ -59,6 +59,12 @@ for (const driver of ['overlay', 'copy'] as DriverName[]) {
       expect(lstatSync(`${t}/srv/data`).gid).toBe(HOST + 33);
       // The container's root (host HOST) writes, creates, deletes, chowns.
       // Its shim reaches the root by path, through the store's 0700 dirs (a traversal grant).
+      asContainerUser(`cat ${t}/etc/passwd >/dev/null`);
+      // A root still mounted from an earlier run, its grant gone (dirs an older berth made 0711, now 0700):
+      // the next Mount of it grants again.
+      setTraverseGroups(store.root, []);
+      expect(() => asContainerUser(`cat ${t}/etc/passwd >/dev/null`)).toThrow();
+      store.grantTraversal('c', MAP);
       asContainerUser(`cat ${t}/etc/passwd >/dev/null`);
       asContainerUser('set -e; echo new > made; echo more >> etc/passwd; rm gone', 0, t);
       asContainerUser('mkdir home/u/dir', 1000, t);

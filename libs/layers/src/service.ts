@@ -140,9 +140,13 @@ export const layersModule: ServiceModule = {
         // after a lost reply, the engine making sure a root is there before a
         // start). It is not remounted with other options.
         const at = store.mountTarget(req.key);
-        if (at !== undefined && (!req.target || resolve(req.target) === at)) return { target: at };
-        if (req.uidMappings.length === 0 && req.gidMappings.length === 0) return { target: store.mount(req.key, req.target || undefined) };
         const ranges = (ms: typeof req.uidMappings) => ms.map((m) => ({ containerId: m.containerId, hostId: m.hostId, size: m.size }));
+        if (at !== undefined && (!req.target || resolve(req.target) === at)) {
+          // Its shim still needs to search the dirs above it (store.ts grantTraversal).
+          if (req.gidMappings.length > 0) store.grantTraversal(req.key, { uidMappings: ranges(req.uidMappings), gidMappings: ranges(req.gidMappings) });
+          return { target: at };
+        }
+        if (req.uidMappings.length === 0 && req.gidMappings.length === 0) return { target: store.mount(req.key, req.target || undefined) };
         return { target: await store.mountIdmapped(req.key, { uidMappings: ranges(req.uidMappings), gidMappings: ranges(req.gidMappings) }, req.target || undefined) };
       },
       Unmount: async (req) => {

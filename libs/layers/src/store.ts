@@ -358,18 +358,27 @@ export class LayerStore {
       const ms = this.driver.mounts(row.id, row.kind, this.meta.chain(row.parent).ids);
       await applyIdmappedMounts(ms, t, map, `${this.root}/tmp/i${row.id}${randomBytes(2).toString('hex')}`);
       this.meta.setMount(key, t);
-      // The container's shim binds this root as the container's root, a host
-      // id of the range: it must be able to search the 0700 dirs above it.
-      const gid = map.gidMappings.find((r) => r.containerId === 0)?.hostId;
-      if (gid !== undefined) {
-        for (const d of this.dirsAbove(t)) grantTraverse(d, gid);
-        this.grants.set(key, gid);
-      }
+      this.grantTraversal(key, map);
       return t;
     } finally {
       this.mounting.delete(key);
       this.release(key);
     }
+  }
+
+  /**
+   * The container's shim binds `key`'s idmapped root as the container's root,
+   * a host id of the range: it must be able to search the 0700 dirs above it.
+   * Called at each mount, and again for a root already mounted (a start after
+   * a restart of this service, or of a root an older berth mounted when these
+   * dirs were 0711).
+   */
+  grantTraversal(key: string, map: IdMapping): void {
+    const t = this.meta.mountOf(key);
+    const gid = map.gidMappings.find((r) => r.containerId === 0)?.hostId;
+    if (t === undefined || gid === undefined) return;
+    for (const d of this.dirsAbove(t)) grantTraverse(d, gid);
+    this.grants.set(key, gid);
   }
 
   /** The store's dirs from its root down to the parent of `t` (a path under the root). */
