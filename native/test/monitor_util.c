@@ -11,18 +11,18 @@ int main(void) {
   snprintf(path, sizeof path, "%s/exit", dir);
   snprintf(tmp, sizeof tmp, "%s.tmp", path);
 
-  CHECK(write_file_atomic(path, "one", 3) == 0, "write a file");
-  CHECK(write_file_atomic(path, "two!", 4) == 0, "replace it");
+  CHECK(atomic_write_file(path, "one", 3, 0600, 0) == 0, "write a file");
+  CHECK(atomic_write_file(path, "two!", 4, 0600, 0) == 0, "replace it");
   int fd = open(path, O_RDONLY);
   ssize_t n = read(fd, buf, sizeof buf);
   close(fd);
   CHECK(n == 4 && memcmp(buf, "two!", 4) == 0 && access(tmp, F_OK) != 0, "whole new content, no .tmp left");
 
-  write_file_atomic(path, "1234\n", 5);
+  atomic_write_file(path, "1234\n", 5, 0600, 0);
   CHECK(read_pid_file(path) == 1234, "pid with newline");
-  write_file_atomic(path, "12x", 3);
+  atomic_write_file(path, "12x", 3, 0600, 0);
   CHECK(read_pid_file(path) == -EINVAL, "garbage is EINVAL");
-  write_file_atomic(path, "0", 1);
+  atomic_write_file(path, "0", 1, 0600, 0);
   CHECK(read_pid_file(path) == -EINVAL, "pid 0 is EINVAL");
   unlink(path);
   CHECK(read_pid_file(path) == -ENOENT, "missing file is ENOENT");

@@ -284,7 +284,7 @@ int main(int argc, char **argv) {
     errf(err, sizeof err, "berth-monitor: PR_SET_CHILD_SUBREAPER: %s", strerror(errno));
     goto fail_early;
   }
-  int r = write_file_atomic(monpid, buf, (size_t)n);
+  int r = atomic_write_file(monpid, buf, (size_t)n, 0600, 0);
   if (r < 0) {
     errf(err, sizeof err, "berth-monitor: write %s: %s", monpid, strerror(-r));
     goto fail_early;

@@ -306,7 +306,7 @@ void finish_proc(struct proc *p) {
   size_t len = exit_json(p, json, sizeof json);
   if (p == init_proc) path_join(path, sizeof path, state_dir, "exit");
   else exec_dir(path, sizeof path, p->id, "exit");
-  int r = write_file_atomic(path, json, len);
+  int r = atomic_write_file(path, json, len, 0600, 0);
   if (r < 0) logmsg("write %s: %s", path, strerror(-r));
   for (struct client *c = clients; c; c = c->next) {
     if (c->target == p && !c->closing) {

@@ -8,31 +8,6 @@
 #include <string.h>
 #include <unistd.h>
 
-int write_file_atomic(const char *path, const char *data, size_t len) {
-  char tmp[PATH_MAX];
-  if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) return -ENAMETOOLONG;
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return -errno;
-  size_t done = 0;
-  while (done < len) {
-    ssize_t n = write(fd, data + done, len - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int e = errno;
-      close(fd);
-      unlink(tmp);
-      return -e;
-    }
-    done += (size_t)n;
-  }
-  if (close(fd) < 0 || rename(tmp, path) < 0) {
-    int e = errno;
-    unlink(tmp);
-    return -e;
-  }
-  return 0;
-}
-
 pid_t read_pid_file(const char *path) {
   char buf[32];
   int fd = open(path, O_RDONLY | O_CLOEXEC);

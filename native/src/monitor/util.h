@@ -1,12 +1,11 @@
-/* Small helpers of berth-monitor: files written whole, JSON strings. */
+/* Small helpers of berth-monitor: pid files, JSON strings, paths (files written whole: common/atomicfile.h). */
 #ifndef BERTH_MONITOR_UTIL_H
 #define BERTH_MONITOR_UTIL_H
 
+#include "atomicfile.h"
+
 #include <stddef.h>
 #include <sys/types.h>
-
-/* Writes data to path through path.tmp + rename, so readers see all or nothing. Returns 0 or -errno. */
-int write_file_atomic(const char *path, const char *data, size_t len);
 
 /* Reads a decimal pid (optionally followed by whitespace) from path. Returns the pid or -errno. */
 pid_t read_pid_file(const char *path);

@@ -352,6 +352,7 @@ int cmd_create(int argc, char **argv)
 		case SYNC_READY: {
 			char buf[32], st_path[4200];
 			unsigned long long start;
+			int rc;
 			/* Lets `exec` check that the pid still names this init. */
 			snprintf(st_path, sizeof st_path, "%s/init.start", x.state_dir);
 			if (read_start_time(init, &start) < 0) {
@@ -359,12 +360,14 @@ int cmd_create(int argc, char **argv)
 				goto fail;
 			}
 			snprintf(buf, sizeof buf, "%llu\n", start);
-			if (write_file_atomic(st_path, buf) < 0) {
+			if ((rc = atomic_write_file(st_path, buf, strlen(buf), 0644, 1)) < 0) {
+				errno = -rc;
 				fail("%s: write", st_path);
 				goto fail;
 			}
 			snprintf(buf, sizeof buf, "%d\n", init);
-			if (write_file_atomic(x.pid_path, buf) < 0) {
+			if ((rc = atomic_write_file(x.pid_path, buf, strlen(buf), 0644, 1)) < 0) {
+				errno = -rc;
 				fail("%s: write", x.pid_path);
 				goto fail;
 			}

@@ -293,7 +293,9 @@ int cmd_exec(int argc, char **argv)
 		if (pid_file) {
 			char buf[32];
 			snprintf(buf, sizeof buf, "%d\n", child);
-			if (write_file_atomic(pid_file, buf) < 0) {
+			int rc = atomic_write_file(pid_file, buf, strlen(buf), 0644, 1);
+			if (rc < 0) {
+				errno = -rc;
 				fail("--pid-file %s: write", pid_file);
 				report();
 				/* The process runs; say so by status, don't kill it. */

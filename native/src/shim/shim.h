@@ -21,6 +21,8 @@
 #ifndef BERTH_SHIM_H
 #define BERTH_SHIM_H
 
+#include "atomicfile.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -205,7 +207,6 @@ int set_oom_score_adj(pid_t pid, const struct process_spec *p);
 
 /* ---- small helpers ---------------------------------------------------- */
 int write_file(const char *path, const char *data, size_t len);
-int write_file_atomic(const char *path, const char *data);
 int read_int_file(const char *path, long *out);
 int send_fd(int sock, int fd, const char *payload);
 /* The process's start time (clock ticks after boot, /proc/<pid>/stat

@@ -69,33 +69,6 @@ int write_file(const char *path, const char *data, size_t len)
 	return close(fd);
 }
 
-int write_file_atomic(const char *path, const char *data)
-{
-	char tmp[4200];
-	size_t len = strlen(data);
-	int fd;
-
-	snprintf(tmp, sizeof tmp, "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -1;
-	if (write(fd, data, len) != (ssize_t)len || fsync(fd) < 0) {
-		int e = errno ? errno : EIO;
-		close(fd);
-		unlink(tmp);
-		errno = e;
-		return -1;
-	}
-	close(fd);
-	if (rename(tmp, path) < 0) {
-		int e = errno;
-		unlink(tmp);
-		errno = e;
-		return -1;
-	}
-	return 0;
-}
-
 int read_int_file(const char *path, long *out)
 {
 	char buf[64], *end;
