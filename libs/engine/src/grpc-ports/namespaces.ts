@@ -131,7 +131,10 @@ export function grpcNamespacesPort(o: NamespacesPortOptions): GrpcNamespacesPort
       // at the exit (or the container's runtime is gone, or the engine stops).
       for (let attempt = 0; !closing.signal.aborted; attempt++) {
         if (attempt > 0) {
-          await new Promise((r) => setTimeout(r, Math.min(250 * 2 ** (attempt - 1), 5000)).unref());
+          // At most 1 s: the exit's wait and delete give a copy that does not
+          // move only a few seconds, and a namespaces service being restarted
+          // must find this one back on the stream as soon as it serves.
+          await new Promise((r) => setTimeout(r, Math.min(250 * 2 ** (attempt - 1), 1000)).unref());
           if (closing.signal.aborted) return;
         }
         let out: LogWriter;
