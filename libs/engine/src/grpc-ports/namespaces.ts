@@ -102,6 +102,8 @@ export function grpcNamespacesPort(o: NamespacesPortOptions): GrpcNamespacesPort
   const warn = o.warn ?? (() => {});
   const logPaths = new Map<string, { path: string; bounds: LogBounds }>();
   const mirrors = new Map<string, Promise<void>>();
+  /** Entries each mirror has copied: a copy still moving is waited for, a stalled one is not. */
+  const mirrorProgress = new Map<string, number>();
   /** AddProcess calls started by create, awaited by start (or delete on rollback). */
   const joiningCgroup = new Map<string, Promise<void>>();
   const closing = new AbortController();
@@ -160,6 +162,7 @@ export function grpcNamespacesPort(o: NamespacesPortOptions): GrpcNamespacesPort
             }
             // Lines, and pieces of lines longer than 16 KiB (no newline): at most 16 KiB each.
             out.write({ time: e.time, stream: e.stream === 'stderr' ? 'stderr' : 'stdout', line: e.line });
+            mirrorProgress.set(id, (mirrorProgress.get(id) ?? 0) + 1);
             if (t !== null && (last === null || t >= last)) {
               if (t === last) atLast++;
               else [last, atLast] = [t, 1];
@@ -183,7 +186,27 @@ export function grpcNamespacesPort(o: NamespacesPortOptions): GrpcNamespacesPort
       }
     })();
     mirrors.set(id, p);
-    void p.finally(() => { if (mirrors.get(id) === p) mirrors.delete(id); });
+    void p.finally(() => {
+      if (mirrors.get(id) !== p) return;
+      mirrors.delete(id);
+      mirrorProgress.delete(id);
+    });
+  };
+
+  /**
+   * Waits for the log mirror of `id` to finish while it moves: a large log
+   * (an 80 MB line) takes longer than any fixed bound, and `logs` after
+   * `wait` must show all of it. A mirror that copies nothing for 5 s is not
+   * waited for any more (a stalled copy must not hold up wait or delete).
+   */
+  const mirrorDrained = async (id: string): Promise<void> => {
+    for (;;) {
+      const m = mirrors.get(id);
+      if (!m) return;
+      const before = mirrorProgress.get(id) ?? 0;
+      const done = await Promise.race([m.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 5000).unref())]);
+      if (done || (mirrorProgress.get(id) ?? 0) === before) return;
+    }
   };
 
   const netnsOf = async (mode: string): Promise<typesV1.LinuxNamespace | null> => {
@@ -352,8 +375,7 @@ export function grpcNamespacesPort(o: NamespacesPortOptions): GrpcNamespacesPort
       // engine commits the exit (and answers Wait) right after this, and
       // `logs` after `wait` must show everything, as in Docker. The mirror's
       // follow ends at the exit, so this is short; bounded like delete's.
-      const m = mirrors.get(id);
-      if (m) await Promise.race([m, new Promise((r) => setTimeout(r, 5000).unref())]);
+      await mirrorDrained(id);
       return exit;
     },
 
@@ -387,8 +409,7 @@ export function grpcNamespacesPort(o: NamespacesPortOptions): GrpcNamespacesPort
       joiningCgroup.delete(id);
       if (joined) await joined.catch(() => undefined);
       // Let the log mirror drain what the monitor wrote before the service deletes the log.
-      const m = mirrors.get(id);
-      if (m) await Promise.race([m, new Promise((r) => setTimeout(r, 5000).unref())]);
+      await mirrorDrained(id);
       logPaths.delete(id);
       await ignoreNotFound(ns.Delete({ id, force: true }));
     },
