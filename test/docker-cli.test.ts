@@ -197,17 +197,17 @@ describe.each([
 
   it('networks and volumes: create, ls, inspect, use from a container, rm', async () => {
     const net = `dnet${subnet}`;
-    expectOk(await docker('network', 'create', '--subnet', `10.219.${subnet + 10}.0/24`, net));
+    expectOk(await docker('network', 'create', '--subnet', `10.219.${subnet + 50}.0/24`, net));
     const vol = `dvol${subnet}`;
     try {
       expect(lines((await docker('network', 'ls', '--format', '{{.Name}}')).stdout)).toContain(net);
       const ni = await docker('network', 'inspect', '--format', '{{(index .IPAM.Config 0).Subnet}}', net);
-      expect(ni.stdout.trim()).toBe(`10.219.${subnet + 10}.0/24`);
+      expect(ni.stdout.trim()).toBe(`10.219.${subnet + 50}.0/24`);
       expectOk(await docker('volume', 'create', vol));
       expect(lines((await docker('volume', 'ls', '-q')).stdout)).toContain(vol);
       const r = await docker('run', '--rm', '--network', net, '-v', `${vol}:/data`, 'busybox', 'sh', '-c', 'echo kept > /data/f; ip -4 -o addr show eth0');
       expectOk(r);
-      expect(r.stdout).toContain(`10.219.${subnet + 10}.`);
+      expect(r.stdout).toContain(`10.219.${subnet + 50}.`);
       const again = await docker('run', '--rm', '-v', `${vol}:/data`, 'busybox', 'cat', '/data/f');
       expect(again.stdout).toBe('kept\n');
       const vi = await docker('volume', 'inspect', '--format', '{{.Driver}} {{.Name}}', vol);

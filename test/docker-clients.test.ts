@@ -120,9 +120,9 @@ describe.each([
       volume: `pyvol-t${subnet}`, notfound: true,
     });
     expect(o['images']).toContain('busybox:latest');
-  });
+  }, 120_000);
 
-  it('docker-compose v1: up -d (volume shared by two services, a published port, labels), ps, logs, exec, down -v', async () => {
+  it('docker-compose v1: up -d (volume shared by two services, a published port, labels, services reaching each other by name), ps, logs, exec, down -v', async () => {
     const dir = join(work, `compose${subnet}`);
     const port = 20000 + subnet * 10 + (process.pid % 10);
     rmSync(dir, { recursive: true, force: true });
@@ -141,8 +141,15 @@ describe.each([
       '    image: busybox',
       '    command: ["sh", "-c", "echo seeded > /www/index.html; echo seed-done"]',
       '    volumes: ["data:/www"]',
+      // Another service reaches web by its service name (compose's alias on the project network).
+      '  client:',
+      '    image: busybox',
+      '    command: ["sh", "-c", "until nc -w 2 web 80 </dev/null; do sleep 0.2; done; echo reached-web"]',
       'volumes:',
       '  data: {}',
+      'networks:',
+      '  default:',
+      `    ipam: { config: [{ subnet: "10.219.${subnet + 10}.0/24" }] }`,
       '',
     ].join('\n'));
     const project = `bc${subnet}`;
@@ -154,6 +161,7 @@ describe.each([
       expectOk(ps);
       expect(ps.stdout).toMatch(new RegExp(`${project}_web_1 .* Up .*127\\.0\\.0\\.1:${port}->80/tcp`));
       expect((await compose('logs', '--no-color', 'seed')).stdout).toContain('seed-done');
+      await until('client reached web by name', async () => ((await compose('logs', '--no-color', 'client')).stdout.includes('reached-web') ? true : undefined), 30_000);
       const ex = await compose('exec', '-T', 'web', 'sh', '-c', 'cat /www/index.html; echo $GREETING');
       expectOk(ex);
       expect(ex.stdout).toBe('seeded\nhello\n');
@@ -164,7 +172,7 @@ describe.each([
     } finally {
       await compose('down', '-v');
     }
-  });
+  }, 180_000);
 
   it('dockerode: create, hijacked attach before start (multiplexed frames), wait, inspect, remove', async () => {
     const d = new Docker({ socketPath: sock });

@@ -120,6 +120,12 @@ export interface HostConfig {
   usernsMode: string;
   /** --rm: remove the container when it exits. */
   autoRemove: boolean;
+  /**
+   * More DNS names of the container on the network it was created on (a user-defined one), beside its
+   * name and short id: Docker's aliases given by a network connect before the first start (compose's
+   * service names). Absent = none.
+   */
+  networkAliases?: string[];
   logConfig: LogConfig;
   /** --security-opt as given (Docker's HostConfig.SecurityOpt): no-new-privileges[=bool],
    * seccomp=unconfined|builtin|<profile JSON> (the CLI puts a profile file's content here). */

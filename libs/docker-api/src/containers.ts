@@ -64,16 +64,7 @@ export async function inspectDoc(b: Backends, id: string, size = false): Promise
   // API 1.41 lists the short id among a container's aliases on user-defined networks (1.45 moved it to
   // DNSNames); compose v1 reconnects a container whose aliases lack it.
   const id12 = String(doc['Id'] ?? '').slice(0, 12);
-  const settings = (doc['NetworkSettings'] ?? {}) as { Networks?: Record<string, { Aliases?: string[] | null }> };
-  const nets = (settings.Networks ??= {});
-  // Docker lists the network a container is created on before it first starts (address fields empty).
-  const mode = String((doc['HostConfig'] as { NetworkMode?: string } | undefined)?.NetworkMode ?? '');
-  if (mode && !['none', 'host', 'default'].includes(mode) && !mode.startsWith('container:') && !(mode in nets)) {
-    nets[mode] = {
-      IPAMConfig: null, Links: null, Aliases: null, NetworkID: '', EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0,
-      IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, MacAddress: '', DriverOpts: null,
-    } as { Aliases: string[] | null };
-  }
+  const nets = (doc['NetworkSettings'] as { Networks?: Record<string, { Aliases?: string[] | null }> } | undefined)?.Networks ?? {};
   for (const [name, ep] of Object.entries(nets)) {
     if (name === 'bridge' || name === 'host' || name === 'none' || !id12) continue;
     ep.Aliases = [...new Set([...(ep.Aliases ?? []), id12])];
@@ -139,6 +130,10 @@ export function registerContainers(router: Router, d: ContainerDeps): void {
     const created = await b.engine.CreateContainer(dec.request);
     try {
       // Aliases on the container's own network and further networks: network connect's rules, before the first start.
+      const own = dec.request.hostConfig?.networkMode ?? '';
+      if (dec.aliases.length && !['bridge', 'default', 'none', 'host'].includes(own) && !own.startsWith('container:')) {
+        await b.engine.ConnectNetwork({ container: created.id, network: own, aliases: dec.aliases, ip: '', links: [] });
+      }
       for (const n of dec.extraNetworks) await b.engine.ConnectNetwork({ container: created.id, network: n.network, aliases: n.aliases, ip: n.ip, links: [] });
     } catch (e) {
       await b.engine.RemoveContainer({ id: created.id, force: true, removeVolumes: true }).catch(() => undefined);

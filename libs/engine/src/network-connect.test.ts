@@ -88,6 +88,20 @@ describe('network connect / disconnect (engine over service doubles)', () => {
     expect(engine.store.get(c.id).connections).toEqual([{ network: 'back', aliases: [], ip: '' }]);
   });
 
+  it('connect to the network a created container was created on, with aliases, sets its names there for the next start (compose)', async () => {
+    const c = await engine.create(req('svc', { networkMode: 'back' }));
+    const r = await engine.connectNetwork('svc', 'back', { aliases: ['web', c.id.slice(0, 12)] });
+    expect(r.endpoint.aliases).toEqual(['web', c.id.slice(0, 12)]);
+    expect(netCalls(c.id)).toEqual([]);
+    expect(engine.store.get(c.id).connections ?? []).toEqual([]);
+    await engine.start('svc');
+    expect(engine.store.get(c.id).networkSettings.networks.back!.aliases).toEqual(['svc', 'web', c.id.slice(0, 12)]);
+    // Running, it is the existing endpoint again; on the default network aliases are refused.
+    expect(isAlreadyExists(await rejection(engine.connectNetwork('svc', 'back', { aliases: ['x'] })))).toBe(true);
+    await engine.create(req('plain'));
+    expect(isInvalidArgument(await rejection(engine.connectNetwork('plain', 'bridge', { aliases: ['x'] })))).toBe(true);
+  });
+
   it('a connection that cannot be attached at start fails the start and leaves nothing attached', async () => {
     const c = await engine.create(req('job'));
     await engine.connectNetwork('job', 'back');

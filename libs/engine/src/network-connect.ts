@@ -154,6 +154,16 @@ export async function connectNetwork(d: ConnectDeps, id: string, network: string
   const aliases = [...new Set(opts.aliases ?? [])];
   const ip = opts.ip ?? '';
   const net = await findNetwork(d.ports, network);
+  if (isPrimary(rec, net) && !live(rec) && aliases.length && !ip && !opts.links?.length) {
+    // Docker's connect to the network a container was created on, before it runs: its aliases
+    // there (compose gives each container its service name so). Attached with them at the next start.
+    checkAliases(aliases, net);
+    const next = d.store.update(id, (cur) => ({ ...cur, hostConfig: { ...cur.hostConfig, networkAliases: aliases } }));
+    const endpoint: EndpointSettings = {
+      networkId: net.id, ipAddress: '', ipPrefixLen: 0, gateway: '', macAddress: '', aliases: next.hostConfig.networkAliases ?? [],
+    };
+    return { network: net.name, endpoint };
+  }
   if (isPrimary(rec, net) || connectionsOf(rec).some((c) => c.network === net.name)) {
     throw new AlreadyExistsError(`endpoint with name ${rec.name} already exists in network ${net.name}`, { field: 'network' });
   }

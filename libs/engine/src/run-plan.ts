@@ -148,7 +148,7 @@ export function startSteps(p: EnginePorts): SagaStep<RunContext>[] {
       async run(ctx) {
         ctx.networkSettings = await p.networks.attach(ctx.id, {
           pid: need(ctx.pid, 'pid'), networkMode: ctx.hostConfig.networkMode, portBindings: ctx.hostConfig.portBindings,
-          hostname: hostnameOf(ctx), aliases: [ctx.name],
+          hostname: hostnameOf(ctx), aliases: [ctx.name, ...(ctx.hostConfig.networkAliases ?? [])],
         });
       },
       async undo(ctx) {

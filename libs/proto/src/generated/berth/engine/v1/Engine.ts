@@ -122,6 +122,10 @@ export interface EngineClient extends grpc.Client {
    * INVALID_ARGUMENT for containers on none/host/container: networking (and
    * for those networks as targets), for ip outside the network's subnet or
    * ip/aliases on the default network. On any error nothing is left behind.
+   * Connecting a created or stopped container to the network it was created
+   * on, with aliases only, sets its aliases there (replacing earlier ones;
+   * Docker's connect before the first start, how compose names services);
+   * they are its DNS names on that network from its next start.
    */
   ConnectNetwork(argument: _berth_engine_v1_ConnectNetworkRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_berth_engine_v1_ConnectNetworkResponse__Output>): grpc.ClientUnaryCall;
   ConnectNetwork(argument: _berth_engine_v1_ConnectNetworkRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_berth_engine_v1_ConnectNetworkResponse__Output>): grpc.ClientUnaryCall;
@@ -139,6 +143,10 @@ export interface EngineClient extends grpc.Client {
    * INVALID_ARGUMENT for containers on none/host/container: networking (and
    * for those networks as targets), for ip outside the network's subnet or
    * ip/aliases on the default network. On any error nothing is left behind.
+   * Connecting a created or stopped container to the network it was created
+   * on, with aliases only, sets its aliases there (replacing earlier ones;
+   * Docker's connect before the first start, how compose names services);
+   * they are its DNS names on that network from its next start.
    */
   connectNetwork(argument: _berth_engine_v1_ConnectNetworkRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_berth_engine_v1_ConnectNetworkResponse__Output>): grpc.ClientUnaryCall;
   connectNetwork(argument: _berth_engine_v1_ConnectNetworkRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_berth_engine_v1_ConnectNetworkResponse__Output>): grpc.ClientUnaryCall;
@@ -767,6 +775,10 @@ export interface EngineHandlers extends grpc.UntypedServiceImplementation {
    * INVALID_ARGUMENT for containers on none/host/container: networking (and
    * for those networks as targets), for ip outside the network's subnet or
    * ip/aliases on the default network. On any error nothing is left behind.
+   * Connecting a created or stopped container to the network it was created
+   * on, with aliases only, sets its aliases there (replacing earlier ones;
+   * Docker's connect before the first start, how compose names services);
+   * they are its DNS names on that network from its next start.
    */
   ConnectNetwork: grpc.handleUnaryCall<_berth_engine_v1_ConnectNetworkRequest__Output, _berth_engine_v1_ConnectNetworkResponse>;
   
