@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { mknod, S_IF } from '@berth/sys';
 import { startCliStack, until, type CliResult, type CliStack } from './support/cli-stack';
 
@@ -42,6 +42,9 @@ describe('devices, cgroup namespace, --privileged', () => {
 
   beforeAll(async () => {
     s = await startCliStack(false, SUBNET);
+    // The stack's temp base is made 0755, as /var/lib is: a --userns auto container's mapped root
+    // must be able to search the path to its root (berth's own dirs grant it that, not the temp dir).
+    chmodSync(dirname(s.paths.root), 0o755);
     await until('busybox image', async () => ((await berth('image', 'inspect', 'busybox')).code === 0 ? true : undefined), 30_000);
   }, 180_000);
 
@@ -111,6 +114,22 @@ describe('devices, cgroup namespace, --privileged', () => {
     const hc = (await berth('inspect', '--format', '{{json .HostConfig.DeviceCgroupRules}} {{.HostConfig.Privileged}} {{.HostConfig.CgroupnsMode}}', name)).stdout.trim();
     expect(hc).toBe('["c 1:11 w"] false private');
     expect((await berth('inspect', '--format', '{{json .HostConfig.Devices}}', devName)).stdout.trim()).toMatch(/"PathOnHost":"\/dev\/kmsg","PathInContainer":"\/dev\/kmsg","CgroupPermissions":"rwm"/);
+  });
+
+  it('--device in a container with its own user namespace (--userns auto): the host node is bound where mknod is refused', async () => {
+    // /dev/full (1:7, 0666 on the host) under another name: writing it fails ENOSPC once opened.
+    const rw = await run(['--userns', 'auto', '--device', '/dev/full:/dev/extra-full'], 'stat -c "%t:%T" /dev/extra-full; echo x > /dev/extra-full; true');
+    expect(rw.code, rw.stderr).toBe(0);
+    expect(rw.stdout.trim()).toBe('1:7');
+    expect(rw.stderr).toMatch(/No space left on device/);
+    // The rules hold in a user namespace too: a kmsg node made there cannot be written (mknod is
+    // refused in a user namespace, so the shell cannot make one; the image's /dev has none).
+    const kmsg = await run(['--userns', 'auto'], 'ls /dev/kmsg 2>&1; mknod /tmp/k c 1 11 2>&1 | grep -c "not permitted"; true');
+    expect(kmsg.stdout.trim().split('\n')).toEqual(['ls: /dev/kmsg: No such file or directory', '1']);
+    // --privileged with --userns auto is refused (a privileged container shares the host user namespace).
+    const priv = await berth('run', '--rm', '--network', 'none', '--userns', 'auto', '--privileged', 'busybox', 'true');
+    expect(priv.code).toBe(125);
+    expect(priv.stderr).toMatch(/privileged mode is incompatible with --userns auto/);
   });
 
   it('bad devices and rules are refused, naming them, and leave no container', async () => {
