@@ -261,14 +261,14 @@ export function grpcNamespacesPort(o: NamespacesPortOptions): GrpcNamespacesPort
       if (privileged && idMapping) {
         throw new InvalidArgumentError('privileged mode is incompatible with --userns auto: a privileged container shares the host user namespace; use --userns host', { field: 'host_config.privileged' });
       }
+      const cgroupns = spec.cgroupnsMode !== 'host';
+      const processCaps = privileged ? privilegedCapabilities(ALL_CAPS) : capabilities;
       // With a cgroup namespace the shim puts the init in every hierarchy's
       // cgroup itself (containerCgroupDirs lists each one the cgroups service
       // made), so the AddProcess below would only repeat those writes (each
       // costs the kernel an RCU grace period on v1): it is skipped.
       const cgroupsPaths = cgroupns ? containerCgroupDirs(spec.cgroupPath) : memoryCgroupDirs(spec.cgroupPath);
       const placedByShim = cgroupns && cgroupsPaths.length > 0;
-      const cgroupns = spec.cgroupnsMode !== 'host';
-      const processCaps = privileged ? privilegedCapabilities(ALL_CAPS) : capabilities;
       const req: namespacesV1.CreateRequest = {
         id,
         stdin: spec.openStdin,
