@@ -56,7 +56,7 @@ describe('berth.images.v1 wire mapping', () => {
       },
       'berth.images.v1.Images': {
         proto: ImagesService.prototype,
-        methods: { List: 'list', Get: 'get', Inspect: 'inspect', Tag: 'tag', Untag: 'untag', Remove: 'remove', Prune: 'prune', GarbageCollect: 'gc' },
+        methods: { List: 'list', Get: 'get', Inspect: 'inspect', Tag: 'tag', Untag: 'untag', Remove: 'remove', Prune: 'prune', GarbageCollect: 'gc', Commit: 'commit' },
       },
       'berth.images.v1.Transfer': {
         proto: TransferService.prototype,
