@@ -113,9 +113,18 @@ export async function recover(engine: Engine): Promise<RecoveryAction[]> {
       continue;
     }
     if (a.discard) {
-      // Not one this engine is creating right now (a create that came after
-      // the start, before this list was read, has no root recorded yet either).
-      if (!engine._isCreating(rec.id)) await discardInterruptedCreate(engine, rec);
+      // Read again: the engine serves while this runs, so a create that came
+      // after the start (before this list was read) may be in progress, or
+      // done by now; only a record still without a root and not being
+      // created here is a leftover.
+      let fresh: ContainerRecord;
+      try {
+        fresh = engine.store.get(rec.id);
+      } catch (e) {
+        if (isNotFound(e)) continue;
+        throw e;
+      }
+      if (fresh.rootfs === '' && !engine._isCreating(rec.id)) await discardInterruptedCreate(engine, fresh);
       continue;
     }
     let cur = rec;
