@@ -1,10 +1,10 @@
 // Both drivers run the same conformance suite: the host's own hierarchy
 // (cgroup v1 on the development VM, v2 on a unified host) and the v2 driver
 // against a cgroup2-shaped temp tree.
-import { cgroupDriverConformance } from '../test/driver-suite';
-import { FakeCgroup2 } from '../test/fake-cgroup2';
-import { FakeCgroup1 } from '../test/fake-cgroup1';
-import { Harness, layout } from '../test/helpers';
+import { cgroupDriverConformance } from './testing/driver-suite';
+import { FakeCgroup2 } from './testing/fake-cgroup2';
+import { FakeCgroup1 } from './testing/fake-cgroup1';
+import { Harness, layout } from './testing/harness';
 import { V1Driver, V2Driver } from './index';
 
 cgroupDriverConformance(`host hierarchy (${layout.version})`, () => {

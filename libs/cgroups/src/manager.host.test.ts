@@ -8,8 +8,8 @@ import { spawnSync } from 'node:child_process';
 import { Registry } from 'prom-client';
 import { isFailedPrecondition, isInvalidArgument, isNotFound, isAlreadyExists, type BerthError, rejection } from '@berth/errors';
 import { CgroupMetricsCollector, parseBytes, cpusToQuota } from './index';
-import { Harness, go, until, sleep, exited, stderrOf, layout, isV1Host } from '../test/helpers';
-import { parsePrometheusText } from '../test/prom-parse';
+import { Harness, go, until, sleep, exited, stderrOf, layout, isV1Host } from './testing/harness';
+import { parsePrometheusText } from './testing/prom-parse';
 
 let h: Harness;
 beforeEach(() => {

@@ -5,8 +5,8 @@ import { describe, it, expect, afterEach, beforeEach } from 'vitest';
 import { Registry } from 'prom-client';
 import { CgroupMetricsCollector, parseBytes, cpusToQuota } from './index';
 import { rmSync } from 'node:fs';
-import { Harness, go, until, stderrOf, layout } from '../test/helpers';
-import { parsePrometheusText } from '../test/prom-parse';
+import { Harness, go, until, stderrOf, layout } from './testing/harness';
+import { parsePrometheusText } from './testing/prom-parse';
 
 const REQUIRED: [string, 'counter' | 'gauge'][] = [
   ['container_cpu_usage_seconds_total', 'counter'],

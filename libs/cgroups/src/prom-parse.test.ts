@@ -1,7 +1,7 @@
 // The strict exposition-format parser the metrics tests rely on must itself
 // reject what Prometheus rejects, or those tests prove nothing.
 import { describe, it, expect } from 'vitest';
-import { parsePrometheusText } from '../test/prom-parse';
+import { parsePrometheusText } from './testing/prom-parse';
 
 describe('strict Prometheus text parser (test helper)', () => {
   it('parses HELP, TYPE, labels with escapes and values', () => {

@@ -9,7 +9,7 @@ import { waitForEventsStream, startNatsServer, subjects, subscribeEvents, type N
 import { createClient, tempPaths, checkPrometheusText, type BerthClient, type TempPaths } from '@berth/kit';
 import type { cgroupsV1 } from '@berth/proto';
 import { cgroupsModule } from './index';
-import { Harness, go, until, exited } from '../test/helpers';
+import { Harness, go, until, exited } from './testing/harness';
 
 type Client = BerthClient<cgroupsV1.CgroupsDefinition, cgroupsV1.CgroupsHandlers>;
 const MiB = 1024 * 1024;

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isAlreadyExists, isInvalidArgument, rejection } from '@berth/errors';
-import { Fixture, inNs, sh } from '../test/helpers';
+import { Fixture, inNs, sh } from './testing/fixture';
 
 class ConnectFixture extends Fixture {
   override subnet(i: number): string { return `10.219.${135 + i}.0/24`; }

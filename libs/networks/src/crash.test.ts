@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, execFileSync } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { Fixture, sh } from '../test/helpers';
+import { Fixture, sh } from './testing/fixture';
 
 const lib = resolve(__dirname, '..');
 

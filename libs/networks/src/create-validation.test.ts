@@ -4,7 +4,7 @@
 // network record, bridge or rule is left behind.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isInvalidArgument, rejection } from '@berth/errors';
-import { Fixture, sh } from '../test/helpers';
+import { Fixture, sh } from './testing/fixture';
 import type { CreateNetworkOptions } from './types';
 import { specialRange } from './ipv4';
 import { parseCidr } from './ipv4';

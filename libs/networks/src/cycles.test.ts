@@ -3,7 +3,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Fixture, sh } from '../test/helpers';
+import { Fixture, sh } from './testing/fixture';
 
 let fx: Fixture;
 

@@ -5,7 +5,7 @@
 // a container sending such frames, is in test/confinement.test.ts.)
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readFile } from 'node:fs/promises';
-import { Fixture, sh } from '../test/helpers';
+import { Fixture, sh } from './testing/fixture';
 
 describe.each(['native', 'cni'] as const)('%s datapath', (datapath) => {
   let fx: Fixture;

@@ -10,7 +10,7 @@ import { createServer } from 'node:net';
 import { spawn } from 'node:child_process';
 import { Registry } from 'prom-client';
 import { isAlreadyExists, isFailedPrecondition, isInvalidArgument, rejection } from '@berth/errors';
-import { Fixture, httpGet, inNs, sh } from '../test/helpers';
+import { Fixture, httpGet, inNs, sh } from './testing/fixture';
 import type { NetworkEvent } from './types';
 
 let fx: Fixture;

@@ -1,4 +1,4 @@
-// The v1 driver against cgroup-v1-shaped temp trees (test/fake-cgroup1.ts):
+// The v1 driver against cgroup-v1-shaped temp trees (testing/fake-cgroup1.ts):
 // write order, file formats and parsing, freezer states, and the eventfd OOM
 // path end to end through the notifier worker. The host suites exercise v1
 // against the real kernel where the host runs v1; these run anywhere.
@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { writeEventfd } from '@berth/sys';
 import { isFailedPrecondition, rejection } from '@berth/errors';
 import { V1Driver, CgroupsManager, parseBytes, oomEventLoop } from '../index';
-import { FakeCgroup1 } from '../../test/fake-cgroup1';
-import { until, sleep } from '../../test/helpers';
+import { FakeCgroup1 } from '../testing/fake-cgroup1';
+import { until, sleep } from '../testing/harness';
 
 let fake: FakeCgroup1;
 let driver: V1Driver;

@@ -1,4 +1,4 @@
-// The v2 driver against a cgroup2-shaped temp tree (test/fake-cgroup2.ts):
+// The v2 driver against a cgroup2-shaped temp tree (testing/fake-cgroup2.ts):
 // file formats, the conversions from OCI's v1-shaped values, controller
 // delegation, freezing, OOM counting through memory.events, and the manager on
 // top. The development VM runs cgroup v1, so this is where v2 is exercised.
@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isFailedPrecondition, rejection, type BerthError } from '@berth/errors';
 import { V2Driver, CgroupsManager, parseBytes } from '../index';
-import { FakeCgroup2 } from '../../test/fake-cgroup2';
-import { until } from '../../test/helpers';
+import { FakeCgroup2 } from '../testing/fake-cgroup2';
+import { until } from '../testing/harness';
 
 let fake: FakeCgroup2;
 let driver: V2Driver;

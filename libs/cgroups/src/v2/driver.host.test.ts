@@ -11,7 +11,7 @@ import { queryDevicePrograms } from '@berth/sys';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { V2Driver, CgroupsManager } from '../index';
-import { Harness, layout, go, until, sleep, exited } from '../../test/helpers';
+import { Harness, layout, go, until, sleep, exited } from '../testing/harness';
 
 const root = layout.unifiedRoot;
 

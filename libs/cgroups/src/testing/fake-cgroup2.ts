@@ -9,7 +9,7 @@
 import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { observeCgroupFs, type CgroupFsEvent } from '../src/index';
+import { observeCgroupFs, type CgroupFsEvent } from '../index';
 
 const ALL = ['cpuset', 'cpu', 'io', 'memory', 'pids'];
 

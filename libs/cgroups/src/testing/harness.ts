@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, existsSync, readdirSync, readFileSync, rmdirSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { CgroupsManager, detectCgroupLayout, type CgroupsManagerOptions } from '../src/index';
+import { CgroupsManager, detectCgroupLayout, type CgroupsManagerOptions } from '../index';
 
 export const layout = detectCgroupLayout();
 export const isV1Host = layout.version === 'v1';

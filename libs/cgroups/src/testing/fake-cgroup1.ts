@@ -9,7 +9,7 @@
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
-import { observeCgroupFs, V1_CONTROLLERS, type CgroupFsEvent, type V1Controller } from '../src/index';
+import { observeCgroupFs, V1_CONTROLLERS, type CgroupFsEvent, type V1Controller } from '../index';
 
 const UNLIMITED = '9223372036854771712';
 

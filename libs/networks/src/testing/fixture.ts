@@ -9,8 +9,8 @@ import { createSocket, type Socket } from 'node:dgram';
 import { get } from 'node:http';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { NetworkManager, type NetworkManagerOptions } from '../src/index';
-import { parseQuestion, buildAnswer } from '../src/dns';
+import { NetworkManager, type NetworkManagerOptions } from '../index';
+import { parseQuestion, buildAnswer } from '../dns';
 
 export function sh(file: string, args: string[], timeoutMs = 20_000): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {

@@ -3,7 +3,7 @@
 // independent of the hierarchy. Needs no processes, so it runs against the
 // host's real hierarchy and against the cgroup2-shaped temp tree alike.
 import { describe, it, expect, beforeEach, afterEach } from 'vitest';
-import type { CgroupDriver } from '../src/index';
+import type { CgroupDriver } from '../index';
 
 export interface DriverFixture {
   driver: CgroupDriver;
