@@ -9,18 +9,8 @@
 #include <sys/mount.h>
 
 #include "tap.h"
+#include "shim_parse.h"
 
-static struct shim_config cfg;
-
-static int parse(enum config_kind kind, const char *text)
-{
-	char *buf = strdup(text);
-	shim_err[0] = '\0';
-	return config_parse(buf, strlen(buf), kind, "cfg", &cfg);
-}
-
-#define HDR "berth-shim-config\t1\n"
-#define MIN HDR "arg\tsh\nnamespace\tmount\nroot\t/r\n"
 
 int main(void)
 {

@@ -16,17 +16,8 @@
 #include <unistd.h>
 
 #include "tap.h"
+#include "shim_parse.h"
 
-static struct shim_config cfg;
-
-static int parse(enum config_kind kind, const char *text)
-{
-	char *buf = strdup(text);
-	shim_err[0] = '\0';
-	return config_parse(buf, strlen(buf), kind, "cfg", &cfg);
-}
-
-#define MIN "berth-shim-config\t1\narg\tsh\nnamespace\tmount\nroot\t/r\n"
 
 static bool rejects(const char *extra, const char *needle)
 {
