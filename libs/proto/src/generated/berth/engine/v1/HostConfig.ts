@@ -73,8 +73,9 @@ export interface HostConfig {
    * --security-opt as Docker takes it: "no-new-privileges[=<bool>]",
    * "seccomp=unconfined", "seccomp=builtin", "seccomp=<profile JSON>" (the
    * CLI sends a profile file's content, not its path), and the no-ops
-   * "apparmor=unconfined", "label=disable". Anything else: INVALID_ARGUMENT
-   * naming the option. No seccomp option = Docker's default profile.
+   * "apparmor=unconfined" and "label=<anything>" (berth applies no LSM).
+   * Anything else: INVALID_ARGUMENT naming the option. No seccomp option =
+   * Docker's default profile.
    */
   'securityOpt'?: (string)[];
   /**
@@ -166,8 +167,9 @@ export interface HostConfig__Output {
    * --security-opt as Docker takes it: "no-new-privileges[=<bool>]",
    * "seccomp=unconfined", "seccomp=builtin", "seccomp=<profile JSON>" (the
    * CLI sends a profile file's content, not its path), and the no-ops
-   * "apparmor=unconfined", "label=disable". Anything else: INVALID_ARGUMENT
-   * naming the option. No seccomp option = Docker's default profile.
+   * "apparmor=unconfined" and "label=<anything>" (berth applies no LSM).
+   * Anything else: INVALID_ARGUMENT naming the option. No seccomp option =
+   * Docker's default profile.
    */
   'securityOpt': (string)[];
   /**
