@@ -39,7 +39,8 @@ export function checkDevicePermissions(v: string): string | undefined {
 export function parseDeviceMapping(spec: string): DeviceMapping | { error: string } {
   const parts = spec.split(':');
   if (parts.length > 3 || parts.some((p) => p === '')) return { error: 'expected HOST-DEVICE[:CONTAINER-PATH][:PERMISSIONS], like /dev/kmsg or /dev/sda:/dev/xvda:rwm' };
-  let [host, second, third] = parts as [string, string | undefined, string | undefined];
+  const [first, second, third] = parts as [string, string | undefined, string | undefined];
+  let host = first;
   let container = '';
   let perms = '';
   if (third !== undefined) {
