@@ -62,6 +62,16 @@ describe('decodeCreate', () => {
     expect(invalid(() => decodeCreate({ Image: 'busybox', HostConfig: { AutoRemove: true, RestartPolicy: { Name: 'always' } } }, ''))).toMatch(/AutoRemove and RestartPolicy/);
   });
 
+  it('Privileged, Devices, DeviceCgroupRules and CgroupnsMode pass to the engine as the berth CLI sends them', () => {
+    const d = decodeCreate({
+      Image: 'busybox',
+      HostConfig: { Privileged: true, Devices: [{ PathOnHost: '/dev/kmsg', PathInContainer: '/dev/klog', CgroupPermissions: 'r' }], DeviceCgroupRules: ['c 1:11 rwm'], CgroupnsMode: 'host' },
+    }, '');
+    expect(d.request.hostConfig).toMatchObject({
+      privileged: true, devices: [{ pathOnHost: '/dev/kmsg', pathInContainer: '/dev/klog', cgroupPermissions: 'r' }], deviceCgroupRules: ['c 1:11 rwm'], cgroupnsMode: 'host',
+    });
+  });
+
   it('names what it refuses: a missing image, bad ports, host IPC, a bad name', () => {
     expect(invalid(() => decodeCreate({}, ''))).toMatch(/Image is required/);
     expect(invalid(() => decodeCreate({ Image: 'b', ExposedPorts: { '99999/tcp': {} } }, ''))).toMatch(/ExposedPorts.*out of range/);
