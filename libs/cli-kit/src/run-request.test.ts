@@ -118,6 +118,20 @@ describe('run flag values', () => {
       { type: 'tmpfs', source: '', target: '/run', readOnly: false, options: ['size=64m', 'mode=1777'] },
     ]);
   });
+  it('--privileged, --device, --device-cgroup-rule, --cgroupns', () => {
+    const r = run("--privileged --device /dev/kmsg --device /dev/sda:/dev/xvda:r --device-cgroup-rule 'c 1:11 rwm' --cgroupns host alpine");
+    expect(r.hostConfig).toMatchObject({
+      privileged: true,
+      devices: [{ pathOnHost: '/dev/kmsg', pathInContainer: '', cgroupPermissions: '' }, { pathOnHost: '/dev/sda', pathInContainer: '/dev/xvda', cgroupPermissions: 'r' }],
+      deviceCgroupRules: ['c 1:11 rwm'],
+      cgroupnsMode: 'host',
+    });
+    expect(run('alpine').hostConfig).toMatchObject({ privileged: false, devices: [], deviceCgroupRules: [], cgroupnsMode: '' });
+    expect(err('--device dev/kmsg alpine')).toEqual({ field: 'device', message: 'invalid argument "dev/kmsg" for "--device": the host device "dev/kmsg" is not an absolute path' });
+    expect(err('--device /dev/kmsg:rwx alpine').message).toMatch(/"\/dev\/kmsg:rwx" for "--device": permissions are some of r/);
+    expect(err("--device-cgroup-rule 'c 1:11' alpine").message).toMatch(/"c 1:11" for "--device-cgroup-rule": expected "TYPE MAJOR:MINOR ACCESS"/);
+    expect(err('--cgroupns shared alpine').message).toBe('invalid argument "shared" for "--cgroupns": expected "private" or "host"');
+  });
   it('restart policies', () => {
     expect(run('--restart always alpine').hostConfig.restartPolicy).toEqual({ name: 'always', maximumRetryCount: 0 });
     expect(run('--restart unless-stopped alpine').hostConfig.restartPolicy.name).toBe('unless-stopped');
