@@ -492,7 +492,9 @@ int rootfs_prepare(const struct shim_config *c)
 	}
 	if (dev_mounted && populate_dev(rootfd, userns) < 0)
 		goto fail;
-	if (create_devices(rootfd, c, userns) < 0)
+	/* As populate_dev, and as runc (needsSetupDev): with the host's /dev
+	 * bound in, a node made here would be made on the host. */
+	if (dev_mounted && create_devices(rootfd, c, userns) < 0)
 		goto fail;
 	if (c->init && bind_file_ro(rootfd, c->init, "/dev/init", "init") < 0)
 		goto fail;
