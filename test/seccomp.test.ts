@@ -112,6 +112,12 @@ describe('seccomp', () => {
     expectOk(r);
     expect(statusLine(r.stdout, 'Seccomp')).toBe('Seccomp: 0');
     expect((await berth('inspect', '--format', '{{.SeccompProfile}}', name)).stdout.trim()).toBe('unconfined');
+    // And its exec'd processes (privileged too, as Docker's): no filter either.
+    const running = nameOf('priv');
+    expectOk(await berth('run', '-d', '--name', running, '--network', 'none', '--privileged', 'busybox', 'sleep', '600'));
+    const exec = await berth('exec', running, 'cat', '/proc/self/status');
+    expectOk(exec);
+    expect(statusLine(exec.stdout, 'Seccomp')).toBe('Seccomp: 0');
   });
 
   it('applies a custom profile file (here: mkdir refused, the rest allowed) to the init and to exec', async () => {

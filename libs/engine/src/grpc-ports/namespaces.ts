@@ -385,7 +385,10 @@ export function grpcNamespacesPort(o: NamespacesPortOptions): GrpcNamespacesPort
         process: {
           terminal: spec.terminal, args: spec.args, env: spec.env, cwd: spec.cwd,
           user: { uid: spec.uid, gid: spec.gid, additionalGids: spec.additionalGids },
-          ...(spec.privileged ? { capabilities: { bounding: ALL_CAPS, effective: ALL_CAPS, permitted: ALL_CAPS, inheritable: [], ambient: [] } } : {}),
+          // As a privileged init (create): every capability of the host's
+          // bounding set; ALL_CAPS names some a host may lack (CAP_SYS_RESOURCE
+          // here), which capset refuses.
+          ...(spec.privileged ? { capabilities: privilegedCapabilities(ALL_CAPS) } : {}),
           noNewPrivileges: spec.noNewPrivileges,
         },
       });
