@@ -7,9 +7,10 @@
 // migrations recorded in schema_migrations, applied in order at open, each in
 // its own transaction so a crash mid-upgrade leaves the previous version.
 import Database from 'better-sqlite3';
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DataLossError, fromNodeError } from '@berth/errors';
+import { closeDbFile } from '@berth/kit';
 
 export type Db = Database.Database;
 
@@ -58,7 +59,9 @@ export function openEngineDb(path: string): Db {
   try {
     if (path !== ':memory:') {
       mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-      closeDbFiles(path);
+      // engine.db holds every container's config, `-e` values included:
+      // 0600, and so are its -wal and -shm.
+      closeDbFile(path);
     }
     db = new Database(path);
   } catch (e) {
@@ -72,23 +75,6 @@ export function openEngineDb(path: string): Db {
   db.pragma('busy_timeout = 5000');
   migrate(db);
   return db;
-}
-
-/**
- * engine.db holds every container's config, `-e` values included: 0600, and
- * so are its -wal and -shm (SQLite creates them with the database's mode, so
- * the database is made 0600 before SQLite opens it). A database an older
- * berth made 0644 is tightened here.
- */
-function closeDbFiles(path: string): void {
-  if (!existsSync(path)) closeSync(openSync(path, 'a', 0o600));
-  for (const f of [path, `${path}-wal`, `${path}-shm`]) {
-    try {
-      chmodSync(f, 0o600);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-    }
-  }
 }
 
 function migrate(db: Db): void {

@@ -11,6 +11,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { closeDbFile } from '@berth/kit';
 
 export type Db = Database.Database;
 
@@ -50,6 +51,8 @@ CREATE TABLE IF NOT EXISTS blob_sources (
 
 export function openMetadata(file: string): Db {
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  // Image configs (their Env included) and references: 0600, -wal and -shm too.
+  closeDbFile(file);
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   db.pragma('foreign_keys = ON');

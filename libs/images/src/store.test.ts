@@ -150,6 +150,26 @@ describe('garbage collection', () => {
   });
 });
 
+describe('state file modes', () => {
+  it('keeps meta.db and its -wal/-shm 0600, and tightens ones an older berth left 0644', async () => {
+    await local.transfer.import(Readable.from([await tarOf({ a: '1' })]), 'app:1', { labels: { tier: 'web' } });
+    const db = join(work, 'store', 'meta.db');
+    const files = [db, `${db}-wal`, `${db}-shm`];
+    const modeOf = async (p: string) => (await fs.stat(p)).mode & 0o7777;
+    for (const p of files) expect(await modeOf(p), p).toBe(0o600);
+    local.close();
+    for (const p of files) await fs.chmod(p, 0o644).catch(() => undefined);
+    local = await ImagesLocal.open({
+      root: join(work, 'store'), layerApplier: new UnpackLayerApplier(join(work, 'layers')), authConfigPath: join(work, 'auth.json'),
+    });
+    for (const p of files) {
+      const m = await modeOf(p).catch(() => undefined);
+      if (m !== undefined) expect(m, p).toBe(0o600);
+    }
+    expect(await modeOf(db)).toBe(0o600);
+  });
+});
+
 describe('image records', () => {
   it('tags, lists with filters, untags, and keeps a moved tag\'s old image as dangling', async () => {
     const tagged: string[] = [];

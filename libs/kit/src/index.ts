@@ -9,7 +9,7 @@ export { wrapHandlers, send, writableAgain, type AsyncHandler, type AsyncHandler
 export { ServiceHost, stopOnSignals, BERTH_VERSION, type ServiceHostOptions, type ServiceInfo } from './server';
 export { createClient, waitServing, MAX_TIMEOUT_MS, type KnownKeys, type BerthClient, type CallOpts, type ClientOptions } from './client';
 export { tempPaths, checkPrometheusText, type TempPaths } from './testing';
-export { prepareStateDir, prepareStateRoot } from './state-dir';
+export { prepareStateDir, prepareStateRoot, closeDbFile, closeStateTree } from './state-dir';
 export { Mutex } from './mutex';
 export { tlsFiles, tcpInsecure, isTcpAddress, serverCredentials, channelCredentials, type TlsFiles } from './tls';
 export type { ServiceModule, ServiceContext, StartedService, EventSink } from './module';

@@ -7,6 +7,7 @@
 // suits a store whose every call is already a short critical section.
 import Database from 'better-sqlite3';
 import { AlreadyExistsError, NotFoundError } from '@berth/errors';
+import { closeDbFile } from '@berth/kit';
 import type { SnapshotKind } from './driver';
 
 export interface SnapshotRow {
@@ -55,6 +56,8 @@ export class Metadata {
   private readonly db: Database.Database;
 
   constructor(file: string) {
+    // Snapshot labels and mounts: 0600, -wal and -shm too (made before SQLite opens it).
+    closeDbFile(file);
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');

@@ -255,6 +255,24 @@ describe('driver detection', () => {
   });
 });
 
+describe('state file modes', () => {
+  const f = new StoreFixture();
+  afterEach(() => f.cleanup());
+  const modeOf = (p: string) => statSync(p).mode & 0o7777;
+
+  it('keeps metadata.db and its -wal/-shm 0600, and tightens ones an older berth left 0644', async () => {
+    const s = f.open('copy');
+    await applyAll(s, [layerTar([{ name: 'etc/hostname', content: 'x\n' }])]);
+    const db = `${f.dir}/root/metadata.db`;
+    const files = [db, `${db}-wal`, `${db}-shm`];
+    for (const p of files) expect(modeOf(p), p).toBe(0o600);
+    for (const p of files) chmodSync(p, 0o644);
+    f.reopen('copy');
+    for (const p of files) if (existsSync(p)) expect(modeOf(p), p).toBe(0o600);
+    expect(modeOf(db)).toBe(0o600);
+  });
+});
+
 describe('crash safety', () => {
   const distIndex = join(__dirname, '..', 'dist', 'index.js');
   beforeAll(() => {

@@ -3,7 +3,7 @@
 // loopback; DNS relays go to a fake resolver on 127.0.0.1.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
-import { readFile, writeFile, mkdir } from 'node:fs/promises';
+import { chmod, lstat, readFile, readdir, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
@@ -14,6 +14,24 @@ import { Fixture, httpGet, inNs, sh } from './testing/fixture';
 import type { NetworkEvent } from './types';
 
 let fx: Fixture;
+
+/** Every file and dir under the manager's state, IPAM and CNI cache dirs, with its mode. */
+async function stateModes(): Promise<[string, number, boolean][]> {
+  const out: [string, number, boolean][] = [];
+  const walk = async (d: string): Promise<void> => {
+    for (const n of await readdir(d).catch(() => [] as string[])) {
+      const p = join(d, n);
+      const st = await lstat(p);
+      if (st.isDirectory()) { out.push([p, st.mode & 0o7777, true]); await walk(p); }
+      else if (st.isFile()) out.push([p, st.mode & 0o7777, false]);
+    }
+  };
+  const o = fx.options();
+  for (const d of [o.stateDir, o.ipamDataDir!, o.cniCacheDir!]) await walk(d);
+  return out;
+}
+const openToOthers = (modes: [string, number, boolean][]) =>
+  modes.filter(([, m, dir]) => (dir ? m !== 0o700 : (m & 0o077) !== 0)).map(([p, m]) => `${p} ${m.toString(8)}`);
 
 
 describe.each(['native', 'cni'] as const)('NetworkManager, %s datapath', (datapath) => {
@@ -250,8 +268,15 @@ describe.each(['native', 'cni'] as const)('NetworkManager, %s datapath', (datapa
     const a1 = await m1.attach('r1id', p1, 'persist', { name: 'one' });
     const a2 = await m1.attach('r2id', p2, 'persist', { name: 'two' });
     await m1.close();
+    const ipFiles = (await stateModes()).filter(([p, , dir]) => !dir && p.endsWith(`/persist/${a1.ip}`));
+    expect(ipFiles).toHaveLength(1);
+    // Berth's own records and IPAM claims are 0600 from the start (CNI host-local's are tightened at start).
+    if (datapath === 'native') expect(openToOthers(await stateModes())).toEqual([]);
+    // State an older berth left open is closed when the manager starts.
+    for (const [p, , dir] of await stateModes()) await chmod(p, dir ? 0o755 : 0o644);
 
     const m2 = await fx.manager({}, ['r1id', 'r2id']);
+    expect(openToOthers(await stateModes())).toEqual([]);
     expect(m2.attachments('r1id')).toEqual([a1]);
     await fx.etc(n1, await m2.hostsFile('r1id'), await m2.resolvConf('r1id'));
     expect((await inNs(n1, ['/bin/busybox', 'nslookup', 'two'])).stdout).toContain(a2.ip);

@@ -13,7 +13,7 @@ import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Registry } from 'prom-client';
-import { Mutex } from '@berth/kit';
+import { closeStateTree, Mutex } from '@berth/kit';
 import {
   AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError, ResourceExhaustedError,
 } from '@berth/errors';
@@ -193,6 +193,12 @@ export class NetworkManager extends EventEmitter {
    */
   async start(opts: { existingContainers?: string[] } = {}): Promise<ReconcileReport | undefined> {
     await this.store.init();
+    // Records, IPAM claims and CNI results name containers and their
+    // addresses: 0600 files in 0700 dirs, tightened here where an older berth
+    // or CNI host-local left 0644/0755.
+    for (const d of [this.opts.stateDir, this.ipamDir, this.opts.cniCacheDir]) {
+      if (d && (d === this.opts.stateDir || !d.startsWith(`${this.opts.stateDir}/`))) await closeStateTree(d);
+    }
     this.upstreams = this.opts.dnsUpstreams ?? await this.hostUpstreams();
     for (const [, n] of await this.store.loadNetworks()) this.networks.set(n.name, n);
     for (const [id, eps] of await this.store.loadEndpoints()) this.endpoints.set(id, eps);

@@ -4,6 +4,7 @@
 // last_reserved_ip.0 holds the last address handed out (allocation continues
 // after it, round robin, like host-local). A file is claimed with O_EXCL, so
 // this and a concurrently running host-local plugin cannot both win one address.
+// Files 0600, dirs 0700 (host-local's own 0644 files are tightened at start).
 import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AlreadyExistsError, ResourceExhaustedError } from '@berth/errors';
@@ -19,10 +20,10 @@ export class HostLocalIpam {
    */
   async allocate(network: string, subnet: string, gateway: string, containerId: string, ifName: string, want?: string): Promise<string> {
     const dir = join(this.dataDir, network);
-    await mkdir(dir, { recursive: true });
+    await mkdir(dir, { recursive: true, mode: 0o700 });
     if (want) {
       try {
-        const fh = await open(join(dir, want), 'wx', 0o644);
+        const fh = await open(join(dir, want), 'wx', 0o600);
         await fh.writeFile(`${containerId}\r\n${ifName}`);
         await fh.close();
       } catch (e) {
@@ -47,14 +48,14 @@ export class HostLocalIpam {
       if (ip === gw) continue;
       const text = formatIp(ip);
       try {
-        const fh = await open(join(dir, text), 'wx', 0o644);
+        const fh = await open(join(dir, text), 'wx', 0o600);
         await fh.writeFile(`${containerId}\r\n${ifName}`);
         await fh.close();
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'EEXIST') continue;
         throw e;
       }
-      await writeFile(join(dir, 'last_reserved_ip.0'), text);
+      await writeFile(join(dir, 'last_reserved_ip.0'), text, { mode: 0o600 });
       return text;
     }
     throw new ResourceExhaustedError(`network ${network}: no free address left in ${subnet}`, { field: 'network' });
