@@ -218,7 +218,10 @@ export class Engine {
     const id = newContainerId();
     this.creating.add(id);
     try {
-      return await this.createNow(id, req);
+      // On the container's chain: a start or remove of it (a client that
+      // retried a create cut by its deadline and found this one by name)
+      // waits for the create to finish instead of finding no root.
+      return await this.serial(id, () => this.createNow(id, req));
     } finally {
       this.creating.delete(id);
     }
