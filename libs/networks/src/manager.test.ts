@@ -270,8 +270,8 @@ describe.each(['native', 'cni'] as const)('NetworkManager, %s datapath', (datapa
     await m1.close();
     const ipFiles = (await stateModes()).filter(([p, , dir]) => !dir && p.endsWith(`/persist/${a1.ip}`));
     expect(ipFiles).toHaveLength(1);
-    // Berth's own records and IPAM claims are 0600 from the start (CNI host-local's are tightened at start).
-    if (datapath === 'native') expect(openToOthers(await stateModes())).toEqual([]);
+    // Records and IPAM claims are 0600 from the start (CNI host-local's are closed right after its ADD).
+    expect(openToOthers(await stateModes())).toEqual([]);
     // State an older berth left open is closed when the manager starts.
     for (const [p, , dir] of await stateModes()) await chmod(p, dir ? 0o755 : 0o644);
 

@@ -565,7 +565,11 @@ export class NetworkManager extends EventEmitter {
     try {
       try {
         if (ep.datapath === 'native') await this.nativeAdd(ep);
-        else this.fillFromResult(ep, await this.cni.add(ep.conflist!, this.runtimeConf(ep)));
+        else {
+          this.fillFromResult(ep, await this.cni.add(ep.conflist!, this.runtimeConf(ep)));
+          // host-local claims addresses in 0644 files (0755 dirs): closed at once.
+          if (ep.networkId) await closeStateTree(this.ipamDir);
+        }
       } catch (e) {
         await this.dropRecord(ep);
         if (ep.ports.length && ep.datapath !== 'native') await this.tidyPortmap().catch(() => undefined);
