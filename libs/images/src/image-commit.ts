@@ -10,14 +10,19 @@
 //
 // Order: a lease protects the layer (checked present and of the promised size
 // under the commit lock, so GC cannot take it in between), the config and the
-// manifest until the record names them; then the lease goes (withLease).
+// manifest until the record names them; the new layer is applied through the
+// LayerApplier (the layers service) on the parent's chain, so the image runs;
+// only then is the image named and the lease dropped (withLease). A failure
+// anywhere leaves no record and no blob only the commit wrote.
 import { FailedPreconditionError, InvalidArgumentError, isNotFound } from '@berth/errors';
 import { nameImage, withLease, writeJson } from './archive/commit.js';
 import { ImageEvent } from './events.js';
 import type { ImageRecord } from './image-store.js';
 import type { ImagesService } from './images-service.js';
+import type { LayerApplier } from './layer-applier.js';
 import { MediaType, type Descriptor, type HistoryEntry, type ImageConfig, type ImageManifest } from './media-types.js';
 import { parseDockerRef } from './reference.js';
+import { applyLayers } from './unpack.js';
 
 export interface CommitRequest {
   /** Parent image (reference or ID); undefined: an image of `layer` alone. */
@@ -40,7 +45,7 @@ const DOCKER_LAYER: Record<string, string> = {
   [MediaType.OciLayerGzip]: MediaType.DockerLayerGzip,
 };
 
-export async function commitImage(images: ImagesService, req: CommitRequest): Promise<ImageRecord> {
+export async function commitImage(images: ImagesService, applier: LayerApplier, req: CommitRequest): Promise<ImageRecord> {
   const name = req.reference ? parseDockerRef(req.reference).toString() : undefined;
   if (name && parseDockerRef(req.reference!).digest) {
     throw new InvalidArgumentError(`cannot name a committed image with a digest reference (${req.reference}): digests name content, not tags`, { field: 'reference' });
@@ -89,6 +94,8 @@ export async function commitImage(images: ImagesService, req: CommitRequest): Pr
       layers: [...(parent?.manifest.layers ?? []), ...(layer ? [layer] : [])],
     };
     const target = await writeJson(ctx, leaseId, manifestType, manifest);
+    // Applies what the applier lacks (the new layer; the parent's are there), from the blobs in the store.
+    await applyLayers(images.content, applier, manifest.layers, config, () => Promise.resolve());
     return nameImage(ctx, name, target, configDesc.digest, ImageEvent.Committed);
   });
 }

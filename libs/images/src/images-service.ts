@@ -7,6 +7,7 @@ import { ImageEvent, type ImageEvents } from './events.js';
 import { commitImage, type CommitRequest } from './image-commit.js';
 import { collectGarbage, type GcOptions, type GcResult } from './gc.js';
 import { danglingName, imageIdOf, isDanglingName, type ImageRecord, type ImageStore } from './image-store.js';
+import type { LayerApplier } from './layer-applier.js';
 import type { Lease, LeaseCreateOptions, LeaseManager } from './leases.js';
 import type { Descriptor, HistoryEntry, ImageConfig, ImageManifest, Platform } from './media-types.js';
 import { Reference, familiarMatch, parseDockerRef, parseReference, trimNamed } from './reference.js';
@@ -70,6 +71,8 @@ export class ImagesService {
     readonly leases: LeaseManager,
     readonly events: ImageEvents,
     readonly platform: Platform,
+    /** Where commit puts the new layer (the layers service); without one, commit is FailedPrecondition. */
+    private readonly applier?: LayerApplier,
   ) {}
 
   /**
@@ -272,7 +275,8 @@ export class ImagesService {
 
   /** docker commit / a build step: the parent's layers plus one, a new config, named or dangling (image-commit.ts). */
   commit(req: CommitRequest): Promise<ImageRecord> {
-    return commitImage(this, req);
+    if (!this.applier) throw new FailedPreconditionError('commit needs a layer applier (the layers service) to put the new layer in place', { field: 'layer' });
+    return commitImage(this, this.applier, req);
   }
 
   /** Removes unreachable blobs, expired leases and ingests abandoned for `ingestMaxAgeMs` (default 24 h). */

@@ -52,7 +52,7 @@ export class ImagesLocal {
     const store = new ImageStore(db);
     const events = createImageEvents();
     const platform = opts.platform ?? hostPlatform();
-    const images = new ImagesService(content, store, leases, events, platform);
+    const images = new ImagesService(content, store, leases, events, platform, opts.layerApplier);
     const metrics = opts.metricsRegistry
       ? createImageMetrics(opts.metricsRegistry, async () => (await content.list()).reduce((a, b) => a + b.size, 0))
       : undefined;

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isAlreadyExists, isDataLoss, isFailedPrecondition, isInvalidArgument, isNotFound, isUnavailable } from '@berth/errors';
-import { sha256Digest } from './digest.js';
+import { chainIds, sha256Digest } from './digest.js';
 import Database from 'better-sqlite3';
 import { ImageEvent } from './events.js';
 import { imageIdOf } from './image-store.js';
@@ -15,12 +15,12 @@ import { UnpackLayerApplier } from './unpack-applier.js';
 
 let work: string;
 let local: ImagesLocal;
+let applier: UnpackLayerApplier;
 
 beforeEach(async () => {
   work = await fs.mkdtemp(join(tmpdir(), 'berth-images-store-'));
-  local = await ImagesLocal.open({
-    root: join(work, 'store'), layerApplier: new UnpackLayerApplier(join(work, 'layers')), authConfigPath: join(work, 'auth.json'),
-  });
+  applier = new UnpackLayerApplier(join(work, 'layers'));
+  local = await ImagesLocal.open({ root: join(work, 'store'), layerApplier: applier, authConfigPath: join(work, 'auth.json') });
 });
 afterEach(async () => {
   local.close();
@@ -340,6 +340,8 @@ describe('commit', () => {
     expect(img.config.author).toBe('ann');
     expect(img.history.slice(-1)).toEqual([expect.objectContaining({ author: 'ann', comment: 'snapshot', created_by: 'berth commit 0123456789ab' })]);
     expect(img.history).toHaveLength((parent.history.length) + 1);
+    // The new layer is in place on the parent's chain: the image can run.
+    expect(await applier.hasLayer(chainIds(img.config.rootfs.diff_ids).at(-1)!)).toBe(true);
     // The record roots everything: a collection keeps the new layer and documents.
     expect((await local.images.gc()).removed).toEqual([]);
     // Without a name the result is dangling; without a layer the history says so.

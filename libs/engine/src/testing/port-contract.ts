@@ -74,6 +74,10 @@ export function describePortContract(name: string, setup: () => Promise<PortsUnd
         expect(back.layers.slice(0, -1)).toEqual(image.layers);
         expect(back.layers).toHaveLength(image.layers.length + 1);
         expect(back.config).toMatchObject({ cmd: ['echo', 'committed'], env: ['A=1'], labels: { contract: 'yes' } });
+        // The committed image can run: a root prepares on its whole chain.
+        const next = randomBytes(32).toString('hex');
+        await p.layers.prepare(next, back.layers);
+        cleanups.push(() => p.layers.remove(next));
       });
     });
 
