@@ -23,7 +23,8 @@ export interface ImagesClient extends grpc.Client {
    * docker commit (and a build step): a new image whose layers are the
    * parent's plus `layer` (a blob already in the content store, such as the
    * layers service's Diff wrote), with `config_json` as its runtime config
-   * and one more history entry; an OCI manifest and config written here.
+   * and one more history entry; config and manifest are written here and the
+   * layer is applied through the layers service on the parent's chain.
    * Named `reference` when set, else dangling. Emits image.committed.
    * NOT_FOUND: no such parent. FAILED_PRECONDITION: the layer blob is absent
    * or its size differs. INVALID_ARGUMENT: config_json is not a JSON object.
@@ -36,7 +37,8 @@ export interface ImagesClient extends grpc.Client {
    * docker commit (and a build step): a new image whose layers are the
    * parent's plus `layer` (a blob already in the content store, such as the
    * layers service's Diff wrote), with `config_json` as its runtime config
-   * and one more history entry; an OCI manifest and config written here.
+   * and one more history entry; config and manifest are written here and the
+   * layer is applied through the layers service on the parent's chain.
    * Named `reference` when set, else dangling. Emits image.committed.
    * NOT_FOUND: no such parent. FAILED_PRECONDITION: the layer blob is absent
    * or its size differs. INVALID_ARGUMENT: config_json is not a JSON object.
@@ -181,7 +183,8 @@ export interface ImagesHandlers extends grpc.UntypedServiceImplementation {
    * docker commit (and a build step): a new image whose layers are the
    * parent's plus `layer` (a blob already in the content store, such as the
    * layers service's Diff wrote), with `config_json` as its runtime config
-   * and one more history entry; an OCI manifest and config written here.
+   * and one more history entry; config and manifest are written here and the
+   * layer is applied through the layers service on the parent's chain.
    * Named `reference` when set, else dangling. Emits image.committed.
    * NOT_FOUND: no such parent. FAILED_PRECONDITION: the layer blob is absent
    * or its size differs. INVALID_ARGUMENT: config_json is not a JSON object.
