@@ -102,6 +102,9 @@ export async function recover(engine: Engine): Promise<RecoveryAction[]> {
     actions.push(a);
     if (a.watch) {
       if (a.pid !== rec.pid) engine.store.update(rec.id, (c) => ({ ...c, pid: a.pid! }));
+      // The copy of its log first: the watcher may see the exit at once, and
+      // the release after it waits only for a copy that is running.
+      ports.namespaces.mirrorLogs?.(rec.id, rec.logPath, logBoundsOf(rec.hostConfig));
       engine._watch(rec.id);
       continue;
     }
