@@ -3,6 +3,10 @@
 // real grpc-js server, must give the same answers, errors and stream
 // behaviour. Each case runs on both.
 import { afterEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { isInvalidArgument, isNotFound, isUnavailable, makeError, InvalidArgumentError, type ErrorCode } from '@berth/errors';
 import type { testingV1 } from '@berth/proto';
 import { createClient } from './client';
@@ -170,6 +174,20 @@ describe.each(transports)('client transport %s', (_name, make) => {
     const down = await missing.SayOnce({ message: 'x' }).catch((e: unknown) => e);
     expect(isUnavailable(down)).toBe(true);
     expect(String((down as { cause?: { details?: string } }).cause?.details)).toMatch(/No connection established.*connect ENOENT/);
+
+    // A peer that accepts and hangs up at once (a dying service): UNAVAILABLE, a connection failure.
+    const hangup = createServer((sock) => sock.destroy());
+    const hangupDir = mkdtempSync(join(tmpdir(), 'berth-h2-'));
+    const hangupPath = join(hangupDir, 'hangup.sock');
+    await new Promise<void>((r, j) => hangup.once('error', j).listen(hangupPath, r));
+    try {
+      const dropped = await client([`unix:${hangupPath}`], 1000).SayOnce({ message: 'x' }).catch((e: unknown) => e);
+      expect(isUnavailable(dropped)).toBe(true);
+      expect(String((dropped as { cause?: { details?: string } }).cause?.details)).toMatch(/No connection established|Connection dropped/);
+    } finally {
+      await new Promise<void>((r) => hangup.close(() => r()));
+      rmSync(hangupDir, { recursive: true, force: true });
+    }
 
     const a = await start('echo', 'a');
     const c = client([`unix:${a.info.socket}`]);

@@ -251,6 +251,9 @@ class H2Call extends Duplex {
       const http = Number(this.headers[':status'] ?? 0);
       if (http && http !== 200) {
         this.fail(new StatusError(codeForHttp(http), `Received HTTP status code ${http}`));
+      } else if (!this.h2.session || this.h2.session.destroyed || this.h2.session.closed) {
+        // The connection went away under the call (a peer that hung up or died): as grpc-js words it.
+        this.fail(new StatusError(GrpcCode.UNAVAILABLE, 'Connection dropped before the call ended'));
       } else if (this.h2.rstCode && this.h2.rstCode !== h2().constants.NGHTTP2_NO_ERROR) {
         this.fail(new StatusError(GrpcCode.UNAVAILABLE, `Stream refused by server (RST_STREAM code ${this.h2.rstCode})`));
       } else if (this.h2.destroyed || this.h2.closed) {
