@@ -267,12 +267,12 @@ export function registerContainers(router: Router, d: ContainerDeps): void {
   router.add('GET', `${C}/stats`, async (req, res) => {
     const q = req.query;
     const stream = boolParam(q, 'stream', true);
-    const oneShot = boolParam(q, 'one-shot');
     const { summary } = await inspectDoc(b, req.params['id']!);
     const ac = new AbortController();
     res.on('close', () => ac.abort());
-    // Not streaming: two samples (Docker fills precpu_stats so the CLI can compute CPU %), one with one-shot.
-    const call = b.engine.Stats({ ids: [summary.id], all: true, stream: stream || !oneShot, intervalMs: 1000 }, { signal: ac.signal });
+    // Not streaming (and one-shot): one sample, its precpu_stats derived from the engine's CPU percent
+    // (stats.ts); `docker stats --no-stream` gives up after 2 s, so no second sample is awaited.
+    const call = b.engine.Stats({ ids: [summary.id], all: true, stream, intervalMs: 1000 }, { signal: ac.signal });
     res.writeHead(200, { 'Content-Type': 'application/json' });
     res.flushHeaders();
     let prev: ReturnType<typeof dockerStats> | undefined;
@@ -283,11 +283,8 @@ export function registerContainers(router: Router, d: ContainerDeps): void {
         if (!s) continue;
         const cur = dockerStats(s, Number(m.timeUnixMs), hostCpuNs(), prev);
         samples++;
-        if (stream) res.write(JSON.stringify(cur) + '\n');
-        else if (oneShot || samples >= 2) {
-          res.write(JSON.stringify(cur) + '\n');
-          break;
-        }
+        res.write(JSON.stringify(cur) + '\n');
+        if (!stream) break;
         prev = cur;
       }
     } catch (e) {

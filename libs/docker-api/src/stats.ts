@@ -49,6 +49,24 @@ const emptyCpu = (): CpuStats => ({
   throttling_data: { periods: 0, throttled_periods: 0, throttled_time: 0 },
 });
 
+/**
+ * The previous sample for a first one: the engine's first sample already has
+ * its CPU percent (it primes a reading before answering), so precpu is the
+ * point from which Docker's formula, (cpu delta / system delta) x online CPUs
+ * x 100, gives that percent over one second of host CPU time.
+ */
+function precpuFor(cpu: CpuStats, cpuPercent: number): CpuStats {
+  const systemDelta = 1e9;
+  const online = cpu.online_cpus || 1;
+  const cpuDelta = Math.round((cpuPercent / 100 / online) * systemDelta);
+  return {
+    ...emptyCpu(),
+    cpu_usage: { total_usage: Math.max(0, cpu.cpu_usage.total_usage - cpuDelta), usage_in_kernelmode: 0, usage_in_usermode: 0 },
+    system_cpu_usage: Math.max(0, cpu.system_cpu_usage - systemDelta),
+    online_cpus: cpu.online_cpus,
+  };
+}
+
 export function dockerStats(s: engineV1.ContainerStats__Output, timeMs: number, systemNs: number, prev?: DockerStats): DockerStats {
   const cpu: CpuStats = {
     ...emptyCpu(),
@@ -72,7 +90,7 @@ export function dockerStats(s: engineV1.ContainerStats__Output, timeMs: number, 
     num_procs: 0,
     storage_stats: {},
     cpu_stats: cpu,
-    precpu_stats: prev?.cpu_stats ?? emptyCpu(),
+    precpu_stats: prev?.cpu_stats ?? precpuFor(cpu, s.cpuPercent),
     // usage is already without the page cache (what docker stats shows), so no cache figures to subtract.
     memory_stats: { usage: Number(s.memoryUsage), limit: Number(s.memoryLimit), stats: {} },
     networks: {

@@ -7,6 +7,7 @@ import { AUTO_REMOVE_LABEL, decodeCreate } from './create';
 import { DockerHttpError, filtersParam, statusOf, stripVersion } from './http';
 import { joinRef } from './images';
 import { muxFrame } from './streams';
+import { dockerStats } from './stats';
 import { eventJson } from './system';
 
 const invalid = (fn: () => unknown): string => {
@@ -145,5 +146,16 @@ describe('encodings', () => {
     expect(joinRef('reg:5000/a/b', '1')).toBe('reg:5000/a/b:1');
     expect(joinRef('busybox:1.36', 'latest')).toBe('busybox:1.36');
     expect(joinRef('busybox', 'sha256:abc')).toBe('busybox@sha256:abc');
+  });
+});
+
+describe('stats', () => {
+  it("a first sample's precpu gives back the engine's CPU percent through the docker CLI's formula", () => {
+    const s = dockerStats({ id: 'x', name: 'web', cpuPercent: 37.5, cpuUsageNs: 5e9, onlineCpus: 2, memoryUsage: 1, memoryLimit: 2, netRx: 3, netTx: 4, blockRead: 5, blockWrite: 6, pids: 7 } as never, 1000, 9e12);
+    const cpuDelta = s.cpu_stats.cpu_usage.total_usage - s.precpu_stats.cpu_usage.total_usage;
+    const systemDelta = s.cpu_stats.system_cpu_usage - s.precpu_stats.system_cpu_usage;
+    expect((cpuDelta / systemDelta) * s.cpu_stats.online_cpus * 100).toBeCloseTo(37.5, 3);
+    expect(s.name).toBe('/web');
+    expect(s.blkio_stats.io_service_bytes_recursive.map((e) => [e.op, e.value])).toEqual([['read', 5], ['write', 6]]);
   });
 });
