@@ -63,6 +63,8 @@ export interface EngineOptions {
   onStepTimed?: (step: string, seconds: number) => void;
   /** Run steps armed for fault injection (failpoints.ts; BERTH_ENGINE_FAILPOINTS). Default none. */
   failpoints?: ReadonlySet<string>;
+  /** How long releases and undos keep calling an unavailable service (UNAVAILABLE_RETRY_MS; BERTH_ENGINE_PEER_RETRY_MS). */
+  unavailableRetryMs?: number;
 }
 
 export interface CreateRequest {
@@ -117,6 +119,8 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  * the next engine start releases what is left).
  */
 const UNAVAILABLE_RETRY_MS = 60_000;
+/** An UNAVAILABLE error of a call that never reached its service (grpc-js: no connection could be made). */
+const neverConnected = (e: unknown): boolean => /No connection established/.test((e as Error).message);
 /** A stats reading older than this is not used as the previous one (docker's precpu is one collection tick old). */
 const STATS_PREV_MAX_AGE_MS = 2000;
 /** Without a recent reading, the first of two is taken this long before the sample. */
@@ -135,6 +139,7 @@ export class Engine {
   private readonly ps: (args: string[]) => Promise<string>;
   private readonly onStepTimed: ((step: string, seconds: number) => void) | undefined;
   private readonly failpoints: ReadonlySet<string>;
+  private readonly unavailableRetryMs: number;
   /** Each container's last stats reading and when it was taken (docker's precpu). */
   private readonly statsPrev = new Map<string, { raw: RawCpuMem; at: number }>();
   private readonly backoffs = new Map<string, RestartBackoff>();
@@ -161,6 +166,7 @@ export class Engine {
     this.ps = o.ps ?? runPs;
     this.onStepTimed = o.onStepTimed;
     this.failpoints = o.failpoints ?? new Set();
+    this.unavailableRetryMs = o.unavailableRetryMs ?? UNAVAILABLE_RETRY_MS;
     closeEngineState(this.stateDir);
     this.syncUsernsTraversal();
   }
@@ -522,9 +528,9 @@ export class Engine {
     }
   }
 
-  /** `fn` again while the service it calls is unavailable, for up to UNAVAILABLE_RETRY_MS (not after close()). */
+  /** `fn` again while the service it calls is unavailable, for up to unavailableRetryMs (not after close()). */
   private async whileUnavailable<T>(fn: () => Promise<T>): Promise<T> {
-    const deadline = Date.now() + UNAVAILABLE_RETRY_MS;
+    const deadline = Date.now() + this.unavailableRetryMs;
     for (let delay = 100; ; delay = Math.min(delay * 2, 2000)) {
       try {
         return await fn();
@@ -553,7 +559,11 @@ export class Engine {
           try {
             await st.run(ctx);
           } catch (e) {
-            if (isUnavailable(e)) await undo(ctx).catch((u: unknown) => this.warn(`undoing ${st.name} after its call was cut: ${(u as Error).message}`));
+            // A call that never reached its service ("No connection
+            // established": nothing listens there) did nothing to undo; waiting
+            // out the retry window for a service that is not running would
+            // only hold the caller's error back by a minute.
+            if (isUnavailable(e) && !neverConnected(e)) await undo(ctx).catch((u: unknown) => this.warn(`undoing ${st.name} after its call was cut: ${(u as Error).message}`));
             throw e;
           }
         },

@@ -10,7 +10,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cgroupsModule } from '@berth/cgroups';
 import { runServices, type RunningStack } from '@berth/daemon';
 import { waitForEventsStream } from '@berth/events';
@@ -30,6 +30,14 @@ import { makeBusyboxRootfs } from '../../runtime/src/testing/busybox-rootfs';
 
 
 describe('engine with images, layers, cgroups and networks (namespaces down)', () => {
+  // The stack below runs without a namespaces service: the engine's releases,
+  // which wait up to a minute for a peer being restarted, give up sooner.
+  beforeAll(() => {
+    process.env['BERTH_ENGINE_PEER_RETRY_MS'] = '2000';
+  });
+  afterAll(() => {
+    delete process.env['BERTH_ENGINE_PEER_RETRY_MS'];
+  });
   const s = useE2eStack(async () => [layersModule, imagesModule, cgroupsModule, networksModule, engineModule], { letter: 'e', subnets: [...Array(50).keys()].map((i) => 200 + i) });
   const { client, busybox } = s;
 

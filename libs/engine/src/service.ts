@@ -56,6 +56,14 @@ function engineVersion(): string {
 }
 
 /** Engine event -> berth.events.v1.ContainerEvent (the NATS payload). */
+
+/** BERTH_ENGINE_PEER_RETRY_MS: a positive number of ms, else the engine's default (a minute). */
+function peerRetryMs(v: string | undefined): number | undefined {
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`BERTH_ENGINE_PEER_RETRY_MS: "${v}" is not a positive number of milliseconds`);
+  return n;
+}
 export function containerEventPayload(ev: ContainerEvent): eventsV1.ContainerEvent {
   const attributes: Record<string, string> = {};
   if (ev.oldName) attributes.old_name = ev.oldName;
@@ -179,6 +187,7 @@ export const engineModule: ServiceModule = {
       store: new ContainerStore(db), volumes: new VolumeStore(db, dir), ports: g.ports, stateDir: dir, stateRoot: ctx.paths.root, warn,
       onStepTimed: (step, seconds) => runSteps.observe({ step }, seconds),
       failpoints,
+      unavailableRetryMs: peerRetryMs(process.env.BERTH_ENGINE_PEER_RETRY_MS),
     });
     engine.events.on('event', (ev: ContainerEvent) => {
       ctx.events.publish(subjects.engineContainer(natsAction(ev.action)), containerEventPayload(ev), ev.id);
