@@ -24,7 +24,7 @@ step "C tests (native/)"
 make -s -C native test || status=1
 make -s -C native format-check || status=1
 
-step "vitest: every project and the cross-service tests in test/"
+step "vitest: every project and the cross-service tests in test/ (the chaos soak runs apart: npm run test:chaos)"
 results=$(mktemp)
 npx vitest run --reporter=default --reporter=json --outputFile="$results" "$@" || status=1
 if [ -s "$results" ]; then
