@@ -15,7 +15,7 @@ import { createServer, request, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { appScript, readDaemonRecord } from '@berth/daemon';
-import { GRPC_SERVICE, socketPath, waitServing } from '@berth/kit';
+import { GRPC_SERVICE, SERVICE_NAMES, socketPath, waitServing } from '@berth/kit';
 import {
   bridgePorts, cgroupDirOf, cgroupDirsUnder, mountsUnder, startCliStack, until, type CliResult, type CliStack,
 } from './support/cli-stack';
@@ -98,14 +98,14 @@ describe.each([
     expect(lines(table.stdout)[0]).toMatch(/^SERVICE\s+HEALTH\s+PID\s+SOCKET\s+METRICS\s+VERSION$/);
     const tmpl = await berth('daemon', 'status', '--format', '{{.Service}} {{.Health}}');
     expectOk(tmpl);
-    expect(lines(tmpl.stdout).sort()).toEqual(['cgroups', 'engine', 'images', 'layers', 'namespaces', 'networks'].map((n) => `${n} SERVING`));
+    expect(lines(tmpl.stdout).sort()).toEqual([...SERVICE_NAMES].sort().map((n) => `${n} SERVING`));
     const json = await berth('daemon', 'status', '--format', 'json');
     expectOk(json);
     const rows = lines(json.stdout).map((l) => JSON.parse(l) as { Service: string; Pid: string; Socket: string });
-    expect(rows).toHaveLength(6);
+    expect(rows).toHaveLength(SERVICE_NAMES.length);
     for (const r of rows) expect(existsSync(r.Socket), r.Service).toBe(true);
-    // One process hosts all six all-in-one; each has its own with --split.
-    expect(new Set(rows.map((r) => r.Pid)).size).toBe(split ? 6 : 1);
+    // One process hosts every service all-in-one; each has its own with --split.
+    expect(new Set(rows.map((r) => r.Pid)).size).toBe(split ? SERVICE_NAMES.length : 1);
     const bad = await berth('daemon', 'status', '--format', '{{.Nope}}');
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/Nope/);
