@@ -7,53 +7,17 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isInvalidArgument, isNotFound, isUnavailable, makeError, InvalidArgumentError, type ErrorCode } from '@berth/errors';
+import { isInvalidArgument, isNotFound, isUnavailable } from '@berth/errors';
 import type { testingV1 } from '@berth/proto';
 import { createClient } from './client';
 import { createClient as createEntryClient } from './client-entry';
 import { createH2Client, h2Serves } from './h2-client';
-import { ServiceHost, socketPath, tempPaths, type AsyncHandlers, type TempPaths } from './index';
+import { ServiceHost, socketPath, tempPaths, type TempPaths } from './index';
+import { echoHandlers } from './testing/echo';
 
 const SERVICE = 'berth.testing.v1.Echo';
 type Echo = ReturnType<typeof createClient<testingV1.EchoDefinition, testingV1.EchoHandlers>>;
 
-function handlers(server: string): AsyncHandlers<testingV1.EchoHandlers> {
-  const maybeFail = (failWith: string) => {
-    if (failWith === 'InvalidArgument') throw new InvalidArgumentError('message: must not be empty', { field: 'message' });
-    if (failWith) throw makeError(failWith as ErrorCode, `failing with ${failWith} as asked`);
-  };
-  const wait = (ms: number, signal?: AbortSignal) =>
-    new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, ms);
-      signal?.addEventListener('abort', () => { clearTimeout(t); resolve(); });
-    });
-  return {
-    Say: async (req, ctx) => {
-      await wait(req.delayMs, ctx.signal);
-      maybeFail(req.failWith);
-      return { message: req.message, server };
-    },
-    SayOnce: async (req) => {
-      maybeFail(req.failWith);
-      return { message: req.message, server };
-    },
-    Stream: async (req, call) => {
-      for (let i = 0; i < req.repeat; i++) {
-        if (!call.write({ message: `${req.message}-${i}`, server })) await new Promise((r) => call.once('drain', r));
-      }
-      await wait(req.delayMs);
-      maybeFail(req.failWith);
-    },
-    Collect: async (call) => {
-      let all = '';
-      for await (const m of call as AsyncIterable<testingV1.EchoRequest__Output>) all += m.message;
-      return { message: all, server };
-    },
-    Chat: async (call) => {
-      for await (const m of call as AsyncIterable<testingV1.EchoRequest__Output>) call.write({ message: m.message.toUpperCase(), server });
-    },
-  };
-}
 
 const transports = [
   ['grpc-js', (addrs: string[], timeoutMs = 5000) => createClient<testingV1.EchoDefinition, testingV1.EchoHandlers>(SERVICE, addrs, { timeoutMs })],
@@ -66,7 +30,7 @@ describe.each(transports)('client transport %s', (_name, make) => {
   const clients: Echo[] = [];
 
   const start = async (name = 'echo', server = 'a') => {
-    const host = await ServiceHost.start<testingV1.EchoHandlers>({ name, service: SERVICE, handlers: handlers(server), paths });
+    const host = await ServiceHost.start<testingV1.EchoHandlers>({ name, service: SERVICE, handlers: echoHandlers(server), paths });
     hosts.push(host);
     return host;
   };

@@ -2,48 +2,14 @@ import { afterEach, describe, expect, it } from 'vitest';
 import * as grpc from '@grpc/grpc-js';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { InvalidArgumentError, NotFoundError, makeError, isNotFound, isInvalidArgument, isUnavailable, type ErrorCode } from '@berth/errors';
+import { NotFoundError, isNotFound, isInvalidArgument, isUnavailable } from '@berth/errors';
 import type { testingV1 } from '@berth/proto';
-import { ServiceHost, checkPrometheusText, createClient, MAX_TIMEOUT_MS, socketPath, tempPaths, waitServing, type AsyncHandlers, type TempPaths } from './index';
+import { ServiceHost, checkPrometheusText, createClient, MAX_TIMEOUT_MS, socketPath, tempPaths, waitServing, type TempPaths } from './index';
+import { echoHandlers } from './testing/echo';
 
 type EchoClient = ReturnType<typeof echoClient>;
 const SERVICE = 'berth.testing.v1.Echo';
 
-function echoHandlers(server: string): AsyncHandlers<testingV1.EchoHandlers> {
-  const maybeFail = (failWith: string) => {
-    if (failWith === 'InvalidArgument') throw new InvalidArgumentError('message: must not be empty', { field: 'message' });
-    if (failWith === 'Crash') throw new Error('a bug');
-    if (failWith) throw makeError(failWith as ErrorCode, `failing with ${failWith} as asked`);
-  };
-  const wait = (ms: number, signal?: AbortSignal) =>
-    new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, ms);
-      signal?.addEventListener('abort', () => { clearTimeout(t); resolve(); });
-    });
-  return {
-    Say: async (req, ctx) => {
-      await wait(req.delayMs, ctx.signal);
-      maybeFail(req.failWith);
-      return { message: req.message, server };
-    },
-    SayOnce: async (req) => {
-      maybeFail(req.failWith);
-      return { message: req.message, server };
-    },
-    Stream: async (req, call) => {
-      for (let i = 0; i < req.repeat; i++) call.write({ message: `${req.message}-${i}`, server });
-      maybeFail(req.failWith);
-    },
-    Collect: async (call) => {
-      let all = '';
-      for await (const m of call as AsyncIterable<testingV1.EchoRequest__Output>) all += m.message;
-      return { message: all, server };
-    },
-    Chat: async (call) => {
-      for await (const m of call as AsyncIterable<testingV1.EchoRequest__Output>) call.write({ message: m.message.toUpperCase(), server });
-    },
-  };
-}
 
 function echoClient(addrs: string[]) {
   return createClient<testingV1.EchoDefinition, testingV1.EchoHandlers>(SERVICE, addrs, { timeoutMs: 5000 });
