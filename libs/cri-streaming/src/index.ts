@@ -1,0 +1,11 @@
+// @berth/cri-streaming: kubelet's CRI streaming server (exec, attach, port-forward over SPDY/3.1).
+export type {
+  AttachRequest,
+  ExecRequest,
+  PortForwardRequest,
+  StreamingIo,
+  StreamingRuntime,
+  StreamingUrl,
+  TerminalSize,
+} from './runtime';
+export type { CriStreamingServer, StreamingServerOptions } from './server-types';
