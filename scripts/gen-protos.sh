@@ -35,7 +35,7 @@ const walk = (dir) => {
   const entries = fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name));
   const files = entries.filter((e) => e.isFile() && e.name.endsWith('.ts')).map((e) => e.name.slice(0, -3));
   const rel = path.relative(root, dir);
-  if (files.length && rel.split(path.sep).length >= 3) {
+  if (files.length && /^v\d/.test(path.basename(rel))) {
     fs.writeFileSync(path.join(dir, 'index.ts'), header + files.map((f) => `export type * from './${f}';\n`).join(''));
     const parts = rel.split(path.sep);
     const ns = parts[parts.length - 2] + parts[parts.length - 1].toUpperCase().slice(0, 1) + parts[parts.length - 1].slice(1);

@@ -32,6 +32,7 @@ import type { ExecResponse as _berth_engine_v1_ExecResponse, ExecResponse__Outpu
 import type { ExecStart as _berth_engine_v1_ExecStart, ExecStart__Output as _berth_engine_v1_ExecStart__Output } from './berth/engine/v1/ExecStart';
 import type { FilterValues as _berth_engine_v1_FilterValues, FilterValues__Output as _berth_engine_v1_FilterValues__Output } from './berth/engine/v1/FilterValues';
 import type { Frame as _berth_engine_v1_Frame, Frame__Output as _berth_engine_v1_Frame__Output } from './berth/engine/v1/Frame';
+import type { HealthConfig as _berth_engine_v1_HealthConfig, HealthConfig__Output as _berth_engine_v1_HealthConfig__Output } from './berth/engine/v1/HealthConfig';
 import type { HostConfig as _berth_engine_v1_HostConfig, HostConfig__Output as _berth_engine_v1_HostConfig__Output } from './berth/engine/v1/HostConfig';
 import type { InfoRequest as _berth_engine_v1_InfoRequest, InfoRequest__Output as _berth_engine_v1_InfoRequest__Output } from './berth/engine/v1/InfoRequest';
 import type { InfoResponse as _berth_engine_v1_InfoResponse, InfoResponse__Output as _berth_engine_v1_InfoResponse__Output } from './berth/engine/v1/InfoResponse';
@@ -132,6 +133,7 @@ export interface ProtoGrpcType {
         ExecStart: MessageTypeDefinition<_berth_engine_v1_ExecStart, _berth_engine_v1_ExecStart__Output>
         FilterValues: MessageTypeDefinition<_berth_engine_v1_FilterValues, _berth_engine_v1_FilterValues__Output>
         Frame: MessageTypeDefinition<_berth_engine_v1_Frame, _berth_engine_v1_Frame__Output>
+        HealthConfig: MessageTypeDefinition<_berth_engine_v1_HealthConfig, _berth_engine_v1_HealthConfig__Output>
         HostConfig: MessageTypeDefinition<_berth_engine_v1_HostConfig, _berth_engine_v1_HostConfig__Output>
         InfoRequest: MessageTypeDefinition<_berth_engine_v1_InfoRequest, _berth_engine_v1_InfoRequest__Output>
         InfoResponse: MessageTypeDefinition<_berth_engine_v1_InfoResponse, _berth_engine_v1_InfoResponse__Output>

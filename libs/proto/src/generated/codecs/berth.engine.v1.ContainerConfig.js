@@ -55,6 +55,8 @@ function ContainerConfig$encode(m,w,q){
   w.uint32(136).bool(m.attachStderr)
   if(m.image!=null&&Object.hasOwnProperty.call(m,"image"))
   w.uint32(146).string(m.image)
+  if(m.healthcheck!=null&&Object.hasOwnProperty.call(m,"healthcheck"))
+  types[18].encode(m.healthcheck,w.uint32(154).fork(),q+1).ldelim()
   return w
 },
 function ContainerConfig$decode(r,l,e,n){
@@ -182,6 +184,10 @@ function ContainerConfig$decode(r,l,e,n){
   m.image=r.string()
   break
   }
+  case 19: {
+  m.healthcheck=types[18].decode(r,r.uint32(),undefined,n+1)
+  break
+  }
   default:
   r.skipType(t&7,n)
   break
@@ -297,6 +303,13 @@ function ContainerConfig$verify(m,n){
   if(!util.isString(m.image))
   return"image: string expected"
   }
+  if(m.healthcheck!=null&&Object.hasOwnProperty.call(m,"healthcheck")){
+  {
+  var e=types[18].verify(m.healthcheck,n+1);
+  if(e)
+  return"healthcheck."+e
+  }
+  }
   return null
 },
 function ContainerConfig$fromObject(d,n){
@@ -388,6 +401,11 @@ function ContainerConfig$fromObject(d,n){
   if(d.image!=null){
   m.image=String(d.image)
   }
+  if(d.healthcheck!=null){
+  if(!util.isObject(d.healthcheck))
+  throw TypeError(".berth.engine.v1.ContainerConfig.healthcheck: object expected")
+  m.healthcheck=types[18].fromObject(d.healthcheck,n+1)
+  }
   return m
 },
 function ContainerConfig$toObject(m,o,q){
@@ -419,6 +437,7 @@ function ContainerConfig$toObject(m,o,q){
   d.attachStdout=false
   d.attachStderr=false
   d.image=""
+  d.healthcheck=null
   }
   if(m.hostname!=null&&Object.hasOwnProperty.call(m,"hostname")){
   d.hostname=m.hostname
@@ -490,6 +509,9 @@ function ContainerConfig$toObject(m,o,q){
   }
   if(m.image!=null&&Object.hasOwnProperty.call(m,"image")){
   d.image=m.image
+  }
+  if(m.healthcheck!=null&&Object.hasOwnProperty.call(m,"healthcheck")){
+  d.healthcheck=types[18].toObject(m.healthcheck,o,q+1)
   }
   return d
 }

@@ -59,6 +59,8 @@ function ContainerSummary$encode(m,w,q){
   w.uint32(152).bool(m.oomKilled)
   if(m.error!=null&&Object.hasOwnProperty.call(m,"error"))
   w.uint32(162).string(m.error)
+  if(m.health!=null&&Object.hasOwnProperty.call(m,"health"))
+  w.uint32(170).string(m.health)
   return w
 },
 function ContainerSummary$decode(r,l,e,n){
@@ -194,6 +196,10 @@ function ContainerSummary$decode(r,l,e,n){
   m.error=r.string()
   break
   }
+  case 21: {
+  m.health=r.string()
+  break
+  }
   default:
   r.skipType(t&7,n)
   break
@@ -311,6 +317,10 @@ function ContainerSummary$verify(m,n){
   if(m.error!=null&&Object.hasOwnProperty.call(m,"error")){
   if(!util.isString(m.error))
   return"error: string expected"
+  }
+  if(m.health!=null&&Object.hasOwnProperty.call(m,"health")){
+  if(!util.isString(m.health))
+  return"health: string expected"
   }
   return null
 },
@@ -442,6 +452,9 @@ function ContainerSummary$fromObject(d,n){
   if(d.error!=null){
   m.error=String(d.error)
   }
+  if(d.health!=null){
+  m.health=String(d.health)
+  }
   return m
 },
 function ContainerSummary$toObject(m,o,q){
@@ -496,6 +509,7 @@ function ContainerSummary$toObject(m,o,q){
   d.restartCount=0
   d.oomKilled=false
   d.error=""
+  d.health=""
   }
   if(m.id!=null&&Object.hasOwnProperty.call(m,"id")){
   d.id=m.id
@@ -596,6 +610,9 @@ function ContainerSummary$toObject(m,o,q){
   }
   if(m.error!=null&&Object.hasOwnProperty.call(m,"error")){
   d.error=m.error
+  }
+  if(m.health!=null&&Object.hasOwnProperty.call(m,"health")){
+  d.health=m.health
   }
   return d
 }

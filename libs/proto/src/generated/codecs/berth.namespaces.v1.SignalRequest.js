@@ -15,6 +15,8 @@ function SignalRequest$encode(m,w,q){
   w.uint32(18).string(m.signal)
   if(m.all!=null&&Object.hasOwnProperty.call(m,"all"))
   w.uint32(24).bool(m.all)
+  if(m.execId!=null&&Object.hasOwnProperty.call(m,"execId"))
+  w.uint32(34).string(m.execId)
   return w
 },
 function SignalRequest$decode(r,l,e,n){
@@ -51,6 +53,10 @@ function SignalRequest$decode(r,l,e,n){
   m.all=r.bool()
   break
   }
+  case 4: {
+  m.execId=r.string()
+  break
+  }
   default:
   r.skipType(t&7,n)
   break
@@ -81,6 +87,10 @@ function SignalRequest$verify(m,n){
   if(typeof m.all!=="boolean")
   return"all: boolean expected"
   }
+  if(m.execId!=null&&Object.hasOwnProperty.call(m,"execId")){
+  if(!util.isString(m.execId))
+  return"execId: string expected"
+  }
   return null
 },
 function SignalRequest$fromObject(d,n){
@@ -101,6 +111,9 @@ function SignalRequest$fromObject(d,n){
   if(d.all!=null){
   m.all=Boolean(d.all)
   }
+  if(d.execId!=null){
+  m.execId=String(d.execId)
+  }
   return m
 },
 function SignalRequest$toObject(m,o,q){
@@ -114,6 +127,7 @@ function SignalRequest$toObject(m,o,q){
   d.id=""
   d.signal=""
   d.all=false
+  d.execId=""
   }
   if(m.id!=null&&Object.hasOwnProperty.call(m,"id")){
   d.id=m.id
@@ -123,6 +137,9 @@ function SignalRequest$toObject(m,o,q){
   }
   if(m.all!=null&&Object.hasOwnProperty.call(m,"all")){
   d.all=m.all
+  }
+  if(m.execId!=null&&Object.hasOwnProperty.call(m,"execId")){
+  d.execId=m.execId
   }
   return d
 }

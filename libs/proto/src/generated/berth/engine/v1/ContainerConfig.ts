@@ -2,6 +2,7 @@
 // Original file: protos/berth/engine/v1/engine.proto
 
 import type { StringList as _berth_engine_v1_StringList, StringList__Output as _berth_engine_v1_StringList__Output } from '../../../berth/engine/v1/StringList';
+import type { HealthConfig as _berth_engine_v1_HealthConfig, HealthConfig__Output as _berth_engine_v1_HealthConfig__Output } from '../../../berth/engine/v1/HealthConfig';
 
 /**
  * Portable container configuration (Docker's container.Config).
@@ -70,6 +71,11 @@ export interface ContainerConfig {
    * Image reference as the user wrote it ("alpine", "reg:5000/x/y:1@sha256:...").
    */
   'image'?: (string);
+  /**
+   * HEALTHCHECK (--health-*); absent = the image's. test ["NONE"] disables
+   * the image's (--no-healthcheck). Fields left empty or 0 take the image's.
+   */
+  'healthcheck'?: (_berth_engine_v1_HealthConfig | null);
   '_stopTimeout'?: "stopTimeout";
 }
 
@@ -140,5 +146,10 @@ export interface ContainerConfig__Output {
    * Image reference as the user wrote it ("alpine", "reg:5000/x/y:1@sha256:...").
    */
   'image': (string);
+  /**
+   * HEALTHCHECK (--health-*); absent = the image's. test ["NONE"] disables
+   * the image's (--no-healthcheck). Fields left empty or 0 take the image's.
+   */
+  'healthcheck': (_berth_engine_v1_HealthConfig__Output | null);
   '_stopTimeout'?: "stopTimeout";
 }

@@ -68,6 +68,10 @@ export interface ContainerSummary {
    * Last start/runtime error, "" when none.
    */
   'error'?: (string);
+  /**
+   * Healthcheck status: "starting", "healthy", "unhealthy"; "" = no healthcheck.
+   */
+  'health'?: (string);
 }
 
 /**
@@ -134,4 +138,8 @@ export interface ContainerSummary__Output {
    * Last start/runtime error, "" when none.
    */
   'error': (string);
+  /**
+   * Healthcheck status: "starting", "healthy", "unhealthy"; "" = no healthcheck.
+   */
+  'health': (string);
 }

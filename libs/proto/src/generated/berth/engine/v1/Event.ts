@@ -11,7 +11,8 @@ export interface Event {
   /**
    * created, started, die, exited, oom, paused, unpaused, restarted, killed,
    * stopped, renamed, removed, updated, commit, exec_started, exec_died,
-   * archive-path (CopyFrom), extract-to-dir (CopyTo).
+   * archive-path (CopyFrom), extract-to-dir (CopyTo), health_status (a
+   * healthcheck status change; attribute health_status = healthy|unhealthy).
    */
   'action'?: (string);
   /**
@@ -26,8 +27,8 @@ export interface Event {
    */
   'timeUnixMs'?: (number | string | Long);
   /**
-   * exit_code, signal, old_name, exec_id, image_id (commit), and the
-   * container labels, as strings.
+   * exit_code, signal, old_name, exec_id, image_id (commit), health_status,
+   * and the container labels, as strings.
    */
   'attributes'?: ({[key: string]: string});
 }
@@ -40,7 +41,8 @@ export interface Event__Output {
   /**
    * created, started, die, exited, oom, paused, unpaused, restarted, killed,
    * stopped, renamed, removed, updated, commit, exec_started, exec_died,
-   * archive-path (CopyFrom), extract-to-dir (CopyTo).
+   * archive-path (CopyFrom), extract-to-dir (CopyTo), health_status (a
+   * healthcheck status change; attribute health_status = healthy|unhealthy).
    */
   'action': (string);
   /**
@@ -55,8 +57,8 @@ export interface Event__Output {
    */
   'timeUnixMs': (number);
   /**
-   * exit_code, signal, old_name, exec_id, image_id (commit), and the
-   * container labels, as strings.
+   * exit_code, signal, old_name, exec_id, image_id (commit), health_status,
+   * and the container labels, as strings.
    */
   'attributes': ({[key: string]: string});
 }

@@ -29,6 +29,7 @@ export type * from './ExecResponse';
 export type * from './ExecStart';
 export type * from './FilterValues';
 export type * from './Frame';
+export type * from './HealthConfig';
 export type * from './HostConfig';
 export type * from './InfoRequest';
 export type * from './InfoResponse';

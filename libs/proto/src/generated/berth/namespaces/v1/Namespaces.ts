@@ -151,18 +151,18 @@ export interface NamespacesClient extends grpc.Client {
   logs(argument: _berth_namespaces_v1_LogsRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_berth_namespaces_v1_LogEntry__Output>;
   
   /**
-   * Sends a signal to the init (or every process with all=true) through a
-   * pidfd, so a recycled pid is never signalled. FAILED_PRECONDITION if not
-   * running.
+   * Sends a signal to the init (or every process with all=true, or one
+   * exec'd process with exec_id) through a pidfd, so a recycled pid is never
+   * signalled. FAILED_PRECONDITION if not running.
    */
   Signal(argument: _berth_namespaces_v1_SignalRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_berth_namespaces_v1_SignalResponse__Output>): grpc.ClientUnaryCall;
   Signal(argument: _berth_namespaces_v1_SignalRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_berth_namespaces_v1_SignalResponse__Output>): grpc.ClientUnaryCall;
   Signal(argument: _berth_namespaces_v1_SignalRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_berth_namespaces_v1_SignalResponse__Output>): grpc.ClientUnaryCall;
   Signal(argument: _berth_namespaces_v1_SignalRequest, callback: grpc.requestCallback<_berth_namespaces_v1_SignalResponse__Output>): grpc.ClientUnaryCall;
   /**
-   * Sends a signal to the init (or every process with all=true) through a
-   * pidfd, so a recycled pid is never signalled. FAILED_PRECONDITION if not
-   * running.
+   * Sends a signal to the init (or every process with all=true, or one
+   * exec'd process with exec_id) through a pidfd, so a recycled pid is never
+   * signalled. FAILED_PRECONDITION if not running.
    */
   signal(argument: _berth_namespaces_v1_SignalRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_berth_namespaces_v1_SignalResponse__Output>): grpc.ClientUnaryCall;
   signal(argument: _berth_namespaces_v1_SignalRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_berth_namespaces_v1_SignalResponse__Output>): grpc.ClientUnaryCall;
@@ -301,9 +301,9 @@ export interface NamespacesHandlers extends grpc.UntypedServiceImplementation {
   Logs: grpc.handleServerStreamingCall<_berth_namespaces_v1_LogsRequest__Output, _berth_namespaces_v1_LogEntry>;
   
   /**
-   * Sends a signal to the init (or every process with all=true) through a
-   * pidfd, so a recycled pid is never signalled. FAILED_PRECONDITION if not
-   * running.
+   * Sends a signal to the init (or every process with all=true, or one
+   * exec'd process with exec_id) through a pidfd, so a recycled pid is never
+   * signalled. FAILED_PRECONDITION if not running.
    */
   Signal: grpc.handleUnaryCall<_berth_namespaces_v1_SignalRequest__Output, _berth_namespaces_v1_SignalResponse>;
   

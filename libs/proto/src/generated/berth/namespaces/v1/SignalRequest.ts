@@ -12,6 +12,12 @@ export interface SignalRequest {
    * Signal every process in the container, not only the init.
    */
   'all'?: (boolean);
+  /**
+   * Signal this exec'd process instead of the init (a healthcheck probe past
+   * its timeout). NOT_FOUND for an unknown exec id; an exec that already
+   * exited is success.
+   */
+  'execId'?: (string);
 }
 
 export interface SignalRequest__Output {
@@ -24,4 +30,10 @@ export interface SignalRequest__Output {
    * Signal every process in the container, not only the init.
    */
   'all': (boolean);
+  /**
+   * Signal this exec'd process instead of the init (a healthcheck probe past
+   * its timeout). NOT_FOUND for an unknown exec id; an exec that already
+   * exited is success.
+   */
+  'execId': (string);
 }
