@@ -13,59 +13,33 @@ import { readLog, type LogEntry, type ReadLogOptions } from '@berth/cri-log';
 import { normalizeSignalName, quoteValue } from '@berth/container-config';
 import { cpuPercent, memoryUsage, type RawCpuMem } from './stats';
 import { applyChanges, imageConfigOf } from './commit';
-import { filterPsOutput, runPs, type TopResult } from './top';
+import { filterPsOutput, type TopResult } from './top';
 import { countContainers, selectPrunable, type ContainerCounts } from './summary';
 import { ContainerStore, newContainerId, type ListOptions } from './container-store';
 import { EngineEvents, type ContainerAction, type ContainerEvent } from './events';
 import { uniqueName, validateContainerName } from './names';
 import type { EnginePorts, ExitStatus, PullPolicy } from './ports';
 import { newContainerRecord } from './record';
-import { decideRestart, RestartBackoff, systemClock, type Clock } from './restart';
+import { decideRestart, RestartBackoff, type Clock } from './restart';
 import { createSteps, hostnameOf, resourcesOf, startSteps, type RunContext } from './run-plan';
 import { processFields } from './merge';
 import { resolveUser } from './user';
 import { requireRunning } from './state';
 import { checkSecurityOpts, isPrivileged, noNewPrivilegesOf } from './security';
 import { randomBytes } from 'node:crypto';
-import { runSaga, type SagaHooks, type SagaStep } from './saga';
+import type { SagaStep } from './saga';
 import { RuntimeHolds } from './runtime-holds';
-import { withFailpoints } from './failpoints';
 import { canTransition, transition as checkTransition } from './state';
 import type { ContainerUpdate } from '@berth/container-config';
 import { logBoundsOf, type ContainerConfig, type ContainerRecord, type EndpointSettings, type HostConfig, type MountPoint } from './types';
 import { VolumeStore } from './volumes';
 import { allocateIdMapping, chownToContainerRoot, loadIdPool, passwdUid } from './userns';
-import { closeEngineState, syncUsernsTraversal } from './state-modes';
+import { closeEngineState } from './state-modes';
 import { connectNetwork, disconnectNetwork, type ConnectOptions } from './network-connect';
 import { discardInterruptedCreate } from './recovery';
+import { EngineContext, MAX_TIMER_MS, type EngineOptions } from './context';
 
-export interface EngineOptions {
-  store: ContainerStore;
-  volumes: VolumeStore;
-  ports: EnginePorts;
-  /** Root of the engine's state: containers/<id>/container.log, volumes/. */
-  stateDir: string;
-  /** BERTH_ROOT, which gets the traversal grants of --userns auto containers (state-modes.ts); unset in tests. */
-  stateRoot?: string;
-  events?: EngineEvents;
-  clock?: Clock;
-  /** Seconds between the stop signal and SIGKILL when the container sets none (Docker: 10). */
-  defaultStopTimeoutS?: number;
-  /** Runs host ps for top (injected in tests). */
-  ps?: (args: string[]) => Promise<string>;
-  /** Where non-fatal errors (cleanup after exit) are reported. */
-  warn?: (msg: string) => void;
-  /**
-   * Observes how long each step of the run path took (seconds, wall clock):
-   * the saga steps by name, plus `exitNotify` (process exit -> exit handled),
-   * `releaseRuntime` and `remove`. The service feeds berth_engine_run_step_seconds.
-   */
-  onStepTimed?: (step: string, seconds: number) => void;
-  /** Run steps armed for fault injection (failpoints.ts; BERTH_ENGINE_FAILPOINTS). Default none. */
-  failpoints?: ReadonlySet<string>;
-  /** How long releases and undos keep calling an unavailable service (UNAVAILABLE_RETRY_MS; BERTH_ENGINE_PEER_RETRY_MS). */
-  unavailableRetryMs?: number;
-}
+export type { EngineOptions } from './context';
 
 export interface CreateRequest {
   /** "" or undefined: generate adjective_surname. */
@@ -111,16 +85,6 @@ export interface StatsSample {
 /** Update of a live or stopped container (docker update); undefined fields are unchanged. */
 export type UpdateRequest = ContainerUpdate;
 
-const MAX_TIMER_MS = 2 ** 31 - 1;
-/**
- * How long work no client waits for (exit handling, --rm, a rollback's undo)
- * keeps calling a service that is unavailable: killed and being restarted by
- * the supervisor, which takes seconds. Past it the error stands (recovery at
- * the next engine start releases what is left).
- */
-const UNAVAILABLE_RETRY_MS = 60_000;
-/** An UNAVAILABLE error of a call that never reached its service (grpc-js: no connection could be made). */
-const neverConnected = (e: unknown): boolean => /No connection established/.test((e as Error).message);
 /** A stats reading older than this is not used as the previous one (docker's precpu is one collection tick old). */
 const STATS_PREV_MAX_AGE_MS = 2000;
 /** Without a recent reading, the first of two is taken this long before the sample. */
@@ -130,88 +94,38 @@ export class Engine {
   readonly store: ContainerStore;
   readonly volumes: VolumeStore;
   readonly events: EngineEvents;
-  private readonly ports: EnginePorts;
-  private readonly clock: Clock;
-  private readonly stateDir: string;
-  private readonly stateRoot: string | undefined;
-  private readonly defaultStopTimeoutS: number;
-  private readonly warn: (msg: string) => void;
-  private readonly ps: (args: string[]) => Promise<string>;
-  private readonly onStepTimed: ((step: string, seconds: number) => void) | undefined;
-  private readonly failpoints: ReadonlySet<string>;
-  private readonly unavailableRetryMs: number;
+  /** What the modules share: records, ports, events, the operation chain, peer retry (context.ts). */
+  private readonly ctx: EngineContext;
   /** Each container's last stats reading and when it was taken (docker's precpu). */
   private readonly statsPrev = new Map<string, { raw: RawCpuMem; at: number }>();
   private readonly backoffs = new Map<string, RestartBackoff>();
   private readonly restartTimers = new Map<string, unknown>();
-  private readonly chains = new Map<string, Promise<unknown>>();
   /** Resolves when the exit of the current process of a container has been committed. */
   private readonly exitHandled = new Map<string, Promise<void>>();
   /** Containers this engine is creating now (their records have no root yet). */
   private readonly creating = new Set<string>();
   /** Attaches streaming a process's stdio; its release waits for them (runtime-holds.ts). */
   private readonly runtimeHolds = new RuntimeHolds();
-  private closed = false;
 
   constructor(o: EngineOptions) {
-    this.store = o.store;
-    this.volumes = o.volumes;
-    this.ports = o.ports;
-    this.stateDir = o.stateDir;
-    this.stateRoot = o.stateRoot;
-    this.events = o.events ?? new EngineEvents();
-    this.clock = o.clock ?? systemClock;
-    this.defaultStopTimeoutS = o.defaultStopTimeoutS ?? 10;
-    this.warn = o.warn ?? (() => {});
-    this.ps = o.ps ?? runPs;
-    this.onStepTimed = o.onStepTimed;
-    this.failpoints = o.failpoints ?? new Set();
-    this.unavailableRetryMs = o.unavailableRetryMs ?? UNAVAILABLE_RETRY_MS;
-    closeEngineState(this.stateDir);
-    this.syncUsernsTraversal();
+    this.ctx = new EngineContext(o);
+    this.store = this.ctx.store;
+    this.volumes = this.ctx.volumes;
+    this.events = this.ctx.events;
+    closeEngineState(this.ctx.stateDir);
+    this.ctx.syncUsernsTraversal();
   }
 
-  /** Traversal grants for --userns auto containers, recomputed from the records (state-modes.ts). */
-  private syncUsernsTraversal(): void {
-    const holders = this.store.list({ all: true }).flatMap((r) => (r.idMapping
-      ? [{ id: r.id, idMapping: r.idMapping, volumes: r.mounts.flatMap((m) => (m.type === 'volume' ? [m.name] : [])) }]
-      : []));
-    try {
-      syncUsernsTraversal(this.stateDir, this.stateRoot, holders);
-    } catch (e) {
-      this.warn(`cannot set the --userns auto traversal grants on ${this.stateDir}: ${(e as Error).message}`);
-    }
-  }
-
-  private sagaHooks(): SagaHooks {
-    const f = this.onStepTimed;
-    return f ? { onTimed: (step, seconds) => f(step, seconds) } : {};
-  }
-
-  /** Times `fn` as run-path step `step` when someone observes steps. */
-  private async timed<T>(step: string, fn: () => Promise<T>): Promise<T> {
-    if (!this.onStepTimed) return fn();
-    const t0 = performance.now();
-    try {
-      return await fn();
-    } finally {
-      this.onStepTimed(step, (performance.now() - t0) / 1000);
-    }
-  }
-
-  /** Orders lifecycle operations per container. */
-  private serial<T>(id: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.chains.get(id) ?? Promise.resolve();
-    const next = prev.then(fn, fn);
-    const settled = next.then(() => undefined, () => undefined);
-    this.chains.set(id, settled);
-    void settled.then(() => { if (this.chains.get(id) === settled) this.chains.delete(id); });
-    return next;
-  }
-
-  private emit(rec: ContainerRecord, action: ContainerAction, extra: Partial<ContainerEvent> = {}): void {
-    this.events.publish({ id: rec.id, name: rec.name, image: rec.image, action, time: this.clock.now(), labels: rec.config.labels, ...extra });
-  }
+  private get ports(): EnginePorts { return this.ctx.ports; }
+  private get clock(): Clock { return this.ctx.clock; }
+  private get stateDir(): string { return this.ctx.stateDir; }
+  private get warn(): (msg: string) => void { return this.ctx.warn; }
+  private get onStepTimed(): ((step: string, seconds: number) => void) | undefined { return this.ctx.onStepTimed; }
+  private syncUsernsTraversal(): void { this.ctx.syncUsernsTraversal(); }
+  private timed<T>(step: string, fn: () => Promise<T>): Promise<T> { return this.ctx.timed(step, fn); }
+  private serial<T>(id: string, fn: () => Promise<T>): Promise<T> { return this.ctx.serial(id, fn); }
+  private emit(rec: ContainerRecord, action: ContainerAction, extra: Partial<ContainerEvent> = {}): void { this.ctx.emit(rec, action, extra); }
+  private whileUnavailable<T>(fn: () => Promise<T>): Promise<T> { return this.ctx.whileUnavailable(fn); }
 
   // ---- create / start / run -------------------------------------------------
 
@@ -269,7 +183,7 @@ export class Engine {
       ...(idMapping ? { idMapping } : {}),
     };
     try {
-      await runSaga(this.retryingUndo(withFailpoints([...createSteps(this.ports), this.prepareVolumesStep()], this.failpoints)), ctx, this.sagaHooks());
+      await this.ctx.runSteps([...createSteps(this.ports), this.prepareVolumesStep()], ctx);
     } catch (e) {
       this.store.delete(id); // volume_refs rows cascade
       throw e;
@@ -383,7 +297,7 @@ export class Engine {
     try {
       const steps = startSteps(this.ports);
       if (beforeStart) steps.splice(steps.length - 1, 0, { name: 'beforeStart', run: () => beforeStart(id) });
-      await runSaga(this.retryingUndo(withFailpoints(steps, this.failpoints)), ctx, this.sagaHooks());
+      await this.ctx.runSteps(steps, ctx);
     } catch (e) {
       this.store.update(id, (cur) => ({ ...cur, error: (e as Error).message }));
       throw e;
@@ -460,7 +374,7 @@ export class Engine {
           return;
         }
         // After close() the next engine (recovery) owns the container.
-        if (this.closed) return;
+        if (this.ctx.closed) return;
         if (st) {
           try {
             await this.serial(id, () => this.handleExit(id, st!));
@@ -526,49 +440,6 @@ export class Engine {
       this.warn(`releasing the root of container ${id} (removal retries): ${(e as Error).message}`);
       return false;
     }
-  }
-
-  /** `fn` again while the service it calls is unavailable, for up to unavailableRetryMs (not after close()). */
-  private async whileUnavailable<T>(fn: () => Promise<T>): Promise<T> {
-    const deadline = Date.now() + this.unavailableRetryMs;
-    for (let delay = 100; ; delay = Math.min(delay * 2, 2000)) {
-      try {
-        return await fn();
-      } catch (e) {
-        if (!isUnavailable(e) || this.closed || Date.now() > deadline) throw e;
-        await new Promise((r) => setTimeout(r, delay));
-      }
-    }
-  }
-
-  /**
-   * A rollback must not leave things behind because a service was being
-   * restarted: undo steps wait for it. And a step whose call failed with
-   * UNAVAILABLE may have taken effect before the service died (the reply was
-   * lost): its own undo runs too (undos tolerate absence), so a retried
-   * start does not find a half-made attachment or process in its way.
-   */
-  private retryingUndo<C>(steps: SagaStep<C>[]): SagaStep<C>[] {
-    return steps.map((st) => {
-      if (!st.undo) return st;
-      const undo = (ctx: C) => this.whileUnavailable(() => st.undo!(ctx));
-      return {
-        name: st.name,
-        undo,
-        run: async (ctx: C) => {
-          try {
-            await st.run(ctx);
-          } catch (e) {
-            // A call that never reached its service ("No connection
-            // established": nothing listens there) did nothing to undo; waiting
-            // out the retry window for a service that is not running would
-            // only hold the caller's error back by a minute.
-            if (isUnavailable(e) && !neverConnected(e)) await undo(ctx).catch((u: unknown) => this.warn(`undoing ${st.name} after its call was cut: ${(u as Error).message}`));
-            throw e;
-          }
-        },
-      };
-    });
   }
 
   private backoffOf(id: string): RestartBackoff {
@@ -663,7 +534,7 @@ export class Engine {
       if (cur.state !== 'running' && cur.state !== 'paused') return cur;
       this.store.update(cur.id, (c) => ({ ...c, manuallyStopped: true }));
       const signal = override ?? stopSignalOf(cur);
-      const timeout = timeoutS ?? cur.config.stopTimeout ?? this.defaultStopTimeoutS;
+      const timeout = timeoutS ?? cur.config.stopTimeout ?? this.ctx.defaultStopTimeoutS;
       await this.ports.namespaces.kill(cur.id, signal);
       // A frozen process cannot act on the signal: thaw it (Docker does the same).
       if (cur.state === 'paused') await this.ports.cgroups.thaw(cur.id);
@@ -956,7 +827,7 @@ export class Engine {
     const c = this.store.find(ref);
     requireRunning(c.name, c.state === 'paused' ? 'running' : c.state);
     const pids = await this.ports.cgroups.pids(c.id);
-    return filterPsOutput(await this.ps(psArgs), pids);
+    return filterPsOutput(await this.ctx.ps(psArgs), pids);
   }
 
   // ---- exec --------------------------------------------------------------------
@@ -1121,7 +992,7 @@ export class Engine {
    * records stay as they are for the next engine's recovery.
    */
   close(): void {
-    this.closed = true;
+    this.ctx.closed = true;
     for (const id of [...this.restartTimers.keys()]) this.cancelRestart(id);
   }
 
