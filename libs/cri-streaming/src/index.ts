@@ -9,3 +9,6 @@ export type {
   TerminalSize,
 } from './runtime';
 export type { CriStreamingServer, StreamingServerOptions } from './server-types';
+export { createStreamingServer, parseListenAddress } from './server';
+export { REMOTECOMMAND_PROTOCOLS } from './remotecommand';
+export { PORTFORWARD_PROTOCOLS } from './portforward';
