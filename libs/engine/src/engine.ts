@@ -27,16 +27,16 @@ import { resolveUser } from './user';
 import { requireRunning } from './state';
 import { checkSecurityOpts, isPrivileged, noNewPrivilegesOf } from './security';
 import { randomBytes } from 'node:crypto';
-import type { SagaStep } from './saga';
 import { RuntimeHolds } from './runtime-holds';
 import { canTransition, transition as checkTransition } from './state';
 import type { ContainerUpdate } from '@berth/container-config';
-import { logBoundsOf, type ContainerConfig, type ContainerRecord, type EndpointSettings, type HostConfig, type MountPoint } from './types';
+import { logBoundsOf, type ContainerConfig, type ContainerRecord, type EndpointSettings, type HostConfig } from './types';
 import { VolumeStore } from './volumes';
-import { allocateIdMapping, chownToContainerRoot, loadIdPool, passwdUid } from './userns';
+import { allocateIdMapping, loadIdPool, passwdUid } from './userns';
 import { closeEngineState } from './state-modes';
 import { connectNetwork, disconnectNetwork, type ConnectOptions } from './network-connect';
 import { discardInterruptedCreate } from './recovery';
+import { prepareVolumesStep } from './volume-mounts';
 import { EngineContext, MAX_TIMER_MS, type EngineOptions } from './context';
 
 export type { EngineOptions } from './context';
@@ -183,7 +183,7 @@ export class Engine {
       ...(idMapping ? { idMapping } : {}),
     };
     try {
-      await this.ctx.runSteps([...createSteps(this.ports), this.prepareVolumesStep()], ctx);
+      await this.ctx.runSteps([...createSteps(this.ports), prepareVolumesStep(this.volumes)], ctx);
     } catch (e) {
       this.store.delete(id); // volume_refs rows cascade
       throw e;
@@ -221,52 +221,6 @@ export class Engine {
   private allocateIdMapping(): NonNullable<ContainerRecord['idMapping']> {
     const held = this.store.list({ all: true }).flatMap((r) => (r.idMapping ? [r.idMapping] : []));
     return allocateIdMapping(loadIdPool({ uidOf: (n) => passwdUid(n) }), held);
-  }
-
-  /** Resolves -v/--tmpfs and image VOLUMEs to mount points, creating volumes as Docker does. */
-  private prepareVolumesStep(): SagaStep<RunContext> {
-    const created: string[] = [];
-    return {
-      name: 'prepareVolumes',
-      run: async (ctx) => {
-        const mounts: MountPoint[] = [];
-        const dests = new Set<string>();
-        for (const m of ctx.hostConfig.mounts) {
-          if (dests.has(m.target)) throw new InvalidArgumentError(`duplicate mount point: ${m.target}`, { field: 'volume' });
-          dests.add(m.target);
-          const options = m.options.filter((o) => o !== 'ro' && o !== 'rw');
-          if (m.type === 'bind') {
-            mounts.push({ type: 'bind', name: '', source: m.source, destination: m.target, rw: !m.readOnly, options });
-          } else if (m.type === 'tmpfs') {
-            mounts.push({ type: 'tmpfs', name: '', source: '', destination: m.target, rw: !m.readOnly, options });
-          } else {
-            // An existing named volume is used as it is (whatever options it was created with).
-            const existing = m.source !== '' ? this.volumes.find(m.source) : undefined;
-            const v = existing ?? this.volumes.create(m.source ? { name: m.source } : {});
-            if (!existing) created.push(v.name);
-            // A volume made for a --userns auto container belongs to its root (Podman does the same).
-            if (!existing && ctx.idMapping) chownToContainerRoot(v.mountpoint, ctx.idMapping);
-            this.volumes.addRef(v.name, ctx.id);
-            mounts.push({ type: 'volume', name: v.name, source: v.mountpoint, destination: m.target, rw: !m.readOnly, options });
-          }
-        }
-        // Image VOLUMEs not covered by a user mount get anonymous volumes.
-        for (const path of ctx.merged?.volumes ?? []) {
-          if (dests.has(path)) continue;
-          dests.add(path);
-          const v = this.volumes.create({});
-          created.push(v.name);
-          if (ctx.idMapping) chownToContainerRoot(v.mountpoint, ctx.idMapping);
-          this.volumes.addRef(v.name, ctx.id);
-          mounts.push({ type: 'volume', name: v.name, source: v.mountpoint, destination: path, rw: true, options: [] });
-        }
-        ctx.mounts = mounts;
-      },
-      undo: async (ctx) => {
-        this.volumes.removeRefs(ctx.id);
-        for (const name of created) this.volumes.remove(name, { force: true });
-      },
-    };
   }
 
   /**
