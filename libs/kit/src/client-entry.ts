@@ -1,6 +1,6 @@
 // @berth/kit/client: the client half of the kit for short-lived processes
 // (the `berth` CLI). Service addresses and typed clients only: importing the
-// whole kit also loads the server host (grpc-health-check, reflection, pino,
+// whole kit also loads the server host (health, reflection, pino,
 // prom-client), about 80 ms a CLI start does not need.
 //
 // Clients of unix sockets speak gRPC over node:http2 (h2-client.ts): grpc-js

@@ -10,7 +10,7 @@
 //     (status.ts).
 import type * as grpc from '@grpc/grpc-js';
 import type { MethodDefinition } from '@grpc/proto-loader';
-import { compiledServiceDefinition, serviceDefinition } from '@berth/proto';
+import { grpcServiceDefinition } from '@berth/proto';
 import { fromStatus } from './status-codes';
 import { channelCredentials, stripTcpScheme } from './tls';
 
@@ -101,7 +101,7 @@ export function createClient<D, H>(service: string, addresses: string[], opts: C
   // The compiled descriptor spares every client process the .proto parse
   // (libs/proto/src/compiled.ts); BERTH_PROTOS (contracts from another
   // directory) is honoured by parsing that directory instead.
-  const definition = process.env.BERTH_PROTOS ? serviceDefinition(service) : compiledServiceDefinition(service);
+  const definition = grpcServiceDefinition(service);
   const Ctor = grpc.makeGenericClientConstructor(definition, service);
   const addrs = addresses.map(normalizeAddress);
   const clients = addrs.map(

@@ -60,6 +60,64 @@ describe('service kit', () => {
     const names = reply.listServicesResponse?.service.map((s) => s.name) ?? [];
     expect(names).toContain(SERVICE);
     expect(names).toContain('grpc.health.v1.Health');
+
+    // v1alpha (what grpcurl and older clients ask) answers too, with the
+    // descriptor of the file that defines a symbol.
+    type Reply = { fileDescriptorResponse?: { fileDescriptorProto: Uint8Array[] }; errorResponse?: { errorCode: number } };
+    const alpha = createClient<Record<string, never>, Record<string, never>>('grpc.reflection.v1alpha.ServerReflection', [`unix:${sock}`]);
+    clients.push(alpha);
+    const s2 = (alpha as unknown as { ServerReflectionInfo(): grpc.ClientDuplexStream<unknown, Reply> }).ServerReflectionInfo();
+    const ask = (req: unknown) =>
+      new Promise<Reply>((resolve, reject) => {
+        s2.once('data', resolve);
+        s2.once('error', reject);
+        s2.write(req);
+      });
+    const file = await ask({ fileContainingSymbol: SERVICE });
+    expect(file.fileDescriptorResponse?.fileDescriptorProto.length).toBeGreaterThan(0);
+    expect(Buffer.from(file.fileDescriptorResponse!.fileDescriptorProto[0]!).toString('latin1')).toContain('berth.testing.v1');
+    const missing = await ask({ fileContainingSymbol: 'no.such.Symbol' });
+    expect(missing.errorResponse?.errorCode).toBe(grpc.status.NOT_FOUND);
+    s2.end();
+  });
+
+  it('answers grpc.health.v1 Check, Watch and List, following status changes', async () => {
+    paths = tempPaths();
+    const host = await start();
+    const sock = `unix:${host.info.socket}`;
+    type Status = { status: string };
+    const health = createClient<Record<string, never>, Record<string, never>>('grpc.health.v1.Health', [sock]);
+    clients.push(health);
+    const h = health as unknown as {
+      Check(req: { service: string }): Promise<Status>;
+      Watch(req: { service: string }): grpc.ClientReadableStream<Status>;
+      List(req: object): Promise<{ statuses: Record<string, Status> }>;
+    };
+    await expect(h.Check({ service: SERVICE })).resolves.toEqual({ status: 'SERVING' });
+    const unknown = await h.Check({ service: 'no.such.Service' }).catch((e: unknown) => e);
+    expect(isNotFound(unknown)).toBe(true);
+    expect((await h.List({})).statuses).toMatchObject({ '': { status: 'SERVING' }, [SERVICE]: { status: 'SERVING' } });
+
+    const watch = h.Watch({ service: SERVICE });
+    const seen: string[] = [];
+    const two = new Promise<void>((resolve, reject) => {
+      watch.on('data', (m: Status) => {
+        seen.push(m.status);
+        if (seen.length === 1) host.health.setStatus(SERVICE, 'NOT_SERVING');
+        if (seen.length === 2) resolve();
+      });
+      watch.on('error', (e: grpc.ServiceError) => (e.code === grpc.status.CANCELLED ? undefined : reject(e)));
+    });
+    await two;
+    watch.cancel();
+    expect(seen).toEqual(['SERVING', 'NOT_SERVING']);
+    await expect(h.Check({ service: SERVICE })).resolves.toEqual({ status: 'NOT_SERVING' });
+
+    const other = h.Watch({ service: 'no.such.Service' });
+    const first = await new Promise<Status>((resolve) => other.once('data', resolve));
+    other.cancel();
+    other.on('error', () => undefined);
+    expect(first.status).toBe('SERVICE_UNKNOWN');
   });
 
   it('maps typed errors to status codes and back, keeping kind and field', async () => {

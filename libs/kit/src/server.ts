@@ -4,14 +4,14 @@
 // hosts in one process; apps/<service> runs one. Shutdown stops accepting
 // calls, lets in-flight ones finish up to a deadline, then cancels the rest.
 import * as grpc from '@grpc/grpc-js';
-import { HealthImplementation, type ServingStatusMap } from 'grpc-health-check';
-import { ReflectionService } from '@grpc/reflection';
 import { chmodSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname } from 'node:path';
 import type { Server as HttpServer } from 'node:http';
 import type { Registry } from 'prom-client';
-import { loadProtos, serviceDefinition } from '@berth/proto';
+import { grpcServiceDefinition } from '@berth/proto';
+import { HealthService, type ServingStatus } from './health';
+import { addReflection } from './reflection';
 import { BERTH_VERSION, berthPaths, infoPath, metricsListen, serviceEnvKey, serviceTcp, socketPath, type BerthPaths } from './config';
 import { wrapHandlers, type AsyncHandlers } from './handlers';
 import { serverCredentials, stripTcpScheme } from './tls';
@@ -51,14 +51,6 @@ export interface ServiceInfo {
   startedAt: string;
 }
 
-// One reflection service per process: it holds descriptors of every proto,
-// and berthd runs six hosts that would otherwise each keep a copy.
-let reflection: ReflectionService | undefined;
-function reflectionService(): ReflectionService {
-  reflection ??= new ReflectionService(loadProtos().pkg);
-  return reflection;
-}
-
 async function socketInUse(path: string): Promise<boolean> {
   return new Promise((resolve) => {
     const s = connect(path);
@@ -73,7 +65,7 @@ async function socketInUse(path: string): Promise<boolean> {
 export class ServiceHost {
   readonly log: Logger;
   readonly registry: Registry;
-  readonly health: HealthImplementation;
+  readonly health: HealthService;
   readonly info: ServiceInfo;
   private inflight = 0;
   /** Every gRPC service on this socket (the main one first). */
@@ -87,7 +79,7 @@ export class ServiceHost {
     info: ServiceInfo,
     log: Logger,
     registry: Registry,
-    health: HealthImplementation,
+    health: HealthService,
   ) {
     this.info = info;
     this.log = log;
@@ -111,7 +103,7 @@ export class ServiceHost {
     let pendingDelta = 0;
     const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
     for (const [service, handlers] of all) {
-      const definition = serviceDefinition(service);
+      const definition = grpcServiceDefinition(service);
       server.addService(
         definition,
         wrapHandlers(definition, handlers as Record<string, (...a: never[]) => Promise<unknown>>, {
@@ -125,10 +117,10 @@ export class ServiceHost {
         }),
       );
     }
-    const statusMap: ServingStatusMap = { '': 'NOT_SERVING', ...Object.fromEntries(all.map(([n]) => [n, 'NOT_SERVING' as const])) };
-    const health = new HealthImplementation(statusMap);
+    const statusMap: Record<string, ServingStatus> = { '': 'NOT_SERVING', ...Object.fromEntries(all.map(([n]) => [n, 'NOT_SERVING' as const])) };
+    const health = new HealthService(statusMap);
     health.addToServer(server);
-    reflectionService().addToServer(server);
+    addReflection(server);
 
     // TCP is mutual TLS, or plaintext only when the operator said so (tls.ts);
     // settled before anything is bound, so a refusal leaves nothing behind.

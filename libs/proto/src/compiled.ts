@@ -1,4 +1,4 @@
-// Client-side service definitions without reflection: generated/wire.json
+// Service definitions without reflection, for servers and clients: generated/wire.json
 // (each message's field types, each enum's values, each service's methods)
 // and generated/codecs/ (protobufjs's own generated encode/decode/verify/
 // fromObject/toObject functions, one module per message), both written by
@@ -14,8 +14,8 @@
 // (idempotency_level, which the client's retries read) and the same
 // serialize (fromObject + encode) / deserialize (decode + toObject) pairs.
 // compiled.test.ts checks that, method by method, for every service, on the
-// wire. They carry no requestType/responseType descriptors: servers and
-// reflection use load.ts.
+// wire. They carry no requestType/responseType descriptors, which only
+// reflection needs (it parses protos/ with load.ts on its first request).
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type * as Minimal from 'protobufjs/minimal';

@@ -1,6 +1,7 @@
 // Loads berth's contracts from protos/ at run time with @grpc/proto-loader,
-// parsing the .proto text: what servers need (full message descriptors for
-// reflection). Clients take the faster compiled path (compiled.ts). The
+// parsing the .proto text: what reflection needs (full message descriptors),
+// built on its first request. Servers and clients take the compiled path
+// (compiled.ts) unless BERTH_PROTOS points at other contracts. The
 // options (options.ts) must match scripts/gen-protos.sh, which generates the
 // TypeScript types in ./generated from the same files.
 import type { PackageDefinition } from '@grpc/proto-loader';
@@ -8,6 +9,7 @@ import type * as grpc from '@grpc/grpc-js';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve, relative } from 'node:path';
 import { LOADER_OPTIONS } from './options';
+import { compiledServiceDefinition } from './compiled';
 
 export { LOADER_OPTIONS };
 
@@ -64,4 +66,12 @@ export function serviceNames(prefix = 'berth.'): string[] {
     const d = pkg[k];
     return k.startsWith(prefix) && d !== undefined && typeof d === 'object' && !('format' in d);
   });
+}
+
+/**
+ * The grpc-js definition servers and clients use: compiled (no .proto parse,
+ * compiled.ts), or parsed from BERTH_PROTOS when that names other contracts.
+ */
+export function grpcServiceDefinition(fullName: string): grpc.ServiceDefinition {
+  return process.env.BERTH_PROTOS ? serviceDefinition(fullName) : (compiledServiceDefinition(fullName) as unknown as grpc.ServiceDefinition);
 }

@@ -9,6 +9,7 @@ export type * as layersV1 from './berth/layers/v1';
 export type * as namespacesV1 from './berth/namespaces/v1';
 export type * as networksV1 from './berth/networks/v1';
 export type * as reflectionV1 from './grpc/reflection/v1';
+export type * as reflectionV1alpha from './grpc/reflection/v1alpha';
 export type * as runtimeV1 from './runtime/v1';
 export type * as testingV1 from './berth/testing/v1';
 export type * as typesV1 from './berth/types/v1';

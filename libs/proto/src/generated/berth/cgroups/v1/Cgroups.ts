@@ -48,8 +48,11 @@ export interface CgroupsClient extends grpc.Client {
    * Creates <parent>/<id> in every hierarchy (v1: cpuset cpus/mems copied
    * from the parent first; v2: controllers enabled in the ancestors'
    * cgroup.subtree_control), applies the resources and starts OOM watching.
-   * ALREADY_EXISTS when the id is taken (also when the directory exists
-   * without a record: run Reconcile). On any error nothing stays behind.
+   * ALREADY_EXISTS when the id is taken. An empty directory of that id with
+   * no record (the service was killed inside an earlier Create of it, before
+   * saving the record) is taken over, so a caller's retry succeeds; one with
+   * processes in it is ALREADY_EXISTS (run Reconcile). On any error nothing
+   * stays behind.
    */
   Create(argument: _berth_cgroups_v1_CreateRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_berth_cgroups_v1_Cgroup__Output>): grpc.ClientUnaryCall;
   Create(argument: _berth_cgroups_v1_CreateRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_berth_cgroups_v1_Cgroup__Output>): grpc.ClientUnaryCall;
@@ -59,8 +62,11 @@ export interface CgroupsClient extends grpc.Client {
    * Creates <parent>/<id> in every hierarchy (v1: cpuset cpus/mems copied
    * from the parent first; v2: controllers enabled in the ancestors'
    * cgroup.subtree_control), applies the resources and starts OOM watching.
-   * ALREADY_EXISTS when the id is taken (also when the directory exists
-   * without a record: run Reconcile). On any error nothing stays behind.
+   * ALREADY_EXISTS when the id is taken. An empty directory of that id with
+   * no record (the service was killed inside an earlier Create of it, before
+   * saving the record) is taken over, so a caller's retry succeeds; one with
+   * processes in it is ALREADY_EXISTS (run Reconcile). On any error nothing
+   * stays behind.
    */
   create(argument: _berth_cgroups_v1_CreateRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_berth_cgroups_v1_Cgroup__Output>): grpc.ClientUnaryCall;
   create(argument: _berth_cgroups_v1_CreateRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_berth_cgroups_v1_Cgroup__Output>): grpc.ClientUnaryCall;
@@ -68,18 +74,22 @@ export interface CgroupsClient extends grpc.Client {
   create(argument: _berth_cgroups_v1_CreateRequest, callback: grpc.requestCallback<_berth_cgroups_v1_Cgroup__Output>): grpc.ClientUnaryCall;
   
   /**
-   * Removes the cgroup directory in every hierarchy and forgets the record.
+   * Removes the cgroup directory in every hierarchy and forgets the record;
+   * also a directory of that id left with no record by a Create the service
+   * was killed in, so a caller's rollback of that Create leaves nothing.
    * FAILED_PRECONDITION while processes remain, unless force (then they are
-   * SIGKILLed first).
+   * SIGKILLed first). NOT_FOUND when neither record nor directory exists.
    */
   Delete(argument: _berth_cgroups_v1_DeleteRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_berth_cgroups_v1_DeleteResponse__Output>): grpc.ClientUnaryCall;
   Delete(argument: _berth_cgroups_v1_DeleteRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_berth_cgroups_v1_DeleteResponse__Output>): grpc.ClientUnaryCall;
   Delete(argument: _berth_cgroups_v1_DeleteRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_berth_cgroups_v1_DeleteResponse__Output>): grpc.ClientUnaryCall;
   Delete(argument: _berth_cgroups_v1_DeleteRequest, callback: grpc.requestCallback<_berth_cgroups_v1_DeleteResponse__Output>): grpc.ClientUnaryCall;
   /**
-   * Removes the cgroup directory in every hierarchy and forgets the record.
+   * Removes the cgroup directory in every hierarchy and forgets the record;
+   * also a directory of that id left with no record by a Create the service
+   * was killed in, so a caller's rollback of that Create leaves nothing.
    * FAILED_PRECONDITION while processes remain, unless force (then they are
-   * SIGKILLed first).
+   * SIGKILLed first). NOT_FOUND when neither record nor directory exists.
    */
   delete(argument: _berth_cgroups_v1_DeleteRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_berth_cgroups_v1_DeleteResponse__Output>): grpc.ClientUnaryCall;
   delete(argument: _berth_cgroups_v1_DeleteRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_berth_cgroups_v1_DeleteResponse__Output>): grpc.ClientUnaryCall;
@@ -260,15 +270,20 @@ export interface CgroupsHandlers extends grpc.UntypedServiceImplementation {
    * Creates <parent>/<id> in every hierarchy (v1: cpuset cpus/mems copied
    * from the parent first; v2: controllers enabled in the ancestors'
    * cgroup.subtree_control), applies the resources and starts OOM watching.
-   * ALREADY_EXISTS when the id is taken (also when the directory exists
-   * without a record: run Reconcile). On any error nothing stays behind.
+   * ALREADY_EXISTS when the id is taken. An empty directory of that id with
+   * no record (the service was killed inside an earlier Create of it, before
+   * saving the record) is taken over, so a caller's retry succeeds; one with
+   * processes in it is ALREADY_EXISTS (run Reconcile). On any error nothing
+   * stays behind.
    */
   Create: grpc.handleUnaryCall<_berth_cgroups_v1_CreateRequest__Output, _berth_cgroups_v1_Cgroup>;
   
   /**
-   * Removes the cgroup directory in every hierarchy and forgets the record.
+   * Removes the cgroup directory in every hierarchy and forgets the record;
+   * also a directory of that id left with no record by a Create the service
+   * was killed in, so a caller's rollback of that Create leaves nothing.
    * FAILED_PRECONDITION while processes remain, unless force (then they are
-   * SIGKILLed first).
+   * SIGKILLed first). NOT_FOUND when neither record nor directory exists.
    */
   Delete: grpc.handleUnaryCall<_berth_cgroups_v1_DeleteRequest__Output, _berth_cgroups_v1_DeleteResponse>;
   
