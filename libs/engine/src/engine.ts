@@ -21,13 +21,14 @@ import { uniqueName, validateContainerName } from './names';
 import type { EnginePorts, ExitStatus, PullPolicy } from './ports';
 import { newContainerRecord } from './record';
 import { decideRestart, RestartBackoff, type Clock } from './restart';
+import { RestartScheduler } from './lifecycle/restarts';
 import { createSteps, hostnameOf, resourcesOf, startSteps, type RunContext } from './run-plan';
 import { processFields } from './merge';
 import { resolveUser } from './user';
 import { requireRunning } from './state';
 import { checkSecurityOpts, isPrivileged, noNewPrivilegesOf } from './security';
 import { randomBytes } from 'node:crypto';
-import { RuntimeHolds } from './runtime-holds';
+import { RuntimeRelease } from './lifecycle/release';
 import { canTransition, transition as checkTransition } from './state';
 import type { ContainerUpdate } from '@berth/container-config';
 import { logBoundsOf, type ContainerConfig, type ContainerRecord, type EndpointSettings, type HostConfig } from './types';
@@ -98,20 +99,22 @@ export class Engine {
   private readonly ctx: EngineContext;
   /** Each container's last stats reading and when it was taken (docker's precpu). */
   private readonly statsPrev = new Map<string, { raw: RawCpuMem; at: number }>();
-  private readonly backoffs = new Map<string, RestartBackoff>();
-  private readonly restartTimers = new Map<string, unknown>();
+  /** Restart policies in time: backoffs and restart timers (lifecycle/restarts.ts). */
+  private readonly restarts: RestartScheduler;
   /** Resolves when the exit of the current process of a container has been committed. */
   private readonly exitHandled = new Map<string, Promise<void>>();
   /** Containers this engine is creating now (their records have no root yet). */
   private readonly creating = new Set<string>();
-  /** Attaches streaming a process's stdio; its release waits for them (runtime-holds.ts). */
-  private readonly runtimeHolds = new RuntimeHolds();
+  /** Releasing what a process holds in the other services (lifecycle/release.ts). */
+  private readonly release: RuntimeRelease;
 
   constructor(o: EngineOptions) {
     this.ctx = new EngineContext(o);
     this.store = this.ctx.store;
     this.volumes = this.ctx.volumes;
     this.events = this.ctx.events;
+    this.release = new RuntimeRelease(this.ctx);
+    this.restarts = new RestartScheduler(this.ctx, (id) => this.startNow(id, true));
     closeEngineState(this.ctx.stateDir);
     this.ctx.syncUsernsTraversal();
   }
@@ -241,7 +244,7 @@ export class Engine {
       throw new FailedPreconditionError(`container ${rec.name} cannot be started (state: ${rec.state})`, { field: 'state' });
     }
     this.checkSharedNetwork(rec);
-    this.cancelRestart(id);
+    this.restarts.cancel(id);
     // Its shim must reach its root and files through the 0700 state dirs (state-modes.ts).
     if (rec.idMapping) this.syncUsernsTraversal();
     const ctx: RunContext = {
@@ -358,7 +361,7 @@ export class Engine {
     if (rec.state !== 'running' && rec.state !== 'paused') return; // already handled (recovery or duplicate report)
     this.onStepTimed?.('exitNotify', Math.max(0, this.clock.now() - st.exitedAt) / 1000);
     const policy = rec.hostConfig.autoRemove ? { name: 'no' as const, maximumRetryCount: 0 } : rec.hostConfig.restartPolicy;
-    const decision = decideRestart(policy, rec.restartCount, this.backoffOf(id), {
+    const decision = decideRestart(policy, rec.restartCount, this.restarts.backoff(id), {
       exitCode: st.exitCode, manuallyStopped: rec.manuallyStopped, ranForMs: st.exitedAt - rec.startedAt,
     });
     const after = this.store.transition(id, decision.restart ? 'restarting' : 'exit', () => ({
@@ -369,66 +372,18 @@ export class Engine {
     // --rm: the writable root and the image ref go alongside the release (once the process is gone).
     const removing = !decision.restart && rec.hostConfig.autoRemove;
     let rootReleased = false;
-    await this.timed('releaseRuntime', () => this.releaseRuntime(id, removing ? async () => { rootReleased = await this.releaseRoot(id, rec.imageDigest); } : undefined));
+    await this.timed('releaseRuntime', () => this.release.release(id, removing ? async () => { rootReleased = await this.release.releaseRoot(id, rec.imageDigest); } : undefined));
     if (decision.restart) {
-      this.scheduleRestart(id, decision.delayMs);
+      this.restarts.schedule(id, decision.delayMs);
       return;
     }
     this.emit(after, 'exited', { exitCode: st.exitCode });
     if (rec.hostConfig.autoRemove) await this.timed('remove', () => this.removeNow(id, { force: false, volumes: true, rootReleased }));
   }
 
-  /**
-   * The writable root and the image ref of a container being removed,
-   * released early (in parallel with the rest of its runtime). false when
-   * that failed: removeNow then tries again and reports the error.
-   */
-  private async releaseRoot(id: string, imageDigest: string): Promise<boolean> {
-    try {
-      await Promise.all([
-        this.whileUnavailable(() => this.ports.layers.remove(id)),
-        imageDigest ? this.whileUnavailable(() => this.ports.images.removeContainerRef(imageDigest, id)) : undefined,
-      ]);
-      return true;
-    } catch (e) {
-      this.warn(`releasing the root of container ${id} (removal retries): ${(e as Error).message}`);
-      return false;
-    }
-  }
-
-  private backoffOf(id: string): RestartBackoff {
-    let b = this.backoffs.get(id);
-    if (!b) { b = new RestartBackoff(); this.backoffs.set(id, b); }
-    return b;
-  }
-
-  private scheduleRestart(id: string, delayMs: number): void {
-    this.cancelRestart(id);
-    const h = this.clock.setTimeout(() => {
-      this.restartTimers.delete(id);
-      void this.serial(id, async () => {
-        const cur = this.store.get(id);
-        if (cur.state !== 'restarting') return; // stopped or removed meanwhile
-        try {
-          await this.startNow(id, true);
-        } catch (e) {
-          // Docker gives up after a failed restart: the container stays exited with the error.
-          const failed = this.store.transition(id, 'exit', () => ({ error: (e as Error).message, exitCode: 128 }));
-          this.emit(failed, 'exited', { exitCode: 128 });
-        }
-      }).catch((e) => this.warn(`restart of ${id}: ${(e as Error).message}`));
-    }, delayMs);
-    this.restartTimers.set(id, h);
-  }
-
-  private cancelRestart(id: string): void {
-    const h = this.restartTimers.get(id);
-    if (h !== undefined) { this.clock.clearTimeout(h); this.restartTimers.delete(id); }
-  }
-
   /** True while a restart is scheduled (tests, `inspect` of a restarting container). */
   restartPending(id: string): boolean {
-    return this.restartTimers.has(id);
+    return this.restarts.pending(id);
   }
 
   /**
@@ -438,32 +393,7 @@ export class Engine {
    * attach must not start (read the log and wait instead).
    */
   holdRuntime(id: string): (() => void) | undefined {
-    return this.runtimeHolds.hold(id);
-  }
-
-  /** `alongside` runs in parallel with the network/hosts/cgroup release, after the process is deleted. */
-  private async releaseRuntime(id: string, alongside?: () => Promise<void>): Promise<void> {
-    return this.runtimeHolds.afterHolds(id, () => this.releaseRuntimeNow(id, alongside));
-  }
-
-  /**
-   * The process first: deleting it drops the last reference to its network
-   * namespace, and the kernel then tears the veth down with the namespace
-   * (a Detach before that deletes the link itself under the RTNL lock,
-   * ~20 ms more). Then the network, hosts files and cgroup, which are
-   * independent, in parallel.
-   */
-  private async releaseRuntimeNow(id: string, alongside?: () => Promise<void>): Promise<void> {
-    const release = async (what: string, fn: () => Promise<void>): Promise<void> => {
-      try { await this.whileUnavailable(fn); } catch (e) { if (!isNotFound(e)) this.warn(`${what} of container ${id}: ${(e as Error).message}`); }
-    };
-    await release('delete process', () => this.ports.namespaces.delete(id));
-    await Promise.all([
-      release('detach network', () => this.ports.networks.detach(id)),
-      release('remove hosts files', () => this.ports.networks.removeHostsFiles(id)),
-      release('remove cgroup', () => this.ports.cgroups.remove(id)),
-      ...(alongside ? [alongside()] : []),
-    ]);
+    return this.release.hold(id);
   }
 
   // ---- stop / kill / pause ---------------------------------------------------
@@ -480,7 +410,7 @@ export class Engine {
     return this.serial(rec.id, async () => {
       const cur = this.store.get(rec.id);
       if (cur.state === 'restarting') {
-        this.cancelRestart(cur.id);
+        this.restarts.cancel(cur.id);
         const r = this.store.transition(cur.id, 'exit', () => ({ manuallyStopped: true }));
         this.emit(r, 'stopped');
         return r;
@@ -577,7 +507,7 @@ export class Engine {
     let rootReleased = opts.rootReleased ?? false;
     if (cur.state === 'restarting') {
       if (!opts.force) checkTransition(cur.name, cur.state, 'remove'); // throws the worded error
-      this.cancelRestart(id);
+      this.restarts.cancel(id);
       cur = this.store.transition(id, 'exit');
     }
     if (cur.state === 'running' || cur.state === 'paused') {
@@ -586,7 +516,7 @@ export class Engine {
       if (cur.state === 'paused') await this.ports.cgroups.thaw(id);
       await this.ports.namespaces.wait(id, MAX_TIMER_MS);
       const digest = cur.imageDigest;
-      await this.releaseRuntime(id, async () => { rootReleased = await this.releaseRoot(id, digest); });
+      await this.release.release(id, async () => { rootReleased = await this.release.releaseRoot(id, digest); });
       cur = this.store.transition(id, 'exit', () => ({ exitCode: 137, finishedAt: this.clock.now(), pid: 0 }));
       this.emit(cur, 'die', { exitCode: 137 });
     }
@@ -596,7 +526,7 @@ export class Engine {
     // A start cut short by a killed service (its rollback could not reach it)
     // can leave a created container holding a process, network or cgroup:
     // release them (idempotent; nothing there is fine).
-    if (cur.state === 'created') await this.releaseRuntime(id);
+    if (cur.state === 'created') await this.release.release(id);
     if (!rootReleased) {
       await this.whileUnavailable(() => this.ports.layers.remove(id));
       const digest = cur.imageDigest;
@@ -614,7 +544,7 @@ export class Engine {
     // off the event loop: with many removals at once the sync rm was a visible stall.
     await rm(join(this.stateDir, 'containers', id), { recursive: true, force: true });
     if (cur.idMapping) this.syncUsernsTraversal();
-    this.backoffs.delete(id);
+    this.restarts.forget(id);
     this.emit({ ...cur, state: 'removed' }, 'removed');
   }
 
@@ -947,7 +877,7 @@ export class Engine {
    */
   close(): void {
     this.ctx.closed = true;
-    for (const id of [...this.restartTimers.keys()]) this.cancelRestart(id);
+    this.restarts.cancelAll();
   }
 
   // ---- recovery ---------------------------------------------------------------
@@ -955,16 +885,16 @@ export class Engine {
   /** Internal hooks for recovery (recovery.ts). */
   /** @internal */ _watch(id: string): void { this.watchExit(id); }
   /** @internal */ _isCreating(id: string): boolean { return this.creating.has(id); }
-  /** @internal */ _scheduleRestart(id: string, delayMs: number): void { this.scheduleRestart(id, delayMs); }
-  /** @internal */ _releaseRuntime(id: string): Promise<void> { return this.releaseRuntime(id); }
+  /** @internal */ _scheduleRestart(id: string, delayMs: number): void { this.restarts.schedule(id, delayMs); }
+  /** @internal */ _releaseRuntime(id: string): Promise<void> { return this.release.release(id); }
   /** @internal On the container's chain: a start queued before it wins (then there is nothing to undo). */
   _releaseIfCreated(id: string): Promise<void> {
     return this.serial(id, async () => {
-      if (this.store.get(id).state === 'created') await this.releaseRuntime(id);
+      if (this.store.get(id).state === 'created') await this.release.release(id);
     });
   }
   /** @internal */ _emit(rec: ContainerRecord, action: ContainerAction, extra: Partial<ContainerEvent> = {}): void { this.emit(rec, action, extra); }
-  /** @internal */ _backoff(id: string): RestartBackoff { return this.backoffOf(id); }
+  /** @internal */ _backoff(id: string): RestartBackoff { return this.restarts.backoff(id); }
   /** @internal */ get _ports(): EnginePorts { return this.ports; }
   /** @internal */ get _clock(): Clock { return this.clock; }
 }
