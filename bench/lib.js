@@ -24,6 +24,31 @@ function stats(values) {
 }
 
 /** Resident set size of a pid in bytes (VmRSS), or 0 when gone. */
+/**
+ * What a set of processes costs the machine, independent of other processes:
+ * each one's private memory (RssAnon + RssShmem, from /proc/<pid>/status) plus
+ * the file-backed pages (the node binary, shared libraries) counted once, as
+ * the largest RssFile among them: the processes of a stack map the same files.
+ * (PSS would divide shared pages also among unrelated processes running the
+ * same binary, and so shrink as the machine runs more of them.)
+ */
+function footprintBytes(pids) {
+  let privateKiB = 0;
+  let fileKiB = 0;
+  for (const pid of pids) {
+    let status;
+    try {
+      status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    } catch {
+      continue;
+    }
+    const kib = (key) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0);
+    privateKiB += kib('RssAnon') + kib('RssShmem');
+    fileKiB = Math.max(fileKiB, kib('RssFile'));
+  }
+  return (privateKiB + fileKiB) * 1024;
+}
+
 function rssBytes(pid) {
   try {
     const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -91,4 +116,4 @@ function timeRuncRuns(bundle, rootfs, linux, n, warm) {
   return times;
 }
 
-module.exports = { ROOT, RESULTS, percentile, stats, rssBytes, descendants, machine, writeResult, sleep, mib, timeRuncRuns };
+module.exports = { ROOT, RESULTS, percentile, stats, rssBytes, footprintBytes, descendants, machine, writeResult, sleep, mib, timeRuncRuns };
