@@ -22,6 +22,7 @@ import type { EnginePorts, ExitStatus, PullPolicy } from './ports';
 import { newContainerRecord } from './record';
 import { decideRestart, RestartBackoff, type Clock } from './restart';
 import { RestartScheduler } from './lifecycle/restarts';
+import { ExitHandling } from './lifecycle/exits';
 import { createSteps, hostnameOf, resourcesOf, startSteps, type RunContext } from './run-plan';
 import { processFields } from './merge';
 import { resolveUser } from './user';
@@ -101,8 +102,8 @@ export class Engine {
   private readonly statsPrev = new Map<string, { raw: RawCpuMem; at: number }>();
   /** Restart policies in time: backoffs and restart timers (lifecycle/restarts.ts). */
   private readonly restarts: RestartScheduler;
-  /** Resolves when the exit of the current process of a container has been committed. */
-  private readonly exitHandled = new Map<string, Promise<void>>();
+  /** Exit watchers and the handling of exits (lifecycle/exits.ts). */
+  private readonly exits: ExitHandling;
   /** Containers this engine is creating now (their records have no root yet). */
   private readonly creating = new Set<string>();
   /** Releasing what a process holds in the other services (lifecycle/release.ts). */
@@ -115,6 +116,7 @@ export class Engine {
     this.events = this.ctx.events;
     this.release = new RuntimeRelease(this.ctx);
     this.restarts = new RestartScheduler(this.ctx, (id) => this.startNow(id, true));
+    this.exits = new ExitHandling(this.ctx, this.release, this.restarts, (id, opts) => this.removeNow(id, opts));
     closeEngineState(this.ctx.stateDir);
     this.ctx.syncUsernsTraversal();
   }
@@ -267,7 +269,7 @@ export class Engine {
     }));
     if (isRestart) this.emit(started, 'restarted');
     this.emit(started, 'started');
-    this.watchExit(id);
+    this.exits.watch(id);
     return started;
   }
 
@@ -317,68 +319,12 @@ export class Engine {
 
   // ---- exit handling and restart policy --------------------------------------
 
-  /** Waits (through the namespaces service) for the current process to exit, then handles it. */
-  private watchExit(id: string): void {
-    const p = (async () => {
-      for (;;) {
-        let st: ExitStatus | null;
-        try {
-          // A namespaces service being restarted: its monitors keep the exit, ask again.
-          st = await this.whileUnavailable(() => this.ports.namespaces.wait(id, MAX_TIMER_MS));
-        } catch (e) {
-          if (isNotFound(e)) return; // deleted under us (remove -f)
-          this.warn(`wait for container ${id}: ${(e as Error).message}`);
-          return;
-        }
-        // After close() the next engine (recovery) owns the container.
-        if (this.ctx.closed) return;
-        if (st) {
-          try {
-            await this.serial(id, () => this.handleExit(id, st!));
-          } catch (e) {
-            // Nobody awaits the watcher: report instead of an unhandled rejection.
-            this.warn(`handling the exit of container ${id}: ${(e as Error).message}`);
-          }
-          return;
-        }
-      }
-    })();
-    this.exitHandled.set(id, p);
-  }
-
   /**
-   * Commits an exit: records the exit code and announces `die` (what Wait
-   * returns on) at once, then releases the runtime resources (network,
-   * cgroup, process; the writable root stays for restart/commit/logs),
-   * applies the restart policy, and --rm. The release runs on the
-   * container's operation chain, so a start or remove queued behind the exit
-   * finds everything released; a crash between the commit and the release is
-   * healed by recovery, which releases every exited container again.
+   * Commits an exit and handles it: release, restart policy, --rm
+   * (lifecycle/exits.ts). Called on the container's operation chain.
    */
-  async handleExit(id: string, st: ExitStatus): Promise<void> {
-    let rec: ContainerRecord;
-    try { rec = this.store.get(id); } catch (e) { if (isNotFound(e)) return; throw e; }
-    if (rec.state !== 'running' && rec.state !== 'paused') return; // already handled (recovery or duplicate report)
-    this.onStepTimed?.('exitNotify', Math.max(0, this.clock.now() - st.exitedAt) / 1000);
-    const policy = rec.hostConfig.autoRemove ? { name: 'no' as const, maximumRetryCount: 0 } : rec.hostConfig.restartPolicy;
-    const decision = decideRestart(policy, rec.restartCount, this.restarts.backoff(id), {
-      exitCode: st.exitCode, manuallyStopped: rec.manuallyStopped, ranForMs: st.exitedAt - rec.startedAt,
-    });
-    const after = this.store.transition(id, decision.restart ? 'restarting' : 'exit', () => ({
-      exitCode: st.exitCode, oomKilled: st.oomKilled, finishedAt: st.exitedAt, pid: 0,
-    }));
-    if (st.oomKilled) this.emit(after, 'oom');
-    this.emit(after, 'die', { exitCode: st.exitCode });
-    // --rm: the writable root and the image ref go alongside the release (once the process is gone).
-    const removing = !decision.restart && rec.hostConfig.autoRemove;
-    let rootReleased = false;
-    await this.timed('releaseRuntime', () => this.release.release(id, removing ? async () => { rootReleased = await this.release.releaseRoot(id, rec.imageDigest); } : undefined));
-    if (decision.restart) {
-      this.restarts.schedule(id, decision.delayMs);
-      return;
-    }
-    this.emit(after, 'exited', { exitCode: st.exitCode });
-    if (rec.hostConfig.autoRemove) await this.timed('remove', () => this.removeNow(id, { force: false, volumes: true, rootReleased }));
+  handleExit(id: string, st: ExitStatus): Promise<void> {
+    return this.exits.handleExit(id, st);
   }
 
   /** True while a restart is scheduled (tests, `inspect` of a restarting container). */
@@ -430,7 +376,7 @@ export class Engine {
       return cur;
     }).then(async (r) => {
       // The exit is committed by the watcher on the same chain; wait for it outside it.
-      await this.exitHandled.get(r.id);
+      await this.exits.handled(r.id);
       const after = this.store.find(r.id);
       if (after.state === 'exited' && r.state !== 'exited' && r.state !== 'created') this.emit(after, 'stopped');
       return after;
@@ -498,7 +444,7 @@ export class Engine {
     const rec = this.store.find(ref);
     return this.serial(rec.id, () => this.timed('remove', () => this.removeNow(rec.id, opts))).then(async () => {
       // A forced kill's exit handling may still be queued behind us; it finds no record.
-      await this.exitHandled.get(rec.id);
+      await this.exits.handled(rec.id);
     });
   }
 
@@ -858,7 +804,7 @@ export class Engine {
         } catch { /* removed with it (rm -f) */ }
         const exitCode = ev.exitCode ?? this.lastExitCode(id);
         // The exit handling (release, then --rm's removal) runs on the watcher; its end is the run's end.
-        const handled = autoRemove ? (this.exitHandled.get(id) ?? Promise.resolve()).catch(() => undefined) : Promise.resolve();
+        const handled = autoRemove ? (this.exits.handled(id) ?? Promise.resolve()).catch(() => undefined) : Promise.resolve();
         void handled.then(() => resolve({ exitCode, oomKilled, removed: !exists() }));
       };
       const onAbort = (): void => {
@@ -883,7 +829,7 @@ export class Engine {
   // ---- recovery ---------------------------------------------------------------
 
   /** Internal hooks for recovery (recovery.ts). */
-  /** @internal */ _watch(id: string): void { this.watchExit(id); }
+  /** @internal */ _watch(id: string): void { this.exits.watch(id); }
   /** @internal */ _isCreating(id: string): boolean { return this.creating.has(id); }
   /** @internal */ _scheduleRestart(id: string, delayMs: number): void { this.restarts.schedule(id, delayMs); }
   /** @internal */ _releaseRuntime(id: string): Promise<void> { return this.release.release(id); }
