@@ -345,6 +345,27 @@ time.sleep(1000)
     expect(isAlreadyExists(await rejection(m.create('x')))).toBe(true);
   });
 
+  it('a create killed between mkdir and its record: the retried create takes the empty leftover over, delete removes one', async () => {
+    const m = h.manager();
+    // What a SIGKILL inside create leaves: the directories, no record.
+    await m.driver.create(`${h.parent}/cut`);
+    await m.driver.create(`${h.parent}/cut2`);
+    const restarted = h.manager();
+    const info = await restarted.create('cut', { resources: { pids: { limit: 20 } }, name: 'web' });
+    expect(restarted.get('cut')).toMatchObject({ name: 'web', resources: { pids: { limit: 20 } } });
+    expect(h.manager().get(info.id).name).toBe('web'); // recorded this time
+    await restarted.delete('cut2', { force: true });
+    for (const d of restarted.driver.directories(`${h.parent}/cut2`)) expect(existsSync(d)).toBe(false);
+    expect(isNotFound(await rejection(restarted.delete('cut2')))).toBe(true);
+    // A leftover with a process in it is someone's: not taken over.
+    await m.driver.create(`${h.parent}/busy`);
+    const c = h.spawn('sleep 1000');
+    await m.driver.addProcess(`${h.parent}/busy`, c.pid!);
+    expect(isAlreadyExists(await rejection(restarted.create('busy')))).toBe(true);
+    await restarted.delete('busy', { force: true });
+    expect((await exited(c)).signal).toBe('SIGKILL');
+  });
+
   it('supports nested pod parents and keeps names and labels across a restart', async () => {
     const m = h.manager();
     await m.create('p1c1', { parent: `${h.parent}/pod-a`, name: 'web', image: 'nginx:1', labels: { 'io.kubernetes.pod.name': 'a' } });

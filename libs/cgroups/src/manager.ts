@@ -173,8 +173,17 @@ export class CgroupsManager extends EventEmitter {
       throw new InvalidArgumentError(`parent: "${parent}" is a container cgroup, not a pod parent`, { field: 'parent' });
     }
     const path = `${parent}/${id}`;
+    // A directory with no record is what this service leaves when it is
+    // killed inside a create (the record is saved last): the caller's retry
+    // of that create lands here. Nothing else makes cgroups under berth's
+    // parent, and a container's process joins only after its create answered,
+    // so an empty one is that create's leftover and is taken over (mkdir and
+    // the limits below are idempotent). One with processes is not.
     if (await this.driver.exists(path)) {
-      throw new AlreadyExistsError(`cgroup ${path} already exists on the host but berth has no record of it; run reconcile`, { field: 'id' });
+      const pids = await this.driver.processes(path);
+      if (pids.length > 0) {
+        throw new AlreadyExistsError(`cgroup ${path} already exists on the host with ${pids.length} process(es) but berth has no record of it; run reconcile`, { field: 'id' });
+      }
     }
     const rec: CgroupRecord = {
       id,
@@ -345,9 +354,15 @@ export class CgroupsManager extends EventEmitter {
     }
   }
 
-  /** Delete: removes the cgroup in every hierarchy. Refuses while processes remain unless force (SIGKILL them first). */
+  /**
+   * Delete: removes the cgroup in every hierarchy, also one a create this
+   * service was killed in left without a record. Refuses while processes
+   * remain unless force (SIGKILL them first).
+   */
   async delete(id: string, opts: { force?: boolean } = {}): Promise<void> {
-    const rec = this.record(id);
+    checkId(id);
+    const recorded = this.records.has(id);
+    const rec = this.records.get(id) ?? (await this.unrecorded(id)) ?? this.record(id);
     const path = this.pathOf(rec);
     if (await this.driver.exists(path)) {
       const pids = await this.driver.processes(path);
@@ -355,7 +370,8 @@ export class CgroupsManager extends EventEmitter {
         if (!opts.force) {
           throw new FailedPreconditionError(`cgroup ${id} still has ${pids.length} process(es) (${pids.slice(0, 10).join(', ')}); kill them first or delete with force`);
         }
-        await this.killAll(id, 'SIGKILL');
+        if (recorded) await this.killAll(id, 'SIGKILL');
+        else await this.killPath(path);
       }
       this.unwatchOom(id);
       await this.driver.remove(path);
@@ -363,6 +379,23 @@ export class CgroupsManager extends EventEmitter {
     this.unwatchOom(id);
     this.records.delete(id);
     this.store.remove(id);
+  }
+
+  /**
+   * A cgroup of this id on the host with no record (this service was killed
+   * inside its create, between mkdir and saving the record), under the
+   * manager's parent or a pod parent a record names; undefined if none. Delete
+   * removes it, so the caller's rollback of that create leaves nothing.
+   */
+  private async unrecorded(id: string): Promise<CgroupRecord | undefined> {
+    if (this.creating.has(id)) return undefined;
+    const parents = new Set([this.parent, ...[...this.records.values()].map((r) => r.parent)]);
+    for (const parent of parents) {
+      if (await this.driver.exists(`${parent}/${id}`)) {
+        return { id, parent, name: '', image: '', labels: {}, resources: {}, createdAt: 0, oomKills: 0 };
+      }
+    }
+    return undefined;
   }
 
   /** List: every cgroup berth manages, sorted by id. */
