@@ -9,6 +9,7 @@ import { parseSecurityOpts } from '@berth/seccomp';
 import { checkCgroupnsMode, checkContainerName, MIN_MEMORY, parseDeviceCgroupRule, parseDeviceMapping, type ContainerConfig, type HostConfig } from '@berth/container-config';
 import type { CommandDef, FlagDef, ParsedCommand } from './command';
 import { invalidFlagValue } from './command';
+import { HEALTH_FLAGS, healthConfigFromFlags } from './health-flags';
 import {
   checkImageRef, parseCapability, parseCpus, parseCpuset, parseEnvArg, parseEnvFile, parseHostname, parseLabel,
   parseMemory, parseMemorySwap, parseNetworkMode, parsePortSpec, parseRestartPolicy, parseTmpfs, parseUserSpec,
@@ -55,6 +56,7 @@ export const RUN_FLAGS: FlagDef[] = [
   { name: 'log-driver', kind: 'string', description: 'Logging driver for the container (k8s-file; json-file is another name for it)' },
   { name: 'log-opt', kind: 'list', description: 'Log driver options (max-size=10m: rotate at this size, -1 never; max-file=5: files kept)' },
   { name: 'pull', kind: 'string', description: 'Pull image before running ("always", "missing", "never")', default: 'missing' },
+  ...HEALTH_FLAGS,
 ];
 
 export const RUN_COMMAND: CommandDef = {
@@ -251,6 +253,8 @@ export function buildRunRequest(p: ParsedCommand, env: RunEnv): RunRequest {
   const pull = str('pull');
   if (pull !== 'missing' && pull !== 'always' && pull !== 'never') throw invalidFlagValue(flagOf('pull'), pull, 'expected always, missing or never');
 
+  const healthcheck = healthConfigFromFlags(p);
+
   const detach = (v.detach as boolean | undefined) ?? false;
   const interactive = v.interactive as boolean;
   return {
@@ -259,6 +263,7 @@ export function buildRunRequest(p: ParsedCommand, env: RunEnv): RunRequest {
       hostname, domainname: '', user, env: envs, cmd: cmd.length ? cmd : null, entrypoint, workingDir: workdir,
       exposedPorts, volumes: [], labels, stopSignal, stopTimeout, tty: v.tty as boolean, openStdin: interactive,
       attachStdin: !detach && interactive, attachStdout: !detach, attachStderr: !detach, image,
+      ...(healthcheck ? { healthcheck } : {}),
     },
     hostConfig: {
       memory, memorySwap, nanoCpus, cpuShares, cpusetCpus, pidsLimit, networkMode, portBindings, mounts,

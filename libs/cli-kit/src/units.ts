@@ -74,13 +74,16 @@ export interface StatusFacts {
   /** Epoch ms, 0 = never. */
   startedAt: number;
   finishedAt: number;
+  /** Healthcheck status (starting, healthy, unhealthy); "" or absent = none. */
+  health?: string;
 }
 
 export function statusString(s: StatusFacts, nowMs: number): string {
   switch (s.state) {
     case 'paused': return `Up ${humanDuration(nowMs - s.startedAt)} (Paused)`;
     case 'restarting': return `Restarting (${s.exitCode}) ${humanDuration(nowMs - s.finishedAt)} ago`;
-    case 'running': return `Up ${humanDuration(nowMs - s.startedAt)}`;
+    // moby's Health.String(): "health: starting", else the status.
+    case 'running': return `Up ${humanDuration(nowMs - s.startedAt)}${s.health ? ` (${s.health === 'starting' ? 'health: starting' : s.health})` : ''}`;
     case 'removing': return 'Removal In Progress';
     case 'dead': return 'Dead';
     case 'created': return 'Created';

@@ -82,6 +82,24 @@ export interface ContainerConfig {
   attachStderr: boolean;
   /** The image reference as the user wrote it. */
   image: string;
+  /** HEALTHCHECK / --health-*: absent or null = the image's; test ["NONE"] = none (--no-healthcheck). */
+  healthcheck?: HealthConfig | null;
+}
+
+/**
+ * Docker's HealthConfig (a container's or an image's HEALTHCHECK). Durations
+ * are nanoseconds, as in Docker's API; 0 = inherit (the image's, else
+ * Docker's default: interval 30s, timeout 30s, start period 0, start
+ * interval 5s, retries 3).
+ */
+export interface HealthConfig {
+  /** [] = inherit; ["NONE"]; ["CMD", arg...] (exec form); ["CMD-SHELL", "command"] (run by /bin/sh -c). */
+  test: string[];
+  interval: number;
+  timeout: number;
+  startPeriod: number;
+  startInterval: number;
+  retries: number;
 }
 
 /** docker run --log-driver / --log-opt (Docker's LogConfig). */
@@ -142,3 +160,4 @@ export interface HostConfig {
 
 export * from './validate';
 export * from './devices';
+export * from './health';

@@ -43,7 +43,7 @@ export function listEntry(c: engineV1.ContainerSummary__Output, nowMs: number, n
     State: c.state,
     Status: statusString({
       state: c.state as StatusFacts['state'], exitCode: c.exitCode,
-      startedAt: Number(c.startedAtUnixMs), finishedAt: Number(c.finishedAtUnixMs),
+      startedAt: Number(c.startedAtUnixMs), finishedAt: Number(c.finishedAtUnixMs), health: c.health,
     }, nowMs),
     HostConfig: { NetworkMode: networkMode },
     NetworkSettings: { Networks: Object.fromEntries(c.networks.map((n) => [n, { NetworkID: '', EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0, MacAddress: '' }])) },

@@ -7,7 +7,7 @@
 // than silently dropped.
 import { posix } from 'node:path';
 import { InvalidArgumentError } from '@berth/errors';
-import type { ContainerConfig, HostConfig, MountSpec, PortBinding, RestartPolicy } from '@berth/container-config';
+import { healthConfigFromDocker, type ContainerConfig, type DockerHealthConfig, type HostConfig, type MountSpec, type PortBinding, type RestartPolicy } from '@berth/container-config';
 import { parseCapability, parseNetworkMode, parseTmpfs, parseVolumeSpec } from '@berth/cli-kit';
 import type { engineV1 } from '@berth/proto';
 
@@ -194,6 +194,8 @@ export function decodeCreate(body: Json, name: string): DecodedCreate {
     attachStdout: body['AttachStdout'] === true,
     attachStderr: body['AttachStderr'] === true,
     image,
+    // Docker's Healthcheck {Test, Interval, Timeout, StartPeriod, StartInterval, Retries} (ns): the engine checks it.
+    ...(body['Healthcheck'] && typeof body['Healthcheck'] === 'object' ? { healthcheck: healthConfigFromDocker(obj(body['Healthcheck']) as DockerHealthConfig) } : {}),
   };
   if (config.workingDir && !config.workingDir.startsWith('/')) throw bad('WorkingDir', `"${config.workingDir}" is not an absolute path`);
   const hostConfig: HostConfig = {

@@ -15,6 +15,7 @@ export const DOCKER_ACTION: Record<string, string> = {
   created: 'create', started: 'start', die: 'die', oom: 'oom', paused: 'pause', unpaused: 'unpause',
   restarted: 'restart', killed: 'kill', stopped: 'stop', renamed: 'rename', removed: 'destroy', updated: 'update',
   commit: 'commit', exec_started: 'exec_start', exec_died: 'exec_die', 'archive-path': 'archive-path', 'extract-to-dir': 'extract-to-dir',
+  health_status: 'health_status',
 };
 const ENGINE_ACTION = Object.fromEntries(Object.entries(DOCKER_ACTION).map(([k, v]) => [v, k]));
 
@@ -32,10 +33,13 @@ function osName(): string {
 
 /** One Docker event document; timeNano is written exactly (it does not fit a double). */
 export function eventJson(ev: engineV1.Event__Output): string | undefined {
-  const action = DOCKER_ACTION[ev.action];
-  if (!action) return undefined; // "exited" follows "die" in berth; Docker has only die
+  const base = DOCKER_ACTION[ev.action];
+  if (!base) return undefined; // "exited" follows "die" in berth; Docker has only die
   const ms = Number(ev.timeUnixMs);
   const attrs: Record<string, string> = { ...ev.attributes, name: ev.name, image: ev.image };
+  // Docker's health event names the new status in the action itself: "health_status: healthy".
+  const action = base === 'health_status' && attrs['health_status'] ? `health_status: ${attrs['health_status']}` : base;
+  delete attrs['health_status'];
   if (attrs['exit_code'] !== undefined) {
     attrs['exitCode'] = attrs['exit_code'];
     delete attrs['exit_code'];

@@ -14,6 +14,8 @@ export function imageConfigOf(c: ContainerConfig): ImageConfig {
   return {
     user: c.user, exposedPorts: [...c.exposedPorts], env: [...c.env], entrypoint: c.entrypoint ? [...c.entrypoint] : null,
     cmd: c.cmd ? [...c.cmd] : null, volumes: [...c.volumes], workingDir: c.workingDir, labels: { ...c.labels }, stopSignal: c.stopSignal,
+    // The container's healthcheck goes into the image, as Docker commits it.
+    ...(c.healthcheck ? { healthcheck: { ...c.healthcheck, test: [...c.healthcheck.test] } } : {}),
   };
 }
 

@@ -14,7 +14,9 @@ export type ContainerAction =
   | 'created' | 'started' | 'die' | 'exited' | 'oom' | 'paused' | 'unpaused' | 'restarted'
   | 'killed' | 'stopped' | 'renamed' | 'removed' | 'updated' | 'commit' | 'exec_started' | 'exec_died'
   // docker cp: Docker's names for reading a path out (CopyFrom) and extracting into one (CopyTo).
-  | 'archive-path' | 'extract-to-dir';
+  | 'archive-path' | 'extract-to-dir'
+  // A healthcheck status change (healthStatus says to what: healthy or unhealthy), Docker's "health_status: <status>".
+  | 'health_status';
 
 export interface ContainerEvent {
   id: string;
@@ -33,6 +35,8 @@ export interface ContainerEvent {
   imageId?: string;
   /** For exec_*: the exec id. */
   execId?: string;
+  /** For health_status: "healthy" | "unhealthy" (Docker announces no return to "starting"). */
+  healthStatus?: string;
   labels: Record<string, string>;
 }
 

@@ -2,7 +2,8 @@
 // (api/types ContainerJSON), so tools that parse `docker inspect` output
 // (jq scripts, compose, CI) work against berth unchanged. Fields berth has no
 // concept of keep Docker's zero values rather than disappearing.
-import type { ContainerRecord, MountPoint, PortBinding } from './types';
+import { healthConfigToDocker } from '@berth/container-config';
+import type { ContainerRecord, HealthState, MountPoint, PortBinding } from './types';
 import { formatIdRanges } from './userns';
 import { seccompProfileNameOf } from './security';
 
@@ -45,6 +46,14 @@ function mountJson(m: MountPoint): Record<string, unknown> {
   };
 }
 
+/** Docker's State.Health (Status, FailingStreak, Log with RFC3339 Start/End). */
+function healthJson(h: HealthState): Record<string, unknown> {
+  return {
+    Status: h.status, FailingStreak: h.failingStreak,
+    Log: h.log.map((e) => ({ Start: rfc3339(e.start), End: rfc3339(e.end), ExitCode: e.exitCode, Output: e.output })),
+  };
+}
+
 const nullIfEmpty = <T>(a: T[]): T[] | null => (a.length ? a : null);
 const setOf = (keys: string[]): Record<string, Record<string, never>> | null =>
   keys.length ? Object.fromEntries(keys.map((k) => [k, {}])) : null;
@@ -73,6 +82,7 @@ export function inspectContainer(c: ContainerRecord): Record<string, unknown> {
       Error: c.error,
       StartedAt: rfc3339(c.startedAt),
       FinishedAt: rfc3339(c.finishedAt),
+      ...(c.health ? { Health: healthJson(c.health) } : {}),
     },
     Image: c.imageDigest,
     ResolvConfPath: ns.resolvConfPath,
@@ -141,6 +151,7 @@ export function inspectContainer(c: ContainerRecord): Record<string, unknown> {
       Labels: cfg.labels,
       ...(cfg.stopSignal ? { StopSignal: cfg.stopSignal } : {}),
       ...(cfg.stopTimeout !== null ? { StopTimeout: cfg.stopTimeout } : {}),
+      ...(cfg.healthcheck ? { Healthcheck: healthConfigToDocker(cfg.healthcheck) } : {}),
     },
     NetworkSettings: {
       Bridge: '',

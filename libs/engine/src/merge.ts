@@ -14,10 +14,12 @@
 //   WorkingDir    user if set, else image
 //   Volumes       union
 //   StopSignal    user if set, else image
-//   Healthcheck   not implemented by berth: ignored on both sides
+//   Healthcheck   user's when given, each empty field taking the image's
+//                 (container-config mergeHealthConfig); ["NONE"] disables it
 // After merging, an empty Entrypoint and an empty Cmd is "no command specified".
 import { InvalidArgumentError } from '@berth/errors';
 import { posix } from 'node:path';
+import { mergeHealthConfig, type HealthConfig } from '@berth/container-config';
 import type { ContainerConfig } from './types';
 
 /** The runtime part of an OCI image config (image-spec config.md "config"). */
@@ -31,6 +33,8 @@ export interface ImageConfig {
   workingDir: string;
   labels: Record<string, string>;
   stopSignal: string;
+  /** HEALTHCHECK; absent = none. */
+  healthcheck?: HealthConfig | null;
 }
 
 export function emptyImageConfig(): ImageConfig {
@@ -63,6 +67,9 @@ export function mergeConfig(user: ContainerConfig, image: ImageConfig): Containe
   if (out.workingDir === '') out.workingDir = image.workingDir;
   out.volumes = union(user.volumes, image.volumes);
   if (out.stopSignal === '') out.stopSignal = image.stopSignal;
+  const health = mergeHealthConfig(user.healthcheck, image.healthcheck);
+  if (health) out.healthcheck = health;
+  else delete out.healthcheck;
   return out;
 }
 

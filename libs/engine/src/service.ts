@@ -33,7 +33,8 @@ import { validateEventFilters, eventMatches } from './event-filter';
 import { statsIntervalFromWire, stopTimeoutFromWire, validateContainerPath } from './validate';
 import { UntilEnd } from './events-until';
 import type { ContainerAction, ContainerEvent } from './events';
-import { createGrpcPorts, type GrpcPorts } from './grpc-ports';
+import { createGrpcPorts, grpcProbeRunner, type GrpcPorts } from './grpc-ports';
+import { HealthMonitor } from './health';
 import { recover } from './recovery';
 import { toSummary } from './summary';
 import { logBoundsOf } from './types';
@@ -69,6 +70,7 @@ export function containerEventPayload(ev: ContainerEvent): eventsV1.ContainerEve
   if (ev.oldName) attributes.old_name = ev.oldName;
   if (ev.execId) attributes.exec_id = ev.execId;
   if (ev.imageId) attributes.image_id = ev.imageId;
+  if (ev.healthStatus) attributes.health_status = ev.healthStatus;
   attributes.time_unix_ms = String(ev.time);
   return {
     id: ev.id, name: ev.name, image: ev.image, action: ev.action, signal: ev.signal ?? '', labels: { ...ev.labels }, attributes,
@@ -87,6 +89,7 @@ export function containerEventFromPayload(p: eventsV1.ContainerEvent, fallbackTi
     ...(a.old_name ? { oldName: a.old_name } : {}),
     ...(a.exec_id ? { execId: a.exec_id } : {}),
     ...(a.image_id ? { imageId: a.image_id } : {}),
+    ...(a.health_status ? { healthStatus: a.health_status } : {}),
   };
 }
 
@@ -192,8 +195,14 @@ export const engineModule: ServiceModule = {
     engine.events.on('event', (ev: ContainerEvent) => {
       ctx.events.publish(subjects.engineContainer(natsAction(ev.action)), containerEventPayload(ev), ev.id);
     });
+    // Healthchecks follow the engine's events; after recovery, running containers' probes resume (health.ts).
+    const health = new HealthMonitor({
+      store: engine.store, events: engine.events, warn,
+      probe: grpcProbeRunner((id, r) => engine.exec(id, r), g.clients.namespaces),
+    });
     let closed = false;
     const recovery = recoverInBackground(engine, g, ctx, () => closed);
+    void recovery.then(() => health.resume());
     // NATS_URL and its credentials, else berth's own server with its token (@berth/events connection.ts).
     const nats = natsFromEnv(process.env, ctx.paths.root);
     const version = engineVersion();
@@ -493,6 +502,7 @@ export const engineModule: ServiceModule = {
       handlers,
       close: async () => {
         closed = true;
+        health.close();
         engine.close();
         await Promise.race([recovery, new Promise((r) => setTimeout(r, 1000).unref())]);
         await g.close();

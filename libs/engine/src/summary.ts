@@ -26,6 +26,8 @@ export interface ContainerSummary {
   restartCount: number;
   oomKilled: boolean;
   error: string;
+  /** Healthcheck status while running (starting, healthy, unhealthy); "" = none. */
+  health: string;
 }
 
 /**
@@ -50,6 +52,7 @@ export function toSummary(c: ContainerRecord, sizes?: { rw: number; rootFs: numb
     networks: live ? Object.keys(c.networkSettings.networks) : [],
     sizeRw: sizes?.rw ?? -1, sizeRootFs: sizes?.rootFs ?? -1,
     pid: c.pid, restartCount: c.restartCount, oomKilled: c.oomKilled, error: c.error,
+    health: live && c.health ? c.health.status : '',
   };
 }
 

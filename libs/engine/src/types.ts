@@ -126,6 +126,25 @@ export interface ContainerRecord {
   logPath: string;
   /** Monotonic creation sequence; orders `ps` and resolves before/since. */
   seq: number;
+  /** Healthcheck state (health.ts), present once a container with a healthcheck started; inspect's State.Health. */
+  health?: HealthState;
+}
+
+/** One probe's result (Docker's HealthcheckResult); times epoch ms. */
+export interface HealthLogEntry {
+  start: number;
+  end: number;
+  /** 0 healthy, else a failure; -1 when the probe timed out or could not run. */
+  exitCode: number;
+  /** stdout and stderr, at most 4096 bytes (then "..."). */
+  output: string;
+}
+
+/** Docker's Health: the status, the consecutive failures, the last 5 results (oldest first). */
+export interface HealthState {
+  status: 'starting' | 'healthy' | 'unhealthy';
+  failingStreak: number;
+  log: HealthLogEntry[];
 }
 
 export function emptyNetworkSettings(): NetworkSettings {

@@ -15,7 +15,7 @@ import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { posix } from 'node:path';
 import {
-  MAX_CPU_SHARES, MIN_MEMORY, MIN_NANO_CPUS, NAME_PATTERN, PROTOCOLS, checkAbsolutePath, checkContainerName, checkCpuset, checkDomainname,
+  MAX_CPU_SHARES, MIN_MEMORY, MIN_NANO_CPUS, NAME_PATTERN, PROTOCOLS, checkAbsolutePath, checkContainerName, checkCpuset, checkDomainname, checkHealthConfig,
   checkEnvEntry, checkExposedPort, checkHostIp, checkHostname, checkLabel, checkNetworkMode, checkUser, normalizeCapability,
   normalizeSignalName, quoteValue,
 } from '@berth/container-config';
@@ -149,6 +149,11 @@ export function validateCreateRequest(r: CreateRequest, host: HostFacts = hostFa
     throw invalid('config.stop_signal', c.stopSignal, 'expected a signal name (SIGTERM, TERM, SIGRTMIN+3) or a number from 1 to 64');
   }
   if (c.stopTimeout !== null) inRange('config.stop_timeout', c.stopTimeout, -1, 2 ** 31 - 1, 'expected seconds >= 0, or -1 to wait forever');
+  if (c.healthcheck) {
+    const bad = checkHealthConfig(c.healthcheck);
+    const field = bad && `config.healthcheck.${bad.field.replace(/[A-Z]/g, (x) => `_${x.toLowerCase()}`)}`;
+    if (bad && field) throw invalid(field, bad.field === 'test' ? c.healthcheck.test.join(' ') : c.healthcheck[bad.field], bad.reason);
+  }
 
   const h = r.hostConfig;
   checkResources('host_config.', h, host, true);

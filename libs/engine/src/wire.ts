@@ -27,7 +27,9 @@ export interface WireContainerConfig {
   hostname?: string; domainname?: string; user?: string; env?: string[]; cmd?: Maybe<WireStringList>; entrypoint?: Maybe<WireStringList>;
   workingDir?: string; exposedPorts?: string[]; volumes?: string[]; labels?: Record<string, string>; stopSignal?: string;
   stopTimeout?: number; tty?: boolean; openStdin?: boolean; attachStdin?: boolean; attachStdout?: boolean; attachStderr?: boolean; image?: string;
+  healthcheck?: Maybe<WireHealthConfig>;
 }
+export interface WireHealthConfig { test?: string[]; interval?: number; timeout?: number; startPeriod?: number; startInterval?: number; retries?: number }
 export interface WirePortBinding { containerPort?: number; protocol?: string; hostIp?: string; hostPort?: number; hostPortEnd?: number }
 export interface WireMountSpec { type?: string; source?: string; target?: string; readOnly?: boolean; options?: string[] }
 export interface WireRestartPolicy { name?: string; maximumRetryCount?: number }
@@ -76,6 +78,10 @@ export function configFromWire(w: Maybe<WireContainerConfig>): ContainerConfig {
     workingDir: w.workingDir ?? '', exposedPorts: w.exposedPorts ?? [], volumes: w.volumes ?? [], labels: w.labels ?? {},
     stopSignal: w.stopSignal ?? '', stopTimeout: w.stopTimeout ?? null, tty: w.tty ?? false, openStdin: w.openStdin ?? false,
     attachStdin: w.attachStdin ?? false, attachStdout: w.attachStdout ?? false, attachStderr: w.attachStderr ?? false,
+    ...(w.healthcheck ? { healthcheck: {
+      test: [...(w.healthcheck.test ?? [])], interval: w.healthcheck.interval ?? 0, timeout: w.healthcheck.timeout ?? 0,
+      startPeriod: w.healthcheck.startPeriod ?? 0, startInterval: w.healthcheck.startInterval ?? 0, retries: w.healthcheck.retries ?? 0,
+    } } : {}),
   };
 }
 
@@ -190,6 +196,7 @@ export function eventToWire(ev: ContainerEvent): { type: string; action: string;
   if (ev.oldName) attributes.old_name = ev.oldName;
   if (ev.execId) attributes.exec_id = ev.execId;
   if (ev.imageId) attributes.image_id = ev.imageId;
+  if (ev.healthStatus) attributes.health_status = ev.healthStatus;
   return { type: 'container', action: ev.action, id: ev.id, name: ev.name, image: ev.image, timeUnixMs: ev.time, attributes };
 }
 

@@ -9,7 +9,8 @@ export const ALL_SUBJECTS = 'berth.>';
 
 export type ContainerAction =
   | 'created' | 'started' | 'exited' | 'die' | 'oom' | 'paused' | 'unpaused' | 'restarted' | 'killed'
-  | 'renamed' | 'removed' | 'exec_started' | 'exec_died' | 'committed' | 'updated' | 'archive-path' | 'extract-to-dir';
+  | 'renamed' | 'removed' | 'exec_started' | 'exec_died' | 'committed' | 'updated' | 'archive-path' | 'extract-to-dir'
+  | 'health_status';
 
 export const subjects = {
   engineContainer: (action: ContainerAction) => `berth.engine.container.${action}`,

@@ -250,7 +250,8 @@ export const namespacesModule: ServiceModule = {
         return {};
       },
       Signal: async (req) => {
-        runtime.signal(req.id, signalOf(req.signal, 'signal'), { all: req.all });
+        if (req.execId) runtime.signalExec(req.id, req.execId, signalOf(req.signal, 'signal'));
+        else runtime.signal(req.id, signalOf(req.signal, 'signal'), { all: req.all });
         return {};
       },
       Stop: async (req) => {

@@ -256,6 +256,38 @@ export class Runtime<Spec = unknown, Process = unknown> {
   }
 
   /**
+   * Sends sig to exec'd process execId (a healthcheck probe past its
+   * timeout) through a pidfd opened on the pid its shim recorded, and only
+   * while that pid is still in the container's pid namespace and the exec has
+   * no exit recorded (so a recycled pid is never signalled). An exec that
+   * exited, or has not recorded its pid yet, is not an error.
+   */
+  signalExec(id: string, execId: string, sig: string | number): void {
+    checkId(execId, 'execId');
+    const st = this.state(id);
+    if (st.status === 'stopped') throw new FailedPreconditionError(`container ${id} has exited: there is no process to signal`);
+    const dir = join(this.stateDir(id), 'exec', execId);
+    if (!existsSync(dir)) throw new NotFoundError(`container ${id} has no exec ${execId}`, { field: 'exec_id' });
+    const pid = Number(readOptional(join(dir, 'pid'))?.trim() ?? '');
+    if (!Number.isInteger(pid) || pid <= 0 || existsSync(join(dir, 'exit'))) return;
+    let fd: number;
+    try {
+      fd = pidfdOpen(pid);
+    } catch (e) {
+      if (isNotFound(e)) return;
+      throw e;
+    }
+    try {
+      if (existsSync(join(dir, 'exit')) || !pidsInNamespaceOf(st.pid).includes(pid)) return;
+      pidfdSendSignal(fd, sig);
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /**
    * stopSignal (SIGTERM: the image's StopSignal), then SIGKILL if init is
    * still there after timeoutMs. Resolves with the exit.
    */

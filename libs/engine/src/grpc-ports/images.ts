@@ -14,6 +14,7 @@ import { FailedPreconditionError, isAlreadyExists, isNotFound, NotFoundError } f
 import type { BerthClient } from '@berth/kit';
 import type { imagesV1 } from '@berth/proto';
 import { emptyImageConfig, type ImageConfig } from '../merge';
+import { healthConfigFromDocker, healthConfigToDocker, type DockerHealthConfig } from '@berth/container-config';
 import type { ImagesPort, PullPolicy, ResolvedImage } from '../ports';
 import type { ContentClient } from './layers';
 
@@ -34,6 +35,7 @@ interface OciConfigJson {
   config?: {
     User?: string; ExposedPorts?: Record<string, unknown> | null; Env?: string[] | null; Entrypoint?: string[] | null; Cmd?: string[] | null;
     Volumes?: Record<string, unknown> | null; WorkingDir?: string; Labels?: Record<string, string> | null; StopSignal?: string;
+    Healthcheck?: DockerHealthConfig | null;
   };
   rootfs?: { diff_ids?: string[] };
 }
@@ -53,6 +55,7 @@ export function imageConfigFromJson(raw: Buffer | string, ref: string): { config
       user: c.User ?? '', exposedPorts: Object.keys(c.ExposedPorts ?? {}), env: c.Env ?? [],
       entrypoint: c.Entrypoint ?? null, cmd: c.Cmd ?? null, volumes: Object.keys(c.Volumes ?? {}),
       workingDir: c.WorkingDir ?? '', labels: c.Labels ?? {}, stopSignal: c.StopSignal ?? '',
+      ...(c.Healthcheck ? { healthcheck: healthConfigFromDocker(c.Healthcheck) } : {}),
     },
     diffIds: doc.rootfs?.diff_ids ?? [],
   };
@@ -66,6 +69,7 @@ export function ociRuntimeConfig(c: ImageConfig): Record<string, unknown> {
   return {
     User: c.user, Env: c.env, Entrypoint: c.entrypoint, Cmd: c.cmd, WorkingDir: c.workingDir, Labels: c.labels,
     ...(c.stopSignal ? { StopSignal: c.stopSignal } : {}),
+    ...(c.healthcheck ? { Healthcheck: healthConfigToDocker(c.healthcheck) } : {}),
     ExposedPorts: Object.fromEntries(c.exposedPorts.map((p) => [p, {}])), Volumes: Object.fromEntries(c.volumes.map((v) => [v, {}])),
   };
 }

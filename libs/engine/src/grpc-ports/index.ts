@@ -17,6 +17,7 @@ export * from './images';
 export * from './layers';
 export * from './namespaces';
 export * from './networks';
+export * from './health-probe';
 
 export interface ServiceClients {
   images: ImagesClient;

@@ -5,13 +5,7 @@ import type { Long } from '@grpc/proto-loader';
 
 export interface Event {
   /**
-   * "container", "image", "network" or "volume".
-   * image actions: pulled, pushed, imported, loaded, saved, tagged,
-   * untagged, deleted, committed; id = the image id (config digest) when
-   * known, else the reference; name = the reference.
-   * network actions: created, removed, attached, detached (a container;
-   * attributes.container = its id); id = the network id; name = its name.
-   * volume actions: created, removed; id = name = the volume name.
+   * "container" (volume events are reserved: not emitted yet).
    */
   'type'?: (string);
   /**
@@ -41,13 +35,7 @@ export interface Event {
 
 export interface Event__Output {
   /**
-   * "container", "image", "network" or "volume".
-   * image actions: pulled, pushed, imported, loaded, saved, tagged,
-   * untagged, deleted, committed; id = the image id (config digest) when
-   * known, else the reference; name = the reference.
-   * network actions: created, removed, attached, detached (a container;
-   * attributes.container = its id); id = the network id; name = its name.
-   * volume actions: created, removed; id = name = the volume name.
+   * "container" (volume events are reserved: not emitted yet).
    */
   'type': (string);
   /**

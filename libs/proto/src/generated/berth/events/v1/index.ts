@@ -4,4 +4,3 @@ export type * from './ImageEvent';
 export type * from './NetworkEvent';
 export type * from './OomEvent';
 export type * from './ProcessExitEvent';
-export type * from './VolumeEvent';

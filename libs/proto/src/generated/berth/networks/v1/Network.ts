@@ -51,11 +51,6 @@ export interface Network {
    * Creation time, RFC 3339.
    */
   'created'?: (string);
-  /**
-   * User labels given at creation (docker network create --label); none for
-   * drop-in networks.
-   */
-  'labels'?: ({[key: string]: string});
 }
 
 export interface Network__Output {
@@ -107,9 +102,4 @@ export interface Network__Output {
    * Creation time, RFC 3339.
    */
   'created': (string);
-  /**
-   * User labels given at creation (docker network create --label); none for
-   * drop-in networks.
-   */
-  'labels': ({[key: string]: string});
 }
