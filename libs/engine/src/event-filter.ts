@@ -5,7 +5,7 @@ import { InvalidArgumentError } from '@berth/errors';
 import { labelMatches } from './container-store';
 import type { ContainerEvent } from './events';
 
-const KEYS = ['container', 'image', 'event', 'label', 'type'];
+const KEYS = ['container', 'image', 'event', 'label', 'type', 'network', 'volume'];
 
 export function validateEventFilters(filters: Record<string, string[]>): void {
   for (const k of Object.keys(filters)) {

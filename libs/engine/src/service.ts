@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { arch, platform } from 'node:os';
 import type * as grpc from '@grpc/grpc-js';
 import { ErrorCode, FailedPreconditionError, InvalidArgumentError, isNotFound, isUnavailable, makeError } from '@berth/errors';
-import { natsFromEnv, subjects, subscribeEvents, type ContainerAction as NatsContainerAction } from '@berth/events';
+import { ALL_SUBJECTS, natsFromEnv, natsSubjectOf, subjects, subscribeEvents, type ContainerAction as NatsContainerAction } from '@berth/events';
 import { createClient, send, stateDir, type AsyncHandlers, type ServiceContext, type ServiceModule } from '@berth/kit';
 import type { engineV1, eventsV1, namespacesV1 } from '@berth/proto';
 import { ContainerStore } from './container-store';
@@ -38,7 +38,10 @@ import { HealthMonitor } from './health';
 import { recover } from './recovery';
 import { toSummary } from './summary';
 import { logBoundsOf } from './types';
-import { VolumeStore } from './volumes';
+import { PublishingVolumeStore } from './volume-events';
+import { containerChanges } from './changes';
+import { exportRoot } from './export';
+import { peerEventFromCloudEvent, peerEventMatches, wantsContainerEvents, wantsPeerEvents } from './peer-events';
 import {
   createRequestFromWire, eventToWire, execRequestFromWire, filtersFromWire, inspectToWire, logEntryToWire, logsRequestFromWire, parseUnixTimestamp,
   statsToWire, updateRequestFromWire, volumeToWire,
@@ -187,7 +190,9 @@ export const engineModule: ServiceModule = {
     const g = createGrpcPorts(ctx, dir, warn);
     const runSteps = runStepHistogram(ctx.registry);
     const engine = new Engine({
-      store: new ContainerStore(db), volumes: new VolumeStore(db, dir), ports: g.ports, stateDir: dir, stateRoot: ctx.paths.root, warn,
+      store: new ContainerStore(db), volumes: new PublishingVolumeStore(db, dir, (action, v) => {
+        ctx.events.publish(subjects.engineVolume(action), { name: v.name, driver: v.driver, action, labels: { ...v.labels } }, v.name);
+      }), ports: g.ports, stateDir: dir, stateRoot: ctx.paths.root, warn,
       onStepTimed: (step, seconds) => runSteps.observe({ step }, seconds),
       failpoints,
       unavailableRetryMs: peerRetryMs(process.env.BERTH_ENGINE_PEER_RETRY_MS),
@@ -381,6 +386,18 @@ export const engineModule: ServiceModule = {
         engine.rename(req.id, req.newName);
         return {};
       },
+      Changes: async (req, c) => {
+        const rec = engine.inspectRecord(req.id);
+        const changes = await containerChanges(g.clients.layers, rec.id, c.signal);
+        const kind = { added: 'CHANGE_KIND_ADDED', modified: 'CHANGE_KIND_MODIFIED', deleted: 'CHANGE_KIND_DELETED' } as const;
+        return { changes: changes.map((x) => ({ path: x.path, kind: kind[x.kind] })) };
+      },
+      Export: async (req, call, c) => {
+        const rec = await copyRecord(req.id);
+        for await (const data of exportRoot(rec)) {
+          if (!(await send(call, { data }, c.signal))) break;
+        }
+      },
       StatPath: async (req) => {
         const path = validateContainerPath('path', req.path);
         return pathStatToWire(statPath(await copyRecord(req.id), path));
@@ -462,6 +479,9 @@ export const engineModule: ServiceModule = {
       Events: async (req, call, c) => {
         const filters = filtersFromWire(req.filters);
         validateEventFilters(filters);
+        const withContainers = wantsContainerEvents(filters);
+        // container= on network events compares ids: names are resolved now (a container gone already matches by id prefix).
+        const containerIds = (filters.container ?? []).map((ref) => { try { return engine.inspectRecord(ref).id; } catch { return ref; } });
         const since = req.since ? new Date(Number(parseUnixTimestamp(req.since, 'since') / 1_000_000n)) : undefined;
         const until = req.until ? new Date(Number(parseUnixTimestamp(req.until, 'until') / 1_000_000n)) : undefined;
         const ac = new AbortController();
@@ -471,12 +491,17 @@ export const engineModule: ServiceModule = {
         const untilEnd = until ? new UntilEnd(until, onAbort) : undefined;
         try {
           const stream = subscribeEvents({
-            servers: nats.servers, auth: nats.auth, filter: 'berth.engine.container.>', signal: ac.signal,
+            servers: nats.servers, auth: nats.auth, filter: wantsPeerEvents(filters) ? ALL_SUBJECTS : 'berth.engine.container.>', signal: ac.signal,
             ...(since ? { since } : {}), ...(until ? { until } : {}),
           });
           for await (const ce of stream) {
-            const ev = containerEventFromPayload(ce.data as eventsV1.ContainerEvent, Date.parse(ce.time));
-            if (eventMatches(ev, filters)) call.write(eventToWire(ev));
+            if (natsSubjectOf(ce).startsWith('berth.engine.container.')) {
+              const ev = containerEventFromPayload(ce.data as eventsV1.ContainerEvent, Date.parse(ce.time));
+              if (withContainers && eventMatches(ev, filters)) call.write(eventToWire(ev));
+            } else {
+              const ev = peerEventFromCloudEvent(ce);
+              if (ev && peerEventMatches(ev, filters, containerIds)) call.write(ev);
+            }
             untilEnd?.delivered(ce.pending);
           }
         } catch (e) {

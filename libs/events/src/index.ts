@@ -1,6 +1,6 @@
 // @berth/events: lifecycle events on NATS as CloudEvents, kept in JetStream
 // for replay. Publishing never blocks or fails an operation.
-export { subjects, EVENTS_STREAM, ALL_SUBJECTS, isBerthSubject, type ContainerAction } from './subjects';
+export { subjects, EVENTS_STREAM, ALL_SUBJECTS, isBerthSubject, type ContainerAction, type ImageAction, type VolumeAction } from './subjects';
 export { makeCloudEvent, natsSubjectOf, type CloudEvent } from './cloudevent';
 export { EventPublisher, ensureEventsStream, type PublisherOptions, type RetentionOptions } from './publisher';
 export { subscribeEvents, type SubscribeOptions } from './subscriber';

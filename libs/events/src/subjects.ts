@@ -12,14 +12,18 @@ export type ContainerAction =
   | 'renamed' | 'removed' | 'exec_started' | 'exec_died' | 'committed' | 'updated' | 'archive-path' | 'extract-to-dir'
   | 'health_status';
 
+export type ImageAction = 'pulled' | 'pushed' | 'imported' | 'loaded' | 'saved' | 'tagged' | 'committed' | 'untagged' | 'deleted';
+export type VolumeAction = 'created' | 'removed';
+
 export const subjects = {
   engineContainer: (action: ContainerAction) => `berth.engine.container.${action}`,
   cgroupsOom: 'berth.cgroups.container.oom',
   namespacesExited: 'berth.namespaces.container.exited',
   namespacesExecExited: 'berth.namespaces.container.exec_exited',
-  imagesImage: (action: 'pulled' | 'pushed' | 'imported' | 'loaded' | 'tagged' | 'committed' | 'untagged' | 'deleted') => `berth.images.image.${action}`,
+  imagesImage: (action: ImageAction) => `berth.images.image.${action}`,
   networksNetwork: (action: 'created' | 'removed') => `berth.networks.network.${action}`,
   networksContainer: (action: 'attached' | 'detached') => `berth.networks.container.${action}`,
+  engineVolume: (action: VolumeAction) => `berth.engine.volume.${action}`,
 } as const;
 
 /** Validates a subject against the berth.<service>.<resource>.<action> shape. */

@@ -7,8 +7,12 @@ export const ImageEvent = {
   Pushed: 'image.pushed',
   Imported: 'image.imported',
   Loaded: 'image.loaded',
+  Saved: 'image.saved',
   Tagged: 'image.tagged',
+  /** A name was removed (rmi of one name, the names of a removed image). */
+  Untagged: 'image.untagged',
   Committed: 'image.committed',
+  /** The image itself is gone: no name and no holder left (after its untagged events). */
   Deleted: 'image.deleted',
 } as const;
 export type ImageEvent = (typeof ImageEvent)[keyof typeof ImageEvent];
@@ -20,6 +24,8 @@ export interface ImageEventPayload {
   digest: string;
   /** For tagged: the reference the new name was made from. */
   source?: string;
+  /** Image id: "sha256:" + its config digest. */
+  imageId?: string;
 }
 
 export interface ImageEvents extends EventEmitter {

@@ -207,7 +207,7 @@ export class ImagesService {
     // A new name for an existing image keeps its creation time: before/since
     // order images, not names (docker images --filter since= behaves the same).
     const { record } = this.store.put({ name: ref.toString(), target: rec.target, configDigest: rec.configDigest, labels: rec.labels, createdAt: rec.createdAt });
-    this.events.emit(ImageEvent.Tagged, { name: record.name, digest: record.target.digest, source: rec.name });
+    this.events.emit(ImageEvent.Tagged, { name: record.name, digest: record.target.digest, source: rec.name, imageId: imageIdOf(rec) });
     return record;
   }
 
@@ -216,7 +216,7 @@ export class ImagesService {
     const name = parseDockerRef(ref).toString();
     const rec = this.store.delete(name);
     this.keepIfHeld(rec);
-    this.events.emit(ImageEvent.Deleted, { name: rec.name, digest: rec.target.digest });
+    this.events.emit(ImageEvent.Untagged, { name: rec.name, digest: rec.target.digest, imageId: imageIdOf(rec) });
     return rec;
   }
 
@@ -251,10 +251,11 @@ export class ImagesService {
     }
     for (const n of names) {
       this.store.delete(n);
-      this.events.emit(ImageEvent.Deleted, { name: n, digest: rec.target.digest });
+      this.events.emit(ImageEvent.Untagged, { name: n, digest: rec.target.digest, imageId: imageIdOf(rec) });
     }
     this.keepIfHeld(rec);
     const gone = last && holder === undefined;
+    if (gone) this.events.emit(ImageEvent.Deleted, { name: names[names.length - 1] ?? rec.name, digest: rec.target.digest, imageId: imageIdOf(rec) });
     const gc = gone && !opts.noPrune ? await this.gc() : undefined;
     return { untagged: names.filter((n) => !isDanglingName(n)), deleted: gone ? [imageIdOf(rec)] : [], gc };
   }
@@ -268,7 +269,7 @@ export class ImagesService {
       this.store.delete(rec.name);
       untagged.push(rec.name);
       deleted.push(imageIdOf(rec));
-      this.events.emit(ImageEvent.Deleted, { name: rec.name, digest: rec.target.digest });
+      this.events.emit(ImageEvent.Deleted, { name: rec.name, digest: rec.target.digest, imageId: imageIdOf(rec) });
     }
     return { untagged, deleted, gc: await this.gc() };
   }

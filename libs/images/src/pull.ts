@@ -18,7 +18,7 @@ import type { ContentWriter } from './content-store.js';
 import { isSha256Digest, sha256Digest } from './digest.js';
 import { ImageEvent } from './events.js';
 import { discardLease } from './gc.js';
-import type { ImageRecord } from './image-store.js';
+import { imageIdOf, type ImageRecord } from './image-store.js';
 import { Limiter } from './limiter.js';
 import { MANIFEST_ACCEPT, isIndexType, isManifestType, parseJsonDocument, type Descriptor, type ImageConfig, type Platform, parseManifest, parseIndex } from './media-types.js';
 import { formatPlatform, platformMatches } from './platform.js';
@@ -122,7 +122,7 @@ export async function pullImage(ctx: TransferContext, reference: string, opts: P
     const { record } = ctx.store.put({ name: ref.toString(), target: top.desc, configDigest: manifest.config.digest, labels: opts.labels ?? {} });
     ctx.leases.delete(lease.id);
     ctx.metrics?.pullDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
-    ctx.events.emit(ImageEvent.Pulled, { name: record.name, digest: record.target.digest });
+    ctx.events.emit(ImageEvent.Pulled, { name: record.name, digest: record.target.digest, imageId: imageIdOf(record) });
     progress({ type: 'done', reference: record.name, digest: record.target.digest });
     return record;
   } catch (e) {

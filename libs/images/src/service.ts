@@ -287,7 +287,9 @@ const ACTIONS = {
   [ImageEvent.Pushed]: 'pushed',
   [ImageEvent.Imported]: 'imported',
   [ImageEvent.Loaded]: 'loaded',
+  [ImageEvent.Saved]: 'saved',
   [ImageEvent.Tagged]: 'tagged',
+  [ImageEvent.Untagged]: 'untagged',
   [ImageEvent.Committed]: 'committed',
   [ImageEvent.Deleted]: 'deleted',
 } as const;
@@ -329,7 +331,7 @@ export const imagesModule: ServiceModule = {
     const publish = (event: ImageEvent) => (p: ImageEventPayload) => {
       const action = ACTIONS[event];
       const m = action === 'pulled' || action === 'pushed' ? moved.getStore() : undefined;
-      ctx.events.publish(subjects.imagesImage(action), { reference: p.name, digest: p.digest, action, bytes: m ? movedOf(m) : 0 }, p.name);
+      ctx.events.publish(subjects.imagesImage(action), { reference: p.name, digest: p.digest, action, bytes: m ? movedOf(m) : 0, imageId: p.imageId ?? '' }, p.name);
     };
     for (const event of Object.values(ImageEvent)) local.events.on(event, publish(event));
 

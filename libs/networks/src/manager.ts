@@ -200,7 +200,8 @@ export class NetworkManager extends EventEmitter {
       if (d && (d === this.opts.stateDir || !d.startsWith(`${this.opts.stateDir}/`))) await closeStateTree(d);
     }
     this.upstreams = this.opts.dnsUpstreams ?? await this.hostUpstreams();
-    for (const [, n] of await this.store.loadNetworks()) this.networks.set(n.name, n);
+    // Records written before networks had labels have none.
+    for (const [, n] of await this.store.loadNetworks()) this.networks.set(n.name, { ...n, labels: n.labels ?? {} });
     for (const [id, eps] of await this.store.loadEndpoints()) this.endpoints.set(id, eps);
     const { lists, errors } = await loadDropIns(this.opts.cniConfigDir ?? '/etc/berth/cni/net.d');
     this.warnings.push(...errors);
@@ -294,7 +295,7 @@ export class NetworkManager extends EventEmitter {
     const net: Network = {
       name, id, driver: 'bridge', bridge, subnet: formatCidr(subnet), gateway: formatIp(gw),
       internal: opts.internal ?? false, isDefault, dns: !isDefault, mtu: opts.mtu ?? 0,
-      sysctls: opts.sysctls ?? {}, created: new Date().toISOString(),
+      sysctls: opts.sysctls ?? {}, created: new Date().toISOString(), labels: { ...opts.labels },
     };
     // Record first: a crash after this leaves a record that start() completes;
     // a crash before it leaves at most a bridge the next create reuses.
@@ -325,7 +326,7 @@ export class NetworkManager extends EventEmitter {
     return {
       name: l.name, id: '', driver: 'cni', bridge: typeof bridge?.bridge === 'string' ? bridge.bridge : '',
       subnet: range?.subnet ?? ipam?.subnet ?? '', gateway: range?.gateway ?? '', internal: false,
-      isDefault: false, dns: false, mtu: 0, sysctls: {}, created: '',
+      isDefault: false, dns: false, mtu: 0, sysctls: {}, created: '', labels: {},
     };
   }
 

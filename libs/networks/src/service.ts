@@ -72,7 +72,7 @@ export function networksOptions(paths: BerthPaths, env: NodeJS.ProcessEnv = proc
   return opts;
 }
 
-const networkToWire = (n: Network): networksV1.Network => ({ ...n, sysctls: { ...n.sysctls } });
+const networkToWire = (n: Network): networksV1.Network => ({ ...n, sysctls: { ...n.sysctls }, labels: { ...n.labels } });
 
 const portToWire = (p: PortMapping): networksV1.PortMapping => ({
   hostIp: p.hostIp, hostPort: p.hostPort, containerPort: p.containerPort, protocol: p.protocol,
@@ -154,6 +154,7 @@ export const networksModule: ServiceModule = {
           internal: req.internal,
           mtu: req.mtu,
           sysctls: { ...req.sysctls },
+          labels: { ...req.labels },
         });
         return networkToWire(n);
       },

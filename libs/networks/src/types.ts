@@ -36,6 +36,8 @@ export interface Network {
   sysctls: Record<string, string>;
   /** RFC 3339 creation time. */
   created: string;
+  /** User labels given at creation (docker network create --label); {} for drop-ins. */
+  labels: Record<string, string>;
 }
 
 export interface CreateNetworkOptions {
@@ -48,6 +50,7 @@ export interface CreateNetworkOptions {
   bridge?: string;
   mtu?: number;
   sysctls?: Record<string, string>;
+  labels?: Record<string, string>;
 }
 
 /** How a container is networked (docker run --network). */

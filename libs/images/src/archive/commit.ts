@@ -34,7 +34,7 @@ export function nameImage(
 ): ImageRecord {
   // An untagged copy of an image that already has a name adds nothing: put returns that record (ImageStore.put).
   const { record } = ctx.store.put({ name: name ?? danglingName(configDigest), target, configDigest, labels });
-  ctx.events.emit(event, { name: record.name, digest: target.digest });
+  ctx.events.emit(event, { name: record.name, digest: target.digest, imageId: configDigest });
   return record;
 }
 

@@ -24,7 +24,8 @@ import { Transform } from 'node:stream';
 import { DataLossError, FailedPreconditionError, InvalidArgumentError } from '@berth/errors';
 import { decompressLayer } from '../compression.js';
 import { digestHex, sha256Digest } from '../digest.js';
-import { isDanglingName, type ImageRecord } from '../image-store.js';
+import { imageIdOf, isDanglingName, type ImageRecord } from '../image-store.js';
+import { ImageEvent } from '../events.js';
 import {
   MediaType, isIndexType, layerCompression, type Descriptor, type ImageIndex, type ImageManifest, type Platform,
 } from '../media-types.js';
@@ -55,6 +56,7 @@ export async function saveImages(ctx: TransferContext, refs: string[], opts: Sav
     try {
       await plan(p);
       p.finalize();
+      for (const rec of records.values()) ctx.events.emit(ImageEvent.Saved, { name: rec.name, digest: rec.target.digest, imageId: imageIdOf(rec) });
     } catch (e) {
       p.destroy(e as Error);
     }

@@ -7,6 +7,7 @@ import type { ImageEvent as _berth_events_v1_ImageEvent, ImageEvent__Output as _
 import type { NetworkEvent as _berth_events_v1_NetworkEvent, NetworkEvent__Output as _berth_events_v1_NetworkEvent__Output } from './berth/events/v1/NetworkEvent';
 import type { OomEvent as _berth_events_v1_OomEvent, OomEvent__Output as _berth_events_v1_OomEvent__Output } from './berth/events/v1/OomEvent';
 import type { ProcessExitEvent as _berth_events_v1_ProcessExitEvent, ProcessExitEvent__Output as _berth_events_v1_ProcessExitEvent__Output } from './berth/events/v1/ProcessExitEvent';
+import type { VolumeEvent as _berth_events_v1_VolumeEvent, VolumeEvent__Output as _berth_events_v1_VolumeEvent__Output } from './berth/events/v1/VolumeEvent';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
   new(...args: ConstructorParameters<Constructor>): Subtype;
@@ -21,6 +22,7 @@ export interface ProtoGrpcType {
         NetworkEvent: MessageTypeDefinition<_berth_events_v1_NetworkEvent, _berth_events_v1_NetworkEvent__Output>
         OomEvent: MessageTypeDefinition<_berth_events_v1_OomEvent, _berth_events_v1_OomEvent__Output>
         ProcessExitEvent: MessageTypeDefinition<_berth_events_v1_ProcessExitEvent, _berth_events_v1_ProcessExitEvent__Output>
+        VolumeEvent: MessageTypeDefinition<_berth_events_v1_VolumeEvent, _berth_events_v1_VolumeEvent__Output>
       }
     }
   }

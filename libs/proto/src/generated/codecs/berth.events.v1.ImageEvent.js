@@ -17,6 +17,8 @@ function ImageEvent$encode(m,w,q){
   w.uint32(26).string(m.action)
   if(m.bytes!=null&&Object.hasOwnProperty.call(m,"bytes"))
   w.uint32(32).int64(m.bytes)
+  if(m.imageId!=null&&Object.hasOwnProperty.call(m,"imageId"))
+  w.uint32(42).string(m.imageId)
   return w
 },
 function ImageEvent$decode(r,l,e,n){
@@ -57,6 +59,10 @@ function ImageEvent$decode(r,l,e,n){
   m.bytes=r.int64()
   break
   }
+  case 5: {
+  m.imageId=r.string()
+  break
+  }
   default:
   r.skipType(t&7,n)
   break
@@ -91,6 +97,10 @@ function ImageEvent$verify(m,n){
   if(!util.isInteger(m.bytes)&&!(m.bytes&&util.isInteger(m.bytes.low)&&util.isInteger(m.bytes.high)))
   return"bytes: integer|Long expected"
   }
+  if(m.imageId!=null&&Object.hasOwnProperty.call(m,"imageId")){
+  if(!util.isString(m.imageId))
+  return"imageId: string expected"
+  }
   return null
 },
 function ImageEvent$fromObject(d,n){
@@ -121,6 +131,9 @@ function ImageEvent$fromObject(d,n){
   else if(typeof d.bytes==="object")
   m.bytes=new util.LongBits(d.bytes.low>>>0,d.bytes.high>>>0).toNumber()
   }
+  if(d.imageId!=null){
+  m.imageId=String(d.imageId)
+  }
   return m
 },
 function ImageEvent$toObject(m,o,q){
@@ -139,6 +152,7 @@ function ImageEvent$toObject(m,o,q){
   d.bytes=o.longs===String?n.toString():o.longs===Number?n.toNumber():typeof BigInt!=="undefined"&&o.longs===BigInt?n.toBigInt():n
   }else
   d.bytes=o.longs===String?"0":typeof BigInt!=="undefined"&&o.longs===BigInt?BigInt("0"):0
+  d.imageId=""
   }
   if(m.reference!=null&&Object.hasOwnProperty.call(m,"reference")){
   d.reference=m.reference
@@ -156,6 +170,9 @@ function ImageEvent$toObject(m,o,q){
   d.bytes=o.longs===String?String(m.bytes):m.bytes
   else
   d.bytes=o.longs===String?util.Long.prototype.toString.call(m.bytes):o.longs===Number?new util.LongBits(m.bytes.low>>>0,m.bytes.high>>>0).toNumber():m.bytes
+  }
+  if(m.imageId!=null&&Object.hasOwnProperty.call(m,"imageId")){
+  d.imageId=m.imageId
   }
   return d
 }

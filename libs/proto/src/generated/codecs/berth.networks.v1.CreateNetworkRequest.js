@@ -27,6 +27,12 @@ function CreateNetworkRequest$encode(m,w,q){
   .uint32(18).string(m.sysctls[ks[i]]).ldelim()
   }
   }
+  if(m.labels!=null&&Object.hasOwnProperty.call(m,"labels")){
+  for(var ks=Object.keys(m.labels),i=0;i<ks.length;++i){
+  w.uint32(66).fork().uint32(10).string(ks[i])
+  .uint32(18).string(m.labels[ks[i]]).ldelim()
+  }
+  }
   return w
 },
 function CreateNetworkRequest$decode(r,l,e,n){
@@ -104,6 +110,35 @@ function CreateNetworkRequest$decode(r,l,e,n){
   m.sysctls[k]=value
   break
   }
+  case 8: {
+  if(m.labels===util.emptyObject)
+  m.labels={}
+  var c2=r.uint32()+r.pos
+  if(c2>r.len)
+  throw RangeError("index out of range")
+  r.len=c2
+  k=""
+  value=""
+  while(r.pos<c2){
+  var tag2=r.uint32()
+  switch(tag2>>>3){
+  case 1: k=r.string(); break
+  case 2:
+  value=r.string()
+  break
+  default:
+  r.skipType(tag2&7,n)
+  break
+  }
+  }
+  if(r.pos!==c2)
+  throw RangeError("index out of range")
+  r.len=c
+  if(k==="__proto__")
+  util.makeProp(m.labels,k)
+  m.labels[k]=value
+  break
+  }
   default:
   r.skipType(t&7,n)
   break
@@ -155,6 +190,15 @@ function CreateNetworkRequest$verify(m,n){
   return"sysctls: string{k:string} expected"
   }
   }
+  if(m.labels!=null&&Object.hasOwnProperty.call(m,"labels")){
+  if(!util.isObject(m.labels))
+  return"labels: object expected"
+  var k=Object.keys(m.labels)
+  for(var i=0;i<k.length;++i){
+  if(!util.isString(m.labels[k[i]]))
+  return"labels: string{k:string} expected"
+  }
+  }
   return null
 },
 function CreateNetworkRequest$fromObject(d,n){
@@ -194,6 +238,16 @@ function CreateNetworkRequest$fromObject(d,n){
   m.sysctls[ks[i]]=String(d.sysctls[ks[i]])
   }
   }
+  if(d.labels){
+  if(!util.isObject(d.labels))
+  throw TypeError(".berth.networks.v1.CreateNetworkRequest.labels: object expected")
+  m.labels={}
+  for(var ks=Object.keys(d.labels),i=0;i<ks.length;++i){
+  if(ks[i]==="__proto__")
+  util.makeProp(m.labels,ks[i])
+  m.labels[ks[i]]=String(d.labels[ks[i]])
+  }
+  }
   return m
 },
 function CreateNetworkRequest$toObject(m,o,q){
@@ -205,6 +259,7 @@ function CreateNetworkRequest$toObject(m,o,q){
   var d={}
   if(o.objects||o.defaults){
   d.sysctls={}
+  d.labels={}
   }
   if(o.defaults){
   d.name=""
@@ -239,6 +294,14 @@ function CreateNetworkRequest$toObject(m,o,q){
   if(ks2[j]==="__proto__")
   util.makeProp(d.sysctls,ks2[j])
   d.sysctls[ks2[j]]=m.sysctls[ks2[j]]
+  }
+  }
+  if(m.labels&&(ks2=Object.keys(m.labels)).length){
+  d.labels={}
+  for(var j=0;j<ks2.length;++j){
+  if(ks2[j]==="__proto__")
+  util.makeProp(d.labels,ks2[j])
+  d.labels[ks2[j]]=m.labels[ks2[j]]
   }
   }
   return d

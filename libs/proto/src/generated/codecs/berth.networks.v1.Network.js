@@ -37,6 +37,12 @@ function Network$encode(m,w,q){
   }
   if(m.created!=null&&Object.hasOwnProperty.call(m,"created"))
   w.uint32(98).string(m.created)
+  if(m.labels!=null&&Object.hasOwnProperty.call(m,"labels")){
+  for(var ks=Object.keys(m.labels),i=0;i<ks.length;++i){
+  w.uint32(106).fork().uint32(10).string(ks[i])
+  .uint32(18).string(m.labels[ks[i]]).ldelim()
+  }
+  }
   return w
 },
 function Network$decode(r,l,e,n){
@@ -134,6 +140,35 @@ function Network$decode(r,l,e,n){
   m.created=r.string()
   break
   }
+  case 13: {
+  if(m.labels===util.emptyObject)
+  m.labels={}
+  var c2=r.uint32()+r.pos
+  if(c2>r.len)
+  throw RangeError("index out of range")
+  r.len=c2
+  k=""
+  value=""
+  while(r.pos<c2){
+  var tag2=r.uint32()
+  switch(tag2>>>3){
+  case 1: k=r.string(); break
+  case 2:
+  value=r.string()
+  break
+  default:
+  r.skipType(tag2&7,n)
+  break
+  }
+  }
+  if(r.pos!==c2)
+  throw RangeError("index out of range")
+  r.len=c
+  if(k==="__proto__")
+  util.makeProp(m.labels,k)
+  m.labels[k]=value
+  break
+  }
   default:
   r.skipType(t&7,n)
   break
@@ -205,6 +240,15 @@ function Network$verify(m,n){
   if(!util.isString(m.created))
   return"created: string expected"
   }
+  if(m.labels!=null&&Object.hasOwnProperty.call(m,"labels")){
+  if(!util.isObject(m.labels))
+  return"labels: object expected"
+  var k=Object.keys(m.labels)
+  for(var i=0;i<k.length;++i){
+  if(!util.isString(m.labels[k[i]]))
+  return"labels: string{k:string} expected"
+  }
+  }
   return null
 },
 function Network$fromObject(d,n){
@@ -259,6 +303,16 @@ function Network$fromObject(d,n){
   if(d.created!=null){
   m.created=String(d.created)
   }
+  if(d.labels){
+  if(!util.isObject(d.labels))
+  throw TypeError(".berth.networks.v1.Network.labels: object expected")
+  m.labels={}
+  for(var ks=Object.keys(d.labels),i=0;i<ks.length;++i){
+  if(ks[i]==="__proto__")
+  util.makeProp(m.labels,ks[i])
+  m.labels[ks[i]]=String(d.labels[ks[i]])
+  }
+  }
   return m
 },
 function Network$toObject(m,o,q){
@@ -270,6 +324,7 @@ function Network$toObject(m,o,q){
   var d={}
   if(o.objects||o.defaults){
   d.sysctls={}
+  d.labels={}
   }
   if(o.defaults){
   d.name=""
@@ -325,6 +380,14 @@ function Network$toObject(m,o,q){
   }
   if(m.created!=null&&Object.hasOwnProperty.call(m,"created")){
   d.created=m.created
+  }
+  if(m.labels&&(ks2=Object.keys(m.labels)).length){
+  d.labels={}
+  for(var j=0;j<ks2.length;++j){
+  if(ks2[j]==="__proto__")
+  util.makeProp(d.labels,ks2[j])
+  d.labels[ks2[j]]=m.labels[ks2[j]]
+  }
   }
   return d
 }

@@ -5,6 +5,8 @@ import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
 import type { AttachRequest as _berth_engine_v1_AttachRequest, AttachRequest__Output as _berth_engine_v1_AttachRequest__Output } from '../../../berth/engine/v1/AttachRequest';
 import type { AttachResponse as _berth_engine_v1_AttachResponse, AttachResponse__Output as _berth_engine_v1_AttachResponse__Output } from '../../../berth/engine/v1/AttachResponse';
+import type { ChangesRequest as _berth_engine_v1_ChangesRequest, ChangesRequest__Output as _berth_engine_v1_ChangesRequest__Output } from '../../../berth/engine/v1/ChangesRequest';
+import type { ChangesResponse as _berth_engine_v1_ChangesResponse, ChangesResponse__Output as _berth_engine_v1_ChangesResponse__Output } from '../../../berth/engine/v1/ChangesResponse';
 import type { CommitRequest as _berth_engine_v1_CommitRequest, CommitRequest__Output as _berth_engine_v1_CommitRequest__Output } from '../../../berth/engine/v1/CommitRequest';
 import type { CommitResponse as _berth_engine_v1_CommitResponse, CommitResponse__Output as _berth_engine_v1_CommitResponse__Output } from '../../../berth/engine/v1/CommitResponse';
 import type { ConnectNetworkRequest as _berth_engine_v1_ConnectNetworkRequest, ConnectNetworkRequest__Output as _berth_engine_v1_ConnectNetworkRequest__Output } from '../../../berth/engine/v1/ConnectNetworkRequest';
@@ -22,6 +24,8 @@ import type { Event as _berth_engine_v1_Event, Event__Output as _berth_engine_v1
 import type { EventsRequest as _berth_engine_v1_EventsRequest, EventsRequest__Output as _berth_engine_v1_EventsRequest__Output } from '../../../berth/engine/v1/EventsRequest';
 import type { ExecRequest as _berth_engine_v1_ExecRequest, ExecRequest__Output as _berth_engine_v1_ExecRequest__Output } from '../../../berth/engine/v1/ExecRequest';
 import type { ExecResponse as _berth_engine_v1_ExecResponse, ExecResponse__Output as _berth_engine_v1_ExecResponse__Output } from '../../../berth/engine/v1/ExecResponse';
+import type { ExportRequest as _berth_engine_v1_ExportRequest, ExportRequest__Output as _berth_engine_v1_ExportRequest__Output } from '../../../berth/engine/v1/ExportRequest';
+import type { ExportResponse as _berth_engine_v1_ExportResponse, ExportResponse__Output as _berth_engine_v1_ExportResponse__Output } from '../../../berth/engine/v1/ExportResponse';
 import type { InfoRequest as _berth_engine_v1_InfoRequest, InfoRequest__Output as _berth_engine_v1_InfoRequest__Output } from '../../../berth/engine/v1/InfoRequest';
 import type { InfoResponse as _berth_engine_v1_InfoResponse, InfoResponse__Output as _berth_engine_v1_InfoResponse__Output } from '../../../berth/engine/v1/InfoResponse';
 import type { InspectContainerRequest as _berth_engine_v1_InspectContainerRequest, InspectContainerRequest__Output as _berth_engine_v1_InspectContainerRequest__Output } from '../../../berth/engine/v1/InspectContainerRequest';
@@ -88,6 +92,41 @@ export interface EngineClient extends grpc.Client {
    */
   attach(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_berth_engine_v1_AttachRequest, _berth_engine_v1_AttachResponse__Output>;
   attach(options?: grpc.CallOptions): grpc.ClientDuplexStream<_berth_engine_v1_AttachRequest, _berth_engine_v1_AttachResponse__Output>;
+  
+  /**
+   * The files the container changed in its root filesystem (docker diff):
+   * the layers service's Diff of its writable root, each path classified
+   * against the image it was created from (a read-only view of the image's
+   * layers, made for the call and removed after it). ADDED: not in the
+   * image; MODIFIED: in the image and changed (content, owner, mode, times),
+   * or a directory whose entries were added or deleted; DELETED: whited out.
+   * A directory only copied up because a file under it changed is not
+   * listed, as in Docker. Volumes, bind mounts, tmpfs and the
+   * hosts/resolv.conf/hostname files are not part of the root and never
+   * listed. Sorted by path. Works in every state that has a root (created,
+   * running, paused, exited). NOT_FOUND for an unknown container.
+   */
+  Changes(argument: _berth_engine_v1_ChangesRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_berth_engine_v1_ChangesResponse__Output>): grpc.ClientUnaryCall;
+  Changes(argument: _berth_engine_v1_ChangesRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_berth_engine_v1_ChangesResponse__Output>): grpc.ClientUnaryCall;
+  Changes(argument: _berth_engine_v1_ChangesRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_berth_engine_v1_ChangesResponse__Output>): grpc.ClientUnaryCall;
+  Changes(argument: _berth_engine_v1_ChangesRequest, callback: grpc.requestCallback<_berth_engine_v1_ChangesResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * The files the container changed in its root filesystem (docker diff):
+   * the layers service's Diff of its writable root, each path classified
+   * against the image it was created from (a read-only view of the image's
+   * layers, made for the call and removed after it). ADDED: not in the
+   * image; MODIFIED: in the image and changed (content, owner, mode, times),
+   * or a directory whose entries were added or deleted; DELETED: whited out.
+   * A directory only copied up because a file under it changed is not
+   * listed, as in Docker. Volumes, bind mounts, tmpfs and the
+   * hosts/resolv.conf/hostname files are not part of the root and never
+   * listed. Sorted by path. Works in every state that has a root (created,
+   * running, paused, exited). NOT_FOUND for an unknown container.
+   */
+  changes(argument: _berth_engine_v1_ChangesRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_berth_engine_v1_ChangesResponse__Output>): grpc.ClientUnaryCall;
+  changes(argument: _berth_engine_v1_ChangesRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_berth_engine_v1_ChangesResponse__Output>): grpc.ClientUnaryCall;
+  changes(argument: _berth_engine_v1_ChangesRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_berth_engine_v1_ChangesResponse__Output>): grpc.ClientUnaryCall;
+  changes(argument: _berth_engine_v1_ChangesRequest, callback: grpc.requestCallback<_berth_engine_v1_ChangesResponse__Output>): grpc.ClientUnaryCall;
   
   /**
    * Creates an image from the container's writable layer (docker commit):
@@ -291,14 +330,18 @@ export interface EngineClient extends grpc.Client {
   disconnectNetwork(argument: _berth_engine_v1_DisconnectNetworkRequest, callback: grpc.requestCallback<_berth_engine_v1_DisconnectNetworkResponse__Output>): grpc.ClientUnaryCall;
   
   /**
-   * Container events: replayed from `since`, then live until `until` or
-   * cancel.
+   * Events: replayed from `since`, then live until `until` or cancel.
+   * Container events by default; the `type` filter adds what the other
+   * services publish, translated into the same Event: image (the images
+   * service), network (the networks service), volume (the engine's volumes).
    */
   Events(argument: _berth_engine_v1_EventsRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_berth_engine_v1_Event__Output>;
   Events(argument: _berth_engine_v1_EventsRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_berth_engine_v1_Event__Output>;
   /**
-   * Container events: replayed from `since`, then live until `until` or
-   * cancel.
+   * Events: replayed from `since`, then live until `until` or cancel.
+   * Container events by default; the `type` filter adds what the other
+   * services publish, translated into the same Event: image (the images
+   * service), network (the networks service), volume (the engine's volumes).
    */
   events(argument: _berth_engine_v1_EventsRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_berth_engine_v1_Event__Output>;
   events(argument: _berth_engine_v1_EventsRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_berth_engine_v1_Event__Output>;
@@ -321,6 +364,39 @@ export interface EngineClient extends grpc.Client {
    */
   exec(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_berth_engine_v1_ExecRequest, _berth_engine_v1_ExecResponse__Output>;
   exec(options?: grpc.CallOptions): grpc.ClientDuplexStream<_berth_engine_v1_ExecRequest, _berth_engine_v1_ExecResponse__Output>;
+  
+  /**
+   * The container's whole root filesystem as one uncompressed tar (docker
+   * export): its image's layers with its own changes on top, as `data`
+   * chunks in order. Entries are named from the root ("./", "./bin",
+   * "./bin/sh"), symlinks stored not followed, files with several links as
+   * hardlinks to their first path, file capabilities as
+   * SCHILY.xattr.security.capability. Volumes, bind mounts, tmpfs and the
+   * hosts/resolv.conf/hostname files are not in it (they are not part of the
+   * root), as in Docker. A running container is read live, not paused: a
+   * file it shrinks while it is read fails the call (DATA_LOSS, export
+   * again). Owners are as stored in the root: under `--userns auto` the
+   * root is seen idmapped, so owners are host ids. NOT_FOUND for an unknown
+   * container; FAILED_PRECONDITION while it has no root yet.
+   */
+  Export(argument: _berth_engine_v1_ExportRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_berth_engine_v1_ExportResponse__Output>;
+  Export(argument: _berth_engine_v1_ExportRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_berth_engine_v1_ExportResponse__Output>;
+  /**
+   * The container's whole root filesystem as one uncompressed tar (docker
+   * export): its image's layers with its own changes on top, as `data`
+   * chunks in order. Entries are named from the root ("./", "./bin",
+   * "./bin/sh"), symlinks stored not followed, files with several links as
+   * hardlinks to their first path, file capabilities as
+   * SCHILY.xattr.security.capability. Volumes, bind mounts, tmpfs and the
+   * hosts/resolv.conf/hostname files are not in it (they are not part of the
+   * root), as in Docker. A running container is read live, not paused: a
+   * file it shrinks while it is read fails the call (DATA_LOSS, export
+   * again). Owners are as stored in the root: under `--userns auto` the
+   * root is seen idmapped, so owners are host ids. NOT_FOUND for an unknown
+   * container; FAILED_PRECONDITION while it has no root yet.
+   */
+  export(argument: _berth_engine_v1_ExportRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_berth_engine_v1_ExportResponse__Output>;
+  export(argument: _berth_engine_v1_ExportRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_berth_engine_v1_ExportResponse__Output>;
   
   Info(argument: _berth_engine_v1_InfoRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_berth_engine_v1_InfoResponse__Output>): grpc.ClientUnaryCall;
   Info(argument: _berth_engine_v1_InfoRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_berth_engine_v1_InfoResponse__Output>): grpc.ClientUnaryCall;
@@ -756,6 +832,21 @@ export interface EngineHandlers extends grpc.UntypedServiceImplementation {
   Attach: grpc.handleBidiStreamingCall<_berth_engine_v1_AttachRequest__Output, _berth_engine_v1_AttachResponse>;
   
   /**
+   * The files the container changed in its root filesystem (docker diff):
+   * the layers service's Diff of its writable root, each path classified
+   * against the image it was created from (a read-only view of the image's
+   * layers, made for the call and removed after it). ADDED: not in the
+   * image; MODIFIED: in the image and changed (content, owner, mode, times),
+   * or a directory whose entries were added or deleted; DELETED: whited out.
+   * A directory only copied up because a file under it changed is not
+   * listed, as in Docker. Volumes, bind mounts, tmpfs and the
+   * hosts/resolv.conf/hostname files are not part of the root and never
+   * listed. Sorted by path. Works in every state that has a root (created,
+   * running, paused, exited). NOT_FOUND for an unknown container.
+   */
+  Changes: grpc.handleUnaryCall<_berth_engine_v1_ChangesRequest__Output, _berth_engine_v1_ChangesResponse>;
+  
+  /**
    * Creates an image from the container's writable layer (docker commit):
    * the parent's layers plus the diff, config = the container's with
    * `changes` applied. INVALID_ARGUMENT for a change commit cannot apply
@@ -841,8 +932,10 @@ export interface EngineHandlers extends grpc.UntypedServiceImplementation {
   DisconnectNetwork: grpc.handleUnaryCall<_berth_engine_v1_DisconnectNetworkRequest__Output, _berth_engine_v1_DisconnectNetworkResponse>;
   
   /**
-   * Container events: replayed from `since`, then live until `until` or
-   * cancel.
+   * Events: replayed from `since`, then live until `until` or cancel.
+   * Container events by default; the `type` filter adds what the other
+   * services publish, translated into the same Event: image (the images
+   * service), network (the networks service), volume (the engine's volumes).
    */
   Events: grpc.handleServerStreamingCall<_berth_engine_v1_EventsRequest__Output, _berth_engine_v1_Event>;
   
@@ -854,6 +947,22 @@ export interface EngineHandlers extends grpc.UntypedServiceImplementation {
    * paused.
    */
   Exec: grpc.handleBidiStreamingCall<_berth_engine_v1_ExecRequest__Output, _berth_engine_v1_ExecResponse>;
+  
+  /**
+   * The container's whole root filesystem as one uncompressed tar (docker
+   * export): its image's layers with its own changes on top, as `data`
+   * chunks in order. Entries are named from the root ("./", "./bin",
+   * "./bin/sh"), symlinks stored not followed, files with several links as
+   * hardlinks to their first path, file capabilities as
+   * SCHILY.xattr.security.capability. Volumes, bind mounts, tmpfs and the
+   * hosts/resolv.conf/hostname files are not in it (they are not part of the
+   * root), as in Docker. A running container is read live, not paused: a
+   * file it shrinks while it is read fails the call (DATA_LOSS, export
+   * again). Owners are as stored in the root: under `--userns auto` the
+   * root is seen idmapped, so owners are host ids. NOT_FOUND for an unknown
+   * container; FAILED_PRECONDITION while it has no root yet.
+   */
+  Export: grpc.handleServerStreamingCall<_berth_engine_v1_ExportRequest__Output, _berth_engine_v1_ExportResponse>;
   
   Info: grpc.handleUnaryCall<_berth_engine_v1_InfoRequest__Output, _berth_engine_v1_InfoResponse>;
   
@@ -1014,6 +1123,7 @@ export interface EngineHandlers extends grpc.UntypedServiceImplementation {
 
 export interface EngineDefinition extends grpc.ServiceDefinition {
   Attach: MethodDefinition<_berth_engine_v1_AttachRequest, _berth_engine_v1_AttachResponse, _berth_engine_v1_AttachRequest__Output, _berth_engine_v1_AttachResponse__Output>
+  Changes: MethodDefinition<_berth_engine_v1_ChangesRequest, _berth_engine_v1_ChangesResponse, _berth_engine_v1_ChangesRequest__Output, _berth_engine_v1_ChangesResponse__Output>
   Commit: MethodDefinition<_berth_engine_v1_CommitRequest, _berth_engine_v1_CommitResponse, _berth_engine_v1_CommitRequest__Output, _berth_engine_v1_CommitResponse__Output>
   ConnectNetwork: MethodDefinition<_berth_engine_v1_ConnectNetworkRequest, _berth_engine_v1_ConnectNetworkResponse, _berth_engine_v1_ConnectNetworkRequest__Output, _berth_engine_v1_ConnectNetworkResponse__Output>
   CopyFrom: MethodDefinition<_berth_engine_v1_CopyFromRequest, _berth_engine_v1_CopyFromResponse, _berth_engine_v1_CopyFromRequest__Output, _berth_engine_v1_CopyFromResponse__Output>
@@ -1023,6 +1133,7 @@ export interface EngineDefinition extends grpc.ServiceDefinition {
   DisconnectNetwork: MethodDefinition<_berth_engine_v1_DisconnectNetworkRequest, _berth_engine_v1_DisconnectNetworkResponse, _berth_engine_v1_DisconnectNetworkRequest__Output, _berth_engine_v1_DisconnectNetworkResponse__Output>
   Events: MethodDefinition<_berth_engine_v1_EventsRequest, _berth_engine_v1_Event, _berth_engine_v1_EventsRequest__Output, _berth_engine_v1_Event__Output>
   Exec: MethodDefinition<_berth_engine_v1_ExecRequest, _berth_engine_v1_ExecResponse, _berth_engine_v1_ExecRequest__Output, _berth_engine_v1_ExecResponse__Output>
+  Export: MethodDefinition<_berth_engine_v1_ExportRequest, _berth_engine_v1_ExportResponse, _berth_engine_v1_ExportRequest__Output, _berth_engine_v1_ExportResponse__Output>
   Info: MethodDefinition<_berth_engine_v1_InfoRequest, _berth_engine_v1_InfoResponse, _berth_engine_v1_InfoRequest__Output, _berth_engine_v1_InfoResponse__Output>
   InspectContainer: MethodDefinition<_berth_engine_v1_InspectContainerRequest, _berth_engine_v1_InspectContainerResponse, _berth_engine_v1_InspectContainerRequest__Output, _berth_engine_v1_InspectContainerResponse__Output>
   InspectVolume: MethodDefinition<_berth_engine_v1_InspectVolumeRequest, _berth_engine_v1_Volume, _berth_engine_v1_InspectVolumeRequest__Output, _berth_engine_v1_Volume__Output>

@@ -5,7 +5,13 @@ import type { Long } from '@grpc/proto-loader';
 
 export interface Event {
   /**
-   * "container" (volume events are reserved: not emitted yet).
+   * "container", "image", "network" or "volume".
+   * image actions: pulled, pushed, imported, loaded, saved, tagged,
+   * untagged, deleted, committed; id = the image id (config digest) when
+   * known, else the reference; name = the reference.
+   * network actions: created, removed, attached, detached (a container;
+   * attributes.container = its id); id = the network id; name = its name.
+   * volume actions: created, removed; id = name = the volume name.
    */
   'type'?: (string);
   /**
@@ -35,7 +41,13 @@ export interface Event {
 
 export interface Event__Output {
   /**
-   * "container" (volume events are reserved: not emitted yet).
+   * "container", "image", "network" or "volume".
+   * image actions: pulled, pushed, imported, loaded, saved, tagged,
+   * untagged, deleted, committed; id = the image id (config digest) when
+   * known, else the reference; name = the reference.
+   * network actions: created, removed, attached, detached (a container;
+   * attributes.container = its id); id = the network id; name = its name.
+   * volume actions: created, removed; id = name = the volume name.
    */
   'type': (string);
   /**

@@ -13,7 +13,12 @@ export interface EventsRequest {
    */
   'until'?: (string);
   /**
-   * container (id, id prefix or name), image, event (action), label, type.
+   * container (id, id prefix or name; for network events the container
+   * connected or disconnected), image (a container's image, or an image
+   * event's reference), event (action), label (container labels; attributes
+   * for the other types), network (name or id), volume (name), type:
+   * container, image, network, volume. Without a type filter only container
+   * events are streamed (berth events' default).
    */
   'filters'?: ({[key: string]: _berth_engine_v1_FilterValues});
 }
@@ -28,7 +33,12 @@ export interface EventsRequest__Output {
    */
   'until': (string);
   /**
-   * container (id, id prefix or name), image, event (action), label, type.
+   * container (id, id prefix or name; for network events the container
+   * connected or disconnected), image (a container's image, or an image
+   * event's reference), event (action), label (container labels; attributes
+   * for the other types), network (name or id), volume (name), type:
+   * container, image, network, volume. Without a type filter only container
+   * events are streamed (berth events' default).
    */
   'filters': ({[key: string]: _berth_engine_v1_FilterValues__Output});
 }

@@ -4,8 +4,10 @@
 import type { Long } from '@grpc/proto-loader';
 
 /**
- * Payload of berth.images.image.<action> (pulled, pushed, imported,
- * loaded, tagged, deleted).
+ * Payload of berth.images.image.<action>: pulled, pushed, imported, loaded,
+ * saved, committed, tagged (a name added), untagged (a name removed),
+ * deleted (the image itself is gone: its last name went and nothing holds
+ * it; `reference` is then the last name).
  */
 export interface ImageEvent {
   /**
@@ -21,11 +23,17 @@ export interface ImageEvent {
    * Bytes transferred, for pulled and pushed.
    */
   'bytes'?: (number | string | Long);
+  /**
+   * Image id: "sha256:" + the digest of its config ("" when not known).
+   */
+  'imageId'?: (string);
 }
 
 /**
- * Payload of berth.images.image.<action> (pulled, pushed, imported,
- * loaded, tagged, deleted).
+ * Payload of berth.images.image.<action>: pulled, pushed, imported, loaded,
+ * saved, committed, tagged (a name added), untagged (a name removed),
+ * deleted (the image itself is gone: its last name went and nothing holds
+ * it; `reference` is then the last name).
  */
 export interface ImageEvent__Output {
   /**
@@ -41,4 +49,8 @@ export interface ImageEvent__Output {
    * Bytes transferred, for pulled and pushed.
    */
   'bytes': (number);
+  /**
+   * Image id: "sha256:" + the digest of its config ("" when not known).
+   */
+  'imageId': (string);
 }

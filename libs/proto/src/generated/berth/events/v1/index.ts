@@ -4,3 +4,4 @@ export type * from './ImageEvent';
 export type * from './NetworkEvent';
 export type * from './OomEvent';
 export type * from './ProcessExitEvent';
+export type * from './VolumeEvent';

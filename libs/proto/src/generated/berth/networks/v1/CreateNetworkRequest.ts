@@ -20,6 +20,11 @@ export interface CreateNetworkRequest {
   'bridge'?: (string);
   'mtu'?: (number);
   'sysctls'?: ({[key: string]: string});
+  /**
+   * Stored with the network and shown by List/Inspect; keys non-empty, at
+   * most 64 labels, keys and values at most 4096 bytes.
+   */
+  'labels'?: ({[key: string]: string});
 }
 
 export interface CreateNetworkRequest__Output {
@@ -40,4 +45,9 @@ export interface CreateNetworkRequest__Output {
   'bridge': (string);
   'mtu': (number);
   'sysctls': ({[key: string]: string});
+  /**
+   * Stored with the network and shown by List/Inspect; keys non-empty, at
+   * most 64 labels, keys and values at most 4096 bytes.
+   */
+  'labels': ({[key: string]: string});
 }

@@ -51,6 +51,11 @@ export interface Network {
    * Creation time, RFC 3339.
    */
   'created'?: (string);
+  /**
+   * User labels given at creation (docker network create --label); none for
+   * drop-in networks.
+   */
+  'labels'?: ({[key: string]: string});
 }
 
 export interface Network__Output {
@@ -102,4 +107,9 @@ export interface Network__Output {
    * Creation time, RFC 3339.
    */
   'created': (string);
+  /**
+   * User labels given at creation (docker network create --label); none for
+   * drop-in networks.
+   */
+  'labels': ({[key: string]: string});
 }
