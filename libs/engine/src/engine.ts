@@ -23,6 +23,8 @@ import { newContainerRecord } from './record';
 import { decideRestart, RestartBackoff, type Clock } from './restart';
 import { RestartScheduler } from './lifecycle/restarts';
 import { ExitHandling } from './lifecycle/exits';
+import { ContainerCreation, type CreateRequest } from './lifecycle/create';
+import { ContainerStart } from './lifecycle/start';
 import { createSteps, hostnameOf, resourcesOf, startSteps, type RunContext } from './run-plan';
 import { processFields } from './merge';
 import { resolveUser } from './user';
@@ -43,13 +45,7 @@ import { EngineContext, MAX_TIMER_MS, type EngineOptions } from './context';
 
 export type { EngineOptions } from './context';
 
-export interface CreateRequest {
-  /** "" or undefined: generate adjective_surname. */
-  name?: string;
-  config: ContainerConfig;
-  hostConfig: HostConfig;
-  pull?: PullPolicy;
-}
+export type { CreateRequest } from './lifecycle/create';
 
 /** docker exec options; empty fields default to the container's. */
 /** docker logs options (Engine.logs): the reader's, with follow as a flag. */
@@ -104,8 +100,10 @@ export class Engine {
   private readonly restarts: RestartScheduler;
   /** Exit watchers and the handling of exits (lifecycle/exits.ts). */
   private readonly exits: ExitHandling;
-  /** Containers this engine is creating now (their records have no root yet). */
-  private readonly creating = new Set<string>();
+  /** docker create (lifecycle/create.ts). */
+  private readonly creation: ContainerCreation;
+  /** docker start and a policy's restart (lifecycle/start.ts). */
+  private readonly starting: ContainerStart;
   /** Releasing what a process holds in the other services (lifecycle/release.ts). */
   private readonly release: RuntimeRelease;
 
@@ -115,8 +113,10 @@ export class Engine {
     this.volumes = this.ctx.volumes;
     this.events = this.ctx.events;
     this.release = new RuntimeRelease(this.ctx);
-    this.restarts = new RestartScheduler(this.ctx, (id) => this.startNow(id, true));
+    this.creation = new ContainerCreation(this.ctx);
+    this.restarts = new RestartScheduler(this.ctx, (id) => this.starting.startNow(id, true));
     this.exits = new ExitHandling(this.ctx, this.release, this.restarts, (id, opts) => this.removeNow(id, opts));
+    this.starting = new ContainerStart(this.ctx, this.restarts, this.exits);
     closeEngineState(this.ctx.stateDir);
     this.ctx.syncUsernsTraversal();
   }
@@ -134,176 +134,20 @@ export class Engine {
 
   // ---- create / start / run -------------------------------------------------
 
-  /** docker create: record + image + writable root + volumes. */
-  async create(request: CreateRequest): Promise<ContainerRecord> {
-    const req = { ...request, hostConfig: this.resolveSharedNetwork(request.hostConfig) };
-    if (req.hostConfig.autoRemove && req.hostConfig.restartPolicy.name !== 'no') {
-      throw new InvalidArgumentError('conflicting options: --restart and --rm; a container removed on exit cannot be restarted', { field: 'restart' });
-    }
-    const id = newContainerId();
-    this.creating.add(id);
-    try {
-      // On the container's chain: a start or remove of it (a client that
-      // retried a create cut by its deadline and found this one by name)
-      // waits for the create to finish instead of finding no root.
-      return await this.serial(id, () => this.createNow(id, req));
-    } finally {
-      this.creating.delete(id);
-    }
-  }
-
-  private async createNow(id: string, req: CreateRequest): Promise<ContainerRecord> {
-    const logPath = join(this.stateDir, 'containers', id, 'container.log');
-    const userns = req.hostConfig.usernsMode;
-    if (userns !== '' && userns !== 'host' && userns !== 'auto') {
-      throw new InvalidArgumentError(`invalid userns mode "${userns}": use "host", "auto" or leave it empty`, { field: 'host_config.userns_mode' });
-    }
-    checkSecurityOpts(req.hostConfig);
-    const wanted = req.name ? validateContainerName(req.name) : undefined;
-    if (wanted) await this.discardLeftoverCreate(wanted);
-    // --userns auto: a host id range no other container holds, recorded in
-    // the record; the pick and the insert run with no await between them, so
-    // concurrent creates cannot take the same range (userns.ts).
-    const idMapping = userns === 'auto' ? this.allocateIdMapping() : undefined;
-    const insert = (name: string): ContainerRecord => this.store.insert({
-      ...newContainerRecord({ id, name, image: req.config.image, config: req.config, hostConfig: req.hostConfig, logPath, now: this.clock.now() }),
-      ...(idMapping ? { idMapping } : {}),
-    });
-    let rec: ContainerRecord;
-    if (wanted) rec = insert(wanted);
-    else {
-      // A generated name can be taken between the check and the insert (another create): try again.
-      for (let attempt = 0; ; attempt++) {
-        try {
-          rec = insert(uniqueName((n) => this.store.nameTaken(n)));
-          break;
-        } catch (e) {
-          if (!isAlreadyExists(e) || attempt >= 3) throw e;
-        }
-      }
-    }
-    const name = rec.name;
-    const ctx: RunContext = {
-      id, name, config: req.config, hostConfig: req.hostConfig, pull: req.pull ?? 'missing', logPath, mounts: [],
-      ...(idMapping ? { idMapping } : {}),
-    };
-    try {
-      await this.ctx.runSteps([...createSteps(this.ports), prepareVolumesStep(this.volumes)], ctx);
-    } catch (e) {
-      this.store.delete(id); // volume_refs rows cascade
-      throw e;
-    }
-    const merged = ctx.merged!;
-    const args = ctx.args!;
-    const done = this.store.update(id, (cur) => ({
-      ...cur, config: merged, imageDigest: ctx.image!.digest, image: req.config.image,
-      path: args[0] ?? '', args: args.slice(1), rootfs: ctx.rootfs!, mounts: ctx.mounts,
-    }));
-    if (idMapping) this.syncUsernsTraversal();
-    this.emit(done, 'created');
-    return done;
+  /** docker create: record + image + writable root + volumes (lifecycle/create.ts). */
+  create(request: CreateRequest): Promise<ContainerRecord> {
+    return this.creation.create(request);
   }
 
   /**
-   * A name held by a create a crashed engine left half done (no root
-   * recorded, not being created here) is freed now instead of when recovery
-   * gets to it (which waits for every service): a client retrying its create
-   * by name after an engine restart must not get the leftover.
+   * docker start (lifecycle/start.ts). Starting a running container is a
+   * no-op, as in Docker. `beforeStart` runs once the process exists, paused
+   * before exec, with everything else in place (RunAttached attaches there,
+   * so it misses no output however quickly the process exits); its failure
+   * fails the start.
    */
-  private async discardLeftoverCreate(name: string): Promise<void> {
-    let holder: ContainerRecord;
-    try {
-      holder = this.store.find(name);
-    } catch (e) {
-      if (isNotFound(e)) return;
-      throw e;
-    }
-    if (holder.name !== name || holder.state !== 'created' || holder.rootfs !== '' || this.creating.has(holder.id)) return;
-    await discardInterruptedCreate(this, holder);
-  }
-
-  /** A free --userns auto range: the pool (userns.ts) minus every record's range. */
-  private allocateIdMapping(): NonNullable<ContainerRecord['idMapping']> {
-    const held = this.store.list({ all: true }).flatMap((r) => (r.idMapping ? [r.idMapping] : []));
-    return allocateIdMapping(loadIdPool({ uidOf: (n) => passwdUid(n) }), held);
-  }
-
-  /**
-   * docker start. Starting a running container is a no-op, as in Docker.
-   * `beforeStart` runs once the process exists, paused before exec, with
-   * everything else in place (RunAttached attaches there, so it misses no
-   * output however quickly the process exits); its failure fails the start.
-   */
-  async start(ref: string, opts: { beforeStart?: (id: string) => Promise<void> } = {}): Promise<ContainerRecord> {
-    const rec = this.store.find(ref);
-    return this.serial(rec.id, () => this.startNow(rec.id, false, opts.beforeStart));
-  }
-
-  private async startNow(id: string, isRestart: boolean, beforeStart?: (id: string) => Promise<void>): Promise<ContainerRecord> {
-    const rec = this.store.get(id);
-    if (!isRestart && (rec.state === 'running' || rec.state === 'paused')) return rec;
-    if (!canTransition(rec.state, 'start')) {
-      throw new FailedPreconditionError(`container ${rec.name} cannot be started (state: ${rec.state})`, { field: 'state' });
-    }
-    this.checkSharedNetwork(rec);
-    this.restarts.cancel(id);
-    // Its shim must reach its root and files through the 0700 state dirs (state-modes.ts).
-    if (rec.idMapping) this.syncUsernsTraversal();
-    const ctx: RunContext = {
-      id, name: rec.name, config: rec.config, hostConfig: rec.hostConfig, pull: 'never', logPath: rec.logPath,
-      mounts: rec.mounts, merged: rec.config, rootfs: rec.rootfs, idMapping: rec.idMapping, connections: rec.connections ?? [],
-    };
-    try {
-      const steps = startSteps(this.ports);
-      if (beforeStart) steps.splice(steps.length - 1, 0, { name: 'beforeStart', run: () => beforeStart(id) });
-      await this.ctx.runSteps(steps, ctx);
-    } catch (e) {
-      this.store.update(id, (cur) => ({ ...cur, error: (e as Error).message }));
-      throw e;
-    }
-    const now = this.clock.now();
-    const started = this.store.transition(id, 'start', (cur) => ({
-      pid: ctx.pid ?? 0, startedAt: now, exitCode: 0, oomKilled: false, error: '', manuallyStopped: false,
-      networkSettings: ctx.networkSettings ?? cur.networkSettings,
-      restartCount: isRestart ? cur.restartCount + 1 : cur.restartCount,
-    }));
-    if (isRestart) this.emit(started, 'restarted');
-    this.emit(started, 'started');
-    this.exits.watch(id);
-    return started;
-  }
-
-  /**
-   * --network container:<name or id>: the container must exist, and is
-   * recorded by its full id (the namespaces service knows containers by id;
-   * a rename later does not break the link), as Docker resolves it.
-   */
-  private resolveSharedNetwork(h: HostConfig): HostConfig {
-    if (!h.networkMode.startsWith('container:')) return h;
-    const ref = h.networkMode.slice('container:'.length);
-    if (ref === '') throw new InvalidArgumentError('--network container: needs a container name or id, as in container:web', { field: 'network_mode' });
-    try {
-      return { ...h, networkMode: `container:${this.store.find(ref).id}` };
-    } catch (e) {
-      if (isNotFound(e)) throw new NotFoundError(`--network container:${ref}: no such container: ${ref}`, { field: 'network_mode' });
-      throw e;
-    }
-  }
-
-  /** Joining another container's network namespace needs that container running (Docker's rule). */
-  private checkSharedNetwork(rec: ContainerRecord): void {
-    if (!rec.hostConfig.networkMode.startsWith('container:')) return;
-    const other = rec.hostConfig.networkMode.slice('container:'.length);
-    let state: string;
-    try {
-      state = this.store.get(other).state;
-    } catch (e) {
-      if (!isNotFound(e)) throw e;
-      throw new FailedPreconditionError(`cannot join the network of container ${other.slice(0, 12)}: it was removed; recreate ${rec.name} with another --network`, { field: 'network_mode' });
-    }
-    if (state !== 'running' && state !== 'paused') {
-      throw new FailedPreconditionError(`cannot join the network of container ${other.slice(0, 12)}: it is not running (state: ${state}); start it first`, { field: 'network_mode' });
-    }
+  start(ref: string, opts: { beforeStart?: (id: string) => Promise<void> } = {}): Promise<ContainerRecord> {
+    return this.starting.start(ref, opts);
   }
 
   /** docker run: create then start; with --rm a failed start removes the container again. */
@@ -830,7 +674,7 @@ export class Engine {
 
   /** Internal hooks for recovery (recovery.ts). */
   /** @internal */ _watch(id: string): void { this.exits.watch(id); }
-  /** @internal */ _isCreating(id: string): boolean { return this.creating.has(id); }
+  /** @internal */ _isCreating(id: string): boolean { return this.creation.isCreating(id); }
   /** @internal */ _scheduleRestart(id: string, delayMs: number): void { this.restarts.schedule(id, delayMs); }
   /** @internal */ _releaseRuntime(id: string): Promise<void> { return this.release.release(id); }
   /** @internal On the container's chain: a start queued before it wins (then there is nothing to undo). */

@@ -21,6 +21,7 @@
 //   exited (now or before) with AutoRemove (--rm)       -> remove it, as its exit handling would have
 import { isNotFound, isUnavailable } from '@berth/errors';
 import type { Engine } from './engine';
+import type { EngineContext } from './context';
 import type { ExitStatus } from './ports';
 import { policyWantsRestart } from './restart';
 import { logBoundsOf, type ContainerRecord } from './types';
@@ -79,8 +80,8 @@ export function decideRecovery(rec: ContainerRecord, obs: Observed | undefined, 
  * before create recorded the image digest. An unavailable service fails it
  * (the record stays, for the next try) rather than leaking the root.
  */
-export async function discardInterruptedCreate(engine: Engine, rec: ContainerRecord): Promise<void> {
-  const ports = engine._ports;
+export async function discardInterruptedCreate(engine: Pick<EngineContext, 'ports' | 'store' | 'volumes'>, rec: ContainerRecord): Promise<void> {
+  const { ports } = engine;
   const unlessUnavailable = (e: unknown) => { if (isUnavailable(e)) throw e; };
   await ports.layers.remove(rec.id).catch(unlessUnavailable);
   await ports.images.removeContainerRef(rec.imageDigest, rec.id).catch(unlessUnavailable);
@@ -127,7 +128,7 @@ export async function recover(engine: Engine): Promise<RecoveryAction[]> {
         if (isNotFound(e)) continue;
         throw e;
       }
-      if (fresh.rootfs === '' && !engine._isCreating(rec.id)) await discardInterruptedCreate(engine, fresh);
+      if (fresh.rootfs === '' && !engine._isCreating(rec.id)) await discardInterruptedCreate({ ports, store: engine.store, volumes: engine.volumes }, fresh);
       continue;
     }
     let cur = rec;
