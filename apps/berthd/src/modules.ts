@@ -2,6 +2,7 @@
 // service lib; berthd only composes them.
 import type { ServiceModule, ServiceName } from '@berth/kit';
 import { cgroupsModule } from '@berth/cgroups';
+import { criModule } from '@berth/cri';
 import { dockerApiModule } from '@berth/docker-api';
 import { engineModule } from '@berth/engine';
 import { imagesModule } from '@berth/images';
@@ -9,7 +10,7 @@ import { layersModule } from '@berth/layers';
 import { namespacesModule } from '@berth/namespaces';
 import { networksModule } from '@berth/networks';
 
-/** In start order: the engine, a client of the others, after them; the Docker API gateway, the engine's client, last. */
+/** In start order: the engine, a client of the others, after them; the gateways (Docker API, CRI), the engine's clients, last. */
 export const MODULES: Record<ServiceName, ServiceModule> = {
   namespaces: namespacesModule,
   cgroups: cgroupsModule,
@@ -18,4 +19,5 @@ export const MODULES: Record<ServiceName, ServiceModule> = {
   images: imagesModule,
   engine: engineModule,
   'docker-api': dockerApiModule,
+  cri: criModule,
 };

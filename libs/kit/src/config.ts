@@ -15,8 +15,10 @@ export const BERTH_VERSION = '0.1.0';
  * The services, by the short name used in sockets, subjects and flags.
  * docker-api is the Docker Engine API gateway: besides its gRPC socket
  * (health, Status) it serves Docker's REST API on BERTH_RUN/docker.sock.
+ * cri is the Kubernetes CRI (runtime.v1 RuntimeService and ImageService on
+ * BERTH_RUN/cri.sock), translated onto the engine, images and networks.
  */
-export const SERVICE_NAMES = ['engine', 'namespaces', 'cgroups', 'layers', 'networks', 'images', 'docker-api'] as const;
+export const SERVICE_NAMES = ['engine', 'namespaces', 'cgroups', 'layers', 'networks', 'images', 'docker-api', 'cri'] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
 
 /** Fully-qualified gRPC service name of each berth service. */
@@ -28,6 +30,7 @@ export const GRPC_SERVICE: Record<ServiceName, string> = {
   networks: 'berth.networks.v1.Networks',
   images: 'berth.images.v1.Images',
   'docker-api': 'berth.dockerapi.v1.DockerApi',
+  cri: 'runtime.v1.RuntimeService',
 };
 
 /** Default Prometheus ports, one per service (0 in tests picks a free one). */
@@ -39,6 +42,7 @@ export const DEFAULT_METRICS_PORT: Record<ServiceName, number> = {
   networks: 9394,
   images: 9395,
   'docker-api': 9396,
+  cri: 9397,
 };
 
 export interface BerthPaths {

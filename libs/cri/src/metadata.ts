@@ -1,0 +1,69 @@
+// What the CRI keeps about a pod sandbox or a CRI container, and where: in
+// the engine container's labels, so the engine's record is the one owner of
+// the fact (no CRI-side store to drift from it; `berth ps` and the cgroup
+// metrics show the pod). Engine labels are the image's merged with the
+// request's, so the CRI's own view (its labels, annotations, metadata) is kept
+// apart as one JSON label and the kind/pod ids as plain labels for filtering.
+import { InvalidArgumentError } from '@berth/errors';
+
+/** "sandbox" or "container". */
+export const KIND_LABEL = 'io.berth.cri.kind';
+/** On a CRI container: the engine id of its pod sandbox. */
+export const SANDBOX_LABEL = 'io.berth.cri.sandbox-id';
+/** The CRI record (CriRecord) as JSON. */
+export const RECORD_LABEL = 'io.berth.cri.record';
+
+/** The pod (sandbox) or container fields the CRI reports back as they were given. */
+export interface CriRecord {
+  /** PodSandboxMetadata or ContainerMetadata. */
+  metadata: { name: string; uid?: string; namespace?: string; attempt: number };
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  /** Sandbox: log_directory. Container: the absolute log path (log_directory/log_path), "" when none. */
+  logPath: string;
+  /** Container: the image as the request named it, and its resolved id. */
+  image?: string;
+  imageRef?: string;
+  /** Sandbox: the namespace options (NODE for host network/PID/IPC), for containers and status. */
+  hostNetwork?: boolean;
+  hostPid?: boolean;
+  hostIpc?: boolean;
+  /** Sandbox: the kubelet's cgroup parent, and the runtime handler asked for. */
+  cgroupParent?: string;
+  runtimeHandler?: string;
+  /** Container: the mounts as asked (ContainerStatus reports them). */
+  mounts?: { containerPath: string; hostPath: string; readonly: boolean; propagation: string }[];
+}
+
+export function encodeRecord(r: CriRecord): string {
+  return JSON.stringify(r);
+}
+
+export function decodeRecord(labels: Record<string, string>): CriRecord {
+  const raw = labels[RECORD_LABEL];
+  if (!raw) return { metadata: { name: '', attempt: 0 }, labels: {}, annotations: {}, logPath: '' };
+  return JSON.parse(raw) as CriRecord;
+}
+
+/** Engine names allow [a-zA-Z0-9][a-zA-Z0-9_.-]+; anything else in a CRI name becomes "-". */
+const nameSafe = (s: string): string => s.replace(/[^a-zA-Z0-9_.-]/g, '-');
+
+/** kubelet's dockershim naming, which also makes a repeated create of the same pod attempt collide. */
+export function sandboxName(m: { name: string; namespace: string; uid: string; attempt: number }): string {
+  if (!m.name) throw new InvalidArgumentError('pod sandbox metadata.name is empty: name the pod', { field: 'config.metadata.name' });
+  return nameSafe(`k8s_POD_${m.name}_${m.namespace}_${m.uid}_${m.attempt}`);
+}
+
+export function containerName(m: { name: string; attempt: number }, pod: CriRecord['metadata']): string {
+  if (!m.name) throw new InvalidArgumentError('container metadata.name is empty: name the container', { field: 'config.metadata.name' });
+  return nameSafe(`k8s_${m.name}_${pod.name}_${pod.namespace ?? ''}_${pod.uid ?? ''}_${m.attempt}`);
+}
+
+/** CRI label selectors: every key=value must match. */
+export function matchesSelector(labels: Record<string, string>, selector: Record<string, string> | undefined): boolean {
+  for (const [k, v] of Object.entries(selector ?? {})) if (labels[k] !== v) return false;
+  return true;
+}
+
+/** Milliseconds since the epoch -> the CRI's nanoseconds. */
+export const msToNs = (ms: number): number => (ms > 0 ? ms * 1_000_000 : 0);

@@ -1,0 +1,22 @@
+// The engine HostConfig of a pod's pause container: the namespaces the pod
+// shares (network unless host network; IPC unless host IPC), the pod's port
+// mappings as published ports, its DNS and sysctls, and the kubelet's cgroup
+// parent.
+import type { engineV1, runtimeV1 } from '@berth/proto';
+import type { CriRecord } from './metadata';
+
+/** The CRI network pods attach to: berth's default bridge. */
+export const POD_NETWORK = 'bridge';
+
+export function sandboxHostConfig(c: runtimeV1.PodSandboxConfig__Output, r: CriRecord): engineV1.HostConfig {
+  return {
+    networkMode: r.hostNetwork ? 'host' : POD_NETWORK,
+    // A host port of 0 means "not published" in the CRI.
+    portBindings: r.hostNetwork ? [] : c.portMappings.filter((p) => p.hostPort > 0).map((p) => ({
+      containerPort: p.containerPort, hostPort: p.hostPort, hostIp: p.hostIp, protocol: p.protocol.toLowerCase(),
+    })),
+    // berth-init as pid 1: it reaps the pod's orphans when the pod shares one PID namespace.
+    init: true,
+    securityOpt: ['no-new-privileges'],
+  };
+}

@@ -1,0 +1,166 @@
+// Pod sandboxes. A sandbox is an engine container running a pause process
+// (berth-init as pid 1 over `sleep`, from the busybox image the images
+// service makes from the host's busybox-static): it holds the pod's network,
+// IPC and UTS namespaces (and PID, with a pod PID namespace), which the pod's
+// containers join with the engine's container:<sandbox> modes. Its IP is the
+// one the networks service gave the sandbox; stopping the sandbox stops its
+// containers first, removing it removes them. docs/design/cri.md.
+import { InvalidArgumentError, isNotFound, NotFoundError } from '@berth/errors';
+import type { engineV1, runtimeV1 } from '@berth/proto';
+import { LONG_CALL, type Backends } from './backends';
+import { KIND_LABEL, RECORD_LABEL, SANDBOX_LABEL, decodeRecord, encodeRecord, matchesSelector, msToNs, sandboxName, type CriRecord } from './metadata';
+import { sandboxHostConfig } from './sandbox-config';
+
+/** The image the pause process runs from (made locally, never pulled). */
+export const PAUSE_IMAGE = 'berth.local/pause:busybox';
+
+export interface Sandbox {
+  id: string;
+  record: CriRecord;
+  summary: engineV1.ContainerSummary__Output;
+}
+
+export class PodSandboxes {
+  constructor(private readonly b: Backends) {}
+
+  async run(req: runtimeV1.RunPodSandboxRequest__Output): Promise<string> {
+    const c = req.config;
+    if (!c?.metadata) throw new InvalidArgumentError('RunPodSandbox needs config.metadata (name, namespace, uid, attempt)', { field: 'config.metadata' });
+    const m = c.metadata;
+    const nsOpts = c.linux?.securityContext?.namespaceOptions;
+    const record: CriRecord = {
+      metadata: { name: m.name, uid: m.uid, namespace: m.namespace, attempt: m.attempt },
+      labels: c.labels, annotations: c.annotations, logPath: c.logDirectory,
+      hostNetwork: nsOpts?.network === 'NODE', hostPid: nsOpts?.pid === 'NODE', hostIpc: nsOpts?.ipc === 'NODE',
+      cgroupParent: c.linux?.cgroupParent ?? '', runtimeHandler: req.runtimeHandler,
+    };
+    await this.b.transfer.EnsureBusybox({ reference: PAUSE_IMAGE });
+    const name = sandboxName(m);
+    const created = await this.b.engine.CreateContainer({
+      name,
+      config: {
+        image: PAUSE_IMAGE,
+        hostname: record.hostNetwork ? '' : c.hostname,
+        // sleep's longest argument busybox takes (about 68 years): the pause process.
+        cmd: { values: ['sleep', '2147483647'] },
+        entrypoint: { values: [] },
+        labels: { ...c.labels, [KIND_LABEL]: 'sandbox', [RECORD_LABEL]: encodeRecord(record) },
+      },
+      hostConfig: sandboxHostConfig(c, record),
+      pull: 'never',
+    });
+    try {
+      await this.b.engine.StartContainer({ id: created.id });
+    } catch (e) {
+      await this.b.engine.RemoveContainer({ id: created.id, force: true }).catch(() => undefined);
+      throw e;
+    }
+    return created.id;
+  }
+
+  /** The sandbox with this id (or unique id prefix); NOT_FOUND otherwise, or when it is not a sandbox. */
+  async get(id: string): Promise<Sandbox> {
+    if (!id) throw new NotFoundError('pod sandbox id is empty', { field: 'pod_sandbox_id' });
+    const list = await this.list();
+    const matches = list.filter((s) => s.id.startsWith(id));
+    const found = matches.find((s) => s.id === id) ?? (matches.length === 1 ? matches[0] : undefined);
+    if (!found) throw new NotFoundError(`pod sandbox ${id} not found`, { field: 'pod_sandbox_id' });
+    return found;
+  }
+
+  async list(): Promise<Sandbox[]> {
+    const res = await this.b.engine.ListContainers({ all: true, filters: { label: { values: [`${KIND_LABEL}=sandbox`] } } });
+    return res.containers.map((s) => ({ id: s.id, record: decodeRecord(s.labels), summary: s }));
+  }
+
+  /** The engine containers of the pod's CRI containers. */
+  async containersOf(sandboxId: string): Promise<engineV1.ContainerSummary__Output[]> {
+    const res = await this.b.engine.ListContainers({ all: true, filters: { label: { values: [`${SANDBOX_LABEL}=${sandboxId}`] } } });
+    return res.containers;
+  }
+
+  /** Stops every container of the pod, then the pause process (its network attachment goes with it). Idempotent. */
+  async stop(id: string): Promise<void> {
+    let s: Sandbox;
+    try {
+      s = await this.get(id);
+    } catch (e) {
+      if (isNotFound(e)) return;
+      throw e;
+    }
+    const containers = await this.containersOf(s.id);
+    await Promise.all(containers.filter((c) => c.state === 'running' || c.state === 'paused' || c.state === 'restarting')
+      .map((c) => this.b.engine.StopContainer({ id: c.id, timeoutSeconds: 0 }, LONG_CALL).catch(ignoreNotFound)));
+    if (s.summary.state !== 'exited' && s.summary.state !== 'created') {
+      await this.b.engine.StopContainer({ id: s.id, timeoutSeconds: 0 }, LONG_CALL).catch(ignoreNotFound);
+    }
+  }
+
+  /** Removes the pod's containers and the sandbox, running or not. Idempotent. */
+  async remove(id: string): Promise<void> {
+    let s: Sandbox;
+    try {
+      s = await this.get(id);
+    } catch (e) {
+      if (isNotFound(e)) return;
+      throw e;
+    }
+    for (const c of await this.containersOf(s.id)) await this.b.engine.RemoveContainer({ id: c.id, force: true }).catch(ignoreNotFound);
+    await this.b.engine.RemoveContainer({ id: s.id, force: true }).catch(ignoreNotFound);
+  }
+
+  async status(id: string): Promise<runtimeV1.PodSandboxStatusResponse> {
+    const s = await this.get(id);
+    const ip = s.summary.state === 'running' && !s.record.hostNetwork ? await this.podIp(s.id) : '';
+    const status: runtimeV1.PodSandboxStatus = {
+      id: s.id,
+      metadata: s.record.metadata,
+      state: stateOf(s),
+      createdAt: msToNs(Number(s.summary.createdAtUnixMs)),
+      network: { ip, additionalIps: [] },
+      linux: {
+        namespaces: {
+          options: {
+            network: s.record.hostNetwork ? 'NODE' : 'POD',
+            pid: s.record.hostPid ? 'NODE' : 'CONTAINER',
+            ipc: s.record.hostIpc ? 'NODE' : 'POD',
+          },
+        },
+      },
+      labels: s.record.labels,
+      annotations: s.record.annotations,
+      runtimeHandler: s.record.runtimeHandler ?? '',
+    };
+    return { status, info: {}, containersStatuses: [] };
+  }
+
+  async listWire(filter: runtimeV1.PodSandboxFilter__Output | null): Promise<runtimeV1.PodSandbox[]> {
+    const all = await this.list();
+    return all
+      .filter((s) => !filter?.id || s.id.startsWith(filter.id))
+      .filter((s) => !filter?.state || stateOf(s) === filter.state.state)
+      .filter((s) => matchesSelector(s.record.labels, filter?.labelSelector))
+      .map((s) => ({
+        id: s.id, metadata: s.record.metadata, state: stateOf(s), createdAt: msToNs(Number(s.summary.createdAtUnixMs)),
+        labels: s.record.labels, annotations: s.record.annotations, runtimeHandler: s.record.runtimeHandler ?? '',
+      }));
+  }
+
+  private async podIp(id: string): Promise<string> {
+    try {
+      const res = await this.b.engine.InspectContainer({ id });
+      const doc = JSON.parse(res.json) as { NetworkSettings?: { IPAddress?: string; Networks?: Record<string, { IPAddress?: string }> } };
+      const ns = doc.NetworkSettings;
+      return ns?.IPAddress || Object.values(ns?.Networks ?? {}).map((n) => n.IPAddress ?? '').find((a) => a) || '';
+    } catch (e) {
+      if (isNotFound(e)) return '';
+      throw e;
+    }
+  }
+}
+
+const stateOf = (s: Sandbox): 'SANDBOX_READY' | 'SANDBOX_NOTREADY' => (s.summary.state === 'running' ? 'SANDBOX_READY' : 'SANDBOX_NOTREADY');
+
+function ignoreNotFound(e: unknown): void {
+  if (!isNotFound(e)) throw e;
+}

@@ -1,0 +1,157 @@
+// The cri service module: the Kubernetes CRI (runtime.v1 RuntimeService and
+// ImageService) on BERTH_RUN/cri.sock, for kubelet, crictl and critest. A
+// gateway like docker-api: it translates CRI messages onto the engine and
+// images contracts and keeps no state of its own (docs/design/cri.md).
+
+import { BerthError, ErrorCode, InvalidArgumentError } from '@berth/errors';
+import { BERTH_VERSION, type AsyncHandlers, type ServiceModule } from '@berth/kit';
+import type { runtimeV1 } from '@berth/proto';
+import { createBackends } from './backends';
+import { CriContainers } from './containers';
+import { execSync } from './exec-sync';
+import { CriImages } from './images';
+import { PAUSE_IMAGE, PodSandboxes } from './sandboxes';
+import { containerStatsOf, podStatsOf, sampleStats } from './stats';
+
+/** The CRI version berth speaks (runtime.v1, as kubelet 1.26 asks for it). */
+export const CRI_API_VERSION = 'v1';
+export const RUNTIME_NAME = 'berth';
+
+const unimplemented = (what: string): never => {
+  throw new BerthError(ErrorCode.FailedPrecondition, `${what} is not supported by berth's CRI`);
+};
+
+export const criModule: ServiceModule = {
+  name: 'cri',
+  grpcService: 'runtime.v1.RuntimeService',
+  async start(ctx) {
+    const b = createBackends((s) => ctx.addressesOf(s));
+    const pods = new PodSandboxes(b);
+    const containers = new CriContainers(b, pods);
+    const images = new CriImages(b, ctx.paths.root);
+
+    const runtime: AsyncHandlers<runtimeV1.RuntimeServiceHandlers> = {
+      Version: async () => ({ version: '0.1.0', runtimeName: RUNTIME_NAME, runtimeVersion: BERTH_VERSION, runtimeApiVersion: CRI_API_VERSION }),
+      Status: async (req) => ({
+        status: {
+          conditions: [
+            { type: 'RuntimeReady', status: true, reason: '', message: '' },
+            { type: 'NetworkReady', status: true, reason: '', message: '' },
+          ],
+        },
+        info: (req.verbose ? { config: JSON.stringify({ runtime: RUNTIME_NAME, version: BERTH_VERSION, sandboxImage: PAUSE_IMAGE }) } : {}) as Record<string, string>,
+      }),
+      UpdateRuntimeConfig: async () => ({}),
+
+      RunPodSandbox: async (req) => ({ podSandboxId: await pods.run(req) }),
+      StopPodSandbox: async (req) => {
+        await pods.stop(req.podSandboxId);
+        return {};
+      },
+      RemovePodSandbox: async (req) => {
+        await pods.remove(req.podSandboxId);
+        return {};
+      },
+      PodSandboxStatus: async (req) => pods.status(req.podSandboxId),
+      ListPodSandbox: async (req) => ({ items: await pods.listWire(req.filter) }),
+
+      CreateContainer: async (req) => ({ containerId: await containers.create(req) }),
+      StartContainer: async (req) => {
+        await containers.start(req.containerId);
+        return {};
+      },
+      StopContainer: async (req) => {
+        await containers.stop(req.containerId, Number(req.timeout));
+        return {};
+      },
+      RemoveContainer: async (req) => {
+        await containers.remove(req.containerId);
+        return {};
+      },
+      ListContainers: async (req) => ({ containers: await containers.listWire(req.filter) }),
+      ContainerStatus: async (req) => containers.status(req.containerId),
+      UpdateContainerResources: async (req) => {
+        await containers.updateResources(req.containerId, req.linux);
+        return {};
+      },
+      ReopenContainerLog: async (req) => {
+        await containers.get(req.containerId);
+        return {};
+      },
+
+      ExecSync: async (req) => {
+        if (!req.cmd.length) throw new InvalidArgumentError('ExecSync needs a command', { field: 'cmd' });
+        const c = await containers.get(req.containerId);
+        const r = await execSync(b, c.id, req.cmd, Number(req.timeout));
+        return { stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode };
+      },
+      Exec: async () => unimplemented('Exec (streaming)'),
+      Attach: async () => unimplemented('Attach (streaming)'),
+      PortForward: async () => unimplemented('PortForward (streaming)'),
+
+      ContainerStats: async (req) => {
+        const c = await containers.get(req.containerId);
+        const samples = await sampleStats(b, c.summary.state === 'running' ? [c.id] : []);
+        return { stats: containerStatsOf(c, samples.get(c.id)) };
+      },
+      ListContainerStats: async (req) => {
+        const f = req.filter;
+        const list = (await containers.list())
+          .filter((c) => !f?.id || c.id.startsWith(f.id))
+          .filter((c) => !f?.podSandboxId || c.sandboxId.startsWith(f.podSandboxId))
+          .filter((c) => Object.entries(f?.labelSelector ?? {}).every(([k, v]) => c.record.labels[k] === v));
+        const samples = await sampleStats(b, list.filter((c) => c.summary.state === 'running').map((c) => c.id));
+        return { stats: list.map((c) => containerStatsOf(c, samples.get(c.id))) };
+      },
+      PodSandboxStats: async (req) => {
+        const p = await pods.get(req.podSandboxId);
+        return { stats: await podStats(p) };
+      },
+      ListPodSandboxStats: async (req) => {
+        const f = req.filter;
+        const list = (await pods.list())
+          .filter((p) => !f?.id || p.id.startsWith(f.id))
+          .filter((p) => Object.entries(f?.labelSelector ?? {}).every(([k, v]) => p.record.labels[k] === v));
+        return { stats: await Promise.all(list.map(podStats)) };
+      },
+
+      CheckpointContainer: async () => unimplemented('CheckpointContainer'),
+      GetContainerEvents: async () => unimplemented('GetContainerEvents'),
+      ListMetricDescriptors: async () => ({ descriptors: [] }),
+      ListPodSandboxMetrics: async () => ({ podMetrics: [] }),
+    };
+
+    const podStats = async (p: Awaited<ReturnType<PodSandboxes['get']>>): Promise<runtimeV1.PodSandboxStats> => {
+      const all = (await containers.list()).filter((c) => c.sandboxId === p.id);
+      const running = all.filter((c) => c.summary.state === 'running').map((c) => c.id);
+      const samples = await sampleStats(b, [...(p.summary.state === 'running' ? [p.id] : []), ...running]);
+      return podStatsOf(p, all.map((c) => containerStatsOf(c, samples.get(c.id))), samples.get(p.id));
+    };
+
+    const imageService: AsyncHandlers<runtimeV1.ImageServiceHandlers> = {
+      ListImages: async (req) => ({ images: await images.list(req.filter) }),
+      ImageStatus: async (req) => {
+        const image = await images.status(req.image?.image ?? '');
+        const info: Record<string, string> = req.verbose && image ? { info: JSON.stringify(image) } : {};
+        return { image, info };
+      },
+      PullImage: async (req) => {
+        const ref = req.image?.image ?? '';
+        if (!ref) throw new InvalidArgumentError('PullImage needs image.image', { field: 'image.image' });
+        return { imageRef: await images.pull(ref) };
+      },
+      RemoveImage: async (req) => {
+        await images.remove(req.image?.image ?? '');
+        return {};
+      },
+      ImageFsInfo: async () => images.fsInfo(),
+    };
+
+    return {
+      handlers: runtime,
+      services: { 'runtime.v1.ImageService': imageService },
+      close: async () => b.close(),
+    };
+  },
+};
+
