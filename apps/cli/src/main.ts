@@ -29,6 +29,8 @@ const v = lazy(() => require('./commands/volumes') as Volumes);
 const s = lazy(() => require('./commands/system') as System);
 const events: Handler = (ctx) => (require('./commands/events') as typeof import('./commands/events')).events(ctx);
 const cp: Handler = (ctx) => (require('./commands/cp') as typeof import('./commands/cp')).cp(ctx);
+const build: Handler = (ctx) => (require('./commands/build') as typeof import('./commands/build')).build(ctx);
+const version: Handler = (ctx) => (require('./commands/version') as typeof import('./commands/version')).version(ctx);
 const context = () => require('./context') as typeof import('./context');
 
 const daemon = (sub: 'up' | 'down' | 'status'): Handler => async (ctx) => {
@@ -55,13 +57,14 @@ export const HANDLERS: Record<string, Handler> = {
   'image ls': i((m) => m.imagesLs), 'image rm': i((m) => m.imageRm), 'image pull': i((m) => m.pull), 'image push': i((m) => m.push),
   'image tag': i((m) => m.tag), 'image save': i((m) => m.save), 'image load': i((m) => m.load), 'image import': i((m) => m.imp),
   'image inspect': i((m) => (ctx) => m.imageInspect(ctx)), 'image prune': i((m) => m.imagePrune),
+  build, 'image build': build,
   'network create': n((m) => m.networkCreate), 'network ls': n((m) => m.networkLs), 'network inspect': n((m) => (ctx) => m.networkInspect(ctx)),
   'network rm': n((m) => m.networkRm), 'network prune': n((m) => m.networkPrune), 'network connect': n((m) => m.networkConnect),
   'network disconnect': n((m) => m.networkDisconnect),
   'volume create': v((m) => m.volumeCreate), 'volume ls': v((m) => m.volumeLs), 'volume inspect': v((m) => (ctx) => m.volumeInspect(ctx)),
   'volume rm': v((m) => m.volumeRm), 'volume prune': v((m) => m.volumePrune),
   events, 'system events': events, info: s((m) => m.info), 'system info': s((m) => m.info), 'system df': s((m) => m.df),
-  'system prune': s((m) => m.systemPrune), version: s((m) => m.version),
+  'system prune': s((m) => m.systemPrune), version,
   'daemon up': daemon('up'), 'daemon down': daemon('down'), 'daemon status': daemon('status'),
 };
 
