@@ -25,6 +25,9 @@ import { RestartScheduler } from './lifecycle/restarts';
 import { ExitHandling } from './lifecycle/exits';
 import { ContainerCreation, type CreateRequest } from './lifecycle/create';
 import { ContainerStart } from './lifecycle/start';
+import { ContainerSignals } from './lifecycle/stop';
+import { ContainerRemoval } from './lifecycle/remove';
+import { ContainerUpdates } from './lifecycle/update';
 import { createSteps, hostnameOf, resourcesOf, startSteps, type RunContext } from './run-plan';
 import { processFields } from './merge';
 import { resolveUser } from './user';
@@ -46,6 +49,7 @@ import { EngineContext, MAX_TIMER_MS, type EngineOptions } from './context';
 export type { EngineOptions } from './context';
 
 export type { CreateRequest } from './lifecycle/create';
+export { normalizeSignal } from './lifecycle/signals';
 
 /** docker exec options; empty fields default to the container's. */
 /** docker logs options (Engine.logs): the reader's, with follow as a flag. */
@@ -104,6 +108,12 @@ export class Engine {
   private readonly creation: ContainerCreation;
   /** docker start and a policy's restart (lifecycle/start.ts). */
   private readonly starting: ContainerStart;
+  /** docker stop, kill, pause, unpause (lifecycle/stop.ts). */
+  private readonly signals: ContainerSignals;
+  /** docker rm, prune, --rm (lifecycle/remove.ts). */
+  private readonly removal: ContainerRemoval;
+  /** docker rename, update (lifecycle/update.ts). */
+  private readonly updates: ContainerUpdates;
   /** Releasing what a process holds in the other services (lifecycle/release.ts). */
   private readonly release: RuntimeRelease;
 
@@ -115,8 +125,11 @@ export class Engine {
     this.release = new RuntimeRelease(this.ctx);
     this.creation = new ContainerCreation(this.ctx);
     this.restarts = new RestartScheduler(this.ctx, (id) => this.starting.startNow(id, true));
-    this.exits = new ExitHandling(this.ctx, this.release, this.restarts, (id, opts) => this.removeNow(id, opts));
+    this.exits = new ExitHandling(this.ctx, this.release, this.restarts, (id, opts) => this.removal.removeNow(id, opts));
     this.starting = new ContainerStart(this.ctx, this.restarts, this.exits);
+    this.signals = new ContainerSignals(this.ctx, this.restarts, this.exits);
+    this.removal = new ContainerRemoval(this.ctx, this.release, this.restarts, this.exits);
+    this.updates = new ContainerUpdates(this.ctx);
     closeEngineState(this.ctx.stateDir);
     this.ctx.syncUsernsTraversal();
   }
@@ -189,87 +202,26 @@ export class Engine {
   // ---- stop / kill / pause ---------------------------------------------------
 
   /**
-   * docker stop: the stop signal, then SIGKILL after the timeout (seconds;
-   * default the container's stopTimeout, else 10). Marks the container as
-   * manually stopped so unless-stopped/on-failure/always do not restart it.
-   * Stopping a stopped container is a no-op.
+   * docker stop (lifecycle/stop.ts): the stop signal, then SIGKILL after the
+   * timeout (seconds; default the container's stopTimeout, else 10). Marks
+   * the container as manually stopped so unless-stopped/on-failure/always do
+   * not restart it. Stopping a stopped container is a no-op.
    */
-  async stop(ref: string, timeoutS?: number, signalOverride?: string): Promise<ContainerRecord> {
-    const override = signalOverride ? normalizeSignal(signalOverride) : undefined;
-    const rec = this.store.find(ref);
-    return this.serial(rec.id, async () => {
-      const cur = this.store.get(rec.id);
-      if (cur.state === 'restarting') {
-        this.restarts.cancel(cur.id);
-        const r = this.store.transition(cur.id, 'exit', () => ({ manuallyStopped: true }));
-        this.emit(r, 'stopped');
-        return r;
-      }
-      if (cur.state !== 'running' && cur.state !== 'paused') return cur;
-      this.store.update(cur.id, (c) => ({ ...c, manuallyStopped: true }));
-      const signal = override ?? stopSignalOf(cur);
-      const timeout = timeoutS ?? cur.config.stopTimeout ?? this.ctx.defaultStopTimeoutS;
-      await this.ports.namespaces.kill(cur.id, signal);
-      // A frozen process cannot act on the signal: thaw it (Docker does the same).
-      if (cur.state === 'paused') await this.ports.cgroups.thaw(cur.id);
-      const st = timeout < 0 ? await this.ports.namespaces.wait(cur.id, MAX_TIMER_MS) : await this.ports.namespaces.wait(cur.id, timeout * 1000);
-      if (!st) {
-        await this.ports.namespaces.kill(cur.id, 'SIGKILL');
-        await this.ports.namespaces.wait(cur.id, MAX_TIMER_MS);
-      }
-      return cur;
-    }).then(async (r) => {
-      // The exit is committed by the watcher on the same chain; wait for it outside it.
-      await this.exits.handled(r.id);
-      const after = this.store.find(r.id);
-      if (after.state === 'exited' && r.state !== 'exited' && r.state !== 'created') this.emit(after, 'stopped');
-      return after;
-    }).catch((e) => {
-      if (isNotFound(e) && rec.hostConfig.autoRemove) return { ...rec, state: 'removed' as const };
-      throw e;
-    });
+  stop(ref: string, timeoutS?: number, signalOverride?: string): Promise<ContainerRecord> {
+    return this.signals.stop(ref, timeoutS, signalOverride);
   }
 
   /** docker kill: delivers a signal. SIGKILL or the stop signal count as a user stop. */
-  async kill(ref: string, signal = 'SIGKILL'): Promise<void> {
-    const rec = this.store.find(ref);
-    return this.serial(rec.id, async () => {
-      const cur = this.store.get(rec.id);
-      if (cur.state !== 'running' && cur.state !== 'paused') {
-        throw new FailedPreconditionError(`container ${cur.name} is not running (state: ${cur.state})`, { field: 'state' });
-      }
-      const sig = normalizeSignal(signal);
-      if (sig === 'SIGKILL' || sig === stopSignalOf(cur)) {
-        this.store.update(cur.id, (c) => ({ ...c, manuallyStopped: true }));
-      }
-      await this.ports.namespaces.kill(cur.id, sig);
-      if (sig === 'SIGKILL' && cur.state === 'paused') await this.ports.cgroups.thaw(cur.id);
-      this.emit(cur, 'killed', { signal: sig });
-    });
+  kill(ref: string, signal = 'SIGKILL'): Promise<void> {
+    return this.signals.kill(ref, signal);
   }
 
-  async pause(ref: string): Promise<ContainerRecord> {
-    const rec = this.store.find(ref);
-    return this.serial(rec.id, async () => {
-      const cur = this.store.get(rec.id);
-      checkTransition(cur.name, cur.state, 'pause'); // throws the worded error before freezing
-      await this.ports.cgroups.freeze(cur.id);
-      const r = this.store.transition(cur.id, 'pause');
-      this.emit(r, 'paused');
-      return r;
-    });
+  pause(ref: string): Promise<ContainerRecord> {
+    return this.signals.pause(ref);
   }
 
-  async unpause(ref: string): Promise<ContainerRecord> {
-    const rec = this.store.find(ref);
-    return this.serial(rec.id, async () => {
-      const cur = this.store.get(rec.id);
-      checkTransition(cur.name, cur.state, 'unpause');
-      await this.ports.cgroups.thaw(cur.id);
-      const r = this.store.transition(cur.id, 'unpause');
-      this.emit(r, 'unpaused');
-      return r;
-    });
+  unpause(ref: string): Promise<ContainerRecord> {
+    return this.signals.unpause(ref);
   }
 
   /** docker restart: stop (with timeout) then start. */
@@ -281,61 +233,12 @@ export class Engine {
   // ---- remove / rename / update ---------------------------------------------
 
   /**
-   * docker rm. Refuses a live container unless force (then SIGKILL first).
-   * volumes: also remove the container's anonymous volumes (named ones stay).
+   * docker rm (lifecycle/remove.ts). Refuses a live container unless force
+   * (then SIGKILL first). volumes: also remove the container's anonymous
+   * volumes (named ones stay).
    */
-  async remove(ref: string, opts: { force?: boolean; volumes?: boolean } = {}): Promise<void> {
-    const rec = this.store.find(ref);
-    return this.serial(rec.id, () => this.timed('remove', () => this.removeNow(rec.id, opts))).then(async () => {
-      // A forced kill's exit handling may still be queued behind us; it finds no record.
-      await this.exits.handled(rec.id);
-    });
-  }
-
-  private async removeNow(id: string, opts: { force?: boolean; volumes?: boolean; rootReleased?: boolean }): Promise<void> {
-    let cur = this.store.get(id);
-    let rootReleased = opts.rootReleased ?? false;
-    if (cur.state === 'restarting') {
-      if (!opts.force) checkTransition(cur.name, cur.state, 'remove'); // throws the worded error
-      this.restarts.cancel(id);
-      cur = this.store.transition(id, 'exit');
-    }
-    if (cur.state === 'running' || cur.state === 'paused') {
-      if (!opts.force) checkTransition(cur.name, cur.state, 'remove');
-      await this.ports.namespaces.kill(id, 'SIGKILL');
-      if (cur.state === 'paused') await this.ports.cgroups.thaw(id);
-      await this.ports.namespaces.wait(id, MAX_TIMER_MS);
-      const digest = cur.imageDigest;
-      await this.release.release(id, async () => { rootReleased = await this.release.releaseRoot(id, digest); });
-      cur = this.store.transition(id, 'exit', () => ({ exitCode: 137, finishedAt: this.clock.now(), pid: 0 }));
-      this.emit(cur, 'die', { exitCode: 137 });
-    }
-    // Legality only: the record stays as it is until everything it holds is
-    // released, so a failure below leaves a removable container, not a stuck one.
-    checkTransition(cur.name, cur.state, 'remove');
-    // A start cut short by a killed service (its rollback could not reach it)
-    // can leave a created container holding a process, network or cgroup:
-    // release them (idempotent; nothing there is fine).
-    if (cur.state === 'created') await this.release.release(id);
-    if (!rootReleased) {
-      await this.whileUnavailable(() => this.ports.layers.remove(id));
-      const digest = cur.imageDigest;
-      if (digest) await this.whileUnavailable(() => this.ports.images.removeContainerRef(digest, id));
-    }
-    const vols = this.volumes.removeRefs(id);
-    this.store.delete(id);
-    if (opts.volumes) {
-      for (const name of vols) {
-        const v = this.volumes.find(name);
-        if (v?.anonymous && this.volumes.usedBy(name).length === 0) this.volumes.remove(name);
-      }
-    }
-    // Its own state dir too (the log, the hosts files), as Docker removes containers/<id>;
-    // off the event loop: with many removals at once the sync rm was a visible stall.
-    await rm(join(this.stateDir, 'containers', id), { recursive: true, force: true });
-    if (cur.idMapping) this.syncUsernsTraversal();
-    this.restarts.forget(id);
-    this.emit({ ...cur, state: 'removed' }, 'removed');
+  remove(ref: string, opts: { force?: boolean; volumes?: boolean } = {}): Promise<void> {
+    return this.removal.remove(ref, opts);
   }
 
   /**
@@ -353,55 +256,19 @@ export class Engine {
     return this.serial(rec.id, () => disconnectNetwork({ store: this.store, ports: this.ports, warn: this.warn }, rec.id, network, opts));
   }
 
+  /** docker rename (lifecycle/update.ts). */
   rename(ref: string, newName: string): ContainerRecord {
-    const rec = this.store.find(ref);
-    const name = validateContainerName(newName, 'new_name');
-    if (name === rec.name) {
-      throw new InvalidArgumentError(`renaming container ${rec.name} to the name it already has`, { field: 'name' });
-    }
-    const r = this.store.update(rec.id, (cur) => ({ ...cur, name }));
-    this.emit(r, 'renamed', { oldName: rec.name });
-    // The cgroup (while one exists) carries the name for the metrics' label.
-    if (r.state === 'running' || r.state === 'paused' || r.state === 'restarting') {
-      this.ports.cgroups.rename?.(r.id, name).catch((e: Error) => this.warn(`renaming the cgroup of container ${name}: ${e.message}`));
-    }
-    return r;
+    return this.updates.rename(ref, newName);
   }
 
   /** docker update: limits go to the cgroup at once when the container is running. */
-  async update(ref: string, u: UpdateRequest): Promise<ContainerRecord> {
-    const rec = this.store.find(ref);
-    return this.serial(rec.id, async () => {
-      const cur = this.store.get(rec.id);
-      const { restartPolicy, ...limits } = u;
-      const hostConfig: HostConfig = { ...cur.hostConfig, ...stripUndefined(limits), ...(restartPolicy ? { restartPolicy } : {}) };
-      if (hostConfig.autoRemove && hostConfig.restartPolicy.name !== 'no') {
-        throw new InvalidArgumentError('restart policy cannot be updated on a container started with --rm', { field: 'restart' });
-      }
-      if (hostConfig.memory > 0 && hostConfig.memorySwap > 0 && hostConfig.memorySwap < hostConfig.memory) {
-        throw new InvalidArgumentError('memory-swap must be at least memory (it is memory plus swap)', { field: 'memory-swap' });
-      }
-      if (cur.state === 'running' || cur.state === 'paused') await this.ports.cgroups.update(cur.id, resourcesOf(hostConfig));
-      const r = this.store.update(cur.id, (c) => ({ ...c, hostConfig }));
-      this.emit(r, 'updated');
-      return r;
-    });
+  update(ref: string, u: UpdateRequest): Promise<ContainerRecord> {
+    return this.updates.update(ref, u);
   }
 
   /** docker container prune: removes stopped containers matching filters; returns their ids. */
-  async pruneContainers(filters: Record<string, string[]> = {}): Promise<string[]> {
-    const victims = selectPrunable(this.store.list({ all: true }), filters);
-    const removed: string[] = [];
-    for (const c of victims) {
-      try {
-        await this.remove(c.id, { volumes: false });
-        removed.push(c.id);
-      } catch (e) {
-        // Started meanwhile, or removed by someone else: not ours to prune any more.
-        if (!isNotFound(e) && !isFailedPrecondition(e)) throw e;
-      }
-    }
-    return removed;
+  pruneContainers(filters: Record<string, string[]> = {}): Promise<string[]> {
+    return this.removal.prune(filters);
   }
 
   /**
@@ -687,24 +554,4 @@ export class Engine {
   /** @internal */ _backoff(id: string): RestartBackoff { return this.restarts.backoff(id); }
   /** @internal */ get _ports(): EnginePorts { return this.ports; }
   /** @internal */ get _clock(): Clock { return this.clock; }
-}
-
-/** The container's stop signal, normalised; SIGTERM when unset or unparseable (an image's odd STOPSIGNAL must not make stop impossible). */
-function stopSignalOf(c: ContainerRecord): string {
-  try {
-    return c.config.stopSignal ? normalizeSignal(c.config.stopSignal) : 'SIGTERM';
-  } catch {
-    return 'SIGTERM';
-  }
-}
-
-function stripUndefined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
-
-/** "TERM", "sigterm", "15" -> "SIGTERM"; InvalidArgument for anything else. */
-export function normalizeSignal(s: string): string {
-  const name = normalizeSignalName(s);
-  if (name) return name;
-  throw new InvalidArgumentError(`invalid signal "${quoteValue(s)}": expected a name like SIGTERM or TERM, or a number 1-64`, { field: 'signal' });
 }
