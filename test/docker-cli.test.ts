@@ -12,7 +12,7 @@ import { startCliStack, until, type CliResult, type CliStack } from './support/c
 import { startRegistry } from '../libs/images/src/testing/registry';
 
 const DOCKER = '/usr/local/bin/docker';
-const SUBNET_BASE = 170 + (process.pid % 5); // 10.219.170-174 all-in-one, 175-179 split
+const SUBNET_BASE = 170 + (process.pid % 5); // 10.219.170-174 all-in-one, 175-179 split (+50 and 10.218.<same> for networks the cases create)
 
 const lines = (s: string) => s.split('\n').filter(Boolean);
 const expectOk = (r: CliResult) => expect(r, `${r.stderr}${r.stdout}`).toMatchObject({ code: 0 });
@@ -218,6 +218,86 @@ describe.each([
     }
     expect(lines((await docker('network', 'ls', '--format', '{{.Name}}')).stdout)).not.toContain(net);
     expect(lines((await docker('volume', 'ls', '-q')).stdout)).not.toContain(vol);
+  });
+
+  it('diff lists what a container added, changed and deleted against its image; export is its whole root without its volumes', async () => {
+    const vol = `dvol-diff${subnet}`;
+    const dir = mkdtempSync(join(tmpdir(), 'berth-docker-export-'));
+    const r = await docker('run', '--name', 'differ', '-v', `${vol}:/vol`, 'busybox', 'sh', '-c',
+      'mkdir /made && echo new > /made/f && echo more >> /etc/passwd && rm /bin/ls && echo in-volume > /vol/v');
+    try {
+      expectOk(r);
+      const d = await docker('diff', 'differ');
+      expectOk(d);
+      const changes = lines(d.stdout);
+      expect(changes).toEqual(expect.arrayContaining(['A /made', 'A /made/f', 'C /etc/passwd', 'C /bin', 'D /bin/ls']));
+      // Only the root: the volume's mount point but nothing in it, nor the files the engine mounts (hosts, resolv.conf, hostname).
+      expect(changes.filter((l) => /\/vol|\/etc\/(hosts|resolv\.conf|hostname)$/.test(l))).toEqual(['A /vol']);
+      expect((await docker('diff', 'no-such-container')).stderr).toMatch(/no such container/i);
+
+      const tarFile = join(dir, 'differ.tar');
+      expectOk(await docker('export', '-o', tarFile, 'differ'));
+      const names = lines((await run('tar', ['-tf', tarFile])).stdout).map((n) => n.replace(/^\.\//, '').replace(/\/$/, ''));
+      expect(names).toEqual(expect.arrayContaining(['bin/busybox', 'made/f', 'etc/passwd']));
+      expect(names).not.toContain('bin/ls');
+      expect(names.filter((n) => n === 'vol/v')).toEqual([]);
+      const passwd = await run('tar', ['-xOf', tarFile, './etc/passwd']);
+      expect(passwd.stdout).toMatch(/more\n$/);
+      // To stdout, as `docker export c | tar t` reads it.
+      const piped = await run('sh', ['-c', `${DOCKER} export differ | tar -tf - | grep -c made/f`]);
+      expect(piped.stdout.trim()).toBe('1');
+    } finally {
+      await docker('rm', '-f', 'differ');
+      await docker('volume', 'rm', vol);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('events for images, networks and volumes in Docker\'s words; network labels (create, ls --filter, inspect)', async () => {
+    const net = `evnet${subnet}`;
+    const vol = `evvol${subnet}`;
+    const tag = `evtag${subnet}:1`;
+    const ev = spawn(DOCKER, ['events', '--filter', 'type=image', '--filter', 'type=network', '--filter', 'type=volume',
+      '--format', '{{.Type}} {{.Action}} {{.Actor.ID}}{{with .Actor.Attributes.name}} {{.}}{{end}}{{with .Actor.Attributes.container}} {{.}}{{end}}'], { env });
+    let out = '';
+    ev.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    try {
+      await new Promise((r) => setTimeout(r, 500));
+      expectOk(await docker('network', 'create', '--label', 'team=berth', '--label', 'tier', '--subnet', `10.218.${subnet}.0/24`, net));
+      expectOk(await docker('volume', 'create', vol));
+      const c = await docker('run', '-d', '--network', net, 'busybox', 'sleep', '300');
+      expectOk(c);
+      const cid = c.stdout.trim();
+      expectOk(await docker('tag', 'busybox', tag));
+      expectOk(await docker('rmi', tag));
+      expectOk(await docker('rm', '-f', cid));
+      expectOk(await docker('volume', 'rm', vol));
+
+      expect(lines((await docker('network', 'ls', '--filter', 'label=team=berth', '--format', '{{.Name}}')).stdout)).toEqual([net]);
+      expect(lines((await docker('network', 'ls', '--filter', 'label=tier', '--format', '{{.Name}}')).stdout)).toEqual([net]);
+      expect(lines((await docker('network', 'ls', '--filter', 'label=team=other', '--format', '{{.Name}}')).stdout)).toEqual([]);
+      expect((await docker('network', 'inspect', '--format', '{{.Labels.team}}', net)).stdout.trim()).toBe('berth');
+      expectOk(await docker('network', 'rm', net));
+
+      await until('network destroy event', () => (out.includes('network destroy') ? true : undefined), 15_000);
+      const got = lines(out).map((l) => l.trim());
+      const netId = /^network create ([0-9a-f]{64}) /.exec(got.find((l) => l.startsWith('network create')) ?? '')?.[1];
+      expect(netId).toBeDefined();
+      expect(got).toEqual([
+        `network create ${netId} ${net}`,
+        `volume create ${vol}`,
+        `network connect ${netId} ${net} ${cid}`,
+        expect.stringMatching(new RegExp(`^image tag sha256:[0-9a-f]{64} ${tag}$`)),
+        expect.stringMatching(new RegExp(`^image untag sha256:[0-9a-f]{64} ${tag}$`)),
+        `network disconnect ${netId} ${net} ${cid}`,
+        `volume destroy ${vol}`,
+        `network destroy ${netId} ${net}`,
+      ]);
+    } finally {
+      ev.kill();
+      await docker('volume', 'rm', vol);
+      await docker('network', 'rm', net);
+    }
   });
 
   it('cp in and out of a container', async () => {

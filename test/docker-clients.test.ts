@@ -110,13 +110,16 @@ describe.each([
     if (work) rmSync(work, { recursive: true, force: true });
   }, 120_000);
 
-  it('docker-py: ping, run (output, ContainerError), detached run with a port, exec, list by label, stats, wait, images, networks, volumes, NotFound', async () => {
+  it('docker-py: ping, run (output, ContainerError), detached run with a port, exec, list by label, stats, diff, export, wait, images, networks with labels, volumes, NotFound', async () => {
     const r = await run('/usr/bin/python3', [join(FIXTURES, 'docker_py_flow.py'), `t${subnet}`]);
     expectOk(r);
     const o = steps(r.stdout);
     expect(o).toMatchObject({
       ping: true, api: '1.41', run: 'py-out\npy-err\n', 'run-fail': 3, status: 'running', port: '0.0.0.0',
-      exec: [3, 'ex\n'], list: [`py-t${subnet}`], stats: [`/py-t${subnet}`, true, true], wait: 137, network: [true],
+      exec: [3, 'ex\n'], list: [`py-t${subnet}`], stats: [`/py-t${subnet}`, true, true], wait: 137,
+      // Docker's change kinds: 0 modified, 1 added, 2 deleted.
+      diff: ['0 /bin', '1 /pyfile', '2 /bin/ls'], export: [true, true, false],
+      network: [true, [`pynet-t${subnet}`], { suite: `t${subnet}` }],
       volume: `pyvol-t${subnet}`, notfound: true,
     });
     expect(o['images']).toContain('busybox:latest');
@@ -205,6 +208,44 @@ describe.each([
       await c.remove({ force: true });
     }
     await expect(c.inspect()).rejects.toMatchObject({ statusCode: 404 });
+  });
+
+  it('dockerode: volume events from getEvents, a container\'s changes and its export stream', async () => {
+    const d = new Docker({ socketPath: sock });
+    const vol = `dovol-t${subnet}`;
+    const events = (await d.getEvents({ filters: { type: ['volume'], volume: [vol] } })) as NodeJS.ReadableStream & { destroy(): void };
+    let text = '';
+    events.on('data', (b: Buffer) => { text += b.toString(); });
+    const c = await d.createContainer({ Image: 'busybox', Cmd: ['sh', '-c', 'mkdir -p /out && echo x > /out/f'] });
+    try {
+      await d.createVolume({ Name: vol, Labels: { suite: 'dockerode' } });
+      await d.getVolume(vol).remove();
+      await until('volume destroy event', () => (text.includes('"destroy"') ? true : undefined), 15_000);
+      const evs = text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { Type: string; Action: string; Actor: { ID: string; Attributes: Record<string, string> } });
+      expect(evs.map((e) => `${e.Type} ${e.Action} ${e.Actor.ID}`)).toEqual([`volume create ${vol}`, `volume destroy ${vol}`]);
+      expect(evs[0]!.Actor.Attributes).toMatchObject({ driver: 'local', suite: 'dockerode' });
+
+      await c.start();
+      expect(await c.wait()).toMatchObject({ StatusCode: 0 });
+      expect(await c.changes()).toEqual(expect.arrayContaining([{ Path: '/out', Kind: 1 }, { Path: '/out/f', Kind: 1 }]));
+      const tar = (await c.export()) as NodeJS.ReadableStream;
+      const chunks: Buffer[] = [];
+      for await (const b of tar as AsyncIterable<Buffer>) chunks.push(b);
+      const raw = Buffer.concat(chunks);
+      // ustar: the name at 0, the size (octal) at 124 of each header.
+      const names: string[] = [];
+      for (let i = 0; i + 512 <= raw.length && raw[i] !== 0;) {
+        const name = raw.subarray(i, i + 100).toString().replace(/\0.*$/s, '');
+        const size = parseInt(raw.subarray(i + 124, i + 136).toString().replace(/\0.*$/s, '').trim() || '0', 8);
+        names.push(name);
+        i += 512 + Math.ceil(size / 512) * 512;
+      }
+      expect(names).toEqual(expect.arrayContaining(['./out/', './out/f', './bin/busybox']));
+    } finally {
+      events.destroy();
+      await c.remove({ force: true });
+      await d.getVolume(vol).remove().catch(() => undefined);
+    }
   });
 
   it('testcontainers: a container with an exposed port, wait strategy, exec, logs; its reaper removes what a dead session left', async () => {

@@ -26,6 +26,8 @@ const hideLabels = (labels: Record<string, string>): Record<string, string> => {
   return rest;
 };
 
+const CHANGE_KIND: Record<string, number> = { CHANGE_KIND_MODIFIED: 0, CHANGE_KIND_ADDED: 1, CHANGE_KIND_DELETED: 2 };
+
 /** A ContainerSummary as GET /containers/json shows it (moby api/types Container). */
 export function listEntry(c: engineV1.ContainerSummary__Output, nowMs: number, networkMode: string): Record<string, unknown> {
   return {
@@ -318,8 +320,35 @@ export function registerContainers(router: Router, d: ContainerDeps): void {
     sendJson(res, 200, { Warnings: r.warnings });
   });
 
-  router.add('GET', `${C}/changes`, async () => { throw notImplemented('container changes (docker diff)'); });
-  router.add('GET', `${C}/export`, async () => { throw notImplemented('container export'); });
+  // docker diff: Docker's ChangeType numbers (0 modified, 1 added, 2 deleted).
+  router.add('GET', `${C}/changes`, async (req, res) => {
+    const { changes } = await b.engine.Changes({ id: req.params['id']! });
+    sendJson(res, 200, changes.map((c) => ({ Path: c.path, Kind: CHANGE_KIND[c.kind] ?? 0 })));
+  });
+
+  // docker export: the engine's tar of the whole root, streamed as it comes.
+  router.add('GET', `${C}/export`, async (req, res) => {
+    const ac = new AbortController();
+    res.on('close', () => ac.abort());
+    const call = b.engine.Export({ id: req.params['id']! }, { signal: ac.signal, ...LONG_CALL });
+    let started = false;
+    try {
+      for await (const m of call as AsyncIterable<engineV1.ExportResponse__Output>) {
+        if (!started) {
+          res.writeHead(200, { 'Content-Type': 'application/x-tar' });
+          started = true;
+        }
+        if (!res.write(m.data)) await new Promise((r) => res.once('drain', r));
+      }
+    } catch (e) {
+      // Before the first byte the error is Docker's error document (404...); after it the stream is cut.
+      if (!started) throw e;
+      res.destroy();
+      return;
+    }
+    if (!started) res.writeHead(200, { 'Content-Type': 'application/x-tar' });
+    res.end();
+  });
 
   // docker cp: GET (out of the container), HEAD (stat), PUT (into it).
   router.add('HEAD', `${C}/archive`, async (req, res) => {

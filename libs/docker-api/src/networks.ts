@@ -32,7 +32,7 @@ export function networkDoc(n: networksV1.Network__Output, attachments: networksV
       ...(n.bridge ? { 'com.docker.network.bridge.name': n.bridge } : {}),
       ...(n.mtu ? { 'com.docker.network.driver.mtu': String(n.mtu) } : {}),
     },
-    Labels: {},
+    Labels: { ...n.labels },
   };
 }
 
@@ -55,8 +55,11 @@ function matchesNetwork(n: networksV1.Network__Output, f: Record<string, string[
     && any('id', (v) => (n.id || n.name).startsWith(v))
     && any('driver', (v) => v === (n.driver === 'cni' ? 'cni' : 'bridge'))
     && any('type', (v) => (v === 'builtin') === n.isDefault)
-    // berth networks carry no labels: a label filter matches none.
-    && !f['label']?.length;
+    // Every label filter must hold: "key" (present) or "key=value".
+    && (f['label'] ?? []).every((l) => {
+      const eq = l.indexOf('=');
+      return eq < 0 ? l in n.labels : n.labels[l.slice(0, eq)] === l.slice(eq + 1);
+    });
 }
 
 export function registerNetworks(router: Router, b: Backends): void {
@@ -82,9 +85,10 @@ export function registerNetworks(router: Router, b: Backends): void {
     const configs = Array.isArray(ipam['Config']) ? (ipam['Config'] as Json[]) : [];
     if (configs.length > 1) throw notImplemented('more than one IPAM config per network');
     const opts = obj(body['Options']);
+    const labels = Object.fromEntries(Object.entries(obj(body['Labels'])).map(([k, v]) => [k, str(v)]));
     const n = await b.networks.CreateNetwork({
       name, subnet: str(configs[0]?.['Subnet']), gateway: str(configs[0]?.['Gateway']), internal: body['Internal'] === true,
-      bridge: str(opts['com.docker.network.bridge.name']), mtu: Number(opts['com.docker.network.driver.mtu'] ?? 0) || 0, sysctls: {},
+      bridge: str(opts['com.docker.network.bridge.name']), mtu: Number(opts['com.docker.network.driver.mtu'] ?? 0) || 0, sysctls: {}, labels,
     });
     sendJson(res, 201, { Id: n.id || n.name, Warning: '' });
   });
@@ -112,11 +116,19 @@ export function registerNetworks(router: Router, b: Backends): void {
     sendEmpty(res, 200);
   });
 
-  router.add('POST', '/networks/prune', async (_req, res) => {
+  router.add('POST', '/networks/prune', async (req, res) => {
+    const f = filtersParam(req.query);
+    for (const k of Object.keys(f)) {
+      if (!['label', 'label!', 'until'].includes(k)) throw new InvalidArgumentError(`invalid filter '${k}' for network prune: label, label! and until are accepted`, { field: 'filters' });
+    }
+    const until = f['until']?.[0];
+    const untilMs = until === undefined ? undefined : untilParam(until);
     const { networks } = await b.networks.ListNetworks({});
     const deleted: string[] = [];
     for (const n of networks) {
       if (n.isDefault || n.driver === 'cni') continue;
+      if (!matchesNetwork(n, { label: f['label'] ?? [] }) || (f['label!'] ?? []).some((l) => matchesNetwork(n, { label: [l] }))) continue;
+      if (untilMs !== undefined && Date.parse(n.created) > untilMs) continue;
       const r = await b.networks.InspectNetwork({ name: n.name }).catch(() => undefined);
       if (!r || r.containers.length) continue;
       try {
@@ -158,6 +170,16 @@ export function registerNetworks(router: Router, b: Backends): void {
     await b.engine.RemoveVolume({ name: req.params['name']!, force: boolParam(req.query, 'force') });
     sendEmpty(res);
   });
+}
+
+/** Prune's until: unix seconds, RFC 3339, or a duration before now ("24h", "90m"). */
+function untilParam(v: string): number {
+  if (/^\d+(\.\d+)?$/.test(v)) return Number(v) * 1000;
+  const d = /^(\d+(?:\.\d+)?)(h|m|s)$/.exec(v);
+  if (d) return Date.now() - Number(d[1]) * { h: 3_600_000, m: 60_000, s: 1000 }[d[2] as 'h' | 'm' | 's'];
+  const ms = Date.parse(v);
+  if (Number.isNaN(ms)) throw new InvalidArgumentError(`invalid until "${v}": expected a timestamp or a duration such as 24h`, { field: 'filters' });
+  return ms;
 }
 
 /** Docker addresses a network by name, id or id prefix; the networks service by name. */

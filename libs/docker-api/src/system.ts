@@ -17,7 +17,28 @@ export const DOCKER_ACTION: Record<string, string> = {
   commit: 'commit', exec_started: 'exec_start', exec_died: 'exec_die', 'archive-path': 'archive-path', 'extract-to-dir': 'extract-to-dir',
   health_status: 'health_status',
 };
-const ENGINE_ACTION = Object.fromEntries(Object.entries(DOCKER_ACTION).map(([k, v]) => [v, k]));
+
+/**
+ * Image, network and volume actions (the images and networks services', the
+ * engine's volumes) in Docker's words. An image's "committed" is not passed
+ * on: Docker reports a commit once, as the container's event.
+ */
+export const DOCKER_PEER_ACTION: Record<string, Record<string, string>> = {
+  image: { pulled: 'pull', pushed: 'push', imported: 'import', loaded: 'load', saved: 'save', tagged: 'tag', untagged: 'untag', deleted: 'delete' },
+  network: { created: 'create', removed: 'destroy', attached: 'connect', detached: 'disconnect' },
+  volume: { created: 'create', removed: 'destroy' },
+};
+
+/** Docker's action -> berth's, for the event filter (the same word in every type). */
+const ENGINE_ACTION: Record<string, string> = Object.fromEntries(
+  [DOCKER_ACTION, ...Object.values(DOCKER_PEER_ACTION)].flatMap((m) => Object.entries(m).map(([k, v]) => [v, k])),
+);
+
+/** The event types berth has; Docker's others (daemon, plugin, swarm's) never occur. */
+const BERTH_TYPES = ['container', 'image', 'network', 'volume'];
+
+/** "docker.io/library/busybox:latest" -> "busybox:latest", as Docker names images in events. */
+const familiar = (ref: string): string => ref.replace(/^docker\.io\/library\//, '').replace(/^docker\.io\//, '');
 
 const ARCH: Record<string, string> = { x64: 'x86_64', arm64: 'aarch64', arm: 'armv7l', ia32: 'i686', s390x: 's390x', ppc64: 'ppc64le' };
 const GOARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', s390x: 's390x', ppc64: 'ppc64le' };
@@ -33,6 +54,7 @@ function osName(): string {
 
 /** One Docker event document; timeNano is written exactly (it does not fit a double). */
 export function eventJson(ev: engineV1.Event__Output): string | undefined {
+  if (ev.type && ev.type !== 'container') return peerEventJson(ev);
   const base = DOCKER_ACTION[ev.action];
   if (!base) return undefined; // "exited" follows "die" in berth; Docker has only die
   const ms = Number(ev.timeUnixMs);
@@ -48,6 +70,27 @@ export function eventJson(ev: engineV1.Event__Output): string | undefined {
   const doc = {
     status: action, id: ev.id, from: ev.image, Type: ev.type || 'container', Action: action,
     Actor: { ID: ev.id, Attributes: attrs }, scope: 'local', time: Math.floor(ms / 1000), timeNano: 0,
+  };
+  return JSON.stringify(doc).replace('"timeNano":0', `"timeNano":${BigInt(ms) * 1_000_000n}`);
+}
+
+/** Image, network and volume events as Docker writes them (moby api/types/events Message). */
+function peerEventJson(ev: engineV1.Event__Output): string | undefined {
+  const action = DOCKER_PEER_ACTION[ev.type]?.[ev.action];
+  if (!action) return undefined;
+  const ms = Number(ev.timeUnixMs);
+  let id = ev.id;
+  const attrs: Record<string, string> = { ...ev.attributes };
+  if (ev.type === 'image') {
+    attrs['name'] = familiar(ev.name);
+    delete attrs['digest'];
+    // Pull and push name the reference; the rest the image id.
+    if (action === 'pull' || action === 'push' || !id.startsWith('sha256:')) id = familiar(ev.name);
+  }
+  const doc = {
+    // The pre-1.22 fields, which Docker still fills for images (and containers) only.
+    ...(ev.type === 'image' ? { status: action, id } : {}),
+    Type: ev.type, Action: action, Actor: { ID: id, Attributes: attrs }, scope: 'local', time: Math.floor(ms / 1000), timeNano: 0,
   };
   return JSON.stringify(doc).replace('"timeNano":0', `"timeNano":${BigInt(ms) * 1_000_000n}`);
 }
@@ -102,20 +145,21 @@ export function registerSystem(router: Router, b: Backends, paths: BerthPaths): 
   router.add('GET', '/events', async (req, res) => {
     const q = req.query;
     const f = filtersParam(q);
-    const types = f['type'];
-    if (types?.length && !types.includes('container')) {
-      // berth reports container events only: an image/network/volume-only filter streams nothing.
+    // Every type unless filtered (the engine streams containers alone when asked for no type).
+    const types = f['type']?.length ? f['type'].filter((t) => BERTH_TYPES.includes(t)) : BERTH_TYPES;
+    if (!types.length) {
+      // Only types berth does not have (daemon, plugin, service...): nothing to stream.
       res.writeHead(200, { 'Content-Type': 'application/json' });
       res.flushHeaders();
       if (q.get('until')) res.end();
       return;
     }
-    const filters: Record<string, engineV1.FilterValues> = {};
+    const filters: Record<string, engineV1.FilterValues> = { type: { values: types } };
     for (const [k, values] of Object.entries(f)) {
       if (k === 'type') continue;
       if (k === 'event') filters['event'] = { values: values.map((v) => ENGINE_ACTION[v] ?? v) };
-      else if (['container', 'image', 'label'].includes(k)) filters[k] = { values };
-      else throw new InvalidArgumentError(`invalid filter '${k}' for events: berth filters container, image, event, label and type`, { field: 'filters' });
+      else if (['container', 'image', 'label', 'network', 'volume'].includes(k)) filters[k] = { values };
+      else throw new InvalidArgumentError(`invalid filter '${k}' for events: berth filters container, image, network, volume, event, label and type`, { field: 'filters' });
     }
     const ac = new AbortController();
     res.on('close', () => ac.abort());

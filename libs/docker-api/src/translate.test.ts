@@ -126,6 +126,23 @@ describe('encodings', () => {
     expect(eventJson({ type: 'container', action: 'exited', id: 'c', name: 'n', image: 'i', timeUnixMs: 1, attributes: {} } as never)).toBeUndefined();
   });
 
+  it('image, network and volume events as Docker writes them', () => {
+    const id = `sha256:${'a'.repeat(64)}`;
+    const doc = (ev: Record<string, unknown>) => JSON.parse(eventJson({ image: '', timeUnixMs: 1_765_000_000_000, ...ev } as never)!) as Record<string, unknown>;
+    expect(doc({ type: 'image', action: 'untagged', id, name: 'docker.io/library/busybox:latest', attributes: { name: 'docker.io/library/busybox:latest', digest: 'sha256:x' } }))
+      .toMatchObject({ status: 'untag', id, Type: 'image', Action: 'untag', Actor: { ID: id, Attributes: { name: 'busybox:latest' } }, scope: 'local' });
+    // A pull names the reference, as Docker's does.
+    expect(doc({ type: 'image', action: 'pulled', id, name: 'reg:5000/x/y:1', attributes: {} })).toMatchObject({ Action: 'pull', Actor: { ID: 'reg:5000/x/y:1' } });
+    const net = doc({ type: 'network', action: 'attached', id: 'n'.repeat(64), name: 'appnet', attributes: { name: 'appnet', type: 'bridge', container: 'c'.repeat(64) } });
+    expect(net).toEqual({
+      Type: 'network', Action: 'connect', Actor: { ID: 'n'.repeat(64), Attributes: { name: 'appnet', type: 'bridge', container: 'c'.repeat(64) } },
+      scope: 'local', time: 1_765_000_000, timeNano: 1_765_000_000_000_000_000,
+    });
+    expect(doc({ type: 'volume', action: 'removed', id: 'v1', name: 'v1', attributes: { driver: 'local' } })).toMatchObject({ Type: 'volume', Action: 'destroy', Actor: { ID: 'v1', Attributes: { driver: 'local' } } });
+    // Docker reports a commit as the container's event only.
+    expect(eventJson({ type: 'image', action: 'committed', id, name: 'x', image: '', timeUnixMs: 1, attributes: {} } as never)).toBeUndefined();
+  });
+
   it('ps entries: ports with their host address, names with "/", the gateway label hidden', () => {
     const e = listEntry({
       id: 'a'.repeat(64), name: 'web', image: 'busybox', imageDigest: 'sha256:1', command: 'httpd', createdAtUnixMs: 2000, state: 'running',
