@@ -28,6 +28,12 @@ import { ContainerStart } from './lifecycle/start';
 import { ContainerSignals } from './lifecycle/stop';
 import { ContainerRemoval } from './lifecycle/remove';
 import { ContainerUpdates } from './lifecycle/update';
+import { ContainerStats, type StatsSample } from './queries/stats';
+import { ContainerTop } from './queries/top';
+import { ContainerLogs, type LogsOptions } from './queries/logs';
+import { ContainerWaits } from './queries/wait';
+import { ContainerExec, type ExecRequest } from './io/exec';
+import { ContainerCommit, type CommitOptions } from './container-commit';
 import { createSteps, hostnameOf, resourcesOf, startSteps, type RunContext } from './run-plan';
 import { processFields } from './merge';
 import { resolveUser } from './user';
@@ -51,46 +57,13 @@ export type { EngineOptions } from './context';
 export type { CreateRequest } from './lifecycle/create';
 export { normalizeSignal } from './lifecycle/signals';
 
-/** docker exec options; empty fields default to the container's. */
-/** docker logs options (Engine.logs): the reader's, with follow as a flag. */
-export interface LogsOptions extends Omit<ReadLogOptions, 'follow' | 'maxFiles'> {
-  follow?: boolean;
-}
-
-export interface ExecRequest {
-  args: string[];
-  /** Appended to the container's environment, replacing by KEY. */
-  env?: string[];
-  workingDir?: string;
-  user?: string;
-  tty?: boolean;
-  stdin?: boolean;
-  privileged?: boolean;
-}
-
-/** One container in a stats sample (berth.engine.v1.ContainerStats). */
-export interface StatsSample {
-  id: string;
-  name: string;
-  cpuPercent: number;
-  cpuUsageNs: number;
-  onlineCpus: number;
-  memoryUsage: number;
-  memoryLimit: number;
-  netRx: number;
-  netTx: number;
-  blockRead: number;
-  blockWrite: number;
-  pids: number;
-}
+export type { LogsOptions } from './queries/logs';
+export type { ExecRequest } from './io/exec';
+export type { StatsSample } from './queries/stats';
+export type { CommitOptions } from './container-commit';
 
 /** Update of a live or stopped container (docker update); undefined fields are unchanged. */
 export type UpdateRequest = ContainerUpdate;
-
-/** A stats reading older than this is not used as the previous one (docker's precpu is one collection tick old). */
-const STATS_PREV_MAX_AGE_MS = 2000;
-/** Without a recent reading, the first of two is taken this long before the sample. */
-const STATS_PRIME_MS = 500;
 
 export class Engine {
   readonly store: ContainerStore;
@@ -98,8 +71,6 @@ export class Engine {
   readonly events: EngineEvents;
   /** What the modules share: records, ports, events, the operation chain, peer retry (context.ts). */
   private readonly ctx: EngineContext;
-  /** Each container's last stats reading and when it was taken (docker's precpu). */
-  private readonly statsPrev = new Map<string, { raw: RawCpuMem; at: number }>();
   /** Restart policies in time: backoffs and restart timers (lifecycle/restarts.ts). */
   private readonly restarts: RestartScheduler;
   /** Exit watchers and the handling of exits (lifecycle/exits.ts). */
@@ -114,6 +85,12 @@ export class Engine {
   private readonly removal: ContainerRemoval;
   /** docker rename, update (lifecycle/update.ts). */
   private readonly updates: ContainerUpdates;
+  private readonly statsQuery: ContainerStats;
+  private readonly topQuery: ContainerTop;
+  private readonly logsQuery: ContainerLogs;
+  private readonly waits: ContainerWaits;
+  private readonly execs: ContainerExec;
+  private readonly commits: ContainerCommit;
   /** Releasing what a process holds in the other services (lifecycle/release.ts). */
   private readonly release: RuntimeRelease;
 
@@ -130,6 +107,12 @@ export class Engine {
     this.signals = new ContainerSignals(this.ctx, this.restarts, this.exits);
     this.removal = new ContainerRemoval(this.ctx, this.release, this.restarts, this.exits);
     this.updates = new ContainerUpdates(this.ctx);
+    this.statsQuery = new ContainerStats(this.ctx);
+    this.topQuery = new ContainerTop(this.ctx);
+    this.logsQuery = new ContainerLogs(this.ctx);
+    this.waits = new ContainerWaits(this.ctx, this.exits);
+    this.execs = new ContainerExec(this.ctx);
+    this.commits = new ContainerCommit(this.ctx);
     closeEngineState(this.ctx.stateDir);
     this.ctx.syncUsernsTraversal();
   }
@@ -272,30 +255,11 @@ export class Engine {
   }
 
   /**
-   * docker commit: the writable layer as a new image on top of the
-   * container's, config = the container's with `changes` applied. Changes are
-   * checked before anything happens; with pause a running container is frozen
-   * for the diff (and thawed whatever happens).
+   * docker commit (container-commit.ts): the writable layer as a new image on
+   * top of the container's, config = the container's with `changes` applied.
    */
-  async commit(ref: string, o: { repository?: string; tag?: string; author?: string; message?: string; changes?: string[]; pause?: boolean } = {}): Promise<string> {
-    const c = this.store.find(ref);
-    const config = applyChanges(imageConfigOf(c.config), o.changes ?? []);
-    if (o.tag && !o.repository) throw new InvalidArgumentError('a tag needs a repository (REPOSITORY[:TAG])', { field: 'tag' });
-    const reference = o.repository ? `${o.repository}:${o.tag || 'latest'}` : '';
-    if (!c.rootfs) throw new FailedPreconditionError(`container ${c.name} has no root filesystem to commit`, { field: 'state' });
-    const freeze = (o.pause ?? true) && c.state === 'running';
-    if (freeze) await this.ports.cgroups.freeze(c.id);
-    let layer;
-    try {
-      layer = await this.ports.layers.diff(c.id);
-    } finally {
-      if (freeze) await this.ports.cgroups.thaw(c.id);
-    }
-    const { digest } = await this.ports.images.createImage({
-      parentDigest: c.imageDigest, layer, config, author: o.author ?? '', comment: o.message ?? '', containerId: c.id, reference,
-    });
-    this.emit(c, 'commit', { imageId: digest });
-    return digest;
+  commit(ref: string, o: CommitOptions = {}): Promise<string> {
+    return this.commits.commit(ref, o);
   }
 
   /** Counts for `berth info`. */
@@ -306,139 +270,35 @@ export class Engine {
   // ---- stats / top -----------------------------------------------------------------
 
   /**
-   * docker stats for many containers in one stream: one sample per intervalMs
-   * while `stream` (else one), until `signal` aborts. `refs` empty = all
-   * running (all with `all`); a container that stops mid-stream drops out of
-   * later samples. CPU % is computed from two readings, as Docker's precpu:
-   * the previous one when it is recent (a stream, or a call just before),
-   * else one taken STATS_PRIME_MS before the sample, so a first or
-   * --no-stream sample of a busy container is not 0%.
+   * docker stats for many containers in one stream (queries/stats.ts): one
+   * sample per intervalMs while `stream` (else one), until `signal` aborts.
+   * `refs` empty = all running (all with `all`).
    */
-  async *stats(refs: string[], opts: { all?: boolean; stream?: boolean; intervalMs?: number; signal?: AbortSignal } = {}): AsyncGenerator<StatsSample[]> {
-    const ids = refs.length ? refs.map((r) => this.store.find(r).id) : undefined;
-    const sleep = (ms: number) => new Promise<void>((resolve) => {
-      const t = setTimeout(done, ms);
-      function done(): void { clearTimeout(t); opts.signal?.removeEventListener('abort', done); resolve(); }
-      opts.signal?.addEventListener('abort', done, { once: true });
-    });
-    for (;;) {
-      const recs = ids ? ids.flatMap((id) => { try { return [this.store.get(id)]; } catch { return []; } }) : this.store.list({ all: opts.all ?? false });
-      const live = (s: string) => s === 'running' || s === 'paused';
-      const stale = recs.filter((c) => live(c.state) && !((this.clock.now() - (this.statsPrev.get(c.id)?.at ?? -Infinity)) <= STATS_PREV_MAX_AGE_MS));
-      if (stale.length) {
-        await Promise.all(stale.map(async (c) => {
-          try {
-            this.statsPrev.set(c.id, { raw: await this.ports.cgroups.readStats(c.id), at: this.clock.now() });
-          } catch (e) {
-            if (!isNotFound(e)) throw e;
-          }
-        }));
-        await sleep(STATS_PRIME_MS);
-        if (opts.signal?.aborted) return;
-      }
-      const sample: StatsSample[] = [];
-      for (const c of recs) {
-        if (!live(c.state)) {
-          this.statsPrev.delete(c.id);
-          sample.push({ id: c.id, name: c.name, cpuPercent: 0, cpuUsageNs: 0, onlineCpus: 0, memoryUsage: 0, memoryLimit: 0, netRx: 0, netTx: 0, blockRead: 0, blockWrite: 0, pids: 0 });
-          continue;
-        }
-        try {
-          const raw = await this.ports.cgroups.readStats(c.id);
-          const net = await this.ports.networks.readCounters(c.id);
-          sample.push({
-            id: c.id, name: c.name, cpuPercent: cpuPercent(this.statsPrev.get(c.id)?.raw, raw), cpuUsageNs: raw.cpuUsageNs, onlineCpus: raw.onlineCpus,
-            memoryUsage: memoryUsage(raw), memoryLimit: raw.memoryLimit, netRx: net.rx, netTx: net.tx,
-            blockRead: raw.blockRead, blockWrite: raw.blockWrite, pids: raw.pids,
-          });
-          this.statsPrev.set(c.id, { raw, at: this.clock.now() });
-        } catch (e) {
-          if (!isNotFound(e)) throw e; // exited between list and read: skip it this round
-        }
-      }
-      yield sample;
-      if (!opts.stream || opts.signal?.aborted) return;
-      await sleep(opts.intervalMs ?? 1000);
-      if (opts.signal?.aborted) return;
-    }
+  stats(refs: string[], opts: { all?: boolean; stream?: boolean; intervalMs?: number; signal?: AbortSignal } = {}): AsyncGenerator<StatsSample[]> {
+    return this.statsQuery.stats(refs, opts);
   }
 
-  /** docker top: host ps rows of the container's processes. */
-  async top(ref: string, psArgs: string[] = []): Promise<TopResult> {
-    const c = this.store.find(ref);
-    requireRunning(c.name, c.state === 'paused' ? 'running' : c.state);
-    const pids = await this.ports.cgroups.pids(c.id);
-    return filterPsOutput(await this.ctx.ps(psArgs), pids);
+  /** docker top: host ps rows of the container's processes (queries/top.ts). */
+  top(ref: string, psArgs: string[] = []): Promise<TopResult> {
+    return this.topQuery.top(ref, psArgs);
   }
 
   // ---- exec --------------------------------------------------------------------
 
   /**
-   * docker exec: runs a process in a running container. Resolves once it is
-   * started with its exec id and a promise of its exit code; exec_started and
-   * exec_died are announced.
+   * docker exec (io/exec.ts): runs a process in a running container.
+   * Resolves once it is started with its exec id and a promise of its exit
+   * code; exec_started and exec_died are announced.
    */
-  async exec(ref: string, req: ExecRequest): Promise<{ execId: string; exitCode: Promise<number> }> {
-    const c = this.store.find(ref);
-    requireRunning(c.name, c.state);
-    if (req.args.length === 0) throw new InvalidArgumentError('exec needs a command', { field: 'cmd' });
-    const base = processFields({ ...c.config, cmd: ['_'], entrypoint: null, env: [...c.config.env, ...(req.env ?? [])] }, hostnameOf(c));
-    const passwd = await this.ports.rootfs.readFile(c.rootfs, '/etc/passwd');
-    const group = await this.ports.rootfs.readFile(c.rootfs, '/etc/group');
-    const u = resolveUser(req.user || c.config.user, passwd, group);
-    const env = base.env.some((e) => e.startsWith('HOME=')) ? base.env : [...base.env, `HOME=${u.home}`];
-    const execId = randomBytes(32).toString('hex');
-    await this.ports.namespaces.exec(c.id, execId, {
-      args: req.args, env, cwd: req.workingDir || base.cwd, uid: u.uid, gid: u.gid, additionalGids: u.additionalGids,
-      terminal: req.tty ?? false, openStdin: req.stdin ?? false,
-      // A privileged container's execs are privileged too (Docker's exec takes the container's capabilities).
-      privileged: (req.privileged ?? false) || isPrivileged(c.hostConfig),
-      // Docker's exec keeps the container's no_new_privs (and its seccomp
-      // filter, which the shim takes from the container's own config).
-      noNewPrivileges: noNewPrivilegesOf(c.hostConfig),
-    });
-    this.emit(c, 'exec_started', { execId });
-    const exitCode = this.ports.namespaces.waitExec(c.id, execId).then((code) => {
-      this.emit(c, 'exec_died', { execId, exitCode: code });
-      return code;
-    });
-    // The caller may look at the exit only later (or never: a detached exec);
-    // a failed wait must not be an unhandled rejection meanwhile.
-    exitCode.catch(() => undefined);
-    return { execId, exitCode };
+  exec(ref: string, req: ExecRequest): Promise<{ execId: string; exitCode: Promise<number> }> {
+    return this.execs.exec(ref, req);
   }
 
   // ---- queries ---------------------------------------------------------------
 
-  /**
-   * docker logs, from the engine's copy of the container's log. With follow,
-   * the stream also ends when the container stops (after draining what it
-   * wrote) or is removed, unless the caller's signal ends it first.
-   */
-  async *logs(ref: string, opts: LogsOptions = {}): AsyncGenerator<LogEntry> {
-    const c = this.store.find(ref);
-    const { follow, ...rest } = opts;
-    const live = c.state === 'running' || c.state === 'paused' || c.state === 'restarting';
-    const maxFiles = logBoundsOf(c.hostConfig).maxFiles;
-    if (!follow || !live) {
-      yield* readLog(c.logPath, { ...rest, maxFiles });
-      return;
-    }
-    let onEvent: (ev: ContainerEvent) => void = () => {};
-    // The mirror has written all the process wrote once it reports the exit
-    // (namespaces ends its Logs stream at the exit, and the engine commits
-    // the exit after that): the reader then drains the rest and ends.
-    const stopped = new Promise<void>((res) => {
-      onEvent = (ev) => {
-        if (ev.id === c.id && (ev.action === 'exited' || ev.action === 'removed')) res();
-      };
-    });
-    this.events.on('event', onEvent);
-    try {
-      yield* readLog(c.logPath, { ...rest, maxFiles, follow: stopped });
-    } finally {
-      this.events.off('event', onEvent);
-    }
+  /** docker logs, from the engine's copy of the container's log (queries/logs.ts). */
+  logs(ref: string, opts: LogsOptions = {}): AsyncGenerator<LogEntry> {
+    return this.logsQuery.logs(ref, opts);
   }
 
   inspectRecord(ref: string): ContainerRecord {
@@ -450,82 +310,22 @@ export class Engine {
   }
 
   /**
-   * docker wait: resolves with the exit code. "not-running" returns at once
-   * for a stopped container, else at the next death of its process (a
-   * restart-policy restart counts, as in Docker); "next-exit" always waits
-   * for the next death; "removed" waits until the record is gone. `signal`
-   * abandons the wait (the gRPC call was cancelled): the promise rejects.
+   * docker wait (queries/wait.ts): resolves with the exit code. "not-running"
+   * returns at once for a stopped container, else at the next death;
+   * "next-exit" always waits for the next death; "removed" waits until the
+   * record is gone. `signal` abandons the wait: the promise rejects.
    */
-  async wait(ref: string, condition: 'not-running' | 'next-exit' | 'removed' = 'not-running', signal?: AbortSignal): Promise<number> {
-    const rec = this.store.find(ref);
-    if (condition === 'not-running' && (rec.state === 'exited' || rec.state === 'created')) return Promise.resolve(rec.exitCode);
-    // "removed" answers the exit code too (Docker's condition=removed): the
-    // record is gone by then, so it is taken from the last death seen.
-    let exitCode = rec.exitCode;
-    return new Promise((resolve, reject) => {
-      const cleanup = (): void => {
-        this.events.off('event', onEvent);
-        signal?.removeEventListener('abort', onAbort);
-      };
-      const onEvent = (ev: ContainerEvent): void => {
-        if (ev.id !== rec.id) return;
-        if (ev.action === 'die' && ev.exitCode !== undefined) exitCode = ev.exitCode;
-        if ((condition !== 'removed' && ev.action === 'die') || ev.action === 'removed') {
-          cleanup();
-          resolve(ev.action === 'removed' ? exitCode : ev.exitCode ?? this.lastExitCode(rec.id));
-        }
-      };
-      const onAbort = (): void => {
-        cleanup();
-        reject(makeError(ErrorCode.Cancelled, `wait for container ${rec.name} cancelled`));
-      };
-      if (signal?.aborted) { onAbort(); return; }
-      this.events.on('event', onEvent);
-      signal?.addEventListener('abort', onAbort, { once: true });
-    });
-  }
-
-  private lastExitCode(id: string): number {
-    try { return this.store.get(id).exitCode; } catch { return 0; }
+  wait(ref: string, condition: 'not-running' | 'next-exit' | 'removed' = 'not-running', signal?: AbortSignal): Promise<number> {
+    return this.waits.wait(ref, condition, signal);
   }
 
   /**
    * The end of the run about to start (RunAttached), registered before the
-   * start: resolves once the next exit of `id` is committed (the code Wait
-   * answers) and, for an AutoRemove container, once the exit handling has
-   * removed it (`removed` false when that failed: the handling warned why).
-   * `signal` abandons it (the client went away): rejects with Cancelled.
+   * start: resolves once the next exit of `id` is committed and, with --rm,
+   * handled (queries/wait.ts). `signal` abandons it: rejects with Cancelled.
    */
   runEnd(id: string, signal?: AbortSignal): Promise<{ exitCode: number; oomKilled: boolean; removed: boolean }> {
-    const exists = (): boolean => { try { this.store.get(id); return true; } catch { return false; } };
-    return new Promise((resolve, reject) => {
-      const cleanup = (): void => {
-        this.events.off('event', onEvent);
-        signal?.removeEventListener('abort', onAbort);
-      };
-      const onEvent = (ev: ContainerEvent): void => {
-        if (ev.id !== id || ev.action !== 'die') return;
-        cleanup();
-        let autoRemove = false;
-        let oomKilled = false;
-        try {
-          const r = this.store.get(id);
-          autoRemove = r.hostConfig.autoRemove;
-          oomKilled = r.oomKilled;
-        } catch { /* removed with it (rm -f) */ }
-        const exitCode = ev.exitCode ?? this.lastExitCode(id);
-        // The exit handling (release, then --rm's removal) runs on the watcher; its end is the run's end.
-        const handled = autoRemove ? (this.exits.handled(id) ?? Promise.resolve()).catch(() => undefined) : Promise.resolve();
-        void handled.then(() => resolve({ exitCode, oomKilled, removed: !exists() }));
-      };
-      const onAbort = (): void => {
-        cleanup();
-        reject(makeError(ErrorCode.Cancelled, `run of container ${id} abandoned by the client`));
-      };
-      if (signal?.aborted) { onAbort(); return; }
-      this.events.on('event', onEvent);
-      signal?.addEventListener('abort', onAbort, { once: true });
-    });
+    return this.waits.runEnd(id, signal);
   }
 
   /**
