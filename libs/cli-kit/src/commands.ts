@@ -146,10 +146,23 @@ const imp: CommandDef = {
   name: 'import', usage: '[OPTIONS] file|URL|- [REPOSITORY[:TAG]]', description: 'Import the contents from a tarball to create a filesystem image', args: { min: 1, max: 2 },
   flags: [f('change', 'list', 'Apply Dockerfile instruction to the created image', { short: 'c' }), f('message', 'string', 'Set commit message for imported image', { short: 'm' })],
 };
+const build: CommandDef = {
+  name: 'build', usage: '[OPTIONS] PATH | -', description: 'Build an image from a Dockerfile', args: { min: 1, max: 1 },
+  flags: [
+    f('build-arg', 'list', 'Set build-time variables'),
+    f('file', 'string', "Name of the Dockerfile (Default is 'PATH/Dockerfile')", { short: 'f' }),
+    f('label', 'list', 'Set metadata for an image'),
+    f('no-cache', 'bool', 'Do not use cache when building the image'),
+    f('pull', 'bool', 'Always attempt to pull a newer version of the image'),
+    f('quiet', 'bool', 'Suppress the build output and print image ID on success', { short: 'q' }),
+    f('tag', 'list', "Name and optionally a tag in the 'name:tag' format", { short: 't' }),
+    f('target', 'string', 'Set the target build stage to build.'),
+  ],
+};
 const imageInspect: CommandDef = { name: 'inspect', usage: '[OPTIONS] IMAGE [IMAGE...]', description: 'Display detailed information on one or more images', args: { min: 1 }, flags: [INSPECT_FORMAT] };
 const image: CommandDef = {
   name: 'image', usage: 'COMMAND', description: 'Manage images',
-  subcommands: [imp, imageInspect, load, imagesLs, prune('unused images', [f('all', 'bool', 'Remove all unused images, not just dangling ones', { short: 'a' })]), pull, push, imageRm, save, tag],
+  subcommands: [build, imp, imageInspect, load, imagesLs, prune('unused images', [f('all', 'bool', 'Remove all unused images, not just dangling ones', { short: 'a' })]), pull, push, imageRm, save, tag],
 };
 
 const network: CommandDef = {
@@ -225,7 +238,7 @@ export const BERTH: CommandDef = {
   ],
   subcommands: [
     RUN_COMMAND, exec, ps, { ...imagesLs, name: 'images', aliases: [] }, pull, push,
-    attach, commit, cp, CREATE_COMMAND, events, { ...imp, name: 'import' }, info, inspect, kill, load, login, logout, logs, pause, port,
+    attach, build, commit, cp, CREATE_COMMAND, events, { ...imp, name: 'import' }, info, inspect, kill, load, login, logout, logs, pause, port,
     rename, restart, rm, { ...imageRm, name: 'rmi', aliases: [] }, save, start, stats, stop, tag, top, unpause, update, version, wait,
     { name: 'container', usage: 'COMMAND', description: 'Manage containers', subcommands: containerCommands },
     image, network, volume, system, daemon,

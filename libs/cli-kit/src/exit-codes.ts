@@ -21,6 +21,8 @@ export function exitCodeForRunError(err: unknown): number {
 
 /** For any command: usage errors 125, run-family failures per exitCodeForRunError, others 1. */
 export function exitCodeFor(command: string, err: unknown): number {
+  // docker build: a build that fails (a bad Dockerfile, a failed step) exits 1; a bad flag stays 125.
+  if ((command === 'build' || command === 'image build') && isBerthError(err) && err.field === 'dockerfile') return EXIT_GENERIC;
   if (isBerthError(err) && errorCode(err) === 'InvalidArgument' && (err.field !== undefined)) return EXIT_BERTH_FAILURE;
   if (['run', 'create', 'start', 'exec', 'container run', 'container create', 'container start', 'container exec'].includes(command)) {
     return exitCodeForRunError(err);

@@ -35,6 +35,8 @@ import { UntilEnd } from './events-until';
 import type { ContainerAction, ContainerEvent } from './events';
 import { createGrpcPorts, grpcProbeRunner, type GrpcPorts } from './grpc-ports';
 import { HealthMonitor } from './health';
+import { builderHandlers } from './build/service';
+import { grpcBuildImagesPort } from './build/images-port';
 import { recover } from './recovery';
 import { toSummary } from './summary';
 import { logBoundsOf } from './types';
@@ -525,6 +527,10 @@ export const engineModule: ServiceModule = {
 
     return {
       handlers,
+      // docker build, on the engine's socket (protos/berth/engine/v1/build.proto).
+      services: {
+        'berth.engine.v1.Builder': builderHandlers({ engine, images: grpcBuildImagesPort(g.clients.images, g.clients.transfer), layers: g.ports.layers, stateDir: dir }),
+      },
       close: async () => {
         closed = true;
         health.close();

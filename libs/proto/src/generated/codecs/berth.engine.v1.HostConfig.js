@@ -67,6 +67,40 @@ function HostConfig$encode(m,w,q){
   }
   if(m.cgroupnsMode!=null&&Object.hasOwnProperty.call(m,"cgroupnsMode"))
   w.uint32(178).string(m.cgroupnsMode)
+  if(m.ipcMode!=null&&Object.hasOwnProperty.call(m,"ipcMode"))
+  w.uint32(186).string(m.ipcMode)
+  if(m.pidMode!=null&&Object.hasOwnProperty.call(m,"pidMode"))
+  w.uint32(194).string(m.pidMode)
+  if(m.utsMode!=null&&Object.hasOwnProperty.call(m,"utsMode"))
+  w.uint32(202).string(m.utsMode)
+  if(m.sysctls!=null&&Object.hasOwnProperty.call(m,"sysctls")){
+  for(var ks=Object.keys(m.sysctls),i=0;i<ks.length;++i){
+  w.uint32(218).fork().uint32(10).string(ks[i])
+  .uint32(18).string(m.sysctls[ks[i]]).ldelim()
+  }
+  }
+  if(m.dns!=null&&m.dns.length){
+  for(var i=0;i<m.dns.length;++i)
+  w.uint32(226).string(m.dns[i])
+  }
+  if(m.dnsSearch!=null&&m.dnsSearch.length){
+  for(var i=0;i<m.dnsSearch.length;++i)
+  w.uint32(234).string(m.dnsSearch[i])
+  }
+  if(m.dnsOptions!=null&&m.dnsOptions.length){
+  for(var i=0;i<m.dnsOptions.length;++i)
+  w.uint32(242).string(m.dnsOptions[i])
+  }
+  if(m.groupAdd!=null&&m.groupAdd.length){
+  for(var i=0;i<m.groupAdd.length;++i)
+  w.uint32(250).string(m.groupAdd[i])
+  }
+  if(m.maskedPaths!=null&&Object.hasOwnProperty.call(m,"maskedPaths"))
+  types[30].encode(m.maskedPaths,w.uint32(258).fork(),q+1).ldelim()
+  if(m.readonlyPaths!=null&&Object.hasOwnProperty.call(m,"readonlyPaths"))
+  types[31].encode(m.readonlyPaths,w.uint32(266).fork(),q+1).ldelim()
+  if(m.oomScoreAdj!=null&&Object.hasOwnProperty.call(m,"oomScoreAdj"))
+  w.uint32(272).int32(m.oomScoreAdj)
   return w
 },
 function HostConfig$decode(r,l,e,n){
@@ -75,7 +109,7 @@ function HostConfig$decode(r,l,e,n){
   if(n===undefined)n=0
   if(n>Reader.recursionLimit)
   throw Error("maximum nesting depth exceeded")
-  var c,m
+  var c,m,k,value
   if(l===undefined)
   c=r.len
   else{
@@ -193,6 +227,83 @@ function HostConfig$decode(r,l,e,n){
   m.cgroupnsMode=r.string()
   break
   }
+  case 23: {
+  m.ipcMode=r.string()
+  break
+  }
+  case 24: {
+  m.pidMode=r.string()
+  break
+  }
+  case 25: {
+  m.utsMode=r.string()
+  break
+  }
+  case 27: {
+  if(m.sysctls===util.emptyObject)
+  m.sysctls={}
+  var c2=r.uint32()+r.pos
+  if(c2>r.len)
+  throw RangeError("index out of range")
+  r.len=c2
+  k=""
+  value=""
+  while(r.pos<c2){
+  var tag2=r.uint32()
+  switch(tag2>>>3){
+  case 1: k=r.string(); break
+  case 2:
+  value=r.string()
+  break
+  default:
+  r.skipType(tag2&7,n)
+  break
+  }
+  }
+  if(r.pos!==c2)
+  throw RangeError("index out of range")
+  r.len=c
+  if(k==="__proto__")
+  util.makeProp(m.sysctls,k)
+  m.sysctls[k]=value
+  break
+  }
+  case 28: {
+  if(!(m.dns&&m.dns.length))
+  m.dns=[]
+  m.dns.push(r.string())
+  break
+  }
+  case 29: {
+  if(!(m.dnsSearch&&m.dnsSearch.length))
+  m.dnsSearch=[]
+  m.dnsSearch.push(r.string())
+  break
+  }
+  case 30: {
+  if(!(m.dnsOptions&&m.dnsOptions.length))
+  m.dnsOptions=[]
+  m.dnsOptions.push(r.string())
+  break
+  }
+  case 31: {
+  if(!(m.groupAdd&&m.groupAdd.length))
+  m.groupAdd=[]
+  m.groupAdd.push(r.string())
+  break
+  }
+  case 32: {
+  m.maskedPaths=types[30].decode(r,r.uint32(),undefined,n+1)
+  break
+  }
+  case 33: {
+  m.readonlyPaths=types[31].decode(r,r.uint32(),undefined,n+1)
+  break
+  }
+  case 34: {
+  m.oomScoreAdj=r.int32()
+  break
+  }
   default:
   r.skipType(t&7,n)
   break
@@ -211,6 +322,7 @@ function HostConfig$verify(m,n){
   if(n===undefined)n=0
   if(n>util.recursionLimit)
   return"maximum nesting depth exceeded"
+  var p={}
   if(m.memory!=null&&Object.hasOwnProperty.call(m,"memory")){
   if(!util.isInteger(m.memory)&&!(m.memory&&util.isInteger(m.memory.low)&&util.isInteger(m.memory.high)))
   return"memory: integer|Long expected"
@@ -341,6 +453,78 @@ function HostConfig$verify(m,n){
   if(m.cgroupnsMode!=null&&Object.hasOwnProperty.call(m,"cgroupnsMode")){
   if(!util.isString(m.cgroupnsMode))
   return"cgroupnsMode: string expected"
+  }
+  if(m.ipcMode!=null&&Object.hasOwnProperty.call(m,"ipcMode")){
+  if(!util.isString(m.ipcMode))
+  return"ipcMode: string expected"
+  }
+  if(m.pidMode!=null&&Object.hasOwnProperty.call(m,"pidMode")){
+  if(!util.isString(m.pidMode))
+  return"pidMode: string expected"
+  }
+  if(m.utsMode!=null&&Object.hasOwnProperty.call(m,"utsMode")){
+  if(!util.isString(m.utsMode))
+  return"utsMode: string expected"
+  }
+  if(m.sysctls!=null&&Object.hasOwnProperty.call(m,"sysctls")){
+  if(!util.isObject(m.sysctls))
+  return"sysctls: object expected"
+  var k=Object.keys(m.sysctls)
+  for(var i=0;i<k.length;++i){
+  if(!util.isString(m.sysctls[k[i]]))
+  return"sysctls: string{k:string} expected"
+  }
+  }
+  if(m.dns!=null&&Object.hasOwnProperty.call(m,"dns")){
+  if(!Array.isArray(m.dns))
+  return"dns: array expected"
+  for(var i=0;i<m.dns.length;++i){
+  if(!util.isString(m.dns[i]))
+  return"dns: string[] expected"
+  }
+  }
+  if(m.dnsSearch!=null&&Object.hasOwnProperty.call(m,"dnsSearch")){
+  if(!Array.isArray(m.dnsSearch))
+  return"dnsSearch: array expected"
+  for(var i=0;i<m.dnsSearch.length;++i){
+  if(!util.isString(m.dnsSearch[i]))
+  return"dnsSearch: string[] expected"
+  }
+  }
+  if(m.dnsOptions!=null&&Object.hasOwnProperty.call(m,"dnsOptions")){
+  if(!Array.isArray(m.dnsOptions))
+  return"dnsOptions: array expected"
+  for(var i=0;i<m.dnsOptions.length;++i){
+  if(!util.isString(m.dnsOptions[i]))
+  return"dnsOptions: string[] expected"
+  }
+  }
+  if(m.groupAdd!=null&&Object.hasOwnProperty.call(m,"groupAdd")){
+  if(!Array.isArray(m.groupAdd))
+  return"groupAdd: array expected"
+  for(var i=0;i<m.groupAdd.length;++i){
+  if(!util.isString(m.groupAdd[i]))
+  return"groupAdd: string[] expected"
+  }
+  }
+  if(m.maskedPaths!=null&&Object.hasOwnProperty.call(m,"maskedPaths")){
+  {
+  var e=types[30].verify(m.maskedPaths,n+1);
+  if(e)
+  return"maskedPaths."+e
+  }
+  }
+  if(m.readonlyPaths!=null&&Object.hasOwnProperty.call(m,"readonlyPaths")){
+  {
+  var e=types[31].verify(m.readonlyPaths,n+1);
+  if(e)
+  return"readonlyPaths."+e
+  }
+  }
+  if(m.oomScoreAdj!=null&&Object.hasOwnProperty.call(m,"oomScoreAdj")){
+  p._oomScoreAdj=1
+  if(!util.isInteger(m.oomScoreAdj))
+  return"oomScoreAdj: integer expected"
   }
   return null
 },
@@ -499,6 +683,70 @@ function HostConfig$fromObject(d,n){
   if(d.cgroupnsMode!=null){
   m.cgroupnsMode=String(d.cgroupnsMode)
   }
+  if(d.ipcMode!=null){
+  m.ipcMode=String(d.ipcMode)
+  }
+  if(d.pidMode!=null){
+  m.pidMode=String(d.pidMode)
+  }
+  if(d.utsMode!=null){
+  m.utsMode=String(d.utsMode)
+  }
+  if(d.sysctls){
+  if(!util.isObject(d.sysctls))
+  throw TypeError(".berth.engine.v1.HostConfig.sysctls: object expected")
+  m.sysctls={}
+  for(var ks=Object.keys(d.sysctls),i=0;i<ks.length;++i){
+  if(ks[i]==="__proto__")
+  util.makeProp(m.sysctls,ks[i])
+  m.sysctls[ks[i]]=String(d.sysctls[ks[i]])
+  }
+  }
+  if(d.dns){
+  if(!Array.isArray(d.dns))
+  throw TypeError(".berth.engine.v1.HostConfig.dns: array expected")
+  m.dns=[]
+  for(var i=0;i<d.dns.length;++i){
+  m.dns[i]=String(d.dns[i])
+  }
+  }
+  if(d.dnsSearch){
+  if(!Array.isArray(d.dnsSearch))
+  throw TypeError(".berth.engine.v1.HostConfig.dnsSearch: array expected")
+  m.dnsSearch=[]
+  for(var i=0;i<d.dnsSearch.length;++i){
+  m.dnsSearch[i]=String(d.dnsSearch[i])
+  }
+  }
+  if(d.dnsOptions){
+  if(!Array.isArray(d.dnsOptions))
+  throw TypeError(".berth.engine.v1.HostConfig.dnsOptions: array expected")
+  m.dnsOptions=[]
+  for(var i=0;i<d.dnsOptions.length;++i){
+  m.dnsOptions[i]=String(d.dnsOptions[i])
+  }
+  }
+  if(d.groupAdd){
+  if(!Array.isArray(d.groupAdd))
+  throw TypeError(".berth.engine.v1.HostConfig.groupAdd: array expected")
+  m.groupAdd=[]
+  for(var i=0;i<d.groupAdd.length;++i){
+  m.groupAdd[i]=String(d.groupAdd[i])
+  }
+  }
+  if(d.maskedPaths!=null){
+  if(!util.isObject(d.maskedPaths))
+  throw TypeError(".berth.engine.v1.HostConfig.maskedPaths: object expected")
+  m.maskedPaths=types[30].fromObject(d.maskedPaths,n+1)
+  }
+  if(d.readonlyPaths!=null){
+  if(!util.isObject(d.readonlyPaths))
+  throw TypeError(".berth.engine.v1.HostConfig.readonlyPaths: object expected")
+  m.readonlyPaths=types[31].fromObject(d.readonlyPaths,n+1)
+  }
+  if(d.oomScoreAdj!=null){
+  m.oomScoreAdj=d.oomScoreAdj|0
+  }
   return m
 },
 function HostConfig$toObject(m,o,q){
@@ -516,6 +764,13 @@ function HostConfig$toObject(m,o,q){
   d.securityOpt=[]
   d.devices=[]
   d.deviceCgroupRules=[]
+  d.dns=[]
+  d.dnsSearch=[]
+  d.dnsOptions=[]
+  d.groupAdd=[]
+  }
+  if(o.objects||o.defaults){
+  d.sysctls={}
   }
   if(o.defaults){
   if(util.Long){
@@ -553,6 +808,11 @@ function HostConfig$toObject(m,o,q){
   d.logConfig=null
   d.privileged=false
   d.cgroupnsMode=""
+  d.ipcMode=""
+  d.pidMode=""
+  d.utsMode=""
+  d.maskedPaths=null
+  d.readonlyPaths=null
   }
   if(m.memory!=null&&Object.hasOwnProperty.call(m,"memory")){
   if(typeof BigInt!=="undefined"&&o.longs===BigInt)
@@ -665,6 +925,59 @@ function HostConfig$toObject(m,o,q){
   }
   if(m.cgroupnsMode!=null&&Object.hasOwnProperty.call(m,"cgroupnsMode")){
   d.cgroupnsMode=m.cgroupnsMode
+  }
+  if(m.ipcMode!=null&&Object.hasOwnProperty.call(m,"ipcMode")){
+  d.ipcMode=m.ipcMode
+  }
+  if(m.pidMode!=null&&Object.hasOwnProperty.call(m,"pidMode")){
+  d.pidMode=m.pidMode
+  }
+  if(m.utsMode!=null&&Object.hasOwnProperty.call(m,"utsMode")){
+  d.utsMode=m.utsMode
+  }
+  var ks2
+  if(m.sysctls&&(ks2=Object.keys(m.sysctls)).length){
+  d.sysctls={}
+  for(var j=0;j<ks2.length;++j){
+  if(ks2[j]==="__proto__")
+  util.makeProp(d.sysctls,ks2[j])
+  d.sysctls[ks2[j]]=m.sysctls[ks2[j]]
+  }
+  }
+  if(m.dns&&m.dns.length){
+  d.dns=[]
+  for(var j=0;j<m.dns.length;++j){
+  d.dns[j]=m.dns[j]
+  }
+  }
+  if(m.dnsSearch&&m.dnsSearch.length){
+  d.dnsSearch=[]
+  for(var j=0;j<m.dnsSearch.length;++j){
+  d.dnsSearch[j]=m.dnsSearch[j]
+  }
+  }
+  if(m.dnsOptions&&m.dnsOptions.length){
+  d.dnsOptions=[]
+  for(var j=0;j<m.dnsOptions.length;++j){
+  d.dnsOptions[j]=m.dnsOptions[j]
+  }
+  }
+  if(m.groupAdd&&m.groupAdd.length){
+  d.groupAdd=[]
+  for(var j=0;j<m.groupAdd.length;++j){
+  d.groupAdd[j]=m.groupAdd[j]
+  }
+  }
+  if(m.maskedPaths!=null&&Object.hasOwnProperty.call(m,"maskedPaths")){
+  d.maskedPaths=types[30].toObject(m.maskedPaths,o,q+1)
+  }
+  if(m.readonlyPaths!=null&&Object.hasOwnProperty.call(m,"readonlyPaths")){
+  d.readonlyPaths=types[31].toObject(m.readonlyPaths,o,q+1)
+  }
+  if(m.oomScoreAdj!=null&&Object.hasOwnProperty.call(m,"oomScoreAdj")){
+  d.oomScoreAdj=m.oomScoreAdj
+  if(o.oneofs)
+  d._oomScoreAdj="oomScoreAdj"
   }
   return d
 }

@@ -6,6 +6,7 @@ import type { MountSpec as _berth_engine_v1_MountSpec, MountSpec__Output as _ber
 import type { RestartPolicy as _berth_engine_v1_RestartPolicy, RestartPolicy__Output as _berth_engine_v1_RestartPolicy__Output } from '../../../berth/engine/v1/RestartPolicy';
 import type { LogConfig as _berth_engine_v1_LogConfig, LogConfig__Output as _berth_engine_v1_LogConfig__Output } from '../../../berth/engine/v1/LogConfig';
 import type { DeviceMapping as _berth_engine_v1_DeviceMapping, DeviceMapping__Output as _berth_engine_v1_DeviceMapping__Output } from '../../../berth/engine/v1/DeviceMapping';
+import type { StringList as _berth_engine_v1_StringList, StringList__Output as _berth_engine_v1_StringList__Output } from '../../../berth/engine/v1/StringList';
 import type { Long } from '@grpc/proto-loader';
 
 /**
@@ -100,6 +101,49 @@ export interface HostConfig {
    * cgroup; /proc/self/cgroup shows "/"), "host", or "" = private.
    */
   'cgroupnsMode'?: (string);
+  /**
+   * Namespace sharing (Docker's --ipc, --pid, --uts; what a Kubernetes pod
+   * needs, the CRI gateway sets them): "" = a namespace of its own, "host" =
+   * the host's, "container:<name|id>" = the one of that running container
+   * (NOT_FOUND / FAILED_PRECONDITION when it does not exist or is not
+   * running). Docker's "private" and "shareable" are "" for --ipc. "host"
+   * for --uts keeps the host's hostname (config.hostname must be empty).
+   */
+  'ipcMode'?: (string);
+  'pidMode'?: (string);
+  'utsMode'?: (string);
+  /**
+   * --sysctl: kernel parameters set in the container's namespaces
+   * ("net.ipv4.ip_forward" -> "1"); only namespaced ones (net.*, kernel.shm*,
+   * kernel.msg*, kernel.sem, fs.mqueue.*, kernel.hostname/domainname), and
+   * net.* not with network mode host, ipc ones not with ipc mode host.
+   */
+  'sysctls'?: ({[key: string]: string});
+  /**
+   * --dns, --dns-search, --dns-option: the container's /etc/resolv.conf
+   * (nameservers replace the network's; empty = the network's defaults).
+   */
+  'dns'?: (string)[];
+  'dnsSearch'?: (string)[];
+  'dnsOptions'?: (string)[];
+  /**
+   * --group-add: more supplementary groups (numbers, or names looked up in
+   * the container's /etc/group), after the user's own groups.
+   */
+  'groupAdd'?: (string)[];
+  /**
+   * Docker's MaskedPaths / ReadonlyPaths: absolute paths made unreadable /
+   * read-only instead of Docker's default lists; absent (unset) = the
+   * defaults, given (even empty) = exactly these.
+   */
+  'maskedPaths'?: (_berth_engine_v1_StringList | null);
+  'readonlyPaths'?: (_berth_engine_v1_StringList | null);
+  /**
+   * --oom-score-adj (-1000..1000): the process's OOM killer adjustment;
+   * absent = inherited.
+   */
+  'oomScoreAdj'?: (number);
+  '_oomScoreAdj'?: "oomScoreAdj";
 }
 
 /**
@@ -194,4 +238,47 @@ export interface HostConfig__Output {
    * cgroup; /proc/self/cgroup shows "/"), "host", or "" = private.
    */
   'cgroupnsMode': (string);
+  /**
+   * Namespace sharing (Docker's --ipc, --pid, --uts; what a Kubernetes pod
+   * needs, the CRI gateway sets them): "" = a namespace of its own, "host" =
+   * the host's, "container:<name|id>" = the one of that running container
+   * (NOT_FOUND / FAILED_PRECONDITION when it does not exist or is not
+   * running). Docker's "private" and "shareable" are "" for --ipc. "host"
+   * for --uts keeps the host's hostname (config.hostname must be empty).
+   */
+  'ipcMode': (string);
+  'pidMode': (string);
+  'utsMode': (string);
+  /**
+   * --sysctl: kernel parameters set in the container's namespaces
+   * ("net.ipv4.ip_forward" -> "1"); only namespaced ones (net.*, kernel.shm*,
+   * kernel.msg*, kernel.sem, fs.mqueue.*, kernel.hostname/domainname), and
+   * net.* not with network mode host, ipc ones not with ipc mode host.
+   */
+  'sysctls': ({[key: string]: string});
+  /**
+   * --dns, --dns-search, --dns-option: the container's /etc/resolv.conf
+   * (nameservers replace the network's; empty = the network's defaults).
+   */
+  'dns': (string)[];
+  'dnsSearch': (string)[];
+  'dnsOptions': (string)[];
+  /**
+   * --group-add: more supplementary groups (numbers, or names looked up in
+   * the container's /etc/group), after the user's own groups.
+   */
+  'groupAdd': (string)[];
+  /**
+   * Docker's MaskedPaths / ReadonlyPaths: absolute paths made unreadable /
+   * read-only instead of Docker's default lists; absent (unset) = the
+   * defaults, given (even empty) = exactly these.
+   */
+  'maskedPaths': (_berth_engine_v1_StringList__Output | null);
+  'readonlyPaths': (_berth_engine_v1_StringList__Output | null);
+  /**
+   * --oom-score-adj (-1000..1000): the process's OOM killer adjustment;
+   * absent = inherited.
+   */
+  'oomScoreAdj'?: (number);
+  '_oomScoreAdj'?: "oomScoreAdj";
 }

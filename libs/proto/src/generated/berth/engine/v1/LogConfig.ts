@@ -14,6 +14,9 @@ export interface LogConfig {
   /**
    * "max-size": bytes per file with binary units ("10m"; "-1" = never rotate).
    * "max-file": files kept, the current one included (1-1000).
+   * "path": an absolute path where the container's log (CRI format) is kept
+   * instead of the engine's state dir (Podman's k8s-file path option; the
+   * CRI gateway sets kubelet's log_directory/log_path); `berth logs` reads it.
    */
   'config'?: ({[key: string]: string});
 }
@@ -30,6 +33,9 @@ export interface LogConfig__Output {
   /**
    * "max-size": bytes per file with binary units ("10m"; "-1" = never rotate).
    * "max-file": files kept, the current one included (1-1000).
+   * "path": an absolute path where the container's log (CRI format) is kept
+   * instead of the engine's state dir (Podman's k8s-file path option; the
+   * CRI gateway sets kubelet's log_directory/log_path); `berth logs` reads it.
    */
   'config': ({[key: string]: string});
 }
