@@ -13,3 +13,4 @@ export { prepareStateDir, prepareStateRoot, closeDbFile, closeStateTree } from '
 export { Mutex } from './mutex';
 export { tlsFiles, tcpInsecure, isTcpAddress, serverCredentials, channelCredentials, type TlsFiles } from './tls';
 export type { ServiceModule, ServiceContext, StartedService, EventSink } from './module';
+export { listenAuthorityProxy, AuthorityRewriter } from './uds-authority';

@@ -6,7 +6,8 @@
 // (Go's compress/zlib included), produced synchronously without keeping a deflate state, and our
 // header blocks are a few bytes (SYN_REPLY carries none). The stream opens with the zlib header
 // 0x78 0x20 (deflate, 32 KiB window, FDICT set; 0x7820 is a multiple of 31 so FCHECK is 0) and the
-// dictionary's Adler-32, which the peer checks against its own dictionary.
+// dictionary's Adler-32, which the peer checks against its own dictionary; each block ends with the
+// empty stored block of a sync flush, as a real compressor's output does.
 //
 // Incoming, the peer (Go) compresses for real, so we inflate with node:zlib, one Inflate per
 // connection, a block at a time: write it, flush with Z_SYNC_FLUSH, collect what came out.
@@ -15,6 +16,7 @@ import { InvalidArgumentError } from '@berth/errors';
 import { SPDY_DICTIONARY, SPDY_DICTIONARY_ADLER32 } from './dictionary';
 
 const STORED_MAX = 0xffff;
+const SYNC_MARKER = Buffer.from([0x00, 0x00, 0x00, 0xff, 0xff]);
 
 export class HeaderDeflater {
   private started = false;
@@ -40,6 +42,10 @@ export class HeaderDeflater {
       parts.push(block, raw.subarray(off, off + n));
       off += n;
     } while (off < raw.length);
+    // The empty stored block a sync flush ends with (00 00 00 ff ff). It is not decoration: Go's
+    // flate hands out a stored block's bytes only when the next block begins, and reading past the
+    // frame would be a sticky unexpected-EOF; an empty stored block makes it flush at once.
+    parts.push(SYNC_MARKER);
     return Buffer.concat(parts);
   }
 }
