@@ -24,6 +24,8 @@ export interface ContainerSummary {
   /** Volume names or bind sources. */
   mounts: string[];
   networks: string[];
+  /** Healthcheck status (starting, healthy, unhealthy); "" or absent = none: ps shows "Up 5 seconds (healthy)". */
+  health?: string;
   /** Bytes written to the writable layer, -1 = not computed. */
   sizeRw: number;
   sizeRootFs: number;

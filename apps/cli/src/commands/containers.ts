@@ -193,7 +193,7 @@ export function summaryOf(c: engineV1.ContainerSummary__Output): ContainerSummar
     id: c.id, name: c.name, image: c.image, command: c.command, createdAt: c.createdAtUnixMs,
     state: c.state as ContainerSummary['state'], exitCode: c.exitCode, startedAt: c.startedAtUnixMs, finishedAt: c.finishedAtUnixMs,
     ports: c.ports.map((p) => ({ containerPort: p.containerPort, protocol: p.protocol || 'tcp', hostIp: p.hostIp, hostPort: p.hostPort })),
-    labels: c.labels, mounts: c.mounts, networks: c.networks, sizeRw: c.sizeRw, sizeRootFs: c.sizeRootFs,
+    labels: c.labels, mounts: c.mounts, networks: c.networks, sizeRw: c.sizeRw, sizeRootFs: c.sizeRootFs, health: c.health,
   };
 }
 
