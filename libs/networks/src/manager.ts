@@ -9,7 +9,7 @@
 // passes their paths; the manager only opens them while a CNI plugin runs.
 import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
-import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Registry } from 'prom-client';
@@ -18,16 +18,17 @@ import {
   AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError, ResourceExhaustedError,
 } from '@berth/errors';
 import { CniRuntime } from './cni/runtime';
-import { waitForOrphanHelpers } from './orphans';
-import type { CniConfList, CniResult, CniRuntimeConf } from './cni/types';
-import { bridgeConflist, CNI_VERSION, loadDropIns } from './conflist';
+import { CniDatapath } from './cni/datapath';
+import type { CniConfList } from './cni/types';
+import { loadDropIns } from './conflist';
 import { deleteBridge, ensureBridge, macFromId, validIfName } from './bridge';
-import { runCommand } from './command';
 import { cadvisorCollectors, readCounters, type InterfaceCounters, type LabelledCounters } from './counters';
-import { EmbeddedDns, type Upstream } from './dns';
+import { datapathOf, type AttachTarget, type Datapath, type DatapathHost, type DatapathName } from './datapath';
+import { DnsRegistry } from './dns-registry';
+import type { Upstream } from './dns';
+import { EndpointTable, publicView } from './endpoints';
 import { formatHosts, formatResolvConf, isLoopbackAddress, parseResolvConf } from './files';
 import { Firewall } from './firewall';
-import { removeIdlePortmapChains } from './portmap-chains';
 import { ephemeralRange } from './port-probe';
 import { allocateHostPorts } from './port-allocator';
 import {
@@ -35,12 +36,11 @@ import {
 } from './ipv4';
 import { validateNetworkOptions } from './validate';
 import { parsePortSpec, type PortMapping } from './ports';
+import { reconcileAttachments, type ReconcileHost, type ReconcileReport } from './reconcile';
 import { hostRoutes } from './routes';
 import { Store, type EndpointRecord } from './store';
-import { NativeBridgeDatapath } from './native/datapath';
+import { NativeDatapath } from './native/datapath';
 import { HostLocalIpam } from './native/ipam';
-import { HostPortRules } from './native/hostports';
-import { flushUdpConntrack } from './native/conntrack';
 import type {
   AttachOptions, Attachment, CreateNetworkOptions, Network, NetworkEvent, NetworkMode,
 } from './types';
@@ -74,9 +74,10 @@ export interface NetworkManagerOptions {
   /**
    * How berth's bridge networks make interfaces: 'native' (rtnetlink from this
    * process, no spawn; the default) or 'cni' (the bridge + host-local +
-   * loopback plugins). Drop-in networks always use their conflist.
+   * loopback plugins). Drop-in networks always use their conflist
+   * (datapath.ts).
    */
-  datapath?: 'native' | 'cni';
+  datapath?: DatapathName;
 }
 
 export interface NetworkDetails {
@@ -99,19 +100,7 @@ export interface ContainerCounters {
   counters: InterfaceCounters;
 }
 
-export interface ReconcileReport {
-  /** Containers whose attachments were undone because they no longer exist. */
-  detached: string[];
-  /** Attachments a crash left half-made, rolled back. */
-  rolledBack: { containerId: string; network: string }[];
-  /** Cached CNI results with no attachment, DELeted. */
-  cacheSwept: string[];
-  /** host-local allocation files with no attachment, removed. */
-  ipsReleased: string[];
-  /** Host veths on berth bridges with no attachment, deleted. */
-  vethsDeleted: string[];
-  errors: string[];
-}
+export type { ReconcileReport } from './reconcile';
 
 /** Parses `--network`: bridge|default, none, host, container:<id>, or a network name. */
 export function parseNetworkMode(text: string, defaultNetwork = 'bridge'): NetworkMode {
@@ -130,26 +119,29 @@ const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 const RESERVED = new Set(['none', 'host', 'default']);
 
-function publicView(r: EndpointRecord): Attachment {
-  const { phase: _p, conflist: _c, dns: _d, datapath: _dp, requestedIp: _r, links: _l, createdAtMs: _t, ...a } = r;
-  return { ...a, ports: a.ports.map((p) => ({ ...p })), aliases: [...a.aliases] };
-}
-
+/**
+ * The manager composes the parts: the endpoints table (endpoints.ts) and its
+ * files (store.ts), a Datapath per kind of attachment (datapath.ts), host
+ * ports (port-allocator.ts), the embedded DNS (dns-registry.ts), the firewall
+ * (firewall.ts) and reconcile (reconcile.ts). It owns the lock, the records'
+ * phases and the events; the parts own the kernel work.
+ */
 export class NetworkManager extends EventEmitter {
   readonly cni: CniRuntime;
-  private readonly native: NativeBridgeDatapath;
-  private readonly datapath: 'native' | 'cni';
+  /** The datapath new attachments to berth's networks (and mode none) use. */
+  private readonly datapath: Datapath;
+  /** Both datapaths, by name: a record is undone and checked by the one that made it. */
+  private readonly datapaths: Record<DatapathName, Datapath>;
+  private readonly cniDatapath: CniDatapath;
   private readonly store: Store;
   private readonly firewall: Firewall;
-  private readonly hostPorts: HostPortRules;
   private readonly networks = new Map<string, Network>();
   private readonly dropIns = new Map<string, CniConfList>();
-  private readonly endpoints = new Map<string, EndpointRecord[]>();
-  private readonly dnsServers = new Map<string, EmbeddedDns>();
+  private readonly endpoints = new EndpointTable();
+  private readonly dns: DnsRegistry;
   private readonly lock = new Mutex();
   private readonly ipamDir: string;
   private readonly defaultName: string;
-  private readonly loopbackList: CniConfList;
   private upstreams: Upstream[] = [];
   private started = false;
   /** Problems found at start that did not stop it (unreadable drop-in conflists...), for the service log. */
@@ -164,13 +156,26 @@ export class NetworkManager extends EventEmitter {
       cniPath: opts.cniPath ?? ['/usr/lib/cni', '/opt/cni/bin'],
       cacheDir: opts.cniCacheDir ?? '/var/lib/cni',
     });
-    this.firewall = new Firewall(opts.chainPrefix ?? 'BERTH');
-    this.hostPorts = new HostPortRules(opts.chainPrefix ?? 'BERTH');
+    const chainPrefix = opts.chainPrefix ?? 'BERTH';
+    this.firewall = new Firewall(chainPrefix);
     this.ipamDir = opts.ipamDataDir ?? join(opts.stateDir, 'ipam');
-    this.native = new NativeBridgeDatapath(new HostLocalIpam(this.ipamDir));
-    this.datapath = opts.datapath ?? 'native';
+    const host: DatapathHost = {
+      network: (name) => this.networks.get(name),
+      networks: () => [...this.networks.values()],
+      endpoints: () => this.endpoints.all(),
+      warn: (message) => { this.warnings.push(message); },
+    };
+    this.cniDatapath = new CniDatapath(host, { runtime: this.cni, ipamDir: this.ipamDir, chainPrefix });
+    const native = new NativeDatapath(host, { ipam: new HostLocalIpam(this.ipamDir), chainPrefix, legacyPorts: this.cniDatapath });
+    this.datapaths = { native, cni: this.cniDatapath };
+    this.datapath = this.datapaths[opts.datapath ?? 'native'];
+    this.dns = new DnsRegistry({ port: opts.dnsPort ?? 53, upstreams: () => this.upstreams, table: this.endpoints });
     this.defaultName = opts.defaultNetwork?.name ?? 'bridge';
-    this.loopbackList = { cniVersion: CNI_VERSION, name: `${(opts.chainPrefix ?? 'BERTH').toLowerCase()}-loopback`, plugins: [{ type: 'loopback' }] };
+  }
+
+  /** The datapath that made (and undoes) a record. */
+  private datapathFor(ep: EndpointRecord): Datapath {
+    return this.datapaths[datapathOf(ep)];
   }
 
   /** Typed event subscription: network.created/removed, container.attached/detached. */
@@ -216,25 +221,24 @@ export class NetworkManager extends EventEmitter {
     for (const n of this.networks.values()) await ensureBridge(n.bridge, `${n.gateway}/${parseCidr(n.subnet).prefix}`, macFromId(n.id), n.mtu || undefined);
     await this.applyFirewall();
     await this.ensureForwarding();
-    for (const n of this.networks.values()) if (n.dns) await this.startDns(n);
-    for (const eps of this.endpoints.values()) for (const ep of eps) if (ep.phase === 'attached') this.registerNames(ep);
+    for (const n of this.networks.values()) if (n.dns) await this.dns.start(n);
+    for (const ep of this.endpoints.all()) if (ep.phase === 'attached') this.dns.register(ep);
     this.started = true;
     return opts.existingContainers ? this.reconcile(opts.existingContainers) : undefined;
   }
 
   /** Stops the DNS responders. Networks and attachments stay (the next start picks them up). */
   async close(): Promise<void> {
-    for (const s of this.dnsServers.values()) await s.stop();
-    this.dnsServers.clear();
+    await this.dns.stopAll();
     this.started = false;
   }
 
   /** Detaches every container and removes every network, the default one too (uninstall, tests). */
   async purge(): Promise<void> {
-    for (const id of [...this.endpoints.keys()]) await this.detach(id).catch(() => undefined);
+    for (const id of this.endpoints.containerIds()) await this.detach(id).catch(() => undefined);
     for (const n of [...this.networks.values()]) await this.removeNetworkLocked(n, true);
     await this.firewall.remove();
-    await this.tidyPortmap();
+    await this.releaseIdle();
   }
 
   private assertStarted(): void {
@@ -305,7 +309,7 @@ export class NetworkManager extends EventEmitter {
       await ensureBridge(bridge, `${net.gateway}/${subnet.prefix}`, macFromId(net.id), net.mtu || undefined);
       await this.applyFirewall();
       await this.ensureForwarding();
-      if (net.dns) await this.startDns(net);
+      if (net.dns) await this.dns.start(net);
     } catch (e) {
       await this.removeNetworkLocked(net, true).catch(() => undefined);
       throw e;
@@ -335,11 +339,7 @@ export class NetworkManager extends EventEmitter {
     const n = this.networks.get(name);
     const d = this.dropIns.get(name);
     if (!n && !d) throw new NotFoundError(`network ${name} not found`, { field: 'name' });
-    return { network: n ? { ...n } : this.dropInView(d!), containers: this.attachedTo(name).map(publicView) };
-  }
-
-  private attachedTo(name: string): EndpointRecord[] {
-    return [...this.endpoints.values()].flat().filter((e) => e.network === name);
+    return { network: n ? { ...n } : this.dropInView(d!), containers: this.endpoints.attachedTo(name).map(publicView) };
   }
 
   /** RemoveNetwork: refused while containers are attached, and for the default network. */
@@ -352,7 +352,7 @@ export class NetworkManager extends EventEmitter {
         throw new NotFoundError(`network ${name} not found`, { field: 'name' });
       }
       if (n.isDefault) throw new FailedPreconditionError(`network ${name} is the default network and cannot be removed`, { field: 'name' });
-      const users = this.attachedTo(name);
+      const users = this.endpoints.attachedTo(name);
       if (users.length) {
         throw new FailedPreconditionError(
           `network ${name} has containers attached: ${users.map((u) => u.name || u.containerId).join(', ')}; detach them first`, { field: 'name' });
@@ -362,9 +362,7 @@ export class NetworkManager extends EventEmitter {
   }
 
   private async removeNetworkLocked(n: Network, quiet: boolean): Promise<void> {
-    const dns = this.dnsServers.get(n.name);
-    this.dnsServers.delete(n.name);
-    await dns?.stop();
+    await this.dns.stop(n.name);
     this.networks.delete(n.name);
     await this.applyFirewall();
     await deleteBridge(n.bridge);
@@ -387,45 +385,7 @@ export class NetworkManager extends EventEmitter {
   private async applyFirewall(): Promise<void> {
     const nets = [...this.networks.values()].map((n) => ({ bridge: n.bridge, subnet: n.subnet, internal: n.internal, dns: n.dns }));
     await this.firewall.apply(nets);
-    if (nets.length) await this.hostPorts.ensureChains();
-    else await this.hostPorts.removeChains();
-  }
-
-  private async startDns(n: Network): Promise<void> {
-    if (this.dnsServers.has(n.name)) return;
-    const server = new EmbeddedDns({
-      address: n.gateway,
-      port: this.opts.dnsPort ?? 53,
-      upstreams: () => this.upstreams,
-      upstreamsFor: (clientIp) => {
-        const ep = this.attachedTo(n.name).find((e) => e.ip === clientIp);
-        return ep?.dns.length ? ep.dns.map((host) => ({ host, port: 53 })) : undefined;
-      },
-      lookupFor: (name, clientIp) => {
-        const ep = this.attachedTo(n.name).find((e) => e.ip === clientIp);
-        if (!ep) return [];
-        const mine = (this.endpoints.get(ep.containerId) ?? []).filter((o) => o.phase === 'attached');
-        // --link aliases: only this client resolves them, each on the network it was given for.
-        const key = name.toLowerCase().replace(/\.$/, '');
-        const linked = mine.flatMap((o) => (o.links ?? []).filter((l) => l.alias.toLowerCase() === key)
-          .flatMap((l) => this.dnsServers.get(o.network)?.lookup(l.name) ?? []));
-        return [...linked, ...mine.filter((o) => o !== ep).flatMap((o) => this.dnsServers.get(o.network)?.lookup(name) ?? [])];
-      },
-    });
-    await server.start();
-    this.dnsServers.set(n.name, server);
-  }
-
-  private dnsNames(ep: EndpointRecord): string[] {
-    return [ep.name, ...ep.aliases, ep.containerId.slice(0, 12)].filter(Boolean);
-  }
-
-  private registerNames(ep: EndpointRecord): void {
-    if (ep.ip) this.dnsServers.get(ep.network)?.add(this.dnsNames(ep), ep.ip);
-  }
-
-  private unregisterNames(ep: EndpointRecord): void {
-    if (ep.ip) this.dnsServers.get(ep.network)?.remove(this.dnsNames(ep), ep.ip);
+    for (const dp of Object.values(this.datapaths)) await dp.networksChanged([...this.networks.values()]);
   }
 
   // -------------------------------------------------------------- attachments
@@ -461,8 +421,8 @@ export class NetworkManager extends EventEmitter {
     const ep = await this.lock.run(async () => {
       const ep = await this.reserve(containerId, m, base, requested, opts);
       // Into the table in the same critical section that checked it.
-      this.endpoints.set(containerId, [...(this.endpoints.get(containerId) ?? []), ep]);
-      await this.store.saveEndpoints(containerId, this.endpoints.get(containerId)!);
+      this.endpoints.set(containerId, [...this.endpoints.of(containerId), ep]);
+      await this.store.saveEndpoints(containerId, this.endpoints.of(containerId));
       return ep;
     });
     return this.finishAttach(ep);
@@ -470,21 +430,16 @@ export class NetworkManager extends EventEmitter {
 
   /** Validates against the table and builds the record (caller holds the lock). */
   private async reserve(containerId: string, m: NetworkMode, base: EndpointRecord, requested: PortMapping[], opts: AttachOptions): Promise<EndpointRecord> {
-    const mine = this.endpoints.get(containerId) ?? [];
+    const mine = this.endpoints.of(containerId);
     if (mine.some((e) => e.mode !== 'bridge') || (mine.length && m.kind !== 'bridge')) {
       throw new FailedPreconditionError(`container ${containerId} already has network mode ${mine[0]!.mode === 'bridge' ? mine[0]!.network : mine[0]!.mode}; detach it first`, { field: 'network' });
     }
     if (m.kind === 'container') {
-      const target = this.endpoints.get(m.containerId);
-      if (!target?.length) throw new NotFoundError(`container ${m.containerId} has no network attachment to share; attach it first`, { field: 'network' });
+      if (!this.endpoints.of(m.containerId).length) throw new NotFoundError(`container ${m.containerId} has no network attachment to share; attach it first`, { field: 'network' });
       return { ...base, sharedWith: m.containerId, phase: 'attached' as const };
     }
     if (m.kind === 'host') return { ...base, phase: 'attached' as const };
-    if (m.kind === 'none') {
-      return this.datapath === 'native'
-        ? { ...base, interface: 'lo', datapath: 'native' as const }
-        : { ...base, interface: 'lo', conflist: this.loopbackList, datapath: 'cni' as const };
-    }
+    if (m.kind === 'none') return this.datapath.plan(base, { kind: 'none' }, mine);
     const net = this.networks.get(m.network);
     const dropIn = this.dropIns.get(m.network);
     if (!net && !dropIn) throw new NotFoundError(`network ${m.network} not found`, { field: 'network' });
@@ -504,30 +459,13 @@ export class NetworkManager extends EventEmitter {
     let ifIndex = 0;
     while (mine.some((e) => e.interface === `eth${ifIndex}`)) ifIndex++;
     const ports = await this.reservePorts(containerId, requested);
-    let conflist: CniConfList;
-    if (net && this.datapath === 'native') {
-      return {
-        ...base, network: m.network, networkId: net.id, interface: `eth${ifIndex}`, ports, gateway: net.gateway,
-        datapath: 'native' as const, hostInterface: `veth${randomBytes(4).toString('hex')}`, ...(requestedIp ? { requestedIp } : {}),
-      };
-    }
-    if (net) {
-      conflist = bridgeConflist(net, this.ipamDir, ports.length > 0);
-      // host-local takes a fixed address through the ips capability (runtimeConfig.ips).
-      if (requestedIp) conflist.plugins[0]!.capabilities = { ips: true };
-      // A second network must not add a second default route (EEXIST).
-      if (mine.length) ((conflist.plugins[0]!.ipam as { routes: unknown[] }).routes = []);
-      conflist.plugins.push({ type: 'loopback' });
-    } else {
-      conflist = dropIn!;
-      if (ports.length && !conflist.plugins.some((p) => p.capabilities?.portMappings)) {
-        throw new InvalidArgumentError(`ports: network ${m.network}'s conflist has no plugin with the portMappings capability`, { field: 'ports' });
-      }
-    }
-    return {
-      ...base, network: m.network, networkId: net?.id ?? '', interface: `eth${ifIndex}`, ports, conflist, gateway: net?.gateway ?? '', datapath: 'cni' as const,
+    const ep: EndpointRecord = {
+      ...base, network: m.network, networkId: net?.id ?? '', interface: `eth${ifIndex}`, ports, gateway: net?.gateway ?? '',
       ...(requestedIp ? { requestedIp } : {}),
     };
+    // Drop-in networks are always CNI's.
+    const target: AttachTarget = net ? { kind: 'network', network: net } : { kind: 'drop-in', conflist: dropIn! };
+    return (net ? this.datapath : this.cniDatapath).plan(ep, target, mine);
   }
 
   /**
@@ -547,7 +485,7 @@ export class NetworkManager extends EventEmitter {
     if (formatIp(ip) === net.gateway) {
       throw new InvalidArgumentError(`ip: ${text} is network ${network}'s gateway; choose another address`, { field: 'ip' });
     }
-    const holder = this.attachedTo(network).find((e) => e.ip === formatIp(ip) || e.requestedIp === formatIp(ip));
+    const holder = this.endpoints.attachedTo(network).find((e) => e.ip === formatIp(ip) || e.requestedIp === formatIp(ip));
     if (holder) {
       throw new AlreadyExistsError(`ip: address ${text} is already in use on network ${network} by container ${holder.name ? `${holder.name} (${holder.containerId})` : holder.containerId}`, { field: 'ip' });
     }
@@ -564,114 +502,42 @@ export class NetworkManager extends EventEmitter {
 
     this.inflight.add(ep);
     try {
+      const dp = this.datapathFor(ep);
       try {
-        if (ep.datapath === 'native') await this.nativeAdd(ep);
-        else {
-          this.fillFromResult(ep, await this.cni.add(ep.conflist!, this.runtimeConf(ep)));
-          // host-local claims addresses in 0644 files (0755 dirs): closed at once.
-          if (ep.networkId) await closeStateTree(this.ipamDir);
-        }
+        const net = this.networks.get(ep.network);
+        // Only the container's first bridge network gets the default route.
+        const first = !this.endpoints.of(containerId).some((e) => e !== ep && e.mode === 'bridge');
+        await dp.add(ep, { defaultRoute: first && !!net && !net.internal });
       } catch (e) {
         await this.dropRecord(ep);
-        if (ep.ports.length && ep.datapath !== 'native') await this.tidyPortmap().catch(() => undefined);
+        if (ep.ports.length) await dp.releaseIdle().catch(() => undefined);
         throw e;
       }
       ep.phase = 'attached';
-      await this.lock.run(() => this.store.saveEndpoints(containerId, this.endpoints.get(containerId) ?? []));
+      await this.lock.run(() => this.store.saveEndpoints(containerId, this.endpoints.of(containerId)));
     } finally {
       this.inflight.delete(ep);
     }
-    this.registerNames(ep);
+    this.dns.register(ep);
     this.emitEvent({ type: 'container.attached', attachment: publicView(ep) });
     return publicView(ep);
   }
 
-  private async nativeAdd(ep: EndpointRecord): Promise<void> {
-    if (ep.mode === 'none') {
-      await this.native.loopbackUp(ep.netnsPath);
-      return;
-    }
-    const net = this.networks.get(ep.network)!;
-    // Only the container's first bridge network gets the default route.
-    const first = !(this.endpoints.get(ep.containerId) ?? []).some((e) => e !== ep && e.mode === 'bridge');
-    const r = await this.native.add(net, ep, { defaultRoute: first && !net.internal });
-    Object.assign(ep, r, { gateway: net.gateway });
-    try {
-      await this.hostPorts.add(ep.containerId, ep.ip, ep.ports);
-    } catch (e) {
-      await this.native.del(net.name, ep);
-      throw e;
-    }
-    await this.flushUdp(ep);
-  }
-
-  /** Drops conntrack entries of the attachment's UDP host ports (see native/conntrack.ts). */
-  private async flushUdp(ep: EndpointRecord): Promise<void> {
-    const udp = ep.ports.filter((p) => p.protocol === 'udp').map((p) => p.hostPort);
-    if (!udp.length) return;
-    try {
-      await flushUdpConntrack(udp);
-    } catch (e) {
-      // Stale entries only delay delivery until they expire (30 s idle).
-      this.warnings.push(`flushing conntrack for UDP ports ${udp.join(', ')} of ${ep.containerId}: ${(e as Error).message}`);
-    }
-  }
-
-  /** Undoes one attachment's kernel state (CNI DEL and/or native teardown). */
+  /** Undoes one attachment: its DNS names, then its kernel state (by the datapath that made it). */
   private async undo(ep: EndpointRecord): Promise<void> {
-    if (ep.conflist) await this.cni.del(ep.conflist, this.runtimeConf(ep, true));
-    if (ep.datapath === 'native' && ep.mode === 'bridge') {
-      if (ep.ports.length) await this.hostPorts.del(ep.containerId, ep.ip, ep.ports);
-      await this.native.del(ep.network, ep);
-      await this.flushUdp(ep);
-    }
-  }
-
-  private runtimeConf(ep: EndpointRecord, forDel = false): CniRuntimeConf {
-    return {
-      containerId: ep.containerId,
-      // After a container is gone its namespace may be too; plugins then skip
-      // the in-namespace part of DEL and still release the rest (SPEC).
-      netns: forDel && !existsSync(ep.netnsPath) ? '' : ep.netnsPath,
-      ifName: ep.interface,
-      capabilityArgs: ep.ports.length || ep.requestedIp ? {
-        ...(ep.ports.length ? {
-          portMappings: ep.ports.map((p) => ({
-            hostPort: p.hostPort, containerPort: p.containerPort, protocol: p.protocol, ...(p.hostIp ? { hostIP: p.hostIp } : {}),
-          })),
-        } : {}),
-        ...(ep.requestedIp && this.networks.has(ep.network) ? { ips: [`${ep.requestedIp}/${parseCidr(this.networks.get(ep.network)!.subnet).prefix}`] } : {}),
-      } : undefined,
-    };
-  }
-
-  private fillFromResult(ep: EndpointRecord, r: CniResult): void {
-    const ctr = r.interfaces?.findIndex((i) => i.sandbox && i.name === ep.interface) ?? -1;
-    const ipc = r.ips?.find((i) => i.interface === undefined || i.interface === ctr) ?? r.ips?.[0];
-    if (ipc) {
-      const [ip, prefix] = ipc.address.split('/');
-      ep.ip = ip ?? '';
-      ep.prefixLength = Number(prefix ?? 0);
-      ep.gateway = ipc.gateway ?? ep.gateway;
-    }
-    if (ctr >= 0) ep.mac = r.interfaces![ctr]!.mac ?? '';
-    // The bridge plugin lists bridge, host veth, container iface; a drop-in may
-    // differ, so take the last host-side interface that is not a known bridge.
-    const bridges = new Set([...this.networks.values()].map((n) => n.bridge));
-    const host = (r.interfaces ?? []).filter((i) => !i.sandbox && !bridges.has(i.name) && i.name !== 'lo');
-    ep.hostInterface = host[host.length - 1]?.name ?? '';
+    this.dns.unregister(ep);
+    await this.datapathFor(ep).remove(ep);
   }
 
   private reservePorts(containerId: string, requested: PortMapping[]): Promise<PortMapping[]> {
-    const taken = [...this.endpoints.values()].flat().flatMap((e) => e.ports.map((port) => ({ port, name: e.name, containerId: e.containerId })));
+    const taken = this.endpoints.all().flatMap((e) => e.ports.map((port) => ({ port, name: e.name, containerId: e.containerId })));
     return allocateHostPorts(containerId, requested, taken, this.opts.ephemeralPorts ?? ephemeralRange());
   }
 
   private async dropRecord(ep: EndpointRecord): Promise<void> {
     await this.lock.run(async () => {
-      const left = (this.endpoints.get(ep.containerId) ?? []).filter((e) => e !== ep);
-      if (left.length) this.endpoints.set(ep.containerId, left);
-      else this.endpoints.delete(ep.containerId);
+      const left = this.endpoints.of(ep.containerId).filter((e) => e !== ep);
+      this.endpoints.set(ep.containerId, left);
       await this.store.saveEndpoints(ep.containerId, left);
     });
   }
@@ -683,7 +549,7 @@ export class NetworkManager extends EventEmitter {
    */
   async detach(containerId: string, network?: string): Promise<Attachment[]> {
     this.assertStarted();
-    const mine = this.endpoints.get(containerId) ?? [];
+    const mine = this.endpoints.of(containerId);
     const eps = network === undefined ? [...mine].reverse() : mine.filter((e) => e.network === network);
     if (network !== undefined && eps.length === 0) {
       throw new NotFoundError(`container ${containerId} is not attached to network ${network}`, { field: 'network' });
@@ -691,7 +557,6 @@ export class NetworkManager extends EventEmitter {
     const out: Attachment[] = [];
     let first: unknown;
     for (const ep of eps) {
-      this.unregisterNames(ep);
       try {
         await this.undo(ep);
       } catch (e) {
@@ -703,37 +568,35 @@ export class NetworkManager extends EventEmitter {
       out.push(publicView(ep));
       this.emitEvent({ type: 'container.detached', attachment: publicView(ep) });
     }
-    if (eps.some((e) => e.ports.length && e.datapath !== 'native')) await this.tidyPortmap();
+    for (const dp of new Set(eps.filter((e) => e.ports.length).map((e) => this.datapathFor(e)))) await dp.releaseIdle();
     if (first) throw first;
     return out;
   }
 
-  /** Drops portmap's shared chains once no berth attachment publishes ports (see portmap-chains.ts). */
-  private async tidyPortmap(): Promise<void> {
-    if ([...this.endpoints.values()].flat().some((e) => e.ports.length && e.datapath !== 'native')) return;
-    await removeIdlePortmapChains();
+  /** Lets every datapath drop shared state no attachment uses any more. */
+  private async releaseIdle(): Promise<void> {
+    for (const dp of Object.values(this.datapaths)) await dp.releaseIdle();
   }
 
   /** CheckAttachment: CNI CHECK of each of the container's attachments. */
   async check(containerId: string): Promise<void> {
     this.assertStarted();
-    const eps = this.endpoints.get(containerId);
-    if (!eps?.length) throw new NotFoundError(`container ${containerId} has no network attachments`, { field: 'containerId' });
+    const eps = this.endpoints.of(containerId);
+    if (!eps.length) throw new NotFoundError(`container ${containerId} has no network attachments`, { field: 'containerId' });
     for (const ep of eps) {
       if (ep.phase !== 'attached') throw new FailedPreconditionError(`container ${containerId}'s attach to ${ep.network || ep.mode} did not finish`);
-      if (ep.datapath === 'native' && ep.mode === 'bridge') this.native.check(this.networks.get(ep.network)!, ep);
-      if (ep.conflist) await this.cni.check(ep.conflist.name, this.runtimeConf(ep));
+      await this.datapathFor(ep).check(ep);
     }
   }
 
   /** ListAttachments: a container's attachments, or every container's. */
   attachments(containerId?: string): Attachment[] {
-    const eps = containerId === undefined ? [...this.endpoints.values()].flat() : this.endpoints.get(containerId) ?? [];
+    const eps = containerId === undefined ? this.endpoints.all() : this.endpoints.of(containerId);
     return eps.filter((e) => e.phase === 'attached').map(publicView);
   }
 
   private ownEndpoints(containerId: string): EndpointRecord[] {
-    const eps = (this.endpoints.get(containerId) ?? []).filter((e) => e.phase === 'attached');
+    const eps = this.endpoints.of(containerId).filter((e) => e.phase === 'attached');
     if (!eps.length) throw new NotFoundError(`container ${containerId} has no network attachment; attach it first`, { field: 'containerId' });
     const shared = eps[0]!.sharedWith;
     return shared ? this.ownEndpoints(shared) : eps;
@@ -778,9 +641,7 @@ export class NetworkManager extends EventEmitter {
 
   /** Stats: rx/tx counters of the container's interfaces (every container's when omitted). */
   async stats(containerId?: string): Promise<ContainerCounters[]> {
-    const eps = containerId === undefined
-      ? [...this.endpoints.values()].flat()
-      : this.endpoints.get(containerId) ?? [];
+    const eps = containerId === undefined ? this.endpoints.all() : this.endpoints.of(containerId);
     const out: ContainerCounters[] = [];
     for (const ep of eps) {
       if (ep.phase !== 'attached' || !ep.hostInterface) continue;
@@ -807,90 +668,17 @@ export class NetworkManager extends EventEmitter {
    */
   async reconcile(existingContainers: string[], asOfMs = Date.now()): Promise<ReconcileReport> {
     this.assertStarted();
-    const keep = new Set(existingContainers);
-    const rep: ReconcileReport = { detached: [], rolledBack: [], cacheSwept: [], ipsReleased: [], vethsDeleted: [], errors: [] };
-    // Helpers (plugins, iptables-restore) a killed predecessor started may
-    // still be doing their part of an attach: let them finish first.
-    const still = await waitForOrphanHelpers();
-    if (still.length) rep.errors.push(`helper processes still running after 30 s (pids ${still.join(', ')}); their work may outlive this reconcile`);
-    for (const [id, eps] of [...this.endpoints]) {
-      // The caller's list can be older than an attach running here, or one
-      // made since it read the list (the engine reads it before awaiting
-      // other services): that container exists.
-      if (!keep.has(id) && eps.some((e) => this.inflight.has(e) || (e.createdAtMs ?? 0) > asOfMs)) continue;
-      if (!keep.has(id)) {
-        try {
-          await this.detach(id);
-        } catch (e) {
-          rep.errors.push(`detach ${id}: ${(e as Error).message}`);
-          for (const ep of eps) await this.dropRecord(ep);
-        }
-        rep.detached.push(id);
-        continue;
-      }
-      for (const ep of eps.filter((e) => e.phase === 'attaching' && !this.inflight.has(e))) {
-        this.unregisterNames(ep);
-        try {
-          await this.undo(ep);
-        } catch (e) {
-          rep.errors.push(`roll back ${id} on ${ep.network || ep.mode}: ${(e as Error).message}`);
-        }
-        await this.dropRecord(ep);
-        rep.rolledBack.push({ containerId: id, network: ep.network });
-      }
-    }
-    // Read the table at each decision, not once: an attach running meanwhile
-    // puts its record (with its veth name) in the table before it makes the
-    // veth, claims the address or adds rules, so what the table does not name
-    // at that moment is a leftover, while a snapshot taken before the awaits
-    // below would miss it and delete what it is making.
-    const live = (): EndpointRecord[] => [...this.endpoints.values()].flat();
-    try {
-      // Rules of containers with no record (a crash before the record was
-      // dropped and after the rules were half removed).
-      await this.hostPorts.sweep((id) => live().some((e) => e.containerId === id));
-    } catch (e) {
-      rep.errors.push(`port rules: ${(e as Error).message}`);
-    }
-    const ours = new Set([...this.networks.keys(), ...this.dropIns.keys(), this.loopbackList.name]);
-    for (const c of await this.cni.cache.all()) {
-      if (!ours.has(c.networkName)) continue; // another runtime's entry
-      if (live().some((e) => e.containerId === c.containerId && e.interface === c.ifName && (e.network === c.networkName || e.conflist?.name === c.networkName))) continue;
-      try {
-        const list = JSON.parse(Buffer.from(c.config, 'base64').toString('utf8')) as CniConfList;
-        await this.cni.del(list, { containerId: c.containerId, netns: '', ifName: c.ifName });
-        rep.cacheSwept.push(`${c.networkName}-${c.containerId}-${c.ifName}`);
-      } catch (e) {
-        rep.errors.push(`cache ${c.networkName}/${c.containerId}: ${(e as Error).message}`);
-      }
-    }
-    for (const net of this.networks.values()) {
-      const dir = join(this.ipamDir, net.name);
-      let files: string[] = [];
-      try { files = await readdir(dir); } catch { /* no allocations yet */ }
-      for (const f of files) {
-        if (!/^\d+\.\d+\.\d+\.\d+$/.test(f)) continue; // lock, last_reserved_ip.0
-        const owner = (await readFile(join(dir, f), 'utf8').catch(() => '')).split(/\r?\n/)[0] ?? '';
-        if (!live().some((e) => e.containerId === owner && e.network === net.name)) {
-          await rm(join(dir, f), { force: true });
-          rep.ipsReleased.push(`${net.name}/${f}`);
-        }
-      }
-      // A veth of an attach in flight is not recorded yet: sweep only when idle.
-      if (this.inflight.size) continue;
-      const links = await runCommand('ip', ['-o', 'link', 'show', 'master', net.bridge]);
-      for (const line of links.stdout.split('\n')) {
-        const m = /^\d+:\s+([^@:\s]+)/.exec(line);
-        if (!m) continue;
-        const dev = m[1]!;
-        if (live().some((e) => e.hostInterface === dev)) continue;
-        // A CNI attach names its veth only after ADD: one started while we listed may be making this one.
-        if (this.inflight.size) break;
-        await runCommand('ip', ['link', 'del', dev]);
-        rep.vethsDeleted.push(dev);
-      }
-    }
-    await this.tidyPortmap();
-    return rep;
+    const host: ReconcileHost = {
+      table: this.endpoints,
+      inflight: this.inflight,
+      networks: () => [...this.networks.values()],
+      ourNetworks: () => new Set([...this.networks.keys(), ...this.dropIns.keys(), this.cniDatapath.loopbackList.name]),
+      ipamDir: this.ipamDir,
+      datapaths: Object.values(this.datapaths),
+      detach: (id) => this.detach(id),
+      undo: (ep) => this.undo(ep),
+      dropRecord: (ep) => this.dropRecord(ep),
+    };
+    return reconcileAttachments(host, existingContainers, asOfMs);
   }
 }

@@ -1,39 +1,122 @@
-// The native datapath of berth's bridge networks: what the CNI bridge +
-// host-local + loopback chain does on ADD/DEL, done in-process over
+// The native datapath (datapath.ts) of berth's bridge networks: what the CNI
+// bridge + host-local + loopback chain does on ADD/DEL, done in-process over
 // rtnetlink, so attaching costs no process spawn. Per attach: claim an
 // address file (host-local's format), one RTM_NEWLINK creating the veth pair
 // with its peer born inside the container's namespace and the host end
 // enslaved and up, then in the container's namespace (one socket made there,
 // see @berth/sys netlinkSocketIn) the address, link up (eth and lo) and the
-// default route. Detach deletes the host end (the kernel removes the pair)
-// and frees the address file. Published ports: hostports.ts.
+// default route; published ports as rules (hostports.ts), then the conntrack
+// entries of its UDP ports flushed (conntrack.ts). Detach deletes the host
+// end (the kernel removes the pair), the rules, and frees the address file.
+// Network mode none: lo up, nothing to undo. Drop-in networks are CNI's.
 import { closeSync, openSync, readlinkSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { FailedPreconditionError } from '@berth/errors';
+import { randomBytes } from 'node:crypto';
+import { FailedPreconditionError, InvalidArgumentError } from '@berth/errors';
+import type { AttachTarget, Datapath, DatapathHost } from '../datapath';
 import { formatIp, lastAddress, parseCidr } from '../ipv4';
+import type { ReconcileReport } from '../reconcile';
+import type { EndpointRecord } from '../store';
 import type { Network } from '../types';
+import { flushUdpConntrack } from './conntrack';
+import { HostPortRules } from './hostports';
 import { HostLocalIpam } from './ipam';
 import { Rtnl } from './rtnetlink';
-
-export interface NativeEndpoint {
-  containerId: string;
-  netnsPath: string;
-  /** Interface name inside the container (eth0). */
-  interface: string;
-  /** Host end name, chosen (and persisted) before add runs. */
-  hostInterface: string;
-  ip: string;
-  /** A fixed address to claim instead of the next free one (validated by the manager). */
-  requestedIp?: string;
-}
 
 /** Docker's MAC scheme: 02:42 followed by the IPv4 address, unique per bridge. */
 export function macForIp(ip: string): string {
   return ['02', '42', ...ip.split('.').map((o) => Number(o).toString(16).padStart(2, '0'))].join(':');
 }
 
-export class NativeBridgeDatapath {
-  constructor(readonly ipam: HostLocalIpam) {}
+export interface NativeDatapathOptions {
+  /** host-local-format address claims (the manager's IPAM dir). */
+  ipam: HostLocalIpam;
+  /** Prefix of the host-port chains (the manager's chain prefix). */
+  chainPrefix: string;
+  /**
+   * Records made before host ports were native carry a portmap conflist:
+   * their CHECK and DEL go through this (the CNI datapath).
+   */
+  legacyPorts: Datapath;
+}
+
+export class NativeDatapath implements Datapath {
+  readonly name = 'native' as const;
+  private readonly ipam: HostLocalIpam;
+  private readonly hostPorts: HostPortRules;
+
+  constructor(private readonly host: DatapathHost, private readonly opts: NativeDatapathOptions) {
+    this.ipam = opts.ipam;
+    this.hostPorts = new HostPortRules(opts.chainPrefix);
+  }
+
+  plan(ep: EndpointRecord, target: AttachTarget): EndpointRecord {
+    if (target.kind === 'none') return { ...ep, interface: 'lo', datapath: 'native' };
+    if (target.kind === 'drop-in') throw new InvalidArgumentError(`network: ${target.conflist.name} is a CNI conflist network; the native datapath makes berth's bridge networks only`, { field: 'network' });
+    // The host end's name is persisted before the veth exists: a crash after
+    // RTM_NEWLINK leaves a record naming what remove() must delete.
+    return { ...ep, datapath: 'native', hostInterface: `veth${randomBytes(4).toString('hex')}` };
+  }
+
+  async add(ep: EndpointRecord, opts: { defaultRoute: boolean }): Promise<void> {
+    if (ep.mode === 'none') {
+      await this.loopbackUp(ep.netnsPath);
+      return;
+    }
+    const net = this.host.network(ep.network);
+    if (!net) throw new FailedPreconditionError(`network ${ep.network} is gone; attach to another network`, { field: 'network' });
+    Object.assign(ep, await this.addVeth(net, ep, opts), { gateway: net.gateway });
+    try {
+      await this.hostPorts.add(ep.containerId, ep.ip, ep.ports);
+    } catch (e) {
+      await this.delVeth(net.name, ep);
+      throw e;
+    }
+    await this.flushUdp(ep);
+  }
+
+  async remove(ep: EndpointRecord): Promise<void> {
+    if (ep.conflist) await this.opts.legacyPorts.remove(ep);
+    if (ep.mode !== 'bridge') return;
+    if (ep.ports.length) await this.hostPorts.del(ep.containerId, ep.ip, ep.ports);
+    await this.delVeth(ep.network, ep);
+    await this.flushUdp(ep);
+  }
+
+  /** Like CNI CHECK: the host end exists and is still a port of the network's bridge. */
+  async check(ep: EndpointRecord): Promise<void> {
+    const net = this.host.network(ep.network);
+    if (ep.mode === 'bridge' && net) {
+      let master: string;
+      try {
+        master = basename(readlinkSync(`/sys/class/net/${ep.hostInterface}/master`));
+      } catch {
+        throw new FailedPreconditionError(`container ${ep.containerId}: veth ${ep.hostInterface} is gone or not on a bridge`);
+      }
+      if (master !== net.bridge) {
+        throw new FailedPreconditionError(`container ${ep.containerId}: veth ${ep.hostInterface} is on ${master}, not ${net.bridge}`);
+      }
+    }
+    if (ep.conflist) await this.opts.legacyPorts.check(ep);
+  }
+
+  /** The host-port chains exist while any bridge network does. */
+  async networksChanged(networks: Network[]): Promise<void> {
+    if (networks.length) await this.hostPorts.ensureChains();
+    else await this.hostPorts.removeChains();
+  }
+
+  /** Nothing shared between attachments outlives them here. */
+  async releaseIdle(): Promise<void> {}
+
+  /** Port rules of containers with no record (a crash after the record went and before the rules did). */
+  async sweep(report: ReconcileReport): Promise<void> {
+    try {
+      await this.hostPorts.sweep((id) => this.host.endpoints().some((e) => e.containerId === id));
+    } catch (e) {
+      report.errors.push(`port rules: ${(e as Error).message}`);
+    }
+  }
 
   /** Runs fn with a host-namespace rtnetlink socket of its own (no sharing between operations). */
   private async withHost<T>(fn: (r: Rtnl) => Promise<T>): Promise<T> {
@@ -41,8 +124,8 @@ export class NativeBridgeDatapath {
     try { return await fn(r); } finally { r.close(); }
   }
 
-  /** Sets up ep on net; returns address, prefix, gateway and MAC. Undoes itself on failure. */
-  async add(net: Network, ep: NativeEndpoint, opts: { defaultRoute: boolean }): Promise<{ ip: string; prefixLength: number; mac: string }> {
+  /** Sets up the veth and address of ep on net; returns address, prefix and MAC. Undoes itself on failure. */
+  private async addVeth(net: Network, ep: EndpointRecord, opts: { defaultRoute: boolean }): Promise<{ ip: string; prefixLength: number; mac: string }> {
     const ip = await this.ipam.allocate(net.name, net.subnet, net.gateway, ep.containerId, ep.interface, ep.requestedIp);
     const cidr = parseCidr(net.subnet);
     const mac = macForIp(ip);
@@ -80,27 +163,26 @@ export class NativeBridgeDatapath {
   }
 
   /** Removes the veth pair and frees the address; safe to repeat. */
-  async del(network: string, ep: NativeEndpoint): Promise<void> {
+  private async delVeth(network: string, ep: EndpointRecord): Promise<void> {
     if (ep.hostInterface) await this.withHost((h) => h.deleteLink(ep.hostInterface));
     if (ep.ip) await this.ipam.release(network, ep.ip, ep.containerId);
   }
 
   /** Brings lo up in a namespace (network mode none). */
-  async loopbackUp(netnsPath: string): Promise<void> {
+  private async loopbackUp(netnsPath: string): Promise<void> {
     const inner = Rtnl.inNetns(netnsPath);
     try { await inner.setUp(1, 'lo'); } finally { inner.close(); }
   }
 
-  /** Like CNI CHECK: the host end exists and is still a port of the network's bridge. */
-  check(net: Network, ep: NativeEndpoint): void {
-    let master: string;
+  /** Drops conntrack entries of the attachment's UDP host ports (see conntrack.ts). */
+  private async flushUdp(ep: EndpointRecord): Promise<void> {
+    const udp = ep.ports.filter((p) => p.protocol === 'udp').map((p) => p.hostPort);
+    if (!udp.length) return;
     try {
-      master = basename(readlinkSync(`/sys/class/net/${ep.hostInterface}/master`));
-    } catch {
-      throw new FailedPreconditionError(`container ${ep.containerId}: veth ${ep.hostInterface} is gone or not on a bridge`);
-    }
-    if (master !== net.bridge) {
-      throw new FailedPreconditionError(`container ${ep.containerId}: veth ${ep.hostInterface} is on ${master}, not ${net.bridge}`);
+      await flushUdpConntrack(udp);
+    } catch (e) {
+      // Stale entries only delay delivery until they expire (30 s idle).
+      this.host.warn(`flushing conntrack for UDP ports ${udp.join(', ')} of ${ep.containerId}: ${(e as Error).message}`);
     }
   }
 }
