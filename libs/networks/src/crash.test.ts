@@ -6,6 +6,7 @@ import { spawn, execFileSync } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Fixture, sh } from './testing/fixture';
+import { DATAPATHS } from './testing/datapath-suite';
 
 const lib = resolve(__dirname, '..');
 
@@ -29,7 +30,7 @@ function childAttach(opts: object, netns: string, id: string): { started: Promis
   return { started, kill: async () => { child.kill('SIGKILL'); await exited; } };
 }
 
-describe.each(['native', 'cni'] as const)('%s datapath', (datapath) => {
+describe.each(DATAPATHS)('%s datapath', (datapath) => {
   const fx = new Fixture(200 + Math.floor(Math.random() * 40));
   fx.datapath = datapath;
   beforeAll(async () => {

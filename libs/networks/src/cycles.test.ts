@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Fixture, sh } from './testing/fixture';
+import { DATAPATHS } from './testing/datapath-suite';
 
 let fx: Fixture;
 
@@ -28,7 +29,7 @@ async function links(f: Fixture, veths: Set<string> = new Set()): Promise<string
     .filter((n) => n.includes(f.tag) || n.startsWith(`bt${f.tag.slice(0, 4)}-`) || veths.has(n)).sort();
 }
 
-describe.each(['native', 'cni'] as const)('%s datapath', (datapath) => {
+describe.each(DATAPATHS)('%s datapath', (datapath) => {
 beforeEach(async () => {
   fx = new Fixture(100 + Math.floor(Math.random() * 90));
   fx.datapath = datapath;
