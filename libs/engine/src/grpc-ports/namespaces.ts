@@ -316,13 +316,16 @@ export function grpcNamespacesPort(o: NamespacesPortOptions): GrpcNamespacesPort
         } catch (se) {
           if (errorCode(se) !== ErrorCode.NotFound) throw se;
         }
-        if (st?.status === 'running') throw e;
         if (st?.status === 'created') res = { pid: st.pid, namespacePaths: st.namespacePaths, monitorPid: st.monitorPid };
         else {
           // Left by an earlier attempt the engine never committed: the
           // namespaces service died inside that create (no record written),
-          // or a rollback killed the process and could not delete it.
-          // Delete kills what is left and frees the id; create again.
+          // a rollback killed the process and could not delete it, or an
+          // engine died inside that start after the exec (running: the
+          // client that retries this start was never told it started; the
+          // next engine's recovery releases such a process too, but a retried
+          // start can come first). Delete kills what is left and frees the
+          // id; create again.
           await ns.Delete({ id, force: true });
           res = await ns.Create(req);
         }

@@ -2,7 +2,7 @@
 // the namespaces service's Create (shared through ContainerFiles); hosts and
 // resolv.conf contents come from the service and are written into the files
 // the container already has bound (see shared.ts).
-import { isAlreadyExists, isNotFound, NotFoundError } from '@berth/errors';
+import { isAlreadyExists, isFailedPrecondition, isNotFound, NotFoundError, type BerthError } from '@berth/errors';
 import type { BerthClient } from '@berth/kit';
 import type { networksV1 } from '@berth/proto';
 import type { NetworksPort } from '../ports';
@@ -38,9 +38,12 @@ export function grpcNetworksPort(c: NetworksClient, files: ContainerFiles): Netw
       try {
         return settingsFromAttachment(await c.Attach(attachReq));
       } catch (e) {
-        if (!isAlreadyExists(e)) throw e;
-        // Left by a start the engine died in (its process adopted by this
-        // one): the attachment is of that attempt; make it again for this one.
+        // Left by a start the engine or the networks service died in (its
+        // process adopted by this one, before recovery released it): at this
+        // step the container has no attachment of its own yet, so what is
+        // there is that attempt's; make it again for this one. A network
+        // answers AlreadyExists, a none/host/container mode FailedPrecondition.
+        if (!isAlreadyExists(e) && !(isFailedPrecondition(e) && (e as BerthError).field === 'network')) throw e;
         await ignoreNotFound(c.Detach({ containerId: id }));
         return settingsFromAttachment(await c.Attach(attachReq));
       }
