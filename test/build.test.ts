@@ -184,4 +184,19 @@ describe('berth build through the real stack', () => {
     expectOk(alone);
     expect(alone.stdout.trim()).toMatch(/^sha256:[0-9a-f]{64}$/);
   });
+
+  it('history lists the build steps newest first, with the size of the layers they made', { timeout: 120_000 }, async () => {
+    expectOk(await berth('build', '-t', 'bt-hist', context({ 'Dockerfile': 'FROM busybox\nENV A=b\nRUN echo x > /x\nCMD ["sh"]\n' })));
+    const h = await berth('history', '--no-trunc', '--format', '{{.CreatedBy}}|{{.Size}}', 'bt-hist');
+    expectOk(h);
+    const lines = h.stdout.trim().split('\n');
+    expect(lines.slice(0, 3)).toEqual([expect.stringMatching(/^CMD \["sh"\]\|0B$/), expect.stringMatching(/^RUN \/bin\/sh -c echo x > \/x\|[1-9][\d.]*k?B$/), 'ENV A=b|0B']);
+    // The busybox entries follow: the whole history, not only the build's.
+    expect(lines.length).toBeGreaterThan(3);
+    const id = (await berth('image', 'inspect', '--format', '{{.Id}}', 'bt-hist')).stdout.trim();
+    const q = (await berth('history', '-q', 'bt-hist')).stdout.trim().split('\n');
+    expect(q[0]).toBe(id.replace(/^sha256:/, '').slice(0, 12));
+    expect(q.slice(1).every((x) => x === '<missing>')).toBe(true);
+    expect((await berth('history', 'bt-no-such-image')).code).not.toBe(0);
+  });
 });

@@ -30,6 +30,7 @@ const s = lazy(() => require('./commands/system') as System);
 const events: Handler = (ctx) => (require('./commands/events') as typeof import('./commands/events')).events(ctx);
 const cp: Handler = (ctx) => (require('./commands/cp') as typeof import('./commands/cp')).cp(ctx);
 const build: Handler = (ctx) => (require('./commands/build') as typeof import('./commands/build')).build(ctx);
+const history: Handler = (ctx) => (require('./commands/history') as typeof import('./commands/history')).history(ctx);
 const version: Handler = (ctx) => (require('./commands/version') as typeof import('./commands/version')).version(ctx);
 const context = () => require('./context') as typeof import('./context');
 
@@ -57,7 +58,7 @@ export const HANDLERS: Record<string, Handler> = {
   'image ls': i((m) => m.imagesLs), 'image rm': i((m) => m.imageRm), 'image pull': i((m) => m.pull), 'image push': i((m) => m.push),
   'image tag': i((m) => m.tag), 'image save': i((m) => m.save), 'image load': i((m) => m.load), 'image import': i((m) => m.imp),
   'image inspect': i((m) => (ctx) => m.imageInspect(ctx)), 'image prune': i((m) => m.imagePrune),
-  build, 'image build': build,
+  build, 'image build': build, history, 'image history': history,
   'network create': n((m) => m.networkCreate), 'network ls': n((m) => m.networkLs), 'network inspect': n((m) => (ctx) => m.networkInspect(ctx)),
   'network rm': n((m) => m.networkRm), 'network prune': n((m) => m.networkPrune), 'network connect': n((m) => m.networkConnect),
   'network disconnect': n((m) => m.networkDisconnect),

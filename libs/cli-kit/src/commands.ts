@@ -159,10 +159,18 @@ const build: CommandDef = {
     f('target', 'string', 'Set the target build stage to build.'),
   ],
 };
+const history: CommandDef = {
+  name: 'history', usage: '[OPTIONS] IMAGE', description: 'Show the history of an image', args: { min: 1, max: 1 },
+  flags: [
+    FORMAT,
+    f('human', 'bool', 'Print sizes and dates in human readable format', { short: 'H', default: true }),
+    NO_TRUNC, QUIET('image IDs'),
+  ],
+};
 const imageInspect: CommandDef = { name: 'inspect', usage: '[OPTIONS] IMAGE [IMAGE...]', description: 'Display detailed information on one or more images', args: { min: 1 }, flags: [INSPECT_FORMAT] };
 const image: CommandDef = {
   name: 'image', usage: 'COMMAND', description: 'Manage images',
-  subcommands: [build, imp, imageInspect, load, imagesLs, prune('unused images', [f('all', 'bool', 'Remove all unused images, not just dangling ones', { short: 'a' })]), pull, push, imageRm, save, tag],
+  subcommands: [build, history, imp, imageInspect, load, imagesLs, prune('unused images', [f('all', 'bool', 'Remove all unused images, not just dangling ones', { short: 'a' })]), pull, push, imageRm, save, tag],
 };
 
 const network: CommandDef = {
@@ -238,7 +246,7 @@ export const BERTH: CommandDef = {
   ],
   subcommands: [
     RUN_COMMAND, exec, ps, { ...imagesLs, name: 'images', aliases: [] }, pull, push,
-    attach, build, commit, cp, CREATE_COMMAND, events, { ...imp, name: 'import' }, info, inspect, kill, load, login, logout, logs, pause, port,
+    attach, build, commit, cp, CREATE_COMMAND, events, history, { ...imp, name: 'import' }, info, inspect, kill, load, login, logout, logs, pause, port,
     rename, restart, rm, { ...imageRm, name: 'rmi', aliases: [] }, save, start, stats, stop, tag, top, unpause, update, version, wait,
     { name: 'container', usage: 'COMMAND', description: 'Manage containers', subcommands: containerCommands },
     image, network, volume, system, daemon,

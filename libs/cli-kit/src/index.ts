@@ -14,3 +14,4 @@ export * from './progress';
 export * from './exit-codes';
 export * from './commands';
 export * from './requests';
+export * from './history';
