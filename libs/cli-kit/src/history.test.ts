@@ -12,7 +12,7 @@ describe('historyRows', () => {
     expect(rows.map((r) => [r.ID, r.Size, r.CreatedSince])).toEqual([
       ['abababababab', '2.05kB', 'About an hour ago'], ['<missing>', '0B', '25 hours ago'], ['<missing>', '1kB', '25 hours ago'],
     ]);
-    expect(rows[0]!.CreatedBy).toBe('RUN /bin/sh -c apk add --no-cache a-rather-lo…');
+    expect(rows[0]!.CreatedBy).toBe('RUN /bin/sh -c apk add --no-cache a-rather-l…');
     expect([...(rows[0]!.CreatedBy as string)].length).toBe(45);
   });
   it('keeps everything with --no-trunc and raw values with -H=false', () => {
