@@ -218,7 +218,7 @@ const ERRORS: [string, string, string][] = [
   ['--log-driver journald alpine', 'log-driver', 'invalid argument "journald" for "--log-driver": log driver "journald" is not supported: berth keeps each container\'s log in k8s-file format (json-file is accepted as another name for it)'],
   ['--log-opt max-size alpine', 'log-opt', 'invalid argument "max-size" for "--log-opt": expected key=value (max-size=10m, max-file=3)'],
   ['--log-opt max-size=lots alpine', 'log-opt', 'invalid argument "max-size=lots" for "--log-opt": invalid log opt max-size "lots": expected a size such as 512k, 10m or 1g, or -1 for no rotation'],
-  ['--log-opt compress=true alpine', 'log-opt', 'invalid argument "compress=true" for "--log-opt": unknown log opt "compress" for the k8s-file log driver: expected max-size or max-file'],
+  ['--log-opt compress=true alpine', 'log-opt', 'invalid argument "compress=true" for "--log-opt": unknown log opt "compress" for the k8s-file log driver: expected max-size, max-file or path'],
   ['--pull sometimes alpine', 'pull', 'invalid argument "sometimes" for "--pull": expected always, missing or never'],
 ];
 

@@ -157,6 +157,23 @@ export interface HostConfig {
   /** --cgroupns: "private" | "host" | "" (engine default: private). */
   cgroupnsMode: string;
 }
+  /** --ipc, --pid, --uts: "" (own namespace) | "host" | "container:<name|id>". Absent = "". */
+  ipcMode?: string;
+  pidMode?: string;
+  utsMode?: string;
+  /** --sysctl: namespaced kernel parameters. */
+  sysctls?: Record<string, string>;
+  /** --dns, --dns-search, --dns-option. */
+  dns?: string[];
+  dnsSearch?: string[];
+  dnsOptions?: string[];
+  /** --group-add: supplementary groups (numbers or names in the container's /etc/group). */
+  groupAdd?: string[];
+  /** Docker's MaskedPaths / ReadonlyPaths: absent or empty = Docker's defaults, given = exactly these. */
+  maskedPaths?: string[];
+  readonlyPaths?: string[];
+  /** --oom-score-adj, -1000..1000; absent = inherited. */
+  oomScoreAdj?: number;
 
 export * from './validate';
 export * from './devices';

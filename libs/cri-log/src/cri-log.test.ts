@@ -307,7 +307,7 @@ describe('logBounds (--log-driver, --log-opt)', () => {
 
   it('refuses what it cannot do, naming the part', () => {
     expect(() => logBounds('journald', {}, 'log-driver')).toThrow(expect.objectContaining({ field: 'log-driver', message: expect.stringMatching(/log driver "journald" is not supported/) }));
-    expect(() => logBounds('', { compress: 'true' }, 'log-opt')).toThrow(/unknown log opt "compress" for the k8s-file log driver: expected max-size or max-file/);
+    expect(() => logBounds('', { compress: 'true' }, 'log-opt')).toThrow(/unknown log opt "compress" for the k8s-file log driver: expected max-size, max-file or path/);
     expect(() => logBounds('', { 'max-size': 'big' })).toThrow(/invalid log opt max-size "big": expected a size such as 512k/);
     expect(() => logBounds('', { 'max-size': '0' })).toThrow(/must be at least 1 byte/);
     expect(() => logBounds('', { 'max-file': '0' })).toThrow(/invalid log opt max-file "0": expected a whole number of files, 1 to 1000/);

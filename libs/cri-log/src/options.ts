@@ -2,12 +2,14 @@
 // them (daemon/logger/jsonfilelog): max-size in bytes with binary units
 // ("10m" = 10 MiB; "-1" = never rotate) and max-file, the files kept. berth
 // writes one format, the CRI log Podman calls k8s-file; "json-file" is taken
-// as another name for it so Docker scripts run unchanged.
+// as another name for it so Docker scripts run unchanged. path (Podman's
+// k8s-file option) puts the log at an absolute path of the caller's choice
+// (kubelet's log_directory/log_path through the CRI).
 import { InvalidArgumentError } from '@berth/errors';
 import { DEFAULT_LOG_MAX_FILES, DEFAULT_LOG_MAX_SIZE } from './read';
 
 export const LOG_DRIVERS = ['k8s-file', 'json-file'] as const;
-const LOG_OPTS = ['max-size', 'max-file'];
+const LOG_OPTS = ['max-size', 'max-file', 'path'];
 
 export interface LogBounds {
   /** Bytes per file before rotating; 0 = never rotate. */
@@ -27,7 +29,11 @@ export function logBounds(type: string, config: Record<string, string>, field = 
     throw new InvalidArgumentError(`log driver "${type}" is not supported: berth keeps each container's log in k8s-file format (json-file is accepted as another name for it)`, { field });
   }
   for (const k of Object.keys(config)) {
-    if (!LOG_OPTS.includes(k)) throw new InvalidArgumentError(`unknown log opt "${k}" for the ${type || 'k8s-file'} log driver: expected max-size or max-file`, { field });
+    if (!LOG_OPTS.includes(k)) throw new InvalidArgumentError(`unknown log opt "${k}" for the ${type || 'k8s-file'} log driver: expected max-size, max-file or path`, { field });
+  }
+  const path = config['path'];
+  if (path !== undefined && (!path.startsWith('/') || path.split('/').includes('..') || path.endsWith('/'))) {
+    throw new InvalidArgumentError(`invalid log opt path "${path}": expected an absolute file path without ".."`, { field });
   }
   let maxSize = DEFAULT_LOG_MAX_SIZE;
   const size = config['max-size'];

@@ -34,6 +34,9 @@ export function containerConfig(c: runtimeV1.ContainerConfig__Output, pod: PodCo
 
 function userOf(sc: runtimeV1.LinuxContainerSecurityContext__Output | null | undefined): string {
   if (!sc) return '';
+  if (sc.runAsGroup && !sc.runAsUser && !sc.runAsUsername) {
+    throw new InvalidArgumentError('run_as_group needs run_as_user or run_as_username', { field: 'config.linux.security_context.run_as_group' });
+  }
   const group = sc.runAsGroup ? `:${sc.runAsGroup.value}` : '';
   if (sc.runAsUser) return `${sc.runAsUser.value}${group}`;
   if (sc.runAsUsername) return `${sc.runAsUsername}${group}`;
@@ -45,10 +48,25 @@ const capName = (c: string): string => (c.toUpperCase() === 'ALL' || c.toUpperCa
 export function containerHostConfig(c: runtimeV1.ContainerConfig__Output, pod: PodContext): engineV1.HostConfig {
   const sc = c.linux?.securityContext;
   const res = c.linux?.resources;
+  const r = pod.record;
+  const inPod = `container:${pod.id}`;
+  const pidOpt = sc?.namespaceOptions?.pid ?? 'CONTAINER';
+  const pidMode = r.hostPid || pidOpt === 'NODE' ? 'host'
+    : pidOpt === 'POD' ? inPod
+      : pidOpt === 'TARGET' ? `container:${sc?.namespaceOptions?.targetId ?? ''}` : '';
+  const privileged = sc?.privileged ?? false;
   return {
-    networkMode: `container:${pod.id}`,
+    networkMode: r.hostNetwork ? 'host' : inPod,
+    ipcMode: r.hostIpc ? 'host' : inPod,
+    utsMode: r.hostNetwork ? 'host' : inPod,
+    pidMode,
+    dns: r.dns?.servers ?? [], dnsSearch: r.dns?.searches ?? [], dnsOptions: r.dns?.options ?? [],
+    groupAdd: (sc?.supplementalGroups ?? []).map(String),
+    ...(!privileged && sc?.maskedPaths.length ? { maskedPaths: sc.maskedPaths } : {}),
+    ...(!privileged && sc?.readonlyPaths.length ? { readonlyPaths: sc.readonlyPaths } : {}),
+    ...(res && res.oomScoreAdj !== 0 ? { oomScoreAdj: res.oomScoreAdj } : {}),
     readonlyRootfs: sc?.readonlyRootfs ?? false,
-    privileged: sc?.privileged ?? false,
+    privileged,
     capAdd: (sc?.capabilities?.addCapabilities ?? []).map(capName),
     capDrop: (sc?.capabilities?.dropCapabilities ?? []).map(capName),
     securityOpt: securityOpts(sc),

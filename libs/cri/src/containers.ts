@@ -47,10 +47,11 @@ export class CriContainers {
     };
     const labels = { ...c.labels, [KIND_LABEL]: 'container', [SANDBOX_LABEL]: pod.id, [RECORD_LABEL]: encodeRecord(record) };
     const hostConfig = containerHostConfig(c, { id: pod.id, record: pod.record });
-    if (logPath) hostConfig.logConfig = { type: 'k8s-file', config: { path: logPath } };
+    // kubelet rotates CRI logs itself (and then asks for ReopenContainerLog): berth must not.
+    if (logPath) hostConfig.logConfig = { type: 'k8s-file', config: { path: logPath, 'max-size': '-1' } };
     const res = await this.b.engine.CreateContainer({
       name: containerName(c.metadata, pod.record.metadata),
-      config: { ...containerConfig(c, { id: pod.id, record: pod.record }, labels), hostname: '' },
+      config: containerConfig(c, { id: pod.id, record: pod.record }, labels),
       hostConfig,
       pull: 'never',
     });

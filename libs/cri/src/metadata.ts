@@ -28,6 +28,8 @@ export interface CriRecord {
   hostNetwork?: boolean;
   hostPid?: boolean;
   hostIpc?: boolean;
+  /** Sandbox: the pod's DNS config, given to each of its containers' resolv.conf too. */
+  dns?: { servers: string[]; searches: string[]; options: string[] };
   /** Sandbox: the kubelet's cgroup parent, and the runtime handler asked for. */
   cgroupParent?: string;
   runtimeHandler?: string;

@@ -18,5 +18,11 @@ export function sandboxHostConfig(c: runtimeV1.PodSandboxConfig__Output, r: CriR
     // berth-init as pid 1: it reaps the pod's orphans when the pod shares one PID namespace.
     init: true,
     securityOpt: ['no-new-privileges'],
+    ipcMode: r.hostIpc ? 'host' : '',
+    pidMode: r.hostPid ? 'host' : '',
+    // A pod on the host's network has the host's hostname (containerd does the same).
+    utsMode: r.hostNetwork ? 'host' : '',
+    sysctls: c.linux?.sysctls ?? {},
+    dns: r.dns?.servers ?? [], dnsSearch: r.dns?.searches ?? [], dnsOptions: r.dns?.options ?? [],
   };
 }

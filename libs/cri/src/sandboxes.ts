@@ -33,6 +33,7 @@ export class PodSandboxes {
       labels: c.labels, annotations: c.annotations, logPath: c.logDirectory,
       hostNetwork: nsOpts?.network === 'NODE', hostPid: nsOpts?.pid === 'NODE', hostIpc: nsOpts?.ipc === 'NODE',
       cgroupParent: c.linux?.cgroupParent ?? '', runtimeHandler: req.runtimeHandler,
+      ...(c.dnsConfig ? { dns: { servers: c.dnsConfig.servers, searches: c.dnsConfig.searches, options: c.dnsConfig.options } } : {}),
     };
     await this.b.transfer.EnsureBusybox({ reference: PAUSE_IMAGE });
     const name = sandboxName(m);

@@ -14,6 +14,7 @@ import type { DeviceNode } from './devices';
 import type { LogBounds } from '@berth/cri-log';
 import type { ImageConfig } from './merge';
 import type { IdMapping } from './types';
+import type { PodOptions } from './pod-options';
 import type { EndpointSettings, MountPoint, NetworkSettings, PortBinding } from './types';
 
 /** A local image ready to run. */
@@ -196,6 +197,8 @@ export interface ExitStatus {
 export interface ExecSpec {
   args: string[];
   env: string[];
+  /** Namespace sharing (ipc/pid/uts "host" or "container:<id>"), sysctls, masked and read-only paths, oom_score_adj (pod-options.ts). */
+  pod?: PodOptions;
   cwd: string;
   uid: number;
   gid: number;
@@ -273,7 +276,7 @@ export interface NetworksPort {
   /** A network by name; NotFound (naming it) when there is none. */
   inspectNetwork(name: string): Promise<NetworkInfo>;
   /** Writes the container's hosts, resolv.conf and hostname files on the host. */
-  writeHostsFiles(id: string, req: { hostname: string; settings: NetworkSettings; networkMode: string }): Promise<{ hostsPath: string; resolvConfPath: string; hostnamePath: string }>;
+  writeHostsFiles(id: string, req: { hostname: string; settings: NetworkSettings; networkMode: string; dns?: DnsSettings }): Promise<{ hostsPath: string; resolvConfPath: string; hostnamePath: string }>;
   removeHostsFiles(id: string): Promise<void>;
   /** Bytes received / sent over the container's interfaces; zeros for host/none networking. */
   readCounters(id: string): Promise<{ rx: number; tx: number }>;
@@ -292,3 +295,10 @@ export interface EnginePorts {
   networks: NetworksPort;
   rootfs: RootfsReader;
 }
+/** --dns, --dns-search, --dns-option for resolv.conf; empty lists = the network's defaults. */
+export interface DnsSettings {
+  servers: string[];
+  search: string[];
+  options: string[];
+}
+

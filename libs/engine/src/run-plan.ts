@@ -17,6 +17,8 @@ import type { SagaStep } from './saga';
 import { resolveUser } from './user';
 import { isPrivileged } from './security';
 import { devicesOf, type DeviceNode } from './devices';
+import { extraResourcesOf } from './resources';
+import { groupAddGids, podOptionsOf } from './pod-options';
 import { logBoundsOf, type ContainerConfig, type HostConfig, type IdMapping } from './types';
 
 /** Everything the steps read and fill in. */
@@ -54,7 +56,7 @@ const need = <T>(v: T | undefined, what: string): T => {
 };
 
 export function resourcesOf(h: HostConfig): CgroupResources {
-  return { memory: h.memory, memorySwap: h.memorySwap, nanoCpus: h.nanoCpus, cpuShares: h.cpuShares, cpusetCpus: h.cpusetCpus, pidsLimit: h.pidsLimit };
+  return { memory: h.memory, memorySwap: h.memorySwap, nanoCpus: h.nanoCpus, cpuShares: h.cpuShares, cpusetCpus: h.cpusetCpus, pidsLimit: h.pidsLimit, ...extraResourcesOf(h) };
 }
 
 /** The hostname a container gets: --hostname, else the first 12 hex of its id (Docker). */
@@ -130,7 +132,9 @@ export function startSteps(p: EnginePorts): SagaStep<RunContext>[] {
         const h = ctx.hostConfig;
         ctx.pid = (await p.namespaces.create(ctx.id, {
           rootfs, readonlyRootfs: h.readonlyRootfs, args: fields.args, env, cwd: fields.cwd,
-          uid: u.uid, gid: u.gid, additionalGids: u.additionalGids, hostname: hostnameOf(ctx),
+          uid: u.uid, gid: u.gid, additionalGids: [...new Set([...u.additionalGids, ...groupAddGids(h.groupAdd, group)])],
+          // A shared UTS namespace keeps its owner's hostname.
+          hostname: h.utsMode ? '' : hostnameOf(ctx), pod: podOptionsOf(h),
           terminal: merged.tty, openStdin: merged.openStdin, cgroupPath: need(ctx.cgroupPath, 'cgroup path'),
           mounts: ctx.mounts, capAdd: h.capAdd, capDrop: h.capDrop, init: h.init, usernsMode: h.usernsMode,
           networkMode: h.networkMode, logPath: ctx.logPath, idMapping: ctx.idMapping, logBounds: logBoundsOf(h),
@@ -176,7 +180,9 @@ export function startSteps(p: EnginePorts): SagaStep<RunContext>[] {
         const settings = need(ctx.networkSettings, 'network settings');
         // The files are bound in the container since createProcess (the namespaces
         // service takes mounts only at create); this fills them in place.
-        const files = await p.networks.writeHostsFiles(ctx.id, { hostname: hostnameOf(ctx), settings, networkMode: ctx.hostConfig.networkMode });
+        const h = ctx.hostConfig;
+        const dns = { servers: h.dns ?? [], search: h.dnsSearch ?? [], options: h.dnsOptions ?? [] };
+        const files = await p.networks.writeHostsFiles(ctx.id, { hostname: hostnameOf(ctx), settings, networkMode: h.networkMode, dns });
         ctx.networkSettings = { ...settings, ...files };
       },
       async undo(ctx) {

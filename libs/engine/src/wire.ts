@@ -17,6 +17,7 @@ import type { PullPolicy } from './ports';
 import { toSummary, type ContainerSummary } from './summary';
 import { defaultContainerConfig, defaultHostConfig, type ContainerConfig, type ContainerRecord, type HostConfig, type MountSpec, type RestartPolicy } from './types';
 import { validateCreateRequest, validateExecRequest, validateUpdateRequest } from './validate';
+import { podOptionsFromWire, type WirePodOptions } from './pod-options';
 import type { VolumeRecord } from './volumes';
 
 export interface WireStringList { values: string[] }
@@ -33,7 +34,7 @@ export interface WireHealthConfig { test?: string[]; interval?: number; timeout?
 export interface WirePortBinding { containerPort?: number; protocol?: string; hostIp?: string; hostPort?: number; hostPortEnd?: number }
 export interface WireMountSpec { type?: string; source?: string; target?: string; readOnly?: boolean; options?: string[] }
 export interface WireRestartPolicy { name?: string; maximumRetryCount?: number }
-export interface WireHostConfig {
+export interface WireHostConfig extends WirePodOptions {
   memory?: number; memorySwap?: number; nanoCpus?: number; cpuShares?: number; cpusetCpus?: string; pidsLimit?: number; networkMode?: string;
   portBindings?: WirePortBinding[]; mounts?: WireMountSpec[]; readonlyRootfs?: boolean; init?: boolean; restartPolicy?: Maybe<WireRestartPolicy>;
   capAdd?: string[]; capDrop?: string[]; usernsMode?: string; autoRemove?: boolean; logConfig?: Maybe<{ type?: string; config?: Record<string, string> }>;
@@ -44,6 +45,7 @@ export interface WireHostConfig {
 export interface WireCreateContainerRequest { name?: string; config?: Maybe<WireContainerConfig>; hostConfig?: Maybe<WireHostConfig>; pull?: string }
 
 const RESTART_NAMES = ['no', 'always', 'unless-stopped', 'on-failure'];
+export type { WirePodOptions } from './pod-options';
 
 /** `prefix`: where the policy sits in the request ("host_config." in CreateContainer, "" in UpdateContainer). */
 export function restartPolicyFromWire(w: Maybe<WireRestartPolicy>, prefix = ''): RestartPolicy {
@@ -105,6 +107,7 @@ export function hostConfigFromWire(w: Maybe<WireHostConfig>): HostConfig {
 }
 
 /** --privileged, --device, --device-cgroup-rule, --cgroupns: shapes checked here (the host node at run). */
+    ...podOptionsFromWire(w),
 function devicesFromWire(w: WireHostConfig): Pick<HostConfig, 'privileged' | 'devices' | 'deviceCgroupRules' | 'cgroupnsMode'> {
   const devices = (w.devices ?? []).map((d, i): DeviceMapping => {
     const text = [d.pathOnHost ?? '', d.pathInContainer ?? '', d.cgroupPermissions ?? ''].filter(Boolean).join(':');

@@ -28,6 +28,7 @@ import { chownToContainerRoot } from '../userns';
 import { rootGidOf } from '../state-modes';
 import { grantTraverse } from '@berth/sys';
 import { parseSecurityOpts, seccompFor } from '@berth/seccomp';
+import { sharedNamespaces } from './namespace-sharing';
 
 export type NamespacesClient = BerthClient<namespacesV1.NamespacesDefinition, namespacesV1.NamespacesHandlers>;
 
@@ -244,6 +245,7 @@ export function grpcNamespacesPort(o: NamespacesPortOptions): GrpcNamespacesPort
       const rootGid = idMapping ? rootGidOf(idMapping) : undefined;
       if (rootGid !== undefined) for (const d of [dirname(o.files.dir(id)), o.files.dir(id)]) grantTraverse(d, rootGid);
       const netns = await netnsOf(spec.networkMode);
+      const shared = await sharedNamespaces(spec.pod, async (other) => (await ns.State({ id: other })).namespacePaths);
       const fileMounts: typesV1.Mount[] = [
         { destination: '/etc/hosts', type: 'bind', source: files.hostsPath, options: ['rbind', 'rw'] },
         { destination: '/etc/resolv.conf', type: 'bind', source: files.resolvConfPath, options: ['rbind', 'rw'] },
@@ -281,6 +283,7 @@ export function grpcNamespacesPort(o: NamespacesPortOptions): GrpcNamespacesPort
             user: { uid: spec.uid, gid: spec.gid, additionalGids: spec.additionalGids },
             ...(processCaps ? { capabilities: processCaps } : {}),
             noNewPrivileges: parseSecurityOpts(spec.securityOpt).noNewPrivileges,
+            ...(spec.pod?.oomScoreAdj !== undefined ? { oomScoreAdj: spec.pod.oomScoreAdj } : {}),
           },
           root: { path: spec.rootfs, readonly: spec.readonlyRootfs },
           hostname: spec.hostname,
@@ -289,7 +292,7 @@ export function grpcNamespacesPort(o: NamespacesPortOptions): GrpcNamespacesPort
             // A new user namespace first: the shim creates the others inside
             // it, so they belong to the container's root (docs/design/engine.md).
             namespaces: [
-              ...(idMapping ? [{ type: 'user' }] : []), { type: 'pid' }, { type: 'mount' }, { type: 'ipc' }, { type: 'uts' }, ...(netns ? [netns] : []),
+              ...(idMapping ? [{ type: 'user' }] : []), { type: 'mount' }, ...shared, ...(netns ? [netns] : []),
               ...(cgroupns ? [{ type: 'cgroup' }] : []),
             ],
             ...(idMapping ? { uidMappings: idMapping.uidMappings, gidMappings: idMapping.gidMappings } : {}),
@@ -299,6 +302,9 @@ export function grpcNamespacesPort(o: NamespacesPortOptions): GrpcNamespacesPort
             cgroupsPaths,
             devices: (spec.devices ?? []).map(deviceToSpec),
             unmaskedPaths: privileged,
+            ...(spec.pod?.maskedPaths?.length ? { maskedPaths: spec.pod.maskedPaths } : {}),
+            ...(spec.pod?.readonlyPaths?.length ? { readonlyPaths: spec.pod.readonlyPaths } : {}),
+            sysctl: spec.pod?.sysctls ?? {},
             ...(seccomp ? { seccomp } : {}),
           },
           init: spec.init,

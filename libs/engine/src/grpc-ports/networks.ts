@@ -80,7 +80,9 @@ export function grpcNetworksPort(c: NetworksClient, files: ContainerFiles): Netw
     },
     async writeHostsFiles(id, req) {
       const p = files.paths(id);
-      const [hosts, resolv] = await Promise.all([c.HostsFile({ containerId: id }), c.ResolvConf({ containerId: id })]);
+      const [hosts, resolv] = await Promise.all([c.HostsFile({ containerId: id }), c.ResolvConf({
+        containerId: id, dns: req.dns?.servers ?? [], dnsSearch: req.dns?.search ?? [], dnsOptions: req.dns?.options ?? [],
+      })]);
       await Promise.all([
         files.rewrite(p.hostsPath, hosts.content),
         files.rewrite(p.resolvConfPath, resolv.content),

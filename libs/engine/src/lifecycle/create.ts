@@ -62,7 +62,8 @@ export class ContainerCreation {
   }
 
   private async createNow(id: string, req: CreateRequest): Promise<ContainerRecord> {
-    const logPath = join(this.ctx.stateDir, 'containers', id, 'container.log');
+    // --log-opt path= (Podman's k8s-file option; the CRI's log_directory/log_path), else the state dir.
+    const logPath = req.hostConfig.logConfig.config['path'] || join(this.ctx.stateDir, 'containers', id, 'container.log');
     const userns = req.hostConfig.usernsMode;
     if (userns !== '' && userns !== 'host' && userns !== 'auto') {
       throw new InvalidArgumentError(`invalid userns mode "${userns}": use "host", "auto" or leave it empty`, { field: 'host_config.userns_mode' });

@@ -88,6 +88,7 @@ import type { StatsResponse as _berth_engine_v1_StatsResponse, StatsResponse__Ou
 import type { StopContainerRequest as _berth_engine_v1_StopContainerRequest, StopContainerRequest__Output as _berth_engine_v1_StopContainerRequest__Output } from './berth/engine/v1/StopContainerRequest';
 import type { StopContainerResponse as _berth_engine_v1_StopContainerResponse, StopContainerResponse__Output as _berth_engine_v1_StopContainerResponse__Output } from './berth/engine/v1/StopContainerResponse';
 import type { StringList as _berth_engine_v1_StringList, StringList__Output as _berth_engine_v1_StringList__Output } from './berth/engine/v1/StringList';
+import type { ThrottleDevice as _berth_engine_v1_ThrottleDevice, ThrottleDevice__Output as _berth_engine_v1_ThrottleDevice__Output } from './berth/engine/v1/ThrottleDevice';
 import type { TopRequest as _berth_engine_v1_TopRequest, TopRequest__Output as _berth_engine_v1_TopRequest__Output } from './berth/engine/v1/TopRequest';
 import type { TopResponse as _berth_engine_v1_TopResponse, TopResponse__Output as _berth_engine_v1_TopResponse__Output } from './berth/engine/v1/TopResponse';
 import type { UnpauseContainerRequest as _berth_engine_v1_UnpauseContainerRequest, UnpauseContainerRequest__Output as _berth_engine_v1_UnpauseContainerRequest__Output } from './berth/engine/v1/UnpauseContainerRequest';
@@ -99,6 +100,7 @@ import type { VersionResponse as _berth_engine_v1_VersionResponse, VersionRespon
 import type { Volume as _berth_engine_v1_Volume, Volume__Output as _berth_engine_v1_Volume__Output } from './berth/engine/v1/Volume';
 import type { WaitContainerRequest as _berth_engine_v1_WaitContainerRequest, WaitContainerRequest__Output as _berth_engine_v1_WaitContainerRequest__Output } from './berth/engine/v1/WaitContainerRequest';
 import type { WaitContainerResponse as _berth_engine_v1_WaitContainerResponse, WaitContainerResponse__Output as _berth_engine_v1_WaitContainerResponse__Output } from './berth/engine/v1/WaitContainerResponse';
+import type { WeightDevice as _berth_engine_v1_WeightDevice, WeightDevice__Output as _berth_engine_v1_WeightDevice__Output } from './berth/engine/v1/WeightDevice';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
   new(...args: ConstructorParameters<Constructor>): Subtype;
@@ -195,6 +197,7 @@ export interface ProtoGrpcType {
         StopContainerRequest: MessageTypeDefinition<_berth_engine_v1_StopContainerRequest, _berth_engine_v1_StopContainerRequest__Output>
         StopContainerResponse: MessageTypeDefinition<_berth_engine_v1_StopContainerResponse, _berth_engine_v1_StopContainerResponse__Output>
         StringList: MessageTypeDefinition<_berth_engine_v1_StringList, _berth_engine_v1_StringList__Output>
+        ThrottleDevice: MessageTypeDefinition<_berth_engine_v1_ThrottleDevice, _berth_engine_v1_ThrottleDevice__Output>
         TopRequest: MessageTypeDefinition<_berth_engine_v1_TopRequest, _berth_engine_v1_TopRequest__Output>
         TopResponse: MessageTypeDefinition<_berth_engine_v1_TopResponse, _berth_engine_v1_TopResponse__Output>
         UnpauseContainerRequest: MessageTypeDefinition<_berth_engine_v1_UnpauseContainerRequest, _berth_engine_v1_UnpauseContainerRequest__Output>
@@ -206,6 +209,7 @@ export interface ProtoGrpcType {
         Volume: MessageTypeDefinition<_berth_engine_v1_Volume, _berth_engine_v1_Volume__Output>
         WaitContainerRequest: MessageTypeDefinition<_berth_engine_v1_WaitContainerRequest, _berth_engine_v1_WaitContainerRequest__Output>
         WaitContainerResponse: MessageTypeDefinition<_berth_engine_v1_WaitContainerResponse, _berth_engine_v1_WaitContainerResponse__Output>
+        WeightDevice: MessageTypeDefinition<_berth_engine_v1_WeightDevice, _berth_engine_v1_WeightDevice__Output>
       }
     }
   }

@@ -95,12 +95,52 @@ function HostConfig$encode(m,w,q){
   for(var i=0;i<m.groupAdd.length;++i)
   w.uint32(250).string(m.groupAdd[i])
   }
-  if(m.maskedPaths!=null&&Object.hasOwnProperty.call(m,"maskedPaths"))
-  types[30].encode(m.maskedPaths,w.uint32(258).fork(),q+1).ldelim()
-  if(m.readonlyPaths!=null&&Object.hasOwnProperty.call(m,"readonlyPaths"))
-  types[31].encode(m.readonlyPaths,w.uint32(266).fork(),q+1).ldelim()
+  if(m.maskedPaths!=null&&m.maskedPaths.length){
+  for(var i=0;i<m.maskedPaths.length;++i)
+  w.uint32(258).string(m.maskedPaths[i])
+  }
+  if(m.readonlyPaths!=null&&m.readonlyPaths.length){
+  for(var i=0;i<m.readonlyPaths.length;++i)
+  w.uint32(266).string(m.readonlyPaths[i])
+  }
   if(m.oomScoreAdj!=null&&Object.hasOwnProperty.call(m,"oomScoreAdj"))
   w.uint32(272).int32(m.oomScoreAdj)
+  if(m.memoryReservation!=null&&Object.hasOwnProperty.call(m,"memoryReservation"))
+  w.uint32(320).int64(m.memoryReservation)
+  if(m.memorySwappiness!=null&&Object.hasOwnProperty.call(m,"memorySwappiness"))
+  w.uint32(328).int64(m.memorySwappiness)
+  if(m.kernelMemory!=null&&Object.hasOwnProperty.call(m,"kernelMemory"))
+  w.uint32(336).int64(m.kernelMemory)
+  if(m.oomKillDisable!=null&&Object.hasOwnProperty.call(m,"oomKillDisable"))
+  w.uint32(344).bool(m.oomKillDisable)
+  if(m.cpuPeriod!=null&&Object.hasOwnProperty.call(m,"cpuPeriod"))
+  w.uint32(352).int64(m.cpuPeriod)
+  if(m.cpuQuota!=null&&Object.hasOwnProperty.call(m,"cpuQuota"))
+  w.uint32(360).int64(m.cpuQuota)
+  if(m.cpusetMems!=null&&Object.hasOwnProperty.call(m,"cpusetMems"))
+  w.uint32(370).string(m.cpusetMems)
+  if(m.blkioWeight!=null&&Object.hasOwnProperty.call(m,"blkioWeight"))
+  w.uint32(376).int32(m.blkioWeight)
+  if(m.blkioWeightDevice!=null&&m.blkioWeightDevice.length){
+  for(var i=0;i<m.blkioWeightDevice.length;++i)
+  types[30].encode(m.blkioWeightDevice[i],w.uint32(386).fork(),q+1).ldelim()
+  }
+  if(m.blkioDeviceReadBps!=null&&m.blkioDeviceReadBps.length){
+  for(var i=0;i<m.blkioDeviceReadBps.length;++i)
+  types[31].encode(m.blkioDeviceReadBps[i],w.uint32(394).fork(),q+1).ldelim()
+  }
+  if(m.blkioDeviceWriteBps!=null&&m.blkioDeviceWriteBps.length){
+  for(var i=0;i<m.blkioDeviceWriteBps.length;++i)
+  types[32].encode(m.blkioDeviceWriteBps[i],w.uint32(402).fork(),q+1).ldelim()
+  }
+  if(m.blkioDeviceReadIops!=null&&m.blkioDeviceReadIops.length){
+  for(var i=0;i<m.blkioDeviceReadIops.length;++i)
+  types[33].encode(m.blkioDeviceReadIops[i],w.uint32(410).fork(),q+1).ldelim()
+  }
+  if(m.blkioDeviceWriteIops!=null&&m.blkioDeviceWriteIops.length){
+  for(var i=0;i<m.blkioDeviceWriteIops.length;++i)
+  types[34].encode(m.blkioDeviceWriteIops[i],w.uint32(418).fork(),q+1).ldelim()
+  }
   return w
 },
 function HostConfig$decode(r,l,e,n){
@@ -227,6 +267,68 @@ function HostConfig$decode(r,l,e,n){
   m.cgroupnsMode=r.string()
   break
   }
+  case 40: {
+  m.memoryReservation=r.int64()
+  break
+  }
+  case 41: {
+  m.memorySwappiness=r.int64()
+  break
+  }
+  case 42: {
+  m.kernelMemory=r.int64()
+  break
+  }
+  case 43: {
+  m.oomKillDisable=r.bool()
+  break
+  }
+  case 44: {
+  m.cpuPeriod=r.int64()
+  break
+  }
+  case 45: {
+  m.cpuQuota=r.int64()
+  break
+  }
+  case 46: {
+  m.cpusetMems=r.string()
+  break
+  }
+  case 47: {
+  m.blkioWeight=r.int32()
+  break
+  }
+  case 48: {
+  if(!(m.blkioWeightDevice&&m.blkioWeightDevice.length))
+  m.blkioWeightDevice=[]
+  m.blkioWeightDevice.push(types[30].decode(r,r.uint32(),undefined,n+1))
+  break
+  }
+  case 49: {
+  if(!(m.blkioDeviceReadBps&&m.blkioDeviceReadBps.length))
+  m.blkioDeviceReadBps=[]
+  m.blkioDeviceReadBps.push(types[31].decode(r,r.uint32(),undefined,n+1))
+  break
+  }
+  case 50: {
+  if(!(m.blkioDeviceWriteBps&&m.blkioDeviceWriteBps.length))
+  m.blkioDeviceWriteBps=[]
+  m.blkioDeviceWriteBps.push(types[32].decode(r,r.uint32(),undefined,n+1))
+  break
+  }
+  case 51: {
+  if(!(m.blkioDeviceReadIops&&m.blkioDeviceReadIops.length))
+  m.blkioDeviceReadIops=[]
+  m.blkioDeviceReadIops.push(types[33].decode(r,r.uint32(),undefined,n+1))
+  break
+  }
+  case 52: {
+  if(!(m.blkioDeviceWriteIops&&m.blkioDeviceWriteIops.length))
+  m.blkioDeviceWriteIops=[]
+  m.blkioDeviceWriteIops.push(types[34].decode(r,r.uint32(),undefined,n+1))
+  break
+  }
   case 23: {
   m.ipcMode=r.string()
   break
@@ -293,11 +395,15 @@ function HostConfig$decode(r,l,e,n){
   break
   }
   case 32: {
-  m.maskedPaths=types[30].decode(r,r.uint32(),undefined,n+1)
+  if(!(m.maskedPaths&&m.maskedPaths.length))
+  m.maskedPaths=[]
+  m.maskedPaths.push(r.string())
   break
   }
   case 33: {
-  m.readonlyPaths=types[31].decode(r,r.uint32(),undefined,n+1)
+  if(!(m.readonlyPaths&&m.readonlyPaths.length))
+  m.readonlyPaths=[]
+  m.readonlyPaths.push(r.string())
   break
   }
   case 34: {
@@ -454,6 +560,94 @@ function HostConfig$verify(m,n){
   if(!util.isString(m.cgroupnsMode))
   return"cgroupnsMode: string expected"
   }
+  if(m.memoryReservation!=null&&Object.hasOwnProperty.call(m,"memoryReservation")){
+  if(!util.isInteger(m.memoryReservation)&&!(m.memoryReservation&&util.isInteger(m.memoryReservation.low)&&util.isInteger(m.memoryReservation.high)))
+  return"memoryReservation: integer|Long expected"
+  }
+  if(m.memorySwappiness!=null&&Object.hasOwnProperty.call(m,"memorySwappiness")){
+  p._memorySwappiness=1
+  if(!util.isInteger(m.memorySwappiness)&&!(m.memorySwappiness&&util.isInteger(m.memorySwappiness.low)&&util.isInteger(m.memorySwappiness.high)))
+  return"memorySwappiness: integer|Long expected"
+  }
+  if(m.kernelMemory!=null&&Object.hasOwnProperty.call(m,"kernelMemory")){
+  if(!util.isInteger(m.kernelMemory)&&!(m.kernelMemory&&util.isInteger(m.kernelMemory.low)&&util.isInteger(m.kernelMemory.high)))
+  return"kernelMemory: integer|Long expected"
+  }
+  if(m.oomKillDisable!=null&&Object.hasOwnProperty.call(m,"oomKillDisable")){
+  if(typeof m.oomKillDisable!=="boolean")
+  return"oomKillDisable: boolean expected"
+  }
+  if(m.cpuPeriod!=null&&Object.hasOwnProperty.call(m,"cpuPeriod")){
+  if(!util.isInteger(m.cpuPeriod)&&!(m.cpuPeriod&&util.isInteger(m.cpuPeriod.low)&&util.isInteger(m.cpuPeriod.high)))
+  return"cpuPeriod: integer|Long expected"
+  }
+  if(m.cpuQuota!=null&&Object.hasOwnProperty.call(m,"cpuQuota")){
+  if(!util.isInteger(m.cpuQuota)&&!(m.cpuQuota&&util.isInteger(m.cpuQuota.low)&&util.isInteger(m.cpuQuota.high)))
+  return"cpuQuota: integer|Long expected"
+  }
+  if(m.cpusetMems!=null&&Object.hasOwnProperty.call(m,"cpusetMems")){
+  if(!util.isString(m.cpusetMems))
+  return"cpusetMems: string expected"
+  }
+  if(m.blkioWeight!=null&&Object.hasOwnProperty.call(m,"blkioWeight")){
+  if(!util.isInteger(m.blkioWeight))
+  return"blkioWeight: integer expected"
+  }
+  if(m.blkioWeightDevice!=null&&Object.hasOwnProperty.call(m,"blkioWeightDevice")){
+  if(!Array.isArray(m.blkioWeightDevice))
+  return"blkioWeightDevice: array expected"
+  for(var i=0;i<m.blkioWeightDevice.length;++i){
+  {
+  var e=types[30].verify(m.blkioWeightDevice[i],n+1);
+  if(e)
+  return"blkioWeightDevice."+e
+  }
+  }
+  }
+  if(m.blkioDeviceReadBps!=null&&Object.hasOwnProperty.call(m,"blkioDeviceReadBps")){
+  if(!Array.isArray(m.blkioDeviceReadBps))
+  return"blkioDeviceReadBps: array expected"
+  for(var i=0;i<m.blkioDeviceReadBps.length;++i){
+  {
+  var e=types[31].verify(m.blkioDeviceReadBps[i],n+1);
+  if(e)
+  return"blkioDeviceReadBps."+e
+  }
+  }
+  }
+  if(m.blkioDeviceWriteBps!=null&&Object.hasOwnProperty.call(m,"blkioDeviceWriteBps")){
+  if(!Array.isArray(m.blkioDeviceWriteBps))
+  return"blkioDeviceWriteBps: array expected"
+  for(var i=0;i<m.blkioDeviceWriteBps.length;++i){
+  {
+  var e=types[32].verify(m.blkioDeviceWriteBps[i],n+1);
+  if(e)
+  return"blkioDeviceWriteBps."+e
+  }
+  }
+  }
+  if(m.blkioDeviceReadIops!=null&&Object.hasOwnProperty.call(m,"blkioDeviceReadIops")){
+  if(!Array.isArray(m.blkioDeviceReadIops))
+  return"blkioDeviceReadIops: array expected"
+  for(var i=0;i<m.blkioDeviceReadIops.length;++i){
+  {
+  var e=types[33].verify(m.blkioDeviceReadIops[i],n+1);
+  if(e)
+  return"blkioDeviceReadIops."+e
+  }
+  }
+  }
+  if(m.blkioDeviceWriteIops!=null&&Object.hasOwnProperty.call(m,"blkioDeviceWriteIops")){
+  if(!Array.isArray(m.blkioDeviceWriteIops))
+  return"blkioDeviceWriteIops: array expected"
+  for(var i=0;i<m.blkioDeviceWriteIops.length;++i){
+  {
+  var e=types[34].verify(m.blkioDeviceWriteIops[i],n+1);
+  if(e)
+  return"blkioDeviceWriteIops."+e
+  }
+  }
+  }
   if(m.ipcMode!=null&&Object.hasOwnProperty.call(m,"ipcMode")){
   if(!util.isString(m.ipcMode))
   return"ipcMode: string expected"
@@ -508,17 +702,19 @@ function HostConfig$verify(m,n){
   }
   }
   if(m.maskedPaths!=null&&Object.hasOwnProperty.call(m,"maskedPaths")){
-  {
-  var e=types[30].verify(m.maskedPaths,n+1);
-  if(e)
-  return"maskedPaths."+e
+  if(!Array.isArray(m.maskedPaths))
+  return"maskedPaths: array expected"
+  for(var i=0;i<m.maskedPaths.length;++i){
+  if(!util.isString(m.maskedPaths[i]))
+  return"maskedPaths: string[] expected"
   }
   }
   if(m.readonlyPaths!=null&&Object.hasOwnProperty.call(m,"readonlyPaths")){
-  {
-  var e=types[31].verify(m.readonlyPaths,n+1);
-  if(e)
-  return"readonlyPaths."+e
+  if(!Array.isArray(m.readonlyPaths))
+  return"readonlyPaths: array expected"
+  for(var i=0;i<m.readonlyPaths.length;++i){
+  if(!util.isString(m.readonlyPaths[i]))
+  return"readonlyPaths: string[] expected"
   }
   }
   if(m.oomScoreAdj!=null&&Object.hasOwnProperty.call(m,"oomScoreAdj")){
@@ -683,6 +879,115 @@ function HostConfig$fromObject(d,n){
   if(d.cgroupnsMode!=null){
   m.cgroupnsMode=String(d.cgroupnsMode)
   }
+  if(d.memoryReservation!=null){
+  if(util.Long)
+  m.memoryReservation=util.Long.fromValue(d.memoryReservation,false)
+  else if(typeof d.memoryReservation==="string")
+  m.memoryReservation=parseInt(d.memoryReservation,10)
+  else if(typeof d.memoryReservation==="number")
+  m.memoryReservation=d.memoryReservation
+  else if(typeof d.memoryReservation==="object")
+  m.memoryReservation=new util.LongBits(d.memoryReservation.low>>>0,d.memoryReservation.high>>>0).toNumber()
+  }
+  if(d.memorySwappiness!=null){
+  if(util.Long)
+  m.memorySwappiness=util.Long.fromValue(d.memorySwappiness,false)
+  else if(typeof d.memorySwappiness==="string")
+  m.memorySwappiness=parseInt(d.memorySwappiness,10)
+  else if(typeof d.memorySwappiness==="number")
+  m.memorySwappiness=d.memorySwappiness
+  else if(typeof d.memorySwappiness==="object")
+  m.memorySwappiness=new util.LongBits(d.memorySwappiness.low>>>0,d.memorySwappiness.high>>>0).toNumber()
+  }
+  if(d.kernelMemory!=null){
+  if(util.Long)
+  m.kernelMemory=util.Long.fromValue(d.kernelMemory,false)
+  else if(typeof d.kernelMemory==="string")
+  m.kernelMemory=parseInt(d.kernelMemory,10)
+  else if(typeof d.kernelMemory==="number")
+  m.kernelMemory=d.kernelMemory
+  else if(typeof d.kernelMemory==="object")
+  m.kernelMemory=new util.LongBits(d.kernelMemory.low>>>0,d.kernelMemory.high>>>0).toNumber()
+  }
+  if(d.oomKillDisable!=null){
+  m.oomKillDisable=Boolean(d.oomKillDisable)
+  }
+  if(d.cpuPeriod!=null){
+  if(util.Long)
+  m.cpuPeriod=util.Long.fromValue(d.cpuPeriod,false)
+  else if(typeof d.cpuPeriod==="string")
+  m.cpuPeriod=parseInt(d.cpuPeriod,10)
+  else if(typeof d.cpuPeriod==="number")
+  m.cpuPeriod=d.cpuPeriod
+  else if(typeof d.cpuPeriod==="object")
+  m.cpuPeriod=new util.LongBits(d.cpuPeriod.low>>>0,d.cpuPeriod.high>>>0).toNumber()
+  }
+  if(d.cpuQuota!=null){
+  if(util.Long)
+  m.cpuQuota=util.Long.fromValue(d.cpuQuota,false)
+  else if(typeof d.cpuQuota==="string")
+  m.cpuQuota=parseInt(d.cpuQuota,10)
+  else if(typeof d.cpuQuota==="number")
+  m.cpuQuota=d.cpuQuota
+  else if(typeof d.cpuQuota==="object")
+  m.cpuQuota=new util.LongBits(d.cpuQuota.low>>>0,d.cpuQuota.high>>>0).toNumber()
+  }
+  if(d.cpusetMems!=null){
+  m.cpusetMems=String(d.cpusetMems)
+  }
+  if(d.blkioWeight!=null){
+  m.blkioWeight=d.blkioWeight|0
+  }
+  if(d.blkioWeightDevice){
+  if(!Array.isArray(d.blkioWeightDevice))
+  throw TypeError(".berth.engine.v1.HostConfig.blkioWeightDevice: array expected")
+  m.blkioWeightDevice=[]
+  for(var i=0;i<d.blkioWeightDevice.length;++i){
+  if(!util.isObject(d.blkioWeightDevice[i]))
+  throw TypeError(".berth.engine.v1.HostConfig.blkioWeightDevice: object expected")
+  m.blkioWeightDevice[i]=types[30].fromObject(d.blkioWeightDevice[i],n+1)
+  }
+  }
+  if(d.blkioDeviceReadBps){
+  if(!Array.isArray(d.blkioDeviceReadBps))
+  throw TypeError(".berth.engine.v1.HostConfig.blkioDeviceReadBps: array expected")
+  m.blkioDeviceReadBps=[]
+  for(var i=0;i<d.blkioDeviceReadBps.length;++i){
+  if(!util.isObject(d.blkioDeviceReadBps[i]))
+  throw TypeError(".berth.engine.v1.HostConfig.blkioDeviceReadBps: object expected")
+  m.blkioDeviceReadBps[i]=types[31].fromObject(d.blkioDeviceReadBps[i],n+1)
+  }
+  }
+  if(d.blkioDeviceWriteBps){
+  if(!Array.isArray(d.blkioDeviceWriteBps))
+  throw TypeError(".berth.engine.v1.HostConfig.blkioDeviceWriteBps: array expected")
+  m.blkioDeviceWriteBps=[]
+  for(var i=0;i<d.blkioDeviceWriteBps.length;++i){
+  if(!util.isObject(d.blkioDeviceWriteBps[i]))
+  throw TypeError(".berth.engine.v1.HostConfig.blkioDeviceWriteBps: object expected")
+  m.blkioDeviceWriteBps[i]=types[32].fromObject(d.blkioDeviceWriteBps[i],n+1)
+  }
+  }
+  if(d.blkioDeviceReadIops){
+  if(!Array.isArray(d.blkioDeviceReadIops))
+  throw TypeError(".berth.engine.v1.HostConfig.blkioDeviceReadIops: array expected")
+  m.blkioDeviceReadIops=[]
+  for(var i=0;i<d.blkioDeviceReadIops.length;++i){
+  if(!util.isObject(d.blkioDeviceReadIops[i]))
+  throw TypeError(".berth.engine.v1.HostConfig.blkioDeviceReadIops: object expected")
+  m.blkioDeviceReadIops[i]=types[33].fromObject(d.blkioDeviceReadIops[i],n+1)
+  }
+  }
+  if(d.blkioDeviceWriteIops){
+  if(!Array.isArray(d.blkioDeviceWriteIops))
+  throw TypeError(".berth.engine.v1.HostConfig.blkioDeviceWriteIops: array expected")
+  m.blkioDeviceWriteIops=[]
+  for(var i=0;i<d.blkioDeviceWriteIops.length;++i){
+  if(!util.isObject(d.blkioDeviceWriteIops[i]))
+  throw TypeError(".berth.engine.v1.HostConfig.blkioDeviceWriteIops: object expected")
+  m.blkioDeviceWriteIops[i]=types[34].fromObject(d.blkioDeviceWriteIops[i],n+1)
+  }
+  }
   if(d.ipcMode!=null){
   m.ipcMode=String(d.ipcMode)
   }
@@ -734,15 +1039,21 @@ function HostConfig$fromObject(d,n){
   m.groupAdd[i]=String(d.groupAdd[i])
   }
   }
-  if(d.maskedPaths!=null){
-  if(!util.isObject(d.maskedPaths))
-  throw TypeError(".berth.engine.v1.HostConfig.maskedPaths: object expected")
-  m.maskedPaths=types[30].fromObject(d.maskedPaths,n+1)
+  if(d.maskedPaths){
+  if(!Array.isArray(d.maskedPaths))
+  throw TypeError(".berth.engine.v1.HostConfig.maskedPaths: array expected")
+  m.maskedPaths=[]
+  for(var i=0;i<d.maskedPaths.length;++i){
+  m.maskedPaths[i]=String(d.maskedPaths[i])
   }
-  if(d.readonlyPaths!=null){
-  if(!util.isObject(d.readonlyPaths))
-  throw TypeError(".berth.engine.v1.HostConfig.readonlyPaths: object expected")
-  m.readonlyPaths=types[31].fromObject(d.readonlyPaths,n+1)
+  }
+  if(d.readonlyPaths){
+  if(!Array.isArray(d.readonlyPaths))
+  throw TypeError(".berth.engine.v1.HostConfig.readonlyPaths: array expected")
+  m.readonlyPaths=[]
+  for(var i=0;i<d.readonlyPaths.length;++i){
+  m.readonlyPaths[i]=String(d.readonlyPaths[i])
+  }
   }
   if(d.oomScoreAdj!=null){
   m.oomScoreAdj=d.oomScoreAdj|0
@@ -768,6 +1079,13 @@ function HostConfig$toObject(m,o,q){
   d.dnsSearch=[]
   d.dnsOptions=[]
   d.groupAdd=[]
+  d.maskedPaths=[]
+  d.readonlyPaths=[]
+  d.blkioWeightDevice=[]
+  d.blkioDeviceReadBps=[]
+  d.blkioDeviceWriteBps=[]
+  d.blkioDeviceReadIops=[]
+  d.blkioDeviceWriteIops=[]
   }
   if(o.objects||o.defaults){
   d.sysctls={}
@@ -811,8 +1129,29 @@ function HostConfig$toObject(m,o,q){
   d.ipcMode=""
   d.pidMode=""
   d.utsMode=""
-  d.maskedPaths=null
-  d.readonlyPaths=null
+  if(util.Long){
+  var n=new util.Long(0,0,false)
+  d.memoryReservation=o.longs===String?n.toString():o.longs===Number?n.toNumber():typeof BigInt!=="undefined"&&o.longs===BigInt?n.toBigInt():n
+  }else
+  d.memoryReservation=o.longs===String?"0":typeof BigInt!=="undefined"&&o.longs===BigInt?BigInt("0"):0
+  if(util.Long){
+  var n=new util.Long(0,0,false)
+  d.kernelMemory=o.longs===String?n.toString():o.longs===Number?n.toNumber():typeof BigInt!=="undefined"&&o.longs===BigInt?n.toBigInt():n
+  }else
+  d.kernelMemory=o.longs===String?"0":typeof BigInt!=="undefined"&&o.longs===BigInt?BigInt("0"):0
+  d.oomKillDisable=false
+  if(util.Long){
+  var n=new util.Long(0,0,false)
+  d.cpuPeriod=o.longs===String?n.toString():o.longs===Number?n.toNumber():typeof BigInt!=="undefined"&&o.longs===BigInt?n.toBigInt():n
+  }else
+  d.cpuPeriod=o.longs===String?"0":typeof BigInt!=="undefined"&&o.longs===BigInt?BigInt("0"):0
+  if(util.Long){
+  var n=new util.Long(0,0,false)
+  d.cpuQuota=o.longs===String?n.toString():o.longs===Number?n.toNumber():typeof BigInt!=="undefined"&&o.longs===BigInt?n.toBigInt():n
+  }else
+  d.cpuQuota=o.longs===String?"0":typeof BigInt!=="undefined"&&o.longs===BigInt?BigInt("0"):0
+  d.cpusetMems=""
+  d.blkioWeight=0
   }
   if(m.memory!=null&&Object.hasOwnProperty.call(m,"memory")){
   if(typeof BigInt!=="undefined"&&o.longs===BigInt)
@@ -968,16 +1307,103 @@ function HostConfig$toObject(m,o,q){
   d.groupAdd[j]=m.groupAdd[j]
   }
   }
-  if(m.maskedPaths!=null&&Object.hasOwnProperty.call(m,"maskedPaths")){
-  d.maskedPaths=types[30].toObject(m.maskedPaths,o,q+1)
+  if(m.maskedPaths&&m.maskedPaths.length){
+  d.maskedPaths=[]
+  for(var j=0;j<m.maskedPaths.length;++j){
+  d.maskedPaths[j]=m.maskedPaths[j]
   }
-  if(m.readonlyPaths!=null&&Object.hasOwnProperty.call(m,"readonlyPaths")){
-  d.readonlyPaths=types[31].toObject(m.readonlyPaths,o,q+1)
+  }
+  if(m.readonlyPaths&&m.readonlyPaths.length){
+  d.readonlyPaths=[]
+  for(var j=0;j<m.readonlyPaths.length;++j){
+  d.readonlyPaths[j]=m.readonlyPaths[j]
+  }
   }
   if(m.oomScoreAdj!=null&&Object.hasOwnProperty.call(m,"oomScoreAdj")){
   d.oomScoreAdj=m.oomScoreAdj
   if(o.oneofs)
   d._oomScoreAdj="oomScoreAdj"
+  }
+  if(m.memoryReservation!=null&&Object.hasOwnProperty.call(m,"memoryReservation")){
+  if(typeof BigInt!=="undefined"&&o.longs===BigInt)
+  d.memoryReservation=typeof m.memoryReservation==="number"?BigInt(m.memoryReservation):util.Long.fromBits(m.memoryReservation.low>>>0,m.memoryReservation.high>>>0,false).toBigInt()
+  else if(typeof m.memoryReservation==="number")
+  d.memoryReservation=o.longs===String?String(m.memoryReservation):m.memoryReservation
+  else
+  d.memoryReservation=o.longs===String?util.Long.prototype.toString.call(m.memoryReservation):o.longs===Number?new util.LongBits(m.memoryReservation.low>>>0,m.memoryReservation.high>>>0).toNumber():m.memoryReservation
+  }
+  if(m.memorySwappiness!=null&&Object.hasOwnProperty.call(m,"memorySwappiness")){
+  if(typeof BigInt!=="undefined"&&o.longs===BigInt)
+  d.memorySwappiness=typeof m.memorySwappiness==="number"?BigInt(m.memorySwappiness):util.Long.fromBits(m.memorySwappiness.low>>>0,m.memorySwappiness.high>>>0,false).toBigInt()
+  else if(typeof m.memorySwappiness==="number")
+  d.memorySwappiness=o.longs===String?String(m.memorySwappiness):m.memorySwappiness
+  else
+  d.memorySwappiness=o.longs===String?util.Long.prototype.toString.call(m.memorySwappiness):o.longs===Number?new util.LongBits(m.memorySwappiness.low>>>0,m.memorySwappiness.high>>>0).toNumber():m.memorySwappiness
+  if(o.oneofs)
+  d._memorySwappiness="memorySwappiness"
+  }
+  if(m.kernelMemory!=null&&Object.hasOwnProperty.call(m,"kernelMemory")){
+  if(typeof BigInt!=="undefined"&&o.longs===BigInt)
+  d.kernelMemory=typeof m.kernelMemory==="number"?BigInt(m.kernelMemory):util.Long.fromBits(m.kernelMemory.low>>>0,m.kernelMemory.high>>>0,false).toBigInt()
+  else if(typeof m.kernelMemory==="number")
+  d.kernelMemory=o.longs===String?String(m.kernelMemory):m.kernelMemory
+  else
+  d.kernelMemory=o.longs===String?util.Long.prototype.toString.call(m.kernelMemory):o.longs===Number?new util.LongBits(m.kernelMemory.low>>>0,m.kernelMemory.high>>>0).toNumber():m.kernelMemory
+  }
+  if(m.oomKillDisable!=null&&Object.hasOwnProperty.call(m,"oomKillDisable")){
+  d.oomKillDisable=m.oomKillDisable
+  }
+  if(m.cpuPeriod!=null&&Object.hasOwnProperty.call(m,"cpuPeriod")){
+  if(typeof BigInt!=="undefined"&&o.longs===BigInt)
+  d.cpuPeriod=typeof m.cpuPeriod==="number"?BigInt(m.cpuPeriod):util.Long.fromBits(m.cpuPeriod.low>>>0,m.cpuPeriod.high>>>0,false).toBigInt()
+  else if(typeof m.cpuPeriod==="number")
+  d.cpuPeriod=o.longs===String?String(m.cpuPeriod):m.cpuPeriod
+  else
+  d.cpuPeriod=o.longs===String?util.Long.prototype.toString.call(m.cpuPeriod):o.longs===Number?new util.LongBits(m.cpuPeriod.low>>>0,m.cpuPeriod.high>>>0).toNumber():m.cpuPeriod
+  }
+  if(m.cpuQuota!=null&&Object.hasOwnProperty.call(m,"cpuQuota")){
+  if(typeof BigInt!=="undefined"&&o.longs===BigInt)
+  d.cpuQuota=typeof m.cpuQuota==="number"?BigInt(m.cpuQuota):util.Long.fromBits(m.cpuQuota.low>>>0,m.cpuQuota.high>>>0,false).toBigInt()
+  else if(typeof m.cpuQuota==="number")
+  d.cpuQuota=o.longs===String?String(m.cpuQuota):m.cpuQuota
+  else
+  d.cpuQuota=o.longs===String?util.Long.prototype.toString.call(m.cpuQuota):o.longs===Number?new util.LongBits(m.cpuQuota.low>>>0,m.cpuQuota.high>>>0).toNumber():m.cpuQuota
+  }
+  if(m.cpusetMems!=null&&Object.hasOwnProperty.call(m,"cpusetMems")){
+  d.cpusetMems=m.cpusetMems
+  }
+  if(m.blkioWeight!=null&&Object.hasOwnProperty.call(m,"blkioWeight")){
+  d.blkioWeight=m.blkioWeight
+  }
+  if(m.blkioWeightDevice&&m.blkioWeightDevice.length){
+  d.blkioWeightDevice=[]
+  for(var j=0;j<m.blkioWeightDevice.length;++j){
+  d.blkioWeightDevice[j]=types[30].toObject(m.blkioWeightDevice[j],o,q+1)
+  }
+  }
+  if(m.blkioDeviceReadBps&&m.blkioDeviceReadBps.length){
+  d.blkioDeviceReadBps=[]
+  for(var j=0;j<m.blkioDeviceReadBps.length;++j){
+  d.blkioDeviceReadBps[j]=types[31].toObject(m.blkioDeviceReadBps[j],o,q+1)
+  }
+  }
+  if(m.blkioDeviceWriteBps&&m.blkioDeviceWriteBps.length){
+  d.blkioDeviceWriteBps=[]
+  for(var j=0;j<m.blkioDeviceWriteBps.length;++j){
+  d.blkioDeviceWriteBps[j]=types[32].toObject(m.blkioDeviceWriteBps[j],o,q+1)
+  }
+  }
+  if(m.blkioDeviceReadIops&&m.blkioDeviceReadIops.length){
+  d.blkioDeviceReadIops=[]
+  for(var j=0;j<m.blkioDeviceReadIops.length;++j){
+  d.blkioDeviceReadIops[j]=types[33].toObject(m.blkioDeviceReadIops[j],o,q+1)
+  }
+  }
+  if(m.blkioDeviceWriteIops&&m.blkioDeviceWriteIops.length){
+  d.blkioDeviceWriteIops=[]
+  for(var j=0;j<m.blkioDeviceWriteIops.length;++j){
+  d.blkioDeviceWriteIops[j]=types[34].toObject(m.blkioDeviceWriteIops[j],o,q+1)
+  }
   }
   return d
 }

@@ -6,7 +6,8 @@ import type { MountSpec as _berth_engine_v1_MountSpec, MountSpec__Output as _ber
 import type { RestartPolicy as _berth_engine_v1_RestartPolicy, RestartPolicy__Output as _berth_engine_v1_RestartPolicy__Output } from '../../../berth/engine/v1/RestartPolicy';
 import type { LogConfig as _berth_engine_v1_LogConfig, LogConfig__Output as _berth_engine_v1_LogConfig__Output } from '../../../berth/engine/v1/LogConfig';
 import type { DeviceMapping as _berth_engine_v1_DeviceMapping, DeviceMapping__Output as _berth_engine_v1_DeviceMapping__Output } from '../../../berth/engine/v1/DeviceMapping';
-import type { StringList as _berth_engine_v1_StringList, StringList__Output as _berth_engine_v1_StringList__Output } from '../../../berth/engine/v1/StringList';
+import type { WeightDevice as _berth_engine_v1_WeightDevice, WeightDevice__Output as _berth_engine_v1_WeightDevice__Output } from '../../../berth/engine/v1/WeightDevice';
+import type { ThrottleDevice as _berth_engine_v1_ThrottleDevice, ThrottleDevice__Output as _berth_engine_v1_ThrottleDevice__Output } from '../../../berth/engine/v1/ThrottleDevice';
 import type { Long } from '@grpc/proto-loader';
 
 /**
@@ -133,16 +134,59 @@ export interface HostConfig {
   'groupAdd'?: (string)[];
   /**
    * Docker's MaskedPaths / ReadonlyPaths: absolute paths made unreadable /
-   * read-only instead of Docker's default lists; absent (unset) = the
-   * defaults, given (even empty) = exactly these.
+   * read-only instead of Docker's default lists; empty = the defaults
+   * (--privileged: none at all).
    */
-  'maskedPaths'?: (_berth_engine_v1_StringList | null);
-  'readonlyPaths'?: (_berth_engine_v1_StringList | null);
+  'maskedPaths'?: (string)[];
+  'readonlyPaths'?: (string)[];
   /**
    * --oom-score-adj (-1000..1000): the process's OOM killer adjustment;
    * absent = inherited.
    */
   'oomScoreAdj'?: (number);
+  /**
+   * The cgroup limits beyond the five above (0 / absent / empty = unset). A
+   * device path that is not a block device on the host is INVALID_ARGUMENT
+   * naming it; a limit the kernel lacks (blkio weights without BFQ, the
+   * swappiness of cgroup v2) fails the start with FAILED_PRECONDITION.
+   * --memory-reservation: bytes, the soft limit (at most memory when set).
+   */
+  'memoryReservation'?: (number | string | Long);
+  /**
+   * --memory-swappiness 0-100; absent or -1 = the kernel's.
+   */
+  'memorySwappiness'?: (number | string | Long);
+  /**
+   * --kernel-memory: bytes; accepted, not applied, with a create warning.
+   */
+  'kernelMemory'?: (number | string | Long);
+  /**
+   * --oom-kill-disable: the OOM killer leaves the container's processes alone.
+   */
+  'oomKillDisable'?: (boolean);
+  /**
+   * --cpu-period (1000-1000000) and --cpu-quota (>= 1000, -1 = none), in
+   * microseconds; not together with nano_cpus.
+   */
+  'cpuPeriod'?: (number | string | Long);
+  'cpuQuota'?: (number | string | Long);
+  /**
+   * --cpuset-mems: memory nodes allowed, "0-1,3".
+   */
+  'cpusetMems'?: (string);
+  /**
+   * --blkio-weight 10-1000 and --blkio-weight-device.
+   */
+  'blkioWeight'?: (number);
+  'blkioWeightDevice'?: (_berth_engine_v1_WeightDevice)[];
+  /**
+   * --device-read-bps, --device-write-bps, --device-read-iops, --device-write-iops.
+   */
+  'blkioDeviceReadBps'?: (_berth_engine_v1_ThrottleDevice)[];
+  'blkioDeviceWriteBps'?: (_berth_engine_v1_ThrottleDevice)[];
+  'blkioDeviceReadIops'?: (_berth_engine_v1_ThrottleDevice)[];
+  'blkioDeviceWriteIops'?: (_berth_engine_v1_ThrottleDevice)[];
+  '_memorySwappiness'?: "memorySwappiness";
   '_oomScoreAdj'?: "oomScoreAdj";
 }
 
@@ -270,15 +314,58 @@ export interface HostConfig__Output {
   'groupAdd': (string)[];
   /**
    * Docker's MaskedPaths / ReadonlyPaths: absolute paths made unreadable /
-   * read-only instead of Docker's default lists; absent (unset) = the
-   * defaults, given (even empty) = exactly these.
+   * read-only instead of Docker's default lists; empty = the defaults
+   * (--privileged: none at all).
    */
-  'maskedPaths': (_berth_engine_v1_StringList__Output | null);
-  'readonlyPaths': (_berth_engine_v1_StringList__Output | null);
+  'maskedPaths': (string)[];
+  'readonlyPaths': (string)[];
   /**
    * --oom-score-adj (-1000..1000): the process's OOM killer adjustment;
    * absent = inherited.
    */
   'oomScoreAdj'?: (number);
+  /**
+   * The cgroup limits beyond the five above (0 / absent / empty = unset). A
+   * device path that is not a block device on the host is INVALID_ARGUMENT
+   * naming it; a limit the kernel lacks (blkio weights without BFQ, the
+   * swappiness of cgroup v2) fails the start with FAILED_PRECONDITION.
+   * --memory-reservation: bytes, the soft limit (at most memory when set).
+   */
+  'memoryReservation': (number);
+  /**
+   * --memory-swappiness 0-100; absent or -1 = the kernel's.
+   */
+  'memorySwappiness'?: (number);
+  /**
+   * --kernel-memory: bytes; accepted, not applied, with a create warning.
+   */
+  'kernelMemory': (number);
+  /**
+   * --oom-kill-disable: the OOM killer leaves the container's processes alone.
+   */
+  'oomKillDisable': (boolean);
+  /**
+   * --cpu-period (1000-1000000) and --cpu-quota (>= 1000, -1 = none), in
+   * microseconds; not together with nano_cpus.
+   */
+  'cpuPeriod': (number);
+  'cpuQuota': (number);
+  /**
+   * --cpuset-mems: memory nodes allowed, "0-1,3".
+   */
+  'cpusetMems': (string);
+  /**
+   * --blkio-weight 10-1000 and --blkio-weight-device.
+   */
+  'blkioWeight': (number);
+  'blkioWeightDevice': (_berth_engine_v1_WeightDevice__Output)[];
+  /**
+   * --device-read-bps, --device-write-bps, --device-read-iops, --device-write-iops.
+   */
+  'blkioDeviceReadBps': (_berth_engine_v1_ThrottleDevice__Output)[];
+  'blkioDeviceWriteBps': (_berth_engine_v1_ThrottleDevice__Output)[];
+  'blkioDeviceReadIops': (_berth_engine_v1_ThrottleDevice__Output)[];
+  'blkioDeviceWriteIops': (_berth_engine_v1_ThrottleDevice__Output)[];
+  '_memorySwappiness'?: "memorySwappiness";
   '_oomScoreAdj'?: "oomScoreAdj";
 }

@@ -109,14 +109,16 @@ export interface ImagesClient extends grpc.Client {
   list(argument: _berth_images_v1_ListImagesRequest, callback: grpc.requestCallback<_berth_images_v1_ListImagesResponse__Output>): grpc.ClientUnaryCall;
   
   /**
-   * Removes dangling images no lease holds, then collects garbage.
+   * Removes dangling images no lease holds, then collects garbage. Emits
+   * image.deleted per image.
    */
   Prune(argument: _berth_images_v1_PruneImagesRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_berth_images_v1_RemoveImageResponse__Output>): grpc.ClientUnaryCall;
   Prune(argument: _berth_images_v1_PruneImagesRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_berth_images_v1_RemoveImageResponse__Output>): grpc.ClientUnaryCall;
   Prune(argument: _berth_images_v1_PruneImagesRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_berth_images_v1_RemoveImageResponse__Output>): grpc.ClientUnaryCall;
   Prune(argument: _berth_images_v1_PruneImagesRequest, callback: grpc.requestCallback<_berth_images_v1_RemoveImageResponse__Output>): grpc.ClientUnaryCall;
   /**
-   * Removes dangling images no lease holds, then collects garbage.
+   * Removes dangling images no lease holds, then collects garbage. Emits
+   * image.deleted per image.
    */
   prune(argument: _berth_images_v1_PruneImagesRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_berth_images_v1_RemoveImageResponse__Output>): grpc.ClientUnaryCall;
   prune(argument: _berth_images_v1_PruneImagesRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_berth_images_v1_RemoveImageResponse__Output>): grpc.ClientUnaryCall;
@@ -128,6 +130,8 @@ export interface ImagesClient extends grpc.Client {
    * while a lease holds it (Docker's conflict message, naming the container)
    * unless force, which untags and keeps the image (dangling) for its holder,
    * as Docker does; then unreferenced blobs are collected unless no_prune.
+   * Emits image.untagged per name removed, then image.deleted when the
+   * image itself went.
    */
   Remove(argument: _berth_images_v1_RemoveImageRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_berth_images_v1_RemoveImageResponse__Output>): grpc.ClientUnaryCall;
   Remove(argument: _berth_images_v1_RemoveImageRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_berth_images_v1_RemoveImageResponse__Output>): grpc.ClientUnaryCall;
@@ -138,6 +142,8 @@ export interface ImagesClient extends grpc.Client {
    * while a lease holds it (Docker's conflict message, naming the container)
    * unless force, which untags and keeps the image (dangling) for its holder,
    * as Docker does; then unreferenced blobs are collected unless no_prune.
+   * Emits image.untagged per name removed, then image.deleted when the
+   * image itself went.
    */
   remove(argument: _berth_images_v1_RemoveImageRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_berth_images_v1_RemoveImageResponse__Output>): grpc.ClientUnaryCall;
   remove(argument: _berth_images_v1_RemoveImageRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_berth_images_v1_RemoveImageResponse__Output>): grpc.ClientUnaryCall;
@@ -162,14 +168,14 @@ export interface ImagesClient extends grpc.Client {
   tag(argument: _berth_images_v1_TagImageRequest, callback: grpc.requestCallback<_berth_images_v1_Image__Output>): grpc.ClientUnaryCall;
   
   /**
-   * Removes one name only. Emits image.deleted.
+   * Removes one name only. Emits image.untagged.
    */
   Untag(argument: _berth_images_v1_UntagImageRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_berth_images_v1_Image__Output>): grpc.ClientUnaryCall;
   Untag(argument: _berth_images_v1_UntagImageRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_berth_images_v1_Image__Output>): grpc.ClientUnaryCall;
   Untag(argument: _berth_images_v1_UntagImageRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_berth_images_v1_Image__Output>): grpc.ClientUnaryCall;
   Untag(argument: _berth_images_v1_UntagImageRequest, callback: grpc.requestCallback<_berth_images_v1_Image__Output>): grpc.ClientUnaryCall;
   /**
-   * Removes one name only. Emits image.deleted.
+   * Removes one name only. Emits image.untagged.
    */
   untag(argument: _berth_images_v1_UntagImageRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_berth_images_v1_Image__Output>): grpc.ClientUnaryCall;
   untag(argument: _berth_images_v1_UntagImageRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_berth_images_v1_Image__Output>): grpc.ClientUnaryCall;
@@ -212,7 +218,8 @@ export interface ImagesHandlers extends grpc.UntypedServiceImplementation {
   List: grpc.handleUnaryCall<_berth_images_v1_ListImagesRequest__Output, _berth_images_v1_ListImagesResponse>;
   
   /**
-   * Removes dangling images no lease holds, then collects garbage.
+   * Removes dangling images no lease holds, then collects garbage. Emits
+   * image.deleted per image.
    */
   Prune: grpc.handleUnaryCall<_berth_images_v1_PruneImagesRequest__Output, _berth_images_v1_RemoveImageResponse>;
   
@@ -221,6 +228,8 @@ export interface ImagesHandlers extends grpc.UntypedServiceImplementation {
    * while a lease holds it (Docker's conflict message, naming the container)
    * unless force, which untags and keeps the image (dangling) for its holder,
    * as Docker does; then unreferenced blobs are collected unless no_prune.
+   * Emits image.untagged per name removed, then image.deleted when the
+   * image itself went.
    */
   Remove: grpc.handleUnaryCall<_berth_images_v1_RemoveImageRequest__Output, _berth_images_v1_RemoveImageResponse>;
   
@@ -231,7 +240,7 @@ export interface ImagesHandlers extends grpc.UntypedServiceImplementation {
   Tag: grpc.handleUnaryCall<_berth_images_v1_TagImageRequest__Output, _berth_images_v1_Image>;
   
   /**
-   * Removes one name only. Emits image.deleted.
+   * Removes one name only. Emits image.untagged.
    */
   Untag: grpc.handleUnaryCall<_berth_images_v1_UntagImageRequest__Output, _berth_images_v1_Image>;
   
