@@ -117,7 +117,10 @@ describe('AutoRemove (--rm) in the engine', () => {
     ac.abort();
     await expect(end).rejects.toThrow(/abandoned/);
     ports.exitProcess(c.id, { exitCode: 0 });
-    await vi.waitFor(() => expect(gone(c.id)).toBe(true), { timeout: 10_000 });
+    // Until `removed`: the record goes first, the state dir after it; a removal
+    // still running would announce into the next test.
+    await vi.waitFor(() => expect(events.some((e) => e.id === c.id && e.action === 'removed')).toBe(true), { timeout: 10_000 });
+    expect(gone(c.id)).toBe(true);
   });
 
   it('beforeStart runs with the process created and not yet started; its failure fails the start', async () => {

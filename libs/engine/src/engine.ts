@@ -1,56 +1,46 @@
-// The engine: container lifecycle composed from the store, the service ports,
-// the restart policy and events. Every state change is committed to the store
-// first and announced second; service calls that create things run as sagas.
+// The engine's local API (containerd's local.go): the Engine class is a
+// facade over modules of one concern each, all sharing one EngineContext
+// (context.ts: records, ports, events, the per-container operation chain,
+// peer retry). Every state change is committed to the store first and
+// announced second; service calls that create things run as sagas.
 //
-// Concurrency: Node runs one callback at a time, but lifecycle calls await
-// services, so two calls on one container could interleave (stop during
-// start). Each container has an operation chain (`serial`) that orders its
-// lifecycle calls; exit handling runs on the same chain.
-import { rm } from 'node:fs/promises';
-import { join } from 'node:path';
-import { ErrorCode, FailedPreconditionError, InvalidArgumentError, NotFoundError, isAlreadyExists, isFailedPrecondition, isNotFound, isUnavailable, makeError } from '@berth/errors';
-import { readLog, type LogEntry, type ReadLogOptions } from '@berth/cri-log';
-import { normalizeSignalName, quoteValue } from '@berth/container-config';
-import { cpuPercent, memoryUsage, type RawCpuMem } from './stats';
-import { applyChanges, imageConfigOf } from './commit';
-import { filterPsOutput, type TopResult } from './top';
-import { countContainers, selectPrunable, type ContainerCounts } from './summary';
-import { ContainerStore, newContainerId, type ListOptions } from './container-store';
-import { EngineEvents, type ContainerAction, type ContainerEvent } from './events';
-import { uniqueName, validateContainerName } from './names';
-import type { EnginePorts, ExitStatus, PullPolicy } from './ports';
-import { newContainerRecord } from './record';
-import { decideRestart, RestartBackoff, type Clock } from './restart';
-import { RestartScheduler } from './lifecycle/restarts';
-import { ExitHandling } from './lifecycle/exits';
+//   lifecycle/  create, start, stop (signals, pause), remove (rm, prune, --rm),
+//               update (rename, update), exits (watch and handle an exit),
+//               restarts (policy timers and backoffs), release (what a process
+//               holds), shared-network (--network container:), signals
+//   queries/    stats, top, logs, wait (and the end of an attached run)
+//   io/         exec
+//   volume-mounts.ts  the create saga's volumes step; container-commit.ts  commit
+//   recovery.ts reaches the engine only through recoveryHost()
+//
+// The gRPC layer (service.ts) maps wire messages onto this API and back.
+import type { LogEntry } from '@berth/cri-log';
+import type { ContainerUpdate } from '@berth/container-config';
+import { EngineContext, type EngineOptions } from './context';
+import { ContainerCommit, type CommitOptions } from './container-commit';
+import type { ContainerStore, ListOptions } from './container-store';
+import type { ContainerAction, ContainerEvent, EngineEvents } from './events';
+import { ContainerExec, type ExecRequest } from './io/exec';
 import { ContainerCreation, type CreateRequest } from './lifecycle/create';
+import { ExitHandling } from './lifecycle/exits';
+import { RuntimeRelease } from './lifecycle/release';
+import { ContainerRemoval } from './lifecycle/remove';
+import { RestartScheduler } from './lifecycle/restarts';
 import { ContainerStart } from './lifecycle/start';
 import { ContainerSignals } from './lifecycle/stop';
-import { ContainerRemoval } from './lifecycle/remove';
 import { ContainerUpdates } from './lifecycle/update';
+import { connectNetwork, disconnectNetwork, type ConnectOptions } from './network-connect';
+import type { ExitStatus } from './ports';
+import { ContainerLogs, type LogsOptions } from './queries/logs';
 import { ContainerStats, type StatsSample } from './queries/stats';
 import { ContainerTop } from './queries/top';
-import { ContainerLogs, type LogsOptions } from './queries/logs';
 import { ContainerWaits } from './queries/wait';
-import { ContainerExec, type ExecRequest } from './io/exec';
-import { ContainerCommit, type CommitOptions } from './container-commit';
-import { createSteps, hostnameOf, resourcesOf, startSteps, type RunContext } from './run-plan';
-import { processFields } from './merge';
-import { resolveUser } from './user';
-import { requireRunning } from './state';
-import { checkSecurityOpts, isPrivileged, noNewPrivilegesOf } from './security';
-import { randomBytes } from 'node:crypto';
-import { RuntimeRelease } from './lifecycle/release';
-import { canTransition, transition as checkTransition } from './state';
-import type { ContainerUpdate } from '@berth/container-config';
-import { logBoundsOf, type ContainerConfig, type ContainerRecord, type EndpointSettings, type HostConfig } from './types';
-import { VolumeStore } from './volumes';
-import { allocateIdMapping, loadIdPool, passwdUid } from './userns';
+import type { RecoveryHost } from './recovery';
 import { closeEngineState } from './state-modes';
-import { connectNetwork, disconnectNetwork, type ConnectOptions } from './network-connect';
-import { discardInterruptedCreate } from './recovery';
-import { prepareVolumesStep } from './volume-mounts';
-import { EngineContext, MAX_TIMER_MS, type EngineOptions } from './context';
+import { countContainers, type ContainerCounts } from './summary';
+import type { TopResult } from './top';
+import type { ContainerRecord, EndpointSettings } from './types';
+import type { VolumeStore } from './volumes';
 
 export type { EngineOptions } from './context';
 
@@ -116,17 +106,6 @@ export class Engine {
     closeEngineState(this.ctx.stateDir);
     this.ctx.syncUsernsTraversal();
   }
-
-  private get ports(): EnginePorts { return this.ctx.ports; }
-  private get clock(): Clock { return this.ctx.clock; }
-  private get stateDir(): string { return this.ctx.stateDir; }
-  private get warn(): (msg: string) => void { return this.ctx.warn; }
-  private get onStepTimed(): ((step: string, seconds: number) => void) | undefined { return this.ctx.onStepTimed; }
-  private syncUsernsTraversal(): void { this.ctx.syncUsernsTraversal(); }
-  private timed<T>(step: string, fn: () => Promise<T>): Promise<T> { return this.ctx.timed(step, fn); }
-  private serial<T>(id: string, fn: () => Promise<T>): Promise<T> { return this.ctx.serial(id, fn); }
-  private emit(rec: ContainerRecord, action: ContainerAction, extra: Partial<ContainerEvent> = {}): void { this.ctx.emit(rec, action, extra); }
-  private whileUnavailable<T>(fn: () => Promise<T>): Promise<T> { return this.ctx.whileUnavailable(fn); }
 
   // ---- create / start / run -------------------------------------------------
 
@@ -230,13 +209,13 @@ export class Engine {
    */
   async connectNetwork(ref: string, network: string, opts: ConnectOptions = {}): Promise<{ network: string; endpoint: EndpointSettings }> {
     const rec = this.store.find(ref);
-    return this.serial(rec.id, () => connectNetwork({ store: this.store, ports: this.ports, warn: this.warn }, rec.id, network, opts));
+    return this.ctx.serial(rec.id, () => connectNetwork(this.ctx, rec.id, network, opts));
   }
 
   /** docker network disconnect (network-connect.ts); force drops a connection to a network that is gone. */
   async disconnectNetwork(ref: string, network: string, opts: { force?: boolean } = {}): Promise<void> {
     const rec = this.store.find(ref);
-    return this.serial(rec.id, () => disconnectNetwork({ store: this.store, ports: this.ports, warn: this.warn }, rec.id, network, opts));
+    return this.ctx.serial(rec.id, () => disconnectNetwork(this.ctx, rec.id, network, opts));
   }
 
   /** docker rename (lifecycle/update.ts). */
@@ -339,19 +318,26 @@ export class Engine {
 
   // ---- recovery ---------------------------------------------------------------
 
-  /** Internal hooks for recovery (recovery.ts). */
-  /** @internal */ _watch(id: string): void { this.exits.watch(id); }
-  /** @internal */ _isCreating(id: string): boolean { return this.creation.isCreating(id); }
-  /** @internal */ _scheduleRestart(id: string, delayMs: number): void { this.restarts.schedule(id, delayMs); }
-  /** @internal */ _releaseRuntime(id: string): Promise<void> { return this.release.release(id); }
-  /** @internal On the container's chain: a start queued before it wins (then there is nothing to undo). */
-  _releaseIfCreated(id: string): Promise<void> {
-    return this.serial(id, async () => {
-      if (this.store.get(id).state === 'created') await this.release.release(id);
-    });
+  /** What recovery (recovery.ts) may do to this engine's containers, and nothing else. */
+  recoveryHost(): RecoveryHost {
+    const { ctx } = this;
+    return {
+      store: ctx.store,
+      volumes: ctx.volumes,
+      ports: ctx.ports,
+      now: () => ctx.clock.now(),
+      emit: (rec, action, extra) => ctx.emit(rec, action, extra),
+      isCreating: (id) => this.creation.isCreating(id),
+      watchExit: (id) => this.exits.watch(id),
+      releaseRuntime: (id) => this.release.release(id),
+      releaseIfCreated: (id) => ctx.serial(id, async () => {
+        if (ctx.store.get(id).state === 'created') await this.release.release(id);
+      }),
+      scheduleRestart: (id) => this.restarts.schedule(id, this.restarts.backoff(id).next(0)),
+      remove: (id, opts) => this.removal.remove(id, opts),
+    };
   }
-  /** @internal */ _emit(rec: ContainerRecord, action: ContainerAction, extra: Partial<ContainerEvent> = {}): void { this.emit(rec, action, extra); }
-  /** @internal */ _backoff(id: string): RestartBackoff { return this.restarts.backoff(id); }
-  /** @internal */ get _ports(): EnginePorts { return this.ports; }
-  /** @internal */ get _clock(): Clock { return this.clock; }
+
+  /** @internal The copy handlers' events (service.ts), until cp moves into the engine. */
+  _emit(rec: ContainerRecord, action: ContainerAction, extra: Partial<ContainerEvent> = {}): void { this.ctx.emit(rec, action, extra); }
 }

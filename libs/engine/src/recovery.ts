@@ -19,12 +19,40 @@
 //                                                 has for it (a start cut short) is released
 //   stored created, no root (engine died inside create) -> discard the record
 //   exited (now or before) with AutoRemove (--rm)       -> remove it, as its exit handling would have
+//
+// The engine gives recovery a RecoveryHost (Engine.recoveryHost()): the
+// records, the ports, and the few lifecycle steps recovery applies, nothing
+// else of its insides.
 import { isNotFound, isUnavailable } from '@berth/errors';
-import type { Engine } from './engine';
-import type { EngineContext } from './context';
-import type { ExitStatus } from './ports';
+import type { ContainerStore } from './container-store';
+import type { ContainerAction, ContainerEvent } from './events';
+import type { EnginePorts, ExitStatus } from './ports';
 import { policyWantsRestart } from './restart';
 import { logBoundsOf, type ContainerRecord } from './types';
+import type { VolumeStore } from './volumes';
+
+/** What recovery needs of the engine. */
+export interface RecoveryHost {
+  readonly store: ContainerStore;
+  readonly volumes: VolumeStore;
+  readonly ports: EnginePorts;
+  /** Epoch ms on the engine's clock. */
+  now(): number;
+  /** Announces a change of `rec` already committed to the store. */
+  emit(rec: ContainerRecord, action: ContainerAction, extra?: Partial<ContainerEvent>): void;
+  /** True while this engine is creating `id` (its record has no root yet, and is no leftover). */
+  isCreating(id: string): boolean;
+  /** Arms the exit watcher of a container whose process is alive. */
+  watchExit(id: string): void;
+  /** Releases what the container's process holds (idempotent; lifecycle/release.ts). */
+  releaseRuntime(id: string): Promise<void>;
+  /** The same on the container's operation chain, if it is still created then (a start queued before wins). */
+  releaseIfCreated(id: string): Promise<void>;
+  /** Restarts the container after its restart backoff (lifecycle/restarts.ts). */
+  scheduleRestart(id: string): void;
+  /** docker rm (--rm of a container that exited while the engine was down). */
+  remove(id: string, opts: { volumes: boolean }): Promise<void>;
+}
 
 export interface Observed {
   pid: number;
@@ -80,7 +108,7 @@ export function decideRecovery(rec: ContainerRecord, obs: Observed | undefined, 
  * before create recorded the image digest. An unavailable service fails it
  * (the record stays, for the next try) rather than leaking the root.
  */
-export async function discardInterruptedCreate(engine: Pick<EngineContext, 'ports' | 'store' | 'volumes'>, rec: ContainerRecord): Promise<void> {
+export async function discardInterruptedCreate(engine: Pick<RecoveryHost, 'ports' | 'store' | 'volumes'>, rec: ContainerRecord): Promise<void> {
   const { ports } = engine;
   const unlessUnavailable = (e: unknown) => { if (isUnavailable(e)) throw e; };
   await ports.layers.remove(rec.id).catch(unlessUnavailable);
@@ -94,26 +122,27 @@ export async function discardInterruptedCreate(engine: Pick<EngineContext, 'port
 }
 
 /** Runs recovery for every record; returns the actions taken (for logs and tests). */
-export async function recover(engine: Engine): Promise<RecoveryAction[]> {
-  const ports = engine._ports;
+export async function recover(source: { recoveryHost(): RecoveryHost }): Promise<RecoveryAction[]> {
+  const engine = source.recoveryHost();
+  const { ports } = engine;
   const observed = new Map((await ports.namespaces.list()).map((o) => [o.id, o]));
   const actions: RecoveryAction[] = [];
   for (const rec of engine.store.list({ all: true }).reverse()) { // oldest first, like Docker's start order
-    const a = decideRecovery(rec, observed.get(rec.id), engine._clock.now());
+    const a = decideRecovery(rec, observed.get(rec.id), engine.now());
     actions.push(a);
     if (a.watch) {
       if (a.pid !== rec.pid) engine.store.update(rec.id, (c) => ({ ...c, pid: a.pid! }));
       // The copy of its log first: the watcher may see the exit at once, and
       // the release after it waits only for a copy that is running.
       ports.namespaces.mirrorLogs?.(rec.id, rec.logPath, logBoundsOf(rec.hostConfig));
-      engine._watch(rec.id);
+      engine.watchExit(rec.id);
       continue;
     }
     if (rec.state === 'created' && rec.rootfs !== '' && observed.has(rec.id)) {
       // A start the engine died in (the process made, perhaps even running,
       // the start never committed: no client was told it started): undone,
       // so the container is created again and a retried start runs it anew.
-      await engine._releaseIfCreated(rec.id);
+      await engine.releaseIfCreated(rec.id);
       continue;
     }
     if (a.discard) {
@@ -128,7 +157,7 @@ export async function recover(engine: Engine): Promise<RecoveryAction[]> {
         if (isNotFound(e)) continue;
         throw e;
       }
-      if (fresh.rootfs === '' && !engine._isCreating(rec.id)) await discardInterruptedCreate({ ports, store: engine.store, volumes: engine.volumes }, fresh);
+      if (fresh.rootfs === '' && !engine.isCreating(rec.id)) await discardInterruptedCreate(engine, fresh);
       continue;
     }
     let cur = rec;
@@ -138,22 +167,22 @@ export async function recover(engine: Engine): Promise<RecoveryAction[]> {
     // Before a release deletes the process's own log, copy what the engine's
     // log lacks: the lines written while the engine was down.
     if (rec.state === 'exited' || a.exit) ports.namespaces.mirrorLogs?.(rec.id, rec.logPath, logBoundsOf(rec.hostConfig));
-    if (rec.state === 'exited') await engine._releaseRuntime(rec.id);
+    if (rec.state === 'exited') await engine.releaseRuntime(rec.id);
     if (a.exit) {
-      await engine._releaseRuntime(rec.id);
+      await engine.releaseRuntime(rec.id);
       const e = a.exit;
       cur = engine.store.transition(rec.id, 'exit', () => ({ exitCode: e.exitCode, oomKilled: e.oomKilled, finishedAt: e.exitedAt, pid: 0, error: e.error }));
-      if (e.oomKilled) engine._emit(cur, 'oom');
-      engine._emit(cur, 'die', { exitCode: e.exitCode });
-      if (!a.restart) engine._emit(cur, 'exited', { exitCode: e.exitCode });
+      if (e.oomKilled) engine.emit(cur, 'oom');
+      engine.emit(cur, 'die', { exitCode: e.exitCode });
+      if (!a.restart) engine.emit(cur, 'exited', { exitCode: e.exitCode });
     }
     if (a.restart) {
       if (cur.state === 'exited') cur = engine.store.transition(rec.id, 'restarting');
-      engine._scheduleRestart(rec.id, engine._backoff(rec.id).next(0));
+      engine.scheduleRestart(rec.id);
     } else if (cur.state === 'restarting') {
       // The policy no longer allows it (on-failure count reached): settle as exited.
       cur = engine.store.transition(rec.id, 'exit');
-      engine._emit(cur, 'exited', { exitCode: cur.exitCode });
+      engine.emit(cur, 'exited', { exitCode: cur.exitCode });
     } else if (cur.state === 'exited' && rec.hostConfig.autoRemove) {
       // --rm (HostConfig.AutoRemove): exited while the engine was down, or
       // the engine died between committing the exit and removing it.
