@@ -32,6 +32,8 @@ export interface ImagesLocalOptions {
   authConfigPath?: string;
   /** Registries allowed over plain HTTP besides localhost and 127.0.0.0/8. */
   insecureRegistries?: string[];
+  /** Registry host configuration (hosts.toml per registry; default $BERTH_REGISTRY_CONFIG or /etc/berth/certs.d). */
+  registryConfigDir?: string;
 }
 
 export class ImagesLocal {
@@ -58,11 +60,12 @@ export class ImagesLocal {
       : undefined;
     const authConfig = new AuthConfig(opts.authConfigPath);
     const insecure = opts.insecureRegistries ?? [];
-    const hosts = new RegistryHosts({ authConfig, insecureRegistries: insecure });
+    const hosts = new RegistryHosts({ authConfig, insecureRegistries: insecure, ...(opts.registryConfigDir ? { hostsDir: opts.registryConfigDir } : {}) });
     const transfer = new TransferService(
       { content, store, leases, images, hosts, sources: new BlobSources(db), applier: opts.layerApplier, events, metrics, platform },
       authConfig,
       insecure,
+      opts.registryConfigDir,
     );
     return new ImagesLocal(content, leases, images, transfer, events, db);
   }

@@ -20,6 +20,7 @@ export class TransferService {
     readonly ctx: TransferContext,
     private readonly authConfig: AuthConfig,
     private readonly insecureRegistries: string[],
+    private readonly registryConfigDir?: string,
   ) {}
 
   /** Pulls `reference` and applies its layers; resolves with the image record once it is runnable. */
@@ -55,6 +56,7 @@ export class TransferService {
       authConfig: this.authConfig,
       insecureRegistries: this.insecureRegistries,
       credentials: { username, password },
+      ...(this.registryConfigDir ? { hostsDir: this.registryConfigDir } : {}),
     });
     await client.verifyLogin();
     await this.authConfig.set(registry, { username, password });
