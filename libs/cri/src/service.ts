@@ -4,7 +4,9 @@
 // images contracts and keeps no state of its own (docs/design/cri.md).
 
 import { BerthError, ErrorCode, InvalidArgumentError } from '@berth/errors';
-import { BERTH_VERSION, type AsyncHandlers, type ServiceModule } from '@berth/kit';
+import { BERTH_VERSION, socketPath, type AsyncHandlers, type ServiceModule } from '@berth/kit';
+import type { Server } from 'node:net';
+import { frontSocket } from './front-socket';
 import type { runtimeV1 } from '@berth/proto';
 import { createBackends } from './backends';
 import { CriContainers } from './containers';
@@ -147,10 +149,25 @@ export const criModule: ServiceModule = {
       ImageFsInfo: async () => images.fsInfo(),
     };
 
+    // kubelet, crictl and critest (Go gRPC) send the socket path as :authority,
+    // which Node's HTTP/2 refuses: they reach the server through the kit's
+    // authority proxy on cri.sock; the server itself listens beside it.
+    const inner = `${socketPath('cri', ctx.paths)}.grpc`;
+    let proxy: Server;
+    try {
+      proxy = await frontSocket(socketPath('cri', ctx.paths), inner);
+    } catch (e) {
+      b.close();
+      throw e;
+    }
     return {
       handlers: runtime,
       services: { 'runtime.v1.ImageService': imageService },
-      close: async () => b.close(),
+      socket: inner,
+      close: async () => {
+        await new Promise<void>((resolve) => proxy.close(() => resolve()));
+        b.close();
+      },
     };
   },
 };

@@ -61,7 +61,7 @@ export async function runServices(modules: ServiceModule[], opts: RunOptions): P
       try {
         host = await ServiceHost.start({
           name: m.name, service: m.grpcService, handlers: started.handlers, ...(started.services ? { services: started.services } : {}), paths, logger: log, registry,
-          ...(metrics !== undefined ? { metrics } : {}),
+          ...(metrics !== undefined ? { metrics } : {}), ...(started.socket ? { socket: started.socket } : {}),
         });
       } catch (e) {
         await started.close().catch(() => undefined);

@@ -29,6 +29,13 @@ export interface StartedService {
   services?: Record<string, AsyncHandlers<unknown>>;
   /** Called after the gRPC server has drained: release resources. */
   close(): Promise<void>;
+  /**
+   * Where the host binds the gRPC socket, when not BERTH_RUN/<name>.sock: a
+   * module that fronts its public socket itself (the CRI's, through
+   * listenAuthorityProxy, for Go clients that send the socket path as
+   * :authority) has the server listen here.
+   */
+  socket?: string;
 }
 
 export interface ServiceModule {
