@@ -10,6 +10,7 @@ import { checkCgroupnsMode, checkContainerName, MIN_MEMORY, parseDeviceCgroupRul
 import type { CommandDef, FlagDef, ParsedCommand } from './command';
 import { invalidFlagValue } from './command';
 import { HEALTH_FLAGS, healthConfigFromFlags } from './health-flags';
+import { RESOURCE_FLAGS, resourcesFromFlags } from './resource-flags';
 import {
   checkImageRef, parseCapability, parseCpus, parseCpuset, parseEnvArg, parseEnvFile, parseHostname, parseLabel,
   parseMemory, parseMemorySwap, parseNetworkMode, parsePortSpec, parseRestartPolicy, parseTmpfs, parseUserSpec,
@@ -57,6 +58,7 @@ export const RUN_FLAGS: FlagDef[] = [
   { name: 'log-opt', kind: 'list', description: 'Log driver options (max-size=10m: rotate at this size, -1 never; max-file=5: files kept)' },
   { name: 'pull', kind: 'string', description: 'Pull image before running ("always", "missing", "never")', default: 'missing' },
   ...HEALTH_FLAGS,
+  ...RESOURCE_FLAGS,
 ];
 
 export const RUN_COMMAND: CommandDef = {
@@ -254,6 +256,13 @@ export function buildRunRequest(p: ParsedCommand, env: RunEnv): RunRequest {
   if (pull !== 'missing' && pull !== 'always' && pull !== 'never') throw invalidFlagValue(flagOf('pull'), pull, 'expected always, missing or never');
 
   const healthcheck = healthConfigFromFlags(p);
+  const resources = resourcesFromFlags(p);
+  if (nanoCpus > 0 && (resources.cpuPeriod || (resources.cpuQuota ?? 0) > 0)) {
+    throw new InvalidArgumentError('conflicting options: --cpus and --cpu-period/--cpu-quota cannot both be set (--cpus is a quota over a 100 ms period)', { field: 'cpus' });
+  }
+  if (resources.memoryReservation && memory > 0 && resources.memoryReservation > memory) {
+    throw invalidFlagValue(flagOf('memory-reservation'), str('memory-reservation'), 'the memory limit (--memory) must be at least the reservation');
+  }
 
   const detach = (v.detach as boolean | undefined) ?? false;
   const interactive = v.interactive as boolean;
@@ -269,6 +278,7 @@ export function buildRunRequest(p: ParsedCommand, env: RunEnv): RunRequest {
       memory, memorySwap, nanoCpus, cpuShares, cpusetCpus, pidsLimit, networkMode, portBindings, mounts,
       readonlyRootfs: v['read-only'] as boolean, init: v.init as boolean, restartPolicy, capAdd, capDrop,
       usernsMode: userns, autoRemove, logConfig, securityOpt, privileged, devices, deviceCgroupRules, cgroupnsMode,
+      ...resources,
     },
     pull,
     detach,

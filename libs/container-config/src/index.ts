@@ -4,6 +4,7 @@
 // (libs/engine); both use these one definitions, which map one to one onto
 // berth.engine.v1's CreateContainerRequest.
 import type { DeviceMapping } from './devices';
+import type { ThrottleDevice, WeightDevice } from './resources';
 
 export interface RestartPolicy {
   /** "no" | "always" | "unless-stopped" | "on-failure". */
@@ -156,6 +157,26 @@ export interface HostConfig {
   deviceCgroupRules: string[];
   /** --cgroupns: "private" | "host" | "" (engine default: private). */
   cgroupnsMode: string;
+  /** --memory-reservation: bytes, the soft limit; 0 / absent = none. */
+  memoryReservation?: number;
+  /** --memory-swappiness 0-100; -1 / absent = the kernel's. */
+  memorySwappiness?: number;
+  /** --kernel-memory: bytes; accepted and not applied (deprecated by Docker, ignored by newer kernels), with a warning. */
+  kernelMemory?: number;
+  /** --oom-kill-disable: the OOM killer leaves the container alone (it waits for memory instead). */
+  oomKillDisable?: boolean;
+  /** --cpu-period / --cpu-quota: CFS bandwidth in microseconds; 0 = unset (not with nanoCpus). */
+  cpuPeriod?: number;
+  cpuQuota?: number;
+  /** --cpuset-mems: memory nodes, "0-1,3"; "" = all. */
+  cpusetMems?: string;
+  /** --blkio-weight 10-1000, 0 = unset; --blkio-weight-device; --device-read/write-bps/iops. */
+  blkioWeight?: number;
+  blkioWeightDevice?: WeightDevice[];
+  blkioDeviceReadBps?: ThrottleDevice[];
+  blkioDeviceWriteBps?: ThrottleDevice[];
+  blkioDeviceReadIops?: ThrottleDevice[];
+  blkioDeviceWriteIops?: ThrottleDevice[];
 }
   /** --ipc, --pid, --uts: "" (own namespace) | "host" | "container:<name|id>". Absent = "". */
   ipcMode?: string;
@@ -178,3 +199,4 @@ export interface HostConfig {
 export * from './validate';
 export * from './devices';
 export * from './health';
+export * from './resources';

@@ -9,6 +9,7 @@ import { posix } from 'node:path';
 import { InvalidArgumentError } from '@berth/errors';
 import { healthConfigFromDocker, type ContainerConfig, type DockerHealthConfig, type HostConfig, type MountSpec, type PortBinding, type RestartPolicy } from '@berth/container-config';
 import { parseCapability, parseNetworkMode, parseTmpfs, parseVolumeSpec } from '@berth/cli-kit';
+import { extraResourcesOf } from './resources';
 import type { engineV1 } from '@berth/proto';
 
 /** The label that marks a container the gateway removes at its exit (Docker's AutoRemove, see containers.ts). */
@@ -224,6 +225,8 @@ export function decodeCreate(body: Json, name: string): DecodedCreate {
     }),
     deviceCgroupRules: strList(h['DeviceCgroupRules']),
     cgroupnsMode: str(h['CgroupnsMode']),
+    // MemoryReservation, MemorySwappiness, KernelMemory, OomKillDisable, CpuPeriod/CpuQuota, CpusetMems, Blkio*.
+    ...extraResourcesOf(h, nanoCpus > 0 && !num(h['NanoCpus'])),
     logConfig: { type: logType === 'json-file' || logType === 'local' ? '' : logType, config: Object.fromEntries(Object.entries(obj(logConfig['Config'])).map(([k, v]) => [k, str(v)])) },
   };
   return { request: toWire(name.replace(/^\//, ''), config, hostConfig), extraNetworks, aliases, autoRemove };

@@ -65,11 +65,14 @@ const MAX_NODES = 4096;
 function nodeOf(st: Stats, hostPath: string, path: string): DeviceNode | undefined {
   const type = st.isCharacterDevice() ? 'c' : st.isBlockDevice() ? 'b' : undefined;
   if (!type) return undefined;
-  const rdev = BigInt(st.rdev);
-  // glibc's dev_t encoding (major(3)/minor(3)).
-  const major = Number(((rdev >> 32n) & 0xfffff000n) | ((rdev >> 8n) & 0xfffn));
-  const minor = Number(((rdev >> 12n) & 0xffffff00n) | (rdev & 0xffn));
+  const { major, minor } = deviceNumbers(st.rdev);
   return { path, type, major, minor, fileMode: st.mode & 0o7777, uid: st.uid, gid: st.gid, hostPath };
+}
+
+/** A stat's rdev as major and minor, glibc's dev_t encoding (major(3)/minor(3)). */
+export function deviceNumbers(rdevNumber: number | bigint): { major: number; minor: number } {
+  const rdev = BigInt(rdevNumber);
+  return { major: Number(((rdev >> 32n) & 0xfffff000n) | ((rdev >> 8n) & 0xfffn)), minor: Number(((rdev >> 12n) & 0xffffff00n) | (rdev & 0xffn)) };
 }
 
 /** Device nodes under a host directory (symlinks and the skipped dirs left out), container paths under `into`. */

@@ -97,6 +97,22 @@ export interface CgroupResources {
   pidsLimit: number;
   /** Device access rules (devices.ts), applied in order; set at create only (update leaves them). */
   devices?: DeviceRule[];
+  /** The limits of resources.ts; absent = unset. Bytes, microseconds, "0-1" node lists. */
+  memoryReservation?: number;
+  memorySwappiness?: number;
+  oomKillDisable?: boolean;
+  cpuPeriod?: number;
+  cpuQuota?: number;
+  cpusetMems?: string;
+  /** Host block devices by major:minor (resolved from their paths). */
+  blockIO?: {
+    weight?: number;
+    weightDevice: { major: number; minor: number; weight: number }[];
+    throttleReadBpsDevice: { major: number; minor: number; rate: number }[];
+    throttleWriteBpsDevice: { major: number; minor: number; rate: number }[];
+    throttleReadIopsDevice: { major: number; minor: number; rate: number }[];
+    throttleWriteIopsDevice: { major: number; minor: number; rate: number }[];
+  };
 }
 
 /** Raw cgroup counters; cumulative values, read at one moment. */

@@ -35,6 +35,8 @@ import { UntilEnd } from './events-until';
 import type { ContainerAction, ContainerEvent } from './events';
 import { createGrpcPorts, grpcProbeRunner, type GrpcPorts } from './grpc-ports';
 import { HealthMonitor } from './health';
+import { resourceWarnings } from './resources';
+import type { HostConfig } from './types';
 import { builderHandlers } from './build/service';
 import { grpcBuildImagesPort } from './build/images-port';
 import { recover } from './recovery';
@@ -547,8 +549,11 @@ function pathStatToWire(p: PathStat): engineV1.PathStat {
   return { name: p.name, size: p.size, mode: p.mode, mtimeUnixMs: p.mtimeMs, linkTarget: p.linkTarget };
 }
 
-function warningsOf(h: { networkMode: string; portBindings: unknown[] }): string[] {
-  return h.networkMode === 'host' && h.portBindings.length > 0 ? ['Published ports are discarded when using host network mode'] : [];
+function warningsOf(h: HostConfig): string[] {
+  return [
+    ...(h.networkMode === 'host' && h.portBindings.length > 0 ? ['Published ports are discarded when using host network mode'] : []),
+    ...resourceWarnings(h),
+  ];
 }
 
 /** The first message of a bidi call (null when the client closed without one). */

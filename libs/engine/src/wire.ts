@@ -41,7 +41,11 @@ export interface WireHostConfig extends WirePodOptions {
   securityOpt?: string[];
   privileged?: boolean; devices?: { pathOnHost?: string; pathInContainer?: string; cgroupPermissions?: string }[];
   deviceCgroupRules?: string[]; cgroupnsMode?: string;
+  memoryReservation?: number; memorySwappiness?: number | null; kernelMemory?: number; oomKillDisable?: boolean; cpuPeriod?: number; cpuQuota?: number;
+  cpusetMems?: string; blkioWeight?: number; blkioWeightDevice?: { path?: string; weight?: number }[];
+  blkioDeviceReadBps?: WireThrottleDevice[]; blkioDeviceWriteBps?: WireThrottleDevice[]; blkioDeviceReadIops?: WireThrottleDevice[]; blkioDeviceWriteIops?: WireThrottleDevice[];
 }
+export interface WireThrottleDevice { path?: string; rate?: number }
 export interface WireCreateContainerRequest { name?: string; config?: Maybe<WireContainerConfig>; hostConfig?: Maybe<WireHostConfig>; pull?: string }
 
 const RESTART_NAMES = ['no', 'always', 'unless-stopped', 'on-failure'];
@@ -103,7 +107,28 @@ export function hostConfigFromWire(w: Maybe<WireHostConfig>): HostConfig {
     usernsMode: w.usernsMode ?? '', autoRemove: w.autoRemove ?? false,
     logConfig: logConfigFromWire(w.logConfig), securityOpt: w.securityOpt ?? [],
     ...devicesFromWire(w),
+    ...extraResourcesFromWire(w),
   };
+}
+
+/** The limits of resources.ts: unset ones stay absent, so older records and requests read the same. */
+function extraResourcesFromWire(w: WireHostConfig): Partial<HostConfig> {
+  const throttles = (l: WireThrottleDevice[] | undefined) => (l ?? []).map((d) => ({ path: d.path ?? '', rate: d.rate ?? 0 }));
+  const out: Partial<HostConfig> = {};
+  if (w.memoryReservation) out.memoryReservation = w.memoryReservation;
+  if (w.memorySwappiness !== undefined && w.memorySwappiness !== null) out.memorySwappiness = w.memorySwappiness;
+  if (w.kernelMemory) out.kernelMemory = w.kernelMemory;
+  if (w.oomKillDisable) out.oomKillDisable = true;
+  if (w.cpuPeriod) out.cpuPeriod = w.cpuPeriod;
+  if (w.cpuQuota) out.cpuQuota = w.cpuQuota;
+  if (w.cpusetMems) out.cpusetMems = w.cpusetMems;
+  if (w.blkioWeight) out.blkioWeight = w.blkioWeight;
+  if (w.blkioWeightDevice?.length) out.blkioWeightDevice = w.blkioWeightDevice.map((d) => ({ path: d.path ?? '', weight: d.weight ?? 0 }));
+  if (w.blkioDeviceReadBps?.length) out.blkioDeviceReadBps = throttles(w.blkioDeviceReadBps);
+  if (w.blkioDeviceWriteBps?.length) out.blkioDeviceWriteBps = throttles(w.blkioDeviceWriteBps);
+  if (w.blkioDeviceReadIops?.length) out.blkioDeviceReadIops = throttles(w.blkioDeviceReadIops);
+  if (w.blkioDeviceWriteIops?.length) out.blkioDeviceWriteIops = throttles(w.blkioDeviceWriteIops);
+  return out;
 }
 
 /** --privileged, --device, --device-cgroup-rule, --cgroupns: shapes checked here (the host node at run). */

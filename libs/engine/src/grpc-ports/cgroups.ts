@@ -16,18 +16,28 @@ const CFS_PERIOD_US = 100_000;
 /** HostConfig limits -> OCI linux.resources; zero values are left unset (kernel default / unchanged). */
 export function linuxResourcesOf(r: CgroupResources): typesV1.LinuxResources {
   const out: typesV1.LinuxResources = {};
-  if (r.nanoCpus > 0 || r.cpuShares > 0 || r.cpusetCpus) {
+  if (r.nanoCpus > 0 || r.cpuShares > 0 || r.cpusetCpus || r.cpuPeriod || r.cpuQuota || r.cpusetMems) {
     out.cpu = {
       ...(r.cpuShares > 0 ? { shares: r.cpuShares } : {}),
       ...(r.nanoCpus > 0 ? { quota: Math.round((r.nanoCpus / 1e9) * CFS_PERIOD_US), period: CFS_PERIOD_US } : {}),
+      // --cpu-period / --cpu-quota (validation keeps them apart from --cpus).
+      ...(r.cpuPeriod ? { period: r.cpuPeriod } : {}),
+      ...(r.cpuQuota ? { quota: r.cpuQuota } : {}),
       cpus: r.cpusetCpus,
+      mems: r.cpusetMems ?? '',
     };
   }
-  if (r.memory > 0) {
+  if (r.memory > 0 || r.memoryReservation || r.memorySwappiness !== undefined || r.oomKillDisable) {
     // Docker: --memory-swap 0 (unset) means memory+swap = twice the memory.
     const swap = r.memorySwap === 0 ? r.memory * 2 : r.memorySwap;
-    out.memory = { limit: r.memory, swap };
+    out.memory = {
+      ...(r.memory > 0 ? { limit: r.memory, swap } : {}),
+      ...(r.memoryReservation ? { reservation: r.memoryReservation } : {}),
+      ...(r.memorySwappiness !== undefined ? { swappiness: r.memorySwappiness } : {}),
+      ...(r.oomKillDisable ? { disableOomKiller: true } : {}),
+    };
   }
+  if (r.blockIO) out.blockIo = r.blockIO;
   if (r.pidsLimit > 0) out.pids = { limit: r.pidsLimit };
   if (r.devices) out.devices = r.devices.map((d) => ({ allow: d.allow, type: d.type, major: d.major, minor: d.minor, access: d.access }));
   return out;
