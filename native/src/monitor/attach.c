@@ -1,46 +1,38 @@
 /*
- * Attach clients on <state-dir>/attach.sock: the frame protocol (frame.h),
- * output broadcast with backpressure, stdin with per-client stalls, resize.
+ * Attach clients on <state-dir>/attach.sock (attach.h): the frame protocol
+ * (frame.h), output broadcast with backpressure, stdin with per-client
+ * stalls, resize, exec requests.
  */
-#include "monitor.h"
+#include "attach.h"
+#include "exec.h"
+#include "util.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/ioctl.h>
-#include <sys/prctl.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/uio.h>
-#include <sys/un.h>
-#include <sys/wait.h>
-#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
+struct client *clients;
+int listen_fd = -1;
+char attach_path[PATH_MAX];
+long attach_stall_timeout_ms = ATTACH_STALL_TIMEOUT_MS;
+
 static void client_process(struct client *c);
+static void client_update_events(struct client *c);
+static void client_linger(struct client *c);
 
 /* ---- clients ------------------------------------------------------------ */
 
-void client_update_events(struct client *c) {
-  uint32_t ev = (c->lingering || !(c->stalled || c->flush_then_close) ? EPOLLIN : 0) | (c->pend_off < c->pend_len ? EPOLLOUT : 0);
+/* epoll events from the client's state. */
+static void client_update_events(struct client *c) {
+  uint32_t ev =
+      (c->lingering || !(c->stalled || c->flush_then_close) ? EPOLLIN : 0) | (c->pend_off < c->pend_len ? EPOLLOUT : 0);
   ep_mod(c->fd, ev, &c->ev);
-}
-
-/* Stops/starts reading p's output: the pipe (or pty) then fills and the
- * process blocks in write(), as it would with a slow terminal. */
-static void set_output_paused(struct proc *p, bool paused) {
-  if (p->out_paused == paused) return;
-  p->out_paused = paused;
-  if (p->out_fd >= 0) ep_mod(p->out_fd, paused ? 0 : EPOLLIN, &p->ev_out);
-  if (p->err_fd >= 0) ep_mod(p->err_fd, paused ? 0 : EPOLLIN, &p->ev_err);
 }
 
 static void client_unblock(struct client *c) {
@@ -49,14 +41,14 @@ static void client_unblock(struct client *c) {
   c->pend_len = c->pend_off = 0;
   struct proc *p = c->blocked_proc;
   c->blocked_proc = NULL;
-  if (p && --p->blocked == 0) set_output_paused(p, false);
+  if (p) proc_unblock_output(p);
 }
 
 /*
  * Sends a frame without blocking. What the socket does not take is kept and
  * the client's process stops being read until the client catches up (Docker's
  * attach semantics: a slow reader slows the container, nothing is lost). A
- * client that makes no progress for ATTACH_STALL_TIMEOUT_MS is dropped, so a
+ * client that makes no progress for attach_stall_timeout_ms is dropped, so a
  * wedged client cannot wedge the container (the CRI log has everything).
  */
 int send_frame(struct client *c, uint8_t type, const void *data, size_t len) {
@@ -91,7 +83,7 @@ int send_frame(struct client *c, uint8_t type, const void *data, size_t len) {
   if (c->pend_len == total - sent) clock_gettime(CLOCK_MONOTONIC, &c->blocked_since); /* newly behind */
   if (!c->blocked_proc && c->target) {
     c->blocked_proc = c->target;
-    if (c->target->blocked++ == 0) set_output_paused(c->target, true);
+    proc_block_output(c->target);
   }
   client_update_events(c);
   return 0;
@@ -109,8 +101,10 @@ static void client_flush(struct client *c) {
   }
   if (c->pend_off < c->pend_len) return;
   client_unblock(c);
-  if (c->flush_then_close) client_linger(c);
-  else client_update_events(c);
+  if (c->flush_then_close)
+    client_linger(c);
+  else
+    client_update_events(c);
 }
 
 /*
@@ -119,7 +113,7 @@ static void client_flush(struct client *c) {
  * Closing at once instead would make its pending stdin writes fail with
  * EPIPE, and a client may then tear the connection down before reading EXIT.
  */
-void client_linger(struct client *c) {
+static void client_linger(struct client *c) {
   if (c->closing || c->lingering) return;
   if (shutdown(c->fd, SHUT_WR) < 0) {
     c->closing = true;
@@ -168,7 +162,6 @@ static void client_free(struct client *c) {
   free(c);
 }
 
-/* Frees clients marked closing; done outside loops that walk the list. */
 void reap_clients(void) {
   struct client *c = clients, *next;
   for (; c; c = next) {
@@ -177,49 +170,72 @@ void reap_clients(void) {
   }
 }
 
-void broadcast(struct proc *p, uint8_t type, const void *data, size_t len) {
+/* proc_hooks.output: every client attached to p's output gets the chunk. */
+static void broadcast(struct proc *p, bool is_err, const void *data, size_t len) {
+  uint8_t type = is_err ? FRAME_STDERR : FRAME_STDOUT;
   for (struct client *c = clients; c; c = c->next)
     if (c->target == p && (c->flags & HELLO_OUTPUT) && !c->closing) send_frame(c, type, data, len);
 }
 
 static void stall(struct client *c) {
-  struct proc *p = c->target;
   c->stalled = true;
   client_update_events(c);
-  if (!p->in_wait_out) {
-    /* A pty master is also registered for EPOLLIN as out_fd; the dup in_fd is
-     * a separate epoll registration (epoll keys on the open file, the dup
-     * shares it), so use EPOLL_CTL_ADD on the dup only if it differs. */
-    if (ep_add(p->in_fd, EPOLLOUT, &p->ev_in) == 0 || errno == EEXIST) p->in_wait_out = true;
-  }
-}
-
-void on_stdin_writable(struct proc *p) {
-  epoll_ctl(epfd, EPOLL_CTL_DEL, p->in_fd, NULL);
-  p->in_wait_out = false;
-  for (struct client *c = clients; c; c = c->next)
-    if (c->target == p && c->stalled && !c->closing) {
-      c->stalled = false;
-      client_update_events(c);
-      client_process(c);
-    }
+  proc_wait_stdin(c->target);
 }
 
 /*
- * Closes p's stdin (EOF for a pipe; the pty's dup for a terminal) and lets
- * clients stalled on it go on: their STDIN frames are dropped from now on,
- * as bytes written to a closed pipe would be.
+ * proc_hooks.stdin_ready: p's stdin drained, or closed (EOF for a pipe; the
+ * pty's dup for a terminal). Clients stalled on it go on; once it is closed
+ * their STDIN frames are dropped, as bytes written to a closed pipe would be.
  */
-void close_stdin(struct proc *p) {
-  close_fd(&p->in_fd);
-  p->in_wait_out = false;
+static void stdin_ready(struct proc *p, bool closed) {
   for (struct client *c = clients; c; c = c->next)
     if (c->target == p && c->stalled && !c->closing) {
       c->stalled = false;
-      c->stdin_off = 0;
+      if (closed) c->stdin_off = 0;
       client_update_events(c);
       client_process(c);
     }
+}
+
+/* proc_hooks.finished: p's exit goes to its clients as their last frame; nothing may point at p any more. */
+static void proc_finished(struct proc *p, const char *exit_json, size_t len) {
+  for (struct client *c = clients; c; c = c->next) {
+    if (c->target == p && !c->closing) {
+      send_frame(c, FRAME_EXIT, exit_json, len - 1);
+      if (c->pend_off < c->pend_len)
+        c->flush_then_close = true, client_update_events(c);
+      else
+        client_linger(c);
+    }
+    if (c->target == p) c->target = NULL;
+    if (c->blocked_proc == p) c->blocked_proc = NULL;
+  }
+}
+
+/* exec_hooks.started: the requester learns the exec'd process's pid. */
+static void exec_started(void *requester, struct proc *p) {
+  if (requester) send_result(requester, "pid", NULL, p->pid);
+}
+
+/* exec_hooks.failed: the requester gets the error; every client of p is closed. */
+static void exec_failed(void *requester, struct proc *p, const char *err) {
+  struct client *r = requester;
+  if (r) {
+    send_result(r, "error", err, 0);
+    r->closing = true;
+    r->target = NULL;
+  }
+  for (struct client *c = clients; c; c = c->next)
+    if (c->target == p) c->target = NULL, c->closing = true;
+}
+
+void attach_init(void) {
+  proc_hooks.output = broadcast;
+  proc_hooks.stdin_ready = stdin_ready;
+  proc_hooks.finished = proc_finished;
+  exec_hooks.started = exec_started;
+  exec_hooks.failed = exec_failed;
 }
 
 /* Handles one complete frame; false when the client must wait (stalled). */
@@ -246,13 +262,22 @@ static bool client_frame(struct client *c, const struct frame *f) {
         /* How much output came before this client: the bytes it will not
          * see live (a reader replays them from the log, then streams). */
         char ack[128];
-        int len = snprintf(ack, sizeof ack, "{\"pid\":%ld,\"stdout\":%llu,\"stderr\":%llu}", (long)t->pid, t->out_bytes, t->err_bytes);
+        int len = snprintf(ack, sizeof ack, "{\"pid\":%ld,\"stdout\":%llu,\"stderr\":%llu}", (long)t->pid, t->out_bytes,
+                           t->err_bytes);
         send_frame(c, FRAME_RESULT, ack, (size_t)len);
       }
       return true;
     }
     if (f->type == FRAME_EXEC) {
-      start_exec(c, f->payload, f->len);
+      char err[512];
+      struct proc *e = start_exec(c, f->payload, f->len, err, sizeof err);
+      if (!e) {
+        send_result(c, "error", err, 0);
+        c->closing = true;
+        return true;
+      }
+      c->target = e;
+      c->flags = HELLO_OUTPUT;
       return true;
     }
     c->closing = true;
@@ -269,7 +294,7 @@ static bool client_frame(struct client *c, const struct frame *f) {
         return false;
       }
       if (n < 0) { /* EPIPE, EIO: the reader is gone */
-        if (!p->terminal) close_stdin(p);
+        if (!p->terminal) proc_close_stdin(p);
         break;
       }
       c->stdin_off += (size_t)n;
@@ -277,15 +302,13 @@ static bool client_frame(struct client *c, const struct frame *f) {
     c->stdin_off = 0;
     return true;
   case FRAME_RESIZE:
-    if (p->terminal && p->out_fd >= 0 && f->len == 4) {
-      struct winsize ws = {.ws_col = (unsigned short)(f->payload[0] << 8 | f->payload[1]),
-                           .ws_row = (unsigned short)(f->payload[2] << 8 | f->payload[3])};
-      if (ioctl(p->out_fd, TIOCSWINSZ, &ws) < 0) logmsg("TIOCSWINSZ: %s", strerror(errno));
-    }
+    if (f->len == 4)
+      proc_resize(p, (unsigned short)(f->payload[0] << 8 | f->payload[1]),
+                  (unsigned short)(f->payload[2] << 8 | f->payload[3]));
     return true;
   case FRAME_CLOSE_STDIN:
     /* A pty has no separate stdin to close; the client sends ^D itself. */
-    if (!p->terminal) close_stdin(p);
+    if (!p->terminal) proc_close_stdin(p);
     return true;
   default:
     c->closing = true;
@@ -312,7 +335,7 @@ static void client_process(struct client *c) {
   }
 }
 
-void on_client(struct client *c, uint32_t events) {
+static void on_client(struct client *c, uint32_t events) {
   if (c->closing) return;
   if (events & EPOLLOUT) client_flush(c);
   if (c->closing) return;
@@ -342,11 +365,11 @@ void on_client(struct client *c, uint32_t events) {
 }
 
 /*
- * Marks clients that made no progress for ATTACH_STALL_TIMEOUT_MS closing
+ * Marks clients that made no progress for attach_stall_timeout_ms closing
  * (the caller frees them, which resumes their process's output) and returns
  * the ms until the next one would expire, or -1.
  */
-long expire_blocked_clients(void) {
+static long expire_blocked_clients(void) {
   struct timespec now;
   clock_gettime(CLOCK_MONOTONIC, &now);
   long best = -1;
@@ -363,36 +386,67 @@ long expire_blocked_clients(void) {
       continue;
     }
     if (c->pend_off == c->pend_len) continue;
-    if (waited >= ATTACH_STALL_TIMEOUT_MS) {
-      logmsg("attach client made no progress for %d ms: dropped", ATTACH_STALL_TIMEOUT_MS);
+    if (waited >= attach_stall_timeout_ms) {
+      logmsg("attach client made no progress for %ld ms: dropped", attach_stall_timeout_ms);
       c->closing = true;
       continue;
     }
-    long left = ATTACH_STALL_TIMEOUT_MS - waited + 1;
+    long left = attach_stall_timeout_ms - waited + 1;
     if (best < 0 || left < best) best = left;
   }
   return best;
 }
 
-void on_listen(void) {
+long attach_timeout_ms(void) {
+  long best = expire_blocked_clients();
+  /* Clients just marked closing must be freed before sleeping. */
+  for (struct client *c = clients; c; c = c->next)
+    if (c->closing) best = 0;
+  return best;
+}
+
+bool attach_flushing(void) {
+  for (struct client *c = clients; c; c = c->next)
+    if ((c->flush_then_close || c->lingering) && !c->closing) return true;
+  return false;
+}
+
+static bool on_client_ready(struct ev *ev, uint32_t events) {
+  on_client(ev->obj, events);
+  return false;
+}
+
+struct client *client_add(int fd) {
+  struct client *c = calloc(1, sizeof *c);
+  if (!c) return NULL;
+  c->fd = fd;
+  c->ev = (struct ev){on_client_ready, c};
+  if (ep_add(fd, EPOLLIN, &c->ev) < 0) {
+    free(c);
+    return NULL;
+  }
+  c->next = clients;
+  clients = c;
+  return c;
+}
+
+static bool on_listen(struct ev *ev, uint32_t events) {
+  (void)ev, (void)events;
   for (;;) {
     int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-    if (fd < 0) return;
-    struct client *c = calloc(1, sizeof *c);
-    if (!c) {
-      close(fd);
-      return;
-    }
+    if (fd < 0) return false;
     int sndbuf = 1 << 20;
     setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
-    c->fd = fd;
-    c->ev = (struct ev){EV_CLIENT, c};
-    if (ep_add(fd, EPOLLIN, &c->ev) < 0) {
-      close(fd);
-      free(c);
-      continue;
-    }
-    c->next = clients;
-    clients = c;
+    if (!client_add(fd)) close(fd);
   }
+}
+
+static struct ev ev_listen = {on_listen, NULL};
+
+int attach_listen(void) {
+  int fd = listen_unix(attach_path, 16);
+  if (fd < 0) return fd;
+  listen_fd = fd;
+  ep_add(listen_fd, EPOLLIN, &ev_listen);
+  return 0;
 }

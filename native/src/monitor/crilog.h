@@ -38,10 +38,10 @@
 #define CRILOG_MAX_CONTENT (16u * 1024)
 
 struct crilog {
-  int fd;                  /* -1 when closed */
-  uint64_t size;           /* bytes in the current file */
-  uint64_t max_size;       /* 0: never rotate */
-  unsigned max_files;      /* >= 1, counting the current file */
+  int fd;             /* -1 when closed */
+  uint64_t size;      /* bytes in the current file */
+  uint64_t max_size;  /* 0: never rotate */
+  unsigned max_files; /* >= 1, counting the current file */
   char path[PATH_MAX];
 };
 

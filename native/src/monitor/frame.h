@@ -29,8 +29,9 @@ enum frame_type {
 
 /* FRAME_HELLO flags */
 #define HELLO_OUTPUT 0x1 /* stream the target's output to this client */
-#define HELLO_ACK 0x2    /* answer RESULT {"pid":N,"stdout":B,"stderr":B} once registered: output from
-                          * then on is this client's; B = bytes of each stream read before */
+/* HELLO_ACK: answer RESULT {"pid":N,"stdout":B,"stderr":B} once registered: output from then on is
+ * this client's; B = bytes of each stream read before. */
+#define HELLO_ACK 0x2
 /* FRAME_EXEC flags */
 #define EXEC_TERMINAL 0x1 /* run the exec'd process on a new pty */
 #define EXEC_STDIN 0x2    /* give it a stdin pipe (fed by FRAME_STDIN) */

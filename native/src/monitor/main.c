@@ -1,7 +1,7 @@
 /*
  * berth-monitor's entry: arguments, daemonizing, the create/sync protocol and
- * the event loop. See monitor.h for the interface and the state shared by
- * process.c (children, stdio, exits), attach.c (clients) and exec.c.
+ * the event loop. The top of the layers monitor.h draws: it installs the
+ * hooks that carry process and exec events up to the attach clients.
  */
 #include "monitor.h"
 
@@ -26,62 +26,19 @@
 #include <time.h>
 #include <unistd.h>
 
-const char *state_dir;
-char **shim_argv;
-int epfd = -1;
-struct proc *procs;
-struct proc *init_proc;
-struct client *clients;
-struct crilog logw;
-bool logging;
-int listen_fd = -1;
-char attach_path[PATH_MAX];
-static struct ev ev_signal = {EV_SIGNAL, NULL}, ev_listen = {EV_LISTEN, NULL};
+/* SIGCHLD, as a readable fd: every child that changed state is reaped. */
+static int sigfd = -1;
 
-void set_nonblock(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
-
-void logmsg(const char *fmt, ...) {
-  char buf[512];
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  format_rfc3339nano(buf, &ts);
-  size_t n = strlen(buf);
-  buf[n++] = ' ';
-  va_list ap;
-  va_start(ap, fmt);
-  int m = vsnprintf(buf + n, sizeof buf - n - 1, fmt, ap);
-  va_end(ap);
-  if (m < 0) return;
-  n += (size_t)m < sizeof buf - n - 1 ? (size_t)m : sizeof buf - n - 2;
-  buf[n++] = '\n';
-  if (write(2, buf, n) < 0) { /* nowhere else to say it */
+static bool on_signal(struct ev *ev, uint32_t events) {
+  (void)ev, (void)events;
+  struct signalfd_siginfo si;
+  while (read(sigfd, &si, sizeof si) > 0) {
   }
+  reap_children();
+  return true; /* reaping may free processes other events of the batch point at */
 }
 
-void errf(char *out, size_t cap, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(out, cap, fmt, ap);
-  va_end(ap);
-}
-
-int ep_add(int fd, uint32_t events, struct ev *ev) {
-  struct epoll_event e = {.events = events, .data.ptr = ev};
-  return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &e);
-}
-
-void ep_mod(int fd, uint32_t events, struct ev *ev) {
-  struct epoll_event e = {.events = events, .data.ptr = ev};
-  epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &e);
-}
-
-void close_fd(int *fd) {
-  if (*fd >= 0) {
-    epoll_ctl(epfd, EPOLL_CTL_DEL, *fd, NULL);
-    close(*fd);
-  }
-  *fd = -1;
-}
+static struct ev ev_signal = {on_signal, NULL};
 
 /* ---- the sync channel and spawning the shim ---------------------------- */
 
@@ -159,36 +116,8 @@ static int wait_shim(pid_t shim, int *status, const sigset_t *mask) {
 }
 
 static int epoll_timeout(void) {
-  long best = -1;
-  struct timespec now;
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  for (struct proc *p = procs; p; p = p->next) {
-    if (p->shim_pid > 0) {
-      long ms = (p->shim_deadline.tv_sec - now.tv_sec) * 1000 + (p->shim_deadline.tv_nsec - now.tv_nsec) / 1000000 + 1;
-      if (ms <= 0) {
-        /* A hung `shim exec`: kill it; its reaping fails the request. */
-        logmsg("shim exec for %s did not finish in %d s; killing it", p->id, CREATE_TIMEOUT_S);
-        kill(p->shim_pid, SIGKILL);
-        p->shim_deadline.tv_sec += 3600; /* once */
-        ms = 0;
-      }
-      if (best < 0 || ms < best) best = ms;
-    }
-    if (!p->exited || (p->out_fd < 0 && p->err_fd < 0)) continue;
-    long ms = (p->drain_deadline.tv_sec - now.tv_sec) * 1000 + (p->drain_deadline.tv_nsec - now.tv_nsec) / 1000000 + 1;
-    if (ms < 0) ms = 0;
-    if (best < 0 || ms < best) best = ms;
-  }
-  long stall = expire_blocked_clients();
-  if (stall >= 0 && (best < 0 || stall < best)) best = stall;
-  /* Clients just marked closing must be freed before sleeping. */
-  for (struct client *c = clients; c; c = c->next)
-    if (c->closing) best = 0;
-  if (container_done) {
-    long ms = (done_deadline.tv_sec - now.tv_sec) * 1000 + (done_deadline.tv_nsec - now.tv_nsec) / 1000000 + 1;
-    if (ms < 0) ms = 0;
-    if (best < 0 || ms < best) best = ms;
-  }
+  long best = proc_timeout_ms(), clients_ms = attach_timeout_ms();
+  if (clients_ms >= 0 && (best < 0 || clients_ms < best)) best = clients_ms;
   return (int)best;
 }
 
@@ -204,19 +133,24 @@ int main(int argc, char **argv) {
     if (strcmp(a, "--") == 0) {
       i++;
       break;
-    } else if (strcmp(a, "--terminal") == 0) terminal = true;
-    else if (strcmp(a, "--stdin") == 0) want_stdin = true;
+    } else if (strcmp(a, "--terminal") == 0)
+      terminal = true;
+    else if (strcmp(a, "--stdin") == 0)
+      want_stdin = true;
     else if (i + 1 < argc && strcmp(a, "--oom-file") == 0) {
       if (n_oom_files == OOM_FILES_MAX) {
         fprintf(stderr, "berth-monitor: at most %d --oom-file\n", OOM_FILES_MAX);
         exit(2);
       }
       oom_files[n_oom_files++] = argv[++i];
-    }
-    else if (i + 1 < argc && strcmp(a, "--log-path") == 0) log_path = argv[++i];
-    else if (i + 1 < argc && strcmp(a, "--log-max-size") == 0) log_max_size = parse_num(a, argv[++i]);
-    else if (i + 1 < argc && strcmp(a, "--log-max-files") == 0) log_max_files = parse_num(a, argv[++i]);
-    else usage();
+    } else if (i + 1 < argc && strcmp(a, "--log-path") == 0)
+      log_path = argv[++i];
+    else if (i + 1 < argc && strcmp(a, "--log-max-size") == 0)
+      log_max_size = parse_num(a, argv[++i]);
+    else if (i + 1 < argc && strcmp(a, "--log-max-files") == 0)
+      log_max_files = parse_num(a, argv[++i]);
+    else
+      usage();
   }
   if (i >= argc) usage();
   shim_argv = argv + i;
@@ -294,9 +228,8 @@ int main(int argc, char **argv) {
   sigemptyset(&mask);
   sigaddset(&mask, SIGCHLD);
   sigprocmask(SIG_BLOCK, &mask, NULL);
-  int sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-  epfd = epoll_create1(EPOLL_CLOEXEC);
-  if (sigfd < 0 || epfd < 0) {
+  sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (sigfd < 0 || loop_init() < 0) {
     errf(err, sizeof err, "berth-monitor: signalfd/epoll: %s", strerror(errno));
     goto fail;
   }
@@ -310,6 +243,8 @@ int main(int argc, char **argv) {
     logging = true;
   }
 
+  exec_init();
+  attach_init();
   init_proc = procs = proc_new("");
   int child[3];
   r = init_proc ? prepare_stdio(init_proc, terminal, want_stdin, console, child) : -ENOMEM;
@@ -359,13 +294,12 @@ int main(int argc, char **argv) {
     kill(pid, SIGKILL);
     goto fail;
   }
-  listen_fd = listen_unix(attach_path, 16);
-  if (listen_fd < 0) {
-    errf(err, sizeof err, "berth-monitor: listen %s: %s", attach_path, strerror(-listen_fd));
+  r = attach_listen();
+  if (r < 0) {
+    errf(err, sizeof err, "berth-monitor: listen %s: %s", attach_path, strerror(-r));
     kill(pid, SIGKILL);
     goto fail;
   }
-  ep_add(listen_fd, EPOLLIN, &ev_listen);
   ep_add(sigfd, EPOLLIN, &ev_signal);
   n = snprintf(buf, sizeof buf, "{\"pid\":%d}\n", pid);
   sync_report(buf);
@@ -375,50 +309,17 @@ int main(int argc, char **argv) {
     if (container_done) {
       struct timespec now;
       clock_gettime(CLOCK_MONOTONIC, &now);
-      bool flushing = false;
-      for (struct client *c = clients; c; c = c->next)
-        if ((c->flush_then_close || c->lingering) && !c->closing) flushing = true;
       bool execs_done = !procs->next || now.tv_sec > done_deadline.tv_sec ||
                         (now.tv_sec == done_deadline.tv_sec && now.tv_nsec >= done_deadline.tv_nsec);
       /* Clients still taking their last output are bounded by the stall timeout. */
-      if (execs_done && !flushing) break;
+      if (execs_done && !attach_flushing()) break;
     }
-    struct epoll_event evs[16];
-    int nev = epoll_wait(epfd, evs, 16, epoll_timeout());
-    if (nev < 0 && errno != EINTR) {
+    if (loop_wait(epoll_timeout()) < 0) {
       logmsg("epoll_wait: %s", strerror(errno));
       break;
     }
-    for (int k = 0; k < nev; k++) {
-      struct ev *ev = evs[k].data.ptr;
-      switch (ev->kind) {
-      case EV_SIGNAL: {
-        struct signalfd_siginfo si;
-        while (read(sigfd, &si, sizeof si) > 0) {
-        }
-        reap_children();
-        break;
-      }
-      case EV_LISTEN: on_listen(); break;
-      case EV_CLIENT: on_client(ev->obj, evs[k].events); break;
-      case EV_OUT: if (((struct proc *)ev->obj)->out_fd >= 0) on_output(ev->obj, false); break;
-      case EV_ERR: if (((struct proc *)ev->obj)->err_fd >= 0) on_output(ev->obj, true); break;
-      case EV_IN: if (((struct proc *)ev->obj)->in_fd >= 0) on_stdin_writable(ev->obj); break;
-      }
-      /* An event handled earlier in this batch may have freed what a later
-       * one points at (an exec finishing frees its proc); procs are only
-       * freed in finish_proc/exec_shim_done, which run from EV_SIGNAL or from
-       * output EOF of that same proc, so stop the batch after those. */
-      if (ev->kind == EV_SIGNAL || ev->kind == EV_OUT || ev->kind == EV_ERR) {
-        reap_clients();
-        break;
-      }
-    }
     reap_clients();
-    for (struct proc *p = procs, *next; p; p = next) {
-      next = p->next;
-      if (p->exited && (p->out_fd >= 0 || p->err_fd >= 0)) finish_proc(p);
-    }
+    finish_drained();
   }
   reap_clients();
   unlink(attach_path);

@@ -7,7 +7,7 @@
  * Counting, not eventfd notification: nothing to watch while idle, and a
  * kill that happened while nobody listened is still seen.
  */
-#include "monitor.h"
+#include "process.h"
 
 #include <fcntl.h>
 #include <stdlib.h>

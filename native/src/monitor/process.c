@@ -1,24 +1,22 @@
 /*
- * The processes the monitor parents: their stdio (pipes or the pty master
- * from the console socket), spawning the shim, reaping, reading their output
- * into the log and the attach clients, and recording their exits.
+ * The processes the monitor parents (process.h): their stdio (pipes or the
+ * pty master from the console socket), spawning the shim, reaping, reading
+ * their output into the log, and recording their exits. The layers above
+ * hear of output, stdin and exits through proc_hooks.
  */
-#include "monitor.h"
+#include "process.h"
+#include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
-#include <sys/prctl.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -26,6 +24,13 @@
 #include <time.h>
 #include <unistd.h>
 
+struct proc_hooks proc_hooks;
+const char *state_dir;
+char **shim_argv;
+struct proc *procs;
+struct proc *init_proc;
+struct crilog logw;
+bool logging;
 bool container_done;
 struct timespec done_deadline;
 
@@ -58,6 +63,33 @@ bool orphan_take(pid_t pid, int *status, struct timespec *at) {
 /* The oom_score_adj the monitor's children (shims, hence containers) get: protect_from_oom(). */
 static char oom_adj_orig[16] = "0";
 
+static void on_output(struct proc *p, bool is_err);
+
+/* epoll handlers of a process's fds; output EOF may free the process, so those end the batch. */
+static bool on_out_ready(struct ev *ev, uint32_t events) {
+  (void)events;
+  struct proc *p = ev->obj;
+  if (p->out_fd >= 0) on_output(p, false);
+  return true;
+}
+
+static bool on_err_ready(struct ev *ev, uint32_t events) {
+  (void)events;
+  struct proc *p = ev->obj;
+  if (p->err_fd >= 0) on_output(p, true);
+  return true;
+}
+
+static bool on_stdin_writable(struct ev *ev, uint32_t events) {
+  (void)events;
+  struct proc *p = ev->obj;
+  if (p->in_fd < 0) return false;
+  ep_del(p->in_fd);
+  p->in_wait_out = false;
+  if (proc_hooks.stdin_ready) proc_hooks.stdin_ready(p, false);
+  return false;
+}
+
 struct proc *proc_new(const char *id) {
   struct proc *p = calloc(1, sizeof *p);
   if (!p) return NULL;
@@ -65,22 +97,46 @@ struct proc *proc_new(const char *id) {
   p->out_fd = p->err_fd = p->in_fd = p->shim_err_fd = p->console_fd = -1;
   p->oom_base = -1;
   p->oom_killed = -1;
-  p->ev_out = (struct ev){EV_OUT, p};
-  p->ev_err = (struct ev){EV_ERR, p};
-  p->ev_in = (struct ev){EV_IN, p};
+  p->ev_out = (struct ev){on_out_ready, p};
+  p->ev_err = (struct ev){on_err_ready, p};
+  p->ev_in = (struct ev){on_stdin_writable, p};
   return p;
+}
+
+struct proc *find_proc(const char *id) {
+  for (struct proc *p = procs; p; p = p->next)
+    if (strcmp(p->id, id) == 0) return p;
+  return NULL;
+}
+
+void proc_unlink(struct proc *p) {
+  for (struct proc **pp = &procs; *pp; pp = &(*pp)->next)
+    if (*pp == p) {
+      *pp = p->next;
+      break;
+    }
+}
+
+void exec_dir(char *out, size_t cap, const char *id, const char *file) {
+  if (file)
+    snprintf(out, cap, "%s/exec/%s/%s", state_dir, id, file);
+  else
+    snprintf(out, cap, "%s/exec/%s", state_dir, id);
 }
 
 /* ---- exit records ------------------------------------------------------- */
 
 static size_t exit_json(const struct proc *p, char *out, size_t cap) {
   int code = 0, sig = 0;
-  if (WIFEXITED(p->status)) code = WEXITSTATUS(p->status);
-  else if (WIFSIGNALED(p->status)) sig = WTERMSIG(p->status), code = 128 + sig;
+  if (WIFEXITED(p->status))
+    code = WEXITSTATUS(p->status);
+  else if (WIFSIGNALED(p->status))
+    sig = WTERMSIG(p->status), code = 128 + sig;
   char ts[CRILOG_TIMESTAMP_LEN + 1];
   format_rfc3339nano(ts, &p->exited_at);
   const char *oom = p->oom_killed < 0 ? "null" : p->oom_killed ? "true" : "false";
-  int n = snprintf(out, cap, "{\"exitCode\":%d,\"signal\":%d,\"exitedAt\":\"%s\",\"oomKilled\":%s}\n", code, sig, ts, oom);
+  int n =
+      snprintf(out, cap, "{\"exitCode\":%d,\"signal\":%d,\"exitedAt\":\"%s\",\"oomKilled\":%s}\n", code, sig, ts, oom);
   return n < 0 ? 0 : (size_t)n;
 }
 
@@ -135,8 +191,10 @@ pid_t spawn(char *const argv[], int fds[3]) {
   for (int i = 0; i < 3; i++) {
     /* fds are CLOEXEC; dup2 clears it on the copy. When fds[i] == i already
      * the flag must be cleared by hand. */
-    if (fds[i] == i) fcntl(i, F_SETFD, 0);
-    else if (dup2(fds[i], i) < 0) _exit(127);
+    if (fds[i] == i)
+      fcntl(i, F_SETFD, 0);
+    else if (dup2(fds[i], i) < 0)
+      _exit(127);
   }
   execv(argv[0], argv);
   dprintf(2, "berth-monitor: exec %s: %s\n", argv[0], strerror(errno));
@@ -155,8 +213,10 @@ void shim_failure(int err_fd, int status, const char *what, char *out, size_t ca
     if (nl) *nl = 0;
     if (out[0]) return;
   }
-  if (WIFSIGNALED(status)) snprintf(out, cap, "berth-monitor: %s killed by signal %d", what, WTERMSIG(status));
-  else snprintf(out, cap, "berth-monitor: %s exited %d without a message", what, WEXITSTATUS(status));
+  if (WIFSIGNALED(status))
+    snprintf(out, cap, "berth-monitor: %s killed by signal %d", what, WTERMSIG(status));
+  else
+    snprintf(out, cap, "berth-monitor: %s exited %d without a message", what, WEXITSTATUS(status));
 }
 
 int listen_unix(const char *path, int backlog) {
@@ -287,12 +347,13 @@ void proc_release(struct proc *p) {
 
 /*
  * Called whenever p may be finished: exited and its output drained (or the
- * drain deadline passed). Records the exit, tells the clients, forgets p.
+ * drain deadline passed). Records the exit, tells the layers above
+ * (proc_hooks.finished), forgets p.
  */
 void finish_proc(struct proc *p) {
   if (!p->exited || p->shim_pid) return;
   if (p->out_fd >= 0 || p->err_fd >= 0) {
-    /* Paused by a slow attach client: still draining (the stall timeout
+    /* Paused by a reader that cannot keep up: still draining (the stall timeout
      * bounds that). */
     if (p->out_paused) return;
     struct timespec now;
@@ -304,20 +365,14 @@ void finish_proc(struct proc *p) {
   }
   char json[256], path[PATH_MAX];
   size_t len = exit_json(p, json, sizeof json);
-  if (p == init_proc) path_join(path, sizeof path, state_dir, "exit");
-  else exec_dir(path, sizeof path, p->id, "exit");
+  if (p == init_proc)
+    path_join(path, sizeof path, state_dir, "exit");
+  else
+    exec_dir(path, sizeof path, p->id, "exit");
   int r = atomic_write_file(path, json, len, 0600, 0);
   if (r < 0) logmsg("write %s: %s", path, strerror(-r));
-  for (struct client *c = clients; c; c = c->next) {
-    if (c->target == p && !c->closing) {
-      send_frame(c, FRAME_EXIT, json, len - 1);
-      if (c->pend_off < c->pend_len) c->flush_then_close = true, client_update_events(c);
-      else client_linger(c);
-    }
-    /* p goes away: nothing may point at it any more. */
-    if (c->target == p) c->target = NULL;
-    if (c->blocked_proc == p) c->blocked_proc = NULL;
-  }
+  /* p goes away: whoever points at it lets go here. */
+  if (proc_hooks.finished) proc_hooks.finished(p, json, len);
   proc_release(p);
   if (p == init_proc) {
     container_done = true;
@@ -344,13 +399,14 @@ void reap_children(void) {
     struct proc *p;
     for (p = procs; p; p = p->next) {
       if (p->shim_pid == pid) {
-        exec_shim_done(p, status);
+        p->shim_pid = 0;
+        if (proc_hooks.shim_exited) proc_hooks.shim_exited(p, status);
         break;
       }
       if (p->pid == pid && !p->exited) {
         mark_exited(p, status, &now);
         /* The process is gone: nothing will read its stdin any more. */
-        if (!p->terminal) close_stdin(p);
+        if (!p->terminal) proc_close_stdin(p);
         finish_proc(p);
         break;
       }
@@ -364,15 +420,88 @@ void reap_children(void) {
   }
 }
 
+void finish_drained(void) {
+  for (struct proc *p = procs, *next; p; p = next) {
+    next = p->next;
+    if (p->exited && (p->out_fd >= 0 || p->err_fd >= 0)) finish_proc(p);
+  }
+}
+
+long proc_timeout_ms(void) {
+  long best = -1;
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  for (struct proc *p = procs; p; p = p->next) {
+    if (p->shim_pid > 0) {
+      long ms = (p->shim_deadline.tv_sec - now.tv_sec) * 1000 + (p->shim_deadline.tv_nsec - now.tv_nsec) / 1000000 + 1;
+      if (ms <= 0) {
+        /* A hung `shim exec`: kill it; its reaping fails the request. */
+        logmsg("shim exec for %s did not finish in %d s; killing it", p->id, CREATE_TIMEOUT_S);
+        kill(p->shim_pid, SIGKILL);
+        p->shim_deadline.tv_sec += 3600; /* once */
+        ms = 0;
+      }
+      if (best < 0 || ms < best) best = ms;
+    }
+    if (!p->exited || (p->out_fd < 0 && p->err_fd < 0)) continue;
+    long ms = (p->drain_deadline.tv_sec - now.tv_sec) * 1000 + (p->drain_deadline.tv_nsec - now.tv_nsec) / 1000000 + 1;
+    if (ms < 0) ms = 0;
+    if (best < 0 || ms < best) best = ms;
+  }
+  if (container_done) {
+    long ms = (done_deadline.tv_sec - now.tv_sec) * 1000 + (done_deadline.tv_nsec - now.tv_nsec) / 1000000 + 1;
+    if (ms < 0) ms = 0;
+    if (best < 0 || ms < best) best = ms;
+  }
+  return best;
+}
+
 /* ---- output and input --------------------------------------------------- */
 
-void on_output(struct proc *p, bool is_err) {
+/* Stops/starts reading p's output: the pipe (or pty) then fills and the
+ * process blocks in write(), as it would with a slow terminal. */
+static void set_output_paused(struct proc *p, bool paused) {
+  if (p->out_paused == paused) return;
+  p->out_paused = paused;
+  if (p->out_fd >= 0) ep_mod(p->out_fd, paused ? 0 : EPOLLIN, &p->ev_out);
+  if (p->err_fd >= 0) ep_mod(p->err_fd, paused ? 0 : EPOLLIN, &p->ev_err);
+}
+
+void proc_block_output(struct proc *p) {
+  if (p->blocked++ == 0) set_output_paused(p, true);
+}
+
+void proc_unblock_output(struct proc *p) {
+  if (--p->blocked == 0) set_output_paused(p, false);
+}
+
+void proc_wait_stdin(struct proc *p) {
+  if (p->in_wait_out) return;
+  /* A pty master is also registered for EPOLLIN as out_fd; the dup in_fd is
+   * a separate epoll registration (epoll keys on the open file, the dup
+   * shares it), so use EPOLL_CTL_ADD on the dup only if it differs. */
+  if (ep_add(p->in_fd, EPOLLOUT, &p->ev_in) == 0 || errno == EEXIST) p->in_wait_out = true;
+}
+
+void proc_close_stdin(struct proc *p) {
+  close_fd(&p->in_fd);
+  p->in_wait_out = false;
+  if (proc_hooks.stdin_ready) proc_hooks.stdin_ready(p, true);
+}
+
+void proc_resize(struct proc *p, unsigned short cols, unsigned short rows) {
+  if (!p->terminal || p->out_fd < 0) return;
+  struct winsize ws = {.ws_col = cols, .ws_row = rows};
+  if (ioctl(p->out_fd, TIOCSWINSZ, &ws) < 0) logmsg("TIOCSWINSZ: %s", strerror(errno));
+}
+
+static void on_output(struct proc *p, bool is_err) {
   int *fd = is_err ? &p->err_fd : &p->out_fd;
   ssize_t n = read(*fd, iobuf, sizeof iobuf);
   if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
   if (n <= 0) {
     /* EOF on a pipe; EIO on a pty master once no one holds the slave. */
-    if (p->terminal && p->in_fd >= 0) close_stdin(p);
+    if (p->terminal && p->in_fd >= 0) proc_close_stdin(p);
     close_fd(fd);
     finish_proc(p);
     return;
@@ -387,7 +516,9 @@ void on_output(struct proc *p, bool is_err) {
     int r = crilog_write(&logw, is_err ? "stderr" : "stdout", (char *)iobuf, (size_t)n, &ts);
     if (r < 0) logmsg("write log %s: %s", logw.path, strerror(-r));
   }
-  if (is_err) p->err_bytes += (unsigned long long)n;
-  else p->out_bytes += (unsigned long long)n;
-  broadcast(p, is_err ? FRAME_STDERR : FRAME_STDOUT, iobuf, (size_t)n);
+  if (is_err)
+    p->err_bytes += (unsigned long long)n;
+  else
+    p->out_bytes += (unsigned long long)n;
+  if (proc_hooks.output) proc_hooks.output(p, is_err, iobuf, (size_t)n);
 }
