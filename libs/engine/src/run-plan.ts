@@ -18,7 +18,6 @@ import { resolveUser } from './user';
 import { isPrivileged } from './security';
 import { devicesOf, type DeviceNode } from './devices';
 import { extraResourcesOf } from './resources';
-import { extraResourcesOf } from './resources';
 import { groupAddGids, podOptionsOf } from './pod-options';
 import { logBoundsOf, type ContainerConfig, type HostConfig, type IdMapping } from './types';
 
