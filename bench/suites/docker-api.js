@@ -5,6 +5,11 @@
 //     `podman run --rm` (Debian's, runc, its own bridge network);
 //   - `docker ps -a` with BENCH_PS containers (default 100) vs `berth ps -a`
 //     vs `podman ps -a` with as many.
+// The docker CLI is a Go binary and the gateway a running service, so
+// NODE_EXTRA_CA_CERTS (set on some machines, ~55 ms per Node start) does not
+// touch the docker rows; it does touch `berth`, a Node process: where this
+// machine sets it, the berth rows run with it too, beside the rows as users
+// have it (unset).
 // The stack and Podman are the engine suite's (own dirs, names, NATS,
 // network); both are removed at the end. Env: BENCH_N (runs per case,
 // default 20), BENCH_PS (containers for the ps rows, default 100).
@@ -41,7 +46,9 @@ async function run() {
   const tag = Math.random().toString(16).slice(2, 8);
   const stack = await startStack(tag);
   const env = { ...stack.env };
+  const ca = env.NODE_EXTRA_CA_CERTS;
   delete env.NODE_EXTRA_CA_CERTS; // as users have it (see the engine suite)
+  const caEnv = ca ? { ...env, NODE_EXTRA_CA_CERTS: ca } : undefined;
   const denv = { ...env, DOCKER_HOST: `unix://${path.join(env.BERTH_RUN, 'docker.sock')}`, DOCKER_CONFIG: path.join(stack.base, 'docker-config') };
   let pm;
   const rows = [];
@@ -54,6 +61,7 @@ async function run() {
       docker: [DOCKER, ['run', '--rm', 'busybox', 'true'], denv],
       berth: [BERTH, ['run', '--rm', 'busybox', 'true'], env],
       podman: ['podman', [...pm.global, 'run', '--rm', ...PODMAN_RUN, '--network', pm.network, pm.image, 'true'], env],
+      ...(caEnv ? { berthCa: [BERTH, ['run', '--rm', 'busybox', 'true'], caEnv] } : {}),
     }, N);
     const row = (metric, t, a, b, peerName) => [
       { metric: `${metric}, p50 (n=${N})`, unit: 'ms', berth: p(t[a], 50), peerName, peer: p(t[b], 50), ratio: p(t[a], 50) / p(t[b], 50) },
@@ -62,6 +70,7 @@ async function run() {
     rows.push(
       ...row('`docker run --rm busybox true` through berth\'s docker.sock, bridge', run, 'docker', 'podman', '`podman run --rm` (runc, own bridge network)'),
       ...row('same, against `berth run --rm busybox true`', run, 'docker', 'berth', '`berth run --rm busybox true`'),
+      ...(caEnv ? row('same, against `berth run --rm` with NODE_EXTRA_CA_CERTS set', run, 'docker', 'berthCa', '`berth run --rm busybox true` (CA)') : []),
     );
 
     // ps with PS containers (created, not started: what is timed is listing them).
@@ -74,11 +83,16 @@ async function run() {
       docker: [DOCKER, ['ps', '-a'], denv],
       berth: [BERTH, ['ps', '-a'], env],
       podman: ['podman', [...pm.global, 'ps', '-a'], env],
+      ...(caEnv ? { berthCa: [BERTH, ['ps', '-a'], caEnv] } : {}),
     }, N);
     rows.push(
       ...row(`\`docker ps -a\` with ${PS} containers through docker.sock`, ps, 'docker', 'podman', '`podman ps -a`'),
       ...row('same, against `berth ps -a`', ps, 'docker', 'berth', '`berth ps -a`'),
+      ...(caEnv ? row('same, against `berth ps -a` with NODE_EXTRA_CA_CERTS set', ps, 'docker', 'berthCa', '`berth ps -a` (CA)') : []),
     );
+    // What a listing costs the stack: the docker CLI's ps answered by the gateway from one engine ListContainers.
+    const listed = (await exec(DOCKER, ['ps', '-aq'], denv)).split(/\s+/).filter(Boolean).length;
+    if (listed < PS) throw new Error(`docker ps -a listed ${listed} containers, ${PS} were created`);
     notes.push('Every row times a fresh CLI process from spawn to exit, runs interleaved and their order rotated every round: the docker CLI 28 (a Go binary) talks HTTP to the gateway, which calls the engine over gRPC; `berth` is a Node process talking gRPC to the engine directly; Podman uses runc, cgroupfs and vfs storage of its own with the same busybox image.');
   } finally {
     if (pm) await pm.stop().catch((e) => process.stderr.write(`docker-api bench: podman cleanup: ${e.message}\n`));
