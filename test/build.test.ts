@@ -199,4 +199,24 @@ describe('berth build through the real stack', () => {
     expect(q.slice(1).every((x) => x === '<missing>')).toBe(true);
     expect((await berth('history', 'bt-no-such-image')).code).not.toBe(0);
   });
+
+  it('diff lists what a container changed, and export writes its whole root as a tar', { timeout: 120_000 }, async () => {
+    const name = 'bt-changes';
+    expectOk(await berth('run', '--name', name, 'busybox', 'sh', '-c', 'mkdir /made && echo x > /made/file && rm /bin/true && echo y >> /etc/hostname.extra'));
+    try {
+      const d = await berth('diff', name);
+      expectOk(d);
+      const lines = d.stdout.trim().split('\n');
+      expect(lines).toEqual(expect.arrayContaining(['A /made', 'A /made/file', 'C /bin', 'D /bin/true', 'A /etc/hostname.extra']));
+      const out = join(dir, 'export.tar');
+      expectOk(await berth('export', '-o', out, name));
+      const { execFileSync } = await import('node:child_process');
+      const names = execFileSync('tar', ['-tf', out]).toString().split('\n');
+      expect(names).toEqual(expect.arrayContaining(['./made/file', './bin/sh']));
+      expect(names).not.toContain('./bin/true');
+      expect((await berth('diff', 'bt-no-such-container')).code).not.toBe(0);
+    } finally {
+      await berth('rm', '-f', name);
+    }
+  });
 });

@@ -31,6 +31,7 @@ const events: Handler = (ctx) => (require('./commands/events') as typeof import(
 const cp: Handler = (ctx) => (require('./commands/cp') as typeof import('./commands/cp')).cp(ctx);
 const build: Handler = (ctx) => (require('./commands/build') as typeof import('./commands/build')).build(ctx);
 const history: Handler = (ctx) => (require('./commands/history') as typeof import('./commands/history')).history(ctx);
+const changes = () => require('./commands/changes') as typeof import('./commands/changes');
 const version: Handler = (ctx) => (require('./commands/version') as typeof import('./commands/version')).version(ctx);
 const context = () => require('./context') as typeof import('./context');
 
@@ -43,6 +44,7 @@ const daemon = (sub: 'up' | 'down' | 'status'): Handler => async (ctx) => {
 /** Command path (without "berth") -> handler. Aliases resolve to the command's name in the path. */
 const CONTAINER: Record<string, Handler> = {
   attach: c((m) => m.attach), commit: c((m) => m.commit), cp, create: c((m) => m.create), exec: c((m) => m.exec),
+  diff: (ctx) => changes().diff(ctx), export: (ctx) => changes().exportContainer(ctx),
   inspect: c((m) => m.containerInspect), kill: c((m) => m.kill), logs: c((m) => m.logs), ls: c((m) => m.ps), pause: c((m) => m.pause),
   port: c((m) => m.port), prune: c((m) => m.containerPrune), rename: c((m) => m.rename), restart: c((m) => m.restart), rm: c((m) => m.rm),
   run: c((m) => m.run), start: c((m) => m.start), stats: c((m) => m.stats), stop: c((m) => m.stop), top: c((m) => m.top),

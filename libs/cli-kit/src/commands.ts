@@ -109,12 +109,17 @@ const attach: CommandDef = {
   name: 'attach', usage: '[OPTIONS] CONTAINER', description: "Attach local standard input, output, and error streams to a running container", args: { min: 1, max: 1 },
   flags: [f('no-stdin', 'bool', 'Do not attach STDIN'), f('detach-keys', 'string', 'Override the key sequence for detaching a container')],
 };
+const diff: CommandDef = { name: 'diff', usage: 'CONTAINER', description: "Inspect changes to files or directories on a container's filesystem", args: { min: 1, max: 1 } };
+const exportCmd: CommandDef = {
+  name: 'export', usage: '[OPTIONS] CONTAINER', description: "Export a container's filesystem as a tar archive", args: { min: 1, max: 1 },
+  flags: [f('output', 'string', 'Write to a file, instead of STDOUT', { short: 'o' })],
+};
 const prune = (what: string, extra: FlagDef[] = []): CommandDef => ({
   // No -f shorthand for --filter here: -f is --force on prune, as in Docker.
   name: 'prune', usage: '[OPTIONS]', description: `Remove ${what}`, args: { max: 0 }, flags: [{ ...FILTER, short: undefined }, FORCE('Do not prompt for confirmation'), ...extra],
 });
 
-const containerCommands = [attach, commit, cp, CREATE_COMMAND, exec, inspect, kill, logs, { ...ps, name: 'ls', aliases: ['ps', 'list'] }, pause, port,
+const containerCommands = [attach, commit, cp, CREATE_COMMAND, diff, exec, exportCmd, inspect, kill, logs, { ...ps, name: 'ls', aliases: ['ps', 'list'] }, pause, port,
   prune('all stopped containers'), rename, restart, rm, RUN_COMMAND, start, stats, stop, top, unpause, update, wait];
 
 const imagesLs: CommandDef = {
@@ -246,7 +251,7 @@ export const BERTH: CommandDef = {
   ],
   subcommands: [
     RUN_COMMAND, exec, ps, { ...imagesLs, name: 'images', aliases: [] }, pull, push,
-    attach, build, commit, cp, CREATE_COMMAND, events, history, { ...imp, name: 'import' }, info, inspect, kill, load, login, logout, logs, pause, port,
+    attach, build, commit, cp, CREATE_COMMAND, diff, events, exportCmd, history, { ...imp, name: 'import' }, info, inspect, kill, load, login, logout, logs, pause, port,
     rename, restart, rm, { ...imageRm, name: 'rmi', aliases: [] }, save, start, stats, stop, tag, top, unpause, update, version, wait,
     { name: 'container', usage: 'COMMAND', description: 'Manage containers', subcommands: containerCommands },
     image, network, volume, system, daemon,
