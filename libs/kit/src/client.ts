@@ -11,7 +11,8 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { MethodDefinition } from '@grpc/proto-loader';
 import { grpcServiceDefinition } from '@berth/proto';
-import { fromStatus } from './status-codes';
+import { fromStatus, TO_STATUS } from './status-codes';
+import { callLocalUnary, localService } from './in-process';
 import { channelCredentials, stripTcpScheme } from './tls';
 
 // grpc-js is loaded when the first grpc-js client is made, not with this
@@ -115,11 +116,12 @@ export function createClient<D, H>(service: string, addresses: string[], opts: C
       }),
   );
   let next = 0;
-  const pick = () => {
-    const c = clients[next % clients.length]!;
+  const pickIndex = () => {
+    const i = next % clients.length;
     next = (next + 1) % clients.length;
-    return c;
+    return i;
   };
+  const pick = () => clients[pickIndex()]!;
   const defaultTimeout = Math.min(opts.timeoutMs ?? 30_000, MAX_TIMEOUT_MS);
   const maxAttempts = opts.maxAttempts ?? 5;
 
@@ -152,8 +154,12 @@ export function createClient<D, H>(service: string, addresses: string[], opts: C
         let attempt = 0;
         for (;;) {
           attempt++;
-          const client = pick();
+          const index = pickIndex();
+          const client = clients[index]!;
+          // A service this process hosts is called in place (in-process.ts).
+          const hosted = localService(addrs[index]!, service);
           try {
+            if (hosted) return await callLocalUnary(grpc, hosted, method, req, md, deadline, o?.signal);
             return await new Promise((resolve, reject) => {
               const call = (client as unknown as Record<string, AnyFn>)[method]!.call(
                 client,
@@ -162,9 +168,11 @@ export function createClient<D, H>(service: string, addresses: string[], opts: C
               o?.signal?.addEventListener('abort', () => call.cancel(), { once: true });
             });
           } catch (e) {
+            // In place, the error is typed already; its status code decides the retry alike.
             const err = e as grpc.ServiceError;
-            const retry = idempotent && err.code === grpc.status.UNAVAILABLE && attempt < maxAttempts && Date.now() < deadline;
-            if (!retry) throw fromStatus(err);
+            const code = hosted ? TO_STATUS[(e as { code: keyof typeof TO_STATUS }).code] : err.code;
+            const retry = idempotent && code === grpc.status.UNAVAILABLE && attempt < maxAttempts && Date.now() < deadline;
+            if (!retry) throw hosted ? e : fromStatus(err);
             await sleep(Math.min(50 * 2 ** attempt, 1000, Math.max(0, deadline - Date.now())));
           }
         }

@@ -12,6 +12,7 @@ import type { Registry } from 'prom-client';
 import { grpcServiceDefinition } from '@berth/proto';
 import { HealthService, type ServingStatus } from './health';
 import { addReflection } from './reflection';
+import { registerLocalService, unregisterLocalService, type LocalService } from './in-process';
 import { BERTH_VERSION, berthPaths, infoPath, metricsListen, serviceEnvKey, serviceTcp, socketPath, type BerthPaths } from './config';
 import { wrapHandlers, type AsyncHandlers } from './handlers';
 import { serverCredentials, stripTcpScheme } from './tls';
@@ -70,6 +71,8 @@ export class ServiceHost {
   private inflight = 0;
   /** Every gRPC service on this socket (the main one first). */
   served: string[] = [];
+  /** The same services as this process's clients call them in place (in-process.ts). */
+  hosted: LocalService[] = [];
   private stopping: Promise<void> | undefined;
 
   private constructor(
@@ -102,11 +105,10 @@ export class ServiceHost {
     const ref: { host?: ServiceHost } = {};
     let pendingDelta = 0;
     const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
+    const hosted: [string, LocalService][] = [];
     for (const [service, handlers] of all) {
       const definition = grpcServiceDefinition(service);
-      server.addService(
-        definition,
-        wrapHandlers(definition, handlers as Record<string, (...a: never[]) => Promise<unknown>>, {
+      const implementation = wrapHandlers(definition, handlers as Record<string, (...a: never[]) => Promise<unknown>>, {
           service,
           log,
           metrics: rpc,
@@ -114,8 +116,9 @@ export class ServiceHost {
             if (ref.host) ref.host.inflight += d;
             else pendingDelta += d;
           },
-        }),
-      );
+        });
+      server.addService(definition, implementation);
+      hosted.push([service, { definition, implementation, active: new Set() }]);
     }
     const statusMap: Record<string, ServingStatus> = { '': 'NOT_SERVING', ...Object.fromEntries(all.map(([n]) => [n, 'NOT_SERVING' as const])) };
     const health = new HealthService(statusMap);
@@ -170,6 +173,9 @@ export class ServiceHost {
     host.inflight += pendingDelta;
     ref.host = host;
     host.served = all.map(([n]) => n);
+    host.hosted = hosted.map(([, entry]) => entry);
+    // Clients in this process reach these services in place (in-process.ts).
+    for (const [service, entry] of hosted) registerLocalService(`unix:${socket}`, service, entry);
     writeInfo(infoPath(opts.name, paths), info);
     health.setStatus('', 'SERVING');
     for (const [n] of all) health.setStatus(n, 'SERVING');
@@ -183,19 +189,28 @@ export class ServiceHost {
    */
   stop(deadlineMs = 10_000): Promise<void> {
     this.stopping ??= (async () => {
+      // First: calls from this process now go to the socket, which refuses them.
+      for (const service of this.served) unregisterLocalService(`unix:${this.info.socket}`, service);
       this.health.setStatus('', 'NOT_SERVING');
       for (const n of this.served) this.health.setStatus(n, 'NOT_SERVING');
       this.log.info({ inFlight: this.inflight, deadlineMs }, `${this.info.name} draining`);
+      const inPlace = () => this.hosted.reduce((n, h) => n + h.active.size, 0);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
           this.log.warn({ inFlight: this.inflight }, 'drain deadline passed; cancelling remaining calls');
           this.server.forceShutdown();
+          for (const h of this.hosted) for (const cancel of [...h.active]) cancel(grpc.status.CANCELLED, `${this.info.name} stopped before the call finished`);
           resolve();
         }, deadlineMs);
         timer.unref();
         this.server.tryShutdown(() => {
-          clearTimeout(timer);
-          resolve();
+          // Calls made in place (in-process.ts) drain too.
+          const settled = () => {
+            if (inPlace() > 0) return void setTimeout(settled, 10).unref();
+            clearTimeout(timer);
+            resolve();
+          };
+          settled();
         });
       });
       if (this.metricsServer) {

@@ -193,3 +193,8 @@ export function compiledServiceDefinition(fullName: string): Record<string, Comp
   services.set(fullName, def);
   return def;
 }
+
+/** Every service the compiled contracts define, by fully-qualified name. */
+export function compiledServiceNames(): string[] {
+  return Object.keys(loadWire().services);
+}
