@@ -3,7 +3,7 @@
 // UNAVAILABLE (killed, being restarted by the supervisor, which takes
 // seconds) for a while; past the window the error stands, and recovery at
 // the next engine start releases what is left.
-import { isUnavailable } from '@berth/errors';
+import { ErrorCode, errorCode, isUnavailable } from '@berth/errors';
 import type { SagaStep } from './saga';
 
 /** The default window (BERTH_ENGINE_PEER_RETRY_MS overrides it). */
@@ -11,6 +11,17 @@ export const UNAVAILABLE_RETRY_MS = 60_000;
 
 /** An UNAVAILABLE error of a call that never reached its service (grpc-js: no connection could be made). */
 const neverConnected = (e: unknown): boolean => /No connection established/.test((e as Error).message);
+
+/**
+ * A peer being restarted: UNAVAILABLE, or a deadline that passed while the
+ * call still waited for a connection to the service (grpc-js "Waiting for LB
+ * pick": it never left this process). The second is what a service still
+ * starting on a loaded machine gives (seen: 38 s at a stack start with the
+ * load at 30); either may be made again.
+ */
+export function peerRestarting(e: unknown): boolean {
+  return isUnavailable(e) || (errorCode(e) === ErrorCode.DeadlineExceeded && /Waiting for LB pick/.test((e as Error).message));
+}
 
 export class PeerRetry {
   /**
@@ -30,7 +41,7 @@ export class PeerRetry {
       try {
         return await fn();
       } catch (e) {
-        if (!isUnavailable(e) || this.stopped() || Date.now() > deadline) throw e;
+        if (!peerRestarting(e) || this.stopped() || Date.now() > deadline) throw e;
         await new Promise((r) => setTimeout(r, delay));
       }
     }

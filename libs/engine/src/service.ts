@@ -19,7 +19,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { arch, platform } from 'node:os';
 import type * as grpc from '@grpc/grpc-js';
-import { ErrorCode, FailedPreconditionError, InvalidArgumentError, isNotFound, isUnavailable, makeError } from '@berth/errors';
+import { ErrorCode, FailedPreconditionError, InvalidArgumentError, isNotFound, makeError } from '@berth/errors';
 import { ALL_SUBJECTS, natsFromEnv, natsSubjectOf, subjects, subscribeEvents, type ContainerAction as NatsContainerAction } from '@berth/events';
 import { createClient, send, stateDir, type AsyncHandlers, type ServiceContext, type ServiceModule } from '@berth/kit';
 import type { engineV1, eventsV1, namespacesV1 } from '@berth/proto';
@@ -40,6 +40,7 @@ import type { HostConfig } from './types';
 import { builderHandlers } from './build/service';
 import { grpcBuildImagesPort } from './build/images-port';
 import { recover } from './recovery';
+import { peerRestarting } from './peer-retry';
 import { toSummary } from './summary';
 import { logBoundsOf } from './types';
 import { PublishingVolumeStore } from './volume-events';
@@ -141,7 +142,7 @@ function recoverInBackground(engine: Engine, g: GrpcPorts, ctx: ServiceContext, 
         return;
       } catch (e) {
         if (stopped()) return; // the clients were closed under us at shutdown
-        if (!isUnavailable(e)) {
+        if (!peerRestarting(e)) {
           ctx.log.error({ err: (e as Error).message }, 'recovery failed');
           return;
         }
