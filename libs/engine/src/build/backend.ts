@@ -99,7 +99,8 @@ export function engineBuildBackend(d: EngineBuildDeps): BuildBackend {
     ended.catch(() => undefined);
     await d.engine.start(rec.id);
     // The log follows until the exit (Engine.logs ends a follow at the exit, drained).
-    for await (const e of d.engine.logs(rec.id, { follow: true })) w.progress(e.line);
+    // A client that goes away ends the follow at once; the wait then rejects and the step's container is removed (killed).
+    for await (const e of d.engine.logs(rec.id, { follow: true, ...(d.signal ? { signal: d.signal } : {}) })) w.progress(e.line);
     const end = await ended;
     if (end.exitCode !== 0) {
       throw new FailedPreconditionError(`The command '${w.args.join(' ')}' returned a non-zero code: ${end.exitCode}`, { field: 'dockerfile' });
