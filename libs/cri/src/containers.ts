@@ -3,7 +3,7 @@
 // merge, root, cgroup, process, log); this maps the CRI's requests and
 // states onto it.
 import { join } from 'node:path';
-import { FailedPreconditionError, InvalidArgumentError, isNotFound, NotFoundError } from '@berth/errors';
+import { FailedPreconditionError, InvalidArgumentError, isFailedPrecondition, isNotFound, NotFoundError } from '@berth/errors';
 import type { engineV1, runtimeV1 } from '@berth/proto';
 import { LONG_CALL, type Backends } from './backends';
 import { containerConfig, containerHostConfig, resourcesOf } from './container-config';
@@ -73,9 +73,7 @@ export class CriContainers {
       throw e;
     }
     if (stateOf(c.summary) !== 'CONTAINER_RUNNING') return;
-    await this.b.engine.StopContainer({ id: c.id, timeoutSeconds: Math.max(0, timeoutSeconds) }, LONG_CALL).catch((e: unknown) => {
-      if (!isNotFound(e)) throw e;
-    });
+    await this.b.engine.StopContainer({ id: c.id, timeoutSeconds: Math.max(0, timeoutSeconds) }, LONG_CALL).catch(ignoreGone);
   }
 
   async remove(id: string): Promise<void> {
@@ -145,4 +143,10 @@ export class CriContainers {
     const fields = resourcesOf(r);
     await this.b.engine.UpdateContainer({ id: c.id, ...fields });
   }
+}
+
+/** A container that is gone, or exited between the look and the call, is stopped: what the CRI's idempotent stops want. */
+export function ignoreGone(e: unknown): void {
+  if (isNotFound(e) || isFailedPrecondition(e)) return;
+  throw e;
 }

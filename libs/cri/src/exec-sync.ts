@@ -1,8 +1,8 @@
 // ExecSync: a command run to its end in a running container through the
 // engine's Exec stream, its output collected. The output kept is bounded
 // (MAX_OUTPUT per stream, as kubelet's probes need little); past it the rest
-// is dropped. With a timeout the call ends at the deadline and the exec
-// stream is cancelled.
+// is dropped. With a timeout the call ends at the deadline: the process is
+// killed (namespaces Signal with its exec id) and the exec stream cancelled.
 import { BerthError, ErrorCode } from '@berth/errors';
 import type { engineV1 } from '@berth/proto';
 import { LONG_CALL, type Backends } from './backends';
@@ -22,10 +22,12 @@ export async function execSync(b: Backends, id: string, cmd: string[], timeoutSe
   const out: Record<'stdout' | 'stderr', Buffer[]> = { stdout: [], stderr: [] };
   const size = { stdout: 0, stderr: 0 };
   let timer: NodeJS.Timeout | undefined;
+  let execId = '';
   const done = new Promise<number>((resolve, reject) => {
     let code: number | undefined;
     call.on('data', (m: engineV1.ExecResponse__Output) => {
-      if (m.msg === 'output' && m.output) {
+      if (m.msg === 'started' && m.started) execId = m.started;
+      else if (m.msg === 'output' && m.output) {
         const stream = m.output.stream === 'stderr' ? 'stderr' : 'stdout';
         if (size[stream] < MAX_OUTPUT) {
           const piece = m.output.data.subarray(0, MAX_OUTPUT - size[stream]);
@@ -38,7 +40,9 @@ export async function execSync(b: Backends, id: string, cmd: string[], timeoutSe
     call.on('end', () => (code === undefined ? reject(new Error(`exec in container ${id} ended without an exit code`)) : resolve(code)));
     if (timeoutSeconds > 0) {
       timer = setTimeout(() => {
-        ac.abort();
+        // The process must not outlive the call (kubelet's probes would pile up).
+        const kill = execId ? b.namespaces.Signal({ id, signal: 'SIGKILL', all: false, execId }).catch(() => undefined) : Promise.resolve();
+        void kill.finally(() => ac.abort());
         reject(new BerthError(ErrorCode.DeadlineExceeded, `command ${JSON.stringify(cmd)} in container ${id} timed out after ${timeoutSeconds}s`));
       }, timeoutSeconds * 1000);
     }

@@ -10,9 +10,10 @@ import type { engineV1, runtimeV1 } from '@berth/proto';
 import { LONG_CALL, type Backends } from './backends';
 import { KIND_LABEL, RECORD_LABEL, SANDBOX_LABEL, decodeRecord, encodeRecord, matchesSelector, msToNs, sandboxName, type CriRecord } from './metadata';
 import { sandboxHostConfig } from './sandbox-config';
+import { ignoreGone } from './containers';
 
 /** The image the pause process runs from (made locally, never pulled). */
-export const PAUSE_IMAGE = 'berth.local/pause:busybox';
+export const PAUSE_IMAGE = 'berth.local/pause:3.9';
 
 export interface Sandbox {
   id: string;
@@ -35,7 +36,7 @@ export class PodSandboxes {
       cgroupParent: c.linux?.cgroupParent ?? '', runtimeHandler: req.runtimeHandler,
       ...(c.dnsConfig ? { dns: { servers: c.dnsConfig.servers, searches: c.dnsConfig.searches, options: c.dnsConfig.options } } : {}),
     };
-    await this.b.transfer.EnsureBusybox({ reference: PAUSE_IMAGE });
+    await this.ensurePauseImage();
     const name = sandboxName(m);
     const created = await this.b.engine.CreateContainer({
       name,
@@ -57,6 +58,26 @@ export class PodSandboxes {
       throw e;
     }
     return created.id;
+  }
+
+  /**
+   * The pause image: busybox (made by the images service from the host's
+   * busybox-static) with a config of its own, so its image ID is not
+   * busybox's and removing a busybox image through the CRI never touches it.
+   */
+  private async ensurePauseImage(): Promise<void> {
+    try {
+      await this.b.images.Get({ reference: PAUSE_IMAGE });
+      return;
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+    }
+    const base = await this.b.transfer.EnsureBusybox({});
+    const config = { Cmd: ['sleep', '2147483647'], Labels: { 'io.berth.cri.pause': 'true' } };
+    await this.b.images.Commit({
+      parent: base.id, configJson: Buffer.from(JSON.stringify(config)), reference: PAUSE_IMAGE,
+      createdBy: 'berth cri: the pod sandbox pause image', author: '', comment: '',
+    });
   }
 
   /** The sandbox with this id (or unique id prefix); NOT_FOUND otherwise, or when it is not a sandbox. */
@@ -91,9 +112,9 @@ export class PodSandboxes {
     }
     const containers = await this.containersOf(s.id);
     await Promise.all(containers.filter((c) => c.state === 'running' || c.state === 'paused' || c.state === 'restarting')
-      .map((c) => this.b.engine.StopContainer({ id: c.id, timeoutSeconds: 0 }, LONG_CALL).catch(ignoreNotFound)));
+      .map((c) => this.b.engine.StopContainer({ id: c.id, timeoutSeconds: 0 }, LONG_CALL).catch(ignoreGone)));
     if (s.summary.state !== 'exited' && s.summary.state !== 'created') {
-      await this.b.engine.StopContainer({ id: s.id, timeoutSeconds: 0 }, LONG_CALL).catch(ignoreNotFound);
+      await this.b.engine.StopContainer({ id: s.id, timeoutSeconds: 0 }, LONG_CALL).catch(ignoreGone);
     }
   }
 
