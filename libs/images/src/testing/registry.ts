@@ -6,6 +6,7 @@ import * as fs from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { Agent as UndiciAgent, fetch as undiciFetch } from 'undici';
 
 export const run = promisify(execFile);
 
@@ -36,7 +37,9 @@ export interface TokenAuthConfig {
   certPem: string;
 }
 
-export async function startRegistry(opts: { htpasswd?: { user: string; password: string }; token?: TokenAuthConfig } = {}): Promise<TestRegistry> {
+export async function startRegistry(
+  opts: { htpasswd?: { user: string; password: string }; token?: TokenAuthConfig; /** Serve HTTPS with this PEM pair. */ tls?: { certPem: string; keyPem: string } } = {},
+): Promise<TestRegistry> {
   const dir = await fs.mkdtemp(join(tmpdir(), 'berth-registry-'));
   const port = await freePort();
   const dataDir = join(dir, 'data');
@@ -50,6 +53,12 @@ export async function startRegistry(opts: { htpasswd?: { user: string; password:
     await fs.writeFile(join(dir, 'token-ca.pem'), opts.token.certPem);
     auth = `auth:\n  token:\n    realm: ${opts.token.realm}\n    service: ${opts.token.service}\n    issuer: ${opts.token.issuer}\n    rootcertbundle: ${join(dir, 'token-ca.pem')}\n`;
   }
+  let tls = '';
+  if (opts.tls) {
+    await fs.writeFile(join(dir, 'tls-cert.pem'), opts.tls.certPem);
+    await fs.writeFile(join(dir, 'tls-key.pem'), opts.tls.keyPem, { mode: 0o600 });
+    tls = `  tls:\n    certificate: ${join(dir, 'tls-cert.pem')}\n    key: ${join(dir, 'tls-key.pem')}\n`;
+  }
   const config = `version: 0.1
 log:
   level: error
@@ -62,7 +71,7 @@ storage:
     enabled: true
 http:
   addr: 127.0.0.1:${port}
-${auth}`;
+${tls}${auth}`;
   await fs.writeFile(join(dir, 'config.yml'), config);
   const child: ChildProcess = spawn('/usr/bin/docker-registry', ['serve', join(dir, 'config.yml')], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
@@ -79,7 +88,9 @@ ${auth}`;
   const deadline = Date.now() + 15_000;
   for (;;) {
     try {
-      const res = await fetch(`http://127.0.0.1:${port}/v2/`);
+      const res = opts.tls
+        ? await undiciFetch(`https://127.0.0.1:${port}/v2/`, { dispatcher: new UndiciAgent({ connect: { rejectUnauthorized: false } }) })
+        : await fetch(`http://127.0.0.1:${port}/v2/`);
       await res.body?.cancel();
       if (res.status === 200 || res.status === 401) break;
     } catch {
