@@ -9,7 +9,7 @@
 //               restarts (policy timers and backoffs), release (what a process
 //               holds), shared-network (--network container:), signals
 //   queries/    stats, top, logs, wait (and the end of an attached run)
-//   io/         exec
+//   io/         exec, copy (docker cp)
 //   volume-mounts.ts  the create saga's volumes step; container-commit.ts  commit
 //   recovery.ts reaches the engine only through recoveryHost()
 //
@@ -19,8 +19,11 @@ import type { ContainerUpdate } from '@berth/container-config';
 import { EngineContext, type EngineOptions } from './context';
 import { ContainerCommit, type CommitOptions } from './container-commit';
 import type { ContainerStore, ListOptions } from './container-store';
-import type { ContainerAction, ContainerEvent, EngineEvents } from './events';
+import type { EngineEvents } from './events';
 import { ContainerExec, type ExecRequest } from './io/exec';
+import { ContainerCopy } from './io/copy';
+import type { CopyToOptions, PathStat } from './copy';
+import type { ExtractResult } from '@berth/tar';
 import { ContainerCreation, type CreateRequest } from './lifecycle/create';
 import { ExitHandling } from './lifecycle/exits';
 import { RuntimeRelease } from './lifecycle/release';
@@ -80,6 +83,7 @@ export class Engine {
   private readonly logsQuery: ContainerLogs;
   private readonly waits: ContainerWaits;
   private readonly execs: ContainerExec;
+  private readonly copies: ContainerCopy;
   private readonly commits: ContainerCommit;
   /** Releasing what a process holds in the other services (lifecycle/release.ts). */
   private readonly release: RuntimeRelease;
@@ -102,6 +106,7 @@ export class Engine {
     this.logsQuery = new ContainerLogs(this.ctx);
     this.waits = new ContainerWaits(this.ctx, this.exits);
     this.execs = new ContainerExec(this.ctx);
+    this.copies = new ContainerCopy(this.ctx);
     this.commits = new ContainerCommit(this.ctx);
     closeEngineState(this.ctx.stateDir);
     this.ctx.syncUsernsTraversal();
@@ -273,6 +278,28 @@ export class Engine {
     return this.execs.exec(ref, req);
   }
 
+  // ---- cp (io/copy.ts) --------------------------------------------------------
+
+  /** The container's record with its writable root mounted when no process shows it (cp, export). */
+  mountedRecord(ref: string): Promise<ContainerRecord> {
+    return this.copies.mountedRecord(ref);
+  }
+
+  /** docker cp's stat of `path` in the container. */
+  statPath(ref: string, path: string): Promise<PathStat> {
+    return this.copies.statPath(ref, path);
+  }
+
+  /** docker cp out: `consume` reads the path's tar while a running container is frozen; archive-path is announced. */
+  copyFrom(ref: string, path: string, consume: (stat: PathStat, tar: AsyncGenerator<Buffer>) => Promise<void>): Promise<void> {
+    return this.copies.copyFrom(ref, path, consume);
+  }
+
+  /** docker cp in: extracts `data` at `path`, a running container frozen meanwhile; extract-to-dir is announced. */
+  copyTo(ref: string, path: string, data: AsyncIterable<Buffer>, opts: CopyToOptions): Promise<ExtractResult> {
+    return this.copies.copyTo(ref, path, data, opts);
+  }
+
   // ---- queries ---------------------------------------------------------------
 
   /** docker logs, from the engine's copy of the container's log (queries/logs.ts). */
@@ -337,7 +364,4 @@ export class Engine {
       remove: (id, opts) => this.removal.remove(id, opts),
     };
   }
-
-  /** @internal The copy handlers' events (service.ts), until cp moves into the engine. */
-  _emit(rec: ContainerRecord, action: ContainerAction, extra: Partial<ContainerEvent> = {}): void { this.ctx.emit(rec, action, extra); }
 }

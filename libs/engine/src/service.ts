@@ -19,12 +19,12 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { arch, platform } from 'node:os';
 import type * as grpc from '@grpc/grpc-js';
-import { ErrorCode, FailedPreconditionError, InvalidArgumentError, isNotFound, makeError } from '@berth/errors';
+import { ErrorCode, FailedPreconditionError, InvalidArgumentError, makeError } from '@berth/errors';
 import { ALL_SUBJECTS, natsFromEnv, natsSubjectOf, subjects, subscribeEvents, type ContainerAction as NatsContainerAction } from '@berth/events';
 import { createClient, send, stateDir, type AsyncHandlers, type ServiceContext, type ServiceModule } from '@berth/kit';
 import type { engineV1, eventsV1, namespacesV1 } from '@berth/proto';
 import { ContainerStore } from './container-store';
-import { copyFrom, copyTo, frozenDuring, statPath, withMountedRoot, type PathStat } from './copy';
+import type { PathStat } from './copy';
 import { runStepHistogram } from './metrics';
 import { openEngineDb, SCHEMA_VERSION } from './db';
 import { Engine } from './engine';
@@ -39,10 +39,10 @@ import { resourceWarnings } from './resources';
 import type { HostConfig } from './types';
 import { builderHandlers } from './build/service';
 import { grpcBuildImagesPort } from './build/images-port';
-import { recover } from './recovery';
-import { peerRestarting } from './peer-retry';
+import { recoverInBackground } from './recovery-loop';
+import { containerSizes, pruneReclaiming } from './queries/disk-usage';
+import { grpcDiskUsage } from './grpc-ports/disk-usage';
 import { toSummary } from './summary';
-import { logBoundsOf } from './types';
 import { PublishingVolumeStore } from './volume-events';
 import { containerChanges } from './changes';
 import { exportRoot } from './export';
@@ -120,40 +120,6 @@ async function healthOf(ctx: ServiceContext): Promise<Record<string, boolean>> {
   return out;
 }
 
-/** Recovery and the dependencies' Reconcile, retried in the background while a service is unavailable. */
-function recoverInBackground(engine: Engine, g: GrpcPorts, ctx: ServiceContext, stopped: () => boolean): Promise<void> {
-  return (async () => {
-    let delay = 200;
-    for (;;) {
-      if (stopped()) return;
-      try {
-        const actions = await recover(engine);
-        for (const a of actions) {
-          if (!a.watch) continue;
-          const rec = engine.store.get(a.id);
-          g.ports.namespaces.mirrorLogs(rec.id, rec.logPath, logBoundsOf(rec.hostConfig));
-        }
-        // A container started meanwhile is newer than the list: its cgroup and network are left alone.
-        const asOfMs = Date.now();
-        const ids = engine.store.list({ all: true }).map((c) => c.id);
-        await g.clients.cgroups.Reconcile({ existingIds: ids, asOfMs });
-        await g.clients.networks.Reconcile({ existingContainerIds: ids, asOfMs });
-        ctx.log.info({ containers: actions.length }, 'recovery done');
-        return;
-      } catch (e) {
-        if (stopped()) return; // the clients were closed under us at shutdown
-        if (!peerRestarting(e)) {
-          ctx.log.error({ err: (e as Error).message }, 'recovery failed');
-          return;
-        }
-        ctx.log.info({ err: (e as Error).message, retryInMs: delay }, 'recovery waits for a service');
-        await new Promise((r) => setTimeout(r, delay).unref());
-        delay = Math.min(delay * 2, 5000);
-      }
-    }
-  })();
-}
-
 /** Namespaces Attach for a process; client messages of `call` are forwarded to it. */
 function bridgeStdio(
   ns: GrpcPorts['clients']['namespaces'],
@@ -211,30 +177,20 @@ export const engineModule: ServiceModule = {
       probe: grpcProbeRunner((id, r) => engine.exec(id, r), g.clients.namespaces),
     });
     let closed = false;
-    const recovery = recoverInBackground(engine, g, ctx, () => closed);
+    const recovery = recoverInBackground(engine, {
+      reconcilePeers: async (existingIds, asOfMs) => {
+        await g.clients.cgroups.Reconcile({ existingIds, asOfMs });
+        await g.clients.networks.Reconcile({ existingContainerIds: existingIds, asOfMs });
+      },
+      stopped: () => closed, log: ctx.log,
+    });
     void recovery.then(() => health.resume());
     // NATS_URL and its credentials, else berth's own server with its token (@berth/events connection.ts).
     const nats = natsFromEnv(process.env, ctx.paths.root);
     const version = engineVersion();
 
-    /** The container's record for cp, its writable root mounted (see withMountedRoot). */
-    const copyRecord = (id: string) => withMountedRoot(engine.inspectRecord(id), async (key, idMapping) => (await g.ports.layers.mount(key, idMapping)).rootfs);
-    const freezer = {
-      freeze: (id: string) => g.ports.cgroups.freeze(id), thaw: (id: string) => g.ports.cgroups.thaw(id),
-      stateOf: (id: string) => { try { return engine.inspectRecord(id).state; } catch { return 'removed'; } },
-    };
-
-    /**
-     * docker ps --size: what the container wrote (its writable layer's disk
-     * use, from the layers service; a root already gone counts 0) and, for
-     * size_root_fs, that plus its image's size as `berth images` shows it
-     * (asked once per image per request).
-     */
-    const rwSizeOf = (id: string) => g.clients.layers.Usage({ key: id }).then((u) => u.size, (e: unknown) => {
-      if (isNotFound(e)) return 0;
-      throw e;
-    });
-    const imageSizeOf = (ref: string) => g.clients.images.Inspect({ reference: ref, platform: null }).then((i) => i.size, () => 0);
+    /** docker ps --size and prune's reclaimed space, from the layers and images services (queries/disk-usage.ts). */
+    const diskUsage = grpcDiskUsage(g.clients);
 
     const handlers: Handlers = {
       CreateContainer: async (req) => {
@@ -261,13 +217,7 @@ export const engineModule: ServiceModule = {
       },
       ListContainers: async (req) => {
         const list = engine.list({ all: req.all, filters: filtersFromWire(req.filters), limit: req.limit });
-        const images = new Map<string, Promise<number>>();
-        const sizes = req.size ? await Promise.all(list.map(async (c) => {
-          const ref = c.imageDigest || c.image;
-          if (!images.has(ref)) images.set(ref, imageSizeOf(ref));
-          const rw = await rwSizeOf(c.id);
-          return { rw, rootFs: rw + (await images.get(ref)!) };
-        })) : [];
+        const sizes = req.size ? await containerSizes(list, diskUsage) : [];
         return { containers: list.map((c, i) => toSummary(c, sizes[i])) };
       },
       InspectContainer: async (req) => inspectToWire(engine.inspectRecord(req.id)),
@@ -398,21 +348,18 @@ export const engineModule: ServiceModule = {
         return { changes: changes.map((x) => ({ path: x.path, kind: kind[x.kind] })) };
       },
       Export: async (req, call, c) => {
-        const rec = await copyRecord(req.id);
+        const rec = await engine.mountedRecord(req.id);
         for await (const data of exportRoot(rec)) {
           if (!(await send(call, { data }, c.signal))) break;
         }
       },
       StatPath: async (req) => {
         const path = validateContainerPath('path', req.path);
-        return pathStatToWire(statPath(await copyRecord(req.id), path));
+        return pathStatToWire(await engine.statPath(req.id, path));
       },
       CopyFrom: async (req, call, c) => {
         validateContainerPath('path', req.path);
-        const rec = await copyRecord(req.id);
-        await frozenDuring(rec, freezer, async () => {
-          const { stat, tar } = copyFrom(rec, req.path);
-          engine._emit(rec, 'archive-path');
+        await engine.copyFrom(req.id, req.path, async (stat, tar) => {
           call.write({ stat: pathStatToWire(stat) });
           for await (const data of tar) {
             if (!(await send(call, { data }, c.signal))) break;
@@ -438,18 +385,10 @@ export const engineModule: ServiceModule = {
             if (m.value.data) yield m.value.data;
           }
         })();
-        const rec = await copyRecord(s.id);
-        const r = await frozenDuring(rec, freezer, () => copyTo(rec, s.path, data, { copyUidGid: s.copyUidGid, allowOverwriteDirWithFile: s.allowOverwriteDirWithFile }));
-        engine._emit(rec, 'extract-to-dir');
+        const r = await engine.copyTo(s.id, s.path, data, { copyUidGid: s.copyUidGid, allowOverwriteDirWithFile: s.allowOverwriteDirWithFile });
         return { entries: r.entries, bytes: r.bytes };
       },
-      Prune: async (req) => {
-        // What each stopped container wrote, measured before it goes.
-        const stopped = engine.list({ all: true, filters: { status: ['created', 'exited', 'dead'] }, limit: 0 });
-        const before = new Map(await Promise.all(stopped.map(async (c) => [c.id, await rwSizeOf(c.id).catch(() => 0)] as const)));
-        const deleted = await engine.pruneContainers(filtersFromWire(req.filters));
-        return { deleted, spaceReclaimed: deleted.reduce((a, id) => a + (before.get(id) ?? 0), 0) };
-      },
+      Prune: async (req) => pruneReclaiming(engine, filtersFromWire(req.filters), diskUsage),
       ConnectNetwork: async (req) => {
         const r = await engine.connectNetwork(req.container, req.network, { aliases: req.aliases, ip: req.ip, links: req.links });
         const e = r.endpoint;
