@@ -14,7 +14,7 @@ import type { AsyncHandlers } from '@berth/kit';
 import type { engineV1 } from '@berth/proto';
 import type { Engine } from '../engine';
 import type { LayersPort } from '../ports';
-import { engineBuildBackend } from './backend';
+import { BUILD_LABEL, engineBuildBackend } from './backend';
 import { BuildCache } from './cache';
 import type { BuildImagesPort } from './images-port';
 
@@ -26,6 +26,22 @@ export interface BuilderDeps {
   layers: LayersPort;
   /** The engine's state dir: build-cache.json and the contexts being built (build/). */
   stateDir: string;
+  /** Where a leftover that could not be removed is reported. */
+  warn?: (msg: string) => void;
+}
+
+/**
+ * What builds of an earlier engine process left when it died mid-build: the
+ * extracted contexts and the step containers (labelled berth.build=step).
+ * Run once when the Builder starts, before this process builds anything.
+ */
+async function removeLeftovers(d: BuilderDeps, contexts: string): Promise<void> {
+  rmSync(contexts, { recursive: true, force: true });
+  for (const c of d.engine.list({ all: true, filters: { label: [`${BUILD_LABEL}=step`] } })) {
+    await d.engine.remove(c.id, { force: true, volumes: true }).catch((e: unknown) => {
+      d.warn?.(`build: cannot remove the step container ${c.id.slice(0, 12)} an earlier build left: ${(e as Error).message}`);
+    });
+  }
 }
 
 /** The Dockerfile (and .dockerignore) are read bounded: Docker's own limit for a Dockerfile is far below. */
@@ -69,6 +85,7 @@ function readContextFile(view: RootView, path: string): string | null {
 export function builderHandlers(d: BuilderDeps): BuilderHandlers {
   const cache = new BuildCache(d.stateDir);
   const contexts = join(d.stateDir, 'build');
+  const leftovers = removeLeftovers(d, contexts).catch((e: unknown) => d.warn?.(`build: cleaning up after earlier builds: ${(e as Error).message}`));
   return {
     Build: async (call, c) => {
       const it = (call as AsyncIterable<engineV1.BuildRequest__Output>)[Symbol.asyncIterator]();
@@ -78,6 +95,7 @@ export function builderHandlers(d: BuilderDeps): BuilderHandlers {
       for (const t of o.tags) {
         if (t.includes('@')) throw new InvalidArgumentError(`invalid tag "${t}": a build result is named by a tag, not a digest`, { field: 'tags' });
       }
+      await leftovers;
       mkdirSync(contexts, { recursive: true, mode: 0o700 });
       const dir = mkdtempSync(join(contexts, 'ctx-'));
       try {
