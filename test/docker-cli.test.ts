@@ -341,9 +341,9 @@ describe.each([
     const sw = await docker('swarm', 'init');
     expect(sw.code).not.toBe(0);
     expect(sw.stderr).toMatch(/not supported by berth/);
-    const priv = await docker('run', '--rm', '--ipc', 'host', 'busybox', 'true');
+    const priv = await docker('run', '--rm', '--ipc', 'none', 'busybox', 'true');
     expect(priv.code).not.toBe(0);
-    expect(priv.stderr).toMatch(/IpcMode "host" is not supported by berth/);
+    expect(priv.stderr).toMatch(/IpcMode "none" is not supported by berth/);
     const nf = await docker('rm', 'no-such-container');
     expect(nf.code).toBe(1);
     expect(nf.stderr).toMatch(/no such container/i);

@@ -11,6 +11,7 @@ import type { CommandDef, FlagDef, ParsedCommand } from './command';
 import { invalidFlagValue } from './command';
 import { HEALTH_FLAGS, healthConfigFromFlags } from './health-flags';
 import { RESOURCE_FLAGS, resourcesFromFlags } from './resource-flags';
+import { NAMESPACE_FLAGS, namespaceOptionsFromFlags } from './namespace-flags';
 import {
   checkImageRef, parseCapability, parseCpus, parseCpuset, parseEnvArg, parseEnvFile, parseHostname, parseLabel,
   parseMemory, parseMemorySwap, parseNetworkMode, parsePortSpec, parseRestartPolicy, parseTmpfs, parseUserSpec,
@@ -59,6 +60,7 @@ export const RUN_FLAGS: FlagDef[] = [
   { name: 'pull', kind: 'string', description: 'Pull image before running ("always", "missing", "never")', default: 'missing' },
   ...HEALTH_FLAGS,
   ...RESOURCE_FLAGS,
+  ...NAMESPACE_FLAGS,
 ];
 
 export const RUN_COMMAND: CommandDef = {
@@ -257,6 +259,7 @@ export function buildRunRequest(p: ParsedCommand, env: RunEnv): RunRequest {
 
   const healthcheck = healthConfigFromFlags(p);
   const resources = resourcesFromFlags(p);
+  const namespaces = namespaceOptionsFromFlags(p, networkMode, hostname);
   if (nanoCpus > 0 && (resources.cpuPeriod || (resources.cpuQuota ?? 0) > 0)) {
     throw new InvalidArgumentError('conflicting options: --cpus and --cpu-period/--cpu-quota cannot both be set (--cpus is a quota over a 100 ms period)', { field: 'cpus' });
   }
@@ -279,6 +282,7 @@ export function buildRunRequest(p: ParsedCommand, env: RunEnv): RunRequest {
       readonlyRootfs: v['read-only'] as boolean, init: v.init as boolean, restartPolicy, capAdd, capDrop,
       usernsMode: userns, autoRemove, logConfig, securityOpt, privileged, devices, deviceCgroupRules, cgroupnsMode,
       ...resources,
+      ...namespaces,
     },
     pull,
     detach,

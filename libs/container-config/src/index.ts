@@ -200,3 +200,4 @@ export * from './validate';
 export * from './devices';
 export * from './health';
 export * from './resources';
+export * from './sysctl';

@@ -10,6 +10,7 @@ import { InvalidArgumentError } from '@berth/errors';
 import { healthConfigFromDocker, type ContainerConfig, type DockerHealthConfig, type HostConfig, type MountSpec, type PortBinding, type RestartPolicy } from '@berth/container-config';
 import { parseCapability, parseNetworkMode, parseTmpfs, parseVolumeSpec } from '@berth/cli-kit';
 import { extraResourcesOf } from './resources';
+import { namespaceOptionsOf } from './namespace-options';
 import type { engineV1 } from '@berth/proto';
 
 /** The label that marks a container the gateway removes at its exit (Docker's AutoRemove, see containers.ts). */
@@ -100,10 +101,8 @@ function restartPolicyOf(v: unknown): RestartPolicy {
 
 /** Fields whose presence asks for something berth does not do: refused, naming the field. */
 function refuseUnsupported(h: Json): void {
-  const ipc = str(h['IpcMode']);
-  if (ipc && ipc !== 'private' && ipc !== 'shareable' && ipc !== 'none') throw new InvalidArgumentError(`HostConfig.IpcMode "${ipc}" is not supported by berth`, { field: 'HostConfig.IpcMode' });
-  const pid = str(h['PidMode']);
-  if (pid) throw new InvalidArgumentError(`HostConfig.PidMode "${pid}" is not supported by berth`, { field: 'HostConfig.PidMode' });
+  // "none" (no /dev/shm) is Docker's; every berth container has its IPC namespace with /dev/shm, as "private".
+  if (str(h['IpcMode']) === 'none') throw new InvalidArgumentError('HostConfig.IpcMode "none" is not supported by berth (use private)', { field: 'HostConfig.IpcMode' });
 }
 
 export interface DecodedCreate {
@@ -227,6 +226,8 @@ export function decodeCreate(body: Json, name: string): DecodedCreate {
     cgroupnsMode: str(h['CgroupnsMode']),
     // MemoryReservation, MemorySwappiness, KernelMemory, OomKillDisable, CpuPeriod/CpuQuota, CpusetMems, Blkio*.
     ...extraResourcesOf(h, nanoCpus > 0 && !num(h['NanoCpus'])),
+    // IpcMode, PidMode, UTSMode, Sysctls, Dns, DnsSearch, DnsOptions, GroupAdd, OomScoreAdj: the engine checks them.
+    ...namespaceOptionsOf(h),
     logConfig: { type: logType === 'json-file' || logType === 'local' ? '' : logType, config: Object.fromEntries(Object.entries(obj(logConfig['Config'])).map(([k, v]) => [k, str(v)])) },
   };
   return { request: toWire(name.replace(/^\//, ''), config, hostConfig), extraNetworks, aliases, autoRemove };

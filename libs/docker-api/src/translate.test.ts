@@ -73,11 +73,11 @@ describe('decodeCreate', () => {
     });
   });
 
-  it('names what it refuses: a missing image, bad ports, host IPC, a bad name', () => {
+  it('names what it refuses: a missing image, bad ports, IPC none, a bad name', () => {
     expect(invalid(() => decodeCreate({}, ''))).toMatch(/Image is required/);
     expect(invalid(() => decodeCreate({ Image: 'b', ExposedPorts: { '99999/tcp': {} } }, ''))).toMatch(/ExposedPorts.*out of range/);
     expect(invalid(() => decodeCreate({ Image: 'b', HostConfig: { PortBindings: { '80/tcp': [{ HostPort: 'x' }] } } }, ''))).toMatch(/PortBindings.*"x"/);
-    expect(invalid(() => decodeCreate({ Image: 'b', HostConfig: { IpcMode: 'host' } }, ''))).toMatch(/IpcMode "host" is not supported by berth/);
+    expect(invalid(() => decodeCreate({ Image: 'b', HostConfig: { IpcMode: 'none' } }, ''))).toMatch(/IpcMode "none" is not supported by berth/);
     expect(invalid(() => decodeCreate({ Image: 'b' }, 'a b'))).toMatch(/invalid name/);
   });
 });

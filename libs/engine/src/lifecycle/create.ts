@@ -23,6 +23,7 @@ import type { ContainerConfig, ContainerRecord, HostConfig } from '../types';
 import { allocateIdMapping, loadIdPool, passwdUid } from '../userns';
 import { prepareVolumesStep } from '../volume-mounts';
 import { resolveSharedNetwork } from './shared-network';
+import { resolveSharedNamespaces } from '../namespace-options';
 
 export interface CreateRequest {
   /** "" or undefined: generate adjective_surname. */
@@ -45,7 +46,7 @@ export class ContainerCreation {
 
   /** docker create: record + image + writable root + volumes. */
   async create(request: CreateRequest): Promise<ContainerRecord> {
-    const req = { ...request, hostConfig: resolveSharedNetwork(this.ctx.store, request.hostConfig) };
+    const req = { ...request, hostConfig: resolveSharedNamespaces(this.ctx.store, resolveSharedNetwork(this.ctx.store, request.hostConfig)) };
     if (req.hostConfig.autoRemove && req.hostConfig.restartPolicy.name !== 'no') {
       throw new InvalidArgumentError('conflicting options: --restart and --rm; a container removed on exit cannot be restarted', { field: 'restart' });
     }
