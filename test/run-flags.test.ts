@@ -6,9 +6,16 @@
 //    its cgroup namespace); --kernel-memory accepted with a warning;
 //    --blkio-weight where the kernel has no weight files (no BFQ) fails the
 //    start saying so; a path that is not a block device is refused at create
-//    and leaves nothing; the same fields through the Docker API (dockerode).
+//    and leaves nothing; the same fields through the Docker API (dockerode);
+//  - --sysctl (namespaced only, the others refused by key), --ipc/--pid/--uts
+//    host and container:, --dns/--dns-search/--dns-option, --group-add,
+//    --oom-score-adj, read back from /proc and /etc inside the container;
+//  - what the client settles: --label-file, --expose, --network-alias (the
+//    container's name on its network), --platform, --cidfile, --quiet,
+//    --sig-proxy, --detach-keys.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import { startCliStack, until, type CliResult, type CliStack } from './support/cli-stack';
@@ -141,6 +148,125 @@ describe('run flags', () => {
       expect(logs).toContain(`${dev} 4096`);
       const info = await c.inspect();
       expect(info.HostConfig).toMatchObject({ MemoryReservation: 16 << 20, CpuPeriod: 40000 });
+    });
+  });
+
+  describe('namespaces, sysctls, DNS, groups, OOM score', () => {
+    const nsOf = (pid: number | 'self', type: string) => readlinkSync(`/proc/${pid}/ns/${type}`);
+
+    it('--sysctl sets namespaced parameters; a host parameter, or a net.* one with --network host, is refused naming the key', async () => {
+      expect(await inside(['--sysctl', 'net.ipv4.ip_forward=1', '--sysctl', 'kernel.shmmax=123456789', '--sysctl', 'fs.mqueue.msg_max=50'],
+        'cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmax /proc/sys/fs/mqueue/msg_max')).toEqual(['1', '123456789', '50']);
+      const vm = await berth('run', '--rm', '--sysctl', 'vm.swappiness=1', 'busybox', 'true');
+      expect(vm.code).not.toBe(0);
+      expect(vm.stderr).toContain('sysctl "vm.swappiness" is not namespaced');
+      const hostNet = await berth('run', '--rm', '--network', 'host', '--sysctl', 'net.ipv4.ip_forward=1', 'busybox', 'true');
+      expect(hostNet.stderr).toContain('not allowed with --network host');
+      // The engine refuses the same for any client.
+      await expect(docker.createContainer({ Image: 'busybox', Cmd: ['true'], HostConfig: { Sysctls: { 'kernel.pid_max': '100000' } } }))
+        .rejects.toThrow(/sysctls.*kernel\.pid_max.*not namespaced/);
+    });
+
+    it('--ipc, --pid and --uts host join the host namespaces; --ipc container: joins another container', async () => {
+      const out = await inside(['--ipc', 'host', '--pid', 'host', '--uts', 'host'], 'for t in ipc pid uts; do readlink /proc/self/ns/$t; done; hostname');
+      expect(out).toEqual([nsOf('self', 'ipc'), nsOf('self', 'pid'), nsOf('self', 'uts'), hostname()]);
+      const own = await inside([], 'for t in ipc pid; do readlink /proc/self/ns/$t; done');
+      expect(own[0]).not.toBe(nsOf('self', 'ipc'));
+      expect(own[1]).not.toBe(nsOf('self', 'pid'));
+      const owner = nameOf('ipc-owner');
+      expectOk(await berth('run', '-d', '--name', owner, '--network', 'none', 'busybox', 'sleep', '1000'));
+      const pid = Number(JSON.parse((await berth('inspect', owner)).stdout)[0].State.Pid);
+      expect(await inside(['--ipc', `container:${owner}`, '--pid', `container:${owner}`], 'readlink /proc/self/ns/ipc; ps -o comm | grep -c sleep'))
+        .toEqual([nsOf(pid, 'ipc'), '1']);
+      const missing = await berth('run', '--rm', '--ipc', 'container:bt-no-such-container', 'busybox', 'true');
+      expect(missing.stderr).toContain('no such container');
+      expect((await berth('run', '--rm', '--ipc', 'none', 'busybox', 'true')).stderr).toContain('--ipc');
+    });
+
+    it('--dns, --dns-search and --dns-option write resolv.conf', async () => {
+      const out = await inside(['--dns', '10.219.202.53', '--dns-search', 'corp.example', '--dns-option', 'ndots:3'], 'cat /etc/resolv.conf');
+      expect(out).toContain('nameserver 10.219.202.53');
+      expect(out.find((l) => l.startsWith('search'))).toContain('corp.example');
+      expect(out.find((l) => l.startsWith('options'))).toContain('ndots:3');
+      expect((await berth('run', '--dns', 'not-an-ip', 'busybox', 'true')).stderr).toContain('--dns');
+    });
+
+    it('--group-add adds supplementary groups (numbers and names); --oom-score-adj sets the process score', async () => {
+      // A group the image names in its /etc/group (not root's), by name.
+      const [name, , gid] = (await inside([], 'cat /etc/group')).map((l) => l.split(':')).find((f) => f[2] !== '0' && f[0])!;
+      expect((await inside(['--group-add', '1234', '--group-add', name!], 'id -G'))[0]!.split(' ')).toEqual(expect.arrayContaining(['0', '1234', gid!]));
+      // Raising is allowed without CAP_SYS_RESOURCE (lowering is not, on this host).
+      expect(await inside(['--oom-score-adj', '777'], 'cat /proc/self/oom_score_adj')).toEqual(['777']);
+      expect((await berth('run', '--oom-score-adj', '1001', 'busybox', 'true')).stderr).toContain('-1000 to 1000');
+      const unknown = await berth('run', '--rm', '--group-add', 'no-such-group', 'busybox', 'true');
+      expect(unknown.stderr).toContain('unable to find group no-such-group');
+    });
+  });
+
+  describe('what the client settles', () => {
+    let work: string;
+    beforeAll(() => { work = mkdtempSync(join(tmpdir(), 'berth-run-flags-')); });
+    afterAll(() => { if (work) rmSync(work, { recursive: true, force: true }); });
+
+    it('--label-file (with --label winning), --expose ranges reach the record', async () => {
+      const file = join(work, 'labels');
+      writeFileSync(file, '# team labels\ntier=web\nowner=ops\n\n');
+      const name = nameOf('labels');
+      expectOk(await berth('create', '--name', name, '--label-file', file, '--label', 'owner=dev', '--expose', '7000-7001/udp', '--expose', '9000', 'busybox', 'true'));
+      const doc = JSON.parse((await berth('inspect', name)).stdout)[0] as { Config: { Labels: Record<string, string>; ExposedPorts: Record<string, unknown> } };
+      expect(doc.Config.Labels).toMatchObject({ tier: 'web', owner: 'dev' });
+      expect(Object.keys(doc.Config.ExposedPorts).sort()).toEqual(['7000/udp', '7001/udp', '9000/tcp']);
+      expect((await berth('create', '--label-file', join(work, 'missing'), 'busybox', 'true')).stderr).toContain('--label-file');
+      expect((await berth('create', '--expose', '9-1', 'busybox', 'true')).stderr).toContain('--expose');
+    });
+
+    it('--network-alias names the container on its network', async () => {
+      const net = `bt-flags-net-${process.pid}`;
+      expectOk(await berth('network', 'create', '--subnet', '10.218.202.0/24', net));
+      try {
+        const name = nameOf('alias');
+        expectOk(await berth('run', '-d', '--name', name, '--network', net, '--network-alias', 'db-alias', 'busybox', 'sleep', '1000'));
+        // The networks service holds the name for the container (inspect's Aliases and DNSNames come from the attachment).
+        const ep = (JSON.parse((await berth('inspect', name)).stdout)[0] as { NetworkSettings: { Networks: Record<string, { IPAddress: string; Aliases: string[] | null; DNSNames: string[] | null }> } }).NetworkSettings.Networks[net]!;
+        expect(ep.IPAddress).toMatch(/^10\.218\.202\./);
+        expect(ep.Aliases).toContain('db-alias');
+        expect(ep.DNSNames).toContain('db-alias');
+        expect((await berth('run', '--rm', '--network-alias', 'x y', 'busybox', 'true')).stderr).toContain('--network-alias');
+      } finally {
+        for (const x of names.filter((m) => m.includes('-alias-'))) await berth('rm', '-f', x);
+        await berth('network', 'rm', net);
+      }
+    });
+
+    it('--platform: the host platform runs, another is refused saying why', async () => {
+      const host = `linux/${({ x64: 'amd64', arm64: 'arm64' } as Record<string, string>)[process.arch] ?? process.arch}`;
+      expect(await inside(['--platform', host], 'echo ran')).toEqual(['ran']);
+      const other = host === 'linux/amd64' ? 'linux/arm64' : 'linux/amd64';
+      const r = await berth('run', '--platform', other, 'busybox', 'true');
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toContain(`the host's platform only (${host})`);
+    });
+
+    it('--cidfile gets the id, and a second run with the same file is refused before anything is created', async () => {
+      const file = join(work, 'cid');
+      const name = nameOf('cid');
+      const r = await berth('run', '-d', '--quiet', '--name', name, '--cidfile', file, '--network', 'none', 'busybox', 'sleep', '1000');
+      expectOk(r);
+      expect(readFileSync(file, 'utf8')).toBe(r.stdout.trim());
+      const again = nameOf('cid2');
+      const second = await berth('run', '-d', '--name', again, '--cidfile', file, 'busybox', 'true');
+      expect(second.stderr).toContain('container ID file found');
+      expect((await berth('ps', '-a', '--filter', `name=${again}`, '-q')).stdout).toBe('');
+    });
+
+    it('--sig-proxy forwards a signal to the container; --detach-keys is checked', async () => {
+      const run = s.spawnBerth(['run', '--rm', '--network', 'none', 'busybox', 'sh', '-c', 'trap "echo got-term; exit 3" TERM; echo ready; while true; do sleep 1; done']);
+      await until('the trap is set', () => (run.stdout().includes('ready') ? true : undefined), 30_000);
+      run.child.kill('SIGTERM');
+      const r = await run.result;
+      expect(r.stdout).toContain('got-term');
+      expect(r.code).toBe(3);
+      expect((await berth('run', '--detach-keys', 'ctrl-', 'busybox', 'true')).stderr).toContain('detach');
     });
   });
 });

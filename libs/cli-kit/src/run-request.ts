@@ -12,6 +12,7 @@ import { invalidFlagValue } from './command';
 import { HEALTH_FLAGS, healthConfigFromFlags } from './health-flags';
 import { RESOURCE_FLAGS, resourcesFromFlags } from './resource-flags';
 import { NAMESPACE_FLAGS, namespaceOptionsFromFlags } from './namespace-flags';
+import { CLIENT_RUN_FLAGS, clientRunOptions } from './client-run-flags';
 import {
   checkImageRef, parseCapability, parseCpus, parseCpuset, parseEnvArg, parseEnvFile, parseHostname, parseLabel,
   parseMemory, parseMemorySwap, parseNetworkMode, parsePortSpec, parseRestartPolicy, parseTmpfs, parseUserSpec,
@@ -61,6 +62,7 @@ export const RUN_FLAGS: FlagDef[] = [
   ...HEALTH_FLAGS,
   ...RESOURCE_FLAGS,
   ...NAMESPACE_FLAGS,
+  ...CLIENT_RUN_FLAGS,
 ];
 
 export const RUN_COMMAND: CommandDef = {
@@ -88,6 +90,10 @@ export interface RunRequest {
   pull: 'missing' | 'always' | 'never';
   /** CLI behaviour, not sent: run in the background (print the id). */
   detach: boolean;
+  /** CLI behaviour, not sent: --cidfile ("" = none), --detach-keys ("" = ctrl-p,ctrl-q), --sig-proxy. */
+  cidfile: string;
+  detachKeys: string;
+  sigProxy: boolean;
 }
 
 /** What the translation needs from the outside world (injected for tests). */
@@ -130,6 +136,7 @@ export function buildRunRequest(p: ParsedCommand, env: RunEnv): RunRequest {
   const has = (n: string): boolean => p.changed.has(n);
 
   const [image, ...cmd] = p.args as [string, ...string[]];
+  const client = clientRunOptions(p, env.readFile);
   checkImageRef(image);
 
   const name = str('name');
@@ -181,7 +188,7 @@ export function buildRunRequest(p: ParsedCommand, env: RunEnv): RunRequest {
   if (hostname && networkMode.startsWith('container:')) {
     throw new InvalidArgumentError('conflicting options: hostname and the container type network mode', { field: 'hostname' });
   }
-  const exposedPorts = [...new Set(portBindings.map((b) => `${b.containerPort}/${b.protocol}`))];
+  const exposedPorts = [...new Set([...portBindings.map((b) => `${b.containerPort}/${b.protocol}`), ...client.exposedPorts])];
 
   const mounts: MountSpec[] = [
     ...list('volume').map((s) => parseVolumeSpec(flagOf('volume'), s, env.cwd)),
@@ -251,7 +258,7 @@ export function buildRunRequest(p: ParsedCommand, env: RunEnv): RunRequest {
   }
   const logConfig = { type: logDriver, config: logOpts };
 
-  const labels: Record<string, string> = {};
+  const labels: Record<string, string> = { ...client.labels }; // --label wins over --label-file
   for (const l of list('label')) { const [k, val] = parseLabel(flagOf('label'), l); labels[k] = val; }
 
   const pull = str('pull');
@@ -283,8 +290,12 @@ export function buildRunRequest(p: ParsedCommand, env: RunEnv): RunRequest {
       usernsMode: userns, autoRemove, logConfig, securityOpt, privileged, devices, deviceCgroupRules, cgroupnsMode,
       ...resources,
       ...namespaces,
+      ...(client.networkAliases.length ? { networkAliases: client.networkAliases } : {}),
     },
     pull,
     detach,
+    cidfile: client.cidfile,
+    detachKeys: client.detachKeys,
+    sigProxy: client.sigProxy,
   };
 }

@@ -12,6 +12,7 @@ import {
 import type { engineV1 } from '@berth/proto';
 import { Ctx, confirm, eachArg, filterMap } from '../context';
 import { AttachFailed, attachContainer, parseDetachKeys, runAttached, runExec, type AttachOptions, type AttachResult } from './attach';
+import { checkCidfile, writeCidfile } from './cidfile';
 
 const runEnv = (ctx: Ctx): RunEnv => ({
   lookupEnv: (k) => ctx.env[k],
@@ -95,16 +96,22 @@ async function attachUntilExit(ctx: Ctx, id: string, o: AttachOptions): Promise<
 export async function run(ctx: Ctx): Promise<number> {
   const req = buildRunRequest(ctx.p, runEnv(ctx)); // throws InvalidArgument naming the flag: nothing created
   checkTty(ctx, req.config.tty && req.config.attachStdin);
+  checkCidfile(req.cidfile);
+  parseDetachKeys(req.detachKeys); // a bad sequence is a usage error, before any call
   const engine = ctx.engine();
   if (req.detach) {
     const res = await engine.RunContainer({ create: createRequest(req) });
+    writeCidfile(req.cidfile, res.id);
     printWarnings(ctx, res.warnings);
     ctx.out(`${res.id}\n`);
     return 0;
   }
   const r = await runAttached(ctx, createRequest(req), {
-    stdin: req.config.attachStdin, tty: req.config.tty, detachKeys: '', proxySignals: !req.config.tty,
-    onCreated: (c) => printWarnings(ctx, c.warnings),
+    stdin: req.config.attachStdin, tty: req.config.tty, detachKeys: req.detachKeys, proxySignals: req.sigProxy && !req.config.tty,
+    onCreated: (c) => {
+      writeCidfile(req.cidfile, c.id);
+      printWarnings(ctx, c.warnings);
+    },
   });
   if (r.detached) return 0; // the container runs on
   // The stream ended without an exit status (an engine shut down under it): ask Wait.
@@ -114,7 +121,9 @@ export async function run(ctx: Ctx): Promise<number> {
 
 export async function create(ctx: Ctx): Promise<number> {
   const req = buildRunRequest(ctx.p, runEnv(ctx));
+  checkCidfile(req.cidfile);
   const res = await ctx.engine().CreateContainer(createRequest(req));
+  writeCidfile(req.cidfile, res.id);
   printWarnings(ctx, res.warnings);
   ctx.out(`${res.id}\n`);
   return 0;

@@ -1,0 +1,92 @@
+// run/create flags that the client settles before the engine is called, as
+// Docker's CLI does: --label-file (read here; --label wins over it),
+// --expose (ports and ranges added to the config's exposed ports),
+// --network-alias (the container's extra DNS names on its network),
+// --platform (berth runs the host's platform only: anything else is refused
+// naming it), --cidfile (the id written to a file that must not exist yet),
+// --quiet (no pull output: the engine pulls without progress for run), and
+// run's --detach-keys and --sig-proxy (how the attached CLI behaves).
+import { arch } from 'node:os';
+import { InvalidArgumentError } from '@berth/errors';
+import { checkExposedPort } from '@berth/container-config';
+import type { FlagDef, ParsedCommand } from './command';
+import { invalidFlagValue } from './command';
+import { parseLabel } from './opts';
+
+export const CLIENT_RUN_FLAGS: FlagDef[] = [
+  { name: 'label-file', kind: 'list', description: 'Read in a line delimited file of labels' },
+  { name: 'expose', kind: 'list', description: 'Expose a port or a range of ports' },
+  { name: 'network-alias', kind: 'list', description: 'Add network-scoped alias for the container' },
+  { name: 'platform', kind: 'string', description: 'Set platform if server is multi-platform capable (berth runs the host platform only)' },
+  { name: 'cidfile', kind: 'string', description: 'Write the container ID to the file' },
+  { name: 'quiet', short: 'q', kind: 'bool', description: 'Suppress the pull output' },
+  { name: 'detach-keys', kind: 'string', description: 'Override the key sequence for detaching a container' },
+  { name: 'sig-proxy', kind: 'bool', description: 'Proxy received signals to the process', default: true },
+];
+
+const flagOf = (name: string): FlagDef => CLIENT_RUN_FLAGS.find((f) => f.name === name)!;
+
+/** Node's arch as an OCI/Go one. */
+const GOARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', s390x: 's390x', ppc64: 'ppc64le', riscv64: 'riscv64' };
+
+/** What these flags add to a run/create request. */
+export interface ClientRunOptions {
+  labels: Record<string, string>;
+  exposedPorts: string[];
+  networkAliases: string[];
+  /** "" = none. */
+  cidfile: string;
+  detachKeys: string;
+  sigProxy: boolean;
+}
+
+/** `readFile` reads a client path (--label-file). */
+export function clientRunOptions(p: ParsedCommand, readFile: (path: string) => string): ClientRunOptions {
+  const v = p.flags;
+  const labels: Record<string, string> = {};
+  for (const file of v['label-file'] as string[]) {
+    let content: string;
+    try {
+      content = readFile(file);
+    } catch (e) {
+      throw invalidFlagValue(flagOf('label-file'), file, `cannot read the file: ${(e as Error).message}`);
+    }
+    for (const line of content.replace(/^\uFEFF/, '').split(/\r?\n/)) {
+      const t = line.trim();
+      if (t === '' || t.startsWith('#')) continue;
+      const [k, val] = parseLabel(flagOf('label-file'), t);
+      labels[k] = val;
+    }
+  }
+  const exposedPorts: string[] = [];
+  for (const e of v['expose'] as string[]) {
+    const m = /^(\d{1,5})(?:-(\d{1,5}))?(?:\/([a-z]+))?$/.exec(e);
+    const first = Number(m?.[1]);
+    const last = m?.[2] === undefined ? first : Number(m[2]);
+    const proto = m?.[3] ?? 'tcp';
+    if (!m || last < first || last - first >= 65535 || checkExposedPort(`${first}/${proto}`) || checkExposedPort(`${last}/${proto}`)) {
+      throw invalidFlagValue(flagOf('expose'), e, 'expected PORT[/tcp|udp|sctp] or a range START-END[/proto], ports 1-65535');
+    }
+    for (let port = first; port <= last; port++) exposedPorts.push(`${port}/${proto}`);
+  }
+  const networkAliases = [...(v['network-alias'] as string[])];
+  for (const a of networkAliases) {
+    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(a) || a.length > 253) throw invalidFlagValue(flagOf('network-alias'), a, 'expected a DNS name: letters, digits, ".", "-" and "_"');
+  }
+  if (p.changed.has('platform')) {
+    const want = (v['platform'] as string).toLowerCase();
+    const host = `linux/${GOARCH[arch()] ?? arch()}`;
+    if (want !== host && want !== 'linux' && !want.startsWith(`${host}/`)) {
+      throw invalidFlagValue(flagOf('platform'), v['platform'] as string, `berth runs containers of the host's platform only (${host}): it has no emulation for other architectures`);
+    }
+  }
+  const cidfile = v['cidfile'] as string;
+  const detachKeys = v['detach-keys'] as string;
+  if (detachKeys && !/^(ctrl-[a-z@[\\\]^_]|[ -~])(,(ctrl-[a-z@[\\\]^_]|[ -~]))*$/.test(detachKeys)) {
+    throw invalidFlagValue(flagOf('detach-keys'), detachKeys, 'expected a comma-separated sequence of single characters and ctrl-<value>, as in ctrl-p,ctrl-q');
+  }
+  if (v['detach'] === true && p.changed.has('sig-proxy') && v['sig-proxy'] === true) {
+    throw new InvalidArgumentError('conflicting options: --sig-proxy and -d (a detached run has no client to proxy signals from)', { field: 'sig-proxy' });
+  }
+  return { labels, exposedPorts, networkAliases, cidfile, detachKeys, sigProxy: v['sig-proxy'] !== false };
+}
