@@ -189,6 +189,7 @@ describe.each([
       const r = await docker('run', '--rm', '--name', 'evme', 'busybox', 'true');
       expectOk(r);
       await until('destroy event', () => (out.includes('destroy') ? true : undefined), 15_000);
+      // container= passes the container's own events only (its network connect's actor is the network), as Docker's filter.
       expect(lines(out)).toEqual(['container create evme', 'container start evme', 'container die evme', 'container destroy evme']);
     } finally {
       ev.kill();
@@ -253,7 +254,7 @@ describe.each([
     }
   });
 
-  it('events for images, networks and volumes in Docker\'s words; network labels (create, ls --filter, inspect)', async () => {
+  it('events for images, networks and volumes in Docker\'s words; network labels (create, ls --filter, inspect); host and none listed', async () => {
     const net = `evnet${subnet}`;
     const vol = `evvol${subnet}`;
     const tag = `evtag${subnet}:1`;
@@ -277,6 +278,10 @@ describe.each([
       expect(lines((await docker('network', 'ls', '--filter', 'label=tier', '--format', '{{.Name}}')).stdout)).toEqual([net]);
       expect(lines((await docker('network', 'ls', '--filter', 'label=team=other', '--format', '{{.Name}}')).stdout)).toEqual([]);
       expect((await docker('network', 'inspect', '--format', '{{.Labels.team}}', net)).stdout.trim()).toBe('berth');
+      // Docker's predefined networks are listed and inspected, and cannot be removed.
+      expect(lines((await docker('network', 'ls', '--format', '{{.Name}} {{.Driver}}')).stdout)).toEqual(expect.arrayContaining(['bridge bridge', 'host host', 'none null']));
+      expect((await docker('network', 'inspect', '--format', '{{.Driver}}', 'none')).stdout.trim()).toBe('null');
+      expect((await docker('network', 'rm', 'host')).stderr).toMatch(/host is a pre-defined network and cannot be removed/);
       expectOk(await docker('network', 'rm', net));
 
       await until('network destroy event', () => (out.includes('network destroy') ? true : undefined), 15_000);
@@ -297,6 +302,36 @@ describe.each([
       ev.kill();
       await docker('volume', 'rm', vol);
       await docker('network', 'rm', net);
+    }
+  });
+
+  it('export | import round trip, commit with a label, image prune -a by label keeps what a container uses', async () => {
+    const tag = `imported${subnet}:1`;
+    expectOk(await docker('create', '--name', 'src-exp', 'busybox', 'true'));
+    try {
+      const imp = await run('sh', ['-c', `${DOCKER} export src-exp | ${DOCKER} import -m from-export - ${tag}`]);
+      expectOk(imp);
+      expect(imp.stdout.trim()).toMatch(/^sha256:[0-9a-f]{64}$/);
+      const ran = await docker('run', '--rm', tag, '/bin/busybox', 'echo', 'from-import');
+      expectOk(ran);
+      expect(ran.stdout).toBe('from-import\n');
+      // An URL source is refused by name, not fetched.
+      const url = await docker('import', 'http://127.0.0.1:1/x.tar', 'nope:1');
+      expect(url.code).not.toBe(0);
+      expect(url.stderr).toMatch(/not supported by berth/);
+
+      // Two images (their configs differ), both labelled; a container holds the second.
+      expectOk(await docker('commit', '-c', 'LABEL prune=me', '-c', 'LABEL which=pruned', 'src-exp', `pruned${subnet}:1`));
+      expectOk(await docker('commit', '-c', 'LABEL prune=me', '-c', 'LABEL which=kept', 'src-exp', `kept${subnet}:1`));
+      expectOk(await docker('create', '--name', 'holder', `kept${subnet}:1`, 'true'));
+      const pr = await docker('image', 'prune', '-af', '--filter', 'label=prune=me');
+      expectOk(pr);
+      const names = lines((await docker('images', '--format', '{{.Repository}}:{{.Tag}}')).stdout);
+      expect(names).not.toContain(`pruned${subnet}:1`);
+      expect(names).toEqual(expect.arrayContaining([`kept${subnet}:1`, 'busybox:latest', tag]));
+    } finally {
+      await docker('rm', '-f', 'src-exp', 'holder');
+      await docker('rmi', tag, `kept${subnet}:1`, `pruned${subnet}:1`);
     }
   });
 

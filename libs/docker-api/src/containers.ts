@@ -378,7 +378,7 @@ export function registerContainers(router: Router, d: ContainerDeps): void {
     res.end();
   });
   router.add('PUT', `${C}/archive`, async (req, res) => {
-    const { stream, response } = b.engine.CopyTo();
+    const { stream, response } = b.engine.CopyTo(LONG_CALL);
     stream.write({ start: {
       id: req.params['id']!, path: pathParam(req), copyUidGid: boolParam(req.query, 'copyUIDGID'),
       allowOverwriteDirWithFile: !boolParam(req.query, 'noOverwriteDirNonDir'),

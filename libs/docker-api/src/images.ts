@@ -3,10 +3,10 @@
 // Pull and push answer 200 at once and stream Docker's JSON progress
 // messages; a failure after that is an {"error", "errorDetail"} message
 // inside the 200, as Docker sends it (clients read it from the stream).
-import type { ServerResponse } from 'node:http';
-import { InvalidArgumentError } from '@berth/errors';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { InvalidArgumentError, isFailedPrecondition, isNotFound } from '@berth/errors';
 import type { imagesV1 } from '@berth/proto';
-import type { Backends } from './backends';
+import { LONG_CALL, type Backends } from './backends';
 import { boolParam, filtersParam, notImplemented, readJson, sendJson, type Router } from './http';
 
 const seconds = (t: { seconds?: number | string | Long; nanos?: number } | null | undefined): number => Number((t as { seconds?: unknown } | null)?.seconds ?? 0);
@@ -96,30 +96,34 @@ export function registerImages(router: Router, b: Backends): void {
     const dangling = f['dangling']?.[0];
     const { images } = await b.images.List({
       reference: [...(f['reference'] ?? []), ...(req.query.get('filter') ? [req.query.get('filter')!] : [])],
-      label: f['label'] ?? [],
+      label: [],
       ...(dangling !== undefined ? { dangling: dangling === 'true' || dangling === '1' } : {}),
       before: f['before']?.[0] ?? '', since: f['since']?.[0] ?? '',
     });
     // One entry per image ID, with every name it has.
     const byId = new Map<string, imagesV1.Image__Output[]>();
     for (const i of images) byId.set(i.id, [...(byId.get(i.id) ?? []), i]);
-    const out = await Promise.all([...byId].map(async ([id, recs]) => {
+    const out = (await Promise.all([...byId].map(async ([id, recs]) => {
       const first = recs[0]!;
-      const size = await b.images.Inspect({ reference: id }).then((x) => Number(x.size), () => 0);
+      const { size, labels } = await imageFacts(b, id);
+      if (!labelsMatch(labels, f['label'] ?? [])) return undefined;
       const tags = recs.filter((r) => !r.dangling).map((r) => r.familiarName);
       const repoDigests = recs.filter((r) => !r.dangling && r.target).map((r) => `${r.familiarName.replace(/[:@].*$/, '')}@${r.target!.digest}`);
       return {
         Id: id, ParentId: '', RepoTags: tags.length ? tags : ['<none>:<none>'], RepoDigests: [...new Set(repoDigests)],
-        Created: seconds(first.createdAt), Size: size, SharedSize: -1, VirtualSize: size, Labels: first.labels, Containers: -1,
+        Created: seconds(first.createdAt), Size: size, SharedSize: -1, VirtualSize: size, Labels: labels, Containers: -1,
       };
-    }));
+    }))).filter((x) => x !== undefined);
     out.sort((a, b2) => b2.Created - a.Created);
     sendJson(res, 200, out);
   });
 
   router.add('POST', '/images/create', async (req, res) => {
     const q = req.query;
-    if (q.get('fromSrc')) throw notImplemented('docker import through the API (fromSrc)');
+    if (q.get('fromSrc')) {
+      await importImage(b, q, req.raw, res);
+      return;
+    }
     const from = q.get('fromImage');
     if (!from) throw new InvalidArgumentError('fromImage is required: the image to pull', { field: 'fromImage' });
     const ref = joinRef(from, q.get('tag'));
@@ -188,7 +192,7 @@ export function registerImages(router: Router, b: Backends): void {
   router.add('GET', `${N}/get`, async (req, res) => save(b, [req.params['name']!], res));
 
   router.add('POST', '/images/load', async (req, res) => {
-    const { stream, response } = b.transfer.Load();
+    const { stream, response } = b.transfer.Load(LONG_CALL);
     stream.write({ baseName: '', data: Buffer.alloc(0) });
     const done = response.catch((e: unknown) => { req.raw.destroy(); throw e; });
     done.catch(() => undefined);
@@ -202,9 +206,38 @@ export function registerImages(router: Router, b: Backends): void {
     res.end();
   });
 
-  router.add('POST', '/images/prune', async (_req, res) => {
-    const r = await b.images.Prune({});
-    sendJson(res, 200, { ImagesDeleted: [...r.untagged.map((u) => ({ Untagged: u })), ...r.deleted.map((d) => ({ Deleted: d }))], SpaceReclaimed: 0 });
+  router.add('POST', '/images/prune', async (req, res) => {
+    const f = filtersParam(req.query);
+    for (const k of Object.keys(f)) {
+      if (!['dangling', 'label', 'until'].includes(k)) throw new InvalidArgumentError(`invalid filter '${k}' for image prune: dangling, label and until are accepted`, { field: 'filters' });
+    }
+    const dangling = f['dangling']?.[0];
+    const onlyDangling = dangling === undefined || dangling === 'true' || dangling === '1';
+    if (onlyDangling && !f['label']?.length && !f['until']?.length) {
+      const r = await b.images.Prune({});
+      sendJson(res, 200, { ImagesDeleted: [...r.untagged.map((u) => ({ Untagged: u })), ...r.deleted.map((d) => ({ Deleted: d }))], SpaceReclaimed: 0 });
+      return;
+    }
+    // docker image prune -a (dangling=false), or with label/until: every matching image no container
+    // uses goes with all its names, as Docker's prune does; one a container uses is skipped.
+    const untilMs = f['until']?.[0] ? untilMsOf(f['until'][0]) : undefined;
+    const [{ images }, { containers }] = await Promise.all([
+      b.images.List({ reference: [], label: [], ...(onlyDangling ? { dangling: true } : {}), before: '', since: '' }),
+      b.engine.ListContainers({ all: true, filters: {}, limit: 0, size: false }),
+    ]);
+    const used = new Set(containers.map((c) => c.imageDigest));
+    const out: Record<string, string>[] = [];
+    const ids = [...new Set(images.filter((i) => untilMs === undefined || seconds(i.createdAt) * 1000 < untilMs).map((i) => i.id))];
+    for (const id of ids) {
+      if (used.has(id) || !labelsMatch((await imageFacts(b, id)).labels, f['label'] ?? [])) continue;
+      try {
+        const r = await b.images.Remove({ reference: id, force: true, noPrune: false });
+        out.push(...r.untagged.map((u) => ({ Untagged: u })), ...r.deleted.map((d) => ({ Deleted: d })));
+      } catch (e) {
+        if (!isNotFound(e) && !isFailedPrecondition(e)) throw e; // gone or taken meanwhile: skipped
+      }
+    }
+    sendJson(res, 200, { ImagesDeleted: out, SpaceReclaimed: 0 });
   });
 
   router.add('GET', '/images/search', async () => { throw notImplemented('image search'); });
@@ -259,6 +292,62 @@ export function registerImages(router: Router, b: Backends): void {
     await b.transfer.Login({ registry: body['serveraddress'] || 'docker.io', username: body['username'] ?? '', password: body['password'] ?? '' });
     sendJson(res, 200, { Status: 'Login Succeeded', IdentityToken: '' });
   });
+}
+
+/**
+ * docker import: fromSrc=- with the archive (a root filesystem tar, gzip or
+ * zstd too) as the body, onto the images service's Import; the answer is
+ * Docker's progress stream ending with the new image's id.
+ */
+/**
+ * What Docker shows of an image beside its names: its size and its labels,
+ * which are the config's (LABEL, commit --change), not the store record's.
+ */
+async function imageFacts(b: Backends, id: string): Promise<{ size: number; labels: Record<string, string> }> {
+  try {
+    const i = await b.images.Inspect({ reference: id });
+    const cfg = JSON.parse(i.configJson.length ? i.configJson.toString('utf8') : '{}') as { config?: { Labels?: Record<string, string> | null } };
+    return { size: Number(i.size), labels: { ...i.image?.labels, ...cfg.config?.Labels } };
+  } catch {
+    return { size: 0, labels: {} };
+  }
+}
+
+/** Docker's label filter: every "key" present, every "key=value" equal. */
+function labelsMatch(labels: Record<string, string>, filters: string[]): boolean {
+  return filters.every((l) => {
+    const eq = l.indexOf('=');
+    return eq < 0 ? l in labels : labels[l.slice(0, eq)] === l.slice(eq + 1);
+  });
+}
+
+/** until: unix seconds, RFC 3339, or a duration before now ("24h", "90m"). */
+function untilMsOf(v: string): number {
+  if (/^\d+(\.\d+)?$/.test(v)) return Number(v) * 1000;
+  const d = /^(\d+(?:\.\d+)?)(h|m|s)$/.exec(v);
+  if (d) return Date.now() - Number(d[1]) * { h: 3_600_000, m: 60_000, s: 1000 }[d[2] as 'h' | 'm' | 's'];
+  const ms = Date.parse(v);
+  if (Number.isNaN(ms)) throw new InvalidArgumentError(`invalid until "${v}": expected a timestamp or a duration such as 24h`, { field: 'filters' });
+  return ms;
+}
+
+async function importImage(b: Backends, q: URLSearchParams, body: IncomingMessage, res: ServerResponse): Promise<void> {
+  if (q.get('fromSrc') !== '-') throw notImplemented('docker import from a URL (fromSrc=<url>; send the archive as the request body, fromSrc=-)');
+  const changes = q.getAll('changes').flatMap((c) => c.split('\n')).filter(Boolean);
+  if (changes.length) throw notImplemented(`Dockerfile changes on import (${changes.join('; ')}); import, then commit a container with --change`);
+  const repo = q.get('repo') ?? '';
+  const { stream, response } = b.transfer.Import({ timeoutMs: LONG_CALL.timeoutMs });
+  stream.write({ reference: repo ? joinRef(repo, q.get('tag')) : '', message: q.get('message') ?? '', labels: {}, data: Buffer.alloc(0) });
+  const done = response.catch((e: unknown) => { body.destroy(); throw e; });
+  done.catch(() => undefined);
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    if (!stream.write({ data: chunk })) await new Promise((r) => stream.once('drain', r));
+  }
+  stream.end();
+  const img = await done;
+  const w = progressWriter(res);
+  w.send({ status: img.id });
+  res.end();
 }
 
 async function save(b: Backends, names: string[], res: ServerResponse): Promise<void> {

@@ -1,14 +1,38 @@
 // /networks/* onto the networks service (objects) and the engine (connect,
 // disconnect: the engine owns a container's connections); /volumes/* onto
 // the engine's volumes.
+import { createHash } from 'node:crypto';
 import { InvalidArgumentError, isNotFound } from '@berth/errors';
 import type { engineV1, networksV1 } from '@berth/proto';
 import type { Backends } from './backends';
-import { boolParam, filtersParam, notImplemented, readJson, sendEmpty, sendJson, type Router } from './http';
+import { DockerHttpError, boolParam, filtersParam, notImplemented, readJson, sendEmpty, sendJson, type Router } from './http';
 
 type Json = Record<string, unknown>;
 const obj = (v: unknown): Json => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : {});
 const str = (v: unknown): string => (typeof v === 'string' ? v : '');
+
+/**
+ * The two networks Docker always lists that berth has no object for: host
+ * (the host's namespace) and none (loopback only), the network modes of the
+ * same names. Ids are fixed per name so they stay the same across restarts.
+ */
+const PREDEFINED = ['host', 'none'];
+
+function predefinedNetwork(name: string): networksV1.Network__Output {
+  return {
+    name, id: createHash('sha256').update(`berth predefined network ${name}`).digest('hex'), driver: name === 'host' ? 'host' : 'null',
+    bridge: '', subnet: '', gateway: '', internal: false, isDefault: true, dns: false, mtu: 0, sysctls: {}, created: '', labels: {},
+  };
+}
+
+/** The networks service's networks and the predefined ones it does not shadow. */
+async function allNetworks(b: Backends): Promise<networksV1.Network__Output[]> {
+  const { networks } = await b.networks.ListNetworks({});
+  return [...networks, ...PREDEFINED.filter((p) => !networks.some((n) => n.name === p)).map(predefinedNetwork)];
+}
+
+/** Docker's driver name: berth's bridge, a drop-in's cni, host and null for the predefined ones. */
+const driverOf = (n: networksV1.Network__Output): string => (['cni', 'host', 'null'].includes(n.driver) ? n.driver : 'bridge');
 
 /** moby api/types NetworkResource. */
 export function networkDoc(n: networksV1.Network__Output, attachments: networksV1.Attachment__Output[] = []): Json {
@@ -17,7 +41,7 @@ export function networkDoc(n: networksV1.Network__Output, attachments: networksV
     Id: n.id || n.name,
     Created: n.created || '0001-01-01T00:00:00Z',
     Scope: 'local',
-    Driver: n.driver === 'cni' ? 'cni' : 'bridge',
+    Driver: driverOf(n),
     EnableIPv6: false,
     IPAM: { Driver: 'default', Options: null, Config: n.subnet ? [{ Subnet: n.subnet, Gateway: n.gateway }] : [] },
     Internal: n.internal,
@@ -53,7 +77,7 @@ function matchesNetwork(n: networksV1.Network__Output, f: Record<string, string[
   const any = (k: string, test: (v: string) => boolean) => !f[k]?.length || f[k]!.some(test);
   return any('name', (v) => n.name.includes(v))
     && any('id', (v) => (n.id || n.name).startsWith(v))
-    && any('driver', (v) => v === (n.driver === 'cni' ? 'cni' : 'bridge'))
+    && any('driver', (v) => v === driverOf(n))
     && any('type', (v) => (v === 'builtin') === n.isDefault)
     // Every label filter must hold: "key" (present) or "key=value".
     && (f['label'] ?? []).every((l) => {
@@ -65,12 +89,18 @@ function matchesNetwork(n: networksV1.Network__Output, f: Record<string, string[
 export function registerNetworks(router: Router, b: Backends): void {
   router.add('GET', '/networks', async (req, res) => {
     const f = filtersParam(req.query);
-    const { networks } = await b.networks.ListNetworks({});
+    const networks = await allNetworks(b);
     sendJson(res, 200, networks.filter((n) => matchesNetwork(n, f)).map((n) => networkDoc(n)));
   });
 
   router.add('GET', '/networks/(?<id>[^/]+)', async (req, res) => {
-    const r = await b.networks.InspectNetwork({ name: await networkName(b, req.params['id']!) });
+    const name = await networkName(b, req.params['id']!);
+    const pre = await predefinedOnly(b, name);
+    if (pre) {
+      sendJson(res, 200, networkDoc(pre));
+      return;
+    }
+    const r = await b.networks.InspectNetwork({ name });
     sendJson(res, 200, networkDoc(r.network!, r.containers));
   });
 
@@ -94,7 +124,9 @@ export function registerNetworks(router: Router, b: Backends): void {
   });
 
   router.add('DELETE', '/networks/(?<id>[^/]+)', async (req, res) => {
-    await b.networks.RemoveNetwork({ name: await networkName(b, req.params['id']!) });
+    const name = await networkName(b, req.params['id']!);
+    if (await predefinedOnly(b, name)) throw new DockerHttpError(403, `${name} is a pre-defined network and cannot be removed`);
+    await b.networks.RemoveNetwork({ name });
     sendEmpty(res);
   });
 
@@ -182,9 +214,16 @@ function untilParam(v: string): number {
   return ms;
 }
 
+/** The predefined network named `name`, unless the networks service has one of that name. */
+async function predefinedOnly(b: Backends, name: string): Promise<networksV1.Network__Output | undefined> {
+  if (!PREDEFINED.includes(name)) return undefined;
+  const { networks } = await b.networks.ListNetworks({});
+  return networks.some((n) => n.name === name) ? undefined : predefinedNetwork(name);
+}
+
 /** Docker addresses a network by name, id or id prefix; the networks service by name. */
 async function networkName(b: Backends, ref: string): Promise<string> {
-  const { networks } = await b.networks.ListNetworks({});
+  const networks = await allNetworks(b);
   const exact = networks.find((n) => n.name === ref || n.id === ref);
   if (exact) return exact.name;
   const byPrefix = networks.filter((n) => n.id && n.id.startsWith(ref));

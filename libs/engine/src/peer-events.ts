@@ -72,22 +72,20 @@ function referenceForms(ref: string): string[] {
 }
 
 /**
- * OR within a key, AND across keys, as docker events --filter: image= matches
- * image events by reference or id, network= network events by name or id
- * prefix, volume= volume events by name, container= network events by the
- * container's id (the caller resolves names to ids), label= the attributes.
- * A filter on a key a type does not have excludes that type.
+ * OR within a key, AND across keys, as moby's daemon/events/filter.go:
+ * image= matches image events by reference or id, network= network events by
+ * name or id prefix, volume= volume events by name, label= the attributes.
+ * A filter naming another type's actor excludes the event: container= passes
+ * container events only (a network connect's actor is the network), as in
+ * Docker.
  */
-export function peerEventMatches(ev: WireEvent, f: Record<string, string[]>, containerIds: string[] = []): boolean {
+export function peerEventMatches(ev: WireEvent, f: Record<string, string[]>): boolean {
   if (!f.type?.includes(ev.type)) return false;
   if (f.event?.length && !f.event.includes(ev.action)) return false;
   if (f.image?.length && (ev.type !== 'image' || !f.image.some((i) => i === ev.id || referenceForms(ev.name).includes(i)))) return false;
   if (f.network?.length && (ev.type !== 'network' || !f.network.some((n) => n === ev.name || (n.length > 0 && ev.id.startsWith(n))))) return false;
   if (f.volume?.length && (ev.type !== 'volume' || !f.volume.includes(ev.name))) return false;
-  if (f.container?.length) {
-    const c = ev.attributes['container'];
-    if (!c || !containerIds.some((id) => c.startsWith(id))) return false;
-  }
+  if (f.container?.length) return false;
   if (f.label?.length && !f.label.every((l) => labelMatches(ev.attributes, l))) return false;
   return true;
 }

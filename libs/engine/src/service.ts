@@ -424,8 +424,6 @@ export const engineModule: ServiceModule = {
         const filters = filtersFromWire(req.filters);
         validateEventFilters(filters);
         const withContainers = wantsContainerEvents(filters);
-        // container= on network events compares ids: names are resolved now (a container gone already matches by id prefix).
-        const containerIds = (filters.container ?? []).map((ref) => { try { return engine.inspectRecord(ref).id; } catch { return ref; } });
         const since = req.since ? new Date(Number(parseUnixTimestamp(req.since, 'since') / 1_000_000n)) : undefined;
         const until = req.until ? new Date(Number(parseUnixTimestamp(req.until, 'until') / 1_000_000n)) : undefined;
         const ac = new AbortController();
@@ -444,7 +442,7 @@ export const engineModule: ServiceModule = {
               if (withContainers && eventMatches(ev, filters)) call.write(eventToWire(ev));
             } else {
               const ev = peerEventFromCloudEvent(ce);
-              if (ev && peerEventMatches(ev, filters, containerIds)) call.write(ev);
+              if (ev && peerEventMatches(ev, filters)) call.write(ev);
             }
             untilEnd?.delivered(ce.pending);
           }

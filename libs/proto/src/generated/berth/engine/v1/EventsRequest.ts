@@ -13,12 +13,13 @@ export interface EventsRequest {
    */
   'until'?: (string);
   /**
-   * container (id, id prefix or name; for network events the container
-   * connected or disconnected), image (a container's image, or an image
-   * event's reference), event (action), label (container labels; attributes
-   * for the other types), network (name or id), volume (name), type:
-   * container, image, network, volume. Without a type filter only container
-   * events are streamed (berth events' default).
+   * container (id, id prefix or name), image (a container's image, or an
+   * image event's reference or id), event (action), label (container labels;
+   * attributes for the other types), network (name or id), volume (name),
+   * type: container, image, network, volume. A filter naming one type's
+   * actor excludes the others' events (container= passes container events
+   * only), as Docker's. Without a type filter only container events are
+   * streamed (berth events' default).
    */
   'filters'?: ({[key: string]: _berth_engine_v1_FilterValues});
 }
@@ -33,12 +34,13 @@ export interface EventsRequest__Output {
    */
   'until': (string);
   /**
-   * container (id, id prefix or name; for network events the container
-   * connected or disconnected), image (a container's image, or an image
-   * event's reference), event (action), label (container labels; attributes
-   * for the other types), network (name or id), volume (name), type:
-   * container, image, network, volume. Without a type filter only container
-   * events are streamed (berth events' default).
+   * container (id, id prefix or name), image (a container's image, or an
+   * image event's reference or id), event (action), label (container labels;
+   * attributes for the other types), network (name or id), volume (name),
+   * type: container, image, network, volume. A filter naming one type's
+   * actor excludes the others' events (container= passes container events
+   * only), as Docker's. Without a type filter only container events are
+   * streamed (berth events' default).
    */
   'filters': ({[key: string]: _berth_engine_v1_FilterValues__Output});
 }
