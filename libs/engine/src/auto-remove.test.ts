@@ -6,54 +6,31 @@
 // while the engine was down (or whose removal the crash interrupted) is
 // removed at recovery.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { UnavailableError, isNotFound } from '@berth/errors';
-import { openEngineDb, type Db } from './db';
-import { ContainerStore } from './container-store';
 import { Engine, type CreateRequest } from './engine';
 import type { ContainerEvent } from './events';
 import { recover } from './recovery';
 import { ManualClock } from './restart';
 import { defaultContainerConfig, defaultHostConfig, type HostConfig } from './types';
-import { VolumeStore } from './volumes';
-import { addTestImage, recordingPorts, type RecordingPorts } from './testing/recording-ports';
+import type { RecordingPorts } from './testing/recording-ports';
+import { engineFixture, type EngineFixture } from './testing/engine-fixture';
 
-let dir: string;
-let db: Db;
+let f: EngineFixture;
 let clock: ManualClock;
 let ports: RecordingPorts;
 let engine: Engine;
 let events: ContainerEvent[];
 
-function makeEngine(): Engine {
-  const e = new Engine({ store: new ContainerStore(db), volumes: new VolumeStore(db, dir, () => clock.now()), ports, stateDir: dir, clock });
-  e.events.on('event', (ev: ContainerEvent) => events.push(ev));
-  return e;
-}
-
+/** An engine restart over the same files. */
 function reopen(): void {
-  engine.close();
-  db.close();
-  db = openEngineDb(join(dir, 'engine.db'));
-  engine = makeEngine();
+  engine = f.reopen();
 }
 
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'berth-engine-rm-'));
-  db = openEngineDb(join(dir, 'engine.db'));
-  clock = new ManualClock();
-  ports = recordingPorts(() => clock.now());
-  addTestImage(ports, 'alpine', { cmd: ['/bin/sh'], volumes: [] });
-  events = [];
-  engine = makeEngine();
+  f = engineFixture({ prefix: 'berth-engine-rm-' });
+  ({ clock, ports, engine, events } = f);
 });
-afterEach(() => {
-  engine.close();
-  try { db.close(); } catch { /* closed */ }
-  rmSync(dir, { recursive: true, force: true });
-});
+afterEach(() => f.close());
 
 const req = (host: Partial<HostConfig> = {}, name = 'rm'): CreateRequest => ({
   name, config: { ...defaultContainerConfig('alpine'), cmd: null }, hostConfig: { ...defaultHostConfig(), ...host },
@@ -145,7 +122,7 @@ describe('AutoRemove (--rm) in the engine', () => {
     ports.processes.get(c.id)!.running = false;
     ports.processes.get(c.id)!.exit = { exitCode: 5, signal: '', oomKilled: false, exitedAt: clock.now() };
     reopen();
-    events = [];
+    events.length = 0;
     await recover(engine);
     expect(gone(c.id)).toBe(true);
     expect(events.map((e) => e.action + (e.exitCode !== undefined ? `(${e.exitCode})` : ''))).toEqual(['die(5)', 'exited(5)', 'removed']);

@@ -15,7 +15,7 @@ import { InternalError, InvalidArgumentError } from '@berth/errors';
 import type { SagaStep } from './saga';
 import type { ContainerConfig } from './types';
 
-/** The saga steps of create + start, in order (run-plan.ts, engine.ts prepareVolumes); a test keeps it in step. */
+/** The saga steps of create + start, in order (run-plan.ts, volume-mounts.ts prepareVolumes); a test keeps it in step. */
 export const RUN_STEPS = [
   'resolveImage', 'prepareRoot', 'prepareVolumes', 'mountRoot', 'createCgroup', 'createProcess', 'attachNetwork', 'connectNetworks',
   'bindHostsResolv', 'start',

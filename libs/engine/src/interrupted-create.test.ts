@@ -4,54 +4,31 @@
 // recovery never discards a record this engine is creating right now.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { UnavailableError, isUnavailable } from '@berth/errors';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { openEngineDb, type Db } from './db';
-import { ContainerStore } from './container-store';
 import { Engine, type CreateRequest } from './engine';
 import type { ContainerEvent } from './events';
 import { recover } from './recovery';
 import { ManualClock } from './restart';
 import { defaultContainerConfig, defaultHostConfig } from './types';
-import { VolumeStore } from './volumes';
 import { newContainerRecord } from './record';
-import { addTestImage, recordingPorts, type RecordingPorts } from './testing/recording-ports';
+import type { RecordingPorts } from './testing/recording-ports';
+import { engineFixture, type EngineFixture } from './testing/engine-fixture';
 
-let dir: string;
-let db: Db;
+let f: EngineFixture;
 let clock: ManualClock;
 let ports: RecordingPorts;
 let engine: Engine;
 let events: ContainerEvent[];
 
-function makeEngine(): Engine {
-  const e = new Engine({ store: new ContainerStore(db), volumes: new VolumeStore(db, dir, () => clock.now()), ports, stateDir: dir, clock });
-  e.events.on('event', (ev: ContainerEvent) => events.push(ev));
-  return e;
-}
-
+/** An engine restart over the same files. */
 function reopen(): void {
-  engine.close();
-  db.close();
-  db = openEngineDb(join(dir, 'engine.db'));
-  engine = makeEngine();
+  engine = f.reopen();
 }
 
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'berth-engine-ic-'));
-  db = openEngineDb(join(dir, 'engine.db'));
-  clock = new ManualClock();
-  ports = recordingPorts(() => clock.now());
-  addTestImage(ports, 'alpine', { cmd: ['/bin/sh'], volumes: [] });
-  events = [];
-  engine = makeEngine();
+  f = engineFixture({ prefix: 'berth-engine-ic-' });
+  ({ clock, ports, engine, events } = f);
 });
-afterEach(() => {
-  engine.close();
-  try { db.close(); } catch { /* closed */ }
-  rmSync(dir, { recursive: true, force: true });
-});
+afterEach(() => f.close());
 
 const req = (name: string): CreateRequest => ({
   name, config: { ...defaultContainerConfig('alpine'), cmd: null }, hostConfig: defaultHostConfig(),
