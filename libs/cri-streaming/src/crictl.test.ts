@@ -27,6 +27,7 @@ class HostRuntime implements StreamingRuntime {
 
   exec(containerId: string, cmd: string[], io: StreamingIo): Promise<number> {
     if (containerId !== 'ctr1') return Promise.reject(new NotFoundError(`container ${containerId} not found`));
+    if (cmd[0] === 'tty-probe') return this.ttyProbe(io);
     return new Promise((resolve, reject) => {
       const child = spawn(cmd[0] as string, cmd.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
       child.once('error', reject);
@@ -40,6 +41,21 @@ class HostRuntime implements StreamingRuntime {
       io.signal.addEventListener('abort', () => child.kill('SIGKILL'));
       child.once('close', (code, signal) => resolve(code ?? (signal ? 128 + (os.constants.signals[signal] ?? 0) : 1)));
     });
+  }
+
+  /** With a terminal: reports the first size the client sends, then echoes keys until 'q'. */
+  private async ttyProbe(io: StreamingIo): Promise<number> {
+    if (!io.tty) return 2;
+    for await (const size of io.resize) {
+      io.stdout?.write(`size ${size.width}x${size.height}\r\n`);
+      break;
+    }
+    for await (const chunk of io.stdin ?? []) {
+      const text = String(chunk);
+      io.stdout?.write(`key ${JSON.stringify(text)}\r\n`);
+      if (text.includes('q')) return 0;
+    }
+    return 1;
   }
 
   async attach(containerId: string, io: StreamingIo): Promise<void> {
@@ -148,6 +164,26 @@ describe('crictl against the streaming server', () => {
     const res = await crictl(['exec', '-i', 'ctr1', 'sh', '-c', 'tr a-z A-Z; echo done'], 'hello\nthere\n');
     expect(res.stdout).toBe('HELLO\nTHERE\ndone\n');
     expect(res.code).toBe(0);
+  });
+
+  it('exec -it: the terminal size and keys arrive (a pty on crictl\'s side)', async () => {
+    const bridge = path.join(repo, 'test/fixtures/pty_bridge.py');
+    const child = spawn('python3', [bridge, '30', '100', CRICTL, '--runtime-endpoint', `unix://${socketPath}`, 'exec', '-it', 'ctr1', 'tty-probe'], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d.toString()));
+    child.stderr.on('data', (d) => (out += d.toString()));
+    const exited = new Promise<number | null>((r) => child.once('close', (code) => r(code)));
+    try {
+      await expect.poll(() => out, { timeout: 20_000 }).toContain('size 100x30');
+      child.stdin.write('a');
+      await expect.poll(() => out, { timeout: 20_000 }).toContain('key "a"');
+      child.stdin.write('q');
+      expect(await exited).toBe(0);
+    } finally {
+      child.kill('SIGKILL');
+    }
   });
 
   it('exec: a runtime error is crictl\'s error', async () => {
