@@ -42,6 +42,7 @@ test_packages=(
   docker-registry                     # a local registry for pull/push tests
   skopeo umoci                        # archives and layouts written and read by peers
   runc crun podman                    # peers run side by side (tests and bench/)
+  containerd                          # the CRI peer of bench/suites/cri.js (its own config, socket and root)
   python3                             # test fixtures (a pty bridge, a generated gRPC client)
   python3-grpcio python3-protobuf     # the Python client generated from protos/
   protobuf-compiler protobuf-compiler-grpc
