@@ -192,7 +192,8 @@ describe('images service over gRPC', () => {
     await expect(transfer.EnsureBusybox({ reference: '' })).resolves.toMatchObject({ familiarName: 'busybox:latest' });
     const mine = published.filter((p) => String(p.data['reference']).includes('bt-test'));
     expect(mine.map((p) => p.subject)).toEqual([
-      'berth.images.image.imported', 'berth.images.image.tagged', 'berth.images.image.untagged', 'berth.images.image.untagged', 'berth.images.image.deleted',
+      'berth.images.image.imported', 'berth.images.image.tagged', 'berth.images.image.saved',
+      'berth.images.image.untagged', 'berth.images.image.untagged', 'berth.images.image.deleted',
     ]);
     expect(mine.at(-1)).toMatchObject({ data: { action: 'deleted', imageId: img.id } });
     expect(mine[0]).toMatchObject({ id: 'docker.io/bt-test/app:1', data: { reference: 'docker.io/bt-test/app:1', digest: img.target!.digest, action: 'imported', bytes: 0 } });

@@ -52,6 +52,9 @@ describe('NetworkManager.createNetwork validation', () => {
     ['a sysctl outside net.*', { subnet: '10.213.250.0/24', sysctls: { 'kernel.core_pattern': '|/bin/sh' } }, 'sysctls'],
     ['a sysctl climbing out of /proc/sys/net', { subnet: '10.213.250.0/24', sysctls: { 'net.ipv4/../../kernel/x': '1' } }, 'sysctls'],
     ['a sysctl value with a newline', { subnet: '10.213.250.0/24', sysctls: { 'net.ipv4.conf.eth0.rp_filter': '1\n2' } }, 'sysctls'],
+    ['a label without a key', { subnet: '10.213.250.0/24', labels: { '': 'x' } }, 'labels'],
+    ['65 labels', { subnet: '10.213.250.0/24', labels: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, 'v'])) }, 'labels'],
+    ['a label value over 4096 bytes', { subnet: '10.213.250.0/24', labels: { k: 'x'.repeat(4097) } }, 'labels'],
   ];
 
   it('refuses each bad value with the field named, and leaves nothing behind', async () => {
@@ -66,7 +69,14 @@ describe('NetworkManager.createNetwork validation', () => {
     expect((await sh('ip', ['-o', 'link', 'show'])).stdout.split('\n').filter((l) => l.includes(`bt${fx.tag.slice(0, 4)}-`)).length)
       .toBe(before.split('\n').filter((l) => l.includes(`bt${fx.tag.slice(0, 4)}-`)).length);
     // The same fields with good values make a network.
-    const ok = await m.createNetwork(`ok-${fx.tag}`, { subnet: fx.subnet(3), gateway: `10.213.${fx.octetBase + 3}.254`, mtu: 1400, sysctls: { 'net.ipv4.conf.eth0.rp_filter': '1' } });
+    const ok = await m.createNetwork(`ok-${fx.tag}`, {
+      subnet: fx.subnet(3), gateway: `10.213.${fx.octetBase + 3}.254`, mtu: 1400, sysctls: { 'net.ipv4.conf.eth0.rp_filter': '1' }, labels: { team: 'berth', tier: '' },
+    });
     expect(ok.gateway).toBe(`10.213.${fx.octetBase + 3}.254`);
+    // Labels are kept with the network and come back from a restarted manager's store.
+    expect(m.listNetworks().find((n) => n.name === `ok-${fx.tag}`)?.labels).toEqual({ team: 'berth', tier: '' });
+    await m.close();
+    const again = await fx.manager();
+    expect(again.inspectNetwork(`ok-${fx.tag}`).network.labels).toEqual({ team: 'berth', tier: '' });
   });
 });
