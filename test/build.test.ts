@@ -219,4 +219,25 @@ describe('berth build through the real stack', () => {
       await berth('rm', '-f', name);
     }
   });
+
+  it('--target builds only the stages it needs; COPY --from takes an image as well as a stage', { timeout: 180_000 }, async () => {
+    const ctx = context({
+      'Dockerfile': [
+        'FROM busybox AS tools',
+        'RUN echo tool > /tool',
+        'FROM busybox AS never',
+        'RUN echo this stage is not needed && exit 1',
+        'FROM busybox AS final',
+        'COPY --from=busybox /bin/busybox /opt/bb',
+        'COPY --from=tools /tool /tool',
+        'FROM final',
+        'RUN echo past the target && exit 1',
+      ].join('\n'),
+    });
+    const r = await berth('build', '--target', 'final', '-t', 'bt-target', ctx);
+    expectOk(r);
+    expect(r.stdout).not.toContain('not needed');
+    expect(r.stdout).not.toContain('past the target');
+    expect(await runOut('bt-target', 'sh', '-c', 'cmp /opt/bb /bin/busybox && echo same && cat /tool')).toBe('same\ntool\n');
+  });
 });
