@@ -240,4 +240,12 @@ describe('berth build through the real stack', () => {
     expect(r.stdout).not.toContain('past the target');
     expect(await runOut('bt-target', 'sh', '-c', 'cmp /opt/bb /bin/busybox && echo same && cat /tool')).toBe('same\ntool\n');
   });
+
+  it('builds FROM scratch: the first layer step runs on an empty root', { timeout: 120_000 }, async () => {
+    const ctx = context({ 'Dockerfile': 'FROM scratch\nCOPY --from=busybox /bin/busybox /bin/busybox\nCMD ["/bin/busybox", "echo", "from scratch"]\n' });
+    expectOk(await berth('build', '-t', 'bt-scratch', ctx));
+    expect(await runOut('bt-scratch')).toBe('from scratch\n');
+    const layers = (await berth('image', 'inspect', '--format', '{{len .RootFS.Layers}}', 'bt-scratch')).stdout.trim();
+    expect(layers).toBe('1');
+  });
 });
