@@ -2,6 +2,7 @@
 // with their sandbox (metadata.ts). The engine does the work (image config
 // merge, root, cgroup, process, log); this maps the CRI's requests and
 // states onto it.
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FailedPreconditionError, InvalidArgumentError, isFailedPrecondition, isNotFound, NotFoundError } from '@berth/errors';
 import type { engineV1, runtimeV1 } from '@berth/proto';
@@ -60,6 +61,9 @@ export class CriContainers {
 
   async start(id: string): Promise<void> {
     const c = await this.get(id);
+    // kubelet (and critest) open the log as soon as the start returns; the
+    // engine's copy creates it only when the first output is copied.
+    if (c.record.logPath) await ensureLogFile(c.record.logPath);
     await this.b.engine.StartContainer({ id: c.id });
   }
 
@@ -149,4 +153,10 @@ export class CriContainers {
 export function ignoreGone(e: unknown): void {
   if (isNotFound(e) || isFailedPrecondition(e)) return;
   throw e;
+}
+
+/** Creates the (empty) log file if missing; its directory is kubelet's log_directory, which kubelet makes. */
+async function ensureLogFile(path: string): Promise<void> {
+  const f = await open(path, 'a', 0o640);
+  await f.close();
 }

@@ -4,6 +4,7 @@
 // metrics show the pod). Engine labels are the image's merged with the
 // request's, so the CRI's own view (its labels, annotations, metadata) is kept
 // apart as one JSON label and the kind/pod ids as plain labels for filtering.
+import { createHash } from 'node:crypto';
 import { InvalidArgumentError } from '@berth/errors';
 
 /** "sandbox" or "container". */
@@ -47,8 +48,19 @@ export function decodeRecord(labels: Record<string, string>): CriRecord {
   return JSON.parse(raw) as CriRecord;
 }
 
-/** Engine names allow [a-zA-Z0-9][a-zA-Z0-9_.-]+; anything else in a CRI name becomes "-". */
-const nameSafe = (s: string): string => s.replace(/[^a-zA-Z0-9_.-]/g, '-');
+/** The longest engine name. */
+const MAX_NAME = 253;
+
+/**
+ * Engine names allow [a-zA-Z0-9][a-zA-Z0-9_.-]+ of at most 253 characters:
+ * anything else in a CRI name becomes "-", and a longer name keeps its head
+ * and a hash of the whole (so the same metadata still names the same container).
+ */
+function nameSafe(s: string): string {
+  const safe = s.replace(/[^a-zA-Z0-9_.-]/g, '-');
+  if (safe.length <= MAX_NAME) return safe;
+  return `${safe.slice(0, MAX_NAME - 17)}_${createHash('sha256').update(safe).digest('hex').slice(0, 16)}`;
+}
 
 /** kubelet's dockershim naming, which also makes a repeated create of the same pod attempt collide. */
 export function sandboxName(m: { name: string; namespace: string; uid: string; attempt: number }): string {

@@ -22,7 +22,7 @@ describe('pod options (--ipc, --pid, --uts, --sysctl, --dns, --group-add)', () =
   });
 
   it('joins the other container\'s handles, leaves host namespaces out and makes the rest', async () => {
-    const handles = async (id: string) => (id === 'pod' ? { ipc: '/run/ipcns/pod', uts: '/run/utsns/pod', pid: '/run/pidns/pod' } : {});
+    const handles = async (id: string): Promise<Record<string, string>> => (id === 'pod' ? { ipc: '/run/ipcns/pod', uts: '/run/utsns/pod', pid: '/run/pidns/pod' } : {});
     expect(await sharedNamespaces({ ipcMode: 'container:pod', utsMode: 'container:pod', pidMode: 'host' }, handles))
       .toEqual([{ type: 'ipc', path: '/run/ipcns/pod' }, { type: 'uts', path: '/run/utsns/pod' }]);
     expect(await sharedNamespaces(undefined, handles)).toEqual([{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }]);

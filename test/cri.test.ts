@@ -1,0 +1,117 @@
+// The Kubernetes CRI through crictl, as kubelet drives it, on a real stack in both layouts: a pod
+// sandbox with a container that logs, exec, stats, and the pod seen by `berth ps`; teardown leaves
+// no container behind.
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startCliStack, until, type CliStack } from './support/cli-stack';
+import { crictl, type ToolResult } from './support/cri-tools';
+
+const SUBNET = 248; // 10.219.248.0/24 all-in-one, 249 split: this file's
+
+const ok = (r: ToolResult): string => {
+  if (r.code !== 0) throw new Error(`crictl failed (${r.code}): ${r.stderr}${r.stdout}`);
+  return r.stdout.trim();
+};
+
+describe.each([
+  ['all-in-one', false, SUBNET],
+  ['split', true, SUBNET + 1],
+] as const)('CRI with crictl (%s)', (_layout, split, subnet) => {
+  let s: CliStack;
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'berth-cri-'));
+    s = await startCliStack(split, subnet);
+    await until('busybox image', async () => ((await s.berth(['image', 'inspect', 'busybox'])).code === 0 ? true : undefined), 30_000);
+  }, 150_000);
+
+  afterAll(async () => {
+    await s?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }, 120_000);
+
+  it('version and status answer as a CRI runtime that is ready', async () => {
+    expect(ok(await crictl(s, ['version']))).toMatch(/RuntimeName:\s+berth[\s\S]*RuntimeApiVersion:\s+v1/);
+    const info = JSON.parse(ok(await crictl(s, ['info']))) as { status: { conditions: { type: string; status: boolean }[] } };
+    expect(info.status.conditions.map((c) => [c.type, c.status])).toEqual([['RuntimeReady', true], ['NetworkReady', true]]);
+  });
+
+  it('runs a pod with a container: logs in the CRI format, exec, stats, berth ps, and teardown', async () => {
+    const logs = join(dir, 'logs');
+    const pod = join(dir, 'pod.json');
+    writeFileSync(pod, JSON.stringify({
+      metadata: { name: 'web', namespace: 'default', uid: `uid-${subnet}`, attempt: 0 },
+      hostname: 'webhost', log_directory: logs, labels: { app: 'web' },
+      dns_config: { servers: ['10.0.0.10'], searches: ['default.svc.cluster.local'], options: ['ndots:5'] },
+    }));
+    const ctr = join(dir, 'ctr.json');
+    writeFileSync(ctr, JSON.stringify({
+      metadata: { name: 'app' }, image: { image: 'busybox:latest' }, log_path: 'app/0.log',
+      command: ['sh', '-c', 'echo started; echo oops >&2; hostname; exec sleep 1000'],
+      envs: [{ key: 'GREETING', value: 'hello' }],
+      labels: { 'io.kubernetes.container.name': 'app', 'io.kubernetes.pod.name': 'web' },
+    }));
+    const podId = ok(await crictl(s, ['runp', pod]));
+    expect(podId).toMatch(/^[0-9a-f]{64}$/);
+    const podStatus = JSON.parse(ok(await crictl(s, ['inspectp', podId]))) as { status: { state: string; network: { ip: string } } };
+    expect(podStatus.status.state).toBe('SANDBOX_READY');
+    expect(podStatus.status.network.ip).toMatch(new RegExp(`^10\\.219\\.${subnet}\\.\\d+$`));
+    expect(ok(await crictl(s, ['pods', '--label', 'app=web', '-q']))).toBe(podId);
+
+    // kubelet makes the log directory (and here the log_path's own subdirectory).
+    mkdirSync(join(logs, 'app'), { recursive: true });
+    const cid = ok(await crictl(s, ['create', podId, ctr, pod]));
+    ok(await crictl(s, ['start', cid]));
+    const status = JSON.parse(ok(await crictl(s, ['inspect', cid]))) as { status: { state: string; logPath: string } };
+    expect(status.status.state).toBe('CONTAINER_RUNNING');
+    expect(status.status.logPath).toBe(join(logs, 'app/0.log'));
+
+    // The log file is kubelet's: CRI lines (time, stream, P/F tag, text) at log_directory/log_path.
+    const lines = await until('three log lines', () => {
+      const l = readFileSync(join(logs, 'app/0.log'), 'utf8').split('\n').filter(Boolean);
+      return l.length >= 3 ? l : undefined;
+    });
+    expect(lines[0]).toMatch(/^\d{4}-\d\d-\d\dT\S+Z stdout F started$/);
+    expect(lines.some((l) => / stderr F oops$/.test(l))).toBe(true);
+    // The container shares the pod's UTS namespace: the pod's hostname.
+    expect(lines.some((l) => / stdout F webhost$/.test(l))).toBe(true);
+    expect(ok(await crictl(s, ['logs', cid]))).toContain('started');
+
+    // exec -s: output, exit code, the container's env and the pod's network and resolv.conf.
+    expect(ok(await crictl(s, ['exec', '-s', cid, 'sh', '-c', 'echo $GREETING']))).toBe('hello');
+    const failed = await crictl(s, ['exec', '-s', cid, 'sh', '-c', 'exit 3']);
+    expect(failed.code).not.toBe(0);
+    expect(failed.stderr).toMatch(/exited with 3/);
+    expect(ok(await crictl(s, ['exec', '-s', cid, 'cat', '/etc/resolv.conf']))).toMatch(/nameserver 10\.0\.0\.10[\s\S]*search default\.svc\.cluster\.local[\s\S]*ndots:5/);
+    expect(ok(await crictl(s, ['exec', '-s', cid, 'ip', 'addr']))).toContain(podStatus.status.network.ip);
+
+    const stats = JSON.parse(ok(await crictl(s, ['stats', '-o', 'json', cid]))) as { stats: { attributes: { id: string }; memory: { workingSetBytes: { value: string } } }[] };
+    expect(stats.stats[0]?.attributes.id).toBe(cid);
+    expect(Number(stats.stats[0]?.memory.workingSetBytes.value)).toBeGreaterThan(0);
+
+    // berth ps shows the pod's containers with the kubelet labels.
+    const ps = (await s.berth(['ps', '--format', '{{.ID}} {{.Names}} {{.Label "io.kubernetes.pod.name"}}', '--no-trunc'])).stdout;
+    expect(ps).toContain(`${cid} k8s_app_web_default_uid-${subnet}_0 web`);
+    expect(ps).toContain(`${podId} k8s_POD_web_default_uid-${subnet}_0`);
+
+    ok(await crictl(s, ['stopp', podId]));
+    expect(JSON.parse(ok(await crictl(s, ['inspect', cid]))).status.state).toBe('CONTAINER_EXITED');
+    ok(await crictl(s, ['rmp', podId]));
+    expect(ok(await crictl(s, ['pods', '-q']))).toBe('');
+    expect((await s.berth(['ps', '-aq'])).stdout.trim()).toBe('');
+  }, 180_000);
+
+  it('refuses a container in a pod that does not exist, naming it, and leaves nothing', async () => {
+    const pod = join(dir, 'pod2.json');
+    writeFileSync(pod, JSON.stringify({ metadata: { name: 'p2', namespace: 'default', uid: 'u2', attempt: 0 } }));
+    const ctr = join(dir, 'ctr2.json');
+    writeFileSync(ctr, JSON.stringify({ metadata: { name: 'c' }, image: { image: 'busybox:latest' } }));
+    const r = await crictl(s, ['create', 'f'.repeat(64), ctr, pod]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/pod sandbox f{64} not found/);
+    expect((await s.berth(['ps', '-aq'])).stdout.trim()).toBe('');
+  });
+});
