@@ -13,6 +13,7 @@ import { HEALTH_FLAGS, healthConfigFromFlags } from './health-flags';
 import { RESOURCE_FLAGS, resourcesFromFlags } from './resource-flags';
 import { NAMESPACE_FLAGS, namespaceOptionsFromFlags } from './namespace-flags';
 import { CLIENT_RUN_FLAGS, clientRunOptions } from './client-run-flags';
+import { ULIMIT_FLAG, ulimitsFromFlags } from './ulimit-flags';
 import {
   checkImageRef, parseCapability, parseCpus, parseCpuset, parseEnvArg, parseEnvFile, parseHostname, parseLabel,
   parseMemory, parseMemorySwap, parseNetworkMode, parsePortSpec, parseRestartPolicy, parseTmpfs, parseUserSpec,
@@ -63,6 +64,7 @@ export const RUN_FLAGS: FlagDef[] = [
   ...RESOURCE_FLAGS,
   ...NAMESPACE_FLAGS,
   ...CLIENT_RUN_FLAGS,
+  ULIMIT_FLAG,
 ];
 
 export const RUN_COMMAND: CommandDef = {
@@ -291,6 +293,7 @@ export function buildRunRequest(p: ParsedCommand, env: RunEnv): RunRequest {
       ...resources,
       ...namespaces,
       ...(client.networkAliases.length ? { networkAliases: client.networkAliases } : {}),
+      ...(ulimitsFromFlags(p).length ? { ulimits: ulimitsFromFlags(p) } : {}),
     },
     pull,
     detach,

@@ -5,6 +5,7 @@
 // berth.engine.v1's CreateContainerRequest.
 import type { DeviceMapping } from './devices';
 import type { ThrottleDevice, WeightDevice } from './resources';
+import type { Ulimit } from './ulimits';
 
 export interface RestartPolicy {
   /** "no" | "always" | "unless-stopped" | "on-failure". */
@@ -177,6 +178,8 @@ export interface HostConfig {
   blkioDeviceWriteBps?: ThrottleDevice[];
   blkioDeviceReadIops?: ThrottleDevice[];
   blkioDeviceWriteIops?: ThrottleDevice[];
+  /** --ulimit: the init's rlimits (-1 = unlimited); absent = inherited. */
+  ulimits?: Ulimit[];
 }
   /** --ipc, --pid, --uts: "" (own namespace) | "host" | "container:<name|id>". Absent = "". */
   ipcMode?: string;
@@ -201,3 +204,4 @@ export * from './devices';
 export * from './health';
 export * from './resources';
 export * from './sysctl';
+export * from './ulimits';

@@ -21,5 +21,9 @@ export function namespaceOptionsOf(h: Json): Partial<HostConfig> {
   if (strList(h['DnsOptions']).length) out.dnsOptions = strList(h['DnsOptions']);
   if (strList(h['GroupAdd']).length) out.groupAdd = strList(h['GroupAdd']);
   if (typeof h['OomScoreAdj'] === 'number' && h['OomScoreAdj'] !== 0) out.oomScoreAdj = h['OomScoreAdj'];
+  // Ulimits [{Name, Soft, Hard}]: the process limits of the init.
+  const ulimits = (Array.isArray(h['Ulimits']) ? h['Ulimits'] : []).filter((u): u is Json => !!u && typeof u === 'object')
+    .map((u) => ({ name: str(u['Name']), soft: typeof u['Soft'] === 'number' ? u['Soft'] : 0, hard: typeof u['Hard'] === 'number' ? u['Hard'] : 0 }));
+  if (ulimits.length) out.ulimits = ulimits;
   return out;
 }

@@ -135,6 +135,7 @@ export function inspectContainer(c: ContainerRecord): Record<string, unknown> {
       DnsOptions: h.dnsOptions ?? [],
       GroupAdd: h.groupAdd?.length ? h.groupAdd : null,
       OomScoreAdj: h.oomScoreAdj ?? 0,
+      Ulimits: h.ulimits?.length ? h.ulimits.map((u) => ({ Name: u.name, Soft: u.soft, Hard: u.hard })) : null,
       CpuPeriod: h.cpuPeriod ?? 0,
       CpuQuota: h.cpuQuota ?? 0,
       MemoryReservation: h.memoryReservation ?? 0,

@@ -197,6 +197,8 @@ export interface ProcessSpec {
   devices?: DeviceNode[];
   /** "private" (default) or "host": whether the container gets its own cgroup namespace. */
   cgroupnsMode?: string;
+  /** --ulimit: the init's rlimits by Docker name (-1 = unlimited). */
+  ulimits?: { name: string; soft: number; hard: number }[];
 }
 
 /** How a process ended, as the namespaces service reports it. */

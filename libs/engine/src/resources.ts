@@ -9,7 +9,7 @@
 // device is refused by name before anything is created.
 import { statSync } from 'node:fs';
 import {
-  checkBlkioWeight, checkCpuPeriod, checkCpuQuota, checkCpuset, checkSwappiness, quoteValue,
+  checkBlkioWeight, checkCpuPeriod, checkCpuQuota, checkCpuset, checkSwappiness, checkUlimit, quoteValue,
   type HostConfig, type ThrottleDevice, type WeightDevice,
 } from '@berth/container-config';
 import { InvalidArgumentError } from '@berth/errors';
@@ -69,6 +69,10 @@ export function checkExtraResources(h: HostConfig): void {
   (h.blkioWeightDevice ?? []).forEach((d, i) => {
     if (checkBlkioWeight(d.weight) || d.weight === 0) throw invalid(f(`blkio_weight_device[${i}].weight`), d.weight, 'block I/O weight must be from 10 to 1000');
     blockDeviceOf(d.path, f(`blkio_weight_device[${i}].path`));
+  });
+  (h.ulimits ?? []).forEach((u, i) => {
+    const why = checkUlimit(u);
+    if (why) throw invalid(f(`ulimits[${i}]`), `${u.name}=${u.soft}:${u.hard}`, why);
   });
   for (const [key, name] of THROTTLES) {
     (h[key] ?? []).forEach((d, i) => {

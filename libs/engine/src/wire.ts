@@ -44,6 +44,7 @@ export interface WireHostConfig extends WirePodOptions {
   memoryReservation?: number; memorySwappiness?: number | null; kernelMemory?: number; oomKillDisable?: boolean; cpuPeriod?: number; cpuQuota?: number;
   cpusetMems?: string; blkioWeight?: number; blkioWeightDevice?: { path?: string; weight?: number }[];
   blkioDeviceReadBps?: WireThrottleDevice[]; blkioDeviceWriteBps?: WireThrottleDevice[]; blkioDeviceReadIops?: WireThrottleDevice[]; blkioDeviceWriteIops?: WireThrottleDevice[];
+  ulimits?: { name?: string; soft?: number; hard?: number }[];
 }
 export interface WireThrottleDevice { path?: string; rate?: number }
 export interface WireCreateContainerRequest { name?: string; config?: Maybe<WireContainerConfig>; hostConfig?: Maybe<WireHostConfig>; pull?: string }
@@ -128,6 +129,7 @@ function extraResourcesFromWire(w: WireHostConfig): Partial<HostConfig> {
   if (w.blkioDeviceWriteBps?.length) out.blkioDeviceWriteBps = throttles(w.blkioDeviceWriteBps);
   if (w.blkioDeviceReadIops?.length) out.blkioDeviceReadIops = throttles(w.blkioDeviceReadIops);
   if (w.blkioDeviceWriteIops?.length) out.blkioDeviceWriteIops = throttles(w.blkioDeviceWriteIops);
+  if (w.ulimits?.length) out.ulimits = w.ulimits.map((u) => ({ name: u.name ?? '', soft: u.soft ?? 0, hard: u.hard ?? 0 }));
   return out;
 }
 

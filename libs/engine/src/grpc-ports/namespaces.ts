@@ -20,6 +20,10 @@ import type { namespacesV1, typesV1 } from '@berth/proto';
 import { LogWriter, lastLogTime, parseRfc3339Nano, type LogBounds } from '@berth/cri-log';
 import type { ExitStatus, NamespacesPort, ProcessSpec } from '../ports';
 import type { MountPoint } from '../types';
+import { ULIMIT_NAMES } from '@berth/container-config';
+
+/** An rlimit on the wire: -1 (unlimited) is RLIM_INFINITY (protobufjs clamps 2^64 to the all-ones uint64). */
+const rlim = (v: number): number => (v < 0 ? 2 ** 64 : v);
 import type { CgroupsClient } from './cgroups';
 import { ignoreNotFound, rfc3339ToMs, type ContainerFiles } from './shared';
 import { memoryCgroupDirs } from './oom-cgroup';
@@ -284,6 +288,8 @@ export function grpcNamespacesPort(o: NamespacesPortOptions): GrpcNamespacesPort
             ...(processCaps ? { capabilities: processCaps } : {}),
             noNewPrivileges: parseSecurityOpts(spec.securityOpt).noNewPrivileges,
             ...(spec.pod?.oomScoreAdj !== undefined ? { oomScoreAdj: spec.pod.oomScoreAdj } : {}),
+            // --ulimit; -1 (unlimited) is RLIM_INFINITY, all ones in the uint64.
+            ...(spec.ulimits?.length ? { rlimits: spec.ulimits.map((u) => ({ type: ULIMIT_NAMES[u.name] ?? u.name, soft: rlim(u.soft), hard: rlim(u.hard) })) } : {}),
           },
           root: { path: spec.rootfs, readonly: spec.readonlyRootfs },
           hostname: spec.hostname,

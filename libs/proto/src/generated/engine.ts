@@ -91,6 +91,7 @@ import type { StringList as _berth_engine_v1_StringList, StringList__Output as _
 import type { ThrottleDevice as _berth_engine_v1_ThrottleDevice, ThrottleDevice__Output as _berth_engine_v1_ThrottleDevice__Output } from './berth/engine/v1/ThrottleDevice';
 import type { TopRequest as _berth_engine_v1_TopRequest, TopRequest__Output as _berth_engine_v1_TopRequest__Output } from './berth/engine/v1/TopRequest';
 import type { TopResponse as _berth_engine_v1_TopResponse, TopResponse__Output as _berth_engine_v1_TopResponse__Output } from './berth/engine/v1/TopResponse';
+import type { Ulimit as _berth_engine_v1_Ulimit, Ulimit__Output as _berth_engine_v1_Ulimit__Output } from './berth/engine/v1/Ulimit';
 import type { UnpauseContainerRequest as _berth_engine_v1_UnpauseContainerRequest, UnpauseContainerRequest__Output as _berth_engine_v1_UnpauseContainerRequest__Output } from './berth/engine/v1/UnpauseContainerRequest';
 import type { UnpauseContainerResponse as _berth_engine_v1_UnpauseContainerResponse, UnpauseContainerResponse__Output as _berth_engine_v1_UnpauseContainerResponse__Output } from './berth/engine/v1/UnpauseContainerResponse';
 import type { UpdateContainerRequest as _berth_engine_v1_UpdateContainerRequest, UpdateContainerRequest__Output as _berth_engine_v1_UpdateContainerRequest__Output } from './berth/engine/v1/UpdateContainerRequest';
@@ -200,6 +201,7 @@ export interface ProtoGrpcType {
         ThrottleDevice: MessageTypeDefinition<_berth_engine_v1_ThrottleDevice, _berth_engine_v1_ThrottleDevice__Output>
         TopRequest: MessageTypeDefinition<_berth_engine_v1_TopRequest, _berth_engine_v1_TopRequest__Output>
         TopResponse: MessageTypeDefinition<_berth_engine_v1_TopResponse, _berth_engine_v1_TopResponse__Output>
+        Ulimit: MessageTypeDefinition<_berth_engine_v1_Ulimit, _berth_engine_v1_Ulimit__Output>
         UnpauseContainerRequest: MessageTypeDefinition<_berth_engine_v1_UnpauseContainerRequest, _berth_engine_v1_UnpauseContainerRequest__Output>
         UnpauseContainerResponse: MessageTypeDefinition<_berth_engine_v1_UnpauseContainerResponse, _berth_engine_v1_UnpauseContainerResponse__Output>
         UpdateContainerRequest: MessageTypeDefinition<_berth_engine_v1_UpdateContainerRequest, _berth_engine_v1_UpdateContainerRequest__Output>

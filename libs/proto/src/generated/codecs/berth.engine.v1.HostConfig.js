@@ -141,6 +141,10 @@ function HostConfig$encode(m,w,q){
   for(var i=0;i<m.blkioDeviceWriteIops.length;++i)
   types[34].encode(m.blkioDeviceWriteIops[i],w.uint32(418).fork(),q+1).ldelim()
   }
+  if(m.ulimits!=null&&m.ulimits.length){
+  for(var i=0;i<m.ulimits.length;++i)
+  types[35].encode(m.ulimits[i],w.uint32(426).fork(),q+1).ldelim()
+  }
   return w
 },
 function HostConfig$decode(r,l,e,n){
@@ -327,6 +331,12 @@ function HostConfig$decode(r,l,e,n){
   if(!(m.blkioDeviceWriteIops&&m.blkioDeviceWriteIops.length))
   m.blkioDeviceWriteIops=[]
   m.blkioDeviceWriteIops.push(types[34].decode(r,r.uint32(),undefined,n+1))
+  break
+  }
+  case 53: {
+  if(!(m.ulimits&&m.ulimits.length))
+  m.ulimits=[]
+  m.ulimits.push(types[35].decode(r,r.uint32(),undefined,n+1))
   break
   }
   case 23: {
@@ -645,6 +655,17 @@ function HostConfig$verify(m,n){
   var e=types[34].verify(m.blkioDeviceWriteIops[i],n+1);
   if(e)
   return"blkioDeviceWriteIops."+e
+  }
+  }
+  }
+  if(m.ulimits!=null&&Object.hasOwnProperty.call(m,"ulimits")){
+  if(!Array.isArray(m.ulimits))
+  return"ulimits: array expected"
+  for(var i=0;i<m.ulimits.length;++i){
+  {
+  var e=types[35].verify(m.ulimits[i],n+1);
+  if(e)
+  return"ulimits."+e
   }
   }
   }
@@ -988,6 +1009,16 @@ function HostConfig$fromObject(d,n){
   m.blkioDeviceWriteIops[i]=types[34].fromObject(d.blkioDeviceWriteIops[i],n+1)
   }
   }
+  if(d.ulimits){
+  if(!Array.isArray(d.ulimits))
+  throw TypeError(".berth.engine.v1.HostConfig.ulimits: array expected")
+  m.ulimits=[]
+  for(var i=0;i<d.ulimits.length;++i){
+  if(!util.isObject(d.ulimits[i]))
+  throw TypeError(".berth.engine.v1.HostConfig.ulimits: object expected")
+  m.ulimits[i]=types[35].fromObject(d.ulimits[i],n+1)
+  }
+  }
   if(d.ipcMode!=null){
   m.ipcMode=String(d.ipcMode)
   }
@@ -1086,6 +1117,7 @@ function HostConfig$toObject(m,o,q){
   d.blkioDeviceWriteBps=[]
   d.blkioDeviceReadIops=[]
   d.blkioDeviceWriteIops=[]
+  d.ulimits=[]
   }
   if(o.objects||o.defaults){
   d.sysctls={}
@@ -1403,6 +1435,12 @@ function HostConfig$toObject(m,o,q){
   d.blkioDeviceWriteIops=[]
   for(var j=0;j<m.blkioDeviceWriteIops.length;++j){
   d.blkioDeviceWriteIops[j]=types[34].toObject(m.blkioDeviceWriteIops[j],o,q+1)
+  }
+  }
+  if(m.ulimits&&m.ulimits.length){
+  d.ulimits=[]
+  for(var j=0;j<m.ulimits.length;++j){
+  d.ulimits[j]=types[35].toObject(m.ulimits[j],o,q+1)
   }
   }
   return d

@@ -8,6 +8,7 @@ import type { LogConfig as _berth_engine_v1_LogConfig, LogConfig__Output as _ber
 import type { DeviceMapping as _berth_engine_v1_DeviceMapping, DeviceMapping__Output as _berth_engine_v1_DeviceMapping__Output } from '../../../berth/engine/v1/DeviceMapping';
 import type { WeightDevice as _berth_engine_v1_WeightDevice, WeightDevice__Output as _berth_engine_v1_WeightDevice__Output } from '../../../berth/engine/v1/WeightDevice';
 import type { ThrottleDevice as _berth_engine_v1_ThrottleDevice, ThrottleDevice__Output as _berth_engine_v1_ThrottleDevice__Output } from '../../../berth/engine/v1/ThrottleDevice';
+import type { Ulimit as _berth_engine_v1_Ulimit, Ulimit__Output as _berth_engine_v1_Ulimit__Output } from '../../../berth/engine/v1/Ulimit';
 import type { Long } from '@grpc/proto-loader';
 
 /**
@@ -186,6 +187,12 @@ export interface HostConfig {
   'blkioDeviceWriteBps'?: (_berth_engine_v1_ThrottleDevice)[];
   'blkioDeviceReadIops'?: (_berth_engine_v1_ThrottleDevice)[];
   'blkioDeviceWriteIops'?: (_berth_engine_v1_ThrottleDevice)[];
+  /**
+   * --ulimit: the init's process limits (setrlimit(2)); INVALID_ARGUMENT for
+   * an unknown name or soft above hard; a hard limit above berth's own fails
+   * the start without CAP_SYS_RESOURCE.
+   */
+  'ulimits'?: (_berth_engine_v1_Ulimit)[];
   '_memorySwappiness'?: "memorySwappiness";
   '_oomScoreAdj'?: "oomScoreAdj";
 }
@@ -366,6 +373,12 @@ export interface HostConfig__Output {
   'blkioDeviceWriteBps': (_berth_engine_v1_ThrottleDevice__Output)[];
   'blkioDeviceReadIops': (_berth_engine_v1_ThrottleDevice__Output)[];
   'blkioDeviceWriteIops': (_berth_engine_v1_ThrottleDevice__Output)[];
+  /**
+   * --ulimit: the init's process limits (setrlimit(2)); INVALID_ARGUMENT for
+   * an unknown name or soft above hard; a hard limit above berth's own fails
+   * the start without CAP_SYS_RESOURCE.
+   */
+  'ulimits': (_berth_engine_v1_Ulimit__Output)[];
   '_memorySwappiness'?: "memorySwappiness";
   '_oomScoreAdj'?: "oomScoreAdj";
 }

@@ -94,6 +94,7 @@ export type * from './StringList';
 export type * from './ThrottleDevice';
 export type * from './TopRequest';
 export type * from './TopResponse';
+export type * from './Ulimit';
 export type * from './UnpauseContainerRequest';
 export type * from './UnpauseContainerResponse';
 export type * from './UpdateContainerRequest';
