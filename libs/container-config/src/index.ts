@@ -180,7 +180,6 @@ export interface HostConfig {
   blkioDeviceWriteIops?: ThrottleDevice[];
   /** --ulimit: the init's rlimits (-1 = unlimited); absent = inherited. */
   ulimits?: Ulimit[];
-}
   /** --ipc, --pid, --uts: "" (own namespace) | "host" | "container:<name|id>". Absent = "". */
   ipcMode?: string;
   pidMode?: string;
@@ -198,6 +197,7 @@ export interface HostConfig {
   readonlyPaths?: string[];
   /** --oom-score-adj, -1000..1000; absent = inherited. */
   oomScoreAdj?: number;
+}
 
 export * from './validate';
 export * from './devices';

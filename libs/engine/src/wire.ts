@@ -46,11 +46,11 @@ export interface WireHostConfig extends WirePodOptions {
   blkioDeviceReadBps?: WireThrottleDevice[]; blkioDeviceWriteBps?: WireThrottleDevice[]; blkioDeviceReadIops?: WireThrottleDevice[]; blkioDeviceWriteIops?: WireThrottleDevice[];
   ulimits?: { name?: string; soft?: number; hard?: number }[];
 }
+export type { WirePodOptions } from './pod-options';
 export interface WireThrottleDevice { path?: string; rate?: number }
 export interface WireCreateContainerRequest { name?: string; config?: Maybe<WireContainerConfig>; hostConfig?: Maybe<WireHostConfig>; pull?: string }
 
 const RESTART_NAMES = ['no', 'always', 'unless-stopped', 'on-failure'];
-export type { WirePodOptions } from './pod-options';
 
 /** `prefix`: where the policy sits in the request ("host_config." in CreateContainer, "" in UpdateContainer). */
 export function restartPolicyFromWire(w: Maybe<WireRestartPolicy>, prefix = ''): RestartPolicy {
@@ -109,6 +109,7 @@ export function hostConfigFromWire(w: Maybe<WireHostConfig>): HostConfig {
     logConfig: logConfigFromWire(w.logConfig), securityOpt: w.securityOpt ?? [],
     ...devicesFromWire(w),
     ...extraResourcesFromWire(w),
+    ...podOptionsFromWire(w),
   };
 }
 
@@ -134,7 +135,6 @@ function extraResourcesFromWire(w: WireHostConfig): Partial<HostConfig> {
 }
 
 /** --privileged, --device, --device-cgroup-rule, --cgroupns: shapes checked here (the host node at run). */
-    ...podOptionsFromWire(w),
 function devicesFromWire(w: WireHostConfig): Pick<HostConfig, 'privileged' | 'devices' | 'deviceCgroupRules' | 'cgroupnsMode'> {
   const devices = (w.devices ?? []).map((d, i): DeviceMapping => {
     const text = [d.pathOnHost ?? '', d.pathInContainer ?? '', d.cgroupPermissions ?? ''].filter(Boolean).join(':');
