@@ -10,6 +10,8 @@
 //  - --sysctl (namespaced only, the others refused by key), --ipc/--pid/--uts
 //    host and container:, --dns/--dns-search/--dns-option, --group-add,
 //    --oom-score-adj, read back from /proc and /etc inside the container;
+//  - --ulimit (/proc/self/limits), also as Docker's Ulimits; --mount bind
+//    (readonly), volume and tmpfs (tmpfs-size);
 //  - what the client settles: --label-file, --expose, --network-alias (the
 //    container's name on its network), --platform, --cidfile, --quiet,
 //    --sig-proxy, --detach-keys.
@@ -200,6 +202,49 @@ describe('run flags', () => {
       expect((await berth('run', '--oom-score-adj', '1001', 'busybox', 'true')).stderr).toContain('-1000 to 1000');
       const unknown = await berth('run', '--rm', '--group-add', 'no-such-group', 'busybox', 'true');
       expect(unknown.stderr).toContain('unable to find group no-such-group');
+    });
+  });
+
+  describe('process limits', () => {
+    const limitOf = (lines: string[], what: string) => lines.find((l) => l.startsWith(what))?.split(/\s{2,}/).slice(1, 3);
+
+    it('--ulimit sets the init\'s soft and hard limits; bad ones are refused by name; the Docker API maps Ulimits', async () => {
+      const out = await inside(['--ulimit', 'nofile=512:1024', '--ulimit', 'nproc=300'], 'cat /proc/self/limits');
+      expect(limitOf(out, 'Max open files')).toEqual(['512', '1024']);
+      expect(limitOf(out, 'Max processes')).toEqual(['300', '300']);
+      expect((await berth('run', '--ulimit', 'nofile=2048:1024', 'busybox', 'true')).stderr).toContain('cannot exceed the hard limit');
+      expect((await berth('run', '--ulimit', 'bogus=1', 'busybox', 'true')).stderr).toContain('unknown ulimit "bogus"');
+      const name = nameOf('ulimit');
+      const c = await docker.createContainer({ name, Image: 'busybox', Cmd: ['cat', '/proc/self/limits'], HostConfig: { NetworkMode: 'none', Ulimits: [{ Name: 'nofile', Soft: 256, Hard: 512 }] } });
+      await c.start();
+      await c.wait();
+      expect((await c.logs({ stdout: true })).toString('utf8')).toMatch(/Max open files\s+256\s+512/);
+    });
+  });
+
+  describe('--mount', () => {
+    it('binds read-only, mounts a named volume and a sized tmpfs; a missing bind source is refused', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'berth-mount-'));
+      const vol = `bt-flags-vol-${process.pid}`;
+      try {
+        writeFileSync(join(dir, 'hello'), 'from the host\n');
+        const out = await inside([
+          '--mount', `type=bind,source=${dir},target=/data,readonly`,
+          '--mount', `type=volume,source=${vol},target=/v`,
+          '--mount', 'type=tmpfs,destination=/scratch,tmpfs-size=1m',
+        ], 'cat /data/hello; touch /data/x 2>/dev/null || echo read-only; echo kept > /v/f; grep " /scratch " /proc/mounts | grep -o "size=[0-9a-z]*"');
+        expect(out).toEqual(['from the host', 'read-only', 'size=1024k']);
+        expect(await inside(['-v', `${vol}:/v`], 'cat /v/f')).toEqual(['kept']);
+        const r = await berth('run', '--rm', '--mount', 'type=bind,source=/no/such/berth-dir,target=/x', 'busybox', 'true');
+        expect(r.stderr).toContain('bind source path does not exist');
+        // What berth does not do yet is refused by name, saying why (not "unknown flag").
+        const p = await berth('run', '--rm', '-P', 'busybox', 'true');
+        expect(p.code).not.toBe(0);
+        expect(p.stderr).toContain('--publish-all is not supported by berth');
+      } finally {
+        await berth('volume', 'rm', '-f', vol);
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
   });
 

@@ -14,6 +14,8 @@ import { RESOURCE_FLAGS, resourcesFromFlags } from './resource-flags';
 import { NAMESPACE_FLAGS, namespaceOptionsFromFlags } from './namespace-flags';
 import { CLIENT_RUN_FLAGS, clientRunOptions } from './client-run-flags';
 import { ULIMIT_FLAG, ulimitsFromFlags } from './ulimit-flags';
+import { MOUNT_FLAG, parseMountFlag } from './mount-flag';
+import { UNSUPPORTED_RUN_FLAGS, refuseUnsupportedRunFlags } from './unsupported-run-flags';
 import {
   checkImageRef, parseCapability, parseCpus, parseCpuset, parseEnvArg, parseEnvFile, parseHostname, parseLabel,
   parseMemory, parseMemorySwap, parseNetworkMode, parsePortSpec, parseRestartPolicy, parseTmpfs, parseUserSpec,
@@ -65,6 +67,8 @@ export const RUN_FLAGS: FlagDef[] = [
   ...NAMESPACE_FLAGS,
   ...CLIENT_RUN_FLAGS,
   ULIMIT_FLAG,
+  MOUNT_FLAG,
+  ...UNSUPPORTED_RUN_FLAGS,
 ];
 
 export const RUN_COMMAND: CommandDef = {
@@ -137,6 +141,7 @@ export function buildRunRequest(p: ParsedCommand, env: RunEnv): RunRequest {
   const list = (n: string): string[] => v[n] as string[];
   const has = (n: string): boolean => p.changed.has(n);
 
+  refuseUnsupportedRunFlags(p);
   const [image, ...cmd] = p.args as [string, ...string[]];
   const client = clientRunOptions(p, env.readFile);
   checkImageRef(image);
@@ -195,6 +200,7 @@ export function buildRunRequest(p: ParsedCommand, env: RunEnv): RunRequest {
   const mounts: MountSpec[] = [
     ...list('volume').map((s) => parseVolumeSpec(flagOf('volume'), s, env.cwd)),
     ...list('tmpfs').map((s) => parseTmpfs(flagOf('tmpfs'), s)),
+    ...list('mount').map((s) => parseMountFlag(s, env.cwd)),
   ];
   const seen = new Set<string>();
   for (const m of mounts) {

@@ -1,0 +1,35 @@
+// docker run flags berth does not do yet: taken by name (so a script fails
+// with the reason, not "unknown flag") and refused saying why. Each is a
+// gap against Docker's run, listed here until it is implemented.
+import { InvalidArgumentError } from '@berth/errors';
+import type { FlagDef, ParsedCommand } from './command';
+
+const NOT_YET: [FlagDef, string][] = [
+  [{ name: 'add-host', kind: 'list', description: 'Add a custom host-to-IP mapping (host:ip) (not supported yet)' },
+    "the container's /etc/hosts is written by the networks service from its networks only; extra entries are not supported yet"],
+  [{ name: 'domainname', kind: 'string', description: 'Container NIS domain name (not supported yet)' },
+    "the container's NIS domain name (setdomainname) is not set by berth's shim yet"],
+  [{ name: 'shm-size', kind: 'string', valueName: 'bytes', description: 'Size of /dev/shm (not supported yet)' },
+    "berth's shim mounts /dev/shm with a fixed size; setting it is not supported yet"],
+  [{ name: 'publish-all', short: 'P', kind: 'bool', description: 'Publish all exposed ports to random ports (not supported yet)' },
+    'publishing the exposed ports of the image is not supported yet: publish each with -p PORT (a free host port is chosen)'],
+  [{ name: 'volumes-from', kind: 'list', description: 'Mount volumes from the specified container(s) (not supported yet)' },
+    "taking another container's mounts is not supported yet: name its volumes with -v or --mount"],
+  [{ name: 'ip', kind: 'string', description: 'IPv4 address (not supported yet at create)' },
+    'a fixed address on the network a container is created on is not supported yet: create it, then berth network connect --ip to a user-defined network'],
+  [{ name: 'mac-address', kind: 'string', description: 'Container MAC address (not supported yet)' },
+    "the networks service chooses the interface's MAC address; a fixed one is not supported yet"],
+  [{ name: 'cgroup-parent', kind: 'string', description: 'Optional parent cgroup for the container (not supported yet)' },
+    'every container is placed under the cgroups service\'s own parent (BERTH_CGROUP_PARENT); another parent is not supported yet'],
+  [{ name: 'attach', short: 'a', kind: 'list', description: 'Attach to STDIN, STDOUT or STDERR (not supported yet)' },
+    'run attaches stdout and stderr (and stdin with -i); choosing the streams is not supported yet'],
+];
+
+export const UNSUPPORTED_RUN_FLAGS: FlagDef[] = NOT_YET.map(([f]) => f);
+
+/** InvalidArgument naming the first of these flags given, with why. */
+export function refuseUnsupportedRunFlags(p: ParsedCommand): void {
+  for (const [f, why] of NOT_YET) {
+    if (p.changed.has(f.name)) throw new InvalidArgumentError(`--${f.name} is not supported by berth: ${why}`, { field: f.name });
+  }
+}
