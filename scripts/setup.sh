@@ -33,6 +33,7 @@ runtime_packages=(
   iptables iproute2                   # bridges, veths, NAT and published ports
   uidmap                              # user namespaces (kept for parity; newuidmap is not required)
   zstd                                # zstd-compressed layers
+  xz-utils bzip2                      # berth build: ADD of .tar.xz and .tar.bz2 archives
   libseccomp2                         # berth-shim links libseccomp (containers' seccomp filters)
 )
 

@@ -248,4 +248,16 @@ describe('berth build through the real stack', () => {
     const layers = (await berth('image', 'inspect', '--format', '{{len .RootFS.Layers}}', 'bt-scratch')).stdout.trim();
     expect(layers).toBe('1');
   });
+
+  it('ADD extracts xz and bzip2 tars, and copies a gzip that is not a tar as it is', { timeout: 120_000 }, async () => {
+    const src = context({ 'inner/a': 'from xz\n' });
+    const ctx = context({ 'Dockerfile': 'FROM busybox\nADD rootfs.tar.xz /x/\nADD more.tar.bz2 /b/\nADD note.gz /n/\n' });
+    const { execFileSync } = await import('node:child_process');
+    execFileSync('tar', ['-cJf', join(ctx, 'rootfs.tar.xz'), '-C', src, 'inner']);
+    execFileSync('tar', ['-cjf', join(ctx, 'more.tar.bz2'), '-C', src, 'inner']);
+    writeFileSync(join(ctx, 'note'), 'just a note\n');
+    execFileSync('gzip', [join(ctx, 'note')]);
+    expectOk(await berth('build', '-t', 'bt-add', ctx));
+    expect(await runOut('bt-add', 'sh', '-c', 'cat /x/inner/a /b/inner/a && ls /n && zcat /n/note.gz')).toBe('from xz\nfrom xz\nnote.gz\njust a note\n');
+  });
 });

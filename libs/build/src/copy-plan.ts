@@ -13,17 +13,18 @@
 //  - new entries are 0:0, or --chown's user (names from the target's
 //    /etc/passwd and /etc/group); --chmod replaces the mode of what is copied.
 //    Missing parent directories are created 0755 (owned as the copy).
-//  - ADD of a local tar archive (plain or gzip) extracts it into dest,
-//    keeping its owners unless --chown.
+//  - ADD of a local tar archive (plain, gzip, or xz/bzip2/zstd when named
+//    so) extracts it into dest, keeping its owners.
 // The cache key of the step includes contentDigest: names, types, modes,
 // link targets and file contents, not times, so an unchanged file keeps the
 // cache as in Docker.
 import { createHash } from 'node:crypto';
 import { closeSync, constants, openSync, readSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import { posix } from 'node:path';
-import { createGunzip } from 'node:zlib';
+import { spawn } from 'node:child_process';
+import { constants as zlibConstants, createGunzip, gunzipSync } from 'node:zlib';
 import { Readable } from 'node:stream';
-import { InvalidArgumentError, NotFoundError, fromNodeError } from '@berth/errors';
+import { FailedPreconditionError, InvalidArgumentError, NotFoundError, fromNodeError } from '@berth/errors';
 import { END_OF_ARCHIVE, encodeHeader, padding, type RootView, type TarEntryType } from '@berth/tar';
 import { hasGlob, isIgnored, matchPath, type IgnoreRule } from './patterns';
 
@@ -57,7 +58,7 @@ interface Item {
   /** A source as named in the instruction (not an entry found under a copied directory). */
   top: boolean;
   /** ADD of an archive: extract it into `dest` (a directory) rather than copy. */
-  extract?: 'tar' | 'gzip';
+  extract?: ArchiveKind;
 }
 
 export interface CopyPlan {
@@ -95,18 +96,51 @@ function walk(view: RootView, ignore: IgnoreRule[]): string[] {
   return out;
 }
 
-const archiveKind = (view: RootView, p: string, st: Stats): 'tar' | 'gzip' | undefined => {
-  if (!st.isFile() || st.size < 512) return st.isFile() && st.size >= 2 ? gzipOnly(view, p) : undefined;
-  const head = readHead(view, p, 512);
-  if (head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
-  if (head.subarray(257, 262).toString('latin1') === 'ustar') return 'tar';
-  return undefined;
+type ArchiveKind = 'tar' | 'gzip' | 'xz' | 'bzip2' | 'zstd';
+
+/** Decompressors run as programs (Node's zlib has gzip only): the tool and its magic bytes. */
+const TOOLS: Record<'xz' | 'bzip2' | 'zstd', { magic: number[]; names: RegExp }> = {
+  xz: { magic: [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00], names: /\.(tar\.xz|txz)$/i },
+  bzip2: { magic: [0x42, 0x5a, 0x68], names: /\.(tar\.bz2|tbz2?)$/i },
+  zstd: { magic: [0x28, 0xb5, 0x2f, 0xfd], names: /\.(tar\.zst|tzst)$/i },
 };
 
-const gzipOnly = (view: RootView, p: string): 'gzip' | undefined => {
-  const head = readHead(view, p, 2);
-  return head[0] === 0x1f && head[1] === 0x8b ? 'gzip' : undefined;
-};
+const isTar = (b: Buffer): boolean => b.length >= 262 && b.subarray(257, 262).toString('latin1') === 'ustar';
+
+/**
+ * Whether ADD extracts this file, and how: a tar, or a gzip whose content is
+ * a tar (checked on its first 64 KiB, as Docker sniffs it), or an xz, bzip2
+ * or zstd file named as a compressed tar. Anything else is copied as is.
+ */
+function archiveKind(view: RootView, p: string, st: Stats): ArchiveKind | undefined {
+  if (!st.isFile() || st.size < 4) return undefined;
+  const head = readHead(view, p, 64 * 1024);
+  if (head[0] === 0x1f && head[1] === 0x8b) {
+    try {
+      return isTar(gunzipSync(head, { finishFlush: zlibConstants.Z_SYNC_FLUSH })) ? 'gzip' : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+  for (const [tool, t] of Object.entries(TOOLS) as ['xz' | 'bzip2' | 'zstd', (typeof TOOLS)['xz']][]) {
+    if (t.magic.every((b, i) => head[i] === b) && t.names.test(p)) return tool;
+  }
+  return isTar(head) ? 'tar' : undefined;
+}
+
+/** `raw` through `tool -d -c`; a failure of the tool fails the stream (the extraction then stops and undoes itself). */
+function decompressed(tool: 'xz' | 'bzip2' | 'zstd', raw: Readable, name: string): Readable {
+  const child = spawn(tool, ['-d', '-c'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => { if (stderr.length < 4096) stderr += d.toString(); });
+  raw.on('error', (e) => child.stdout.destroy(e));
+  raw.pipe(child.stdin).on('error', () => undefined); // EPIPE when the tool quits early: its exit says why
+  child.on('error', (e) => child.stdout.destroy(new FailedPreconditionError(`ADD ${name}: ${tool} is needed to extract it: ${e.message}`, { field: 'dockerfile', cause: e })));
+  child.on('close', (code) => {
+    if (code !== 0) child.stdout.destroy(new InvalidArgumentError(`ADD ${name}: ${tool} could not decompress it (exit ${code}): ${stderr.trim()}`, { field: 'dockerfile' }));
+  });
+  return child.stdout;
+}
 
 function readHead(view: RootView, p: string, n: number): Buffer {
   const pin = view.at(p);
@@ -322,7 +356,8 @@ export function copyParts(plan: CopyPlan, req: CopyRequest, target: TargetRoot):
       dstDir: it.dest, keepOwners: true,
       tar: () => {
         const raw = Readable.from(readChunks(view, it.src));
-        return kind === 'gzip' ? raw.pipe(createGunzip()) : raw;
+        if (kind === 'gzip') return raw.pipe(createGunzip());
+        return kind === 'tar' ? raw : decompressed(kind, raw, it.src);
       },
     });
   }
