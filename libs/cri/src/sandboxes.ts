@@ -168,7 +168,8 @@ export class PodSandboxes {
       }));
   }
 
-  private async podIp(id: string): Promise<string> {
+  /** The sandbox's address on the pod network; "" when it has none (host network, stopped). */
+  async podIp(id: string): Promise<string> {
     try {
       const res = await this.b.engine.InspectContainer({ id });
       const doc = JSON.parse(res.json) as { NetworkSettings?: { IPAddress?: string; Networks?: Record<string, { IPAddress?: string }> } };

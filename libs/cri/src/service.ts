@@ -6,7 +6,9 @@
 import { BerthError, ErrorCode, InvalidArgumentError } from '@berth/errors';
 import { BERTH_VERSION, socketPath, type AsyncHandlers, type ServiceModule } from '@berth/kit';
 import type { Server } from 'node:net';
+import { createStreamingServer } from '@berth/cri-streaming';
 import { frontSocket } from './front-socket';
+import { streamingRuntime } from './streaming';
 import type { runtimeV1 } from '@berth/proto';
 import { createBackends } from './backends';
 import { CriContainers } from './containers';
@@ -31,6 +33,15 @@ export const criModule: ServiceModule = {
     const pods = new PodSandboxes(b);
     const containers = new CriContainers(b, pods);
     const images = new CriImages(b, ctx.paths.root);
+    // kubelet's streaming server: Exec/Attach/PortForward answer with a URL on it.
+    // BERTH_CRI_STREAMING=host:port (default a free port on 127.0.0.1).
+    const streaming = await createStreamingServer({
+      runtime: streamingRuntime(b, pods, containers),
+      address: process.env['BERTH_CRI_STREAMING'] || '127.0.0.1:0',
+    }).catch((e: unknown) => {
+      b.close();
+      throw e;
+    });
 
     const runtime: AsyncHandlers<runtimeV1.RuntimeServiceHandlers> = {
       Version: async () => ({ version: '0.1.0', runtimeName: RUNTIME_NAME, runtimeVersion: BERTH_VERSION, runtimeApiVersion: CRI_API_VERSION }),
@@ -87,9 +98,19 @@ export const criModule: ServiceModule = {
         const r = await execSync(b, c.id, req.cmd, Number(req.timeout));
         return { stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode };
       },
-      Exec: async () => unimplemented('Exec (streaming)'),
-      Attach: async () => unimplemented('Attach (streaming)'),
-      PortForward: async () => unimplemented('PortForward (streaming)'),
+      Exec: async (req) => {
+        const c = await containers.get(req.containerId);
+        if (!req.cmd.length) throw new InvalidArgumentError('Exec needs a command', { field: 'cmd' });
+        return streaming.getExec({ containerId: c.id, cmd: req.cmd, tty: req.tty, stdin: req.stdin, stdout: req.stdout, stderr: req.stderr });
+      },
+      Attach: async (req) => {
+        const c = await containers.get(req.containerId);
+        return streaming.getAttach({ containerId: c.id, tty: req.tty, stdin: req.stdin, stdout: req.stdout, stderr: req.stderr });
+      },
+      PortForward: async (req) => {
+        const p = await pods.get(req.podSandboxId);
+        return streaming.getPortForward({ podSandboxId: p.id, ports: req.port });
+      },
 
       ContainerStats: async (req) => {
         const c = await containers.get(req.containerId);
@@ -157,6 +178,7 @@ export const criModule: ServiceModule = {
     try {
       proxy = await frontSocket(socketPath('cri', ctx.paths), inner);
     } catch (e) {
+      await streaming.close();
       b.close();
       throw e;
     }
@@ -166,6 +188,7 @@ export const criModule: ServiceModule = {
       socket: inner,
       close: async () => {
         await new Promise<void>((resolve) => proxy.close(() => resolve()));
+        await streaming.close();
         b.close();
       },
     };
