@@ -56,8 +56,8 @@ async function timed(file, args, env) {
   return ms(t0);
 }
 
-/** The suite's berth stack: own dirs, names and NATS; stop() removes every trace. */
-async function startStack(tag) {
+/** The suite's berth stack: own dirs, names and NATS (`extra` adds or overrides env); stop() removes every trace. */
+async function startStack(tag, extra = {}) {
   const { startNatsServer } = dist('events');
   // Short run dir: the namespaces service keeps sockets in <run>/namespaces/<64 hex>/.
   const base = fs.mkdtempSync(path.join(os.tmpdir(), 'bpe-'));
@@ -69,6 +69,7 @@ async function startStack(tag) {
     BERTH_BRIDGE_PREFIX: `btp${tag.slice(0, 4)}-`, BERTH_CHAIN_PREFIX: `BERTH-P${tag.toUpperCase()}`, BERTH_DNS_UPSTREAMS: '127.0.0.1:9',
   };
   for (const s of SERVICES) env[`BERTH_${s}_METRICS`] = '0';
+  Object.assign(env, extra);
   const stop = async () => {
     await exec(BERTH, ['daemon', 'down'], env).catch((e) => process.stderr.write(`engine bench: daemon down: ${e.message}\n`));
     try {
