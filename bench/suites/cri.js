@@ -131,6 +131,8 @@ async function startContainerd(base, tag, certs) {
     '[plugins."io.containerd.internal.v1.opt"]', `  path = "${dir}/opt"`,
     '',
   ].join('\n'));
+  // containerd 1.6 keeps its shims' sockets in /run/containerd/s whatever its state dir: removed after, if it made them and they are empty.
+  const shimDirs = ['/run/containerd/s', '/run/containerd'].filter((d) => !fs.existsSync(d));
   const log = fs.openSync(path.join(base, 'containerd.log'), 'a');
   const child = spawn(CONTAINERD, ['--config', path.join(dir, 'config.toml')], { stdio: ['ignore', log, log] });
   fs.closeSync(log);
@@ -147,6 +149,7 @@ async function startContainerd(base, tag, certs) {
     for (const m of mounts.reverse()) spawnSync('umount', ['-l', m]);
     const addr = spawnSync('ip', ['-4', '-o', 'addr', 'show', 'dev', bridge], { encoding: 'utf8' }).stdout ?? '';
     if (addr.includes('10.219.127.')) spawnSync('ip', ['link', 'del', bridge]);
+    for (const d of shimDirs) try { fs.rmdirSync(d); } catch { /* not empty: another containerd's */ }
   };
   const deadline = Date.now() + 30_000;
   for (;;) {
