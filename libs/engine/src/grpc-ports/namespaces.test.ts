@@ -138,4 +138,23 @@ describe('grpc namespaces port: the container log', () => {
     expect(readFileSync(logPath, 'utf8').trimEnd().split('\n').map((l) => l.split(' ').slice(3).join(' '))).toEqual(['a', 'b1', 'b2', 'b3', 'c']);
     await port.close();
   });
+
+  it('delete waits for a mirror reconnecting to a namespaces service that takes long to serve again (chaos: an empty log after a namespaces kill)', async () => {
+    const entries = ['a', 'b'].map((text, i) => ({ time: `2026-01-01T00:00:0${i}.000000000Z`, stream: 'stdout', line: Buffer.from(`${text}\n`) }));
+    const c = clients();
+    // Killed under the first stream; refusing connections for longer than the 5 s a silent copy gets.
+    const backAt = Date.now() + 6500;
+    (c.ns as unknown as { Logs: () => AsyncIterable<unknown> }).Logs = () => (async function* () {
+      if (Date.now() < backAt) throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'Unavailable' });
+      yield* entries;
+    })();
+    const port = grpcNamespacesPort({ namespaces: c.ns, cgroups: c.cg, files: new ContainerFiles(dir), warn: () => undefined });
+    const logPath = join(dir, 'c1', 'container.log');
+    await port.create('c1', spec(logPath));
+    c.settle().resolve();
+    await port.start('c1');
+    await port.delete('c1');
+    expect(readFileSync(logPath, 'utf8').trimEnd().split('\n').map((l) => l.split(' ').slice(3).join(' '))).toEqual(['a', 'b']);
+    await port.close();
+  }, 30_000);
 });

@@ -36,6 +36,9 @@ import { sharedNamespaces } from './namespace-sharing';
 
 export type NamespacesClient = BerthClient<namespacesV1.NamespacesDefinition, namespacesV1.NamespacesHandlers>;
 
+/** How long wait and delete wait for a log mirror that is reconnecting to a restarted namespaces service. */
+const MIRROR_RECONNECT_WAIT_MS = 60_000;
+
 /** Docker's default capability set (moby oci/caps/defaults.go). */
 export const DEFAULT_CAPS = [
   'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FSETID', 'CAP_FOWNER', 'CAP_MKNOD', 'CAP_NET_RAW', 'CAP_SETGID', 'CAP_SETUID',
@@ -109,6 +112,8 @@ export function grpcNamespacesPort(o: NamespacesPortOptions): GrpcNamespacesPort
   const mirrors = new Map<string, Promise<void>>();
   /** Entries each mirror has copied: a copy still moving is waited for, a stalled one is not. */
   const mirrorProgress = new Map<string, number>();
+  /** Mirrors between a failure and the first entry of their next stream: (re)connecting, not stalled. */
+  const mirrorReconnecting = new Set<string>();
   /** AddProcess calls started by create, awaited by start (or delete on rollback). */
   const joiningCgroup = new Map<string, Promise<void>>();
   const closing = new AbortController();
@@ -138,6 +143,7 @@ export function grpcNamespacesPort(o: NamespacesPortOptions): GrpcNamespacesPort
       // at the exit (or the container's runtime is gone, or the engine stops).
       for (let attempt = 0; !closing.signal.aborted; attempt++) {
         if (attempt > 0) {
+          mirrorReconnecting.add(id);
           // At most 1 s: the exit's wait and delete give a copy that does not
           // move only a few seconds, and a namespaces service being restarted
           // must find this one back on the stream as soon as it serves.
@@ -168,6 +174,7 @@ export function grpcNamespacesPort(o: NamespacesPortOptions): GrpcNamespacesPort
             // Lines, and pieces of lines longer than 16 KiB (no newline): at most 16 KiB each.
             out.write({ time: e.time, stream: e.stream === 'stderr' ? 'stderr' : 'stdout', line: e.line });
             mirrorProgress.set(id, (mirrorProgress.get(id) ?? 0) + 1);
+            mirrorReconnecting.delete(id);
             if (t !== null && (last === null || t >= last)) {
               if (t === last) atLast++;
               else [last, atLast] = [t, 1];
@@ -195,6 +202,7 @@ export function grpcNamespacesPort(o: NamespacesPortOptions): GrpcNamespacesPort
       if (mirrors.get(id) !== p) return;
       mirrors.delete(id);
       mirrorProgress.delete(id);
+      mirrorReconnecting.delete(id);
     });
   };
 
@@ -203,14 +211,22 @@ export function grpcNamespacesPort(o: NamespacesPortOptions): GrpcNamespacesPort
    * (an 80 MB line) takes longer than any fixed bound, and `logs` after
    * `wait` must show all of it. A mirror that copies nothing for 5 s is not
    * waited for any more (a stalled copy must not hold up wait or delete).
+   * One that is reconnecting to a namespaces service that was restarted has
+   * not stalled: it is waited for up to MIRROR_RECONNECT_WAIT_MS. The exit
+   * that wait reports comes from that same service, so it is back; but on a
+   * loaded host its first answers take seconds (chaos: 26 s to serve again,
+   * then a log stream later than 5 s, and `logs` after `wait` was empty).
    */
   const mirrorDrained = async (id: string): Promise<void> => {
+    const since = Date.now();
     for (;;) {
       const m = mirrors.get(id);
       if (!m) return;
       const before = mirrorProgress.get(id) ?? 0;
       const done = await Promise.race([m.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 5000).unref())]);
-      if (done || (mirrorProgress.get(id) ?? 0) === before) return;
+      if (done) return;
+      if ((mirrorProgress.get(id) ?? 0) !== before) continue;
+      if (!mirrorReconnecting.has(id) || Date.now() - since > MIRROR_RECONNECT_WAIT_MS) return;
     }
   };
 
