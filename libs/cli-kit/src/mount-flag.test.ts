@@ -1,7 +1,9 @@
 // --mount's long form as Docker's CLI reads it.
 import { describe, expect, it } from 'vitest';
 import { isInvalidArgument } from '@berth/errors';
+import { parseCommandLine } from './command';
 import { parseMountFlag } from './mount-flag';
+import { buildRunRequest, RUN_COMMAND } from './run-request';
 
 describe('--mount', () => {
   it('reads bind, volume and tmpfs mounts with their options', () => {
@@ -26,9 +28,7 @@ describe('--mount', () => {
 });
 
 describe('run flags berth does not do yet', () => {
-  it('are taken by name and refused saying why', async () => {
-    const { parseCommandLine } = await import('./command');
-    const { buildRunRequest, RUN_COMMAND } = await import('./run-request');
+  it('are taken by name and refused saying why', () => {
     const root = { name: 'berth', usage: '', description: '', subcommands: [RUN_COMMAND] };
     for (const [flag, why] of [[['--add-host', 'db:10.0.0.1'], '/etc/hosts'], [['-P'], '-p PORT'], [['--shm-size', '1g'], '/dev/shm'], [['-a', 'stdout'], 'stdout and stderr']] as const) {
       try {
