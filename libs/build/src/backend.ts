@@ -40,8 +40,8 @@ export interface RunWork {
   env: string[];
   user: string;
   workingDir: string;
-  /** Progress text and the process's output. */
-  progress: (chunk: Buffer | string) => void;
+  /** Progress text and the process's output; a promise returned is awaited (the client's stream is full). */
+  progress: (chunk: Buffer | string) => void | Promise<unknown>;
 }
 
 /** COPY/ADD: tar streams extracted into a new container of the parent image. */

@@ -43,8 +43,8 @@ export interface BuildOptions {
   pull?: boolean;
   labels?: Record<string, string>;
   tags?: string[];
-  /** Progress lines and RUN output. */
-  progress: (chunk: Buffer | string) => void;
+  /** Progress lines and RUN output (RUN output waits for a promise it returns: back-pressure). */
+  progress: (chunk: Buffer | string) => void | Promise<unknown>;
 }
 
 export interface BuildResult {
@@ -116,7 +116,7 @@ function stageIndex(df: Dockerfile, ref: string, before: number): number | null 
 /** Runs the build; resolves with the target image's ID. */
 export async function runBuild(backend: BuildBackend, o: BuildOptions): Promise<BuildResult> {
   const df = loadDockerfile(o.dockerfile, o.dockerfileName);
-  const out = o.progress;
+  const out = (text: string): void => { void o.progress(text); };
   const buildArgs = new Map(Object.entries(o.buildArgs));
   const usedArgs = new Set<string>();
 
@@ -266,7 +266,7 @@ function runArgsEnv(ctx: StageContext): string[] {
 /** A step through the cache: a hit moves the stage to the cached image; a miss commits and records it. */
 async function cachedCommit(ctx: StageContext, keyParts: unknown[], step: CommitStep): Promise<boolean> {
   const key = sha([ctx.state.id, ...keyParts]);
-  const out = ctx.o.progress;
+  const out = (text: string): void => { void ctx.o.progress(text); };
   if (!ctx.o.noCache) {
     const id = await ctx.backend.cacheGet(key);
     const img = id ? await ctx.backend.findImage(id) : null;

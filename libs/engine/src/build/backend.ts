@@ -94,13 +94,13 @@ export function engineBuildBackend(d: EngineBuildDeps): BuildBackend {
 
   const runIn = async (rec: ContainerRecord, step: CommitStep & { work: { kind: 'run' } }): Promise<void> => {
     const w = step.work;
-    w.progress(` ---> Running in ${rec.id.slice(0, 12)}\n`);
+    await w.progress(` ---> Running in ${rec.id.slice(0, 12)}\n`);
     const ended = d.engine.runEnd(rec.id, d.signal);
     ended.catch(() => undefined);
     await d.engine.start(rec.id);
     // The log follows until the exit (Engine.logs ends a follow at the exit, drained).
     // A client that goes away ends the follow at once; the wait then rejects and the step's container is removed (killed).
-    for await (const e of d.engine.logs(rec.id, { follow: true, ...(d.signal ? { signal: d.signal } : {}) })) w.progress(e.line);
+    for await (const e of d.engine.logs(rec.id, { follow: true, ...(d.signal ? { signal: d.signal } : {}) })) await w.progress(e.line);
     const end = await ended;
     if (end.exitCode !== 0) {
       throw new FailedPreconditionError(`The command '${w.args.join(' ')}' returned a non-zero code: ${end.exitCode}`, { field: 'dockerfile' });

@@ -10,7 +10,7 @@ import { Readable } from 'node:stream';
 import { InvalidArgumentError, NotFoundError } from '@berth/errors';
 import { parseDockerignore, runBuild } from '@berth/build';
 import { extractTar, RootView } from '@berth/tar';
-import type { AsyncHandlers } from '@berth/kit';
+import { send, type AsyncHandlers } from '@berth/kit';
 import type { engineV1 } from '@berth/proto';
 import type { Engine } from '../engine';
 import type { LayersPort } from '../ports';
@@ -117,9 +117,8 @@ export function builderHandlers(d: BuilderDeps): BuilderHandlers {
           engine: d.engine, images: d.images, layers: d.layers, cache, signal: c.signal,
           mount: async (key) => (await d.layers.mount(key)).rootfs,
         });
-        const progress = (chunk: Buffer | string): void => {
-          if (!c.signal.aborted) call.write({ progress: typeof chunk === 'string' ? Buffer.from(chunk) : chunk });
-        };
+        // RUN output waits while the client's stream is full (send), so a chatty step is not buffered here without bound.
+        const progress = (chunk: Buffer | string): Promise<boolean> => send(call, { progress: typeof chunk === 'string' ? Buffer.from(chunk) : chunk }, c.signal);
         const r = await runBuild(backend, {
           dockerfile: text, dockerfileName: name, context: view, ignore, buildArgs: { ...o.buildArgs }, target: o.target || undefined,
           noCache: o.noCache, pull: o.pull, labels: { ...o.labels }, tags: o.tags, progress,
