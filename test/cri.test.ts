@@ -88,6 +88,11 @@ describe.each([
     expect(ok(await crictl(s, ['exec', '-s', cid, 'cat', '/etc/resolv.conf']))).toMatch(/nameserver 10\.0\.0\.10[\s\S]*search default\.svc\.cluster\.local[\s\S]*ndots:5/);
     expect(ok(await crictl(s, ['exec', '-s', cid, 'ip', 'addr']))).toContain(podStatus.status.network.ip);
 
+    // exec without -s goes through the streaming server (an SPDY URL from Exec).
+    const streamed = await crictl(s, ['exec', cid, 'sh', '-c', 'echo out-$GREETING; exit 5']);
+    expect(streamed.stdout.trim()).toBe('out-hello');
+    expect(streamed.stderr).toMatch(/exit code 5/);
+
     const stats = JSON.parse(ok(await crictl(s, ['stats', '-o', 'json', cid]))) as { stats: { attributes: { id: string }; memory: { workingSetBytes: { value: string } } }[] };
     expect(stats.stats[0]?.attributes.id).toBe(cid);
     expect(Number(stats.stats[0]?.memory.workingSetBytes.value)).toBeGreaterThan(0);

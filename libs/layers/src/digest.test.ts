@@ -24,6 +24,7 @@ describe('entry path checks', () => {
   it('cleans harmless forms and rejects hostile ones naming the entry', () => {
     expect(cleanEntryPath('./a//b/./c/', 'e')).toBe('a/b/c');
     expect(cleanEntryPath('./', 'e')).toBe('');
+    expect(cleanEntryPath('/', 'e')).toBe('');
     for (const bad of ['/etc/passwd', 'a/../../b', '..', `${'x'.repeat(256)}`, 'a\0b', `${'p/'.repeat(2048)}f`]) {
       expect(() => cleanEntryPath(bad, bad)).toThrow(expect.objectContaining({ code: 'InvalidArgument', field: bad }));
     }

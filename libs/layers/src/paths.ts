@@ -11,7 +11,7 @@ export const PATH_MAX = 4096;
 
 /**
  * The entry's path relative to the layer root, "" for the root itself
- * ("./", "."). Throws InvalidArgument naming the entry for absolute paths,
+ * ("./", ".", "/"). Throws InvalidArgument naming the entry for absolute paths,
  * ".." components, NUL bytes and names over NAME_MAX/PATH_MAX.
  * `what` says which field held the path (entry name or hardlink target).
  */
@@ -21,7 +21,8 @@ export function cleanEntryPath(path: string, entry: string, what = 'name'): stri
     { field: entry },
   );
   if (path.includes('\0')) return thrown(bad('contains a NUL byte'));
-  if (path.startsWith('/')) return thrown(bad(`"${clip(path)}" is absolute`));
+  // "/" alone is the layer root itself, as "./" is (umoci and some Go tools write it); any other absolute name is refused.
+  if (path.startsWith('/') && path.replace(/\/+$/, '') !== '') return thrown(bad(`"${clip(path)}" is absolute`));
   const parts: string[] = [];
   for (const c of path.split('/')) {
     if (c === '' || c === '.') continue;
