@@ -13,6 +13,7 @@ import { FailedPreconditionError, InvalidArgumentError } from '@berth/errors';
 import { BERTH_VERSION, type BerthPaths, type Logger } from '@berth/kit';
 import { Lifecycle } from './attach';
 import type { Backends } from './backends';
+import { registerBuild } from './build';
 import { hijackAttach, registerContainers } from './containers';
 import { Execs, hijackExecStart, registerExec } from './exec';
 import { API_VERSION, DockerHttpError, Router, sendError, statusOf, stripVersion, type Req } from './http';
@@ -74,6 +75,7 @@ export class DockerGateway {
     registerContainers(this.router, deps);
     registerExec(this.router, o.backends, this.execs);
     registerImages(this.router, o.backends);
+    registerBuild(this.router, o.backends);
     registerNetworks(this.router, o.backends);
   }
 

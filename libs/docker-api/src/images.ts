@@ -1,4 +1,4 @@
-// /images/*, /commit, /build, /auth: Docker's image endpoints onto the images
+// /images/*, /commit, /auth (/build is build.ts): Docker's image endpoints onto the images
 // service's Images and Transfer contracts (and the engine's Commit).
 // Pull and push answer 200 at once and stream Docker's JSON progress
 // messages; a failure after that is an {"error", "errorDetail"} message
@@ -285,8 +285,6 @@ export function registerImages(router: Router, b: Backends): void {
     sendJson(res, 201, { Id: r.imageId });
   });
 
-  router.add('POST', '/build', async () => { throw notImplemented('image build'); });
-  router.add('POST', '/build/prune', async () => { throw notImplemented('build cache prune'); });
   router.add('POST', '/auth', async (req, res) => {
     const body = await readJson<Record<string, string>>(req.raw);
     await b.transfer.Login({ registry: body['serveraddress'] || 'docker.io', username: body['username'] ?? '', password: body['password'] ?? '' });
