@@ -1,6 +1,7 @@
 // The critest fixtures: built, served, pulled by berth's images library through the hosts.toml they
 // write (registry.k8s.io and gcr.io names from the local mirror), and what the specs need of each
-// image checked on the unpacked rootfs (the helpers run chrooted into it).
+// image checked on the unpacked rootfs (the helpers run chrooted into it); then a berth stack whose
+// services get BERTH_REGISTRY_CONFIG pulls and runs them through the CLI.
 import { execFile, spawn } from 'node:child_process';
 import * as fs from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -12,6 +13,9 @@ import { ImagesLocal } from '../../libs/images/src/local';
 import { UnpackLayerApplier } from '../../libs/images/src/unpack-applier';
 import { chainIds } from '../../libs/images/src/digest';
 import { CRI_TEST_IMAGES, startCriImageRegistry, type CriImageRegistry } from './cri-images';
+import { startCliStack, type CliStack } from './cli-stack';
+
+const SUBNET = 213; // 10.219.213.0/24: this file's
 
 const run = promisify(execFile);
 let work: string;
@@ -147,4 +151,33 @@ describe('critest image fixtures', () => {
       child.kill('SIGKILL');
     }
   });
+});
+
+describe('the fixtures on a berth stack, through the CLI', () => {
+  let stack: CliStack | undefined;
+  const saved = process.env['BERTH_REGISTRY_CONFIG'];
+
+  beforeAll(async () => {
+    // The stack's services inherit it: every pull of registry.k8s.io/... and gcr.io/... uses the mirror.
+    process.env['BERTH_REGISTRY_CONFIG'] = fixtures.certsDir;
+    stack = await startCliStack(false, SUBNET);
+  }, 120_000);
+
+  afterAll(async () => {
+    await stack?.stop();
+    if (saved === undefined) delete process.env['BERTH_REGISTRY_CONFIG'];
+    else process.env['BERTH_REGISTRY_CONFIG'] = saved;
+  });
+
+  it('berth pull and run take registry.k8s.io images from the mirror; nonewprivs and ipcs behave in a container', async () => {
+    const s = stack as CliStack;
+    const pulled = await s.berth(['pull', 'registry.k8s.io/e2e-test-images/nonewprivs:1.3'], { timeoutMs: 120_000 });
+    expect(pulled, pulled.stderr).toMatchObject({ code: 0 });
+    const escalated = await s.berth(['run', '--rm', '--network', 'none', '-u', '1000', 'registry.k8s.io/e2e-test-images/nonewprivs:1.3'], { timeoutMs: 120_000 });
+    expect(escalated.stdout, escalated.stderr).toBe('Effective uid: 0\n');
+    const kept = await s.berth(['run', '--rm', '--network', 'none', '-u', '1000', '--security-opt', 'no-new-privileges', 'registry.k8s.io/e2e-test-images/nonewprivs:1.3'], { timeoutMs: 120_000 });
+    expect(kept.stdout, kept.stderr).toBe('Effective uid: 1000\n');
+    const busybox = await s.berth(['run', '--rm', '--network', 'none', 'registry.k8s.io/e2e-test-images/busybox:1.29-2', 'sh', '-c', 'ipcs -m | head -2; sleep 30 & pgrep sleep >/dev/null && echo pgrep-ok'], { timeoutMs: 120_000 });
+    expect(busybox.stdout, busybox.stderr).toBe('------ Shared Memory Segments --------\nkey        shmid      owner      perms      bytes      nattch     status\npgrep-ok\n');
+  }, 300_000);
 });

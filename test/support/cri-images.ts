@@ -15,7 +15,7 @@
 //   registry.k8s.io/e2e-test-images/nonewprivs:1.3     /usr/local/bin/nnp, setuid root, prints
 //                                                       "Effective uid: N" (nnp.c)
 //   gcr.io/k8s-staging-cri-tools/test-image-{1,2,3}:latest, test-image-latest, test-image-tag:test,
-//     test-image-tag:all                               distinct images (a file named after each)
+//     test-image-tag:all                               distinct images (/etc/cri-test-image/<name> in each)
 //   gcr.io/k8s-staging-cri-tools/test-image-tags:{1,2,3}   one image under three tags
 //   gcr.io/k8s-staging-cri-tools/test-image-user-uid (USER 1002), -user-username (www-data),
 //     -user-uid-group (1003:users), -user-username-group (www-data:www-data)
@@ -116,9 +116,9 @@ export const CRI_TEST_IMAGE_SPECS: ImageSpec[] = [
   },
   { refs: [`${E2E}nonewprivs:1.3`], files: { '/usr/local/bin/nnp': { helper: 'nnp', mode: 0o4755 } }, entrypoint: ['/usr/local/bin/nnp'] },
   ...['test-image-1:latest', 'test-image-2:latest', 'test-image-3:latest', 'test-image-latest:latest', 'test-image-tag:test', 'test-image-tag:all'].map(
-    (name): ImageSpec => ({ refs: [`${TOOLS}${name}`], files: { [`/${name.split(':')[0]}-${name.split(':')[1]}`]: `${name}\n` }, cmd: ['sh'] }),
+    (name): ImageSpec => ({ refs: [`${TOOLS}${name}`], files: { [`/etc/cri-test-image/${name.replace(':', '-')}`]: `${name}\n` }, cmd: ['sh'] }),
   ),
-  { refs: ['1', '2', '3'].map((t) => `${TOOLS}test-image-tags:${t}`), files: { '/test-image-tags': 'test-image-tags\n' }, cmd: ['sh'] },
+  { refs: ['1', '2', '3'].map((t) => `${TOOLS}test-image-tags:${t}`), files: { '/etc/cri-test-image/test-image-tags': 'test-image-tags\n' }, cmd: ['sh'] },
   { refs: [`${TOOLS}test-image-user-uid:latest`], user: '1002', cmd: ['sh'] },
   { refs: [`${TOOLS}test-image-user-username:latest`], user: 'www-data', cmd: ['sh'] },
   { refs: [`${TOOLS}test-image-user-uid-group:latest`], user: '1003:users', cmd: ['sh'] },
@@ -176,6 +176,20 @@ async function buildBaseRootfs(root: string, busybox: string): Promise<void> {
   await fs.writeFile(join(root, 'usr/bin/ipcs'), IPCS, { mode: 0o755 });
 }
 
+/**
+ * Appends `tree` as one layer. GNU tar writes it (relative names, root-owned, numeric) and umoci adds
+ * it verbatim: umoci 0.4.7's `insert` ends its tar after the last file's data, with neither the
+ * entry's padding nor the end-of-archive blocks, which berth (like Go's archive/tar) refuses as
+ * truncated, and inserting a directory at / names an entry "/".
+ */
+async function addTreeLayer(work: string, image: string, tree: string): Promise<void> {
+  const tarFile = join(work, `layer-${Math.random().toString(36).slice(2)}.tar`);
+  const entries = (await fs.readdir(tree)).sort();
+  await run('tar', ['-C', tree, '--numeric-owner', '--owner=0', '--group=0', '-cf', tarFile, ...entries]);
+  await run('umoci', ['raw', 'add-layer', '--image', image, tarFile]);
+  await fs.rm(tarFile, { force: true });
+}
+
 /** Builds every image into the OCI layout `layout`, tagged img-<n> in CRI_TEST_IMAGE_SPECS order. */
 async function buildLayout(work: string, layout: string, specs: ImageSpec[], busybox: string): Promise<void> {
   const helpers = await buildHelpers(work);
@@ -183,20 +197,26 @@ async function buildLayout(work: string, layout: string, specs: ImageSpec[], bus
   await buildBaseRootfs(base, busybox);
   await run('umoci', ['init', '--layout', layout]);
   await run('umoci', ['new', '--image', `${layout}:base`]);
-  await run('umoci', ['insert', '--image', `${layout}:base`, base, '/']);
+  await addTreeLayer(work, `${layout}:base`, base);
   await run('umoci', ['config', '--image', `${layout}:base`, '--architecture', 'amd64', '--os', 'linux', '--config.env', PATH_ENV, '--config.cmd', 'sh']);
   for (const [i, spec] of specs.entries()) {
     const img = `${layout}:img-${i}`;
     await run('umoci', ['tag', '--image', `${layout}:base`, `img-${i}`]);
-    for (const [path, content] of Object.entries(spec.files ?? {})) {
-      const src = join(work, `file-${i}-${path.replace(/[^A-Za-z0-9]/g, '_')}`);
-      if (typeof content === 'string') {
-        await fs.writeFile(src, content, { mode: 0o644 });
-      } else {
-        await fs.copyFile(helpers[content.helper], src);
-        await fs.chmod(src, content.mode);
+    // The extra files go in as one more layer with their directories.
+    const files = Object.entries(spec.files ?? {});
+    if (files.length > 0) {
+      const tree = join(work, `files-${i}`);
+      for (const [path, content] of files) {
+        const dest = join(tree, path);
+        await fs.mkdir(dirname(dest), { recursive: true });
+        if (typeof content === 'string') {
+          await fs.writeFile(dest, content, { mode: 0o644 });
+        } else {
+          await fs.copyFile(helpers[content.helper], dest);
+          await fs.chmod(dest, content.mode);
+        }
       }
-      await run('umoci', ['insert', '--image', img, src, path]);
+      await addTreeLayer(work, img, tree);
     }
     const args = ['config', '--image', img];
     if (spec.user) args.push('--config.user', spec.user);
