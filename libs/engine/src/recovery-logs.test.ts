@@ -33,3 +33,28 @@ it('a container that exited while the engine was down: its log is copied before 
   // A live one is re-watched, not released (the service mirrors it after recovery).
   expect(ports.rec.calls).not.toContain(`namespaces.delete ${alive.id}`);
 });
+
+it('a container removed while recovery runs (the engine serves meanwhile) is left alone: no log copy makes its state dir again', async () => {
+  const first = f.engine;
+  const cfg = { config: { ...defaultContainerConfig('alpine'), cmd: null }, hostConfig: defaultHostConfig() };
+  const older = await first.run({ name: 'older', ...cfg });
+  const c = await first.run({ name: 'removed', ...cfg });
+  first.close();
+  for (const id of [older.id, c.id]) {
+    ports.processes.get(id)!.running = false;
+    ports.processes.get(id)!.exit = { exitCode: 3, signal: '', oomKilled: false, exitedAt: clock.now() };
+  }
+  const second = f.reopen();
+  // Recovery takes the older one first and waits in its release; a client's rm of the other comes in between.
+  const del = ports.namespaces.delete.bind(ports.namespaces);
+  let go!: () => void;
+  const gate = new Promise<void>((r) => { go = r; });
+  ports.namespaces.delete = async (id) => { if (id === older.id) await gate; return del(id); };
+  const recovering = recover(second);
+  await new Promise((r) => setTimeout(r, 0));
+  await second.remove(c.id, { force: true });
+  ports.rec.calls.length = 0;
+  go();
+  await recovering;
+  expect(ports.rec.calls.filter((x) => x.endsWith(c.id))).toEqual([]);
+});

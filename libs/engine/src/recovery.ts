@@ -127,7 +127,19 @@ export async function recover(source: { recoveryHost(): RecoveryHost }): Promise
   const { ports } = engine;
   const observed = new Map((await ports.namespaces.list()).map((o) => [o.id, o]));
   const actions: RecoveryAction[] = [];
-  for (const rec of engine.store.list({ all: true }).reverse()) { // oldest first, like Docker's start order
+  for (const listed of engine.store.list({ all: true }).reverse()) { // oldest first, like Docker's start order
+    // Read again: the engine serves while this runs (every step below
+    // awaits), so a client may have removed it since the list was read (a
+    // retried rm of an exited container); acting on the stale record would
+    // start a copy of its log, making its state dir again after the removal
+    // took it away (chaos: containers/<id> left with no record).
+    let rec: ContainerRecord;
+    try {
+      rec = engine.store.get(listed.id);
+    } catch (e) {
+      if (isNotFound(e)) continue;
+      throw e;
+    }
     const a = decideRecovery(rec, observed.get(rec.id), engine.now());
     actions.push(a);
     if (a.watch) {

@@ -66,6 +66,11 @@ export class ContainerRemoval {
       const digest = cur.imageDigest;
       if (digest) await this.ctx.whileUnavailable(() => this.ctx.ports.images.removeContainerRef(digest, id));
     }
+    // Its own state dir too (the log, the hosts files), as Docker removes containers/<id>;
+    // off the event loop: with many removals at once the sync rm was a visible stall.
+    // Before the record: an engine killed between the two then leaves a record
+    // the retried rm removes, not a directory nothing names (chaos).
+    await rm(join(this.ctx.stateDir, 'containers', id), { recursive: true, force: true });
     const vols = this.ctx.volumes.removeRefs(id);
     this.ctx.store.delete(id);
     if (opts.volumes) {
@@ -74,9 +79,6 @@ export class ContainerRemoval {
         if (v?.anonymous && this.ctx.volumes.usedBy(name).length === 0) this.ctx.volumes.remove(name);
       }
     }
-    // Its own state dir too (the log, the hosts files), as Docker removes containers/<id>;
-    // off the event loop: with many removals at once the sync rm was a visible stall.
-    await rm(join(this.ctx.stateDir, 'containers', id), { recursive: true, force: true });
     if (cur.idMapping) this.ctx.syncUsernsTraversal();
     this.restarts.forget(id);
     this.ctx.emit({ ...cur, state: 'removed' }, 'removed');
