@@ -40,6 +40,12 @@ export function stringMap(q: URLSearchParams, name: string): Record<string, stri
   return out;
 }
 
+/** "name" -> "name:latest", as Docker names a build's result (and prints it in "Successfully tagged"). */
+export function withTag(ref: string): string {
+  const lastSlash = ref.lastIndexOf('/');
+  return ref.includes('@') || ref.slice(lastSlash + 1).includes(':') ? ref : `${ref}:latest`;
+}
+
 /** Query parameters of options berth's builder does not have: refused when set to anything but their default. */
 const UNSUPPORTED: [name: string, isDefault: (v: string) => boolean][] = [
   ['remote', (v) => v === ''],
@@ -72,7 +78,7 @@ export function buildOptions(q: URLSearchParams): engineV1.BuildOptions {
     throw new InvalidArgumentError(`invalid dockerfile "${dockerfile}": the Dockerfile's path is relative to the build context and stays inside it`, { field: 'dockerfile' });
   }
   return {
-    dockerfile, tags: q.getAll('t').filter(Boolean), buildArgs: stringMap(q, 'buildargs'), target: q.get('target') ?? '',
+    dockerfile, tags: q.getAll('t').filter(Boolean).map(withTag), buildArgs: stringMap(q, 'buildargs'), target: q.get('target') ?? '',
     noCache: boolParam(q, 'nocache'), pull: boolParam(q, 'pull'), labels: stringMap(q, 'labels'),
   };
 }
