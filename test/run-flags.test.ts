@@ -17,6 +17,7 @@
 //    --sig-proxy, --detach-keys.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
@@ -238,9 +239,9 @@ describe('run flags', () => {
         const r = await berth('run', '--rm', '--mount', 'type=bind,source=/no/such/berth-dir,target=/x', 'busybox', 'true');
         expect(r.stderr).toContain('bind source path does not exist');
         // What berth does not do yet is refused by name, saying why (not "unknown flag").
-        const p = await berth('run', '--rm', '-P', 'busybox', 'true');
+        const p = await berth('run', '--rm', '--add-host', 'db:10.0.0.1', 'busybox', 'true');
         expect(p.code).not.toBe(0);
-        expect(p.stderr).toContain('--publish-all is not supported by berth');
+        expect(p.stderr).toContain('--add-host is not supported by berth');
       } finally {
         await berth('volume', 'rm', '-f', vol);
         rmSync(dir, { recursive: true, force: true });
@@ -281,6 +282,27 @@ describe('run flags', () => {
         for (const x of names.filter((m) => m.includes('-alias-'))) await berth('rm', '-f', x);
         await berth('network', 'rm', net);
       }
+    });
+
+    it('-P publishes the exposed ports, the image\'s and --expose\'s, on free host ports', async () => {
+      const name = nameOf('publish-all');
+      expectOk(await berth('run', '-d', '--name', name, '-P', '--expose', '8080', 'busybox', 'sh', '-c', 'while true; do echo hi | nc -l -p 8080; done'));
+      const port = await berth('port', name);
+      expectOk(port);
+      const m = /^8080\/tcp -> 0\.0\.0\.0:(\d+)$/m.exec(port.stdout);
+      expect(m, port.stdout).not.toBeNull();
+      const doc = JSON.parse((await berth('inspect', name)).stdout)[0] as { HostConfig: { PublishAllPorts: boolean } };
+      expect(doc.HostConfig.PublishAllPorts).toBe(true);
+      // The host port answers with what the container's listener writes.
+      const got = await until('the published port answers', () => new Promise<string | undefined>((resolve) => {
+        const sock = connect({ host: '127.0.0.1', port: Number(m![1]) });
+        let data = '';
+        sock.on('data', (d) => { data += d.toString(); });
+        sock.on('close', () => resolve(data.includes('hi') ? data : undefined));
+        sock.on('error', () => resolve(undefined));
+        sock.setTimeout(2000, () => sock.destroy());
+      }), 20_000);
+      expect(got).toContain('hi');
     });
 
     it('--platform: the host platform runs, another is refused saying why', async () => {

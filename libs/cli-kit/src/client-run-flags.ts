@@ -17,6 +17,7 @@ export const CLIENT_RUN_FLAGS: FlagDef[] = [
   { name: 'label-file', kind: 'list', description: 'Read in a line delimited file of labels' },
   { name: 'expose', kind: 'list', description: 'Expose a port or a range of ports' },
   { name: 'network-alias', kind: 'list', description: 'Add network-scoped alias for the container' },
+  { name: 'publish-all', short: 'P', kind: 'bool', description: 'Publish all exposed ports to random ports' },
   { name: 'platform', kind: 'string', description: 'Set platform if server is multi-platform capable (berth runs the host platform only)' },
   { name: 'cidfile', kind: 'string', description: 'Write the container ID to the file' },
   { name: 'quiet', short: 'q', kind: 'bool', description: 'Suppress the pull output' },

@@ -300,6 +300,7 @@ export function buildRunRequest(p: ParsedCommand, env: RunEnv): RunRequest {
       ...namespaces,
       ...(client.networkAliases.length ? { networkAliases: client.networkAliases } : {}),
       ...(ulimitsFromFlags(p).length ? { ulimits: ulimitsFromFlags(p) } : {}),
+      ...(v['publish-all'] === true ? { publishAllPorts: true } : {}),
     },
     pull,
     detach,

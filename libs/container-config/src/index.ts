@@ -180,6 +180,8 @@ export interface HostConfig {
   blkioDeviceWriteIops?: ThrottleDevice[];
   /** --ulimit: the init's rlimits (-1 = unlimited); absent = inherited. */
   ulimits?: Ulimit[];
+  /** -P: every exposed port (the image's EXPOSE included) without a binding gets a free host port at each start. */
+  publishAllPorts?: boolean;
   /** --ipc, --pid, --uts: "" (own namespace) | "host" | "container:<name|id>". Absent = "". */
   ipcMode?: string;
   pidMode?: string;

@@ -135,14 +135,7 @@ export function decodeCreate(body: Json, name: string): DecodedCreate {
   const portBindings = portBindingsOf(h['PortBindings']);
   const exposed = new Set(keysOf(body['ExposedPorts']).map((k) => parsePortKey(k, 'ExposedPorts')).map(([p, proto]) => `${p}/${proto}`));
   for (const b of portBindings) exposed.add(`${b.containerPort}/${b.protocol}`);
-  if (h['PublishAllPorts'] === true) {
-    const bound = new Set(portBindings.map((b) => `${b.containerPort}/${b.protocol}`));
-    for (const key of exposed) {
-      if (bound.has(key)) continue;
-      const [p, proto] = parsePortKey(key, 'ExposedPorts');
-      portBindings.push({ containerPort: p, protocol: proto, hostIp: '', hostPort: 0 });
-    }
-  }
+  // PublishAllPorts is the engine's: it publishes the image's EXPOSE too (publish-all.ts).
 
   const endpoints = obj(obj(body['NetworkingConfig'])['EndpointsConfig']);
   let networkMode = str(h['NetworkMode']) || 'default';
@@ -228,6 +221,7 @@ export function decodeCreate(body: Json, name: string): DecodedCreate {
     ...extraResourcesOf(h, nanoCpus > 0 && !num(h['NanoCpus'])),
     // IpcMode, PidMode, UTSMode, Sysctls, Dns, DnsSearch, DnsOptions, GroupAdd, OomScoreAdj: the engine checks them.
     ...namespaceOptionsOf(h),
+    ...(h['PublishAllPorts'] === true ? { publishAllPorts: true } : {}),
     logConfig: { type: logType === 'json-file' || logType === 'local' ? '' : logType, config: Object.fromEntries(Object.entries(obj(logConfig['Config'])).map(([k, v]) => [k, str(v)])) },
   };
   return { request: toWire(name.replace(/^\//, ''), config, hostConfig), extraNetworks, aliases, autoRemove };

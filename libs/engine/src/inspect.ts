@@ -63,6 +63,9 @@ export function inspectContainer(c: ContainerRecord): Record<string, unknown> {
   const h = c.hostConfig;
   const cfg = c.config;
   const ns = c.networkSettings;
+  // The --network-alias names of the network the container was created on are its aliases there too (as Docker shows them).
+  const endpointAliases = (network: string, aliases: string[]): string[] =>
+    (network === h.networkMode ? [...new Set([...aliases, ...(h.networkAliases ?? [])])] : aliases);
   const binds = c.mounts.filter((m) => m.type !== 'tmpfs').map((m) => `${m.type === 'volume' ? m.name : m.source}:${m.destination}${m.rw ? '' : ':ro'}`);
   const tmpfs = Object.fromEntries(c.mounts.filter((m) => m.type === 'tmpfs').map((m) => [m.destination, m.options.join(',')]));
   return {
@@ -135,6 +138,7 @@ export function inspectContainer(c: ContainerRecord): Record<string, unknown> {
       DnsOptions: h.dnsOptions ?? [],
       GroupAdd: h.groupAdd?.length ? h.groupAdd : null,
       OomScoreAdj: h.oomScoreAdj ?? 0,
+      PublishAllPorts: h.publishAllPorts ?? false,
       Ulimits: h.ulimits?.length ? h.ulimits.map((u) => ({ Name: u.name, Soft: u.soft, Hard: u.hard })) : null,
       CpuPeriod: h.cpuPeriod ?? 0,
       CpuQuota: h.cpuQuota ?? 0,
@@ -185,10 +189,10 @@ export function inspectContainer(c: ContainerRecord): Record<string, unknown> {
       IPAddress: ns.ipAddress,
       IPPrefixLen: ns.ipPrefixLen,
       MacAddress: ns.macAddress,
-      Networks: Object.fromEntries(Object.entries(ns.networks).map(([name, n]) => [name, {
-        IPAMConfig: n.ipamIpv4Address ? { IPv4Address: n.ipamIpv4Address } : null, Links: n.links?.length ? n.links : null, Aliases: nullIfEmpty(n.aliases), MacAddress: n.macAddress, NetworkID: n.networkId,
+      Networks: Object.fromEntries(Object.entries(ns.networks).map(([name, n]) => [name, n, endpointAliases(name, n.aliases)] as const).map(([name, n, aliases]) => [name, {
+        IPAMConfig: n.ipamIpv4Address ? { IPv4Address: n.ipamIpv4Address } : null, Links: n.links?.length ? n.links : null, Aliases: nullIfEmpty(aliases), MacAddress: n.macAddress, NetworkID: n.networkId,
         EndpointID: '', Gateway: n.gateway, IPAddress: n.ipAddress, IPPrefixLen: n.ipPrefixLen, IPv6Gateway: '',
-        GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, DriverOpts: null, DNSNames: nullIfEmpty([c.name, c.id.slice(0, 12), ...n.aliases.filter((a) => a !== c.name)]),
+        GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, DriverOpts: null, DNSNames: nullIfEmpty([c.name, c.id.slice(0, 12), ...aliases.filter((a) => a !== c.name)]),
       }])),
     },
   };

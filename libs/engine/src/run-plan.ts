@@ -18,6 +18,7 @@ import { resolveUser } from './user';
 import { isPrivileged } from './security';
 import { devicesOf, type DeviceNode } from './devices';
 import { extraResourcesOf } from './resources';
+import { portBindingsOf } from './publish-all';
 import { groupAddGids, podOptionsOf } from './pod-options';
 import { logBoundsOf, type ContainerConfig, type HostConfig, type IdMapping } from './types';
 
@@ -151,7 +152,7 @@ export function startSteps(p: EnginePorts): SagaStep<RunContext>[] {
       name: 'attachNetwork',
       async run(ctx) {
         ctx.networkSettings = await p.networks.attach(ctx.id, {
-          pid: need(ctx.pid, 'pid'), networkMode: ctx.hostConfig.networkMode, portBindings: ctx.hostConfig.portBindings,
+          pid: need(ctx.pid, 'pid'), networkMode: ctx.hostConfig.networkMode, portBindings: portBindingsOf(ctx.hostConfig, ctx.merged),
           hostname: hostnameOf(ctx), aliases: [ctx.name, ...(ctx.hostConfig.networkAliases ?? [])],
         });
       },

@@ -45,6 +45,8 @@ export interface WireHostConfig extends WirePodOptions {
   cpusetMems?: string; blkioWeight?: number; blkioWeightDevice?: { path?: string; weight?: number }[];
   blkioDeviceReadBps?: WireThrottleDevice[]; blkioDeviceWriteBps?: WireThrottleDevice[]; blkioDeviceReadIops?: WireThrottleDevice[]; blkioDeviceWriteIops?: WireThrottleDevice[];
   ulimits?: { name?: string; soft?: number; hard?: number }[];
+  publishAllPorts?: boolean;
+  networkAliases?: string[];
 }
 export type { WirePodOptions } from './pod-options';
 export interface WireThrottleDevice { path?: string; rate?: number }
@@ -131,6 +133,13 @@ function extraResourcesFromWire(w: WireHostConfig): Partial<HostConfig> {
   if (w.blkioDeviceReadIops?.length) out.blkioDeviceReadIops = throttles(w.blkioDeviceReadIops);
   if (w.blkioDeviceWriteIops?.length) out.blkioDeviceWriteIops = throttles(w.blkioDeviceWriteIops);
   if (w.ulimits?.length) out.ulimits = w.ulimits.map((u) => ({ name: u.name ?? '', soft: u.soft ?? 0, hard: u.hard ?? 0 }));
+  if (w.publishAllPorts) out.publishAllPorts = true;
+  if (w.networkAliases?.length) {
+    w.networkAliases.forEach((a, i) => {
+      if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(a) || a.length > 253) throw new InvalidArgumentError(`invalid network alias "${quoteValue(a)}": expected a DNS name`, { field: `host_config.network_aliases[${i}]` });
+    });
+    out.networkAliases = [...w.networkAliases];
+  }
   return out;
 }
 

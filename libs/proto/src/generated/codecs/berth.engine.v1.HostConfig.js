@@ -145,6 +145,12 @@ function HostConfig$encode(m,w,q){
   for(var i=0;i<m.ulimits.length;++i)
   types[35].encode(m.ulimits[i],w.uint32(426).fork(),q+1).ldelim()
   }
+  if(m.publishAllPorts!=null&&Object.hasOwnProperty.call(m,"publishAllPorts"))
+  w.uint32(432).bool(m.publishAllPorts)
+  if(m.networkAliases!=null&&m.networkAliases.length){
+  for(var i=0;i<m.networkAliases.length;++i)
+  w.uint32(442).string(m.networkAliases[i])
+  }
   return w
 },
 function HostConfig$decode(r,l,e,n){
@@ -337,6 +343,16 @@ function HostConfig$decode(r,l,e,n){
   if(!(m.ulimits&&m.ulimits.length))
   m.ulimits=[]
   m.ulimits.push(types[35].decode(r,r.uint32(),undefined,n+1))
+  break
+  }
+  case 54: {
+  m.publishAllPorts=r.bool()
+  break
+  }
+  case 55: {
+  if(!(m.networkAliases&&m.networkAliases.length))
+  m.networkAliases=[]
+  m.networkAliases.push(r.string())
   break
   }
   case 23: {
@@ -667,6 +683,18 @@ function HostConfig$verify(m,n){
   if(e)
   return"ulimits."+e
   }
+  }
+  }
+  if(m.publishAllPorts!=null&&Object.hasOwnProperty.call(m,"publishAllPorts")){
+  if(typeof m.publishAllPorts!=="boolean")
+  return"publishAllPorts: boolean expected"
+  }
+  if(m.networkAliases!=null&&Object.hasOwnProperty.call(m,"networkAliases")){
+  if(!Array.isArray(m.networkAliases))
+  return"networkAliases: array expected"
+  for(var i=0;i<m.networkAliases.length;++i){
+  if(!util.isString(m.networkAliases[i]))
+  return"networkAliases: string[] expected"
   }
   }
   if(m.ipcMode!=null&&Object.hasOwnProperty.call(m,"ipcMode")){
@@ -1019,6 +1047,17 @@ function HostConfig$fromObject(d,n){
   m.ulimits[i]=types[35].fromObject(d.ulimits[i],n+1)
   }
   }
+  if(d.publishAllPorts!=null){
+  m.publishAllPorts=Boolean(d.publishAllPorts)
+  }
+  if(d.networkAliases){
+  if(!Array.isArray(d.networkAliases))
+  throw TypeError(".berth.engine.v1.HostConfig.networkAliases: array expected")
+  m.networkAliases=[]
+  for(var i=0;i<d.networkAliases.length;++i){
+  m.networkAliases[i]=String(d.networkAliases[i])
+  }
+  }
   if(d.ipcMode!=null){
   m.ipcMode=String(d.ipcMode)
   }
@@ -1118,6 +1157,7 @@ function HostConfig$toObject(m,o,q){
   d.blkioDeviceReadIops=[]
   d.blkioDeviceWriteIops=[]
   d.ulimits=[]
+  d.networkAliases=[]
   }
   if(o.objects||o.defaults){
   d.sysctls={}
@@ -1184,6 +1224,7 @@ function HostConfig$toObject(m,o,q){
   d.cpuQuota=o.longs===String?"0":typeof BigInt!=="undefined"&&o.longs===BigInt?BigInt("0"):0
   d.cpusetMems=""
   d.blkioWeight=0
+  d.publishAllPorts=false
   }
   if(m.memory!=null&&Object.hasOwnProperty.call(m,"memory")){
   if(typeof BigInt!=="undefined"&&o.longs===BigInt)
@@ -1441,6 +1482,15 @@ function HostConfig$toObject(m,o,q){
   d.ulimits=[]
   for(var j=0;j<m.ulimits.length;++j){
   d.ulimits[j]=types[35].toObject(m.ulimits[j],o,q+1)
+  }
+  }
+  if(m.publishAllPorts!=null&&Object.hasOwnProperty.call(m,"publishAllPorts")){
+  d.publishAllPorts=m.publishAllPorts
+  }
+  if(m.networkAliases&&m.networkAliases.length){
+  d.networkAliases=[]
+  for(var j=0;j<m.networkAliases.length;++j){
+  d.networkAliases[j]=m.networkAliases[j]
   }
   }
   return d

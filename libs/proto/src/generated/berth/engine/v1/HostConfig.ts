@@ -193,6 +193,17 @@ export interface HostConfig {
    * the start without CAP_SYS_RESOURCE.
    */
   'ulimits'?: (_berth_engine_v1_Ulimit)[];
+  /**
+   * -P / --publish-all: each exposed port (the request's and the image's
+   * EXPOSE) that port_bindings does not bind gets a free host port on all
+   * addresses, at each start.
+   */
+  'publishAllPorts'?: (boolean);
+  /**
+   * --network-alias: more DNS names of the container on the user-defined
+   * network it is created on (beside its name and short id).
+   */
+  'networkAliases'?: (string)[];
   '_memorySwappiness'?: "memorySwappiness";
   '_oomScoreAdj'?: "oomScoreAdj";
 }
@@ -379,6 +390,17 @@ export interface HostConfig__Output {
    * the start without CAP_SYS_RESOURCE.
    */
   'ulimits': (_berth_engine_v1_Ulimit__Output)[];
+  /**
+   * -P / --publish-all: each exposed port (the request's and the image's
+   * EXPOSE) that port_bindings does not bind gets a free host port on all
+   * addresses, at each start.
+   */
+  'publishAllPorts': (boolean);
+  /**
+   * --network-alias: more DNS names of the container on the user-defined
+   * network it is created on (beside its name and short id).
+   */
+  'networkAliases': (string)[];
   '_memorySwappiness'?: "memorySwappiness";
   '_oomScoreAdj'?: "oomScoreAdj";
 }
