@@ -112,7 +112,8 @@ function securityOpts(sc: runtimeV1.LinuxContainerSecurityContext__Output | null
     const p = sc.seccompProfilePath;
     if (p === 'runtime/default' || p === 'docker/default') kind = 'RuntimeDefault';
     else if (p.startsWith('localhost/')) [kind, path] = ['Localhost', p.slice('localhost/'.length)];
-    else kind = 'Unconfined';
+    else if (p === 'unconfined' || p === '') kind = 'Unconfined';
+    else throw new InvalidArgumentError(`seccomp profile "${p}": expected runtime/default, docker/default, unconfined or localhost/<absolute path>`, { field: 'config.linux.security_context.seccomp_profile_path' });
   }
   if (kind === 'RuntimeDefault') return opts;
   if (kind === 'Localhost') {

@@ -199,6 +199,8 @@ export interface ProcessSpec {
   cgroupnsMode?: string;
   /** --ulimit: the init's rlimits by Docker name (-1 = unlimited). */
   ulimits?: { name: string; soft: number; hard: number }[];
+  /** Namespace sharing (ipc/pid/uts "host" or "container:<id>"), sysctls, masked and read-only paths, oom_score_adj (pod-options.ts). */
+  pod?: PodOptions;
 }
 
 /** How a process ended, as the namespaces service reports it. */
@@ -215,8 +217,6 @@ export interface ExitStatus {
 export interface ExecSpec {
   args: string[];
   env: string[];
-  /** Namespace sharing (ipc/pid/uts "host" or "container:<id>"), sysctls, masked and read-only paths, oom_score_adj (pod-options.ts). */
-  pod?: PodOptions;
   cwd: string;
   uid: number;
   gid: number;
@@ -226,6 +226,9 @@ export interface ExecSpec {
   privileged: boolean;
   /** The container's no_new_privs (--security-opt no-new-privileges). */
   noNewPrivileges: boolean;
+  /** The container's --cap-add/--cap-drop: an exec gets the init's capabilities. */
+  capAdd?: string[];
+  capDrop?: string[];
 }
 
 export interface NamespacesPort {
@@ -300,6 +303,13 @@ export interface NetworksPort {
   readCounters(id: string): Promise<{ rx: number; tx: number }>;
 }
 
+/** --dns, --dns-search, --dns-option for resolv.conf; empty lists = the network's defaults. */
+export interface DnsSettings {
+  servers: string[];
+  search: string[];
+  options: string[];
+}
+
 /** Reads a file inside a prepared rootfs, resolving symlinks within it; null when missing. */
 export interface RootfsReader {
   readFile(rootfs: string, path: string): Promise<string | null>;
@@ -313,10 +323,3 @@ export interface EnginePorts {
   networks: NetworksPort;
   rootfs: RootfsReader;
 }
-/** --dns, --dns-search, --dns-option for resolv.conf; empty lists = the network's defaults. */
-export interface DnsSettings {
-  servers: string[];
-  search: string[];
-  options: string[];
-}
-

@@ -67,7 +67,8 @@ export function capabilitiesOf(add: string[], drop: string[]): typesV1.LinuxCapa
   for (const c of [...a, ...d]) {
     if (c !== 'ALL' && !ALL_CAPS.includes(c)) throw new InvalidArgumentError(`unknown capability "${c}"`, { field: 'cap_add' });
   }
-  let set = a.includes('ALL') ? [...ALL_CAPS] : [...new Set([...DEFAULT_CAPS, ...a])];
+  // ALL: every capability of the host's bounding set, as --privileged gets (capset refuses one the host lacks).
+  let set = a.includes('ALL') ? [...(privilegedCapabilities(ALL_CAPS).bounding ?? ALL_CAPS)] : [...new Set([...DEFAULT_CAPS, ...a])];
   set = d.includes('ALL') ? set.filter((c) => a.includes(c)) : set.filter((c) => !d.includes(c));
   return { bounding: set, effective: set, permitted: set, inheritable: [], ambient: [] };
 }
@@ -411,6 +412,7 @@ export function grpcNamespacesPort(o: NamespacesPortOptions): GrpcNamespacesPort
     },
 
     async exec(id, execId, spec) {
+      const execCaps = capabilitiesOf(spec.capAdd ?? [], spec.capDrop ?? []);
       const res = await ns.Exec({
         id, execId, stdin: spec.openStdin,
         process: {
@@ -419,7 +421,8 @@ export function grpcNamespacesPort(o: NamespacesPortOptions): GrpcNamespacesPort
           // As a privileged init (create): every capability of the host's
           // bounding set; ALL_CAPS names some a host may lack (CAP_SYS_RESOURCE
           // here), which capset refuses.
-          ...(spec.privileged ? { capabilities: privilegedCapabilities(ALL_CAPS) } : {}),
+          // Otherwise the container's own set (--cap-add/--cap-drop), as Docker's exec gets it.
+          ...(spec.privileged ? { capabilities: privilegedCapabilities(ALL_CAPS) } : execCaps ? { capabilities: execCaps } : {}),
           noNewPrivileges: spec.noNewPrivileges,
         },
       });

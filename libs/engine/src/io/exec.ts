@@ -11,6 +11,7 @@ import { hostnameOf } from '../run-plan';
 import { isPrivileged, noNewPrivilegesOf } from '../security';
 import { requireRunning } from '../state';
 import { resolveUser } from '../user';
+import { groupAddGids } from '../pod-options';
 
 /** docker exec options; empty fields default to the container's. */
 export interface ExecRequest {
@@ -43,7 +44,10 @@ export class ContainerExec {
     const env = base.env.some((e) => e.startsWith('HOME=')) ? base.env : [...base.env, `HOME=${u.home}`];
     const execId = randomBytes(32).toString('hex');
     await this.ctx.ports.namespaces.exec(c.id, execId, {
-      args: req.args, env, cwd: req.workingDir || base.cwd, uid: u.uid, gid: u.gid, additionalGids: u.additionalGids,
+      args: req.args, env, cwd: req.workingDir || base.cwd, uid: u.uid, gid: u.gid,
+      // The container's --group-add too, as its init has them.
+      additionalGids: [...new Set([...u.additionalGids, ...groupAddGids(c.hostConfig.groupAdd, group)])],
+      capAdd: c.hostConfig.capAdd, capDrop: c.hostConfig.capDrop,
       terminal: req.tty ?? false, openStdin: req.stdin ?? false,
       // A privileged container's execs are privileged too (Docker's exec takes the container's capabilities).
       privileged: (req.privileged ?? false) || isPrivileged(c.hostConfig),
