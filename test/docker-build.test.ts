@@ -98,6 +98,7 @@ describe.each([
     expect(o['quiet']).toEqual([{ stream: expect.stringMatching(/^sha256:[0-9a-f]{64}\n$/) }]);
     expect(o['run-gz']).toBe('hello from the context\nbuilt for gz\n');
     expect(o['fail']).toEqual(['BuildError', "The command '/bin/sh -c echo before-failing && exit 7' returned a non-zero code: 7", true]);
+    expect(o['fail-quiet']).toContain('before-failing\n');
     expect(o['bad']).toEqual(['APIError', expect.stringContaining('unknown instruction: RUNN')]);
   }, 240_000);
 

@@ -46,6 +46,8 @@ export function withTag(ref: string): string {
   return ref.includes('@') || ref.slice(lastSlash + 1).includes(':') ? ref : `${ref}:latest`;
 }
 
+const HOST_ARCH = ({ x64: 'amd64', arm64: 'arm64', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' } as Record<string, string>)[process.arch] ?? process.arch;
+
 /** Query parameters of options berth's builder does not have: refused when set to anything but their default. */
 const UNSUPPORTED: [name: string, isDefault: (v: string) => boolean][] = [
   ['remote', (v) => v === ''],
@@ -64,6 +66,8 @@ const UNSUPPORTED: [name: string, isDefault: (v: string) => boolean][] = [
   ['cpuquota', (v) => v === '' || v === '0'],
   ['shmsize', (v) => v === '' || v === '0'],
   ['cgroupparent', (v) => v === ''],
+  // Steps run on this host: its own platform only.
+  ['platform', (v) => ['', 'linux', `linux/${HOST_ARCH}`].includes(v)],
 ];
 
 /** BuildOptions from the query, as docker build's flags would make them. */
@@ -83,6 +87,9 @@ export function buildOptions(q: URLSearchParams): engineV1.BuildOptions {
   };
 }
 
+/** What a quiet build keeps of its output to show with a failure. */
+const MAX_QUIET_OUTPUT = 1 << 20;
+
 /**
  * Splits the Builder's progress into Docker's {"stream"} messages, one per
  * line (a line's end may come in a later chunk), and holds "Successfully
@@ -92,6 +99,8 @@ class BuildStream {
   private partial = '';
   private held: string[] = [];
   private started = false;
+  private quietLines: string[] = [];
+  private quietSize = 0;
 
   constructor(private readonly res: ServerResponse, private readonly quiet: boolean) {}
 
@@ -116,7 +125,13 @@ class BuildStream {
       this.held.push(text);
       return true;
     }
-    return this.quiet ? true : this.send({ stream: text });
+    if (!this.quiet) return this.send({ stream: text });
+    // Quiet: the output is kept (bounded) for a failure, as Docker shows it then.
+    if (this.quietSize + text.length <= MAX_QUIET_OUTPUT) {
+      this.quietLines.push(text);
+      this.quietSize += text.length;
+    }
+    return true;
   }
 
   /** Returns false when the client's socket is full. */
@@ -145,8 +160,9 @@ class BuildStream {
 
   fail(e: unknown): void {
     this.flushPartial();
-    if (!this.quiet) for (const l of this.held) this.send({ stream: l });
+    for (const l of this.quiet ? this.quietLines : this.held) this.send({ stream: l });
     this.held = [];
+    this.quietLines = [];
     const message = e instanceof Error ? e.message : String(e);
     this.send({ errorDetail: { message }, error: message });
   }
@@ -164,7 +180,8 @@ export function registerBuild(router: Router, b: Backends): void {
     let result: engineV1.BuildResult__Output | null = null;
     const done = new Promise<void>((resolve, reject) => {
       call.on('data', (m: BuildMsg) => {
-        if (m.progress && m.progress.length && !out.progress(m.progress)) {
+        // The client reads slowly: the Builder's stream waits (and its RUN output with it).
+        if (m.progress && m.progress.length && !out.progress(m.progress) && !call.isPaused()) {
           call.pause();
           res.once('drain', () => call.resume());
         }
