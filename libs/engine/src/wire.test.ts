@@ -18,7 +18,7 @@ const roundTripResponse = (name: string, v: unknown) => { const m = method(name)
 describe('engine wire mapping', () => {
   it('the service has every rpc the brief asks for', () => {
     expect(Object.keys(pkg['berth.engine.v1.Engine']!).sort()).toEqual([
-      'Attach', 'Commit', 'ConnectNetwork', 'CopyFrom', 'CopyTo', 'CreateContainer', 'CreateVolume', 'DisconnectNetwork', 'Events', 'Exec', 'Info',
+      'Attach', 'Changes', 'Commit', 'ConnectNetwork', 'CopyFrom', 'CopyTo', 'CreateContainer', 'CreateVolume', 'DisconnectNetwork', 'Events', 'Exec', 'Export', 'Info',
       'InspectContainer', 'InspectVolume', 'KillContainer', 'ListContainers', 'ListVolumes', 'Logs', 'PauseContainer', 'Prune', 'PruneVolumes',
       'RemoveContainer', 'RemoveVolume', 'Rename', 'RestartContainer', 'RunAttached', 'RunContainer', 'StartContainer', 'StatPath', 'Stats', 'StopContainer', 'Top',
       'UnpauseContainer', 'UpdateContainer', 'Version', 'WaitContainer',
