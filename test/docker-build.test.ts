@@ -3,9 +3,11 @@
 // images.build (directory and gzip contexts, tags, build args, labels,
 // quiet, a failing RUN and a Dockerfile that does not parse), the docker
 // CLI 28 with the classic builder (DOCKER_BUILDKIT=0), and dockerode's
-// buildImage with a tar stream.
+// buildImage with a tar stream; and a client that goes away mid-build
+// stops it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
+import { request } from 'node:http';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -136,4 +138,35 @@ describe.each([
     p2.finalize();
     await expect(d.buildImage(p2 as unknown as NodeJS.ReadableStream, { networkmode: 'host' })).rejects.toMatchObject({ statusCode: 501, message: expect.stringContaining('networkmode=host') });
   }, 240_000);
+
+  it('a client that goes away mid-build (docker build interrupted) stops it: the running step\'s container is removed', async () => {
+    const d = new Docker({ socketPath: sock });
+    const p = pack();
+    p.entry({ name: 'Dockerfile' }, 'FROM busybox\nRUN echo long-step-started && sleep 600\n');
+    p.finalize();
+    const chunks: Buffer[] = [];
+    for await (const c of p) chunks.push(c as Buffer);
+    const steps = async () => d.listContainers({ all: true, filters: { label: ['berth.build=step'] } });
+    const req = request({ socketPath: sock, path: '/v1.41/build?nocache=1', method: 'POST', headers: { 'Content-Type': 'application/x-tar' } });
+    try {
+      await new Promise<void>((res, rej) => {
+        req.on('error', rej);
+        req.on('response', (r) => {
+          let text = '';
+          r.on('error', () => undefined);
+          r.on('data', (c: Buffer) => {
+            text += c.toString();
+            if (text.includes('long-step-started')) res();
+          });
+          r.on('end', () => rej(new Error(`the build ended: ${text}`)));
+        });
+        req.end(Buffer.concat(chunks));
+      });
+      expect(await steps()).toHaveLength(1);
+    } finally {
+      req.destroy();
+    }
+    // Well before the step's sleep could end by itself.
+    await until('the step container removed', async () => ((await steps()).length === 0 ? true : undefined), 60_000);
+  }, 120_000);
 });
