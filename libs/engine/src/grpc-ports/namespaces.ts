@@ -73,6 +73,14 @@ export function capabilitiesOf(add: string[], drop: string[]): typesV1.LinuxCapa
   return { bounding: set, effective: set, permitted: set, inheritable: [], ambient: [] };
 }
 
+/** rshared when a mount asks for it, else rslave when one does, else the default (rprivate). */
+export function rootfsPropagationOf(mounts: MountPoint[]): { rootfsPropagation?: string } {
+  const opts = mounts.flatMap((m) => m.options);
+  if (opts.includes('rshared') || opts.includes('shared')) return { rootfsPropagation: 'rshared' };
+  if (opts.includes('rslave') || opts.includes('slave')) return { rootfsPropagation: 'rslave' };
+  return {};
+}
+
 export function mountToSpec(m: MountPoint): typesV1.Mount {
   const rw = m.rw ? 'rw' : 'ro';
   if (m.type === 'tmpfs') return { destination: m.destination, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', ...m.options, rw] };
@@ -323,6 +331,8 @@ export function grpcNamespacesPort(o: NamespacesPortOptions): GrpcNamespacesPort
             // a cgroup namespace the init joins every hierarchy's cgroup before
             // it unshares, so the namespace is rooted there in each.
             cgroupsPaths,
+            // A bind with rshared/rslave propagation needs the root mount to pass events on (runc and containerd do the same).
+            ...rootfsPropagationOf(spec.mounts),
             devices: (spec.devices ?? []).map(deviceToSpec),
             unmaskedPaths: privileged,
             ...(spec.pod?.maskedPaths?.length ? { maskedPaths: spec.pod.maskedPaths } : {}),
