@@ -6,7 +6,7 @@ export { toStatus, fromStatus, statusForCode, statusName } from './status';
 export { createLogger, type Logger } from './logger';
 export { createRegistry, createRpcMetrics, serveMetrics, type RpcMetrics } from './metrics';
 export { wrapHandlers, send, writableAgain, type AsyncHandler, type AsyncHandlers, type CallContext } from './handlers';
-export { ServiceHost, stopOnSignals, BERTH_VERSION, type ServiceHostOptions, type ServiceInfo } from './server';
+export { ServiceHost, stopOnSignals, socketInUse, BERTH_VERSION, type ServiceHostOptions, type ServiceInfo } from './server';
 export { createClient, waitServing, MAX_TIMEOUT_MS, type KnownKeys, type BerthClient, type CallOpts, type ClientOptions } from './client';
 export { tempPaths, checkPrometheusText, type TempPaths } from './testing';
 export { prepareStateDir, prepareStateRoot, closeDbFile, closeStateTree } from './state-dir';

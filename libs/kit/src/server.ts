@@ -52,7 +52,8 @@ export interface ServiceInfo {
   startedAt: string;
 }
 
-async function socketInUse(path: string): Promise<boolean> {
+/** Whether something answers on a unix socket (a running service): a host never takes over a live socket. */
+export async function socketInUse(path: string): Promise<boolean> {
   return new Promise((resolve) => {
     const s = connect(path);
     s.once('connect', () => {
