@@ -8,7 +8,7 @@ import { LONG_CALL, type Backends } from './backends';
 import type { Lifecycle } from './attach';
 import { AUTO_REMOVE_LABEL, decodeCreate } from './create';
 import {
-  DockerHttpError, boolParam, filtersParam, intParam, notImplemented, readJson, sendEmpty, sendJson, type Req, type Router,
+  DockerHttpError, boolParam, filtersParam, intParam, notImplemented, readJson, sendEmpty, sendJson, sendTarStream, type Req, type Router,
 } from './http';
 import { hijack, responseConn, type StreamConn } from './streams';
 import { dockerStats, hostCpuNs } from './stats';
@@ -331,23 +331,7 @@ export function registerContainers(router: Router, d: ContainerDeps): void {
     const ac = new AbortController();
     res.on('close', () => ac.abort());
     const call = b.engine.Export({ id: req.params['id']! }, { signal: ac.signal, ...LONG_CALL });
-    let started = false;
-    try {
-      for await (const m of call as AsyncIterable<engineV1.ExportResponse__Output>) {
-        if (!started) {
-          res.writeHead(200, { 'Content-Type': 'application/x-tar' });
-          started = true;
-        }
-        if (!res.write(m.data)) await new Promise((r) => res.once('drain', r));
-      }
-    } catch (e) {
-      // Before the first byte the error is Docker's error document (404...); after it the stream is cut.
-      if (!started) throw e;
-      res.destroy();
-      return;
-    }
-    if (!started) res.writeHead(200, { 'Content-Type': 'application/x-tar' });
-    res.end();
+    await sendTarStream(res, call as AsyncIterable<engineV1.ExportResponse__Output>);
   });
 
   // docker cp: GET (out of the container), HEAD (stat), PUT (into it).

@@ -149,6 +149,32 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
   res.end(text);
 }
 
+/**
+ * Streams a tar that arrives as gRPC messages ({data}) as the reply, with
+ * back-pressure. A failure before the first byte is thrown, so the caller
+ * answers with Docker's error document (404...); after it the connection is
+ * cut, the only way left to tell the client the tar is incomplete.
+ */
+export async function sendTarStream(res: ServerResponse, messages: AsyncIterable<{ data: Buffer }>): Promise<void> {
+  let started = false;
+  const start = () => {
+    if (!started) res.writeHead(200, { 'Content-Type': 'application/x-tar' });
+    started = true;
+  };
+  try {
+    for await (const m of messages) {
+      start();
+      if (!res.write(m.data)) await new Promise((r) => res.once('drain', r));
+    }
+  } catch (e) {
+    if (!started) throw e;
+    res.destroy();
+    return;
+  }
+  start();
+  res.end();
+}
+
 export function sendEmpty(res: ServerResponse, status = 204): void {
   res.writeHead(status);
   res.end();

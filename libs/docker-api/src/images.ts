@@ -7,7 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { InvalidArgumentError, isFailedPrecondition, isNotFound } from '@berth/errors';
 import type { imagesV1 } from '@berth/proto';
 import { LONG_CALL, type Backends } from './backends';
-import { boolParam, filtersParam, notImplemented, readJson, sendJson, type Router } from './http';
+import { boolParam, filtersParam, notImplemented, readJson, sendJson, sendTarStream, type Router } from './http';
 
 const seconds = (t: { seconds?: number | string | Long; nanos?: number } | null | undefined): number => Number((t as { seconds?: unknown } | null)?.seconds ?? 0);
 type Long = { toNumber(): number };
@@ -353,20 +353,5 @@ async function save(b: Backends, names: string[], res: ServerResponse): Promise<
   const ac = new AbortController();
   res.on('close', () => ac.abort());
   const call = b.transfer.Save({ references: names, format: 'docker' }, { signal: ac.signal });
-  let started = false;
-  try {
-    for await (const m of call as AsyncIterable<imagesV1.SaveResponse__Output>) {
-      if (!started) {
-        res.writeHead(200, { 'Content-Type': 'application/x-tar' });
-        started = true;
-      }
-      if (!res.write(m.data)) await new Promise((r) => res.once('drain', r));
-    }
-  } catch (e) {
-    if (!started) throw e;
-    res.destroy();
-    return;
-  }
-  if (!started) res.writeHead(200, { 'Content-Type': 'application/x-tar' });
-  res.end();
+  await sendTarStream(res, call as AsyncIterable<imagesV1.SaveResponse__Output>);
 }
