@@ -136,6 +136,24 @@ describe('run flags', () => {
       expect(r.stderr).toContain('WARNING: Kernel memory limits are deprecated and not applied');
     });
 
+    it('--shm-size sizes /dev/shm (64 MiB without it, a --tmpfs /dev/shm wins); the Docker API maps ShmSize', async () => {
+      // /proc/mounts shows the tmpfs size in KiB.
+      const shmOf = (lines: string[]) => lines.find((l) => l.split(' ')[1] === '/dev/shm') ?? '';
+      expect(shmOf(await inside(['--shm-size', '128m'], 'cat /proc/mounts'))).toMatch(/size=131072k/);
+      expect(shmOf(await inside([], 'cat /proc/mounts'))).toMatch(/size=65536k/);
+      expect(shmOf(await inside(['--shm-size', '128m', '--tmpfs', '/dev/shm:size=8m'], 'cat /proc/mounts'))).toMatch(/size=8192k/);
+      const name = nameOf('shm');
+      expectOk(await berth('create', '--name', name, '--shm-size', '1g', 'busybox', 'true'));
+      expect(JSON.parse((await berth('inspect', name)).stdout)[0].HostConfig.ShmSize).toBe(1024 ** 3);
+      expect((await berth('run', '--rm', '--shm-size', '0', 'busybox', 'true')).stderr).toContain('--shm-size');
+      expect((await berth('run', '--rm', '--shm-size', 'big', 'busybox', 'true')).stderr).toContain('--shm-size');
+      const c = await docker.createContainer({ name: nameOf('docker-shm'), Image: 'busybox', Cmd: ['sh', '-c', 'grep /dev/shm /proc/mounts'], HostConfig: { NetworkMode: 'none', ShmSize: 32 << 20 } });
+      await c.start();
+      expect((await c.wait()).StatusCode).toBe(0);
+      expect((await c.logs({ stdout: true })).toString('utf8')).toContain('size=32768k');
+      expect((await c.inspect()).HostConfig.ShmSize).toBe(32 << 20);
+    });
+
     it('the Docker API maps the same HostConfig fields', async () => {
       const { path, dev } = blockDevice();
       const name = nameOf('docker');

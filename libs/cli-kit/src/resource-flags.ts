@@ -24,6 +24,7 @@ export const RESOURCE_FLAGS: FlagDef[] = [
   { name: 'device-write-bps', kind: 'list', description: 'Limit write rate (bytes per second) to a device' },
   { name: 'device-read-iops', kind: 'list', description: 'Limit read rate (IO per second) from a device' },
   { name: 'device-write-iops', kind: 'list', description: 'Limit write rate (IO per second) to a device' },
+  { name: 'shm-size', kind: 'string', valueName: 'bytes', description: 'Size of /dev/shm (default 64m)' },
 ];
 
 const flagOf = (name: string): FlagDef => RESOURCE_FLAGS.find((f) => f.name === name)!;
@@ -48,6 +49,10 @@ export function resourcesFromFlags(p: ParsedCommand): Partial<HostConfig> {
     return n;
   };
   if (has('memory-reservation')) out.memoryReservation = size('memory-reservation');
+  if (has('shm-size')) {
+    out.shmSize = size('shm-size');
+    if (out.shmSize <= 0) throw invalidFlagValue(flagOf('shm-size'), v['shm-size'] as string, 'the size of /dev/shm must be greater than 0');
+  }
   if (has('kernel-memory')) out.kernelMemory = size('kernel-memory');
   if (has('memory-swappiness')) out.memorySwappiness = int('memory-swappiness', checkSwappiness);
   if (v['oom-kill-disable'] === true) out.oomKillDisable = true;

@@ -9,8 +9,6 @@ const NOT_YET: [FlagDef, string][] = [
     "the container's /etc/hosts is written by the networks service from its networks only; extra entries are not supported yet"],
   [{ name: 'domainname', kind: 'string', description: 'Container NIS domain name (not supported yet)' },
     "the container's NIS domain name (setdomainname) is not set by berth's shim yet"],
-  [{ name: 'shm-size', kind: 'string', valueName: 'bytes', description: 'Size of /dev/shm (not supported yet)' },
-    "berth's shim mounts /dev/shm with a fixed size; setting it is not supported yet"],
   [{ name: 'volumes-from', kind: 'list', description: 'Mount volumes from the specified container(s) (not supported yet)' },
     "taking another container's mounts is not supported yet: name its volumes with -v or --mount"],
   [{ name: 'ip', kind: 'string', description: 'IPv4 address (not supported yet at create)' },

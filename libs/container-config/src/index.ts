@@ -182,6 +182,8 @@ export interface HostConfig {
   ulimits?: Ulimit[];
   /** -P: every exposed port (the image's EXPOSE included) without a binding gets a free host port at each start. */
   publishAllPorts?: boolean;
+  /** --shm-size: bytes of the container's /dev/shm tmpfs; absent = 64 MiB, Docker's default. */
+  shmSize?: number;
   /** --ipc, --pid, --uts: "" (own namespace) | "host" | "container:<name|id>". Absent = "". */
   ipcMode?: string;
   pidMode?: string;

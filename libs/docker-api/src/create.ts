@@ -222,6 +222,7 @@ export function decodeCreate(body: Json, name: string): DecodedCreate {
     // IpcMode, PidMode, UTSMode, Sysctls, Dns, DnsSearch, DnsOptions, GroupAdd, OomScoreAdj: the engine checks them.
     ...namespaceOptionsOf(h),
     ...(h['PublishAllPorts'] === true ? { publishAllPorts: true } : {}),
+    ...(num(h['ShmSize']) > 0 ? { shmSize: num(h['ShmSize']) } : {}),
     logConfig: { type: logType === 'json-file' || logType === 'local' ? '' : logType, config: Object.fromEntries(Object.entries(obj(logConfig['Config'])).map(([k, v]) => [k, str(v)])) },
   };
   return { request: toWire(name.replace(/^\//, ''), config, hostConfig), extraNetworks, aliases, autoRemove };

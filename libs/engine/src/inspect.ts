@@ -139,6 +139,7 @@ export function inspectContainer(c: ContainerRecord): Record<string, unknown> {
       GroupAdd: h.groupAdd?.length ? h.groupAdd : null,
       OomScoreAdj: h.oomScoreAdj ?? 0,
       PublishAllPorts: h.publishAllPorts ?? false,
+      ShmSize: h.shmSize ?? 64 * 1024 * 1024,
       Ulimits: h.ulimits?.length ? h.ulimits.map((u) => ({ Name: u.name, Soft: u.soft, Hard: u.hard })) : null,
       CpuPeriod: h.cpuPeriod ?? 0,
       CpuQuota: h.cpuQuota ?? 0,

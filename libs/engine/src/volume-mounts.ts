@@ -48,6 +48,11 @@ export function prepareVolumesStep(volumes: VolumeStore): SagaStep<RunContext> {
         volumes.addRef(v.name, ctx.id);
         mounts.push({ type: 'volume', name: v.name, source: v.mountpoint, destination: path, rw: true, options: [] });
       }
+      // --shm-size: the container's /dev/shm at that size, unless a mount of the request is there.
+      const shm = ctx.hostConfig.shmSize;
+      if (shm && !dests.has('/dev/shm')) {
+        mounts.push({ type: 'tmpfs', name: '', source: '', destination: '/dev/shm', rw: true, options: ['noexec', 'mode=1777', `size=${shm}`] });
+      }
       ctx.mounts = mounts;
     },
     undo: async (ctx) => {

@@ -46,6 +46,7 @@ export interface WireHostConfig extends WirePodOptions {
   blkioDeviceReadBps?: WireThrottleDevice[]; blkioDeviceWriteBps?: WireThrottleDevice[]; blkioDeviceReadIops?: WireThrottleDevice[]; blkioDeviceWriteIops?: WireThrottleDevice[];
   ulimits?: { name?: string; soft?: number; hard?: number }[];
   publishAllPorts?: boolean;
+  shmSize?: number;
   networkAliases?: string[];
 }
 export type { WirePodOptions } from './pod-options';
@@ -134,6 +135,10 @@ function extraResourcesFromWire(w: WireHostConfig): Partial<HostConfig> {
   if (w.blkioDeviceWriteIops?.length) out.blkioDeviceWriteIops = throttles(w.blkioDeviceWriteIops);
   if (w.ulimits?.length) out.ulimits = w.ulimits.map((u) => ({ name: u.name ?? '', soft: u.soft ?? 0, hard: u.hard ?? 0 }));
   if (w.publishAllPorts) out.publishAllPorts = true;
+  if (w.shmSize) {
+    if (w.shmSize < 0) throw new InvalidArgumentError(`host_config.shm_size ${w.shmSize}: the size of /dev/shm cannot be negative`, { field: 'host_config.shm_size' });
+    out.shmSize = w.shmSize;
+  }
   if (w.networkAliases?.length) {
     w.networkAliases.forEach((a, i) => {
       if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(a) || a.length > 253) throw new InvalidArgumentError(`invalid network alias "${quoteValue(a)}": expected a DNS name`, { field: `host_config.network_aliases[${i}]` });

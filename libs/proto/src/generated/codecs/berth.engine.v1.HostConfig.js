@@ -151,6 +151,8 @@ function HostConfig$encode(m,w,q){
   for(var i=0;i<m.networkAliases.length;++i)
   w.uint32(442).string(m.networkAliases[i])
   }
+  if(m.shmSize!=null&&Object.hasOwnProperty.call(m,"shmSize"))
+  w.uint32(448).int64(m.shmSize)
   return w
 },
 function HostConfig$decode(r,l,e,n){
@@ -353,6 +355,10 @@ function HostConfig$decode(r,l,e,n){
   if(!(m.networkAliases&&m.networkAliases.length))
   m.networkAliases=[]
   m.networkAliases.push(r.string())
+  break
+  }
+  case 56: {
+  m.shmSize=r.int64()
   break
   }
   case 23: {
@@ -696,6 +702,10 @@ function HostConfig$verify(m,n){
   if(!util.isString(m.networkAliases[i]))
   return"networkAliases: string[] expected"
   }
+  }
+  if(m.shmSize!=null&&Object.hasOwnProperty.call(m,"shmSize")){
+  if(!util.isInteger(m.shmSize)&&!(m.shmSize&&util.isInteger(m.shmSize.low)&&util.isInteger(m.shmSize.high)))
+  return"shmSize: integer|Long expected"
   }
   if(m.ipcMode!=null&&Object.hasOwnProperty.call(m,"ipcMode")){
   if(!util.isString(m.ipcMode))
@@ -1058,6 +1068,16 @@ function HostConfig$fromObject(d,n){
   m.networkAliases[i]=String(d.networkAliases[i])
   }
   }
+  if(d.shmSize!=null){
+  if(util.Long)
+  m.shmSize=util.Long.fromValue(d.shmSize,false)
+  else if(typeof d.shmSize==="string")
+  m.shmSize=parseInt(d.shmSize,10)
+  else if(typeof d.shmSize==="number")
+  m.shmSize=d.shmSize
+  else if(typeof d.shmSize==="object")
+  m.shmSize=new util.LongBits(d.shmSize.low>>>0,d.shmSize.high>>>0).toNumber()
+  }
   if(d.ipcMode!=null){
   m.ipcMode=String(d.ipcMode)
   }
@@ -1225,6 +1245,11 @@ function HostConfig$toObject(m,o,q){
   d.cpusetMems=""
   d.blkioWeight=0
   d.publishAllPorts=false
+  if(util.Long){
+  var n=new util.Long(0,0,false)
+  d.shmSize=o.longs===String?n.toString():o.longs===Number?n.toNumber():typeof BigInt!=="undefined"&&o.longs===BigInt?n.toBigInt():n
+  }else
+  d.shmSize=o.longs===String?"0":typeof BigInt!=="undefined"&&o.longs===BigInt?BigInt("0"):0
   }
   if(m.memory!=null&&Object.hasOwnProperty.call(m,"memory")){
   if(typeof BigInt!=="undefined"&&o.longs===BigInt)
@@ -1492,6 +1517,14 @@ function HostConfig$toObject(m,o,q){
   for(var j=0;j<m.networkAliases.length;++j){
   d.networkAliases[j]=m.networkAliases[j]
   }
+  }
+  if(m.shmSize!=null&&Object.hasOwnProperty.call(m,"shmSize")){
+  if(typeof BigInt!=="undefined"&&o.longs===BigInt)
+  d.shmSize=typeof m.shmSize==="number"?BigInt(m.shmSize):util.Long.fromBits(m.shmSize.low>>>0,m.shmSize.high>>>0,false).toBigInt()
+  else if(typeof m.shmSize==="number")
+  d.shmSize=o.longs===String?String(m.shmSize):m.shmSize
+  else
+  d.shmSize=o.longs===String?util.Long.prototype.toString.call(m.shmSize):o.longs===Number?new util.LongBits(m.shmSize.low>>>0,m.shmSize.high>>>0).toNumber():m.shmSize
   }
   return d
 }

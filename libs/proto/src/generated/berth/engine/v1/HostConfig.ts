@@ -204,6 +204,11 @@ export interface HostConfig {
    * network it is created on (beside its name and short id).
    */
   'networkAliases'?: (string)[];
+  /**
+   * --shm-size: bytes of the container's own /dev/shm tmpfs; 0 = 64 MiB
+   * (Docker's default). A mount the request puts at /dev/shm wins.
+   */
+  'shmSize'?: (number | string | Long);
   '_memorySwappiness'?: "memorySwappiness";
   '_oomScoreAdj'?: "oomScoreAdj";
 }
@@ -401,6 +406,11 @@ export interface HostConfig__Output {
    * network it is created on (beside its name and short id).
    */
   'networkAliases': (string)[];
+  /**
+   * --shm-size: bytes of the container's own /dev/shm tmpfs; 0 = 64 MiB
+   * (Docker's default). A mount the request puts at /dev/shm wins.
+   */
+  'shmSize': (number);
   '_memorySwappiness'?: "memorySwappiness";
   '_oomScoreAdj'?: "oomScoreAdj";
 }
