@@ -154,6 +154,36 @@ describe('run flags', () => {
       expect((await c.inspect()).HostConfig.ShmSize).toBe(32 << 20);
     });
 
+    it('--add-host adds /etc/hosts lines (host-gateway is the default bridge gateway) and keeps them over a network connect; bad entries are refused naming them', async () => {
+      const hosts = await inside(['--add-host', 'db:10.1.2.3', '--add-host', 'gw:host-gateway', '--add-host', 'six=::1'], 'cat /etc/hosts');
+      expect(hosts).toContain('10.1.2.3\tdb');
+      expect(hosts).toContain(`10.219.${SUBNET}.1\tgw`);
+      expect(hosts).toContain('::1\tsix');
+      const name = nameOf('addhost');
+      expectOk(await berth('run', '-d', '--name', name, '--add-host', 'db:10.1.2.3', 'busybox', 'sleep', '1000'));
+      expect(JSON.parse((await berth('inspect', name)).stdout)[0].HostConfig.ExtraHosts).toEqual(['db:10.1.2.3']);
+      const net = nameOf('addhost-net');
+      expectOk(await berth('network', 'create', '--subnet', `10.219.${SUBNET + 30}.0/24`, net));
+      try {
+        expectOk(await berth('network', 'connect', net, name));
+        expect((await berth('exec', name, 'cat', '/etc/hosts')).stdout).toContain('10.1.2.3\tdb');
+      } finally {
+        await berth('rm', '-f', name);
+        await berth('network', 'rm', net);
+      }
+      for (const bad of ['db', 'db:not-an-ip', ':10.0.0.1']) {
+        const r = await berth('run', '--rm', '--add-host', bad, 'busybox', 'true');
+        expect(r.code, bad).toBe(125);
+        expect(r.stderr).toContain('--add-host');
+      }
+      const c = await docker.createContainer({ name: nameOf('docker-hosts'), Image: 'busybox', Cmd: ['cat', '/etc/hosts'], HostConfig: { NetworkMode: 'none', ExtraHosts: ['api:10.9.8.7'] } });
+      await c.start();
+      expect((await c.wait()).StatusCode).toBe(0);
+      expect((await c.logs({ stdout: true })).toString('utf8')).toContain('10.9.8.7\tapi');
+      const refused = await docker.createContainer({ Image: 'busybox', HostConfig: { ExtraHosts: ['api:nope'] } }).catch((e: { statusCode?: number; message: string }) => e);
+      expect(refused).toMatchObject({ statusCode: 400 });
+    });
+
     it('the Docker API maps the same HostConfig fields', async () => {
       const { path, dev } = blockDevice();
       const name = nameOf('docker');

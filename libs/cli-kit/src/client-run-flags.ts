@@ -8,7 +8,7 @@
 // run's --detach-keys and --sig-proxy (how the attached CLI behaves).
 import { arch } from 'node:os';
 import { InvalidArgumentError } from '@berth/errors';
-import { checkExposedPort } from '@berth/container-config';
+import { checkExposedPort, parseExtraHost } from '@berth/container-config';
 import type { FlagDef, ParsedCommand } from './command';
 import { invalidFlagValue } from './command';
 import { parseLabel } from './opts';
@@ -17,6 +17,7 @@ export const CLIENT_RUN_FLAGS: FlagDef[] = [
   { name: 'label-file', kind: 'list', description: 'Read in a line delimited file of labels' },
   { name: 'expose', kind: 'list', description: 'Expose a port or a range of ports' },
   { name: 'network-alias', kind: 'list', description: 'Add network-scoped alias for the container' },
+  { name: 'add-host', kind: 'list', description: 'Add a custom host-to-IP mapping (host:ip)' },
   { name: 'publish-all', short: 'P', kind: 'bool', description: 'Publish all exposed ports to random ports' },
   { name: 'platform', kind: 'string', description: 'Set platform if server is multi-platform capable (berth runs the host platform only)' },
   { name: 'cidfile', kind: 'string', description: 'Write the container ID to the file' },
@@ -35,6 +36,8 @@ export interface ClientRunOptions {
   labels: Record<string, string>;
   exposedPorts: string[];
   networkAliases: string[];
+  /** --add-host entries as given ("name:ip"). */
+  extraHosts: string[];
   /** "" = none. */
   cidfile: string;
   detachKeys: string;
@@ -74,6 +77,11 @@ export function clientRunOptions(p: ParsedCommand, readFile: (path: string) => s
   for (const a of networkAliases) {
     if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(a) || a.length > 253) throw invalidFlagValue(flagOf('network-alias'), a, 'expected a DNS name: letters, digits, ".", "-" and "_"');
   }
+  const extraHosts = [...(v['add-host'] as string[])];
+  for (const e of extraHosts) {
+    const h = parseExtraHost(e);
+    if ('error' in h) throw invalidFlagValue(flagOf('add-host'), e, h.error);
+  }
   if (p.changed.has('platform')) {
     const want = (v['platform'] as string).toLowerCase();
     const host = `linux/${GOARCH[arch()] ?? arch()}`;
@@ -89,5 +97,5 @@ export function clientRunOptions(p: ParsedCommand, readFile: (path: string) => s
   if (v['detach'] === true && p.changed.has('sig-proxy') && v['sig-proxy'] === true) {
     throw new InvalidArgumentError('conflicting options: --sig-proxy and -d (a detached run has no client to proxy signals from)', { field: 'sig-proxy' });
   }
-  return { labels, exposedPorts, networkAliases, cidfile, detachKeys, sigProxy: v['sig-proxy'] !== false };
+  return { labels, exposedPorts, networkAliases, extraHosts, cidfile, detachKeys, sigProxy: v['sig-proxy'] !== false };
 }

@@ -299,6 +299,7 @@ export function buildRunRequest(p: ParsedCommand, env: RunEnv): RunRequest {
       ...resources,
       ...namespaces,
       ...(client.networkAliases.length ? { networkAliases: client.networkAliases } : {}),
+      ...(client.extraHosts.length ? { extraHosts: client.extraHosts } : {}),
       ...(ulimitsFromFlags(p).length ? { ulimits: ulimitsFromFlags(p) } : {}),
       ...(v['publish-all'] === true ? { publishAllPorts: true } : {}),
     },

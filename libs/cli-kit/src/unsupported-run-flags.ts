@@ -5,8 +5,6 @@ import { InvalidArgumentError } from '@berth/errors';
 import type { FlagDef, ParsedCommand } from './command';
 
 const NOT_YET: [FlagDef, string][] = [
-  [{ name: 'add-host', kind: 'list', description: 'Add a custom host-to-IP mapping (host:ip) (not supported yet)' },
-    "the container's /etc/hosts is written by the networks service from its networks only; extra entries are not supported yet"],
   [{ name: 'domainname', kind: 'string', description: 'Container NIS domain name (not supported yet)' },
     "the container's NIS domain name (setdomainname) is not set by berth's shim yet"],
   [{ name: 'volumes-from', kind: 'list', description: 'Mount volumes from the specified container(s) (not supported yet)' },

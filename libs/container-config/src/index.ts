@@ -184,6 +184,8 @@ export interface HostConfig {
   publishAllPorts?: boolean;
   /** --shm-size: bytes of the container's /dev/shm tmpfs; absent = 64 MiB, Docker's default. */
   shmSize?: number;
+  /** --add-host: more /etc/hosts lines, "name:ip" (ip may be host-gateway), as Docker's ExtraHosts. */
+  extraHosts?: string[];
   /** --ipc, --pid, --uts: "" (own namespace) | "host" | "container:<name|id>". Absent = "". */
   ipcMode?: string;
   pidMode?: string;
@@ -209,3 +211,4 @@ export * from './health';
 export * from './resources';
 export * from './sysctl';
 export * from './ulimits';
+export * from './extra-hosts';

@@ -223,6 +223,7 @@ export function decodeCreate(body: Json, name: string): DecodedCreate {
     ...namespaceOptionsOf(h),
     ...(h['PublishAllPorts'] === true ? { publishAllPorts: true } : {}),
     ...(num(h['ShmSize']) > 0 ? { shmSize: num(h['ShmSize']) } : {}),
+    ...(strList(h['ExtraHosts']).length ? { extraHosts: strList(h['ExtraHosts']) } : {}),
     logConfig: { type: logType === 'json-file' || logType === 'local' ? '' : logType, config: Object.fromEntries(Object.entries(obj(logConfig['Config'])).map(([k, v]) => [k, str(v)])) },
   };
   return { request: toWire(name.replace(/^\//, ''), config, hostConfig), extraNetworks, aliases, autoRemove };

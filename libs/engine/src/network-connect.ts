@@ -137,7 +137,7 @@ async function findNetwork(ports: EnginePorts, name: string): Promise<NetworkInf
 
 /** Rewrites /etc/hosts and resolv.conf of a live container after its addresses changed. */
 async function refreshFiles(d: ConnectDeps, rec: ContainerRecord): Promise<void> {
-  await d.ports.networks.writeHostsFiles(rec.id, { hostname: hostnameOf(rec), settings: rec.networkSettings, networkMode: rec.hostConfig.networkMode });
+  await d.ports.networks.writeHostsFiles(rec.id, { hostname: hostnameOf(rec), settings: rec.networkSettings, networkMode: rec.hostConfig.networkMode, extraHosts: rec.hostConfig.extraHosts ?? [] });
 }
 
 const live = (rec: ContainerRecord): boolean => rec.state === 'running' || rec.state === 'paused';

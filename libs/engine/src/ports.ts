@@ -297,7 +297,7 @@ export interface NetworksPort {
   /** A network by name; NotFound (naming it) when there is none. */
   inspectNetwork(name: string): Promise<NetworkInfo>;
   /** Writes the container's hosts, resolv.conf and hostname files on the host. */
-  writeHostsFiles(id: string, req: { hostname: string; settings: NetworkSettings; networkMode: string; dns?: DnsSettings }): Promise<{ hostsPath: string; resolvConfPath: string; hostnamePath: string }>;
+  writeHostsFiles(id: string, req: { hostname: string; settings: NetworkSettings; networkMode: string; dns?: DnsSettings; extraHosts?: string[] }): Promise<{ hostsPath: string; resolvConfPath: string; hostnamePath: string }>;
   removeHostsFiles(id: string): Promise<void>;
   /** Bytes received / sent over the container's interfaces; zeros for host/none networking. */
   readCounters(id: string): Promise<{ rx: number; tx: number }>;

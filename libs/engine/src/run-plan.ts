@@ -183,7 +183,7 @@ export function startSteps(p: EnginePorts): SagaStep<RunContext>[] {
         // service takes mounts only at create); this fills them in place.
         const h = ctx.hostConfig;
         const dns = { servers: h.dns ?? [], search: h.dnsSearch ?? [], options: h.dnsOptions ?? [] };
-        const files = await p.networks.writeHostsFiles(ctx.id, { hostname: hostnameOf(ctx), settings, networkMode: h.networkMode, dns });
+        const files = await p.networks.writeHostsFiles(ctx.id, { hostname: hostnameOf(ctx), settings, networkMode: h.networkMode, dns, extraHosts: h.extraHosts ?? [] });
         ctx.networkSettings = { ...settings, ...files };
       },
       async undo(ctx) {

@@ -6,7 +6,7 @@
 //   - Cmd/Entrypoint travel as StringList: null = not given, {values: []} = given empty
 //   - "" strings mean "default" (pull -> missing, network -> bridge, restart -> no)
 //   - map<string, FilterValues> filters <-> Record<string, string[]>
-import { quoteValue, parseDeviceMapping, parseDeviceCgroupRule, checkCgroupnsMode, type DeviceMapping } from '@berth/container-config';
+import { quoteValue, parseExtraHost, parseDeviceMapping, parseDeviceCgroupRule, checkCgroupnsMode, type DeviceMapping } from '@berth/container-config';
 import { InvalidArgumentError } from '@berth/errors';
 import type { CreateRequest, ExecRequest, StatsSample, UpdateRequest } from './engine';
 import type { ContainerEvent } from './events';
@@ -47,6 +47,7 @@ export interface WireHostConfig extends WirePodOptions {
   ulimits?: { name?: string; soft?: number; hard?: number }[];
   publishAllPorts?: boolean;
   shmSize?: number;
+  extraHosts?: string[];
   networkAliases?: string[];
 }
 export type { WirePodOptions } from './pod-options';
@@ -135,6 +136,13 @@ function extraResourcesFromWire(w: WireHostConfig): Partial<HostConfig> {
   if (w.blkioDeviceWriteIops?.length) out.blkioDeviceWriteIops = throttles(w.blkioDeviceWriteIops);
   if (w.ulimits?.length) out.ulimits = w.ulimits.map((u) => ({ name: u.name ?? '', soft: u.soft ?? 0, hard: u.hard ?? 0 }));
   if (w.publishAllPorts) out.publishAllPorts = true;
+  if (w.extraHosts?.length) {
+    w.extraHosts.forEach((e, i) => {
+      const h = parseExtraHost(e);
+      if ('error' in h) throw new InvalidArgumentError(`host_config.extra_hosts[${i}] "${quoteValue(e)}": ${h.error}`, { field: `host_config.extra_hosts[${i}]` });
+    });
+    out.extraHosts = [...w.extraHosts];
+  }
   if (w.shmSize) {
     if (w.shmSize < 0) throw new InvalidArgumentError(`host_config.shm_size ${w.shmSize}: the size of /dev/shm cannot be negative`, { field: 'host_config.shm_size' });
     out.shmSize = w.shmSize;

@@ -2,7 +2,8 @@
 // the namespaces service's Create (shared through ContainerFiles); hosts and
 // resolv.conf contents come from the service and are written into the files
 // the container already has bound (see shared.ts).
-import { isAlreadyExists, isFailedPrecondition, isNotFound, NotFoundError, type BerthError } from '@berth/errors';
+import { FailedPreconditionError, isAlreadyExists, isFailedPrecondition, isNotFound, NotFoundError, type BerthError } from '@berth/errors';
+import { HOST_GATEWAY, parseExtraHost, type ExtraHost } from '@berth/container-config';
 import type { BerthClient } from '@berth/kit';
 import type { networksV1 } from '@berth/proto';
 import type { NetworksPort } from '../ports';
@@ -79,12 +80,23 @@ export function grpcNetworksPort(c: NetworksClient, files: ContainerFiles): Netw
       return { name: n.name, id: n.id, subnet: n.subnet, gateway: n.gateway, isDefault: n.isDefault, driver: n.driver };
     },
     async writeHostsFiles(id, req) {
+      // --add-host lines after the networks service's own; host-gateway is the default bridge's gateway.
+      const extraHostLines = async (entries: string[]): Promise<string> => {
+        const parsed = entries.map((e) => parseExtraHost(e)).filter((h): h is ExtraHost => !('error' in h));
+        let gateway: string | undefined;
+        if (parsed.some((h) => h.ip === HOST_GATEWAY)) {
+          const nets = (await c.ListNetworks({})).networks;
+          gateway = nets.find((n) => n.isDefault)?.gateway;
+          if (!gateway) throw new FailedPreconditionError(`--add-host ...:${HOST_GATEWAY}: the default network has no gateway address to use`, { field: 'host_config.extra_hosts' });
+        }
+        return parsed.map((h) => `${h.ip === HOST_GATEWAY ? gateway : h.ip}\t${h.name}\n`).join('');
+      };
       const p = files.paths(id);
-      const [hosts, resolv] = await Promise.all([c.HostsFile({ containerId: id }), c.ResolvConf({
+      const [hosts, resolv, extra] = await Promise.all([c.HostsFile({ containerId: id }), c.ResolvConf({
         containerId: id, dns: req.dns?.servers ?? [], dnsSearch: req.dns?.search ?? [], dnsOptions: req.dns?.options ?? [],
-      })]);
+      }), extraHostLines(req.extraHosts ?? [])]);
       await Promise.all([
-        files.rewrite(p.hostsPath, hosts.content),
+        files.rewrite(p.hostsPath, hosts.content + extra),
         files.rewrite(p.resolvConfPath, resolv.content),
         files.rewrite(p.hostnamePath, `${req.hostname}\n`),
       ]);

@@ -153,6 +153,10 @@ function HostConfig$encode(m,w,q){
   }
   if(m.shmSize!=null&&Object.hasOwnProperty.call(m,"shmSize"))
   w.uint32(448).int64(m.shmSize)
+  if(m.extraHosts!=null&&m.extraHosts.length){
+  for(var i=0;i<m.extraHosts.length;++i)
+  w.uint32(458).string(m.extraHosts[i])
+  }
   return w
 },
 function HostConfig$decode(r,l,e,n){
@@ -359,6 +363,12 @@ function HostConfig$decode(r,l,e,n){
   }
   case 56: {
   m.shmSize=r.int64()
+  break
+  }
+  case 57: {
+  if(!(m.extraHosts&&m.extraHosts.length))
+  m.extraHosts=[]
+  m.extraHosts.push(r.string())
   break
   }
   case 23: {
@@ -706,6 +716,14 @@ function HostConfig$verify(m,n){
   if(m.shmSize!=null&&Object.hasOwnProperty.call(m,"shmSize")){
   if(!util.isInteger(m.shmSize)&&!(m.shmSize&&util.isInteger(m.shmSize.low)&&util.isInteger(m.shmSize.high)))
   return"shmSize: integer|Long expected"
+  }
+  if(m.extraHosts!=null&&Object.hasOwnProperty.call(m,"extraHosts")){
+  if(!Array.isArray(m.extraHosts))
+  return"extraHosts: array expected"
+  for(var i=0;i<m.extraHosts.length;++i){
+  if(!util.isString(m.extraHosts[i]))
+  return"extraHosts: string[] expected"
+  }
   }
   if(m.ipcMode!=null&&Object.hasOwnProperty.call(m,"ipcMode")){
   if(!util.isString(m.ipcMode))
@@ -1078,6 +1096,14 @@ function HostConfig$fromObject(d,n){
   else if(typeof d.shmSize==="object")
   m.shmSize=new util.LongBits(d.shmSize.low>>>0,d.shmSize.high>>>0).toNumber()
   }
+  if(d.extraHosts){
+  if(!Array.isArray(d.extraHosts))
+  throw TypeError(".berth.engine.v1.HostConfig.extraHosts: array expected")
+  m.extraHosts=[]
+  for(var i=0;i<d.extraHosts.length;++i){
+  m.extraHosts[i]=String(d.extraHosts[i])
+  }
+  }
   if(d.ipcMode!=null){
   m.ipcMode=String(d.ipcMode)
   }
@@ -1178,6 +1204,7 @@ function HostConfig$toObject(m,o,q){
   d.blkioDeviceWriteIops=[]
   d.ulimits=[]
   d.networkAliases=[]
+  d.extraHosts=[]
   }
   if(o.objects||o.defaults){
   d.sysctls={}
@@ -1525,6 +1552,12 @@ function HostConfig$toObject(m,o,q){
   d.shmSize=o.longs===String?String(m.shmSize):m.shmSize
   else
   d.shmSize=o.longs===String?util.Long.prototype.toString.call(m.shmSize):o.longs===Number?new util.LongBits(m.shmSize.low>>>0,m.shmSize.high>>>0).toNumber():m.shmSize
+  }
+  if(m.extraHosts&&m.extraHosts.length){
+  d.extraHosts=[]
+  for(var j=0;j<m.extraHosts.length;++j){
+  d.extraHosts[j]=m.extraHosts[j]
+  }
   }
   return d
 }

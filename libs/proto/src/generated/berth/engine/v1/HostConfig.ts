@@ -209,6 +209,12 @@ export interface HostConfig {
    * (Docker's default). A mount the request puts at /dev/shm wins.
    */
   'shmSize'?: (number | string | Long);
+  /**
+   * --add-host: more lines of the container's /etc/hosts, "name:ip" or
+   * "name=ip"; ip "host-gateway" is the host's address on the default
+   * bridge (Docker's host-gateway).
+   */
+  'extraHosts'?: (string)[];
   '_memorySwappiness'?: "memorySwappiness";
   '_oomScoreAdj'?: "oomScoreAdj";
 }
@@ -411,6 +417,12 @@ export interface HostConfig__Output {
    * (Docker's default). A mount the request puts at /dev/shm wins.
    */
   'shmSize': (number);
+  /**
+   * --add-host: more lines of the container's /etc/hosts, "name:ip" or
+   * "name=ip"; ip "host-gateway" is the host's address on the default
+   * bridge (Docker's host-gateway).
+   */
+  'extraHosts': (string)[];
   '_memorySwappiness'?: "memorySwappiness";
   '_oomScoreAdj'?: "oomScoreAdj";
 }
