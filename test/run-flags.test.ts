@@ -184,6 +184,34 @@ describe('run flags', () => {
       expect(refused).toMatchObject({ statusCode: 400 });
     });
 
+    it('--ip gives the container that address on its user-defined network, at every start; elsewhere it is refused at create', async () => {
+      const net = nameOf('ip-net');
+      const subnet = `10.219.${SUBNET + 31}`;
+      expectOk(await berth('network', 'create', '--subnet', `${subnet}.0/24`, net));
+      const name = nameOf('ip');
+      try {
+        expectOk(await berth('run', '-d', '--name', name, '--network', net, '--ip', `${subnet}.77`, 'busybox', 'sleep', '1000'));
+        expect((await berth('exec', name, 'ip', '-4', 'addr', 'show', 'eth0')).stdout).toContain(`inet ${subnet}.77/24`);
+        expectOk(await berth('restart', '-t', '0', name));
+        expect((await berth('exec', name, 'ip', '-4', 'addr', 'show', 'eth0')).stdout).toContain(`inet ${subnet}.77/24`);
+        const c = await docker.createContainer({
+          name: nameOf('docker-ip'), Image: 'busybox', Cmd: ['ip', '-4', 'addr', 'show', 'eth0'],
+          HostConfig: { NetworkMode: net }, NetworkingConfig: { EndpointsConfig: { [net]: { IPAMConfig: { IPv4Address: `${subnet}.78` } } } },
+        });
+        await c.start();
+        expect((await c.wait()).StatusCode).toBe(0);
+        expect((await c.logs({ stdout: true })).toString('utf8')).toContain(`inet ${subnet}.78/24`);
+        await c.remove({ force: true });
+      } finally {
+        await berth('rm', '-f', name);
+        await berth('network', 'rm', net);
+      }
+      const onDefault = await berth('create', '--name', nameOf('ip-default'), '--ip', '10.219.1.5', 'busybox', 'true');
+      expect(onDefault.code).toBe(125);
+      expect(onDefault.stderr).toContain('user-defined networks only');
+      expect((await berth('run', '--rm', '--ip', 'nope', 'busybox', 'true')).stderr).toContain('--ip');
+    });
+
     it('the Docker API maps the same HostConfig fields', async () => {
       const { path, dev } = blockDevice();
       const name = nameOf('docker');

@@ -6,6 +6,7 @@
 // naming it), --cidfile (the id written to a file that must not exist yet),
 // --quiet (no pull output: the engine pulls without progress for run), and
 // run's --detach-keys and --sig-proxy (how the attached CLI behaves).
+import { isIPv4 } from 'node:net';
 import { arch } from 'node:os';
 import { InvalidArgumentError } from '@berth/errors';
 import { checkExposedPort, parseExtraHost } from '@berth/container-config';
@@ -18,6 +19,7 @@ export const CLIENT_RUN_FLAGS: FlagDef[] = [
   { name: 'expose', kind: 'list', description: 'Expose a port or a range of ports' },
   { name: 'network-alias', kind: 'list', description: 'Add network-scoped alias for the container' },
   { name: 'add-host', kind: 'list', description: 'Add a custom host-to-IP mapping (host:ip)' },
+  { name: 'ip', kind: 'string', description: 'IPv4 address (e.g., 172.30.100.104) on the user-defined network given by --network' },
   { name: 'publish-all', short: 'P', kind: 'bool', description: 'Publish all exposed ports to random ports' },
   { name: 'platform', kind: 'string', description: 'Set platform if server is multi-platform capable (berth runs the host platform only)' },
   { name: 'cidfile', kind: 'string', description: 'Write the container ID to the file' },
@@ -38,6 +40,8 @@ export interface ClientRunOptions {
   networkAliases: string[];
   /** --add-host entries as given ("name:ip"). */
   extraHosts: string[];
+  /** --ip, "" = none. */
+  ipv4Address: string;
   /** "" = none. */
   cidfile: string;
   detachKeys: string;
@@ -82,6 +86,8 @@ export function clientRunOptions(p: ParsedCommand, readFile: (path: string) => s
     const h = parseExtraHost(e);
     if ('error' in h) throw invalidFlagValue(flagOf('add-host'), e, h.error);
   }
+  const ipv4Address = (v['ip'] as string | undefined) ?? '';
+  if (ipv4Address && !isIPv4(ipv4Address)) throw invalidFlagValue(flagOf('ip'), ipv4Address, 'expected an IPv4 address');
   if (p.changed.has('platform')) {
     const want = (v['platform'] as string).toLowerCase();
     const host = `linux/${GOARCH[arch()] ?? arch()}`;
@@ -97,5 +103,5 @@ export function clientRunOptions(p: ParsedCommand, readFile: (path: string) => s
   if (v['detach'] === true && p.changed.has('sig-proxy') && v['sig-proxy'] === true) {
     throw new InvalidArgumentError('conflicting options: --sig-proxy and -d (a detached run has no client to proxy signals from)', { field: 'sig-proxy' });
   }
-  return { labels, exposedPorts, networkAliases, extraHosts, cidfile, detachKeys, sigProxy: v['sig-proxy'] !== false };
+  return { labels, exposedPorts, networkAliases, extraHosts, ipv4Address, cidfile, detachKeys, sigProxy: v['sig-proxy'] !== false };
 }

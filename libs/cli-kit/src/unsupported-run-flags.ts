@@ -9,8 +9,6 @@ const NOT_YET: [FlagDef, string][] = [
     "the container's NIS domain name (setdomainname) is not set by berth's shim yet"],
   [{ name: 'volumes-from', kind: 'list', description: 'Mount volumes from the specified container(s) (not supported yet)' },
     "taking another container's mounts is not supported yet: name its volumes with -v or --mount"],
-  [{ name: 'ip', kind: 'string', description: 'IPv4 address (not supported yet at create)' },
-    'a fixed address on the network a container is created on is not supported yet: create it, then berth network connect --ip to a user-defined network'],
   [{ name: 'mac-address', kind: 'string', description: 'Container MAC address (not supported yet)' },
     "the networks service chooses the interface's MAC address; a fixed one is not supported yet"],
   [{ name: 'cgroup-parent', kind: 'string', description: 'Optional parent cgroup for the container (not supported yet)' },

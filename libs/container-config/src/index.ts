@@ -186,6 +186,8 @@ export interface HostConfig {
   shmSize?: number;
   /** --add-host: more /etc/hosts lines, "name:ip" (ip may be host-gateway), as Docker's ExtraHosts. */
   extraHosts?: string[];
+  /** --ip: the container's fixed IPv4 address on the user-defined network it is created on; absent = the next free one. */
+  ipv4Address?: string;
   /** --ipc, --pid, --uts: "" (own namespace) | "host" | "container:<name|id>". Absent = "". */
   ipcMode?: string;
   pidMode?: string;

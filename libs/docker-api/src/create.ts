@@ -144,6 +144,7 @@ export function decodeCreate(body: Json, name: string): DecodedCreate {
   networkMode = parseNetworkMode({ name: 'HostConfig.NetworkMode' }, networkMode);
   const own = obj(endpoints[networkMode] ?? endpoints[str(h['NetworkMode'])]);
   const aliases = strList(own['Aliases']);
+  const ownIp = str(obj(own['IPAMConfig'])['IPv4Address']);
   const extraNetworks = endpointNames
     .filter((n) => n !== networkMode && n !== str(h['NetworkMode']))
     .map((n) => ({ network: n, aliases: strList(obj(endpoints[n])['Aliases']), ip: str(obj(obj(endpoints[n])['IPAMConfig'])['IPv4Address']) }));
@@ -224,6 +225,7 @@ export function decodeCreate(body: Json, name: string): DecodedCreate {
     ...(h['PublishAllPorts'] === true ? { publishAllPorts: true } : {}),
     ...(num(h['ShmSize']) > 0 ? { shmSize: num(h['ShmSize']) } : {}),
     ...(strList(h['ExtraHosts']).length ? { extraHosts: strList(h['ExtraHosts']) } : {}),
+    ...(ownIp ? { ipv4Address: ownIp } : {}),
     logConfig: { type: logType === 'json-file' || logType === 'local' ? '' : logType, config: Object.fromEntries(Object.entries(obj(logConfig['Config'])).map(([k, v]) => [k, str(v)])) },
   };
   return { request: toWire(name.replace(/^\//, ''), config, hostConfig), extraNetworks, aliases, autoRemove };

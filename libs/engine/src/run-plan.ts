@@ -154,6 +154,7 @@ export function startSteps(p: EnginePorts): SagaStep<RunContext>[] {
         ctx.networkSettings = await p.networks.attach(ctx.id, {
           pid: need(ctx.pid, 'pid'), networkMode: ctx.hostConfig.networkMode, portBindings: portBindingsOf(ctx.hostConfig, ctx.merged),
           hostname: hostnameOf(ctx), aliases: [ctx.name, ...(ctx.hostConfig.networkAliases ?? [])],
+          ...(ctx.hostConfig.ipv4Address ? { ipv4Address: ctx.hostConfig.ipv4Address } : {}),
         });
       },
       async undo(ctx) {

@@ -7,6 +7,7 @@
 //   - "" strings mean "default" (pull -> missing, network -> bridge, restart -> no)
 //   - map<string, FilterValues> filters <-> Record<string, string[]>
 import { quoteValue, parseExtraHost, parseDeviceMapping, parseDeviceCgroupRule, checkCgroupnsMode, type DeviceMapping } from '@berth/container-config';
+import { isIPv4 } from 'node:net';
 import { InvalidArgumentError } from '@berth/errors';
 import type { CreateRequest, ExecRequest, StatsSample, UpdateRequest } from './engine';
 import type { ContainerEvent } from './events';
@@ -48,6 +49,7 @@ export interface WireHostConfig extends WirePodOptions {
   publishAllPorts?: boolean;
   shmSize?: number;
   extraHosts?: string[];
+  ipv4Address?: string;
   networkAliases?: string[];
 }
 export type { WirePodOptions } from './pod-options';
@@ -142,6 +144,14 @@ function extraResourcesFromWire(w: WireHostConfig): Partial<HostConfig> {
       if ('error' in h) throw new InvalidArgumentError(`host_config.extra_hosts[${i}] "${quoteValue(e)}": ${h.error}`, { field: `host_config.extra_hosts[${i}]` });
     });
     out.extraHosts = [...w.extraHosts];
+  }
+  if (w.ipv4Address) {
+    const mode = w.networkMode ?? '';
+    if (!isIPv4(w.ipv4Address)) throw new InvalidArgumentError(`host_config.ipv4_address "${quoteValue(w.ipv4Address)}": not an IPv4 address`, { field: 'host_config.ipv4_address' });
+    if (['', 'default', 'bridge', 'none', 'host'].includes(mode) || mode.startsWith('container:')) {
+      throw new InvalidArgumentError(`host_config.ipv4_address: a fixed address is supported on user-defined networks only (network mode "${quoteValue(mode) || 'default'}"); create a network with --subnet and run on it`, { field: 'host_config.ipv4_address' });
+    }
+    out.ipv4Address = w.ipv4Address;
   }
   if (w.shmSize) {
     if (w.shmSize < 0) throw new InvalidArgumentError(`host_config.shm_size ${w.shmSize}: the size of /dev/shm cannot be negative`, { field: 'host_config.shm_size' });

@@ -35,6 +35,7 @@ export function grpcNetworksPort(c: NetworksClient, files: ContainerFiles): Netw
         // The first alias is the container's name (run-plan); the service resolves it on user-defined networks.
         name: req.aliases[0] ?? '',
         aliases: req.aliases.slice(1),
+        ip: req.ipv4Address ?? '',
       };
       try {
         return settingsFromAttachment(await c.Attach(attachReq));

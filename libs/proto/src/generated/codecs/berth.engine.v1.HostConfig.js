@@ -157,6 +157,8 @@ function HostConfig$encode(m,w,q){
   for(var i=0;i<m.extraHosts.length;++i)
   w.uint32(458).string(m.extraHosts[i])
   }
+  if(m.ipv4Address!=null&&Object.hasOwnProperty.call(m,"ipv4Address"))
+  w.uint32(466).string(m.ipv4Address)
   return w
 },
 function HostConfig$decode(r,l,e,n){
@@ -369,6 +371,10 @@ function HostConfig$decode(r,l,e,n){
   if(!(m.extraHosts&&m.extraHosts.length))
   m.extraHosts=[]
   m.extraHosts.push(r.string())
+  break
+  }
+  case 58: {
+  m.ipv4Address=r.string()
   break
   }
   case 23: {
@@ -724,6 +730,10 @@ function HostConfig$verify(m,n){
   if(!util.isString(m.extraHosts[i]))
   return"extraHosts: string[] expected"
   }
+  }
+  if(m.ipv4Address!=null&&Object.hasOwnProperty.call(m,"ipv4Address")){
+  if(!util.isString(m.ipv4Address))
+  return"ipv4Address: string expected"
   }
   if(m.ipcMode!=null&&Object.hasOwnProperty.call(m,"ipcMode")){
   if(!util.isString(m.ipcMode))
@@ -1104,6 +1114,9 @@ function HostConfig$fromObject(d,n){
   m.extraHosts[i]=String(d.extraHosts[i])
   }
   }
+  if(d.ipv4Address!=null){
+  m.ipv4Address=String(d.ipv4Address)
+  }
   if(d.ipcMode!=null){
   m.ipcMode=String(d.ipcMode)
   }
@@ -1277,6 +1290,7 @@ function HostConfig$toObject(m,o,q){
   d.shmSize=o.longs===String?n.toString():o.longs===Number?n.toNumber():typeof BigInt!=="undefined"&&o.longs===BigInt?n.toBigInt():n
   }else
   d.shmSize=o.longs===String?"0":typeof BigInt!=="undefined"&&o.longs===BigInt?BigInt("0"):0
+  d.ipv4Address=""
   }
   if(m.memory!=null&&Object.hasOwnProperty.call(m,"memory")){
   if(typeof BigInt!=="undefined"&&o.longs===BigInt)
@@ -1558,6 +1572,9 @@ function HostConfig$toObject(m,o,q){
   for(var j=0;j<m.extraHosts.length;++j){
   d.extraHosts[j]=m.extraHosts[j]
   }
+  }
+  if(m.ipv4Address!=null&&Object.hasOwnProperty.call(m,"ipv4Address")){
+  d.ipv4Address=m.ipv4Address
   }
   return d
 }

@@ -215,6 +215,12 @@ export interface HostConfig {
    * bridge (Docker's host-gateway).
    */
   'extraHosts'?: (string)[];
+  /**
+   * --ip: a fixed IPv4 address on network_mode, which must be a user-defined
+   * network (INVALID_ARGUMENT otherwise, at create); taken at every start,
+   * ALREADY_EXISTS then when another container holds it.
+   */
+  'ipv4Address'?: (string);
   '_memorySwappiness'?: "memorySwappiness";
   '_oomScoreAdj'?: "oomScoreAdj";
 }
@@ -423,6 +429,12 @@ export interface HostConfig__Output {
    * bridge (Docker's host-gateway).
    */
   'extraHosts': (string)[];
+  /**
+   * --ip: a fixed IPv4 address on network_mode, which must be a user-defined
+   * network (INVALID_ARGUMENT otherwise, at create); taken at every start,
+   * ALREADY_EXISTS then when another container holds it.
+   */
+  'ipv4Address': (string);
   '_memorySwappiness'?: "memorySwappiness";
   '_oomScoreAdj'?: "oomScoreAdj";
 }
