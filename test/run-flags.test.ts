@@ -212,6 +212,24 @@ describe('run flags', () => {
       expect((await berth('run', '--rm', '--ip', 'nope', 'busybox', 'true')).stderr).toContain('--ip');
     });
 
+    it('-a/--attach shows only the streams named; a bad stream, or -a with -d, is refused', async () => {
+      const script = ['sh', '-c', 'echo out; echo err >&2'];
+      const out = await berth('run', '--rm', '--network', 'none', '-a', 'stdout', 'busybox', ...script);
+      expect(out.code).toBe(0);
+      expect(out.stdout).toBe('out\n');
+      expect(out.stderr).not.toContain('err');
+      const err = await berth('run', '--rm', '--network', 'none', '--attach', 'STDERR', 'busybox', ...script);
+      expect(err.stdout).toBe('');
+      expect(err.stderr).toContain('err');
+      const both = await berth('run', '--rm', '--network', 'none', '-a', 'stdout', '-a', 'stderr', 'busybox', ...script);
+      expect(both.stdout).toBe('out\n');
+      expect(both.stderr).toContain('err');
+      const bad = await berth('run', '--rm', '-a', 'stdlog', 'busybox', 'true');
+      expect(bad.code).toBe(125);
+      expect(bad.stderr).toContain('--attach');
+      expect((await berth('run', '-d', '-a', 'stdout', 'busybox', 'true')).stderr).toContain('conflicting options: -a and -d');
+    });
+
     it('the Docker API maps the same HostConfig fields', async () => {
       const { path, dev } = blockDevice();
       const name = nameOf('docker');

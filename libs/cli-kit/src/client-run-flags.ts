@@ -19,6 +19,7 @@ export const CLIENT_RUN_FLAGS: FlagDef[] = [
   { name: 'expose', kind: 'list', description: 'Expose a port or a range of ports' },
   { name: 'network-alias', kind: 'list', description: 'Add network-scoped alias for the container' },
   { name: 'add-host', kind: 'list', description: 'Add a custom host-to-IP mapping (host:ip)' },
+  { name: 'attach', short: 'a', kind: 'list', description: 'Attach to STDIN, STDOUT or STDERR' },
   { name: 'ip', kind: 'string', description: 'IPv4 address (e.g., 172.30.100.104) on the user-defined network given by --network' },
   { name: 'publish-all', short: 'P', kind: 'bool', description: 'Publish all exposed ports to random ports' },
   { name: 'platform', kind: 'string', description: 'Set platform if server is multi-platform capable (berth runs the host platform only)' },
@@ -40,6 +41,8 @@ export interface ClientRunOptions {
   networkAliases: string[];
   /** --add-host entries as given ("name:ip"). */
   extraHosts: string[];
+  /** -a/--attach: the streams named (lowercase), [] = Docker's default (stdout, stderr; stdin with -i). */
+  attach: string[];
   /** --ip, "" = none. */
   ipv4Address: string;
   /** "" = none. */
@@ -86,6 +89,11 @@ export function clientRunOptions(p: ParsedCommand, readFile: (path: string) => s
     const h = parseExtraHost(e);
     if ('error' in h) throw invalidFlagValue(flagOf('add-host'), e, h.error);
   }
+  const attach = (v['attach'] as string[]).map((s) => s.toLowerCase());
+  for (const [i, s] of attach.entries()) {
+    if (!['stdin', 'stdout', 'stderr'].includes(s)) throw invalidFlagValue(flagOf('attach'), (v['attach'] as string[])[i]!, 'valid streams are STDIN, STDOUT and STDERR');
+  }
+  if (attach.length && v['detach'] === true) throw new InvalidArgumentError('conflicting options: -a and -d (a detached run attaches no streams)', { field: 'attach' });
   const ipv4Address = (v['ip'] as string | undefined) ?? '';
   if (ipv4Address && !isIPv4(ipv4Address)) throw invalidFlagValue(flagOf('ip'), ipv4Address, 'expected an IPv4 address');
   if (p.changed.has('platform')) {
@@ -103,5 +111,5 @@ export function clientRunOptions(p: ParsedCommand, readFile: (path: string) => s
   if (v['detach'] === true && p.changed.has('sig-proxy') && v['sig-proxy'] === true) {
     throw new InvalidArgumentError('conflicting options: --sig-proxy and -d (a detached run has no client to proxy signals from)', { field: 'sig-proxy' });
   }
-  return { labels, exposedPorts, networkAliases, extraHosts, ipv4Address, cidfile, detachKeys, sigProxy: v['sig-proxy'] !== false };
+  return { labels, exposedPorts, networkAliases, extraHosts, attach, ipv4Address, cidfile, detachKeys, sigProxy: v['sig-proxy'] !== false };
 }

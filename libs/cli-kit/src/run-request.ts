@@ -289,7 +289,10 @@ export function buildRunRequest(p: ParsedCommand, env: RunEnv): RunRequest {
     config: {
       hostname, domainname: '', user, env: envs, cmd: cmd.length ? cmd : null, entrypoint, workingDir: workdir,
       exposedPorts, volumes: [], labels, stopSignal, stopTimeout, tty: v.tty as boolean, openStdin: interactive,
-      attachStdin: !detach && interactive, attachStdout: !detach, attachStderr: !detach, image,
+      // -a names the streams; without it Docker's default: stdout and stderr, stdin with -i.
+      attachStdin: !detach && (client.attach.length ? client.attach.includes('stdin') : interactive),
+      attachStdout: !detach && (!client.attach.length || client.attach.includes('stdout')),
+      attachStderr: !detach && (!client.attach.length || client.attach.includes('stderr')), image,
       ...(healthcheck ? { healthcheck } : {}),
     },
     hostConfig: {

@@ -13,8 +13,6 @@ const NOT_YET: [FlagDef, string][] = [
     "the networks service chooses the interface's MAC address; a fixed one is not supported yet"],
   [{ name: 'cgroup-parent', kind: 'string', description: 'Optional parent cgroup for the container (not supported yet)' },
     'every container is placed under the cgroups service\'s own parent (BERTH_CGROUP_PARENT); another parent is not supported yet'],
-  [{ name: 'attach', short: 'a', kind: 'list', description: 'Attach to STDIN, STDOUT or STDERR (not supported yet)' },
-    'run attaches stdout and stderr (and stdin with -i); choosing the streams is not supported yet'],
 ];
 
 export const UNSUPPORTED_RUN_FLAGS: FlagDef[] = NOT_YET.map(([f]) => f);

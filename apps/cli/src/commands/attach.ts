@@ -143,9 +143,12 @@ async function pump(
   });
 }
 
-function writeFrame(ctx: Ctx, f: engineV1.Frame__Output | null | undefined): void {
+function writeFrame(ctx: Ctx, f: engineV1.Frame__Output | null | undefined, streams?: { stdout: boolean; stderr: boolean }): void {
   if (!f) return;
-  (f.stream === 'stderr' ? ctx.io.stderr : ctx.io.stdout).write(f.data);
+  const err = f.stream === 'stderr';
+  // run -a: only the streams asked for (with a TTY all output is stdout).
+  if (streams && !(err ? streams.stderr : streams.stdout)) return;
+  (err ? ctx.io.stderr : ctx.io.stdout).write(f.data);
 }
 
 /** Attaches to a container's main process until it exits or the user detaches. */
@@ -182,7 +185,7 @@ export interface RunAttachedResult {
 export async function runAttached(
   ctx: Ctx,
   create: engineV1.CreateContainerRequest,
-  o: Omit<AttachOptions, 'logs'> & { onCreated: (c: engineV1.RunAttachedCreated__Output) => void },
+  o: Omit<AttachOptions, 'logs'> & { onCreated: (c: engineV1.RunAttachedCreated__Output) => void; streams?: { stdout: boolean; stderr: boolean } },
 ): Promise<RunAttachedResult> {
   const call = ctx.engine().RunAttached() as unknown as Duplex;
   call.write({ start: { create, stdin: o.stdin } });
@@ -194,7 +197,7 @@ export async function runAttached(
     if (m.msg === 'created' && m.created) {
       id = m.created.id;
       o.onCreated(m.created);
-    } else if (m.msg === 'output') writeFrame(ctx, m.output);
+    } else if (m.msg === 'output') writeFrame(ctx, m.output, o.streams);
     else if (m.msg === 'exit' && m.exit) exitCode = m.exit.exitCode;
   });
   if (r.detached) ctx.err(`\nberth: detached from ${id.slice(0, 12)}; \`berth attach ${id.slice(0, 12)}\` to come back\n`);

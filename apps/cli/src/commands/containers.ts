@@ -108,6 +108,7 @@ export async function run(ctx: Ctx): Promise<number> {
   }
   const r = await runAttached(ctx, createRequest(req), {
     stdin: req.config.attachStdin, tty: req.config.tty, detachKeys: req.detachKeys, proxySignals: req.sigProxy && !req.config.tty,
+    streams: { stdout: req.config.attachStdout, stderr: req.config.attachStderr },
     onCreated: (c) => {
       writeCidfile(req.cidfile, c.id);
       printWarnings(ctx, c.warnings);
