@@ -230,6 +230,20 @@ describe('run flags', () => {
       expect((await berth('run', '-d', '-a', 'stdout', 'busybox', 'true')).stderr).toContain('conflicting options: -a and -d');
     });
 
+    it('--volumes-from mounts the other container\'s volumes and binds (:ro read-only); an unknown container is refused, leaving nothing', async () => {
+      const src = nameOf('vfrom-src');
+      expectOk(await berth('run', '--name', src, '--network', 'none', '-v', '/data', 'busybox', 'sh', '-c', 'echo kept > /data/f'));
+      expect(await inside(['--volumes-from', src], 'cat /data/f')).toEqual(['kept']);
+      const ro = await berth('run', '--rm', '--network', 'none', '--volumes-from', `${src}:ro`, 'busybox', 'sh', '-c', 'echo x > /data/g');
+      expect(ro.code).not.toBe(0);
+      expect(ro.stderr).toContain('Read-only file system');
+      const name = nameOf('vfrom');
+      const missing = await berth('create', '--name', name, '--volumes-from', 'bt-no-such-container', 'busybox', 'true');
+      expect(missing.code).toBe(125);
+      expect(missing.stderr).toContain('no such container');
+      expect((await berth('ps', '-a', '--filter', `name=${name}`, '-q')).stdout).toBe('');
+    });
+
     it('the Docker API maps the same HostConfig fields', async () => {
       const { path, dev } = blockDevice();
       const name = nameOf('docker');

@@ -19,6 +19,7 @@ export const CLIENT_RUN_FLAGS: FlagDef[] = [
   { name: 'expose', kind: 'list', description: 'Expose a port or a range of ports' },
   { name: 'network-alias', kind: 'list', description: 'Add network-scoped alias for the container' },
   { name: 'add-host', kind: 'list', description: 'Add a custom host-to-IP mapping (host:ip)' },
+  { name: 'volumes-from', kind: 'list', description: 'Mount volumes from the specified container(s)' },
   { name: 'attach', short: 'a', kind: 'list', description: 'Attach to STDIN, STDOUT or STDERR' },
   { name: 'ip', kind: 'string', description: 'IPv4 address (e.g., 172.30.100.104) on the user-defined network given by --network' },
   { name: 'publish-all', short: 'P', kind: 'bool', description: 'Publish all exposed ports to random ports' },
@@ -43,6 +44,8 @@ export interface ClientRunOptions {
   extraHosts: string[];
   /** -a/--attach: the streams named (lowercase), [] = Docker's default (stdout, stderr; stdin with -i). */
   attach: string[];
+  /** --volumes-from entries as given. */
+  volumesFrom: string[];
   /** --ip, "" = none. */
   ipv4Address: string;
   /** "" = none. */
@@ -94,6 +97,10 @@ export function clientRunOptions(p: ParsedCommand, readFile: (path: string) => s
     if (!['stdin', 'stdout', 'stderr'].includes(s)) throw invalidFlagValue(flagOf('attach'), (v['attach'] as string[])[i]!, 'valid streams are STDIN, STDOUT and STDERR');
   }
   if (attach.length && v['detach'] === true) throw new InvalidArgumentError('conflicting options: -a and -d (a detached run attaches no streams)', { field: 'attach' });
+  const volumesFrom = [...(v['volumes-from'] as string[])];
+  for (const e of volumesFrom) {
+    if (!/^[^:\s]+(:(ro|rw))?$/.test(e)) throw invalidFlagValue(flagOf('volumes-from'), e, 'expected CONTAINER[:ro|:rw]');
+  }
   const ipv4Address = (v['ip'] as string | undefined) ?? '';
   if (ipv4Address && !isIPv4(ipv4Address)) throw invalidFlagValue(flagOf('ip'), ipv4Address, 'expected an IPv4 address');
   if (p.changed.has('platform')) {
@@ -111,5 +118,5 @@ export function clientRunOptions(p: ParsedCommand, readFile: (path: string) => s
   if (v['detach'] === true && p.changed.has('sig-proxy') && v['sig-proxy'] === true) {
     throw new InvalidArgumentError('conflicting options: --sig-proxy and -d (a detached run has no client to proxy signals from)', { field: 'sig-proxy' });
   }
-  return { labels, exposedPorts, networkAliases, extraHosts, attach, ipv4Address, cidfile, detachKeys, sigProxy: v['sig-proxy'] !== false };
+  return { labels, exposedPorts, networkAliases, extraHosts, attach, volumesFrom, ipv4Address, cidfile, detachKeys, sigProxy: v['sig-proxy'] !== false };
 }

@@ -188,6 +188,8 @@ export interface HostConfig {
   extraHosts?: string[];
   /** --ip: the container's fixed IPv4 address on the user-defined network it is created on; absent = the next free one. */
   ipv4Address?: string;
+  /** --volumes-from: "container[:ro|:rw]", whose volumes and binds this container mounts too. */
+  volumesFrom?: string[];
   /** --ipc, --pid, --uts: "" (own namespace) | "host" | "container:<name|id>". Absent = "". */
   ipcMode?: string;
   pidMode?: string;

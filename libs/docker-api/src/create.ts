@@ -226,6 +226,7 @@ export function decodeCreate(body: Json, name: string): DecodedCreate {
     ...(num(h['ShmSize']) > 0 ? { shmSize: num(h['ShmSize']) } : {}),
     ...(strList(h['ExtraHosts']).length ? { extraHosts: strList(h['ExtraHosts']) } : {}),
     ...(ownIp ? { ipv4Address: ownIp } : {}),
+    ...(strList(h['VolumesFrom']).length ? { volumesFrom: strList(h['VolumesFrom']) } : {}),
     logConfig: { type: logType === 'json-file' || logType === 'local' ? '' : logType, config: Object.fromEntries(Object.entries(obj(logConfig['Config'])).map(([k, v]) => [k, str(v)])) },
   };
   return { request: toWire(name.replace(/^\//, ''), config, hostConfig), extraNetworks, aliases, autoRemove };

@@ -141,6 +141,7 @@ export function inspectContainer(c: ContainerRecord): Record<string, unknown> {
       PublishAllPorts: h.publishAllPorts ?? false,
       ShmSize: h.shmSize ?? 64 * 1024 * 1024,
       ExtraHosts: h.extraHosts?.length ? h.extraHosts : null,
+      VolumesFrom: h.volumesFrom?.length ? h.volumesFrom : null,
       Ulimits: h.ulimits?.length ? h.ulimits.map((u) => ({ Name: u.name, Soft: u.soft, Hard: u.hard })) : null,
       CpuPeriod: h.cpuPeriod ?? 0,
       CpuQuota: h.cpuQuota ?? 0,

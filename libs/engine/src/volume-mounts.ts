@@ -4,15 +4,15 @@
 // anonymous one for each image VOLUME). Each volume the container uses gets a
 // reference to it (volume_refs), which rm -v and volume rm look at; the undo
 // drops the references and the volumes this step created, nothing else.
-import { InvalidArgumentError } from '@berth/errors';
+import { InvalidArgumentError, NotFoundError } from '@berth/errors';
 import type { RunContext } from './run-plan';
 import type { SagaStep } from './saga';
-import type { MountPoint } from './types';
+import type { ContainerRecord, MountPoint } from './types';
 import { chownToContainerRoot } from './userns';
 import type { VolumeStore } from './volumes';
 
 /** Resolves -v/--tmpfs and image VOLUMEs to mount points (ctx.mounts), creating volumes as Docker does. */
-export function prepareVolumesStep(volumes: VolumeStore): SagaStep<RunContext> {
+export function prepareVolumesStep(volumes: VolumeStore, findContainer?: (ref: string) => ContainerRecord): SagaStep<RunContext> {
   const created: string[] = [];
   return {
     name: 'prepareVolumes',
@@ -36,6 +36,18 @@ export function prepareVolumesStep(volumes: VolumeStore): SagaStep<RunContext> {
           if (!existing && ctx.idMapping) chownToContainerRoot(v.mountpoint, ctx.idMapping);
           volumes.addRef(v.name, ctx.id);
           mounts.push({ type: 'volume', name: v.name, source: v.mountpoint, destination: m.target, rw: !m.readOnly, options });
+        }
+      }
+      // --volumes-from: the other container's volumes and binds at the same paths (its tmpfs are its own).
+      for (const entry of ctx.hostConfig.volumesFrom ?? []) {
+        const [ref, mode] = entry.split(':') as [string, string | undefined];
+        const from = findContainer ? findContainer(ref) : undefined;
+        if (!from) throw new NotFoundError(`--volumes-from ${ref}: no such container`, { field: 'volumes_from' });
+        for (const m of from.mounts) {
+          if (m.type === 'tmpfs' || dests.has(m.destination)) continue;
+          dests.add(m.destination);
+          if (m.type === 'volume') volumes.addRef(m.name, ctx.id);
+          mounts.push({ ...m, rw: mode === 'ro' ? false : mode === 'rw' ? true : m.rw });
         }
       }
       // Image VOLUMEs not covered by a user mount get anonymous volumes.

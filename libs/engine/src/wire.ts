@@ -50,6 +50,7 @@ export interface WireHostConfig extends WirePodOptions {
   shmSize?: number;
   extraHosts?: string[];
   ipv4Address?: string;
+  volumesFrom?: string[];
   networkAliases?: string[];
 }
 export type { WirePodOptions } from './pod-options';
@@ -144,6 +145,12 @@ function extraResourcesFromWire(w: WireHostConfig): Partial<HostConfig> {
       if ('error' in h) throw new InvalidArgumentError(`host_config.extra_hosts[${i}] "${quoteValue(e)}": ${h.error}`, { field: `host_config.extra_hosts[${i}]` });
     });
     out.extraHosts = [...w.extraHosts];
+  }
+  if (w.volumesFrom?.length) {
+    w.volumesFrom.forEach((e, i) => {
+      if (!/^[^:\s]+(:(ro|rw))?$/.test(e)) throw new InvalidArgumentError(`host_config.volumes_from[${i}] "${quoteValue(e)}": expected CONTAINER[:ro|:rw]`, { field: `host_config.volumes_from[${i}]` });
+    });
+    out.volumesFrom = [...w.volumesFrom];
   }
   if (w.ipv4Address) {
     const mode = w.networkMode ?? '';

@@ -99,7 +99,7 @@ export class ContainerCreation {
       ...(idMapping ? { idMapping } : {}),
     };
     try {
-      await this.ctx.runSteps([...createSteps(this.ctx.ports), prepareVolumesStep(this.ctx.volumes)], run);
+      await this.ctx.runSteps([...createSteps(this.ctx.ports), prepareVolumesStep(this.ctx.volumes, (ref) => this.ctx.store.find(ref))], run);
     } catch (e) {
       this.ctx.store.delete(id); // volume_refs rows cascade
       throw e;

@@ -159,6 +159,10 @@ function HostConfig$encode(m,w,q){
   }
   if(m.ipv4Address!=null&&Object.hasOwnProperty.call(m,"ipv4Address"))
   w.uint32(466).string(m.ipv4Address)
+  if(m.volumesFrom!=null&&m.volumesFrom.length){
+  for(var i=0;i<m.volumesFrom.length;++i)
+  w.uint32(474).string(m.volumesFrom[i])
+  }
   return w
 },
 function HostConfig$decode(r,l,e,n){
@@ -375,6 +379,12 @@ function HostConfig$decode(r,l,e,n){
   }
   case 58: {
   m.ipv4Address=r.string()
+  break
+  }
+  case 59: {
+  if(!(m.volumesFrom&&m.volumesFrom.length))
+  m.volumesFrom=[]
+  m.volumesFrom.push(r.string())
   break
   }
   case 23: {
@@ -734,6 +744,14 @@ function HostConfig$verify(m,n){
   if(m.ipv4Address!=null&&Object.hasOwnProperty.call(m,"ipv4Address")){
   if(!util.isString(m.ipv4Address))
   return"ipv4Address: string expected"
+  }
+  if(m.volumesFrom!=null&&Object.hasOwnProperty.call(m,"volumesFrom")){
+  if(!Array.isArray(m.volumesFrom))
+  return"volumesFrom: array expected"
+  for(var i=0;i<m.volumesFrom.length;++i){
+  if(!util.isString(m.volumesFrom[i]))
+  return"volumesFrom: string[] expected"
+  }
   }
   if(m.ipcMode!=null&&Object.hasOwnProperty.call(m,"ipcMode")){
   if(!util.isString(m.ipcMode))
@@ -1117,6 +1135,14 @@ function HostConfig$fromObject(d,n){
   if(d.ipv4Address!=null){
   m.ipv4Address=String(d.ipv4Address)
   }
+  if(d.volumesFrom){
+  if(!Array.isArray(d.volumesFrom))
+  throw TypeError(".berth.engine.v1.HostConfig.volumesFrom: array expected")
+  m.volumesFrom=[]
+  for(var i=0;i<d.volumesFrom.length;++i){
+  m.volumesFrom[i]=String(d.volumesFrom[i])
+  }
+  }
   if(d.ipcMode!=null){
   m.ipcMode=String(d.ipcMode)
   }
@@ -1218,6 +1244,7 @@ function HostConfig$toObject(m,o,q){
   d.ulimits=[]
   d.networkAliases=[]
   d.extraHosts=[]
+  d.volumesFrom=[]
   }
   if(o.objects||o.defaults){
   d.sysctls={}
@@ -1575,6 +1602,12 @@ function HostConfig$toObject(m,o,q){
   }
   if(m.ipv4Address!=null&&Object.hasOwnProperty.call(m,"ipv4Address")){
   d.ipv4Address=m.ipv4Address
+  }
+  if(m.volumesFrom&&m.volumesFrom.length){
+  d.volumesFrom=[]
+  for(var j=0;j<m.volumesFrom.length;++j){
+  d.volumesFrom[j]=m.volumesFrom[j]
+  }
   }
   return d
 }

@@ -221,6 +221,13 @@ export interface HostConfig {
    * ALREADY_EXISTS then when another container holds it.
    */
   'ipv4Address'?: (string);
+  /**
+   * --volumes-from: "container[:ro|:rw]": that container's volumes and bind
+   * mounts are mounted here too, at the same paths (read-only with :ro; by
+   * default each as it is there). A mount of this request at the same path
+   * wins. NOT_FOUND when the container does not exist.
+   */
+  'volumesFrom'?: (string)[];
   '_memorySwappiness'?: "memorySwappiness";
   '_oomScoreAdj'?: "oomScoreAdj";
 }
@@ -435,6 +442,13 @@ export interface HostConfig__Output {
    * ALREADY_EXISTS then when another container holds it.
    */
   'ipv4Address': (string);
+  /**
+   * --volumes-from: "container[:ro|:rw]": that container's volumes and bind
+   * mounts are mounted here too, at the same paths (read-only with :ro; by
+   * default each as it is there). A mount of this request at the same path
+   * wins. NOT_FOUND when the container does not exist.
+   */
+  'volumesFrom': (string)[];
   '_memorySwappiness'?: "memorySwappiness";
   '_oomScoreAdj'?: "oomScoreAdj";
 }
