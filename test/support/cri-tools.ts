@@ -7,7 +7,10 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CliStack } from './cli-stack';
 
-export const CRI_TOOLS = process.env['BERTH_CRI_TOOLS'] ?? '/work/shared/tools/cri';
+/** BERTH_CRI_TOOLS, else shared/tools/cri beside the repository, else where the machine keeps it. */
+export const CRI_TOOLS = process.env['BERTH_CRI_TOOLS']
+  ?? [join(__dirname, '..', '..', '..', 'shared', 'tools', 'cri'), '/work/shared/tools/cri'].find((d) => existsSync(join(d, 'crictl')))
+  ?? '/work/shared/tools/cri';
 
 export function criTool(name: 'crictl' | 'critest'): string {
   const path = join(CRI_TOOLS, name);

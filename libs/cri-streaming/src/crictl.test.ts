@@ -18,7 +18,10 @@ import type { CriStreamingServer } from './server-types';
 import type { StreamingIo, StreamingRuntime } from './runtime';
 
 const repo = path.resolve(__dirname, '../../..');
-const CRICTL = process.env.BERTH_CRICTL ?? path.resolve(repo, '../shared/tools/cri/crictl');
+// BERTH_CRICTL, else crictl from BERTH_CRI_TOOLS, from shared/tools/cri beside the repository, or where the machine keeps it (as test/support/cri-tools.ts).
+const CRICTL = process.env.BERTH_CRICTL
+  ?? [process.env.BERTH_CRI_TOOLS, path.resolve(repo, '../shared/tools/cri'), '/work/shared/tools/cri'].filter((d): d is string => !!d).map((d) => path.join(d, 'crictl')).find((p) => fs.existsSync(p))
+  ?? path.resolve(repo, '../shared/tools/cri/crictl');
 
 /** Runs commands as host processes: a runtime whose containers are the host. */
 class HostRuntime implements StreamingRuntime {

@@ -7,7 +7,7 @@
 // exact conflist ADD ran with is kept in the record, so DEL runs the same
 // chain even when the network or the drop-in changed since.
 import { existsSync } from 'node:fs';
-import { closeStateTree } from '@berth/kit';
+import { closeStateTree, Mutex } from '@berth/kit';
 import { InvalidArgumentError } from '@berth/errors';
 import { bridgeConflist, CNI_VERSION } from '../conflist';
 import type { AttachTarget, Datapath, DatapathHost } from '../datapath';
@@ -27,8 +27,19 @@ export interface CniDatapathOptions {
   chainPrefix: string;
 }
 
+/**
+ * portmap makes its shared chains (CNI-HOSTPORT-DNAT...) on first use with
+ * `iptables -N`, which on nf_tables fails "CHAIN_USER_ADD failed (File
+ * exists)" when two ADDs race to make them: the ADDs and DELs that publish
+ * ports, and the removal of the idle chains, hold one lock in this process,
+ * and an ADD that loses that race to another process is tried once more
+ * (the runtime has undone its first attempt).
+ */
+const CHAIN_RACE = /CHAIN_USER_ADD failed \(File exists\)/;
+
 export class CniDatapath implements Datapath {
   readonly name = 'cni' as const;
+  private readonly portmapLock = new Mutex();
   readonly runtime: CniRuntime;
   /** The conflist of network mode none; its name is one of this manager's networks to the cache sweep. */
   readonly loopbackList: CniConfList;
@@ -59,13 +70,19 @@ export class CniDatapath implements Datapath {
 
   /** Routes are fixed in the conflist at plan(): `defaultRoute` is not used. */
   async add(ep: EndpointRecord): Promise<void> {
-    this.fillFromResult(ep, await this.runtime.add(ep.conflist!, this.runtimeConf(ep)));
+    const add = () => this.runtime.add(ep.conflist!, this.runtimeConf(ep));
+    const result = ep.ports.length
+      ? await this.portmapLock.run(() => add().catch((e: unknown) => (CHAIN_RACE.test((e as Error).message) ? add() : Promise.reject(e))))
+      : await add();
+    this.fillFromResult(ep, result);
     // host-local claims addresses in 0644 files (0755 dirs): closed at once.
     if (ep.networkId) await closeStateTree(this.opts.ipamDir);
   }
 
   async remove(ep: EndpointRecord): Promise<void> {
-    if (ep.conflist) await this.runtime.del(ep.conflist, this.runtimeConf(ep, true));
+    if (!ep.conflist) return;
+    const del = () => this.runtime.del(ep.conflist!, this.runtimeConf(ep, true));
+    await (ep.ports.length ? this.portmapLock.run(del) : del());
   }
 
   async check(ep: EndpointRecord): Promise<void> {
@@ -77,8 +94,10 @@ export class CniDatapath implements Datapath {
 
   /** Drops portmap's shared chains once no CNI attachment publishes ports (see portmap-chains.ts). */
   async releaseIdle(): Promise<void> {
-    if (this.host.endpoints().some((e) => e.ports.length && datapathOf(e) === 'cni')) return;
-    await removeIdlePortmapChains();
+    await this.portmapLock.run(async () => {
+      if (this.host.endpoints().some((e) => e.ports.length && datapathOf(e) === 'cni')) return;
+      await removeIdlePortmapChains();
+    });
   }
 
   /** Cached results of our networks with no record: DEL from the cached config, as libcni would. */
