@@ -61,9 +61,9 @@ describe('engine: exit handling and an attach in progress', () => {
     expect(engine.store.get(c.id).state).toBe('exited');
     expect(engine.holdRuntime(c.id)).toBeUndefined(); // a second attach now would race the delete: refused
     release();
-    await flush();
+    // The removal deletes the state dir (on the disk, off the event loop) before the record.
+    await expect.poll(() => engine.list({ all: true })).toEqual([]);
     expect(ports.rec.calls).toContain(`namespaces.delete ${c.id}`);
-    expect(engine.list({ all: true })).toEqual([]);
     expect(ports.rec.live.size).toBe(0);
   });
 });
