@@ -171,7 +171,7 @@ describe('crictl against the streaming server', () => {
 
   it('exec -it: the terminal size and keys arrive (a pty on crictl\'s side)', async () => {
     const bridge = path.join(repo, 'test/fixtures/pty_bridge.py');
-    const child = spawn('python3', [bridge, '30', '100', CRICTL, '--runtime-endpoint', `unix://${socketPath}`, 'exec', '-it', 'ctr1', 'tty-probe'], {
+    const child = spawn('/usr/bin/python3', [bridge, '30', '100', CRICTL, '--runtime-endpoint', `unix://${socketPath}`, 'exec', '-it', 'ctr1', 'tty-probe'], {
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let out = '';
