@@ -347,9 +347,9 @@ describe('run flags', () => {
         const r = await berth('run', '--rm', '--mount', 'type=bind,source=/no/such/berth-dir,target=/x', 'busybox', 'true');
         expect(r.stderr).toContain('bind source path does not exist');
         // What berth does not do yet is refused by name, saying why (not "unknown flag").
-        const p = await berth('run', '--rm', '--add-host', 'db:10.0.0.1', 'busybox', 'true');
+        const p = await berth('run', '--rm', '--mac-address', '02:42:ac:11:00:02', 'busybox', 'true');
         expect(p.code).not.toBe(0);
-        expect(p.stderr).toContain('--add-host is not supported by berth');
+        expect(p.stderr).toContain('--mac-address is not supported by berth');
       } finally {
         await berth('volume', 'rm', '-f', vol);
         rmSync(dir, { recursive: true, force: true });
