@@ -163,7 +163,10 @@ export function registerSystem(router: Router, b: Backends, paths: BerthPaths): 
     }
     const ac = new AbortController();
     res.on('close', () => ac.abort());
-    const call = b.engine.Events({ since: timestampParam(q.get('since')), until: timestampParam(q.get('until')), filters }, { signal: ac.signal });
+    // Without `since`, events from the moment of the request, as Docker: the engine subscribes only
+    // after the call reaches it, and a create the client sends once it has the headers may get there first.
+    const since = timestampParam(q.get('since')) || (Math.floor(Date.now()) / 1000).toFixed(3);
+    const call = b.engine.Events({ since, until: timestampParam(q.get('until')), filters }, { signal: ac.signal });
     res.writeHead(200, { 'Content-Type': 'application/json' });
     res.flushHeaders();
     try {
