@@ -12,6 +12,8 @@
 //   io/         exec, copy (docker cp)
 //   volume-mounts.ts  the create saga's volumes step; container-commit.ts  commit
 //   recovery.ts reaches the engine only through recoveryHost()
+//   root-reconcile.ts  writable roots no container owns, removed at start
+//               and after a layers call with an unknown outcome
 //
 // The gRPC layer (service.ts) maps wire messages onto this API and back.
 import type { LogEntry } from '@berth/cri-log';
@@ -39,6 +41,7 @@ import { ContainerStats, type StatsSample } from './queries/stats';
 import { ContainerTop } from './queries/top';
 import { ContainerWaits } from './queries/wait';
 import type { RecoveryHost } from './recovery';
+import { RootReconcile } from './root-reconcile';
 import { closeEngineState } from './state-modes';
 import { countContainers, type ContainerCounts } from './summary';
 import type { TopResult } from './top';
@@ -88,8 +91,19 @@ export class Engine {
   /** Releasing what a process holds in the other services (lifecycle/release.ts). */
   private readonly release: RuntimeRelease;
 
+  /** Writable roots no container owns, removed (root-reconcile.ts). */
+  private readonly roots: RootReconcile;
+
   constructor(o: EngineOptions) {
-    this.ctx = new EngineContext(o);
+    this.roots = new RootReconcile({
+      store: o.store,
+      layers: o.ports.layers,
+      isCreating: (id) => this.creation.isCreating(id),
+      stopped: () => this.ctx.closed,
+      warn: (msg) => this.ctx.warn(msg),
+    });
+    // Every layers call whose outcome is unknown is followed by a pass.
+    this.ctx = new EngineContext({ ...o, ports: { ...o.ports, layers: this.roots.watch(o.ports.layers) } });
     this.store = this.ctx.store;
     this.volumes = this.ctx.volumes;
     this.events = this.ctx.events;
@@ -344,6 +358,16 @@ export class Engine {
   }
 
   // ---- recovery ---------------------------------------------------------------
+
+  /**
+   * Removes the writable roots the layers service keeps that no container
+   * and no create in flight owns (root-reconcile.ts); returns their keys.
+   * Recovery runs it at start; the engine runs it itself after a layers call
+   * with an unknown outcome.
+   */
+  reconcileRoots(): Promise<string[]> {
+    return this.roots.run();
+  }
 
   /** What recovery (recovery.ts) may do to this engine's containers, and nothing else. */
   recoveryHost(): RecoveryHost {

@@ -85,6 +85,13 @@ export interface LayersPort {
   diff(key: string): Promise<LayerDescriptor>;
   /** Unmounts and deletes the writable root. */
   remove(key: string): Promise<void>;
+  /**
+   * Keys of every writable root `prepare` made that the layers service still
+   * keeps, whether a container owns it or not (root-reconcile.ts removes the
+   * ones none does). Roots are told from other snapshots by a label prepare
+   * sets, not by the shape of their key.
+   */
+  listRoots(): Promise<string[]>;
 }
 
 /** Resource limits, in the units of HostConfig (bytes, nano-CPUs, shares). */

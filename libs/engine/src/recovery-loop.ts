@@ -1,4 +1,5 @@
 // Recovery at engine start, in the background: recovery.ts over the records,
+// then the writable roots no container owns are removed (root-reconcile.ts),
 // then the peers' reconcile with the containers that remain (the cgroups and
 // networks services drop what no container holds, keeping anything newer
 // than the list). The engine serves meanwhile; a peer that is unavailable
@@ -27,6 +28,8 @@ export async function recoverInBackground(engine: Engine, o: RecoveryLoopOptions
     try {
       // (recover() starts the log copy of each container it keeps watching.)
       const actions = await recover(engine);
+      const roots = await engine.reconcileRoots();
+      if (roots.length) o.log.info({ roots }, 'removed writable roots no container owns');
       // A container started meanwhile is newer than the list: its cgroup and network are left alone.
       const asOfMs = Date.now();
       await o.reconcilePeers(engine.list({ all: true }).map((c) => c.id), asOfMs);

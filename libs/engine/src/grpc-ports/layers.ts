@@ -14,6 +14,13 @@ import { ignoreNotFound } from './shared';
 export type LayersClient = BerthClient<layersV1.LayersDefinition, layersV1.LayersHandlers>;
 export type ContentClient = BerthClient<imagesV1.ContentDefinition, imagesV1.ContentHandlers>;
 
+/**
+ * The label every writable root prepare makes carries (value: the container
+ * id, its key): listRoots finds the engine's roots by it, and leaves the
+ * layers service's other snapshots (layers, views) alone.
+ */
+export const CONTAINER_ROOT_LABEL = 'io.berth.engine.container';
+
 export function grpcLayersPort(layers: LayersClient, content: ContentClient): LayersPort {
   const mount: LayersPort['mount'] = async (key, idMapping) => {
     // --userns auto: the service mounts every layer idmapped (LinuxIDMapping has IdRange's fields).
@@ -22,7 +29,7 @@ export function grpcLayersPort(layers: LayersClient, content: ContentClient): La
   return {
     async prepare(key, chain, idMapping) {
       try {
-        await layers.Prepare({ key, parent: chain[chain.length - 1] ?? '' });
+        await layers.Prepare({ key, parent: chain[chain.length - 1] ?? '', labels: { [CONTAINER_ROOT_LABEL]: key } });
       } catch (e) {
         // Idempotent per key: a retry after a lost reply reuses the snapshot.
         if (!isAlreadyExists(e)) throw e;
@@ -68,6 +75,12 @@ export function grpcLayersPort(layers: LayersClient, content: ContentClient): La
         if (!isNotFound(e) && !isFailedPrecondition(e)) throw e;
       }
       await ignoreNotFound(layers.Remove({ key }));
+    },
+
+    async listRoots() {
+      return (await layers.List({})).snapshots
+        .filter((s) => s.kind === 'SNAPSHOT_KIND_ACTIVE' && s.labels[CONTAINER_ROOT_LABEL] === s.key)
+        .map((s) => s.key);
     },
   };
 }

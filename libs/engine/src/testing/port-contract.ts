@@ -92,6 +92,16 @@ export function describePortContract(name: string, setup: () => Promise<PortsUnd
         await p.layers.remove(key);
       });
 
+      it('listRoots lists a prepared root until it is removed, and no layer of the image', async () => {
+        await p.layers.prepare(key, image.layers);
+        cleanups.push(() => p.layers.remove(key));
+        const listed = await p.layers.listRoots();
+        expect(listed).toContain(key);
+        expect(listed.filter((k) => image.layers.includes(k))).toEqual([]);
+        await p.layers.remove(key);
+        expect(await p.layers.listRoots()).not.toContain(key);
+      });
+
       it('mount and diff of a root never prepared are NotFound', async () => {
         expect(isNotFound(await rejection(p.layers.mount(key)))).toBe(true);
         expect(isNotFound(await rejection(p.layers.diff(key)))).toBe(true);

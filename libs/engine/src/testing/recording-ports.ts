@@ -141,6 +141,10 @@ export function recordingPorts(now: () => number = Date.now): RecordingPorts {
         return { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: 'sha256:' + 'd'.repeat(64), diffId: 'sha256:' + 'e'.repeat(64), size: 123 };
       },
       async remove(key) { call('layers.remove', key); rec.live.delete(`rootfs ${key}`); },
+      async listRoots() {
+        call('layers.listRoots', '');
+        return [...rec.live].filter((x) => x.startsWith('rootfs ')).map((x) => x.slice(7));
+      },
     },
     cgroups: {
       async create(id) { call('cgroups.create', id); rec.live.add(`cgroup ${id}`); return { path: `/sys/fs/cgroup/berth/${id}` }; },
