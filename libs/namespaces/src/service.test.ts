@@ -276,6 +276,27 @@ describe('namespaces service over gRPC', () => {
     expect(await logsOf(c, 'cat')).toBe('hello berth\n');
   });
 
+  it("capabilities: unset is Docker's set, an empty message none at all (--cap-drop ALL), for the init and an exec", async () => {
+    const c = await start();
+    const none = { bounding: [], effective: [], permitted: [], inheritable: [], ambient: [] };
+    const caps = "grep -E '^Cap(Bnd|Eff|Prm)' /proc/self/status";
+    const zero = 'CapPrm:\t0000000000000000\nCapEff:\t0000000000000000\nCapBnd:\t0000000000000000\n';
+    await c.Create({ id: 'nocaps-init', spec: { ...spec([]), process: proc(['sh', '-c', caps], { capabilities: none }) } });
+    await c.Start({ id: 'nocaps-init' });
+    expect((await c.Wait({ id: 'nocaps-init' })).exitCode).toBe(0);
+    expect(await logsOf(c, 'nocaps-init')).toBe(zero);
+    await c.Create({ id: 'nocaps', spec: { ...spec([]), process: proc(['sleep', '1000'], { capabilities: none }) } });
+    await c.Start({ id: 'nocaps' });
+    await c.Exec({ id: 'nocaps', execId: 'none', process: proc(['sh', '-c', caps], { capabilities: none }) });
+    expect(await attachCollect(c, { id: 'nocaps', execId: 'none' })).toMatchObject({ stdout: zero, exit: { exitCode: 0 } });
+    // An exec that leaves capabilities unset gets Docker's default set.
+    await c.Exec({ id: 'nocaps', execId: 'dflt', process: proc(['sh', '-c', caps]) });
+    const dflt = await attachCollect(c, { id: 'nocaps', execId: 'dflt' });
+    expect(dflt.stdout).toContain('CapEff:\t00000000a80425fb\n');
+    await c.Delete({ id: 'nocaps', force: true });
+    await c.Delete({ id: 'nocaps-init' });
+  });
+
   it('signals by name, follows logs until the exit, publishes exec exits', async () => {
     const c = await start();
     const since = new Date(Date.now() - 1000);

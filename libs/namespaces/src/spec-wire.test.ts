@@ -136,4 +136,13 @@ describe('processFromWire', () => {
     expect(isInvalidArgument(bad)).toBe(true);
     expect(bad.field).toBe('process.capabilities.effective');
   });
+
+  it('a capabilities message with every set empty is no capability at all, for an exec and an init (--cap-drop ALL), never the defaults', () => {
+    const none = { bounding: [], effective: [], permitted: [], inheritable: [], ambient: [] };
+    const empty = { bounding: [], effective: [], permitted: [], inheritable: [], ambient: [] };
+    expect(processFromWire(wireProcess({ args: ['ls'], capabilities: none })).capabilities).toEqual(empty);
+    expect(specFromWire(wireSpec({ process: wireProcess({ args: ['sh'], capabilities: none }) })).process.capabilities).toEqual(empty);
+    // Unset stays Docker's default set.
+    expect(processFromWire(wireProcess({ args: ['ls'], capabilities: null })).capabilities?.effective).toEqual([...DEFAULT_CAPABILITIES]);
+  });
 });

@@ -4,9 +4,11 @@
 // whatever was left unset.
 //
 // Proto3 cannot tell an empty repeated field from an unset one, so an empty
-// list means "the default" for env, capabilities, namespaces, masked and
-// readonly paths; `mounts` are applied after the default mounts (the proto's
-// contract), replacing a default mount with the same destination.
+// list means "the default" for env, namespaces, masked and readonly paths;
+// `mounts` are applied after the default mounts (the proto's contract),
+// replacing a default mount with the same destination. Capabilities are a
+// message, which proto3 does tell apart: unset is Docker's default set, a
+// message with every set empty is no capability at all (--cap-drop ALL).
 // Errors are InvalidArgumentError naming the proto field path (spec.process.args,
 // process.rlimits[0].soft ...); the runtime's own validation of the result
 // (shim-config.ts) names runtime field paths, which mirror the proto ones.
@@ -49,13 +51,12 @@ function rlimitValue(field: string, v: number): number | 'unlimited' {
   return v > Number.MAX_SAFE_INTEGER ? 'unlimited' : v;
 }
 
+/** Unset: undefined (withDefaults gives Docker's set). Set: exactly these
+ * sets, all empty included: a process that drops every capability must not
+ * get the defaults back (Process.capabilities in process.proto). */
 function capabilitiesOf(c: typesV1.LinuxCapabilities__Output | null): Capabilities | undefined {
   if (!c) return undefined;
-  const sets = { bounding: c.bounding, effective: c.effective, permitted: c.permitted, inheritable: c.inheritable, ambient: c.ambient };
-  // An all-empty message is what an unset one looks like to a caller that
-  // built it field by field: keep Docker's defaults then.
-  if (Object.values(sets).every((s) => s.length === 0)) return undefined;
-  return sets;
+  return { bounding: c.bounding, effective: c.effective, permitted: c.permitted, inheritable: c.inheritable, ambient: c.ambient };
 }
 
 /**

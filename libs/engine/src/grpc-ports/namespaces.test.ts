@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { NotFoundError } from '@berth/errors';
 import type { ProcessSpec } from '../ports';
 import type { CgroupsClient } from './cgroups';
-import { grpcNamespacesPort, type NamespacesClient } from './namespaces';
+import { capabilitiesOf, grpcNamespacesPort, type NamespacesClient } from './namespaces';
 import { ContainerFiles } from './shared';
 
 const spec = (logPath: string): ProcessSpec => ({
@@ -29,6 +29,7 @@ function clients(logged: { time: string; stream: string; line: Buffer }[] = []) 
     async Start(req: { id: string }) { calls.push(`Start ${req.id}`); return {}; },
     async Delete(req: { id: string }) { calls.push(`Delete ${req.id}`); return {}; },
     async Signal(req: { id: string }) { calls.push(`Signal ${req.id}`); return {}; },
+    async Exec(req: { id: string }) { calls.push(`Exec ${req.id}`); creates.push(req); return { pid: 4343 }; },
     Logs() { return (async function* () { yield* logged; })(); },
   } as unknown as NamespacesClient;
   const cg = {
@@ -157,4 +158,27 @@ describe('grpc namespaces port: the container log', () => {
     expect(readFileSync(logPath, 'utf8').trimEnd().split('\n').map((l) => l.split(' ').slice(3).join(' '))).toEqual(['a', 'b']);
     await port.close();
   }, 30_000);
+});
+
+describe('grpc namespaces port: capabilities', () => {
+  let dir: string;
+  beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'berth-nsport-')); });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('--cap-drop ALL sends a capabilities message with every set empty (none at all) to the init and to an exec, never an unset one (the defaults)', async () => {
+    const none = { bounding: [], effective: [], permitted: [], inheritable: [], ambient: [] };
+    expect(capabilitiesOf([], ['ALL'])).toEqual(none);
+    expect(capabilitiesOf([], ['all'])).toEqual(none);
+    expect(capabilitiesOf(['NET_RAW'], ['ALL'])).toMatchObject({ bounding: ['CAP_NET_RAW'], effective: ['CAP_NET_RAW'], permitted: ['CAP_NET_RAW'] });
+    expect(capabilitiesOf([], [])).toBeUndefined();
+
+    const c = clients();
+    const port = grpcNamespacesPort({ namespaces: c.ns, cgroups: c.cg, files: new ContainerFiles(dir) });
+    await port.create('c1', { ...spec(join(dir, 'c1.log')), capDrop: ['ALL'] });
+    expect((c.creates[0] as { spec: { process: { capabilities?: unknown } } }).spec.process.capabilities).toEqual(none);
+    await port.exec('c1', 'e1', { args: ['id'], env: [], cwd: '/', uid: 0, gid: 0, additionalGids: [], terminal: false, openStdin: false, capAdd: [], capDrop: ['ALL'], privileged: false, noNewPrivileges: false });
+    expect((c.creates[1] as { process: { capabilities?: unknown } }).process.capabilities).toEqual(none);
+    c.settle().resolve();
+    await port.close();
+  });
 });

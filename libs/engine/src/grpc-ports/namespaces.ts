@@ -59,7 +59,11 @@ const capName = (c: string): string => {
   return up === 'ALL' || up.startsWith('CAP_') ? up : `CAP_${up}`;
 };
 
-/** --cap-add/--cap-drop applied to Docker's defaults; undefined = the service's defaults (same set). */
+/**
+ * --cap-add/--cap-drop applied to Docker's defaults; undefined = the service's
+ * defaults (same set). --cap-drop ALL without adds is a message with every set
+ * empty, which the namespaces service takes as no capability at all.
+ */
 export function capabilitiesOf(add: string[], drop: string[]): typesV1.LinuxCapabilities | undefined {
   if (add.length === 0 && drop.length === 0) return undefined;
   const a = add.map(capName);

@@ -10,8 +10,9 @@ export interface ExecRequest {
    */
   'execId'?: (string);
   /**
-   * The process to run (args required; unset capabilities inherit the
-   * container's default set).
+   * The process to run (args required; unset capabilities are Docker's
+   * default set, a capabilities message with every set empty none at all:
+   * Process.capabilities).
    */
   'process'?: (_berth_types_v1_Process | null);
   /**
@@ -27,8 +28,9 @@ export interface ExecRequest__Output {
    */
   'execId': (string);
   /**
-   * The process to run (args required; unset capabilities inherit the
-   * container's default set).
+   * The process to run (args required; unset capabilities are Docker's
+   * default set, a capabilities message with every set empty none at all:
+   * Process.capabilities).
    */
   'process': (_berth_types_v1_Process__Output | null);
   /**

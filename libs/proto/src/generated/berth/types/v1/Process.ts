@@ -35,7 +35,11 @@ export interface Process {
    */
   'cwd'?: (string);
   /**
-   * Capability sets; names like "CAP_CHOWN". Unset = Docker's defaults.
+   * Capability sets; names like "CAP_CHOWN". Unset = Docker's defaults. Set =
+   * exactly these sets: a message whose sets are all empty is a process with
+   * no capability at all (docker --cap-drop ALL, a CRI security context that
+   * drops ALL), never the defaults. Proto3 keeps a message field's presence,
+   * so send the message only when the sets are meant.
    */
   'capabilities'?: (_berth_types_v1_LinuxCapabilities | null);
   /**
@@ -82,7 +86,11 @@ export interface Process__Output {
    */
   'cwd': (string);
   /**
-   * Capability sets; names like "CAP_CHOWN". Unset = Docker's defaults.
+   * Capability sets; names like "CAP_CHOWN". Unset = Docker's defaults. Set =
+   * exactly these sets: a message whose sets are all empty is a process with
+   * no capability at all (docker --cap-drop ALL, a CRI security context that
+   * drops ALL), never the defaults. Proto3 keeps a message field's presence,
+   * so send the message only when the sets are meant.
    */
   'capabilities': (_berth_types_v1_LinuxCapabilities__Output | null);
   /**
