@@ -294,6 +294,23 @@ describe('run flags', () => {
       expect((await berth('run', '--rm', '--ipc', 'none', 'busybox', 'true')).stderr).toContain('--ipc');
     });
 
+    it('--domainname sets the NIS domain name in the container\'s UTS namespace (not the host\'s); with --uts host it is refused; the Docker API maps Domainname', async () => {
+      const hostDomain = readFileSync('/proc/sys/kernel/domainname', 'utf8');
+      expect(await inside(['--hostname', 'web', '--domainname', 'example.test'], 'cat /proc/sys/kernel/hostname /proc/sys/kernel/domainname')).toEqual(['web', 'example.test']);
+      expect(readFileSync('/proc/sys/kernel/domainname', 'utf8')).toBe(hostDomain);
+      const name = nameOf('domain');
+      expectOk(await berth('create', '--name', name, '--domainname', 'corp.test', 'busybox', 'true'));
+      expect(JSON.parse((await berth('inspect', name)).stdout)[0].Config.Domainname).toBe('corp.test');
+      const shared = await berth('run', '--rm', '--uts', 'host', '--domainname', 'x.test', 'busybox', 'true');
+      expect(shared.code).toBe(125);
+      expect(shared.stderr).toContain('domainname');
+      expect((await berth('run', '--rm', '--domainname', 'bad name', 'busybox', 'true')).stderr).toContain('--domainname');
+      const c = await docker.createContainer({ name: nameOf('docker-domain'), Image: 'busybox', Cmd: ['cat', '/proc/sys/kernel/domainname'], Domainname: 'api.test', HostConfig: { NetworkMode: 'none' } });
+      await c.start();
+      expect((await c.wait()).StatusCode).toBe(0);
+      expect((await c.logs({ stdout: true })).toString('utf8')).toContain('api.test');
+    });
+
     it('--dns, --dns-search and --dns-option write resolv.conf', async () => {
       const out = await inside(['--dns', '10.219.202.53', '--dns-search', 'corp.example', '--dns-option', 'ndots:3'], 'cat /etc/resolv.conf');
       expect(out).toContain('nameserver 10.219.202.53');

@@ -24,7 +24,7 @@ int main(void)
 		      "no-new-privileges\nterminal\noom-score-adj\t-17\n"
 		      "namespace\tuser\nnamespace\tpid\nnamespace\tmount\nnamespace\tnetwork\t/run/netns/x\nnamespace\tuts\n"
 		      "uid-map\t0\t100000\t65536\ngid-map\t0\t100000\t65536\n"
-		      "root\t/var/lib/r oot\nroot-readonly\nrootfs-propagation\trslave\nhostname\th1\n"
+		      "root\t/var/lib/r oot\nroot-readonly\nrootfs-propagation\trslave\nhostname\th1\ndomainname\tex.org\n"
 		      "mount\t/proc\tproc\tproc\tnosuid\tnoexec\n"
 		      "mount\t/data\tbind\t/host/da\\tta\trbind\tro\n"
 		      "masked-path\t/proc/kcore\nreadonly-path\t/proc/sys\n"
@@ -48,6 +48,7 @@ int main(void)
 	      "namespaces new and joined");
 	CHECK(cfg.nuid_maps == 1 && cfg.uid_maps[0].host == 100000 && cfg.uid_maps[0].size == 65536, "uid map");
 	CHECK(strcmp(cfg.root, "/var/lib/r oot") == 0 && cfg.root_readonly && cfg.rootfs_propagation == (MS_REC | MS_SLAVE), "root");
+	CHECK(strcmp(cfg.hostname, "h1") == 0 && strcmp(cfg.domainname, "ex.org") == 0, "hostname and domainname");
 	CHECK(cfg.nmounts == 2 && strcmp(cfg.mounts[1].source, "/host/da\tta") == 0 && cfg.mounts[1].noptions == 2 &&
 		      strcmp(cfg.mounts[1].options[1], "ro") == 0,
 	      "mounts with options");
@@ -85,6 +86,7 @@ int main(void)
 		{ MIN "namespace\tuser\n", "a new user namespace needs uid-map and gid-map" },
 		{ MIN "uid-map\t0\t1\t1\n", "uid-map/gid-map given without a new user namespace" },
 		{ MIN "hostname\tx\n", "hostname: needs a new uts namespace" },
+		{ MIN "domainname\tx\n", "domainname: needs a new uts namespace" },
 		{ MIN "sysctl\t../x\t1\n", "sysctl: expected <key> <value>" },
 		{ MIN "sysctl\tkernel.panic\t1\n", "sysctl kernel.panic: not in a namespace the container has" },
 		{ MIN "sysctl\tnet.ipv4.ip_forward\t1\n", "sysctl net.ipv4.ip_forward: not in a namespace" },

@@ -6,7 +6,7 @@
 import { InvalidArgumentError } from '@berth/errors';
 import { logBounds } from '@berth/cri-log';
 import { parseSecurityOpts } from '@berth/seccomp';
-import { checkCgroupnsMode, checkContainerName, MIN_MEMORY, parseDeviceCgroupRule, parseDeviceMapping, type ContainerConfig, type HostConfig } from '@berth/container-config';
+import { checkCgroupnsMode, checkContainerName, checkDomainname, MIN_MEMORY, parseDeviceCgroupRule, parseDeviceMapping, type ContainerConfig, type HostConfig } from '@berth/container-config';
 import type { CommandDef, FlagDef, ParsedCommand } from './command';
 import { invalidFlagValue } from './command';
 import { HEALTH_FLAGS, healthConfigFromFlags } from './health-flags';
@@ -33,6 +33,7 @@ export const RUN_FLAGS: FlagDef[] = [
   { name: 'workdir', short: 'w', kind: 'string', description: 'Working directory inside the container (absolute path)' },
   { name: 'user', short: 'u', kind: 'string', description: 'Username or UID (format: <name|uid>[:<group|gid>])' },
   { name: 'hostname', kind: 'string', description: 'Container host name' },
+  { name: 'domainname', kind: 'string', description: 'Container NIS domain name' },
   { name: 'entrypoint', kind: 'string', description: 'Overwrite the default ENTRYPOINT of the image ("" resets it)' },
   { name: 'memory', short: 'm', kind: 'string', valueName: 'bytes', description: 'Memory limit (64m, 1g)' },
   { name: 'memory-swap', kind: 'string', valueName: 'bytes', description: "Swap limit equal to memory plus swap: '-1' to enable unlimited swap" },
@@ -166,6 +167,9 @@ export function buildRunRequest(p: ParsedCommand, env: RunEnv): RunRequest {
   }
   const user = has('user') ? parseUserSpec(flagOf('user'), str('user')) : '';
   const hostname = has('hostname') ? parseHostname(flagOf('hostname'), str('hostname')) : '';
+  const domainname = has('domainname') ? str('domainname') : '';
+  const domainWhy = domainname ? checkDomainname(domainname) : undefined;
+  if (domainWhy) throw invalidFlagValue(flagOf('domainname'), domainname, domainWhy);
 
   let entrypoint: string[] | null = null;
   if (has('entrypoint')) entrypoint = [str('entrypoint')]; // "" -> [""]: reset, as Docker
@@ -287,7 +291,7 @@ export function buildRunRequest(p: ParsedCommand, env: RunEnv): RunRequest {
   return {
     name: name.replace(/^\//, ''),
     config: {
-      hostname, domainname: '', user, env: envs, cmd: cmd.length ? cmd : null, entrypoint, workingDir: workdir,
+      hostname, domainname, user, env: envs, cmd: cmd.length ? cmd : null, entrypoint, workingDir: workdir,
       exposedPorts, volumes: [], labels, stopSignal, stopTimeout, tty: v.tty as boolean, openStdin: interactive,
       // -a names the streams; without it Docker's default: stdout and stderr, stdin with -i.
       attachStdin: !detach && (client.attach.length ? client.attach.includes('stdin') : interactive),

@@ -30,13 +30,18 @@ export function resolveSharedNamespaces(store: ContainerStore, h: HostConfig): H
   return out;
 }
 
-/** Sysctls against the namespaces the container has of its own; --uts host with a hostname. */
-export function checkNamespaceOptions(h: HostConfig, hostname: string): void {
+/** Sysctls against the namespaces the container has of its own; --uts host with a hostname, a shared UTS namespace with a domainname. */
+export function checkNamespaceOptions(h: HostConfig, hostname: string, domainname = ''): void {
   for (const [k, v] of Object.entries(h.sysctls ?? {})) {
     const why = checkSysctl(k, v, { networkMode: h.networkMode, ipcMode: h.ipcMode ?? '', utsMode: h.utsMode ?? '' });
     if (why) throw new InvalidArgumentError(`invalid host_config.sysctls["${quoteValue(k)}"]: ${why}`, { field: `host_config.sysctls[${k}]` });
   }
   if (h.utsMode === 'host' && hostname) {
     throw new InvalidArgumentError('conflicting options: hostname and the UTS mode host (the container keeps the host\'s hostname)', { field: 'config.hostname' });
+  }
+  // setdomainname(2) needs a UTS namespace of the container's own: in the
+  // host's or another container's it would change theirs.
+  if (h.utsMode && domainname) {
+    throw new InvalidArgumentError(`conflicting options: domainname and the UTS mode ${h.utsMode} (the container shares that UTS namespace and its domain name)`, { field: 'config.domainname' });
   }
 }

@@ -177,6 +177,8 @@ export interface ProcessSpec {
   gid: number;
   additionalGids: number[];
   hostname: string;
+  /** The NIS domain name (--domainname); "" = none set. */
+  domainname?: string;
   terminal: boolean;
   openStdin: boolean;
   cgroupPath: string;

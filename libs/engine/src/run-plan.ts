@@ -135,7 +135,7 @@ export function startSteps(p: EnginePorts): SagaStep<RunContext>[] {
           rootfs, readonlyRootfs: h.readonlyRootfs, args: fields.args, env, cwd: fields.cwd,
           uid: u.uid, gid: u.gid, additionalGids: [...new Set([...u.additionalGids, ...groupAddGids(h.groupAdd, group)])],
           // A shared UTS namespace keeps its owner's hostname.
-          hostname: h.utsMode ? '' : hostnameOf(ctx), pod: podOptionsOf(h), ...(h.ulimits?.length ? { ulimits: h.ulimits } : {}),
+          hostname: h.utsMode ? '' : hostnameOf(ctx), domainname: h.utsMode ? '' : merged.domainname, pod: podOptionsOf(h), ...(h.ulimits?.length ? { ulimits: h.ulimits } : {}),
           terminal: merged.tty, openStdin: merged.openStdin, cgroupPath: need(ctx.cgroupPath, 'cgroup path'),
           mounts: ctx.mounts, capAdd: h.capAdd, capDrop: h.capDrop, init: h.init, usernsMode: h.usernsMode,
           networkMode: h.networkMode, logPath: ctx.logPath, idMapping: ctx.idMapping, logBounds: logBoundsOf(h),

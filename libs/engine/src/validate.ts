@@ -186,7 +186,7 @@ export function validateCreateRequest(r: CreateRequest, host: HostFacts = hostFa
   h.capDrop.forEach((x, i) => { if (!normalizeCapability(x)) throw invalid(`host_config.cap_drop[${i}]`, x, 'unknown capability; expected a Linux capability name such as NET_ADMIN or CAP_NET_ADMIN, or ALL'); });
   if (h.usernsMode !== '' && h.usernsMode !== 'host' && h.usernsMode !== 'auto') throw invalid('host_config.userns_mode', h.usernsMode, 'expected host, auto or empty (the engine default)');
   checkExtraResources(h);
-  checkNamespaceOptions(h, c.hostname);
+  checkNamespaceOptions(h, c.hostname, c.domainname);
 }
 
 /** UpdateContainer: the resource fields present. memory_swap against memory is the engine's (it knows the current limits). */

@@ -182,6 +182,7 @@ export function specFromWire(spec: typesV1.ContainerSpec__Output | null, field =
     process: processInput(spec.process, `${field}.process`),
     root: { path: spec.root.path, readonly: spec.root.readonly },
     ...(spec.hostname !== '' ? { hostname: spec.hostname } : {}),
+    ...(spec.domainname ? { domainname: spec.domainname } : {}),
     mounts: mountsOf(spec.mounts, `${field}.mounts`),
     linux: {
       ...(ns ? { namespaces: ns } : {}),

@@ -87,6 +87,7 @@ export function serializeShimConfig(spec: ContainerSpec): string {
   if (spec.root.readonly) lines.push(formatLine(['root-readonly']));
   if (linux.rootfsPropagation) lines.push(formatLine(['rootfs-propagation', linux.rootfsPropagation]));
   if (spec.hostname !== undefined) lines.push(formatLine(['hostname', spec.hostname]));
+  if (spec.domainname !== undefined) lines.push(formatLine(['domainname', spec.domainname]));
   for (const m of spec.mounts) lines.push(formatLine(['mount', m.destination, m.type, m.source, ...(m.options ?? [])]));
   for (const p of linux.maskedPaths ?? []) lines.push(formatLine(['masked-path', p]));
   for (const p of linux.readonlyPaths ?? []) lines.push(formatLine(['readonly-path', p]));

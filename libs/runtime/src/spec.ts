@@ -130,6 +130,8 @@ export interface ContainerSpec {
   root: { path: string; readonly?: boolean };
   /** Needs a new uts namespace. */
   hostname?: string;
+  /** The NIS domain name (setdomainname(2)); needs a new uts namespace. */
+  domainname?: string;
   /** Mounted in order, after the root is bound onto itself. */
   mounts: Mount[];
   linux: LinuxSpec;
@@ -189,6 +191,7 @@ export interface ContainerSpecInput {
   process: Partial<ProcessSpec> & { args: string[] };
   root: { path: string; readonly?: boolean };
   hostname?: string;
+  domainname?: string;
   mounts?: Mount[];
   linux?: Partial<LinuxSpec>;
   init?: boolean;
@@ -233,6 +236,7 @@ export function withDefaults(input: ContainerSpecInput): ContainerSpec {
     init: input.init ?? false,
   };
   if (input.hostname !== undefined) spec.hostname = input.hostname;
+  if (input.domainname !== undefined) spec.domainname = input.domainname;
   return spec;
 }
 
@@ -362,6 +366,11 @@ export function validateSpec(spec: ContainerSpec): void {
     checkString('hostname', spec.hostname, { nonEmpty: true });
     if (spec.hostname.length > 64) bad('hostname', 'longer than 64 bytes');
     if (!isNew('uts')) bad('hostname', 'needs a new uts namespace');
+  }
+  if (spec.domainname !== undefined) {
+    checkString('domainname', spec.domainname, { nonEmpty: true });
+    if (spec.domainname.length > 64) bad('domainname', 'longer than 64 bytes');
+    if (!isNew('uts')) bad('domainname', 'needs a new uts namespace');
   }
   (linux.maskedPaths ?? []).forEach((p, i) => checkString(`linux.maskedPaths[${i}]`, p, { absolute: true }));
   (linux.readonlyPaths ?? []).forEach((p, i) => checkString(`linux.readonlyPaths[${i}]`, p, { absolute: true }));

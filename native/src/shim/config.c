@@ -288,6 +288,12 @@ static int parse_container_directive(struct shim_config *c, char **f, int n, con
 		c->hostname = f[1];
 		return 0;
 	}
+	if (strcmp(d, "domainname") == 0) {
+		if (n != 2)
+			return BAD("%s: domainname: expected 1 value", where);
+		c->domainname = f[1];
+		return 0;
+	}
 	if (strcmp(d, "mount") == 0) {
 		struct mount_spec *m;
 		if (n < 4 || f[1][0] != '/')
@@ -516,6 +522,8 @@ int config_parse(char *buf, size_t len, enum config_kind kind, const char *what,
 			return BAD("%s: seccomp-arch/seccomp-flag/seccomp-syscall given without a seccomp directive (the default action)", what);
 		if (c->hostname && !(c->ns[NS_UTS].enabled && !c->ns[NS_UTS].path))
 			return BAD("%s: hostname: needs a new uts namespace", what);
+		if (c->domainname && !(c->ns[NS_UTS].enabled && !c->ns[NS_UTS].path))
+			return BAD("%s: domainname: needs a new uts namespace", what);
 		/* A sysctl outside the container's namespaces would change the
 		 * host: only the namespaced ones are accepted (runc's list). */
 		for (int i = 0; i < c->nsysctl; i++) {

@@ -45,6 +45,8 @@ static int init_setup(struct create_ctx *x)
 		return fail("namespace cgroup: unshare");
 	if (c->hostname && sethostname(c->hostname, strlen(c->hostname)) < 0)
 		return fail("hostname \"%s\": sethostname", c->hostname);
+	if (c->domainname && setdomainname(c->domainname, strlen(c->domainname)) < 0)
+		return fail("domainname \"%s\": setdomainname", c->domainname);
 	/* Device nodes and mount points get exactly the modes we ask for. */
 	umask(0);
 	if (rootfs_prepare(c) < 0)

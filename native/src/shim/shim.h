@@ -142,6 +142,7 @@ struct shim_config {
 	bool root_readonly;
 	unsigned long rootfs_propagation; /* MS_* flags for "/" */
 	char *hostname;
+	char *domainname; /* setdomainname(2), in the new uts namespace */
 	struct mount_spec *mounts;
 	int nmounts;
 	char **masked, **readonly;

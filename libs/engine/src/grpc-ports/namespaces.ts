@@ -322,6 +322,7 @@ export function grpcNamespacesPort(o: NamespacesPortOptions): GrpcNamespacesPort
           },
           root: { path: spec.rootfs, readonly: spec.readonlyRootfs },
           hostname: spec.hostname,
+          ...(spec.domainname ? { domainname: spec.domainname } : {}),
           mounts: [...confinementMounts({ privileged, cgroupns }), ...spec.mounts.map(mountToSpec), ...fileMounts],
           linux: {
             // A new user namespace first: the shim creates the others inside

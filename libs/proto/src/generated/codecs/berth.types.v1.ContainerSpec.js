@@ -29,6 +29,8 @@ function ContainerSpec$encode(m,w,q){
   .uint32(18).string(m.annotations[ks[i]]).ldelim()
   }
   }
+  if(m.domainname!=null&&Object.hasOwnProperty.call(m,"domainname"))
+  w.uint32(66).string(m.domainname)
   return w
 },
 function ContainerSpec$decode(r,l,e,n){
@@ -108,6 +110,10 @@ function ContainerSpec$decode(r,l,e,n){
   m.annotations[k]=value
   break
   }
+  case 8: {
+  m.domainname=r.string()
+  break
+  }
   default:
   r.skipType(t&7,n)
   break
@@ -175,6 +181,10 @@ function ContainerSpec$verify(m,n){
   return"annotations: string{k:string} expected"
   }
   }
+  if(m.domainname!=null&&Object.hasOwnProperty.call(m,"domainname")){
+  if(!util.isString(m.domainname))
+  return"domainname: string expected"
+  }
   return null
 },
 function ContainerSpec$fromObject(d,n){
@@ -227,6 +237,9 @@ function ContainerSpec$fromObject(d,n){
   m.annotations[ks[i]]=String(d.annotations[ks[i]])
   }
   }
+  if(d.domainname!=null){
+  m.domainname=String(d.domainname)
+  }
   return m
 },
 function ContainerSpec$toObject(m,o,q){
@@ -248,6 +261,7 @@ function ContainerSpec$toObject(m,o,q){
   d.hostname=""
   d.linux=null
   d.init=false
+  d.domainname=""
   }
   if(m.process!=null&&Object.hasOwnProperty.call(m,"process")){
   d.process=types[0].toObject(m.process,o,q+1)
@@ -278,6 +292,9 @@ function ContainerSpec$toObject(m,o,q){
   util.makeProp(d.annotations,ks2[j])
   d.annotations[ks2[j]]=m.annotations[ks2[j]]
   }
+  }
+  if(m.domainname!=null&&Object.hasOwnProperty.call(m,"domainname")){
+  d.domainname=m.domainname
   }
   return d
 }

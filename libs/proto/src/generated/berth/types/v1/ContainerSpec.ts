@@ -42,6 +42,11 @@ export interface ContainerSpec {
    * Free-form annotations (berth keeps the container name and image here).
    */
   'annotations'?: ({[key: string]: string});
+  /**
+   * NIS domain name inside a new UTS namespace (setdomainname(2); docker run
+   * --domainname); "" = left as the new namespace has it ("(none)").
+   */
+  'domainname'?: (string);
 }
 
 /**
@@ -80,4 +85,9 @@ export interface ContainerSpec__Output {
    * Free-form annotations (berth keeps the container name and image here).
    */
   'annotations': ({[key: string]: string});
+  /**
+   * NIS domain name inside a new UTS namespace (setdomainname(2); docker run
+   * --domainname); "" = left as the new namespace has it ("(none)").
+   */
+  'domainname': (string);
 }
