@@ -18,7 +18,7 @@
 //   and 5xx Unavailable.
 import { Readable } from 'node:stream';
 import { rootCertificates as tlsRootCertificates } from 'node:tls';
-import { Agent as UndiciAgent, fetch as undiciFetch } from 'undici';
+import type * as Undici from 'undici';
 import {
   BerthError, FailedPreconditionError, InvalidArgumentError, NotFoundError, PermissionDeniedError, ResourceExhaustedError, UnavailableError,
 } from '@berth/errors';
@@ -83,9 +83,19 @@ class EndpointSession {
 
   constructor(readonly ep: RegistryEndpoint) {
     if (ep.skipVerify || ep.ca.length > 0) {
-      // TLS settings of this endpoint only: undici's fetch with an agent of its own.
-      const dispatcher = new UndiciAgent({ connect: { rejectUnauthorized: !ep.skipVerify, ...(ep.ca.length > 0 ? { ca: [...tlsRootCertificates, ...ep.ca] } : {}) } });
-      this.fetch = (url, init) => undiciFetch(url, { ...(init as object), dispatcher } as Parameters<typeof undiciFetch>[1]) as unknown as Promise<Response>;
+      // TLS settings of this endpoint only: undici's fetch with an agent of its
+      // own. Loaded on the first such request: undici is ~95 modules and 7 MiB
+      // of RSS that an idle daemon, or one pulling from plain endpoints, never
+      // uses (docs/design/memory.md).
+      let agent: Promise<{ undici: typeof Undici; dispatcher: Undici.Agent }> | undefined;
+      this.fetch = async (url, init) => {
+        agent ??= import('undici').then((undici) => ({
+          undici,
+          dispatcher: new undici.Agent({ connect: { rejectUnauthorized: !ep.skipVerify, ...(ep.ca.length > 0 ? { ca: [...tlsRootCertificates, ...ep.ca] } : {}) } }),
+        }));
+        const { undici, dispatcher } = await agent;
+        return undici.fetch(url, { ...(init as object), dispatcher } as Parameters<typeof undici.fetch>[1]) as unknown as Response;
+      };
     } else {
       this.fetch = (url, init) => fetch(url, init);
     }
