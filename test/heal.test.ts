@@ -66,6 +66,27 @@ describe('a split stack heals itself', () => {
     expect((await s.berth(['ps', '-aq'])).stdout).toBe('');
   }, 180_000);
 
+  it('a foreground run whose output stream breaks (namespaces killed mid-run) still ends with its exit code and output', async () => {
+    for (const rm of [false, true]) {
+      const name = `bt-heal-run-${rm ? 'rm' : 'keep'}-${s.tag}`;
+      // Prints one line, then waits for /go (made below, once the stream broke) and prints the second.
+      const run = s.spawnBerth(['run', ...(rm ? ['--rm'] : []), '--name', name, '--network', 'none', 'busybox', 'sh', '-c',
+        'echo one; while [ ! -e /go ]; do sleep 0.1; done; echo two; exit 7']);
+      await until('first line', () => (run.stdout() === 'one\n' ? true : undefined), 60_000);
+      const old = pidsOf(s).namespaces!;
+      await killHard(old);
+      await restarted(s, 'namespaces', old, ['namespaces', 'engine']);
+      await until('/go made', async () => ((await s.berth(['exec', name, 'touch', '/go'])).code === 0 ? true : undefined), 60_000);
+      const r = await run.result;
+      expect(r.code, r.stderr).toBe(7);
+      expect(r.stderr).toMatch(/output stream of [0-9a-f]{12} broke .*output may be incomplete/);
+      // The second line came from the container's log, the first was not printed twice.
+      expect(r.stdout).toBe('one\ntwo\n');
+      if (rm) expect((await s.berth(['ps', '-aq', '--filter', `name=${name}`])).stdout).toBe('');
+      else expectOk(await s.berth(['rm', name]));
+    }
+  }, 240_000);
+
   it('daemon up on a partly down stack starts only what is missing (the supervisor killed too)', async () => {
     const record = readDaemonRecord(s.paths)!;
     const before = pidsOf(s);

@@ -172,6 +172,14 @@ export interface RunAttachedResult {
   id: string;
   exitCode?: number;
   detached: boolean;
+  /**
+   * The stream failed after the container was created (the namespaces
+   * service or the engine was restarted mid-run): its error. The container
+   * may run on; broken-run.ts gets its exit code (and the output missed).
+   */
+  broken?: unknown;
+  /** Bytes of each stream received (before run -a's filter). */
+  received: { stdout: number; stderr: number };
 }
 
 /**
@@ -191,17 +199,26 @@ export async function runAttached(
   call.write({ start: { create, stdin: o.stdin } });
   let id = '';
   let exitCode: number | undefined;
+  let broken: unknown;
+  const received = { stdout: 0, stderr: 0 };
   type RunMsg = { msg?: 'created' | 'output' | 'exit'; created?: engineV1.RunAttachedCreated__Output | null; output?: engineV1.Frame__Output | null; exit?: engineV1.RunAttachedExit__Output | null };
   const r = await pump(ctx, call, { stdin: o.stdin, tty: o.tty, detachKeys: o.detachKeys, signalTarget: o.proxySignals ? () => id || undefined : undefined }, (raw) => {
     const m = raw as unknown as RunMsg;
     if (m.msg === 'created' && m.created) {
       id = m.created.id;
       o.onCreated(m.created);
-    } else if (m.msg === 'output') writeFrame(ctx, m.output, o.streams);
-    else if (m.msg === 'exit' && m.exit) exitCode = m.exit.exitCode;
+    } else if (m.msg === 'output' && m.output) {
+      received[m.output.stream === 'stderr' ? 'stderr' : 'stdout'] += m.output.data.length;
+      writeFrame(ctx, m.output, o.streams);
+    } else if (m.msg === 'exit' && m.exit) exitCode = m.exit.exitCode;
+  }).catch((e: unknown) => {
+    // Before `created` the error is the create's; after it the caller tells a failed start from a broken stream.
+    if (!id) throw e;
+    broken = e;
+    return { detached: false };
   });
   if (r.detached) ctx.err(`\nberth: detached from ${id.slice(0, 12)}; \`berth attach ${id.slice(0, 12)}\` to come back\n`);
-  return { id, exitCode, detached: r.detached };
+  return { id, exitCode, detached: r.detached, received, ...(broken === undefined ? {} : { broken }) };
 }
 
 /** berth exec: the process's exit code (126/127 when it cannot run, as Docker). */

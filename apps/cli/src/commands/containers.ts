@@ -12,6 +12,7 @@ import {
 import type { engineV1 } from '@berth/proto';
 import { Ctx, confirm, eachArg, filterMap } from '../context';
 import { AttachFailed, attachContainer, parseDetachKeys, runAttached, runExec, type AttachOptions, type AttachResult } from './attach';
+import { endOfBrokenRun } from './broken-run';
 import { checkCidfile, writeCidfile } from './cidfile';
 
 const runEnv = (ctx: Ctx): RunEnv => ({
@@ -115,8 +116,13 @@ export async function run(ctx: Ctx): Promise<number> {
     },
   });
   if (r.detached) return 0; // the container runs on
-  // The stream ended without an exit status (an engine shut down under it): ask Wait.
-  const code = r.exitCode ?? (await engine.WaitContainer({ id: r.id, condition: 'not-running' })).exitCode;
+  if (r.exitCode !== undefined) return containerExitCode(r.exitCode);
+  // The stream broke, or ended without an exit status (an engine shut down
+  // under it): the exit code from Wait, the missed output from the log.
+  const code = await endOfBrokenRun(ctx, {
+    id: r.id, error: r.broken ?? new Error('the engine ended the stream without an exit status'), received: r.received,
+    autoRemove: req.hostConfig.autoRemove, streams: { stdout: req.config.attachStdout, stderr: req.config.attachStderr },
+  });
   return containerExitCode(code);
 }
 
