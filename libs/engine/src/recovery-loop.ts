@@ -28,7 +28,13 @@ export async function recoverInBackground(engine: Engine, o: RecoveryLoopOptions
     try {
       // (recover() starts the log copy of each container it keeps watching.)
       const actions = await recover(engine);
-      const roots = await engine.reconcileRoots();
+      // A layers service that fails the pass otherwise than by being restarted
+      // must not keep the peers' reconcile from running: reported, and left.
+      const roots = await engine.reconcileRoots().catch((e: unknown) => {
+        if (peerRestarting(e)) throw e;
+        o.log.error({ err: (e as Error).message }, 'reconciling writable roots failed');
+        return [];
+      });
       if (roots.length) o.log.info({ roots }, 'removed writable roots no container owns');
       // A container started meanwhile is newer than the list: its cgroup and network are left alone.
       const asOfMs = Date.now();
