@@ -9,7 +9,7 @@
 import { isIPv4 } from 'node:net';
 import { arch } from 'node:os';
 import { InvalidArgumentError } from '@berth/errors';
-import { checkExposedPort, parseExtraHost } from '@berth/container-config';
+import { checkExposedPort, parseExtraHost, parseMacAddress } from '@berth/container-config';
 import type { FlagDef, ParsedCommand } from './command';
 import { invalidFlagValue } from './command';
 import { parseLabel } from './opts';
@@ -22,6 +22,7 @@ export const CLIENT_RUN_FLAGS: FlagDef[] = [
   { name: 'volumes-from', kind: 'list', description: 'Mount volumes from the specified container(s)' },
   { name: 'attach', short: 'a', kind: 'list', description: 'Attach to STDIN, STDOUT or STDERR' },
   { name: 'ip', kind: 'string', description: 'IPv4 address (e.g., 172.30.100.104) on the user-defined network given by --network' },
+  { name: 'mac-address', kind: 'string', description: 'Container MAC address (e.g., 92:d0:c6:0a:29:33) on the network given by --network' },
   { name: 'publish-all', short: 'P', kind: 'bool', description: 'Publish all exposed ports to random ports' },
   { name: 'platform', kind: 'string', description: 'Set platform if server is multi-platform capable (berth runs the host platform only)' },
   { name: 'cidfile', kind: 'string', description: 'Write the container ID to the file' },
@@ -48,6 +49,8 @@ export interface ClientRunOptions {
   volumesFrom: string[];
   /** --ip, "" = none. */
   ipv4Address: string;
+  /** --mac-address, normalized ("02:42:ac:11:00:02"), "" = none. */
+  macAddress: string;
   /** "" = none. */
   cidfile: string;
   detachKeys: string;
@@ -103,6 +106,9 @@ export function clientRunOptions(p: ParsedCommand, readFile: (path: string) => s
   }
   const ipv4Address = (v['ip'] as string | undefined) ?? '';
   if (ipv4Address && !isIPv4(ipv4Address)) throw invalidFlagValue(flagOf('ip'), ipv4Address, 'expected an IPv4 address');
+  const macFlag = (v['mac-address'] as string | undefined) ?? '';
+  const mac = macFlag ? parseMacAddress(macFlag) : { mac: '' };
+  if ('error' in mac) throw invalidFlagValue(flagOf('mac-address'), macFlag, mac.error);
   if (p.changed.has('platform')) {
     const want = (v['platform'] as string).toLowerCase();
     const host = `linux/${GOARCH[arch()] ?? arch()}`;
@@ -118,5 +124,5 @@ export function clientRunOptions(p: ParsedCommand, readFile: (path: string) => s
   if (v['detach'] === true && p.changed.has('sig-proxy') && v['sig-proxy'] === true) {
     throw new InvalidArgumentError('conflicting options: --sig-proxy and -d (a detached run has no client to proxy signals from)', { field: 'sig-proxy' });
   }
-  return { labels, exposedPorts, networkAliases, extraHosts, attach, volumesFrom, ipv4Address, cidfile, detachKeys, sigProxy: v['sig-proxy'] !== false };
+  return { labels, exposedPorts, networkAliases, extraHosts, attach, volumesFrom, ipv4Address, macAddress: mac.mac, cidfile, detachKeys, sigProxy: v['sig-proxy'] !== false };
 }

@@ -5,8 +5,6 @@ import { InvalidArgumentError } from '@berth/errors';
 import type { FlagDef, ParsedCommand } from './command';
 
 const NOT_YET: [FlagDef, string][] = [
-  [{ name: 'mac-address', kind: 'string', description: 'Container MAC address (not supported yet)' },
-    "the networks service chooses the interface's MAC address; a fixed one is not supported yet"],
   [{ name: 'cgroup-parent', kind: 'string', description: 'Optional parent cgroup for the container (not supported yet)' },
     'every container is placed under the cgroups service\'s own parent (BERTH_CGROUP_PARENT); another parent is not supported yet'],
 ];

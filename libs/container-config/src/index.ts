@@ -188,6 +188,8 @@ export interface HostConfig {
   extraHosts?: string[];
   /** --ip: the container's fixed IPv4 address on the user-defined network it is created on; absent = the next free one. */
   ipv4Address?: string;
+  /** --mac-address: the MAC address of its interface on that network, "aa:bb:cc:dd:ee:ff"; absent = derived from the IP (02:42:...). */
+  macAddress?: string;
   /** --volumes-from: "container[:ro|:rw]", whose volumes and binds this container mounts too. */
   volumesFrom?: string[];
   /** --ipc, --pid, --uts: "" (own namespace) | "host" | "container:<name|id>". Absent = "". */
@@ -216,3 +218,4 @@ export * from './resources';
 export * from './sysctl';
 export * from './ulimits';
 export * from './extra-hosts';
+export * from './mac-address';

@@ -145,6 +145,8 @@ export function decodeCreate(body: Json, name: string): DecodedCreate {
   const own = obj(endpoints[networkMode] ?? endpoints[str(h['NetworkMode'])]);
   const aliases = strList(own['Aliases']);
   const ownIp = str(obj(own['IPAMConfig'])['IPv4Address']);
+  // Config.MacAddress (API < 1.44), or the endpoint's MacAddress (1.44 on).
+  const ownMac = str(body['MacAddress']) || str(own['MacAddress']);
   const extraNetworks = endpointNames
     .filter((n) => n !== networkMode && n !== str(h['NetworkMode']))
     .map((n) => ({ network: n, aliases: strList(obj(endpoints[n])['Aliases']), ip: str(obj(obj(endpoints[n])['IPAMConfig'])['IPv4Address']) }));
@@ -226,6 +228,7 @@ export function decodeCreate(body: Json, name: string): DecodedCreate {
     ...(num(h['ShmSize']) > 0 ? { shmSize: num(h['ShmSize']) } : {}),
     ...(strList(h['ExtraHosts']).length ? { extraHosts: strList(h['ExtraHosts']) } : {}),
     ...(ownIp ? { ipv4Address: ownIp } : {}),
+    ...(ownMac ? { macAddress: ownMac } : {}),
     ...(strList(h['VolumesFrom']).length ? { volumesFrom: strList(h['VolumesFrom']) } : {}),
     logConfig: { type: logType === 'json-file' || logType === 'local' ? '' : logType, config: Object.fromEntries(Object.entries(obj(logConfig['Config'])).map(([k, v]) => [k, str(v)])) },
   };

@@ -163,6 +163,7 @@ export function inspectContainer(c: ContainerRecord): Record<string, unknown> {
     Config: {
       Hostname: cfg.hostname || c.id.slice(0, 12),
       Domainname: cfg.domainname,
+      MacAddress: h.macAddress ?? '',
       User: cfg.user,
       AttachStdin: cfg.attachStdin,
       AttachStdout: cfg.attachStdout,

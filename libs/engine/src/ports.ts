@@ -290,7 +290,7 @@ export interface NetworkInfo {
 
 export interface NetworksPort {
   /** Joins the container's netns to `networkMode`, publishing `ports`. */
-  attach(id: string, req: { pid: number; networkMode: string; portBindings: PortBinding[]; hostname: string; aliases: string[]; ipv4Address?: string }): Promise<NetworkSettings>;
+  attach(id: string, req: { pid: number; networkMode: string; portBindings: PortBinding[]; hostname: string; aliases: string[]; ipv4Address?: string; macAddress?: string }): Promise<NetworkSettings>;
   detach(id: string): Promise<void>;
   /**
    * Attaches the container's netns (it has one: running, paused, or created

@@ -155,6 +155,7 @@ export function startSteps(p: EnginePorts): SagaStep<RunContext>[] {
           pid: need(ctx.pid, 'pid'), networkMode: ctx.hostConfig.networkMode, portBindings: portBindingsOf(ctx.hostConfig, ctx.merged),
           hostname: hostnameOf(ctx), aliases: [ctx.name, ...(ctx.hostConfig.networkAliases ?? [])],
           ...(ctx.hostConfig.ipv4Address ? { ipv4Address: ctx.hostConfig.ipv4Address } : {}),
+          ...(ctx.hostConfig.macAddress ? { macAddress: ctx.hostConfig.macAddress } : {}),
         });
       },
       async undo(ctx) {

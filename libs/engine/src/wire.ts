@@ -7,6 +7,7 @@
 //   - "" strings mean "default" (pull -> missing, network -> bridge, restart -> no)
 //   - map<string, FilterValues> filters <-> Record<string, string[]>
 import { quoteValue, parseExtraHost, parseDeviceMapping, parseDeviceCgroupRule, checkCgroupnsMode, type DeviceMapping } from '@berth/container-config';
+import { parseMacAddress } from '@berth/container-config';
 import { isIPv4 } from 'node:net';
 import { InvalidArgumentError } from '@berth/errors';
 import type { CreateRequest, ExecRequest, StatsSample, UpdateRequest } from './engine';
@@ -50,6 +51,7 @@ export interface WireHostConfig extends WirePodOptions {
   shmSize?: number;
   extraHosts?: string[];
   ipv4Address?: string;
+  macAddress?: string;
   volumesFrom?: string[];
   networkAliases?: string[];
 }
@@ -159,6 +161,15 @@ function extraResourcesFromWire(w: WireHostConfig): Partial<HostConfig> {
       throw new InvalidArgumentError(`host_config.ipv4_address: a fixed address is supported on user-defined networks only (network mode "${quoteValue(mode) || 'default'}"); create a network with --subnet and run on it`, { field: 'host_config.ipv4_address' });
     }
     out.ipv4Address = w.ipv4Address;
+  }
+  if (w.macAddress) {
+    const mode = w.networkMode ?? '';
+    const mac = parseMacAddress(w.macAddress);
+    if ('error' in mac) throw new InvalidArgumentError(`host_config.mac_address "${quoteValue(w.macAddress)}": ${mac.error}`, { field: 'host_config.mac_address' });
+    if (['none', 'host'].includes(mode) || mode.startsWith('container:')) {
+      throw new InvalidArgumentError(`conflicting options: host_config.mac_address and network mode "${quoteValue(mode)}" (the container has no interface of its own there)`, { field: 'host_config.mac_address' });
+    }
+    out.macAddress = mac.mac;
   }
   if (w.shmSize) {
     if (w.shmSize < 0) throw new InvalidArgumentError(`host_config.shm_size ${w.shmSize}: the size of /dev/shm cannot be negative`, { field: 'host_config.shm_size' });

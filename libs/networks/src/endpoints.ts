@@ -41,6 +41,6 @@ export class EndpointTable {
 
 /** The record as the API shows it: bookkeeping fields dropped, arrays copied. */
 export function publicView(r: EndpointRecord): Attachment {
-  const { phase: _p, conflist: _c, dns: _d, datapath: _dp, requestedIp: _r, links: _l, createdAtMs: _t, ...a } = r;
+  const { phase: _p, conflist: _c, dns: _d, datapath: _dp, requestedIp: _r, requestedMac: _m, links: _l, createdAtMs: _t, ...a } = r;
   return { ...a, ports: a.ports.map((p) => ({ ...p })), aliases: [...a.aliases] };
 }

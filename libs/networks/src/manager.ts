@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Registry } from 'prom-client';
 import { closeStateTree, Mutex } from '@berth/kit';
+import { parseMacAddress } from '@berth/container-config';
 import {
   AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError, ResourceExhaustedError,
 } from '@berth/errors';
@@ -450,6 +451,7 @@ export class NetworkManager extends EventEmitter {
       throw new InvalidArgumentError(`aliases: network ${m.network} has no name resolution; aliases work on user-defined networks`, { field: 'aliases' });
     }
     const requestedIp = opts.ip ? this.checkRequestedIp(opts.ip, m.network, net) : undefined;
+    const requestedMac = opts.mac ? this.checkRequestedMac(opts.mac, m.network, net) : undefined;
     if (opts.links?.length) {
       if (!net?.dns) throw new InvalidArgumentError(`links: network ${m.network} has no name resolution; links work on user-defined networks`, { field: 'links' });
       const bad = opts.links.find((l) => !NAME_RE.test(l.name) || !NAME_RE.test(l.alias));
@@ -462,6 +464,7 @@ export class NetworkManager extends EventEmitter {
     const ep: EndpointRecord = {
       ...base, network: m.network, networkId: net?.id ?? '', interface: `eth${ifIndex}`, ports, gateway: net?.gateway ?? '',
       ...(requestedIp ? { requestedIp } : {}),
+      ...(requestedMac ? { requestedMac } : {}),
     };
     // Drop-in networks are always CNI's.
     const target: AttachTarget = net ? { kind: 'network', network: net } : { kind: 'drop-in', conflist: dropIn! };
@@ -490,6 +493,26 @@ export class NetworkManager extends EventEmitter {
       throw new AlreadyExistsError(`ip: address ${text} is already in use on network ${network} by container ${holder.name ? `${holder.name} (${holder.containerId})` : holder.containerId}`, { field: 'ip' });
     }
     return formatIp(ip);
+  }
+
+  /**
+   * Validates a fixed MAC address (docker --mac-address) for `network`
+   * (caller holds the lock): a unicast, non-zero address, on a network of the
+   * native datapath (which makes the veth; a drop-in conflist's plugins
+   * choose their own), not the address of another attachment there (two
+   * equal MACs on one bridge take each other's frames).
+   */
+  private checkRequestedMac(text: string, network: string, net: Network | undefined): string {
+    const parsed = parseMacAddress(text);
+    if ('error' in parsed) throw new InvalidArgumentError(`mac_address "${text}": ${parsed.error}`, { field: 'mac_address' });
+    if (!net || this.datapath.name !== 'native') {
+      throw new InvalidArgumentError(`mac_address: network ${network} is attached through CNI plugins, which choose the interface's address; a fixed MAC works with the native datapath`, { field: 'mac_address' });
+    }
+    const holder = this.endpoints.attachedTo(network).find((e) => e.mac === parsed.mac || e.requestedMac === parsed.mac);
+    if (holder) {
+      throw new AlreadyExistsError(`mac_address: ${parsed.mac} is already in use on network ${network} by container ${holder.name ? `${holder.name} (${holder.containerId})` : holder.containerId}`, { field: 'mac_address' });
+    }
+    return parsed.mac;
   }
 
   /** Second half of attach: the kernel work, then the record's 'attached' phase. */

@@ -175,6 +175,7 @@ export const networksModule: ServiceModule = {
           ...(req.name ? { name: req.name } : {}),
           ...(req.dns.length ? { dns: req.dns } : {}),
           ...(req.ip ? { ip: req.ip } : {}),
+          ...(req.macAddress ? { mac: req.macAddress } : {}),
           ...(req.links.length ? { links: req.links.map(linkFromWire) } : {}),
         });
         return attachmentToWire(a);

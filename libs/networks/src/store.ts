@@ -27,6 +27,8 @@ export interface EndpointRecord extends Attachment {
   datapath?: 'native' | 'cni';
   /** The address the attach asked for (AttachOptions.ip); absent = IPAM's next free one. */
   requestedIp?: string;
+  /** The MAC address the attach asked for (AttachOptions.mac); absent = derived from the address. */
+  requestedMac?: string;
   /** --link NAME:ALIAS: names only this container resolves (AttachOptions.links). */
   links?: { name: string; alias: string }[];
   /** When the attach began (Unix ms): reconcile leaves attachments newer than its caller's list. Absent in older records. */

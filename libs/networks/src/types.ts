@@ -83,6 +83,13 @@ export interface AttachOptions {
    * container named `name` on this network. User-defined networks only.
    */
   links?: { name: string; alias: string }[];
+  /**
+   * A fixed MAC address of the interface (docker --mac-address); default
+   * 02:42 + the IPv4 address. Native datapath networks only; a malformed,
+   * multicast or all-zero one is InvalidArgument, one another container on
+   * the network has is AlreadyExists.
+   */
+  mac?: string;
 }
 
 /** One container's presence on one network (or its none/host/container mode). */

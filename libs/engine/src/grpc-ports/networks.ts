@@ -36,6 +36,7 @@ export function grpcNetworksPort(c: NetworksClient, files: ContainerFiles): Netw
         name: req.aliases[0] ?? '',
         aliases: req.aliases.slice(1),
         ip: req.ipv4Address ?? '',
+        macAddress: req.macAddress ?? '',
       };
       try {
         return settingsFromAttachment(await c.Attach(attachReq));

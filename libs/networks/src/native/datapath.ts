@@ -128,7 +128,7 @@ export class NativeDatapath implements Datapath {
   private async addVeth(net: Network, ep: EndpointRecord, opts: { defaultRoute: boolean }): Promise<{ ip: string; prefixLength: number; mac: string }> {
     const ip = await this.ipam.allocate(net.name, net.subnet, net.gateway, ep.containerId, ep.interface, ep.requestedIp);
     const cidr = parseCidr(net.subnet);
-    const mac = macForIp(ip);
+    const mac = ep.requestedMac ?? macForIp(ip);
     try {
       await this.withHost(async (host) => {
         const master = await host.linkIndex(net.bridge);

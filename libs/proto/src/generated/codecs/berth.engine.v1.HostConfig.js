@@ -163,6 +163,8 @@ function HostConfig$encode(m,w,q){
   for(var i=0;i<m.volumesFrom.length;++i)
   w.uint32(474).string(m.volumesFrom[i])
   }
+  if(m.macAddress!=null&&Object.hasOwnProperty.call(m,"macAddress"))
+  w.uint32(482).string(m.macAddress)
   return w
 },
 function HostConfig$decode(r,l,e,n){
@@ -385,6 +387,10 @@ function HostConfig$decode(r,l,e,n){
   if(!(m.volumesFrom&&m.volumesFrom.length))
   m.volumesFrom=[]
   m.volumesFrom.push(r.string())
+  break
+  }
+  case 60: {
+  m.macAddress=r.string()
   break
   }
   case 23: {
@@ -752,6 +758,10 @@ function HostConfig$verify(m,n){
   if(!util.isString(m.volumesFrom[i]))
   return"volumesFrom: string[] expected"
   }
+  }
+  if(m.macAddress!=null&&Object.hasOwnProperty.call(m,"macAddress")){
+  if(!util.isString(m.macAddress))
+  return"macAddress: string expected"
   }
   if(m.ipcMode!=null&&Object.hasOwnProperty.call(m,"ipcMode")){
   if(!util.isString(m.ipcMode))
@@ -1143,6 +1153,9 @@ function HostConfig$fromObject(d,n){
   m.volumesFrom[i]=String(d.volumesFrom[i])
   }
   }
+  if(d.macAddress!=null){
+  m.macAddress=String(d.macAddress)
+  }
   if(d.ipcMode!=null){
   m.ipcMode=String(d.ipcMode)
   }
@@ -1318,6 +1331,7 @@ function HostConfig$toObject(m,o,q){
   }else
   d.shmSize=o.longs===String?"0":typeof BigInt!=="undefined"&&o.longs===BigInt?BigInt("0"):0
   d.ipv4Address=""
+  d.macAddress=""
   }
   if(m.memory!=null&&Object.hasOwnProperty.call(m,"memory")){
   if(typeof BigInt!=="undefined"&&o.longs===BigInt)
@@ -1608,6 +1622,9 @@ function HostConfig$toObject(m,o,q){
   for(var j=0;j<m.volumesFrom.length;++j){
   d.volumesFrom[j]=m.volumesFrom[j]
   }
+  }
+  if(m.macAddress!=null&&Object.hasOwnProperty.call(m,"macAddress")){
+  d.macAddress=m.macAddress
   }
   return d
 }

@@ -41,6 +41,8 @@ function AttachRequest$encode(m,w,q){
   for(var i=0;i<m.links.length;++i)
   w.uint32(90).string(m.links[i])
   }
+  if(m.macAddress!=null&&Object.hasOwnProperty.call(m,"macAddress"))
+  w.uint32(98).string(m.macAddress)
   return w
 },
 function AttachRequest$decode(r,l,e,n){
@@ -117,6 +119,10 @@ function AttachRequest$decode(r,l,e,n){
   if(!(m.links&&m.links.length))
   m.links=[]
   m.links.push(r.string())
+  break
+  }
+  case 12: {
+  m.macAddress=r.string()
   break
   }
   default:
@@ -204,6 +210,10 @@ function AttachRequest$verify(m,n){
   return"links: string[] expected"
   }
   }
+  if(m.macAddress!=null&&Object.hasOwnProperty.call(m,"macAddress")){
+  if(!util.isString(m.macAddress))
+  return"macAddress: string expected"
+  }
   return null
 },
 function AttachRequest$fromObject(d,n){
@@ -275,6 +285,9 @@ function AttachRequest$fromObject(d,n){
   m.links[i]=String(d.links[i])
   }
   }
+  if(d.macAddress!=null){
+  m.macAddress=String(d.macAddress)
+  }
   return m
 },
 function AttachRequest$toObject(m,o,q){
@@ -298,6 +311,7 @@ function AttachRequest$toObject(m,o,q){
   d.hostname=""
   d.name=""
   d.ip=""
+  d.macAddress=""
   }
   if(m.containerId!=null&&Object.hasOwnProperty.call(m,"containerId")){
   d.containerId=m.containerId
@@ -346,6 +360,9 @@ function AttachRequest$toObject(m,o,q){
   for(var j=0;j<m.links.length;++j){
   d.links[j]=m.links[j]
   }
+  }
+  if(m.macAddress!=null&&Object.hasOwnProperty.call(m,"macAddress")){
+  d.macAddress=m.macAddress
   }
   return d
 }

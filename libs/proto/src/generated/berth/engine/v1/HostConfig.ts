@@ -228,6 +228,15 @@ export interface HostConfig {
    * wins. NOT_FOUND when the container does not exist.
    */
   'volumesFrom'?: (string)[];
+  /**
+   * --mac-address: the MAC address of the container's interface on the
+   * network it is created on ("02:42:ac:11:00:02"), set at every start;
+   * "" = derived from its IPv4 address, as Docker's. INVALID_ARGUMENT naming
+   * the field for a malformed, multicast or all-zero address, or with
+   * network mode none, host or container: (no interface of its own);
+   * ALREADY_EXISTS at start when another container on the network has it.
+   */
+  'macAddress'?: (string);
   '_memorySwappiness'?: "memorySwappiness";
   '_oomScoreAdj'?: "oomScoreAdj";
 }
@@ -449,6 +458,15 @@ export interface HostConfig__Output {
    * wins. NOT_FOUND when the container does not exist.
    */
   'volumesFrom': (string)[];
+  /**
+   * --mac-address: the MAC address of the container's interface on the
+   * network it is created on ("02:42:ac:11:00:02"), set at every start;
+   * "" = derived from its IPv4 address, as Docker's. INVALID_ARGUMENT naming
+   * the field for a malformed, multicast or all-zero address, or with
+   * network mode none, host or container: (no interface of its own);
+   * ALREADY_EXISTS at start when another container on the network has it.
+   */
+  'macAddress': (string);
   '_memorySwappiness'?: "memorySwappiness";
   '_oomScoreAdj'?: "oomScoreAdj";
 }

@@ -53,6 +53,14 @@ export interface AttachRequest {
    * named NAME on this network. User-defined networks only.
    */
   'links'?: (string)[];
+  /**
+   * A fixed MAC address for the interface (docker --mac-address),
+   * "02:42:ac:11:00:02"; empty = derived from the address (02:42 + IPv4).
+   * The native datapath only (INVALID_ARGUMENT on a drop-in CNI network);
+   * INVALID_ARGUMENT (field "mac_address") for a malformed, multicast or
+   * all-zero one; ALREADY_EXISTS when another container on the network has it.
+   */
+  'macAddress'?: (string);
 }
 
 export interface AttachRequest__Output {
@@ -105,4 +113,12 @@ export interface AttachRequest__Output {
    * named NAME on this network. User-defined networks only.
    */
   'links': (string)[];
+  /**
+   * A fixed MAC address for the interface (docker --mac-address),
+   * "02:42:ac:11:00:02"; empty = derived from the address (02:42 + IPv4).
+   * The native datapath only (INVALID_ARGUMENT on a drop-in CNI network);
+   * INVALID_ARGUMENT (field "mac_address") for a malformed, multicast or
+   * all-zero one; ALREADY_EXISTS when another container on the network has it.
+   */
+  'macAddress': (string);
 }
