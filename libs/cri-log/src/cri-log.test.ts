@@ -221,6 +221,33 @@ describe('LogWriter', () => {
     expect(() => w.write(line(5, 'x\n'))).toThrow(/is closed/);
   });
 
+  it('reopen: after kubelet renamed the log, what is written next goes to a new file at the path, what was queued before to the renamed one', async () => {
+    const w = await LogWriter.open(path);
+    w.write(line(1, 'before\n'));
+    await w.drained();
+    renameSync(path, `${path}.20260101-000001`);
+    w.write(line(2, 'queued before the reopen\n'));
+    const reopened = w.reopen();
+    w.write(line(3, 'after\n'));
+    await reopened;
+    w.write(line(4, 'later\n'));
+    await w.close();
+    expect(readFileSync(`${path}.20260101-000001`, 'utf8')).toBe(rec(1, 'stdout', 'F', 'before') + rec(2, 'stdout', 'F', 'queued before the reopen'));
+    expect(readFileSync(path, 'utf8')).toBe(rec(3, 'stdout', 'F', 'after') + rec(4, 'stdout', 'F', 'later'));
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    await expect(w.reopen()).rejects.toThrow(/is closed/);
+  });
+
+  it('reopen of a log whose directory went away fails, and so do the writes after it', async () => {
+    const sub = join(dir, 'pod');
+    mkdirSync(sub);
+    const w = await LogWriter.open(join(sub, 'c.log'));
+    rmSync(sub, { recursive: true });
+    await expect(w.reopen()).rejects.toThrow(/open log/);
+    w.write(line(1, 'lost\n'));
+    await expect(w.close()).rejects.toThrow(/open log/);
+  });
+
   it('writes a line longer than a record as records of MAX_RECORD_CONTENT, so the copy stays within its bounds', async () => {
     const w = await LogWriter.open(path, { maxSize: 3 * MAX_RECORD_CONTENT, maxFiles: 3 });
     w.write(line(1, `${'z'.repeat(5 * MAX_RECORD_CONTENT)}\n`));

@@ -38,6 +38,9 @@ export class LogWriter {
   private flushing: Promise<void> | null = null;
   private error: Error | null = null;
   private closed = false;
+  /** A reopen in progress, and the records written meanwhile (for the new file). */
+  private reopening: Promise<void> | null = null;
+  private held: Buffer[] | null = null;
 
   private constructor(readonly path: string, private readonly maxSize: number, private readonly maxFiles: number, fh: FileHandle, size: number) {
     this.fh = fh;
@@ -70,16 +73,64 @@ export class LogWriter {
     for (let at = 0; at === 0 || at < content.length; at += MAX_RECORD_CONTENT) {
       const last = at + MAX_RECORD_CONTENT >= content.length;
       const rec = Buffer.concat([Buffer.from(`${e.time} ${e.stream} ${full && last ? 'F' : 'P'} `), content.subarray(at, at + MAX_RECORD_CONTENT), NEWLINE]);
-      this.queue.push(rec);
+      (this.held ?? this.queue).push(rec);
       this.queued += rec.length;
     }
-    this.flushing ??= this.flush().finally(() => (this.flushing = null));
+    // During a reopen the records wait for the new file (reopen flushes them).
+    if (!this.held) this.flushing ??= this.flush().finally(() => (this.flushing = null));
   }
 
   /** Resolves once everything queued so far is written. */
   async drained(): Promise<void> {
-    while (this.flushing) await this.flushing;
+    while (this.flushing || this.reopening) {
+      await this.reopening?.catch(() => undefined);
+      await this.flushing;
+    }
     if (this.error) throw this.error;
+  }
+
+  /**
+   * Closes the file and opens the path again, creating it: records queued
+   * from the call on go to the file at the path, not to one renamed away
+   * (kubelet rotates a CRI log by renaming it, then asks the runtime to
+   * reopen it); records queued before it go to the file that was open.
+   * A failure to open fails this call, and drained() and close() after it.
+   */
+  async reopen(): Promise<void> {
+    if (this.closed) throw new Error(`log ${this.path} is closed`);
+    while (this.reopening) await this.reopening.catch(() => undefined);
+    // Writes from here on wait in `held` (no flush starts for them) while
+    // the flush of what came before ends and the file changes.
+    const held: Buffer[] = [];
+    this.held = held;
+    const swap = (async () => {
+      try {
+        while (this.flushing) await this.flushing;
+        if (this.error) throw this.error;
+        const old = this.fh;
+        this.fh = null;
+        await old?.close();
+        const { fh, size } = await openCurrent(this.path);
+        this.fh = fh;
+        this.size = size;
+      } catch (e) {
+        this.error ??= fromNodeError(e, `reopen log ${this.path}`);
+        this.queue = [];
+        this.queued = 0;
+        held.length = 0;
+        throw this.error;
+      } finally {
+        this.held = null;
+        this.queue.push(...held);
+      }
+      if (this.queue.length) this.flushing ??= this.flush().finally(() => (this.flushing = null));
+    })();
+    this.reopening = swap;
+    try {
+      await swap;
+    } finally {
+      if (this.reopening === swap) this.reopening = null;
+    }
   }
 
   async close(): Promise<void> {

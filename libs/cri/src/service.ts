@@ -88,7 +88,9 @@ export const criModule: ServiceModule = {
         return {};
       },
       ReopenContainerLog: async (req) => {
-        await containers.get(req.containerId);
+        // The engine's copy of the log holds the file at log_path open: it reopens it there.
+        const c = await containers.get(req.containerId);
+        await b.engine.ReopenContainerLog({ id: c.id });
         return {};
       },
 

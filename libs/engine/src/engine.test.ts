@@ -156,6 +156,19 @@ describe('engine lifecycle (in-memory service test doubles)', () => {
     await expect(engine.kill('web')).rejects.toThrow('container web is not running (state: exited)');
   });
 
+  it('reopenLog reopens the log of a running container by name or id; one that is not running is refused by state', async () => {
+    const c = await engine.create(req());
+    await expect(engine.reopenLog('web')).rejects.toThrow('container web is not running (state: created): its log is not being written, nothing to reopen');
+    await engine.start('web');
+    await engine.reopenLog('web');
+    await engine.reopenLog(c.id.slice(0, 12));
+    expect(ports.rec.calls.filter((x) => x.startsWith('namespaces.reopenLog'))).toEqual([`namespaces.reopenLog ${c.id}`, `namespaces.reopenLog ${c.id}`]);
+    await engine.stop('web', 0);
+    const e = await engine.reopenLog('web').catch((x: unknown) => x);
+    expect(isFailedPrecondition(e)).toBe(true);
+    await expect(engine.reopenLog('nope')).rejects.toSatisfy(isNotFound);
+  });
+
   it('remove refuses a running container, force kills it; events end with removed', async () => {
     const c = await engine.run(req());
     await expect(engine.remove('web')).rejects.toThrow(/cannot remove container web: it is running/);

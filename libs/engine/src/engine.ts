@@ -321,6 +321,11 @@ export class Engine {
     return this.logsQuery.logs(ref, opts);
   }
 
+  /** Reopens the engine's copy of a running container's log at its path (queries/logs.ts). */
+  reopenLog(ref: string): Promise<void> {
+    return this.logsQuery.reopen(ref);
+  }
+
   inspectRecord(ref: string): ContainerRecord {
     return this.store.find(ref);
   }

@@ -259,6 +259,15 @@ export interface NamespacesPort {
    * engine's log itself has nothing to copy.
    */
   mirrorLogs?(id: string, logPath: string, bounds: LogBounds): void;
+  /**
+   * Reopens the engine's log of a running container at its path: the file
+   * being written is closed and the path opened again (created), so what
+   * the process writes next goes to a file at the path, not to one renamed
+   * away (kubelet rotates CRI logs by renaming them). The file exists when
+   * this returns. FailedPrecondition when no log of the container is being
+   * written (it is not running).
+   */
+  reopenLog(id: string): Promise<void>;
   kill(id: string, signal: string): Promise<void>;
   /** Waits up to timeoutMs for exit; null on timeout. */
   wait(id: string, timeoutMs: number): Promise<ExitStatus | null>;

@@ -233,6 +233,10 @@ export const engineModule: ServiceModule = {
           if (!(await send(call, logEntryToWire(e), c.signal))) break;
         }
       },
+      ReopenContainerLog: async (req) => {
+        await engine.reopenLog(req.id);
+        return {};
+      },
       Exec: async (call, c) => {
         const first = await nextMessage<engineV1.ExecRequest__Output>(call);
         if (!first?.start) throw new InvalidArgumentError('the first Exec message must be start', { field: 'start' });

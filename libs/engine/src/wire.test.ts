@@ -20,7 +20,7 @@ describe('engine wire mapping', () => {
     expect(Object.keys(pkg['berth.engine.v1.Engine']!).sort()).toEqual([
       'Attach', 'Changes', 'Commit', 'ConnectNetwork', 'CopyFrom', 'CopyTo', 'CreateContainer', 'CreateVolume', 'DisconnectNetwork', 'Events', 'Exec', 'Export', 'Info',
       'InspectContainer', 'InspectVolume', 'KillContainer', 'ListContainers', 'ListVolumes', 'Logs', 'PauseContainer', 'Prune', 'PruneVolumes',
-      'RemoveContainer', 'RemoveVolume', 'Rename', 'RestartContainer', 'RunAttached', 'RunContainer', 'StartContainer', 'StatPath', 'Stats', 'StopContainer', 'Top',
+      'RemoveContainer', 'RemoveVolume', 'Rename', 'ReopenContainerLog', 'RestartContainer', 'RunAttached', 'RunContainer', 'StartContainer', 'StatPath', 'Stats', 'StopContainer', 'Top',
       'UnpauseContainer', 'UpdateContainer', 'Version', 'WaitContainer',
     ]);
   });

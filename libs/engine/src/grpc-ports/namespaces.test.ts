@@ -3,7 +3,7 @@
 // at create and not awaited there, but start() lets the init exec only after
 // it succeeded, a failed move fails start (so the saga undoes createProcess),
 // and a delete during rollback waits for a move still in flight.
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -110,6 +110,41 @@ describe('grpc namespaces port: the container log', () => {
     expect(c.creates[1]).toMatchObject({ logMaxSize: -1, logMaxFiles: 5 });
     c.settle().resolve();
     await port.delete('c2');
+    await port.close();
+  });
+
+  it('reopenLog (the CRI\'s ReopenContainerLog): after the log was renamed, what the container writes next is in a new file at the log path', async () => {
+    const t = (i: number) => `2026-01-01T00:00:0${i}.000000000Z`;
+    const c = clients();
+    // The container's output, handed out as the test says (a live follow).
+    const queue: ({ time: string; stream: string; line: Buffer } | null)[] = [];
+    let wake: () => void = () => undefined;
+    const say = (x: { time: string; stream: string; line: Buffer } | null) => { queue.push(x); wake(); };
+    (c.ns as unknown as { Logs: () => AsyncIterable<unknown> }).Logs = () => (async function* () {
+      for (;;) {
+        while (!queue.length) await new Promise<void>((r) => { wake = r; });
+        const x = queue.shift()!;
+        if (!x) return; // the exit
+        yield x;
+      }
+    })();
+    const port = grpcNamespacesPort({ namespaces: c.ns, cgroups: c.cg, files: new ContainerFiles(dir) });
+    const logPath = join(dir, 'pod', 'c1.log');
+    await expect(port.reopenLog('c1')).rejects.toThrow(/not running/); // never started: nothing written
+    await port.create('c1', spec(logPath));
+    c.settle().resolve();
+    await port.start('c1');
+    say({ time: t(1), stream: 'stdout', line: Buffer.from('before\n') });
+    while (!existsSync(logPath) || !readFileSync(logPath, 'utf8').includes('before')) await new Promise((r) => setTimeout(r, 5));
+    renameSync(logPath, `${logPath}.rotated`);
+    await port.reopenLog('c1');
+    expect(existsSync(logPath)).toBe(true); // there at once, as the CRI asks
+    say({ time: t(2), stream: 'stdout', line: Buffer.from('after\n') });
+    say(null);
+    await port.delete('c1'); // waits for the copy to drain
+    expect(readFileSync(`${logPath}.rotated`, 'utf8')).toBe(`${t(1)} stdout F before\n`);
+    expect(readFileSync(logPath, 'utf8')).toBe(`${t(2)} stdout F after\n`);
+    await expect(port.reopenLog('c1')).rejects.toThrow(/not running/); // exited: its log is not written any more
     await port.close();
   });
 

@@ -10,11 +10,14 @@
 //    in the service's own state and deletes it with the container. The
 //    adapter mirrors it (Logs follow, which ends at the exit) into the
 //    engine's log path from Start on, and Delete waits for the mirror to
-//    drain first, so `logs` works after the exit as in Docker.
-import { mkdir } from 'node:fs/promises';
+//    drain first, so `logs` works after the exit as in Docker. The mirror's
+//    writer is the one that holds the file at the log path open: reopenLog
+//    (the CRI's ReopenContainerLog, after kubelet renamed the file) reopens
+//    it there.
+import { mkdir, open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { setMaxListeners } from 'node:events';
-import { InvalidArgumentError, isNotFound, ErrorCode, errorCode, NotFoundError } from '@berth/errors';
+import { FailedPreconditionError, InvalidArgumentError, isNotFound, ErrorCode, errorCode, NotFoundError, fromNodeError } from '@berth/errors';
 import { MAX_TIMEOUT_MS, type BerthClient } from '@berth/kit';
 import type { namespacesV1, typesV1 } from '@berth/proto';
 import { LogWriter, lastLogTime, parseRfc3339Nano, type LogBounds } from '@berth/cri-log';
@@ -123,6 +126,8 @@ export function grpcNamespacesPort(o: NamespacesPortOptions): GrpcNamespacesPort
   const warn = o.warn ?? (() => {});
   const logPaths = new Map<string, { path: string; bounds: LogBounds }>();
   const mirrors = new Map<string, Promise<void>>();
+  /** The file each mirror writes now (none between two of its streams). */
+  const writers = new Map<string, LogWriter>();
   /** Entries each mirror has copied: a copy still moving is waited for, a stalled one is not. */
   const mirrorProgress = new Map<string, number>();
   /** Mirrors between a failure and the first entry of their next stream: (re)connecting, not stalled. */
@@ -171,6 +176,7 @@ export function grpcNamespacesPort(o: NamespacesPortOptions): GrpcNamespacesPort
           warn(`cannot keep the log of container ${id} at ${logPath}: ${(e as Error).message}`);
           continue;
         }
+        writers.set(id, out);
         const from = last;
         let skip = atLast;
         let failed = false;
@@ -199,6 +205,7 @@ export function grpcNamespacesPort(o: NamespacesPortOptions): GrpcNamespacesPort
           failed = true;
           warn(`mirroring the log of container ${id}: ${(e as Error).message}; resuming`);
         } finally {
+          if (writers.get(id) === out) writers.delete(id);
           await out.close().catch(async (e: Error) => {
             failed = true;
             warn(`writing the log of container ${id}: ${e.message}; resuming`);
@@ -255,8 +262,25 @@ export function grpcNamespacesPort(o: NamespacesPortOptions): GrpcNamespacesPort
     return { type: 'network', path: '' };
   };
 
+  const reopenLog = async (id: string): Promise<void> => {
+    const out = writers.get(id);
+    if (out) return out.reopen();
+    const log = logPaths.get(id);
+    if (!mirrors.has(id) || !log) {
+      throw new FailedPreconditionError(`no log of container ${id} is being written (it is not running): nothing to reopen`, { field: 'id' });
+    }
+    // Between two streams of the copy (the namespaces service restarting):
+    // the next one opens the path afresh; the file is there from now on.
+    try {
+      await (await open(log.path, 'a', 0o600)).close();
+    } catch (e) {
+      throw fromNodeError(e, `reopen log ${log.path}`);
+    }
+  };
+
   return {
     mirrorLogs,
+    reopenLog,
 
     async close() {
       closing.abort();

@@ -1,6 +1,8 @@
 // docker logs, from the engine's copy of the container's log (the log
 // mirror; @berth/cri-log reads it). A follow ends when the container stops,
-// once the reader drained what it wrote, or is removed.
+// once the reader drained what it wrote, or is removed. And the reopen of
+// that copy at its path, after kubelet renamed the file to rotate it.
+import { FailedPreconditionError } from '@berth/errors';
 import { readLog, type LogEntry, type ReadLogOptions } from '@berth/cri-log';
 import type { EngineContext } from '../context';
 import type { ContainerEvent } from '../events';
@@ -43,5 +45,20 @@ export class ContainerLogs {
     } finally {
       this.ctx.events.off('event', onEvent);
     }
+  }
+
+  /**
+   * The CRI's ReopenContainerLog: the engine's copy of a running container's
+   * log closes its file and opens the log path again, so what follows goes
+   * to a new file there (kubelet renamed the old one). A container that is
+   * not running has no log being written: FailedPrecondition, as containerd
+   * and CRI-O answer (the CRI lets a runtime refuse it then).
+   */
+  async reopen(ref: string): Promise<void> {
+    const c = this.ctx.store.find(ref);
+    if (c.state !== 'running' && c.state !== 'paused') {
+      throw new FailedPreconditionError(`container ${c.name} is not running (state: ${c.state}): its log is not being written, nothing to reopen`, { field: 'id' });
+    }
+    await this.ctx.ports.namespaces.reopenLog(c.id);
   }
 }

@@ -4,7 +4,7 @@
 // every call in one shared log, keep the set of live resources so a test can
 // check a rollback left nothing behind, and can be told to fail a given call.
 // The real adapters are grpc-ports/; the end-to-end tests run the real stack.
-import { InternalError, NotFoundError } from '@berth/errors';
+import { FailedPreconditionError, InternalError, NotFoundError } from '@berth/errors';
 import type { EnginePorts, ExitStatus, ProcessSpec, ResolvedImage } from '../ports';
 import { emptyImageConfig, type ImageConfig } from '../merge';
 import { emptyNetworkSettings, type NetworkSettings } from '../types';
@@ -165,6 +165,10 @@ export function recordingPorts(now: () => number = Date.now): RecordingPorts {
     },
     namespaces: {
       mirrorLogs(id) { call('namespaces.mirrorLogs', id); },
+      async reopenLog(id) {
+        call('namespaces.reopenLog', id);
+        if (!processes.get(id)?.running) throw new FailedPreconditionError(`no log of ${id} is being written`, { field: 'id' });
+      },
       async create(id, spec) {
         call('namespaces.create', id);
         specs.set(id, spec);

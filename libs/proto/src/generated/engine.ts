@@ -69,6 +69,8 @@ import type { RemoveVolumeRequest as _berth_engine_v1_RemoveVolumeRequest, Remov
 import type { RemoveVolumeResponse as _berth_engine_v1_RemoveVolumeResponse, RemoveVolumeResponse__Output as _berth_engine_v1_RemoveVolumeResponse__Output } from './berth/engine/v1/RemoveVolumeResponse';
 import type { RenameRequest as _berth_engine_v1_RenameRequest, RenameRequest__Output as _berth_engine_v1_RenameRequest__Output } from './berth/engine/v1/RenameRequest';
 import type { RenameResponse as _berth_engine_v1_RenameResponse, RenameResponse__Output as _berth_engine_v1_RenameResponse__Output } from './berth/engine/v1/RenameResponse';
+import type { ReopenContainerLogRequest as _berth_engine_v1_ReopenContainerLogRequest, ReopenContainerLogRequest__Output as _berth_engine_v1_ReopenContainerLogRequest__Output } from './berth/engine/v1/ReopenContainerLogRequest';
+import type { ReopenContainerLogResponse as _berth_engine_v1_ReopenContainerLogResponse, ReopenContainerLogResponse__Output as _berth_engine_v1_ReopenContainerLogResponse__Output } from './berth/engine/v1/ReopenContainerLogResponse';
 import type { Resize as _berth_engine_v1_Resize, Resize__Output as _berth_engine_v1_Resize__Output } from './berth/engine/v1/Resize';
 import type { RestartContainerRequest as _berth_engine_v1_RestartContainerRequest, RestartContainerRequest__Output as _berth_engine_v1_RestartContainerRequest__Output } from './berth/engine/v1/RestartContainerRequest';
 import type { RestartContainerResponse as _berth_engine_v1_RestartContainerResponse, RestartContainerResponse__Output as _berth_engine_v1_RestartContainerResponse__Output } from './berth/engine/v1/RestartContainerResponse';
@@ -179,6 +181,8 @@ export interface ProtoGrpcType {
         RemoveVolumeResponse: MessageTypeDefinition<_berth_engine_v1_RemoveVolumeResponse, _berth_engine_v1_RemoveVolumeResponse__Output>
         RenameRequest: MessageTypeDefinition<_berth_engine_v1_RenameRequest, _berth_engine_v1_RenameRequest__Output>
         RenameResponse: MessageTypeDefinition<_berth_engine_v1_RenameResponse, _berth_engine_v1_RenameResponse__Output>
+        ReopenContainerLogRequest: MessageTypeDefinition<_berth_engine_v1_ReopenContainerLogRequest, _berth_engine_v1_ReopenContainerLogRequest__Output>
+        ReopenContainerLogResponse: MessageTypeDefinition<_berth_engine_v1_ReopenContainerLogResponse, _berth_engine_v1_ReopenContainerLogResponse__Output>
         Resize: MessageTypeDefinition<_berth_engine_v1_Resize, _berth_engine_v1_Resize__Output>
         RestartContainerRequest: MessageTypeDefinition<_berth_engine_v1_RestartContainerRequest, _berth_engine_v1_RestartContainerRequest__Output>
         RestartContainerResponse: MessageTypeDefinition<_berth_engine_v1_RestartContainerResponse, _berth_engine_v1_RestartContainerResponse__Output>

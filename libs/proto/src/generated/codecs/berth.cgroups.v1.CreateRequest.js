@@ -25,6 +25,8 @@ function CreateRequest$encode(m,w,q){
   .uint32(18).string(m.labels[ks[i]]).ldelim()
   }
   }
+  if(m.nestedParent!=null&&Object.hasOwnProperty.call(m,"nestedParent"))
+  w.uint32(58).string(m.nestedParent)
   return w
 },
 function CreateRequest$decode(r,l,e,n){
@@ -98,6 +100,10 @@ function CreateRequest$decode(r,l,e,n){
   m.labels[k]=value
   break
   }
+  case 7: {
+  m.nestedParent=r.string()
+  break
+  }
   default:
   r.skipType(t&7,n)
   break
@@ -148,6 +154,10 @@ function CreateRequest$verify(m,n){
   return"labels: string{k:string} expected"
   }
   }
+  if(m.nestedParent!=null&&Object.hasOwnProperty.call(m,"nestedParent")){
+  if(!util.isString(m.nestedParent))
+  return"nestedParent: string expected"
+  }
   return null
 },
 function CreateRequest$fromObject(d,n){
@@ -186,6 +196,9 @@ function CreateRequest$fromObject(d,n){
   m.labels[ks[i]]=String(d.labels[ks[i]])
   }
   }
+  if(d.nestedParent!=null){
+  m.nestedParent=String(d.nestedParent)
+  }
   return m
 },
 function CreateRequest$toObject(m,o,q){
@@ -204,6 +217,7 @@ function CreateRequest$toObject(m,o,q){
   d.resources=null
   d.name=""
   d.image=""
+  d.nestedParent=""
   }
   if(m.id!=null&&Object.hasOwnProperty.call(m,"id")){
   d.id=m.id
@@ -228,6 +242,9 @@ function CreateRequest$toObject(m,o,q){
   util.makeProp(d.labels,ks2[j])
   d.labels[ks2[j]]=m.labels[ks2[j]]
   }
+  }
+  if(m.nestedParent!=null&&Object.hasOwnProperty.call(m,"nestedParent")){
+  d.nestedParent=m.nestedParent
   }
   return d
 }

@@ -73,6 +73,8 @@ function HostConfig$encode(m,w,q){
   w.uint32(194).string(m.pidMode)
   if(m.utsMode!=null&&Object.hasOwnProperty.call(m,"utsMode"))
   w.uint32(202).string(m.utsMode)
+  if(m.cgroupParent!=null&&Object.hasOwnProperty.call(m,"cgroupParent"))
+  w.uint32(210).string(m.cgroupParent)
   if(m.sysctls!=null&&Object.hasOwnProperty.call(m,"sysctls")){
   for(var ks=Object.keys(m.sysctls),i=0;i<ks.length;++i){
   w.uint32(218).fork().uint32(10).string(ks[i])
@@ -403,6 +405,10 @@ function HostConfig$decode(r,l,e,n){
   }
   case 25: {
   m.utsMode=r.string()
+  break
+  }
+  case 26: {
+  m.cgroupParent=r.string()
   break
   }
   case 27: {
@@ -774,6 +780,10 @@ function HostConfig$verify(m,n){
   if(m.utsMode!=null&&Object.hasOwnProperty.call(m,"utsMode")){
   if(!util.isString(m.utsMode))
   return"utsMode: string expected"
+  }
+  if(m.cgroupParent!=null&&Object.hasOwnProperty.call(m,"cgroupParent")){
+  if(!util.isString(m.cgroupParent))
+  return"cgroupParent: string expected"
   }
   if(m.sysctls!=null&&Object.hasOwnProperty.call(m,"sysctls")){
   if(!util.isObject(m.sysctls))
@@ -1165,6 +1175,9 @@ function HostConfig$fromObject(d,n){
   if(d.utsMode!=null){
   m.utsMode=String(d.utsMode)
   }
+  if(d.cgroupParent!=null){
+  m.cgroupParent=String(d.cgroupParent)
+  }
   if(d.sysctls){
   if(!util.isObject(d.sysctls))
   throw TypeError(".berth.engine.v1.HostConfig.sysctls: object expected")
@@ -1301,6 +1314,7 @@ function HostConfig$toObject(m,o,q){
   d.ipcMode=""
   d.pidMode=""
   d.utsMode=""
+  d.cgroupParent=""
   if(util.Long){
   var n=new util.Long(0,0,false)
   d.memoryReservation=o.longs===String?n.toString():o.longs===Number?n.toNumber():typeof BigInt!=="undefined"&&o.longs===BigInt?n.toBigInt():n
@@ -1453,6 +1467,9 @@ function HostConfig$toObject(m,o,q){
   }
   if(m.utsMode!=null&&Object.hasOwnProperty.call(m,"utsMode")){
   d.utsMode=m.utsMode
+  }
+  if(m.cgroupParent!=null&&Object.hasOwnProperty.call(m,"cgroupParent")){
+  d.cgroupParent=m.cgroupParent
   }
   var ks2
   if(m.sysctls&&(ks2=Object.keys(m.sysctls)).length){

@@ -79,6 +79,8 @@ export interface CgroupsClient extends grpc.Client {
    * was killed in, so a caller's rollback of that Create leaves nothing.
    * FAILED_PRECONDITION while processes remain, unless force (then they are
    * SIGKILLed first). NOT_FOUND when neither record nor directory exists.
+   * Parent levels below the service's parent that end up empty and that no
+   * other cgroup's record names go too (a pod's, a nested_parent's).
    */
   Delete(argument: _berth_cgroups_v1_DeleteRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_berth_cgroups_v1_DeleteResponse__Output>): grpc.ClientUnaryCall;
   Delete(argument: _berth_cgroups_v1_DeleteRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_berth_cgroups_v1_DeleteResponse__Output>): grpc.ClientUnaryCall;
@@ -90,6 +92,8 @@ export interface CgroupsClient extends grpc.Client {
    * was killed in, so a caller's rollback of that Create leaves nothing.
    * FAILED_PRECONDITION while processes remain, unless force (then they are
    * SIGKILLed first). NOT_FOUND when neither record nor directory exists.
+   * Parent levels below the service's parent that end up empty and that no
+   * other cgroup's record names go too (a pod's, a nested_parent's).
    */
   delete(argument: _berth_cgroups_v1_DeleteRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_berth_cgroups_v1_DeleteResponse__Output>): grpc.ClientUnaryCall;
   delete(argument: _berth_cgroups_v1_DeleteRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_berth_cgroups_v1_DeleteResponse__Output>): grpc.ClientUnaryCall;
@@ -284,6 +288,8 @@ export interface CgroupsHandlers extends grpc.UntypedServiceImplementation {
    * was killed in, so a caller's rollback of that Create leaves nothing.
    * FAILED_PRECONDITION while processes remain, unless force (then they are
    * SIGKILLed first). NOT_FOUND when neither record nor directory exists.
+   * Parent levels below the service's parent that end up empty and that no
+   * other cgroup's record names go too (a pod's, a nested_parent's).
    */
   Delete: grpc.handleUnaryCall<_berth_cgroups_v1_DeleteRequest__Output, _berth_cgroups_v1_DeleteResponse>;
   

@@ -29,6 +29,15 @@ export interface CreateRequest {
    * Container labels, exported as container_label_<key> (see Cgroup.labels).
    */
   'labels'?: ({[key: string]: string});
+  /**
+   * A parent path below the service's parent, in any depth
+   * ("kubepods/besteffort/pod<uid>"; a leading "/" is allowed, as kubelet
+   * writes its cgroupfs paths): the cgroup is
+   * <service parent>/<nested_parent>/<id>. Exclusive with parent.
+   * INVALID_ARGUMENT (field nested_parent) for ".." or other bad segments.
+   * Delete removes the levels it made that no other cgroup uses.
+   */
+  'nestedParent'?: (string);
 }
 
 export interface CreateRequest__Output {
@@ -57,4 +66,13 @@ export interface CreateRequest__Output {
    * Container labels, exported as container_label_<key> (see Cgroup.labels).
    */
   'labels': ({[key: string]: string});
+  /**
+   * A parent path below the service's parent, in any depth
+   * ("kubepods/besteffort/pod<uid>"; a leading "/" is allowed, as kubelet
+   * writes its cgroupfs paths): the cgroup is
+   * <service parent>/<nested_parent>/<id>. Exclusive with parent.
+   * INVALID_ARGUMENT (field nested_parent) for ".." or other bad segments.
+   * Delete removes the levels it made that no other cgroup uses.
+   */
+  'nestedParent': (string);
 }

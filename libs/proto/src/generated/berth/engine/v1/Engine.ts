@@ -52,6 +52,8 @@ import type { RemoveVolumeRequest as _berth_engine_v1_RemoveVolumeRequest, Remov
 import type { RemoveVolumeResponse as _berth_engine_v1_RemoveVolumeResponse, RemoveVolumeResponse__Output as _berth_engine_v1_RemoveVolumeResponse__Output } from '../../../berth/engine/v1/RemoveVolumeResponse';
 import type { RenameRequest as _berth_engine_v1_RenameRequest, RenameRequest__Output as _berth_engine_v1_RenameRequest__Output } from '../../../berth/engine/v1/RenameRequest';
 import type { RenameResponse as _berth_engine_v1_RenameResponse, RenameResponse__Output as _berth_engine_v1_RenameResponse__Output } from '../../../berth/engine/v1/RenameResponse';
+import type { ReopenContainerLogRequest as _berth_engine_v1_ReopenContainerLogRequest, ReopenContainerLogRequest__Output as _berth_engine_v1_ReopenContainerLogRequest__Output } from '../../../berth/engine/v1/ReopenContainerLogRequest';
+import type { ReopenContainerLogResponse as _berth_engine_v1_ReopenContainerLogResponse, ReopenContainerLogResponse__Output as _berth_engine_v1_ReopenContainerLogResponse__Output } from '../../../berth/engine/v1/ReopenContainerLogResponse';
 import type { RestartContainerRequest as _berth_engine_v1_RestartContainerRequest, RestartContainerRequest__Output as _berth_engine_v1_RestartContainerRequest__Output } from '../../../berth/engine/v1/RestartContainerRequest';
 import type { RestartContainerResponse as _berth_engine_v1_RestartContainerResponse, RestartContainerResponse__Output as _berth_engine_v1_RestartContainerResponse__Output } from '../../../berth/engine/v1/RestartContainerResponse';
 import type { RunAttachedRequest as _berth_engine_v1_RunAttachedRequest, RunAttachedRequest__Output as _berth_engine_v1_RunAttachedRequest__Output } from '../../../berth/engine/v1/RunAttachedRequest';
@@ -590,6 +592,33 @@ export interface EngineClient extends grpc.Client {
   rename(argument: _berth_engine_v1_RenameRequest, callback: grpc.requestCallback<_berth_engine_v1_RenameResponse__Output>): grpc.ClientUnaryCall;
   
   /**
+   * Closes the container's log file (at its log path) and opens that path
+   * again, creating it: what the container writes after the call goes to a
+   * file at the path, not to one renamed away. Kubernetes rotates a CRI log
+   * by renaming it, then asks for this (the CRI's ReopenContainerLog). Lines
+   * the engine had not written yet when the call came go to the file that
+   * was open. FAILED_PRECONDITION when the container is not running (its log
+   * is not being written), NOT_FOUND for an unknown container.
+   */
+  ReopenContainerLog(argument: _berth_engine_v1_ReopenContainerLogRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_berth_engine_v1_ReopenContainerLogResponse__Output>): grpc.ClientUnaryCall;
+  ReopenContainerLog(argument: _berth_engine_v1_ReopenContainerLogRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_berth_engine_v1_ReopenContainerLogResponse__Output>): grpc.ClientUnaryCall;
+  ReopenContainerLog(argument: _berth_engine_v1_ReopenContainerLogRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_berth_engine_v1_ReopenContainerLogResponse__Output>): grpc.ClientUnaryCall;
+  ReopenContainerLog(argument: _berth_engine_v1_ReopenContainerLogRequest, callback: grpc.requestCallback<_berth_engine_v1_ReopenContainerLogResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Closes the container's log file (at its log path) and opens that path
+   * again, creating it: what the container writes after the call goes to a
+   * file at the path, not to one renamed away. Kubernetes rotates a CRI log
+   * by renaming it, then asks for this (the CRI's ReopenContainerLog). Lines
+   * the engine had not written yet when the call came go to the file that
+   * was open. FAILED_PRECONDITION when the container is not running (its log
+   * is not being written), NOT_FOUND for an unknown container.
+   */
+  reopenContainerLog(argument: _berth_engine_v1_ReopenContainerLogRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_berth_engine_v1_ReopenContainerLogResponse__Output>): grpc.ClientUnaryCall;
+  reopenContainerLog(argument: _berth_engine_v1_ReopenContainerLogRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_berth_engine_v1_ReopenContainerLogResponse__Output>): grpc.ClientUnaryCall;
+  reopenContainerLog(argument: _berth_engine_v1_ReopenContainerLogRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_berth_engine_v1_ReopenContainerLogResponse__Output>): grpc.ClientUnaryCall;
+  reopenContainerLog(argument: _berth_engine_v1_ReopenContainerLogRequest, callback: grpc.requestCallback<_berth_engine_v1_ReopenContainerLogResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
    * Stop (with timeout) then start.
    */
   RestartContainer(argument: _berth_engine_v1_RestartContainerRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_berth_engine_v1_RestartContainerResponse__Output>): grpc.ClientUnaryCall;
@@ -1030,6 +1059,17 @@ export interface EngineHandlers extends grpc.UntypedServiceImplementation {
   Rename: grpc.handleUnaryCall<_berth_engine_v1_RenameRequest__Output, _berth_engine_v1_RenameResponse>;
   
   /**
+   * Closes the container's log file (at its log path) and opens that path
+   * again, creating it: what the container writes after the call goes to a
+   * file at the path, not to one renamed away. Kubernetes rotates a CRI log
+   * by renaming it, then asks for this (the CRI's ReopenContainerLog). Lines
+   * the engine had not written yet when the call came go to the file that
+   * was open. FAILED_PRECONDITION when the container is not running (its log
+   * is not being written), NOT_FOUND for an unknown container.
+   */
+  ReopenContainerLog: grpc.handleUnaryCall<_berth_engine_v1_ReopenContainerLogRequest__Output, _berth_engine_v1_ReopenContainerLogResponse>;
+  
+  /**
    * Stop (with timeout) then start.
    */
   RestartContainer: grpc.handleUnaryCall<_berth_engine_v1_RestartContainerRequest__Output, _berth_engine_v1_RestartContainerResponse>;
@@ -1147,6 +1187,7 @@ export interface EngineDefinition extends grpc.ServiceDefinition {
   RemoveContainer: MethodDefinition<_berth_engine_v1_RemoveContainerRequest, _berth_engine_v1_RemoveContainerResponse, _berth_engine_v1_RemoveContainerRequest__Output, _berth_engine_v1_RemoveContainerResponse__Output>
   RemoveVolume: MethodDefinition<_berth_engine_v1_RemoveVolumeRequest, _berth_engine_v1_RemoveVolumeResponse, _berth_engine_v1_RemoveVolumeRequest__Output, _berth_engine_v1_RemoveVolumeResponse__Output>
   Rename: MethodDefinition<_berth_engine_v1_RenameRequest, _berth_engine_v1_RenameResponse, _berth_engine_v1_RenameRequest__Output, _berth_engine_v1_RenameResponse__Output>
+  ReopenContainerLog: MethodDefinition<_berth_engine_v1_ReopenContainerLogRequest, _berth_engine_v1_ReopenContainerLogResponse, _berth_engine_v1_ReopenContainerLogRequest__Output, _berth_engine_v1_ReopenContainerLogResponse__Output>
   RestartContainer: MethodDefinition<_berth_engine_v1_RestartContainerRequest, _berth_engine_v1_RestartContainerResponse, _berth_engine_v1_RestartContainerRequest__Output, _berth_engine_v1_RestartContainerResponse__Output>
   RunAttached: MethodDefinition<_berth_engine_v1_RunAttachedRequest, _berth_engine_v1_RunAttachedResponse, _berth_engine_v1_RunAttachedRequest__Output, _berth_engine_v1_RunAttachedResponse__Output>
   RunContainer: MethodDefinition<_berth_engine_v1_RunContainerRequest, _berth_engine_v1_RunContainerResponse, _berth_engine_v1_RunContainerRequest__Output, _berth_engine_v1_RunContainerResponse__Output>

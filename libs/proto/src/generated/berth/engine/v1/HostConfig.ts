@@ -115,6 +115,18 @@ export interface HostConfig {
   'pidMode'?: (string);
   'utsMode'?: (string);
   /**
+   * --cgroup-parent, and a Kubernetes pod's cgroup_parent (kubelet's cgroupfs
+   * layout, "/kubepods/besteffort/pod<uid>"): the container's cgroup is made
+   * at <berth's cgroup parent>/<cgroup_parent>/<id>, so kubelet's tree is
+   * nested inside berth's and nothing outside berth's parent is touched. A
+   * leading "/" is allowed (the path is relative to the hierarchy root as
+   * kubelet writes it); segments of letters, digits, _ . - only, no "..":
+   * INVALID_ARGUMENT naming host_config.cgroup_parent at create otherwise.
+   * Levels made for it that nothing uses any more go when the container is
+   * removed. "" = directly under berth's parent.
+   */
+  'cgroupParent'?: (string);
+  /**
    * --sysctl: kernel parameters set in the container's namespaces
    * ("net.ipv4.ip_forward" -> "1"); only namespaced ones (net.*, kernel.shm*,
    * kernel.msg*, kernel.sem, fs.mqueue.*, kernel.hostname/domainname), and
@@ -344,6 +356,18 @@ export interface HostConfig__Output {
   'ipcMode': (string);
   'pidMode': (string);
   'utsMode': (string);
+  /**
+   * --cgroup-parent, and a Kubernetes pod's cgroup_parent (kubelet's cgroupfs
+   * layout, "/kubepods/besteffort/pod<uid>"): the container's cgroup is made
+   * at <berth's cgroup parent>/<cgroup_parent>/<id>, so kubelet's tree is
+   * nested inside berth's and nothing outside berth's parent is touched. A
+   * leading "/" is allowed (the path is relative to the hierarchy root as
+   * kubelet writes it); segments of letters, digits, _ . - only, no "..":
+   * INVALID_ARGUMENT naming host_config.cgroup_parent at create otherwise.
+   * Levels made for it that nothing uses any more go when the container is
+   * removed. "" = directly under berth's parent.
+   */
+  'cgroupParent': (string);
   /**
    * --sysctl: kernel parameters set in the container's namespaces
    * ("net.ipv4.ip_forward" -> "1"); only namespaced ones (net.*, kernel.shm*,

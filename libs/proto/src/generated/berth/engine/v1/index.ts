@@ -72,6 +72,8 @@ export type * from './RemoveVolumeRequest';
 export type * from './RemoveVolumeResponse';
 export type * from './RenameRequest';
 export type * from './RenameResponse';
+export type * from './ReopenContainerLogRequest';
+export type * from './ReopenContainerLogResponse';
 export type * from './Resize';
 export type * from './RestartContainerRequest';
 export type * from './RestartContainerResponse';
