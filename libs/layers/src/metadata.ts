@@ -54,6 +54,7 @@ function fromRaw(r: RawRow): SnapshotRow {
 
 export class Metadata {
   private readonly db: Database.Database;
+  private readonly stmts = new Map<string, Database.Statement>();
 
   constructor(file: string) {
     // Snapshot labels and mounts: 0600, -wal and -shm too (made before SQLite opens it).
@@ -69,20 +70,34 @@ export class Metadata {
     this.db.close();
   }
 
+  /**
+   * The prepared statement for `sql`, prepared once: preparing parses and
+   * plans the SQL, which cost more than running these one-row queries (the
+   * run path looks snapshots up several times per container).
+   */
+  private stmt(sql: string): Database.Statement {
+    let st = this.stmts.get(sql);
+    if (!st) {
+      st = this.db.prepare(sql);
+      this.stmts.set(sql, st);
+    }
+    return st;
+  }
+
   transaction<T>(fn: () => T): T {
     return this.db.transaction(fn)();
   }
 
   getMeta(k: string): string | undefined {
-    return (this.db.prepare('SELECT v FROM meta WHERE k = ?').get(k) as { v: string } | undefined)?.v;
+    return (this.stmt('SELECT v FROM meta WHERE k = ?').get(k) as { v: string } | undefined)?.v;
   }
 
   setMeta(k: string, v: string): void {
-    this.db.prepare('INSERT INTO meta (k, v) VALUES (?, ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v').run(k, v);
+    this.stmt('INSERT INTO meta (k, v) VALUES (?, ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v').run(k, v);
   }
 
   find(key: string): SnapshotRow | undefined {
-    const r = this.db.prepare('SELECT * FROM snapshots WHERE key = ?').get(key) as RawRow | undefined;
+    const r = this.stmt('SELECT * FROM snapshots WHERE key = ?').get(key) as RawRow | undefined;
     return r ? fromRaw(r) : undefined;
   }
 
@@ -95,7 +110,7 @@ export class Metadata {
   insert(row: Omit<SnapshotRow, 'createdAt' | 'updatedAt'>): SnapshotRow {
     const now = Date.now();
     try {
-      this.db.prepare(`INSERT INTO snapshots (key, id, kind, parent, labels, diff_id, size, created_at, updated_at)
+      this.stmt(`INSERT INTO snapshots (key, id, kind, parent, labels, diff_id, size, created_at, updated_at)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(row.key, row.id, row.kind, row.parent, JSON.stringify(row.labels), row.diffId, row.size, now, now);
     } catch (e) {
       if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
@@ -108,24 +123,24 @@ export class Metadata {
 
   /** Renames an active snapshot to `name` and makes it committed. */
   commit(key: string, name: string, diffId: string | null, size: number | null): void {
-    this.db.prepare(`UPDATE snapshots SET key = ?, kind = 'committed', diff_id = ?, size = ?, updated_at = ? WHERE key = ?`)
+    this.stmt(`UPDATE snapshots SET key = ?, kind = 'committed', diff_id = ?, size = ?, updated_at = ? WHERE key = ?`)
       .run(name, diffId, size, Date.now(), key);
   }
 
   setLabels(key: string, labels: Record<string, string>): void {
-    this.db.prepare('UPDATE snapshots SET labels = ?, updated_at = ? WHERE key = ?').run(JSON.stringify(labels), Date.now(), key);
+    this.stmt('UPDATE snapshots SET labels = ?, updated_at = ? WHERE key = ?').run(JSON.stringify(labels), Date.now(), key);
   }
 
   delete(key: string): void {
-    this.db.prepare('DELETE FROM snapshots WHERE key = ?').run(key);
+    this.stmt('DELETE FROM snapshots WHERE key = ?').run(key);
   }
 
   children(key: string): string[] {
-    return (this.db.prepare('SELECT key FROM snapshots WHERE parent = ? ORDER BY key').all(key) as Array<{ key: string }>).map((r) => r.key);
+    return (this.stmt('SELECT key FROM snapshots WHERE parent = ? ORDER BY key').all(key) as Array<{ key: string }>).map((r) => r.key);
   }
 
   all(): SnapshotRow[] {
-    return (this.db.prepare('SELECT * FROM snapshots ORDER BY created_at, rowid').all() as RawRow[]).map(fromRaw);
+    return (this.stmt('SELECT * FROM snapshots ORDER BY created_at, rowid').all() as RawRow[]).map(fromRaw);
   }
 
   /** Storage ids of the committed chain below `parent`, nearest first. */
@@ -143,18 +158,18 @@ export class Metadata {
   }
 
   mountOf(key: string): string | undefined {
-    return (this.db.prepare('SELECT target FROM mounts WHERE key = ?').get(key) as { target: string } | undefined)?.target;
+    return (this.stmt('SELECT target FROM mounts WHERE key = ?').get(key) as { target: string } | undefined)?.target;
   }
 
   setMount(key: string, target: string): void {
-    this.db.prepare('INSERT INTO mounts (key, target) VALUES (?, ?)').run(key, target);
+    this.stmt('INSERT INTO mounts (key, target) VALUES (?, ?)').run(key, target);
   }
 
   deleteMount(key: string): void {
-    this.db.prepare('DELETE FROM mounts WHERE key = ?').run(key);
+    this.stmt('DELETE FROM mounts WHERE key = ?').run(key);
   }
 
   allMounts(): { key: string; target: string }[] {
-    return this.db.prepare('SELECT key, target FROM mounts').all() as { key: string; target: string }[];
+    return this.stmt('SELECT key, target FROM mounts').all() as { key: string; target: string }[];
   }
 }

@@ -207,6 +207,12 @@ export const layersModule: ServiceModule = {
       GarbageCollect: async (req) => ({ removed: store.garbageCollect(req.referencedChainIds, req.referencedSnapshotKeys).removed }),
       Info: async () => store.info(),
     };
-    return { handlers, close: async () => store.close() };
+    return {
+      handlers,
+      close: async () => {
+        await store.removalsDone();
+        store.close();
+      },
+    };
   },
 };

@@ -392,6 +392,9 @@ export function runSnapshotDriverSuite(driver: DriverName): void {
       store.remove(l1!);
       expect(store.list()).toEqual([]);
       expect(readdirSync(`${store.root}/snapshots`)).toEqual([]);
+      // The directories are deleted in the background, out of tmp/.
+      await store.removalsDone();
+      expect(readdirSync(`${store.root}/tmp`)).toEqual([]);
     });
 
     it('garbage collection removes exactly the unreferenced snapshots', async () => {
