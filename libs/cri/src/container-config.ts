@@ -50,7 +50,9 @@ export function containerHostConfig(c: runtimeV1.ContainerConfig__Output, pod: P
   const res = c.linux?.resources;
   const r = pod.record;
   const inPod = `container:${pod.id}`;
-  const pidOpt = sc?.namespaceOptions?.pid ?? 'CONTAINER';
+  // No namespace options is the CRI's zero value, POD (the pod's PID namespace under its
+  // berth-init), as containerd reads it; kubelet says CONTAINER when a pod does not share.
+  const pidOpt = sc?.namespaceOptions?.pid ?? 'POD';
   const pidMode = r.hostPid || pidOpt === 'NODE' ? 'host'
     : pidOpt === 'POD' ? inPod
       : pidOpt === 'TARGET' ? `container:${sc?.namespaceOptions?.targetId ?? ''}` : '';
