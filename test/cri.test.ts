@@ -1,7 +1,7 @@
 // The Kubernetes CRI through crictl, as kubelet drives it, on a real stack in both layouts: a pod
 // sandbox with a container that logs, exec, stats, and the pod seen by `berth ps`; teardown leaves
 // no container behind.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -108,6 +108,39 @@ describe.each([
     expect(ok(await crictl(s, ['pods', '-q']))).toBe('');
     expect((await s.berth(['ps', '-aq'])).stdout.trim()).toBe('');
   }, 180_000);
+
+  it("places the pod and its containers under kubelet's cgroup_parent inside berth's, refuses '..', and leaves no cgroup level behind", async () => {
+    const uid = `cg-${subnet}`;
+    const podParent = `/kubepods/besteffort/pod${uid}`;
+    const pod = join(dir, 'pod-cg.json');
+    writeFileSync(pod, JSON.stringify({ metadata: { name: 'cg', namespace: 'default', uid, attempt: 0 }, linux: { cgroup_parent: podParent } }));
+    const ctr = join(dir, 'ctr-cg.json');
+    writeFileSync(ctr, JSON.stringify({ metadata: { name: 'c' }, image: { image: 'busybox:latest' }, command: ['sleep', '1000'] }));
+    const podId = ok(await crictl(s, ['runp', pod]));
+    const cid = ok(await crictl(s, ['create', podId, ctr, pod]));
+    ok(await crictl(s, ['start', cid]));
+    // The host's view of each process's cgroup (inside, a private cgroup namespace shows "/").
+    const cgroupOf = async (id: string): Promise<string> => {
+      const pid = (await s.berth(['inspect', '-f', '{{.State.Pid}}', id])).stdout.trim();
+      const lines = readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n');
+      return (lines.find((l) => /^\d+:([^:]*,)?memory(,[^:]*)?:/.test(l)) ?? lines.find((l) => l.startsWith('0::')) ?? '').replace(/^[^:]*:[^:]*:/, '');
+    };
+    const nested = `/${s.cgroupParent}${podParent}`;
+    expect(await cgroupOf(podId)).toBe(`${nested}/${podId}`);
+    expect(await cgroupOf(cid)).toBe(`${nested}/${cid}`);
+    const dirs = [`/sys/fs/cgroup/memory/${s.cgroupParent}/kubepods`, `/sys/fs/cgroup/${s.cgroupParent}/kubepods`];
+    expect(dirs.some((d) => existsSync(d))).toBe(true);
+    ok(await crictl(s, ['stopp', podId]));
+    ok(await crictl(s, ['rmp', podId]));
+    for (const d of dirs) expect(existsSync(d)).toBe(false);
+
+    // A path that climbs out of berth's parent is refused by name, and nothing is made.
+    writeFileSync(pod, JSON.stringify({ metadata: { name: 'cg2', namespace: 'default', uid, attempt: 0 }, linux: { cgroup_parent: '/kubepods/../../system.slice' } }));
+    const bad = await crictl(s, ['runp', pod]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/InvalidArgument desc = config\.linux\.cgroup_parent .*\.\.\\?" is not allowed/);
+    expect((await s.berth(['ps', '-aq'])).stdout.trim()).toBe('');
+  }, 120_000);
 
   it('refuses a container in a pod that does not exist, naming it, and leaves nothing', async () => {
     const pod = join(dir, 'pod2.json');

@@ -376,6 +376,30 @@ time.sleep(1000)
     expect(info.labels['io.kubernetes.pod.name']).toBe('a');
   });
 
+  it("nests kubelet's cgroupfs parents inside berth's, refuses '..', and removes the levels with the last cgroup", async () => {
+    const m = h.manager();
+    const nested = '/kubepods/besteffort/pod-u1';
+    const a = await m.create('kpa', { nestedParent: nested, labels: { 'io.kubernetes.pod.name': 'u1' } });
+    expect(a.path).toBe(`${h.parent}/kubepods/besteffort/pod-u1/kpa`);
+    await m.create('kpb', { nestedParent: nested });
+    await m.create('kpc', { nestedParent: 'kubepods/burstable/pod-u2' });
+    for (const d of m.driver.directories(a.path)) expect(existsSync(d)).toBe(true);
+    const bad = await rejection(m.create('kpd', { nestedParent: '/kubepods/../../system.slice' }));
+    expect(isInvalidArgument(bad)).toBe(true);
+    expect(bad.field).toBe('nested_parent');
+    expect(bad.message).toMatch(/no "\.\."/);
+    await m.delete('kpa', { force: true });
+    // The pod's level stays while another cgroup lives in it.
+    for (const d of m.driver.directories(`${h.parent}/kubepods/besteffort/pod-u1`)) expect(existsSync(d)).toBe(true);
+    await m.delete('kpb', { force: true });
+    for (const d of m.driver.directories(`${h.parent}/kubepods/besteffort`)) expect(existsSync(d)).toBe(false);
+    // kubepods holds the other pod still.
+    for (const d of m.driver.directories(`${h.parent}/kubepods/burstable/pod-u2/kpc`)) expect(existsSync(d)).toBe(true);
+    await m.delete('kpc', { force: true });
+    for (const d of m.driver.directories(`${h.parent}/kubepods`)) expect(existsSync(d)).toBe(false);
+    for (const d of m.driver.directories(h.parent)) expect(readdirSync(d, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name)).toEqual([]);
+  });
+
   it('reconcile removes cgroups whose containers are gone (recorded or not) and keeps the rest', async () => {
     const m = h.manager();
     await m.create('keep');

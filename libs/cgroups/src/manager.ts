@@ -49,6 +49,12 @@ export interface CgroupsManagerOptions {
 export interface CreateCgroupOptions {
   /** Parent under the manager's parent ("berth/pod-x"); default the manager's parent. */
   parent?: string;
+  /**
+   * A path below the manager's parent ("kubepods/besteffort/pod<uid>", a
+   * leading "/" allowed as kubelet writes it): the cgroup goes at
+   * <manager parent>/<nestedParent>/<id>. Exclusive with parent.
+   */
+  nestedParent?: string;
   resources?: LinuxResources;
   labels?: Record<string, string>;
   /** Container name for metrics. */
@@ -111,8 +117,8 @@ export class CgroupsManager extends EventEmitter {
   private readonly store: CgroupStateStore;
   private readonly records = new Map<string, CgroupRecord>();
   private readonly oomWatches = new Map<string, OomWatch>();
-  /** Ids with a create in progress (create awaits, so two calls could interleave). */
-  private readonly creating = new Set<string>();
+  /** Ids with a create in progress (create awaits, so two calls could interleave), with their parents. */
+  private readonly creating = new Map<string, string>();
   private readonly freezeTimeoutMs: number;
   private readonly killTimeoutMs: number;
   private readonly onOomCallback: CgroupsManagerOptions['onOom'];
@@ -139,7 +145,11 @@ export class CgroupsManager extends EventEmitter {
     return rec;
   }
 
-  private resolveParent(parent: string | undefined): string {
+  private resolveParent(parent: string | undefined, nested?: string): string {
+    if (nested) {
+      if (parent) throw new InvalidArgumentError('parent and nested_parent were both given; give one', { field: 'nested_parent' });
+      return `${this.parent}/${checkParentPath(nested, 'nested_parent')}`;
+    }
     if (parent === undefined || parent === '') return this.parent;
     const p = checkParentPath(parent, 'parent');
     if (p !== this.parent && !p.startsWith(`${this.parent}/`)) {
@@ -155,13 +165,18 @@ export class CgroupsManager extends EventEmitter {
   /** Create: makes <parent>/<id> in every hierarchy, applies limits, starts OOM watching. */
   async create(id: string, opts: CreateCgroupOptions = {}): Promise<CgroupInfo> {
     checkId(id);
-    const parent = this.resolveParent(opts.parent);
+    const parent = this.resolveParent(opts.parent, opts.nestedParent);
     const resources = opts.resources ?? {};
     validateResources(resources);
     if (this.records.has(id) || this.creating.has(id)) throw new AlreadyExistsError(`cgroup ${id} already exists; delete it first or use update`, { field: 'id' });
-    this.creating.add(id);
+    this.creating.set(id, parent);
     try {
       return await this.createLocked(id, parent, resources, opts);
+    } catch (e) {
+      // The levels this create made for its parent go with it.
+      this.creating.delete(id);
+      await this.pruneParents(parent);
+      throw e;
     } finally {
       this.creating.delete(id);
     }
@@ -379,6 +394,32 @@ export class CgroupsManager extends EventEmitter {
     this.unwatchOom(id);
     this.records.delete(id);
     this.store.remove(id);
+    await this.pruneParents(rec.parent);
+  }
+
+  /**
+   * Removes `parent` and its ancestors below the manager's parent while they
+   * are empty and no record or create in progress names them (or a level
+   * below them): a pod's parent, or every level a nested_parent made. Best
+   * effort: a create racing in makes the rmdir fail, and the level stays.
+   */
+  private async pruneParents(parent: string): Promise<void> {
+    const inUse = (p: string): boolean => {
+      const under = (q: string) => q === p || q.startsWith(`${p}/`);
+      for (const r of this.records.values()) if (under(r.parent)) return true;
+      for (const q of this.creating.values()) if (under(q)) return true;
+      return false;
+    };
+    for (let p = parent; p.startsWith(`${this.parent}/`); p = p.slice(0, p.lastIndexOf('/'))) {
+      if (inUse(p)) return;
+      try {
+        if (!(await this.driver.exists(p))) continue;
+        if ((await this.driver.children(p)).length > 0) return;
+        await this.driver.remove(p);
+      } catch {
+        return;
+      }
+    }
   }
 
   /**
@@ -424,7 +465,11 @@ export class CgroupsManager extends EventEmitter {
     const kept: string[] = [];
     const failed: ReconcileResult['failed'] = [];
     // Pod parents as the records knew them before anything is removed.
-    const podParents = new Set([...this.records.values()].map((r) => r.parent).filter((p) => p !== this.parent));
+    // Every level of them below the manager's parent (a nested_parent has several).
+    const podParents = new Set<string>();
+    for (const r of this.records.values()) {
+      for (let p = r.parent; p.startsWith(`${this.parent}/`); p = p.slice(0, p.lastIndexOf('/'))) podParents.add(p);
+    }
     for (const rec of [...this.records.values()]) {
       if (newer(rec.id)) continue;
       if (keep.has(rec.id)) {
@@ -532,7 +577,7 @@ export class CgroupsManager extends EventEmitter {
 }
 
 function podParentInUse(parent: string, records: Map<string, CgroupRecord>): boolean {
-  for (const r of records.values()) if (r.parent === parent) return true;
+  for (const r of records.values()) if (r.parent === parent || r.parent.startsWith(`${parent}/`)) return true;
   return false;
 }
 

@@ -46,6 +46,7 @@ export const cgroupsModule: ServiceModule = {
         cgroup(
           await manager.create(req.id, {
             parent: req.parent,
+            nestedParent: req.nestedParent,
             resources: resourcesFromWire(req.resources as Record<string, unknown> | null),
             name: req.name,
             image: req.image,

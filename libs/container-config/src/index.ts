@@ -184,6 +184,8 @@ export interface HostConfig {
   publishAllPorts?: boolean;
   /** --shm-size: bytes of the container's /dev/shm tmpfs; absent = 64 MiB, Docker's default. */
   shmSize?: number;
+  /** --cgroup-parent / a pod's cgroup_parent, normalized ("kubepods/besteffort/pod<uid>"), nested inside berth's cgroup parent; absent = directly under it. */
+  cgroupParent?: string;
   /** --add-host: more /etc/hosts lines, "name:ip" (ip may be host-gateway), as Docker's ExtraHosts. */
   extraHosts?: string[];
   /** --ip: the container's fixed IPv4 address on the user-defined network it is created on; absent = the next free one. */
@@ -218,4 +220,5 @@ export * from './resources';
 export * from './sysctl';
 export * from './ulimits';
 export * from './extra-hosts';
+export * from './cgroup-parent';
 export * from './mac-address';

@@ -62,6 +62,8 @@ export function containerHostConfig(c: runtimeV1.ContainerConfig__Output, pod: P
     ipcMode: r.hostIpc ? 'host' : inPod,
     utsMode: r.hostNetwork ? 'host' : inPod,
     pidMode,
+    // The pod's cgroup parent (kubelet's cgroupfs layout): the container's cgroup goes beside the pause one.
+    cgroupParent: r.cgroupParent ?? '',
     dns: r.dns?.servers ?? [], dnsSearch: r.dns?.searches ?? [], dnsOptions: r.dns?.options ?? [],
     groupAdd: (sc?.supplementalGroups ?? []).map(String),
     ...(!privileged && sc?.maskedPaths.length ? { maskedPaths: sc.maskedPaths } : {}),

@@ -1,7 +1,7 @@
 // The engine HostConfig of a pod's pause container: the namespaces the pod
 // shares (network unless host network; IPC unless host IPC), the pod's port
 // mappings as published ports, its DNS and sysctls, and the kubelet's cgroup
-// parent.
+// parent (validated in sandboxes.ts, naming the CRI field).
 import type { engineV1, runtimeV1 } from '@berth/proto';
 import type { CriRecord } from './metadata';
 
@@ -23,6 +23,8 @@ export function sandboxHostConfig(c: runtimeV1.PodSandboxConfig__Output, r: CriR
     // A pod on the host's network has the host's hostname (containerd does the same).
     utsMode: r.hostNetwork ? 'host' : '',
     sysctls: c.linux?.sysctls ?? {},
+    // kubelet's /kubepods/<qos>/pod<uid>: nested inside berth's cgroup parent by the engine.
+    cgroupParent: r.cgroupParent ?? '',
     dns: r.dns?.servers ?? [], dnsSearch: r.dns?.searches ?? [], dnsOptions: r.dns?.options ?? [],
   };
 }

@@ -5,6 +5,7 @@
 // containers join with the engine's container:<sandbox> modes. Its IP is the
 // one the networks service gave the sandbox; stopping the sandbox stops its
 // containers first, removing it removes them. docs/design/cri.md.
+import { parseCgroupParent } from '@berth/container-config';
 import { InvalidArgumentError, isNotFound, NotFoundError } from '@berth/errors';
 import type { engineV1, runtimeV1 } from '@berth/proto';
 import { LONG_CALL, type Backends } from './backends';
@@ -28,12 +29,17 @@ export class PodSandboxes {
     const c = req.config;
     if (!c?.metadata) throw new InvalidArgumentError('RunPodSandbox needs config.metadata (name, namespace, uid, attempt)', { field: 'config.metadata' });
     const m = c.metadata;
+    const cgroupParent = c.linux?.cgroupParent ?? '';
+    if (cgroupParent) {
+      const p = parseCgroupParent(cgroupParent);
+      if ('error' in p) throw new InvalidArgumentError(`config.linux.cgroup_parent "${cgroupParent}": ${p.error}`, { field: 'config.linux.cgroup_parent' });
+    }
     const nsOpts = c.linux?.securityContext?.namespaceOptions;
     const record: CriRecord = {
       metadata: { name: m.name, uid: m.uid, namespace: m.namespace, attempt: m.attempt },
       labels: c.labels, annotations: c.annotations, logPath: c.logDirectory,
       hostNetwork: nsOpts?.network === 'NODE', hostPid: nsOpts?.pid === 'NODE', hostIpc: nsOpts?.ipc === 'NODE',
-      cgroupParent: c.linux?.cgroupParent ?? '', runtimeHandler: req.runtimeHandler,
+      cgroupParent, runtimeHandler: req.runtimeHandler,
       ...(c.dnsConfig ? { dns: { servers: c.dnsConfig.servers, searches: c.dnsConfig.searches, options: c.dnsConfig.options } } : {}),
     };
     await this.ensurePauseImage();

@@ -140,6 +140,7 @@ export function inspectContainer(c: ContainerRecord): Record<string, unknown> {
       OomScoreAdj: h.oomScoreAdj ?? 0,
       PublishAllPorts: h.publishAllPorts ?? false,
       ShmSize: h.shmSize ?? 64 * 1024 * 1024,
+      CgroupParent: h.cgroupParent ? `/${h.cgroupParent}` : '',
       ExtraHosts: h.extraHosts?.length ? h.extraHosts : null,
       VolumesFrom: h.volumesFrom?.length ? h.volumesFrom : null,
       Ulimits: h.ulimits?.length ? h.ulimits.map((u) => ({ Name: u.name, Soft: u.soft, Hard: u.hard })) : null,

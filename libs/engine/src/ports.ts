@@ -149,8 +149,12 @@ export interface CgroupOwner {
 }
 
 export interface CgroupsPort {
-  /** Creates the container's cgroup with limits; returns its path (for the namespaces service to join). */
-  create(id: string, resources: CgroupResources, owner?: CgroupOwner): Promise<{ path: string }>;
+  /**
+   * Creates the container's cgroup with limits; returns its path (for the
+   * namespaces service to join). `nestedParent` (HostConfig.cgroup_parent,
+   * normalized) puts it below that path inside berth's cgroup parent.
+   */
+  create(id: string, resources: CgroupResources, owner?: CgroupOwner, nestedParent?: string): Promise<{ path: string }>;
   /** The container was renamed: its metrics' name label follows. */
   rename?(id: string, name: string): Promise<void>;
   /** Removes the cgroup (kills stragglers first). */

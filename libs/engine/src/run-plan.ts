@@ -114,7 +114,7 @@ export function startSteps(p: EnginePorts): SagaStep<RunContext>[] {
         // Device rules and nodes together: a bad --device fails here, before anything exists.
         const devices = devicesOf(ctx.hostConfig, isPrivileged(ctx.hostConfig));
         ctx.deviceNodes = devices.nodes;
-        ctx.cgroupPath = (await p.cgroups.create(ctx.id, { ...resourcesOf(ctx.hostConfig), devices: devices.rules }, owner)).path;
+        ctx.cgroupPath = (await p.cgroups.create(ctx.id, { ...resourcesOf(ctx.hostConfig), devices: devices.rules }, owner, ctx.hostConfig.cgroupParent)).path;
       },
       async undo(ctx) {
         await p.cgroups.remove(ctx.id);

@@ -6,7 +6,7 @@
 //   - Cmd/Entrypoint travel as StringList: null = not given, {values: []} = given empty
 //   - "" strings mean "default" (pull -> missing, network -> bridge, restart -> no)
 //   - map<string, FilterValues> filters <-> Record<string, string[]>
-import { quoteValue, parseExtraHost, parseDeviceMapping, parseDeviceCgroupRule, checkCgroupnsMode, type DeviceMapping } from '@berth/container-config';
+import { quoteValue, parseCgroupParent, parseExtraHost, parseDeviceMapping, parseDeviceCgroupRule, checkCgroupnsMode, type DeviceMapping } from '@berth/container-config';
 import { parseMacAddress } from '@berth/container-config';
 import { isIPv4 } from 'node:net';
 import { InvalidArgumentError } from '@berth/errors';
@@ -49,6 +49,7 @@ export interface WireHostConfig extends WirePodOptions {
   ulimits?: { name?: string; soft?: number; hard?: number }[];
   publishAllPorts?: boolean;
   shmSize?: number;
+  cgroupParent?: string;
   extraHosts?: string[];
   ipv4Address?: string;
   macAddress?: string;
@@ -170,6 +171,11 @@ function extraResourcesFromWire(w: WireHostConfig): Partial<HostConfig> {
       throw new InvalidArgumentError(`conflicting options: host_config.mac_address and network mode "${quoteValue(mode)}" (the container has no interface of its own there)`, { field: 'host_config.mac_address' });
     }
     out.macAddress = mac.mac;
+  }
+  if (w.cgroupParent) {
+    const p = parseCgroupParent(w.cgroupParent);
+    if ('error' in p) throw new InvalidArgumentError(`host_config.cgroup_parent "${quoteValue(w.cgroupParent)}": ${p.error}`, { field: 'host_config.cgroup_parent' });
+    out.cgroupParent = p.path;
   }
   if (w.shmSize) {
     if (w.shmSize < 0) throw new InvalidArgumentError(`host_config.shm_size ${w.shmSize}: the size of /dev/shm cannot be negative`, { field: 'host_config.shm_size' });

@@ -52,10 +52,10 @@ async function systemCpuNs(): Promise<number> {
 
 export function grpcCgroupsPort(c: CgroupsClient): CgroupsPort {
   return {
-    async create(id, resources, owner) {
+    async create(id, resources, owner, nestedParent) {
       const linux = linuxResourcesOf(resources);
       try {
-        return { path: (await c.Create({ id, resources: linux, ...(owner ? { name: owner.name, image: owner.image, labels: owner.labels } : {}) })).path };
+        return { path: (await c.Create({ id, resources: linux, nestedParent: nestedParent ?? '', ...(owner ? { name: owner.name, image: owner.image, labels: owner.labels } : {}) })).path };
       } catch (e) {
         // Idempotent per id: a retry after a lost reply finds the cgroup it made.
         if (!isAlreadyExists(e)) throw e;
