@@ -16,12 +16,9 @@ const SUBNET = 250; // 10.219.250.0/24: this file's
 /** Specs left out (skipped): they fail today, each for the reason given. */
 const KNOWN_FAILING = [
   'public image with digest', // pinned public image: cannot be pulled offline (the one failure the issue allows)
-  'reopening container log', // ReopenContainerLog does not reopen the engine's log copy yet
   "mount with 'rshared'", // a mount made in the container does not reach the host
   'MaskedPaths', // kubelet's masked path list does not reach an exec'd process
   'dropping ALL capabilities', // an exec with every capability dropped gets the default set
-  'removing stopped container', // stop of `top` racing its SIGTERM handler under load (see design note)
-  'should support container log', // Multiple Containers: the second container's log
 ];
 
 describe('critest', () => {

@@ -3,15 +3,17 @@
 // (hosts.toml) makes the mirror of registry.k8s.io and gcr.io. Each image holds what its specs look at:
 //
 //   registry.k8s.io/e2e-test-images/busybox:1.29-2     the default test image: busybox and its applets
-//                                                       (sh, echo, sleep, top, id, hostname, pidof, ip,
-//                                                       sysctl...), pgrep and `ipcs -m` (busybox-static
+//                                                       (echo, sleep, top, id, hostname, pidof, ip,
+//                                                       sysctl...) as hard links, /bin/sh a busybox whose
+//                                                       ash runs commands from PATH as the image's does
+//                                                       (CRI_SHELL_BUSYBOX), pgrep and `ipcs -m` (busybox-static
 //                                                       has neither) as small scripts, /etc/passwd and
 //                                                       /etc/group as busybox's image has them
 //   registry.k8s.io/e2e-test-images/nginx:1.14-2       an HTTP server on port 80 (nginx.c) named nginx,
 //                                                       /var/run/nginx.pid, "nginx: master process" cmdline
 //   gcr.io/k8s-staging-cri-tools/hostnet-nginx-amd64   the same on port 12003 (host network specs)
-//   registry.k8s.io/e2e-test-images/httpd:2.4.39-4     busybox httpd on port 80 serving an index page, a
-//                                                       log line naming httpd
+//   registry.k8s.io/e2e-test-images/httpd:2.4.39-4     busybox httpd on port 80 serving an index page,
+//                                                       Apache's "Command line: 'httpd -D FOREGROUND'" log line
 //   registry.k8s.io/e2e-test-images/nonewprivs:1.3     /usr/local/bin/nnp, setuid root, prints
 //                                                       "Effective uid: N" (nnp.c)
 //   gcr.io/k8s-staging-cri-tools/test-image-{1,2,3}:latest, test-image-latest, test-image-tag:test,
@@ -111,7 +113,8 @@ export const CRI_TEST_IMAGE_SPECS: ImageSpec[] = [
   {
     refs: [`${E2E}httpd:2.4.39-4`],
     files: { [`${HTTPD_ROOT}/index.html`]: '<html><body><h1>It works!</h1></body></html>\n' },
-    cmd: ['sh', '-c', `echo "httpd: serving ${HTTPD_ROOT} on port 80"; exec httpd -f -v -p 80 -h ${HTTPD_ROOT}`],
+    // Apache's own start-up line, which the Multiple Containers log spec looks for in the log.
+    cmd: ['sh', '-c', `echo "[core:notice] [pid $$] AH00094: Command line: 'httpd -D FOREGROUND'"; exec httpd -f -v -p 80 -h ${HTTPD_ROOT}`],
     ports: ['80/tcp'],
   },
   { refs: [`${E2E}nonewprivs:1.3`], files: { '/usr/local/bin/nnp': { helper: 'nnp', mode: 0o4755 } }, entrypoint: ['/usr/local/bin/nnp'] },
