@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCliStack, until, type CliStack } from './support/cli-stack';
 import { crictl, type ToolResult } from './support/cri-tools';
+import { createClient } from '@berth/kit';
+import type { runtimeV1 } from '@berth/proto';
 
 const SUBNET = 248; // 10.219.248.0/24 all-in-one, 249 split: this file's
 
@@ -141,6 +143,75 @@ describe.each([
     expect(bad.stderr).toMatch(/InvalidArgument desc = config\.linux\.cgroup_parent .*\.\.\\?" is not allowed/);
     expect((await s.berth(['ps', '-aq'])).stdout.trim()).toBe('');
   }, 120_000);
+
+  it('streams container events (evented PLEG) with the pod status and the pod containers\' statuses, and PodSandboxStatus has them too', async () => {
+    // The gRPC server behind cri.sock's authority proxy: what kubelet's evented PLEG calls.
+    const cri = createClient<runtimeV1.RuntimeServiceDefinition, runtimeV1.RuntimeServiceHandlers>('runtime.v1.RuntimeService', [`unix:${join(s.paths.run, 'cri.sock.grpc')}`]);
+    const ac = new AbortController();
+    const seen: runtimeV1.ContainerEventResponse__Output[] = [];
+    const stream = (async () => {
+      try {
+        for await (const ev of cri.GetContainerEvents({}, { signal: ac.signal }) as AsyncIterable<runtimeV1.ContainerEventResponse__Output>) seen.push(ev);
+      } catch {
+        // cancelled at the end
+      }
+    })();
+    try {
+      const pod = join(dir, 'pod-ev.json');
+      writeFileSync(pod, JSON.stringify({ metadata: { name: 'ev', namespace: 'default', uid: `ev-${subnet}`, attempt: 0 }, hostname: 'evhost' }));
+      const ctr = join(dir, 'ctr-ev.json');
+      writeFileSync(ctr, JSON.stringify({ metadata: { name: 'c' }, image: { image: 'busybox:latest' }, command: ['sleep', '1000'] }));
+      // The stream is live from the call on: wait until it is (an event of a throwaway pod arrives).
+      const probe = join(dir, 'pod-probe.json');
+      writeFileSync(probe, JSON.stringify({ metadata: { name: 'probe', namespace: 'default', uid: `probe-${subnet}`, attempt: 0 } }));
+      let probeId = '';
+      await until('the event stream', async () => {
+        if (!probeId) probeId = ok(await crictl(s, ['runp', probe]));
+        return seen.some((e) => e.containerId === probeId) ? true : undefined;
+      }, 60_000);
+      ok(await crictl(s, ['rmp', '-f', probeId]));
+
+      // Each step waits for its event, so the statuses an event carries are the ones after that step.
+      const eventOf = (id: string, type: string) => until(`${type} of ${id}`, () => (seen.some((e) => e.containerId === id && e.containerEventType === type) ? true : undefined), 30_000);
+      const podId = ok(await crictl(s, ['runp', pod]));
+      const cid = ok(await crictl(s, ['create', podId, ctr, pod]));
+      await eventOf(cid, 'CONTAINER_CREATED_EVENT');
+      ok(await crictl(s, ['start', cid]));
+      await eventOf(cid, 'CONTAINER_STARTED_EVENT');
+      const status = await cri.PodSandboxStatus({ podSandboxId: podId, verbose: true });
+      expect(status.containersStatuses.map((c) => [c.id, c.state, c.metadata?.name])).toEqual([[cid, 'CONTAINER_RUNNING', 'c']]);
+      expect(Number(status.timestamp)).toBeGreaterThan(Number(status.status?.createdAt));
+      expect(JSON.parse(status.info['info'] ?? '{}')).toMatchObject({ processStatus: 'running', image: 'berth.local/pause:3.9' });
+      ok(await crictl(s, ['stop', cid]));
+      await eventOf(cid, 'CONTAINER_STOPPED_EVENT');
+      ok(await crictl(s, ['rm', cid]));
+      ok(await crictl(s, ['rmp', '-f', podId]));
+
+      const ofContainer = await until('the container deleted event', () => {
+        const evs = seen.filter((e) => e.containerId === cid);
+        return evs.some((e) => e.containerEventType === 'CONTAINER_DELETED_EVENT') ? evs : undefined;
+      }, 30_000);
+      expect(ofContainer.map((e) => e.containerEventType)).toEqual(['CONTAINER_CREATED_EVENT', 'CONTAINER_STARTED_EVENT', 'CONTAINER_STOPPED_EVENT', 'CONTAINER_DELETED_EVENT']);
+      for (const e of ofContainer) {
+        expect(e.podSandboxStatus?.id).toBe(podId);
+        expect(e.podSandboxStatus?.metadata?.name).toBe('ev');
+        expect(Number(e.createdAt)).toBeGreaterThan(0);
+      }
+      const stateIn = (e: runtimeV1.ContainerEventResponse__Output) => e.containersStatuses.find((c) => c.id === cid)?.state;
+      expect(ofContainer.map(stateIn)).toEqual(['CONTAINER_CREATED', 'CONTAINER_RUNNING', 'CONTAINER_EXITED', undefined]);
+      // The sandbox's own events, its DELETED one with what its labels said.
+      const ofPod = await until('the sandbox deleted event', () => {
+        const evs = seen.filter((e) => e.containerId === podId);
+        return evs.some((e) => e.containerEventType === 'CONTAINER_DELETED_EVENT') ? evs : undefined;
+      }, 30_000);
+      expect(ofPod[0]?.containerEventType).toBe('CONTAINER_CREATED_EVENT');
+      expect(ofPod.at(-1)?.podSandboxStatus).toMatchObject({ id: podId, state: 'SANDBOX_NOTREADY', metadata: { name: 'ev', namespace: 'default' } });
+    } finally {
+      ac.abort();
+      await stream;
+      cri.close();
+    }
+  }, 180_000);
 
   it('refuses a container in a pod that does not exist, naming it, and leaves nothing', async () => {
     const pod = join(dir, 'pod2.json');

@@ -122,23 +122,15 @@ export class CriContainers {
   }
 
   async status(id: string): Promise<runtimeV1.ContainerStatusResponse> {
-    const c = await this.get(id);
-    const s = c.summary;
-    const state = stateOf(s);
-    const exited = state === 'CONTAINER_EXITED';
-    const reason = !exited ? '' : s.oomKilled ? 'OOMKilled' : s.exitCode === 0 ? 'Completed' : 'Error';
-    return {
-      status: {
-        id: c.id, metadata: c.record.metadata, state,
-        createdAt: msToNs(Number(s.createdAtUnixMs)), startedAt: msToNs(Number(s.startedAtUnixMs)), finishedAt: msToNs(Number(s.finishedAtUnixMs)),
-        exitCode: s.exitCode, image: { image: c.record.image ?? '', annotations: {} }, imageRef: c.record.imageRef ?? s.imageDigest,
-        reason, message: s.error,
-        labels: c.record.labels, annotations: c.record.annotations,
-        mounts: (c.record.mounts ?? []).map((m) => ({ ...m, propagation: m.propagation as runtimeV1.MountPropagation, selinuxRelabel: false })),
-        logPath: c.record.logPath,
-      },
-      info: {},
-    };
+    return { status: statusOf(await this.get(id)), info: {} };
+  }
+
+  /** The statuses of a pod's containers (PodSandboxStatus, GetContainerEvents), oldest first. */
+  async statusesInPod(sandboxId: string): Promise<runtimeV1.ContainerStatus[]> {
+    return (await this.list())
+      .filter((c) => c.sandboxId === sandboxId)
+      .sort((a, b) => Number(a.summary.createdAtUnixMs) - Number(b.summary.createdAtUnixMs))
+      .map(statusOf);
   }
 
   async updateResources(id: string, r: runtimeV1.LinuxContainerResources__Output | null): Promise<void> {
@@ -147,6 +139,23 @@ export class CriContainers {
     const fields = resourcesOf(r);
     await this.b.engine.UpdateContainer({ id: c.id, ...fields });
   }
+}
+
+/** A CRI container's status from its engine summary and record. */
+export function statusOf(c: CriContainer): runtimeV1.ContainerStatus {
+  const s = c.summary;
+  const state = stateOf(s);
+  const exited = state === 'CONTAINER_EXITED';
+  const reason = !exited ? '' : s.oomKilled ? 'OOMKilled' : s.exitCode === 0 ? 'Completed' : 'Error';
+  return {
+    id: c.id, metadata: c.record.metadata, state,
+    createdAt: msToNs(Number(s.createdAtUnixMs)), startedAt: msToNs(Number(s.startedAtUnixMs)), finishedAt: msToNs(Number(s.finishedAtUnixMs)),
+    exitCode: s.exitCode, image: { image: c.record.image ?? '', annotations: {} }, imageRef: c.record.imageRef ?? s.imageDigest,
+    reason, message: s.error,
+    labels: c.record.labels, annotations: c.record.annotations,
+    mounts: (c.record.mounts ?? []).map((m) => ({ ...m, propagation: m.propagation as runtimeV1.MountPropagation, selinuxRelabel: false })),
+    logPath: c.record.logPath,
+  };
 }
 
 /** A container that is gone, or exited between the look and the call, is stopped: what the CRI's idempotent stops want. */

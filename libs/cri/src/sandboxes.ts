@@ -137,10 +137,44 @@ export class PodSandboxes {
     await this.b.engine.RemoveContainer({ id: s.id, force: true }).catch(ignoreNotFound);
   }
 
-  async status(id: string): Promise<runtimeV1.PodSandboxStatusResponse> {
+  /**
+   * The sandbox's status; with verbose, info["info"] is a JSON document of
+   * what berth knows beyond the CRI's fields (containerd's verbose info has
+   * the same key). The containers' statuses are the caller's (service.ts).
+   */
+  async status(id: string, verbose = false): Promise<runtimeV1.PodSandboxStatusResponse> {
     const s = await this.get(id);
     const ip = s.summary.state === 'running' && !s.record.hostNetwork ? await this.podIp(s.id) : '';
-    const status: runtimeV1.PodSandboxStatus = {
+    const status = this.statusOf(s, ip);
+    const info: Record<string, string> = verbose ? { info: JSON.stringify(await this.verboseInfo(s)) } : {};
+    return { status, info, containersStatuses: [], timestamp: msToNs(Date.now()) };
+  }
+
+  /** The status of a sandbox that is gone: what its engine labels still say (GetContainerEvents' DELETED). */
+  statusFromLabels(id: string, labels: Record<string, string>): runtimeV1.PodSandboxStatus {
+    const record = decodeRecord(labels);
+    return {
+      id, metadata: record.metadata, state: 'SANDBOX_NOTREADY', createdAt: 0, network: { ip: '', additionalIps: [] },
+      labels: record.labels, annotations: record.annotations, runtimeHandler: record.runtimeHandler ?? '',
+    };
+  }
+
+  private async verboseInfo(s: Sandbox): Promise<Record<string, unknown>> {
+    let pid = 0;
+    try {
+      const doc = JSON.parse((await this.b.engine.InspectContainer({ id: s.id })).json) as { State?: { Pid?: number } };
+      pid = doc.State?.Pid ?? 0;
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+    }
+    return {
+      pid, processStatus: s.summary.state, image: PAUSE_IMAGE, runtimeHandler: s.record.runtimeHandler ?? '',
+      cgroupParent: s.record.cgroupParent ?? '', name: s.summary.name, logDirectory: s.record.logPath,
+    };
+  }
+
+  private statusOf(s: Sandbox, ip: string): runtimeV1.PodSandboxStatus {
+    return {
       id: s.id,
       metadata: s.record.metadata,
       state: stateOf(s),
@@ -159,7 +193,6 @@ export class PodSandboxes {
       annotations: s.record.annotations,
       runtimeHandler: s.record.runtimeHandler ?? '',
     };
-    return { status, info: {}, containersStatuses: [] };
   }
 
   async listWire(filter: runtimeV1.PodSandboxFilter__Output | null): Promise<runtimeV1.PodSandbox[]> {

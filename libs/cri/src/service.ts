@@ -4,13 +4,14 @@
 // images contracts and keeps no state of its own (docs/design/cri.md).
 
 import { BerthError, ErrorCode, InvalidArgumentError } from '@berth/errors';
-import { BERTH_VERSION, socketPath, type AsyncHandlers, type ServiceModule } from '@berth/kit';
+import { BERTH_VERSION, send, socketPath, type AsyncHandlers, type ServiceModule } from '@berth/kit';
 import type { Server } from 'node:net';
 import { createStreamingServer } from '@berth/cri-streaming';
 import { frontSocket } from './front-socket';
 import { streamingRuntime } from './streaming';
 import type { runtimeV1 } from '@berth/proto';
 import { createBackends } from './backends';
+import { streamContainerEvents } from './container-events';
 import { CriContainers } from './containers';
 import { execSync } from './exec-sync';
 import { CriImages } from './images';
@@ -65,7 +66,11 @@ export const criModule: ServiceModule = {
         await pods.remove(req.podSandboxId);
         return {};
       },
-      PodSandboxStatus: async (req) => pods.status(req.podSandboxId),
+      // containers_statuses always (evented PLEG's relist reads them from here); verbose adds info.
+      PodSandboxStatus: async (req) => {
+        const res = await pods.status(req.podSandboxId, req.verbose);
+        return { ...res, containersStatuses: await containers.statusesInPod(res.status?.id ?? req.podSandboxId) };
+      },
       ListPodSandbox: async (req) => ({ items: await pods.listWire(req.filter) }),
 
       CreateContainer: async (req) => ({ containerId: await containers.create(req) }),
@@ -141,7 +146,7 @@ export const criModule: ServiceModule = {
       },
 
       CheckpointContainer: async () => unimplemented('CheckpointContainer'),
-      GetContainerEvents: async () => unimplemented('GetContainerEvents'),
+      GetContainerEvents: async (_req, call, ctx) => streamContainerEvents(b, pods, containers, (ev) => send(call, ev, ctx.signal), ctx.signal),
       ListMetricDescriptors: async () => ({ descriptors: [] }),
       ListPodSandboxMetrics: async () => ({ podMetrics: [] }),
     };
