@@ -9,7 +9,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSyn
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { setChildSubreaper, waitpidNoHang, type WaitStatus } from '@berth/sys';
+import { MNT, MS, mount, setChildSubreaper, umount, waitpidNoHang, type WaitStatus } from '@berth/sys';
 import { DEFAULT_CAPABILITIES, ALL_CAPABILITIES, defaultSpec, defaultMounts as defaultMountsFor, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, withDefaults, type ContainerSpec, type ContainerSpecInput, type ProcessSpec } from './spec';
 import { initBinaryPath, shimBinaryPath, writeExecConfig, writeShimConfig } from './shim-config';
 import { makeBusyboxRootfs, type BusyboxRootfs } from './testing/busybox-rootfs';
@@ -437,6 +437,67 @@ describe('berth-shim create/start', () => {
     expect(await rootLine('rprivate')).not.toMatch(/shared:|master:/);
     expect(await rootLine('rshared')).toMatch(/ shared:\d+ /);
     expect(await rootLine('rslave')).not.toMatch(/shared:/);
+  });
+
+  it('rshared: a mount made in the container under a bind of a shared host mount reaches the host and back; rslave: only host to container; the root and other binds leak nothing', async () => {
+    // src is its own mount, made rshared on the host, as kubelet does for a Bidirectional volume.
+    const host = mkdtempSync(join(tmpdir(), 'berth-prop-'));
+    const src = join(host, 'src');
+    const etcDir = join(host, 'etc-like');
+    mkdirSync(join(src, 'from-host'), { recursive: true });
+    mkdirSync(join(src, 'from-container'), { recursive: true });
+    mkdirSync(join(host, 'host-side'), { recursive: true });
+    mkdirSync(etcDir);
+    writeFileSync(join(host, 'host-side', 'marker'), 'host\n');
+    const mounted: string[] = [];
+    const caps = ['CAP_SYS_ADMIN', ...DEFAULT_CAPABILITIES];
+    const run = (propagation: 'rshared' | 'rslave') => {
+      const script = [
+        'ls /vol/from-host',
+        // A mount made in the container under the bind (the root's /etc, a directory only it has).
+        'mount -t tmpfs -o size=64k made-in-container /vol/from-container && touch /vol/from-container/made-in-container',
+        'mkdir -p /plain/sub && mount -t tmpfs -o size=64k plain-leak /plain/sub',
+      ].join('; ');
+      return spec({
+        process: { args: ['sh', '-c', script], capabilities: { bounding: caps, effective: caps, permitted: caps } },
+        mounts: [...defaultMountsFor(), { destination: '/vol', type: 'bind', source: src, options: ['rbind', propagation, 'rw'] }, { destination: '/plain', type: 'bind', source: etcDir, options: ['rbind', 'rw'] }],
+        linux: { rootfsPropagation: propagation },
+      });
+    };
+    try {
+      mount(src, src, null, MS.BIND | MS.REC);
+      mounted.push(src);
+      mount(null, src, null, MS.SHARED | MS.REC);
+      // A host mount under the bound path: the container sees it in both modes.
+      mount(join(host, 'host-side'), join(src, 'from-host'), null, MS.BIND);
+      mounted.unshift(join(src, 'from-host'));
+      const before = hostMountPoints();
+      // New host mounts under this test's paths (other tests' mounts come and go meanwhile).
+      const leakedMounts = () => [...hostMountPoints()].filter((m) => !before.has(m) && [host, rootfs.rootfs].some((d) => m.startsWith(`${d}/`)));
+
+      const shared = await runContainer(run('rshared'));
+      expect(shared.status.code, shared.stderr).toBe(0);
+      expect(shared.stdout).toBe('marker\n');
+      expect(existsSync(join(src, 'from-container', 'made-in-container'))).toBe(true);
+      umount(join(src, 'from-container'), MNT.DETACH);
+      // The bind without a propagation option stayed private: /plain/sub is not on the host.
+      expect(leakedMounts()).toEqual([]);
+
+      const slave = await runContainer(run('rslave'));
+      expect(slave.status.code, slave.stderr).toBe(0);
+      expect(slave.stdout).toBe('marker\n');
+      expect(existsSync(join(src, 'from-container', 'made-in-container'))).toBe(false);
+      expect(leakedMounts()).toEqual([]);
+    } finally {
+      for (const m of [join(src, 'from-container'), ...mounted]) {
+        try {
+          umount(m, MNT.DETACH);
+        } catch {
+          /* not mounted */
+        }
+      }
+      rmSync(host, { recursive: true, force: true });
+    }
   });
 
   it('start fails clearly when the container is not waiting', async () => {

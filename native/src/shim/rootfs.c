@@ -27,6 +27,11 @@
  * only if the container mounted proc). */
 static bool have_proc_fd = true;
 
+/* Whether "/" stays shared (rootfs-propagation rshared/shared): our copies
+ * of the host's mounts are then peers of the host's, and so is a bind of a
+ * host path unless made otherwise; see rootfs_prepare. */
+static bool root_shared;
+
 static const char *target_of(int fd, char *buf, const char *fallback)
 {
 	return have_proc_fd ? safepath_fdpath(fd, buf) : fallback;
@@ -322,6 +327,11 @@ static int mount_one(int rootfd, const struct mount_spec *m, bool userns)
 	/* A bind takes the source's flags; ro/nosuid/... need a remount. */
 	if (o.bind && (o.flags & ~MS_REC) && remount(rootfd, m->destination, o.flags, "mount") < 0)
 		return -1;
+	/* Under a shared "/", a bind that asks for no propagation would stay
+	 * a peer of the host mount it came from (mounts made on it by the
+	 * container would reach the host): private, as Docker's default. */
+	if (o.bind && !o.propagation && root_shared)
+		o.propagation = MS_PRIVATE | MS_REC;
 	if (o.propagation && set_propagation(rootfd, m->destination, o.propagation) < 0)
 		return -1;
 	return 0;
@@ -460,29 +470,103 @@ static int bind_file_ro(int rootfd, const char *src, const char *dest, const cha
 		return fail_errno(e, "%s %s: bind onto %s", what, src, dest);
 	}
 	close(fd);
+	if (root_shared && set_propagation(rootfd, dest, MS_PRIVATE) < 0)
+		return -1;
 	return remount(rootfd, dest, MS_RDONLY | MS_NOSUID | MS_NODEV, what);
+}
+
+static int mount_id_of(const char *path, uint64_t *id)
+{
+	struct statx stx;
+
+	if (statx(AT_FDCWD, path, AT_NO_AUTOMOUNT, STATX_MNT_ID, &stx) < 0)
+		return -1;
+	if (!(stx.stx_mask & STATX_MNT_ID)) {
+		errno = ENOSYS;
+		return -1;
+	}
+	*id = stx.stx_mnt_id;
+	return 0;
+}
+
+/* Makes the mount that holds `root` (the root itself when it is a mount
+ * point, as the layers service's overlay is) private in our namespace, as
+ * runc's rootfsParentMountPrivate: with "/" shared, the root's bind onto
+ * itself and everything mounted in the root would otherwise propagate to the
+ * host's copy of that mount, and pivot_root refuses a new root whose parent
+ * mount is shared. The mount point is found by walking up while the mount id
+ * stays the same (statx STATX_MNT_ID, Linux 5.8). */
+static int make_root_mount_private(const char *root)
+{
+	char *path = realpath(root, NULL), *slash;
+	uint64_t id, up;
+	int r = -1;
+
+	if (!path)
+		return fail("root %s: resolve", root);
+	if (mount_id_of(path, &id) < 0) {
+		fail("root %s: statx mount id%s", path, errno == ENOSYS || errno == EINVAL ? " (rshared propagation needs Linux 5.8 or later)" : "");
+		goto out;
+	}
+	while ((slash = strrchr(path, '/')) != NULL && slash != path) {
+		*slash = '\0';
+		if (mount_id_of(path, &up) < 0) {
+			fail("root: statx mount id of %s", path);
+			goto out;
+		}
+		if (up != id) {
+			*slash = '/'; /* the last directory still on the root's mount */
+			break;
+		}
+	}
+	if (slash == path && mount_id_of("/", &up) == 0 && up == id)
+		path[1] = '\0'; /* the root is on "/" itself */
+	if (mount(NULL, path, NULL, MS_PRIVATE, NULL) < 0) {
+		fail("root %s: make the mount holding it (%s) private", root, path);
+		goto out;
+	}
+	r = 0;
+out:
+	free(path);
+	return r;
 }
 
 int rootfs_prepare(const struct shim_config *c)
 {
 	bool userns = in_user_namespace(), dev_mounted = false;
 	unsigned long prop = c->rootfs_propagation;
-	int rootfd, fd;
+	int rootfd = -1, oldroot, fd;
 
-	/* Nothing we mount may propagate back to the host. pivot_root also
-	 * refuses a shared parent, so "shared" is applied after it. */
-	if (prop & MS_SHARED)
-		prop = MS_REC | MS_SLAVE;
+	/* Private (the default) or slave: nothing we mount propagates back
+	 * to the host. Shared (a bind asked for bidirectional propagation,
+	 * CRI's PROPAGATION_BIDIRECTIONAL, -v ...:rshared): "/" stays shared
+	 * so that our copies of the host's mounts keep their peer groups; a
+	 * bind of a path on a shared host mount then joins that group, and
+	 * what the container mounts under it reaches the host (and back).
+	 * Only the mount holding the root is made private, so the root and
+	 * everything mounted in it propagate nowhere else; "/" of the new root
+	 * is made shared after pivot_root (which refuses a shared parent). */
 	if (mount(NULL, "/", NULL, prop, NULL) < 0)
-		return fail("rootfs-propagation: make / %s", prop & MS_SLAVE ? "rslave" : "private");
+		return fail("rootfs-propagation: make / %s", prop & MS_SHARED ? "rshared" : prop & MS_SLAVE ? "rslave" : "private");
+	root_shared = prop & MS_SHARED;
+	if (root_shared && make_root_mount_private(c->root) < 0)
+		return -1;
+	/* The old root, to make it rslave after pivot_root (below). */
+	oldroot = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (oldroot < 0)
+		return fail("open /");
 	/* pivot_root needs the new root to be a mount point. */
-	if (mount(c->root, c->root, NULL, MS_BIND | MS_REC, NULL) < 0)
-		return fail("root %s: bind onto itself%s", c->root,
-			    errno == EACCES && userns ? " (with a user namespace, the root and its parents must be searchable by the mapped root)" : "");
+	if (mount(c->root, c->root, NULL, MS_BIND | MS_REC, NULL) < 0) {
+		fail("root %s: bind onto itself%s", c->root,
+		     errno == EACCES && userns ? " (with a user namespace, the root and its parents must be searchable by the mapped root)" : "");
+		goto fail;
+	}
 	/* Opened after the bind so it names the new mount, not the dir. */
 	rootfd = open(c->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (rootfd < 0)
-		return fail("root %s: open", c->root);
+	if (rootfd < 0) {
+		fail("root %s: open", c->root);
+		goto fail;
+	}
 	for (int i = 0; i < c->nmounts; i++) {
 		if (mount_one(rootfd, &c->mounts[i], userns) < 0)
 			goto fail;
@@ -514,31 +598,47 @@ int rootfs_prepare(const struct shim_config *c)
 		goto fail;
 	}
 	close(fd);
-	/* pivot_root(".", ".") stacks the old root under the new one at the
-	 * same place; detaching "." then drops it (and every host mount)
-	 * from our view. The MS_SLAVE first keeps the unmount from
-	 * propagating to the host when "/" was shared. chroot would leave
-	 * the host reachable (a chroot escape is one chdir("..") loop). */
+	/* pivot_root(".", ".") stacks the old root over the new one at the
+	 * same place; detaching it then drops it (and every host mount)
+	 * from our view. chroot would leave the host reachable (a chroot
+	 * escape is one chdir("..") loop). The old root is made rslave first
+	 * so that the detach does not propagate to the host when "/" was
+	 * shared. It is named through the fd opened before the pivot (runc's
+	 * order): "." after the pivot is still the new root, and MS_SLAVE
+	 * there would make every mount of the container a slave, cutting a
+	 * bidirectional bind off from its peers on the host. */
 	if (fchdir(rootfd) < 0) {
 		fail("root %s: chdir", c->root);
 		goto fail;
 	}
 	close(rootfd);
-	if (syscall(SYS_pivot_root, ".", ".") < 0)
-		return fail("root %s: pivot_root", c->root);
+	rootfd = -1;
+	if (syscall(SYS_pivot_root, ".", ".") < 0) {
+		fail("root %s: pivot_root", c->root);
+		goto fail;
+	}
+	if (fchdir(oldroot) < 0) {
+		fail("root %s: chdir to the old root", c->root);
+		goto fail;
+	}
+	close(oldroot);
+	oldroot = -1;
 	if (mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0)
 		return fail("root %s: make old root rslave", c->root);
 	if (umount2(".", MNT_DETACH) < 0)
 		return fail("root %s: detach old root", c->root);
 	if (chdir("/") < 0)
 		return fail("root %s: chdir /", c->root);
-	if ((c->rootfs_propagation & MS_SHARED) && mount(NULL, "/", NULL, c->rootfs_propagation, NULL) < 0)
+	if (root_shared && mount(NULL, "/", NULL, c->rootfs_propagation, NULL) < 0)
 		return fail("rootfs-propagation: make / shared");
 	have_proc_fd = access("/proc/self/fd", F_OK) == 0;
 	return 0;
 fail: {
 	int e = errno;
-	close(rootfd);
+	if (rootfd >= 0)
+		close(rootfd);
+	if (oldroot >= 0)
+		close(oldroot);
 	errno = e;
 	return -1;
 }
