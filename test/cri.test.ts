@@ -89,6 +89,22 @@ describe.each([
     expect(failed.stderr).toMatch(/exited with 3/);
     expect(ok(await crictl(s, ['exec', '-s', cid, 'cat', '/etc/resolv.conf']))).toMatch(/nameserver 10\.0\.0\.10[\s\S]*search default\.svc\.cluster\.local[\s\S]*ndots:5/);
     expect(ok(await crictl(s, ['exec', '-s', cid, 'ip', 'addr']))).toContain(podStatus.status.network.ip);
+    // The pod's files, as kubelet expects them: hostname, HOSTNAME, and /etc/hosts naming the pod at its address.
+    expect(ok(await crictl(s, ['exec', '-s', cid, 'cat', '/etc/hostname']))).toBe('webhost');
+    expect(ok(await crictl(s, ['exec', '-s', cid, 'sh', '-c', 'echo $HOSTNAME']))).toBe('webhost');
+    expect(ok(await crictl(s, ['exec', '-s', cid, 'cat', '/etc/hosts']))).toMatch(new RegExp(`^${podStatus.status.network.ip.replace(/\./g, '\\.')}\\s+webhost\\b`, 'm'));
+    // kubelet's own /etc/hosts (a mount of the request) wins over the pod's.
+    const kubeletHosts = join(dir, 'etc-hosts');
+    writeFileSync(kubeletHosts, '10.9.9.9\tkubelet-managed\n');
+    const ctr2 = join(dir, 'ctr-hosts.json');
+    writeFileSync(ctr2, JSON.stringify({
+      metadata: { name: 'side' }, image: { image: 'busybox:latest' }, command: ['sleep', '1000'],
+      mounts: [{ container_path: '/etc/hosts', host_path: kubeletHosts }],
+    }));
+    const side = ok(await crictl(s, ['create', podId, ctr2, pod]));
+    ok(await crictl(s, ['start', side]));
+    expect(ok(await crictl(s, ['exec', '-s', side, 'cat', '/etc/hosts']))).toBe('10.9.9.9\tkubelet-managed');
+    expect(ok(await crictl(s, ['exec', '-s', side, 'cat', '/etc/hostname']))).toBe('webhost');
 
     // exec without -s goes through the streaming server (an SPDY URL from Exec).
     const streamed = await crictl(s, ['exec', cid, 'sh', '-c', 'echo out-$GREETING; exit 5']);

@@ -15,6 +15,24 @@ const MAX_PROFILE_BYTES = 1 << 20;
 export interface PodContext {
   id: string;
   record: CriRecord;
+  /**
+   * The sandbox's /etc/hostname, /etc/hosts and /etc/resolv.conf on the host
+   * (the engine's files of the pause container): bound into every container
+   * of the pod, as containerd does, so they show the pod's hostname, address
+   * and DNS. A mount of the request at the same path (kubelet's own
+   * /etc/hosts) wins.
+   */
+  files?: { hostname: string; hosts: string; resolvConf: string };
+}
+
+/** Binds of the pod's files the container's own mounts do not cover. */
+function podFileMounts(c: runtimeV1.ContainerConfig__Output, pod: PodContext): engineV1.MountSpec[] {
+  if (!pod.files) return [];
+  const taken = new Set(c.mounts.map((m) => m.containerPath.replace(/\/+$/, '')));
+  const readOnly = c.linux?.securityContext?.readonlyRootfs ?? false;
+  return ([['/etc/hostname', pod.files.hostname], ['/etc/hosts', pod.files.hosts], ['/etc/resolv.conf', pod.files.resolvConf]] as const)
+    .filter(([target, source]) => source && !taken.has(target))
+    .map(([target, source]) => ({ type: 'bind', source, target, readOnly, options: ['rprivate'] }));
 }
 
 export function containerConfig(c: runtimeV1.ContainerConfig__Output, pod: PodContext, labels: Record<string, string>): engineV1.ContainerConfig {
@@ -23,7 +41,8 @@ export function containerConfig(c: runtimeV1.ContainerConfig__Output, pod: PodCo
     image: c.image?.image ?? '',
     ...(c.command.length ? { entrypoint: { values: c.command } } : {}),
     ...(c.args.length ? { cmd: { values: c.args } } : {}),
-    env: c.envs.map((e) => `${e.key}=${e.value}`),
+    // The pod's hostname, as the shared UTS namespace and /etc/hostname have it; the request's env wins.
+    env: [...(pod.record.hostname ? [`HOSTNAME=${pod.record.hostname}`] : []), ...c.envs.map((e) => `${e.key}=${e.value}`)],
     workingDir: c.workingDir,
     tty: c.tty,
     openStdin: c.stdin,
@@ -74,7 +93,7 @@ export function containerHostConfig(c: runtimeV1.ContainerConfig__Output, pod: P
     capAdd: (sc?.capabilities?.addCapabilities ?? []).map(capName),
     capDrop: (sc?.capabilities?.dropCapabilities ?? []).map(capName),
     securityOpt: securityOpts(sc),
-    mounts: c.mounts.map((m, i) => mountOf(m, i)),
+    mounts: [...c.mounts.map((m, i) => mountOf(m, i)), ...podFileMounts(c, pod)],
     devices: c.devices.map((d) => ({ pathOnHost: d.hostPath, pathInContainer: d.containerPath, cgroupPermissions: d.permissions })),
     ...(res ? resourcesOf(res) : {}),
   };

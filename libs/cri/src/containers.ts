@@ -47,7 +47,8 @@ export class CriContainers {
       mounts: c.mounts.map((m) => ({ containerPath: m.containerPath, hostPath: m.hostPath, readonly: m.readonly, propagation: m.propagation })),
     };
     const labels = { ...c.labels, [KIND_LABEL]: 'container', [SANDBOX_LABEL]: pod.id, [RECORD_LABEL]: encodeRecord(record) };
-    const hostConfig = containerHostConfig(c, { id: pod.id, record: pod.record });
+    const files = await this.pods.files(pod.id);
+    const hostConfig = containerHostConfig(c, { id: pod.id, record: pod.record, files });
     // kubelet rotates CRI logs itself (and then asks for ReopenContainerLog): berth must not.
     if (logPath) hostConfig.logConfig = { type: 'k8s-file', config: { path: logPath, 'max-size': '-1' } };
     const res = await this.b.engine.CreateContainer({

@@ -31,6 +31,8 @@ export interface CriRecord {
   hostIpc?: boolean;
   /** Sandbox: the pod's DNS config, given to each of its containers' resolv.conf too. */
   dns?: { servers: string[]; searches: string[]; options: string[] };
+  /** Sandbox: the pod's hostname (the host's with host network): its containers' HOSTNAME. */
+  hostname?: string;
   /** Sandbox: the kubelet's cgroup parent, and the runtime handler asked for. */
   cgroupParent?: string;
   runtimeHandler?: string;

@@ -5,6 +5,7 @@
 // containers join with the engine's container:<sandbox> modes. Its IP is the
 // one the networks service gave the sandbox; stopping the sandbox stops its
 // containers first, removing it removes them. docs/design/cri.md.
+import { hostname as osHostname } from 'node:os';
 import { parseCgroupParent } from '@berth/container-config';
 import { InvalidArgumentError, isNotFound, NotFoundError } from '@berth/errors';
 import type { engineV1, runtimeV1 } from '@berth/proto';
@@ -40,6 +41,7 @@ export class PodSandboxes {
       labels: c.labels, annotations: c.annotations, logPath: c.logDirectory,
       hostNetwork: nsOpts?.network === 'NODE', hostPid: nsOpts?.pid === 'NODE', hostIpc: nsOpts?.ipc === 'NODE',
       cgroupParent, runtimeHandler: req.runtimeHandler,
+      hostname: nsOpts?.network === 'NODE' ? osHostname() : c.hostname,
       ...(c.dnsConfig ? { dns: { servers: c.dnsConfig.servers, searches: c.dnsConfig.searches, options: c.dnsConfig.options } } : {}),
     };
     await this.ensurePauseImage();
@@ -205,6 +207,12 @@ export class PodSandboxes {
         id: s.id, metadata: s.record.metadata, state: stateOf(s), createdAt: msToNs(Number(s.summary.createdAtUnixMs)),
         labels: s.record.labels, annotations: s.record.annotations, runtimeHandler: s.record.runtimeHandler ?? '',
       }));
+  }
+
+  /** The sandbox's hostname, hosts and resolv.conf files on the host (what its containers bind). */
+  async files(id: string): Promise<{ hostname: string; hosts: string; resolvConf: string }> {
+    const doc = JSON.parse((await this.b.engine.InspectContainer({ id })).json) as { HostnamePath?: string; HostsPath?: string; ResolvConfPath?: string };
+    return { hostname: doc.HostnamePath ?? '', hosts: doc.HostsPath ?? '', resolvConf: doc.ResolvConfPath ?? '' };
   }
 
   /** The sandbox's address on the pod network; "" when it has none (host network, stopped). */

@@ -10,6 +10,7 @@
 // user's program run, so it never sees a half-configured container. Each
 // step's undo reverses exactly its own effect; runSaga undoes in reverse.
 // `create` runs the first two steps (docker create), `start` the rest.
+import { hostname as osHostname } from 'node:os';
 import type { MountPoint, NetworkConnection, NetworkSettings } from './types';
 import { mergeConfig, processFields } from './merge';
 import type { CgroupResources, EnginePorts, PullPolicy, ResolvedImage } from './ports';
@@ -60,9 +61,14 @@ export function resourcesOf(h: HostConfig): CgroupResources {
   return { memory: h.memory, memorySwap: h.memorySwap, nanoCpus: h.nanoCpus, cpuShares: h.cpuShares, cpusetCpus: h.cpusetCpus, pidsLimit: h.pidsLimit, ...extraResourcesOf(h) };
 }
 
-/** The hostname a container gets: --hostname, else the first 12 hex of its id (Docker). */
-export function hostnameOf(ctx: { id: string; config: ContainerConfig }): string {
-  return ctx.config.hostname || ctx.id.slice(0, 12);
+/**
+ * The hostname a container gets: --hostname, else the host's with --uts host
+ * (the namespace's own, which its /etc/hostname and HOSTNAME must match, as
+ * Docker's), else the first 12 hex of its id (Docker).
+ */
+export function hostnameOf(ctx: { id: string; config: ContainerConfig; hostConfig?: { utsMode?: string } }): string {
+  if (ctx.config.hostname) return ctx.config.hostname;
+  return ctx.hostConfig?.utsMode === 'host' ? osHostname() : ctx.id.slice(0, 12);
 }
 
 export function createSteps(p: EnginePorts): SagaStep<RunContext>[] {

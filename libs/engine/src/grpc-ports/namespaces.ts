@@ -303,11 +303,13 @@ export function grpcNamespacesPort(o: NamespacesPortOptions): GrpcNamespacesPort
       if (rootGid !== undefined) for (const d of [dirname(o.files.dir(id)), o.files.dir(id)]) grantTraverse(d, rootGid);
       const netns = await netnsOf(spec.networkMode);
       const shared = await sharedNamespaces(spec.pod, async (other) => (await ns.State({ id: other })).namespacePaths);
+      // A mount of the request at one of these paths wins, as in Docker: kubelet
+      // mounts its own /etc/hosts, and the CRI binds the pod's files.
       const fileMounts: typesV1.Mount[] = [
         { destination: '/etc/hosts', type: 'bind', source: files.hostsPath, options: ['rbind', 'rw'] },
         { destination: '/etc/resolv.conf', type: 'bind', source: files.resolvConfPath, options: ['rbind', 'rw'] },
         { destination: '/etc/hostname', type: 'bind', source: files.hostnamePath, options: ['rbind', 'rw'] },
-      ];
+      ].filter((f) => !spec.mounts.some((m) => m.destination.replace(/\/+$/, '') === f.destination));
       const capabilities = capabilitiesOf(spec.capAdd, spec.capDrop);
       // Docker's default profile (or the user's) resolved for the capabilities
       // the container gets: CAP_SYS_ADMIN opens mount/unshare/setns... (none

@@ -1,0 +1,36 @@
+// The engine HostConfig of a CRI container: the pod's files and hostname.
+import { describe, expect, it } from 'vitest';
+import type { runtimeV1 } from '@berth/proto';
+import { containerConfig, containerHostConfig, type PodContext } from './container-config';
+
+const config = (over: Partial<runtimeV1.ContainerConfig__Output> = {}): runtimeV1.ContainerConfig__Output => ({
+  metadata: { name: 'c', attempt: 0 }, image: { image: 'busybox', annotations: {}, userSpecifiedImage: '' } as never, command: [], args: [], workingDir: '',
+  envs: [], mounts: [], devices: [], labels: {}, annotations: {}, logPath: '', stdin: false, stdinOnce: false, tty: false, linux: null, windows: null, cdiDevices: [],
+  ...over,
+} as runtimeV1.ContainerConfig__Output);
+
+const pod: PodContext = {
+  id: 'p'.repeat(64),
+  record: { metadata: { name: 'web', attempt: 0 }, labels: {}, annotations: {}, logPath: '', hostname: 'webhost' },
+  files: { hostname: '/s/hostname', hosts: '/s/hosts', resolvConf: '/s/resolv.conf' },
+};
+
+describe('a CRI container in its pod', () => {
+  it('binds the pod\'s hostname, hosts and resolv.conf, read-only with a read-only root', () => {
+    const mounts = containerHostConfig(config(), pod).mounts ?? [];
+    expect(mounts.map((m) => [m.target, m.source, m.readOnly])).toEqual([
+      ['/etc/hostname', '/s/hostname', false], ['/etc/hosts', '/s/hosts', false], ['/etc/resolv.conf', '/s/resolv.conf', false],
+    ]);
+    const ro = containerHostConfig(config({ linux: { securityContext: { readonlyRootfs: true, maskedPaths: [], readonlyPaths: [], supplementalGroups: [] } } } as never), pod).mounts ?? [];
+    expect(ro.every((m) => m.readOnly)).toBe(true);
+  });
+  it('leaves a path the request mounts itself (kubelet\'s /etc/hosts) to that mount', () => {
+    const own = config({ mounts: [{ containerPath: '/etc/hosts/', hostPath: '/kubelet/etc-hosts', readonly: false, selinuxRelabel: false, propagation: 'PROPAGATION_PRIVATE' }] } as never);
+    const mounts = containerHostConfig(own, pod).mounts ?? [];
+    expect(mounts.filter((m) => m.target.startsWith('/etc/hosts')).map((m) => m.source)).toEqual(['/kubelet/etc-hosts']);
+  });
+  it('HOSTNAME is the pod\'s unless the request sets it', () => {
+    expect(containerConfig(config(), pod, {}).env).toEqual(['HOSTNAME=webhost']);
+    expect(containerConfig(config({ envs: [{ key: 'HOSTNAME', value: 'mine' }] }), pod, {}).env).toEqual(['HOSTNAME=webhost', 'HOSTNAME=mine']);
+  });
+});
