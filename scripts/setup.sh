@@ -111,6 +111,8 @@ log "building TypeScript"
 projects=$(ls -d libs/*/tsconfig.json apps/*/tsconfig.json 2>/dev/null | xargs -n1 dirname)
 # shellcheck disable=SC2086
 npx tsc -b $projects
+# The CLI's bundle (one file to load at every start; apps/cli/src/launch.ts).
+node apps/cli/build-bundle.js
 
 # `berth` on PATH: a launcher for this tree's CLI (scripts/install-launcher.sh;
 # a /usr/local/bin/berth that is not berth's is left alone).

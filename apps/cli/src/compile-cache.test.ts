@@ -66,6 +66,20 @@ describe('compile cache', () => {
     expect(readFileSync(join(cache, entry), 'utf8')).not.toBe('not V8 code cache data');
   });
 
+  it('names the entry of a file by the key its caller gives (the bundle), not by hashing its source', () => {
+    writeModule(7);
+    const keyed = join(dir, 'run-keyed.js');
+    const keyedCache = join(dir, 'keyed-cache');
+    writeFileSync(keyed, [
+      `require(${JSON.stringify(join(dir, 'compile-cache.js'))}).enableCompileCache(process.argv[2], new Map([[${JSON.stringify(join(dir, 'mod.js'))}, 'bundle-known']]));`,
+      `console.log(JSON.stringify(require(${JSON.stringify(join(dir, 'mod.js'))})));`,
+    ].join('\n'));
+    const runKeyed = () => JSON.parse(execFileSync(process.execPath, [keyed, keyedCache], { encoding: 'utf8' }));
+    expect(runKeyed()).toMatchObject({ value: 7 });
+    expect(readdirSync(keyedCache)).toContain('bundle-known');
+    expect(runKeyed()).toMatchObject({ value: 7 });
+  });
+
   it('runs uncached when the cache directory cannot be made', () => {
     writeFileSync(join(dir, 'blocker'), '');
     writeModule(6);

@@ -1,0 +1,93 @@
+#!/usr/bin/env node
+// Bundles the built CLI (dist/main.js and the workspace libs it requires,
+// after `tsc -b`) into dist/berth.js with esbuild, and lists what it was built
+// from in dist/berth.bundle.json; bin/berth starts from it while it is current
+// (src/launch.ts says why and when). Run by the app's nx build target
+// (`npm run build`) and by scripts/setup.sh.
+'use strict';
+const { mkdtempSync, renameSync, rmSync, writeFileSync } = require('node:fs');
+const { dirname, join, relative, resolve } = require('node:path');
+const esbuild = require('esbuild');
+
+const appDir = __dirname;
+const repo = join(appDir, '..', '..');
+// `build-bundle.js [dir]`: elsewhere than dist/ (the e2e test's own copy).
+const outDir = process.argv[2] ? resolve(process.argv[2]) : join(appDir, 'dist');
+const outfile = join(outDir, 'berth.js');
+const manifest = join(outDir, 'berth.bundle.json');
+
+// In the bundle: the workspace (@berth/*) and protobufjs/minimal, which every
+// call's codecs use. Every other package stays a require() from node_modules:
+// they serve a few commands only (grpc-js for TCP addresses, nats and pino for
+// `daemon`, koffi with its native addon) or cannot be bundled.
+const BUNDLED = /^(@berth\/|protobufjs\/minimal$|@protobufjs\/)/;
+const onlyHotPackages = {
+  name: 'only-hot-packages',
+  setup(build) {
+    build.onResolve({ filter: /^[^./]/ }, (args) => {
+      if (args.path.startsWith('node:') || BUNDLED.test(args.path)) return undefined;
+      return { path: args.path, external: true };
+    });
+  },
+};
+
+// Workspace modules find files beside them (the compiled protos, the seccomp
+// profile, the repository root for `daemon up`) through __dirname and
+// __filename; in the bundle those would name dist/. Each keeps its own, as a
+// path relative to the bundle, so a moved tree still works.
+const ownDirname = {
+  name: 'own-dirname',
+  setup(build) {
+    build.onLoad({ filter: /\/(libs|apps)\/[^/]+\/dist\/.+\.js$/ }, async (args) => {
+      const source = await require('node:fs/promises').readFile(args.path, 'utf8');
+      if (!/\b__(dirname|filename)\b/.test(source)) return undefined;
+      const here = (p) => `require("node:path").join(__dirname, ${JSON.stringify(relative(outDir, p))})`;
+      const contents =
+        `var __own_dirname = ${here(dirname(args.path))}, __own_filename = ${here(args.path)};\n` +
+        source.replace(/\b__dirname\b/g, '__own_dirname').replace(/\b__filename\b/g, '__own_filename');
+      return { contents, loader: 'js' };
+    });
+  },
+};
+
+async function main() {
+  const result = await esbuild.build({
+    absWorkingDir: repo,
+    entryPoints: [join(appDir, 'dist', 'main.js')],
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    write: false,
+    metafile: true,
+    outfile,
+    logLevel: 'warning',
+    plugins: [onlyHotPackages, ownDirname],
+  });
+  // Each workspace project in the bundle, by its build info; the lock for the packages.
+  const projects = new Set();
+  for (const input of Object.keys(result.metafile.inputs)) {
+    const m = /^((?:libs|apps)\/[^/]+)\/dist\//.exec(input);
+    if (m) projects.add(m[1]);
+  }
+  const builtFrom = [...projects].sort().map((p) => relative(appDir, join(repo, p, 'dist', '.tsbuildinfo')));
+  builtFrom.push(relative(appDir, join(repo, 'package-lock.json')));
+
+  // Renamed into place: a CLI starting meanwhile reads the old bundle or the new one, whole.
+  const tmp = mkdtempSync(join(outDir, '.bundle-'));
+  try {
+    writeFileSync(join(tmp, 'berth.js'), result.outputFiles[0].contents);
+    writeFileSync(join(tmp, 'berth.bundle.json'), `${JSON.stringify({ builtFrom }, null, 2)}\n`);
+    renameSync(join(tmp, 'berth.bundle.json'), manifest);
+    renameSync(join(tmp, 'berth.js'), outfile);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  const kib = Math.round(result.outputFiles[0].contents.length / 1024);
+  process.stderr.write(`[bundle] ${relative(repo, outfile)}: ${kib} KiB from ${projects.size} projects\n`);
+}
+
+main().catch((e) => {
+  process.stderr.write(`[bundle] ${e.stack || e}\n`);
+  process.exit(1);
+});
