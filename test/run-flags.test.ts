@@ -250,6 +250,21 @@ describe('run flags', () => {
       expect(refused).toMatchObject({ statusCode: 400 });
     });
 
+    it('--storage-opt size is refused as Docker\'s overlay2 refuses it off xfs with pquota, naming the option, and leaves nothing; so is StorageOpt through the Docker API', async () => {
+      const name = nameOf('sopt');
+      const size = await berth('create', '--name', name, '--storage-opt', 'size=10G', 'busybox', 'true');
+      expect(size.code).toBe(125);
+      expect(size.stderr).toContain("--storage-opt size=10G is supported only for overlay over xfs with 'pquota' mount option");
+      const unknown = await berth('create', '--name', name, '--storage-opt', 'inodes=5', 'busybox', 'true');
+      expect(unknown.code).toBe(125);
+      expect(unknown.stderr).toContain('--storage-opt inodes: unknown option');
+      expect((await berth('create', '--storage-opt', 'size', 'busybox', 'true')).stderr).toContain('KEY=VALUE');
+      const refused = await docker.createContainer({ name, Image: 'busybox', HostConfig: { StorageOpt: { size: '1G' } } }).catch((e: { statusCode?: number; message: string }) => e);
+      expect(refused).toMatchObject({ statusCode: 400 });
+      expect((refused as Error).message).toContain('pquota');
+      expect((await berth('ps', '-a', '--filter', `name=${name}`, '-q')).stdout).toBe('');
+    });
+
     it('-a/--attach shows only the streams named; a bad stream, or -a with -d, is refused', async () => {
       const script = ['sh', '-c', 'echo out; echo err >&2'];
       const out = await berth('run', '--rm', '--network', 'none', '-a', 'stdout', 'busybox', ...script);

@@ -9,7 +9,7 @@
 import { isIPv4 } from 'node:net';
 import { arch } from 'node:os';
 import { InvalidArgumentError } from '@berth/errors';
-import { checkExposedPort, parseExtraHost, parseMacAddress } from '@berth/container-config';
+import { checkExposedPort, checkStorageOpts, parseExtraHost, parseMacAddress } from '@berth/container-config';
 import type { FlagDef, ParsedCommand } from './command';
 import { invalidFlagValue } from './command';
 import { parseLabel } from './opts';
@@ -22,6 +22,7 @@ export const CLIENT_RUN_FLAGS: FlagDef[] = [
   { name: 'volumes-from', kind: 'list', description: 'Mount volumes from the specified container(s)' },
   { name: 'attach', short: 'a', kind: 'list', description: 'Attach to STDIN, STDOUT or STDERR' },
   { name: 'ip', kind: 'string', description: 'IPv4 address (e.g., 172.30.100.104) on the user-defined network given by --network' },
+  { name: 'storage-opt', kind: 'list', description: 'Storage driver options for the container (overlay: size needs xfs with pquota, which berth does not use)' },
   { name: 'mac-address', kind: 'string', description: 'Container MAC address (e.g., 92:d0:c6:0a:29:33) on the network given by --network' },
   { name: 'publish-all', short: 'P', kind: 'bool', description: 'Publish all exposed ports to random ports' },
   { name: 'platform', kind: 'string', description: 'Set platform if server is multi-platform capable (berth runs the host platform only)' },
@@ -109,6 +110,14 @@ export function clientRunOptions(p: ParsedCommand, readFile: (path: string) => s
   const macFlag = (v['mac-address'] as string | undefined) ?? '';
   const mac = macFlag ? parseMacAddress(macFlag) : { mac: '' };
   if ('error' in mac) throw invalidFlagValue(flagOf('mac-address'), macFlag, mac.error);
+  const storageOpt: Record<string, string> = {};
+  for (const e of v['storage-opt'] as string[]) {
+    const eq = e.indexOf('=');
+    if (eq <= 0) throw invalidFlagValue(flagOf('storage-opt'), e, 'expected KEY=VALUE, as in size=10G');
+    storageOpt[e.slice(0, eq)] = e.slice(eq + 1);
+  }
+  const storageWhy = checkStorageOpts(storageOpt);
+  if (storageWhy) throw new InvalidArgumentError(storageWhy.error, { field: 'storage-opt' });
   if (p.changed.has('platform')) {
     const want = (v['platform'] as string).toLowerCase();
     const host = `linux/${GOARCH[arch()] ?? arch()}`;

@@ -192,6 +192,8 @@ export interface HostConfig {
   ipv4Address?: string;
   /** --mac-address: the MAC address of its interface on that network, "aa:bb:cc:dd:ee:ff"; absent = derived from the IP (02:42:...). */
   macAddress?: string;
+  /** --storage-opt KEY=VALUE: the root filesystem driver's options; none is honoured (storage-opt.ts), so a record never has any. */
+  storageOpt?: Record<string, string>;
   /** --volumes-from: "container[:ro|:rw]", whose volumes and binds this container mounts too. */
   volumesFrom?: string[];
   /** --ipc, --pid, --uts: "" (own namespace) | "host" | "container:<name|id>". Absent = "". */
@@ -222,3 +224,4 @@ export * from './ulimits';
 export * from './extra-hosts';
 export * from './cgroup-parent';
 export * from './mac-address';
+export * from './storage-opt';

@@ -229,6 +229,8 @@ export function decodeCreate(body: Json, name: string): DecodedCreate {
     ...(strList(h['ExtraHosts']).length ? { extraHosts: strList(h['ExtraHosts']) } : {}),
     ...(ownIp ? { ipv4Address: ownIp } : {}),
     ...(ownMac ? { macAddress: ownMac } : {}),
+    // StorageOpt: the engine refuses what berth's overlay driver cannot honour, naming the option.
+    ...(Object.keys(obj(h['StorageOpt'])).length ? { storageOpt: Object.fromEntries(Object.entries(obj(h['StorageOpt'])).map(([k, v]) => [k, str(v)])) } : {}),
     ...(strList(h['VolumesFrom']).length ? { volumesFrom: strList(h['VolumesFrom']) } : {}),
     logConfig: { type: logType === 'json-file' || logType === 'local' ? '' : logType, config: Object.fromEntries(Object.entries(obj(logConfig['Config'])).map(([k, v]) => [k, str(v)])) },
   };

@@ -7,7 +7,7 @@
 //   - "" strings mean "default" (pull -> missing, network -> bridge, restart -> no)
 //   - map<string, FilterValues> filters <-> Record<string, string[]>
 import { quoteValue, parseCgroupParent, parseExtraHost, parseDeviceMapping, parseDeviceCgroupRule, checkCgroupnsMode, type DeviceMapping } from '@berth/container-config';
-import { parseMacAddress } from '@berth/container-config';
+import { checkStorageOpts, parseMacAddress } from '@berth/container-config';
 import { isIPv4 } from 'node:net';
 import { InvalidArgumentError } from '@berth/errors';
 import type { CreateRequest, ExecRequest, StatsSample, UpdateRequest } from './engine';
@@ -53,6 +53,7 @@ export interface WireHostConfig extends WirePodOptions {
   extraHosts?: string[];
   ipv4Address?: string;
   macAddress?: string;
+  storageOpt?: Record<string, string>;
   volumesFrom?: string[];
   networkAliases?: string[];
 }
@@ -172,6 +173,8 @@ function extraResourcesFromWire(w: WireHostConfig): Partial<HostConfig> {
     }
     out.macAddress = mac.mac;
   }
+  const storage = checkStorageOpts(w.storageOpt ?? {});
+  if (storage) throw new InvalidArgumentError(storage.error, { field: `host_config.storage_opt[${storage.key}]` });
   if (w.cgroupParent) {
     const p = parseCgroupParent(w.cgroupParent);
     if ('error' in p) throw new InvalidArgumentError(`host_config.cgroup_parent "${quoteValue(w.cgroupParent)}": ${p.error}`, { field: 'host_config.cgroup_parent' });

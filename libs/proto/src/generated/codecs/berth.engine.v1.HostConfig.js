@@ -167,6 +167,12 @@ function HostConfig$encode(m,w,q){
   }
   if(m.macAddress!=null&&Object.hasOwnProperty.call(m,"macAddress"))
   w.uint32(482).string(m.macAddress)
+  if(m.storageOpt!=null&&Object.hasOwnProperty.call(m,"storageOpt")){
+  for(var ks=Object.keys(m.storageOpt),i=0;i<ks.length;++i){
+  w.uint32(490).fork().uint32(10).string(ks[i])
+  .uint32(18).string(m.storageOpt[ks[i]]).ldelim()
+  }
+  }
   return w
 },
 function HostConfig$decode(r,l,e,n){
@@ -393,6 +399,35 @@ function HostConfig$decode(r,l,e,n){
   }
   case 60: {
   m.macAddress=r.string()
+  break
+  }
+  case 61: {
+  if(m.storageOpt===util.emptyObject)
+  m.storageOpt={}
+  var c2=r.uint32()+r.pos
+  if(c2>r.len)
+  throw RangeError("index out of range")
+  r.len=c2
+  k=""
+  value=""
+  while(r.pos<c2){
+  var tag2=r.uint32()
+  switch(tag2>>>3){
+  case 1: k=r.string(); break
+  case 2:
+  value=r.string()
+  break
+  default:
+  r.skipType(tag2&7,n)
+  break
+  }
+  }
+  if(r.pos!==c2)
+  throw RangeError("index out of range")
+  r.len=c
+  if(k==="__proto__")
+  util.makeProp(m.storageOpt,k)
+  m.storageOpt[k]=value
   break
   }
   case 23: {
@@ -768,6 +803,15 @@ function HostConfig$verify(m,n){
   if(m.macAddress!=null&&Object.hasOwnProperty.call(m,"macAddress")){
   if(!util.isString(m.macAddress))
   return"macAddress: string expected"
+  }
+  if(m.storageOpt!=null&&Object.hasOwnProperty.call(m,"storageOpt")){
+  if(!util.isObject(m.storageOpt))
+  return"storageOpt: object expected"
+  var k=Object.keys(m.storageOpt)
+  for(var i=0;i<k.length;++i){
+  if(!util.isString(m.storageOpt[k[i]]))
+  return"storageOpt: string{k:string} expected"
+  }
   }
   if(m.ipcMode!=null&&Object.hasOwnProperty.call(m,"ipcMode")){
   if(!util.isString(m.ipcMode))
@@ -1166,6 +1210,16 @@ function HostConfig$fromObject(d,n){
   if(d.macAddress!=null){
   m.macAddress=String(d.macAddress)
   }
+  if(d.storageOpt){
+  if(!util.isObject(d.storageOpt))
+  throw TypeError(".berth.engine.v1.HostConfig.storageOpt: object expected")
+  m.storageOpt={}
+  for(var ks=Object.keys(d.storageOpt),i=0;i<ks.length;++i){
+  if(ks[i]==="__proto__")
+  util.makeProp(m.storageOpt,ks[i])
+  m.storageOpt[ks[i]]=String(d.storageOpt[ks[i]])
+  }
+  }
   if(d.ipcMode!=null){
   m.ipcMode=String(d.ipcMode)
   }
@@ -1274,6 +1328,7 @@ function HostConfig$toObject(m,o,q){
   }
   if(o.objects||o.defaults){
   d.sysctls={}
+  d.storageOpt={}
   }
   if(o.defaults){
   if(util.Long){
@@ -1642,6 +1697,14 @@ function HostConfig$toObject(m,o,q){
   }
   if(m.macAddress!=null&&Object.hasOwnProperty.call(m,"macAddress")){
   d.macAddress=m.macAddress
+  }
+  if(m.storageOpt&&(ks2=Object.keys(m.storageOpt)).length){
+  d.storageOpt={}
+  for(var j=0;j<ks2.length;++j){
+  if(ks2[j]==="__proto__")
+  util.makeProp(d.storageOpt,ks2[j])
+  d.storageOpt[ks2[j]]=m.storageOpt[ks2[j]]
+  }
   }
   return d
 }

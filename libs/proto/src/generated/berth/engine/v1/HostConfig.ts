@@ -249,6 +249,14 @@ export interface HostConfig {
    * ALREADY_EXISTS at start when another container on the network has it.
    */
   'macAddress'?: (string);
+  /**
+   * --storage-opt KEY=VALUE, options of the root filesystem's driver. As
+   * Docker's overlay2, "size" needs xfs mounted with pquota and berth's
+   * overlay driver sets no quota: any size is INVALID_ARGUMENT naming
+   * host_config.storage_opt[size], any other key as an unknown option;
+   * nothing is created. Reserved for when a quota is implemented.
+   */
+  'storageOpt'?: ({[key: string]: string});
   '_memorySwappiness'?: "memorySwappiness";
   '_oomScoreAdj'?: "oomScoreAdj";
 }
@@ -491,6 +499,14 @@ export interface HostConfig__Output {
    * ALREADY_EXISTS at start when another container on the network has it.
    */
   'macAddress': (string);
+  /**
+   * --storage-opt KEY=VALUE, options of the root filesystem's driver. As
+   * Docker's overlay2, "size" needs xfs mounted with pquota and berth's
+   * overlay driver sets no quota: any size is INVALID_ARGUMENT naming
+   * host_config.storage_opt[size], any other key as an unknown option;
+   * nothing is created. Reserved for when a quota is implemented.
+   */
+  'storageOpt': ({[key: string]: string});
   '_memorySwappiness'?: "memorySwappiness";
   '_oomScoreAdj'?: "oomScoreAdj";
 }
