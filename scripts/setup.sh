@@ -86,6 +86,25 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+# The critest busybox fixture's /bin/sh (test/support/cri-images.ts): Debian's
+# dynamically linked busybox, whose ash runs every command from PATH as the
+# busybox image's does; busybox-static's runs its own applets first, so a
+# command masked in the image (critest's MaskedPaths) would still run. It
+# conflicts with busybox-static, so it is unpacked here, not installed.
+cri_busybox=/var/cache/berth-test/busybox
+if [ "$with_test" = 1 ] && [ ! -x "$cri_busybox/bin/busybox" ]; then
+  log "unpacking Debian's busybox (not installed) into $cri_busybox"
+  deb_tmp=$(mktemp -d)
+  chmod 755 "$deb_tmp"
+  if ! (cd "$deb_tmp" && apt-get download -qq busybox >/dev/null 2>&1); then
+    apt-get update -qq
+    (cd "$deb_tmp" && apt-get download -qq busybox >/dev/null)
+  fi
+  dpkg-deb -x "$deb_tmp"/busybox_*.deb "$deb_tmp/x"
+  install -D -m 0755 "$deb_tmp/x/bin/busybox" "$cri_busybox/bin/busybox"
+  rm -rf "$deb_tmp"
+fi
+
 # Debian starts these as system services on install; berth starts its own
 # instances on loopback ports of its choosing and needs neither.
 for svc in nats-server docker-registry prometheus; do

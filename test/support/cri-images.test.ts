@@ -98,6 +98,12 @@ describe('critest image fixtures', () => {
     expect(info.config.config?.Cmd).toEqual(['sh']);
     const { stdout } = await run('chroot', [rootfs, 'sh', '-c', 'echo -n hello; id -nu; hostname >/dev/null && echo ok; ipcs -m 2>/dev/null | head -1; test -x /usr/bin/pgrep && echo pgrep-ok']);
     expect(stdout).toBe('helloroot\nok\n------ Shared Memory Segments --------\npgrep-ok\n');
+    // As in busybox's image: applets are hard links (masking /bin/ls must not mask the shell through
+    // a symlink), and sh runs commands from PATH, not its own applets (a masked /bin/ls cannot run).
+    const ls = await fs.lstat(join(rootfs, 'bin/ls'));
+    expect(ls.isFile() && ls.nlink > 1).toBe(true);
+    const noPath = await run('chroot', [rootfs, '/bin/sh', '-c', 'PATH=/nowhere; ls /']).catch((e: { code: number; stderr: string }) => e);
+    expect(noPath).toMatchObject({ code: 127, stderr: '/bin/sh: ls: not found\n' });
   });
 
   it('nonewprivs: nnp is setuid root, prints the effective uid, and no_new_privs keeps it', async () => {

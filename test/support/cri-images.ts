@@ -29,6 +29,7 @@
 // Tests call startCriImageRegistry(); a person runs scripts/cri-images.sh (see its --help), which
 // leaves the registry running and writes the hosts.toml files.
 import { execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -42,6 +43,13 @@ export const CRI_TOOLS_REGISTRY = 'gcr.io';
 const E2E = 'registry.k8s.io/e2e-test-images/';
 const TOOLS = 'gcr.io/k8s-staging-cri-tools/';
 const PATH_ENV = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+/**
+ * The busybox that is the images' /bin/sh: Debian's dynamically linked one, which scripts/setup.sh
+ * --test unpacks here (it conflicts with busybox-static, so it is not installed). Its ash runs every
+ * command from PATH, as the busybox image's does; busybox-static's runs its own applets first, so
+ * `sh -c ls` would list even with /bin/ls masked (critest's MaskedPaths expects "Permission denied").
+ */
+export const CRI_SHELL_BUSYBOX = '/var/cache/berth-test/busybox/bin/busybox';
 
 /** critest v1.26.1's image pinned by digest: cannot be built, listed so callers can say so. */
 export const CRI_UNBUILDABLE_IMAGES = [`${TOOLS}test-image-digest@sha256:9700f9a2f5bf2c45f2f605a0bd3bce7cf37420ec9d3ed50ac2758413308766bf`];
@@ -156,8 +164,12 @@ async function buildHelpers(work: string): Promise<Record<'nginx' | 'nnp', strin
   return out as Record<'nginx' | 'nnp', string>;
 }
 
-/** The busybox rootfs every image starts from: /bin/busybox, a link per applet, /etc files, pgrep, ipcs. */
-async function buildBaseRootfs(root: string, busybox: string): Promise<void> {
+/**
+ * The busybox rootfs every image starts from: /bin/busybox, a hard link per applet (as busybox's
+ * image has them: a masked /bin/ls must not mask the shell, which a symlink to /bin/busybox would,
+ * since a mount follows it), /etc files, pgrep, ipcs.
+ */
+async function buildBaseRootfs(root: string, busybox: string, shell: string): Promise<void> {
   for (const d of ['bin', 'sbin', 'usr/bin', 'usr/sbin', 'usr/local/bin', 'etc', 'root', 'home', 'var/run', 'var/www', 'proc', 'sys', 'dev']) {
     await fs.mkdir(join(root, d), { recursive: true });
   }
@@ -169,9 +181,19 @@ async function buildBaseRootfs(root: string, busybox: string): Promise<void> {
   for (const rel of stdout.split('\n').map((l) => l.trim()).filter(Boolean)) {
     if (rel === 'bin/busybox' || rel.includes('..')) continue;
     await fs.mkdir(join(root, dirname(rel)), { recursive: true });
-    await fs.symlink('/bin/busybox', join(root, rel)).catch((e: NodeJS.ErrnoException) => {
+    await fs.link(join(root, 'bin/busybox'), join(root, rel)).catch((e: NodeJS.ErrnoException) => {
       if (e.code !== 'EEXIST') throw e;
     });
+  }
+  // /bin/sh: the PATH-searching busybox, with the shared libraries it loads (ldd: the loader too).
+  if (!existsSync(shell)) throw new Error(`${shell} is missing: scripts/setup.sh --test unpacks Debian's busybox there (the critest busybox image's /bin/sh)`);
+  await fs.rm(join(root, 'bin/sh'), { force: true });
+  await fs.copyFile(shell, join(root, 'bin/sh'));
+  await fs.chmod(join(root, 'bin/sh'), 0o755);
+  const { stdout: libs } = await run('ldd', [shell]);
+  for (const lib of [...libs.matchAll(/(\/\S+)\s+\(0x/g)].map((m) => m[1]!)) {
+    await fs.mkdir(join(root, dirname(lib)), { recursive: true });
+    await fs.copyFile(await fs.realpath(lib), join(root, lib));
   }
   await fs.writeFile(join(root, 'etc/passwd'), PASSWD);
   await fs.writeFile(join(root, 'etc/group'), GROUP);
@@ -194,10 +216,10 @@ async function addTreeLayer(work: string, image: string, tree: string): Promise<
 }
 
 /** Builds every image into the OCI layout `layout`, tagged img-<n> in CRI_TEST_IMAGE_SPECS order. */
-async function buildLayout(work: string, layout: string, specs: ImageSpec[], busybox: string): Promise<void> {
+async function buildLayout(work: string, layout: string, specs: ImageSpec[], busybox: string, shell: string): Promise<void> {
   const helpers = await buildHelpers(work);
   const base = join(work, 'base-rootfs');
-  await buildBaseRootfs(base, busybox);
+  await buildBaseRootfs(base, busybox, shell);
   await run('umoci', ['init', '--layout', layout]);
   await run('umoci', ['new', '--image', `${layout}:base`]);
   await addTreeLayer(work, `${layout}:base`, base);
@@ -272,6 +294,8 @@ export interface CriImageRegistryOptions {
   port?: number;
   /** The busybox binary the rootfs is made of (default /bin/busybox, from busybox-static). */
   busybox?: string;
+  /** The busybox that is /bin/sh (default CRI_SHELL_BUSYBOX). */
+  shell?: string;
   /** Leave the registry running when this process exits (scripts/cri-images.sh). */
   detached?: boolean;
 }
@@ -344,7 +368,7 @@ export async function startCriImageRegistry(opts: CriImageRegistryOptions): Prom
     await fs.rm(build, { recursive: true, force: true });
     await fs.mkdir(build, { recursive: true });
     const layout = join(build, 'layout');
-    await buildLayout(build, layout, CRI_TEST_IMAGE_SPECS, opts.busybox ?? '/bin/busybox');
+    await buildLayout(build, layout, CRI_TEST_IMAGE_SPECS, opts.busybox ?? '/bin/busybox', opts.shell ?? CRI_SHELL_BUSYBOX);
     pid = await startRegistryProcess(workDir, port, opts.detached ?? false);
     for (const [i, spec] of CRI_TEST_IMAGE_SPECS.entries()) {
       for (const ref of spec.refs) {
