@@ -115,6 +115,30 @@ describe.each([
     expect(r.stdout).toContain('in-tty 42');
   });
 
+  it('--cap-drop ALL: the container and a docker exec in it have no capability at all (CapBnd, CapPrm, CapEff 0); --cap-drop ALL --cap-add CHOWN has just CHOWN', async () => {
+    const caps = "grep -E '^Cap(Prm|Eff|Bnd)' /proc/self/status";
+    const zero = 'CapPrm:\t0000000000000000\nCapEff:\t0000000000000000\nCapBnd:\t0000000000000000\n';
+    const init = await docker('run', '--rm', '--network', 'none', '--cap-drop', 'ALL', 'busybox', 'sh', '-c', caps);
+    expectOk(init);
+    expect(init.stdout).toBe(zero);
+    const d = await docker('run', '-d', '--name', 'nocaps', '--network', 'none', '--cap-drop', 'ALL', 'busybox', 'sleep', '600');
+    expectOk(d);
+    try {
+      const e = await docker('exec', 'nocaps', 'sh', '-c', caps);
+      expectOk(e);
+      expect(e.stdout).toBe(zero);
+      // Without CAP_CHOWN even root cannot give a file away.
+      const chown = await docker('exec', 'nocaps', 'sh', '-c', 'touch /tmp/f && chown 1000 /tmp/f');
+      expect(chown.code).not.toBe(0);
+      expect(chown.stderr).toContain('Operation not permitted');
+    } finally {
+      await docker('rm', '-f', 'nocaps');
+    }
+    const chownOnly = await docker('run', '--rm', '--network', 'none', '--cap-drop', 'ALL', '--cap-add', 'CHOWN', 'busybox', 'sh', '-c', "grep '^CapEff' /proc/self/status");
+    expectOk(chownOnly);
+    expect(chownOnly.stdout).toBe('CapEff:\t0000000000000001\n');
+  });
+
   it('run -d -p, ps shows the ports with their host address, the port answers, exec, stats, inspect, top, rm -f', async () => {
     const port = await freePort();
     const www = mkdtempSync(join(tmpdir(), 'berth-docker-www-'));

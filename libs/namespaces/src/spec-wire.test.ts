@@ -12,7 +12,7 @@ function wireProcess(p: Partial<typesV1.Process__Output> = {}): typesV1.Process_
 }
 
 function wireSpec(s: Partial<typesV1.ContainerSpec__Output> = {}): typesV1.ContainerSpec__Output {
-  return { process: wireProcess({ args: ['true'] }), root: { path: '/tmp', readonly: false }, hostname: '', mounts: [], linux: null, init: false, annotations: {}, ...s };
+  return { process: wireProcess({ args: ['true'] }), root: { path: '/tmp', readonly: false }, hostname: '', domainname: '', mounts: [], linux: null, init: false, annotations: {}, ...s };
 }
 
 function wireLinux(l: Partial<typesV1.Linux__Output> = {}): typesV1.Linux__Output {
