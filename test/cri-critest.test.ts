@@ -16,9 +16,6 @@ const SUBNET = 250; // 10.219.250.0/24: this file's
 /** Specs left out (skipped): they fail today, each for the reason given. */
 const KNOWN_FAILING = [
   'public image with digest', // pinned public image: cannot be pulled offline (the one failure the issue allows)
-  "mount with 'rshared'", // a mount made in the container does not reach the host
-  'MaskedPaths', // kubelet's masked path list does not reach an exec'd process
-  'dropping ALL capabilities', // an exec with every capability dropped gets the default set
 ];
 
 describe('critest', () => {
