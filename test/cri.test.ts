@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCliStack, until, type CliStack } from './support/cli-stack';
 import { crictl, type ToolResult } from './support/cri-tools';
 import { createClient } from '@berth/kit';
+import { skopeoCopy, startRegistry } from '../libs/images/src/testing/registry';
 import type { runtimeV1 } from '@berth/proto';
 
 const SUBNET = 248; // 10.219.248.0/24 all-in-one, 249 split: this file's
@@ -228,6 +229,33 @@ describe.each([
       cri.close();
     }
   }, 180_000);
+
+  it("pulls with the request's registry credentials (crictl --creds and --auth), which are not kept", async () => {
+    const open = await startRegistry();
+    const priv = await startRegistry({ htpasswd: { user: 'alice', password: 's3cret' } });
+    try {
+      ok(await s.berth(['tag', 'busybox', `${open.host}/cri/bb:1`]));
+      const pushed = await s.berth(['push', `${open.host}/cri/bb:1`]);
+      if (pushed.code !== 0) throw new Error(pushed.stderr);
+      await skopeoCopy(`docker://${open.host}/cri/bb:1`, `docker://${priv.host}/cri/bb:1`, ['--dest-creds', 'alice:s3cret']);
+      const ref = `${priv.host}/cri/bb:1`;
+      const anonymous = await crictl(s, ['pull', ref]);
+      expect(anonymous.code).not.toBe(0);
+      expect(anonymous.stderr).toMatch(/PermissionDenied/);
+      const wrong = await crictl(s, ['pull', '--creds', 'alice:nope', ref]);
+      expect(wrong.code).not.toBe(0);
+      expect(ok(await crictl(s, ['pull', '--creds', 'alice:s3cret', ref]))).toMatch(/Image is up to date for sha256:[0-9a-f]{64}/);
+      ok(await crictl(s, ['rmi', ref]));
+      // Nothing of them was kept: the next anonymous pull is refused again; --auth (base64 user:password) works too.
+      expect((await crictl(s, ['pull', ref])).code).not.toBe(0);
+      ok(await crictl(s, ['pull', '--auth', Buffer.from('alice:s3cret').toString('base64'), ref]));
+      ok(await crictl(s, ['rmi', ref]));
+    } finally {
+      await s.berth(['rmi', `${open.host}/cri/bb:1`]);
+      await open.stop();
+      await priv.stop();
+    }
+  }, 120_000);
 
   it('refuses a container in a pod that does not exist, naming it, and leaves nothing', async () => {
     const pod = join(dir, 'pod2.json');

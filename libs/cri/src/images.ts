@@ -3,7 +3,7 @@
 // digest) with all its names: tags as repo_tags, name@manifest-digest as
 // repo_digests, full names as containerd reports them.
 import { statfs } from 'node:fs/promises';
-import { isNotFound } from '@berth/errors';
+import { InvalidArgumentError, isNotFound } from '@berth/errors';
 import type { imagesV1, runtimeV1 } from '@berth/proto';
 import type { Backends } from './backends';
 
@@ -58,8 +58,10 @@ export class CriImages {
     };
   }
 
-  async pull(ref: string): Promise<string> {
-    const call = this.b.transfer.Pull({ reference: ref, labels: {} });
+  /** Pulls `ref`, with the request's credentials for its registry when it brings them (never stored). */
+  async pull(ref: string, auth?: runtimeV1.AuthConfig__Output | null): Promise<string> {
+    const credentials = credentialsOf(auth);
+    const call = this.b.transfer.Pull({ reference: ref, labels: {}, ...(credentials ? { credentials } : {}) });
     let id = '';
     for await (const m of call as AsyncIterable<imagesV1.PullResponse__Output>) {
       if (m.event === 'image' && m.image) id = m.image.id;
@@ -93,6 +95,24 @@ export class CriImages {
       }],
     };
   }
+}
+
+/**
+ * The CRI's AuthConfig as the images service's RegistryCredentials: `auth`
+ * is base64 "user:password" (Docker's config.json form), used when username
+ * is not given; undefined when it carries nothing.
+ */
+export function credentialsOf(a: runtimeV1.AuthConfig__Output | null | undefined): imagesV1.RegistryCredentials | undefined {
+  if (!a) return undefined;
+  let { username, password } = a;
+  if (!username && a.auth) {
+    const decoded = Buffer.from(a.auth, 'base64').toString('utf8');
+    const i = decoded.indexOf(':');
+    if (i <= 0) throw new InvalidArgumentError('auth.auth is not base64 of "user:password"', { field: 'auth.auth' });
+    [username, password] = [decoded.slice(0, i), decoded.slice(i + 1)];
+  }
+  if (!username && !password && !a.identityToken && !a.registryToken) return undefined;
+  return { username, password, identityToken: a.identityToken, registryToken: a.registryToken, serverAddress: a.serverAddress };
 }
 
 /** "docker.io/library/busybox:1.29" -> "docker.io/library/busybox". */

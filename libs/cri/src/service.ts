@@ -168,7 +168,7 @@ export const criModule: ServiceModule = {
       PullImage: async (req) => {
         const ref = req.image?.image ?? '';
         if (!ref) throw new InvalidArgumentError('PullImage needs image.image', { field: 'image.image' });
-        return { imageRef: await images.pull(ref) };
+        return { imageRef: await images.pull(ref, req.auth) };
       },
       RemoveImage: async (req) => {
         await images.remove(req.image?.image ?? '');

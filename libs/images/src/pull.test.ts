@@ -13,6 +13,7 @@ import type { PullProgress } from './pull.js';
 import { buildImage, describeTree } from './testing/build-image.js';
 import { run, skopeoCopy, startRegistry, type TestRegistry } from './testing/registry.js';
 import { ImageEvent } from './events.js';
+import { pullCredentials } from './pull-credentials.js';
 
 let work: string;
 let reg: TestRegistry;
@@ -316,6 +317,29 @@ describe('basic auth', () => {
       await local.transfer.push(rec.name, `${authReg.host}/priv/pushed:v1`);
       const { stdout } = await run('skopeo', ['inspect', '--tls-verify=false', '--creds', 'alice:s3cret', `docker://${authReg.host}/priv/pushed:v1`]);
       expect(JSON.parse(stdout).Layers.length).toBeGreaterThanOrEqual(4);
+    } finally {
+      local.close();
+      await authReg.stop();
+    }
+  });
+
+  it("a pull's own credentials (the CRI's AuthConfig) are used for that pull only, for that registry only, and never stored", async () => {
+    const authReg = await startRegistry({ htpasswd: { user: 'alice', password: 's3cret' } });
+    const { local, root } = await openLocal('auth-per-pull');
+    try {
+      await skopeoCopy(`docker://${reg.host}/test/multi:v1`, `docker://${authReg.host}/priv/multi:v1`, ['--dest-creds', 'alice:s3cret']);
+      const ref = `${authReg.host}/priv/multi:v1`;
+      const wrong = await local.transfer.pull(ref, { credentials: pullCredentials({ username: 'alice', password: 'wrong' }, ref)! }).catch((e: unknown) => e);
+      expect(isPermissionDenied(wrong)).toBe(true);
+      // Credentials for another registry leave the (absent) stored ones in charge.
+      const elsewhere = pullCredentials({ username: 'alice', password: 's3cret', serverAddress: 'https://other.example/v1/' }, ref);
+      expect(elsewhere).toBeUndefined();
+      const rec = await local.transfer.pull(ref, { credentials: pullCredentials({ username: 'alice', password: 's3cret', serverAddress: `http://${authReg.host}` }, ref)! });
+      expect(rec.name).toBe(ref);
+      await expect(fs.stat(join(root, 'auth.json'))).rejects.toThrow(/ENOENT/);
+      // The next pull without them is anonymous again: refused.
+      await local.images.remove(ref);
+      expect(isPermissionDenied(await local.transfer.pull(ref).catch((e: unknown) => e))).toBe(true);
     } finally {
       local.close();
       await authReg.stop();

@@ -23,6 +23,7 @@ import { Limiter } from './limiter.js';
 import { MANIFEST_ACCEPT, isIndexType, isManifestType, parseJsonDocument, type Descriptor, type ImageConfig, type Platform, parseManifest, parseIndex } from './media-types.js';
 import { formatPlatform, platformMatches } from './platform.js';
 import { parseDockerRef, type Reference } from './reference.js';
+import type { Credentials } from './registry/auth-config.js';
 import type { RegistryClient } from './registry/client.js';
 import type { TransferContext } from './transfer-context.js';
 import { applyLayers, type LayerProgress } from './unpack.js';
@@ -44,6 +45,8 @@ export interface PullOptions {
   labels?: Record<string, string>;
   /** Apply the bottom layer from its download stream (default true). */
   streamFirstLayer?: boolean;
+  /** This pull's own credentials for the reference's registry (instead of the stored ones); never stored. */
+  credentials?: Credentials;
 }
 
 const MAX_DOCUMENT = 8 << 20;
@@ -53,7 +56,7 @@ export async function pullImage(ctx: TransferContext, reference: string, opts: P
   opts.signal?.throwIfAborted();
   const started = process.hrtime.bigint();
   const ref = parseDockerRef(reference);
-  const client = ctx.hosts.get(ref.domain);
+  const client = opts.credentials ? ctx.hosts.withCredentials(ref.domain, opts.credentials) : ctx.hosts.get(ref.domain);
   const platform = opts.platform ?? ctx.platform;
   const progress = opts.onProgress ?? (() => undefined);
   const what = `pull ${ref.toString()}`;

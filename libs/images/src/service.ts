@@ -40,6 +40,7 @@ import { ImageEvent, type ImageEventPayload } from './events.js';
 import { GrpcLayerApplier } from './grpc-layer-applier.js';
 import { isDanglingName, type ImageRecord } from './image-store.js';
 import { ImagesLocal } from './local.js';
+import { pullCredentials } from './pull-credentials.js';
 import { parseReference } from './reference.js';
 import {
   commitFromWire, contentInfoToWire, gcToWire, imageToWire, ingestStatusToWire, inspectToWire, leaseCreateFromWire, leaseToWire, listFiltersFromWire,
@@ -209,7 +210,8 @@ export function imagesHandlers(local: ImagesLocal, moved: AsyncLocalStorage<Move
       const m: Moved = { perBlob: new Map(), skipped: new Set() };
       await moved.run(m, async () => {
         const platform = platformFromWire(req.platform);
-        const items = transfer.pullStream(req.reference, { ...(platform ? { platform } : {}), labels: { ...req.labels }, signal: cctx.signal });
+        const credentials = pullCredentials(req.credentials, req.reference);
+        const items = transfer.pullStream(req.reference, { ...(platform ? { platform } : {}), labels: { ...req.labels }, signal: cctx.signal, ...(credentials ? { credentials } : {}) });
         for await (const item of items) {
           if ('result' in item) {
             call.write({ image: recordToWire(item.result) });

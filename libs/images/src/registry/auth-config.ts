@@ -10,6 +10,10 @@ import { InvalidArgumentError, fromNodeError } from '@berth/errors';
 export interface Credentials {
   username: string;
   password: string;
+  /** An OAuth2 refresh token the token server exchanges for access tokens (Docker's identitytoken); a pull's own only. */
+  identityToken?: string;
+  /** A bearer token sent to the registry as it is; a pull's own only. */
+  registryToken?: string;
 }
 
 interface AuthFile {

@@ -33,7 +33,11 @@ export interface RegistryClientOptions {
   /** Attempts for idempotent requests (default 4). */
   attempts?: number;
   userAgent?: string;
-  /** Credentials to use instead of the config file (login verifies these). */
+  /**
+   * Credentials to use instead of the config file (login verifies these; a
+   * pull may bring its own). Sent to the registry's own server only, never to
+   * a mirror.
+   */
   credentials?: Credentials;
   /**
    * The registry host configuration directory (hosts.toml per registry, hosts-config.ts); default
@@ -157,7 +161,7 @@ export class RegistryClient {
   }
 
   private async credentials(s: EndpointSession): Promise<Credentials | undefined> {
-    if (this.opts.credentials) return this.opts.credentials;
+    if (this.opts.credentials && s.ep.isServer) return this.opts.credentials;
     if (s.creds === null) s.creds = await this.opts.authConfig.get(s.ep.isServer ? this.registry : s.ep.host);
     return s.creds;
   }
@@ -224,9 +228,12 @@ export class RegistryClient {
     if (!ch) return undefined;
     if (ch.scheme === 'basic') {
       const c = await this.credentials(s);
-      return c ? `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}` : undefined;
+      return c?.username ? `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}` : undefined;
     }
-    if (ch.scheme === 'bearer') return `Bearer ${await this.bearerToken(s, scope)}`;
+    if (ch.scheme === 'bearer') {
+      const c = await this.credentials(s);
+      return `Bearer ${c?.registryToken || (await this.bearerToken(s, scope))}`;
+    }
     return undefined;
   }
 
@@ -244,17 +251,25 @@ export class RegistryClient {
     for (const sc of scope) url.searchParams.append('scope', sc);
     const headers: Record<string, string> = this.baseHeaders();
     const c = await this.credentials(s);
-    if (c) headers['authorization'] = `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}`;
+    // An identity token is exchanged with the OAuth2 refresh_token grant (a
+    // POST), as Docker's client does; a user and password go as Basic on a GET.
+    let init: RequestInit = { headers };
+    if (c?.identityToken) {
+      const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: c.identityToken, client_id: 'berth' });
+      if (ch.params['service']) form.set('service', ch.params['service']);
+      if (scope.length) form.set('scope', scope.join(' '));
+      init = { method: 'POST', headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded' }, body: form.toString() };
+    } else if (c?.username) headers['authorization'] = `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}`;
     let res: Response;
     try {
-      res = await s.fetch(url, { headers, signal: AbortSignal.timeout(30_000) });
+      res = await s.fetch(init.method === 'POST' ? new URL(realm) : url, { ...init, signal: AbortSignal.timeout(30_000) });
     } catch (e) {
       throw new UnavailableError(`token server ${url.host} for registry ${host} is unreachable: ${describeFetchError(e)}`, { cause: e });
     }
     if (res.status === 401 || res.status === 403) {
       await res.body?.cancel();
       throw new PermissionDeniedError(
-        `registry ${host}: token server refused ${c ? `the credentials of ${c.username}` : 'anonymous access'} for ${scope.join(' ') || 'login'}${c ? '' : '; run berth login'}`,
+        `registry ${host}: token server refused ${c ? (c.username ? `the credentials of ${c.username}` : 'the identity token') : 'anonymous access'} for ${scope.join(' ') || 'login'}${c ? '' : '; run berth login'}`,
       );
     }
     if (!res.ok) {
@@ -418,6 +433,10 @@ export class RegistryHosts {
       this.clients.set(registry, c);
     }
     return c;
+  }
+  /** A client of its own for one pull's credentials: not cached, so nothing of them outlives the pull. */
+  withCredentials(registry: string, credentials: Credentials): RegistryClient {
+    return new RegistryClient(registry, { ...this.opts, credentials });
   }
   /** Forgets cached tokens and credentials (after login). */
   reset(registry: string): void {

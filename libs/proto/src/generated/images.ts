@@ -53,6 +53,7 @@ import type { PushRequest as _berth_images_v1_PushRequest, PushRequest__Output a
 import type { PushResponse as _berth_images_v1_PushResponse, PushResponse__Output as _berth_images_v1_PushResponse__Output } from './berth/images/v1/PushResponse';
 import type { ReadContentRequest as _berth_images_v1_ReadContentRequest, ReadContentRequest__Output as _berth_images_v1_ReadContentRequest__Output } from './berth/images/v1/ReadContentRequest';
 import type { ReadContentResponse as _berth_images_v1_ReadContentResponse, ReadContentResponse__Output as _berth_images_v1_ReadContentResponse__Output } from './berth/images/v1/ReadContentResponse';
+import type { RegistryCredentials as _berth_images_v1_RegistryCredentials, RegistryCredentials__Output as _berth_images_v1_RegistryCredentials__Output } from './berth/images/v1/RegistryCredentials';
 import type { RemoveImageRequest as _berth_images_v1_RemoveImageRequest, RemoveImageRequest__Output as _berth_images_v1_RemoveImageRequest__Output } from './berth/images/v1/RemoveImageRequest';
 import type { RemoveImageResponse as _berth_images_v1_RemoveImageResponse, RemoveImageResponse__Output as _berth_images_v1_RemoveImageResponse__Output } from './berth/images/v1/RemoveImageResponse';
 import type { SaveRequest as _berth_images_v1_SaveRequest, SaveRequest__Output as _berth_images_v1_SaveRequest__Output } from './berth/images/v1/SaveRequest';
@@ -126,6 +127,7 @@ export interface ProtoGrpcType {
         PushResponse: MessageTypeDefinition<_berth_images_v1_PushResponse, _berth_images_v1_PushResponse__Output>
         ReadContentRequest: MessageTypeDefinition<_berth_images_v1_ReadContentRequest, _berth_images_v1_ReadContentRequest__Output>
         ReadContentResponse: MessageTypeDefinition<_berth_images_v1_ReadContentResponse, _berth_images_v1_ReadContentResponse__Output>
+        RegistryCredentials: MessageTypeDefinition<_berth_images_v1_RegistryCredentials, _berth_images_v1_RegistryCredentials__Output>
         RemoveImageRequest: MessageTypeDefinition<_berth_images_v1_RemoveImageRequest, _berth_images_v1_RemoveImageRequest__Output>
         RemoveImageResponse: MessageTypeDefinition<_berth_images_v1_RemoveImageResponse, _berth_images_v1_RemoveImageResponse__Output>
         SaveRequest: MessageTypeDefinition<_berth_images_v1_SaveRequest, _berth_images_v1_SaveRequest__Output>

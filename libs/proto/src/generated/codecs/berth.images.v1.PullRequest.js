@@ -19,6 +19,8 @@ function PullRequest$encode(m,w,q){
   .uint32(18).string(m.labels[ks[i]]).ldelim()
   }
   }
+  if(m.credentials!=null&&Object.hasOwnProperty.call(m,"credentials"))
+  types[3].encode(m.credentials,w.uint32(34).fork(),q+1).ldelim()
   return w
 },
 function PullRequest$decode(r,l,e,n){
@@ -80,6 +82,10 @@ function PullRequest$decode(r,l,e,n){
   m.labels[k]=value
   break
   }
+  case 4: {
+  m.credentials=types[3].decode(r,r.uint32(),undefined,n+1)
+  break
+  }
   default:
   r.skipType(t&7,n)
   break
@@ -118,6 +124,13 @@ function PullRequest$verify(m,n){
   return"labels: string{k:string} expected"
   }
   }
+  if(m.credentials!=null&&Object.hasOwnProperty.call(m,"credentials")){
+  {
+  var e=types[3].verify(m.credentials,n+1);
+  if(e)
+  return"credentials."+e
+  }
+  }
   return null
 },
 function PullRequest$fromObject(d,n){
@@ -147,6 +160,11 @@ function PullRequest$fromObject(d,n){
   m.labels[ks[i]]=String(d.labels[ks[i]])
   }
   }
+  if(d.credentials!=null){
+  if(!util.isObject(d.credentials))
+  throw TypeError(".berth.images.v1.PullRequest.credentials: object expected")
+  m.credentials=types[3].fromObject(d.credentials,n+1)
+  }
   return m
 },
 function PullRequest$toObject(m,o,q){
@@ -162,6 +180,7 @@ function PullRequest$toObject(m,o,q){
   if(o.defaults){
   d.reference=""
   d.platform=null
+  d.credentials=null
   }
   if(m.reference!=null&&Object.hasOwnProperty.call(m,"reference")){
   d.reference=m.reference
@@ -177,6 +196,9 @@ function PullRequest$toObject(m,o,q){
   util.makeProp(d.labels,ks2[j])
   d.labels[ks2[j]]=m.labels[ks2[j]]
   }
+  }
+  if(m.credentials!=null&&Object.hasOwnProperty.call(m,"credentials")){
+  d.credentials=types[3].toObject(m.credentials,o,q+1)
   }
   return d
 }

@@ -2,6 +2,7 @@
 // Original file: protos/berth/images/v1/images.proto
 
 import type { Platform as _berth_types_v1_Platform, Platform__Output as _berth_types_v1_Platform__Output } from '../../../berth/types/v1/Platform';
+import type { RegistryCredentials as _berth_images_v1_RegistryCredentials, RegistryCredentials__Output as _berth_images_v1_RegistryCredentials__Output } from '../../../berth/images/v1/RegistryCredentials';
 
 export interface PullRequest {
   'reference'?: (string);
@@ -10,6 +11,12 @@ export interface PullRequest {
    */
   'platform'?: (_berth_types_v1_Platform | null);
   'labels'?: ({[key: string]: string});
+  /**
+   * Credentials for this pull only (the CRI's AuthConfig, the Docker API's
+   * X-Registry-Auth), used for the reference's registry instead of the stored
+   * ones (berth login) and never stored. Unset = the stored ones.
+   */
+  'credentials'?: (_berth_images_v1_RegistryCredentials | null);
 }
 
 export interface PullRequest__Output {
@@ -19,4 +26,10 @@ export interface PullRequest__Output {
    */
   'platform': (_berth_types_v1_Platform__Output | null);
   'labels': ({[key: string]: string});
+  /**
+   * Credentials for this pull only (the CRI's AuthConfig, the Docker API's
+   * X-Registry-Auth), used for the reference's registry instead of the stored
+   * ones (berth login) and never stored. Unset = the stored ones.
+   */
+  'credentials': (_berth_images_v1_RegistryCredentials__Output | null);
 }

@@ -50,6 +50,7 @@ export type * from './PushRequest';
 export type * from './PushResponse';
 export type * from './ReadContentRequest';
 export type * from './ReadContentResponse';
+export type * from './RegistryCredentials';
 export type * from './RemoveImageRequest';
 export type * from './RemoveImageResponse';
 export type * from './SaveRequest';
