@@ -9,7 +9,7 @@
 // entries of its UDP ports flushed (conntrack.ts). Detach deletes the host
 // end (the kernel removes the pair), the rules, and frees the address file.
 // Network mode none: lo up, nothing to undo. Drop-in networks are CNI's.
-import { closeSync, openSync, readlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readlinkSync } from 'node:fs';
 import { basename } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { FailedPreconditionError, InvalidArgumentError } from '@berth/errors';
@@ -139,10 +139,12 @@ export class NativeDatapath implements Datapath {
         } finally {
           closeSync(nsFd);
         }
+        // Hairpin: a container reaching its own published port through the host
+        // comes back out of the port it went in by (the bridge plugin's hairpinMode).
+        const port = await host.linkIndex(ep.hostInterface);
+        if (port === undefined) throw new FailedPreconditionError(`${ep.hostInterface} vanished right after it was created`);
+        await host.setHairpin(port, ep.hostInterface);
       });
-      // Hairpin: a container reaching its own published port through the host
-      // comes back out of the port it went in by (the bridge plugin's hairpinMode).
-      writeFileSync(`/sys/class/net/${ep.hostInterface}/brport/hairpin_mode`, '1');
       const inner = Rtnl.inNetns(ep.netnsPath);
       try {
         const idx = await inner.linkIndex(ep.interface);

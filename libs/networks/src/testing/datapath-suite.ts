@@ -209,6 +209,9 @@ export function runDatapathSuite(datapath: DatapathName): void {
       // A host address other than loopback: the default bridge's gateway.
       const gw = m.inspectNetwork('bridge').network.gateway;
       expect(await httpGet(gw, fixed)).toBe('hello from 80');
+      // Hairpin: the container reaches its own published port through the host.
+      const self = await inNs(n1, ['/bin/sh', '-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | /bin/busybox nc -w 3 ${gw} ${fixed}`]);
+      expect(self.stdout).toContain('hello from 80');
 
       const [, p2] = await fx.ns('h2');
       const err = await rejection(m.attach('h2id', p2, 'bridge', { ports: [`127.0.0.1:${fixed}:81`] }));
