@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { lastLogTime, logBounds, LogWriter, MAX_RECORD_CONTENT, parseRfc3339Nano, readLog, rfc3339ToNanos, type LogEntry, type ReadLogOptions } from './index';
+import { lastLogRecords, lastLogTime, logBounds, LogWriter, MAX_RECORD_CONTENT, parseRfc3339Nano, readLog, rfc3339ToNanos, type LogEntry, type ReadLogOptions } from './index';
 
 let dir: string;
 let path: string;
@@ -319,6 +319,19 @@ describe('LogWriter', () => {
     expect(await lastLogTime(path)).toBe(ns(2));
     writeFileSync(path, rec(3, 'stdout', 'F', 'x'.repeat(200_000)) + '\n\n');
     expect(await lastLogTime(path)).toBe(ns(3));
+  });
+
+  it('lastLogRecords: the last time and how many records at the end carry it, across blocks and rotated files', async () => {
+    expect(await lastLogRecords(path)).toBeNull();
+    // One read's records share a time: a copy cut after two of its seven holds exactly two of them.
+    writeFileSync(`${path}.1`, rec(1, 'stdout', 'F', 'a') + rec(2, 'stdout', 'F', 'b') + rec(2, 'stderr', 'F', 'c'));
+    writeFileSync(path, rec(2, 'stdout', 'F', 'd') + rec(2, 'stdout', 'F', 'e') + '\n');
+    expect(await lastLogRecords(path)).toEqual({ time: ns(2), count: 4 });
+    writeFileSync(path, rec(2, 'stdout', 'F', 'x') + rec(3, 'stdout', 'P', 'y') + rec(3, 'stdout', 'F', 'z'));
+    expect(await lastLogRecords(path)).toEqual({ time: ns(3), count: 2 });
+    // Far more than one 64 KiB block of records at one time, after one at another.
+    writeFileSync(path, rec(4, 'stdout', 'F', 'first') + Array.from({ length: 5000 }, (_, i) => rec(5, 'stdout', 'F', `line ${i}`)).join(''));
+    expect(await lastLogRecords(path)).toEqual({ time: ns(5), count: 5000 });
   });
 });
 

@@ -249,3 +249,62 @@ export async function lastLogTime(path: string, maxFiles = DEFAULT_LOG_MAX_FILES
   }
   return null;
 }
+
+/**
+ * Where a copy of a log left off, exactly: the time of its last record and
+ * how many records at its end carry that time (across rotated files). A copy
+ * made record by record, in order, from a log whose records of one read share
+ * a time (the monitor stamps them alike) is a prefix of it: resuming, skip the
+ * records older than `time` and the first `count` of those at `time`. (The
+ * time alone cannot tell how many of a read's records the copy got before it
+ * stopped.) Reads backwards a block at a time, stopping at the first record
+ * with another time: memory stays a block plus one record (at most
+ * MAX_RECORD_CONTENT of content). null when the log is empty or missing.
+ */
+export async function lastLogRecords(path: string, maxFiles = DEFAULT_LOG_MAX_FILES): Promise<{ time: bigint; count: number } | null> {
+  const block = Buffer.allocUnsafe(64 * 1024);
+  let time: bigint | null = null;
+  let count = 0;
+  /** Counts one record (a line without its newline); false once one has another time. */
+  const record = (line: Buffer): boolean => {
+    if (line.length === 0) return true;
+    const t = parseRfc3339Nano(line.subarray(0, Math.min(64, line.length)).toString('latin1').split(' ', 1)[0] ?? '');
+    if (t === null) return true; // not a record (a torn one): not counted
+    if (time === null) time = t;
+    else if (t !== time) return false;
+    count++;
+    return true;
+  };
+  for (let i = 0; i < maxFiles; i++) {
+    const p = i === 0 ? path : `${path}.${i}`;
+    let fh: FileHandle;
+    try {
+      fh = await open(p, 'r');
+    } catch {
+      continue;
+    }
+    try {
+      let end = (await fh.stat()).size;
+      // The start of the region after `end` whose first line began before it.
+      let tail: Buffer = Buffer.alloc(0);
+      while (end > 0) {
+        const from = Math.max(0, end - block.length);
+        const { bytesRead } = await fh.read(block, 0, end - from, from);
+        const buf = Buffer.concat([block.subarray(0, bytesRead), tail]);
+        // Lines from the last back; the first may have begun before `from`.
+        let stop = buf.length;
+        for (let k = buf.length - 1; k >= 0; k--) {
+          if (buf[k] !== 10) continue;
+          if (!record(buf.subarray(k + 1, stop))) return { time: time!, count };
+          stop = k;
+        }
+        tail = Buffer.from(buf.subarray(0, stop));
+        end = from;
+      }
+      if (!record(tail)) return { time: time!, count };
+    } finally {
+      await fh.close();
+    }
+  }
+  return time === null ? null : { time, count };
+}

@@ -3,7 +3,7 @@
 // at create and not awaited there, but start() lets the init exec only after
 // it succeeded, a failed move fails start (so the saga undoes createProcess),
 // and a delete during rollback waits for a move still in flight.
-import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -171,6 +171,22 @@ describe('grpc namespaces port: the container log', () => {
     await port.delete('c1'); // waits for the copy to drain
     expect(calls).toBe(2);
     expect(warned.join('\n')).toMatch(/stream broke; resuming/);
+    expect(readFileSync(logPath, 'utf8').trimEnd().split('\n').map((l) => l.split(' ').slice(3).join(' '))).toEqual(['a', 'b1', 'b2', 'b3', 'c']);
+    await port.close();
+  });
+
+  it('the next engine\'s mirror (after a kill) resumes after exactly the records the copy holds: the rest of a read cut in the middle is copied once (chaos: 2 of 7 lines)', async () => {
+    const t = (i: number) => `2026-01-01T00:00:0${i}.000000000Z`;
+    // One read of the monitor stamps its records alike: b1..b3 share a time.
+    const entries = [['a', 1], ['b1', 2], ['b2', 2], ['b3', 2], ['c', 3]].map(([text, i]) => ({ time: t(i as number), stream: 'stdout', line: Buffer.from(`${text}\n`) }));
+    const c = clients(entries);
+    const logPath = join(dir, 'c1', 'container.log');
+    // The engine killed after writing b2: its copy holds a, b1, b2.
+    mkdirSync(join(dir, 'c1'));
+    writeFileSync(logPath, `${t(1)} stdout F a\n${t(2)} stdout F b1\n${t(2)} stdout F b2\n`);
+    const port = grpcNamespacesPort({ namespaces: c.ns, cgroups: c.cg, files: new ContainerFiles(dir) });
+    port.mirrorLogs('c1', logPath, { maxSize: 1 << 20, maxFiles: 2 }); // what recovery starts
+    await port.delete('c1'); // waits for the copy to drain
     expect(readFileSync(logPath, 'utf8').trimEnd().split('\n').map((l) => l.split(' ').slice(3).join(' '))).toEqual(['a', 'b1', 'b2', 'b3', 'c']);
     await port.close();
   });

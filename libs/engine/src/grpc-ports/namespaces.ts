@@ -20,7 +20,7 @@ import { setMaxListeners } from 'node:events';
 import { FailedPreconditionError, InvalidArgumentError, isNotFound, ErrorCode, errorCode, NotFoundError, fromNodeError } from '@berth/errors';
 import { MAX_TIMEOUT_MS, type BerthClient } from '@berth/kit';
 import type { namespacesV1, typesV1 } from '@berth/proto';
-import { LogWriter, lastLogTime, parseRfc3339Nano, type LogBounds } from '@berth/cri-log';
+import { LogWriter, lastLogRecords, parseRfc3339Nano, type LogBounds } from '@berth/cri-log';
 import type { ExitStatus, NamespacesPort, ProcessSpec } from '../ports';
 import type { MountPoint } from '../types';
 import { ULIMIT_NAMES } from '@berth/container-config';
@@ -145,13 +145,16 @@ export function grpcNamespacesPort(o: NamespacesPortOptions): GrpcNamespacesPort
       // Where the copy ends: entries up to `last` are in it, and `atLast` of
       // those carry that very time (the monitor stamps every record of one
       // read alike). A resume skips exactly those. After an engine restart
-      // only the time is known (the file's last record): all of that time
-      // count as copied.
+      // the file tells both (the copy is a prefix of the source, in order):
+      // counting all of the last time as copied lost the rest of a read an
+      // engine was killed in the middle of (chaos: 2 of 7 lines).
       let last: bigint | null;
       let atLast = Infinity;
       try {
         await mkdir(dirname(logPath), { recursive: true, mode: 0o700 });
-        last = await lastLogTime(logPath, bounds.maxFiles);
+        const at = await lastLogRecords(logPath, bounds.maxFiles);
+        last = at?.time ?? null;
+        if (at) atLast = at.count;
       } catch (e) {
         warn(`cannot keep the log of container ${id} at ${logPath}: ${(e as Error).message}`);
         return;
@@ -210,8 +213,9 @@ export function grpcNamespacesPort(o: NamespacesPortOptions): GrpcNamespacesPort
             failed = true;
             warn(`writing the log of container ${id}: ${e.message}; resuming`);
             // Entries counted above may not have reached the file: go by what it holds.
-            last = await lastLogTime(logPath, bounds.maxFiles).catch(() => last);
-            atLast = Infinity;
+            const at = await lastLogRecords(logPath, bounds.maxFiles).catch(() => undefined);
+            if (at === undefined) atLast = Infinity; // unreadable: all of the last time known counts as copied
+            else [last, atLast] = at ? [at.time, at.count] : [null, Infinity];
           });
         }
         if (!failed) return;
