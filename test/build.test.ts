@@ -123,6 +123,28 @@ describe('berth build through the real stack', () => {
     expect(cfg).toMatchObject({ User: 'app', WorkingDir: '/home/app', StopSignal: 'SIGINT', Healthcheck: { Test: ['CMD-SHELL', 'true'], Interval: 5e9, Retries: 2 } });
   });
 
+  it('WORKDIR makes its directory when the image lacks it (owned by USER, as BuildKit); -t name is tagged and printed as name:latest', { timeout: 180_000 }, async () => {
+    const ctx = context({
+      'Dockerfile': [
+        'FROM busybox AS made',
+        'WORKDIR /made/here',
+        'FROM busybox',
+        'USER 1000',
+        'WORKDIR /home/u',
+        'COPY --from=made /made /copied',
+        'RUN touch mine',
+      ].join('\n'),
+    });
+    const r = await berth('build', '-t', 'bt-wd', ctx);
+    expectOk(r);
+    expect(r.stdout).toContain('Successfully tagged bt-wd:latest\n');
+    expect(await runOut('bt-wd', 'sh', '-c', 'ls -d /copied/here && stat -c %u /home/u && ls /home/u')).toBe('/copied/here\n1000\nmine\n');
+    // A WORKDIR the image has makes no layer: the step's history entry is empty.
+    expectOk(await berth('build', '-t', 'bt-wd-has', context({ 'Dockerfile': 'FROM busybox\nWORKDIR /tmp\n' })));
+    const h = await berth('history', '--no-trunc', '--format', '{{.CreatedBy}}|{{.Size}}', 'bt-wd-has');
+    expect(h.stdout.split('\n')[0]).toBe('WORKDIR /tmp|0B');
+  });
+
   it('leaves out what .dockerignore excludes, with its exceptions', { timeout: 120_000 }, async () => {
     const ctx = context({
       'Dockerfile': 'FROM busybox\nCOPY . /ctx/\n',

@@ -44,10 +44,10 @@ export interface RunWork {
   progress: (chunk: Buffer | string) => void | Promise<unknown>;
 }
 
-/** COPY/ADD: tar streams extracted into a new container of the parent image. */
+/** COPY/ADD (and WORKDIR's directory): tar streams extracted into a new container of the parent image. */
 export interface CopyWork {
   kind: 'copy';
-  /** Computed against the container's root (existing directories, --chown names). */
+  /** Computed against the container's root (existing directories, --chown names); none = nothing to change, the commit has no layer. */
   parts: (target: TargetRoot) => TarPart[];
 }
 

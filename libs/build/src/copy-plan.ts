@@ -364,6 +364,33 @@ export function copyParts(plan: CopyPlan, req: CopyRequest, target: TargetRoot):
   return parts;
 }
 
+/**
+ * WORKDIR's directory where `target` lacks it: one part rooted at "/" making
+ * each missing level (0755, owned by the stage's USER as BuildKit makes it,
+ * root without one); no part at all when the directory exists, so the step
+ * commits no layer. A level that exists and is not a directory fails the
+ * step, as mkdir does in Docker's builders.
+ */
+export function workdirParts(dir: string, user: string, target: TargetRoot): TarPart[] {
+  const missing: string[] = [];
+  for (let d = dir; d !== '/'; d = posix.dirname(d)) {
+    const kind = target.kind(d);
+    if (kind === 'dir') break;
+    if (kind === 'other') fail('WORKDIR', `mkdir ${d}: not a directory`);
+    missing.unshift(d);
+  }
+  if (!missing.length) return [];
+  const owner = user ? target.lookupOwner(user) : { uid: 0, gid: 0 };
+  return [{
+    dstDir: '/', keepOwners: true,
+    tar: async function* () {
+      const mtimeNs = BigInt(Date.now()) * 1_000_000n;
+      for (const d of missing) yield encodeHeader({ name: d.slice(1), type: 'dir', mode: 0o755, uid: owner.uid, gid: owner.gid, size: 0, mtimeNs });
+      yield END_OF_ARCHIVE;
+    },
+  }];
+}
+
 /** A missing --from source or COPY source that the context does not hold. */
 export function notInContext(what: string): NotFoundError {
   return new NotFoundError(`${what} not found in build context`, { field: 'dockerfile' });

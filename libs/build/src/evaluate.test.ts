@@ -2,9 +2,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { RootView } from '@berth/tar';
+import { RootView, TarReader } from '@berth/tar';
 import type { BuildBackend, CommitStep, ImageState } from './backend';
-import { runBuild } from './evaluate';
+import { runBuild, withLatestTag } from './evaluate';
+import { workdirParts } from './copy-plan';
 
 /** A BuildBackend that keeps images and the cache in memory and records every step. */
 function memoryBackend() {
@@ -90,6 +91,35 @@ describe('runBuild', () => {
     await runBuild(m.backend, opts('FROM sha256:trig\nLABEL x=y\n'));
     expect(m.steps[0]!.work).toMatchObject({ kind: 'run', args: ['/bin/sh', '-c', 'echo triggered'] });
     expect(m.steps[m.steps.length - 1]!.config.OnBuild).toBeNull();
+  });
+
+  it('WORKDIR makes the directory the image lacks (owned by USER), and nothing when it has it', async () => {
+    const m = memoryBackend();
+    await runBuild(m.backend, opts('FROM busybox\nUSER 5\nWORKDIR /srv/app\n'));
+    const step = m.steps.find((s) => s.createdBy === 'WORKDIR /srv/app')!;
+    expect(step.work?.kind).toBe('copy');
+    const headers = async (dir: string, has: string[]) => {
+      const owners: string[] = [];
+      const parts = workdirParts(dir, '5', { kind: (p) => (has.includes(p) ? 'dir' : p === '/file' ? 'other' : null), lookupOwner: (u) => { owners.push(u); return { uid: 5, gid: 6 }; } });
+      const names: string[] = [];
+      const reader = new TarReader({ onEntry: (h) => names.push(`${h.name.replace(/\/$/, '')} ${h.uid}`), onData: () => {}, onEntryEnd: () => {} });
+      for (const part of parts) for await (const b of part.tar()) reader.push(b);
+      return { parts: parts.length, names, owners };
+    };
+    expect(await headers('/srv/app', [])).toEqual({ parts: 1, names: ['srv 5', 'srv/app 5'], owners: ['5'] });
+    expect(await headers('/srv/app', ['/srv'])).toMatchObject({ parts: 1, names: ['srv/app 5'] });
+    expect(await headers('/srv/app', ['/srv/app'])).toEqual({ parts: 0, names: [], owners: [] });
+    await expect(headers('/file/x', [])).rejects.toThrow('WORKDIR failed: mkdir /file: not a directory');
+  });
+
+  it('tags a name without a tag as name:latest and prints it so, as Docker does', async () => {
+    const m = memoryBackend();
+    const r = await runBuild(m.backend, opts('FROM busybox\nLABEL a=b\n', { tags: ['app', 'reg.example:5000/web', 'x:2'] }));
+    expect([...m.tags.keys()]).toEqual(['app:latest', 'reg.example:5000/web:latest', 'x:2']);
+    expect(m.tags.get('app:latest')).toBe(r.imageId);
+    expect(out.join('')).toContain('Successfully tagged app:latest\n');
+    expect(out.join('')).not.toMatch(/Successfully tagged app\n/);
+    expect(withLatestTag('app@sha256:0123')).toBe('app@sha256:0123');
   });
 
   it('names the line of a step whose COPY source is missing', async () => {

@@ -24,7 +24,7 @@ import { posix } from 'node:path';
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '@berth/errors';
 import { RootView } from '@berth/tar';
 import type { BuildBackend, CommitStep, ImageState, OciConfig } from './backend';
-import { copyParts, planCopy, type CopyRequest } from './copy-plan';
+import { copyParts, planCopy, workdirParts, type CopyRequest } from './copy-plan';
 import { loadDockerfile, parseInstruction, type Dockerfile, type Instruction, type Stage } from './instructions';
 import { parseDockerfile, parseError } from './parser';
 import type { IgnoreRule } from './patterns';
@@ -201,10 +201,17 @@ export async function runBuild(backend: BuildBackend, o: BuildOptions): Promise<
   }
   out(`Successfully built ${short(imageId)}\n`);
   if (o.tags?.length) {
-    await backend.tag(imageId, o.tags);
-    for (const t of o.tags) out(`Successfully tagged ${t}\n`);
+    const tags = o.tags.map(withLatestTag);
+    await backend.tag(imageId, tags);
+    for (const t of tags) out(`Successfully tagged ${t}\n`);
   }
   return { imageId, cached, built, unusedArgs };
+}
+
+/** "name" -> "name:latest", as Docker names a build's result and prints it ("Successfully tagged name:latest"). */
+export function withLatestTag(ref: string): string {
+  const lastSlash = ref.lastIndexOf('/');
+  return ref.includes('@') || ref.slice(lastSlash + 1).includes(':') ? ref : `${ref}:latest`;
 }
 
 interface StageContext {
@@ -356,8 +363,16 @@ async function runStep(ctx: StageContext, ins: Instruction, text: string): Promi
     }
     case 'WORKDIR': {
       const dir = expandWord(ins, ins.value, wordEnv(ctx), esc);
-      config.WorkingDir = posix.resolve(config.WorkingDir || '/', dir);
-      return meta(`WORKDIR ${config.WorkingDir}`);
+      const wd = posix.resolve(config.WorkingDir || '/', dir);
+      config.WorkingDir = wd;
+      // Docker makes the directory when the image lacks it: a layer with it
+      // then, a config-only step when it exists (no parts). "mkdir" in the
+      // key: entries from before WORKDIR made it would lack the directory.
+      const user = config.User ?? '';
+      return cachedCommit(ctx, [`WORKDIR ${wd}`, 'mkdir'], {
+        parent: ctx.state.id, config, createdBy: `WORKDIR ${wd}`,
+        work: { kind: 'copy', parts: (target) => workdirParts(wd, user, target) },
+      });
     }
     case 'USER': {
       const user = expandWord(ins, ins.value, wordEnv(ctx), esc);

@@ -8,6 +8,6 @@ export { loadDockerfile, parseInstruction, parseGoDuration, type Dockerfile, typ
 export { processWord, processWords, LexError } from './shell-lex';
 export { parseDockerignore, isIgnored, matchPath, type IgnoreRule } from './patterns';
 export { planCopy, copyParts, type CopyPlan, type CopyRequest, type TargetRoot, type TarPart } from './copy-plan';
-export { runBuild, type BuildOptions, type BuildResult } from './evaluate';
+export { runBuild, withLatestTag, type BuildOptions, type BuildResult } from './evaluate';
 export type { BuildBackend, CommitStep, CopyWork, ImageState, OciConfig, RunWork } from './backend';
 export { packContext, type PackStats } from './context-pack';

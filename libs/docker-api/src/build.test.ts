@@ -1,8 +1,8 @@
-// POST /build's query as BuildOptions: Docker's parameters, names given a
-// tag as Docker names the result, and options berth's builder does not have
+// POST /build's query as BuildOptions: Docker's parameters (a name without a
+// tag becomes name:latest in the builder, libs/build), and options berth's builder does not have
 // refused by name rather than ignored.
 import { describe, expect, it } from 'vitest';
-import { buildOptions, withTag } from './build';
+import { buildOptions } from './build';
 
 const q = (s: string) => new URLSearchParams(s);
 
@@ -10,10 +10,9 @@ describe('docker build query', () => {
   it('maps the classic builder parameters the docker CLI and docker-py send', () => {
     const o = buildOptions(q('dockerfile=sub%2FDockerfile.dev&t=app&t=reg.example:5000%2Fapp%3A2&buildargs=%7B%22A%22%3A%221%22%2C%22B%22%3Anull%7D&target=final&nocache=1&pull=True&labels=%7B%22x%22%3A%22y%22%7D&rm=1&forcerm=0&q=0&networkmode=default&shmsize=0&memory=0&cpusetcpus=&cachefrom=%5B%5D'));
     expect(o).toEqual({
-      dockerfile: 'sub/Dockerfile.dev', tags: ['app:latest', 'reg.example:5000/app:2'], buildArgs: { A: '1' }, target: 'final',
+      dockerfile: 'sub/Dockerfile.dev', tags: ['app', 'reg.example:5000/app:2'], buildArgs: { A: '1' }, target: 'final',
       noCache: true, pull: true, labels: { x: 'y' },
     });
-    expect(withTag('reg.example:5000/app')).toBe('reg.example:5000/app:latest');
   });
 
   it('refuses what berth does not build, naming it', () => {

@@ -40,12 +40,6 @@ export function stringMap(q: URLSearchParams, name: string): Record<string, stri
   return out;
 }
 
-/** "name" -> "name:latest", as Docker names a build's result (and prints it in "Successfully tagged"). */
-export function withTag(ref: string): string {
-  const lastSlash = ref.lastIndexOf('/');
-  return ref.includes('@') || ref.slice(lastSlash + 1).includes(':') ? ref : `${ref}:latest`;
-}
-
 const HOST_ARCH = ({ x64: 'amd64', arm64: 'arm64', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' } as Record<string, string>)[process.arch] ?? process.arch;
 
 /** Query parameters of options berth's builder does not have: refused when set to anything but their default. */
@@ -82,7 +76,7 @@ export function buildOptions(q: URLSearchParams): engineV1.BuildOptions {
     throw new InvalidArgumentError(`invalid dockerfile "${dockerfile}": the Dockerfile's path is relative to the build context and stays inside it`, { field: 'dockerfile' });
   }
   return {
-    dockerfile, tags: q.getAll('t').filter(Boolean).map(withTag), buildArgs: stringMap(q, 'buildargs'), target: q.get('target') ?? '',
+    dockerfile, tags: q.getAll('t').filter(Boolean), buildArgs: stringMap(q, 'buildargs'), target: q.get('target') ?? '',
     noCache: boolParam(q, 'nocache'), pull: boolParam(q, 'pull'), labels: stringMap(q, 'labels'),
   };
 }

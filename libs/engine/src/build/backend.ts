@@ -130,8 +130,10 @@ export function engineBuildBackend(d: EngineBuildDeps): BuildBackend {
         if (w.kind === 'run') await runIn(rec, { ...step, work: w });
         else {
           const live = await withMountedRoot(d.engine.inspectRecord(rec.id), (key) => d.mount(key));
-          const target = targetRootOf(containerView(live));
-          for (const part of w.parts(target)) {
+          const parts = w.parts(targetRootOf(containerView(live)));
+          // Nothing to write (WORKDIR of a directory the image has): a config-only commit.
+          if (!parts.length) return await d.images.commit({ parent: step.parent, layer: null, config: step.config, createdBy: step.createdBy });
+          for (const part of parts) {
             await copyTo(live, part.dstDir, part.tar(), { copyUidGid: part.keepOwners, allowOverwriteDirWithFile: true });
           }
         }
