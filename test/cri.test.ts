@@ -9,7 +9,7 @@ import { startCliStack, until, type CliStack } from './support/cli-stack';
 import { crictl, type ToolResult } from './support/cri-tools';
 import { createClient } from '@berth/kit';
 import { skopeoCopy, startRegistry } from '../libs/images/src/testing/registry';
-import type { runtimeV1 } from '@berth/proto';
+import type { engineV1, runtimeV1 } from '@berth/proto';
 
 const SUBNET = 248; // 10.219.248.0/24 all-in-one, 249 split: this file's
 
@@ -120,6 +120,11 @@ describe.each([
     const ps = (await s.berth(['ps', '--format', '{{.ID}} {{.Names}} {{.Label "io.kubernetes.pod.name"}}', '--no-trunc'])).stdout;
     expect(ps).toContain(`${cid} k8s_app_web_default_uid-${subnet}_0 web`);
     expect(ps).toContain(`${podId} k8s_POD_web_default_uid-${subnet}_0`);
+    // --pod: each container with its pod's id and name.
+    const podPs = (await s.berth(['ps', '--pod', '--no-trunc'])).stdout.split('\n');
+    expect(podPs[0]).toMatch(/PORTS +POD ID +PODNAME +NAMES$/);
+    expect(podPs.find((l) => l.startsWith(cid))).toMatch(new RegExp(`${podId} +web +k8s_app_web_default_uid-${subnet}_0$`));
+    expect(podPs.find((l) => l.startsWith(podId))).toMatch(new RegExp(`${podId} +web +k8s_POD_web_default_uid-${subnet}_0$`));
 
     ok(await crictl(s, ['stopp', podId]));
     expect(JSON.parse(ok(await crictl(s, ['inspect', cid]))).status.state).toBe('CONTAINER_EXITED');
@@ -135,6 +140,7 @@ describe.each([
     writeFileSync(pod, JSON.stringify({ metadata: { name: 'cg', namespace: 'default', uid, attempt: 0 }, linux: { cgroup_parent: podParent } }));
     const ctr = join(dir, 'ctr-cg.json');
     writeFileSync(ctr, JSON.stringify({ metadata: { name: 'c' }, image: { image: 'busybox:latest' }, command: ['sleep', '1000'] }));
+    const since = Date.now() - 1000;
     const podId = ok(await crictl(s, ['runp', pod]));
     const cid = ok(await crictl(s, ['create', podId, ctr, pod]));
     ok(await crictl(s, ['start', cid]));
@@ -144,6 +150,14 @@ describe.each([
       const lines = readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n');
       return (lines.find((l) => /^\d+:([^:]*,)?memory(,[^:]*)?:/.test(l)) ?? lines.find((l) => l.startsWith('0::')) ?? '').replace(/^[^:]*:[^:]*:/, '');
     };
+    // crictl sets no kubelet labels: the CRI gives the engine containers kubelet's (what cAdvisor's
+    // pod/namespace/container metric labels and `berth events --filter label=...` go by).
+    const labels = JSON.parse((await s.berth(['inspect', '-f', '{{json .Config.Labels}}', cid])).stdout) as Record<string, string>;
+    expect(labels).toMatchObject({ 'io.kubernetes.pod.name': 'cg', 'io.kubernetes.pod.namespace': 'default', 'io.kubernetes.pod.uid': uid, 'io.kubernetes.container.name': 'c' });
+    const started: string[] = [];
+    const call = s.engine.Events({ since: (since / 1000).toFixed(3), until: (Date.now() / 1000 + 1).toFixed(3), filters: { label: { values: ['io.kubernetes.pod.name=cg'] }, event: { values: ['started'] } } });
+    for await (const ev of call as AsyncIterable<engineV1.Event__Output>) started.push(ev.id);
+    expect(started.sort()).toEqual([podId, cid].sort());
     const nested = `/${s.cgroupParent}${podParent}`;
     expect(await cgroupOf(podId)).toBe(`${nested}/${podId}`);
     expect(await cgroupOf(cid)).toBe(`${nested}/${cid}`);

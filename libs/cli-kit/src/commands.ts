@@ -23,6 +23,7 @@ const ps: CommandDef = {
     f('latest', 'bool', 'Show the latest created container (includes all states)', { short: 'l' }),
     NO_TRUNC, QUIET('container IDs'),
     f('size', 'bool', 'Display total file sizes', { short: 's' }),
+    f('pod', 'bool', 'Show the Kubernetes pod (CRI) of each container: POD ID and PODNAME columns'),
   ],
 };
 
@@ -100,7 +101,7 @@ const commit: CommandDef = {
   ],
 };
 const update: CommandDef = containerArgs('Update configuration of one or more containers', 'update',
-  RUN_FLAGS.filter((x) => ['memory', 'memory-swap', 'cpus', 'cpu-shares', 'cpuset-cpus', 'pids-limit', 'restart'].includes(x.name)).map((x) => ({ ...x, default: undefined })));
+  RUN_FLAGS.filter((x) => ['memory', 'memory-swap', 'memory-reservation', 'cpus', 'cpu-shares', 'cpu-period', 'cpu-quota', 'cpuset-cpus', 'cpuset-mems', 'blkio-weight', 'pids-limit', 'restart'].includes(x.name)).map((x) => ({ ...x, default: undefined })));
 const inspect: CommandDef = {
   name: 'inspect', usage: '[OPTIONS] NAME|ID [NAME|ID...]', description: 'Return low-level information on berth objects', args: { min: 1 },
   flags: [INSPECT_FORMAT, f('size', 'bool', 'Display total file sizes if the type is container', { short: 's' }), f('type', 'string', 'Return JSON for specified type')],

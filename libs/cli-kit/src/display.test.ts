@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { containerRow, displayPorts, goTimeString, imageRow, PS_FORMAT, statsRow, type ContainerSummary } from './display';
+import { containerRow, displayPorts, goTimeString, imageRow, PS_FORMAT, PS_POD_TABLE, statsRow, type ContainerSummary } from './display';
 import { formatRows } from './format';
 import { containerExitCode, exitCodeFor, exitCodeForRunError } from './exit-codes';
 import { InvalidArgumentError, NotFoundError } from '@berth/errors';
@@ -24,6 +24,19 @@ describe('ps rows', () => {
     expect((r.Label as (k: string) => string)('a')).toBe('1');
     expect(containerRow(c({}), NOW, true).ID).toHaveLength(64);
     expect(containerRow(c({}), NOW, true).Command).toBe('"/docker-entrypoint.sh nginx -g daemon off;"');
+  });
+  it('--pod: a CRI container and its sandbox show the pod id and name; other containers none', () => {
+    const podId = 'a'.repeat(64);
+    const inPod = { 'io.berth.cri.kind': 'container', 'io.berth.cri.sandbox-id': podId, 'io.kubernetes.pod.name': 'web' };
+    const rows = [
+      containerRow(c({ name: 'k8s_app_web', labels: inPod, ports: [] }), NOW, false),
+      containerRow(c({ id: podId, name: 'k8s_POD_web', labels: { 'io.berth.cri.kind': 'sandbox', 'io.kubernetes.pod.name': 'web' }, ports: [] }), NOW, false),
+      containerRow(c({ name: 'plain', labels: { 'io.kubernetes.pod.name': 'not-a-pod' }, ports: [] }), NOW, false),
+    ];
+    expect(rows.map((r) => [r.Pod, r.PodName])).toEqual([['aaaaaaaaaaaa', 'web'], ['aaaaaaaaaaaa', 'web'], ['', '']]);
+    const out = formatRows(PS_POD_TABLE, rows, PS_FORMAT).split('\n');
+    expect(out[0]).toMatch(/PORTS +POD ID +PODNAME +NAMES$/);
+    expect(out[1]).toMatch(/aaaaaaaaaaaa +web +k8s_app_web$/);
   });
   it('default ps table', () => {
     const out = formatRows('', [containerRow(c({}), NOW, false), containerRow(c({ id: 'f'.repeat(64), name: 'db', image: 'postgres:16', command: 'postgres', state: 'exited', exitCode: 0, finishedAt: NOW - 2000, ports: [] }), NOW, false)], PS_FORMAT);

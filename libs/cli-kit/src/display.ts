@@ -1,6 +1,7 @@
 // Row contexts for the listing commands: the fields `--format` templates see
 // ({{.ID}}, {{.Status}}...) computed exactly as `docker ps/images/stats/volume
 // ls/network ls` print them, plus each command's default table and headers.
+import { KUBE_POD_NAME_LABEL, podIdOf } from '@berth/container-config';
 import { ellipsis } from './table';
 import { bytesSize, humanDuration, humanSize, statusString, type StatusFacts } from './units';
 import type { FormatOptions } from './format';
@@ -80,12 +81,18 @@ export function containerRow(c: ContainerSummary, nowMs: number, noTrunc: boolea
     Label: (key: string) => c.labels[key] ?? '',
     Mounts: c.mounts.map((m) => (noTrunc ? m : ellipsis(m, 15))).join(','),
     Networks: c.networks.join(','),
+    // The Kubernetes pod a CRI container (or pod sandbox) belongs to: its sandbox's id and the pod's name.
+    Pod: noTrunc ? podIdOf(c.id, c.labels) : podIdOf(c.id, c.labels).slice(0, 12),
+    PodName: podIdOf(c.id, c.labels) ? (c.labels[KUBE_POD_NAME_LABEL] ?? '') : '',
   };
 }
 
+/** `berth ps --pod`: the default table with the pod's id and name before NAMES (podman ps --pod's columns). */
+export const PS_POD_TABLE = 'table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Pod}}\t{{.PodName}}\t{{.Names}}';
+
 export const PS_FORMAT: FormatOptions = {
   defaultTable: '{{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}',
-  headers: { ID: 'CONTAINER ID', RunningFor: 'CREATED', CreatedAt: 'CREATED AT', Names: 'NAMES', Image: 'IMAGE', Command: 'COMMAND', Status: 'STATUS', Ports: 'PORTS', Size: 'SIZE', Label: 'LABEL' },
+  headers: { ID: 'CONTAINER ID', RunningFor: 'CREATED', CreatedAt: 'CREATED AT', Names: 'NAMES', Image: 'IMAGE', Command: 'COMMAND', Status: 'STATUS', Ports: 'PORTS', Size: 'SIZE', Label: 'LABEL', Pod: 'POD ID', PodName: 'PODNAME' },
   // COMMAND and PORTS give way first when the terminal is narrow.
   shrinkable: [2, 5],
 };

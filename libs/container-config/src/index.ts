@@ -223,5 +223,6 @@ export * from './sysctl';
 export * from './ulimits';
 export * from './extra-hosts';
 export * from './cgroup-parent';
+export * from './pod-labels';
 export * from './mac-address';
 export * from './storage-opt';

@@ -8,7 +8,7 @@ import { FailedPreconditionError, InvalidArgumentError, isFailedPrecondition, is
 import type { engineV1, runtimeV1 } from '@berth/proto';
 import { LONG_CALL, type Backends } from './backends';
 import { containerConfig, containerHostConfig, resourcesOf } from './container-config';
-import { KIND_LABEL, RECORD_LABEL, SANDBOX_LABEL, containerName, decodeRecord, encodeRecord, matchesSelector, msToNs, type CriRecord } from './metadata';
+import { KIND_LABEL, RECORD_LABEL, SANDBOX_LABEL, containerName, decodeRecord, encodeRecord, kubeletLabels, matchesSelector, msToNs, type CriRecord } from './metadata';
 import type { PodSandboxes } from './sandboxes';
 
 export interface CriContainer {
@@ -46,7 +46,7 @@ export class CriContainers {
       image: c.image.image, imageRef: image.id,
       mounts: c.mounts.map((m) => ({ containerPath: m.containerPath, hostPath: m.hostPath, readonly: m.readonly, propagation: m.propagation })),
     };
-    const labels = { ...c.labels, [KIND_LABEL]: 'container', [SANDBOX_LABEL]: pod.id, [RECORD_LABEL]: encodeRecord(record) };
+    const labels = { ...kubeletLabels(pod.record.metadata, c.metadata.name), ...c.labels, [KIND_LABEL]: 'container', [SANDBOX_LABEL]: pod.id, [RECORD_LABEL]: encodeRecord(record) };
     const files = await this.pods.files(pod.id);
     const hostConfig = containerHostConfig(c, { id: pod.id, record: pod.record, files });
     // kubelet rotates CRI logs itself (and then asks for ReopenContainerLog): berth must not.

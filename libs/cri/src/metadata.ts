@@ -5,12 +5,11 @@
 // request's, so the CRI's own view (its labels, annotations, metadata) is kept
 // apart as one JSON label and the kind/pod ids as plain labels for filtering.
 import { createHash } from 'node:crypto';
+import { KUBE_CONTAINER_NAME_LABEL, KUBE_POD_NAME_LABEL, KUBE_POD_NAMESPACE_LABEL, KUBE_POD_UID_LABEL } from '@berth/container-config';
 import { InvalidArgumentError } from '@berth/errors';
 
-/** "sandbox" or "container". */
-export const KIND_LABEL = 'io.berth.cri.kind';
-/** On a CRI container: the engine id of its pod sandbox. */
-export const SANDBOX_LABEL = 'io.berth.cri.sandbox-id';
+/** "sandbox" or "container"; and on a CRI container, the engine id of its pod sandbox (shared with `berth ps --pod`). */
+export { CRI_KIND_LABEL as KIND_LABEL, CRI_SANDBOX_LABEL as SANDBOX_LABEL } from '@berth/container-config';
 /** The CRI record (CriRecord) as JSON. */
 export const RECORD_LABEL = 'io.berth.cri.record';
 
@@ -73,6 +72,19 @@ export function sandboxName(m: { name: string; namespace: string; uid: string; a
 export function containerName(m: { name: string; attempt: number }, pod: CriRecord['metadata']): string {
   if (!m.name) throw new InvalidArgumentError('container metadata.name is empty: name the container', { field: 'config.metadata.name' });
   return nameSafe(`k8s_${m.name}_${pod.name}_${pod.namespace ?? ''}_${pod.uid ?? ''}_${m.attempt}`);
+}
+
+/**
+ * The io.kubernetes.* labels kubelet puts on a pod's containers (cAdvisor's
+ * pod, namespace and container labels come from them; `berth ps --pod` shows
+ * the pod name), for the engine container: "POD" names the pause container,
+ * as dockershim's did. Engine labels only: the CRI answers with the request's.
+ */
+export function kubeletLabels(pod: CriRecord['metadata'], container: string): Record<string, string> {
+  return {
+    [KUBE_POD_NAME_LABEL]: pod.name, [KUBE_POD_NAMESPACE_LABEL]: pod.namespace ?? '', [KUBE_POD_UID_LABEL]: pod.uid ?? '',
+    [KUBE_CONTAINER_NAME_LABEL]: container,
+  };
 }
 
 /** CRI label selectors: every key=value must match. */

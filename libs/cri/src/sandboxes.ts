@@ -10,7 +10,7 @@ import { parseCgroupParent } from '@berth/container-config';
 import { InvalidArgumentError, isNotFound, NotFoundError } from '@berth/errors';
 import type { engineV1, runtimeV1 } from '@berth/proto';
 import { LONG_CALL, type Backends } from './backends';
-import { KIND_LABEL, RECORD_LABEL, SANDBOX_LABEL, decodeRecord, encodeRecord, matchesSelector, msToNs, sandboxName, type CriRecord } from './metadata';
+import { KIND_LABEL, RECORD_LABEL, SANDBOX_LABEL, decodeRecord, encodeRecord, kubeletLabels, matchesSelector, msToNs, sandboxName, type CriRecord } from './metadata';
 import { sandboxHostConfig } from './sandbox-config';
 import { ignoreGone } from './containers';
 
@@ -54,7 +54,8 @@ export class PodSandboxes {
         // sleep's longest argument busybox takes (about 68 years): the pause process.
         cmd: { values: ['sleep', '2147483647'] },
         entrypoint: { values: [] },
-        labels: { ...c.labels, [KIND_LABEL]: 'sandbox', [RECORD_LABEL]: encodeRecord(record) },
+        // kubelet's pod labels (it sets the same ones; a CRI client that does not gets them too), then the request's.
+        labels: { ...kubeletLabels(record.metadata, 'POD'), ...c.labels, [KIND_LABEL]: 'sandbox', [RECORD_LABEL]: encodeRecord(record) },
       },
       hostConfig: sandboxHostConfig(c, record),
       pull: 'never',

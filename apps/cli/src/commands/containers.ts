@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { FailedPreconditionError, InvalidArgumentError, isFailedPrecondition, isNotFound } from '@berth/errors';
 import {
-  PS_FORMAT, STATS_FORMAT, buildExecRequest, buildLogsRequest, buildRunRequest, buildUpdateRequest,
+  PS_FORMAT, PS_POD_TABLE, STATS_FORMAT, buildExecRequest, buildLogsRequest, buildRunRequest, buildUpdateRequest,
   containerExitCode, containerRow, formatEach, humanSize, inspectJson, parseFilters, parseStopTime, portLines, renderTable,
   statsRow, type ContainerSummary, type RunEnv, type RunRequest,
 } from '@berth/cli-kit';
@@ -224,7 +224,8 @@ export async function ps(ctx: Ctx): Promise<number> {
     return 0;
   }
   const rows = res.containers.map((c) => containerRow(summaryOf(c), now, ctx.bool('no-trunc')));
-  const format = ctx.str('format') || (ctx.bool('size') ? `table ${PS_FORMAT.defaultTable}\t{{.Size}}` : '');
+  const base = ctx.bool('pod') ? PS_POD_TABLE : `table ${PS_FORMAT.defaultTable}`;
+  const format = ctx.str('format') || (ctx.bool('size') ? `${base}\t{{.Size}}` : ctx.bool('pod') ? base : '');
   ctx.table(rows, PS_FORMAT, format);
   return 0;
 }
