@@ -129,6 +129,34 @@ describe('run flags', () => {
       expect((await berth('run', '--blkio-weight', '5', 'busybox', 'true')).stderr).toContain('from 10 to 1000');
     });
 
+    it('update changes --memory-reservation, --cpu-period/--cpu-quota and --cpuset-mems of a running container; --blkio-weight where the kernel has weights; conflicts are refused; the Docker API maps them', async () => {
+      const name = nameOf('update');
+      expectOk(await berth('run', '-d', '--name', name, '--network', 'none', '--memory', '64m', 'busybox', 'sleep', '1000'));
+      expectOk(await berth('update', '--memory-reservation', '24m', '--cpu-period', '50000', '--cpu-quota', '20000', '--cpuset-mems', '0', name));
+      const read = async () => (await berth('exec', name, 'cat', `${MEM}/memory.soft_limit_in_bytes`, `${CPU}/cpu.cfs_period_us`, `${CPU}/cpu.cfs_quota_us`, '/sys/fs/cgroup/cpuset/cpuset.mems')).stdout.trim().split('\n');
+      expect(await read()).toEqual([String(24 << 20), '50000', '20000', '0']);
+      expect(JSON.parse((await berth('inspect', name)).stdout)[0].HostConfig).toMatchObject({ MemoryReservation: 24 << 20, CpuPeriod: 50000, CpuQuota: 20000, CpusetMems: '0' });
+      // --cpus on top of the CPU period the container now has: refused, nothing changed.
+      const both = await berth('update', '--cpus', '1', name);
+      expect(both.code).not.toBe(0);
+      expect(both.stderr).toMatch(/--cpus and --cpu-period/);
+      expect((await berth('update', '--cpus', '1', '--cpu-quota', '1000', name)).stderr).toMatch(/conflicting options/);
+      expect((await berth('update', '--memory-reservation', '128m', name)).stderr).toMatch(/at least the reservation/);
+      expect((await berth('update', '--blkio-weight', '5', name)).stderr).toContain('from 10 to 1000');
+      const weightFile = ['blkio.weight', 'blkio.bfq.weight'].find((f) => existsSync(`/sys/fs/cgroup/blkio/${f}`));
+      const w = await berth('update', '--blkio-weight', '300', name);
+      if (weightFile) {
+        expectOk(w);
+        expect((await berth('exec', name, 'cat', `/sys/fs/cgroup/blkio/${weightFile}`)).stdout.trim()).toBe('300');
+      } else {
+        expect(w.code).not.toBe(0);
+        expect(w.stderr).toMatch(/blkio\.weight.*BFQ|bfq/);
+        expect(JSON.parse((await berth('inspect', name)).stdout)[0].HostConfig.BlkioWeight).toBe(0);
+      }
+      await docker.getContainer(name).update({ MemoryReservation: 8 << 20, CpuQuota: 30000 });
+      expect(await read()).toEqual([String(8 << 20), '50000', '30000', '0']);
+    });
+
     it('--kernel-memory is accepted with a warning and not applied', async () => {
       const r = await berth('run', '--rm', '--network', 'none', '--kernel-memory', '64m', 'busybox', 'echo', 'ran');
       expectOk(r);

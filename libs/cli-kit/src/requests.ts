@@ -5,10 +5,10 @@ import { InvalidArgumentError } from '@berth/errors';
 import type { ParsedCommand } from './command';
 import { invalidFlagValue } from './command';
 import { parseTail } from './commands';
-import type { ContainerUpdate } from '@berth/container-config';
+import { checkBlkioWeight, checkCpuPeriod, checkCpuQuota, checkCpuset, type ContainerUpdate } from '@berth/container-config';
 import { parseCpus, parseCpuset, parseEnvArg, parseEnvFile, parseMemory, parseMemorySwap, parseRestartPolicy, parseUserSpec } from './opts';
 import type { RunEnv } from './run-request';
-import { parseTimestampArg } from './units';
+import { parseBytes, parseTimestampArg } from './units';
 
 export interface ExecRequest {
   container: string;
@@ -63,8 +63,32 @@ export function buildUpdateRequest(p: ParsedCommand): UpdateRequest {
   if (has('cpuset-cpus')) r.cpusetCpus = parseCpuset({ name: 'cpuset-cpus' }, v['cpuset-cpus'] as string);
   if (has('pids-limit')) r.pidsLimit = v['pids-limit'] as number;
   if (has('restart')) r.restartPolicy = parseRestartPolicy({ name: 'restart' }, v.restart as string);
+  if (has('memory-reservation')) {
+    const text = v['memory-reservation'] as string;
+    const n = parseBytes(text);
+    if (n === null) throw invalidFlagValue({ name: 'memory-reservation' }, text, 'expected a number with an optional unit b, k, m, g (64m, 1g, 512k)');
+    r.memoryReservation = n;
+  }
+  const int = (name: string, check: (n: number) => string | undefined): number => {
+    const n = v[name] as number;
+    const why = check(n);
+    if (why) throw invalidFlagValue({ name }, String(n), why);
+    return n;
+  };
+  if (has('cpu-period')) r.cpuPeriod = int('cpu-period', checkCpuPeriod);
+  if (has('cpu-quota')) r.cpuQuota = int('cpu-quota', checkCpuQuota);
+  if (has('cpuset-mems')) {
+    const mems = v['cpuset-mems'] as string;
+    const why = checkCpuset(mems);
+    if (why) throw invalidFlagValue({ name: 'cpuset-mems' }, mems, why.replace('CPU', 'memory node'));
+    r.cpusetMems = mems;
+  }
+  if (has('blkio-weight')) r.blkioWeight = int('blkio-weight', checkBlkioWeight);
+  if (r.nanoCpus && (r.cpuPeriod || (r.cpuQuota ?? 0) > 0)) {
+    throw new InvalidArgumentError('conflicting options: --cpus and --cpu-period/--cpu-quota cannot both be set (--cpus is a quota over a 100 ms period)', { field: 'cpus' });
+  }
   if (Object.keys(r).length === 1) {
-    throw new InvalidArgumentError('you must provide one or more flags when using this command (--memory, --memory-swap, --cpus, --cpu-shares, --cpuset-cpus, --pids-limit, --restart)', { field: 'flags' });
+    throw new InvalidArgumentError('you must provide one or more flags when using this command (--memory, --memory-swap, --memory-reservation, --cpus, --cpu-shares, --cpu-period, --cpu-quota, --cpuset-cpus, --cpuset-mems, --blkio-weight, --pids-limit, --restart)', { field: 'flags' });
   }
   return r;
 }

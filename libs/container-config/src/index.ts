@@ -26,6 +26,14 @@ export interface ContainerUpdate {
   cpusetCpus?: string;
   pidsLimit?: number;
   restartPolicy?: RestartPolicy;
+  /** Bytes; 0 = unset. */
+  memoryReservation?: number;
+  /** Microseconds; 0 = unset. */
+  cpuPeriod?: number;
+  cpuQuota?: number;
+  cpusetMems?: string;
+  /** 10-1000; 0 = unset. */
+  blkioWeight?: number;
 }
 
 /** One published port: container port/proto -> host ip:port. */

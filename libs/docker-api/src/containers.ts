@@ -310,7 +310,11 @@ export function registerContainers(router: Router, d: ContainerDeps): void {
     if (n('Memory')) upd.memory = n('Memory')!;
     if (n('MemorySwap')) upd.memorySwap = n('MemorySwap')!;
     if (n('NanoCpus')) upd.nanoCpus = n('NanoCpus')!;
-    else if (n('CpuQuota')) upd.nanoCpus = Math.round((n('CpuQuota')! / (n('CpuPeriod') || 100_000)) * 1e9);
+    if (n('CpuPeriod')) upd.cpuPeriod = n('CpuPeriod')!;
+    if (n('CpuQuota')) upd.cpuQuota = n('CpuQuota')!;
+    if (n('MemoryReservation')) upd.memoryReservation = n('MemoryReservation')!;
+    if (typeof body['CpusetMems'] === 'string' && body['CpusetMems']) upd.cpusetMems = body['CpusetMems'];
+    if (n('BlkioWeight')) upd.blkioWeight = n('BlkioWeight')!;
     if (n('CpuShares')) upd.cpuShares = n('CpuShares')!;
     if (typeof body['CpusetCpus'] === 'string' && body['CpusetCpus']) upd.cpusetCpus = body['CpusetCpus'];
     if (n('PidsLimit')) upd.pidsLimit = n('PidsLimit')!;

@@ -254,12 +254,14 @@ export function filtersToWire(f: Record<string, string[]>): Record<string, WireF
 
 export interface WireUpdateRequest {
   memory?: number; memorySwap?: number; nanoCpus?: number; cpuShares?: number; cpusetCpus?: string; pidsLimit?: number; restartPolicy?: Maybe<WireRestartPolicy>;
+  memoryReservation?: number; cpuPeriod?: number; cpuQuota?: number; cpusetMems?: string; blkioWeight?: number;
 }
 
 export function updateRequestFromWire(w: WireUpdateRequest): UpdateRequest {
   const u: UpdateRequest = {
     memory: w.memory, memorySwap: w.memorySwap, nanoCpus: w.nanoCpus, cpuShares: w.cpuShares, cpusetCpus: w.cpusetCpus, pidsLimit: w.pidsLimit,
     restartPolicy: w.restartPolicy ? restartPolicyFromWire(w.restartPolicy) : undefined,
+    memoryReservation: w.memoryReservation, cpuPeriod: w.cpuPeriod, cpuQuota: w.cpuQuota, cpusetMems: w.cpusetMems, blkioWeight: w.blkioWeight,
   };
   validateUpdateRequest(u);
   return u;

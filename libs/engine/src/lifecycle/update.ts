@@ -6,6 +6,7 @@ import { InvalidArgumentError } from '@berth/errors';
 import type { ContainerUpdate } from '@berth/container-config';
 import type { EngineContext } from '../context';
 import { validateContainerName } from '../names';
+import { checkExtraResources } from '../resources';
 import { resourcesOf } from '../run-plan';
 import type { ContainerRecord, HostConfig } from '../types';
 
@@ -41,6 +42,8 @@ export class ContainerUpdates {
       if (hostConfig.memory > 0 && hostConfig.memorySwap > 0 && hostConfig.memorySwap < hostConfig.memory) {
         throw new InvalidArgumentError('memory-swap must be at least memory (it is memory plus swap)', { field: 'memory-swap' });
       }
+      // The limits as they will be, together (--cpus against a CPU period, a reservation against the limit...).
+      checkExtraResources(hostConfig);
       if (cur.state === 'running' || cur.state === 'paused') await this.ctx.ports.cgroups.update(cur.id, resourcesOf(hostConfig));
       const r = this.ctx.store.update(cur.id, (c) => ({ ...c, hostConfig }));
       this.ctx.emit(r, 'updated');

@@ -25,6 +25,16 @@ function UpdateContainerRequest$encode(m,w,q){
   w.uint32(56).int64(m.pidsLimit)
   if(m.restartPolicy!=null&&Object.hasOwnProperty.call(m,"restartPolicy"))
   types[7].encode(m.restartPolicy,w.uint32(66).fork(),q+1).ldelim()
+  if(m.memoryReservation!=null&&Object.hasOwnProperty.call(m,"memoryReservation"))
+  w.uint32(72).int64(m.memoryReservation)
+  if(m.cpuPeriod!=null&&Object.hasOwnProperty.call(m,"cpuPeriod"))
+  w.uint32(80).int64(m.cpuPeriod)
+  if(m.cpuQuota!=null&&Object.hasOwnProperty.call(m,"cpuQuota"))
+  w.uint32(88).int64(m.cpuQuota)
+  if(m.cpusetMems!=null&&Object.hasOwnProperty.call(m,"cpusetMems"))
+  w.uint32(98).string(m.cpusetMems)
+  if(m.blkioWeight!=null&&Object.hasOwnProperty.call(m,"blkioWeight"))
+  w.uint32(104).int32(m.blkioWeight)
   return w
 },
 function UpdateContainerRequest$decode(r,l,e,n){
@@ -79,6 +89,26 @@ function UpdateContainerRequest$decode(r,l,e,n){
   }
   case 8: {
   m.restartPolicy=types[7].decode(r,r.uint32(),undefined,n+1)
+  break
+  }
+  case 9: {
+  m.memoryReservation=r.int64()
+  break
+  }
+  case 10: {
+  m.cpuPeriod=r.int64()
+  break
+  }
+  case 11: {
+  m.cpuQuota=r.int64()
+  break
+  }
+  case 12: {
+  m.cpusetMems=r.string()
+  break
+  }
+  case 13: {
+  m.blkioWeight=r.int32()
   break
   }
   default:
@@ -140,6 +170,31 @@ function UpdateContainerRequest$verify(m,n){
   if(e)
   return"restartPolicy."+e
   }
+  }
+  if(m.memoryReservation!=null&&Object.hasOwnProperty.call(m,"memoryReservation")){
+  p._memoryReservation=1
+  if(!util.isInteger(m.memoryReservation)&&!(m.memoryReservation&&util.isInteger(m.memoryReservation.low)&&util.isInteger(m.memoryReservation.high)))
+  return"memoryReservation: integer|Long expected"
+  }
+  if(m.cpuPeriod!=null&&Object.hasOwnProperty.call(m,"cpuPeriod")){
+  p._cpuPeriod=1
+  if(!util.isInteger(m.cpuPeriod)&&!(m.cpuPeriod&&util.isInteger(m.cpuPeriod.low)&&util.isInteger(m.cpuPeriod.high)))
+  return"cpuPeriod: integer|Long expected"
+  }
+  if(m.cpuQuota!=null&&Object.hasOwnProperty.call(m,"cpuQuota")){
+  p._cpuQuota=1
+  if(!util.isInteger(m.cpuQuota)&&!(m.cpuQuota&&util.isInteger(m.cpuQuota.low)&&util.isInteger(m.cpuQuota.high)))
+  return"cpuQuota: integer|Long expected"
+  }
+  if(m.cpusetMems!=null&&Object.hasOwnProperty.call(m,"cpusetMems")){
+  p._cpusetMems=1
+  if(!util.isString(m.cpusetMems))
+  return"cpusetMems: string expected"
+  }
+  if(m.blkioWeight!=null&&Object.hasOwnProperty.call(m,"blkioWeight")){
+  p._blkioWeight=1
+  if(!util.isInteger(m.blkioWeight))
+  return"blkioWeight: integer expected"
   }
   return null
 },
@@ -212,6 +267,42 @@ function UpdateContainerRequest$fromObject(d,n){
   if(!util.isObject(d.restartPolicy))
   throw TypeError(".berth.engine.v1.UpdateContainerRequest.restartPolicy: object expected")
   m.restartPolicy=types[7].fromObject(d.restartPolicy,n+1)
+  }
+  if(d.memoryReservation!=null){
+  if(util.Long)
+  m.memoryReservation=util.Long.fromValue(d.memoryReservation,false)
+  else if(typeof d.memoryReservation==="string")
+  m.memoryReservation=parseInt(d.memoryReservation,10)
+  else if(typeof d.memoryReservation==="number")
+  m.memoryReservation=d.memoryReservation
+  else if(typeof d.memoryReservation==="object")
+  m.memoryReservation=new util.LongBits(d.memoryReservation.low>>>0,d.memoryReservation.high>>>0).toNumber()
+  }
+  if(d.cpuPeriod!=null){
+  if(util.Long)
+  m.cpuPeriod=util.Long.fromValue(d.cpuPeriod,false)
+  else if(typeof d.cpuPeriod==="string")
+  m.cpuPeriod=parseInt(d.cpuPeriod,10)
+  else if(typeof d.cpuPeriod==="number")
+  m.cpuPeriod=d.cpuPeriod
+  else if(typeof d.cpuPeriod==="object")
+  m.cpuPeriod=new util.LongBits(d.cpuPeriod.low>>>0,d.cpuPeriod.high>>>0).toNumber()
+  }
+  if(d.cpuQuota!=null){
+  if(util.Long)
+  m.cpuQuota=util.Long.fromValue(d.cpuQuota,false)
+  else if(typeof d.cpuQuota==="string")
+  m.cpuQuota=parseInt(d.cpuQuota,10)
+  else if(typeof d.cpuQuota==="number")
+  m.cpuQuota=d.cpuQuota
+  else if(typeof d.cpuQuota==="object")
+  m.cpuQuota=new util.LongBits(d.cpuQuota.low>>>0,d.cpuQuota.high>>>0).toNumber()
+  }
+  if(d.cpusetMems!=null){
+  m.cpusetMems=String(d.cpusetMems)
+  }
+  if(d.blkioWeight!=null){
+  m.blkioWeight=d.blkioWeight|0
   }
   return m
 },
@@ -286,6 +377,46 @@ function UpdateContainerRequest$toObject(m,o,q){
   }
   if(m.restartPolicy!=null&&Object.hasOwnProperty.call(m,"restartPolicy")){
   d.restartPolicy=types[7].toObject(m.restartPolicy,o,q+1)
+  }
+  if(m.memoryReservation!=null&&Object.hasOwnProperty.call(m,"memoryReservation")){
+  if(typeof BigInt!=="undefined"&&o.longs===BigInt)
+  d.memoryReservation=typeof m.memoryReservation==="number"?BigInt(m.memoryReservation):util.Long.fromBits(m.memoryReservation.low>>>0,m.memoryReservation.high>>>0,false).toBigInt()
+  else if(typeof m.memoryReservation==="number")
+  d.memoryReservation=o.longs===String?String(m.memoryReservation):m.memoryReservation
+  else
+  d.memoryReservation=o.longs===String?util.Long.prototype.toString.call(m.memoryReservation):o.longs===Number?new util.LongBits(m.memoryReservation.low>>>0,m.memoryReservation.high>>>0).toNumber():m.memoryReservation
+  if(o.oneofs)
+  d._memoryReservation="memoryReservation"
+  }
+  if(m.cpuPeriod!=null&&Object.hasOwnProperty.call(m,"cpuPeriod")){
+  if(typeof BigInt!=="undefined"&&o.longs===BigInt)
+  d.cpuPeriod=typeof m.cpuPeriod==="number"?BigInt(m.cpuPeriod):util.Long.fromBits(m.cpuPeriod.low>>>0,m.cpuPeriod.high>>>0,false).toBigInt()
+  else if(typeof m.cpuPeriod==="number")
+  d.cpuPeriod=o.longs===String?String(m.cpuPeriod):m.cpuPeriod
+  else
+  d.cpuPeriod=o.longs===String?util.Long.prototype.toString.call(m.cpuPeriod):o.longs===Number?new util.LongBits(m.cpuPeriod.low>>>0,m.cpuPeriod.high>>>0).toNumber():m.cpuPeriod
+  if(o.oneofs)
+  d._cpuPeriod="cpuPeriod"
+  }
+  if(m.cpuQuota!=null&&Object.hasOwnProperty.call(m,"cpuQuota")){
+  if(typeof BigInt!=="undefined"&&o.longs===BigInt)
+  d.cpuQuota=typeof m.cpuQuota==="number"?BigInt(m.cpuQuota):util.Long.fromBits(m.cpuQuota.low>>>0,m.cpuQuota.high>>>0,false).toBigInt()
+  else if(typeof m.cpuQuota==="number")
+  d.cpuQuota=o.longs===String?String(m.cpuQuota):m.cpuQuota
+  else
+  d.cpuQuota=o.longs===String?util.Long.prototype.toString.call(m.cpuQuota):o.longs===Number?new util.LongBits(m.cpuQuota.low>>>0,m.cpuQuota.high>>>0).toNumber():m.cpuQuota
+  if(o.oneofs)
+  d._cpuQuota="cpuQuota"
+  }
+  if(m.cpusetMems!=null&&Object.hasOwnProperty.call(m,"cpusetMems")){
+  d.cpusetMems=m.cpusetMems
+  if(o.oneofs)
+  d._cpusetMems="cpusetMems"
+  }
+  if(m.blkioWeight!=null&&Object.hasOwnProperty.call(m,"blkioWeight")){
+  d.blkioWeight=m.blkioWeight
+  if(o.oneofs)
+  d._blkioWeight="blkioWeight"
   }
   return d
 }

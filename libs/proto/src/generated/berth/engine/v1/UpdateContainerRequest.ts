@@ -19,12 +19,31 @@ export interface UpdateContainerRequest {
    * Absent = unchanged. Refused for --rm containers.
    */
   'restartPolicy'?: (_berth_engine_v1_RestartPolicy | null);
+  /**
+   * The limits beyond the basic ones, as HostConfig's fields (docker update
+   * --memory-reservation, --cpu-period, --cpu-quota, --cpuset-mems,
+   * --blkio-weight); absent = unchanged, 0 / "" = unset. The container's
+   * limits after the change are checked together (--cpus with a CPU period
+   * or quota is INVALID_ARGUMENT, a reservation above the memory limit too);
+   * a limit the kernel lacks (blkio weights without BFQ) fails the update of
+   * a running container with FAILED_PRECONDITION and changes nothing.
+   */
+  'memoryReservation'?: (number | string | Long);
+  'cpuPeriod'?: (number | string | Long);
+  'cpuQuota'?: (number | string | Long);
+  'cpusetMems'?: (string);
+  'blkioWeight'?: (number);
   '_memory'?: "memory";
   '_memorySwap'?: "memorySwap";
   '_nanoCpus'?: "nanoCpus";
   '_cpuShares'?: "cpuShares";
   '_cpusetCpus'?: "cpusetCpus";
   '_pidsLimit'?: "pidsLimit";
+  '_memoryReservation'?: "memoryReservation";
+  '_cpuPeriod'?: "cpuPeriod";
+  '_cpuQuota'?: "cpuQuota";
+  '_cpusetMems'?: "cpusetMems";
+  '_blkioWeight'?: "blkioWeight";
 }
 
 export interface UpdateContainerRequest__Output {
@@ -42,10 +61,29 @@ export interface UpdateContainerRequest__Output {
    * Absent = unchanged. Refused for --rm containers.
    */
   'restartPolicy': (_berth_engine_v1_RestartPolicy__Output | null);
+  /**
+   * The limits beyond the basic ones, as HostConfig's fields (docker update
+   * --memory-reservation, --cpu-period, --cpu-quota, --cpuset-mems,
+   * --blkio-weight); absent = unchanged, 0 / "" = unset. The container's
+   * limits after the change are checked together (--cpus with a CPU period
+   * or quota is INVALID_ARGUMENT, a reservation above the memory limit too);
+   * a limit the kernel lacks (blkio weights without BFQ) fails the update of
+   * a running container with FAILED_PRECONDITION and changes nothing.
+   */
+  'memoryReservation'?: (number);
+  'cpuPeriod'?: (number);
+  'cpuQuota'?: (number);
+  'cpusetMems'?: (string);
+  'blkioWeight'?: (number);
   '_memory'?: "memory";
   '_memorySwap'?: "memorySwap";
   '_nanoCpus'?: "nanoCpus";
   '_cpuShares'?: "cpuShares";
   '_cpusetCpus'?: "cpusetCpus";
   '_pidsLimit'?: "pidsLimit";
+  '_memoryReservation'?: "memoryReservation";
+  '_cpuPeriod'?: "cpuPeriod";
+  '_cpuQuota'?: "cpuQuota";
+  '_cpusetMems'?: "cpusetMems";
+  '_blkioWeight'?: "blkioWeight";
 }
