@@ -27,7 +27,7 @@ describe('a CRI container in its pod', () => {
   it('leaves a path the request mounts itself (kubelet\'s /etc/hosts) to that mount', () => {
     const own = config({ mounts: [{ containerPath: '/etc/hosts/', hostPath: '/kubelet/etc-hosts', readonly: false, selinuxRelabel: false, propagation: 'PROPAGATION_PRIVATE' }] } as never);
     const mounts = containerHostConfig(own, pod).mounts ?? [];
-    expect(mounts.filter((m) => m.target.startsWith('/etc/hosts')).map((m) => m.source)).toEqual(['/kubelet/etc-hosts']);
+    expect(mounts.filter((m) => (m.target ?? '').startsWith('/etc/hosts')).map((m) => m.source)).toEqual(['/kubelet/etc-hosts']);
   });
   it('HOSTNAME is the pod\'s unless the request sets it', () => {
     expect(containerConfig(config(), pod, {}).env).toEqual(['HOSTNAME=webhost']);
