@@ -42,6 +42,8 @@ describe('the CLI bundle', () => {
     writeFileSync(runner, "require('./berth.js').run();\n");
     s = await startCliStack(false, SUBNET);
     await until('busybox image', async () => ((await fromTree(['image', 'inspect', 'busybox'])).code === 0 ? true : undefined), 30_000);
+    // A container to inspect: 64-bit fields (nanosecond times, sizes) decoded by each.
+    expect((await fromTree(['create', '--name', 'bundled', '-m', '64m', 'busybox', 'true'])).code).toBe(0);
   }, 150_000);
 
   afterAll(async () => {
@@ -57,7 +59,8 @@ describe('the CLI bundle', () => {
     ['the server\'s version (compiled protos over HTTP/2)', ['version', '--format', '{{.Server.ApiVersion}} {{.Server.Version}}']],
     ['a foreground run with its exit code', ['run', '--rm', 'busybox', 'sh', '-c', 'echo hi; echo err >&2; exit 3']],
     ['a run without seccomp (the profile beside libs/seccomp)', ['run', '--rm', '--security-opt', 'seccomp=unconfined', 'busybox', 'echo', 'unconfined']],
-    ['the images service', ['images', '--format', '{{.Repository}}:{{.Tag}}']],
+    ['the images service', ['images', '--format', '{{.Repository}}:{{.Tag}} {{.ID}} {{.Digest}} {{.CreatedAt}} {{.Size}}']],
+    ['a container\'s inspect (64-bit times and sizes)', ['inspect', 'bundled']],
     ['an engine error for a missing container', ['inspect', 'no-such-container']],
     ['daemon status (the repository root, nats outside the bundle)', ['daemon', 'status', '--format', '{{.Service}} {{.Health}} {{.Socket}}']],
   ] as const)('%s: the same as the module tree', async (_what, args) => {

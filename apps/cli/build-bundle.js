@@ -16,11 +16,14 @@ const outDir = process.argv[2] ? resolve(process.argv[2]) : join(appDir, 'dist')
 const outfile = join(outDir, 'berth.js');
 const manifest = join(outDir, 'berth.bundle.json');
 
-// In the bundle: the workspace (@berth/*) and protobufjs/minimal, which every
-// call's codecs use. Every other package stays a require() from node_modules:
-// they serve a few commands only (grpc-js for TCP addresses, nats and pino for
-// `daemon`, koffi with its native addon) or cannot be bundled.
-const BUNDLED = /^(@berth\/|protobufjs\/minimal$|@protobufjs\/)/;
+// In the bundle: the workspace (@berth/*) and protobufjs/minimal with `long`,
+// which every call's codecs use (required from node_modules, `long` alone
+// cost ~10% of a `berth version`: its resolution and the checks Node makes on
+// a "type": "module" package). Every other package stays a require() from
+// node_modules: they serve a few commands only (grpc-js for TCP addresses,
+// nats and pino for `daemon`, koffi with its native addon) or cannot be
+// bundled.
+const BUNDLED = /^(@berth\/|protobufjs\/minimal$|@protobufjs\/|long$)/;
 const onlyHotPackages = {
   name: 'only-hot-packages',
   setup(build) {
