@@ -9,7 +9,7 @@
 import { isIPv4 } from 'node:net';
 import { arch } from 'node:os';
 import { InvalidArgumentError } from '@berth/errors';
-import { checkExposedPort, checkStorageOpts, parseExtraHost, parseMacAddress } from '@berth/container-config';
+import { checkExposedPort, checkStorageOpts, parseCgroupParent, parseExtraHost, parseMacAddress } from '@berth/container-config';
 import type { FlagDef, ParsedCommand } from './command';
 import { invalidFlagValue } from './command';
 import { parseLabel } from './opts';
@@ -22,6 +22,7 @@ export const CLIENT_RUN_FLAGS: FlagDef[] = [
   { name: 'volumes-from', kind: 'list', description: 'Mount volumes from the specified container(s)' },
   { name: 'attach', short: 'a', kind: 'list', description: 'Attach to STDIN, STDOUT or STDERR' },
   { name: 'ip', kind: 'string', description: 'IPv4 address (e.g., 172.30.100.104) on the user-defined network given by --network' },
+  { name: 'cgroup-parent', kind: 'string', description: "Optional parent cgroup for the container, nested inside berth's cgroup parent" },
   { name: 'storage-opt', kind: 'list', description: 'Storage driver options for the container (overlay: size needs xfs with pquota, which berth does not use)' },
   { name: 'mac-address', kind: 'string', description: 'Container MAC address (e.g., 92:d0:c6:0a:29:33) on the network given by --network' },
   { name: 'publish-all', short: 'P', kind: 'bool', description: 'Publish all exposed ports to random ports' },
@@ -52,6 +53,8 @@ export interface ClientRunOptions {
   ipv4Address: string;
   /** --mac-address, normalized ("02:42:ac:11:00:02"), "" = none. */
   macAddress: string;
+  /** --cgroup-parent, normalized ("a/b"), "" = none. */
+  cgroupParent: string;
   /** "" = none. */
   cidfile: string;
   detachKeys: string;
@@ -110,6 +113,9 @@ export function clientRunOptions(p: ParsedCommand, readFile: (path: string) => s
   const macFlag = (v['mac-address'] as string | undefined) ?? '';
   const mac = macFlag ? parseMacAddress(macFlag) : { mac: '' };
   if ('error' in mac) throw invalidFlagValue(flagOf('mac-address'), macFlag, mac.error);
+  const cgroupFlag = (v['cgroup-parent'] as string | undefined) ?? '';
+  const cgroupParent = cgroupFlag ? parseCgroupParent(cgroupFlag) : { path: '' };
+  if ('error' in cgroupParent) throw invalidFlagValue(flagOf('cgroup-parent'), cgroupFlag, cgroupParent.error);
   const storageOpt: Record<string, string> = {};
   for (const e of v['storage-opt'] as string[]) {
     const eq = e.indexOf('=');
@@ -133,5 +139,5 @@ export function clientRunOptions(p: ParsedCommand, readFile: (path: string) => s
   if (v['detach'] === true && p.changed.has('sig-proxy') && v['sig-proxy'] === true) {
     throw new InvalidArgumentError('conflicting options: --sig-proxy and -d (a detached run has no client to proxy signals from)', { field: 'sig-proxy' });
   }
-  return { labels, exposedPorts, networkAliases, extraHosts, attach, volumesFrom, ipv4Address, macAddress: mac.mac, cidfile, detachKeys, sigProxy: v['sig-proxy'] !== false };
+  return { labels, exposedPorts, networkAliases, extraHosts, attach, volumesFrom, ipv4Address, macAddress: mac.mac, cgroupParent: cgroupParent.path, cidfile, detachKeys, sigProxy: v['sig-proxy'] !== false };
 }

@@ -309,6 +309,7 @@ export function buildRunRequest(p: ParsedCommand, env: RunEnv): RunRequest {
       ...(client.extraHosts.length ? { extraHosts: client.extraHosts } : {}),
       ...(client.ipv4Address ? { ipv4Address: client.ipv4Address } : {}),
       ...(client.macAddress ? { macAddress: client.macAddress } : {}),
+      ...(client.cgroupParent ? { cgroupParent: client.cgroupParent } : {}),
       ...(client.volumesFrom.length ? { volumesFrom: client.volumesFrom } : {}),
       ...(ulimitsFromFlags(p).length ? { ulimits: ulimitsFromFlags(p) } : {}),
       ...(v['publish-all'] === true ? { publishAllPorts: true } : {}),

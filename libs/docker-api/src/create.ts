@@ -229,6 +229,8 @@ export function decodeCreate(body: Json, name: string): DecodedCreate {
     ...(strList(h['ExtraHosts']).length ? { extraHosts: strList(h['ExtraHosts']) } : {}),
     ...(ownIp ? { ipv4Address: ownIp } : {}),
     ...(ownMac ? { macAddress: ownMac } : {}),
+    // CgroupParent: nested inside berth's cgroup parent; the engine checks it.
+    ...(str(h['CgroupParent']) ? { cgroupParent: str(h['CgroupParent']) } : {}),
     // StorageOpt: the engine refuses what berth's overlay driver cannot honour, naming the option.
     ...(Object.keys(obj(h['StorageOpt'])).length ? { storageOpt: Object.fromEntries(Object.entries(obj(h['StorageOpt'])).map(([k, v]) => [k, str(v)])) } : {}),
     ...(strList(h['VolumesFrom']).length ? { volumesFrom: strList(h['VolumesFrom']) } : {}),
