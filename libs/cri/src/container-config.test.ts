@@ -34,3 +34,28 @@ describe('a CRI container in its pod', () => {
     expect(containerConfig(config({ envs: [{ key: 'HOSTNAME', value: 'mine' }] }), pod, {}).env).toEqual(['HOSTNAME=webhost', 'HOSTNAME=mine']);
   });
 });
+
+describe('a CRI container\'s security context and mounts', () => {
+  const sc = (over: Record<string, unknown>) => config({ linux: { securityContext: { maskedPaths: [], readonlyPaths: [], supplementalGroups: [], ...over } } } as never);
+
+  it('drop ALL reaches the engine as --cap-drop ALL (no capability at all), names with or without CAP_', () => {
+    const h = containerHostConfig(sc({ capabilities: { addCapabilities: [], dropCapabilities: ['ALL'] } }), pod);
+    expect(h.capDrop).toEqual(['ALL']);
+    expect(h.capAdd).toEqual([]);
+    const some = containerHostConfig(sc({ capabilities: { addCapabilities: ['net_admin'], dropCapabilities: ['CAP_CHOWN'] } }), pod);
+    expect([some.capAdd, some.capDrop]).toEqual([['CAP_NET_ADMIN'], ['CAP_CHOWN']]);
+  });
+
+  it('kubelet\'s masked and read-only paths replace the defaults (none for a privileged container)', () => {
+    const h = containerHostConfig(sc({ maskedPaths: ['/bin/ls'], readonlyPaths: ['/tmp'] }), pod);
+    expect([h.maskedPaths, h.readonlyPaths]).toEqual([['/bin/ls'], ['/tmp']]);
+    const priv = containerHostConfig(sc({ privileged: true, maskedPaths: ['/bin/ls'] }), pod);
+    expect(priv.maskedPaths).toBeUndefined();
+  });
+
+  it('mount propagation: Bidirectional is rshared, HostToContainer rslave, Private rprivate', () => {
+    const mount = (propagation: string) => ({ containerPath: '/m', hostPath: '/h', readonly: false, selinuxRelabel: false, propagation });
+    const h = containerHostConfig(config({ mounts: ['PROPAGATION_BIDIRECTIONAL', 'PROPAGATION_HOST_TO_CONTAINER', 'PROPAGATION_PRIVATE'].map(mount) } as never), pod);
+    expect((h.mounts ?? []).filter((m) => m.target === '/m').map((m) => m.options)).toEqual([['rshared'], ['rslave'], ['rprivate']]);
+  });
+});
