@@ -53,6 +53,38 @@ const ownDirname = {
   },
 };
 
+// The codecs of the calls a CLI start is timed by (`berth run` in the
+// foreground, `berth version`), with every message type they reach: carried
+// in the bundle instead of read from libs/proto/src/generated/codecs/ one file
+// each at run time (libs/proto/src/bundled-codecs.ts). Other calls' codecs
+// load from their files as before.
+const HOT_METHODS = { 'berth.engine.v1.Engine': ['RunAttached', 'Version'] };
+const GENERATED = join(repo, 'libs', 'proto', 'src', 'generated');
+const hotCodecs = {
+  name: 'hot-codecs',
+  setup(build) {
+    build.onLoad({ filter: /\/libs\/proto\/dist\/bundled-codecs\.js$/ }, () => {
+      const wire = JSON.parse(require('node:fs').readFileSync(join(GENERATED, 'wire.json'), 'utf8'));
+      const names = new Set();
+      const reach = (type) => {
+        if (!type || names.has(type) || !wire.types[type]) return; // scalars and enums have no codec module
+        names.add(type);
+        for (const field of wire.types[type].f) reach(field);
+      };
+      for (const [service, methods] of Object.entries(HOT_METHODS)) {
+        for (const m of methods) {
+          const method = wire.services[service]?.[m];
+          if (!method) throw new Error(`HOT_METHODS: ${service}.${m} is not in wire.json`);
+          reach(method.requestType);
+          reach(method.responseType);
+        }
+      }
+      const entries = [...names].sort().map((n) => `  ${JSON.stringify(n)}: () => require(${JSON.stringify(join(GENERATED, 'codecs', `${n}.js`))}),`);
+      return { contents: `exports.BUNDLED_CODECS = {\n${entries.join('\n')}\n};\n`, loader: 'js', resolveDir: GENERATED };
+    });
+  },
+};
+
 async function main() {
   const result = await esbuild.build({
     absWorkingDir: repo,
@@ -65,7 +97,7 @@ async function main() {
     metafile: true,
     outfile,
     logLevel: 'warning',
-    plugins: [onlyHotPackages, ownDirname],
+    plugins: [onlyHotPackages, hotCodecs, ownDirname],
   });
   // Each workspace project in the bundle, by its build info; the lock for the packages.
   const projects = new Set();
@@ -74,7 +106,8 @@ async function main() {
     if (m) projects.add(m[1]);
   }
   const builtFrom = [...projects].sort().map((p) => relative(appDir, join(repo, p, 'dist', '.tsbuildinfo')));
-  builtFrom.push(relative(appDir, join(repo, 'package-lock.json')));
+  // The generated protos (rewritten only where they changed) for the codecs in it.
+  builtFrom.push(relative(appDir, join(GENERATED, 'protos.json')), relative(appDir, join(repo, 'package-lock.json')));
 
   // Renamed into place: a CLI starting meanwhile reads the old bundle or the new one, whole.
   const tmp = mkdtempSync(join(outDir, '.bundle-'));

@@ -69,7 +69,7 @@ let enabled = false;
  * Installs the cache for every CommonJS module loaded from now on in this
  * process. Returns the directory used, or undefined when it cannot be created
  * (the CLI then runs uncached). `keys` names the entries of files whose
- * identity the caller already knows (the CLI's bundle, 0.7 MB, written by
+ * identity the caller already knows (the CLI's bundle, ~0.9 MB, written by
  * rename at each build: its inode, size and mtime), so their source is not
  * hashed character by character at every start.
  */

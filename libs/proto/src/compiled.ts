@@ -21,6 +21,7 @@ import { join, resolve } from 'node:path';
 import type * as Minimal from 'protobufjs/minimal';
 import type * as grpc from '@grpc/grpc-js';
 import { LOADER_OPTIONS } from './options';
+import { BUNDLED_CODECS } from './bundled-codecs';
 
 /** The compiled descriptor (protobufjs JSON of every contract), beside the generated types (src/ and dist/ sit at the same depth). */
 export const COMPILED_DESCRIPTOR = resolve(__dirname, '..', 'src', 'generated', 'protos.json');
@@ -107,8 +108,10 @@ function codecOf(name: string): MessageCodec | EnumCodec {
   if (!t) throw new Error(`message ${name} is not defined in protos/`);
   const codec = { ctor: messageConstructor(t) } as MessageCodec;
   codecs.set(name, codec);
-  // eslint-disable-next-line @typescript-eslint/no-require-imports -- generated CommonJS, outside the TS program
-  const make = require(join(COMPILED_CODECS, `${name}.js`)) as Codec;
+  const make = (Object.hasOwn(BUNDLED_CODECS, name)
+    ? BUNDLED_CODECS[name]!()
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- generated CommonJS, outside the TS program
+    : require(join(COMPILED_CODECS, `${name}.js`))) as Codec;
   const types = t.f.map((f) => (f === null ? null : codecOf(f)));
   const [encode, decode, verify, fromObject, toObject] = make(minimal.Writer, minimal.Reader, types, minimal.util);
   Object.assign(codec, { encode, decode, verify, fromObject, toObject });
