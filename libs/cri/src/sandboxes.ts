@@ -1,5 +1,5 @@
 // Pod sandboxes. A sandbox is an engine container running a pause process
-// (berth-init as pid 1 over `sleep`, from the busybox image the images
+// (berth-init as pid 1 over `berth-init --pause`, from the busybox image the images
 // service makes from the host's busybox-static): it holds the pod's network,
 // IPC and UTS namespaces (and PID, with a pod PID namespace), which the pod's
 // containers join with the engine's container:<sandbox> modes. Its IP is the
@@ -51,8 +51,10 @@ export class PodSandboxes {
       config: {
         image: PAUSE_IMAGE,
         hostname: record.hostNetwork ? '' : c.hostname,
-        // sleep's longest argument busybox takes (about 68 years): the pause process.
-        cmd: { values: ['sleep', '2147483647'] },
+        // The pause process: berth-init's own (it runs nothing, exits 0 on SIGTERM), under
+        // berth-init as pid 1. Not a `sleep`: the pod's containers that share its PID
+        // namespace see it, and critest's `pgrep sleep` must find only their own.
+        cmd: { values: ['/dev/init', '--pause'] },
         entrypoint: { values: [] },
         // kubelet's pod labels (it sets the same ones; a CRI client that does not gets them too), then the request's.
         labels: { ...kubeletLabels(record.metadata, 'POD'), ...c.labels, [KIND_LABEL]: 'sandbox', [RECORD_LABEL]: encodeRecord(record) },

@@ -6,12 +6,18 @@
  * `berth stop` would do nothing to an application that runs as pid 1).
  *
  *   berth-init [--] cmd [args...]
+ *   berth-init --pause
  *
  * Spawns cmd in its own process group (in the foreground of the terminal
  * when stdin is one), forwards every catchable signal to it, reaps every
  * child, and exits with cmd's status: its exit code, or 128+signal when a
  * signal killed it. If cmd cannot be executed: 127 when not found, 126
  * otherwise. Also a child subreaper, so it does its job when not pid 1.
+ *
+ * --pause is a pod sandbox's process (Kubernetes' pause): it runs nothing,
+ * reaps whatever is reparented to it and exits 0 on SIGINT or SIGTERM. A
+ * pod's containers that share its PID namespace see it by this name, not as
+ * a `sleep` that their own checks (critest's `pgrep sleep`) would find.
  *
  * Statically linked: it is bind-mounted into images that may have no libc.
  */
@@ -55,16 +61,42 @@ static void __attribute__((noreturn)) run_child(char **argv, const sigset_t *ori
 	_exit(code);
 }
 
+static int pause_until_stopped(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	for (;;) {
+		int sig = sigwaitinfo(&set, NULL);
+
+		if (sig == SIGINT || sig == SIGTERM)
+			return 0;
+		if (sig < 0 && errno != EINTR) {
+			fprintf(stderr, "berth-init: sigwaitinfo: %s\n", strerror(errno));
+			return 1;
+		}
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			;
+	}
+}
+
 int main(int argc, char **argv)
 {
 	sigset_t all, orig;
 	pid_t child;
 	int first = 1;
 
+	if (argc == 2 && strcmp(argv[1], "--pause") == 0)
+		return pause_until_stopped();
 	if (argc > 1 && strcmp(argv[1], "--") == 0)
 		first = 2;
 	if (first >= argc) {
-		fputs("usage: berth-init [--] cmd [args...]\n", stderr);
+		fputs("usage: berth-init [--] cmd [args...] | --pause\n", stderr);
 		return 2;
 	}
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
