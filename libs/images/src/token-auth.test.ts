@@ -25,9 +25,27 @@ const scopesAsked: string[] = [];
 const ranges: string[] = [];
 const cut = new Set<string>();
 let tokenAuths: Array<string | undefined> = [];
+const refreshGrants: URLSearchParams[] = [];
 
 function handle(req: IncomingMessage, res: ServerResponse): void {
   const url = new URL(req.url ?? '/', `http://${proxyHost}`);
+  if (url.pathname === '/token' && req.method === 'POST') {
+    // The OAuth2 refresh_token grant (Docker's identity token): the form in the body.
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      const form = new URLSearchParams(body);
+      refreshGrants.push(form);
+      if (form.get('grant_type') !== 'refresh_token' || form.get('refresh_token') !== 'rt-good') {
+        res.writeHead(401).end();
+        return;
+      }
+      const token = `tok-${randomBytes(8).toString('hex')}`;
+      tokens.add(token);
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ access_token: token, expires_in: 300 }));
+    });
+    return;
+  }
   if (url.pathname === '/token') {
     tokenAuths.push(req.headers.authorization);
     if (req.headers.authorization && req.headers.authorization !== `Basic ${Buffer.from('bob:pw').toString('base64')}`) {
@@ -150,6 +168,30 @@ describe('bearer tokens and resume', () => {
       await local.transfer.login(proxyHost, 'bob', 'pw');
       await local.transfer.pull(`${proxyHost}/test/tok:v1`);
       expect(tokenAuths.at(-1)).toBe(`Basic ${Buffer.from('bob:pw').toString('base64')}`);
+    } finally {
+      local.close();
+    }
+  });
+
+  it("a pull's identity token is exchanged with the refresh_token grant, and a registry token is sent as it is", async () => {
+    const { local } = await openLocal('pull-tokens');
+    try {
+      const ref = `${proxyHost}/test/tok:v1`;
+      const refused = await local.transfer.pull(ref, { credentials: { username: '', password: '', identityToken: 'rt-bad' } }).catch((e: unknown) => e);
+      expect(isPermissionDenied(refused)).toBe(true);
+      expect((refused as Error).message).toMatch(/the identity token/);
+      await local.transfer.pull(ref, { credentials: { username: '', password: '', identityToken: 'rt-good' } });
+      const grant = refreshGrants.at(-1)!;
+      expect([grant.get('grant_type'), grant.get('service'), grant.get('scope')]).toEqual(['refresh_token', 'berth-test', 'repository:test/tok:pull']);
+      await local.images.remove(ref);
+      // A registry token goes straight to the registry: no token request at all.
+      const registryToken = `tok-${randomBytes(8).toString('hex')}`;
+      tokens.add(registryToken);
+      tokenAuths = [];
+      const grants = refreshGrants.length;
+      await local.transfer.pull(ref, { credentials: { username: '', password: '', registryToken } });
+      expect(tokenAuths).toEqual([]);
+      expect(refreshGrants.length).toBe(grants);
     } finally {
       local.close();
     }
