@@ -63,6 +63,21 @@ describe('RunAttached and engine-side --rm', () => {
     expect((await s.berth(['ps', '-aq'])).stdout).toBe('');
   });
 
+  it('the CLI\'s foreground run whose start fails ends with the start\'s error, not a wait for an exit that never comes', async () => {
+    // After `created` the CLI tells a failed start (the container never ran) from a stream that broke mid-run.
+    const name = `bt-ra-failstart-${s.tag}`;
+    const kept = await s.berth(['run', '--name', name, '--label', 'berth.test.failpoint=start', '--network', 'none', 'busybox', 'true']);
+    expect(kept.code, kept.stderr).toBe(125);
+    expect(kept.stderr).toMatch(/start/);
+    expect(kept.stderr).not.toMatch(/output may be incomplete/);
+    expect((await s.berth(['inspect', '--format', '{{.State.Status}}', name])).stdout.trim()).toBe('created');
+    expect((await s.berth(['rm', name])).code).toBe(0);
+    const removed = await s.berth(['run', '--rm', '--label', 'berth.test.failpoint=start', '--network', 'none', 'busybox', 'true']);
+    expect(removed.code, removed.stderr).toBe(125);
+    expect(removed.stderr).toMatch(/start/);
+    expect((await s.berth(['ps', '-aq'])).stdout).toBe('');
+  });
+
   it('run --rm ... | head -1: the CLI ends quietly and the engine removes the container', async () => {
     const child = spawn('/bin/sh', ['-c', `"${process.execPath}" "${BERTH_BIN}" run --rm busybox seq 100000 | head -1`], { env: s.env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
