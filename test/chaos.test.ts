@@ -11,8 +11,8 @@
 // exits with a known code; one in four is --rm (the engine removes it and
 // Wait(removed) answers the code), one in two is on the default bridge.
 // It runs apart from `npm test` (`npm run test:chaos`): it passes, but takes
-// 4-4.5 min on two lightly loaded CPUs and 11-13 min at CI's load, too long
-// for the suite every change runs (docs/ARCHITECTURE.md, "Healing", has its
+// 2-4.5 min on two CPUs at a load of 10-16 and 11-13 min at CI's load, too
+// long for the suite every change runs (docs/ARCHITECTURE.md, "Healing", has its
 // runs and what each failure was); what a kill in the middle of a create or
 // start leaves, and how a retried start gets past it, is tested one leftover
 // at a time in chaos-leftovers.test.ts, which `npm test` runs.
@@ -20,7 +20,9 @@
 // The leak checks at the end rely on each service healing its own facts:
 // the engine's recovery and its reconcile of the layers service's writable
 // roots (root-reconcile.ts: at start, and after a layers call a kill cut),
-// the cgroups and networks services' Reconcile.
+// the cgroups and networks services' Reconcile. The log checks rely on the
+// engine's log mirror resuming exactly where its copy stops, also in the
+// middle of one read of the monitor (grpc-ports/namespaces.ts).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -209,7 +211,7 @@ describe('chaos: lifecycles while services are killed', () => {
     const dirs = (p: string) => (existsSync(p) ? readdirSync(p) : []);
     expect(dirs(join(s.paths.root, 'engine', 'containers'))).toEqual([]);
     expect(dirs(join(s.paths.run, 'netns'))).toEqual([]);
-    // A bound for a hung stack, not a speed check: 200 lifecycles take 3.5 min
-    // on two lightly loaded CPUs, over 10 at a load of 20-30.
+    // A bound for a hung stack, not a speed check: 200 lifecycles take 2-4 min
+    // on two CPUs at a load of 10-16, over 10 at a load of 20-30.
   }, 1_800_000);
 });
