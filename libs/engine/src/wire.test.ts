@@ -2,6 +2,7 @@
 // with the loader options berth uses, so the proto and the engine types
 // cannot drift apart unnoticed.
 import { describe, expect, it } from 'vitest';
+import { isInvalidArgument } from '@berth/errors';
 import { resolve } from 'node:path';
 import * as protoLoader from '@grpc/proto-loader';
 import { logEntryToWire, logsRequestFromWire, createRequestFromWire, createRequestToWire, eventToWire, filtersFromWire, filtersToWire, inspectToWire, updateRequestFromWire } from './wire';
@@ -34,6 +35,23 @@ describe('engine wire mapping', () => {
     const cfg2 = { ...config, cmd: [], entrypoint: null, stopTimeout: null };
     expect(createRequestFromWire(roundTrip('CreateContainer', createRequestToWire({ config: cfg2, hostConfig: defaultHostConfig() })) as never))
       .toEqual({ name: undefined, config: cfg2, hostConfig: defaultHostConfig(), pull: 'missing' });
+  });
+
+  it("cgroup_parent: kubelet's /kubepods/... path kept relative and normalized; '..' refused naming the field", () => {
+    const hc = (cgroupParent: string) => createRequestFromWire(roundTrip('CreateContainer', { config: { image: 'x' }, hostConfig: { cgroupParent } }) as never).hostConfig;
+    expect(hc('/kubepods/besteffort/pod-1234/').cgroupParent).toBe('kubepods/besteffort/pod-1234');
+    expect(hc('kubepods-besteffort-pod1234.slice').cgroupParent).toBe('kubepods-besteffort-pod1234.slice');
+    expect(hc('').cgroupParent).toBeUndefined();
+    for (const bad of ['/kubepods/../../system.slice', 'a/./b', 'pod x']) {
+      let err: unknown;
+      try {
+        hc(bad);
+      } catch (e) {
+        err = e;
+      }
+      expect(isInvalidArgument(err), bad).toBe(true);
+      expect((err as { field?: string }).field).toBe('host_config.cgroup_parent');
+    }
   });
 
   it('an empty request gets Docker defaults or a named field error', () => {
