@@ -241,6 +241,34 @@ describe.each([
         i += 512 + Math.ceil(size / 512) * 512;
       }
       expect(names).toEqual(expect.arrayContaining(['./out/', './out/f', './bin/busybox']));
+      // Docker announces the export as a container event.
+      await until('export event', async () => {
+        const since = Math.floor(Date.now() / 1000) - 120;
+        const s = (await d.getEvents({ since, until: Math.floor(Date.now() / 1000) + 1, filters: { container: [c.id], event: ['export'] } })) as NodeJS.ReadableStream;
+        let got = '';
+        for await (const b of s as AsyncIterable<Buffer>) got += b.toString();
+        return got.includes('"export"') ? true : undefined;
+      }, 15_000);
+
+      // A container using a volume: mount when it starts, unmount when it stops.
+      const mvol = `domount-t${subnet}`;
+      const mev = (await d.getEvents({ filters: { type: ['volume'], volume: [mvol] } })) as NodeJS.ReadableStream & { destroy(): void };
+      let mtext = '';
+      mev.on('data', (b: Buffer) => { mtext += b.toString(); });
+      const user = await d.createContainer({ Image: 'busybox', Cmd: ['true'], HostConfig: { Binds: [`${mvol}:/data:ro`] } });
+      try {
+        await user.start();
+        await user.wait();
+        await until('volume unmount event', () => (mtext.includes('"unmount"') ? true : undefined), 15_000);
+        const mevs = mtext.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { Action: string; Actor: { ID: string; Attributes: Record<string, string> } });
+        expect(mevs.map((e) => e.Action)).toEqual(['create', 'mount', 'unmount']);
+        expect(mevs[1]!.Actor.Attributes).toMatchObject({ container: user.id, destination: '/data', 'read/write': 'false', driver: 'local' });
+        expect(mevs[2]!.Actor.Attributes).toMatchObject({ container: user.id, driver: 'local' });
+      } finally {
+        mev.destroy();
+        await user.remove({ force: true });
+        await d.getVolume(mvol).remove().catch(() => undefined);
+      }
     } finally {
       events.destroy();
       await c.remove({ force: true });

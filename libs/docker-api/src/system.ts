@@ -15,7 +15,7 @@ export const DOCKER_ACTION: Record<string, string> = {
   created: 'create', started: 'start', die: 'die', oom: 'oom', paused: 'pause', unpaused: 'unpause',
   restarted: 'restart', killed: 'kill', stopped: 'stop', renamed: 'rename', removed: 'destroy', updated: 'update',
   commit: 'commit', exec_started: 'exec_start', exec_died: 'exec_die', 'archive-path': 'archive-path', 'extract-to-dir': 'extract-to-dir',
-  health_status: 'health_status',
+  export: 'export', health_status: 'health_status',
 };
 
 /**
@@ -26,7 +26,7 @@ export const DOCKER_ACTION: Record<string, string> = {
 export const DOCKER_PEER_ACTION: Record<string, Record<string, string>> = {
   image: { pulled: 'pull', pushed: 'push', imported: 'import', loaded: 'load', saved: 'save', tagged: 'tag', untagged: 'untag', deleted: 'delete' },
   network: { created: 'create', removed: 'destroy', attached: 'connect', detached: 'disconnect' },
-  volume: { created: 'create', removed: 'destroy' },
+  volume: { created: 'create', removed: 'destroy', mounted: 'mount', unmounted: 'unmount' },
 };
 
 /** Docker's action -> berth's, for the event filter (the same word in every type). */

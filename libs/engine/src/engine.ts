@@ -299,6 +299,11 @@ export class Engine {
     return this.copies.mountedRecord(ref);
   }
 
+  /** docker export: the record with its root mounted; export is announced. */
+  exportRecord(ref: string): Promise<ContainerRecord> {
+    return this.copies.exportRecord(ref);
+  }
+
   /** docker cp's stat of `path` in the container. */
   statPath(ref: string, path: string): Promise<PathStat> {
     return this.copies.statPath(ref, path);

@@ -15,6 +15,8 @@ export type ContainerAction =
   | 'killed' | 'stopped' | 'renamed' | 'removed' | 'updated' | 'commit' | 'exec_started' | 'exec_died'
   // docker cp: Docker's names for reading a path out (CopyFrom) and extracting into one (CopyTo).
   | 'archive-path' | 'extract-to-dir'
+  // docker export: announced as the export of the container's root begins (Docker's "export").
+  | 'export'
   // A healthcheck status change (healthStatus says to what: healthy or unhealthy), Docker's "health_status: <status>".
   | 'health_status';
 

@@ -9,7 +9,7 @@
 //   berth.images.image.<action>        ImageEvent   -> image   <action>
 //   berth.networks.network.<action>    NetworkEvent -> network created|removed
 //   berth.networks.container.<action>  NetworkEvent -> network attached|detached
-//   berth.engine.volume.<action>       VolumeEvent  -> volume  created|removed
+//   berth.engine.volume.<action>       VolumeEvent  -> volume  created|removed|mounted|unmounted
 import { natsSubjectOf, type CloudEvent } from '@berth/events';
 import { labelMatches } from './container-store';
 
@@ -59,7 +59,18 @@ export function peerEventFromCloudEvent(ce: CloudEvent): WireEvent | undefined {
   if (service === 'engine' && resource === 'volume') {
     const name = str(d['name']);
     const labels = (d['labels'] && typeof d['labels'] === 'object' ? d['labels'] : {}) as Record<string, string>;
-    return { ...base, type: 'volume', id: name, name, attributes: { ...labels, driver: str(d['driver']) || 'local' } };
+    const driver = str(d['driver']) || 'local';
+    // mount / unmount (a container using it started / stopped): Docker's attributes, not the labels.
+    if (resource === 'volume' && str(d['container'])) {
+      return {
+        ...base, type: 'volume', id: name, name,
+        attributes: {
+          driver, container: str(d['container']),
+          ...(d['destination'] ? { destination: str(d['destination']), 'read/write': String(d['readWrite'] === true), propagation: '' } : {}),
+        },
+      };
+    }
+    return { ...base, type: 'volume', id: name, name, attributes: { ...labels, driver } };
   }
   return undefined;
 }

@@ -36,14 +36,14 @@ import type { ContainerAction, ContainerEvent } from './events';
 import { createGrpcPorts, grpcProbeRunner, type GrpcPorts } from './grpc-ports';
 import { HealthMonitor } from './health';
 import { resourceWarnings } from './resources';
-import type { HostConfig } from './types';
+import type { ContainerRecord, HostConfig } from './types';
 import { builderHandlers } from './build/service';
 import { grpcBuildImagesPort } from './build/images-port';
 import { recoverInBackground } from './recovery-loop';
 import { containerSizes, pruneReclaiming } from './queries/disk-usage';
 import { grpcDiskUsage } from './grpc-ports/disk-usage';
 import { toSummary } from './summary';
-import { PublishingVolumeStore } from './volume-events';
+import { PublishingVolumeStore, volumeMountEvents } from './volume-events';
 import { containerChanges } from './changes';
 import { exportRoot } from './export';
 import { peerEventFromCloudEvent, peerEventMatches, wantsContainerEvents, wantsPeerEvents } from './peer-events';
@@ -170,6 +170,10 @@ export const engineModule: ServiceModule = {
     });
     engine.events.on('event', (ev: ContainerEvent) => {
       ctx.events.publish(subjects.engineContainer(natsAction(ev.action)), containerEventPayload(ev), ev.id);
+      if (ev.action !== 'started' && ev.action !== 'die') return;
+      let rec: ContainerRecord;
+      try { rec = engine.store.get(ev.id); } catch { return; } // removed meanwhile: nothing to announce
+      for (const v of volumeMountEvents(ev, rec)) ctx.events.publish(subjects.engineVolume(v.action), v, v.name);
     });
     // Healthchecks follow the engine's events; after recovery, running containers' probes resume (health.ts).
     const health = new HealthMonitor({
@@ -352,7 +356,7 @@ export const engineModule: ServiceModule = {
         return { changes: changes.map((x) => ({ path: x.path, kind: kind[x.kind] })) };
       },
       Export: async (req, call, c) => {
-        const rec = await engine.mountedRecord(req.id);
+        const rec = await engine.exportRecord(req.id);
         for await (const data of exportRoot(rec)) {
           if (!(await send(call, { data }, c.signal))) break;
         }

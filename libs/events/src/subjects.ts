@@ -10,10 +10,10 @@ export const ALL_SUBJECTS = 'berth.>';
 export type ContainerAction =
   | 'created' | 'started' | 'exited' | 'die' | 'oom' | 'paused' | 'unpaused' | 'restarted' | 'killed'
   | 'renamed' | 'removed' | 'exec_started' | 'exec_died' | 'committed' | 'updated' | 'archive-path' | 'extract-to-dir'
-  | 'health_status';
+  | 'export' | 'health_status';
 
 export type ImageAction = 'pulled' | 'pushed' | 'imported' | 'loaded' | 'saved' | 'tagged' | 'committed' | 'untagged' | 'deleted';
-export type VolumeAction = 'created' | 'removed';
+export type VolumeAction = 'created' | 'removed' | 'mounted' | 'unmounted';
 
 export const subjects = {
   engineContainer: (action: ContainerAction) => `berth.engine.container.${action}`,

@@ -25,6 +25,13 @@ export class ContainerCopy {
     return withMountedRoot(this.ctx.store.find(ref), async (key, idMapping) => (await this.ctx.ports.layers.mount(key, idMapping)).rootfs);
   }
 
+  /** docker export: the record with its root mounted, the export announced (Docker's "export", as its export begins). */
+  async exportRecord(ref: string): Promise<ContainerRecord> {
+    const rec = await this.mountedRecord(ref);
+    this.ctx.emit(rec, 'export');
+    return rec;
+  }
+
   /** docker cp's stat of `path` in the container. */
   async statPath(ref: string, path: string): Promise<PathStat> {
     return statPath(await this.mountedRecord(ref), path);

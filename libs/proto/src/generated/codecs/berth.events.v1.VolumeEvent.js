@@ -21,6 +21,12 @@ function VolumeEvent$encode(m,w,q){
   .uint32(18).string(m.labels[ks[i]]).ldelim()
   }
   }
+  if(m.container!=null&&Object.hasOwnProperty.call(m,"container"))
+  w.uint32(42).string(m.container)
+  if(m.destination!=null&&Object.hasOwnProperty.call(m,"destination"))
+  w.uint32(50).string(m.destination)
+  if(m.readWrite!=null&&Object.hasOwnProperty.call(m,"readWrite"))
+  w.uint32(56).bool(m.readWrite)
   return w
 },
 function VolumeEvent$decode(r,l,e,n){
@@ -86,6 +92,18 @@ function VolumeEvent$decode(r,l,e,n){
   m.labels[k]=value
   break
   }
+  case 5: {
+  m.container=r.string()
+  break
+  }
+  case 6: {
+  m.destination=r.string()
+  break
+  }
+  case 7: {
+  m.readWrite=r.bool()
+  break
+  }
   default:
   r.skipType(t&7,n)
   break
@@ -125,6 +143,18 @@ function VolumeEvent$verify(m,n){
   return"labels: string{k:string} expected"
   }
   }
+  if(m.container!=null&&Object.hasOwnProperty.call(m,"container")){
+  if(!util.isString(m.container))
+  return"container: string expected"
+  }
+  if(m.destination!=null&&Object.hasOwnProperty.call(m,"destination")){
+  if(!util.isString(m.destination))
+  return"destination: string expected"
+  }
+  if(m.readWrite!=null&&Object.hasOwnProperty.call(m,"readWrite")){
+  if(typeof m.readWrite!=="boolean")
+  return"readWrite: boolean expected"
+  }
   return null
 },
 function VolumeEvent$fromObject(d,n){
@@ -155,6 +185,15 @@ function VolumeEvent$fromObject(d,n){
   m.labels[ks[i]]=String(d.labels[ks[i]])
   }
   }
+  if(d.container!=null){
+  m.container=String(d.container)
+  }
+  if(d.destination!=null){
+  m.destination=String(d.destination)
+  }
+  if(d.readWrite!=null){
+  m.readWrite=Boolean(d.readWrite)
+  }
   return m
 },
 function VolumeEvent$toObject(m,o,q){
@@ -171,6 +210,9 @@ function VolumeEvent$toObject(m,o,q){
   d.name=""
   d.driver=""
   d.action=""
+  d.container=""
+  d.destination=""
+  d.readWrite=false
   }
   if(m.name!=null&&Object.hasOwnProperty.call(m,"name")){
   d.name=m.name
@@ -189,6 +231,15 @@ function VolumeEvent$toObject(m,o,q){
   util.makeProp(d.labels,ks2[j])
   d.labels[ks2[j]]=m.labels[ks2[j]]
   }
+  }
+  if(m.container!=null&&Object.hasOwnProperty.call(m,"container")){
+  d.container=m.container
+  }
+  if(m.destination!=null&&Object.hasOwnProperty.call(m,"destination")){
+  d.destination=m.destination
+  }
+  if(m.readWrite!=null&&Object.hasOwnProperty.call(m,"readWrite")){
+  d.readWrite=m.readWrite
   }
   return d
 }

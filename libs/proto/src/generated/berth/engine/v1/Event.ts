@@ -11,13 +11,16 @@ export interface Event {
    * known, else the reference; name = the reference.
    * network actions: created, removed, attached, detached (a container;
    * attributes.container = its id); id = the network id; name = its name.
-   * volume actions: created, removed; id = name = the volume name.
+   * volume actions: created, removed, mounted and unmounted (a container
+   * using it started / its process ended; attributes.container = its id,
+   * mounted also destination and read/write); id = name = the volume name.
    */
   'type'?: (string);
   /**
    * created, started, die, exited, oom, paused, unpaused, restarted, killed,
    * stopped, renamed, removed, updated, commit, exec_started, exec_died,
-   * archive-path (CopyFrom), extract-to-dir (CopyTo), health_status (a
+   * archive-path (CopyFrom), extract-to-dir (CopyTo), export (Export, as it
+   * begins), health_status (a
    * healthcheck status change; attribute health_status = healthy|unhealthy).
    */
   'action'?: (string);
@@ -47,13 +50,16 @@ export interface Event__Output {
    * known, else the reference; name = the reference.
    * network actions: created, removed, attached, detached (a container;
    * attributes.container = its id); id = the network id; name = its name.
-   * volume actions: created, removed; id = name = the volume name.
+   * volume actions: created, removed, mounted and unmounted (a container
+   * using it started / its process ended; attributes.container = its id,
+   * mounted also destination and read/write); id = name = the volume name.
    */
   'type': (string);
   /**
    * created, started, die, exited, oom, paused, unpaused, restarted, killed,
    * stopped, renamed, removed, updated, commit, exec_started, exec_died,
-   * archive-path (CopyFrom), extract-to-dir (CopyTo), health_status (a
+   * archive-path (CopyFrom), extract-to-dir (CopyTo), export (Export, as it
+   * begins), health_status (a
    * healthcheck status change; attribute health_status = healthy|unhealthy).
    */
   'action': (string);

@@ -16,9 +16,19 @@ export interface VolumeEvent {
   'driver'?: (string);
   'action'?: (string);
   /**
-   * The volume's labels.
+   * The volume's labels (created, removed).
    */
   'labels'?: ({[key: string]: string});
+  /**
+   * mounted / unmounted (Docker's mount and unmount: a container using the
+   * volume started / its process ended): the container's id.
+   */
+  'container'?: (string);
+  /**
+   * mounted: the path in the container, and whether it is writable.
+   */
+  'destination'?: (string);
+  'readWrite'?: (boolean);
 }
 
 /**
@@ -35,7 +45,17 @@ export interface VolumeEvent__Output {
   'driver': (string);
   'action': (string);
   /**
-   * The volume's labels.
+   * The volume's labels (created, removed).
    */
   'labels': ({[key: string]: string});
+  /**
+   * mounted / unmounted (Docker's mount and unmount: a container using the
+   * volume started / its process ended): the container's id.
+   */
+  'container': (string);
+  /**
+   * mounted: the path in the container, and whether it is writable.
+   */
+  'destination': (string);
+  'readWrite': (boolean);
 }
