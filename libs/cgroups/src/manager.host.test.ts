@@ -421,6 +421,20 @@ time.sleep(1000)
     expect((await exited(c)).signal).toBe('SIGKILL');
   });
 
+  it('reconcile removes nested parent levels a crash left behind, deepest first', async () => {
+    const m = h.manager();
+    await m.create('kept1', { nestedParent: 'kubepods/burstable/pod-k' });
+    // What a kill between the last Delete and its pruning leaves: empty levels no record names.
+    await m.driver.create(`${h.parent}/kubepods/besteffort/pod-gone`);
+    m.close();
+    const restarted = h.manager();
+    const result = await restarted.reconcile(['kept1']);
+    expect(result.failed).toEqual([]);
+    expect(result.kept).toEqual(['kept1']);
+    for (const d of restarted.driver.directories(`${h.parent}/kubepods/besteffort`)) expect(existsSync(d)).toBe(false);
+    for (const d of restarted.driver.directories(`${h.parent}/kubepods/burstable/pod-k/kept1`)) expect(existsSync(d)).toBe(true);
+  });
+
   it('reconcile leaves alone cgroups newer than the caller\'s id list, and ones being created', async () => {
     const m = h.manager();
     await m.create('old');

@@ -495,15 +495,19 @@ export class CgroupsManager extends EventEmitter {
     }
     // Cgroups on the host with no record (a crash between mkdir and saving
     // state): remove them unless their container exists, in which case adopt.
-    const scan = async (parent: string): Promise<void> => {
+    // Inside a stray (no record names it or anything below it: a nested
+    // parent's levels a crash left before Delete pruned them, or a container's
+    // own sub-cgroups), everything goes, deepest first: rmdir takes only
+    // empty cgroups, and nothing in there is adopted.
+    const scan = async (parent: string, inStray = false): Promise<void> => {
       for (const child of await this.driver.children(parent)) {
         const path = `${parent}/${child}`;
-        if (this.records.get(child)?.parent === parent || newer(child)) continue;
-        if (podParents.has(path)) {
+        if (!inStray && (this.records.get(child)?.parent === parent || newer(child))) continue;
+        if (!inStray && podParents.has(path)) {
           await scan(path);
           continue;
         }
-        if (keep.has(child) && ID.test(child)) {
+        if (!inStray && keep.has(child) && ID.test(child)) {
           const rec: CgroupRecord = { id: child, parent, name: '', image: '', labels: {}, resources: {}, createdAt: Date.now(), oomKills: 0 };
           this.records.set(child, rec);
           this.store.save(rec);
@@ -512,6 +516,7 @@ export class CgroupsManager extends EventEmitter {
           continue;
         }
         try {
+          if ((await this.driver.children(path)).length > 0) await scan(path, true);
           await this.killPath(path);
           await this.driver.remove(path);
           removed.push(child);
