@@ -29,6 +29,16 @@ describe('a CRI container in its pod', () => {
     const mounts = containerHostConfig(own, pod).mounts ?? [];
     expect(mounts.filter((m) => (m.target ?? '').startsWith('/etc/hosts')).map((m) => m.source)).toEqual(['/kubelet/etc-hosts']);
   });
+  it('PID namespace: none asked (the CRI\'s zero value) or POD is the pod\'s, CONTAINER its own, NODE the host\'s, TARGET that container\'s', () => {
+    const pid = (o: Record<string, unknown> | null) => containerHostConfig(
+      config(o ? { linux: { securityContext: { maskedPaths: [], readonlyPaths: [], supplementalGroups: [], namespaceOptions: o } } } as never : {}), pod,
+    ).pidMode;
+    expect(pid(null)).toBe(`container:${pod.id}`);
+    expect(pid({ pid: 'POD' })).toBe(`container:${pod.id}`);
+    expect(pid({ pid: 'CONTAINER' })).toBe('');
+    expect(pid({ pid: 'NODE' })).toBe('host');
+    expect(pid({ pid: 'TARGET', targetId: 'abc' })).toBe('container:abc');
+  });
   it('HOSTNAME is the pod\'s unless the request sets it', () => {
     expect(containerConfig(config(), pod, {}).env).toEqual(['HOSTNAME=webhost']);
     expect(containerConfig(config({ envs: [{ key: 'HOSTNAME', value: 'mine' }] }), pod, {}).env).toEqual(['HOSTNAME=webhost', 'HOSTNAME=mine']);
