@@ -293,7 +293,8 @@ int cmd_exec(int argc, char **argv)
 		if (pid_file) {
 			char buf[32];
 			snprintf(buf, sizeof buf, "%d\n", child);
-			int rc = atomic_write_file(pid_file, buf, strlen(buf), 0644, 1);
+			/* Whole through the rename, not fsync'd: a process's pid does not outlive a crash (create.c). */
+			int rc = atomic_write_file(pid_file, buf, strlen(buf), 0644, 0);
 			if (rc < 0) {
 				errno = -rc;
 				fail("--pid-file %s: write", pid_file);
