@@ -439,7 +439,7 @@ describe('berth-shim create/start', () => {
     expect(await rootLine('rslave')).not.toMatch(/shared:/);
   });
 
-  it('rshared: a mount made in the container under a bind of a shared host mount reaches the host and back; rslave: only host to container; the root and other binds leak nothing', async () => {
+  it('rshared: a mount made in the container under a bind of a shared host mount reaches the host and back; rslave: only host to container; the root and other binds leak nothing; rshared from a private mount is refused', async () => {
     // src is its own mount, made rshared on the host, as kubelet does for a Bidirectional volume.
     const host = mkdtempSync(join(tmpdir(), 'berth-prop-'));
     const src = join(host, 'src');
@@ -488,6 +488,19 @@ describe('berth-shim create/start', () => {
       expect(slave.stdout).toBe('marker\n');
       expect(existsSync(join(src, 'from-container', 'made-in-container'))).toBe(false);
       expect(leakedMounts()).toEqual([]);
+
+      // rshared from a private host mount could never propagate: refused, naming the mount (Docker's check).
+      mount(etcDir, etcDir, null, MS.BIND);
+      mounted.unshift(etcDir);
+      mount(null, etcDir, null, MS.PRIVATE);
+      const refused = await Container.create(spec({
+        process: { args: ['true'] },
+        mounts: [...defaultMountsFor(), { destination: '/vol', type: 'bind', source: etcDir, options: ['rbind', 'rshared', 'rw'] }],
+        linux: { rootfsPropagation: 'rshared' },
+      }));
+      await refused.container.destroy();
+      expect(refused.run.code).not.toBe(0);
+      expect(refused.run.stderr).toContain(`shared propagation needs bind source ${etcDir} on a shared mount, and ${etcDir} is not one`);
     } finally {
       for (const m of [join(src, 'from-container'), ...mounted]) {
         try {

@@ -496,6 +496,47 @@ static int mount_id_of(const char *path, uint64_t *id)
  * host's copy of that mount, and pivot_root refuses a new root whose parent
  * mount is shared. The mount point is found by walking up while the mount id
  * stays the same (statx STATX_MNT_ID, Linux 5.8). */
+/* A bind that asks for shared propagation only reaches the host when its
+ * source is on a shared host mount: refuse it otherwise, naming the mount
+ * to make shared, as Docker and containerd do (ensureShared), rather than
+ * run a container whose mounts silently stay in it. Checked right after
+ * the unshare, while our copies still have the host's propagation. */
+static int check_shared_source(const struct mount_spec *m)
+{
+	char *line = NULL, mp[4096] = "";
+	size_t cap = 0;
+	uint64_t id;
+	bool shared = false, found = false;
+	FILE *f;
+
+	if (mount_id_of(m->source, &id) < 0)
+		return fail("mount %s: bind source %s", m->destination, m->source);
+	f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return fail("mount %s: read /proc/self/mountinfo", m->destination);
+	while (!found && getline(&line, &cap, f) > 0) {
+		unsigned long long mid;
+		char *sep = strstr(line, " - "), *fields;
+		if (sscanf(line, "%llu %*s %*s %*s %4095s", &mid, mp) != 2 || mid != id || !sep)
+			continue;
+		found = true;
+		*sep = '\0';
+		/* Optional fields follow the 6th: "shared:N", "master:N"... */
+		fields = line;
+		for (int i = 0; i < 6 && fields; i++)
+			fields = strchr(fields + 1, ' ');
+		shared = fields && strstr(fields, " shared:") != NULL;
+	}
+	free(line);
+	fclose(f);
+	if (!found)
+		return fail_errno(ENOENT, "mount %s: the mount holding bind source %s", m->destination, m->source);
+	if (!shared)
+		return fail_errno(EINVAL, "mount %s: shared propagation needs bind source %s on a shared mount, and %s is not one (make it shared on the host: mount --make-rshared %s)",
+				  m->destination, m->source, mp, mp);
+	return 0;
+}
+
 static int make_root_mount_private(const char *root)
 {
 	char *path = realpath(root, NULL), *slash;
@@ -546,6 +587,13 @@ int rootfs_prepare(const struct shim_config *c)
 	 * Only the mount holding the root is made private, so the root and
 	 * everything mounted in it propagate nowhere else; "/" of the new root
 	 * is made shared after pivot_root (which refuses a shared parent). */
+	for (int i = 0; i < c->nmounts; i++) {
+		struct mount_opts o;
+		if (parse_options(&c->mounts[i], &o) < 0)
+			return -1;
+		if (o.bind && (o.propagation & MS_SHARED) && check_shared_source(&c->mounts[i]) < 0)
+			return -1;
+	}
 	if (mount(NULL, "/", NULL, prop, NULL) < 0)
 		return fail("rootfs-propagation: make / %s", prop & MS_SHARED ? "rshared" : prop & MS_SLAVE ? "rslave" : "private");
 	root_shared = prop & MS_SHARED;
