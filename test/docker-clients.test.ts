@@ -210,6 +210,31 @@ describe.each([
     await expect(c.inspect()).rejects.toMatchObject({ statusCode: 404 });
   });
 
+  it('dockerode: images list and system df count an image\'s containers and the layer bytes it shares with another image', async () => {
+    const d = new Docker({ socketPath: sock });
+    const c = await d.createContainer({ Image: 'busybox', Cmd: ['true'] });
+    const tag = `bt-shared-t${subnet}`;
+    try {
+      // A commit of a container that changed nothing: a new image on busybox's layers.
+      expectOk(await docker('commit', c.id, `${tag}:v1`));
+      const busybox = (await d.getImage('busybox').inspect()).Id;
+      const committed = (await d.getImage(`${tag}:v1`).inspect()).Id;
+      const layerBytes = (await d.listImages()).find((i) => i.Id === busybox)!;
+      expect(layerBytes.Containers).toBeGreaterThanOrEqual(1);
+      expect(layerBytes.SharedSize).toBeGreaterThan(0);
+      const mine = (await d.listImages({ filters: { reference: [tag] } }))[0]!;
+      expect(mine.Id).toBe(committed);
+      expect(mine.Containers).toBe(0);
+      // Filtered to one image, it still shares busybox's layer with the others.
+      expect(mine.SharedSize).toBe(layerBytes.SharedSize);
+      const df = (await d.df()) as { Images: { Id: string; SharedSize: number; Containers: number }[] };
+      expect(df.Images.find((i) => i.Id === busybox)).toMatchObject({ SharedSize: layerBytes.SharedSize, Containers: layerBytes.Containers });
+    } finally {
+      await c.remove({ force: true });
+      await d.getImage(`${tag}:v1`).remove().catch(() => undefined);
+    }
+  });
+
   it('dockerode: volume events from getEvents, a container\'s changes and its export stream', async () => {
     const d = new Docker({ socketPath: sock });
     const vol = `dovol-t${subnet}`;

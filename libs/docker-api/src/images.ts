@@ -103,15 +103,23 @@ export function registerImages(router: Router, b: Backends): void {
     // One entry per image ID, with every name it has.
     const byId = new Map<string, imagesV1.Image__Output[]>();
     for (const i of images) byId.set(i.id, [...(byId.get(i.id) ?? []), i]);
+    // SharedSize against every local image, not only the listed ones (as Docker's).
+    const all = filtered(f) || req.query.get('filter') ? (await b.images.List({ reference: [], label: [], before: '', since: '' })).images : images;
+    const [facts, { containers }] = await Promise.all([
+      imageFactsOf(b, [...new Set(all.map((i) => i.id))]),
+      b.engine.ListContainers({ all: true, filters: {}, limit: 0, size: false }),
+    ]);
+    const shared = sharedSizes(facts);
+    const counts = containerCounts(containers);
     const out = (await Promise.all([...byId].map(async ([id, recs]) => {
       const first = recs[0]!;
-      const { size, labels } = await imageFacts(b, id);
+      const { size, labels } = facts.get(id) ?? await imageFacts(b, id);
       if (!labelsMatch(labels, f['label'] ?? [])) return undefined;
       const tags = recs.filter((r) => !r.dangling).map((r) => r.familiarName);
       const repoDigests = recs.filter((r) => !r.dangling && r.target).map((r) => `${r.familiarName.replace(/[:@].*$/, '')}@${r.target!.digest}`);
       return {
         Id: id, ParentId: '', RepoTags: tags.length ? tags : ['<none>:<none>'], RepoDigests: [...new Set(repoDigests)],
-        Created: seconds(first.createdAt), Size: size, SharedSize: -1, VirtualSize: size, Labels: labels, Containers: -1,
+        Created: seconds(first.createdAt), Size: size, SharedSize: shared.get(id) ?? 0, VirtualSize: size, Labels: labels, Containers: counts.get(id) ?? 0,
       };
     }))).filter((x) => x !== undefined);
     out.sort((a, b2) => b2.Created - a.Created);
@@ -301,14 +309,49 @@ export function registerImages(router: Router, b: Backends): void {
  * What Docker shows of an image beside its names: its size and its labels,
  * which are the config's (LABEL, commit --change), not the store record's.
  */
-async function imageFacts(b: Backends, id: string): Promise<{ size: number; labels: Record<string, string> }> {
+export interface ImageFacts {
+  size: number;
+  labels: Record<string, string>;
+  /** Its layers: diff ID -> compressed size. */
+  layers: Map<string, number>;
+}
+
+async function imageFacts(b: Backends, id: string): Promise<ImageFacts> {
   try {
     const i = await b.images.Inspect({ reference: id });
     const cfg = JSON.parse(i.configJson.length ? i.configJson.toString('utf8') : '{}') as { config?: { Labels?: Record<string, string> | null } };
-    return { size: Number(i.size), labels: { ...i.image?.labels, ...cfg.config?.Labels } };
+    const layers = new Map(i.layers.map((l) => [l.diffId, Number(l.descriptor?.size ?? 0)]));
+    return { size: Number(i.size), labels: { ...i.image?.labels, ...cfg.config?.Labels }, layers };
   } catch {
-    return { size: 0, labels: {} };
+    return { size: 0, labels: {}, layers: new Map() };
   }
+}
+
+/** Each image's facts, one Inspect per image. */
+export async function imageFactsOf(b: Backends, ids: string[]): Promise<Map<string, ImageFacts>> {
+  return new Map(await Promise.all(ids.map(async (id) => [id, await imageFacts(b, id)] as const)));
+}
+
+/**
+ * Docker's SharedSize: the bytes of an image's layers that another local
+ * image has too (the same diff ID), counted once per image.
+ */
+export function sharedSizes(facts: Map<string, ImageFacts>): Map<string, number> {
+  const holders = new Map<string, number>();
+  for (const f of facts.values()) for (const d of f.layers.keys()) holders.set(d, (holders.get(d) ?? 0) + 1);
+  return new Map([...facts].map(([id, f]) => [id, [...f.layers].reduce((n, [d, size]) => n + ((holders.get(d) ?? 0) > 1 ? size : 0), 0)]));
+}
+
+/** Docker's Containers of an image: how many containers (any state) it was created from. */
+export function containerCounts(containers: { imageDigest: string }[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const c of containers) out.set(c.imageDigest, (out.get(c.imageDigest) ?? 0) + 1);
+  return out;
+}
+
+/** Whether the list was narrowed (then SharedSize needs every image). */
+function filtered(f: Record<string, string[]>): boolean {
+  return Object.values(f).some((v) => v.length > 0);
 }
 
 /** Docker's label filter: every "key" present, every "key=value" equal. */

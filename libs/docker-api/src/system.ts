@@ -9,6 +9,7 @@ import type { Backends } from './backends';
 import { listEntry, timestampParam } from './containers';
 import { API_VERSION, MIN_API_VERSION, filtersParam, notImplemented, sendJson, type Router } from './http';
 import { volumeDoc } from './networks';
+import { containerCounts, imageFactsOf, sharedSizes } from './images';
 
 /** The engine's event actions in Docker's words (container removal is "destroy"). */
 export const DOCKER_ACTION: Record<string, string> = {
@@ -188,15 +189,18 @@ export function registerSystem(router: Router, b: Backends, paths: BerthPaths): 
     ]);
     const now = Date.now();
     const ids = [...new Set(images.map((i) => i.id))];
-    const imageDocs = await Promise.all(ids.map(async (id) => {
+    const facts = await imageFactsOf(b, ids);
+    const shared = sharedSizes(facts);
+    const counts = containerCounts(containers);
+    const imageDocs = ids.map((id) => {
       const recs = images.filter((i) => i.id === id);
-      const size = await b.images.Inspect({ reference: id }).then((x) => Number(x.size), () => 0);
+      const size = facts.get(id)?.size ?? 0;
       const tags = recs.filter((r) => !r.dangling).map((r) => r.familiarName);
       return {
         Id: id, ParentId: '', RepoTags: tags.length ? tags : ['<none>:<none>'], RepoDigests: [], Created: Number(recs[0]?.createdAt?.seconds ?? 0),
-        Size: size, SharedSize: 0, VirtualSize: size, Labels: recs[0]?.labels ?? {}, Containers: containers.filter((c) => c.imageDigest === id).length,
+        Size: size, SharedSize: shared.get(id) ?? 0, VirtualSize: size, Labels: recs[0]?.labels ?? {}, Containers: counts.get(id) ?? 0,
       };
-    }));
+    });
     sendJson(res, 200, {
       LayersSize: imageDocs.reduce((a, i) => a + i.Size, 0),
       Images: imageDocs,
