@@ -55,6 +55,14 @@ export function openMetadata(file: string): Db {
   closeDbFile(file);
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
+  // As the engine's and the layers' databases: in WAL mode NORMAL syncs at
+  // checkpoints, not at every commit. FULL fsync'd the WAL on the event loop
+  // at each commit: a container's lease at create and again at removal, 4.6-8.4
+  // ms p50 of a blocked loop per insert + delete on this ext4 (0.07 ms now). A
+  // power loss can take the last commits back, never corrupt the database; the
+  // blobs stay content-addressed on disk and the engine re-takes the leases of
+  // its containers at start (reconcileContainerRefs).
+  db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
   db.exec(SCHEMA);
