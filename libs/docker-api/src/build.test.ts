@@ -2,7 +2,7 @@
 // tag becomes name:latest in the builder, libs/build), and options berth's builder does not have
 // refused by name rather than ignored.
 import { describe, expect, it } from 'vitest';
-import { buildOptions } from './build';
+import { buildOptions, registryAuthsOf } from './build';
 
 const q = (s: string) => new URLSearchParams(s);
 
@@ -13,6 +13,22 @@ describe('docker build query', () => {
       dockerfile: 'sub/Dockerfile.dev', tags: ['app', 'reg.example:5000/app:2'], buildArgs: { A: '1' }, target: 'final',
       noCache: true, pull: true, labels: { x: 'y' },
     });
+  });
+
+  it('reads X-Registry-Config: every registry\'s credentials, user and password or the auth pair or an identity token', () => {
+    const header = Buffer.from(JSON.stringify({
+      'https://index.docker.io/v1/': { username: 'hubber', password: 'p1' },
+      'reg.example:5000': { auth: Buffer.from('me:s3:cret').toString('base64') },
+      'tok.example': { identitytoken: 'refresh' },
+      'empty.example': {},
+    })).toString('base64');
+    expect(registryAuthsOf(header)).toEqual([
+      { serverAddress: 'https://index.docker.io/v1/', username: 'hubber', password: 'p1', identityToken: '' },
+      { serverAddress: 'reg.example:5000', username: 'me', password: 's3:cret', identityToken: '' },
+      { serverAddress: 'tok.example', username: '', password: '', identityToken: 'refresh' },
+    ]);
+    expect(registryAuthsOf(undefined)).toEqual([]);
+    expect(registryAuthsOf('not json')).toEqual([]);
   });
 
   it('refuses what berth does not build, naming it', () => {

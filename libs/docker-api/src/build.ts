@@ -64,6 +64,37 @@ const UNSUPPORTED: [name: string, isDefault: (v: string) => boolean][] = [
   ['platform', (v) => ['', 'linux', `linux/${HOST_ARCH}`].includes(v)],
 ];
 
+/**
+ * X-Registry-Config: base64 (URL-safe or not) JSON of registry -> auth config
+ * ({username, password, auth: base64 "user:pass", identitytoken}), the
+ * credentials docker build sends for its FROM pulls. Unreadable: none, as
+ * Docker ignores it.
+ */
+export function registryAuthsOf(header: string | string[] | undefined): engineV1.RegistryAuth[] {
+  if (typeof header !== 'string' || !header) return [];
+  let doc: Record<string, Record<string, unknown>>;
+  try {
+    doc = JSON.parse(Buffer.from(header.replace(/-/g, '+').replace(/_/g, '/'), 'base64').toString('utf8')) as Record<string, Record<string, unknown>>;
+  } catch {
+    return [];
+  }
+  if (!doc || typeof doc !== 'object') return [];
+  const s = (v: unknown): string => (typeof v === 'string' ? v : '');
+  return Object.entries(doc).flatMap(([server, a]) => {
+    if (!a || typeof a !== 'object') return [];
+    let username = s(a['username']);
+    let password = s(a['password']);
+    if (!username && s(a['auth'])) {
+      const plain = Buffer.from(s(a['auth']), 'base64').toString('utf8');
+      const colon = plain.indexOf(':');
+      if (colon > 0) { username = plain.slice(0, colon); password = plain.slice(colon + 1); }
+    }
+    const identityToken = s(a['identitytoken']);
+    if (!username && !identityToken) return [];
+    return [{ serverAddress: s(a['serveraddress']) || server, username, password, identityToken }];
+  });
+}
+
 /** BuildOptions from the query, as docker build's flags would make them. */
 export function buildOptions(q: URLSearchParams): engineV1.BuildOptions {
   if (q.get('version') === '2') throw notImplemented('BuildKit (version=2; build with DOCKER_BUILDKIT=0, the classic builder)');
@@ -165,7 +196,7 @@ class BuildStream {
 export function registerBuild(router: Router, b: Backends): void {
   router.add('POST', '/build', async (req, res) => {
     const q = req.query;
-    const options = buildOptions(q);
+    const options = { ...buildOptions(q), registryAuths: registryAuthsOf(req.raw.headers['x-registry-config']) };
     const out = new BuildStream(res, boolParam(q, 'q'));
     const aborted = new AbortController();
     // The client went away (docker build interrupted): the build stops after its running step is cleaned up.

@@ -22,7 +22,7 @@ import type { LayersPort } from '../ports';
 import { defaultContainerConfig, defaultHostConfig, type ContainerRecord } from '../types';
 import { resolveUser } from '../user';
 import type { BuildCache } from './cache';
-import { orNull, type BuildImagesPort } from './images-port';
+import { authForRef, orNull, type BuildImagesPort, type BuildRegistryAuth } from './images-port';
 
 export interface EngineBuildDeps {
   engine: Engine;
@@ -33,6 +33,8 @@ export interface EngineBuildDeps {
   mount: (key: string) => Promise<string>;
   /** Abandons the build (the client went away). */
   signal?: AbortSignal;
+  /** Credentials for the FROM pulls of this build (BuildOptions.registry_auths). */
+  registryAuths?: BuildRegistryAuth[];
 }
 
 /** Label on a build step's container (ps shows what it is). */
@@ -109,11 +111,12 @@ export function engineBuildBackend(d: EngineBuildDeps): BuildBackend {
 
   return {
     async resolveImage(ref, pull) {
-      if (pull) await d.images.pull(ref);
+      const auth = authForRef(ref, d.registryAuths ?? []);
+      if (pull) await d.images.pull(ref, auth);
       const got = await orNull(d.images.inspect(ref));
       if (got) return got;
       // Not local: pulled, as docker build does (its errors name the registry and reference).
-      await d.images.pull(ref);
+      await d.images.pull(ref, auth);
       return d.images.inspect(ref);
     },
     async findImage(id): Promise<ImageState | null> {

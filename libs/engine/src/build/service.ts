@@ -114,7 +114,7 @@ export function builderHandlers(d: BuilderDeps): BuilderHandlers {
         if (text === null) throw new NotFoundError(`Cannot locate specified Dockerfile: ${name}`, { field: 'dockerfile' });
         const ignore = parseDockerignore(readContextFile(view, '.dockerignore') ?? '');
         const backend = engineBuildBackend({
-          engine: d.engine, images: d.images, layers: d.layers, cache, signal: c.signal,
+          engine: d.engine, images: d.images, layers: d.layers, cache, signal: c.signal, registryAuths: o.registryAuths,
           mount: async (key) => (await d.layers.mount(key)).rootfs,
         });
         // RUN output waits while the client's stream is full (send), so a chatty step is not buffered here without bound.

@@ -7,6 +7,7 @@ import type { BuildRequest as _berth_engine_v1_BuildRequest, BuildRequest__Outpu
 import type { BuildResponse as _berth_engine_v1_BuildResponse, BuildResponse__Output as _berth_engine_v1_BuildResponse__Output } from './berth/engine/v1/BuildResponse';
 import type { BuildResult as _berth_engine_v1_BuildResult, BuildResult__Output as _berth_engine_v1_BuildResult__Output } from './berth/engine/v1/BuildResult';
 import type { BuilderClient as _berth_engine_v1_BuilderClient, BuilderDefinition as _berth_engine_v1_BuilderDefinition } from './berth/engine/v1/Builder';
+import type { RegistryAuth as _berth_engine_v1_RegistryAuth, RegistryAuth__Output as _berth_engine_v1_RegistryAuth__Output } from './berth/engine/v1/RegistryAuth';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
   new(...args: ConstructorParameters<Constructor>): Subtype;
@@ -21,6 +22,7 @@ export interface ProtoGrpcType {
         BuildResponse: MessageTypeDefinition<_berth_engine_v1_BuildResponse, _berth_engine_v1_BuildResponse__Output>
         BuildResult: MessageTypeDefinition<_berth_engine_v1_BuildResult, _berth_engine_v1_BuildResult__Output>
         Builder: SubtypeConstructor<typeof grpc.Client, _berth_engine_v1_BuilderClient> & { service: _berth_engine_v1_BuilderDefinition }
+        RegistryAuth: MessageTypeDefinition<_berth_engine_v1_RegistryAuth, _berth_engine_v1_RegistryAuth__Output>
       }
     }
   }

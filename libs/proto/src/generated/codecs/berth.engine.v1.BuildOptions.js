@@ -35,6 +35,10 @@ function BuildOptions$encode(m,w,q){
   .uint32(18).string(m.labels[ks[i]]).ldelim()
   }
   }
+  if(m.registryAuths!=null&&m.registryAuths.length){
+  for(var i=0;i<m.registryAuths.length;++i)
+  types[8].encode(m.registryAuths[i],w.uint32(74).fork(),q+1).ldelim()
+  }
   return w
 },
 function BuildOptions$decode(r,l,e,n){
@@ -143,6 +147,12 @@ function BuildOptions$decode(r,l,e,n){
   m.labels[k]=value
   break
   }
+  case 9: {
+  if(!(m.registryAuths&&m.registryAuths.length))
+  m.registryAuths=[]
+  m.registryAuths.push(types[8].decode(r,r.uint32(),undefined,n+1))
+  break
+  }
   default:
   r.skipType(t&7,n)
   break
@@ -207,6 +217,17 @@ function BuildOptions$verify(m,n){
   return"labels: string{k:string} expected"
   }
   }
+  if(m.registryAuths!=null&&Object.hasOwnProperty.call(m,"registryAuths")){
+  if(!Array.isArray(m.registryAuths))
+  return"registryAuths: array expected"
+  for(var i=0;i<m.registryAuths.length;++i){
+  {
+  var e=types[8].verify(m.registryAuths[i],n+1);
+  if(e)
+  return"registryAuths."+e
+  }
+  }
+  }
   return null
 },
 function BuildOptions$fromObject(d,n){
@@ -264,6 +285,16 @@ function BuildOptions$fromObject(d,n){
   m.labels[ks[i]]=String(d.labels[ks[i]])
   }
   }
+  if(d.registryAuths){
+  if(!Array.isArray(d.registryAuths))
+  throw TypeError(".berth.engine.v1.BuildOptions.registryAuths: array expected")
+  m.registryAuths=[]
+  for(var i=0;i<d.registryAuths.length;++i){
+  if(!util.isObject(d.registryAuths[i]))
+  throw TypeError(".berth.engine.v1.BuildOptions.registryAuths: object expected")
+  m.registryAuths[i]=types[8].fromObject(d.registryAuths[i],n+1)
+  }
+  }
   return m
 },
 function BuildOptions$toObject(m,o,q){
@@ -275,6 +306,7 @@ function BuildOptions$toObject(m,o,q){
   var d={}
   if(o.arrays||o.defaults){
   d.tags=[]
+  d.registryAuths=[]
   }
   if(o.objects||o.defaults){
   d.buildArgs={}
@@ -327,6 +359,12 @@ function BuildOptions$toObject(m,o,q){
   if(ks2[j]==="__proto__")
   util.makeProp(d.labels,ks2[j])
   d.labels[ks2[j]]=m.labels[ks2[j]]
+  }
+  }
+  if(m.registryAuths&&m.registryAuths.length){
+  d.registryAuths=[]
+  for(var j=0;j<m.registryAuths.length;++j){
+  d.registryAuths[j]=types[8].toObject(m.registryAuths[j],o,q+1)
   }
   }
   return d

@@ -66,6 +66,7 @@ export type * from './PruneRequest';
 export type * from './PruneResponse';
 export type * from './PruneVolumesRequest';
 export type * from './PruneVolumesResponse';
+export type * from './RegistryAuth';
 export type * from './RemoveContainerRequest';
 export type * from './RemoveContainerResponse';
 export type * from './RemoveVolumeRequest';
