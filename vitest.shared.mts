@@ -9,7 +9,10 @@ export const berthAliases = readdirSync(join(root, 'libs'))
   .filter((d) => existsSync(join(root, 'libs', d, 'src', 'index.ts')))
   .map((d) => ({ find: new RegExp(`^@berth/${d}$`), replacement: join(root, 'libs', d, 'src', 'index.ts') }))
   // Subpath entries (package.json "exports") map to their sources too.
-  .concat([{ find: /^@berth\/kit\/client$/, replacement: join(root, 'libs', 'kit', 'src', 'client-entry.ts') }]);
+  .concat([
+    { find: /^@berth\/kit\/client$/, replacement: join(root, 'libs', 'kit', 'src', 'client-entry.ts') },
+    { find: /^@berth\/cli-kit\/start$/, replacement: join(root, 'libs', 'cli-kit', 'src', 'start-entry.ts') },
+  ]);
 
 /** Test options every project shares (file projects do not inherit the root config). */
 export const berthTestDefaults = {

@@ -8,7 +8,7 @@ import { UnavailableError, isBerthError, isUnavailable } from '@berth/errors';
 // The kit's client entry: the server host (health, reflection, logging, metrics) is not loaded.
 import { createClient, serviceAddresses, type BerthClient } from '@berth/kit/client';
 import type { engineV1, imagesV1, networksV1 } from '@berth/proto';
-import { formatRows, terminalWidth, useColor, type FormatOptions, type ParsedCommand } from '@berth/cli-kit';
+import { formatRows, terminalWidth, useColor, type FormatOptions, type ParsedCommand } from '@berth/cli-kit/start';
 
 export type EngineClient = BerthClient<engineV1.EngineDefinition, engineV1.EngineHandlers>;
 export type ImagesClient = BerthClient<imagesV1.ImagesDefinition, imagesV1.ImagesHandlers>;

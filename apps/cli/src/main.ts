@@ -7,7 +7,7 @@
 // errors), 126/127 when the container's command cannot be invoked / is not
 // found, 1 for other commands' failures.
 import { isBerthError } from '@berth/errors';
-import { BERTH, EXIT_BERTH_FAILURE, exitCodeFor, paint, parseCommandLine, renderHelp, useColor, type ParsedCommand } from '@berth/cli-kit';
+import { BERTH, EXIT_BERTH_FAILURE, exitCodeFor, paint, parseCommandLine, renderHelp, useColor, type ParsedCommand } from '@berth/cli-kit/start';
 import type { Ctx, Streams } from './context';
 
 type Handler = (ctx: Ctx) => Promise<number>;

@@ -12,26 +12,10 @@ import { InvalidArgumentError } from '@berth/errors';
 import { checkExposedPort, checkStorageOpts, parseCgroupParent, parseExtraHost, parseMacAddress } from '@berth/container-config';
 import type { FlagDef, ParsedCommand } from './command';
 import { invalidFlagValue } from './command';
+import { CLIENT_RUN_FLAGS } from './run-flags';
 import { parseLabel } from './opts';
 
-export const CLIENT_RUN_FLAGS: FlagDef[] = [
-  { name: 'label-file', kind: 'list', description: 'Read in a line delimited file of labels' },
-  { name: 'expose', kind: 'list', description: 'Expose a port or a range of ports' },
-  { name: 'network-alias', kind: 'list', description: 'Add network-scoped alias for the container' },
-  { name: 'add-host', kind: 'list', description: 'Add a custom host-to-IP mapping (host:ip)' },
-  { name: 'volumes-from', kind: 'list', description: 'Mount volumes from the specified container(s)' },
-  { name: 'attach', short: 'a', kind: 'list', description: 'Attach to STDIN, STDOUT or STDERR' },
-  { name: 'ip', kind: 'string', description: 'IPv4 address (e.g., 172.30.100.104) on the user-defined network given by --network' },
-  { name: 'cgroup-parent', kind: 'string', description: "Optional parent cgroup for the container, nested inside berth's cgroup parent" },
-  { name: 'storage-opt', kind: 'list', description: 'Storage driver options for the container (overlay: size needs xfs with pquota, which berth does not use)' },
-  { name: 'mac-address', kind: 'string', description: 'Container MAC address (e.g., 92:d0:c6:0a:29:33) on the network given by --network' },
-  { name: 'publish-all', short: 'P', kind: 'bool', description: 'Publish all exposed ports to random ports' },
-  { name: 'platform', kind: 'string', description: 'Set platform if server is multi-platform capable (berth runs the host platform only)' },
-  { name: 'cidfile', kind: 'string', description: 'Write the container ID to the file' },
-  { name: 'quiet', short: 'q', kind: 'bool', description: 'Suppress the pull output' },
-  { name: 'detach-keys', kind: 'string', description: 'Override the key sequence for detaching a container' },
-  { name: 'sig-proxy', kind: 'bool', description: 'Proxy received signals to the process', default: true },
-];
+export { CLIENT_RUN_FLAGS };
 
 const flagOf = (name: string): FlagDef => CLIENT_RUN_FLAGS.find((f) => f.name === name)!;
 

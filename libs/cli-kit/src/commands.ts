@@ -3,7 +3,7 @@
 // app maps each leaf to an engine/images/networks call.
 import type { CommandDef, FlagDef } from './command';
 import { invalidFlagValue } from './command';
-import { CREATE_COMMAND, RUN_COMMAND, RUN_FLAGS } from './run-request';
+import { CREATE_COMMAND, RUN_COMMAND, RUN_FLAGS } from './run-flags';
 
 const f = (name: string, kind: FlagDef['kind'], description: string, extra: Partial<FlagDef> = {}): FlagDef => ({ name, kind, description, ...extra });
 const FILTER = f('filter', 'list', 'Filter output based on conditions provided (name=value)', { short: 'f' });

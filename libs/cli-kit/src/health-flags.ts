@@ -7,17 +7,10 @@ import { checkHealthConfig, NO_HEALTHCHECK, type HealthConfig } from '@berth/con
 import { InvalidArgumentError } from '@berth/errors';
 import type { FlagDef, ParsedCommand } from './command';
 import { invalidFlagValue } from './command';
+import { HEALTH_FLAGS } from './run-flags';
 import { parseGoDuration } from './units';
 
-export const HEALTH_FLAGS: FlagDef[] = [
-  { name: 'health-cmd', kind: 'string', description: 'Command to run to check health' },
-  { name: 'health-interval', kind: 'string', valueName: 'duration', description: 'Time between running the check (ms|s|m|h) (default 0s)' },
-  { name: 'health-timeout', kind: 'string', valueName: 'duration', description: 'Maximum time to allow one check to run (ms|s|m|h) (default 0s)' },
-  { name: 'health-start-period', kind: 'string', valueName: 'duration', description: 'Start period for the container to initialize before starting health-retries countdown (ms|s|m|h) (default 0s)' },
-  { name: 'health-start-interval', kind: 'string', valueName: 'duration', description: 'Time between running the check during the start period (ms|s|m|h) (default 0s)' },
-  { name: 'health-retries', kind: 'int', description: 'Consecutive failures needed to report unhealthy' },
-  { name: 'no-healthcheck', kind: 'bool', description: 'Disable any container-specified HEALTHCHECK' },
-];
+export { HEALTH_FLAGS };
 
 const DURATIONS = [
   ['health-interval', 'interval'], ['health-timeout', 'timeout'], ['health-start-period', 'startPeriod'], ['health-start-interval', 'startInterval'],

@@ -9,18 +9,9 @@ import { checkSysctl, type HostConfig } from '@berth/container-config';
 import { InvalidArgumentError } from '@berth/errors';
 import type { FlagDef, ParsedCommand } from './command';
 import { invalidFlagValue } from './command';
+import { NAMESPACE_FLAGS } from './run-flags';
 
-export const NAMESPACE_FLAGS: FlagDef[] = [
-  { name: 'ipc', kind: 'string', description: 'IPC mode to use (private, shareable, host, container:<name|id>)' },
-  { name: 'pid', kind: 'string', description: 'PID namespace to use (host, container:<name|id>)' },
-  { name: 'uts', kind: 'string', description: 'UTS namespace to use (host)' },
-  { name: 'sysctl', kind: 'list', description: 'Sysctl options (namespaced ones: net.*, kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*)' },
-  { name: 'dns', kind: 'list', description: 'Set custom DNS servers' },
-  { name: 'dns-search', kind: 'list', description: 'Set custom DNS search domains' },
-  { name: 'dns-option', kind: 'list', description: 'Set DNS options' },
-  { name: 'group-add', kind: 'list', description: 'Add additional groups to join' },
-  { name: 'oom-score-adj', kind: 'int', description: "Tune host's OOM preferences (-1000 to 1000)" },
-];
+export { NAMESPACE_FLAGS };
 
 const flagOf = (name: string): FlagDef => NAMESPACE_FLAGS.find((f) => f.name === name)!;
 

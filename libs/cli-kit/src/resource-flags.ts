@@ -8,24 +8,10 @@ import {
 } from '@berth/container-config';
 import type { FlagDef, ParsedCommand } from './command';
 import { invalidFlagValue } from './command';
+import { RESOURCE_FLAGS } from './run-flags';
 import { parseBytes } from './units';
 
-export const RESOURCE_FLAGS: FlagDef[] = [
-  { name: 'memory-reservation', kind: 'string', valueName: 'bytes', description: 'Memory soft limit' },
-  { name: 'memory-swappiness', kind: 'int', description: 'Tune container memory swappiness (0 to 100)', default: -1 },
-  { name: 'kernel-memory', kind: 'string', valueName: 'bytes', description: 'Kernel memory limit (accepted and ignored, as by Docker on current kernels)' },
-  { name: 'oom-kill-disable', kind: 'bool', description: 'Disable OOM Killer' },
-  { name: 'cpu-period', kind: 'int', description: 'Limit CPU CFS (Completely Fair Scheduler) period' },
-  { name: 'cpu-quota', kind: 'int', description: 'Limit CPU CFS (Completely Fair Scheduler) quota' },
-  { name: 'cpuset-mems', kind: 'string', description: 'MEMs in which to allow execution (0-3, 0,1)' },
-  { name: 'blkio-weight', kind: 'int', valueName: 'uint16', description: 'Block IO (relative weight), between 10 and 1000, or 0 to disable (default 0)' },
-  { name: 'blkio-weight-device', kind: 'list', description: 'Block IO weight (relative device weight)' },
-  { name: 'device-read-bps', kind: 'list', description: 'Limit read rate (bytes per second) from a device' },
-  { name: 'device-write-bps', kind: 'list', description: 'Limit write rate (bytes per second) to a device' },
-  { name: 'device-read-iops', kind: 'list', description: 'Limit read rate (IO per second) from a device' },
-  { name: 'device-write-iops', kind: 'list', description: 'Limit write rate (IO per second) to a device' },
-  { name: 'shm-size', kind: 'string', valueName: 'bytes', description: 'Size of /dev/shm (default 64m)' },
-];
+export { RESOURCE_FLAGS };
 
 const flagOf = (name: string): FlagDef => RESOURCE_FLAGS.find((f) => f.name === name)!;
 const iops = (v: string): number | undefined => (/^\d{1,15}$/.test(v) ? Number(v) : undefined);

@@ -1,94 +1,29 @@
-// `berth run` / `berth create`: the flag table and the translation of a
-// parsed command line into a RunRequest, the CLI-side mirror of
-// berth.engine.v1.CreateContainerRequest (same fields, camelCase as
+// `berth run` / `berth create`: the translation of a parsed command line
+// into a RunRequest (the flag table is run-flags.ts, re-exported here), the
+// CLI-side mirror of berth.engine.v1.CreateContainerRequest (same fields, camelCase as
 // @grpc/proto-loader presents them). All validation happens here, before the
 // engine is called, so a bad flag never leaves a half-created container.
 import { InvalidArgumentError } from '@berth/errors';
 import { logBounds } from '@berth/cri-log';
 import { parseSecurityOpts } from '@berth/seccomp';
 import { checkCgroupnsMode, checkContainerName, checkDomainname, MIN_MEMORY, parseDeviceCgroupRule, parseDeviceMapping, type ContainerConfig, type HostConfig } from '@berth/container-config';
-import type { CommandDef, FlagDef, ParsedCommand } from './command';
+import type { FlagDef, ParsedCommand } from './command';
 import { invalidFlagValue } from './command';
-import { HEALTH_FLAGS, healthConfigFromFlags } from './health-flags';
-import { RESOURCE_FLAGS, resourcesFromFlags } from './resource-flags';
-import { NAMESPACE_FLAGS, namespaceOptionsFromFlags } from './namespace-flags';
-import { CLIENT_RUN_FLAGS, clientRunOptions } from './client-run-flags';
-import { ULIMIT_FLAG, ulimitsFromFlags } from './ulimit-flags';
-import { MOUNT_FLAG, parseMountFlag } from './mount-flag';
-import { UNSUPPORTED_RUN_FLAGS, refuseUnsupportedRunFlags } from './unsupported-run-flags';
+import { healthConfigFromFlags } from './health-flags';
+import { resourcesFromFlags } from './resource-flags';
+import { namespaceOptionsFromFlags } from './namespace-flags';
+import { clientRunOptions } from './client-run-flags';
+import { ulimitsFromFlags } from './ulimit-flags';
+import { parseMountFlag } from './mount-flag';
+import { refuseUnsupportedRunFlags } from './unsupported-run-flags';
+import { CREATE_COMMAND, RUN_COMMAND, RUN_FLAGS } from './run-flags';
 import {
   checkImageRef, parseCapability, parseCpus, parseCpuset, parseEnvArg, parseEnvFile, parseHostname, parseLabel,
   parseMemory, parseMemorySwap, parseNetworkMode, parsePortSpec, parseRestartPolicy, parseTmpfs, parseUserSpec,
   parseVolumeSpec, type MountSpec,
 } from './opts';
 
-export const RUN_FLAGS: FlagDef[] = [
-  { name: 'detach', short: 'd', kind: 'bool', description: 'Run container in background and print container ID' },
-  { name: 'interactive', short: 'i', kind: 'bool', description: 'Keep STDIN open even if not attached' },
-  { name: 'tty', short: 't', kind: 'bool', description: 'Allocate a pseudo-TTY' },
-  { name: 'rm', kind: 'bool', description: 'Automatically remove the container and its anonymous volumes when it exits' },
-  { name: 'name', kind: 'string', description: 'Assign a name to the container' },
-  { name: 'env', short: 'e', kind: 'list', description: 'Set environment variables (KEY=VALUE, or KEY to copy it from this environment)' },
-  { name: 'env-file', kind: 'list', description: 'Read in a file of environment variables' },
-  { name: 'workdir', short: 'w', kind: 'string', description: 'Working directory inside the container (absolute path)' },
-  { name: 'user', short: 'u', kind: 'string', description: 'Username or UID (format: <name|uid>[:<group|gid>])' },
-  { name: 'hostname', kind: 'string', description: 'Container host name' },
-  { name: 'domainname', kind: 'string', description: 'Container NIS domain name' },
-  { name: 'entrypoint', kind: 'string', description: 'Overwrite the default ENTRYPOINT of the image ("" resets it)' },
-  { name: 'memory', short: 'm', kind: 'string', valueName: 'bytes', description: 'Memory limit (64m, 1g)' },
-  { name: 'memory-swap', kind: 'string', valueName: 'bytes', description: "Swap limit equal to memory plus swap: '-1' to enable unlimited swap" },
-  { name: 'cpus', kind: 'string', valueName: 'decimal', description: 'Number of CPUs' },
-  { name: 'cpu-shares', short: 'c', kind: 'int', description: 'CPU shares (relative weight)' },
-  { name: 'cpuset-cpus', kind: 'string', description: 'CPUs in which to allow execution (0-3, 0,1)' },
-  { name: 'pids-limit', kind: 'int', description: 'Tune container pids limit (set -1 for unlimited)' },
-  { name: 'network', kind: 'string', description: 'Connect a container to a network (bridge, none, host, container:<name|id>, <network>)', default: 'bridge' },
-  { name: 'net', kind: 'string', description: 'Alias of --network', hidden: true },
-  { name: 'publish', short: 'p', kind: 'list', description: "Publish a container's port(s) to the host ([ip:][hostPort:]containerPort[/proto])" },
-  { name: 'volume', short: 'v', kind: 'list', description: 'Bind mount a volume (/host:/ctr[:ro], name:/ctr, /ctr)' },
-  { name: 'tmpfs', kind: 'list', description: 'Mount a tmpfs directory (/path[:size=64m,mode=1777])' },
-  { name: 'read-only', kind: 'bool', description: "Mount the container's root filesystem as read only" },
-  { name: 'init', kind: 'bool', description: 'Run an init inside the container that forwards signals and reaps processes' },
-  { name: 'restart', kind: 'string', description: 'Restart policy to apply when a container exits (no, always, unless-stopped, on-failure[:N])', default: 'no' },
-  { name: 'cap-add', kind: 'list', description: 'Add Linux capabilities' },
-  { name: 'cap-drop', kind: 'list', description: 'Drop Linux capabilities' },
-  { name: 'userns', kind: 'string', description: 'User namespace to use (host, auto)' },
-  { name: 'security-opt', kind: 'list', description: 'Security options (seccomp=<profile.json>|unconfined, no-new-privileges[=true|false])' },
-  { name: 'privileged', kind: 'bool', description: 'Give extended privileges to this container' },
-  { name: 'device', kind: 'list', description: 'Add a host device to the container (HOST[:CONTAINER][:rwm])' },
-  { name: 'device-cgroup-rule', kind: 'list', description: "Add a rule to the cgroup allowed devices list ('c 1:11 rwm')" },
-  { name: 'cgroupns', kind: 'string', description: 'Cgroup namespace to use (host, private)' },
-  { name: 'stop-timeout', kind: 'int', description: 'Timeout (in seconds) to stop a container' },
-  { name: 'stop-signal', kind: 'string', description: 'Signal to stop the container' },
-  { name: 'label', short: 'l', kind: 'list', description: 'Set meta data on a container' },
-  { name: 'log-driver', kind: 'string', description: 'Logging driver for the container (k8s-file; json-file is another name for it)' },
-  { name: 'log-opt', kind: 'list', description: 'Log driver options (max-size=10m: rotate at this size, -1 never; max-file=5: files kept)' },
-  { name: 'pull', kind: 'string', description: 'Pull image before running ("always", "missing", "never")', default: 'missing' },
-  ...HEALTH_FLAGS,
-  ...RESOURCE_FLAGS,
-  ...NAMESPACE_FLAGS,
-  ...CLIENT_RUN_FLAGS,
-  ULIMIT_FLAG,
-  MOUNT_FLAG,
-  ...UNSUPPORTED_RUN_FLAGS,
-];
-
-export const RUN_COMMAND: CommandDef = {
-  name: 'run',
-  usage: '[OPTIONS] IMAGE [COMMAND] [ARG...]',
-  description: 'Create and run a new container from an image',
-  flags: RUN_FLAGS,
-  args: { min: 1 },
-  interspersed: false,
-  examples: ['berth run --rm -it alpine sh', 'berth run -d --name web -p 8080:80 -v web-data:/usr/share/nginx/html nginx:1.27'],
-};
-
-export const CREATE_COMMAND: CommandDef = {
-  ...RUN_COMMAND,
-  name: 'create',
-  description: 'Create a new container',
-  flags: RUN_FLAGS.filter((f) => f.name !== 'detach'),
-  examples: ['berth create --name app -e MODE=prod myapp:1.0'],
-};
+export { CREATE_COMMAND, RUN_COMMAND, RUN_FLAGS };
 
 export interface RunRequest {
   name: string;

@@ -1,9 +1,10 @@
 // run/create's --ulimit NAME=SOFT[:HARD] (container-config ulimits.ts).
 import { parseUlimit, type Ulimit } from '@berth/container-config';
-import type { FlagDef, ParsedCommand } from './command';
+import type { ParsedCommand } from './command';
 import { invalidFlagValue } from './command';
+import { ULIMIT_FLAG } from './run-flags';
 
-export const ULIMIT_FLAG: FlagDef = { name: 'ulimit', kind: 'list', description: 'Ulimit options (NAME=SOFT[:HARD], as in nofile=1024:2048)' };
+export { ULIMIT_FLAG };
 
 /** The --ulimit entries, the last of one name winning (as Docker's map of them). */
 export function ulimitsFromFlags(p: ParsedCommand): Ulimit[] {

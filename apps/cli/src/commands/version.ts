@@ -1,7 +1,7 @@
 // berth version: the client's version and the engine's. Its own module, so
 // the command loads the context and the client only, not every other
 // command's code (it is the start-up floor users time).
-import { formatEach } from '@berth/cli-kit';
+import { formatEach } from '@berth/cli-kit/start';
 import { BERTH_VERSION } from '@berth/kit/client';
 import type { engineV1 } from '@berth/proto';
 import type { Ctx } from '../context';
