@@ -24,7 +24,7 @@ step "C tests (native/)"
 make -s -C native test || status=1
 make -s -C native format-check || status=1
 
-step "vitest: every project and the cross-service tests in test/ (the chaos soak runs apart: npm run test:chaos)"
+step "vitest: every project and the cross-service tests in test/"
 results=$(mktemp)
 npx vitest run --reporter=default --reporter=json --outputFile="$results" "$@" || status=1
 if [ -s "$results" ]; then
@@ -34,4 +34,12 @@ if [ -s "$results" ]; then
   ' "$results" || true
 fi
 rm -f "$results"
+
+# Last and alone: it kills services of its own stack for minutes, and a test
+# beside it would only measure the contention. Skipped when vitest was given a
+# selection (npm test -- <files>); `npm run test:chaos` runs it by itself.
+if [ $# -eq 0 ]; then
+  step "chaos soak: 200 lifecycles in the split layout while a random service is SIGKILLed every few"
+  npx vitest run --config test/chaos.vitest.config.mts || status=1
+fi
 exit $status
