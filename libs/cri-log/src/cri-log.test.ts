@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { lastLogRecords, lastLogTime, logBounds, LogWriter, MAX_RECORD_CONTENT, parseRfc3339Nano, readLog, rfc3339ToNanos, type LogEntry, type ReadLogOptions } from './index';
+import { lastLogRecords, logBounds, LogWriter, MAX_RECORD_CONTENT, parseRfc3339Nano, readLog, rfc3339ToNanos, type LogEntry, type ReadLogOptions } from './index';
 
 let dir: string;
 let path: string;
@@ -312,13 +312,12 @@ describe('LogWriter', () => {
     expect(got).toEqual(Array.from({ length: 60 }, (_, i) => `n${i}\n`));
   });
 
-  it('lastLogTime: the last record of the newest non-empty file; null when there is none', async () => {
-    expect(await lastLogTime(path)).toBeNull();
+  it('lastLogRecords: the newest non-empty file; a record longer than a block; trailing newlines', async () => {
     writeFileSync(`${path}.1`, rec(1, 'stdout', 'F', 'a') + rec(2, 'stdout', 'F', 'b'));
     writeFileSync(path, '');
-    expect(await lastLogTime(path)).toBe(ns(2));
+    expect(await lastLogRecords(path)).toEqual({ time: ns(2), count: 1 });
     writeFileSync(path, rec(3, 'stdout', 'F', 'x'.repeat(200_000)) + '\n\n');
-    expect(await lastLogTime(path)).toBe(ns(3));
+    expect(await lastLogRecords(path)).toEqual({ time: ns(3), count: 1 });
   });
 
   it('lastLogRecords: the last time and how many records at the end carry it, across blocks and rotated files', async () => {

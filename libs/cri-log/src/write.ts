@@ -203,54 +203,6 @@ function ignoreENOENT(e: unknown): void {
 }
 
 /**
- * Time of the last record in the log (the current file, else the newest
- * rotated one that has any): where a copy left off. Reads the end of a file
- * backwards a block at a time until the newline before the last record, then
- * that record's header: bounded memory whatever the record's size. null when
- * the log is empty or missing.
- */
-export async function lastLogTime(path: string, maxFiles = DEFAULT_LOG_MAX_FILES): Promise<bigint | null> {
-  const block = Buffer.allocUnsafe(64 * 1024);
-  for (let i = 0; i < maxFiles; i++) {
-    const p = i === 0 ? path : `${path}.${i}`;
-    let fh: FileHandle;
-    try {
-      fh = await open(p, 'r');
-    } catch {
-      continue;
-    }
-    try {
-      let end = (await fh.stat()).size;
-      // Trailing newlines end the last record; skip them.
-      let recordEnd = -1;
-      let start = -1;
-      while (end > 0 && start < 0) {
-        const from = Math.max(0, end - block.length);
-        const { bytesRead } = await fh.read(block, 0, end - from, from);
-        for (let k = bytesRead - 1; k >= 0; k--) {
-          const nl = block[k] === 10;
-          if (recordEnd < 0) {
-            if (!nl) recordEnd = from + k + 1;
-          } else if (nl) {
-            start = from + k + 1;
-            break;
-          }
-        }
-        end = from;
-      }
-      if (recordEnd < 0) continue; // empty file: try the older one
-      if (start < 0) start = 0;
-      const head = Buffer.alloc(Math.min(64, recordEnd - start));
-      await fh.read(head, 0, head.length, start);
-      return parseRfc3339Nano(head.toString('latin1').split(' ', 1)[0] ?? '');
-    } finally {
-      await fh.close();
-    }
-  }
-  return null;
-}
-
-/**
  * Where a copy of a log left off, exactly: the time of its last record and
  * how many records at its end carry that time (across rotated files). A copy
  * made record by record, in order, from a log whose records of one read share
