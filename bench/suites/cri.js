@@ -17,8 +17,8 @@
 // berth's busybox (`berth image save`) pushed there as IMAGE: critest's e2e
 // busybox:1.29-2 (umoci-built, a tar entry named "/") is refused by berth's
 // layer unpacker. The same with `sleep 2147483647` as its command is
-// containerd's sandbox image (PAUSE), as berth's own pause (berth-init over
-// the same sleep); both are pulled before timing.
+// containerd's sandbox image (PAUSE); berth's pause is its own berth-init
+// --pause. Both images are pulled before timing.
 // Everything is the suite's own: the berth stack (engine.js's startStack:
 // dirs, NATS, cgroup parent, bridge, chains; subnet 10.219.126.0/24),
 // containerd's root, state, socket and config (cgroupfs, overlayfs, runc) in a
@@ -239,7 +239,7 @@ async function run() {
     );
     notes.push(`Timed with crictl (cri-tools v1.26.1), one process per CRI call as a user or script drives it: 3 calls for a pod up, 2 for teardown. crictl's own start (\`crictl --version\`, no call) is ${p(own, 50).toFixed(1)} ms p50 on this machine, the same for both runtimes and included in every row.`);
     notes.push('The image is berth\'s busybox (`berth image save`, from the host\'s busybox-static) pushed to the fixtures\' registry as ' + IMAGE + ' and, with `sleep 2147483647` as its command, as ' + PAUSE + ' (containerd\'s sandbox image): critest\'s own e2e busybox:1.29-2 from scripts/cri-images.sh is refused by berth\'s pull (its umoci-written layer has a tar entry named "/", which the layer unpacker rejects as absolute). containerd runs with restrict_oom_score_adj: this host cannot lower oom_score_adj, and its sandbox default (-998) fails runc create.');
-    notes.push('Rounds interleaved, berth first on even rounds and containerd first on odd ones, after 2 warm-up rounds; the image and containerd\'s pause image are pulled before. Both pods: same pod and container config, cgroup parent /berth-test-k<tag> (cgroupfs), a bridge with host-local addresses (berth: its default network; containerd: CNI bridge + host-local from /usr/lib/cni, no masquerade). The pause process is busybox `sleep 2147483647` on both (berth runs it under berth-init).');
+    notes.push('Rounds interleaved, berth first on even rounds and containerd first on odd ones, after 2 warm-up rounds; the image and containerd\'s pause image are pulled before. Both pods: same pod and container config, cgroup parent /berth-test-k<tag> (cgroupfs), a bridge with host-local addresses (berth: its default network; containerd: CNI bridge + host-local from /usr/lib/cni, no masquerade). The pause process: berth's own `berth-init --pause` (runs nothing, reaps, exits on SIGTERM), containerd's busybox `sleep 2147483647` from its sandbox image.');
   } finally {
     if (ctrd) await ctrd.stop().catch((e) => process.stderr.write(`cri bench: containerd cleanup: ${e.message}\n`));
     if (stack) {
