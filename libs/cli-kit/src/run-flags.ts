@@ -7,7 +7,6 @@
 // its own part of the table from here.
 import type { CommandDef, FlagDef } from './command';
 import { MOUNT_FLAG } from './mount-flag';
-import { UNSUPPORTED_RUN_FLAGS } from './unsupported-run-flags';
 
 export const HEALTH_FLAGS: FlagDef[] = [
   { name: 'health-cmd', kind: 'string', description: 'Command to run to check health' },
@@ -116,7 +115,6 @@ export const RUN_FLAGS: FlagDef[] = [
   ...CLIENT_RUN_FLAGS,
   ULIMIT_FLAG,
   MOUNT_FLAG,
-  ...UNSUPPORTED_RUN_FLAGS,
 ];
 
 export const RUN_COMMAND: CommandDef = {

@@ -15,7 +15,6 @@ import { namespaceOptionsFromFlags } from './namespace-flags';
 import { clientRunOptions } from './client-run-flags';
 import { ulimitsFromFlags } from './ulimit-flags';
 import { parseMountFlag } from './mount-flag';
-import { refuseUnsupportedRunFlags } from './unsupported-run-flags';
 import { CREATE_COMMAND, RUN_COMMAND, RUN_FLAGS } from './run-flags';
 import {
   checkImageRef, parseCapability, parseCpus, parseCpuset, parseEnvArg, parseEnvFile, parseHostname, parseLabel,
@@ -77,7 +76,6 @@ export function buildRunRequest(p: ParsedCommand, env: RunEnv): RunRequest {
   const list = (n: string): string[] => v[n] as string[];
   const has = (n: string): boolean => p.changed.has(n);
 
-  refuseUnsupportedRunFlags(p);
   const [image, ...cmd] = p.args as [string, ...string[]];
   const client = clientRunOptions(p, env.readFile);
   checkImageRef(image);
