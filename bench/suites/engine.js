@@ -5,13 +5,14 @@
 //   - Run to exit through the engine's gRPC API on a warm stack (RunContainer
 //     then WaitContainer, the container removed outside the timing) vs
 //     `runc run` of /bin/true on a busybox bundle;
-//   - 100 containers started concurrently then removed, containers per second,
-//     through the CLI for both (and through one gRPC client for berth).
+//   - 20 and 100 containers started concurrently then removed, containers per
+//     second, through the CLI for both (and through one gRPC client for berth).
 // The suite starts its own stack (own root/run dirs, NATS, cgroup parent,
 // bridge, subnet and chains) and its own Podman (own --root/--runroot, vfs
 // storage, its own network config dir and a network on a 10.219.12x subnet),
 // and removes all of it at the end. Env: BENCH_N (CLI and gRPC runs per case,
-// default 20), BENCH_CONCURRENT (default 100), BENCH_ROUNDS (concurrent rounds,
+// default 20), BENCH_CONCURRENT (comma list of
+// counts, default 20,100), BENCH_ROUNDS (concurrent rounds,
 // default 3), BENCH_CASES (comma list of grpc,cli,concurrent; default all).
 'use strict';
 const { spawn, spawnSync } = require('node:child_process');
@@ -225,7 +226,8 @@ const verdict = (ok) => (ok ? 'met' : 'not met');
 
 async function run() {
   const N = Number(process.env.BENCH_N || 20);
-  const COUNT = Number(process.env.BENCH_CONCURRENT || 100);
+  const COUNTS = (process.env.BENCH_CONCURRENT || '20,100').split(',').map(Number);
+  if (COUNTS.some((c) => !Number.isInteger(c) || c < 1)) throw new Error(`BENCH_CONCURRENT: a comma list of positive counts, got "${process.env.BENCH_CONCURRENT}"`);
   const ROUNDS = Number(process.env.BENCH_ROUNDS || 3);
   const cases = new Set((process.env.BENCH_CASES || 'grpc,cli,concurrent').split(','));
   const tag = crypto.randomBytes(3).toString('hex');
@@ -328,7 +330,7 @@ async function run() {
       notes.push('CLI rows time a fresh process each, as a user types it, from spawn to exit: Node start, the CLI, the gRPC calls, the container, its removal; Podman likewise (runc, cgroupfs, vfs storage of its own, the same busybox image loaded from `berth image save`). Runs are interleaved and their order rotated every round.');
     }
 
-    if (cases.has('concurrent')) {
+    if (cases.has('concurrent')) for (const COUNT of COUNTS) {
       const b = [];
       const g = [];
       const q = [];
@@ -346,7 +348,7 @@ async function run() {
         { metric: `  of which starting ${COUNT} at once`, unit: 'containers/s', berth: median(b.map(startPerSec)), peerName: 'podman', peer: median(q.map(startPerSec)), ratio: median(b.map(startPerSec)) / median(q.map(startPerSec)), better: 'higher' },
         { metric: `${COUNT} started concurrently then removed through one gRPC client, median of ${ROUNDS}`, unit: 'containers/s', berth: median(g.map(perSec)), peerName: 'podman CLI (above)', peer: median(q.map(perSec)), ratio: median(g.map(perSec)) / median(q.map(perSec)), better: 'higher' },
       );
-      notes.push(`Concurrent rows: ${COUNT} \`sleep 600\` containers on the default bridge (berth) / the suite's own network (Podman), all started at once, then removed with one \`rm -f\` (Podman \`rm -f -t 0\`, so neither waits for a stop timeout); containers/s = ${COUNT} / (start + remove time). For containers/s, higher is better (ratio above 1 favours berth).`);
+      if (COUNT === COUNTS[COUNTS.length - 1]) notes.push(`Concurrent rows: ${COUNTS.join(' and ')} \`sleep 600\` containers on the default bridge (berth) / the suite's own network (Podman), all started at once, then removed with one \`rm -f\` (Podman \`rm -f -t 0\`, so neither waits for a stop timeout); containers/s = the count / (start + remove time). For containers/s, higher is better (ratio above 1 favours berth).`);
     }
   } finally {
     if (pm) await pm.stop().catch((e) => process.stderr.write(`engine bench: podman cleanup: ${e.message}\n`));
