@@ -1,8 +1,10 @@
-// gRPC over Node's built-in HTTP/2, for short-lived clients (the `berth` CLI)
-// that talk to berth's unix sockets. Loading @grpc/grpc-js costs a CLI start
-// about 45 ms (its channel, resolver, load-balancer and compression stack)
-// while one CLI command makes one to a few calls on one socket; node:http2
-// is part of Node itself. The wire protocol is grpc/doc/PROTOCOL-HTTP2.md:
+// gRPC over HTTP/2 for short-lived clients (the `berth` CLI) that talk to
+// berth's unix sockets. Loading @grpc/grpc-js costs a CLI start about 45 ms
+// (its channel, resolver, load-balancer and compression stack) and
+// node:http2 another 16-18 ms (it pulls tls, crypto, http...), while one CLI
+// command makes one to a few calls on one socket: the HTTP/2 here is berth's
+// own, over node:net (h2-session.ts, h2-frames.ts, hpack.ts). The wire
+// protocol is grpc/doc/PROTOCOL-HTTP2.md:
 //
 //   request   HEADERS  :method POST, :path /<service>/<Method>, content-type
 //                      application/grpc, te trailers, grpc-timeout, metadata
@@ -16,23 +18,15 @@
 // (BerthClient): promises for unary calls with the same deadline and
 // UNAVAILABLE retry rules, and Node object streams for streaming calls that
 // emit the same berth errors (status-codes.ts) and answer cancel(). Servers
-// stay on grpc-js; compiled.test.ts-style conformance is in h2-client.test.ts,
-// which runs the same calls through both transports against a real server.
-import type * as http2 from 'node:http2';
-import type * as net from 'node:net';
+// stay on grpc-js; h2-client.test.ts runs the same calls through both
+// transports against a real server.
 import { Duplex } from 'node:stream';
 import { compiledServiceDefinition, type CompiledMethod } from '@berth/proto';
 import { fromStatus, GrpcCode, type StatusLike } from './status-codes';
 import type { BerthClient, CallOpts, ClientOptions } from './client';
-
-// node:http2 and node:net are loaded with the first call, not with this
-// module: the CLI's startup snapshot (apps/cli/src/snapshot.ts) holds this
-// module, and a snapshot cannot hold http2's state.
-/* eslint-disable @typescript-eslint/no-require-imports */
-let http2Module: typeof http2 | undefined;
-const h2 = () => (http2Module ??= require('node:http2') as typeof http2);
-const netConnect = (path: string) => (require('node:net') as typeof net).connect(path);
-/* eslint-enable @typescript-eslint/no-require-imports */
+import { ErrorCode } from './h2-frames';
+import { H2Session, type H2SessionError, type H2Stream } from './h2-session';
+import type { HeaderField } from './hpack';
 
 /**
  * A request id for x-request-id (service logs carry it): unique per process
@@ -48,13 +42,22 @@ const MAX_RECEIVE = 64 * 1024 * 1024;
 
 /** Metadata of a status, read as grpc-js's Metadata#get reads it. */
 class StatusMetadata {
-  constructor(private readonly headers: http2.IncomingHttpHeaders) {}
+  constructor(private readonly headers: Headers) {}
   get(key: string): unknown[] {
     const v = this.headers[key.toLowerCase()];
     if (v === undefined) return [];
-    const list = Array.isArray(v) ? v : String(v).split(/,\s*/);
+    const list = v.split(/,\s*/);
     return key.endsWith('-bin') ? list.map((x) => Buffer.from(x, 'base64')) : list;
   }
+}
+
+/** A received header list by name; a repeated name's values joined with ", " (RFC 9110 5.3). */
+type Headers = Record<string, string>;
+
+function headersOf(fields: readonly HeaderField[]): Headers {
+  const out: Headers = Object.create(null) as Headers;
+  for (const [name, value] of fields) out[name] = out[name] === undefined ? value : `${out[name]}, ${value}`;
+  return out;
 }
 
 /** A status error as grpc-js's ServiceError carries it: code, details, metadata. */
@@ -62,15 +65,15 @@ class StatusError extends Error implements StatusLike {
   constructor(
     readonly code: number,
     readonly details: string,
-    readonly metadata: StatusMetadata = new StatusMetadata({}),
+    readonly metadata: StatusMetadata = new StatusMetadata({} as Headers),
   ) {
     super(`${code} ${Object.keys(GrpcCode).find((k) => GrpcCode[k as keyof typeof GrpcCode] === code) ?? code}: ${details}`);
   }
 }
 
 /** grpc-message is percent-encoded (PROTOCOL-HTTP2.md); a malformed one is shown as sent. */
-function decodeMessage(raw: string | string[] | undefined): string {
-  const s = Array.isArray(raw) ? raw.join(',') : raw ?? '';
+function decodeMessage(raw: string | undefined): string {
+  const s = raw ?? '';
   try {
     return decodeURIComponent(s);
   } catch {
@@ -113,12 +116,14 @@ class Deframer {
     const out: Buffer[] = [];
     for (;;) {
       if (this.size < 5) return out;
-      const head = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
-      this.chunks = [head];
-      const length = head.readUInt32BE(1);
-      if (head[0] !== 0) throw new StatusError(GrpcCode.INTERNAL, 'the server sent a compressed message; berth clients ask for none');
+      if (this.chunks[0]!.length < 5) this.chunks = [Buffer.concat(this.chunks)];
+      const first = this.chunks[0]!;
+      const length = first.readUInt32BE(1);
+      if (first[0] !== 0) throw new StatusError(GrpcCode.INTERNAL, 'the server sent a compressed message; berth clients ask for none');
       if (length > MAX_RECEIVE) throw new StatusError(GrpcCode.RESOURCE_EXHAUSTED, `received message larger than max (${length} vs. ${MAX_RECEIVE})`);
+      // Joined only once the whole message is here: a large message arrives in many chunks.
       if (this.size < 5 + length) return out;
+      const head = this.chunks.length === 1 ? first : Buffer.concat(this.chunks);
       out.push(head.subarray(5, 5 + length));
       const rest = head.subarray(5 + length);
       this.chunks = rest.length ? [rest] : [];
@@ -131,45 +136,45 @@ class Deframer {
   }
 }
 
-/** One HTTP/2 connection to one address, opened on first use, reopened after it fails or closes. */
+/** One HTTP/2 connection to one address, opened on first use, reopened after it fails, closes or is told to go away. */
 class Connection {
-  private session?: http2.ClientHttp2Session;
-  private active = 0;
+  private session?: H2Session;
 
   constructor(readonly address: string) {}
 
-  private open(): http2.ClientHttp2Session {
-    if (this.session && !this.session.closed && !this.session.destroyed) return this.session;
-    const socketPath = this.address.slice('unix:'.length);
-    const session = h2().connect('http://localhost', {
-      createConnection: () => netConnect(socketPath),
-      settings: { enablePush: false },
-    });
-    // Stream errors carry the cause; an unhandled session error must not crash the process.
-    session.on('error', () => undefined);
-    session.on('close', () => {
-      if (this.session === session) this.session = undefined;
-    });
-    session.unref();
-    this.session = session;
-    return session;
-  }
-
-  /** Starts a request; the session keeps the process alive only while a call is in flight. */
-  request(headers: http2.OutgoingHttpHeaders): http2.ClientHttp2Stream {
-    const session = this.open();
-    const stream = session.request(headers, { endStream: false });
-    if (this.active++ === 0) session.ref();
-    stream.once('close', () => {
-      if (--this.active === 0 && !session.destroyed) session.unref();
-    });
-    return stream;
+  request(fields: HeaderField[], events: Parameters<H2Session['request']>[1]): H2Stream {
+    if (!this.session?.usable) this.session = new H2Session(this.address.slice('unix:'.length));
+    return this.session.request(fields, events);
   }
 
   close(): void {
     this.session?.close();
     this.session = undefined;
   }
+}
+
+/** RST_STREAM code -> status, as grpc-js maps it (subchannel-call.ts). */
+function statusForReset(code: number): StatusError {
+  switch (code) {
+    case ErrorCode.REFUSED_STREAM:
+      return new StatusError(GrpcCode.UNAVAILABLE, 'Stream refused by server');
+    case ErrorCode.CANCEL:
+      return new StatusError(GrpcCode.CANCELLED, 'Call cancelled');
+    case ErrorCode.ENHANCE_YOUR_CALM:
+      return new StatusError(GrpcCode.RESOURCE_EXHAUSTED, 'Bandwidth exhausted or memory limit exceeded');
+    case ErrorCode.INADEQUATE_SECURITY:
+      return new StatusError(GrpcCode.PERMISSION_DENIED, 'Protocol not secure enough');
+    case ErrorCode.INTERNAL_ERROR:
+      return new StatusError(GrpcCode.INTERNAL, `Received RST_STREAM with code ${code} (Internal server error)`);
+    default:
+      return new StatusError(GrpcCode.INTERNAL, `Received RST_STREAM with code ${code}`);
+  }
+}
+
+/** A connection failure -> status: UNAVAILABLE in grpc-js's words (context.ts reads them), INTERNAL for a protocol error. */
+function statusForSession(e: H2SessionError): StatusError {
+  if (e.kind === 'protocol') return new StatusError(GrpcCode.INTERNAL, `the server broke the HTTP/2 protocol: ${e.message}`);
+  return new StatusError(GrpcCode.UNAVAILABLE, e.message);
 }
 
 /**
@@ -179,9 +184,9 @@ class Connection {
  */
 class H2Call extends Duplex {
   private readonly deframer = new Deframer();
-  private readonly h2: http2.ClientHttp2Stream;
-  private headers: http2.IncomingHttpHeaders = {};
-  private trailers?: http2.IncomingHttpHeaders;
+  private readonly stream: H2Stream;
+  private headers?: Headers;
+  private trailers?: Headers;
   private finished = false;
   private timer?: NodeJS.Timeout;
 
@@ -192,74 +197,76 @@ class H2Call extends Duplex {
     deadline: number,
   ) {
     super({ objectMode: true });
-    const headers: http2.OutgoingHttpHeaders = {
-      ':method': 'POST',
-      ':path': def.path,
-      ':authority': 'localhost',
-      'content-type': 'application/grpc',
-      te: 'trailers',
-      'user-agent': 'berth-h2/1',
-      ...metadata,
-    };
+    const fields: HeaderField[] = [
+      [':method', 'POST'],
+      [':scheme', 'http'],
+      [':path', def.path],
+      [':authority', 'localhost'],
+      ['content-type', 'application/grpc'],
+      ['te', 'trailers'],
+      ['user-agent', 'berth-h2/1'],
+    ];
     if (Number.isFinite(deadline)) {
       const left = deadline - Date.now();
-      headers['grpc-timeout'] = timeoutHeader(left);
+      fields.push(['grpc-timeout', timeoutHeader(left)]);
       this.timer = setTimeout(() => this.fail(new StatusError(GrpcCode.DEADLINE_EXCEEDED, 'Deadline exceeded')), Math.max(0, left));
     }
-    this.h2 = conn.request(headers);
-    this.h2.on('response', (h) => {
-      this.headers = h;
-    });
-    this.h2.on('trailers', (t) => {
-      this.trailers = t;
-    });
-    this.h2.on('data', (chunk: Buffer) => {
-      let messages: Buffer[];
-      try {
-        messages = this.deframer.push(chunk);
-      } catch (e) {
-        this.fail(e as StatusError);
-        return;
-      }
-      for (const m of messages) {
-        let decoded: unknown;
-        try {
-          decoded = this.def.responseDeserialize(m);
-        } catch (e) {
-          this.fail(new StatusError(GrpcCode.INTERNAL, `cannot decode the response: ${(e as Error).message}`));
-          return;
+    for (const [k, v] of Object.entries(metadata)) fields.push([k.toLowerCase(), v]);
+    this.stream = conn.request(fields, {
+      headers: (h, endStream) => {
+        if (this.headers && !endStream) {
+          this.fail(new StatusError(GrpcCode.INTERNAL, 'the server sent a second header block that does not end the call'));
+        } else if (this.headers) {
+          this.trailers = headersOf(h);
+        } else {
+          this.headers = headersOf(h);
         }
-        if (!this.push(decoded)) this.h2.pause();
-      }
-    });
-    this.h2.on('end', () => this.settle());
-    this.h2.on('close', () => this.settle());
-    this.h2.on('error', (err: NodeJS.ErrnoException) => {
-      // A connection that never came up, or went away: the address's error as grpc-js words it.
-      // Streams pending on a session that failed to connect are cancelled with the socket's error as cause.
-      const e = err.code === 'ERR_HTTP2_STREAM_CANCEL' && err.cause instanceof Error ? (err.cause as NodeJS.ErrnoException) : err;
-      const connecting = e.code === 'ECONNREFUSED' || e.code === 'ENOENT' || e.code === 'EACCES' || e.syscall === 'connect';
-      this.fail(new StatusError(GrpcCode.UNAVAILABLE, connecting ? `No connection established. Last error: ${e.message}` : `Connection dropped: ${e.message}`));
+      },
+      data: (chunk) => this.onData(chunk),
+      end: () => this.settle(),
+      reset: (code) => this.fail(statusForReset(code)),
+      error: (e) => this.fail(statusForSession(e)),
     });
   }
 
-  /** The call's end: status from the trailers (or a trailers-only response's headers). */
+  private onData(chunk: Buffer): void {
+    if (this.finished) return;
+    if (!this.headers) {
+      this.fail(new StatusError(GrpcCode.INTERNAL, 'the server sent DATA before its headers'));
+      return;
+    }
+    let messages: Buffer[];
+    try {
+      messages = this.deframer.push(chunk);
+    } catch (e) {
+      this.fail(e as StatusError);
+      return;
+    }
+    for (const m of messages) {
+      let decoded: unknown;
+      try {
+        decoded = this.def.responseDeserialize(m);
+      } catch (e) {
+        this.fail(new StatusError(GrpcCode.INTERNAL, `cannot decode the response: ${(e as Error).message}`));
+        return;
+      }
+      if (!this.push(decoded)) this.stream.pause();
+    }
+  }
+
+  /** The call's end (END_STREAM): status from the trailers, or a trailers-only response's headers. */
   private settle(): void {
     if (this.finished) return;
-    const source = this.trailers ?? (this.headers['grpc-status'] !== undefined ? this.headers : undefined);
+    const headers = this.headers ?? ({} as Headers);
+    const source = this.trailers ?? (headers['grpc-status'] !== undefined ? headers : undefined);
     if (!source) {
-      const http = Number(this.headers[':status'] ?? 0);
-      if (http && http !== 200) {
-        this.fail(new StatusError(codeForHttp(http), `Received HTTP status code ${http}`));
-      } else if (!this.h2.session || this.h2.session.destroyed || this.h2.session.closed) {
-        // The connection went away under the call (a peer that hung up or died): as grpc-js words it.
-        this.fail(new StatusError(GrpcCode.UNAVAILABLE, 'Connection dropped before the call ended'));
-      } else if (this.h2.rstCode && this.h2.rstCode !== h2().constants.NGHTTP2_NO_ERROR) {
-        this.fail(new StatusError(GrpcCode.UNAVAILABLE, `Stream refused by server (RST_STREAM code ${this.h2.rstCode})`));
-      } else if (this.h2.destroyed || this.h2.closed) {
-        this.fail(new StatusError(GrpcCode.UNAVAILABLE, 'Connection dropped before the call ended'));
-      }
-      return; // 'end' before trailers: 'close' settles
+      const http = Number(headers[':status'] ?? 0);
+      this.fail(
+        http && http !== 200
+          ? new StatusError(codeForHttp(http), `Received HTTP status code ${http}`)
+          : new StatusError(GrpcCode.UNKNOWN, 'the server ended the call without a status (no grpc-status trailer)'),
+      );
+      return;
     }
     const code = Number(source['grpc-status']);
     if (code !== GrpcCode.OK) {
@@ -274,14 +281,14 @@ class H2Call extends Duplex {
     clearTimeout(this.timer);
     this.push(null);
     // The server has ended the call: a request side the caller left open is closed too (as grpc-js does).
-    if (!this.h2.destroyed) this.h2.close();
+    this.stream.reset(ErrorCode.NO_ERROR);
   }
 
   private fail(e: StatusError): void {
     if (this.finished) return;
     this.finished = true;
     clearTimeout(this.timer);
-    if (!this.h2.destroyed) this.h2.close(h2().constants.NGHTTP2_CANCEL);
+    this.stream.reset(ErrorCode.CANCEL);
     this.destroy(fromStatus(e));
   }
 
@@ -291,7 +298,7 @@ class H2Call extends Duplex {
   }
 
   override _read(): void {
-    if (this.h2.isPaused()) this.h2.resume();
+    this.stream.resume();
   }
 
   override _write(message: unknown, _enc: BufferEncoding, cb: (e?: Error | null) => void): void {
@@ -302,16 +309,15 @@ class H2Call extends Duplex {
       cb(e as Error);
       return;
     }
-    if (this.finished || this.h2.destroyed) {
+    if (this.finished) {
       cb();
       return;
     }
-    if (this.h2.write(frame(bytes))) cb();
-    else this.h2.once('drain', () => cb());
+    this.stream.write(frame(bytes), () => cb());
   }
 
   override _final(cb: (e?: Error | null) => void): void {
-    if (!this.h2.destroyed) this.h2.end();
+    this.stream.end();
     cb();
   }
 }
@@ -324,7 +330,7 @@ export function h2Serves(addresses: readonly string[]): boolean {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * A typed client over node:http2 for unix-socket addresses, behaving as
+ * A typed client over berth's own HTTP/2 (h2-session.ts) for unix-socket addresses, behaving as
  * client.ts's createClient does: round-robin addresses, a deadline on every
  * call, UNAVAILABLE retried for idempotent methods, typed errors.
  */
