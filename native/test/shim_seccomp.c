@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "tap.h"
@@ -97,6 +99,45 @@ static int dup_either(void)
 	return ok7 && ok8 && no9 ? 0 : 1;
 }
 
+/* Files in dir (the cache's programs; temporaries would show too). */
+static int count_files(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+	while (d && (e = readdir(d)))
+		n += e->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	return d ? n : -1;
+}
+
+/* Puts the program compiled from `program_of` into dir under the key (and
+ * name) of `key_of`: what a later prepare of `key_of` finds there. */
+static int plant(const char *dir, const char *key_of, const char *program_of)
+{
+	char text[8192], name[32];
+	struct buf key = { 0 };
+	int dirfd;
+
+	snprintf(text, sizeof text, MIN "%s", key_of);
+	if (parse(CONFIG_CONTAINER, text) < 0 || cache_key(&cfg.seccomp, &key) < 0)
+		return -1;
+	snprintf(name, sizeof name, "%016llx", fnv1a(key.p, key.len));
+	snprintf(text, sizeof text, MIN "%s", program_of);
+	if (parse(CONFIG_CONTAINER, text) < 0 || (cfg.seccomp.cache_dir = NULL, seccomp_prepare(&cfg.seccomp)) < 0)
+		return -1;
+	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0)
+		return -1;
+	cache_store(dirfd, name, &key);
+	close(dirfd);
+	free(key.p);
+	free(prepared);
+	prepared = NULL;
+	return 0;
+}
+
 int main(void)
 {
 	struct seccomp_spec *s = &cfg.seccomp;
@@ -142,7 +183,7 @@ int main(void)
 	CHECK(parse(CONFIG_CONTAINER, MIN "seccomp\tSCMP_ACT_ALLOW\t-\nseccomp-syscall\tno_such_syscall_anywhere\tSCMP_ACT_ERRNO\t1\nseccomp-syscall\tmkdir\tSCMP_ACT_ALLOW\t-\n") == 0 &&
 		      seccomp_prepare(&cfg.seccomp) == 0,
 	      "unknown syscall names skipped; a rule with the default action dropped (%s)", shim_err);
-	seccomp_release(prepared);
+	free(prepared);
 	prepared = NULL;
 
 	/* Loaded: behaviour in a child. */
@@ -156,6 +197,52 @@ int main(void)
 	      "filter mode 2 in /proc/self/status, with x86/x32 added");
 	CHECK(under_filter("seccomp\tSCMP_ACT_ALLOW\t-\nseccomp-syscall\tdup\tSCMP_ACT_ERRNO\t1\t0\tSCMP_CMP_NE\t7\t0\t0\tSCMP_CMP_NE\t8\t0\n", dup_either) == 1,
 	      "two conditions on one argument are separate rules: dup(7) hits the 'not 8' rule");
+
+	/* The cache of compiled programs (seccomp-cache). */
+	{
+		char base[] = "/tmp/berth-seccomp-cache-XXXXXX", dir[4200], a[4600], b[512], tmp[5200];
+		struct stat st;
+		CHECK(mkdtemp(base) != NULL, "cache test dir");
+		snprintf(dir, sizeof dir, "%s/c", base);
+		snprintf(a, sizeof a, "seccomp-cache\t%s\nseccomp\tSCMP_ACT_ALLOW\t-\nseccomp-syscall\tmkdir\tSCMP_ACT_ERRNO\t1\nseccomp-syscall\tmkdirat\tSCMP_ACT_ERRNO\t1\n", dir);
+		snprintf(b, sizeof b, "seccomp\tSCMP_ACT_ALLOW\t-\nseccomp-syscall\tmkdir\tSCMP_ACT_ERRNO\t38\nseccomp-syscall\tmkdirat\tSCMP_ACT_ERRNO\t38\n");
+		CHECK(parse(CONFIG_CONTAINER, MIN "seccomp-cache\trelative\n") < 0 && strstr(shim_err, "seccomp-cache: expected the absolute path"),
+		      "seccomp-cache wants an absolute path");
+		CHECK(under_filter(a, mkdir_refused) == 0, "with a cache: a miss compiles the filter, which works");
+		CHECK(count_files(dir) == 1 && stat(dir, &st) == 0 && (st.st_mode & 0777) == 0700,
+		      "the miss left one program, in a 0700 directory it made (%d files)", count_files(dir));
+		CHECK(under_filter(a, mkdir_refused) == 0 && count_files(dir) == 1, "a hit loads the same filter and adds nothing");
+		/* What is loaded on a hit is the cached program: another one
+		 * planted under this profile's key shows in the child. */
+		CHECK(plant(dir, a, b) == 0 && count_files(dir) == 1 && under_filter(a, mkdir_enosys) == 0, "a hit loads the cached program");
+		/* A file whose key is another profile's is never used. */
+		snprintf(tmp, sizeof tmp, "seccomp-cache\t%s\n%s", dir, b);
+		{
+			/* b's key, stored under a's name: plant writes under key_of's
+			 * name, so rename it over a's. */
+			char text[16384], na[32], nb[32], pa[4300], pb[4300];
+			struct buf ka = { 0 }, kb = { 0 };
+			snprintf(text, sizeof text, MIN "%s", a);
+			parse(CONFIG_CONTAINER, text);
+			cache_key(&cfg.seccomp, &ka);
+			snprintf(text, sizeof text, MIN "%s", tmp);
+			parse(CONFIG_CONTAINER, text);
+			cache_key(&cfg.seccomp, &kb);
+			snprintf(na, sizeof na, "%016llx", fnv1a(ka.p, ka.len));
+			snprintf(nb, sizeof nb, "%016llx", fnv1a(kb.p, kb.len));
+			snprintf(pa, sizeof pa, "%s/%s", dir, na);
+			snprintf(pb, sizeof pb, "%s/%s", dir, nb);
+			CHECK(plant(dir, tmp, b) == 0 && rename(pb, pa) == 0 && under_filter(a, mkdir_refused) == 0,
+			      "a cache file built from another profile is not used (a collision can only miss)");
+			free(ka.p);
+			free(kb.p);
+		}
+		/* A directory others may write to is not trusted. */
+		CHECK(plant(dir, a, b) == 0 && chmod(dir, 0777) == 0 && under_filter(a, mkdir_refused) == 0,
+		      "a cache directory writable by others is not used");
+		snprintf(tmp, sizeof tmp, "rm -rf '%s'", base);
+		CHECK(system(tmp) == 0, "cache test dir removed");
+	}
 
 	return tap_done();
 }

@@ -7,6 +7,8 @@
 //   ${run}/<type>ns/<id>           namespace handles
 //   ${run}/namespaces-meta/<id>/   this layer's own per-container files:
 //                                  annotations.json, exit-published
+//   ${run}/namespaces-seccomp/     the shim's compiled seccomp programs, one
+//                                  file per profile (docs/design/shim.md)
 //   ${root}/namespaces/logs/       CRI logs (docker logs survives a reboot)
 //
 // Exit events: every container that is not stopped gets one watcher (a
@@ -192,11 +194,14 @@ export const namespacesModule: ServiceModule = {
   async start(ctx) {
     const root = join(ctx.paths.run, 'namespaces');
     const logDir = join(stateDir('namespaces', ctx.paths), 'logs');
+    const seccompCacheDir = join(ctx.paths.run, 'namespaces-seccomp');
     mkdirSync(root, { recursive: true, mode: 0o700 });
     mkdirSync(logDir, { recursive: true, mode: 0o700 });
-    // Also when an older berth made them (logs hold what containers print).
-    for (const d of [root, logDir]) chmodSync(d, 0o700);
-    const runtime = new Runtime<ContainerSpec, ProcessSpec>({ root, runDir: ctx.paths.run, logDir, shim: berthShim() });
+    mkdirSync(seccompCacheDir, { recursive: true, mode: 0o700 });
+    // Also when an older berth made them (logs hold what containers print;
+    // the shim trusts a seccomp cache no one else may write).
+    for (const d of [root, logDir, seccompCacheDir]) chmodSync(d, 0o700);
+    const runtime = new Runtime<ContainerSpec, ProcessSpec>({ root, runDir: ctx.paths.run, logDir, shim: berthShim({ seccompCacheDir }) });
     const meta = new MetaStore(join(ctx.paths.run, 'namespaces-meta'));
     const watcher = new ExitWatcher(runtime, meta, ctx);
 

@@ -135,6 +135,13 @@ describe('serializeShimConfig: seccomp', () => {
     expect(serializeShimConfig(defaultSpec('/r', ['true']))).not.toMatch(/^seccomp/m);
   });
 
+  it('names the seccomp cache directory only when there is a filter to cache', () => {
+    const spec = withDefaults({ process: { args: ['true'] }, root: { path: '/r' }, linux: { seccomp: { defaultAction: 'SCMP_ACT_ALLOW' } } });
+    expect(serializeShimConfig(spec, { seccompCacheDir: '/run/berth/namespaces-seccomp' })).toMatch(/^seccomp-cache\t\/run\/berth\/namespaces-seccomp$/m);
+    expect(serializeShimConfig(spec)).not.toMatch(/^seccomp-cache/m);
+    expect(serializeShimConfig(defaultSpec('/r', ['true']), { seccompCacheDir: '/c' })).not.toMatch(/^seccomp/m);
+  });
+
   it('refuses a malformed filter, naming the part', () => {
     const spec = withDefaults({ process: { args: ['true'] }, root: { path: '/r' } });
     spec.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_ERRNO', args: [{ index: 9, value: 0, op: 'SCMP_CMP_EQ' }] }] };

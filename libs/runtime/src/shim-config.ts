@@ -70,8 +70,19 @@ function seccompLines(s: LinuxSeccomp): string[] {
   return lines;
 }
 
+/** What the binding adds to every create config besides the spec. */
+export interface ShimConfigOptions {
+  /**
+   * Where the shim keeps compiled seccomp programs (a directory only the
+   * service's user may write; made 0700 when missing): compiling Docker's
+   * default profile costs every create and exec 10-15 ms, reading it back a
+   * file read (docs/design/shim.md, "seccomp").
+   */
+  seccompCacheDir?: string;
+}
+
 /** The config text for `berth-shim create` (validates the spec first). */
-export function serializeShimConfig(spec: ContainerSpec): string {
+export function serializeShimConfig(spec: ContainerSpec, opts: ShimConfigOptions = {}): string {
   validateSpec(spec);
   const lines = [formatLine(['berth-shim-config', '1']), ...processLines(spec.process)];
   const linux = spec.linux;
@@ -98,7 +109,10 @@ export function serializeShimConfig(spec: ContainerSpec): string {
     const mode = (d.fileMode ?? 0o666).toString(8).padStart(4, '0');
     lines.push(formatLine(['device', d.path, d.type, String(d.major), String(d.minor), mode, String(d.uid ?? 0), String(d.gid ?? 0), d.hostPath ?? d.path]));
   }
-  if (linux.seccomp) lines.push(...seccompLines(linux.seccomp));
+  if (linux.seccomp) {
+    lines.push(...seccompLines(linux.seccomp));
+    if (opts.seccompCacheDir) lines.push(formatLine(['seccomp-cache', opts.seccompCacheDir]));
+  }
   return lines.join('');
 }
 
@@ -120,8 +134,8 @@ async function writeAtomic(path: string, text: string): Promise<void> {
 }
 
 /** Writes <stateDir>/config for `berth-shim create <stateDir>`. */
-export async function writeShimConfig(stateDir: string, spec: ContainerSpec): Promise<void> {
-  await writeAtomic(resolve(stateDir, 'config'), serializeShimConfig(spec));
+export async function writeShimConfig(stateDir: string, spec: ContainerSpec, opts: ShimConfigOptions = {}): Promise<void> {
+  await writeAtomic(resolve(stateDir, 'config'), serializeShimConfig(spec, opts));
 }
 
 /** Writes an exec config for `berth-shim exec <stateDir> <path>`. */
@@ -143,6 +157,6 @@ export function initBinaryPath(): string {
 }
 
 /** The binding the Runtime drives berth-shim through (see shim-binding.ts). */
-export function berthShim(): ShimBinding<ContainerSpec, ProcessSpec> {
-  return { path: shimBinaryPath(), writeConfig: writeShimConfig, writeExecConfig, start: releaseInit };
+export function berthShim(opts: ShimConfigOptions = {}): ShimBinding<ContainerSpec, ProcessSpec> {
+  return { path: shimBinaryPath(), writeConfig: (dir, spec) => writeShimConfig(dir, spec, opts), writeExecConfig, start: releaseInit };
 }

@@ -5,13 +5,13 @@
 // shim exits and its exit status can be read (as the monitor does).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MNT, MS, mount, setChildSubreaper, umount, waitpidNoHang, type WaitStatus } from '@berth/sys';
 import { DEFAULT_CAPABILITIES, ALL_CAPABILITIES, defaultSpec, defaultMounts as defaultMountsFor, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, withDefaults, type ContainerSpec, type ContainerSpecInput, type ProcessSpec } from './spec';
-import { initBinaryPath, shimBinaryPath, writeExecConfig, writeShimConfig } from './shim-config';
+import { initBinaryPath, shimBinaryPath, writeExecConfig, writeShimConfig, type ShimConfigOptions } from './shim-config';
 import { makeBusyboxRootfs, type BusyboxRootfs } from './testing/busybox-rootfs';
 import { defaultProfile, resolveProfile, type LinuxSeccomp } from '@berth/seccomp';
 
@@ -86,10 +86,10 @@ class Container {
   pid = 0;
   private constructor(readonly stateDir: string, readonly spec: ContainerSpec) {}
 
-  static async create(spec: ContainerSpec, extra: string[] = []): Promise<{ container: Container; run: Run & { child: ChildProcess } }> {
+  static async create(spec: ContainerSpec, extra: string[] = [], opts: ShimConfigOptions = {}): Promise<{ container: Container; run: Run & { child: ChildProcess } }> {
     const stateDir = mkdtempSync(join(tmpdir(), 'berth-state-'));
     const c = new Container(stateDir, spec);
-    await writeShimConfig(stateDir, spec);
+    await writeShimConfig(stateDir, spec, opts);
     const run = await runShim(['create', stateDir, ...extra]);
     run.child.stdout!.on('data', (d: Buffer) => (c.stdout += d.toString()));
     run.child.stderr!.on('data', (d: Buffer) => (c.stderr += d.toString()));
@@ -147,8 +147,8 @@ class Container {
 }
 
 /** Creates, starts and waits for a container; returns its output and status. */
-async function runContainer(spec: ContainerSpec): Promise<{ status: WaitStatus; stdout: string; stderr: string; container: Container }> {
-  const { container, run } = await Container.create(spec);
+async function runContainer(spec: ContainerSpec, opts: ShimConfigOptions = {}): Promise<{ status: WaitStatus; stdout: string; stderr: string; container: Container }> {
+  const { container, run } = await Container.create(spec, [], opts);
   try {
     expect(run.code, `create failed: ${run.stderr}`).toBe(0);
     expect(container.start().code).toBe(0);
@@ -983,6 +983,39 @@ describe('berth-shim seccomp', () => {
     expect(asUser.stdout.split('\n').map((l) => l.trim())).toEqual(['NoNewPrivs:\t1', 'Seccomp:\t2', 'REFUSED', '']);
     const none = await runContainer(spec({ process: { args: ['sh', '-c', script] } }));
     expect(none.stdout.split('\n').map((l) => l.trim())).toEqual(['NoNewPrivs:\t0', 'Seccomp:\t0', 'MADE', '']);
+  });
+
+  it('keeps each compiled filter in the seccomp cache (0700, one file per profile) and loads it again in the next create and in an exec', async () => {
+    const base = mkdtempSync(join(tmpdir(), 'berth-seccomp-cache-'));
+    const cache = join(base, 'c');
+    const lines = (out: string) => out.split('\n').map((l) => l.trim());
+    try {
+      const first = await runContainer(spec({ process: { args: ['sh', '-c', script] }, linux: { seccomp: denyMkdir } }), { seccompCacheDir: cache });
+      expect(first.status.code, first.stderr).toBe(0);
+      expect(lines(first.stdout)).toEqual(['NoNewPrivs:\t0', 'Seccomp:\t2', 'REFUSED', '']);
+      expect(readdirSync(cache)).toHaveLength(1);
+      expect(statSync(cache).mode & 0o777).toBe(0o700);
+      const { container, run } = await Container.create(
+        spec({ process: { args: ['sh', '-c', `${script}; exec sleep 1000`] }, linux: { seccomp: denyMkdir } }), [], { seccompCacheDir: cache });
+      try {
+        expect(run.code, run.stderr).toBe(0);
+        expect(container.start().code).toBe(0);
+        for (let i = 0; i < 300 && !/MADE|REFUSED/.test(container.stdout); i++) await sleep(10);
+        expect(lines(container.stdout).slice(0, 3)).toEqual(['NoNewPrivs:\t0', 'Seccomp:\t2', 'REFUSED']);
+        const e = await container.exec({ args: ['sh', '-c', script], env: ['PATH=/bin'], cwd: '/', user: { uid: 0, gid: 0 } });
+        expect(e.code, e.stderr).toBe(0);
+        expect(lines(e.stdout)).toEqual(['NoNewPrivs:\t0', 'Seccomp:\t2', 'REFUSED', '']);
+      } finally {
+        await container.destroy();
+      }
+      expect(readdirSync(cache)).toHaveLength(1);
+      const enosys: LinuxSeccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 38 }] };
+      const other = await runContainer(spec({ process: { args: ['sh', '-c', 'mkdir /tmp/made 2>&1 || true'] }, linux: { seccomp: enosys } }), { seccompCacheDir: cache });
+      expect(other.stdout).toMatch(/not implemented/i);
+      expect(readdirSync(cache)).toHaveLength(2);
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
   });
 });
 

@@ -411,6 +411,12 @@ static int parse_seccomp_directive(struct seccomp_spec *s, char **f, int n, cons
 		s->enabled = true;
 		return parse_seccomp_action(f[1], f[2], where, d, &s->default_action, &s->default_ret);
 	}
+	if (strcmp(d, "seccomp-cache") == 0) {
+		if (n != 2 || f[1][0] != '/')
+			return BAD("%s: seccomp-cache: expected the absolute path of a directory", where);
+		s->cache_dir = f[1];
+		return 0;
+	}
 	if (strcmp(d, "seccomp-arch") == 0 || strcmp(d, "seccomp-flag") == 0) {
 		bool arch = d[8] == 'a';
 		if (n != 2 || !f[1][0])

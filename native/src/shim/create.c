@@ -58,8 +58,6 @@ static int init_setup(struct create_ctx *x)
 	if (rootfs_finalize(c) < 0)
 		return -1;
 	umask(022);
-	if (seccomp_prepare(&c->seccomp) < 0)
-		return -1;
 	if (process_apply_early(&c->process) < 0 || process_apply_creds(&c->process) < 0)
 		return -1;
 	return 0;
@@ -250,6 +248,10 @@ int cmd_create(int argc, char **argv)
 	snprintf(x.fifo_path, sizeof x.fifo_path, "%s/exec.fifo", x.state_dir);
 	snprintf(x.pid_path, sizeof x.pid_path, "%s/pid", x.state_dir);
 	if (config_load(cfg_path, CONFIG_CONTAINER, &x.config) < 0)
+		goto fail;
+	/* Built (or read from the cache) here, in the host's mount namespace,
+	 * before anything is forked: the init inherits the program. */
+	if (seccomp_prepare(&x.config.seccomp) < 0)
 		goto fail;
 	if (x.config.process.terminal && !console) {
 		fail_errno(EINVAL, "terminal: the config asks for a terminal but no --console-socket was given");

@@ -175,6 +175,9 @@ int cmd_exec(int argc, char **argv)
 		fail_errno(EINVAL, "terminal: the exec config asks for a terminal but no --console-socket was given");
 		goto fail;
 	}
+	/* Before the fork, in the host's mount namespace (the cache is there). */
+	if (seccomp_prepare(&c.seccomp) < 0)
+		goto fail;
 	snprintf(path, sizeof path, "%s/pid", state);
 	if (read_int_file(path, &init) < 0) {
 		fail("exec: read the init's pid from %s", path);
@@ -259,7 +262,7 @@ int cmd_exec(int argc, char **argv)
 				child_fail(errp[1], false);
 			}
 		}
-		if (seccomp_prepare(&c.seccomp) < 0 || process_apply_early(&c.process) < 0)
+		if (process_apply_early(&c.process) < 0)
 			child_fail(errp[1], false);
 		if (c.process.terminal && terminal_setup(console_fd, false) < 0)
 			child_fail(errp[1], false);

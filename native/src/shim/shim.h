@@ -119,6 +119,7 @@ struct seccomp_spec {
 	int narches, nflags;
 	struct seccomp_rule_spec *rules;
 	int nrules;
+	char *cache_dir; /* `seccomp-cache`: compiled programs kept here, or NULL */
 };
 
 /* OCI linux.devices[]: a node made inside the root (mknod; in a user
@@ -192,9 +193,12 @@ int process_exec(const struct process_spec *p);
 /* 127 for ENOENT/ENOTDIR, 126 otherwise (Docker's convention). */
 int exec_exit_code(int err);
 
-/* seccomp.c. seccomp_prepare builds the filter in memory (a profile the
- * kernel or libseccomp refuses fails here, naming the directive; syscall
- * names unknown to libseccomp are skipped, as runc does); seccomp_load_prepared
+/* seccomp.c. seccomp_prepare builds the filter's BPF program in memory, or
+ * takes it from s->cache_dir (a profile the kernel or libseccomp refuses
+ * fails here, naming the directive; syscall names unknown to libseccomp are
+ * skipped, as runc does); the shim's parent calls it before forking, so the
+ * children inherit the program and the cache is read in the host's mount
+ * namespace. seccomp_load_prepared
  * loads it (0 when none was prepared). Loading needs no_new_privs or
  * CAP_SYS_ADMIN, hence runc's order: with no_new_privs right before execve,
  * otherwise before the capabilities are dropped (process_apply_creds). */
