@@ -110,6 +110,30 @@ describe.each(transports)('client transport %s', (_name, make) => {
     expect(replies).toEqual(['X', 'Y']);
   });
 
+  it('sends a client stream larger than the server\'s windows whole, and runs concurrent calls on one client side by side', async () => {
+    paths = tempPaths();
+    const host = await start();
+    const c = client([`unix:${host.info.socket}`]);
+    // 1.5 MiB in 48 KiB messages: past grpc-js's 64 KiB stream and connection windows and its 16 KiB frames.
+    const { stream, response } = c.Collect();
+    const parts = Array.from({ length: 32 }, (_, i) => String.fromCharCode(97 + (i % 26)).repeat(48 * 1024));
+    for (const p of parts) {
+      if (!stream.write({ message: p })) await new Promise((r) => stream.once('drain', r));
+    }
+    stream.end();
+    const got = (await response) as { message: string };
+    expect(got.message.length).toBe(32 * 48 * 1024);
+    expect(got.message).toBe(parts.join(''));
+
+    // A slow call started first ends after fast ones started later: they are not queued behind it.
+    const order: string[] = [];
+    const slow = c.Say({ message: 'slow', delayMs: 300 }).then((r) => order.push(r.message));
+    const fast = Array.from({ length: 5 }, (_, i) => c.SayOnce({ message: `fast-${i}` }).then((r) => order.push(r.message)));
+    await Promise.all([slow, ...fast]);
+    expect(order.at(-1)).toBe('slow');
+    expect(order.slice(0, 5).sort()).toEqual(['fast-0', 'fast-1', 'fast-2', 'fast-3', 'fast-4']);
+  });
+
   it('enforces the deadline and cancels on request', async () => {
     paths = tempPaths();
     const host = await start();

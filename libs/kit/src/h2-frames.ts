@@ -157,12 +157,18 @@ export function encodeHeaderBlock(streamId: number, block: Buffer, endStream: bo
  * `maxFrameSize` (what this side announced as SETTINGS_MAX_FRAME_SIZE) is a
  * FRAME_SIZE_ERROR (RFC 9113 4.2), found from its header alone: nothing
  * waits for, or buffers, the payload of a frame that may not be sent.
+ * With `firstType`, the first frame must be of that type (a server's
+ * preface is SETTINGS, RFC 9113 3.4): checked before its length, so a peer
+ * that is not HTTP/2 at all is named as such.
  */
 export class FrameReader {
   private chunks: Buffer[] = [];
   private buffered = 0;
 
-  constructor(private readonly maxFrameSize = DEFAULT_MAX_FRAME_SIZE) {}
+  constructor(
+    private readonly maxFrameSize = DEFAULT_MAX_FRAME_SIZE,
+    private firstType?: number,
+  ) {}
 
   /** Adds bytes and returns the frames now complete; throws H2ProtocolError on an oversized frame. */
   push(chunk: Buffer): Frame[] {
@@ -174,6 +180,15 @@ export class FrameReader {
       if (head.length < FRAME_HEADER) {
         head = Buffer.concat(this.chunks);
         this.chunks = [head];
+      }
+      if (this.firstType !== undefined) {
+        if (head[3] !== this.firstType) {
+          throw new H2ProtocolError(
+            ErrorCode.PROTOCOL_ERROR,
+            `the server's first frame is type 0x${head[3]!.toString(16)}, not 0x${this.firstType.toString(16)} (SETTINGS): is it an HTTP/2 (gRPC) server?`,
+          );
+        }
+        this.firstType = undefined;
       }
       const length = head.readUIntBE(0, 3);
       if (length > this.maxFrameSize) {

@@ -262,7 +262,7 @@ export class H2Stream {
 /** An HTTP/2 connection to one unix socket, opened at construction. */
 export class H2Session {
   private readonly socket: net.Socket;
-  private readonly reader = new FrameReader(DEFAULT_MAX_FRAME_SIZE);
+  private readonly reader = new FrameReader(DEFAULT_MAX_FRAME_SIZE, FrameType.SETTINGS);
   private readonly decoder = new HpackDecoder(HEADER_TABLE_SIZE, MAX_HEADER_LIST);
   private readonly streams = new Map<number, H2Stream>();
   private nextId = 1;
@@ -432,9 +432,8 @@ export class H2Session {
 
   private onFrame(f: Frame): void {
     if (!this.sawSettings) {
-      if (f.type !== FrameType.SETTINGS || f.flags & Flag.ACK) {
-        throw new H2ProtocolError(ErrorCode.PROTOCOL_ERROR, `the server's first frame is type 0x${f.type.toString(16)}, not SETTINGS: is it an HTTP/2 (gRPC) server?`);
-      }
+      // The reader has checked the type (the server's preface); an acknowledgement cannot be first.
+      if (f.flags & Flag.ACK) throw new H2ProtocolError(ErrorCode.PROTOCOL_ERROR, "the server's first frame is a SETTINGS acknowledgement, not its own SETTINGS");
       this.sawSettings = true;
     }
     if (this.partial && f.type !== FrameType.CONTINUATION) {
