@@ -2,7 +2,11 @@
 // costs ~2.5 ms per MiB on the main thread, a quarter of what unpacking a
 // layer of small files spends there; a worker takes it off the thread that
 // makes the syscalls. One worker per process, shared by every apply and
-// unref'd (it never keeps the process alive). Chunks are copied into a fresh
+// unref'd (it never keeps the process alive). It exits once no hash has been
+// open for IDLE_EXIT_MS: an idle worker is a whole isolate (~10 MiB resident,
+// docs/design/memory.md) that a service held forever after its first pull;
+// the layers of one pull come back to back and share it, and starting one
+// again costs ~30 ms of a pull. Chunks are copied into a fresh
 // ArrayBuffer and transferred: the caller's buffers may be slices of a pool
 // (zlib's output, net sockets) and must not be detached.
 import { Worker } from 'node:worker_threads';
@@ -26,10 +30,42 @@ parentPort.on('message', (m) => {
 });
 `;
 
+/** How long the worker outlives the last open hash. */
+export const IDLE_EXIT_MS = 5_000;
+
 let worker: Worker | null = null;
 let nextId = 1;
 const waiting = new Map<number, { resolve: (hex: string) => void; reject: (e: Error) => void }>();
 let busy = 0;
+/** Hashes started and not yet digested or discarded. */
+let open = 0;
+let idleTimer: NodeJS.Timeout | undefined;
+
+/** Whether the shared worker thread exists (it exits when idle). */
+export function hashWorkerRunning(): boolean {
+  return worker !== null;
+}
+
+function opened(): void {
+  open++;
+  if (idleTimer) clearTimeout(idleTimer);
+  idleTimer = undefined;
+}
+
+function settled(): void {
+  if (--open > 0) return;
+  idleTimer = setTimeout(retire, IDLE_EXIT_MS);
+  idleTimer.unref();
+}
+
+function retire(): void {
+  idleTimer = undefined;
+  const w = worker;
+  if (!w || open > 0) return;
+  // Nothing is waiting on it (every hash settled): a new hash starts a new one.
+  worker = null;
+  void w.terminate();
+}
 
 function shared(): Worker {
   if (worker) return worker;
@@ -53,8 +89,13 @@ function shared(): Worker {
 /** An incremental sha256 whose work happens on the shared worker. */
 export class OffThreadSha256 {
   private readonly id = nextId++;
-  private readonly w = shared();
+  private readonly w: Worker;
   private finished = false;
+
+  constructor() {
+    opened();
+    this.w = shared();
+  }
 
   update(chunk: Buffer): void {
     const copy = new Uint8Array(chunk);
@@ -63,17 +104,30 @@ export class OffThreadSha256 {
 
   /** "sha256:<hex>" of everything passed to update. */
   digest(): Promise<string> {
+    const counted = !this.finished; // a discarded hash was settled already
     this.finished = true;
     if (busy++ === 0) this.w.ref();
     return new Promise((resolve, reject) => {
-      waiting.set(this.id, { resolve: (hex) => resolve(`sha256:${hex}`), reject });
+      waiting.set(this.id, {
+        resolve: (hex) => {
+          if (counted) settled();
+          resolve(`sha256:${hex}`);
+        },
+        reject: (e) => {
+          if (counted) settled();
+          reject(e);
+        },
+      });
       this.w.postMessage({ t: 'd', id: this.id });
     });
   }
 
   /** Drops the state of an abandoned hash. */
   discard(): void {
-    if (!this.finished) this.w.postMessage({ t: 'x', id: this.id });
+    if (!this.finished) {
+      this.w.postMessage({ t: 'x', id: this.id });
+      settled();
+    }
     this.finished = true;
   }
 }
