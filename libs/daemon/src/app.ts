@@ -4,6 +4,7 @@ import { berthPaths, type ServiceModule } from '@berth/kit';
 import { natsFromEnv } from '@berth/events';
 import { natsEnv, resolveNats } from './nats';
 import { runServices } from './run';
+import { trimWhenSettled } from './settle';
 import { lowerOomScore } from './supervisor';
 
 export interface AppOptions {
@@ -52,6 +53,9 @@ export async function runApp(modules: ServiceModule[], opts: AppOptions = {}): P
     for (const h of stack.hosts) {
       process.stderr.write(`berth ${h.info.name}: serving on ${h.info.socket}${h.info.metricsUrl ? `, metrics ${h.info.metricsUrl}` : ''}\n`);
     }
+    // What start-up freed goes back to the kernel once it is over (settle.ts).
+    const log = stack.hosts[0]?.log;
+    trimWhenSettled((released, ms) => log?.debug({ released, ms }, 'start-up memory returned (malloc_trim)'));
   } catch (e) {
     await stopNats();
     throw e;

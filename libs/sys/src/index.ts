@@ -19,3 +19,4 @@ export { spawnHelper, type SpawnedHelper } from './spawn';
 export { traverseGroups, hasTraverseGroups, setTraverseGroups, grantTraverse, revokeTraverse, closeDir } from './posix-acl';
 export { loadDeviceProgram, attachDeviceProgram, detachDeviceProgram, queryDevicePrograms, deviceProgramFdById, replaceDevicePrograms, BPF_F, BPF_CGROUP_DEVICE } from './bpf';
 export { openContainerFile, readContainerChunk, readContainerFile, CONTAINER_READ_TIMEOUT_MS, type ContainerFile, type ContainerFileOptions } from './container-file';
+export { mallocTrim } from './malloc';
