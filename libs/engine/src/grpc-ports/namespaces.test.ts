@@ -113,6 +113,36 @@ describe('grpc namespaces port: the container log', () => {
     await port.close();
   });
 
+  it('the copy of the log follows from create (before Start): a quick exit finds it streaming, and wait() reports the exit with every line copied', async () => {
+    const t = (i: number) => `2026-01-01T00:00:0${i}.000000000Z`;
+    const c = clients();
+    let exited!: () => void;
+    const exit = new Promise<void>((r) => { exited = r; });
+    (c.ns as unknown as { Logs: () => AsyncIterable<unknown> }).Logs = () => {
+      c.calls.push('Logs c1');
+      return (async function* () {
+        await exit; // the follow of a created container: its output comes after Start, it ends at the exit
+        yield { time: t(1), stream: 'stdout', line: Buffer.from('quick\n') };
+      })();
+    };
+    (c.ns as unknown as { Wait: () => Promise<unknown> }).Wait = async () => {
+      exited();
+      return { exitCode: 0, signal: '', oomKilled: false, exitedAt: t(2) };
+    };
+    const port = grpcNamespacesPort({ namespaces: c.ns, cgroups: c.cg, files: new ContainerFiles(dir) });
+    const logPath = join(dir, 'c1', 'container.log');
+    await port.create('c1', spec(logPath));
+    for (let i = 0; i < 200 && !c.calls.includes('Logs c1'); i++) await new Promise((r) => setTimeout(r, 5));
+    expect(c.calls).toEqual(['Create c1', 'AddProcess c1 4242', 'Logs c1']);
+    c.settle().resolve();
+    await port.start('c1');
+    expect(c.calls.filter((x) => x === 'Logs c1')).toHaveLength(1); // start did not open a second copy
+    expect((await port.wait('c1', 1000))?.exitCode).toBe(0);
+    expect(readFileSync(logPath, 'utf8')).toBe(`${t(1)} stdout F quick\n`);
+    await port.delete('c1');
+    await port.close();
+  });
+
   it('reopenLog (the CRI\'s ReopenContainerLog): after the log was renamed, what the container writes next is in a new file at the log path', async () => {
     const t = (i: number) => `2026-01-01T00:00:0${i}.000000000Z`;
     const c = clients();

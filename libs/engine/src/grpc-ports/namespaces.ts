@@ -9,7 +9,7 @@
 //  - logs at the engine's log path: the service's monitor writes the CRI log
 //    in the service's own state and deletes it with the container. The
 //    adapter mirrors it (Logs follow, which ends at the exit) into the
-//    engine's log path from Start on, and Delete waits for the mirror to
+//    engine's log path from Create on, and Delete waits for the mirror to
 //    drain first, so `logs` works after the exit as in Docker. The mirror's
 //    writer is the one that holds the file at the log path open: reopenLog
 //    (the CRI's ReopenContainerLog, after kubelet renamed the file) reopens
@@ -406,7 +406,13 @@ export function grpcNamespacesPort(o: NamespacesPortOptions): GrpcNamespacesPort
       }
       const netnsPath = res.namespacePaths['network'];
       if (netnsPath) o.files.netnsPaths.set(id, netnsPath);
-      logPaths.set(id, { path: spec.logPath, bounds: spec.logBounds });
+      // The copy of the log starts now, while the init waits before execve
+      // (its follow serves a created container and ends at its exit): its
+      // setup (the file's last records, the writer, the Logs stream, the
+      // service's first read) then runs during the rest of the start, not
+      // after the exit a quick container (`true`) reaches ~1 ms after Start,
+      // where wait() waited for it (3-4 ms of every run to exit).
+      mirrorLogs(id, spec.logPath, spec.logBounds);
       // The move into the cgroup runs while the engine attaches the network
       // and writes the hosts files (it costs an RCU grace period in the
       // kernel, ~10 ms on v1); start() waits for it before the init may exec,
@@ -425,6 +431,8 @@ export function grpcNamespacesPort(o: NamespacesPortOptions): GrpcNamespacesPort
         joiningCgroup.delete(id);
       }
       await ns.Start({ id });
+      // Started at create; again here for a process this engine did not
+      // create (a no-op when its copy runs).
       const log = logPaths.get(id);
       if (log) mirrorLogs(id, log.path, log.bounds);
     },

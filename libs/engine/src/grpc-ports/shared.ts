@@ -44,11 +44,14 @@ export class ContainerFiles {
    */
   async prepare(id: string, hostname: string): Promise<ContainerFilePaths> {
     const p = this.paths(id);
-    await mkdir(join(this.stateDir, 'containers'), { recursive: true, mode: 0o700 });
+    // containers/ and containers/<id>/ both 0700 (recursive gives each it makes the mode).
     await mkdir(this.dir(id), { recursive: true, mode: 0o700 });
-    await writeFile(p.hostsPath, `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.0.1\t${hostname}\n`, { mode: 0o644 });
-    await writeFile(p.resolvConfPath, '', { mode: 0o644 });
-    await writeFile(p.hostnamePath, `${hostname}\n`, { mode: 0o644 });
+    // Independent files: written together (each is open, write, close on the thread pool).
+    await Promise.all([
+      writeFile(p.hostsPath, `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.0.1\t${hostname}\n`, { mode: 0o644 }),
+      writeFile(p.resolvConfPath, '', { mode: 0o644 }),
+      writeFile(p.hostnamePath, `${hostname}\n`, { mode: 0o644 }),
+    ]);
     return p;
   }
 
