@@ -278,6 +278,8 @@ async function run() {
       delete userEnv.NODE_EXTRA_CA_CERTS;
       const ca = env.NODE_EXTRA_CA_CERTS;
       const c = {
+        // Node's own start, in the same rounds: what `berth version` spends above it is the CLI's.
+        nodeFloor: ['node -e 0', process.execPath, ['-e', '0'], userEnv],
         berthVersion: ['berth version', BERTH, ['version'], userEnv],
         podmanVersion: ['podman version', 'podman', [...pm.global, 'version'], userEnv],
         berthBridge: ['berth bridge', BERTH, ['run', '--rm', 'busybox', 'true'], userEnv],
@@ -310,7 +312,9 @@ async function run() {
         ...row('`berth run --rm busybox true`, bridge network, as typed', 'berthBridge', 'podmanBridge', '`podman run --rm` (runc, own bridge network)', '≤ 0.5 × podman'),
         ...row('`berth run --rm --network none busybox true`', 'berthNone', 'podmanNone', '`podman run --rm --network none`', '≤ podman'),
         ...row('`berth version` (CLI start, one Version call)', 'berthVersion', 'podmanVersion', '`podman version`'),
+        ...row('`berth version` over Node\'s own start', 'berthVersion', 'nodeFloor', '`node -e 0` (Node\'s floor, NODE_EXTRA_CA_CERTS unset)'),
       );
+      notes.push(`\`berth version\` above Node's floor (\`node -e 0\`, same rounds): ${(p(t.berthVersion, 50) - p(t.nodeFloor, 50)).toFixed(0)} ms at p50; the floor is what any Node CLI pays before its first line runs.`);
       if (ca) {
         rows.push(
           ...row('same as typed with NODE_EXTRA_CA_CERTS set, bridge', 'berthBridgeCa', 'podmanBridge', '`podman run --rm` (runc, own bridge network)'),
