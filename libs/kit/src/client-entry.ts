@@ -3,10 +3,10 @@
 // whole kit also loads the server host (health, reflection, pino,
 // prom-client), about 80 ms a CLI start does not need.
 //
-// Clients of unix sockets speak gRPC over node:http2 (h2-client.ts): grpc-js
-// is loaded only for what that transport does not serve (TCP addresses, which
-// may need TLS; contracts parsed from BERTH_PROTOS) or when
-// BERTH_CLIENT_TRANSPORT=grpc-js asks for it.
+// Clients of unix sockets speak gRPC over berth's own HTTP/2 on node:net
+// (h2-client.ts, h2-session.ts): grpc-js is loaded only for what that
+// transport does not serve (TCP addresses, which may need TLS; contracts
+// parsed from BERTH_PROTOS) or when BERTH_CLIENT_TRANSPORT=grpc-js asks for it.
 import { createClient as createGrpcJsClient, waitServing as grpcJsWaitServing, type BerthClient, type ClientOptions } from './client';
 import { createH2Client, h2Serves } from './h2-client';
 
