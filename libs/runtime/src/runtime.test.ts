@@ -2,7 +2,7 @@
 // busybox containers in their own namespaces (root needed; CI runs as root).
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createHash } from 'node:crypto';
 import { readLog } from '@berth/cri-log';
@@ -81,6 +81,14 @@ describe('Runtime with berth-shim', () => {
     const lines = readFileSync(join(base, 'logs', 'life.log'), 'utf8').trimEnd().split('\n');
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z stdout F started$/);
+  });
+
+  it('the created init runs a sealed copy of the shim, which it cannot write (CVE-2019-5736; the monitor execs the shim from it)', async () => {
+    const res = await create('sealed', spec(['true']));
+    expect(readlinkSync(`/proc/${res.pid}/exe`)).toMatch(/^\/memfd:berth-shim/);
+    expect(() => openSync(`/proc/${res.pid}/exe`, 'r+')).toThrow(/EPERM|ETXTBSY|EACCES/);
+    await rt.start('sealed');
+    expect(await rt.wait('sealed')).toMatchObject({ exitCode: 0 });
   });
 
   it('reports a command that does not exist as 127 with the message on stderr', async () => {
