@@ -72,10 +72,11 @@ export async function startMonitor(args: MonitorArgs): Promise<number> {
   if (args.stdin) argv.push('--stdin');
   argv.push('--', ...args.shimArgv);
 
-  // posix_spawn, not child_process.spawn: libuv forks the whole (large)
-  // Node process, which held the event loop 3-40 ms per container (@berth/sys spawn.ts).
+  // posix_spawn on a worker thread, not child_process.spawn: libuv forks the
+  // whole (large) Node process, which held the event loop 3-40 ms per
+  // container, and even a vfork holds its caller until the child execs (@berth/sys spawn.ts).
   const env = Object.entries(process.env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`]));
-  const child = spawnHelper(bin, [bin, ...argv], env);
+  const child = await spawnHelper(bin, [bin, ...argv], env);
   // Both pipes must end: the daemon holds stdout until the outcome is
   // written, and moved stderr to monitor.log right after forking.
   const [out, err] = await Promise.all([readPipe(child.stdoutFd), readPipe(child.stderrFd)]);

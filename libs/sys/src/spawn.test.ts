@@ -15,7 +15,7 @@ async function reap(pid: number): Promise<WaitStatus> {
 
 describe('spawnHelper (posix_spawn with piped stdout/stderr)', () => {
   it('runs the program with its argv and env, stdout and stderr on the pipes, stdin empty', async () => {
-    const h = spawnHelper('/bin/sh', ['sh', '-c', 'read x; echo "out:$FOO:$0:${x:-eof}"; echo err >&2; exit 3', 'arg0'], ['FOO=bar', 'PATH=/usr/bin:/bin']);
+    const h = await spawnHelper('/bin/sh', ['sh', '-c', 'read x; echo "out:$FOO:$0:${x:-eof}"; echo err >&2; exit 3', 'arg0'], ['FOO=bar', 'PATH=/usr/bin:/bin']);
     try {
       expect(readFileSync(h.stdoutFd, 'utf8')).toBe('out:bar:arg0:eof\n');
       expect(readFileSync(h.stderrFd, 'utf8')).toBe('err\n');
@@ -26,9 +26,9 @@ describe('spawnHelper (posix_spawn with piped stdout/stderr)', () => {
     expect(await reap(h.pid)).toEqual({ pid: h.pid, code: 3, signal: null });
   });
 
-  it('a missing program is a typed NotFound, and nothing is left open', () => {
+  it('a missing program is a typed NotFound, and nothing is left open', async () => {
     let err: unknown;
-    try { spawnHelper('/nonexistent/berth-helper', ['x'], []); } catch (e) { err = e; }
+    try { await spawnHelper('/nonexistent/berth-helper', ['x'], []); } catch (e) { err = e; }
     expect(isNotFound(err)).toBe(true);
     expect((err as Error).message).toContain('spawn /nonexistent/berth-helper');
   });

@@ -4,6 +4,11 @@
 // waits, measured at 3-40 ms per spawn in berthd with 100 containers starting
 // (the largest event-loop stall of a run). glibc's posix_spawn uses
 // clone(CLONE_VM|CLONE_VFORK): no copy, whatever the parent's size.
+// The vfork still suspends the calling thread until the child execs, and on a
+// busy machine the child waits for a CPU first: 2-88 ms per spawn measured on
+// the event loop (perf trace of berthd's main thread, clone3, under the
+// eventloop bench). So posix_spawn runs on a libuv worker thread (koffi async);
+// the pipes and file actions are made and freed on the calling thread.
 //
 // The caller owns what it gets: read both pipe ends (then close them) and reap
 // the child with waitpidNoHang (libuv reaps only the children it spawned).
@@ -15,7 +20,8 @@ const faInit_ = libc.func('int posix_spawn_file_actions_init(void *fa)');
 const faDestroy_ = libc.func('int posix_spawn_file_actions_destroy(void *fa)');
 const faDup2_ = libc.func('int posix_spawn_file_actions_adddup2(void *fa, int fd, int newfd)');
 const faOpen_ = libc.func('int posix_spawn_file_actions_addopen(void *fa, int fd, const char *path, int oflag, int mode)');
-const spawn_ = libc.func('int posix_spawn(_Out_ int *pid, const char *path, void *fa, void *attr, const char **argv, const char **envp)');
+// pid is written into the caller's Int32Array (an out parameter the worker thread fills).
+const spawn_ = libc.func('int posix_spawn(void *pid, const char *path, void *fa, void *attr, const char **argv, const char **envp)');
 
 const O_CLOEXEC = 0o2000000;
 const O_RDONLY = 0;
@@ -36,40 +42,73 @@ function pipe(): [number, number] {
 }
 
 /**
+ * koffi runs at most 64 asynchronous calls at once in the whole process and
+ * throws past that (umountAsync and netlink use some too): spawns beyond
+ * this many in flight wait their turn.
+ */
+const MAX_IN_FLIGHT = 8;
+let inFlight = 0;
+const waiting: (() => void)[] = [];
+
+async function slot<T>(fn: () => Promise<T>): Promise<T> {
+  if (inFlight >= MAX_IN_FLIGHT) await new Promise<void>((r) => waiting.push(r));
+  inFlight++;
+  try {
+    return await fn();
+  } finally {
+    inFlight--;
+    waiting.shift()?.();
+  }
+}
+
+/** posix_spawn(3) on a worker thread: its return value (0, else an errno number) and the child's pid. */
+function posixSpawnAsync(path: string, fa: Buffer, argv: string[], env: string[]): Promise<{ rc: number; pid: number }> {
+  const pid = new Int32Array(1);
+  return new Promise((resolve, reject) => {
+    spawn_.async(pid, path, fa, null, [...argv, null], [...env, null], (err: unknown, rc: number) => {
+      if (err) reject(err);
+      else resolve({ rc: Number(rc), pid: pid[0]! });
+    });
+  });
+}
+
+/**
  * Runs `path` with `argv` (argv[0] included) and `env` ("K=V"), stdin from
  * /dev/null, stdout and stderr into new pipes. Errors (ENOENT, EACCES...) are
- * the typed errno errors of @berth/errors.
+ * the typed errno errors of @berth/errors. The spawn runs on a worker thread
+ * (see the header): the event loop goes on meanwhile.
  */
-export function spawnHelper(path: string, argv: string[], env: string[]): SpawnedHelper {
-  const [outR, outW] = pipe();
-  let errR = -1;
-  let errW = -1;
-  const fa = Buffer.alloc(FILE_ACTIONS_SIZE);
-  let faReady = false;
-  try {
-    [errR, errW] = pipe();
-    const rc0 = faInit_(fa) as number;
-    if (rc0 !== 0) throw errorFromErrno(rc0, 'posix_spawn_file_actions_init');
-    faReady = true;
-    for (const rc of [
-      faOpen_(fa, 0, '/dev/null', O_RDONLY, 0) as number,
-      faDup2_(fa, outW, 1) as number,
-      faDup2_(fa, errW, 2) as number,
-    ]) {
-      if (rc !== 0) throw errorFromErrno(rc, 'posix_spawn_file_actions');
+export function spawnHelper(path: string, argv: string[], env: string[]): Promise<SpawnedHelper> {
+  return slot(async () => {
+    const [outR, outW] = pipe();
+    let errR = -1;
+    let errW = -1;
+    const fa = Buffer.alloc(FILE_ACTIONS_SIZE);
+    let faReady = false;
+    try {
+      [errR, errW] = pipe();
+      const rc0 = faInit_(fa) as number;
+      if (rc0 !== 0) throw errorFromErrno(rc0, 'posix_spawn_file_actions_init');
+      faReady = true;
+      for (const rc of [
+        faOpen_(fa, 0, '/dev/null', O_RDONLY, 0) as number,
+        faDup2_(fa, outW, 1) as number,
+        faDup2_(fa, errW, 2) as number,
+      ]) {
+        if (rc !== 0) throw errorFromErrno(rc, 'posix_spawn_file_actions');
+      }
+      // posix_spawn returns the error number instead of setting errno.
+      const { rc, pid } = await posixSpawnAsync(path, fa, argv, env);
+      if (rc !== 0) throw errorFromErrno(rc, `spawn ${path}`);
+      return { pid, stdoutFd: outR, stderrFd: errR };
+    } catch (e) {
+      close_(outR);
+      if (errR >= 0) close_(errR);
+      throw e;
+    } finally {
+      if (faReady) faDestroy_(fa);
+      close_(outW);
+      if (errW >= 0) close_(errW);
     }
-    const pid = [0];
-    // posix_spawn returns the error number instead of setting errno.
-    const rc = spawn_(pid, path, fa, null, [...argv, null], [...env, null]) as number;
-    if (rc !== 0) throw errorFromErrno(rc, `spawn ${path}`);
-    return { pid: pid[0]!, stdoutFd: outR, stderrFd: errR };
-  } catch (e) {
-    close_(outR);
-    if (errR >= 0) close_(errR);
-    throw e;
-  } finally {
-    if (faReady) faDestroy_(fa);
-    close_(outW);
-    if (errW >= 0) close_(errW);
-  }
+  });
 }
