@@ -393,7 +393,7 @@ export class CgroupsManager extends EventEmitter {
     }
     this.unwatchOom(id);
     this.records.delete(id);
-    this.store.remove(id);
+    await this.store.remove(id);
     await this.pruneParents(rec.parent);
   }
 
@@ -480,7 +480,7 @@ export class CgroupsManager extends EventEmitter {
           // The container exists but its cgroup is gone (host reboot): forget it; the runtime will create again.
           this.unwatchOom(rec.id);
           this.records.delete(rec.id);
-          this.store.remove(rec.id);
+          await this.store.remove(rec.id);
           removed.push(rec.id);
         }
         continue;

@@ -5,7 +5,8 @@
 // and a sandbox's namespaces outlive a container that shared them.
 // Handles are keyed by the OCI names the specs and the proto use
 // ("network" -> <runDir>/netns/<id>).
-import { closeSync, mkdirSync, openSync, statSync, unlinkSync, existsSync } from 'node:fs';
+import { statSync, unlinkSync, existsSync } from 'node:fs';
+import { mkdir, open, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { mount, umount, umountAsync, MS, MNT, UMOUNT_NOFOLLOW } from '@berth/sys';
 import { isNotFound, isInvalidArgument } from '@berth/errors';
@@ -37,9 +38,15 @@ export function namespaceHandlePath(runDir: string, type: NamespaceType, id: str
  * kernel returns EINVAL when <runDir>/mntns sits on a shared mount; then the
  * mount handle is skipped (nothing joins a container's mount ns by handle).
  */
-export function persistNamespaces(pid: number, runDir: string, id: string): Record<string, string> {
+export async function persistNamespaces(pid: number, runDir: string, id: string): Promise<Record<string, string>> {
   const made: Record<string, string> = {};
   try {
+    // Which namespaces are not the host's (procfs stats, no disk), then their
+    // handle files, created together on the threadpool: an O_CREAT on ext4
+    // waited up to ~100 ms for the journal on a busy machine, and this runs
+    // on the event loop every service shares. allSettled: nothing may still
+    // be creating a file when a failure cleans up.
+    const wanted: { type: NamespaceType; procName: string; src: string; target: string }[] = [];
     for (const [type, procName] of Object.entries(NAMESPACE_PROC_NAMES) as [NamespaceType, string][]) {
       const src = `/proc/${pid}/ns/${procName}`;
       let theirs;
@@ -50,9 +57,15 @@ export function persistNamespaces(pid: number, runDir: string, id: string): Reco
       }
       const ours = statSync(`/proc/self/ns/${procName}`);
       if (theirs.ino === ours.ino && theirs.dev === ours.dev) continue;
-      const target = namespaceHandlePath(runDir, type, id);
-      mkdirSync(join(runDir, `${procName}ns`), { recursive: true, mode: 0o755 });
-      closeSync(openSync(target, 'wx', 0o444));
+      wanted.push({ type, procName, src, target: namespaceHandlePath(runDir, type, id) });
+    }
+    const files = await Promise.allSettled(wanted.map(async ({ procName, target }) => {
+      await mkdir(join(runDir, `${procName}ns`), { recursive: true, mode: 0o755 });
+      await (await open(target, 'wx', 0o444)).close();
+    }));
+    const failed = files.find((f): f is PromiseRejectedResult => f.status === 'rejected');
+    if (failed) throw failed.reason;
+    for (const { type, src, target } of wanted) {
       try {
         mount(src, target, null, MS.BIND);
       } catch (e) {
@@ -110,7 +123,7 @@ export async function removeNamespaceHandlesAsync(runDir: string, id: string): P
       }
     }
     try {
-      unlinkSync(target);
+      await unlink(target); // the threadpool's: an ext4 unlink can wait for the journal
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
     }

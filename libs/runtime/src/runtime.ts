@@ -188,7 +188,7 @@ export class Runtime<Spec = unknown, Process = unknown> {
         oomFiles: opts.oomFiles ?? oomFilesOf(spec),
       });
       this.pidfds.set(id, pidfdOpen(pid));
-      const namespaces = persistNamespaces(pid, this.opts.runDir, id);
+      const namespaces = await persistNamespaces(pid, this.opts.runDir, id);
       const record: RuntimeRecord = { id, pid, createdAt: new Date().toISOString(), terminal, logPath, logMaxFiles, namespaces };
       writeJsonAtomic(join(dir, 'runtime.json'), record);
       const monitorPid = liveMonitorPid(dir);
