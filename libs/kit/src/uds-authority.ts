@@ -14,7 +14,7 @@
 // SETTINGS_MAX_FRAME_SIZE) is split into CONTINUATION frames.
 import * as net from 'node:net';
 import { chmodSync, rmSync } from 'node:fs';
-import hpack from 'hpack.js';
+import type Hpack from 'hpack.js';
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 const FRAME_HEADERS = 0x1;
@@ -63,6 +63,18 @@ function frame(type: number, flags: number, streamId: number, payload: Buffer): 
   return Buffer.concat([head, payload]);
 }
 
+let hpackJs: typeof Hpack | undefined;
+
+/**
+ * hpack.js (27 modules, ~0.3 MiB of heap) is required by the first rewriter: every service process
+ * imports this lib, one service (the CRI) fronts its socket with the proxy.
+ */
+function hpack(): typeof Hpack {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  hpackJs ??= require('hpack.js') as typeof Hpack;
+  return hpackJs;
+}
+
 /**
  * Rewrites one client-to-server HTTP/2 byte stream. push() returns the bytes to forward; it throws on
  * a malformed header block (the caller drops the connection).
@@ -70,7 +82,7 @@ function frame(type: number, flags: number, streamId: number, payload: Buffer): 
 export class AuthorityRewriter {
   private buf: Buffer = Buffer.alloc(0);
   private prefaceSeen = false;
-  private readonly decoder = hpack.decompressor.create({ table: { maxSize: 4096 } });
+  private readonly decoder = hpack().decompressor.create({ table: { maxSize: 4096 } });
   private pending: { streamId: number; flags: number; priority: Buffer | undefined; fragments: Buffer[]; bytes: number } | undefined;
 
   push(chunk: Buffer): Buffer {
