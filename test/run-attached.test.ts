@@ -2,9 +2,11 @@
 // job, on the real stack: every quick run delivers all its output and its
 // exit code (the CLI's Attach used to lose the race with the exit and fall
 // back to Wait + Logs), a reader that goes away (`| head -1`) neither breaks
-// the CLI nor leaves the container behind, and inspect shows AutoRemove.
+// the CLI nor leaves the container behind, a stdin of several MiB (-i)
+// arrives whole, and inspect shows AutoRemove.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import type { engineV1 } from '@berth/proto';
 import { BERTH_BIN, startCliStack, until, type CliStack } from './support/cli-stack';
 
@@ -97,6 +99,14 @@ describe('RunAttached and engine-side --rm', () => {
     runs.forEach((r, i) => expect(r, r.stderr).toEqual({ code: i, stdout: `cli-${i}\n`, stderr: '' }));
     expect((await s.berth(['ps', '-aq'])).stdout).toBe('');
   }, 90_000);
+
+  it('the CLI\'s foreground run -i sends a stdin of several MiB whole and in order, paced by the HTTP/2 windows', async () => {
+    // 3 MiB: many times the engine's stream and connection windows (64 KiB) and frame size (16 KiB).
+    const input = Array.from({ length: 96 * 1024 }, (_, i) => `${i.toString(16).padStart(31, '0')}\n`).join('');
+    const r = await s.berth(['run', '--rm', '-i', '--network', 'none', 'busybox', 'md5sum'], { input, timeoutMs: 120_000 });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe(`${createHash('md5').update(input).digest('hex')}  -\n`);
+  }, 180_000);
 
   it('inspect shows HostConfig.AutoRemove', async () => {
     const r = await s.berth(['run', '-d', '--rm', 'busybox', 'sleep', '30']);
