@@ -5,10 +5,15 @@
 // unref'd (it never keeps the process alive). It exits once no hash has been
 // open for IDLE_EXIT_MS: an idle worker is a whole isolate (~10 MiB resident,
 // docs/design/memory.md) that a service held forever after its first pull;
-// the layers of one pull come back to back and share it, and starting one
-// again costs ~30 ms of a pull. Chunks are copied into a fresh
-// ArrayBuffer and transferred: the caller's buffers may be slices of a pool
-// (zlib's output, net sockets) and must not be detached.
+// the layers of one pull come back to back and share it. A hash of at most
+// INLINE_MAX_BYTES never reaches the worker: its chunks are held and hashed
+// on the main thread at digest (at most ~2.5 ms), so a small layer (a build
+// step's commit) never waits for a worker to start (30 ms here when quiet, up
+// to a second under load 9); a larger one starts it while the layer still
+// streams. Chunks are copied into a fresh ArrayBuffer and transferred: the
+// caller's buffers may be slices of a pool (zlib's output, net sockets) and
+// must not be detached.
+import { createHash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 
 const WORKER_SOURCE = `
@@ -32,6 +37,8 @@ parentPort.on('message', (m) => {
 
 /** How long the worker outlives the last open hash. */
 export const IDLE_EXIT_MS = 5_000;
+/** Up to this many bytes a hash is computed on the main thread. */
+export const INLINE_MAX_BYTES = 1024 * 1024;
 
 let worker: Worker | null = null;
 let nextId = 1;
@@ -86,27 +93,51 @@ function shared(): Worker {
   return w;
 }
 
-/** An incremental sha256 whose work happens on the shared worker. */
+/** An incremental sha256 whose work happens on the shared worker once it is larger than INLINE_MAX_BYTES. */
 export class OffThreadSha256 {
   private readonly id = nextId++;
-  private readonly w: Worker;
+  private w: Worker | undefined;
+  /** The chunks so far while the hash is small (own copies); undefined once it went to the worker. */
+  private held: Uint8Array<ArrayBuffer>[] | undefined = [];
+  private heldBytes = 0;
   private finished = false;
 
   constructor() {
     opened();
-    this.w = shared();
   }
 
   update(chunk: Buffer): void {
     const copy = new Uint8Array(chunk);
-    this.w.postMessage({ t: 'u', id: this.id, b: copy.buffer }, [copy.buffer]);
+    if (this.held) {
+      this.held.push(copy);
+      this.heldBytes += copy.length;
+      if (this.heldBytes <= INLINE_MAX_BYTES) return;
+      const held = this.held;
+      this.held = undefined;
+      this.w = shared();
+      for (const c of held) this.send(c);
+      return;
+    }
+    this.send(copy);
+  }
+
+  private send(copy: Uint8Array<ArrayBuffer>): void {
+    this.w!.postMessage({ t: 'u', id: this.id, b: copy.buffer }, [copy.buffer]);
   }
 
   /** "sha256:<hex>" of everything passed to update. */
   digest(): Promise<string> {
     const counted = !this.finished; // a discarded hash was settled already
     this.finished = true;
-    if (busy++ === 0) this.w.ref();
+    if (this.held) {
+      const h = createHash('sha256');
+      for (const c of this.held) h.update(c);
+      this.held = undefined;
+      if (counted) settled();
+      return Promise.resolve(`sha256:${h.digest('hex')}`);
+    }
+    const w = this.w!;
+    if (busy++ === 0) w.ref();
     return new Promise((resolve, reject) => {
       waiting.set(this.id, {
         resolve: (hex) => {
@@ -118,14 +149,15 @@ export class OffThreadSha256 {
           reject(e);
         },
       });
-      this.w.postMessage({ t: 'd', id: this.id });
+      w.postMessage({ t: 'd', id: this.id });
     });
   }
 
   /** Drops the state of an abandoned hash. */
   discard(): void {
     if (!this.finished) {
-      this.w.postMessage({ t: 'x', id: this.id });
+      if (this.held) this.held = undefined;
+      else this.w!.postMessage({ t: 'x', id: this.id });
       settled();
     }
     this.finished = true;
