@@ -8,9 +8,9 @@
 // the layers of one pull come back to back and share it. A hash of at most
 // INLINE_MAX_BYTES never reaches the worker: its chunks are held and hashed
 // on the main thread at digest (at most ~2.5 ms), so a small layer (a build
-// step's commit) never waits for a worker to start (30 ms here when quiet, up
-// to a second under load 9); a larger one starts it while the layer still
-// streams. Chunks are copied into a fresh ArrayBuffer and transferred: the
+// step's commit) never waits for a worker to start (70-150 ms here at load
+// 9-11, its first digest 0.3-1.2 s); a larger one starts it while the layer
+// still streams. Chunks are copied into a fresh ArrayBuffer and transferred: the
 // caller's buffers may be slices of a pool (zlib's output, net sockets) and
 // must not be detached.
 import { createHash } from 'node:crypto';
