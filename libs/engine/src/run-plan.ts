@@ -50,6 +50,13 @@ export interface RunContext {
   deviceNodes?: DeviceNode[];
   pid?: number;
   networkSettings?: NetworkSettings;
+  /** The root's /etc/passwd and /etc/group, read while the cgroup is made (createProcess resolves the user). */
+  userFiles?: Promise<[string | null, string | null]>;
+}
+
+/** The container's /etc/passwd and /etc/group (null when absent), read together. */
+function readUserFiles(p: EnginePorts, rootfs: string): Promise<[string | null, string | null]> {
+  return Promise.all([p.rootfs.readFile(rootfs, '/etc/passwd'), p.rootfs.readFile(rootfs, '/etc/group')]);
 }
 
 const need = <T>(v: T | undefined, what: string): T => {
@@ -120,6 +127,12 @@ export function startSteps(p: EnginePorts): SagaStep<RunContext>[] {
         // Device rules and nodes together: a bad --device fails here, before anything exists.
         const devices = devicesOf(ctx.hostConfig, isPrivileged(ctx.hostConfig));
         ctx.deviceNodes = devices.nodes;
+        // The user's files are read (thread pool, bounded) during the
+        // cgroups call instead of after it; createProcess awaits them.
+        if (ctx.rootfs) {
+          ctx.userFiles = readUserFiles(p, ctx.rootfs);
+          ctx.userFiles.catch(() => undefined); // awaited (and its error thrown) by createProcess
+        }
         ctx.cgroupPath = (await p.cgroups.create(ctx.id, { ...resourcesOf(ctx.hostConfig), devices: devices.rules }, owner, ctx.hostConfig.cgroupParent)).path;
       },
       async undo(ctx) {
@@ -132,7 +145,7 @@ export function startSteps(p: EnginePorts): SagaStep<RunContext>[] {
         const merged = need(ctx.merged, 'merged config');
         const rootfs = need(ctx.rootfs, 'rootfs');
         const fields = processFields(merged, hostnameOf(ctx));
-        const [passwd, group] = await Promise.all([p.rootfs.readFile(rootfs, '/etc/passwd'), p.rootfs.readFile(rootfs, '/etc/group')]);
+        const [passwd, group] = await (ctx.userFiles ?? readUserFiles(p, rootfs));
         const u = resolveUser(merged.user, passwd, group);
         // HOME comes from passwd unless the config set it (Docker does the same).
         const env = fields.env.some((e) => e.startsWith('HOME=')) ? fields.env : [...fields.env, `HOME=${u.home}`];

@@ -82,6 +82,10 @@ export class ExitHandling {
     }));
     if (st.oomKilled) ctx.emit(after, 'oom');
     ctx.emit(after, 'die', { exitCode: st.exitCode });
+    // The waiters answered by `die` send their replies first: the release's
+    // first calls (namespaces Delete, dispatched in process) would otherwise
+    // run their synchronous part ahead of the reply's write.
+    await new Promise((r) => setImmediate(r));
     // --rm: the writable root and the image ref go alongside the release (once the process is gone).
     const removing = !decision.restart && rec.hostConfig.autoRemove;
     let rootReleased = false;
