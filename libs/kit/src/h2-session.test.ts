@@ -27,7 +27,7 @@ import {
   PREFACE,
   Setting,
 } from './h2-frames';
-import { H2Session, type StreamEvents, STREAM_WINDOW } from './h2-session';
+import { H2Session, MAX_BACKLOGGED_ACKS, type StreamEvents, STREAM_WINDOW } from './h2-session';
 import { encodeHeaders, type HeaderField } from './hpack';
 
 /** The server end of one connection: every frame the client sent, in order, and a way to wait for the next that matches. */
@@ -269,6 +269,20 @@ describe('HTTP/2 session: a server that breaks the protocol', () => {
     const p = await peer;
     const goaway = await p.until((f) => f.type === FrameType.GOAWAY, 'GOAWAY');
     expect(goaway.payload.readUInt32BE(4)).toBe(goawayCode);
+  });
+
+  it('a server that floods PINGs without reading the answers is cut off (ENHANCE_YOUR_CALM), not buffered for', async () => {
+    const ping = encodeFrame(FrameType.PING, 0, 0, Buffer.alloc(8));
+    const flood = Buffer.concat([settings(), ...Array<Buffer>(100_000).fill(ping)]);
+    const { path } = await listen((p) => {
+      p.sock.pause();
+      p.sock.write(flood);
+    });
+    const err = await call(path);
+    expect(err.code).toBe('Internal');
+    expect(String((err as { cause?: { details?: string } }).cause?.details)).toMatch(
+      new RegExp(`ENHANCE_YOUR_CALM: the server sent more than ${MAX_BACKLOGGED_ACKS} PING or SETTINGS frames without reading`),
+    );
   });
 
   it('GOAWAY below a call and RST_STREAM REFUSED_STREAM are UNAVAILABLE (never processed, safe to retry)', async () => {

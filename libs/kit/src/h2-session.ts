@@ -21,7 +21,8 @@
 //   instead of overrunning it. Receiving: the connection's window is
 //   replenished as DATA arrives, a stream's only as its reader takes the
 //   data, so a paused reader stops the server (back-pressure).
-// - PING is answered; RST_STREAM ends a stream with its code; GOAWAY lets
+// - PING is answered (SETTINGS acknowledged), as long as the server reads
+//   the answers (MAX_BACKLOGGED_ACKS); RST_STREAM ends a stream with its code; GOAWAY lets
 //   streams up to its last id finish and refuses the rest (they never
 //   reached the server, so a retry is safe), and the connection takes no
 //   new streams.
@@ -63,6 +64,13 @@ export const CONNECTION_WINDOW = 4 << 20;
 export const MAX_HEADER_LIST = 64 * 1024;
 /** HPACK's default table size, which this side keeps (SETTINGS_HEADER_TABLE_SIZE). */
 const HEADER_TABLE_SIZE = 4096;
+/**
+ * Acknowledgements (PING, SETTINGS) written while the socket holds unsent
+ * bytes, before the server is answered ENHANCE_YOUR_CALM: a server that
+ * sends them faster than it reads the answers would otherwise grow this
+ * side's write buffer without bound (nghttp2 keeps the same limit).
+ */
+export const MAX_BACKLOGGED_ACKS = 1000;
 
 /**
  * Why a stream ended without its response: the connection never came up
@@ -277,6 +285,8 @@ export class H2Session {
   private refed = false;
   private corked = false;
   private drainWaiters: Array<() => void> = [];
+  /** Acknowledgements written since the socket last drained. */
+  private backloggedAcks = 0;
 
   // The server's settings, as applied.
   private peerMaxFrame = DEFAULT_MAX_FRAME_SIZE;
@@ -302,6 +312,7 @@ export class H2Session {
     });
     this.socket.on('data', (chunk: Buffer) => this.onBytes(chunk));
     this.socket.on('drain', () => {
+      this.backloggedAcks = 0;
       for (const w of this.drainWaiters.splice(0)) w();
     });
     this.socket.on('error', (err) => {
@@ -600,14 +611,22 @@ export class H2Session {
       // MAX_CONCURRENT_STREAMS: a server that holds fewer refuses a stream (REFUSED_STREAM, retried
       // as UNAVAILABLE); a CLI opens one to a few. MAX_HEADER_LIST_SIZE: requests are a few hundred bytes.
     }
-    this.write(encodeFrame(FrameType.SETTINGS, Flag.ACK, 0));
+    this.acknowledge(encodeFrame(FrameType.SETTINGS, Flag.ACK, 0));
     for (const s of this.streams.values()) this.flush(s);
   }
 
   private onPing(f: Frame): void {
     if (f.streamId !== 0) throw new H2ProtocolError(ErrorCode.PROTOCOL_ERROR, `the server sent PING on stream ${f.streamId}`);
     if (f.payload.length !== 8) throw new H2ProtocolError(ErrorCode.FRAME_SIZE_ERROR, `the server sent a PING of ${f.payload.length} bytes (8 expected)`);
-    if (!(f.flags & Flag.ACK)) this.write(encodeFrame(FrameType.PING, Flag.ACK, 0, f.payload));
+    if (!(f.flags & Flag.ACK)) this.acknowledge(encodeFrame(FrameType.PING, Flag.ACK, 0, f.payload));
+  }
+
+  /** Writes an acknowledgement, unless the server has let too many pile up unread. */
+  private acknowledge(frame: Buffer): void {
+    if (this.socket.writableNeedDrain && ++this.backloggedAcks > MAX_BACKLOGGED_ACKS) {
+      throw new H2ProtocolError(ErrorCode.ENHANCE_YOUR_CALM, `the server sent more than ${MAX_BACKLOGGED_ACKS} PING or SETTINGS frames without reading their acknowledgements`);
+    }
+    this.write(frame);
   }
 
   private onGoaway(f: Frame): void {
@@ -659,8 +678,10 @@ export class H2Session {
     if (!this.socket.destroyed) {
       this.socket.uncork();
       this.socket.end(encodeGoaway(this.lastOpened, code));
-      // The peer is not trusted to close its side: the socket goes once the GOAWAY is out.
-      this.socket.once('finish', () => this.socket.destroy());
+      // The peer is not trusted to close its side: the socket goes once the GOAWAY is out,
+      // at once when the peer is not reading.
+      if (this.socket.writableNeedDrain) this.socket.destroy();
+      else this.socket.once('finish', () => this.socket.destroy());
     }
     this.failStreams(this.failure);
   }
