@@ -7,14 +7,14 @@
 //
 // So a service that such clients call listens through this proxy: the public socket accepts the
 // connection, and the bytes go to the real server's socket unchanged except the client's header
-// blocks. Those are decoded with the client's HPACK state (hpack.js), an invalid :authority becomes
+// blocks. Those are decoded with the client's HPACK state (hpack.ts), an invalid :authority becomes
 // "localhost", and the block is re-encoded as literals that never touch the server's dynamic table
 // (so the server's decoder stays in step whatever the client indexed). Server-to-client bytes pass
 // untouched. HEADERS padding is dropped, priority kept; a block that grows past 16 KiB (the default
 // SETTINGS_MAX_FRAME_SIZE) is split into CONTINUATION frames.
 import * as net from 'node:net';
 import { chmodSync, rmSync } from 'node:fs';
-import type Hpack from 'hpack.js';
+import { HpackDecoder } from './hpack';
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 const FRAME_HEADERS = 0x1;
@@ -63,18 +63,6 @@ function frame(type: number, flags: number, streamId: number, payload: Buffer): 
   return Buffer.concat([head, payload]);
 }
 
-let hpackJs: typeof Hpack | undefined;
-
-/**
- * hpack.js (27 modules, ~0.3 MiB of heap) is required by the first rewriter: every service process
- * imports this lib, one service (the CRI) fronts its socket with the proxy.
- */
-function hpack(): typeof Hpack {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  hpackJs ??= require('hpack.js') as typeof Hpack;
-  return hpackJs;
-}
-
 /**
  * Rewrites one client-to-server HTTP/2 byte stream. push() returns the bytes to forward; it throws on
  * a malformed header block (the caller drops the connection).
@@ -82,7 +70,9 @@ function hpack(): typeof Hpack {
 export class AuthorityRewriter {
   private buf: Buffer = Buffer.alloc(0);
   private prefaceSeen = false;
-  private readonly decoder = hpack().decompressor.create({ table: { maxSize: 4096 } });
+  // The client's table as the server's SETTINGS_HEADER_TABLE_SIZE (the default) allows it; the
+  // decoded list bounded as the block is.
+  private readonly decoder = new HpackDecoder(4096, MAX_HEADER_BLOCK);
   private pending: { streamId: number; flags: number; priority: Buffer | undefined; fragments: Buffer[]; bytes: number } | undefined;
 
   push(chunk: Buffer): Buffer {
@@ -136,26 +126,8 @@ export class AuthorityRewriter {
   }
 
   private rewrite(h: { streamId: number; flags: number; priority: Buffer | undefined; fragments: Buffer[] }): Buffer[] {
-    this.decoder.write(Buffer.concat(h.fragments));
-    // execute() reports a bad block by emitting 'error' synchronously (its callback form would only
-    // tell on the next tick, after this block was forwarded).
-    let failure: Error | undefined;
-    const onError = (err: Error): void => {
-      failure = err;
-    };
-    this.decoder.on('error', onError);
-    try {
-      this.decoder.execute();
-    } finally {
-      this.decoder.off('error', onError);
-    }
-    const fields: Array<{ name: string; value: string }> = [];
-    for (;;) {
-      const f = this.decoder.read() as { name: string; value: string } | null;
-      if (f === null) break;
-      fields.push(f);
-    }
-    if (failure) throw failure;
+    // A bad block throws (the caller drops the connection).
+    const fields = this.decoder.decode(Buffer.concat(h.fragments)).map(([name, value]) => ({ name, value }));
     for (const f of fields) {
       if (f.name === ':authority' && !AUTHORITY.test(f.value)) f.value = 'localhost';
     }
