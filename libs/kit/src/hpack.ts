@@ -1,5 +1,6 @@
 // HPACK (RFC 7541), the header compression of HTTP/2, for berth's own
-// HTTP/2 client (h2-session.ts).
+// HTTP/2 client (h2-session.ts) and the :authority proxy in front of the CRI
+// socket (uds-authority.ts, which decodes what Go clients send).
 //
 // The encoder sends what a gRPC request needs and no more: a static-table
 // index where name and value match, else a literal without indexing (with
