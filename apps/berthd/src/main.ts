@@ -2,6 +2,7 @@
 // its own socket with its own metrics endpoint, talking to the others only
 // over gRPC. `--services a,b` picks the subset (default: all);
 // `--with-nats` starts a private nats-server when none is reachable.
+import './threadpool'; // first: sizes the libuv threadpool before anything uses it
 import { SERVICE_NAMES, isServiceName, type ServiceModule } from '@berth/kit';
 import { mainOf, runApp } from '@berth/daemon';
 import { MODULES } from './modules';
