@@ -8,7 +8,7 @@
 import { statSync, unlinkSync, existsSync } from 'node:fs';
 import { mkdir, open, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { mount, umount, umountAsync, MS, MNT, UMOUNT_NOFOLLOW } from '@berth/sys';
+import { mountAsync, umount, umountAsync, MS, MNT, UMOUNT_NOFOLLOW } from '@berth/sys';
 import { isNotFound, isInvalidArgument } from '@berth/errors';
 import type { NamespaceType } from './spec';
 
@@ -65,16 +65,23 @@ export async function persistNamespaces(pid: number, runDir: string, id: string)
     }));
     const failed = files.find((f): f is PromiseRejectedResult => f.status === 'rejected');
     if (failed) throw failed.reason;
-    for (const { type, src, target } of wanted) {
+    // The binds on worker threads too (a bind waits for the mount lock while
+    // another container's teardown holds it: up to 56 ms on the loop).
+    const binds = await Promise.allSettled(wanted.map(async ({ type, src, target }) => {
       try {
-        mount(src, target, null, MS.BIND);
+        await mountAsync(src, target, null, MS.BIND);
+        return true;
       } catch (e) {
-        unlinkSync(target);
-        if (type === 'mount' && isInvalidArgument(e)) continue;
+        await unlink(target);
+        if (type === 'mount' && isInvalidArgument(e)) return false;
         throw e;
       }
-      made[type] = target;
-    }
+    }));
+    const refused = binds.find((b): b is PromiseRejectedResult => b.status === 'rejected');
+    if (refused) throw refused.reason;
+    wanted.forEach(({ type, target }, i) => {
+      if ((binds[i] as PromiseFulfilledResult<boolean>).value) made[type] = target;
+    });
   } catch (e) {
     removeNamespaceHandles(runDir, id);
     throw e;

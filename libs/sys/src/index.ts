@@ -13,7 +13,7 @@ export { netlinkSocket, netlinkSocketIn, netlinkSend, netlinkRecv, netlinkSendAs
 export { setChildSubreaper, waitpidNoHang, type WaitStatus } from './reaper';
 export { mountFs, MOUNT_ATTR, type FsParam } from './fsmount';
 export { idmappedMount, userNamespaceFd, closeUserNamespaceFd, type IdRange } from './idmap';
-export { umountAsync } from './mount-async';
+export { umountAsync, mountAsync } from './mount-async';
 export { openat2, RESOLVE, O_PATH } from './openat2';
 export { spawnHelper, type SpawnedHelper } from './spawn';
 export { traverseGroups, hasTraverseGroups, setTraverseGroups, grantTraverse, revokeTraverse, closeDir } from './posix-acl';

@@ -1,10 +1,10 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isInvalidArgument, isNotFound } from '@berth/errors';
-import { mount, umount, MNT } from './mount';
-import { umountAsync } from './mount-async';
+import { mount, umount, MNT, MS } from './mount';
+import { mountAsync, umountAsync } from './mount-async';
 
 const mounted = (p: string): boolean => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.split(' ')[4] === p);
 
@@ -36,6 +36,35 @@ describe('umountAsync (umount2 on a worker thread)', () => {
     expect((e1 as Error).message).toContain(`unmount ${dir}`);
     const e2 = await umountAsync(join(dir, 'nope')).then(() => null, (e: unknown) => e);
     expect(isNotFound(e2)).toBe(true);
+  });
+});
+
+describe('mountAsync (mount on a worker thread)', () => {
+  let dir: string;
+  beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'berth-mount-')); });
+  afterEach(() => {
+    for (const p of [join(dir, 'b'), join(dir, 'a')]) {
+      try { umount(p, MNT.DETACH); } catch { /* not mounted */ }
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('bind-mounts: what is under the source shows at the target', async () => {
+    const a = join(dir, 'a');
+    const b = join(dir, 'b');
+    mkdirSync(a);
+    mkdirSync(b);
+    await mountAsync('tmpfs', a, 'tmpfs', 0, 'size=64k');
+    writeFileSync(join(a, 'f'), 'x');
+    await mountAsync(a, b, null, MS.BIND);
+    expect(mounted(b)).toBe(true);
+    expect(readFileSync(join(b, 'f'), 'utf8')).toBe('x');
+  });
+
+  it('fails with the typed errno error naming the target: missing target (ENOENT)', async () => {
+    const e = await mountAsync(dir, join(dir, 'nope'), null, MS.BIND).then(() => null, (err: unknown) => err);
+    expect(isNotFound(e)).toBe(true);
+    expect((e as Error).message).toContain(join(dir, 'nope'));
   });
 });
 
