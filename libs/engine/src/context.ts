@@ -53,6 +53,9 @@ export interface EngineOptions {
 /** The longest wait a timer can take (ms): "wait for ever" in calls that take a timeout. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 
+/** How long after its create a start trusts that the root is still mounted. */
+const FRESH_ROOT_MS = 10_000;
+
 export class EngineContext {
   readonly store: ContainerStore;
   readonly volumes: VolumeStore;
@@ -70,6 +73,13 @@ export class EngineContext {
   private readonly peers: PeerRetry;
   /** Set when the engine closes: exit watchers stop, peer retries give up. */
   closed = false;
+  /**
+   * Writable roots this engine's create has just mounted (id -> when): the
+   * start that follows within FRESH_ROOT_MS (docker run) skips mountRoot's
+   * Mount, which would find it mounted. Taken by the start, dropped by a
+   * removal.
+   */
+  readonly freshRoots = new Map<string, number>();
 
   constructor(o: EngineOptions) {
     this.store = o.store;
@@ -85,6 +95,13 @@ export class EngineContext {
     this.onStepTimed = o.onStepTimed;
     this.failpoints = o.failpoints ?? new Set();
     this.peers = new PeerRetry(o.unavailableRetryMs ?? UNAVAILABLE_RETRY_MS, () => this.closed, this.warn);
+  }
+
+  /** True when create mounted `id`'s root moments ago (see freshRoots); forgets it. */
+  takeFreshRoot(id: string): boolean {
+    const at = this.freshRoots.get(id);
+    this.freshRoots.delete(id);
+    return at !== undefined && this.clock.now() - at < FRESH_ROOT_MS;
   }
 
   /** Orders lifecycle operations per container (operation-chain.ts). */

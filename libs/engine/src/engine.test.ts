@@ -36,6 +36,17 @@ function req(p: { name?: string; host?: Partial<HostConfig>; cmd?: string[] } = 
 const actions = (id?: string) => events.filter((e) => !id || e.id === id).map((e) => e.action + (e.exitCode !== undefined ? `(${e.exitCode})` : ''));
 
 describe('engine lifecycle (in-memory service test doubles)', () => {
+  it('docker run mounts the root once (the start right after its create finds it mounted); a start long after a create mounts it again', async () => {
+    const mounts = () => ports.rec.calls.filter((x) => x.startsWith('layers.mount'));
+    const c = await engine.run(req());
+    expect(c.state).toBe('running');
+    expect(mounts()).toEqual([]);
+    const later = await engine.create(req({ name: 'later' }));
+    clock.advance(60_000); // a reboot could have taken the mount meanwhile
+    await engine.start(later.id);
+    expect(mounts()).toEqual([`layers.mount ${later.id}`]);
+  });
+
   it('run: created then started, record running with pid and network', async () => {
     const c = await engine.run(req());
     expect(c).toMatchObject({ state: 'running', name: 'web', path: '/bin/sh', args: [], startedAt: clock.now() });

@@ -11,10 +11,11 @@ import { engineFixture, type EngineFixture } from './testing/engine-fixture';
 let f: EngineFixture;
 let ports: RecordingPorts;
 let engine: Engine;
+let clock: EngineFixture['clock'];
 
 beforeEach(() => {
   f = engineFixture({ prefix: 'berth-engine-roots-' });
-  ({ ports, engine } = f);
+  ({ ports, engine, clock } = f);
 });
 afterEach(() => f.close());
 
@@ -64,7 +65,9 @@ describe('writable roots no container owns', () => {
     const c = await engine.create(req('cut'));
     const orphan = 'b'.repeat(64);
     await ports.layers.prepare(orphan, [], undefined);
-    // The layers service is being restarted: the start's mount fails UNAVAILABLE.
+    // The layers service is being restarted: the start's mount fails UNAVAILABLE
+    // (a start well after the create mounts the root again; one right after it does not).
+    clock.advance(60_000);
     ports.rec.failOn('layers.mount', new UnavailableError('layers service restarting'));
     await expect(engine.start(c.id)).rejects.toThrow(/restarting/);
     await until('orphan removed', () => !roots().includes(orphan));

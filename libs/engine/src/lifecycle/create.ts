@@ -111,6 +111,7 @@ export class ContainerCreation {
       path: args[0] ?? '', args: args.slice(1), rootfs: run.rootfs!, mounts: run.mounts,
     }));
     if (idMapping) this.ctx.syncUsernsTraversal();
+    this.ctx.freshRoots.set(id, this.ctx.clock.now());
     this.ctx.emit(done, 'created');
     return done;
   }

@@ -73,6 +73,7 @@ export class ContainerRemoval {
     await rm(join(this.ctx.stateDir, 'containers', id), { recursive: true, force: true });
     const vols = this.ctx.volumes.removeRefs(id);
     this.ctx.store.delete(id);
+    this.ctx.freshRoots.delete(id);
     if (opts.volumes) {
       for (const name of vols) {
         const v = this.ctx.volumes.find(name);

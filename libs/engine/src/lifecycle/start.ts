@@ -46,6 +46,8 @@ export class ContainerStart {
     const run: RunContext = {
       id, name: rec.name, config: rec.config, hostConfig: rec.hostConfig, pull: 'never', logPath: rec.logPath,
       mounts: rec.mounts, merged: rec.config, rootfs: rec.rootfs, idMapping: rec.idMapping, connections: rec.connections ?? [],
+      // docker run: the create just mounted it (mountRoot's Mount would find it so).
+      rootMounted: this.ctx.takeFreshRoot(id),
     };
     try {
       const steps = startSteps(this.ctx.ports);
