@@ -8,4 +8,4 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 bash scripts/setup.sh
-exec node --max-semi-space-size=1 apps/berthd/dist/main.js --with-nats "$@"
+exec node --max-semi-space-size=1 --expose-gc apps/berthd/dist/main.js --with-nats "$@"

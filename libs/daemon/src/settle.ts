@@ -6,10 +6,12 @@
 // ~10 MiB of berthd's idle RSS. V8's memory reducer shrinks the JS heap some
 // 8-10 s after the last burst of allocation (later under load) and the layers
 // hash worker exits 5 s after its last hash (libs/layers hashworker.ts), each
-// freeing more into malloc. So malloc_trim runs once SETTLE_MS after every
-// service is SERVING, and again a second after each major GC of the first
-// minute (the memory reducer's, whenever load delays it); each costs 3-7 ms
-// of the main thread. Measured in docs/design/memory.md. @berth/sys is
+// freeing more into malloc. So SETTLE_MS after every service is SERVING one
+// full GC runs (when the process has --expose-gc, as NODE_FLAGS give it: the
+// memory reducer's GC waits while the machine is loaded, and the start-up
+// garbage with it) and malloc_trim after it, and malloc_trim again a second
+// after each major GC of the first minute; each trim costs 3-7 ms of the
+// main thread, the GC 15-30 ms, once. Measured in docs/design/memory.md. @berth/sys is
 // imported when a trim runs: every service has loaded it by then, and the
 // CLI, which imports this lib for `berth daemon`, never loads koffi for it.
 import { PerformanceObserver, constants } from 'node:perf_hooks';
@@ -31,7 +33,14 @@ export function trimWhenSettled(onTrimmed?: OnTrimmed, settleMs = SETTLE_MS, win
       onTrimmed?.(released, Number(process.hrtime.bigint() - t0) / 1e6);
     });
   };
-  const first = setTimeout(trim, settleMs).unref();
+  const first = setTimeout(() => {
+    // Start-up garbage (the busybox import's buffers) waits for a major GC,
+    // and V8's memory reducer postpones it while the machine is loaded: one
+    // full GC here (15-30 ms at berthd's heap, once) when the process runs
+    // with --expose-gc (NODE_FLAGS), then the trim returns what it freed.
+    (globalThis as { gc?: () => void }).gc?.();
+    trim();
+  }, settleMs).unref();
   // A burst of major GCs (the memory reducer makes up to three) is one trim.
   let afterGc: NodeJS.Timeout | undefined;
   const gcs = new PerformanceObserver((list) => {

@@ -47,9 +47,12 @@ export interface SupervisedRecord {
  * V8 flags for service processes. A 1 MiB semi-space keeps the young
  * generation from holding ~30 MiB of RSS per process after start-up bursts;
  * a control plane's allocation rate does not need more (measured in
- * bench/suites/daemon.js). npm start and deploy/systemd use the same.
+ * bench/suites/daemon.js). --expose-gc is for one full GC once start-up
+ * settled (settle.ts): V8's memory reducer postpones it under load, and the
+ * start-up garbage stayed (docs/design/memory.md). npm start and
+ * deploy/systemd use the same.
  */
-export const NODE_FLAGS = ['--max-semi-space-size=1'];
+export const NODE_FLAGS = ['--max-semi-space-size=1', '--expose-gc'];
 
 export const recordFile = (run: string): string => join(run, 'daemon.json');
 
