@@ -6,29 +6,13 @@
 // their grace periods.
 import { libc } from './libc';
 import { mount, umount } from './mount';
+import { asyncSlots } from './async-slots';
 
 const umount2_ = libc.func('int umount2(const char *target, int flags)');
 const mount_ = libc.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)');
 
-/**
- * koffi runs at most 64 asynchronous calls at once in the whole process
- * (netlink uses some too) and throws past that, so unmounts queue here:
- * a few in flight already share the kernel's grace periods.
- */
-const MAX_IN_FLIGHT = 8;
-let inFlight = 0;
-const waiting: (() => void)[] = [];
-
-async function slot<T>(fn: () => Promise<T>): Promise<T> {
-  if (inFlight >= MAX_IN_FLIGHT) await new Promise<void>((r) => waiting.push(r));
-  inFlight++;
-  try {
-    return await fn();
-  } finally {
-    inFlight--;
-    waiting.shift()?.();
-  }
-}
+/** Calls of this kind in flight at once (async-slots.ts). */
+const slot = asyncSlots(8);
 
 /**
  * umount2(2) off the event loop; the same typed errors as umount(). On

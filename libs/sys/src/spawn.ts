@@ -13,6 +13,7 @@
 // The caller owns what it gets: read both pipe ends (then close them) and reap
 // the child with waitpidNoHang (libuv reaps only the children it spawned).
 import { libc, check, errorFromErrno } from './libc';
+import { asyncSlots } from './async-slots';
 
 const pipe2_ = libc.func('int pipe2(_Out_ int *fds, int flags)');
 const close_ = libc.func('int close(int fd)');
@@ -41,25 +42,8 @@ function pipe(): [number, number] {
   return [fds[0]!, fds[1]!];
 }
 
-/**
- * koffi runs at most 64 asynchronous calls at once in the whole process and
- * throws past that (umountAsync and netlink use some too): spawns beyond
- * this many in flight wait their turn.
- */
-const MAX_IN_FLIGHT = 8;
-let inFlight = 0;
-const waiting: (() => void)[] = [];
-
-async function slot<T>(fn: () => Promise<T>): Promise<T> {
-  if (inFlight >= MAX_IN_FLIGHT) await new Promise<void>((r) => waiting.push(r));
-  inFlight++;
-  try {
-    return await fn();
-  } finally {
-    inFlight--;
-    waiting.shift()?.();
-  }
-}
+/** Calls of this kind in flight at once (async-slots.ts). */
+const slot = asyncSlots(8);
 
 /** posix_spawn(3) on a worker thread: its return value (0, else an errno number) and the child's pid. */
 function posixSpawnAsync(path: string, fa: Buffer, argv: string[], env: string[]): Promise<{ rc: number; pid: number }> {
