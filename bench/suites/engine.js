@@ -241,6 +241,12 @@ async function run() {
     // Warm the stack: the image, its layer, the bridge.
     await exec(BERTH, ['run', '--rm', 'busybox', 'true'], env);
 
+    // The load at each part's start and end: the concurrent part loads the
+    // machine itself (hundreds of processes), the others must be read at
+    // the load they ran under.
+    const phases = [];
+    const phase = (name, t0) => phases.push(`${name} ${t0.toFixed(1)} -> ${os.loadavg()[0].toFixed(1)}`);
+    let l0 = os.loadavg()[0];
     if (cases.has('grpc')) {
       const runc = runcTimes(N);
       const none = await grpcRunToExit(env, N, 'none');
@@ -252,6 +258,7 @@ async function run() {
         { metric: 'same, p90', unit: 'ms', berth: p(bridge, 90), peerName: 'runc run', peer: p(runc, 90), ratio: p(bridge, 90) / p(runc, 90) },
       );
       notes.push(`Target gRPC Run to exit (--network none) ≤ runc run: ${verdict(p(none, 50) <= p(runc, 50))} in this run (p50 ratio ${(p(none, 50) / p(runc, 50)).toFixed(2)}).`);
+      phase('gRPC', l0);
       notes.push('gRPC Run to exit: one client over the engine\'s unix socket on a warm stack, from the RunContainer call to the WaitContainer reply (image resolve, snapshot, cgroup, process, network, start, exit); RemoveContainer follows untimed. runc runs the same busybox binary with its default spec (new pid/mount/uts/ipc/network namespaces, a cgroup) and no network setup.');
     }
 
@@ -261,6 +268,7 @@ async function run() {
       pm = await startPodman(tag, env, tar);
     }
 
+    l0 = os.loadavg()[0];
     if (cases.has('cli')) {
       // The CLI as users start it, from its bundle (apps/cli/src/launch.ts):
       // a `tsc -b` since the build makes it stale and the CLI would run from
@@ -334,6 +342,8 @@ async function run() {
       notes.push('CLI rows time a fresh process each, as a user types it, from spawn to exit: Node start, the CLI, the gRPC calls, the container, its removal; Podman likewise (runc, cgroupfs, vfs storage of its own, the same busybox image loaded from `berth image save`). Runs are interleaved and their order rotated every round.');
     }
 
+    if (cases.has('cli')) phase('CLI', l0);
+    l0 = os.loadavg()[0];
     if (cases.has('concurrent')) for (const COUNT of COUNTS) {
       const b = [];
       const g = [];
@@ -354,6 +364,8 @@ async function run() {
       );
       if (COUNT === COUNTS[COUNTS.length - 1]) notes.push(`Concurrent rows: ${COUNTS.join(' and ')} \`sleep 600\` containers on the default bridge (berth) / the suite's own network (Podman), all started at once, then removed with one \`rm -f\` (Podman \`rm -f -t 0\`, so neither waits for a stop timeout); containers/s = the count / (start + remove time). For containers/s, higher is better (ratio above 1 favours berth).`);
     }
+    if (cases.has('concurrent')) phase('concurrent', l0);
+    if (phases.length > 1) notes.push(`Load average (1 min) at each part's start and end: ${phases.join(', ')}.`);
   } finally {
     if (pm) await pm.stop().catch((e) => process.stderr.write(`engine bench: podman cleanup: ${e.message}\n`));
     await removeAll(stack.env).catch(() => undefined);
